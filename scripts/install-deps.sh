@@ -1,0 +1,34 @@
+#!/bin/sh
+# install-deps.sh: install the Debian packages pgtrade needs to build,
+# test and run its demo.  Idempotent: packages already present are left
+# alone and apt is not touched at all when nothing is missing.
+set -eu
+
+PKGS="build-essential make gcc python3 openssl ca-certificates
+postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
+postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+libcurl4-openssl-dev libjansson-dev libpq-dev python-matplotlib-data"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	echo "install-deps: all packages present"
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages:$missing" >&2
+	echo "install-deps: run as root to install them" >&2
+	exit 1
+fi
+
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

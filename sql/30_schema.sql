@@ -1,0 +1,393 @@
+/*
+ * 30_schema.sql: roles, tables and their constraints.
+ *
+ * Bars are observations kept as double precision; everything that is
+ * money (orders, fills, positions, commissions) is numeric.  Every time
+ * is timestamptz.  Tables that users fill are registered with
+ * pg_extension_config_dump so pg_dump keeps their rows; the installation
+ * row is deliberately not, so a restored database draws a new client
+ * order id prefix and can never reuse a cOID sent before the backup.
+ */
+
+/*
+ * Group roles.  They are cluster-wide, so they are created only when
+ * missing and never dropped with the extension.  Grant them to login
+ * roles: pgtrade_reader for analysts, pgtrade_trader for people who run
+ * strategies and place orders, pgtrade_admin for risk limits and the kill
+ * switch, pgtrade_listener for the daemon, pgtrade_scheduler for the
+ * pg_cron job.
+ */
+DO $roles$
+DECLARE
+	v_role text;
+BEGIN
+	FOREACH v_role IN ARRAY ARRAY['pgtrade_reader', 'pgtrade_trader',
+		'pgtrade_admin', 'pgtrade_listener', 'pgtrade_scheduler']
+	LOOP
+		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles
+					   WHERE rolname = v_role) THEN
+			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', v_role);
+		END IF;
+	END LOOP;
+END
+$roles$;
+
+GRANT USAGE ON SCHEMA pgtrade TO pgtrade_reader, pgtrade_trader,
+	pgtrade_admin, pgtrade_listener, pgtrade_scheduler;
+
+CREATE TABLE pgtrade.installation (
+	singleton	boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	coid_prefix	text NOT NULL CHECK (coid_prefix ~ '^[a-z0-9]{8}$'),
+	created_at	timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO pgtrade.installation (coid_prefix)
+	VALUES (substr(md5(gen_random_uuid()::text), 1, 8));
+COMMENT ON TABLE pgtrade.installation IS
+	'One row: the random client order id prefix drawn when the extension was created.';
+
+CREATE TABLE pgtrade.account (
+	account_id	text PRIMARY KEY
+				CHECK (account_id ~ '^[A-Za-z0-9_-]{1,32}$'),
+	description	text,
+	halted		boolean NOT NULL DEFAULT false,
+	halt_reason	text,
+	gate_seq	bigint NOT NULL DEFAULT 0,
+	created_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgtrade.account IS
+	'Brokerage accounts pgtrade trades; the risk gate locks an account''s row.';
+COMMENT ON COLUMN pgtrade.account.halted IS
+	'True while an order of this account is in an unknown state: the gate refuses new orders until an operator resolves it.';
+COMMENT ON COLUMN pgtrade.account.gate_seq IS
+	'Bumped by every pass of the risk gate, which serializes the gate per account.';
+
+CREATE TABLE pgtrade.instrument (
+	instrument_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	symbol			text NOT NULL CHECK (symbol ~ '^[A-Za-z0-9.:/ _-]{1,32}$'),
+	sec_type		text NOT NULL DEFAULT 'STK',
+	exchange		text NOT NULL DEFAULT 'SMART',
+	currency		text NOT NULL DEFAULT 'USD',
+	conid			bigint UNIQUE CHECK (conid > 0),
+	tick_size		numeric NOT NULL DEFAULT 0.01 CHECK (tick_size > 0),
+	lot_size		numeric NOT NULL DEFAULT 1 CHECK (lot_size > 0),
+	time_zone		text NOT NULL DEFAULT 'America/New_York',
+	session_open	time NOT NULL DEFAULT '09:30',
+	session_close	time NOT NULL DEFAULT '16:00',
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (symbol, sec_type, exchange, currency)
+);
+COMMENT ON TABLE pgtrade.instrument IS
+	'Tradable instruments; the IBKR contract id (conid) is cached here once known.';
+COMMENT ON COLUMN pgtrade.instrument.time_zone IS
+	'Exchange time zone: a daily bar ends at session_close on its date in this zone.';
+
+CREATE TABLE pgtrade.bar (
+	instrument_id	bigint NOT NULL REFERENCES pgtrade.instrument,
+	bar_size		interval NOT NULL CHECK (bar_size > interval '0'),
+	ts				timestamptz NOT NULL,
+	open			double precision NOT NULL,
+	high			double precision NOT NULL,
+	low				double precision NOT NULL,
+	close			double precision NOT NULL,
+	volume			double precision NOT NULL,
+	suspect			boolean GENERATED ALWAYS AS
+		(open < low OR open > high OR close < low OR close > high) STORED,
+	PRIMARY KEY (instrument_id, bar_size, ts),
+	CONSTRAINT bar_prices_finite CHECK (
+		open > '-Infinity' AND open < 'Infinity' AND
+		high > '-Infinity' AND high < 'Infinity' AND
+		low > '-Infinity' AND low < 'Infinity' AND
+		close > '-Infinity' AND close < 'Infinity'),
+	CONSTRAINT bar_high_not_below_low CHECK (high >= low),
+	CONSTRAINT bar_volume_valid CHECK (volume >= 0 AND volume < 'Infinity')
+);
+COMMENT ON TABLE pgtrade.bar IS
+	'OHLCV bars; ts is the bar''s start.  A daily bar''s ts is midnight of its session date in the exchange time zone.';
+COMMENT ON COLUMN pgtrade.bar.suspect IS
+	'True when open or close lies outside [low, high]: real vendor data has such rows, so they are kept and flagged.';
+
+CREATE TABLE pgtrade.strategy_kind (
+	name		text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
+	evaluator	regprocedure NOT NULL,
+	validator	regprocedure NOT NULL,
+	builtin		boolean NOT NULL DEFAULT false,
+	description	text
+);
+COMMENT ON TABLE pgtrade.strategy_kind IS
+	'Strategy kinds: an evaluator (params, ts[], open[], high[], low[], close[], volume[]) -> jsonb and a validator (params) -> bars needed.';
+
+CREATE TABLE pgtrade.strategy (
+	strategy_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	name			text NOT NULL UNIQUE
+					CHECK (name ~ '^[A-Za-z0-9_.-]{1,63}$'),
+	kind			text NOT NULL REFERENCES pgtrade.strategy_kind,
+	params			jsonb NOT NULL DEFAULT '{}',
+	instrument_id	bigint NOT NULL REFERENCES pgtrade.instrument,
+	account_id		text NOT NULL REFERENCES pgtrade.account,
+	bar_size		interval NOT NULL DEFAULT '1 day'
+					CHECK (bar_size > interval '0'),
+	schedule		text NOT NULL,
+	time_zone		text NOT NULL DEFAULT 'America/New_York',
+	quantity		numeric NOT NULL CHECK (quantity > 0),
+	order_type		text NOT NULL DEFAULT 'market'
+					CHECK (order_type IN ('market', 'limit')),
+	limit_offset	numeric NOT NULL DEFAULT 0 CHECK (limit_offset >= 0),
+	tif				text NOT NULL DEFAULT 'day'
+					CHECK (tif IN ('day', 'gtc', 'ioc')),
+	order_valid_for	interval NOT NULL DEFAULT '15 minutes'
+					CHECK (order_valid_for > interval '0'),
+	active			boolean NOT NULL DEFAULT false,
+	next_run_at		timestamptz,
+	grace			interval NOT NULL DEFAULT '5 minutes'
+					CHECK (grace >= interval '0'),
+	catch_up		boolean NOT NULL DEFAULT false,
+	bars_needed		integer NOT NULL CHECK (bars_needed > 0),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgtrade.strategy IS
+	'Strategies: a kind with validated params, one instrument and account, a cron schedule in a time zone, and a fixed order quantity per unit of target exposure.';
+COMMENT ON COLUMN pgtrade.strategy.quantity IS
+	'Sizing rule: target position = evaluator target (1, 0 or -1) times this quantity.';
+COMMENT ON COLUMN pgtrade.strategy.next_run_at IS
+	'The next cron slot; run_due runs the strategy once now() reaches it.';
+COMMENT ON COLUMN pgtrade.strategy.grace IS
+	'A cron run that starts later than this after its slot is recorded as missed instead (unless catch_up).';
+COMMENT ON COLUMN pgtrade.strategy.bars_needed IS
+	'Bars the evaluator needs, as its validator reported for params.';
+
+CREATE TABLE pgtrade.workflow_run (
+	run_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	strategy_id	bigint NOT NULL REFERENCES pgtrade.strategy,
+	trigger		text NOT NULL CHECK (trigger IN ('cron', 'manual', 'replay')),
+	slot		timestamptz NOT NULL,
+	as_of		timestamptz NOT NULL,
+	status		text NOT NULL DEFAULT 'running'
+				CHECK (status IN ('running', 'succeeded', 'failed',
+								  'skipped', 'missed')),
+	started_at	timestamptz NOT NULL DEFAULT clock_timestamp(),
+	finished_at	timestamptz,
+	error		text,
+	sqlstate	text
+);
+CREATE UNIQUE INDEX workflow_run_cron_slot
+	ON pgtrade.workflow_run (strategy_id, slot) WHERE trigger = 'cron';
+CREATE INDEX workflow_run_strategy ON pgtrade.workflow_run (strategy_id, started_at);
+COMMENT ON TABLE pgtrade.workflow_run IS
+	'One execution of a strategy; a cron slot has at most one run.  Kept forever by default.';
+
+CREATE TABLE pgtrade.workflow_step (
+	run_id		bigint NOT NULL REFERENCES pgtrade.workflow_run ON DELETE CASCADE,
+	step_no		integer NOT NULL,
+	name		text NOT NULL,
+	started_at	timestamptz NOT NULL,
+	finished_at	timestamptz NOT NULL,
+	input		jsonb,
+	output		jsonb,
+	PRIMARY KEY (run_id, step_no)
+);
+COMMENT ON TABLE pgtrade.workflow_step IS
+	'Lineage of a run: one row per step with its inputs, outputs and timing.';
+
+CREATE TABLE pgtrade.orders (
+	order_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	client_order_id	text UNIQUE,
+	account_id		text NOT NULL REFERENCES pgtrade.account,
+	instrument_id	bigint NOT NULL REFERENCES pgtrade.instrument,
+	side			text NOT NULL CHECK (side IN ('buy', 'sell')),
+	quantity		numeric NOT NULL CHECK (quantity > 0),
+	order_type		text NOT NULL DEFAULT 'market'
+					CHECK (order_type IN ('market', 'limit', 'stop',
+										  'stop_limit')),
+	limit_price		numeric CHECK (limit_price > 0),
+	stop_price		numeric CHECK (stop_price > 0),
+	tif				text NOT NULL DEFAULT 'day'
+					CHECK (tif IN ('day', 'gtc', 'ioc')),
+	outside_rth		boolean NOT NULL DEFAULT false,
+	valid_until		timestamptz,
+	status			text NOT NULL DEFAULT 'pending'
+					CHECK (status IN ('pending', 'refused', 'submitting',
+									  'working', 'filled', 'cancelled',
+									  'expired', 'rejected', 'unknown',
+									  'cancel_requested')),
+	risk_verdict	jsonb,
+	strategy_id		bigint REFERENCES pgtrade.strategy,
+	decision_id		bigint,
+	broker_order_id	text,
+	broker_status	text,
+	broker_filled_quantity numeric,
+	filled_quantity	numeric NOT NULL DEFAULT 0,
+	avg_fill_price	numeric,
+	attempts		integer NOT NULL DEFAULT 0,
+	claimed_by		bigint,
+	last_error		text,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	submitted_at	timestamptz,
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	CONSTRAINT orders_prices_match_type CHECK (
+		(order_type = 'market' AND limit_price IS NULL AND stop_price IS NULL) OR
+		(order_type = 'limit' AND limit_price IS NOT NULL AND stop_price IS NULL) OR
+		(order_type = 'stop' AND limit_price IS NULL AND stop_price IS NOT NULL) OR
+		(order_type = 'stop_limit' AND limit_price IS NOT NULL AND stop_price IS NOT NULL))
+);
+CREATE INDEX orders_open ON pgtrade.orders (account_id, instrument_id)
+	WHERE status IN ('pending', 'submitting', 'working', 'cancel_requested',
+					 'unknown');
+CREATE INDEX orders_pending ON pgtrade.orders (order_id) WHERE status = 'pending';
+COMMENT ON TABLE pgtrade.orders IS
+	'Orders (ORDER is reserved).  Rows are inserted through the risk gate and moved only by pgtrade''s functions along the order state machine.';
+COMMENT ON COLUMN pgtrade.orders.client_order_id IS
+	'The cOID sent to IBKR: pgt-<installation prefix>-<order_id>; IBKR echoes it as order_ref.';
+COMMENT ON COLUMN pgtrade.orders.valid_until IS
+	'A pending order not claimed by then is expired, never sent.';
+COMMENT ON COLUMN pgtrade.orders.broker_filled_quantity IS
+	'Filled quantity as the broker last reported it; filled_quantity is the sum of recorded fills.';
+
+CREATE TABLE pgtrade.decision (
+	decision_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	run_id			bigint NOT NULL REFERENCES pgtrade.workflow_run,
+	strategy_id		bigint NOT NULL REFERENCES pgtrade.strategy,
+	as_of			timestamptz NOT NULL,
+	action			text NOT NULL CHECK (action IN ('buy', 'sell', 'hold')),
+	signal			text,
+	target_position	numeric,
+	position		numeric NOT NULL,
+	open_quantity	numeric NOT NULL,
+	quantity		numeric NOT NULL CHECK (quantity >= 0),
+	last_close		double precision,
+	confidence		numeric,
+	reason			text NOT NULL,
+	indicators		jsonb,
+	last_bar_ts		timestamptz,
+	bars_used		integer NOT NULL,
+	risk_verdict	jsonb,
+	order_id		bigint REFERENCES pgtrade.orders,
+	created_at		timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE pgtrade.orders ADD FOREIGN KEY (decision_id)
+	REFERENCES pgtrade.decision;
+COMMENT ON TABLE pgtrade.decision IS
+	'What a run decided and why: action, target, the position and open orders it netted against, the indicator values, the last bar used and the risk verdict.';
+COMMENT ON COLUMN pgtrade.decision.open_quantity IS
+	'Signed remaining quantity of the account''s open orders in the instrument when the decision was made.';
+
+CREATE TABLE pgtrade.order_event (
+	event_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	order_id	bigint NOT NULL REFERENCES pgtrade.orders,
+	at			timestamptz NOT NULL DEFAULT clock_timestamp(),
+	from_status	text,
+	to_status	text NOT NULL,
+	source		text NOT NULL,
+	detail		text,
+	payload		jsonb
+);
+CREATE INDEX order_event_order ON pgtrade.order_event (order_id, event_id);
+COMMENT ON TABLE pgtrade.order_event IS
+	'Append-only history of every order state change and broker report, with its payload.  Never purged by pgtrade.';
+
+CREATE TABLE pgtrade.fill (
+	fill_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	execution_id	text NOT NULL UNIQUE,
+	order_id		bigint REFERENCES pgtrade.orders,
+	order_ref		text,
+	account_id		text NOT NULL REFERENCES pgtrade.account,
+	instrument_id	bigint NOT NULL REFERENCES pgtrade.instrument,
+	side			text NOT NULL CHECK (side IN ('buy', 'sell')),
+	quantity		numeric NOT NULL CHECK (quantity > 0),
+	price			numeric NOT NULL CHECK (price > 0),
+	trade_time		timestamptz NOT NULL,
+	recorded_at		timestamptz NOT NULL DEFAULT clock_timestamp(),
+	payload			jsonb
+);
+CREATE INDEX fill_order ON pgtrade.fill (order_id);
+COMMENT ON TABLE pgtrade.fill IS
+	'Broker executions, each recorded once by execution id; order_id is NULL for executions that match no pgtrade order (manual trades).';
+
+CREATE TABLE pgtrade.commission (
+	commission_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	execution_id	text NOT NULL REFERENCES pgtrade.fill (execution_id),
+	amount			numeric NOT NULL,
+	currency		text,
+	recorded_at		timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX commission_execution ON pgtrade.commission (execution_id);
+COMMENT ON TABLE pgtrade.commission IS
+	'Commissions, append-only and apart from fills because brokers may report them later.';
+
+CREATE TABLE pgtrade.position (
+	account_id		text NOT NULL REFERENCES pgtrade.account,
+	instrument_id	bigint NOT NULL REFERENCES pgtrade.instrument,
+	quantity		numeric NOT NULL DEFAULT 0,
+	avg_cost		numeric,
+	realized_pnl	numeric NOT NULL DEFAULT 0,
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (account_id, instrument_id)
+);
+COMMENT ON TABLE pgtrade.position IS
+	'Positions per account and instrument, always the sum of the fills: changed only when a fill row is really inserted.';
+COMMENT ON COLUMN pgtrade.position.realized_pnl IS
+	'Realized profit and loss from closing trades, before commissions.';
+
+CREATE TABLE pgtrade.risk_limit (
+	limit_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	account_id			text REFERENCES pgtrade.account,
+	strategy_id			bigint REFERENCES pgtrade.strategy,
+	kill_switch			boolean NOT NULL DEFAULT false,
+	max_position		numeric CHECK (max_position >= 0),
+	max_order_quantity	numeric CHECK (max_order_quantity > 0),
+	note				text,
+	updated_by			text NOT NULL DEFAULT current_user,
+	updated_at			timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX risk_limit_scope ON pgtrade.risk_limit
+	(coalesce(account_id, ''), coalesce(strategy_id, 0));
+COMMENT ON TABLE pgtrade.risk_limit IS
+	'Risk limits by scope: all accounts (account_id NULL), one account, or one strategy of an account.  The gate applies every row whose scope covers an order.';
+COMMENT ON COLUMN pgtrade.risk_limit.max_position IS
+	'Largest absolute position per instrument, counting open orders; orders that reduce exposure always pass.';
+
+CREATE TABLE pgtrade.risk_limit_history (
+	history_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	limit_id	bigint NOT NULL,
+	operation	text NOT NULL,
+	old_row		jsonb,
+	new_row		jsonb,
+	changed_by	text NOT NULL DEFAULT current_user,
+	changed_at	timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+COMMENT ON TABLE pgtrade.risk_limit_history IS
+	'Append-only audit of every change to risk_limit.  Never purged by pgtrade.';
+
+CREATE TABLE pgtrade.listener (
+	listener_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	name			text NOT NULL,
+	pid				integer,
+	version			text,
+	db_user			text NOT NULL DEFAULT session_user,
+	started_at		timestamptz NOT NULL DEFAULT now(),
+	heartbeat_at	timestamptz NOT NULL DEFAULT now(),
+	gateway_state	text,
+	accounts		text[],
+	last_error		text,
+	stopped_at		timestamptz
+);
+COMMENT ON TABLE pgtrade.listener IS
+	'One row per listener start: heartbeat, gateway state, accounts served and last error.';
+
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.account', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.instrument', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.bar', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.strategy', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.workflow_run', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.workflow_step', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.decision', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.order_event', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.fill', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.commission', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.position', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.risk_limit', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.risk_limit_history', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.listener', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.strategy_kind',
+	'WHERE NOT builtin');

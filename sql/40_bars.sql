@@ -1,0 +1,270 @@
+/*
+ * 40_bars.sql: accounts, instruments, bar loading and bar availability.
+ *
+ * Loading is an upsert that either takes a whole batch or nothing: every
+ * check runs before the first row is written, and a failed check raises
+ * with the offending line, so a bad file never leaves half a batch.
+ */
+
+CREATE FUNCTION pgtrade.add_account(account_id text, description text DEFAULT NULL)
+RETURNS text
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO pgtrade.account (account_id, description)
+	VALUES ($1, $2)
+	ON CONFLICT ON CONSTRAINT account_pkey DO UPDATE
+		SET description = coalesce(EXCLUDED.description, account.description)
+	RETURNING account_id;
+$$;
+COMMENT ON FUNCTION pgtrade.add_account(text, text) IS
+	'Registers a brokerage account (idempotent) and returns its id.';
+
+CREATE FUNCTION pgtrade.add_instrument(symbol text, conid bigint DEFAULT NULL,
+	sec_type text DEFAULT 'STK', exchange text DEFAULT 'SMART',
+	currency text DEFAULT 'USD', time_zone text DEFAULT 'America/New_York')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_id bigint;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names
+				   WHERE name = add_instrument.time_zone) THEN
+		RAISE EXCEPTION 'time zone "%" not recognized', add_instrument.time_zone
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO pgtrade.instrument AS i
+		(symbol, conid, sec_type, exchange, currency, time_zone)
+	VALUES (add_instrument.symbol, add_instrument.conid,
+			add_instrument.sec_type, add_instrument.exchange,
+			add_instrument.currency, add_instrument.time_zone)
+	ON CONFLICT (symbol, sec_type, exchange, currency) DO UPDATE
+		SET conid = coalesce(EXCLUDED.conid, i.conid)
+	RETURNING i.instrument_id INTO v_id;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.add_instrument(text, bigint, text, text, text, text) IS
+	'Registers an instrument (idempotent; sets the conid when given) and returns its id.';
+
+CREATE FUNCTION pgtrade.instrument_id(symbol text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_id bigint;
+	v_n integer;
+BEGIN
+	SELECT min(i.instrument_id), count(*) INTO v_id, v_n
+	FROM pgtrade.instrument i WHERE i.symbol = instrument_id.symbol;
+	IF v_n = 0 THEN
+		RAISE EXCEPTION 'instrument "%" does not exist', symbol
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Add it with pgtrade.add_instrument().';
+	ELSIF v_n > 1 THEN
+		RAISE EXCEPTION 'instrument symbol "%" is ambiguous', symbol
+			USING ERRCODE = 'ambiguous_parameter',
+				  DETAIL = pg_catalog.format('%s instruments share the symbol.', v_n);
+	END IF;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.instrument_id(text) IS
+	'Returns the id of the one instrument with this symbol; raises when none or several match.';
+
+/*
+ * A daily bar (bar_size of one day or more) ends at the session close of
+ * its date in the exchange time zone; an intraday bar ends at its start
+ * plus its size.  Early closes are not modelled yet: a half-day session
+ * is taken to end at the usual close.
+ */
+CREATE FUNCTION pgtrade.bar_end(ts timestamptz, bar_size interval,
+	time_zone text, session_close time)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+	SELECT CASE WHEN $2 >= interval '1 day'
+		THEN ((($1 AT TIME ZONE $3)::date + ($2 - interval '1 day'))::date
+			  + $4) AT TIME ZONE $3
+		ELSE $1 + $2 END;
+$$;
+COMMENT ON FUNCTION pgtrade.bar_end(timestamptz, interval, text, time) IS
+	'When a bar has ended: session close of its date in the exchange zone for daily bars, start plus size for intraday bars.';
+
+/*
+ * import_bars reads a table (usually a temporary one filled with psql's
+ * \copy) with columns line, symbol, ts, open, high, low, close, volume and
+ * upserts its rows into pgtrade.bar.  ts is text: a date (YYYY-MM-DD) for
+ * daily bars, taken as midnight in the instrument's zone, or a timestamp
+ * with offset for intraday bars.
+ */
+CREATE FUNCTION pgtrade.import_bars(source regclass,
+	bar_size interval DEFAULT '1 day')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_bad record;
+	v_n bigint;
+BEGIN
+	IF bar_size IS NULL OR bar_size <= interval '0' THEN
+		RAISE EXCEPTION 'bar size must be positive'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	EXECUTE pg_catalog.format(
+		'CREATE TEMP TABLE pgtrade_import ON COMMIT DROP AS
+		 SELECT s.line::bigint AS line, s.symbol::text AS symbol,
+				s.ts::text AS ts_text,
+				s.open::float8 AS open, s.high::float8 AS high,
+				s.low::float8 AS low, s.close::float8 AS close,
+				s.volume::float8 AS volume, i.instrument_id,
+				i.time_zone, NULL::timestamptz AS ts
+		 FROM %s s LEFT JOIN pgtrade.instrument i ON i.symbol = s.symbol',
+		source);
+
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE instrument_id IS NULL ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'instrument "%" does not exist', v_bad.symbol
+			USING ERRCODE = 'foreign_key_violation',
+				  DETAIL = pg_catalog.format('Line %s names it.', v_bad.line),
+				  HINT = 'Add it with pgtrade.add_instrument().';
+	END IF;
+	IF (SELECT count(DISTINCT symbol) <> count(DISTINCT instrument_id)
+		FROM pgtrade_import) THEN
+		RAISE EXCEPTION 'a symbol in the batch matches several instruments'
+			USING ERRCODE = 'ambiguous_parameter';
+	END IF;
+
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE open IS NULL OR high IS NULL OR low IS NULL OR close IS NULL
+		OR volume IS NULL OR ts_text IS NULL
+	ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % has an empty field', v_bad.line
+			USING ERRCODE = 'not_null_violation';
+	END IF;
+
+	PERFORM pgtrade.import_parse_ts(bar_size);
+
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE NOT (open > '-Infinity' AND open < 'Infinity'
+		AND high > '-Infinity' AND high < 'Infinity'
+		AND low > '-Infinity' AND low < 'Infinity'
+		AND close > '-Infinity' AND close < 'Infinity')
+	ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % has a price that is not a finite number',
+			v_bad.line
+			USING ERRCODE = 'check_violation',
+				  DETAIL = pg_catalog.format('open %s, high %s, low %s, close %s.',
+					v_bad.open, v_bad.high, v_bad.low, v_bad.close);
+	END IF;
+
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE high < low ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % has high below low', v_bad.line
+			USING ERRCODE = 'check_violation',
+				  DETAIL = pg_catalog.format('%s %s: high %s, low %s.',
+					v_bad.symbol, v_bad.ts_text, v_bad.high, v_bad.low);
+	END IF;
+
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE NOT (volume >= 0 AND volume < 'Infinity') ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % has a negative or invalid volume',
+			v_bad.line
+			USING ERRCODE = 'check_violation',
+				  DETAIL = pg_catalog.format('%s %s: volume %s.',
+					v_bad.symbol, v_bad.ts_text, v_bad.volume);
+	END IF;
+
+	SELECT cur.line, cur.symbol, cur.ts_text, prev_line, prev_ts_text
+	INTO v_bad
+	FROM (SELECT line, symbol, ts, ts_text,
+				 lag(ts) OVER w AS prev_ts,
+				 lag(line) OVER w AS prev_line,
+				 lag(ts_text) OVER w AS prev_ts_text
+		  FROM pgtrade_import
+		  WINDOW w AS (PARTITION BY instrument_id ORDER BY line)) cur
+	WHERE cur.ts <= cur.prev_ts
+	ORDER BY cur.line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bars for "%" are not in increasing time order',
+			v_bad.symbol
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format(
+					'Line %s (%s) does not come after line %s (%s).',
+					v_bad.line, v_bad.ts_text, v_bad.prev_line,
+					v_bad.prev_ts_text);
+	END IF;
+
+	INSERT INTO pgtrade.bar AS b
+		(instrument_id, bar_size, ts, open, high, low, close, volume)
+	SELECT instrument_id, import_bars.bar_size, ts, open, high, low, close,
+		   volume
+	FROM pgtrade_import ORDER BY instrument_id, ts
+	ON CONFLICT (instrument_id, bar_size, ts) DO UPDATE
+		SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
+			close = EXCLUDED.close, volume = EXCLUDED.volume;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+	DROP TABLE pgtrade_import;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.import_bars(regclass, interval) IS
+	'Validates and upserts a batch of bars from a table (line, symbol, ts, open, high, low, close, volume); all or nothing.';
+
+/*
+ * import_parse_ts fills pgtrade_import.ts from ts_text, raising with the
+ * line number on the first text that is not a date (daily bars) or a
+ * timestamp (any bar size).  Internal to import_bars.
+ */
+CREATE FUNCTION pgtrade.import_parse_ts(bar_size interval)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_row record;
+BEGIN
+	/* The fast path converts the whole batch in one statement. */
+	BEGIN
+		UPDATE pgtrade_import
+		SET ts = CASE WHEN ts_text ~ '^\d{4}-\d{2}-\d{2}$'
+					  AND bar_size >= interval '1 day'
+				 THEN (ts_text::date)::timestamp AT TIME ZONE time_zone
+				 ELSE ts_text::timestamptz END;
+		RETURN;
+	EXCEPTION
+		WHEN invalid_datetime_format OR datetime_field_overflow THEN
+			NULL;			/* find the line below */
+	END;
+
+	FOR v_row IN SELECT line, ts_text FROM pgtrade_import ORDER BY line
+	LOOP
+		BEGIN
+			PERFORM v_row.ts_text::timestamptz;
+		EXCEPTION
+			WHEN invalid_datetime_format OR datetime_field_overflow THEN
+				RAISE EXCEPTION 'bar on line % has an invalid time "%"',
+					v_row.line, v_row.ts_text
+					USING ERRCODE = 'invalid_datetime_format',
+						  DETAIL = SQLERRM;
+		END;
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.import_parse_ts(interval) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.import_parse_ts(interval) IS
+	'Internal to import_bars: parses the time text of each staged bar.';

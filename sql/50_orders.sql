@@ -1,0 +1,528 @@
+/*
+ * 50_orders.sql: the risk gate, the order state machine and the order API.
+ *
+ * Every order row enters through the BEFORE INSERT trigger, which runs
+ * the risk gate under a per-account row lock (an UPDATE of the account
+ * row, so concurrent inserts for one account queue behind each other and,
+ * under REPEATABLE READ or SERIALIZABLE, fail rather than both pass a
+ * limit).  The gate decides the status (pending or refused): whatever the
+ * inserting role wrote into status, broker or fill columns is overwritten.
+ * Only the functions below move an order afterwards; the BEFORE UPDATE
+ * trigger refuses any move outside the state machine and the AFTER UPDATE
+ * trigger writes an order_event for every status change.
+ */
+
+/*
+ * Allowed status moves.  DESIGN's table plus two moves the broker can
+ * force: submitting -> cancelled (an IOC order that does not fill is
+ * acknowledged as Cancelled) and the moves out of unknown, which an
+ * operator or a later reconciliation makes once the truth is known.
+ */
+CREATE TABLE pgtrade.order_transition (
+	from_status	text NOT NULL,
+	to_status	text NOT NULL,
+	PRIMARY KEY (from_status, to_status)
+);
+INSERT INTO pgtrade.order_transition VALUES
+	('pending', 'submitting'), ('pending', 'cancelled'),
+	('pending', 'expired'),
+	('submitting', 'working'), ('submitting', 'filled'),
+	('submitting', 'rejected'), ('submitting', 'unknown'),
+	('submitting', 'cancelled'),
+	('working', 'filled'), ('working', 'cancelled'),
+	('working', 'rejected'), ('working', 'cancel_requested'),
+	('cancel_requested', 'cancelled'), ('cancel_requested', 'filled'),
+	('cancel_requested', 'working'),
+	('unknown', 'working'), ('unknown', 'filled'),
+	('unknown', 'cancelled'), ('unknown', 'rejected');
+COMMENT ON TABLE pgtrade.order_transition IS
+	'The order state machine: every allowed status move.  Read-only.';
+
+CREATE FUNCTION pgtrade.order_is_open(status text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+	SELECT $1 IN ('pending', 'submitting', 'working', 'cancel_requested',
+				  'unknown');
+$$;
+COMMENT ON FUNCTION pgtrade.order_is_open(text) IS
+	'True for statuses whose remaining quantity may still trade (unknown counts: fail closed).';
+
+/*
+ * open_quantity returns the signed remaining quantity of an account's open
+ * orders in an instrument (buys positive), excluding one order id.
+ */
+CREATE FUNCTION pgtrade.open_quantity(account_id text, instrument_id bigint,
+	except_order bigint DEFAULT NULL)
+RETURNS numeric
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(sum(CASE o.side WHEN 'buy' THEN 1 ELSE -1 END
+						* greatest(o.quantity - o.filled_quantity, 0)), 0)
+	FROM pgtrade.orders o
+	WHERE o.account_id = $1 AND o.instrument_id = $2
+		AND o.status IN ('pending', 'submitting', 'working',
+						 'cancel_requested', 'unknown')
+		AND o.order_id IS DISTINCT FROM $3;
+$$;
+COMMENT ON FUNCTION pgtrade.open_quantity(text, bigint, bigint) IS
+	'Signed remaining quantity of an account''s open orders in an instrument (buys positive).';
+
+CREATE FUNCTION pgtrade.position_quantity(account_id text, instrument_id bigint)
+RETURNS numeric
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce((SELECT p.quantity FROM pgtrade.position p
+					 WHERE p.account_id = $1 AND p.instrument_id = $2), 0);
+$$;
+COMMENT ON FUNCTION pgtrade.position_quantity(text, bigint) IS
+	'Current position of an account in an instrument (0 when none).';
+
+/*
+ * risk_check evaluates every limit covering an order and returns the
+ * verdict as jsonb: {"passed": bool, "reason": text, "checks": [...]}.
+ * The caller must hold the account's gate lock.
+ */
+CREATE FUNCTION pgtrade.risk_check(p_order pgtrade.orders, p_halted boolean,
+	p_halt_reason text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_checks jsonb := '[]';
+	v_reason text;
+	v_lim record;
+	v_pos numeric;
+	v_open numeric;
+	v_signed numeric;
+	v_before numeric;
+	v_after numeric;
+BEGIN
+	v_checks := v_checks || jsonb_build_object('check', 'account_halted',
+		'passed', NOT p_halted, 'detail', p_halt_reason);
+	IF p_halted THEN
+		v_reason := format('account %s is halted: %s', p_order.account_id,
+						   coalesce(p_halt_reason, 'no reason given'));
+	END IF;
+
+	v_pos := pgtrade.position_quantity(p_order.account_id,
+									   p_order.instrument_id);
+	v_open := pgtrade.open_quantity(p_order.account_id,
+									p_order.instrument_id, p_order.order_id);
+	v_signed := CASE p_order.side WHEN 'buy' THEN 1 ELSE -1 END
+				* p_order.quantity;
+	v_before := v_pos + v_open;
+	v_after := v_before + v_signed;
+
+	FOR v_lim IN
+		SELECT * FROM pgtrade.risk_limit l
+		WHERE (l.account_id IS NULL OR l.account_id = p_order.account_id)
+			AND (l.strategy_id IS NULL
+				 OR l.strategy_id IS NOT DISTINCT FROM p_order.strategy_id)
+		ORDER BY l.account_id NULLS FIRST, l.strategy_id NULLS FIRST
+	LOOP
+		IF v_lim.kill_switch THEN
+			v_checks := v_checks || jsonb_build_object('check', 'kill_switch',
+				'passed', false, 'limit_id', v_lim.limit_id,
+				'note', v_lim.note);
+			v_reason := coalesce(v_reason, format(
+				'kill switch is on for %s%s', coalesce('account ' ||
+				v_lim.account_id, 'all accounts'),
+				coalesce(' strategy ' || v_lim.strategy_id, '')));
+		END IF;
+		IF v_lim.max_order_quantity IS NOT NULL THEN
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_order_quantity', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_order_quantity,
+				'quantity', p_order.quantity,
+				'passed', p_order.quantity <= v_lim.max_order_quantity);
+			IF p_order.quantity > v_lim.max_order_quantity THEN
+				v_reason := coalesce(v_reason, format(
+					'order quantity %s exceeds the limit of %s',
+					p_order.quantity, v_lim.max_order_quantity));
+			END IF;
+		END IF;
+		IF v_lim.max_position IS NOT NULL THEN
+			/* orders that reduce exposure always pass */
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_position', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_position, 'position', v_pos,
+				'open_orders', v_open, 'projected', v_after,
+				'passed', abs(v_after) <= v_lim.max_position
+						  OR abs(v_after) <= abs(v_before));
+			IF abs(v_after) > v_lim.max_position
+				AND abs(v_after) > abs(v_before) THEN
+				v_reason := coalesce(v_reason, format(
+					'projected position %s (position %s, open orders %s, this order %s) exceeds the limit of %s',
+					v_after, v_pos, v_open, v_signed, v_lim.max_position));
+			END IF;
+		END IF;
+	END LOOP;
+
+	RETURN jsonb_build_object('passed', v_reason IS NULL,
+		'reason', coalesce(v_reason, 'all risk checks passed'),
+		'checks', v_checks, 'at', clock_timestamp());
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.risk_check(pgtrade.orders, boolean, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.risk_check(pgtrade.orders, boolean, text) IS
+	'Internal to the risk gate: evaluates every limit covering an order.';
+
+CREATE FUNCTION pgtrade.orders_gate()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_halted boolean;
+	v_halt_reason text;
+	v_inst pgtrade.instrument;
+	v_prefix text;
+BEGIN
+	/* the per-account lock: concurrent gates for one account queue here */
+	UPDATE pgtrade.account a SET gate_seq = a.gate_seq + 1
+	WHERE a.account_id = NEW.account_id
+	RETURNING a.halted, a.halt_reason INTO v_halted, v_halt_reason;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'account "%" does not exist', NEW.account_id
+			USING ERRCODE = 'foreign_key_violation',
+				  HINT = 'Add it with pgtrade.add_account().';
+	END IF;
+	SELECT * INTO v_inst FROM pgtrade.instrument i
+	WHERE i.instrument_id = NEW.instrument_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'instrument % does not exist', NEW.instrument_id
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
+
+	IF NEW.quantity IS NULL OR NEW.quantity <= 0
+		OR NEW.quantity % v_inst.lot_size <> 0 THEN
+		RAISE EXCEPTION 'order quantity % is not a positive multiple of the lot size %',
+			NEW.quantity, v_inst.lot_size
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	/* only the prices pgtrade sends are rounded to the tick size */
+	NEW.limit_price := round(NEW.limit_price / v_inst.tick_size)
+					   * v_inst.tick_size;
+	NEW.stop_price := round(NEW.stop_price / v_inst.tick_size)
+					  * v_inst.tick_size;
+
+	SELECT coid_prefix INTO STRICT v_prefix FROM pgtrade.installation;
+	NEW.client_order_id := format('pgt-%s-%s', v_prefix, NEW.order_id);
+	NEW.filled_quantity := 0;
+	NEW.avg_fill_price := NULL;
+	NEW.broker_order_id := NULL;
+	NEW.broker_status := NULL;
+	NEW.broker_filled_quantity := NULL;
+	NEW.attempts := 0;
+	NEW.claimed_by := NULL;
+	NEW.last_error := NULL;
+	NEW.submitted_at := NULL;
+	NEW.created_at := now();
+	NEW.updated_at := now();
+	NEW.valid_until := coalesce(NEW.valid_until, now() + interval '15 minutes');
+
+	NEW.risk_verdict := pgtrade.risk_check(NEW, v_halted, v_halt_reason);
+	NEW.status := CASE WHEN (NEW.risk_verdict->>'passed')::boolean
+					   THEN 'pending' ELSE 'refused' END;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.orders_gate() IS
+	'The risk gate: BEFORE INSERT on orders; locks the account, checks every limit and sets status pending or refused.';
+
+CREATE FUNCTION pgtrade.orders_after_insert()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	INSERT INTO pgtrade.order_event (order_id, from_status, to_status,
+									 source, detail, payload)
+	VALUES (NEW.order_id, NULL, NEW.status, 'risk_gate',
+			NEW.risk_verdict->>'reason', NEW.risk_verdict);
+	IF NEW.status = 'pending' THEN
+		PERFORM pg_notify('pgtrade_order', NEW.order_id::text);
+	ELSE
+		RAISE WARNING 'order % refused by the risk gate: %', NEW.order_id,
+			NEW.risk_verdict->>'reason';
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.orders_after_insert() IS
+	'AFTER INSERT on orders: records the gate''s verdict as the first event and rings the listener for pending orders.';
+
+CREATE FUNCTION pgtrade.orders_before_update()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	IF NEW.order_id <> OLD.order_id
+		OR NEW.client_order_id IS DISTINCT FROM OLD.client_order_id
+		OR NEW.account_id <> OLD.account_id
+		OR NEW.instrument_id <> OLD.instrument_id
+		OR NEW.side <> OLD.side OR NEW.quantity <> OLD.quantity
+		OR NEW.order_type <> OLD.order_type
+		OR NEW.created_at <> OLD.created_at THEN
+		RAISE EXCEPTION 'cannot change the terms of order %', OLD.order_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'An order''s id, account, instrument, side, quantity and type are fixed once it is inserted.';
+	END IF;
+	IF NEW.status <> OLD.status AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.order_transition t
+		WHERE t.from_status = OLD.status AND t.to_status = NEW.status) THEN
+		RAISE EXCEPTION 'cannot move order % from % to %', OLD.order_id,
+			OLD.status, NEW.status
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'See pgtrade.order_transition for the allowed moves.';
+	END IF;
+	NEW.updated_at := clock_timestamp();
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.orders_before_update() IS
+	'BEFORE UPDATE on orders: refuses status moves outside the state machine and changes to an order''s terms.';
+
+CREATE FUNCTION pgtrade.orders_after_update()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_source text := nullif(current_setting('pgtrade.event_source', true), '');
+	v_detail text := nullif(current_setting('pgtrade.event_detail', true), '');
+	v_payload text := nullif(current_setting('pgtrade.event_payload', true), '');
+BEGIN
+	INSERT INTO pgtrade.order_event (order_id, from_status, to_status,
+									 source, detail, payload)
+	VALUES (NEW.order_id, OLD.status, NEW.status,
+			coalesce(v_source, 'direct update by ' || current_user),
+			v_detail, v_payload::jsonb);
+	PERFORM set_config('pgtrade.event_source', '', true);
+	PERFORM set_config('pgtrade.event_detail', '', true);
+	PERFORM set_config('pgtrade.event_payload', '', true);
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.orders_after_update() IS
+	'AFTER UPDATE on orders: writes an order_event for every status change.';
+
+CREATE TRIGGER orders_gate BEFORE INSERT ON pgtrade.orders
+	FOR EACH ROW EXECUTE FUNCTION pgtrade.orders_gate();
+CREATE TRIGGER orders_after_insert AFTER INSERT ON pgtrade.orders
+	FOR EACH ROW EXECUTE FUNCTION pgtrade.orders_after_insert();
+CREATE TRIGGER orders_before_update BEFORE UPDATE ON pgtrade.orders
+	FOR EACH ROW EXECUTE FUNCTION pgtrade.orders_before_update();
+CREATE TRIGGER orders_after_update AFTER UPDATE ON pgtrade.orders
+	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+	EXECUTE FUNCTION pgtrade.orders_after_update();
+
+/*
+ * order_move moves one order to a new status, recording who moved it and
+ * why.  Internal: callers are pgtrade's own SECURITY DEFINER functions.
+ */
+CREATE FUNCTION pgtrade.order_move(p_order_id bigint, p_status text,
+	p_source text, p_detail text, p_payload jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	PERFORM set_config('pgtrade.event_source', coalesce(p_source, ''), true);
+	PERFORM set_config('pgtrade.event_detail', coalesce(p_detail, ''), true);
+	PERFORM set_config('pgtrade.event_payload',
+					   coalesce(p_payload::text, ''), true);
+	UPDATE pgtrade.orders SET status = p_status,
+		last_error = CASE WHEN p_status IN ('rejected', 'unknown')
+						  THEN p_detail ELSE last_error END
+	WHERE order_id = p_order_id;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.order_move(bigint, text, text, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.order_move(bigint, text, text, text, jsonb) IS
+	'Internal: moves an order to a status and records the event''s source, detail and payload.';
+
+/*
+ * order_note appends an event that is not a status change (a broker
+ * report that would move the order backwards, a duplicate report).
+ */
+CREATE FUNCTION pgtrade.order_note(p_order_id bigint, p_status text,
+	p_source text, p_detail text, p_payload jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO pgtrade.order_event (order_id, from_status, to_status,
+									 source, detail, payload)
+	VALUES ($1, $2, $2, $3, $4, $5);
+$$;
+REVOKE ALL ON FUNCTION pgtrade.order_note(bigint, text, text, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.order_note(bigint, text, text, text, jsonb) IS
+	'Internal: records an order event that does not change the status.';
+
+CREATE FUNCTION pgtrade.place_order(account_id text, symbol text, side text,
+	quantity numeric, order_type text DEFAULT 'market',
+	limit_price numeric DEFAULT NULL, stop_price numeric DEFAULT NULL,
+	tif text DEFAULT 'day', valid_for interval DEFAULT '15 minutes',
+	outside_rth boolean DEFAULT false)
+RETURNS pgtrade.orders
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_row pgtrade.orders;
+BEGIN
+	IF side IS NULL OR lower(side) NOT IN ('buy', 'sell') THEN
+		RAISE EXCEPTION 'order side must be buy or sell, not "%"', side
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF valid_for IS NULL OR valid_for <= interval '0' THEN
+		RAISE EXCEPTION 'valid_for must be a positive interval'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity,
+		order_type, limit_price, stop_price, tif, outside_rth, valid_until)
+	VALUES (place_order.account_id, pgtrade.instrument_id(symbol),
+		lower(side), quantity, lower(order_type), limit_price, stop_price,
+		lower(tif), outside_rth, now() + valid_for)
+	RETURNING * INTO v_row;
+	RETURN v_row;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.place_order(text, text, text, numeric, text, numeric, numeric, text, interval, boolean) IS
+	'Places an order by hand; it meets the same risk gate as a strategy''s and returns the row (status pending or refused).';
+
+CREATE FUNCTION pgtrade.cancel_order(order_id bigint,
+	reason text DEFAULT 'cancelled by user')
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_status text;
+BEGIN
+	SELECT o.status INTO v_status FROM pgtrade.orders o
+	WHERE o.order_id = cancel_order.order_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', cancel_order.order_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF v_status = 'pending' THEN
+		PERFORM pgtrade.order_move(cancel_order.order_id, 'cancelled',
+			'user ' || session_user, reason);
+		RETURN 'cancelled';
+	ELSIF v_status = 'working' THEN
+		PERFORM pgtrade.order_move(cancel_order.order_id, 'cancel_requested',
+			'user ' || session_user, reason);
+		RETURN 'cancel_requested';
+	ELSIF v_status = 'submitting' THEN
+		RAISE EXCEPTION 'cannot cancel order % while it is being submitted',
+			cancel_order.order_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Retry once the broker has acknowledged it.';
+	ELSIF v_status = 'cancel_requested' THEN
+		RETURN v_status;
+	END IF;
+	RAISE EXCEPTION 'cannot cancel order %: it is %', cancel_order.order_id,
+		v_status
+		USING ERRCODE = 'object_not_in_prerequisite_state';
+END
+$$;
+COMMENT ON FUNCTION pgtrade.cancel_order(bigint, text) IS
+	'Cancels a pending order at once, or asks the listener to cancel a working one; returns the new status.';
+
+CREATE FUNCTION pgtrade.risk_limit_audit()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	INSERT INTO pgtrade.risk_limit_history (limit_id, operation, old_row,
+											new_row)
+	VALUES (coalesce(NEW.limit_id, OLD.limit_id), TG_OP,
+			CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
+			CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.risk_limit_audit() IS
+	'AFTER trigger on risk_limit: appends every change to risk_limit_history.';
+CREATE TRIGGER risk_limit_audit AFTER INSERT OR UPDATE OR DELETE
+	ON pgtrade.risk_limit FOR EACH ROW
+	EXECUTE FUNCTION pgtrade.risk_limit_audit();
+
+CREATE FUNCTION pgtrade.set_risk_limit(account_id text DEFAULT NULL,
+	strategy_id bigint DEFAULT NULL, max_position numeric DEFAULT NULL,
+	max_order_quantity numeric DEFAULT NULL, note text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_id bigint;
+BEGIN
+	UPDATE pgtrade.risk_limit l
+	SET max_position = set_risk_limit.max_position,
+		max_order_quantity = set_risk_limit.max_order_quantity,
+		note = set_risk_limit.note, updated_by = session_user,
+		updated_at = now()
+	WHERE coalesce(l.account_id, '') = coalesce(set_risk_limit.account_id, '')
+		AND coalesce(l.strategy_id, 0) = coalesce(set_risk_limit.strategy_id, 0)
+	RETURNING l.limit_id INTO v_id;
+	IF NOT FOUND THEN
+		INSERT INTO pgtrade.risk_limit (account_id, strategy_id, max_position,
+			max_order_quantity, note, updated_by)
+		VALUES (set_risk_limit.account_id, set_risk_limit.strategy_id,
+			set_risk_limit.max_position, set_risk_limit.max_order_quantity,
+			set_risk_limit.note, session_user)
+		RETURNING limit_id INTO v_id;
+	END IF;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.set_risk_limit(text, bigint, numeric, numeric, text) IS
+	'Sets the position and order-size limits of a scope (all accounts, an account, or a strategy); NULL removes a limit.';
+
+CREATE FUNCTION pgtrade.set_trading_enabled(enabled boolean,
+	account_id text DEFAULT NULL, strategy_id bigint DEFAULT NULL,
+	note text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	IF enabled IS NULL THEN
+		RAISE EXCEPTION 'enabled must be true or false'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	UPDATE pgtrade.risk_limit l
+	SET kill_switch = NOT enabled, note = coalesce(set_trading_enabled.note, l.note),
+		updated_by = session_user, updated_at = now()
+	WHERE coalesce(l.account_id, '') = coalesce(set_trading_enabled.account_id, '')
+		AND coalesce(l.strategy_id, 0) = coalesce(set_trading_enabled.strategy_id, 0);
+	IF NOT FOUND THEN
+		INSERT INTO pgtrade.risk_limit (account_id, strategy_id, kill_switch,
+										note, updated_by)
+		VALUES (set_trading_enabled.account_id, set_trading_enabled.strategy_id,
+				NOT enabled, set_trading_enabled.note, session_user);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.set_trading_enabled(boolean, text, bigint, text) IS
+	'The kill switch: false stops new orders for the scope (all accounts, an account, or a strategy) at the gate and at claim time; true lifts it.';

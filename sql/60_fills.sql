@@ -1,0 +1,122 @@
+/*
+ * 60_fills.sql: fills move orders and positions.
+ *
+ * An execution is inserted with ON CONFLICT (execution_id) DO NOTHING; the
+ * AFTER INSERT trigger below is what moves the order's filled quantity
+ * and the position, and it fires only for a row that was really inserted.
+ * A fill recorded twice therefore changes nothing.  Arithmetic is numeric
+ * throughout; average prices are exact quotients, not rounded.
+ */
+
+/*
+ * position_apply adds one execution to a position: it extends the
+ * position at a new average cost, or closes part of it and realizes
+ * profit and loss at the average cost, or flips it through zero.
+ */
+CREATE FUNCTION pgtrade.position_apply(p_account text, p_instrument bigint,
+	p_side text, p_quantity numeric, p_price numeric)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_pos pgtrade.position;
+	v_signed numeric := CASE p_side WHEN 'buy' THEN p_quantity
+									ELSE -p_quantity END;
+	v_closing numeric;
+	v_new numeric;
+BEGIN
+	INSERT INTO pgtrade.position (account_id, instrument_id)
+	VALUES (p_account, p_instrument) ON CONFLICT DO NOTHING;
+	SELECT * INTO STRICT v_pos FROM pgtrade.position
+	WHERE account_id = p_account AND instrument_id = p_instrument FOR UPDATE;
+
+	v_new := v_pos.quantity + v_signed;
+	IF v_pos.quantity = 0 OR sign(v_pos.quantity) = sign(v_signed) THEN
+		/* opening or adding: weighted average cost */
+		v_pos.avg_cost := (abs(v_pos.quantity) * coalesce(v_pos.avg_cost, 0)
+						   + p_quantity * p_price) / abs(v_new);
+	ELSE
+		/* reducing, closing or flipping */
+		v_closing := least(abs(v_pos.quantity), p_quantity);
+		v_pos.realized_pnl := v_pos.realized_pnl + v_closing
+			* (p_price - v_pos.avg_cost) * sign(v_pos.quantity);
+		IF v_new = 0 THEN
+			v_pos.avg_cost := NULL;
+		ELSIF sign(v_new) <> sign(v_pos.quantity) THEN
+			v_pos.avg_cost := p_price;
+		END IF;
+	END IF;
+
+	UPDATE pgtrade.position
+	SET quantity = v_new, avg_cost = v_pos.avg_cost,
+		realized_pnl = v_pos.realized_pnl, updated_at = now()
+	WHERE account_id = p_account AND instrument_id = p_instrument;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.position_apply(text, bigint, text, numeric, numeric) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.position_apply(text, bigint, text, numeric, numeric) IS
+	'Internal: applies one execution to a position (average cost, realized P&L).';
+
+CREATE FUNCTION pgtrade.fill_after_insert()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_order pgtrade.orders;
+	v_filled numeric;
+BEGIN
+	PERFORM pgtrade.position_apply(NEW.account_id, NEW.instrument_id,
+								   NEW.side, NEW.quantity, NEW.price);
+	IF NEW.order_id IS NULL THEN
+		RETURN NULL;
+	END IF;
+
+	SELECT * INTO STRICT v_order FROM pgtrade.orders
+	WHERE order_id = NEW.order_id FOR UPDATE;
+	v_filled := v_order.filled_quantity + NEW.quantity;
+	UPDATE pgtrade.orders
+	SET filled_quantity = v_filled,
+		avg_fill_price = (v_order.filled_quantity
+						  * coalesce(v_order.avg_fill_price, 0)
+						  + NEW.quantity * NEW.price) / v_filled
+	WHERE order_id = NEW.order_id;
+
+	PERFORM pgtrade.order_note(NEW.order_id, v_order.status, 'fill',
+		format('execution %s: %s %s at %s (filled %s of %s)',
+			   NEW.execution_id, NEW.side, NEW.quantity, NEW.price,
+			   v_filled, v_order.quantity), NEW.payload);
+	IF v_filled >= v_order.quantity
+		AND v_order.status IN ('submitting', 'working', 'cancel_requested',
+							   'unknown') THEN
+		PERFORM pgtrade.order_move(NEW.order_id, 'filled', 'fill',
+			format('filled %s at average %s', v_filled,
+				   (SELECT avg_fill_price FROM pgtrade.orders
+					WHERE order_id = NEW.order_id)));
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.fill_after_insert() IS
+	'AFTER INSERT on fill: moves the position and the order''s filled quantity and average price; fires only for rows really inserted.';
+CREATE TRIGGER fill_after_insert AFTER INSERT ON pgtrade.fill
+	FOR EACH ROW EXECUTE FUNCTION pgtrade.fill_after_insert();
+
+CREATE FUNCTION pgtrade.fill_immutable()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+BEGIN
+	RAISE EXCEPTION 'fills are append-only'
+		USING ERRCODE = 'object_not_in_prerequisite_state',
+			  DETAIL = 'Positions are the sum of fills; a changed or deleted fill would break that.';
+END
+$$;
+COMMENT ON FUNCTION pgtrade.fill_immutable() IS
+	'Refuses UPDATE and DELETE on fill: positions are the sum of fills.';
+CREATE TRIGGER fill_immutable BEFORE UPDATE OR DELETE ON pgtrade.fill
+	FOR EACH ROW EXECUTE FUNCTION pgtrade.fill_immutable();

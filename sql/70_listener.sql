@@ -1,0 +1,438 @@
+/*
+ * 70_listener.sql: the functions pgtrade-listener calls, and nothing else
+ * may.
+ *
+ * The listener never touches tables directly.  claim_order moves one
+ * order from pending to submitting in the caller's own transaction,
+ * which the listener commits before any HTTP call: an order is claimed,
+ * durably, before it can leave the machine.  Broker reports come back
+ * through record_*; a report that would move an order backwards is kept
+ * as an event and otherwise ignored.
+ */
+
+CREATE FUNCTION pgtrade.listener_register(name text, pid integer,
+	version text)
+RETURNS bigint
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO pgtrade.listener (name, pid, version, db_user)
+	VALUES ($1, $2, $3, session_user)
+	RETURNING listener_id;
+$$;
+COMMENT ON FUNCTION pgtrade.listener_register(text, integer, text) IS
+	'Records a listener start and returns its id.';
+
+CREATE FUNCTION pgtrade.listener_heartbeat(listener_id bigint,
+	gateway_state text, accounts text[], last_error text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	UPDATE pgtrade.listener
+	SET heartbeat_at = now(), gateway_state = $2, accounts = $3,
+		last_error = $4
+	WHERE listener_id = $1;
+$$;
+COMMENT ON FUNCTION pgtrade.listener_heartbeat(bigint, text, text[], text) IS
+	'Updates a listener''s heartbeat, gateway state, accounts served and last error.';
+
+CREATE FUNCTION pgtrade.listener_stopped(listener_id bigint)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	UPDATE pgtrade.listener SET stopped_at = now(), heartbeat_at = now()
+	WHERE listener_id = $1;
+$$;
+COMMENT ON FUNCTION pgtrade.listener_stopped(bigint) IS
+	'Records a clean listener stop.';
+
+/*
+ * kill_switch_reason returns why a kill switch covers an order's scope,
+ * or NULL when none does.
+ */
+CREATE FUNCTION pgtrade.kill_switch_reason(p_account text, p_strategy bigint)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT format('kill switch is on for %s%s%s',
+				  coalesce('account ' || l.account_id, 'all accounts'),
+				  coalesce(' strategy ' || l.strategy_id, ''),
+				  coalesce(': ' || l.note, ''))
+	FROM pgtrade.risk_limit l
+	WHERE l.kill_switch
+		AND (l.account_id IS NULL OR l.account_id = p_account)
+		AND (l.strategy_id IS NULL OR l.strategy_id = p_strategy)
+	ORDER BY l.account_id NULLS FIRST, l.strategy_id NULLS FIRST
+	LIMIT 1;
+$$;
+COMMENT ON FUNCTION pgtrade.kill_switch_reason(text, bigint) IS
+	'Why a kill switch covers this account and strategy, or NULL when none does.';
+
+CREATE FUNCTION pgtrade.claim_order(listener_id bigint, accounts text[])
+RETURNS TABLE (order_id bigint, client_order_id text, account_id text,
+	conid bigint, symbol text, side text, quantity numeric,
+	order_type text, limit_price numeric, stop_price numeric, tif text,
+	outside_rth boolean, attempts integer)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders;
+	v_why text;
+	v_halted boolean;
+BEGIN
+	LOOP
+		SELECT * INTO v_o FROM pgtrade.orders o
+		WHERE o.status = 'pending' AND o.account_id = ANY (claim_order.accounts)
+		ORDER BY o.order_id
+		LIMIT 1
+		FOR UPDATE SKIP LOCKED;
+		IF NOT FOUND THEN
+			RETURN;
+		END IF;
+
+		IF v_o.valid_until < clock_timestamp() THEN
+			PERFORM pgtrade.order_move(v_o.order_id, 'expired',
+				'listener ' || claim_order.listener_id,
+				format('not sent: valid until %s', v_o.valid_until));
+			CONTINUE;
+		END IF;
+		v_why := pgtrade.kill_switch_reason(v_o.account_id, v_o.strategy_id);
+		SELECT a.halted INTO v_halted FROM pgtrade.account a
+		WHERE a.account_id = v_o.account_id;
+		IF v_halted THEN
+			v_why := coalesce(v_why, format('account %s is halted',
+											 v_o.account_id));
+		END IF;
+		IF v_why IS NOT NULL THEN
+			PERFORM pgtrade.order_move(v_o.order_id, 'cancelled',
+				'listener ' || claim_order.listener_id,
+				'not sent: ' || v_why);
+			CONTINUE;
+		END IF;
+
+		UPDATE pgtrade.orders o
+		SET attempts = o.attempts + 1, claimed_by = claim_order.listener_id,
+			submitted_at = clock_timestamp()
+		WHERE o.order_id = v_o.order_id;
+		PERFORM pgtrade.order_move(v_o.order_id, 'submitting',
+			'listener ' || claim_order.listener_id, 'claimed for submission');
+
+		RETURN QUERY
+			SELECT o.order_id, o.client_order_id, o.account_id, i.conid,
+				   i.symbol, o.side, o.quantity, o.order_type, o.limit_price,
+				   o.stop_price, o.tif, o.outside_rth, o.attempts
+			FROM pgtrade.orders o
+			JOIN pgtrade.instrument i USING (instrument_id)
+			WHERE o.order_id = v_o.order_id;
+		RETURN;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.claim_order(bigint, text[]) IS
+	'Claims the oldest pending order of the given accounts (pending -> submitting, SKIP LOCKED); expires or cancels, instead of returning, orders past valid_until or under a kill switch.  The caller commits before sending.';
+
+/*
+ * broker_status_target maps an IBKR order status word to the pgtrade
+ * status it implies, or NULL when it implies none.
+ */
+CREATE FUNCTION pgtrade.broker_status_target(broker_status text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+	SELECT CASE lower(replace($1, ' ', ''))
+		WHEN 'pendingsubmit' THEN 'working'
+		WHEN 'presubmitted' THEN 'working'
+		WHEN 'submitted' THEN 'working'
+		WHEN 'warnstate' THEN 'working'
+		WHEN 'pendingcancel' THEN 'cancel_requested'
+		WHEN 'precancelled' THEN 'cancel_requested'
+		WHEN 'filled' THEN 'filled'
+		WHEN 'cancelled' THEN 'cancelled'
+		WHEN 'inactive' THEN 'rejected'
+		ELSE NULL END;
+$$;
+COMMENT ON FUNCTION pgtrade.broker_status_target(text) IS
+	'Maps an IBKR order status (PreSubmitted, Submitted, Filled, Cancelled, Inactive, ...) to a pgtrade status.';
+
+/*
+ * order_apply_broker_status moves an order as a broker status implies,
+ * when the state machine allows it; otherwise it records the report as an
+ * event and leaves the order alone.  Returns the order's status after.
+ */
+CREATE FUNCTION pgtrade.order_apply_broker_status(p_order pgtrade.orders,
+	p_broker_status text, p_source text, p_payload jsonb)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_target text := pgtrade.broker_status_target(p_broker_status);
+BEGIN
+	IF v_target IS NOT NULL AND v_target <> p_order.status AND EXISTS (
+		SELECT 1 FROM pgtrade.order_transition t
+		WHERE t.from_status = p_order.status AND t.to_status = v_target) THEN
+		PERFORM pgtrade.order_move(p_order.order_id, v_target, p_source,
+			format('broker status %s', p_broker_status), p_payload);
+		RETURN v_target;
+	END IF;
+	IF p_broker_status IS DISTINCT FROM p_order.broker_status THEN
+		PERFORM pgtrade.order_note(p_order.order_id, p_order.status, p_source,
+			format('broker status %s recorded; order stays %s',
+				   p_broker_status, p_order.status), p_payload);
+	END IF;
+	RETURN p_order.status;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.order_apply_broker_status(pgtrade.orders, text, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.order_apply_broker_status(pgtrade.orders, text, text, jsonb) IS
+	'Internal: applies a broker status report to an order along the state machine.';
+
+CREATE FUNCTION pgtrade.lock_order(p_order_id bigint)
+RETURNS pgtrade.orders
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders;
+BEGIN
+	SELECT * INTO v_o FROM pgtrade.orders WHERE order_id = p_order_id
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', p_order_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN v_o;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.lock_order(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.lock_order(bigint) IS
+	'Internal: locks an order row and returns it; raises when it does not exist.';
+
+CREATE FUNCTION pgtrade.record_submission(order_id bigint,
+	broker_order_id text, broker_status text, payload jsonb DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders := pgtrade.lock_order(record_submission.order_id);
+	v_status text;
+BEGIN
+	IF v_o.broker_order_id IS NOT NULL
+		AND v_o.broker_order_id <> record_submission.broker_order_id THEN
+		RAISE EXCEPTION 'order % already has broker order id %',
+			v_o.order_id, v_o.broker_order_id
+			USING ERRCODE = 'unique_violation',
+				  DETAIL = pg_catalog.format('The broker now reports %s.',
+											  record_submission.broker_order_id);
+	END IF;
+	UPDATE pgtrade.orders o
+	SET broker_order_id = record_submission.broker_order_id,
+		broker_status = record_submission.broker_status
+	WHERE o.order_id = v_o.order_id;
+	IF v_o.status = 'submitting' OR v_o.status = 'unknown' THEN
+		v_status := pgtrade.order_apply_broker_status(v_o,
+			coalesce(record_submission.broker_status, 'Submitted'),
+			'broker acknowledgement', record_submission.payload);
+		IF v_status IN ('submitting', 'unknown') THEN
+			/* an acknowledgement with an odd status still means working */
+			PERFORM pgtrade.order_move(v_o.order_id, 'working',
+				'broker acknowledgement',
+				pg_catalog.format('broker order id %s, status %s',
+					record_submission.broker_order_id,
+					record_submission.broker_status),
+				record_submission.payload);
+			v_status := 'working';
+		END IF;
+		RETURN v_status;
+	END IF;
+	PERFORM pgtrade.order_note(v_o.order_id, v_o.status,
+		'broker acknowledgement',
+		pg_catalog.format('acknowledged as %s (broker order id %s); order stays %s',
+			record_submission.broker_status, record_submission.broker_order_id,
+			v_o.status), record_submission.payload);
+	RETURN v_o.status;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.record_submission(bigint, text, text, jsonb) IS
+	'Listener: records the broker''s acknowledgement of a submitted order (broker order id and status); returns the new status.';
+
+CREATE FUNCTION pgtrade.record_rejection(order_id bigint, reason text,
+	payload jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders := pgtrade.lock_order(record_rejection.order_id);
+BEGIN
+	IF v_o.status NOT IN ('submitting', 'working', 'unknown') THEN
+		PERFORM pgtrade.order_note(v_o.order_id, v_o.status, 'broker',
+			pg_catalog.format('rejection ignored, order is %s: %s', v_o.status,
+							  reason), payload);
+		RETURN;
+	END IF;
+	PERFORM pgtrade.order_move(v_o.order_id, 'rejected', 'broker',
+		coalesce(reason, 'rejected without a reason'), payload);
+END
+$$;
+COMMENT ON FUNCTION pgtrade.record_rejection(bigint, text, jsonb) IS
+	'Listener: records that the broker refused an order (error reply, or a confirmation prompt not on the allow list).';
+
+CREATE FUNCTION pgtrade.record_status(order_id bigint, broker_status text,
+	filled_quantity numeric DEFAULT NULL, avg_price numeric DEFAULT NULL,
+	payload jsonb DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders := pgtrade.lock_order(record_status.order_id);
+	v_status text;
+BEGIN
+	v_status := pgtrade.order_apply_broker_status(v_o,
+		record_status.broker_status, 'broker status', record_status.payload);
+	UPDATE pgtrade.orders o
+	SET broker_status = record_status.broker_status,
+		broker_filled_quantity = coalesce(record_status.filled_quantity,
+										  o.broker_filled_quantity)
+	WHERE o.order_id = v_o.order_id;
+	RETURN v_status;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.record_status(bigint, text, numeric, numeric, jsonb) IS
+	'Listener: records a broker status report; moves the order when the state machine allows, otherwise keeps the report as an event.  Returns the status after.';
+
+CREATE FUNCTION pgtrade.record_unknown(order_id bigint, reason text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders := pgtrade.lock_order(record_unknown.order_id);
+BEGIN
+	IF v_o.status <> 'submitting' THEN
+		RAISE EXCEPTION 'cannot mark order % unknown: it is %', v_o.order_id,
+			v_o.status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	PERFORM pgtrade.order_move(v_o.order_id, 'unknown', 'listener', reason);
+	UPDATE pgtrade.account a
+	SET halted = true,
+		halt_reason = pg_catalog.format('order %s (%s) is unknown: %s',
+			v_o.order_id, v_o.client_order_id, reason)
+	WHERE a.account_id = v_o.account_id;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.record_unknown(bigint, text) IS
+	'Listener: an order sent without an answer was not found at the broker; it becomes unknown and its account halts until an operator resolves it.';
+
+CREATE FUNCTION pgtrade.side_from_broker(side text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+	SELECT CASE upper($1)
+		WHEN 'B' THEN 'buy' WHEN 'BUY' THEN 'buy' WHEN 'BOT' THEN 'buy'
+		WHEN 'S' THEN 'sell' WHEN 'SELL' THEN 'sell' WHEN 'SLD' THEN 'sell'
+		ELSE NULL END;
+$$;
+COMMENT ON FUNCTION pgtrade.side_from_broker(text) IS
+	'Maps IBKR side spellings (B, BUY, BOT, S, SELL, SLD) to buy or sell.';
+
+CREATE FUNCTION pgtrade.record_fill(execution_id text, order_ref text,
+	account_id text, conid bigint, side text, quantity numeric,
+	price numeric, trade_time timestamptz, commission numeric DEFAULT NULL,
+	payload jsonb DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_side text := pgtrade.side_from_broker(record_fill.side);
+	v_order pgtrade.orders;
+	v_instrument bigint;
+	v_fill_id bigint;
+BEGIN
+	IF execution_id IS NULL OR execution_id = '' THEN
+		RAISE EXCEPTION 'execution id must not be empty'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF v_side IS NULL THEN
+		RAISE EXCEPTION 'unknown execution side "%"', record_fill.side
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pgtrade.fill f
+			   WHERE f.execution_id = record_fill.execution_id) THEN
+		RETURN false;
+	END IF;
+
+	SELECT * INTO v_order FROM pgtrade.orders o
+	WHERE o.client_order_id = record_fill.order_ref;
+	IF FOUND AND v_order.account_id <> record_fill.account_id THEN
+		RAISE WARNING 'execution % names order % but account % (the order''s is %): recorded unlinked',
+			execution_id, order_ref, record_fill.account_id, v_order.account_id;
+		v_order := NULL;
+	END IF;
+
+	IF v_order.order_id IS NOT NULL THEN
+		v_instrument := v_order.instrument_id;
+	ELSE
+		SELECT i.instrument_id INTO v_instrument FROM pgtrade.instrument i
+		WHERE i.conid = record_fill.conid;
+		IF NOT FOUND THEN
+			v_instrument := pgtrade.add_instrument(
+				coalesce(payload->>'symbol', 'conid:' || record_fill.conid),
+				record_fill.conid);
+		END IF;
+	END IF;
+	INSERT INTO pgtrade.account (account_id) VALUES (record_fill.account_id)
+	ON CONFLICT DO NOTHING;
+
+	INSERT INTO pgtrade.fill (execution_id, order_id, order_ref, account_id,
+		instrument_id, side, quantity, price, trade_time, payload)
+	VALUES (record_fill.execution_id, v_order.order_id, record_fill.order_ref,
+		record_fill.account_id, v_instrument, v_side, record_fill.quantity,
+		record_fill.price, record_fill.trade_time, record_fill.payload)
+	ON CONFLICT ON CONSTRAINT fill_execution_id_key DO NOTHING
+	RETURNING fill_id INTO v_fill_id;
+	IF v_fill_id IS NULL THEN
+		RETURN false;
+	END IF;
+	IF commission IS NOT NULL THEN
+		INSERT INTO pgtrade.commission (execution_id, amount)
+		VALUES (record_fill.execution_id, record_fill.commission);
+	END IF;
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.record_fill(text, text, text, bigint, text, numeric, numeric, timestamptz, numeric, jsonb) IS
+	'Listener: records a broker execution once (by execution id), joined to its order through order_ref = cOID; executions matching no order are kept unlinked.  True only when the row was really inserted.';
+
+CREATE FUNCTION pgtrade.orders_in_flight(accounts text[])
+RETURNS TABLE (order_id bigint, client_order_id text, account_id text,
+	status text, broker_order_id text, attempts integer,
+	updated_at timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT o.order_id, o.client_order_id, o.account_id, o.status,
+		   o.broker_order_id, o.attempts, o.updated_at
+	FROM pgtrade.orders o
+	WHERE o.status IN ('submitting', 'working', 'cancel_requested', 'unknown')
+		AND o.account_id = ANY ($1)
+	ORDER BY o.order_id;
+$$;
+COMMENT ON FUNCTION pgtrade.orders_in_flight(text[]) IS
+	'Listener: orders that have left or may have left for the broker and are not final yet.';

@@ -1,0 +1,482 @@
+/*
+ * 80_strategy.sql: strategies, runs, decisions and scheduling.
+ *
+ * A run loads the bars that had ended by its as_of time (no look-ahead,
+ * live and replay alike), calls the strategy kind's evaluator, nets the
+ * evaluator's target against the position and the open orders, records
+ * the decision and, when the target changes, inserts the order through
+ * the risk gate.  Each step is a workflow_step row.  A failing evaluator
+ * fails its run, which is recorded; it never takes other strategies down.
+ *
+ * run_due is a procedure that commits after each strategy: pg_cron calls
+ * it every minute.  A cron slot has at most one run, enforced by a unique
+ * index, whatever pg_cron does.
+ */
+
+INSERT INTO pgtrade.strategy_kind (name, evaluator, validator, builtin,
+								   description)
+VALUES ('sma_cross',
+	'pgtrade.sma_cross_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'pgtrade.sma_cross_validate(jsonb)', true,
+	'Long while the fast SMA of closes is above the slow SMA, flat while it is below; params {"fast": int, "slow": int}.');
+
+CREATE FUNCTION pgtrade.strategy_kind_validate(p_kind text, p_params jsonb)
+RETURNS integer
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_validator regprocedure;
+	v_n integer;
+BEGIN
+	SELECT k.validator INTO v_validator FROM pgtrade.strategy_kind k
+	WHERE k.name = p_kind;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'strategy kind "%" does not exist', p_kind
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'See pgtrade.strategy_kind for the kinds available.';
+	END IF;
+	EXECUTE format('SELECT %s($1)', pgtrade.proc_call_name(v_validator))
+		INTO v_n USING p_params;
+	IF v_n IS NULL OR v_n < 1 THEN
+		RAISE EXCEPTION 'validator of strategy kind "%" returned % bars needed',
+			p_kind, coalesce(v_n::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.strategy_kind_validate(text, jsonb) IS
+	'Validates params against a strategy kind and returns the bars it needs; raises for an unknown kind or bad params.';
+
+CREATE FUNCTION pgtrade.proc_call_name(p_proc regprocedure)
+RETURNS text
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT quote_ident(n.nspname) || '.' || quote_ident(p.proname)
+	FROM pg_catalog.pg_proc p
+	JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+	WHERE p.oid = $1;
+$$;
+COMMENT ON FUNCTION pgtrade.proc_call_name(regprocedure) IS
+	'Schema-qualified, quoted name of a function, for dynamic calls.';
+
+CREATE FUNCTION pgtrade.strategy_before_write()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	NEW.bars_needed := pgtrade.strategy_kind_validate(NEW.kind, NEW.params);
+	PERFORM pgtrade.cron_validate(NEW.schedule);
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names
+				   WHERE name = NEW.time_zone) THEN
+		RAISE EXCEPTION 'time zone "%" not recognized', NEW.time_zone
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF TG_OP = 'INSERT' OR NEW.schedule <> OLD.schedule
+		OR NEW.time_zone <> OLD.time_zone
+		OR (NEW.active AND NOT OLD.active) OR NEW.next_run_at IS NULL THEN
+		NEW.next_run_at := pgtrade.cron_next(NEW.schedule, now(),
+											 NEW.time_zone);
+	END IF;
+	NEW.updated_at := now();
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.strategy_before_write() IS
+	'BEFORE INSERT OR UPDATE on strategy: validates kind, params, schedule and time zone, and sets next_run_at.';
+CREATE TRIGGER strategy_before_write BEFORE INSERT OR UPDATE ON pgtrade.strategy
+	FOR EACH ROW EXECUTE FUNCTION pgtrade.strategy_before_write();
+
+CREATE FUNCTION pgtrade.create_strategy(name text, kind text, symbol text,
+	account_id text, params jsonb, quantity numeric,
+	schedule text DEFAULT '35 16 * * 1-5',
+	time_zone text DEFAULT 'America/New_York',
+	bar_size interval DEFAULT '1 day', active boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_id bigint;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pgtrade.account a
+				   WHERE a.account_id = create_strategy.account_id) THEN
+		RAISE EXCEPTION 'account "%" does not exist', create_strategy.account_id
+			USING ERRCODE = 'foreign_key_violation',
+				  HINT = 'Add it with pgtrade.add_account().';
+	END IF;
+	INSERT INTO pgtrade.strategy (name, kind, params, instrument_id,
+		account_id, quantity, schedule, time_zone, bar_size, active,
+		bars_needed)
+	VALUES (create_strategy.name, create_strategy.kind,
+		create_strategy.params, pgtrade.instrument_id(symbol),
+		create_strategy.account_id, create_strategy.quantity,
+		create_strategy.schedule, create_strategy.time_zone,
+		create_strategy.bar_size, create_strategy.active, 1)
+	RETURNING strategy_id INTO v_id;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.create_strategy(text, text, text, text, jsonb, numeric, text, text, interval, boolean) IS
+	'Creates a strategy (inactive unless asked) and returns its id; the default schedule runs at 16:35 New York time on weekdays.';
+
+CREATE FUNCTION pgtrade.record_step(p_run bigint, p_no integer, p_name text,
+	p_started timestamptz, p_input jsonb, p_output jsonb)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO pgtrade.workflow_step (run_id, step_no, name, started_at,
+		finished_at, input, output)
+	VALUES ($1, $2, $3, $4, clock_timestamp(), $5, $6);
+$$;
+REVOKE ALL ON FUNCTION pgtrade.record_step(bigint, integer, text, timestamptz, jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.record_step(bigint, integer, text, timestamptz, jsonb, jsonb) IS
+	'Internal: records one step of a run.';
+
+/*
+ * run_steps does the work of one run: load bars, evaluate, decide, order.
+ * It raises on any failure; run_execute catches that and fails the run.
+ */
+CREATE FUNCTION pgtrade.run_steps(p_run bigint, p_s pgtrade.strategy,
+	p_as_of timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_inst pgtrade.instrument;
+	v_kind pgtrade.strategy_kind;
+	v_t timestamptz;
+	v_ts timestamptz[];
+	v_o float8[];
+	v_h float8[];
+	v_l float8[];
+	v_c float8[];
+	v_v float8[];
+	v_n integer;
+	v_out jsonb;
+	v_target numeric;
+	v_target_pos numeric;
+	v_pos numeric;
+	v_open numeric;
+	v_delta numeric;
+	v_action text;
+	v_reason text;
+	v_decision bigint;
+	v_order pgtrade.orders;
+	v_limit numeric;
+BEGIN
+	SELECT * INTO STRICT v_inst FROM pgtrade.instrument
+	WHERE instrument_id = p_s.instrument_id;
+	SELECT * INTO STRICT v_kind FROM pgtrade.strategy_kind
+	WHERE name = p_s.kind;
+
+	/* step 1: the bars that had ended by as_of, oldest first */
+	v_t := clock_timestamp();
+	SELECT array_agg(ts ORDER BY ts), array_agg(open ORDER BY ts),
+		   array_agg(high ORDER BY ts), array_agg(low ORDER BY ts),
+		   array_agg(close ORDER BY ts), array_agg(volume ORDER BY ts),
+		   count(*)
+	INTO v_ts, v_o, v_h, v_l, v_c, v_v, v_n
+	FROM (SELECT b.* FROM pgtrade.bar b
+		  WHERE b.instrument_id = p_s.instrument_id
+			AND b.bar_size = p_s.bar_size AND b.ts <= p_as_of
+			AND pgtrade.bar_end(b.ts, b.bar_size, v_inst.time_zone,
+								v_inst.session_close) <= p_as_of
+		  ORDER BY b.ts DESC
+		  LIMIT p_s.bars_needed * 2) recent;
+	PERFORM pgtrade.record_step(p_run, 1, 'load_bars', v_t,
+		jsonb_build_object('symbol', v_inst.symbol, 'bar_size',
+			p_s.bar_size::text, 'as_of', p_as_of, 'bars_wanted',
+			p_s.bars_needed * 2),
+		jsonb_build_object('bars', v_n, 'first_ts', v_ts[1],
+			'last_ts', v_ts[v_n], 'last_close', v_c[v_n]));
+
+	/* step 2: the kind's evaluator */
+	v_t := clock_timestamp();
+	EXECUTE format('SELECT %s($1, $2, $3, $4, $5, $6, $7)',
+				   pgtrade.proc_call_name(v_kind.evaluator))
+		INTO v_out
+		USING p_s.params, coalesce(v_ts, '{}'), coalesce(v_o, '{}'),
+			  coalesce(v_h, '{}'), coalesce(v_l, '{}'), coalesce(v_c, '{}'),
+			  coalesce(v_v, '{}');
+	IF v_out IS NULL OR jsonb_typeof(v_out) <> 'object'
+		OR NOT v_out ? 'target' OR NOT v_out ? 'reason' THEN
+		RAISE EXCEPTION 'evaluator of strategy kind "%" returned no target and reason',
+			p_s.kind
+			USING ERRCODE = 'data_exception', DETAIL = coalesce(v_out::text, 'NULL');
+	END IF;
+	PERFORM pgtrade.record_step(p_run, 2, 'evaluate', v_t,
+		jsonb_build_object('kind', p_s.kind, 'params', p_s.params,
+			'bars', v_n), v_out);
+
+	/* step 3: net the target against position and open orders */
+	v_t := clock_timestamp();
+	v_pos := pgtrade.position_quantity(p_s.account_id, p_s.instrument_id);
+	v_open := pgtrade.open_quantity(p_s.account_id, p_s.instrument_id);
+	IF jsonb_typeof(v_out->'target') = 'number' THEN
+		v_target := (v_out->>'target')::numeric;
+		IF v_target NOT IN (-1, 0, 1) THEN
+			RAISE EXCEPTION 'evaluator of strategy kind "%" returned target %, not -1, 0 or 1',
+				p_s.kind, v_target
+				USING ERRCODE = 'data_exception';
+		END IF;
+		v_target_pos := v_target * p_s.quantity;
+		v_delta := v_target_pos - v_pos - v_open;
+	ELSE
+		v_delta := 0;
+	END IF;
+	v_action := CASE WHEN v_delta > 0 THEN 'buy'
+					 WHEN v_delta < 0 THEN 'sell' ELSE 'hold' END;
+	v_reason := v_out->>'reason';
+	IF v_target_pos IS NULL THEN
+		v_reason := v_reason || '; no target: hold';
+	ELSIF v_delta = 0 THEN
+		v_reason := format('%s; target position %s already held or on order (position %s, open orders %s): hold',
+						   v_reason, v_target_pos, v_pos, v_open);
+	ELSE
+		v_reason := format('%s; target position %s, position %s, open orders %s: %s %s',
+						   v_reason, v_target_pos, v_pos, v_open, v_action,
+						   abs(v_delta));
+	END IF;
+	INSERT INTO pgtrade.decision (run_id, strategy_id, as_of, action, signal,
+		target_position, position, open_quantity, quantity, last_close,
+		reason, indicators, last_bar_ts, bars_used)
+	VALUES (p_run, p_s.strategy_id, p_as_of, v_action, v_out->>'signal',
+		v_target_pos, v_pos, v_open, abs(v_delta), v_c[v_n], v_reason,
+		v_out->'values', v_ts[v_n], v_n)
+	RETURNING decision_id INTO v_decision;
+	PERFORM pgtrade.record_step(p_run, 3, 'decide', v_t,
+		jsonb_build_object('target', v_out->'target', 'quantity_per_unit',
+			p_s.quantity, 'position', v_pos, 'open_orders', v_open),
+		jsonb_build_object('decision_id', v_decision, 'action', v_action,
+			'quantity', abs(v_delta), 'reason', v_reason));
+
+	/* step 4: the order, through the risk gate */
+	IF v_action = 'hold' THEN
+		RETURN;
+	END IF;
+	v_t := clock_timestamp();
+	IF p_s.order_type = 'limit' THEN
+		v_limit := v_c[v_n]::numeric + CASE v_action WHEN 'buy'
+			THEN p_s.limit_offset ELSE -p_s.limit_offset END;
+	END IF;
+	INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity,
+		order_type, limit_price, tif, valid_until, strategy_id, decision_id)
+	VALUES (p_s.account_id, p_s.instrument_id, v_action, abs(v_delta),
+		p_s.order_type, v_limit, p_s.tif, now() + p_s.order_valid_for,
+		p_s.strategy_id, v_decision)
+	RETURNING * INTO v_order;
+	UPDATE pgtrade.decision
+	SET order_id = v_order.order_id, risk_verdict = v_order.risk_verdict
+	WHERE decision_id = v_decision;
+	PERFORM pgtrade.record_step(p_run, 4, 'order', v_t,
+		jsonb_build_object('side', v_action, 'quantity', abs(v_delta),
+			'order_type', p_s.order_type, 'limit_price', v_limit),
+		jsonb_build_object('order_id', v_order.order_id,
+			'client_order_id', v_order.client_order_id,
+			'status', v_order.status, 'risk_verdict', v_order.risk_verdict));
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.run_steps(bigint, pgtrade.strategy, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.run_steps(bigint, pgtrade.strategy, timestamptz) IS
+	'Internal: the steps of one run (load bars, evaluate, decide, order).';
+
+/*
+ * run_execute records a run of a strategy and performs it; a failure in
+ * any step is caught, undone and recorded on the run.  Returns the run id,
+ * or NULL when a cron slot already had its run.
+ */
+CREATE FUNCTION pgtrade.run_execute(p_strategy bigint, p_trigger text,
+	p_slot timestamptz, p_as_of timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_s pgtrade.strategy;
+	v_run bigint;
+	v_msg text;
+	v_state text;
+BEGIN
+	SELECT * INTO STRICT v_s FROM pgtrade.strategy
+	WHERE strategy_id = p_strategy;
+	INSERT INTO pgtrade.workflow_run (strategy_id, trigger, slot, as_of)
+	VALUES (p_strategy, p_trigger, p_slot, p_as_of)
+	ON CONFLICT (strategy_id, slot) WHERE trigger = 'cron' DO NOTHING
+	RETURNING run_id INTO v_run;
+	IF v_run IS NULL THEN
+		RETURN NULL;
+	END IF;
+	BEGIN
+		PERFORM pgtrade.run_steps(v_run, v_s, p_as_of);
+		UPDATE pgtrade.workflow_run SET status = 'succeeded',
+			finished_at = clock_timestamp()
+		WHERE run_id = v_run;
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE;
+		UPDATE pgtrade.workflow_run SET status = 'failed',
+			finished_at = clock_timestamp(), error = v_msg, sqlstate = v_state
+		WHERE run_id = v_run;
+		RAISE WARNING 'run % of strategy "%" failed: %', v_run, v_s.name, v_msg;
+	END;
+	RETURN v_run;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.run_execute(bigint, text, timestamptz, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.run_execute(bigint, text, timestamptz, timestamptz) IS
+	'Internal: records and performs one run; failures are recorded on the run, not raised.';
+
+CREATE FUNCTION pgtrade.run_strategy(name text, as_of timestamptz DEFAULT now(),
+	trigger text DEFAULT 'manual')
+RETURNS TABLE (run_id bigint, status text, action text, quantity numeric,
+	order_id bigint, order_status text, reason text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_id bigint;
+	v_run bigint;
+BEGIN
+	IF trigger NOT IN ('manual', 'replay') THEN
+		RAISE EXCEPTION 'trigger must be manual or replay, not "%"', trigger
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF as_of IS NULL OR as_of > now() THEN
+		RAISE EXCEPTION 'as_of must not be in the future'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('as_of %s, now %s.', as_of, now());
+	END IF;
+	SELECT s.strategy_id INTO v_id FROM pgtrade.strategy s
+	WHERE s.name = run_strategy.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'strategy "%" does not exist', run_strategy.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	v_run := pgtrade.run_execute(v_id, trigger, as_of, as_of);
+	RETURN QUERY
+		SELECT r.run_id, r.status, d.action, d.quantity, o.order_id,
+			   o.status, coalesce(d.reason, r.error)
+		FROM pgtrade.workflow_run r
+		LEFT JOIN pgtrade.decision d ON d.run_id = r.run_id
+		LEFT JOIN pgtrade.orders o ON o.order_id = d.order_id
+		WHERE r.run_id = v_run;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.run_strategy(text, timestamptz, text) IS
+	'Runs one strategy now or as of a past time (replay), using only bars that had ended by then; records the run, its steps, the decision and any order, and returns a summary.';
+
+/*
+ * run_next_due runs the strategy whose slot is oldest among those due,
+ * advancing its next_run_at; returns false when none is due.  Each call
+ * is meant to be its own transaction (run_due commits after each).
+ */
+CREATE FUNCTION pgtrade.run_next_due(p_now timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_s pgtrade.strategy;
+	v_slot timestamptz;
+BEGIN
+	SELECT * INTO v_s FROM pgtrade.strategy s
+	WHERE s.active AND s.next_run_at <= p_now
+	ORDER BY s.next_run_at, s.strategy_id
+	LIMIT 1
+	FOR UPDATE SKIP LOCKED;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	v_slot := v_s.next_run_at;
+	UPDATE pgtrade.strategy s
+	SET next_run_at = coalesce(pgtrade.cron_next(s.schedule,
+						greatest(p_now, v_slot), s.time_zone), 'infinity')
+	WHERE s.strategy_id = v_s.strategy_id;
+
+	IF p_now - v_slot > v_s.grace AND NOT v_s.catch_up THEN
+		INSERT INTO pgtrade.workflow_run (strategy_id, trigger, slot, as_of,
+			status, finished_at, error)
+		VALUES (v_s.strategy_id, 'cron', v_slot, p_now, 'missed',
+			clock_timestamp(), format('started %s after its slot, past the grace period of %s',
+								   p_now - v_slot, v_s.grace))
+		ON CONFLICT (strategy_id, slot) WHERE trigger = 'cron' DO NOTHING;
+	ELSE
+		PERFORM pgtrade.run_execute(v_s.strategy_id, 'cron', v_slot, p_now);
+	END IF;
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.run_next_due(timestamptz) IS
+	'Scheduler: runs (or records as missed) the most overdue active strategy and advances its next_run_at; false when none is due.';
+
+/*
+ * run_due carries no SET clause: a procedure with one cannot commit.
+ * Everything it calls is schema-qualified instead.
+ */
+CREATE PROCEDURE pgtrade.run_due(now timestamptz DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_now timestamptz := coalesce(run_due.now,
+										 pg_catalog.clock_timestamp());
+	v_done integer := 0;
+BEGIN
+	/* bounded per call; the next minute's call picks up the rest */
+	WHILE v_done < 1000 AND pgtrade.run_next_due(v_now) LOOP
+		v_done := v_done + 1;
+		COMMIT;
+	END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE pgtrade.run_due(timestamptz) IS
+	'pg_cron''s entry point: runs every strategy due at now (default: the clock), committing after each so one strategy''s failure or slowness cannot undo another''s orders.';
+
+CREATE FUNCTION pgtrade.install_jobs(run_as name DEFAULT 'pgtrade_cron')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_job bigint;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension
+				   WHERE extname = 'pg_cron') THEN
+		RAISE EXCEPTION 'extension "pg_cron" is not installed in this database'
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+				   WHERE r.rolname = run_as AND r.rolcanlogin
+					 AND NOT r.rolsuper) THEN
+		RAISE EXCEPTION 'role "%" must exist, be able to log in and not be a superuser',
+			run_as
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'CREATE ROLE pgtrade_cron LOGIN IN ROLE pgtrade_scheduler';
+	END IF;
+	EXECUTE 'SELECT jobid FROM cron.job WHERE jobname = $1'
+		INTO v_job USING 'pgtrade-run-due';
+	IF v_job IS NOT NULL THEN
+		EXECUTE 'SELECT cron.unschedule($1)' USING v_job;
+	END IF;
+	EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, $5, true)'
+		INTO v_job
+		USING 'pgtrade-run-due', '* * * * *', 'CALL pgtrade.run_due()',
+			  current_database(), run_as::text;
+	RETURN v_job;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.install_jobs(name) IS
+	'Schedules (again) pg_cron''s every-minute CALL pgtrade.run_due() as the given non-superuser login role; returns the job id.  Superuser only.';

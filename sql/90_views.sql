@@ -1,0 +1,140 @@
+/*
+ * 90_views.sql: views for analysts and the privileges of every role.
+ *
+ * Functions are created executable by PUBLIC; pgtrade revokes that for
+ * every function in its schema and grants each to the roles that need
+ * it.  Pure computations (indicators, cron, bar_end) stay open to all.
+ * Nobody but the owner may write the tables directly, except INSERT on
+ * orders for traders, which meets the risk gate like any other insert.
+ */
+
+CREATE VIEW pgtrade.open_orders AS
+	SELECT o.order_id, o.client_order_id, o.account_id, i.symbol, o.side,
+		   o.quantity, o.filled_quantity, o.order_type, o.limit_price,
+		   o.stop_price, o.status, o.broker_order_id, o.broker_status,
+		   o.valid_until, o.created_at, o.updated_at
+	FROM pgtrade.orders o JOIN pgtrade.instrument i USING (instrument_id)
+	WHERE o.status IN ('pending', 'submitting', 'working',
+					   'cancel_requested', 'unknown');
+COMMENT ON VIEW pgtrade.open_orders IS
+	'Orders that may still trade, with their instrument symbol.';
+
+CREATE VIEW pgtrade.positions AS
+	SELECT p.account_id, i.symbol, p.quantity, p.avg_cost,
+		   p.realized_pnl, lb.close AS last_close, lb.ts AS last_bar_ts,
+		   CASE WHEN p.quantity <> 0 AND lb.close IS NOT NULL
+				THEN p.quantity * (lb.close::numeric - p.avg_cost) END
+			   AS unrealized_pnl,
+		   (SELECT coalesce(sum(c.amount), 0)
+			FROM pgtrade.fill f JOIN pgtrade.commission c USING (execution_id)
+			WHERE f.account_id = p.account_id
+				AND f.instrument_id = p.instrument_id) AS commissions,
+		   p.updated_at
+	FROM pgtrade.position p
+	JOIN pgtrade.instrument i USING (instrument_id)
+	LEFT JOIN LATERAL (
+		SELECT b.close, b.ts FROM pgtrade.bar b
+		WHERE b.instrument_id = p.instrument_id
+		ORDER BY b.ts DESC LIMIT 1) lb ON true;
+COMMENT ON VIEW pgtrade.positions IS
+	'Positions with realized P&L, unrealized P&L at the latest bar''s close, and commissions paid.';
+
+CREATE VIEW pgtrade.decisions_explained AS
+	SELECT d.decision_id, s.name AS strategy, i.symbol, d.as_of,
+		   d.last_bar_ts, d.action, d.quantity, d.target_position,
+		   d.position, d.open_quantity, d.reason,
+		   d.risk_verdict->>'reason' AS risk_reason, o.client_order_id,
+		   o.status AS order_status, r.trigger, r.run_id
+	FROM pgtrade.decision d
+	JOIN pgtrade.strategy s USING (strategy_id)
+	JOIN pgtrade.instrument i ON i.instrument_id = s.instrument_id
+	JOIN pgtrade.workflow_run r USING (run_id)
+	LEFT JOIN pgtrade.orders o ON o.order_id = d.order_id;
+COMMENT ON VIEW pgtrade.decisions_explained IS
+	'Every decision with its strategy, reason, risk verdict and order.';
+
+CREATE VIEW pgtrade.listener_health AS
+	SELECT l.listener_id, l.name, l.pid, l.db_user, l.started_at,
+		   l.heartbeat_at, now() - l.heartbeat_at AS heartbeat_age,
+		   l.gateway_state, l.accounts, l.last_error,
+		   CASE WHEN l.stopped_at IS NOT NULL THEN 'stopped'
+				WHEN now() - l.heartbeat_at > interval '1 minute'
+				THEN 'stale' ELSE 'alive' END AS health
+	FROM pgtrade.listener l;
+COMMENT ON VIEW pgtrade.listener_health IS
+	'Listeners with the age of their last heartbeat: alive, stale (over a minute) or stopped.';
+
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pgtrade FROM PUBLIC;
+REVOKE EXECUTE ON ALL PROCEDURES IN SCHEMA pgtrade FROM PUBLIC;
+
+DO $grants$
+DECLARE
+	v_fn regprocedure;
+BEGIN
+	/* pure computations: indicators, cron, bar arithmetic */
+	FOR v_fn IN
+		SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+		WHERE p.pronamespace = 'pgtrade'::regnamespace
+			AND p.proname IN ('sma', 'ema', 'rsi', 'macd', 'bollinger', 'atr',
+							  'cron_next', 'cron_matches', 'cron_validate',
+							  'cron_next_n', 'bar_end', 'sma_cross_eval',
+							  'sma_cross_validate', 'order_is_open',
+							  'broker_status_target', 'side_from_broker')
+	LOOP
+		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC',
+								  v_fn);
+	END LOOP;
+END
+$grants$;
+
+GRANT SELECT ON ALL TABLES IN SCHEMA pgtrade TO pgtrade_reader,
+	pgtrade_trader, pgtrade_admin;
+GRANT EXECUTE ON FUNCTION pgtrade.instrument_id(text),
+	pgtrade.open_quantity(text, bigint, bigint),
+	pgtrade.position_quantity(text, bigint),
+	pgtrade.kill_switch_reason(text, bigint),
+	pgtrade.proc_call_name(regprocedure)
+	TO pgtrade_reader, pgtrade_trader, pgtrade_admin;
+
+/* traders run strategies and place orders; both meet the gate */
+GRANT INSERT ON pgtrade.orders TO pgtrade_trader;
+GRANT EXECUTE ON FUNCTION
+	pgtrade.place_order(text, text, text, numeric, text, numeric, numeric, text, interval, boolean),
+	pgtrade.cancel_order(bigint, text),
+	pgtrade.run_strategy(text, timestamptz, text),
+	pgtrade.create_strategy(text, text, text, text, jsonb, numeric, text, text, interval, boolean),
+	pgtrade.strategy_kind_validate(text, jsonb)
+	TO pgtrade_trader, pgtrade_admin;
+GRANT INSERT, UPDATE ON pgtrade.strategy TO pgtrade_trader, pgtrade_admin;
+
+/* admins set limits, the kill switch, accounts and instruments */
+GRANT EXECUTE ON FUNCTION
+	pgtrade.set_risk_limit(text, bigint, numeric, numeric, text),
+	pgtrade.add_account(text, text),
+	pgtrade.add_instrument(text, bigint, text, text, text, text),
+	pgtrade.import_bars(regclass, interval)
+	TO pgtrade_admin;
+/* the kill switch belongs to admins */
+GRANT EXECUTE ON FUNCTION
+	pgtrade.set_trading_enabled(boolean, text, bigint, text)
+	TO pgtrade_admin;
+
+/* the scheduler runs due strategies and nothing else */
+GRANT EXECUTE ON PROCEDURE pgtrade.run_due(timestamptz) TO pgtrade_scheduler;
+GRANT EXECUTE ON FUNCTION pgtrade.run_next_due(timestamptz)
+	TO pgtrade_scheduler;
+
+/* the listener moves orders only through its functions */
+GRANT EXECUTE ON FUNCTION
+	pgtrade.listener_register(text, integer, text),
+	pgtrade.listener_heartbeat(bigint, text, text[], text),
+	pgtrade.listener_stopped(bigint),
+	pgtrade.claim_order(bigint, text[]),
+	pgtrade.record_submission(bigint, text, text, jsonb),
+	pgtrade.record_rejection(bigint, text, jsonb),
+	pgtrade.record_status(bigint, text, numeric, numeric, jsonb),
+	pgtrade.record_fill(text, text, text, bigint, text, numeric, numeric, timestamptz, numeric, jsonb),
+	pgtrade.record_unknown(bigint, text),
+	pgtrade.orders_in_flight(text[])
+	TO pgtrade_listener;
+GRANT SELECT ON pgtrade.instrument, pgtrade.account TO pgtrade_listener;
