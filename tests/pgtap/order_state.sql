@@ -1,0 +1,178 @@
+-- order_state.sql: the order state machine, broker status mapping,
+-- claiming, exactly-once fills and position arithmetic.  The allowed
+-- moves below are DESIGN.md's table, typed in here, not read from the
+-- extension; position figures are worked out by hand next to each case.
+\ir preamble.psql
+SELECT plan(40);
+
+-- Every (from, to) pair: force the from status with triggers off, then
+-- try the move as a plain UPDATE with the state machine trigger on.
+CREATE TEMP TABLE tap_moves (from_status text, to_status text, ok boolean);
+CREATE FUNCTION pg_temp.try_moves() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	v_all text[] := ARRAY['pending', 'refused', 'submitting', 'working',
+		'filled', 'cancelled', 'expired', 'rejected', 'unknown',
+		'cancel_requested'];
+	v_from text;
+	v_to text;
+	v_id bigint;
+BEGIN
+	v_id := (pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1)).order_id;
+	FOREACH v_from IN ARRAY v_all LOOP
+		FOREACH v_to IN ARRAY v_all LOOP
+			CONTINUE WHEN v_from = v_to;
+			ALTER TABLE pgtrade.orders DISABLE TRIGGER orders_before_update;
+			UPDATE pgtrade.orders SET status = v_from WHERE order_id = v_id;
+			ALTER TABLE pgtrade.orders ENABLE TRIGGER orders_before_update;
+			BEGIN
+				UPDATE pgtrade.orders SET status = v_to WHERE order_id = v_id;
+				INSERT INTO tap_moves VALUES (v_from, v_to, true);
+			EXCEPTION WHEN object_not_in_prerequisite_state THEN
+				INSERT INTO tap_moves VALUES (v_from, v_to, false);
+			END;
+		END LOOP;
+	END LOOP;
+END $$;
+SELECT pg_temp.try_moves();
+SELECT set_eq(
+	$$SELECT from_status, to_status FROM tap_moves WHERE ok$$,
+	$$VALUES ('pending', 'submitting'), ('pending', 'cancelled'),
+		('pending', 'expired'),
+		('submitting', 'working'), ('submitting', 'filled'),
+		('submitting', 'rejected'), ('submitting', 'unknown'),
+		('submitting', 'cancelled'),
+		('working', 'filled'), ('working', 'cancelled'),
+		('working', 'rejected'), ('working', 'cancel_requested'),
+		('cancel_requested', 'cancelled'), ('cancel_requested', 'filled'),
+		('cancel_requested', 'working'),
+		('unknown', 'working'), ('unknown', 'filled'),
+		('unknown', 'cancelled'), ('unknown', 'rejected')$$,
+	'exactly the state machine''s moves are allowed');
+SELECT is((SELECT count(*)::int FROM tap_moves WHERE NOT ok), 71,
+	'the other 71 of 90 moves are refused');
+SELECT throws_ok($$UPDATE pgtrade.orders SET quantity = 2
+	WHERE order_id = (SELECT max(order_id) FROM pgtrade.orders)$$,
+	'55000', NULL, 'an order''s quantity cannot change');
+
+-- claim: oldest pending first; expired and kill-switched ones are not sent
+CREATE TEMP TABLE tap_o AS
+SELECT (pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 100)).order_id AS a,
+	   NULL::bigint AS b, NULL::bigint AS c;
+UPDATE tap_o SET b = (pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 7)).order_id;
+UPDATE pgtrade.orders SET status = 'cancelled'
+WHERE status = 'pending' AND order_id NOT IN (SELECT a FROM tap_o UNION SELECT b FROM tap_o);
+ALTER TABLE pgtrade.orders DISABLE TRIGGER orders_before_update;
+UPDATE pgtrade.orders SET valid_until = now() - interval '1 second'
+WHERE order_id = (SELECT a FROM tap_o);
+ALTER TABLE pgtrade.orders ENABLE TRIGGER orders_before_update;
+SELECT is((SELECT order_id FROM pgtrade.claim_order(1, ARRAY['TAPACCT1'])),
+	(SELECT b FROM tap_o), 'claim skips the expired order and returns the next');
+SELECT is((SELECT status FROM pgtrade.orders WHERE order_id = (SELECT a FROM tap_o)),
+	'expired', 'order past valid_until is expired at claim time');
+SELECT is((SELECT status FROM pgtrade.orders WHERE order_id = (SELECT b FROM tap_o)),
+	'submitting', 'claimed order is submitting');
+SELECT is((SELECT attempts FROM pgtrade.orders WHERE order_id = (SELECT b FROM tap_o)),
+	1, 'claim counts the attempt');
+SELECT is((SELECT count(*)::int FROM pgtrade.claim_order(1, ARRAY['TAPACCT1'])),
+	0, 'nothing left to claim');
+UPDATE tap_o SET c = (pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 3)).order_id;
+SELECT pgtrade.set_trading_enabled(false, 'TAPACCT1');
+SELECT is((SELECT count(*)::int FROM pgtrade.claim_order(1, ARRAY['TAPACCT1'])),
+	0, 'kill switch turned on after insert stops the claim');
+SELECT is((SELECT status FROM pgtrade.orders WHERE order_id = (SELECT c FROM tap_o)),
+	'cancelled', 'order under a kill switch at claim time is cancelled');
+SELECT pgtrade.set_trading_enabled(true, 'TAPACCT1');
+SELECT is((SELECT count(*)::int FROM pgtrade.claim_order(1, ARRAY['OTHER'])),
+	0, 'claim serves only the accounts asked for');
+
+-- broker reports map onto the state machine and never move backwards
+SELECT is(pgtrade.record_submission((SELECT b FROM tap_o), '1001',
+	'PreSubmitted', '{}'), 'working', 'PreSubmitted acknowledgement -> working');
+SELECT is(pgtrade.record_status((SELECT b FROM tap_o), 'PendingCancel'),
+	'cancel_requested', 'PendingCancel -> cancel_requested');
+SELECT is(pgtrade.record_status((SELECT b FROM tap_o), 'Submitted'),
+	'working', 'Submitted after PendingCancel -> working (cancel refused)');
+SELECT is(pgtrade.record_status((SELECT b FROM tap_o), 'Filled', 7, 10),
+	'filled', 'Filled -> filled');
+SELECT is(pgtrade.record_status((SELECT b FROM tap_o), 'Submitted'),
+	'filled', 'Submitted after Filled leaves the order filled');
+SELECT is((SELECT detail FROM pgtrade.order_event
+		   WHERE order_id = (SELECT b FROM tap_o) ORDER BY event_id DESC LIMIT 1),
+	'broker status Submitted recorded; order stays filled',
+	'the backward report is kept as an event');
+SELECT is(pgtrade.broker_status_target('Inactive'), 'rejected',
+	'Inactive maps to rejected');
+SELECT is(pgtrade.broker_status_target('Pending Submit'), 'working',
+	'"Pending Submit" with a space maps to working');
+SELECT throws_ok($$SELECT pgtrade.record_unknown((SELECT b FROM tap_o), 'x')$$,
+	'55000', NULL, 'only a submitting order can become unknown');
+
+-- fills: exactly once, positions by hand
+--   buy 60 @ 10 + buy 40 @ 12.5: qty 100, avg (600 + 500) / 100 = 11
+SELECT ok(pgtrade.record_fill('tap.e1.01.01', (SELECT client_order_id
+	FROM pgtrade.orders WHERE order_id = (SELECT b FROM tap_o)), 'TAPACCT1',
+	990001, 'B', 60, 10, now(), 1.25, '{}'), 'first fill is inserted');
+SELECT ok(NOT pgtrade.record_fill('tap.e1.01.01', (SELECT client_order_id
+	FROM pgtrade.orders WHERE order_id = (SELECT b FROM tap_o)), 'TAPACCT1',
+	990001, 'B', 60, 10, now(), 1.25, '{}'), 'the same execution again is not');
+SELECT is((SELECT quantity FROM pgtrade.position WHERE account_id = 'TAPACCT1'),
+	60::numeric, 'a repeated fill does not move the position');
+SELECT ok(pgtrade.record_fill('tap.e2.01.01', NULL, 'TAPACCT1', 990001,
+	'BUY', 40, 12.5, now(), NULL, '{"symbol": "TAPX"}'),
+	'an execution of no pgtrade order is recorded');
+SELECT is((SELECT order_id FROM pgtrade.fill WHERE execution_id = 'tap.e2.01.01'),
+	NULL, 'it is kept unlinked');
+SELECT ok((SELECT (quantity, avg_cost, realized_pnl) = (100::numeric, 11::numeric, 0::numeric)
+		   FROM pgtrade.position
+		   WHERE account_id = 'TAPACCT1'),
+	'buy 60 @ 10 + 40 @ 12.5 = 100 @ 11');
+--   sell 150 @ 13: closes 100, realized 100 * (13 - 11) = 200, flips to -50 @ 13
+SELECT ok(pgtrade.record_fill('tap.e3.01.01', 'manual-1', 'TAPACCT1', 990001,
+	'S', 150, 13, now(), NULL, '{}'), 'a flipping sell is recorded');
+SELECT ok((SELECT (quantity, avg_cost, realized_pnl) = (-50::numeric, 13::numeric, 200::numeric)
+		   FROM pgtrade.position
+		   WHERE account_id = 'TAPACCT1'),
+	'sell 150 @ 13 realizes 200 and leaves -50 @ 13');
+--   buy 20 @ 14: short loses 20 * (14 - 13) = 20, realized 180, -30 @ 13
+SELECT ok(pgtrade.record_fill('tap.e4.01.01', 'manual-2', 'TAPACCT1', 990001,
+	'BOT', 20, 14, now(), NULL, '{}'), 'a covering buy is recorded');
+SELECT ok((SELECT (quantity, avg_cost, realized_pnl) = (-30::numeric, 13::numeric, 180::numeric)
+		   FROM pgtrade.position
+		   WHERE account_id = 'TAPACCT1'),
+	'buy 20 @ 14 against -50 @ 13 realizes -20');
+SELECT is((SELECT sum(CASE side WHEN 'buy' THEN quantity ELSE -quantity END)
+		   FROM pgtrade.fill WHERE account_id = 'TAPACCT1'),
+	(SELECT quantity FROM pgtrade.position WHERE account_id = 'TAPACCT1'),
+	'position equals the sum of fills');
+SELECT ok((SELECT (filled_quantity, avg_fill_price) = (60::numeric, 10::numeric)
+		   FROM pgtrade.orders WHERE order_id = (SELECT b FROM tap_o)),
+	'order totals count only its own fill');
+SELECT is((SELECT sum(amount) FROM pgtrade.commission
+		   WHERE execution_id = 'tap.e1.01.01'), 1.25,
+	'commission recorded once as its own row');
+SELECT throws_ok($$UPDATE pgtrade.fill SET quantity = 1$$, '55000', NULL,
+	'fills are append-only');
+SELECT throws_ok($$SELECT pgtrade.record_fill('tap.e5', NULL, 'TAPACCT1',
+	990001, 'X', 1, 1, now())$$, '22023', 'unknown execution side "X"',
+	'an unknown side is refused');
+
+-- unknown halts the account
+UPDATE tap_o SET c = (pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1)).order_id;
+SELECT is((SELECT order_id FROM pgtrade.claim_order(1, ARRAY['TAPACCT1'])),
+	(SELECT c FROM tap_o), 'a new order is claimed');
+SELECT lives_ok($$SELECT pgtrade.record_unknown((SELECT c FROM tap_o),
+	'not found at the broker')$$, 'a submitting order can become unknown');
+SELECT ok((SELECT halted FROM pgtrade.account WHERE account_id = 'TAPACCT1'),
+	'an unknown order halts its account');
+SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1)).status,
+	'refused', 'a halted account refuses new orders');
+
+-- every status change left an event
+SELECT is((SELECT count(*)::int FROM pgtrade.orders o
+		   WHERE o.status <> (SELECT e.to_status FROM pgtrade.order_event e
+							  WHERE e.order_id = o.order_id
+							  ORDER BY e.event_id DESC LIMIT 1)), 0,
+	'each order''s last event names its status');
+
+SELECT * FROM finish();
+ROLLBACK;
