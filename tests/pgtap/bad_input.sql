@@ -1,0 +1,122 @@
+-- bad_input.sql: malformed bars, invalid cron expressions, unknown
+-- strategy kinds and bad params each fail with a clear message and a
+-- proper SQLSTATE, and leave every pgtrade table exactly as it was.
+\ir preamble.psql
+SELECT plan(27);
+
+CREATE TEMP TABLE tap_counts_before AS
+SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
+	format('SELECT count(*) AS n FROM pgtrade.%I', c.relname), false, true,
+	'')))[1]::text::bigint AS n
+FROM pg_class c
+WHERE c.relnamespace = 'pgtrade'::regnamespace AND c.relkind = 'r';
+
+CREATE TEMP TABLE tap_bars (line bigserial, symbol text, ts text,
+	open float8, high float8, low float8, close float8, volume float8);
+CREATE FUNCTION pg_temp.load(p_rows text) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+	TRUNCATE tap_bars RESTART IDENTITY;
+	EXECUTE 'INSERT INTO tap_bars (symbol, ts, open, high, low, close, volume) VALUES '
+		|| p_rows;
+	RETURN pgtrade.import_bars('tap_bars');
+END $$;
+
+-- each batch has one good row first: nothing of it may be written
+SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
+	('TAPX', '2024-01-03', 10, 9, 11, 10, 100)$r$)$$,
+	'23514', 'bar on line 2 has high below low', 'high below low is refused');
+SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
+	('TAPX', '2024-01-03', 'NaN', 11, 9, 10, 100)$r$)$$,
+	'23514', 'bar on line 2 has a price that is not a finite number',
+	'a NaN price is refused');
+SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
+	('TAPX', '2024-01-03', 10, 'Infinity', 9, 10, 100)$r$)$$,
+	'23514', 'bar on line 2 has a price that is not a finite number',
+	'an infinite price is refused');
+SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
+	('TAPX', '2024-01-03', 10, 11, 9, 10, -1)$r$)$$,
+	'23514', 'bar on line 2 has a negative or invalid volume',
+	'a negative volume is refused');
+SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-03', 10, 11, 9, 10, 100),
+	('TAPX', '2024-01-02', 10, 11, 9, 10, 100)$r$)$$,
+	'22023', 'bars for "TAPX" are not in increasing time order',
+	'time going backwards is refused');
+SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
+	('TAPX', '2024-01-02', 10, 11, 9, 10, 100)$r$)$$,
+	'22023', 'bars for "TAPX" are not in increasing time order',
+	'a repeated time is refused');
+SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
+	('TAPX', '2024-13-45', 10, 11, 9, 10, 100)$r$)$$,
+	'22007', 'bar on line 2 has an invalid time "2024-13-45"',
+	'an impossible date is refused');
+SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
+	('TAPX', 'yesterday-ish', 10, 11, 9, 10, 100)$r$)$$,
+	'22007', 'bar on line 2 has an invalid time "yesterday-ish"',
+	'a malformed time is refused');
+SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
+	('NOPE', '2024-01-03', 10, 11, 9, 10, 100)$r$)$$,
+	'23503', 'instrument "NOPE" does not exist', 'an unknown symbol is refused');
+SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
+	('TAPX', '2024-01-03', 10, NULL, 9, 10, 100)$r$)$$,
+	'23502', 'bar on line 2 has an empty field', 'an empty field is refused');
+SELECT throws_ok($$INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPX'),
+	'1 day', '2024-01-02', 10, 9, 11, 10, 1)$$, '23514', NULL,
+	'a direct insert of high below low meets the check constraint');
+
+-- strategies: invalid cron, unknown kind, bad params, bad time zone
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', 10, '61 * * * *')$$, '22023',
+	NULL, 'an invalid cron expression is refused');
+SELECT throws_like($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', 10, '61 * * * *')$$,
+	'invalid cron expression%', 'the cron error names the expression');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', 10, '* * * *')$$, '22023',
+	NULL, 'a four-field cron expression is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'no_such_kind',
+	'TAPX', 'TAPACCT1', '{}', 10)$$, '42704',
+	'strategy kind "no_such_kind" does not exist',
+	'an unknown strategy kind is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 30, "slow": 10}', 10)$$, '22023', NULL,
+	'fast not below slow is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 10}', 10)$$, '22023', NULL,
+	'a missing slow period is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": "ten", "slow": 30}', 10)$$, '22023', NULL,
+	'a non-integer period is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 10, "slow": 30, "fats": 5}', 10)$$, '22023', NULL,
+	'an unknown parameter is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 10, "slow": 30}', 10, '* * * * *', 'Mars/Olympus')$$,
+	'22023', NULL, 'an unknown time zone is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'NOACCT', '{"fast": 10, "slow": 30}', 10)$$, '23503',
+	'account "NOACCT" does not exist', 'an unknown account is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 10, "slow": 30}', -5)$$, '23514', NULL,
+	'a negative quantity is refused');
+
+-- orders
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'hold', 1)$$,
+	'22023', 'order side must be buy or sell, not "hold"',
+	'an order side other than buy or sell is refused');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 0.5)$$,
+	'22023', 'order quantity 0.5 is not a positive multiple of the lot size 1',
+	'a fractional quantity against lot size 1 is refused');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1, 'limit')$$,
+	'23514', NULL, 'a limit order without a limit price is refused');
+SELECT throws_ok($$SELECT pgtrade.run_strategy('no_such_strategy')$$, '42704',
+	'strategy "no_such_strategy" does not exist', 'an unknown strategy is refused');
+
+SELECT set_eq($$SELECT c.relname::text, (xpath('/row/n/text()', query_to_xml(
+	format('SELECT count(*) AS n FROM pgtrade.%I', c.relname), false, true,
+	'')))[1]::text::bigint FROM pg_class c
+	WHERE c.relnamespace = 'pgtrade'::regnamespace AND c.relkind = 'r'$$,
+	$$SELECT relname::text, n FROM tap_counts_before$$,
+	'every pgtrade table has the row count it had before');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,152 @@
+-- strategy.sql: runs see only bars that had ended by as_of, net the
+-- target against position and open orders, record every step, and fail
+-- alone.  The series and its SMAs are worked out by hand below.
+\ir preamble.psql
+SELECT plan(31);
+
+-- closes 10, 9, 8, 9, 11, 12 on 2024-01-02 .. 2024-01-09 (weekdays);
+-- fast SMA(2) and slow SMA(3) on each bar from the third:
+--   01-04: fast (9+8)/2 = 8.5,  slow (10+9+8)/3 = 9
+--   01-05: fast (8+9)/2 = 8.5,  slow (9+8+9)/3 = 8.667   fast < slow
+--   01-08: fast (9+11)/2 = 10,  slow (8+9+11)/3 = 9.333  fast > slow: cross
+--   01-09: fast (11+12)/2 = 11.5, slow (9+11+12)/3 = 10.667
+-- New York is on EST (UTC-5) in January: the session closes 21:00 UTC.
+CREATE TEMP TABLE tap_bars (line bigserial, symbol text, ts text,
+	open float8, high float8, low float8, close float8, volume float8);
+INSERT INTO tap_bars (symbol, ts, open, high, low, close, volume)
+SELECT 'TAPX', d, c, c + 1, c - 1, c, 1000
+FROM (VALUES ('2024-01-02', 10), ('2024-01-03', 9), ('2024-01-04', 8),
+			 ('2024-01-05', 9), ('2024-01-08', 11), ('2024-01-09', 12)) v(d, c);
+SELECT is(pgtrade.import_bars('tap_bars'), 6::bigint, 'six bars loaded');
+SELECT is((SELECT min(ts) FROM pgtrade.bar WHERE instrument_id =
+	pgtrade.instrument_id('TAPX')), '2024-01-02 05:00:00+00'::timestamptz,
+	'a daily bar starts at midnight New York time (05:00 UTC in January)');
+SELECT is(pgtrade.bar_end('2024-01-02 05:00+00', '1 day', 'America/New_York',
+	'16:00'), '2024-01-02 21:00:00+00'::timestamptz,
+	'a daily bar ends at the 16:00 close, 21:00 UTC in January');
+SELECT is(pgtrade.bar_end('2024-07-01 04:00+00', '1 day', 'America/New_York',
+	'16:00'), '2024-07-01 20:00:00+00'::timestamptz,
+	'in July (EDT, UTC-4) the close is 20:00 UTC');
+SELECT is(pgtrade.bar_end('2024-07-01 13:30+00', '1 minute',
+	'America/New_York', '16:00'), '2024-07-01 13:31:00+00'::timestamptz,
+	'a one-minute bar ends a minute after its start');
+SELECT is(pgtrade.import_bars('tap_bars'), 6::bigint,
+	'loading the same bars again upserts them');
+SELECT is((SELECT count(*)::int FROM pgtrade.bar WHERE instrument_id =
+	pgtrade.instrument_id('TAPX')), 6, 'the upsert made no duplicates');
+
+SELECT pgtrade.create_strategy('tap_cross', 'sma_cross', 'TAPX', 'TAPACCT1',
+	'{"fast": 2, "slow": 3}', 10);
+SELECT is((SELECT bars_needed FROM pgtrade.strategy WHERE name = 'tap_cross'),
+	4, 'sma_cross 2/3 needs slow + 1 = 4 bars');
+SELECT ok((SELECT NOT active FROM pgtrade.strategy WHERE name = 'tap_cross'),
+	'a new strategy is inactive');
+
+-- one minute before the 01-08 close: only bars through 01-05 exist
+SELECT is((SELECT action FROM pgtrade.run_strategy('tap_cross',
+	'2024-01-08 20:59+00')), 'hold', 'before the close: flat target, hold');
+SELECT is((SELECT last_bar_ts FROM pgtrade.decision
+		   ORDER BY decision_id DESC LIMIT 1),
+	'2024-01-05 05:00:00+00'::timestamptz,
+	'the 01-08 bar is not used before it ended');
+SELECT is((SELECT (indicators->>'fast')::numeric FROM pgtrade.decision
+		   ORDER BY decision_id DESC LIMIT 1), 8.5,
+	'fast SMA on 01-05 is 8.5');
+
+-- at the close the cross is visible: buy 10
+SELECT results_eq($$SELECT status, action, quantity, order_status
+	FROM pgtrade.run_strategy('tap_cross', '2024-01-08 21:00+00')$$,
+	$$VALUES ('succeeded', 'buy', 10::numeric, 'pending')$$,
+	'at the close of the cross: buy 10, order pending');
+SELECT is((SELECT (indicators->>'fast')::numeric FROM pgtrade.decision
+		   ORDER BY decision_id DESC LIMIT 1), 10::numeric,
+	'fast SMA on 01-08 is 10');
+SELECT is(round((SELECT (indicators->>'slow')::numeric FROM pgtrade.decision
+		   ORDER BY decision_id DESC LIMIT 1), 4), 9.3333,
+	'slow SMA on 01-08 is 9.3333');
+SELECT matches((SELECT reason FROM pgtrade.decision
+		   ORDER BY decision_id DESC LIMIT 1), 'crossed above',
+	'the reason says the fast SMA crossed above');
+SELECT is((SELECT count(*)::int FROM pgtrade.workflow_step s
+		   JOIN pgtrade.decision d USING (run_id)
+		   WHERE d.decision_id = (SELECT max(decision_id) FROM pgtrade.decision)),
+	4, 'a run that orders has four steps');
+SELECT is((SELECT o.strategy_id FROM pgtrade.orders o
+		   ORDER BY order_id DESC LIMIT 1),
+	(SELECT strategy_id FROM pgtrade.strategy WHERE name = 'tap_cross'),
+	'the order names its strategy');
+
+-- the buy is still open: a second run holds
+SELECT results_eq($$SELECT action, quantity FROM pgtrade.run_strategy(
+	'tap_cross', '2024-01-08 21:00+00')$$, $$VALUES ('hold', 0::numeric)$$,
+	'a buy signal with the buy still open is a hold');
+SELECT matches((SELECT reason FROM pgtrade.decision
+		   ORDER BY decision_id DESC LIMIT 1), 'open orders 10',
+	'the hold reason names the open order');
+
+-- once filled, the 01-09 run holds because the position is already long
+SELECT pgtrade.record_fill('tap.s1', (SELECT client_order_id FROM pgtrade.orders
+	ORDER BY order_id DESC LIMIT 1), 'TAPACCT1', 990001, 'B', 10, 11, now());
+SELECT results_eq($$SELECT action FROM pgtrade.run_strategy('tap_cross',
+	'2024-01-09 21:00+00')$$, $$VALUES ('hold')$$,
+	'long target while long: hold');
+
+-- 01-10 closes at 7: fast (12+7)/2 = 9.5 < slow (11+12+7)/3 = 10: sell 10
+INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPX'), '1 day',
+	'2024-01-10 05:00+00', 7, 8, 6, 7, 1000);
+SELECT results_eq($$SELECT action, quantity FROM pgtrade.run_strategy(
+	'tap_cross', '2024-01-10 21:00+00')$$, $$VALUES ('sell', 10::numeric)$$,
+	'a cross below while long sells the position');
+
+-- a failing evaluator fails its run, recorded, without a decision
+CREATE FUNCTION pg_temp.tap_broken_eval(jsonb, timestamptz[], float8[],
+	float8[], float8[], float8[], float8[]) RETURNS jsonb LANGUAGE plpgsql
+	AS $$ BEGIN RAISE EXCEPTION 'evaluator exploded'; END $$;
+CREATE FUNCTION pg_temp.tap_broken_validate(jsonb) RETURNS int
+	LANGUAGE sql AS 'SELECT 1';
+INSERT INTO pgtrade.strategy_kind (name, evaluator, validator) VALUES
+	('tap_broken',
+	 'pg_temp.tap_broken_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	 'pg_temp.tap_broken_validate(jsonb)');
+SELECT pgtrade.create_strategy('tap_broken_s', 'tap_broken', 'TAPX', 'TAPACCT1',
+	'{}', 1);
+SELECT results_eq($$SELECT status, reason FROM pgtrade.run_strategy(
+	'tap_broken_s', '2024-01-10 21:00+00')$$,
+	$$VALUES ('failed', 'evaluator exploded')$$,
+	'a failing evaluator fails the run and says why');
+SELECT is((SELECT sqlstate FROM pgtrade.workflow_run
+		   ORDER BY run_id DESC LIMIT 1), 'P0001', 'the run keeps the SQLSTATE');
+SELECT throws_ok($$SELECT * FROM pgtrade.run_strategy('tap_cross',
+	now() + interval '1 hour')$$, '22023', 'as_of must not be in the future',
+	'a run in the future is refused');
+
+-- the scheduler: due strategies run once per slot; failures stay apart
+UPDATE pgtrade.strategy SET active = true
+WHERE name IN ('tap_cross', 'tap_broken_s');
+UPDATE pgtrade.strategy SET next_run_at = date_trunc('minute', now())
+WHERE name IN ('tap_cross', 'tap_broken_s');
+SELECT ok(pgtrade.run_next_due(now()) AND pgtrade.run_next_due(now()),
+	'two due strategies run');
+SELECT ok(NOT pgtrade.run_next_due(now()), 'then none is due');
+SELECT results_eq($$SELECT s.name, r.status FROM pgtrade.workflow_run r
+	JOIN pgtrade.strategy s USING (strategy_id) WHERE r.trigger = 'cron'
+	ORDER BY s.name$$,
+	$$VALUES ('tap_broken_s', 'failed'), ('tap_cross', 'succeeded')$$,
+	'the failing strategy did not stop the other');
+UPDATE pgtrade.strategy SET next_run_at = date_trunc('minute', now())
+WHERE name = 'tap_cross';
+SELECT pgtrade.run_next_due(now());
+SELECT is((SELECT count(*)::int FROM pgtrade.workflow_run r
+		   JOIN pgtrade.strategy s USING (strategy_id)
+		   WHERE s.name = 'tap_cross' AND r.trigger = 'cron'), 1,
+	'a slot already run is not run again');
+UPDATE pgtrade.strategy SET next_run_at = now() - interval '1 hour'
+WHERE name = 'tap_cross';
+SELECT pgtrade.run_next_due(now());
+SELECT is((SELECT status FROM pgtrade.workflow_run ORDER BY run_id DESC LIMIT 1),
+	'missed', 'a run an hour past its slot is recorded as missed');
+SELECT ok((SELECT next_run_at > now() FROM pgtrade.strategy
+		   WHERE name = 'tap_cross'), 'next_run_at moves past now');
+
+SELECT * FROM finish();
+ROLLBACK;
