@@ -1,0 +1,88 @@
+# Makefile: build, install and test pgtrade.
+#
+#   make               build the extension and the listener
+#   make deps          install the Debian packages pgtrade needs (root)
+#   make install       install the extension and the listener (root)
+#   make sandbox       deps, install, then (re)start the sandbox cluster
+#                      with a freshly created pgtrade
+#   make check         sandbox, then every test suite; ends with the line
+#                      "N passed, N failed"
+#   make unit          the C unit tests alone (no database)
+#   make demo          sandbox, then the demo (DATA=... to choose bars)
+#   make stop          stop the sandbox and the processes tests started
+#   make format-check  report C files clang-format would change
+#   make clean         remove build products
+#
+# PGXS's own "check" target does nothing for an installed extension, so
+# "check" here runs the project's suites (tests/run-all.sh) instead.
+
+PG_CONFIG := /usr/lib/postgresql/15/bin/pg_config
+export PG_CONFIG
+
+# The listener is built when its directory is present.
+LISTENER := $(if $(wildcard listener/Makefile),listener)
+
+FORMAT_FILES = $(sort $(wildcard extension/src/*.[ch] listener/src/*.[ch] \
+	tests/unit/*.[ch]))
+
+.PHONY: all extension listener deps install sandbox check unit demo stop \
+	format-check format clean
+
+all: extension $(LISTENER)
+
+extension:
+	$(MAKE) -C extension
+
+listener:
+	$(MAKE) -C listener
+
+deps:
+	scripts/install-deps.sh
+
+# Files of an earlier build are removed first: a stale install script or
+# library left in the system directories would hide a missing step.
+install: all
+	rm -f $(shell $(PG_CONFIG) --sharedir)/extension/pgtrade.control \
+		$(shell $(PG_CONFIG) --sharedir)/extension/pgtrade--*.sql \
+		$(shell $(PG_CONFIG) --pkglibdir)/pgtrade.so
+	rm -rf $(shell $(PG_CONFIG) --pkglibdir)/bitcode/pgtrade \
+		$(shell $(PG_CONFIG) --pkglibdir)/bitcode/pgtrade.index.bc
+	$(MAKE) -C extension install
+	$(if $(LISTENER),$(MAKE) -C listener install)
+
+# Steps run in order even under "make -j": each is its own recipe line.
+sandbox:
+	$(MAKE) deps
+	$(MAKE) install
+	scripts/sandbox.sh start --fresh
+
+check:
+	$(MAKE) sandbox
+	tests/run-all.sh
+
+unit:
+	$(MAKE) -C tests/unit run
+
+demo:
+	$(MAKE) sandbox
+	@test -x scripts/demo.sh || { echo "scripts/demo.sh is missing" >&2; exit 1; }
+	$(if $(DATA),DATA='$(DATA)') scripts/demo.sh
+
+stop:
+	scripts/sandbox.sh stop
+
+format-check:
+	@if ! command -v clang-format >/dev/null; then \
+		echo "clang-format is not installed: format check skipped"; \
+	elif [ -n "$(FORMAT_FILES)" ]; then \
+		clang-format --dry-run --Werror $(FORMAT_FILES); \
+	fi
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+clean:
+	$(MAKE) -C extension clean
+	$(if $(LISTENER),$(MAKE) -C listener clean)
+	$(MAKE) -C tests/unit clean
+	rm -rf results

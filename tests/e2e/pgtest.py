@@ -1,0 +1,121 @@
+"""Shared helpers of pgtrade's end-to-end tests: TAP output, psql, waits.
+
+Tests run against the sandbox cluster (PG* variables from
+scripts/sandbox.sh env) and print TAP.  SQL goes through psql so the
+tests need nothing beyond Debian's python3 and postgresql-client.
+"""
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+SANDBOX = os.environ.get("PGTRADE_SANDBOX", "/var/lib/pgtrade-sandbox")
+SHARED = os.environ.get("PGTRADE_SHARED",
+                        os.path.join(os.path.dirname(TOP), "shared"))
+
+
+class Tap:
+    """Minimal TAP producer with an explicit plan."""
+
+    def __init__(self, plan):
+        self.n = 0
+        self.failed = 0
+        self.plan = plan
+        print("1..%d" % plan)
+        sys.stdout.flush()
+
+    def ok(self, cond, desc, diag=None):
+        self.n += 1
+        print("%sok %d - %s" % ("" if cond else "not ", self.n, desc))
+        if not cond:
+            self.failed += 1
+            if diag is not None:
+                for line in str(diag).splitlines():
+                    print("#   " + line)
+        sys.stdout.flush()
+        return cond
+
+    def eq(self, have, want, desc):
+        return self.ok(have == want, desc,
+                       "have: %r\nwant: %r" % (have, want))
+
+    def skip_rest(self, reason):
+        while self.n < self.plan:
+            self.n += 1
+            print("ok %d # SKIP %s" % (self.n, reason))
+
+    def bail(self, reason):
+        print("Bail out! %s" % reason)
+        sys.exit(1)
+
+    def done(self):
+        sys.exit(1 if self.failed or self.n != self.plan else 0)
+
+
+def psql(sql, *params, user=None, check=True):
+    """Run SQL through psql; return rows (lists of text).
+
+    Parameters are psql variables p0, p1, ... used as :'p0' in the SQL.
+    """
+    cmd = ["psql", "-X", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
+    if user:
+        cmd += ["-U", user]
+    for i, p in enumerate(params):
+        cmd += ["-v", "p%d=%s" % (i, p)]
+    out = subprocess.run(cmd, input=sql, capture_output=True, text=True)
+    if check and out.returncode != 0:
+        raise RuntimeError("SQL failed: %s\n%s" % (sql.strip(), out.stderr))
+    return [line.split("\t") for line in out.stdout.splitlines() if line]
+
+
+def scalar(sql, *params, **kw):
+    rows = psql(sql, *params, **kw)
+    return rows[0][0] if rows else None
+
+
+def wait_until(fn, deadline_s, interval=0.2):
+    """Call fn until it returns a true value or the deadline passes."""
+    end = time.monotonic() + deadline_s
+    while True:
+        v = fn()
+        if v or time.monotonic() >= end:
+            return v
+        time.sleep(interval)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True,
+                          **kw)
+
+
+def load_csv(path, bar_size="1 day"):
+    """Load a CSV in the bar layout through scripts/load-bars.sh."""
+    return run([os.path.join(TOP, "scripts", "load-bars.sh"), path,
+                bar_size]).stdout
+
+
+class Sim:
+    """The simulator's control API over HTTPS."""
+
+    def __init__(self):
+        with open(os.path.join(SANDBOX, "sim", "port")) as f:
+            self.base = "https://127.0.0.1:%s" % f.read().strip()
+        self.ctx = ssl.create_default_context(
+            cafile=os.path.join(SANDBOX, "sim", "sim.crt"))
+
+    def call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data,
+                                     method=method)
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+
+def services(*args):
+    return run([os.path.join(TOP, "scripts", "services.sh")] + list(args))
