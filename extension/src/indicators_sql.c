@@ -1,0 +1,328 @@
+/*-------------------------------------------------------------------------
+ *
+ * indicators_sql.c
+ *	  SQL-callable array forms of the indicators: pgtrade.sma, ema, rsi,
+ *	  macd, bollinger and atr.
+ *
+ * Each function reads one-dimensional float8 arrays (any lower bound),
+ * runs the pure C core from indicators.c and returns arrays of the same
+ * length with lower bound 1, NULL during the warm-up.  Inputs are checked
+ * here, before the core runs: nulls (22004), more than one dimension
+ * (2202E), NaN or infinite values and periods out of range (22023).  An
+ * output value that overflows to infinity raises 22003.
+ *
+ * Memory: everything is palloc'd in the function's memory context; input
+ * arrays without nulls are read in place.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+
+#include "indicators.h"
+
+PG_FUNCTION_INFO_V1(pgtrade_sma);
+PG_FUNCTION_INFO_V1(pgtrade_ema);
+PG_FUNCTION_INFO_V1(pgtrade_rsi);
+PG_FUNCTION_INFO_V1(pgtrade_macd);
+PG_FUNCTION_INFO_V1(pgtrade_bollinger);
+PG_FUNCTION_INFO_V1(pgtrade_atr);
+
+/* Signature shared by the single-series cores. */
+typedef int (*IndSeriesFn)(const double *in, size_t n, int period,
+						   double *out);
+typedef size_t (*IndLookbackFn)(int period);
+
+/*
+ * Return the values of a float8[] argument as a C array of *n doubles.
+ *
+ * name is the argument's SQL name, used in error messages.  Raises 2202E
+ * for more than one dimension, 22004 for a null element and 22023 for NaN
+ * or an infinity; the message gives the element's subscript.  The result
+ * may point into the array itself and must not be modified.
+ */
+double *
+pgtrade_array_values(ArrayType *arr, const char *name, int *n)
+{
+	double *vals;
+	Size	offset;
+	bits8  *nulls = ARR_NULLBITMAP(arr);
+	int		lb;
+	int		i;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("array \"%s\" must be one-dimensional", name),
+				 errdetail("It has %d dimensions.", ARR_NDIM(arr))));
+	if (ARR_ELEMTYPE(arr) != FLOAT8OID)
+		elog(ERROR, "array \"%s\" is not of type double precision[]", name);
+	*n = ARR_NDIM(arr) == 0 ? 0 : ARR_DIMS(arr)[0];
+	lb = ARR_NDIM(arr) == 0 ? 1 : ARR_LBOUND(arr)[0];
+	for (i = 0; nulls != NULL && i < *n; i++)
+		if ((nulls[i / 8] & (1 << (i % 8))) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("array \"%s\" must not contain nulls", name),
+					 errdetail("The element at subscript %d is null.",
+							   lb + i)));
+
+	/*
+	 * With no null present the values are stored contiguously.  This is
+	 * ARR_DATA_PTR written out, to keep -Wsign-compare quiet.
+	 */
+	if (ARR_HASNULL(arr))
+		offset = (Size) arr->dataoffset;
+	else
+		offset = ARR_OVERHEAD_NONULLS(ARR_NDIM(arr));
+	vals = (double *) ((char *) arr + offset);
+	for (i = 0; i < *n; i++)
+		if (!isfinite(vals[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("array \"%s\" must contain only finite values",
+							name),
+					 errdetail("The element at subscript %d is %s.", lb + i,
+							   isnan(vals[i]) ? "NaN" : "infinite")));
+	return vals;
+}
+
+/*
+ * Raise 22023 unless period lies in [IND_PERIOD_MIN, IND_PERIOD_MAX].
+ * name is the parameter's SQL name, for the message.
+ */
+static void
+ind_check_period(int32 period, const char *name)
+{
+	if (!ind_period_ok(period))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be between %d and %d", name,
+						IND_PERIOD_MIN, IND_PERIOD_MAX),
+				 errdetail("The value given was %d.", period)));
+}
+
+/*
+ * Build a float8[] of n values, lower bound 1, with NULL at indexes below
+ * first.  Raises 22003 when a value past the warm-up is not finite, which
+ * only happens when the arithmetic overflowed.
+ */
+static ArrayType *
+ind_make_array(const double *vals, int n, size_t first)
+{
+	Datum *elems;
+	bool  *isnull;
+	int	   dims[1];
+	int	   lbs[1] = {1};
+	int	   i;
+
+	if (n == 0)
+		return construct_empty_array(FLOAT8OID);
+	elems = palloc(sizeof(Datum) * n);
+	isnull = palloc(sizeof(bool) * n);
+	for (i = 0; i < n; i++)
+	{
+		isnull[i] = (size_t) i < first;
+		if (!isnull[i] && !isfinite(vals[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("indicator value out of range at position %d",
+							i + 1),
+					 errdetail("The input values are too large for "
+							   "double precision arithmetic.")));
+		elems[i] = isnull[i] ? (Datum) 0 : Float8GetDatum(vals[i]);
+	}
+	dims[0] = n;
+	return construct_md_array(elems, isnull, 1, dims, lbs, FLOAT8OID,
+							  sizeof(float8), FLOAT8PASSBYVAL,
+							  TYPALIGN_DOUBLE);
+}
+
+/*
+ * Run a single-series indicator on arguments (series float8[], period int)
+ * and return the result as a Datum.
+ */
+static Datum
+ind_series_call(FunctionCallInfo fcinfo, IndSeriesFn fn,
+				IndLookbackFn lookback)
+{
+	ArrayType *arr = PG_GETARG_ARRAYTYPE_P(0);
+	int32	   period = PG_GETARG_INT32(1);
+	double	  *in;
+	double	  *out;
+	int		   n;
+
+	in = pgtrade_array_values(arr, "series", &n);
+	ind_check_period(period, "period");
+	out = palloc(sizeof(double) * (n > 0 ? n : 1));
+	if (fn(in, (size_t) n, period, out) != IND_OK)
+		elog(ERROR, "indicator refused checked parameters");
+	PG_RETURN_ARRAYTYPE_P(ind_make_array(out, n, lookback(period)));
+}
+
+/*
+ * pgtrade.sma(series float8[], period int) returns float8[]
+ */
+Datum
+pgtrade_sma(PG_FUNCTION_ARGS)
+{
+	return ind_series_call(fcinfo, ind_sma, ind_sma_lookback);
+}
+
+/*
+ * pgtrade.ema(series float8[], period int) returns float8[]
+ */
+Datum
+pgtrade_ema(PG_FUNCTION_ARGS)
+{
+	return ind_series_call(fcinfo, ind_ema, ind_ema_lookback);
+}
+
+/*
+ * pgtrade.rsi(series float8[], period int) returns float8[]
+ */
+Datum
+pgtrade_rsi(PG_FUNCTION_ARGS)
+{
+	return ind_series_call(fcinfo, ind_rsi, ind_rsi_lookback);
+}
+
+/*
+ * Return a composite Datum of three float8[] values, for the function's
+ * declared OUT parameters.
+ */
+static Datum
+ind_three_arrays(FunctionCallInfo fcinfo, ArrayType *a, ArrayType *b,
+				 ArrayType *c)
+{
+	TupleDesc tupdesc;
+	Datum	  values[3];
+	bool	  nulls[3] = {false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	values[0] = PointerGetDatum(a);
+	values[1] = PointerGetDatum(b);
+	values[2] = PointerGetDatum(c);
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/*
+ * pgtrade.macd(series float8[], fast int, slow int, signal int,
+ *				OUT macd float8[], OUT signal float8[], OUT hist float8[])
+ */
+Datum
+pgtrade_macd(PG_FUNCTION_ARGS)
+{
+	ArrayType *arr = PG_GETARG_ARRAYTYPE_P(0);
+	int32	   fast = PG_GETARG_INT32(1);
+	int32	   slow = PG_GETARG_INT32(2);
+	int32	   signal = PG_GETARG_INT32(3);
+	double	  *in;
+	double	  *m;
+	double	  *s;
+	double	  *h;
+	int		   n;
+
+	in = pgtrade_array_values(arr, "series", &n);
+	ind_check_period(fast, "fast period");
+	ind_check_period(slow, "slow period");
+	ind_check_period(signal, "signal period");
+	if (fast >= slow)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("fast period must be less than slow period"),
+				 errdetail("The fast period is %d and the slow period is %d.",
+						   fast, slow)));
+	m = palloc(sizeof(double) * (n > 0 ? n : 1));
+	s = palloc(sizeof(double) * (n > 0 ? n : 1));
+	h = palloc(sizeof(double) * (n > 0 ? n : 1));
+	if (ind_macd(in, (size_t) n, fast, slow, signal, m, s, h) != IND_OK)
+		elog(ERROR, "indicator refused checked parameters");
+	return ind_three_arrays(fcinfo,
+							ind_make_array(m, n, ind_macd_lookback(slow)),
+							ind_make_array(s, n,
+										   ind_macd_signal_lookback(slow,
+																	signal)),
+							ind_make_array(h, n,
+										   ind_macd_signal_lookback(slow,
+																	signal)));
+}
+
+/*
+ * pgtrade.bollinger(series float8[], period int, k float8,
+ *					 OUT upper float8[], OUT middle float8[],
+ *					 OUT lower float8[])
+ */
+Datum
+pgtrade_bollinger(PG_FUNCTION_ARGS)
+{
+	ArrayType *arr = PG_GETARG_ARRAYTYPE_P(0);
+	int32	   period = PG_GETARG_INT32(1);
+	float8	   k = PG_GETARG_FLOAT8(2);
+	double	  *in;
+	double	  *u;
+	double	  *m;
+	double	  *l;
+	int		   n;
+	size_t	   first;
+
+	in = pgtrade_array_values(arr, "series", &n);
+	ind_check_period(period, "period");
+	if (!isfinite(k) || k < 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be a finite number of at least 0"),
+				 errdetail("The value given was %s.",
+						   float8out_internal(k))));
+	u = palloc(sizeof(double) * (n > 0 ? n : 1));
+	m = palloc(sizeof(double) * (n > 0 ? n : 1));
+	l = palloc(sizeof(double) * (n > 0 ? n : 1));
+	if (ind_bollinger(in, (size_t) n, period, k, u, m, l) != IND_OK)
+		elog(ERROR, "indicator refused checked parameters");
+	first = ind_bollinger_lookback(period);
+	return ind_three_arrays(fcinfo, ind_make_array(u, n, first),
+							ind_make_array(m, n, first),
+							ind_make_array(l, n, first));
+}
+
+/*
+ * pgtrade.atr(high float8[], low float8[], close float8[], period int)
+ * returns float8[]
+ */
+Datum
+pgtrade_atr(PG_FUNCTION_ARGS)
+{
+	int32	period = PG_GETARG_INT32(3);
+	double *high;
+	double *low;
+	double *close;
+	double *out;
+	int		nh;
+	int		nl;
+	int		nc;
+
+	high = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(0), "high", &nh);
+	low = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(1), "low", &nl);
+	close = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(2), "close", &nc);
+	if (nh != nl || nh != nc)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("arrays \"high\", \"low\" and \"close\" must have "
+						"the same length"),
+				 errdetail("Their lengths are %d, %d and %d.", nh, nl, nc)));
+	ind_check_period(period, "period");
+	out = palloc(sizeof(double) * (nh > 0 ? nh : 1));
+	if (ind_atr(high, low, close, (size_t) nh, period, out) != IND_OK)
+		elog(ERROR, "indicator refused checked parameters");
+	PG_RETURN_ARRAYTYPE_P(ind_make_array(out, nh, ind_atr_lookback(period)));
+}

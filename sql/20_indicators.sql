@@ -1,0 +1,97 @@
+/*
+ * Indicators (array form) and the built-in strategy kind sma_cross.
+ *
+ * The C code lives in extension/src/indicators*.c, sma_cross.c and
+ * strategy_sql.c.  Every indicator takes a whole series as a float8[]
+ * (oldest first) and returns arrays of the same length, lower bound 1,
+ * with NULL during the warm-up, following TA-Lib's classic definitions.
+ */
+
+CREATE FUNCTION pgtrade.sma(series float8[], period int)
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'pgtrade_sma'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.sma(float8[], int) IS
+'Simple moving average of a series over period values (1 to 100000); '
+'NULL for the first period-1 elements. Nulls, NaN and infinities in the '
+'series are refused.';
+
+CREATE FUNCTION pgtrade.ema(series float8[], period int)
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'pgtrade_ema'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.ema(float8[], int) IS
+'Exponential moving average with k = 2/(period+1), seeded at element '
+'period with the simple average of the first period values (TA-Lib); '
+'NULL before that.';
+
+CREATE FUNCTION pgtrade.rsi(series float8[], period int)
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'pgtrade_rsi'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.rsi(float8[], int) IS
+'Relative strength index with Wilder smoothing (TA-Lib): first value at '
+'element period+1 from plain averages of the first period changes; 0 when '
+'the series did not move.';
+
+CREATE FUNCTION pgtrade.macd(series float8[], fast int, slow int,
+                             signal int, OUT macd float8[],
+                             OUT signal float8[], OUT hist float8[])
+AS 'MODULE_PATHNAME', 'pgtrade_macd'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.macd(float8[], int, int, int) IS
+'MACD as TA-Lib computes it: fast EMA minus slow EMA, both starting at '
+'element slow (fast < slow), signal = EMA(signal) of that line from '
+'element slow+signal-1, hist = macd - signal.';
+
+CREATE FUNCTION pgtrade.bollinger(series float8[], period int, k float8,
+                                  OUT upper float8[], OUT middle float8[],
+                                  OUT lower float8[])
+AS 'MODULE_PATHNAME', 'pgtrade_bollinger'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.bollinger(float8[], int, float8) IS
+'Bollinger bands: middle = SMA(period), upper and lower = middle +/- k '
+'population standard deviations of the same values (k >= 0); NULL for '
+'the first period-1 elements.';
+
+CREATE FUNCTION pgtrade.atr(high float8[], low float8[], close float8[],
+                            period int)
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'pgtrade_atr'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.atr(float8[], float8[], float8[], int) IS
+'Average true range with Wilder smoothing (TA-Lib): first value at element '
+'period+1, the mean of the true ranges of elements 2 to period+1. The '
+'three arrays must have the same length.';
+
+CREATE FUNCTION pgtrade.sma_cross_validate(params jsonb)
+RETURNS int
+AS 'MODULE_PATHNAME', 'pgtrade_sma_cross_validate'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.sma_cross_validate(jsonb) IS
+'Validator of strategy kind sma_cross: params must be {"fast": int, '
+'"slow": int} with 1 <= fast < slow <= 10000 and no other key. Returns '
+'the number of bars an evaluation needs (slow + 1).';
+
+CREATE FUNCTION pgtrade.sma_cross_eval(params jsonb, ts timestamptz[],
+                                       open float8[], high float8[],
+                                       low float8[], close float8[],
+                                       volume float8[])
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pgtrade_sma_cross_eval'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.sma_cross_eval(jsonb, timestamptz[], float8[],
+                                           float8[], float8[], float8[],
+                                           float8[]) IS
+'Evaluator of strategy kind sma_cross: target 1 (long) when the fast SMA '
+'of the closes is above the slow SMA on the last bar, 0 (flat) when below, '
+'null when equal or with fewer than slow+1 bars; with the reason in plain '
+'words (dates in the session time zone) and the values used.';
