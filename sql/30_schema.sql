@@ -391,3 +391,21 @@ SELECT pg_catalog.pg_extension_config_dump('pgtrade.risk_limit_history', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.listener', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.strategy_kind',
 	'WHERE NOT builtin');
+
+/* their identity sequences too, or restored rows would collide */
+DO $seqs$
+DECLARE
+	v_seq text;
+BEGIN
+	FOR v_seq IN
+		SELECT pg_catalog.pg_get_serial_sequence(c.oid::regclass::text,
+												 a.attname)
+		FROM pg_catalog.pg_class c
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+		WHERE c.relnamespace = 'pgtrade'::regnamespace
+			AND a.attidentity <> '' AND c.relname <> 'strategy_kind'
+	LOOP
+		PERFORM pg_catalog.pg_extension_config_dump(v_seq, '');
+	END LOOP;
+END
+$seqs$;

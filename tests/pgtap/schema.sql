@@ -1,0 +1,168 @@
+-- schema.sql: pins every object the extension owns, the column types
+-- that carry money (numeric) and observations (double precision), the
+-- triggers that enforce the gate and the state machine, and who may do
+-- what.  A new or vanished object fails here until this list says so.
+\ir preamble.psql
+SET search_path = public;
+SELECT plan(24);
+
+SELECT set_eq(
+	$$SELECT pg_describe_object(classid, objid, 0) FROM pg_depend
+	  WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+		AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgtrade')$$,
+	$$VALUES ('function pgtrade.add_account(text,text)'),
+		('function pgtrade.add_instrument(text,bigint,text,text,text,text)'),
+		('function pgtrade.atr(double precision[],double precision[],double precision[],integer)'),
+		('function pgtrade.bar_end(timestamp with time zone,interval,text,time without time zone)'),
+		('function pgtrade.bollinger(double precision[],integer,double precision)'),
+		('function pgtrade.broker_status_target(text)'),
+		('function pgtrade.cancel_order(bigint,text)'),
+		('function pgtrade.claim_order(bigint,text[])'),
+		('function pgtrade.create_strategy(text,text,text,text,jsonb,numeric,text,text,interval,boolean)'),
+		('function pgtrade.cron_matches(text,timestamp with time zone,text)'),
+		('function pgtrade.cron_next(text,timestamp with time zone,text)'),
+		('function pgtrade.cron_next_n(text,timestamp with time zone,integer,text)'),
+		('function pgtrade.cron_validate(text)'),
+		('function pgtrade.ema(double precision[],integer)'),
+		('function pgtrade.fill_after_insert()'),
+		('function pgtrade.fill_immutable()'),
+		('function pgtrade.import_bars(regclass,interval)'),
+		('function pgtrade.import_parse_ts(interval)'),
+		('function pgtrade.install_jobs(name)'),
+		('function pgtrade.instrument_id(text)'),
+		('function pgtrade.kill_switch_reason(text,bigint)'),
+		('function pgtrade.listener_heartbeat(bigint,text,text[],text)'),
+		('function pgtrade.listener_register(text,integer,text)'),
+		('function pgtrade.listener_stopped(bigint)'),
+		('function pgtrade.lock_order(bigint)'),
+		('function pgtrade.macd(double precision[],integer,integer,integer)'),
+		('function pgtrade.open_quantity(text,bigint,bigint)'),
+		('function pgtrade.order_apply_broker_status(pgtrade.orders,text,text,jsonb)'),
+		('function pgtrade.order_is_open(text)'),
+		('function pgtrade.order_move(bigint,text,text,text,jsonb)'),
+		('function pgtrade.order_note(bigint,text,text,text,jsonb)'),
+		('function pgtrade.orders_after_insert()'),
+		('function pgtrade.orders_after_update()'),
+		('function pgtrade.orders_before_update()'),
+		('function pgtrade.orders_gate()'),
+		('function pgtrade.orders_in_flight(text[])'),
+		('function pgtrade.place_order(text,text,text,numeric,text,numeric,numeric,text,interval,boolean)'),
+		('function pgtrade.position_apply(text,bigint,text,numeric,numeric)'),
+		('function pgtrade.position_quantity(text,bigint)'),
+		('function pgtrade.proc_call_name(regprocedure)'),
+		('function pgtrade.record_fill(text,text,text,bigint,text,numeric,numeric,timestamp with time zone,numeric,jsonb)'),
+		('function pgtrade.record_rejection(bigint,text,jsonb)'),
+		('function pgtrade.record_status(bigint,text,numeric,numeric,jsonb)'),
+		('function pgtrade.record_step(bigint,integer,text,timestamp with time zone,jsonb,jsonb)'),
+		('function pgtrade.record_submission(bigint,text,text,jsonb)'),
+		('function pgtrade.record_unknown(bigint,text)'),
+		('function pgtrade.risk_check(pgtrade.orders,boolean,text)'),
+		('function pgtrade.risk_limit_audit()'),
+		('function pgtrade.rsi(double precision[],integer)'),
+		('function pgtrade.run_due(timestamp with time zone)'),
+		('function pgtrade.run_execute(bigint,text,timestamp with time zone,timestamp with time zone)'),
+		('function pgtrade.run_next_due(timestamp with time zone)'),
+		('function pgtrade.run_steps(bigint,pgtrade.strategy,timestamp with time zone)'),
+		('function pgtrade.run_strategy(text,timestamp with time zone,text)'),
+		('function pgtrade.set_risk_limit(text,bigint,numeric,numeric,text)'),
+		('function pgtrade.set_trading_enabled(boolean,text,bigint,text)'),
+		('function pgtrade.side_from_broker(text)'),
+		('function pgtrade.sma(double precision[],integer)'),
+		('function pgtrade.sma_cross_eval(jsonb,timestamp with time zone[],double precision[],double precision[],double precision[],double precision[],double precision[])'),
+		('function pgtrade.sma_cross_validate(jsonb)'),
+		('function pgtrade.strategy_before_write()'),
+		('function pgtrade.strategy_kind_validate(text,jsonb)'),
+		('sequence pgtrade.commission_commission_id_seq'),
+		('sequence pgtrade.decision_decision_id_seq'),
+		('sequence pgtrade.fill_fill_id_seq'),
+		('sequence pgtrade.instrument_instrument_id_seq'),
+		('sequence pgtrade.listener_listener_id_seq'),
+		('sequence pgtrade.order_event_event_id_seq'),
+		('sequence pgtrade.orders_order_id_seq'),
+		('sequence pgtrade.risk_limit_history_history_id_seq'),
+		('sequence pgtrade.risk_limit_limit_id_seq'),
+		('sequence pgtrade.strategy_strategy_id_seq'),
+		('sequence pgtrade.workflow_run_run_id_seq'),
+		('table pgtrade."position"'),
+		('table pgtrade.account'),
+		('table pgtrade.bar'),
+		('table pgtrade.commission'),
+		('table pgtrade.decision'),
+		('table pgtrade.fill'),
+		('table pgtrade.installation'),
+		('table pgtrade.instrument'),
+		('table pgtrade.listener'),
+		('table pgtrade.order_event'),
+		('table pgtrade.order_transition'),
+		('table pgtrade.orders'),
+		('table pgtrade.risk_limit'),
+		('table pgtrade.risk_limit_history'),
+		('table pgtrade.strategy'),
+		('table pgtrade.strategy_kind'),
+		('table pgtrade.workflow_run'),
+		('table pgtrade.workflow_step'),
+		('view pgtrade.decisions_explained'),
+		('view pgtrade.listener_health'),
+		('view pgtrade.open_orders'),
+		('view pgtrade.positions')$$,
+	'the extension owns exactly these objects');
+
+SELECT col_type_is('pgtrade', 'orders', 'quantity', 'numeric',
+	'order quantity is numeric');
+SELECT col_type_is('pgtrade', 'orders', 'limit_price', 'numeric',
+	'order limit price is numeric');
+SELECT col_type_is('pgtrade', 'fill', 'price', 'numeric', 'fill price is numeric');
+SELECT col_type_is('pgtrade', 'fill', 'quantity', 'numeric',
+	'fill quantity is numeric');
+SELECT col_type_is('pgtrade', 'position', 'avg_cost', 'numeric',
+	'average cost is numeric');
+SELECT col_type_is('pgtrade', 'position', 'realized_pnl', 'numeric',
+	'realized P&L is numeric');
+SELECT col_type_is('pgtrade', 'commission', 'amount', 'numeric',
+	'commission is numeric');
+SELECT col_type_is('pgtrade', 'bar', 'close', 'double precision',
+	'bar prices are double precision');
+SELECT col_type_is('pgtrade', 'bar', 'ts', 'timestamp with time zone',
+	'bar time is timestamptz');
+SELECT has_pk('pgtrade', 'bar', 'bar has a primary key');
+SELECT col_is_pk('pgtrade', 'bar', ARRAY['instrument_id', 'bar_size', 'ts'],
+	'bars are unique by instrument, size and start');
+SELECT col_is_unique('pgtrade', 'fill', ARRAY['execution_id'],
+	'fills are unique by execution id');
+SELECT col_is_unique('pgtrade', 'orders', ARRAY['client_order_id'],
+	'client order ids are unique');
+SELECT triggers_are('pgtrade', 'orders', ARRAY['orders_gate',
+	'orders_after_insert', 'orders_before_update', 'orders_after_update'],
+	'orders carries the gate and state machine triggers');
+SELECT triggers_are('pgtrade', 'fill', ARRAY['fill_after_insert',
+	'fill_immutable'], 'fill carries its position and append-only triggers');
+SELECT ok((SELECT count(*) = 5 FROM pg_roles WHERE rolname IN
+	('pgtrade_reader', 'pgtrade_trader', 'pgtrade_admin', 'pgtrade_listener',
+	 'pgtrade_scheduler') AND NOT rolcanlogin), 'the five group roles exist');
+SELECT ok(NOT has_function_privilege('public',
+	'pgtrade.claim_order(bigint, text[])', 'EXECUTE'),
+	'PUBLIC cannot claim orders');
+SELECT ok(has_function_privilege('pgtrade_listener',
+	'pgtrade.record_fill(text, text, text, bigint, text, numeric, numeric, timestamptz, numeric, jsonb)',
+	'EXECUTE'), 'the listener may record fills');
+SELECT ok(NOT has_table_privilege('pgtrade_listener', 'pgtrade.orders',
+	'UPDATE'), 'the listener cannot update orders directly');
+SELECT ok(has_function_privilege('pgtrade_scheduler',
+	'pgtrade.run_next_due(timestamptz)', 'EXECUTE')
+	AND NOT has_function_privilege('pgtrade_scheduler',
+	'pgtrade.place_order(text, text, text, numeric, text, numeric, numeric, text, interval, boolean)',
+	'EXECUTE'), 'the scheduler may run due strategies and nothing more');
+SELECT ok(has_function_privilege('public', 'pgtrade.ema(float8[], integer)',
+	'EXECUTE'), 'indicators are open to everyone');
+SELECT is((SELECT count(*)::int FROM pg_proc p
+		   WHERE p.pronamespace = 'pgtrade'::regnamespace
+			 AND obj_description(p.oid, 'pg_proc') IS NULL), 0,
+	'every function has a comment');
+SELECT is((SELECT count(*)::int FROM pg_class c
+		   WHERE c.relnamespace = 'pgtrade'::regnamespace
+			 AND c.relkind IN ('r', 'v')
+			 AND obj_description(c.oid, 'pg_class') IS NULL), 0,
+	'every table and view has a comment');
+
+SELECT * FROM finish();
+ROLLBACK;
