@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import (TOP, Tap, psql, scalar, wait_until, load_csv, Sim,  # noqa
                     services, run)
 
-t = Tap(17)
+t = Tap(16)
 
 # GOOG bars as CSV, then the cross computed from the formula
 tmp = tempfile.mkdtemp(prefix="pgtrade-e2e-")

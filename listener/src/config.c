@@ -1,0 +1,576 @@
+/*-------------------------------------------------------------------------
+ *
+ * config.c
+ *	  The listener's settings: defaults, config file, command line.
+ *
+ * One table lists every setting with its config-file key, type, default
+ * and bounds; the command-line flags map onto the same keys, so a flag
+ * and a file line are parsed by the same code.
+ *
+ * Config file syntax: one "key = value" per line; blank lines and
+ * everything after '#' are ignored; a value may be single-quoted (a
+ * quote inside is doubled), which allows '#' and leading blanks.
+ *
+ *-------------------------------------------------------------------------
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "gateway.h"
+
+#define CONFIG_LINE_MAX 4096
+
+typedef enum SettingType
+{
+	SET_STRING,
+	SET_BOOL,
+	SET_DOUBLE,
+	SET_INT,
+	SET_LIST
+} SettingType;
+
+typedef struct Setting
+{
+	const char *key; /* config file key */
+	SettingType type;
+	size_t		offset; /* field in Config */
+	const char *boot;	/* default as text; NULL: unset */
+	double		min;	/* bounds of numeric settings */
+	double		max;
+} Setting;
+
+#define CFG(field) offsetof(Config, field)
+
+static const Setting settings[] = {
+	{"conninfo", SET_STRING, CFG(conninfo), NULL, 0, 0},
+	{"gateway", SET_STRING, CFG(gateway_url), LISTENER_DEFAULT_GATEWAY, 0, 0},
+	{"cacert", SET_STRING, CFG(cacert), NULL, 0, 0},
+	{"insecure", SET_BOOL, CFG(insecure), "off", 0, 0},
+	{"accounts", SET_LIST, CFG(accounts), "", 0, 0},
+	{"confirm_ids", SET_LIST, CFG(confirm_ids), "", 0, 0},
+	{"suppress_ids", SET_LIST, CFG(suppress_ids), "", 0, 0},
+	{"poll_interval", SET_DOUBLE, CFG(poll_interval), "2", 0.01, 3600},
+	{"time_scale", SET_DOUBLE, CFG(time_scale), "1", 0.001, 1000},
+	{"http_timeout", SET_DOUBLE, CFG(http_timeout), "15", 0.1, 600},
+	{"connect_timeout", SET_DOUBLE, CFG(connect_timeout), "5", 0.1, 120},
+	{"once_timeout", SET_DOUBLE, CFG(once_timeout), "300", 0.1, 86400},
+	{"statement_timeout", SET_INT, CFG(statement_timeout), "15000", 100,
+	 3600000},
+	{"lock_timeout", SET_INT, CFG(lock_timeout), "5000", 100, 3600000},
+	{"name", SET_STRING, CFG(name), NULL, 0, 0},
+	{"verbose", SET_BOOL, CFG(verbose), "off", 0, 0},
+};
+
+#define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+/* Codes of the long options that have no short form. */
+enum
+{
+	OPT_GATEWAY = 256,
+	OPT_CACERT,
+	OPT_INSECURE,
+	OPT_ACCOUNTS,
+	OPT_CONFIRM_IDS,
+	OPT_SUPPRESS_IDS,
+	OPT_POLL_INTERVAL,
+	OPT_TIME_SCALE,
+	OPT_HTTP_TIMEOUT,
+	OPT_ONCE,
+	OPT_ONCE_TIMEOUT,
+	OPT_NAME
+};
+
+/* Map of option codes to setting keys (flags without a key are NULL). */
+static const struct
+{
+	int			code;
+	const char *key;
+} option_keys[] = {
+	{'d', "conninfo"},
+	{OPT_GATEWAY, "gateway"},
+	{OPT_CACERT, "cacert"},
+	{OPT_INSECURE, "insecure"},
+	{OPT_ACCOUNTS, "accounts"},
+	{OPT_CONFIRM_IDS, "confirm_ids"},
+	{OPT_SUPPRESS_IDS, "suppress_ids"},
+	{OPT_POLL_INTERVAL, "poll_interval"},
+	{OPT_TIME_SCALE, "time_scale"},
+	{OPT_HTTP_TIMEOUT, "http_timeout"},
+	{OPT_ONCE_TIMEOUT, "once_timeout"},
+	{OPT_NAME, "name"},
+	{'v', "verbose"},
+};
+
+/* Print the --help text. */
+static void
+print_help(void)
+{
+	printf("pgtrade-listener sends pgtrade's orders to an IBKR Client Portal "
+		   "gateway\nand records what becomes of them in PostgreSQL.\n\n");
+	printf("Usage:\n  pgtrade-listener [OPTION]...\n\n");
+	printf("Options:\n");
+	printf("  -c, --config=FILE          read settings from FILE\n");
+	printf("      --name=NAME            listener name recorded in the "
+		   "database\n"
+		   "                             (default: the host name)\n");
+	printf("      --once                 process the queued orders, wait "
+		   "until they end,\n"
+		   "                             then exit\n");
+	printf("      --once-timeout=SECS    longest wait of --once "
+		   "(default: 300)\n");
+	printf("      --poll-interval=SECS   seconds between database polls "
+		   "(default: 2)\n");
+	printf("  -v, --verbose              write DEBUG lines too\n");
+	printf("  -V, --version              output version information, "
+		   "then exit\n");
+	printf("  -?, --help                 show this help, then exit\n");
+	printf("\nGateway options:\n");
+	printf("      --gateway=URL          gateway base URL\n"
+		   "                             (default: %s)\n",
+		   LISTENER_DEFAULT_GATEWAY);
+	printf("      --cacert=FILE          CA certificate that signs the "
+		   "gateway's certificate\n");
+	printf("      --insecure             skip certificate checks "
+		   "(localhost only)\n");
+	printf("      --accounts=A,B         accounts to serve (default: every "
+		   "account\n"
+		   "                             the gateway lists)\n");
+	printf("      --confirm-ids=IDS      prompt message ids that may be "
+		   "confirmed\n"
+		   "                             (default: none)\n");
+	printf("      --suppress-ids=IDS     message ids to suppress at session "
+		   "start\n");
+	printf("      --time-scale=F         multiply the gateway's timers by F "
+		   "(default: 1)\n");
+	printf("      --http-timeout=SECS    longest HTTP exchange "
+		   "(default: 15)\n");
+	printf("\nConnection options:\n");
+	printf("  -d, --dbname=CONNINFO      database name or connection "
+		   "string\n");
+	printf("\nThe database connection also follows the PG* environment "
+		   "variables.\n");
+	printf("Exit status: 0 normal, 1 runtime failure, 2 usage or "
+		   "configuration error.\n");
+}
+
+/* Return the setting with the given key, or NULL. */
+static const Setting *
+setting_find(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < N_SETTINGS; i++)
+		if (strcmp(settings[i].key, key) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+/* Parse a boolean word.  Returns 0 or -1. */
+static int
+parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = {"on", "true", "yes", "1"};
+	static const char *const no[] = {"off", "false", "no", "0"};
+	size_t					 i;
+
+	for (i = 0; i < 4; i++)
+	{
+		if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0)
+		{
+			*out = strcasecmp(s, yes[i]) == 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Parse a number within [min, max].  Returns 0 or -1. */
+static int
+parse_number(const char *s, double min, double max, double *out)
+{
+	char  *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) ||
+		v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * Set one setting of cfg from its text value.  Returns 0, or -1 with err
+ * set (the setting keeps its old value).
+ */
+static int
+setting_apply(Config *cfg, const Setting *s, const char *value,
+			  char *err, size_t errlen)
+{
+	char   *field = (char *) cfg + s->offset;
+	StrList list = {0};
+	double	d;
+	bool	b;
+
+	switch (s->type)
+	{
+		case SET_STRING:
+			free(*(char **) field);
+			*(char **) field = value[0] ? xstrdup(value) : NULL;
+			return 0;
+		case SET_BOOL:
+			if (parse_bool(value, &b) != 0)
+				break;
+			*(bool *) field = b;
+			return 0;
+		case SET_DOUBLE:
+		case SET_INT:
+			if (parse_number(value, s->min, s->max, &d) != 0 ||
+				(s->type == SET_INT && d != (double) (int) d))
+				break;
+			if (s->type == SET_INT)
+				*(int *) field = (int) d;
+			else
+				*(double *) field = d;
+			return 0;
+		case SET_LIST:
+			if (strlist_split(&list, value) != 0)
+			{
+				strlist_free(&list);
+				break;
+			}
+			strlist_free((StrList *) field);
+			*(StrList *) field = list;
+			return 0;
+	}
+	if (s->type == SET_DOUBLE || s->type == SET_INT)
+		snprintf(err, errlen, "invalid value for \"%s\": \"%s\" (a number "
+							  "from %g to %g)",
+				 s->key, value, s->min, s->max);
+	else
+		snprintf(err, errlen, "invalid value for \"%s\": \"%s\"",
+				 s->key, value);
+	return -1;
+}
+
+/* Set every setting to its built-in default. */
+static void
+config_set_defaults(Config *cfg)
+{
+	char   err[256];
+	size_t i;
+
+	for (i = 0; i < N_SETTINGS; i++)
+		if (settings[i].boot != NULL)
+			(void) setting_apply(cfg, &settings[i], settings[i].boot,
+								 err, sizeof(err));
+}
+
+/*
+ * Split one config line into key and value (pointers into line, which
+ * is modified).  Returns 1 for a setting, 0 for a blank or comment line,
+ * -1 for a syntax error.
+ */
+static int
+config_split_line(char *line, char **key, char **value)
+{
+	char *p = line;
+	char *out;
+
+	while (isspace((unsigned char) *p))
+		p++;
+	if (*p == '\0' || *p == '#')
+		return 0;
+	*key = p;
+	while (isalnum((unsigned char) *p) || *p == '_')
+		p++;
+	if (p == *key)
+		return -1;
+	out = p;
+	while (isspace((unsigned char) *p))
+		p++;
+	if (*p++ != '=')
+		return -1;
+	*out = '\0';
+	while (isspace((unsigned char) *p))
+		p++;
+	*value = out = p;
+	if (*p == '\'')
+	{
+		*value = out = ++p;
+		for (;; p++)
+		{
+			if (*p == '\0')
+				return -1;
+			if (*p == '\'' && p[1] != '\'')
+				break;
+			*out++ = *p;
+			if (*p == '\'')
+				p++;
+		}
+		*out = '\0';
+		p++;
+		while (isspace((unsigned char) *p))
+			p++;
+		return (*p == '\0' || *p == '#') ? 1 : -1;
+	}
+	while (*p && *p != '#')
+		p++;
+	while (p > *value && isspace((unsigned char) p[-1]))
+		p--;
+	*p = '\0';
+	return 1;
+}
+
+/* Read the config file into cfg.  Returns 0, or -1 with err set. */
+static int
+config_read_file(Config *cfg, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char  line[CONFIG_LINE_MAX];
+	char  why[256];
+	int	  lineno = 0;
+	int	  rc = 0;
+
+	if (f == NULL)
+	{
+		snprintf(err, errlen, "could not open config file \"%s\": %s",
+				 path, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL)
+	{
+		char		  *key;
+		char		  *value;
+		const Setting *s;
+		int			   kind;
+
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		kind = config_split_line(line, &key, &value);
+		if (kind == 0)
+			continue;
+		if (kind < 0)
+			snprintf(why, sizeof(why), "syntax error");
+		else if ((s = setting_find(key)) == NULL)
+			snprintf(why, sizeof(why), "unknown setting \"%.100s\"", key);
+		else if (setting_apply(cfg, s, value, why, sizeof(why)) == 0)
+			continue;
+		snprintf(err, errlen, "config file \"%s\", line %d: %s",
+				 path, lineno, why);
+		rc = -1;
+	}
+	fclose(f);
+	return rc;
+}
+
+/* Fill in derived defaults and check the whole configuration. */
+static int
+config_finish(Config *cfg, char *err, size_t errlen)
+{
+	char   host[256];
+	size_t n;
+
+	if (cfg->name == NULL)
+	{
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "pgtrade-listener");
+		host[sizeof(host) - 1] = '\0';
+		cfg->name = xstrdup(host);
+	}
+	n = strlen(cfg->gateway_url);
+	while (n > 0 && cfg->gateway_url[n - 1] == '/')
+		cfg->gateway_url[--n] = '\0';
+	if (cfg->cacert != NULL && access(cfg->cacert, R_OK) != 0)
+	{
+		snprintf(err, errlen, "could not read CA file \"%s\": %s",
+				 cfg->cacert, strerror(errno));
+		return -1;
+	}
+	return gateway_check_url(cfg->gateway_url, cfg->insecure, err, errlen);
+}
+
+/* Apply the saved command-line settings on top of cfg. */
+static int
+config_apply_overrides(Config *cfg, const StrList *keys,
+					   const StrList *values, char *err, size_t errlen)
+{
+	int i;
+
+	for (i = 0; i < keys->n; i++)
+		if (setting_apply(cfg, setting_find(keys->items[i]),
+						  values->items[i], err, errlen) != 0)
+			return -1;
+	return 0;
+}
+
+/* Return the setting key of an option code, or NULL. */
+static const char *
+option_key(int code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(option_keys) / sizeof(option_keys[0]); i++)
+		if (option_keys[i].code == code)
+			return option_keys[i].key;
+	return NULL;
+}
+
+/* Read the options of argv into cfg.  Returns CONFIG_OK or the outcome. */
+static ConfigOutcome
+config_parse_options(int argc, char **argv, Config *cfg)
+{
+	static const struct option long_options[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"dbname", required_argument, NULL, 'd'},
+		{"gateway", required_argument, NULL, OPT_GATEWAY},
+		{"cacert", required_argument, NULL, OPT_CACERT},
+		{"insecure", no_argument, NULL, OPT_INSECURE},
+		{"accounts", required_argument, NULL, OPT_ACCOUNTS},
+		{"confirm-ids", required_argument, NULL, OPT_CONFIRM_IDS},
+		{"suppress-ids", required_argument, NULL, OPT_SUPPRESS_IDS},
+		{"poll-interval", required_argument, NULL, OPT_POLL_INTERVAL},
+		{"time-scale", required_argument, NULL, OPT_TIME_SCALE},
+		{"http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT},
+		{"once", no_argument, NULL, OPT_ONCE},
+		{"once-timeout", required_argument, NULL, OPT_ONCE_TIMEOUT},
+		{"name", required_argument, NULL, OPT_NAME},
+		{"verbose", no_argument, NULL, 'v'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, '?'},
+		{NULL, 0, NULL, 0}};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:d:vV?", long_options, NULL)) != -1)
+	{
+		const char *key = option_key(c);
+
+		if (key != NULL)
+		{
+			strlist_add(&cfg->override_keys, key);
+			strlist_add(&cfg->override_values, optarg ? optarg : "on");
+		}
+		else if (c == 'c')
+		{
+			free(cfg->config_file);
+			cfg->config_file = xstrdup(optarg);
+		}
+		else if (c == OPT_ONCE)
+			cfg->once = true;
+		else if (c == 'V')
+		{
+			printf("pgtrade-listener (pgtrade) %s\n", LISTENER_VERSION);
+			return CONFIG_DONE;
+		}
+		else
+		{
+			fprintf(stderr, "Try \"pgtrade-listener --help\" for more "
+							"information.\n");
+			return CONFIG_ERROR;
+		}
+	}
+	if (optind < argc)
+	{
+		fprintf(stderr, "pgtrade-listener: too many command-line arguments "
+						"(first is \"%s\")\n",
+				argv[optind]);
+		fprintf(stderr, "Try \"pgtrade-listener --help\" for more "
+						"information.\n");
+		return CONFIG_ERROR;
+	}
+	return CONFIG_OK;
+}
+
+/*
+ * Build the configuration from the command line (and the config file it
+ * names).  Prints --help or --version, or an error on stderr.
+ */
+ConfigOutcome
+config_from_args(int argc, char **argv, Config *cfg)
+{
+	char		  err[512];
+	ConfigOutcome r;
+
+	const char *first = argc > 1 ? argv[1] : "";
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (strcmp(first, "--help") == 0 || strcmp(first, "-?") == 0)
+	{
+		print_help();
+		return CONFIG_DONE;
+	}
+	if (strcmp(first, "--version") == 0 || strcmp(first, "-V") == 0)
+	{
+		printf("pgtrade-listener (pgtrade) %s\n", LISTENER_VERSION);
+		return CONFIG_DONE;
+	}
+	config_set_defaults(cfg);
+	r = config_parse_options(argc, argv, cfg);
+	if (r != CONFIG_OK)
+		return r;
+	if ((cfg->config_file != NULL &&
+		 config_read_file(cfg, cfg->config_file, err, sizeof(err)) != 0) ||
+		config_apply_overrides(cfg, &cfg->override_keys,
+							   &cfg->override_values, err, sizeof(err)) != 0 ||
+		config_finish(cfg, err, sizeof(err)) != 0)
+	{
+		fprintf(stderr, "pgtrade-listener: %s\n", err);
+		return CONFIG_ERROR;
+	}
+	return CONFIG_OK;
+}
+
+/*
+ * Build next from defaults, the config file of cur and the command-line
+ * settings of cur, as SIGHUP asks.  Returns 0, or -1 with err set and
+ * next freed.
+ */
+int
+config_reload(const Config *cur, Config *next, char *err, size_t errlen)
+{
+	memset(next, 0, sizeof(*next));
+	config_set_defaults(next);
+	next->once = cur->once;
+	next->config_file = xstrdup(cur->config_file);
+	strlist_copy(&next->override_keys, &cur->override_keys);
+	strlist_copy(&next->override_values, &cur->override_values);
+	if ((next->config_file != NULL &&
+		 config_read_file(next, next->config_file, err, errlen) != 0) ||
+		config_apply_overrides(next, &next->override_keys,
+							   &next->override_values, err, errlen) != 0 ||
+		config_finish(next, err, errlen) != 0)
+	{
+		config_free(next);
+		return -1;
+	}
+	return 0;
+}
+
+/* Release everything cfg owns and zero it. */
+void
+config_free(Config *cfg)
+{
+	free(cfg->conninfo);
+	free(cfg->gateway_url);
+	free(cfg->cacert);
+	strlist_free(&cfg->accounts);
+	strlist_free(&cfg->confirm_ids);
+	strlist_free(&cfg->suppress_ids);
+	free(cfg->name);
+	free(cfg->config_file);
+	strlist_free(&cfg->override_keys);
+	strlist_free(&cfg->override_values);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,628 @@
+/*-------------------------------------------------------------------------
+ *
+ * db.c
+ *	  The listener's database session: connect, LISTEN, leases, and the
+ *	  listener-facing SQL functions of pgtrade.
+ *
+ * The session pins search_path to pg_catalog (and pg_temp last) and
+ * names every pgtrade object with its schema, so nothing a user creates
+ * can capture a call.  statement_timeout and lock_timeout bound every
+ * statement, so a stuck database cannot freeze the loop for long.
+ *
+ * Connection strings are never logged: they may hold passwords.  Error
+ * lines carry the SQLSTATE and the server's primary message.
+ *
+ *-------------------------------------------------------------------------
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+
+struct DbConn
+{
+	PGconn *conn;
+};
+
+static DbResult db_call_text(DbConn *db, const char *what, const char *sql,
+							 int nparams, const char *const *params,
+							 char **out);
+
+/* Create an unconnected session holder. */
+DbConn *
+db_create(void)
+{
+	return xcalloc(1, sizeof(DbConn));
+}
+
+/* Close the session, if any, and free the holder. */
+void
+db_destroy(DbConn *db)
+{
+	if (db == NULL)
+		return;
+	db_disconnect(db);
+	free(db);
+}
+
+/* Close the session; its advisory locks go with it. */
+void
+db_disconnect(DbConn *db)
+{
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	db->conn = NULL;
+}
+
+/* Return true while a session is open. */
+bool
+db_is_connected(const DbConn *db)
+{
+	return db->conn != NULL;
+}
+
+/*
+ * Return true when no transaction is open on the session (or there is
+ * no session).  This is the guard the gateway asks before every call.
+ */
+bool
+db_idle(void *arg)
+{
+	DbConn *db = arg;
+
+	if (db == NULL || db->conn == NULL)
+		return true;
+	switch (PQtransactionStatus(db->conn))
+	{
+		case PQTRANS_IDLE:
+		case PQTRANS_UNKNOWN: /* a dead connection holds no transaction */
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* Return the session's socket for poll(), or -1. */
+int
+db_socket(const DbConn *db)
+{
+	return db->conn ? PQsocket(db->conn) : -1;
+}
+
+/* Copy the first line of s into buf (messages end with a newline). */
+static void
+first_line(const char *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", s ? s : "");
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/*
+ * Judge a failed result: DB_LOST when the connection is gone (it is
+ * then closed), otherwise DB_FAILED.  Logs the error with its SQLSTATE.
+ */
+static DbResult
+db_failure(DbConn *db, const char *what, const PGresult *res)
+{
+	char		msg[512];
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+							: NULL;
+
+	first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn),
+			   msg, sizeof(msg));
+	if (msg[0] == '\0')
+		first_line(PQerrorMessage(db->conn), msg, sizeof(msg));
+	if (PQstatus(db->conn) == CONNECTION_BAD)
+	{
+		log_warning("database", "connection lost during %s: %s", what, msg);
+		db_disconnect(db);
+		return DB_LOST;
+	}
+	log_error("database", "%s failed: %s%s%s%s", what, msg,
+			  state ? " (SQLSTATE " : "", state ? state : "",
+			  state ? ")" : "");
+	return DB_FAILED;
+}
+
+/*
+ * Run one statement with text parameters.  On DB_OK *res holds the
+ * result (caller clears it); otherwise *res is NULL.
+ */
+static DbResult
+db_exec(DbConn *db, const char *what, const char *sql, int nparams,
+		const char *const *params, PGresult **res)
+{
+	PGresult	  *r;
+	ExecStatusType st;
+	DbResult	   rc;
+
+	*res = NULL;
+	if (db->conn == NULL)
+		return DB_LOST;
+	r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+	{
+		*res = r;
+		return DB_OK;
+	}
+	rc = db_failure(db, what, r);
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * Open the session: libpq defaults and PG* variables, then conninfo (a
+ * database name or a connection string), then application_name; pin
+ * search_path, set the timeouts, LISTEN pgtrade_order.
+ */
+DbResult
+db_connect(DbConn *db, const char *conninfo, int statement_timeout_ms,
+		   int lock_timeout_ms)
+{
+	const char *keys[] = {"connect_timeout", "dbname", "application_name",
+						  NULL};
+	const char *values[] = {getenv("PGCONNECT_TIMEOUT") ? NULL : "10",
+							conninfo, "pgtrade-listener", NULL};
+	char		st[16];
+	char		lt[16];
+	const char *params[2] = {st, lt};
+	PGresult   *res;
+	DbResult	rc;
+	char		msg[512];
+
+	db_disconnect(db);
+	db->conn = PQconnectdbParams(keys, values, 1);
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+	{
+		first_line(db->conn ? PQerrorMessage(db->conn) : "out of memory",
+				   msg, sizeof(msg));
+		log_warning("database", "could not connect: %s", msg);
+		db_disconnect(db);
+		return DB_LOST;
+	}
+	snprintf(st, sizeof(st), "%d", statement_timeout_ms);
+	snprintf(lt, sizeof(lt), "%d", lock_timeout_ms);
+	rc = db_exec(db, "session setup",
+				 "SELECT pg_catalog.set_config('search_path', "
+				 "'pg_catalog, pg_temp', false), "
+				 "pg_catalog.set_config('statement_timeout', $1, false), "
+				 "pg_catalog.set_config('lock_timeout', $2, false)",
+				 2, params, &res);
+	PQclear(res);
+	if (rc == DB_OK)
+	{
+		rc = db_exec(db, "LISTEN", "LISTEN pgtrade_order", 0, NULL, &res);
+		PQclear(res);
+	}
+	if (rc != DB_OK)
+		db_disconnect(db);
+	return rc == DB_OK ? DB_OK : DB_LOST;
+}
+
+/*
+ * Read what arrived on the socket and count the notifications of
+ * pgtrade_order.  Returns DB_LOST when the connection broke.
+ */
+DbResult
+db_read_notifies(DbConn *db, int *count)
+{
+	PGnotify *n;
+	char	  msg[512];
+
+	*count = 0;
+	if (db->conn == NULL)
+		return DB_LOST;
+	if (!PQconsumeInput(db->conn))
+	{
+		first_line(PQerrorMessage(db->conn), msg, sizeof(msg));
+		log_warning("database", "connection lost: %s", msg);
+		db_disconnect(db);
+		return DB_LOST;
+	}
+	while ((n = PQnotifies(db->conn)) != NULL)
+	{
+		log_debug("database", "notification on %s: order %s", n->relname,
+				  n->extra);
+		(*count)++;
+		PQfreemem(n);
+	}
+	return DB_OK;
+}
+
+/*
+ * Write a text[] literal of the list, each element double-quoted with
+ * quotes and backslashes escaped.  Returns a malloc'ed string.
+ */
+static char *
+array_literal(const StrList *l)
+{
+	size_t len = 3;
+	char  *s;
+	char  *p;
+	int	   i;
+
+	for (i = 0; i < l->n; i++)
+		len += 2 * strlen(l->items[i]) + 3;
+	p = s = xmalloc(len);
+	*p++ = '{';
+	for (i = 0; i < l->n; i++)
+	{
+		const char *c;
+
+		if (i > 0)
+			*p++ = ',';
+		*p++ = '"';
+		for (c = l->items[i]; *c; c++)
+		{
+			if (*c == '"' || *c == '\\')
+				*p++ = '\\';
+			*p++ = *c;
+		}
+		*p++ = '"';
+	}
+	*p++ = '}';
+	*p = '\0';
+	return s;
+}
+
+/* Return a malloc'ed copy of a result value, or NULL for SQL NULL. */
+static char *
+get_value(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL
+									  : xstrdup(PQgetvalue(res, row, col));
+}
+
+/* Read an int8 result value (0 for NULL). */
+static int64_t
+get_int64(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return 0;
+	return (int64_t) strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* Register this process; sets *id to the listener id. */
+DbResult
+db_listener_register(DbConn *db, const char *name, int pid,
+					 const char *version, int64_t *id)
+{
+	char		pidtext[16];
+	const char *params[3] = {name, pidtext, version};
+	PGresult   *res;
+	DbResult	rc;
+
+	snprintf(pidtext, sizeof(pidtext), "%d", pid);
+	rc = db_exec(db, "listener_register",
+				 "SELECT pgtrade.listener_register($1, $2::int, $3)",
+				 3, params, &res);
+	if (rc == DB_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		*id = get_int64(res, 0, 0);
+	else if (rc == DB_OK)
+	{
+		log_error("database", "listener_register returned no id");
+		rc = DB_FAILED;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Record a clean stop of this listener. */
+DbResult
+db_listener_stopped(DbConn *db, int64_t id)
+{
+	char		idtext[24];
+	const char *params[1] = {idtext};
+
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) id);
+	return db_call_text(db, "listener_stopped",
+						"SELECT pgtrade.listener_stopped($1::bigint)",
+						1, params, NULL);
+}
+
+/* Report state, served accounts and the last error (NULL: none). */
+DbResult
+db_listener_heartbeat(DbConn *db, int64_t id, const char *state,
+					  const StrList *accounts, const char *last_error)
+{
+	char		idtext[24];
+	char	   *arr = array_literal(accounts);
+	const char *params[4] = {idtext, state, arr, last_error};
+	PGresult   *res;
+	DbResult	rc;
+
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) id);
+	rc = db_exec(db, "listener_heartbeat",
+				 "SELECT pgtrade.listener_heartbeat($1::bigint, $2, "
+				 "$3::text[], $4)",
+				 4, params, &res);
+	PQclear(res);
+	free(arr);
+	return rc;
+}
+
+/*
+ * Try to take the lease of an account: a session advisory lock, held
+ * until released or until the session ends.  *got tells whether it is
+ * ours now (taking it again while held is harmless but stacks; the
+ * caller tries only leases it does not hold).
+ */
+DbResult
+db_lease_try(DbConn *db, const char *account, bool *got)
+{
+	char		classid[16];
+	const char *params[2] = {classid, account};
+	PGresult   *res;
+	DbResult	rc;
+
+	*got = false;
+	snprintf(classid, sizeof(classid), "%d", DB_LEASE_CLASSID);
+	rc = db_exec(db, "lease",
+				 "SELECT pg_catalog.pg_try_advisory_lock($1::int4, "
+				 "pg_catalog.hashtext($2))",
+				 2, params, &res);
+	if (rc == DB_OK)
+		*got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return rc;
+}
+
+/* Give up the lease of an account. */
+DbResult
+db_lease_release(DbConn *db, const char *account)
+{
+	char		classid[16];
+	const char *params[2] = {classid, account};
+	PGresult   *res;
+	DbResult	rc;
+
+	snprintf(classid, sizeof(classid), "%d", DB_LEASE_CLASSID);
+	rc = db_exec(db, "lease release",
+				 "SELECT pg_catalog.pg_advisory_unlock($1::int4, "
+				 "pg_catalog.hashtext($2))",
+				 2, params, &res);
+	PQclear(res);
+	return rc;
+}
+
+/* Release the strings of a claimed order and zero it. */
+void
+claimed_order_free(ClaimedOrder *o)
+{
+	free(o->client_order_id);
+	free(o->account_id);
+	free(o->symbol);
+	free(o->side);
+	free(o->quantity);
+	free(o->order_type);
+	free(o->limit_price);
+	free(o->stop_price);
+	free(o->tif);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Make dst a deep copy of src. */
+void
+claimed_order_copy(ClaimedOrder *dst, const ClaimedOrder *src)
+{
+	*dst = *src;
+	dst->client_order_id = xstrdup(src->client_order_id);
+	dst->account_id = xstrdup(src->account_id);
+	dst->symbol = xstrdup(src->symbol);
+	dst->side = xstrdup(src->side);
+	dst->quantity = xstrdup(src->quantity);
+	dst->order_type = xstrdup(src->order_type);
+	dst->limit_price = xstrdup(src->limit_price);
+	dst->stop_price = xstrdup(src->stop_price);
+	dst->tif = xstrdup(src->tif);
+}
+
+/*
+ * Claim the next pending order of the given accounts (pending ->
+ * submitting, committed when this returns).  *found is false when there
+ * is none.
+ */
+DbResult
+db_claim_order(DbConn *db, int64_t id, const StrList *accounts,
+			   ClaimedOrder *o, bool *found)
+{
+	char		idtext[24];
+	char	   *arr = array_literal(accounts);
+	const char *params[2] = {idtext, arr};
+	PGresult   *res;
+	DbResult	rc;
+
+	memset(o, 0, sizeof(*o));
+	*found = false;
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) id);
+	rc = db_exec(db, "claim_order",
+				 "SELECT order_id, client_order_id, account_id, conid, "
+				 "symbol, side, quantity, order_type, limit_price, "
+				 "stop_price, tif, outside_rth, attempts "
+				 "FROM pgtrade.claim_order($1::bigint, $2::text[])",
+				 2, params, &res);
+	free(arr);
+	if (rc == DB_OK && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+	{
+		*found = true;
+		o->order_id = get_int64(res, 0, 0);
+		o->client_order_id = get_value(res, 0, 1);
+		o->account_id = get_value(res, 0, 2);
+		o->conid = get_int64(res, 0, 3);
+		o->symbol = get_value(res, 0, 4);
+		o->side = get_value(res, 0, 5);
+		o->quantity = get_value(res, 0, 6);
+		o->order_type = get_value(res, 0, 7);
+		o->limit_price = get_value(res, 0, 8);
+		o->stop_price = get_value(res, 0, 9);
+		o->tif = get_value(res, 0, 10);
+		o->outside_rth = !PQgetisnull(res, 0, 11) &&
+			strcmp(PQgetvalue(res, 0, 11), "t") == 0;
+		o->attempts = (int) get_int64(res, 0, 12);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Run a statement whose single result is one text value (or none). */
+static DbResult
+db_call_text(DbConn *db, const char *what, const char *sql, int nparams,
+			 const char *const *params, char **out)
+{
+	PGresult *res;
+	DbResult  rc = db_exec(db, what, sql, nparams, params, &res);
+
+	if (out != NULL)
+		*out = (rc == DB_OK && PQntuples(res) == 1 && PQnfields(res) == 1)
+			? get_value(res, 0, 0)
+			: NULL;
+	PQclear(res);
+	return rc;
+}
+
+/* Record the broker's acceptance; *new_status gets the order's status. */
+DbResult
+db_record_submission(DbConn *db, int64_t order_id,
+					 const char *broker_order_id, const char *broker_status,
+					 const char *payload, char **new_status)
+{
+	char		idtext[24];
+	const char *params[4] = {idtext, broker_order_id, broker_status,
+							 payload};
+
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) order_id);
+	return db_call_text(db, "record_submission",
+						"SELECT pgtrade.record_submission($1::bigint, $2, $3, "
+						"$4::jsonb)",
+						4, params, new_status);
+}
+
+/* Record that the broker refused the order (or that we would not confirm). */
+DbResult
+db_record_rejection(DbConn *db, int64_t order_id, const char *reason,
+					const char *payload)
+{
+	char		idtext[24];
+	const char *params[3] = {idtext, reason, payload};
+
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) order_id);
+	return db_call_text(db, "record_rejection",
+						"SELECT pgtrade.record_rejection($1::bigint, $2, "
+						"$3::jsonb)",
+						3, params, NULL);
+}
+
+/* Record a broker status report; *new_status gets the order's status. */
+DbResult
+db_record_status(DbConn *db, int64_t order_id, const char *broker_status,
+				 const char *filled_quantity, const char *avg_price,
+				 const char *payload, char **new_status)
+{
+	char		idtext[24];
+	const char *params[5] = {idtext, broker_status, filled_quantity,
+							 avg_price, payload};
+
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) order_id);
+	return db_call_text(db, "record_status",
+						"SELECT pgtrade.record_status($1::bigint, $2, "
+						"$3::numeric, $4::numeric, $5::jsonb)",
+						5, params, new_status);
+}
+
+/* Record one execution; *inserted is true only for a new row. */
+DbResult
+db_record_fill(DbConn *db, const FillRecord *f, bool *inserted)
+{
+	const char *params[10] = {f->execution_id, f->order_ref,
+							  f->account_id, f->conid, f->side,
+							  f->quantity, f->price, f->trade_time,
+							  f->commission, f->payload};
+	char	   *v = NULL;
+	DbResult	rc;
+
+	rc = db_call_text(db, "record_fill",
+					  "SELECT pgtrade.record_fill($1, $2, $3, $4::bigint, $5, "
+					  "$6::numeric, $7::numeric, $8::timestamptz, "
+					  "$9::numeric, $10::jsonb)",
+					  10, params, &v);
+	*inserted = v != NULL && strcmp(v, "t") == 0;
+	free(v);
+	return rc;
+}
+
+/* Mark an order unknown: sent, but not found at the broker. */
+DbResult
+db_record_unknown(DbConn *db, int64_t order_id, const char *reason)
+{
+	char		idtext[24];
+	const char *params[2] = {idtext, reason};
+
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) order_id);
+	return db_call_text(db, "record_unknown",
+						"SELECT pgtrade.record_unknown($1::bigint, $2)",
+						2, params, NULL);
+}
+
+/* Release an in-flight list and zero it. */
+void
+in_flight_free(InFlightList *l)
+{
+	int i;
+
+	for (i = 0; i < l->n; i++)
+	{
+		free(l->rows[i].client_order_id);
+		free(l->rows[i].account_id);
+		free(l->rows[i].status);
+		free(l->rows[i].broker_order_id);
+		free(l->rows[i].updated_at);
+	}
+	free(l->rows);
+	memset(l, 0, sizeof(*l));
+}
+
+/* List the orders of the given accounts that are out at the broker. */
+DbResult
+db_orders_in_flight(DbConn *db, const StrList *accounts, InFlightList *out)
+{
+	char	   *arr = array_literal(accounts);
+	const char *params[1] = {arr};
+	PGresult   *res;
+	DbResult	rc;
+	int			i;
+
+	memset(out, 0, sizeof(*out));
+	rc = db_exec(db, "orders_in_flight",
+				 "SELECT order_id, client_order_id, account_id, status, "
+				 "broker_order_id, attempts, updated_at "
+				 "FROM pgtrade.orders_in_flight($1::text[]) "
+				 "ORDER BY order_id",
+				 1, params, &res);
+	free(arr);
+	if (rc != DB_OK)
+		return rc;
+	out->n = PQntuples(res);
+	out->rows = xcalloc((size_t) out->n, sizeof(InFlightOrder));
+	for (i = 0; i < out->n; i++)
+	{
+		InFlightOrder *r = &out->rows[i];
+
+		r->order_id = get_int64(res, i, 0);
+		r->client_order_id = get_value(res, i, 1);
+		r->account_id = get_value(res, i, 2);
+		r->status = get_value(res, i, 3);
+		r->broker_order_id = get_value(res, i, 4);
+		r->attempts = (int) get_int64(res, i, 5);
+		r->updated_at = get_value(res, i, 6);
+	}
+	PQclear(res);
+	return DB_OK;
+}

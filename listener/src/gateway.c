@@ -1,0 +1,450 @@
+/*-------------------------------------------------------------------------
+ *
+ * gateway.c
+ *	  HTTPS calls to the IBKR Client Portal gateway, within its rate budget.
+ *
+ * Options common to all calls are set once on the handle; each call sets
+ * its URL, method and body, and clears the custom method of the one
+ * before.  The TLS connection is reused.  The gateway needs no token:
+ * cookies it sets are kept in memory only and never logged.
+ *
+ * Timing: the budget of GW_BUDGET_PER_SECOND requests per second is a
+ * ring of the last request start times; pacing and the 429 penalty are
+ * deadlines on the monotonic clock.  Waits for the budget are short
+ * and uninterruptible; waits for list pacing can be several seconds and
+ * end early when the interrupt flag is set by a signal.
+ *
+ *-------------------------------------------------------------------------
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "gateway.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+#include "util.h"
+
+/*
+ * The budget's window: a little over a second, so that the gateway,
+ * which sees requests later than we start them, never counts eleven.
+ */
+#define GW_BUDGET_WINDOW 1.05
+
+/* curl writes its error text into GwResponse.error */
+_Static_assert(sizeof(((GwResponse *) 0)->error) >= CURL_ERROR_SIZE,
+			   "GwResponse.error is smaller than CURL_ERROR_SIZE");
+
+static int gateway_setup_handle(Gateway *gw);
+
+struct Gateway
+{
+	CURL				  *curl;
+	char				  *base_url;
+	char				  *cacert;
+	bool				   insecure;
+	long				   connect_timeout_ms;
+	long				   request_timeout_ms;
+	double				   time_scale;
+	struct curl_slist	  *headers;
+	double				   recent[GW_BUDGET_PER_SECOND]; /* start times */
+	int					   recent_pos;
+	double				   pace_next[GW_PACE_N]; /* earliest next list call */
+	double				   penalty_until;		 /* no calls before this time */
+	double				   last_429;			 /* last 429, 0: none */
+	GwGuard				   guard;
+	void				  *guard_arg;
+	volatile sig_atomic_t *interrupt;
+};
+
+/* Initialise libcurl once per process.  Returns 0 or -1. */
+int
+gateway_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+/* Release libcurl's global state at exit. */
+void
+gateway_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+/* Return true for host names that mean this machine. */
+static bool
+host_is_loopback(const char *host)
+{
+	return strcasecmp(host, "localhost") == 0 ||
+		strcmp(host, "127.0.0.1") == 0 ||
+		strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+}
+
+/*
+ * Check a gateway URL: https, or http to a loopback host only; and
+ * --insecure only for a loopback host, since skipping certificate checks
+ * towards another machine would hand the session to whoever answers.
+ * Returns 0, or -1 with err set.
+ */
+int
+gateway_check_url(const char *url, bool insecure, char *err, size_t errlen)
+{
+	CURLU *u = curl_url();
+	char  *scheme = NULL;
+	char  *host = NULL;
+	int	   rc = -1;
+
+	if (u == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		snprintf(err, errlen, "invalid gateway URL \"%s\"", url);
+	else if (strcmp(scheme, "https") != 0 &&
+			 !(strcmp(scheme, "http") == 0 && host_is_loopback(host)))
+		snprintf(err, errlen, "gateway URL must use https (plain http is "
+							  "allowed only to localhost)");
+	else if (insecure && !host_is_loopback(host))
+		snprintf(err, errlen, "--insecure is allowed only for a gateway on "
+							  "localhost or 127.0.0.1, not \"%s\"",
+				 host);
+	else
+		rc = 0;
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/*
+ * Create a gateway client.  Returns NULL with err set on failure.  The
+ * settings' strings are copied.
+ */
+Gateway *
+gateway_create(const GatewaySettings *s, char *err, size_t errlen)
+{
+	Gateway *gw;
+
+	if (gateway_check_url(s->base_url, s->insecure, err, errlen) != 0)
+		return NULL;
+	gw = xcalloc(1, sizeof(Gateway));
+	gw->curl = curl_easy_init();
+	if (gw->curl == NULL)
+	{
+		snprintf(err, errlen, "could not initialise libcurl");
+		free(gw);
+		return NULL;
+	}
+	gw->base_url = xstrdup(s->base_url);
+	gw->cacert = xstrdup(s->cacert);
+	gw->insecure = s->insecure;
+	gw->connect_timeout_ms = (long) (s->connect_timeout * 1000.0);
+	gw->request_timeout_ms = (long) (s->request_timeout * 1000.0);
+	gw->time_scale = s->time_scale;
+	gw->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	gw->headers = curl_slist_append(gw->headers, "Accept: application/json");
+	gw->headers = curl_slist_append(gw->headers, "Expect:");
+	if (gw->headers == NULL || gateway_setup_handle(gw) != 0)
+	{
+		snprintf(err, errlen, "could not set up libcurl");
+		gateway_destroy(gw);
+		return NULL;
+	}
+	return gw;
+}
+
+/* Release a gateway client; NULL is allowed. */
+void
+gateway_destroy(Gateway *gw)
+{
+	if (gw == NULL)
+		return;
+	curl_easy_cleanup(gw->curl);
+	curl_slist_free_all(gw->headers);
+	free(gw->base_url);
+	free(gw->cacert);
+	free(gw);
+}
+
+/* Install the callback asked before every HTTP call. */
+void
+gateway_set_guard(Gateway *gw, GwGuard guard, void *arg)
+{
+	gw->guard = guard;
+	gw->guard_arg = arg;
+}
+
+/* Install the flag that ends pacing waits early (set by signals). */
+void
+gateway_set_interrupt(Gateway *gw, volatile sig_atomic_t *flag)
+{
+	gw->interrupt = flag;
+}
+
+/* Change the factor on pacing and penalty durations. */
+void
+gateway_set_time_scale(Gateway *gw, double time_scale)
+{
+	gw->time_scale = time_scale;
+}
+
+/* Return seconds until a call of this pacing class may start (0: now). */
+double
+gateway_pace_wait(const Gateway *gw, GwPace pace)
+{
+	double now = mono_now();
+	double wait = gw->penalty_until - now;
+
+	if (pace != GW_PACE_NONE && gw->pace_next[pace] - now > wait)
+		wait = gw->pace_next[pace] - now;
+	return wait > 0 ? wait : 0;
+}
+
+/* Return seconds left of the 429 penalty (0: none). */
+double
+gateway_penalty_left(const Gateway *gw)
+{
+	double left = gw->penalty_until - mono_now();
+
+	return left > 0 ? left : 0;
+}
+
+/* Return a new malloc'ed copy of s escaped for a URL path segment. */
+char *
+gateway_escape(const char *s)
+{
+	char *e = curl_easy_escape(NULL, s, 0);
+	char *r;
+
+	if (e == NULL)
+		return xstrdup("");
+	r = xstrdup(e);
+	curl_free(e);
+	return r;
+}
+
+/* Return a short name of a call result, for log lines. */
+const char *
+gateway_result_name(GwResult r)
+{
+	switch (r)
+	{
+		case GW_OK:
+			return "answered";
+		case GW_CONNECT:
+			return "could not connect";
+		case GW_TIMEOUT:
+			return "timed out";
+		case GW_TRANSPORT:
+			return "transport failure";
+		case GW_PENALTY:
+			return "held back by the rate-limit penalty";
+		case GW_REFUSED:
+			return "refused: a database transaction is open";
+		case GW_INTERRUPTED:
+			return "interrupted";
+	}
+	return "failed";
+}
+
+/* Release the body of a response and zero it. */
+void
+gateway_response_free(GwResponse *resp)
+{
+	free(resp->body);
+	memset(resp, 0, sizeof(*resp));
+}
+
+/* libcurl write callback: append to the response, refusing huge bodies. */
+static size_t
+write_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	GwResponse *resp = arg;
+	size_t		n = size * nmemb;
+
+	if (resp->len + n > GW_BODY_MAX)
+		return 0; /* makes curl fail with a write error */
+	resp->body = xrealloc(resp->body, resp->len + n + 1);
+	memcpy(resp->body + resp->len, data, n);
+	resp->len += n;
+	resp->body[resp->len] = '\0';
+	return n;
+}
+
+/*
+ * Wait until a call of this class may start.  Returns false when the
+ * wait was cut short by the interrupt flag.
+ */
+static bool
+gateway_wait_turn(Gateway *gw, GwPace pace)
+{
+	double wait;
+	double oldest;
+
+	while ((wait = gateway_pace_wait(gw, pace)) > 0)
+	{
+		if (gw->interrupt != NULL && *gw->interrupt)
+			return false;
+		sleep_seconds(wait < 0.25 ? wait : 0.25);
+	}
+	oldest = gw->recent[gw->recent_pos];
+	wait = oldest + GW_BUDGET_WINDOW - mono_now();
+	if (oldest > 0 && wait > 0)
+		sleep_seconds(wait);
+	return true;
+}
+
+/*
+ * Set the options every call shares, once: libcurl keeps options between
+ * calls on one handle, and resetting them per call would also grow its
+ * cookie-file list by one entry per call.
+ */
+static int
+gateway_setup_handle(Gateway *gw)
+{
+	CURL	*c = gw->curl;
+	CURLcode cc = CURLE_OK;
+
+	cc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+	cc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+						   gw->connect_timeout_ms);
+	cc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, gw->request_timeout_ms);
+	cc |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, gw->headers);
+	cc |= curl_easy_setopt(c, CURLOPT_USERAGENT,
+						   "pgtrade-listener/" LISTENER_VERSION);
+	cc |= curl_easy_setopt(c, CURLOPT_COOKIEFILE, "");
+	cc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body);
+	if (gw->cacert != NULL)
+		cc |= curl_easy_setopt(c, CURLOPT_CAINFO, gw->cacert);
+	if (gw->insecure)
+	{
+		cc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		cc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	return cc == CURLE_OK ? 0 : -1;
+}
+
+/* Set the options of one call: URL, method, body, where answers go. */
+static void
+gateway_setup_call(Gateway *gw, const char *method, const char *url,
+				   const char *body, GwResponse *resp)
+{
+	CURL *c = gw->curl;
+
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, resp->error);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
+	if (strcmp(method, "POST") == 0)
+	{
+		/* the gateway answers a body-less POST with 411: always send one */
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body ? body : "{}");
+	}
+	else
+	{
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		if (strcmp(method, "GET") != 0)
+			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	}
+}
+
+/* Map a curl error code to a call result. */
+static GwResult
+gateway_map_error(CURLcode cc)
+{
+	switch (cc)
+	{
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_COULDNT_RESOLVE_HOST:
+			return GW_CONNECT;
+		case CURLE_OPERATION_TIMEDOUT:
+			return GW_TIMEOUT;
+		default:
+			return GW_TRANSPORT;
+	}
+}
+
+/*
+ * Back off after a 429: one list pacing interval after the first, the
+ * whole penalty after a second one within GW_429_WINDOW.  Never retry
+ * at once.
+ */
+static void
+gateway_note_429(Gateway *gw, const char *method, const char *path)
+{
+	double now = mono_now();
+	double pause = GW_LIST_PACING * gw->time_scale;
+
+	if (gw->last_429 > 0 && now - gw->last_429 < GW_429_WINDOW * gw->time_scale)
+		pause = GW_PENALTY_SECONDS * gw->time_scale;
+	gw->last_429 = now;
+	gw->penalty_until = now + pause;
+	log_warning("gateway", "%s %s: rate limited (429); no requests for "
+						   "%.1f s",
+				method, path, pause);
+}
+
+/*
+ * Make one call: method ("GET", "POST", "DELETE") to base URL + path,
+ * with body for POST (NULL sends "{}").  Waits for the rate budget and
+ * for the pacing class.  On GW_OK resp holds the status and body; the
+ * caller frees resp in every case.  A 429 answer starts the penalty.
+ */
+GwResult
+gateway_call(Gateway *gw, const char *method, const char *path,
+			 const char *body, GwPace pace, GwResponse *resp)
+{
+	char	*url;
+	CURLcode cc;
+	double	 start;
+	GwResult r = GW_OK;
+
+	memset(resp, 0, sizeof(*resp));
+	if (gateway_penalty_left(gw) > 0)
+		return GW_PENALTY;
+	if (!gateway_wait_turn(gw, pace))
+		return GW_INTERRUPTED;
+	if (gw->guard != NULL && !gw->guard(gw->guard_arg))
+	{
+		log_error("gateway", "%s %s not sent: a database transaction is "
+							 "open",
+				  method, path);
+		return GW_REFUSED;
+	}
+	url = xasprintf("%s%s", gw->base_url, path);
+	gateway_setup_call(gw, method, url, body, resp);
+	start = mono_now();
+	cc = curl_easy_perform(gw->curl);
+	gw->recent[gw->recent_pos] = start;
+	gw->recent_pos = (gw->recent_pos + 1) % GW_BUDGET_PER_SECOND;
+	if (pace != GW_PACE_NONE)
+		gw->pace_next[pace] = mono_now() + GW_LIST_PACING * gw->time_scale;
+	if (cc != CURLE_OK)
+	{
+		r = gateway_map_error(cc);
+		if (resp->error[0] == '\0')
+			snprintf(resp->error, sizeof(resp->error), "%s",
+					 curl_easy_strerror(cc));
+	}
+	else
+		curl_easy_getinfo(gw->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (resp->body == NULL)
+		resp->body = xstrdup("");
+	log_debug("gateway", "%s %s: %s %ld (%zu bytes, %.0f ms)", method, path,
+			  gateway_result_name(r), resp->status, resp->len,
+			  (mono_now() - start) * 1000.0);
+	if (r == GW_OK && resp->status == 429)
+		gateway_note_429(gw, method, path);
+	free(url);
+	return r;
+}

@@ -1,0 +1,207 @@
+/*-------------------------------------------------------------------------
+ *
+ * listener.h
+ *	  State of one listener process and the steps of its loop.
+ *
+ * One process serves one gateway.  It is single-threaded: the loop in
+ * loop.c waits on the database socket and a timer, and runs the steps
+ * below one after the other, so nothing ever interleaves with an order
+ * submission and its prompt chain.
+ *
+ * Terms:
+ *	lease		a session advisory lock per account; only leased accounts
+ *				are served, so two listeners never serve one account
+ *	in flight	an order the broker may be working: submitting, working,
+ *				cancel_requested (pgtrade.orders_in_flight)
+ *	reconcile	looking in-flight orders up at the broker before claiming
+ *				anything new: at start, after a reconnect, after an
+ *				answer that left an order's fate open
+ *	retry slot	the one order, claimed by this process, whose placement
+ *				had no clear answer; it may be sent again with the same
+ *				cOID once the broker was asked and did not have it
+ *
+ * Signals only set the flags declared here.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LISTENER_H
+#define LISTENER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "cpapi.h"
+#include "db.h"
+#include "gateway.h"
+#include "util.h"
+
+/* Gateway timers before scaling, in seconds. */
+#define SESSION_TICKLE_SECONDS 60.0
+#define SESSION_STATUS_POLL_SECONDS 1.0
+#define SESSION_STATUS_POLLS 10
+#define SESSION_RETRY_MIN 1.0
+#define SESSION_RETRY_MAX 60.0
+
+/* Database reconnection back-off, seconds (not scaled). */
+#define DB_RETRY_MIN 1.0
+#define DB_RETRY_MAX 30.0
+
+/* Prompt rounds answered for one order before giving up. */
+#define ORDER_PROMPT_ROUNDS_MAX 10
+
+/* Live-order polls before concluding an order is not at the broker. */
+#define RECONCILE_POLLS 2
+
+/* A cOID is unique at the broker for 24 hours: no resend after that. */
+#define RETRY_WINDOW_SECONDS (24 * 3600)
+#define RETRY_RESENDS_MAX 3
+
+/* Trade polls kept up after an account's last order left flight. */
+#define TRADES_TAIL_POLLS 2
+
+/* Bound of the in-memory caches of reported fills and statuses. */
+#define CACHE_MAX 8192
+
+extern volatile sig_atomic_t got_stop;
+extern volatile sig_atomic_t got_reload;
+
+typedef enum SessionState
+{
+	SESSION_STARTING,  /* not established yet */
+	SESSION_READY,	   /* authenticated, accounts queried */
+	SESSION_COMPETING, /* another platform holds the session */
+	SESSION_DOWN	   /* lost; re-establishing with back-off */
+} SessionState;
+
+typedef struct Lease
+{
+	char *account;
+	bool  held;		   /* our advisory lock is taken */
+	int	  trades_tail; /* trade polls still owed */
+	int	  trades_days; /* days of the next trade poll, 0: one */
+} Lease;
+
+typedef struct RetrySlot
+{
+	bool		 active;
+	ClaimedOrder order;
+	time_t		 first_attempt; /* wall clock of the first POST */
+	int			 resends;
+	char		*rejection; /* a verdict not yet recorded, or NULL */
+} RetrySlot;
+
+/* A small bounded set of strings (fills and statuses already sent). */
+typedef struct SeenCache
+{
+	StrList keys;
+} SeenCache;
+
+typedef struct Listener
+{
+	Config	 cfg;
+	DbConn	*db;
+	Gateway *gw;
+	int64_t	 listener_id;
+	bool	 registered;
+
+	SessionState session;
+	StrList		 gw_accounts; /* accounts the gateway lists */
+	Lease		*leases;	  /* accounts to serve */
+	int			 n_leases;
+
+	double next_db_try;
+	double db_delay;
+	double next_establish;
+	double establish_delay;
+	double next_tickle;
+	double next_poll;
+	double next_heartbeat;
+	double next_track;
+	double start_time;
+
+	bool   need_reconcile;
+	double next_reconcile;
+	bool   notified;
+	bool   ever_ready; /* the session was ready at least once */
+	int	   track_cursor;
+	char   last_error[512];
+
+	RetrySlot retry;
+	SeenCache fills_seen;
+	SeenCache status_seen;
+
+	/* --once */
+	double	once_deadline;
+	bool	once_claims_done;
+	StrList once_submitted; /* order ids as text */
+} Listener;
+
+/* session.c */
+extern int		   session_establish(Listener *L);
+extern void		   session_tickle(Listener *L);
+extern void		   session_lost(Listener *L, const char *why);
+extern bool		   session_ready(const Listener *L);
+extern const char *session_state_name(const Listener *L);
+extern GwResult	   session_call(Listener *L, const char *method,
+								const char *path, const char *body,
+								GwPace pace, GwResponse *resp);
+extern void		   session_note_answer(Listener *L, const char *what,
+									   GwResult r, const GwResponse *resp);
+extern void		   session_send_suppress(Listener *L);
+extern void		   leases_update(Listener *L);
+extern void		   leases_take(Listener *L);
+extern void		   leases_served(const Listener *L, StrList *out);
+extern void		   listener_set_error(Listener *L, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* order.c */
+typedef enum SubmitOutcome
+{
+	SUBMIT_RECORDED,  /* the outcome is in the database */
+	SUBMIT_UNCERTAIN, /* left submitting: reconcile first */
+	SUBMIT_DB_LOST	  /* outcome known but not recorded */
+} SubmitOutcome;
+
+extern SubmitOutcome order_submit(Listener *L, const ClaimedOrder *o);
+extern void			 claim_and_submit(Listener *L);
+
+/* track.c */
+
+/* What the broker knows of one cOID, copied out of its answers. */
+typedef struct BrokerMatch
+{
+	bool	  in_live;	 /* found among the live orders */
+	bool	  in_trades; /* found among the trades */
+	char	 *order_id;	 /* broker order id (live orders only) */
+	char	 *status;
+	char	 *account;
+	int64_t	  conid;
+	CpapiSide side;
+	char	 *total_size;
+	char	 *filled;
+	char	 *avg_price;
+	char	 *payload; /* the live order or first trade, as JSON */
+} BrokerMatch;
+
+extern int		broker_find(Listener *L, const char *account, const char *coid,
+							BrokerMatch *m);
+extern void		broker_match_free(BrokerMatch *m);
+extern char	   *broker_match_differs(const ClaimedOrder *o,
+									 const BrokerMatch	*m);
+extern DbResult broker_adopt(Listener *L, int64_t order_id,
+							 const BrokerMatch *m);
+extern int		reconcile_run(Listener *L);
+extern void		track_tick(Listener *L);
+extern bool		seen_check(const SeenCache *c, const char *key);
+extern void		seen_add(SeenCache *c, const char *key);
+extern void		listener_db_lost(Listener *L);
+extern void		retry_clear(Listener *L);
+extern void		track_owe_trades(Listener *L, const char *account);
+
+/* loop.c */
+extern int listener_run(Listener *L);
+
+#endif /* LISTENER_H */

@@ -1,0 +1,354 @@
+/*-------------------------------------------------------------------------
+ *
+ * loop.c
+ *	  The listener's main loop.
+ *
+ * One thread, explicit states.  Each turn:
+ *	1. SIGHUP: reload the configuration (a bad one is logged and the
+ *	   running one kept).
+ *	2. Database down: connect (with back-off), register once, LISTEN,
+ *	   take the account leases, and ask for a reconciliation.
+ *	3. Session not ready: establish it (with back-off).
+ *	4. Session ready: tickle when due; reconcile when asked; otherwise
+ *	   claim and submit on a notification or a poll tick, then track.
+ *	5. Heartbeat every poll interval.
+ *	6. Wait on the database socket until the next timer.
+ * NOTIFY only rings the bell: the orders table is the queue, so a lost
+ * notification costs one poll interval, never an order.
+ *
+ *-------------------------------------------------------------------------
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "listener.h"
+#include "log.h"
+
+/*
+ * Connect the database session and set it up.  Returns 0 (connected or
+ * retry scheduled) or -1 when the listener cannot register at all.
+ */
+static int
+loop_db_up(Listener *L)
+{
+	DbResult rc;
+
+	rc = db_connect(L->db, L->cfg.conninfo, L->cfg.statement_timeout,
+					L->cfg.lock_timeout);
+	if (rc == DB_OK && !L->registered)
+	{
+		rc = db_listener_register(L->db, L->cfg.name, (int) getpid(),
+								  LISTENER_VERSION, &L->listener_id);
+		if (rc == DB_FAILED)
+			return -1;
+		L->registered = rc == DB_OK;
+		if (L->registered)
+			log_info("database", "registered as listener %lld (%s)",
+					 (long long) L->listener_id, L->cfg.name);
+	}
+	if (rc != DB_OK)
+	{
+		db_disconnect(L->db);
+		listener_set_error(L, "database: could not connect");
+		L->next_db_try = mono_now() + L->db_delay;
+		log_info("database", "next connection attempt in %.0f s",
+				 L->db_delay);
+		L->db_delay = L->db_delay * 2 > DB_RETRY_MAX ? DB_RETRY_MAX
+													 : L->db_delay * 2;
+		return 0;
+	}
+	log_info("database", "connected; listening on pgtrade_order");
+	if (strncmp(L->last_error, "database", 8) == 0)
+		L->last_error[0] = '\0';
+	L->db_delay = DB_RETRY_MIN;
+	L->need_reconcile = true;
+	L->next_reconcile = mono_now();
+	L->notified = true; /* scan once: notifications were missed */
+	leases_take(L);
+	return 0;
+}
+
+/* Send the heartbeat: gateway state, accounts served, last error. */
+static void
+loop_heartbeat(Listener *L, const char *state)
+{
+	StrList	 served = {0};
+	DbResult rc;
+
+	leases_served(L, &served);
+	rc = db_listener_heartbeat(L->db, L->listener_id, state, &served,
+							   L->last_error[0] ? L->last_error : NULL);
+	if (rc == DB_LOST)
+		listener_db_lost(L);
+	strlist_free(&served);
+}
+
+/* Return true when two optional strings are equal. */
+static bool
+same_text(const char *a, const char *b)
+{
+	return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
+}
+
+/* Replace the gateway client after a change of its settings. */
+static void
+loop_new_gateway(Listener *L)
+{
+	GatewaySettings gs = {
+		.base_url = L->cfg.gateway_url,
+		.cacert = L->cfg.cacert,
+		.insecure = L->cfg.insecure,
+		.connect_timeout = L->cfg.connect_timeout,
+		.request_timeout = L->cfg.http_timeout,
+		.time_scale = L->cfg.time_scale,
+	};
+	char	 err[256];
+	Gateway *gw = gateway_create(&gs, err, sizeof(err));
+
+	if (gw == NULL)
+	{
+		log_error("config", "gateway settings not applied: %s", err);
+		return;
+	}
+	gateway_destroy(L->gw);
+	L->gw = gw;
+	gateway_set_guard(gw, db_idle, L->db);
+	gateway_set_interrupt(gw, &got_stop);
+	L->session = SESSION_DOWN;
+	L->need_reconcile = true;
+	L->next_establish = mono_now();
+	L->establish_delay = SESSION_RETRY_MIN;
+}
+
+/* Reload the configuration (SIGHUP) and apply what changed. */
+static void
+loop_reload(Listener *L)
+{
+	Config next;
+	Config old;
+	char   err[512];
+
+	if (config_reload(&L->cfg, &next, err, sizeof(err)) != 0)
+	{
+		log_error("config", "reload failed, keeping the running "
+							"configuration: %s",
+				  err);
+		return;
+	}
+	old = L->cfg;
+	L->cfg = next;
+	log_set_verbose(L->cfg.verbose);
+	if (!same_text(old.name, next.name))
+		log_info("config", "a new name takes effect at the next start");
+	if (!same_text(old.gateway_url, next.gateway_url) ||
+		!same_text(old.cacert, next.cacert) ||
+		old.insecure != next.insecure ||
+		old.http_timeout != next.http_timeout ||
+		old.connect_timeout != next.connect_timeout)
+		loop_new_gateway(L);
+	else
+		gateway_set_time_scale(L->gw, next.time_scale);
+	if (!same_text(old.conninfo, next.conninfo) ||
+		old.statement_timeout != next.statement_timeout ||
+		old.lock_timeout != next.lock_timeout)
+	{
+		log_info("config", "database settings changed; reconnecting");
+		listener_db_lost(L);
+	}
+	if (!strlist_equal(&old.accounts, &next.accounts))
+	{
+		leases_update(L);
+		leases_take(L);
+	}
+	if (!strlist_equal(&old.suppress_ids, &next.suppress_ids) &&
+		session_ready(L))
+		session_send_suppress(L);
+	config_free(&old);
+	log_info("config", "configuration reloaded");
+}
+
+/*
+ * For --once: return true when everything this run claimed has left
+ * flight and the trades owed have been read.
+ */
+static bool
+loop_once_done(Listener *L)
+{
+	StrList		 served = {0};
+	InFlightList rows;
+	bool		 done = true;
+	int			 i;
+
+	if (!L->once_claims_done || L->need_reconcile || !session_ready(L) ||
+		!db_is_connected(L->db))
+		return false;
+	for (i = 0; i < L->n_leases; i++)
+		if (L->leases[i].held && L->leases[i].trades_tail > 0)
+			return false;
+	leases_served(L, &served);
+	if (db_orders_in_flight(L->db, &served, &rows) != DB_OK)
+		done = false;
+	else
+	{
+		for (i = 0; i < rows.n; i++)
+		{
+			char id[24];
+
+			snprintf(id, sizeof(id), "%lld", (long long) rows.rows[i].order_id);
+			if (strlist_contains(&L->once_submitted, id))
+				done = false;
+		}
+		in_flight_free(&rows);
+	}
+	strlist_free(&served);
+	return done;
+}
+
+/* Return the seconds the loop may sleep before its next timer. */
+static double
+loop_timeout(const Listener *L)
+{
+	double now = mono_now();
+	double next = L->next_poll;
+
+	if (!db_is_connected(L->db) && L->next_db_try < next)
+		next = L->next_db_try;
+	if (L->session != SESSION_READY && L->next_establish < next)
+		next = L->next_establish;
+	if (L->session == SESSION_READY)
+	{
+		if (L->next_tickle < next)
+			next = L->next_tickle;
+		if (L->next_track < next)
+			next = L->next_track;
+		if (L->need_reconcile && L->next_reconcile < next)
+			next = L->next_reconcile;
+	}
+	if (L->cfg.once && L->once_deadline < next)
+		next = L->once_deadline;
+	return next > now ? next - now : 0;
+}
+
+/* Sleep until the next timer, a notification, or a signal. */
+static void
+loop_wait(Listener *L)
+{
+	struct pollfd pfd;
+	int			  sock = db_socket(L->db);
+	int			  timeout_ms = (int) (loop_timeout(L) * 1000.0) + 1;
+	int			  n;
+	int			  count;
+
+	if (got_stop || got_reload || L->notified)
+		return;
+	pfd.fd = sock;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	n = poll(&pfd, sock >= 0 ? 1 : 0, timeout_ms);
+	if (n < 0 && errno != EINTR)
+		log_warning("loop", "poll failed: %s", strerror(errno));
+	if (n > 0 && sock >= 0)
+	{
+		if (db_read_notifies(L->db, &count) == DB_LOST)
+			listener_db_lost(L);
+		else if (count > 0)
+			L->notified = true;
+	}
+}
+
+/* Do the work of one turn once both database and session are up. */
+static void
+loop_work(Listener *L, double now)
+{
+	if (now >= L->next_tickle)
+		session_tickle(L);
+	if (!session_ready(L))
+		return;
+	if (now >= L->next_poll)
+		leases_take(L);
+	if (L->need_reconcile && now >= L->next_reconcile)
+		(void) reconcile_run(L);
+	if (!L->need_reconcile && (L->notified || now >= L->next_poll))
+	{
+		L->notified = false;
+		claim_and_submit(L);
+	}
+	if (!L->need_reconcile && db_is_connected(L->db))
+		track_tick(L);
+}
+
+/*
+ * Run until SIGTERM or SIGINT (or, with --once, until the queued orders
+ * are done or the deadline passed).  Returns the exit status.
+ */
+int
+listener_run(Listener *L)
+{
+	int	   status = 0;
+	double now = mono_now();
+
+	L->db_delay = DB_RETRY_MIN;
+	L->establish_delay = SESSION_RETRY_MIN;
+	L->next_db_try = L->next_establish = L->next_poll = now;
+	L->next_heartbeat = L->next_track = now;
+	L->once_deadline = now + L->cfg.once_timeout;
+	while (!got_stop)
+	{
+		now = mono_now();
+		if (got_reload)
+		{
+			got_reload = 0;
+			loop_reload(L);
+		}
+		if (!db_is_connected(L->db) && now >= L->next_db_try &&
+			loop_db_up(L) != 0)
+		{
+			log_fatal("database",
+					  "could not register this listener; is the pgtrade "
+					  "extension installed and EXECUTE on its listener "
+					  "functions granted?");
+			return 1;
+		}
+		if (db_is_connected(L->db) && L->session != SESSION_READY &&
+			now >= L->next_establish)
+			(void) session_establish(L);
+		if (db_is_connected(L->db) && L->session == SESSION_READY)
+			loop_work(L, mono_now());
+		now = mono_now();
+		if (now >= L->next_poll)
+			L->next_poll = now + L->cfg.poll_interval;
+		if (db_is_connected(L->db) && now >= L->next_heartbeat)
+		{
+			loop_heartbeat(L, session_state_name(L));
+			L->next_heartbeat = now + L->cfg.poll_interval;
+		}
+		if (L->cfg.once && loop_once_done(L))
+		{
+			log_info("loop", "--once: every order of this run has left "
+							 "flight; exiting");
+			break;
+		}
+		if (L->cfg.once && now >= L->once_deadline)
+		{
+			log_warning("loop", "--once: deadline of %.0f s reached with "
+								"work left",
+						L->cfg.once_timeout);
+			status = L->ever_ready && L->registered ? 0 : 1;
+			break;
+		}
+		loop_wait(L);
+	}
+	if (db_is_connected(L->db) && L->registered)
+	{
+		loop_heartbeat(L, "stopped");
+		if (db_is_connected(L->db))
+			(void) db_listener_stopped(L->db, L->listener_id);
+	}
+	return status;
+}

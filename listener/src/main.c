@@ -1,0 +1,150 @@
+/*-------------------------------------------------------------------------
+ *
+ * main.c
+ *	  pgtrade-listener: sends pgtrade's orders to an IBKR Client Portal
+ *	  gateway and records what becomes of them.
+ *
+ * This file reads the configuration, installs the signal handlers and
+ * hands over to the loop.  Signal handlers only set flags:
+ *	SIGTERM, SIGINT	finish the request in flight, then exit 0
+ *	SIGHUP			reload the configuration at the next turn
+ *	SIGPIPE			ignored (a closed gateway socket is an error
+ *					return, not a death)
+ *
+ * Exit status: 0 normal, 1 runtime failure, 2 usage or configuration
+ * error.
+ *
+ *-------------------------------------------------------------------------
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "listener.h"
+#include "log.h"
+
+volatile sig_atomic_t got_stop = 0;
+volatile sig_atomic_t got_reload = 0;
+
+/* SIGTERM and SIGINT: ask the loop to stop. */
+static void
+handle_stop(int signo)
+{
+	(void) signo;
+	got_stop = 1;
+}
+
+/* SIGHUP: ask the loop to reload the configuration. */
+static void
+handle_reload(int signo)
+{
+	(void) signo;
+	got_reload = 1;
+}
+
+/* Install the handlers; no SA_RESTART, so poll() wakes up at once. */
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = handle_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = handle_reload;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* Log the settings that matter (never the connection string). */
+static void
+log_settings(const Config *cfg)
+{
+	char *accounts = strlist_join(&cfg->accounts, ",");
+	char *confirm = strlist_join(&cfg->confirm_ids, ",");
+
+	log_info("config",
+			 "pgtrade-listener %s starting as \"%s\"; gateway %s%s; "
+			 "accounts %s; confirm ids %s; poll %.2f s; time scale %g%s",
+			 LISTENER_VERSION, cfg->name, cfg->gateway_url,
+			 cfg->insecure ? " (certificate checks off)" : "",
+			 accounts[0] ? accounts : "(all)", confirm[0] ? confirm : "(none)",
+			 cfg->poll_interval, cfg->time_scale, cfg->once ? "; --once" : "");
+	free(accounts);
+	free(confirm);
+}
+
+/* Release everything the listener holds (at exit). */
+static void
+listener_free(Listener *L)
+{
+	int i;
+
+	retry_clear(L);
+	gateway_destroy(L->gw);
+	db_destroy(L->db);
+	for (i = 0; i < L->n_leases; i++)
+		free(L->leases[i].account);
+	free(L->leases);
+	strlist_free(&L->gw_accounts);
+	strlist_free(&L->fills_seen.keys);
+	strlist_free(&L->status_seen.keys);
+	strlist_free(&L->once_submitted);
+	config_free(&L->cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+	Listener		L;
+	GatewaySettings gs;
+	char			err[256];
+	int				status;
+
+	memset(&L, 0, sizeof(L));
+	switch (config_from_args(argc, argv, &L.cfg))
+	{
+		case CONFIG_DONE:
+			return 0;
+		case CONFIG_ERROR:
+			return 2;
+		case CONFIG_OK:
+			break;
+	}
+	log_set_verbose(L.cfg.verbose);
+	install_signals();
+	if (gateway_global_init() != 0)
+	{
+		log_fatal(NULL, "could not initialise libcurl");
+		return 1;
+	}
+	memset(&gs, 0, sizeof(gs));
+	gs.base_url = L.cfg.gateway_url;
+	gs.cacert = L.cfg.cacert;
+	gs.insecure = L.cfg.insecure;
+	gs.connect_timeout = L.cfg.connect_timeout;
+	gs.request_timeout = L.cfg.http_timeout;
+	gs.time_scale = L.cfg.time_scale;
+	L.gw = gateway_create(&gs, err, sizeof(err));
+	if (L.gw == NULL)
+	{
+		log_fatal("config", "%s", err);
+		return 2;
+	}
+	L.db = db_create();
+	gateway_set_guard(L.gw, db_idle, L.db);
+	gateway_set_interrupt(L.gw, &got_stop);
+	log_settings(&L.cfg);
+	status = listener_run(&L);
+	log_info(NULL, "pgtrade-listener stopped (exit status %d)", status);
+	listener_free(&L);
+	gateway_global_cleanup();
+	return status;
+}

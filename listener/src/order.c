@@ -1,0 +1,488 @@
+/*-------------------------------------------------------------------------
+ *
+ * order.c
+ *	  Submit one claimed order: POST it, answer its prompts, record the
+ *	  outcome.
+ *
+ * The claim was committed before we get here, so the order is durably
+ * "submitting" before any byte leaves.  An order is sent once, with its
+ * cOID; the only second send is the same ticket with the same cOID, and
+ * only after the broker was asked and did not have it (see track.c).
+ *
+ * Outcomes:
+ *	accepted (a)	record_submission with the broker order id and status
+ *	prompt (b)		confirmed only when every message id is on the allow
+ *					list; otherwise declined and recorded as a rejection
+ *	error (c)		a duplicate cOID is adopted after checking account,
+ *					contract, side and quantity, else the order becomes
+ *					unknown; any other error text is a rejection
+ *	server prompt (d) recorded as a rejection, logged as an ERROR
+ *	no clear answer	(timeout, transport failure, 5xx, session loss,
+ *					unreadable body) the order stays submitting and is
+ *					looked up by cOID before anything else is claimed
+ *
+ *-------------------------------------------------------------------------
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "listener.h"
+#include "log.h"
+
+/* What one submission gathered, for the log and the payload. */
+typedef struct Submission
+{
+	const ClaimedOrder *o;
+	char				ctx[48];   /* "order 42" */
+	char			   *body;	   /* the order ticket we POST */
+	StrList				answers;   /* raw JSON of every parsed answer */
+	StrList				confirmed; /* message ids we confirmed */
+} Submission;
+
+/* Build {"request": body, "responses": [...], "confirmed": [...]}. */
+static char *
+submission_payload(const Submission *s)
+{
+	char *answers = strlist_join(&s->answers, ",");
+	char *ids = NULL;
+	char *payload;
+
+	cpapi_build_id_list_body("confirmed", s->confirmed.items,
+							 s->confirmed.n, &ids);
+	/* ids is {"confirmed":[...]}: splice its member into our object */
+	ids[strlen(ids) - 1] = '\0';
+	payload = xasprintf("{\"request\":%s,\"responses\":[%s],%s}",
+						s->body ? s->body : "null", answers, ids + 1);
+	free(answers);
+	free(ids);
+	return payload;
+}
+
+/* Record a rejection with the gathered payload. */
+static SubmitOutcome
+submission_reject(Listener *L, Submission *s, const char *reason)
+{
+	char	*payload = submission_payload(s);
+	DbResult rc = db_record_rejection(L->db, s->o->order_id, reason,
+									  payload);
+
+	free(payload);
+	log_warning(s->ctx, "rejected: %s", reason);
+	if (rc != DB_OK)
+	{
+		/* keep the verdict so the reconciliation can still record it */
+		free(L->retry.rejection);
+		L->retry.rejection = xstrdup(reason);
+		return rc == DB_LOST ? SUBMIT_DB_LOST : SUBMIT_UNCERTAIN;
+	}
+	retry_clear(L);
+	return SUBMIT_RECORDED;
+}
+
+/* Record the acceptance (shape (a)). */
+static SubmitOutcome
+submission_accept(Listener *L, Submission *s, const CpapiOrderReply *r)
+{
+	char	   *payload = submission_payload(s);
+	char	   *status = NULL;
+	const char *broker_status = r->order_status ? r->order_status
+												: "Submitted";
+	DbResult	rc = db_record_submission(L->db, s->o->order_id, r->order_id,
+										  broker_status, payload, &status);
+
+	free(payload);
+	track_owe_trades(L, s->o->account_id);
+	if (rc != DB_OK)
+	{
+		log_warning(s->ctx, "accepted as broker order %s (%s) but not "
+							"recorded; it will be found by its cOID",
+					r->order_id,
+					broker_status);
+		return rc == DB_LOST ? SUBMIT_DB_LOST : SUBMIT_UNCERTAIN;
+	}
+	log_info(s->ctx, "accepted as broker order %s, broker status %s; "
+					 "order is %s%s%s",
+			 r->order_id, broker_status,
+			 status ? status : "?", r->text ? "; note: " : "",
+			 r->text ? r->text : "");
+	free(status);
+	retry_clear(L);
+	return SUBMIT_RECORDED;
+}
+
+/* Leave the order submitting; it is looked up before the next claim. */
+static SubmitOutcome
+submission_uncertain(Listener *L, Submission *s, const char *why)
+{
+	log_warning(s->ctx, "no clear answer from the gateway (%s); the order "
+						"stays submitting and is looked up by cOID %s before "
+						"anything else is sent",
+				why, s->o->client_order_id);
+	listener_set_error(L, "%s: no clear answer (%s)", s->ctx, why);
+	L->need_reconcile = true;
+	return SUBMIT_UNCERTAIN;
+}
+
+/* Return true when every message id of the prompt may be confirmed. */
+static bool
+prompt_allowed(const Listener *L, const CpapiOrderReply *r)
+{
+	int i;
+
+	if (r->n_message_ids == 0)
+		return false;
+	for (i = 0; i < r->n_message_ids; i++)
+		if (!strlist_contains(&L->cfg.confirm_ids, r->message_ids[i]))
+			return false;
+	return true;
+}
+
+/* Describe a prompt as "o354: text; o163: text" (malloc'ed). */
+static char *
+prompt_text(const CpapiOrderReply *r)
+{
+	StrList parts = {0};
+	char   *s;
+	int		i;
+	int		n = r->n_message_ids;
+
+	if (r->n_messages > n)
+		n = r->n_messages;
+	for (i = 0; i < n; i++)
+	{
+		const char *id = i < r->n_message_ids ? r->message_ids[i] : "(no id)";
+		const char *text = i < r->n_messages ? r->messages[i] : "";
+		char	   *p = xasprintf("%s: %s", id, text);
+
+		strlist_add(&parts, p);
+		free(p);
+	}
+	s = strlist_join(&parts, "; ");
+	strlist_free(&parts);
+	return s;
+}
+
+/* Decline a prompt at the gateway; the answer is only logged. */
+static void
+prompt_decline(Listener *L, Submission *s, const char *reply_id)
+{
+	GwResponse resp;
+	char	  *esc = gateway_escape(reply_id);
+	char	  *path = xasprintf("/iserver/reply/%s", esc);
+	GwResult   r = gateway_call(L->gw, "POST", path,
+								"{\"confirmed\":false}", GW_PACE_NONE, &resp);
+
+	log_debug(s->ctx, "declined prompt %s: %s, HTTP %ld", reply_id,
+			  gateway_result_name(r), resp.status);
+	gateway_response_free(&resp);
+	free(path);
+	free(esc);
+}
+
+/*
+ * Handle a duplicate-cOID answer: adopt the broker's order only when
+ * account, contract, side and quantity match ours; otherwise the order
+ * becomes unknown.
+ */
+static SubmitOutcome
+submission_duplicate(Listener *L, Submission *s, const char *error)
+{
+	const ClaimedOrder *o = s->o;
+	BrokerMatch			m;
+	char			   *why = NULL;
+	DbResult			rc;
+
+	log_warning(s->ctx, "the broker already has cOID %s (%s); looking "
+						"it up",
+				o->client_order_id, error);
+	if (broker_find(L, o->account_id, o->client_order_id, &m) != 0)
+		return submission_uncertain(L, s, "duplicate cOID, lookup failed");
+	if (!m.in_live)
+		why = xasprintf("cOID %s is already registered at the broker but "
+						"is not among its live orders",
+						o->client_order_id);
+	else
+		why = broker_match_differs(o, &m);
+	if (why == NULL)
+	{
+		rc = broker_adopt(L, o->order_id, &m);
+		track_owe_trades(L, o->account_id);
+		log_info(s->ctx, "adopted broker order %s with the same cOID",
+				 m.order_id);
+	}
+	else
+	{
+		rc = db_record_unknown(L->db, o->order_id, why);
+		log_error(s->ctx, "order is unknown: %s", why);
+		free(why);
+	}
+	broker_match_free(&m);
+	if (rc == DB_OK)
+		retry_clear(L);
+	return rc == DB_OK ? SUBMIT_RECORDED : rc == DB_LOST ? SUBMIT_DB_LOST
+														 : SUBMIT_UNCERTAIN;
+}
+
+/* Handle shape (c): an error envelope. */
+static SubmitOutcome
+submission_error(Listener *L, Submission *s, long status,
+				 const CpapiOrderReply *r)
+{
+	CpapiErrorKind kind = cpapi_classify_error(status, r->error);
+	char		  *why;
+	SubmitOutcome  out;
+
+	switch (kind)
+	{
+		case CPAPI_ERR_DUPLICATE_COID:
+			return submission_duplicate(L, s, r->error);
+		case CPAPI_ERR_NOT_AUTHENTICATED:
+		case CPAPI_ERR_NO_BRIDGE:
+		case CPAPI_ERR_QUERY_ACCOUNTS:
+		case CPAPI_ERR_REPLY_NOT_FOUND:
+		case CPAPI_ERR_RATE_LIMITED:
+		case CPAPI_ERR_TRANSIENT:
+			why = xasprintf("%s: %s", cpapi_error_kind_name(kind), r->error);
+			out = submission_uncertain(L, s, why);
+			free(why);
+			return out;
+		default:
+			return submission_reject(L, s, r->error);
+	}
+}
+
+/*
+ * Send one request of the chain and read its answer.  Returns true with
+ * *r filled, or false with *out set to the outcome.
+ */
+static bool
+submission_exchange(Listener *L, Submission *s, const char *path,
+					const char *body, CpapiOrderReply *r, long *status,
+					SubmitOutcome *out)
+{
+	GwResponse resp;
+	GwResult   g = session_call(L, "POST", path, body, GW_PACE_NONE, &resp);
+	char	   err[CPAPI_ERR_LEN];
+	char	  *why = NULL;
+
+	*status = resp.status;
+	if (g != GW_OK)
+		why = xasprintf("%s %s%s%s", path, gateway_result_name(g),
+						resp.error[0] ? ": " : "", resp.error);
+	else if (resp.status >= 500 || resp.status == 429 ||
+			 resp.status == 401)
+		why = xasprintf("%s answered HTTP %ld", path, resp.status);
+	else if (cpapi_parse_order_reply(resp.body, resp.len, r, err,
+									 sizeof(err)) != 0)
+		why = xasprintf("%s answered HTTP %ld with %s", path, resp.status,
+						err);
+	else
+		strlist_add(&s->answers, resp.body);
+	gateway_response_free(&resp);
+	if (why == NULL)
+		return true;
+	*out = submission_uncertain(L, s, why);
+	free(why);
+	return false;
+}
+
+/* Run the request and prompt chain of one order. */
+static SubmitOutcome
+submission_run(Listener *L, Submission *s)
+{
+	char		   *acct = gateway_escape(s->o->account_id);
+	char		   *path = xasprintf("/iserver/account/%s/orders", acct);
+	const char	   *body = s->body;
+	SubmitOutcome	out = SUBMIT_UNCERTAIN;
+	CpapiOrderReply r;
+	long			status;
+	int				round;
+	int				i;
+
+	for (round = 1;; round++)
+	{
+		memset(&r, 0, sizeof(r));
+		if (!submission_exchange(L, s, path, body, &r, &status, &out))
+			break;
+		if (r.kind == CPAPI_REPLY_ACCEPTED)
+			out = submission_accept(L, s, &r);
+		else if (r.kind == CPAPI_REPLY_ERROR)
+			out = submission_error(L, s, status, &r);
+		else if (r.kind == CPAPI_REPLY_SERVER_PROMPT)
+		{
+			char *why = xasprintf("server prompt not answered: %s",
+								  r.error);
+
+			log_error(s->ctx, "the gateway asks a question pgtrade does not "
+							  "answer (message id %s): %s",
+					  r.message_id ? r.message_id : "none", r.error);
+			out = submission_reject(L, s, why);
+			free(why);
+		}
+		else if (r.kind == CPAPI_REPLY_PROMPT)
+		{
+			char *text = prompt_text(&r);
+			char *why = NULL;
+
+			if (!prompt_allowed(L, &r))
+				why = xasprintf("confirmation prompt not allowed: %s", text);
+			else if (round >= ORDER_PROMPT_ROUNDS_MAX)
+				why = xasprintf("more than %d confirmation prompts; last: %s",
+								ORDER_PROMPT_ROUNDS_MAX, text);
+			if (why != NULL)
+			{
+				prompt_decline(L, s, r.reply_id);
+				out = submission_reject(L, s, why);
+				free(why);
+				free(text);
+				cpapi_order_reply_free(&r);
+				break;
+			}
+			log_info(s->ctx, "confirming prompt %s", text);
+			free(text);
+			for (i = 0; i < r.n_message_ids; i++)
+				strlist_add(&s->confirmed, r.message_ids[i]);
+			free(path);
+			free(acct);
+			acct = gateway_escape(r.reply_id);
+			path = xasprintf("/iserver/reply/%s", acct);
+			body = "{\"confirmed\":true}";
+			cpapi_order_reply_free(&r);
+			continue;
+		}
+		cpapi_order_reply_free(&r);
+		break;
+	}
+	free(path);
+	free(acct);
+	return out;
+}
+
+/* Put the order in the retry slot, keeping its first attempt time. */
+static void
+retry_remember(Listener *L, const ClaimedOrder *o)
+{
+	if (L->retry.active && L->retry.order.order_id == o->order_id)
+		return;
+	retry_clear(L);
+	L->retry.active = true;
+	claimed_order_copy(&L->retry.order, o);
+	L->retry.first_attempt = time(NULL);
+}
+
+/*
+ * Submit one claimed order and record what became of it.  Returns
+ * SUBMIT_UNCERTAIN when the order must be looked up at the broker before
+ * anything else is sent.
+ */
+SubmitOutcome
+order_submit(Listener *L, const ClaimedOrder *o)
+{
+	Submission	s = {0};
+	CpapiTicket t = {
+		.account = o->account_id,
+		.coid = o->client_order_id,
+		.conid = o->conid,
+		.side = o->side,
+		.quantity = o->quantity,
+		.order_type = o->order_type,
+		.limit_price = o->limit_price,
+		.stop_price = o->stop_price,
+		.tif = o->tif,
+		.outside_rth = o->outside_rth,
+	};
+	char		  err[CPAPI_ERR_LEN];
+	SubmitOutcome out;
+
+	s.o = o;
+	snprintf(s.ctx, sizeof(s.ctx), "order %lld", (long long) o->order_id);
+	retry_remember(L, o);
+	if (o->conid <= 0)
+	{
+		snprintf(err, sizeof(err), "instrument %s has no IBKR conid",
+				 o->symbol ? o->symbol : "?");
+		return submission_reject(L, &s, err);
+	}
+	if (cpapi_build_order_body(&t, &s.body, err, sizeof(err)) != 0)
+	{
+		char *why = xasprintf("cannot build the order: %s", err);
+
+		out = submission_reject(L, &s, why);
+		free(why);
+		return out;
+	}
+	log_info(s.ctx, "sending cOID %s to account %s: %s %s %s (conid %lld), "
+					"%s%s%s%s%s, %s",
+			 o->client_order_id, o->account_id, o->side,
+			 o->quantity, o->symbol ? o->symbol : "?", (long long) o->conid,
+			 o->order_type, o->limit_price ? " " : "",
+			 o->limit_price ? o->limit_price : "",
+			 o->stop_price ? " stop " : "",
+			 o->stop_price ? o->stop_price : "", o->tif);
+	out = submission_run(L, &s);
+	free(s.body);
+	strlist_free(&s.answers);
+	strlist_free(&s.confirmed);
+	return out;
+}
+
+/* Remember an order id submitted by this run (for --once). */
+static void
+once_note(Listener *L, int64_t order_id)
+{
+	char id[24];
+
+	snprintf(id, sizeof(id), "%lld", (long long) order_id);
+	if (L->cfg.once && !strlist_contains(&L->once_submitted, id))
+		strlist_add(&L->once_submitted, id);
+}
+
+/*
+ * Claim and submit orders one at a time until none is pending, the
+ * session is lost, an answer left an order's fate open, or a stop was
+ * asked.
+ */
+void
+claim_and_submit(Listener *L)
+{
+	StrList served = {0};
+
+	leases_served(L, &served);
+	while (served.n > 0 && !got_stop && session_ready(L) &&
+		   db_is_connected(L->db) && !L->need_reconcile)
+	{
+		ClaimedOrder  o;
+		bool		  found;
+		DbResult	  rc = db_claim_order(L->db, L->listener_id, &served, &o,
+										  &found);
+		SubmitOutcome out;
+
+		if (rc == DB_LOST)
+			listener_db_lost(L);
+		if (rc != DB_OK)
+			break;
+		if (!found)
+		{
+			L->once_claims_done = true;
+			break;
+		}
+		once_note(L, o.order_id);
+		out = order_submit(L, &o);
+		claimed_order_free(&o);
+		if (out != SUBMIT_RECORDED)
+		{
+			/* its fate is open or unrecorded: look it up before more */
+			L->need_reconcile = true;
+			L->next_reconcile = mono_now();
+			if (out == SUBMIT_DB_LOST)
+				listener_db_lost(L);
+			break;
+		}
+	}
+	if (served.n == 0)
+		L->once_claims_done = true;
+	strlist_free(&served);
+}

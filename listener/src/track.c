@@ -1,0 +1,805 @@
+/*-------------------------------------------------------------------------
+ *
+ * track.c
+ *	  Reconciliation and tracking: what the broker says about our orders.
+ *
+ * Reconciliation runs before anything new is claimed: at start, after a
+ * reconnect (database or gateway), and after any answer that left an
+ * order's fate open.  For each account it reads the live orders at
+ * least RECONCILE_POLLS times (the first answer of a session may be
+ * empty) and the trades, then:
+ *	submitting, unknown	found by cOID (order_ref) -> adopted with the
+ *				broker's order id; not found -> sent again with the
+ *				same cOID when this process holds it in its retry slot
+ *				and the first attempt is less than 24 h old, otherwise
+ *				unknown (an unknown order found later is adopted)
+ *	working, cancel_requested	status, filled quantity and fills updated
+ *
+ * Tracking does the same for working orders, one account per step, as
+ * the list pacing allows, and keeps reading trades for TRADES_TAIL_POLLS
+ * steps after an account's last order left flight, so that the fills
+ * of an order seen Filled are not missed.  After every reconciliation
+ * each served account gets one poll of a week of trades, for fills of
+ * orders that ended while the listener was away; it comes after the
+ * claims resume, since fills are idempotent and claims are not delayed
+ * by them.
+ *
+ * Fills are recorded for every execution of a served account, ours or
+ * not; record_fill dedupes by execution id, and a small cache saves the
+ * database a call per execution per poll.
+ *
+ *-------------------------------------------------------------------------
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "listener.h"
+#include "log.h"
+
+/* The live orders of one account over one or more polls. */
+typedef struct LiveView
+{
+	int				n;
+	CpapiLiveOrders polls[RECONCILE_POLLS];
+} LiveView;
+
+/* Return true when the cache holds key. */
+bool
+seen_check(const SeenCache *c, const char *key)
+{
+	return strlist_contains(&c->keys, key);
+}
+
+/* Add key to the cache, emptying it first when full. */
+void
+seen_add(SeenCache *c, const char *key)
+{
+	if (c->keys.n >= CACHE_MAX)
+		strlist_free(&c->keys);
+	strlist_add(&c->keys, key);
+}
+
+/* Empty the retry slot. */
+void
+retry_clear(Listener *L)
+{
+	claimed_order_free(&L->retry.order);
+	free(L->retry.rejection);
+	memset(&L->retry, 0, sizeof(L->retry));
+}
+
+/*
+ * React to a lost database connection: its advisory locks are gone, so
+ * no lease is held; reconnect soon and reconcile afterwards.
+ */
+void
+listener_db_lost(Listener *L)
+{
+	int i;
+
+	db_disconnect(L->db);
+	for (i = 0; i < L->n_leases; i++)
+		L->leases[i].held = false;
+	L->need_reconcile = true;
+	L->next_db_try = mono_now();
+	L->db_delay = DB_RETRY_MIN;
+	listener_set_error(L, "database connection lost");
+}
+
+/* Fetch one answer of the live orders of account (paced). */
+static int
+live_fetch(Listener *L, const char *account, CpapiLiveOrders *out)
+{
+	char	  *esc = gateway_escape(account);
+	char	  *path = xasprintf("/iserver/account/orders?accountId=%s", esc);
+	GwResponse resp;
+	GwResult   r = session_call(L, "GET", path, NULL, GW_PACE_ORDERS, &resp);
+	char	   err[CPAPI_ERR_LEN] = "";
+	int		   rc = -1;
+
+	if (r == GW_OK && resp.status == 200 &&
+		cpapi_parse_live_orders(resp.body, resp.len, out, err,
+								sizeof(err)) == 0)
+		rc = 0;
+	else if (r != GW_INTERRUPTED)
+		log_warning("account", "%s: could not read live orders: %s, HTTP "
+							   "%ld%s%s",
+					account, gateway_result_name(r), resp.status,
+					err[0] ? ", " : "", err);
+	if (rc == 0 && out->n_skipped > 0)
+		log_warning("account", "%s: %d live orders unreadable, first: %s",
+					account, out->n_skipped, out->skip_reason);
+	gateway_response_free(&resp);
+	free(path);
+	free(esc);
+	return rc;
+}
+
+/* Fetch the trades of account for the last days (paced). */
+static int
+trades_fetch(Listener *L, const char *account, int days, CpapiTrades *out)
+{
+	char	  *esc = gateway_escape(account);
+	char	  *path = xasprintf("/iserver/account/trades?days=%d&accountId=%s",
+								days, esc);
+	GwResponse resp;
+	GwResult   r = session_call(L, "GET", path, NULL, GW_PACE_TRADES, &resp);
+	char	   err[CPAPI_ERR_LEN] = "";
+	int		   rc = -1;
+
+	if (r == GW_OK && resp.status == 200 &&
+		cpapi_parse_trades(resp.body, resp.len, out, err, sizeof(err)) == 0)
+		rc = 0;
+	else if (r != GW_INTERRUPTED)
+		log_warning("account", "%s: could not read trades: %s, HTTP %ld%s%s",
+					account, gateway_result_name(r), resp.status,
+					err[0] ? ", " : "", err);
+	if (rc == 0 && out->n_skipped > 0)
+		log_warning("account", "%s: %d executions unreadable, first: %s",
+					account, out->n_skipped, out->skip_reason);
+	gateway_response_free(&resp);
+	free(path);
+	free(esc);
+	return rc;
+}
+
+/* Release a live view. */
+static void
+live_view_free(LiveView *v)
+{
+	int i;
+
+	for (i = 0; i < v->n; i++)
+		cpapi_live_orders_free(&v->polls[i]);
+	v->n = 0;
+}
+
+/* Poll the live orders polls times.  Returns 0 or -1 (view freed). */
+static int
+live_view_fetch(Listener *L, const char *account, int polls, LiveView *v)
+{
+	memset(v, 0, sizeof(*v));
+	while (v->n < polls)
+	{
+		if (live_fetch(L, account, &v->polls[v->n]) != 0)
+		{
+			live_view_free(v);
+			return -1;
+		}
+		v->n++;
+	}
+	return 0;
+}
+
+/* Find the newest report of cOID coid in account, or NULL. */
+static const CpapiLiveOrder *
+live_view_find(const LiveView *v, const char *account, const char *coid)
+{
+	int p;
+	int i;
+
+	for (p = v->n - 1; p >= 0; p--)
+		for (i = 0; i < v->polls[p].n; i++)
+		{
+			const CpapiLiveOrder *o = &v->polls[p].orders[i];
+
+			if (o->order_ref != NULL && strcmp(o->order_ref, coid) == 0 &&
+				(o->account == NULL || strcmp(o->account, account) == 0))
+				return o;
+		}
+	return NULL;
+}
+
+/* Find the first execution of cOID coid, or NULL. */
+static const CpapiTrade *
+trades_find(const CpapiTrades *t, const char *coid)
+{
+	int i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->trades[i].order_ref != NULL &&
+			strcmp(t->trades[i].order_ref, coid) == 0)
+			return &t->trades[i];
+	return NULL;
+}
+
+/* Fill m from what the view and the trades say of coid. */
+static void
+broker_match_fill(BrokerMatch *m, const LiveView *v, const CpapiTrades *t,
+				  const char *account, const char *coid)
+{
+	const CpapiLiveOrder *lo = live_view_find(v, account, coid);
+	const CpapiTrade	 *tr = trades_find(t, coid);
+
+	memset(m, 0, sizeof(*m));
+	if (lo != NULL)
+	{
+		m->in_live = true;
+		m->order_id = xstrdup(lo->order_id);
+		m->status = xstrdup(lo->status);
+		m->account = xstrdup(lo->account);
+		m->conid = lo->conid;
+		m->side = lo->side;
+		m->total_size = xstrdup(lo->total_size);
+		m->filled = xstrdup(lo->filled);
+		m->avg_price = xstrdup(lo->avg_price);
+		m->payload = xstrdup(lo->payload);
+	}
+	if (tr != NULL)
+	{
+		m->in_trades = true;
+		if (lo == NULL)
+		{
+			m->account = xstrdup(tr->account);
+			m->conid = tr->conid;
+			m->side = tr->side;
+			m->payload = xstrdup(tr->payload);
+		}
+	}
+}
+
+/* Release a broker match. */
+void
+broker_match_free(BrokerMatch *m)
+{
+	free(m->order_id);
+	free(m->status);
+	free(m->account);
+	free(m->total_size);
+	free(m->filled);
+	free(m->avg_price);
+	free(m->payload);
+	memset(m, 0, sizeof(*m));
+}
+
+/*
+ * Look one cOID up at the broker: RECONCILE_POLLS live-order polls and
+ * a week of trades.  Returns 0 with m filled (m->in_live, m->in_trades
+ * tell what was found), or -1 when the broker could not be asked.
+ */
+int
+broker_find(Listener *L, const char *account, const char *coid,
+			BrokerMatch *m)
+{
+	LiveView	v;
+	CpapiTrades t;
+
+	memset(m, 0, sizeof(*m));
+	if (live_view_fetch(L, account, RECONCILE_POLLS, &v) != 0)
+		return -1;
+	if (trades_fetch(L, account, 7, &t) != 0)
+	{
+		live_view_free(&v);
+		return -1;
+	}
+	broker_match_fill(m, &v, &t, account, coid);
+	live_view_free(&v);
+	cpapi_trades_free(&t);
+	return 0;
+}
+
+/*
+ * Compare what the broker holds under our cOID with the order we sent.
+ * Returns NULL when account, contract, side and (for a live order)
+ * quantity agree, else a malloc'ed description of the difference.
+ */
+char *
+broker_match_differs(const ClaimedOrder *o, const BrokerMatch *m)
+{
+	const char *side = cpapi_side_db(m->side);
+
+	bool same_size = !m->in_live ||
+		(m->total_size != NULL &&
+		 cpapi_decimal_equal(m->total_size, o->quantity));
+
+	if ((m->account == NULL || strcmp(m->account, o->account_id) == 0) &&
+		m->conid == o->conid && side != NULL &&
+		strcmp(side, o->side) == 0 && same_size)
+		return NULL;
+	return xasprintf("cOID %s is registered at the broker for a different "
+					 "order: account %s, conid %lld, side %s, quantity %s "
+					 "(ours: account %s, conid %lld, side %s, quantity %s)",
+					 o->client_order_id, m->account ? m->account : "?",
+					 (long long) m->conid, side ? side : "?",
+					 m->total_size ? m->total_size : "?", o->account_id,
+					 (long long) o->conid, o->side, o->quantity);
+}
+
+/*
+ * Record that the broker has an order we had left submitting: its order
+ * id and status, then its filled quantity.  An
+ * order seen only in the trades is acknowledged without an id; its
+ * fills, recorded next, move it on.
+ */
+DbResult
+broker_adopt(Listener *L, int64_t order_id, const BrokerMatch *m)
+{
+	const char *status = m->status ? m->status : "Submitted";
+	const char *broker_id = m->in_live ? m->order_id : NULL;
+	char	   *st = NULL;
+	DbResult	rc;
+
+	rc = db_record_submission(L->db, order_id, broker_id, status,
+							  m->payload, &st);
+	free(st);
+	if (rc == DB_OK && m->in_live && m->status != NULL && m->filled &&
+		cpapi_decimal_sign(m->filled) > 0)
+		rc = db_record_status(L->db, order_id, m->status, m->filled,
+							  m->avg_price, m->payload, NULL);
+	return rc;
+}
+
+/* Return the lease of account, or NULL. */
+static Lease *
+lease_of(Listener *L, const char *account)
+{
+	int i;
+
+	for (i = 0; i < L->n_leases; i++)
+		if (strcmp(L->leases[i].account, account) == 0)
+			return &L->leases[i];
+	return NULL;
+}
+
+/*
+ * Note that the trades of account must be read for a few more steps: an
+ * order of it was just acknowledged, possibly already filled.
+ */
+void
+track_owe_trades(Listener *L, const char *account)
+{
+	Lease *l = lease_of(L, account);
+
+	if (l != NULL)
+		l->trades_tail = TRADES_TAIL_POLLS;
+}
+
+/* Record a live order's status for a working row, unless already sent. */
+static DbResult
+apply_status(Listener *L, const InFlightOrder *row, const CpapiLiveOrder *lo)
+{
+	char	 ctx[48];
+	char	*key;
+	char	*status = NULL;
+	DbResult rc = DB_OK;
+
+	if (lo->status == NULL)
+		return DB_OK;
+	key = xasprintf("%lld|%s|%s|%s", (long long) row->order_id, lo->status,
+					lo->filled ? lo->filled : "",
+					lo->avg_price ? lo->avg_price : "");
+	if (!seen_check(&L->status_seen, key))
+	{
+		snprintf(ctx, sizeof(ctx), "order %lld", (long long) row->order_id);
+		rc = db_record_status(L->db, row->order_id, lo->status, lo->filled,
+							  lo->avg_price, lo->payload, &status);
+		if (rc == DB_OK)
+		{
+			seen_add(&L->status_seen, key);
+			if (status && strcmp(status, row->status) != 0)
+				log_info(ctx, "broker status %s, filled %s; order is now %s",
+						 lo->status, lo->filled ? lo->filled : "?", status);
+			else
+				log_debug(ctx, "broker status %s, filled %s", lo->status,
+						  lo->filled ? lo->filled : "?");
+		}
+	}
+	free(status);
+	free(key);
+	return rc;
+}
+
+/* Record every execution not recorded yet.  Returns DB_LOST or DB_OK. */
+static DbResult
+apply_trades(Listener *L, const char *account, const CpapiTrades *t)
+{
+	int i;
+
+	for (i = 0; i < t->n; i++)
+	{
+		const CpapiTrade *tr = &t->trades[i];
+		char			 *key = xasprintf("%s|%s", tr->execution_id,
+							  tr->commission ? tr->commission : "");
+		char			  conid[24];
+		FillRecord		  f;
+		bool			  inserted = false;
+		DbResult		  rc = DB_OK;
+
+		snprintf(conid, sizeof(conid), "%lld", (long long) tr->conid);
+		memset(&f, 0, sizeof(f));
+		f.execution_id = tr->execution_id;
+		f.order_ref = tr->order_ref;
+		f.account_id = tr->account ? tr->account : account;
+		f.conid = tr->has_conid ? conid : NULL;
+		f.side = cpapi_side_db(tr->side);
+		f.quantity = tr->size;
+		f.price = tr->price;
+		f.trade_time = tr->trade_time;
+		f.commission = tr->commission;
+		f.payload = tr->payload;
+		if (!seen_check(&L->fills_seen, key))
+			rc = db_record_fill(L->db, &f, &inserted);
+		if (rc == DB_OK && !seen_check(&L->fills_seen, key))
+			seen_add(&L->fills_seen, key);
+		if (inserted)
+			log_info("account",
+					 "%s: execution %s recorded: %s %s at %s, cOID %s",
+					 f.account_id, tr->execution_id, f.side, tr->size,
+					 tr->price, tr->order_ref ? tr->order_ref : "(none)");
+		free(key);
+		if (rc == DB_LOST)
+			return rc;
+	}
+	return DB_OK;
+}
+
+/*
+ * Send the order of the retry slot again with the same cOID.  Returns
+ * 0 when the outcome was recorded, -1 otherwise.
+ */
+static int
+retry_resend(Listener *L, const InFlightOrder *row)
+{
+	ClaimedOrder  copy;
+	SubmitOutcome out;
+	char		  ctx[48];
+
+	snprintf(ctx, sizeof(ctx), "order %lld", (long long) row->order_id);
+	L->retry.resends++;
+	log_warning(ctx, "not at the broker after %d live-order polls and a "
+					 "week of trades; sending it again with the same cOID %s "
+					 "(resend %d of at most %d)",
+				RECONCILE_POLLS,
+				row->client_order_id, L->retry.resends, RETRY_RESENDS_MAX);
+	claimed_order_copy(&copy, &L->retry.order);
+	out = order_submit(L, &copy);
+	claimed_order_free(&copy);
+	if (out == SUBMIT_DB_LOST)
+		listener_db_lost(L);
+	return out == SUBMIT_RECORDED ? 0 : -1;
+}
+
+/* Describe where the broker shows a cOID: " as order N (Status)". */
+static void
+match_where(const BrokerMatch *m, char *buf, size_t len)
+{
+	if (m->in_live)
+		snprintf(buf, len, " as order %s (%s)", m->order_id,
+				 m->status ? m->status : "no status");
+	else
+		snprintf(buf, len, " in its trades only");
+}
+
+/*
+ * An unknown order is for an operator to resolve; when the broker shows
+ * its cOID, say so once.
+ */
+static void
+reconcile_unknown_seen(Listener *L, const InFlightOrder *row,
+					   const BrokerMatch *m, const char *ctx)
+{
+	char  where[128];
+	char *key = xasprintf("%lld|%s", (long long) row->order_id,
+						  m->order_id ? m->order_id : "trades");
+
+	if (!seen_check(&L->status_seen, key))
+	{
+		seen_add(&L->status_seen, key);
+		match_where(m, where, sizeof(where));
+		log_warning(ctx,
+					"is unknown, and the broker shows cOID %s%s; an "
+					"operator must resolve it",
+					row->client_order_id, where);
+	}
+	free(key);
+}
+
+/* Record an order unknown (its account halts) and log why. */
+static DbResult
+reconcile_mark_unknown(Listener *L, const InFlightOrder *row,
+					   const char *why, const char *ctx)
+{
+	DbResult rc = db_record_unknown(L->db, row->order_id, why);
+
+	if (rc == DB_OK)
+	{
+		log_error(ctx, "order is unknown and its account halts: %s", why);
+		if (L->retry.active && L->retry.order.order_id == row->order_id)
+			retry_clear(L);
+	}
+	return rc;
+}
+
+/*
+ * A submitting order the broker does not have: send it again with the
+ * same cOID when this process holds it and the cOID window is open,
+ * otherwise mark it unknown.
+ */
+static int
+reconcile_not_found(Listener *L, const InFlightOrder *row, bool mine,
+					const char *ctx)
+{
+	const char *note = "; sent by an earlier listener process";
+	char	   *why;
+	int			rc;
+
+	if (mine && L->retry.resends < RETRY_RESENDS_MAX &&
+		time(NULL) - L->retry.first_attempt < RETRY_WINDOW_SECONDS)
+		return retry_resend(L, row);
+	if (mine && L->retry.resends >= RETRY_RESENDS_MAX)
+		note = "; resends exhausted";
+	else if (mine)
+		note = "; first sent over 24 h ago";
+	why = xasprintf("not found at the broker by cOID %s after %d "
+					"live-order polls and a week of trades%s",
+					row->client_order_id, RECONCILE_POLLS, note);
+	rc = reconcile_mark_unknown(L, row, why, ctx);
+	free(why);
+	return rc;
+}
+
+/*
+ * Settle one submitting or unknown order with what the broker said.
+ * Returns DB_OK, DB_FAILED, DB_LOST, or -1 when a resend left the order
+ * open again (reconciliation then stops and runs again later).
+ */
+static int
+reconcile_order(Listener *L, const InFlightOrder *row, const LiveView *v,
+				const CpapiTrades *t)
+{
+	bool mine = L->retry.active &&
+		L->retry.order.order_id == row->order_id;
+	bool		found;
+	char		ctx[48];
+	char		where[128];
+	BrokerMatch m;
+	DbResult	rc = DB_OK;
+	char	   *why = NULL;
+
+	snprintf(ctx, sizeof(ctx), "order %lld", (long long) row->order_id);
+	if (mine && L->retry.rejection != NULL)
+	{
+		rc = db_record_rejection(L->db, row->order_id, L->retry.rejection,
+								 NULL);
+		if (rc == DB_OK)
+			retry_clear(L);
+		return rc;
+	}
+	broker_match_fill(&m, v, t, row->account_id, row->client_order_id);
+	found = m.in_live || m.in_trades;
+	if (found && strcmp(row->status, "unknown") == 0)
+		reconcile_unknown_seen(L, row, &m, ctx);
+	else if (found && mine &&
+			 (why = broker_match_differs(&L->retry.order, &m)) != NULL)
+		rc = reconcile_mark_unknown(L, row, why, ctx);
+	else if (found)
+	{
+		rc = broker_adopt(L, row->order_id, &m);
+		track_owe_trades(L, row->account_id);
+		match_where(&m, where, sizeof(where));
+		if (rc == DB_OK)
+			log_info(ctx, "found at the broker by cOID %s%s; adopted",
+					 row->client_order_id, where);
+		if (rc == DB_OK && mine)
+			retry_clear(L);
+	}
+	free(why);
+	broker_match_free(&m);
+	if (found || strcmp(row->status, "submitting") != 0)
+		return rc;
+	return reconcile_not_found(L, row, mine, ctx);
+}
+
+/*
+ * Reconcile the in-flight orders of one account.  Returns 0, or -1 when
+ * the broker could not be asked, a resend left an order open, or the
+ * database was lost.
+ */
+static int
+reconcile_account(Listener *L, const char *account, const InFlightList *rows)
+{
+	bool		lookup = false;
+	LiveView	v;
+	CpapiTrades t;
+	int			i;
+	int			rc = 0;
+
+	for (i = 0; i < rows->n; i++)
+		if (strcmp(rows->rows[i].account_id, account) == 0 &&
+			(strcmp(rows->rows[i].status, "submitting") == 0 ||
+			 strcmp(rows->rows[i].status, "unknown") == 0))
+			lookup = true;
+	if (live_view_fetch(L, account, lookup ? RECONCILE_POLLS : 1, &v) != 0)
+		return -1;
+	if (trades_fetch(L, account, lookup ? 7 : 1, &t) != 0)
+	{
+		live_view_free(&v);
+		return -1;
+	}
+	for (i = 0; rc == 0 && i < rows->n; i++)
+	{
+		const InFlightOrder	 *row = &rows->rows[i];
+		const CpapiLiveOrder *lo;
+
+		if (strcmp(row->account_id, account) != 0)
+			continue;
+		if (strcmp(row->status, "submitting") == 0 ||
+			strcmp(row->status, "unknown") == 0)
+			rc = reconcile_order(L, row, &v, &t);
+		else if ((lo = live_view_find(&v, account,
+									  row->client_order_id)) != NULL)
+			rc = apply_status(L, row, lo);
+		if (rc == DB_LOST)
+			listener_db_lost(L);
+		rc = rc == DB_OK ? 0 : -1;
+	}
+	if (rc == 0 && apply_trades(L, account, &t) == DB_LOST)
+	{
+		listener_db_lost(L);
+		rc = -1;
+	}
+	if (rc == 0 && lease_of(L, account) != NULL)
+		lease_of(L, account)->trades_tail = TRADES_TAIL_POLLS;
+	live_view_free(&v);
+	cpapi_trades_free(&t);
+	return rc;
+}
+
+/*
+ * Reconcile every served account with orders in flight.  Clears
+ * need_reconcile on success; on failure it is tried again after a poll
+ * interval.  Returns 0 or -1.
+ */
+int
+reconcile_run(Listener *L)
+{
+	StrList		 served = {0};
+	InFlightList rows;
+	DbResult	 rc;
+	int			 i;
+	int			 failed = 0;
+
+	leases_served(L, &served);
+	rc = db_orders_in_flight(L->db, &served, &rows);
+	if (rc == DB_LOST)
+		listener_db_lost(L);
+	if (rc != DB_OK)
+	{
+		strlist_free(&served);
+		L->next_reconcile = mono_now() + L->cfg.poll_interval;
+		return -1;
+	}
+	if (rows.n > 0)
+		log_info("reconcile", "%d orders in flight on %d accounts; asking "
+							  "the broker",
+				 rows.n, served.n);
+	for (i = 0; i < served.n && !failed && !got_stop; i++)
+	{
+		int	 j;
+		bool any = false;
+
+		for (j = 0; j < rows.n; j++)
+			any |= strcmp(rows.rows[j].account_id, served.items[i]) == 0;
+		if (any && reconcile_account(L, served.items[i], &rows) != 0)
+			failed = 1;
+	}
+	in_flight_free(&rows);
+	strlist_free(&served);
+	if (failed || got_stop || !session_ready(L))
+	{
+		L->next_reconcile = mono_now() + L->cfg.poll_interval;
+		return -1;
+	}
+	/* catch up on the fills of orders that ended while we were away */
+	for (i = 0; i < L->n_leases; i++)
+		if (L->leases[i].held)
+		{
+			L->leases[i].trades_days = 7;
+			if (L->leases[i].trades_tail < 1)
+				L->leases[i].trades_tail = 1;
+		}
+	L->need_reconcile = false;
+	log_debug("reconcile", "done");
+	return 0;
+}
+
+/* Update one account's in-flight orders and fills from the broker. */
+static void
+track_account(Listener *L, Lease *lease, const InFlightList *rows)
+{
+	LiveView	v;
+	CpapiTrades t;
+	bool		any = false;
+	int			i;
+	DbResult	rc = DB_OK;
+	int			days;
+
+	if (live_view_fetch(L, lease->account, 1, &v) != 0)
+		return;
+	days = lease->trades_days > 0 ? lease->trades_days : 1;
+	if (trades_fetch(L, lease->account, days, &t) != 0)
+	{
+		live_view_free(&v);
+		return;
+	}
+	lease->trades_days = 0;
+	for (i = 0; rc != DB_LOST && i < rows->n; i++)
+	{
+		const InFlightOrder	 *row = &rows->rows[i];
+		const CpapiLiveOrder *lo;
+
+		if (strcmp(row->account_id, lease->account) != 0)
+			continue;
+		any = true;
+		if (strcmp(row->status, "unknown") == 0)
+			rc = reconcile_order(L, row, &v, &t) == DB_LOST ? DB_LOST : DB_OK;
+		else if (strcmp(row->status, "submitting") != 0 &&
+				 (lo = live_view_find(&v, lease->account,
+									  row->client_order_id)) != NULL)
+			rc = apply_status(L, row, lo);
+	}
+	if (rc != DB_LOST)
+		rc = apply_trades(L, lease->account, &t);
+	if (rc == DB_LOST)
+		listener_db_lost(L);
+	if (any)
+		lease->trades_tail = TRADES_TAIL_POLLS;
+	else if (lease->trades_tail > 0)
+		lease->trades_tail--;
+	live_view_free(&v);
+	cpapi_trades_free(&t);
+}
+
+/*
+ * One tracking step: pick the next served account that has orders in
+ * flight (or trade polls owed) and update it, when the list pacing
+ * allows.  Sets next_track for the loop's timer.
+ */
+void
+track_tick(Listener *L)
+{
+	StrList		 served = {0};
+	InFlightList rows;
+	Lease		*due[64];
+	int			 n_due = 0;
+	int			 i;
+	double		 wait;
+
+	if (mono_now() < L->next_track)
+		return;
+	L->next_track = mono_now() + L->cfg.poll_interval;
+	leases_served(L, &served);
+	if (db_orders_in_flight(L->db, &served, &rows) != DB_OK)
+	{
+		if (!db_is_connected(L->db))
+			listener_db_lost(L);
+		strlist_free(&served);
+		return;
+	}
+	for (i = 0; i < L->n_leases && n_due < 64; i++)
+	{
+		Lease *l = &L->leases[i];
+		bool   any = false;
+		int	   j;
+
+		for (j = 0; j < rows.n; j++)
+			any |= strcmp(rows.rows[j].account_id, l->account) == 0;
+		if (l->held && (any || l->trades_tail > 0))
+			due[n_due++] = l;
+	}
+	wait = gateway_pace_wait(L->gw, GW_PACE_ORDERS);
+	if (gateway_pace_wait(L->gw, GW_PACE_TRADES) > wait)
+		wait = gateway_pace_wait(L->gw, GW_PACE_TRADES);
+	if (n_due > 0 && wait > 0)
+		L->next_track = mono_now() + wait;
+	else if (n_due > 0)
+	{
+		track_account(L, due[L->track_cursor++ % n_due], &rows);
+		L->next_track = mono_now();
+	}
+	in_flight_free(&rows);
+	strlist_free(&served);
+}
