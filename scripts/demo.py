@@ -80,13 +80,16 @@ def conid_for(sim, symbol):
 
 
 def wait_final(order_id, deadline_s=60):
-    """Wait until an order leaves pending/submitting/working; return status."""
+    """Wait until an order is final and, if filled, its executions are
+    recorded; return its status."""
     end = time.monotonic() + deadline_s
     status = None
     while time.monotonic() < end:
-        status = psql("SELECT status FROM pgtrade.orders WHERE order_id = :'p0'",
-                      order_id)[0][0]
-        if status not in ("pending", "submitting", "working"):
+        status, settled = psql(
+            "SELECT status, filled_quantity >= quantity "
+            "FROM pgtrade.orders WHERE order_id = :'p0'", order_id)[0]
+        if status not in ("pending", "submitting", "working") and (
+                status != "filled" or settled == "t"):
             return status
         time.sleep(0.1)
     return status

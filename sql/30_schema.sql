@@ -230,9 +230,12 @@ CREATE TABLE pgtrade.orders (
 		(order_type = 'stop' AND limit_price IS NULL AND stop_price IS NOT NULL) OR
 		(order_type = 'stop_limit' AND limit_price IS NOT NULL AND stop_price IS NOT NULL))
 );
-CREATE INDEX orders_open ON pgtrade.orders (account_id, instrument_id)
+CREATE INDEX orders_unsettled ON pgtrade.orders (account_id, instrument_id)
 	WHERE status IN ('pending', 'submitting', 'working', 'cancel_requested',
-					 'unknown');
+					 'unknown')
+		OR (status = 'filled' AND filled_quantity < quantity)
+		OR (status IN ('cancelled', 'rejected')
+			AND broker_filled_quantity > filled_quantity);
 CREATE INDEX orders_pending ON pgtrade.orders (order_id) WHERE status = 'pending';
 COMMENT ON TABLE pgtrade.orders IS
 	'Orders (ORDER is reserved).  Rows are inserted through the risk gate and moved only by pgtrade''s functions along the order state machine.';

@@ -49,8 +49,13 @@ COMMENT ON FUNCTION pgtrade.order_is_open(text) IS
 	'True for statuses whose remaining quantity may still trade (unknown counts: fail closed).';
 
 /*
- * open_quantity returns the signed remaining quantity of an account's open
- * orders in an instrument (buys positive), excluding one order id.
+ * open_quantity returns the signed quantity of an account's orders in an
+ * instrument (buys positive) that may still change its position: the
+ * unfilled rest of open orders, and what the broker reported filled but
+ * pgtrade has not recorded as fills yet (an order acknowledged as Filled
+ * before its executions arrive).  Counting the latter is what keeps a
+ * strategy from buying again while its last buy is between the broker's
+ * acknowledgement and the trades list.  One order id can be left out.
  */
 CREATE FUNCTION pgtrade.open_quantity(account_id text, instrument_id bigint,
 	except_order bigint DEFAULT NULL)
@@ -59,15 +64,22 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT coalesce(sum(CASE o.side WHEN 'buy' THEN 1 ELSE -1 END
-						* greatest(o.quantity - o.filled_quantity, 0)), 0)
+		* CASE WHEN o.status IN ('pending', 'submitting', 'working',
+								 'cancel_requested', 'unknown', 'filled')
+			   THEN greatest(o.quantity - o.filled_quantity, 0)
+			   ELSE greatest(o.broker_filled_quantity - o.filled_quantity, 0)
+		  END), 0)
 	FROM pgtrade.orders o
 	WHERE o.account_id = $1 AND o.instrument_id = $2
-		AND o.status IN ('pending', 'submitting', 'working',
-						 'cancel_requested', 'unknown')
+		AND (o.status IN ('pending', 'submitting', 'working',
+						  'cancel_requested', 'unknown')
+			 OR (o.status = 'filled' AND o.filled_quantity < o.quantity)
+			 OR (o.status IN ('cancelled', 'rejected')
+				 AND o.broker_filled_quantity > o.filled_quantity))
 		AND o.order_id IS DISTINCT FROM $3;
 $$;
 COMMENT ON FUNCTION pgtrade.open_quantity(text, bigint, bigint) IS
-	'Signed remaining quantity of an account''s open orders in an instrument (buys positive).';
+	'Signed quantity (buys positive) of an account''s orders in an instrument that may still move its position: open orders'' unfilled rest plus broker-reported fills not yet recorded.';
 
 CREATE FUNCTION pgtrade.position_quantity(account_id text, instrument_id bigint)
 RETURNS numeric

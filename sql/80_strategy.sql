@@ -173,6 +173,7 @@ DECLARE
 	v_decision bigint;
 	v_order pgtrade.orders;
 	v_limit numeric;
+	v_tz text;
 BEGIN
 	SELECT * INTO STRICT v_inst FROM pgtrade.instrument
 	WHERE instrument_id = p_s.instrument_id;
@@ -200,14 +201,20 @@ BEGIN
 		jsonb_build_object('bars', v_n, 'first_ts', v_ts[1],
 			'last_ts', v_ts[v_n], 'last_close', v_c[v_n]));
 
-	/* step 2: the kind's evaluator */
+	/*
+	 * step 2: the kind's evaluator, under the exchange's time zone so the
+	 * dates it writes into its reason are session dates
+	 */
 	v_t := clock_timestamp();
+	v_tz := current_setting('timezone');
+	PERFORM set_config('timezone', v_inst.time_zone, true);
 	EXECUTE format('SELECT %s($1, $2, $3, $4, $5, $6, $7)',
 				   pgtrade.proc_call_name(v_kind.evaluator))
 		INTO v_out
 		USING p_s.params, coalesce(v_ts, '{}'), coalesce(v_o, '{}'),
 			  coalesce(v_h, '{}'), coalesce(v_l, '{}'), coalesce(v_c, '{}'),
 			  coalesce(v_v, '{}');
+	PERFORM set_config('timezone', v_tz, true);
 	IF v_out IS NULL OR jsonb_typeof(v_out) <> 'object'
 		OR NOT v_out ? 'target' OR NOT v_out ? 'reason' THEN
 		RAISE EXCEPTION 'evaluator of strategy kind "%" returned no target and reason',

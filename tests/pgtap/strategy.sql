@@ -2,7 +2,7 @@
 -- target against position and open orders, record every step, and fail
 -- alone.  The series and its SMAs are worked out by hand below.
 \ir preamble.psql
-SELECT plan(31);
+SELECT plan(34);
 
 -- closes 10, 9, 8, 9, 11, 12 on 2024-01-02 .. 2024-01-09 (weekdays);
 -- fast SMA(2) and slow SMA(3) on each bar from the third:
@@ -83,6 +83,15 @@ SELECT results_eq($$SELECT action, quantity FROM pgtrade.run_strategy(
 SELECT matches((SELECT reason FROM pgtrade.decision
 		   ORDER BY decision_id DESC LIMIT 1), 'open orders 10',
 	'the hold reason names the open order');
+
+-- acknowledged as Filled before its execution is recorded: still counted
+SELECT is((SELECT order_id FROM pgtrade.claim_order(1, ARRAY['TAPACCT1'])),
+	(SELECT max(order_id) FROM pgtrade.orders), 'the listener claims the buy');
+SELECT is(pgtrade.record_submission((SELECT max(order_id) FROM pgtrade.orders),
+	'77', 'Filled'), 'filled', 'the broker acknowledges it as filled at once');
+SELECT results_eq($$SELECT action FROM pgtrade.run_strategy('tap_cross',
+	'2024-01-08 21:00+00')$$, $$VALUES ('hold')$$,
+	'filled at the broker, execution not yet recorded: still a hold');
 
 -- once filled, the 01-09 run holds because the position is already long
 SELECT pgtrade.record_fill('tap.s1', (SELECT client_order_id FROM pgtrade.orders

@@ -566,7 +566,12 @@ test_order_body(void)
 		.tif = "day",
 		.outside_rth = false,
 	};
-	char	err[CPAPI_ERR_LEN];
+	char			  err[CPAPI_ERR_LEN];
+	static const char limit_body[] =
+		"{\"orders\":[{\"acctId\":\"DU1234567\",\"conid\":265598,"
+		"\"secType\":\"265598:STK\",\"cOID\":\"d-1\","
+		"\"orderType\":\"LMT\",\"price\":165.00,\"side\":\"BUY\","
+		"\"quantity\":100,\"tif\":\"DAY\",\"outsideRTH\":false}]}";
 	char   *body = NULL;
 	char   *ids[] = {"o163", "o354"};
 	json_t *j;
@@ -575,11 +580,7 @@ test_order_body(void)
 	 * with the numeric's own digits (165.00, not 165.0). */
 	ok(cpapi_build_order_body(&t, &body, err, sizeof(err)) == 0,
 	   "limit order body builds");
-	is_str(body, "{\"orders\":[{\"acctId\":\"DU1234567\",\"conid\":265598,"
-				 "\"secType\":\"265598:STK\",\"cOID\":\"d-1\",\"orderType\":\"LMT\","
-				 "\"price\":165.00,\"side\":\"BUY\",\"quantity\":100,\"tif\":\"DAY\","
-				 "\"outsideRTH\":false}]}",
-		   "limit order body text");
+	is_str(body, limit_body, "limit order body text");
 	j = body ? json_loads(body, 0, NULL) : NULL;
 	ok(j != NULL, "limit order body is valid JSON");
 	json_decref(j);
