@@ -11,7 +11,10 @@ eval "$("$here/sandbox.sh" env)"
 SANDBOX=${PGTRADE_SANDBOX:-/var/lib/pgtrade-sandbox}
 
 data=${DATA:-}
+args=()
 if [ -z "$data" ]; then
+	# the default window is known to hold a filled buy and a filled sell
+	args+=(--require-both)
 	data=$SANDBOX/goog.csv
 	/usr/bin/python3 "$here/load-goog.py" -o "$data"
 	echo "demo: GOOG daily bars from Debian's python-matplotlib-data"
@@ -21,7 +24,7 @@ fi
 
 "$here/services.sh" start-sim
 "$here/services.sh" start-listener
-/usr/bin/python3 "$here/demo.py" --data "$data" ${DEMO_ARGS:-}
+/usr/bin/python3 "$here/demo.py" --data "$data" "${args[@]}" ${DEMO_ARGS:-}
 
 cat <<MSG
 
