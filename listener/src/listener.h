@@ -78,10 +78,12 @@ typedef enum SessionState
 
 typedef struct Lease
 {
-	char *account;
-	bool  held;		   /* our advisory lock is taken */
-	int	  trades_tail; /* trade polls still owed */
-	int	  trades_days; /* days of the next trade poll, 0: one */
+	char	*account;
+	bool	 held;		   /* our advisory lock is taken */
+	int		 trades_tail;  /* trade polls still owed */
+	int		 trades_days;  /* days of the next trade poll, 0: one */
+	unsigned trades_polls; /* trade polls read so far */
+	unsigned once_mark;	   /* --once: trades_polls when settled */
 } Lease;
 
 typedef struct RetrySlot
@@ -137,6 +139,8 @@ typedef struct Listener
 	double	once_deadline;
 	bool	once_claims_done;
 	StrList once_submitted; /* order ids as text */
+	StrList once_accounts;	/* their accounts */
+	bool	once_settled;	/* all of them have left flight */
 } Listener;
 
 /* session.c */

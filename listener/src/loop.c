@@ -30,6 +30,8 @@
 #include "listener.h"
 #include "log.h"
 
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
 /*
  * Connect the database session and set it up.  Returns 0 (connected or
  * retry scheduled) or -1 when the listener cannot register at all.
@@ -173,66 +175,102 @@ loop_reload(Listener *L)
 	log_info("config", "configuration reloaded");
 }
 
+/* For --once: return true when an order of this run is in flight. */
+static bool
+loop_once_in_flight(Listener *L, bool *failed)
+{
+	StrList		 served = {0};
+	InFlightList rows;
+	bool		 any = false;
+	int			 i;
+
+	leases_served(L, &served);
+	*failed = db_orders_in_flight(L->db, &served, &rows) != DB_OK;
+	for (i = 0; !*failed && i < rows.n; i++)
+	{
+		char id[24];
+
+		snprintf(id, sizeof(id), "%lld", (long long) rows.rows[i].order_id);
+		any |= strlist_contains(&L->once_submitted, id);
+	}
+	if (!*failed)
+		in_flight_free(&rows);
+	strlist_free(&served);
+	return any;
+}
+
 /*
- * For --once: return true when everything this run claimed has left
- * flight and the trades owed have been read.
+ * For --once: return true when every order this run sent has left
+ * flight and each of their accounts has had its trades read once since,
+ * so that their fills are in.
  */
 static bool
 loop_once_done(Listener *L)
 {
-	StrList		 served = {0};
-	InFlightList rows;
-	bool		 done = true;
-	int			 i;
+	bool failed;
+	int	 i;
 
 	if (!L->once_claims_done || L->need_reconcile || !session_ready(L) ||
 		!db_is_connected(L->db))
 		return false;
-	for (i = 0; i < L->n_leases; i++)
-		if (L->leases[i].held && L->leases[i].trades_tail > 0)
-			return false;
-	leases_served(L, &served);
-	if (db_orders_in_flight(L->db, &served, &rows) != DB_OK)
-		done = false;
-	else
+	if (loop_once_in_flight(L, &failed) || failed)
 	{
-		for (i = 0; i < rows.n; i++)
-		{
-			char id[24];
-
-			snprintf(id, sizeof(id), "%lld", (long long) rows.rows[i].order_id);
-			if (strlist_contains(&L->once_submitted, id))
-				done = false;
-		}
-		in_flight_free(&rows);
+		L->once_settled = false;
+		return false;
 	}
-	strlist_free(&served);
-	return done;
+	if (!L->once_settled)
+	{
+		L->once_settled = true;
+		for (i = 0; i < L->n_leases; i++)
+		{
+			L->leases[i].once_mark = L->leases[i].trades_polls;
+			if (strlist_contains(&L->once_accounts, L->leases[i].account))
+				track_owe_trades(L, L->leases[i].account);
+		}
+		return false;
+	}
+	for (i = 0; i < L->n_leases; i++)
+		if (L->leases[i].held &&
+			strlist_contains(&L->once_accounts, L->leases[i].account) &&
+			L->leases[i].trades_polls <= L->leases[i].once_mark)
+			return false;
+	return true;
 }
 
-/* Return the seconds the loop may sleep before its next timer. */
+/*
+ * Return the seconds the loop may sleep: until the next timer that the
+ * current state will service (a timer the state ignores must not wake
+ * the loop, or it would spin).
+ */
 static double
 loop_timeout(const Listener *L)
 {
 	double now = mono_now();
 	double next = L->next_poll;
+	double penalty = gateway_penalty_left(L->gw);
 
-	if (!db_is_connected(L->db) && L->next_db_try < next)
-		next = L->next_db_try;
-	if (L->session != SESSION_READY && L->next_establish < next)
-		next = L->next_establish;
-	if (L->session == SESSION_READY)
+	if (!db_is_connected(L->db))
+		next = MIN(next, L->next_db_try);
+	else if (L->session != SESSION_READY)
+		next = MIN(next, L->next_establish);
+	else if (penalty > 0)
+		next = MIN(next, now + penalty);
+	else
 	{
-		if (L->next_tickle < next)
-			next = L->next_tickle;
-		if (L->next_track < next)
-			next = L->next_track;
-		if (L->need_reconcile && L->next_reconcile < next)
-			next = L->next_reconcile;
+		next = MIN(next, L->next_tickle);
+		next = MIN(next, L->need_reconcile ? L->next_reconcile : L->next_track);
 	}
-	if (L->cfg.once && L->once_deadline < next)
-		next = L->once_deadline;
+	if (L->cfg.once)
+		next = MIN(next, L->once_deadline);
 	return next > now ? next - now : 0;
+}
+
+/* Return true when orders may be claimed right now. */
+static bool
+loop_may_claim(const Listener *L)
+{
+	return db_is_connected(L->db) && session_ready(L) &&
+		!L->need_reconcile && !(L->cfg.once && L->once_claims_done);
 }
 
 /* Sleep until the next timer, a notification, or a signal. */
@@ -245,7 +283,8 @@ loop_wait(Listener *L)
 	int			  n;
 	int			  count;
 
-	if (got_stop || got_reload || L->notified)
+	/* a pending notification waits only while claiming is impossible */
+	if (got_stop || got_reload || (L->notified && loop_may_claim(L)))
 		return;
 	pfd.fd = sock;
 	pfd.events = POLLIN;
@@ -274,7 +313,8 @@ loop_work(Listener *L, double now)
 		leases_take(L);
 	if (L->need_reconcile && now >= L->next_reconcile)
 		(void) reconcile_run(L);
-	if (!L->need_reconcile && (L->notified || now >= L->next_poll))
+	/* --once sends what was queued: nothing after the queue ran dry */
+	if (loop_may_claim(L) && (L->notified || now >= L->next_poll))
 	{
 		L->notified = false;
 		claim_and_submit(L);

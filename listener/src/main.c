@@ -97,9 +97,14 @@ listener_free(Listener *L)
 	strlist_free(&L->fills_seen.keys);
 	strlist_free(&L->status_seen.keys);
 	strlist_free(&L->once_submitted);
+	strlist_free(&L->once_accounts);
 	config_free(&L->cfg);
 }
 
+/*
+ * Read the configuration, set up the gateway client and the database
+ * holder, run the loop, and exit with its status.
+ */
 int
 main(int argc, char **argv)
 {

@@ -293,8 +293,8 @@ submission_exchange(Listener *L, Submission *s, const char *path,
 static SubmitOutcome
 submission_run(Listener *L, Submission *s)
 {
-	char		   *acct = gateway_escape(s->o->account_id);
-	char		   *path = xasprintf("/iserver/account/%s/orders", acct);
+	char		   *esc = gateway_escape(s->o->account_id);
+	char		   *path = xasprintf("/iserver/account/%s/orders", esc);
 	const char	   *body = s->body;
 	SubmitOutcome	out = SUBMIT_UNCERTAIN;
 	CpapiOrderReply r;
@@ -346,9 +346,9 @@ submission_run(Listener *L, Submission *s)
 			for (i = 0; i < r.n_message_ids; i++)
 				strlist_add(&s->confirmed, r.message_ids[i]);
 			free(path);
-			free(acct);
-			acct = gateway_escape(r.reply_id);
-			path = xasprintf("/iserver/reply/%s", acct);
+			free(esc);
+			esc = gateway_escape(r.reply_id);
+			path = xasprintf("/iserver/reply/%s", esc);
 			body = "{\"confirmed\":true}";
 			cpapi_order_reply_free(&r);
 			continue;
@@ -357,7 +357,7 @@ submission_run(Listener *L, Submission *s)
 		break;
 	}
 	free(path);
-	free(acct);
+	free(esc);
 	return out;
 }
 
@@ -429,15 +429,19 @@ order_submit(Listener *L, const ClaimedOrder *o)
 	return out;
 }
 
-/* Remember an order id submitted by this run (for --once). */
+/* Remember an order submitted by this run, and its account (--once). */
 static void
-once_note(Listener *L, int64_t order_id)
+once_note(Listener *L, const ClaimedOrder *o)
 {
 	char id[24];
 
-	snprintf(id, sizeof(id), "%lld", (long long) order_id);
-	if (L->cfg.once && !strlist_contains(&L->once_submitted, id))
+	snprintf(id, sizeof(id), "%lld", (long long) o->order_id);
+	if (!L->cfg.once)
+		return;
+	if (!strlist_contains(&L->once_submitted, id))
 		strlist_add(&L->once_submitted, id);
+	if (!strlist_contains(&L->once_accounts, o->account_id))
+		strlist_add(&L->once_accounts, o->account_id);
 }
 
 /*
@@ -469,7 +473,7 @@ claim_and_submit(Listener *L)
 			L->once_claims_done = true;
 			break;
 		}
-		once_note(L, o.order_id);
+		once_note(L, &o);
 		out = order_submit(L, &o);
 		claimed_order_free(&o);
 		if (out != SUBMIT_RECORDED)

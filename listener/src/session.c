@@ -115,6 +115,10 @@ session_auth_call(Listener *L, const char *path, const char *body,
 		listener_set_error(L, "gateway %s: %s%s%s", path,
 						   gateway_result_name(r), resp.error[0] ? ": " : "",
 						   resp.error);
+	else if (resp.status == 401)
+		listener_set_error(L, "gateway %s: HTTP 401: no login session at "
+							  "the gateway; log in to it in a browser",
+						   path);
 	else if (resp.status != 200)
 		listener_set_error(L, "gateway %s: HTTP %ld", path, resp.status);
 	else if (cpapi_parse_auth_status(resp.body, resp.len, a, err,

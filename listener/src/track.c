@@ -726,6 +726,7 @@ track_account(Listener *L, Lease *lease, const InFlightList *rows)
 		return;
 	}
 	lease->trades_days = 0;
+	lease->trades_polls++;
 	for (i = 0; rc != DB_LOST && i < rows->n; i++)
 	{
 		const InFlightOrder	 *row = &rows->rows[i];
