@@ -375,14 +375,34 @@ BEGIN
 	END IF;
 	IF EXISTS (SELECT 1 FROM pgtrade.fill f
 			   WHERE f.execution_id = record_fill.execution_id) THEN
+		/* a commission reported after the execution is its own row */
+		IF commission IS NOT NULL AND NOT EXISTS (
+			SELECT 1 FROM pgtrade.commission c
+			WHERE c.execution_id = record_fill.execution_id) THEN
+			INSERT INTO pgtrade.commission (execution_id, amount)
+			VALUES (record_fill.execution_id, record_fill.commission);
+		END IF;
 		RETURN false;
 	END IF;
 
+	/*
+	 * Join by order_ref = cOID, but only when the execution matches the
+	 * order's account, side and contract: an execution that merely
+	 * reuses one of our cOIDs must not fill our order.
+	 */
 	SELECT * INTO v_order FROM pgtrade.orders o
 	WHERE o.client_order_id = record_fill.order_ref;
-	IF FOUND AND v_order.account_id <> record_fill.account_id THEN
-		RAISE WARNING 'execution % names order % but account % (the order''s is %): recorded unlinked',
-			execution_id, order_ref, record_fill.account_id, v_order.account_id;
+	IF FOUND AND (v_order.account_id <> record_fill.account_id
+		OR v_order.side <> v_side
+		OR (SELECT i.conid FROM pgtrade.instrument i
+			WHERE i.instrument_id = v_order.instrument_id)
+		   IS DISTINCT FROM record_fill.conid) THEN
+		RAISE WARNING 'execution % names order % but does not match its account, side or contract: recorded unlinked',
+			execution_id, order_ref
+			USING DETAIL = pg_catalog.format(
+				'Execution: account %s, %s, conid %s.  Order: account %s, %s.',
+				record_fill.account_id, v_side, record_fill.conid,
+				v_order.account_id, v_order.side);
 		v_order := NULL;
 	END IF;
 

@@ -3,7 +3,7 @@
 -- moves below are DESIGN.md's table, typed in here, not read from the
 -- extension; position figures are worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(40);
+SELECT plan(46);
 
 -- Every (from, to) pair: force the from status with triggers off, then
 -- try the move as a plain UPDATE with the state machine trigger on.
@@ -150,6 +150,21 @@ SELECT ok((SELECT (filled_quantity, avg_fill_price) = (60::numeric, 10::numeric)
 SELECT is((SELECT sum(amount) FROM pgtrade.commission
 		   WHERE execution_id = 'tap.e1.01.01'), 1.25,
 	'commission recorded once as its own row');
+SELECT ok(NOT pgtrade.record_fill('tap.e1.01.01', NULL, 'TAPACCT1', 990001,
+	'B', 60, 10, now(), 0.75), 'a late commission does not add a fill');
+SELECT is((SELECT count(*)::int FROM pgtrade.commission
+		   WHERE execution_id = 'tap.e2.01.01'), 0,
+	'no commission came with the unlinked execution');
+SELECT ok(NOT pgtrade.record_fill('tap.e2.01.01', NULL, 'TAPACCT1', 990001,
+	'BUY', 40, 12.5, now(), 0.5), 'its commission arrives later');
+SELECT is((SELECT amount FROM pgtrade.commission
+		   WHERE execution_id = 'tap.e2.01.01'), 0.5,
+	'the late commission is recorded as its own row');
+SELECT ok(pgtrade.record_fill('tap.e6.01.01', (SELECT client_order_id
+	FROM pgtrade.orders WHERE order_id = (SELECT b FROM tap_o)), 'TAPACCT1',
+	990001, 'S', 1, 10, now()), 'an execution of the wrong side is recorded');
+SELECT is((SELECT order_id FROM pgtrade.fill WHERE execution_id = 'tap.e6.01.01'),
+	NULL, 'but not linked to the buy order whose cOID it names');
 SELECT throws_ok($$UPDATE pgtrade.fill SET quantity = 1$$, '55000', NULL,
 	'fills are append-only');
 SELECT throws_ok($$SELECT pgtrade.record_fill('tap.e5', NULL, 'TAPACCT1',
