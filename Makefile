@@ -54,6 +54,7 @@ install: all
 sandbox:
 	$(MAKE) deps
 	$(MAKE) install
+	scripts/services.sh stop
 	scripts/sandbox.sh start --fresh
 
 check:
