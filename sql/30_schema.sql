@@ -159,7 +159,8 @@ COMMENT ON COLUMN pgtrade.strategy.bars_needed IS
 CREATE TABLE pgtrade.workflow_run (
 	run_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	strategy_id	bigint NOT NULL REFERENCES pgtrade.strategy,
-	trigger		text NOT NULL CHECK (trigger IN ('cron', 'manual', 'replay')),
+	trigger		text NOT NULL CHECK (trigger IN ('cron', 'manual', 'replay',
+							 'external')),
 	slot		timestamptz NOT NULL,
 	as_of		timestamptz NOT NULL,
 	status		text NOT NULL DEFAULT 'running'

@@ -141,6 +141,88 @@ COMMENT ON FUNCTION pgtrade.record_step(bigint, integer, text, timestamptz, json
 	'Internal: records one step of a run.';
 
 /*
+ * run_decide nets a target position against the position and the open
+ * orders, records the decision (step p_step) and, when the target
+ * changes, inserts the order through the risk gate (step p_step + 1).
+ * A NULL target means no opinion: the decision is a hold.
+ */
+CREATE FUNCTION pgtrade.run_decide(p_run bigint, p_step integer,
+	p_s pgtrade.strategy, p_as_of timestamptz, p_target_pos numeric,
+	p_signal text, p_reason text, p_confidence numeric, p_values jsonb,
+	p_last_close double precision, p_last_ts timestamptz, p_bars integer)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_t timestamptz := clock_timestamp();
+	v_pos numeric := pgtrade.position_quantity(p_s.account_id,
+											   p_s.instrument_id);
+	v_open numeric := pgtrade.open_quantity(p_s.account_id,
+											p_s.instrument_id);
+	v_delta numeric := coalesce(p_target_pos - v_pos - v_open, 0);
+	v_action text;
+	v_reason text;
+	v_decision bigint;
+	v_order pgtrade.orders;
+	v_limit numeric;
+BEGIN
+	v_action := CASE WHEN v_delta > 0 THEN 'buy'
+					 WHEN v_delta < 0 THEN 'sell' ELSE 'hold' END;
+	IF p_target_pos IS NULL THEN
+		v_reason := p_reason || '; no target: hold';
+	ELSIF v_delta = 0 THEN
+		v_reason := format('%s; target position %s already held or on order (position %s, open orders %s): hold',
+						   p_reason, p_target_pos, v_pos, v_open);
+	ELSE
+		v_reason := format('%s; target position %s, position %s, open orders %s: %s %s',
+						   p_reason, p_target_pos, v_pos, v_open, v_action,
+						   abs(v_delta));
+	END IF;
+	INSERT INTO pgtrade.decision (run_id, strategy_id, as_of, action, signal,
+		target_position, position, open_quantity, quantity, last_close,
+		confidence, reason, indicators, last_bar_ts, bars_used)
+	VALUES (p_run, p_s.strategy_id, p_as_of, v_action, p_signal,
+		p_target_pos, v_pos, v_open, abs(v_delta), p_last_close,
+		p_confidence, v_reason, p_values, p_last_ts, p_bars)
+	RETURNING decision_id INTO v_decision;
+	PERFORM pgtrade.record_step(p_run, p_step, 'decide', v_t,
+		jsonb_build_object('target_position', p_target_pos,
+			'position', v_pos, 'open_orders', v_open),
+		jsonb_build_object('decision_id', v_decision, 'action', v_action,
+			'quantity', abs(v_delta), 'reason', v_reason));
+	IF v_action = 'hold' THEN
+		RETURN;
+	END IF;
+
+	v_t := clock_timestamp();
+	IF p_s.order_type = 'limit' THEN
+		v_limit := p_last_close::numeric + CASE v_action WHEN 'buy'
+			THEN p_s.limit_offset ELSE -p_s.limit_offset END;
+	END IF;
+	INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity,
+		order_type, limit_price, tif, valid_until, strategy_id, decision_id)
+	VALUES (p_s.account_id, p_s.instrument_id, v_action, abs(v_delta),
+		p_s.order_type, v_limit, p_s.tif, now() + p_s.order_valid_for,
+		p_s.strategy_id, v_decision)
+	RETURNING * INTO v_order;
+	UPDATE pgtrade.decision
+	SET order_id = v_order.order_id, risk_verdict = v_order.risk_verdict
+	WHERE decision_id = v_decision;
+	PERFORM pgtrade.record_step(p_run, p_step + 1, 'order', v_t,
+		jsonb_build_object('side', v_action, 'quantity', abs(v_delta),
+			'order_type', p_s.order_type, 'limit_price', v_limit),
+		jsonb_build_object('order_id', v_order.order_id,
+			'client_order_id', v_order.client_order_id,
+			'status', v_order.status, 'risk_verdict', v_order.risk_verdict));
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy, timestamptz, numeric, text, text, numeric, jsonb, double precision, timestamptz, integer) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy, timestamptz, numeric, text, text, numeric, jsonb, double precision, timestamptz, integer) IS
+	'Internal: nets a target against position and open orders, records the decision and inserts any order through the risk gate.';
+
+/*
  * run_steps does the work of one run: load bars, evaluate, decide, order.
  * It raises on any failure; run_execute catches that and fails the run.
  */
@@ -164,15 +246,6 @@ DECLARE
 	v_n integer;
 	v_out jsonb;
 	v_target numeric;
-	v_target_pos numeric;
-	v_pos numeric;
-	v_open numeric;
-	v_delta numeric;
-	v_action text;
-	v_reason text;
-	v_decision bigint;
-	v_order pgtrade.orders;
-	v_limit numeric;
 	v_tz text;
 BEGIN
 	SELECT * INTO STRICT v_inst FROM pgtrade.instrument
@@ -225,10 +298,7 @@ BEGIN
 		jsonb_build_object('kind', p_s.kind, 'params', p_s.params,
 			'bars', v_n), v_out);
 
-	/* step 3: net the target against position and open orders */
-	v_t := clock_timestamp();
-	v_pos := pgtrade.position_quantity(p_s.account_id, p_s.instrument_id);
-	v_open := pgtrade.open_quantity(p_s.account_id, p_s.instrument_id);
+	/* steps 3 and 4: net the target, decide, order */
 	IF jsonb_typeof(v_out->'target') = 'number' THEN
 		v_target := (v_out->>'target')::numeric;
 		IF v_target NOT IN (-1, 0, 1) THEN
@@ -236,61 +306,10 @@ BEGIN
 				p_s.kind, v_target
 				USING ERRCODE = 'data_exception';
 		END IF;
-		v_target_pos := v_target * p_s.quantity;
-		v_delta := v_target_pos - v_pos - v_open;
-	ELSE
-		v_delta := 0;
 	END IF;
-	v_action := CASE WHEN v_delta > 0 THEN 'buy'
-					 WHEN v_delta < 0 THEN 'sell' ELSE 'hold' END;
-	v_reason := v_out->>'reason';
-	IF v_target_pos IS NULL THEN
-		v_reason := v_reason || '; no target: hold';
-	ELSIF v_delta = 0 THEN
-		v_reason := format('%s; target position %s already held or on order (position %s, open orders %s): hold',
-						   v_reason, v_target_pos, v_pos, v_open);
-	ELSE
-		v_reason := format('%s; target position %s, position %s, open orders %s: %s %s',
-						   v_reason, v_target_pos, v_pos, v_open, v_action,
-						   abs(v_delta));
-	END IF;
-	INSERT INTO pgtrade.decision (run_id, strategy_id, as_of, action, signal,
-		target_position, position, open_quantity, quantity, last_close,
-		reason, indicators, last_bar_ts, bars_used)
-	VALUES (p_run, p_s.strategy_id, p_as_of, v_action, v_out->>'signal',
-		v_target_pos, v_pos, v_open, abs(v_delta), v_c[v_n], v_reason,
-		v_out->'values', v_ts[v_n], v_n)
-	RETURNING decision_id INTO v_decision;
-	PERFORM pgtrade.record_step(p_run, 3, 'decide', v_t,
-		jsonb_build_object('target', v_out->'target', 'quantity_per_unit',
-			p_s.quantity, 'position', v_pos, 'open_orders', v_open),
-		jsonb_build_object('decision_id', v_decision, 'action', v_action,
-			'quantity', abs(v_delta), 'reason', v_reason));
-
-	/* step 4: the order, through the risk gate */
-	IF v_action = 'hold' THEN
-		RETURN;
-	END IF;
-	v_t := clock_timestamp();
-	IF p_s.order_type = 'limit' THEN
-		v_limit := v_c[v_n]::numeric + CASE v_action WHEN 'buy'
-			THEN p_s.limit_offset ELSE -p_s.limit_offset END;
-	END IF;
-	INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity,
-		order_type, limit_price, tif, valid_until, strategy_id, decision_id)
-	VALUES (p_s.account_id, p_s.instrument_id, v_action, abs(v_delta),
-		p_s.order_type, v_limit, p_s.tif, now() + p_s.order_valid_for,
-		p_s.strategy_id, v_decision)
-	RETURNING * INTO v_order;
-	UPDATE pgtrade.decision
-	SET order_id = v_order.order_id, risk_verdict = v_order.risk_verdict
-	WHERE decision_id = v_decision;
-	PERFORM pgtrade.record_step(p_run, 4, 'order', v_t,
-		jsonb_build_object('side', v_action, 'quantity', abs(v_delta),
-			'order_type', p_s.order_type, 'limit_price', v_limit),
-		jsonb_build_object('order_id', v_order.order_id,
-			'client_order_id', v_order.client_order_id,
-			'status', v_order.status, 'risk_verdict', v_order.risk_verdict));
+	PERFORM pgtrade.run_decide(p_run, 3, p_s, p_as_of,
+		v_target * p_s.quantity, v_out->>'signal', v_out->>'reason', NULL,
+		v_out->'values', v_c[v_n], v_ts[v_n], v_n);
 END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.run_steps(bigint, pgtrade.strategy, timestamptz) FROM PUBLIC;
@@ -382,6 +401,80 @@ END
 $$;
 COMMENT ON FUNCTION pgtrade.run_strategy(text, timestamptz, text) IS
 	'Runs one strategy now or as of a past time (replay), using only bars that had ended by then; records the run, its steps, the decision and any order, and returns a summary.';
+
+/*
+ * submit_decision lets an outside decider (a model, an agent, a person)
+ * set a strategy's target position.  It is recorded as a run with
+ * trigger 'external' and meets the same netting and risk gate as the
+ * strategy's own evaluator; any error is raised and nothing is kept.
+ */
+CREATE FUNCTION pgtrade.submit_decision(strategy text,
+	target_position numeric, explanation text,
+	confidence numeric DEFAULT NULL, indicators jsonb DEFAULT NULL)
+RETURNS TABLE (run_id bigint, action text, quantity numeric,
+	order_id bigint, order_status text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_s pgtrade.strategy;
+	v_inst pgtrade.instrument;
+	v_run bigint;
+	v_bar record;
+BEGIN
+	SELECT * INTO v_s FROM pgtrade.strategy s
+	WHERE s.name = submit_decision.strategy;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'strategy "%" does not exist', submit_decision.strategy
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF target_position IS NULL THEN
+		RAISE EXCEPTION 'target position must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF coalesce(btrim(explanation), '') = '' THEN
+		RAISE EXCEPTION 'a decision needs an explanation'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF confidence < 0 OR confidence > 1 THEN
+		RAISE EXCEPTION 'confidence must be between 0 and 1, not %', confidence
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT * INTO STRICT v_inst FROM pgtrade.instrument i
+	WHERE i.instrument_id = v_s.instrument_id;
+	SELECT b.ts, b.close INTO v_bar FROM pgtrade.bar b
+	WHERE b.instrument_id = v_s.instrument_id AND b.bar_size = v_s.bar_size
+		AND b.ts <= now()
+		AND pgtrade.bar_end(b.ts, b.bar_size, v_inst.time_zone,
+							v_inst.session_close) <= now()
+	ORDER BY b.ts DESC LIMIT 1;
+
+	INSERT INTO pgtrade.workflow_run (strategy_id, trigger, slot, as_of)
+	VALUES (v_s.strategy_id, 'external', now(), now())
+	RETURNING workflow_run.run_id INTO v_run;
+	PERFORM pgtrade.record_step(v_run, 1, 'external_decision',
+		clock_timestamp(),
+		jsonb_build_object('submitted_by', session_user, 'target_position',
+			target_position, 'confidence', confidence,
+			'explanation', explanation, 'indicators', indicators),
+		NULL);
+	PERFORM pgtrade.run_decide(v_run, 2, v_s, now(), target_position,
+		'external', format('decision by %s: %s', session_user, explanation),
+		confidence, indicators, v_bar.close, v_bar.ts,
+		CASE WHEN v_bar.ts IS NULL THEN 0 ELSE 1 END);
+	UPDATE pgtrade.workflow_run r SET status = 'succeeded',
+		finished_at = clock_timestamp()
+	WHERE r.run_id = v_run;
+	RETURN QUERY
+		SELECT v_run, d.action, d.quantity, o.order_id, o.status
+		FROM pgtrade.decision d
+		LEFT JOIN pgtrade.orders o ON o.order_id = d.order_id
+		WHERE d.run_id = v_run;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.submit_decision(text, numeric, text, numeric, jsonb) IS
+	'Lets an outside decider set a strategy''s target position (in units of the instrument); recorded as an external run, netted against position and open orders, and gated like any other order.';
 
 /*
  * run_next_due runs the strategy whose slot is oldest among those due,

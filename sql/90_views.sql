@@ -102,6 +102,7 @@ GRANT EXECUTE ON FUNCTION
 	pgtrade.place_order(text, text, text, numeric, text, numeric, numeric, text, interval, boolean),
 	pgtrade.cancel_order(bigint, text),
 	pgtrade.run_strategy(text, timestamptz, text),
+	pgtrade.submit_decision(text, numeric, text, numeric, jsonb),
 	pgtrade.create_strategy(text, text, text, text, jsonb, numeric, text, text, interval, boolean),
 	pgtrade.strategy_kind_validate(text, jsonb)
 	TO pgtrade_trader, pgtrade_admin;

@@ -2,7 +2,7 @@
 -- target against position and open orders, record every step, and fail
 -- alone.  The series and its SMAs are worked out by hand below.
 \ir preamble.psql
-SELECT plan(34);
+SELECT plan(39);
 
 -- closes 10, 9, 8, 9, 11, 12 on 2024-01-02 .. 2024-01-09 (weekdays);
 -- fast SMA(2) and slow SMA(3) on each bar from the third:
@@ -156,6 +156,28 @@ SELECT is((SELECT status FROM pgtrade.workflow_run ORDER BY run_id DESC LIMIT 1)
 	'missed', 'a run an hour past its slot is recorded as missed');
 SELECT ok((SELECT next_run_at > now() FROM pgtrade.strategy
 		   WHERE name = 'tap_cross'), 'next_run_at moves past now');
+
+-- an outside decider: position 10 and a pending sell of 10, target 30:
+-- 30 - 10 - (-10) = buy 30
+SELECT results_eq($$SELECT action, quantity, order_status FROM
+	pgtrade.submit_decision('tap_cross', 30, 'model expects a rebound', 0.7)$$,
+	$$VALUES ('buy', 30::numeric, 'pending')$$,
+	'an external decision is netted like any other: buy 30');
+SELECT results_eq($$SELECT r.trigger, d.confidence, d.reason FROM
+	pgtrade.workflow_run r JOIN pgtrade.decision d USING (run_id)
+	ORDER BY r.run_id DESC LIMIT 1$$,
+	$$VALUES ('external', 0.7, 'decision by ' || (session_user::text COLLATE "default")
+		|| ': model expects a rebound; target position 30, position 10, open orders -10: buy 30')$$,
+	'it is recorded as an external run with its confidence and reason');
+SELECT throws_ok($$SELECT * FROM pgtrade.submit_decision('nope', 1, 'x')$$,
+	'42704', 'strategy "nope" does not exist',
+	'an external decision for an unknown strategy is refused');
+SELECT throws_ok($$SELECT * FROM pgtrade.submit_decision('tap_cross', 1, ' ')$$,
+	'22023', 'a decision needs an explanation',
+	'an external decision without an explanation is refused');
+SELECT throws_ok($$SELECT * FROM pgtrade.submit_decision('tap_cross', 1, 'x',
+	1.5)$$, '22023', 'confidence must be between 0 and 1, not 1.5',
+	'a confidence above 1 is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
