@@ -10,7 +10,16 @@ SELECT set_eq(
 	$$SELECT pg_describe_object(classid, objid, 0) FROM pg_depend
 	  WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
 		AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgtrade')$$,
-	$$VALUES ('function pgtrade.add_account(text,text)'),
+	$$VALUES ('function pgtrade.atr(double precision,double precision,double precision,bigint)'),
+		('function pgtrade.atr_agg_transfn(internal,double precision,double precision,double precision,bigint)'),
+		('function pgtrade.ema(double precision,bigint)'),
+		('function pgtrade.ema_agg_transfn(internal,double precision,bigint)'),
+		('function pgtrade.indicator_agg_finalfn(internal)'),
+		('function pgtrade.rsi(double precision,bigint)'),
+		('function pgtrade.rsi_agg_transfn(internal,double precision,bigint)'),
+		('function pgtrade.sma(double precision,bigint)'),
+		('function pgtrade.sma_agg_transfn(internal,double precision,bigint)'),
+		('function pgtrade.add_account(text,text)'),
 		('function pgtrade.add_instrument(text,bigint,text,text,text,text)'),
 		('function pgtrade.atr(double precision[],double precision[],double precision[],integer)'),
 		('function pgtrade.bar_end(timestamp with time zone,interval,text,time without time zone)'),
