@@ -65,6 +65,7 @@ unit:
 	$(MAKE) -C tests/unit run
 
 demo:
+	@test -z '$(DATA)' -o -r '$(DATA)' || { echo "demo: cannot read DATA file $(DATA)" >&2; exit 1; }
 	$(MAKE) sandbox
 	@test -x scripts/demo.sh || { echo "scripts/demo.sh is missing" >&2; exit 1; }
 	$(if $(DATA),DATA='$(DATA)') scripts/demo.sh

@@ -114,6 +114,9 @@ def main():
     psql("SELECT pgtrade.add_account(:'p0', 'demo paper account')",
          args.account)
     psql("SELECT pgtrade.add_instrument(:'p0', :'p1')", symbol, conid)
+    # the gate refuses accounts without a position limit
+    psql("SELECT pgtrade.set_risk_limit(:'p0', max_position => :'p1')",
+         args.account, 2 * args.quantity)
     name = "demo_%s_sma_%d_%d" % (symbol.lower(), args.fast, args.slow)
     params = json.dumps({"fast": args.fast, "slow": args.slow})
     psql("SELECT pgtrade.create_strategy(:'p0', 'sma_cross', :'p1', :'p2', "
@@ -134,9 +137,10 @@ def main():
                                           rows[-2][0]))
     for (day, close_at, _), (_, _, next_open) in zip(rows, rows[1:]):
         sim.call("POST", "/sim/price", {"conid": conid, "price": next_open})
+        # a replay places orders only when asked: here, to the simulator
         run = psql("SELECT status, action, quantity, order_id, order_status "
-                   "FROM pgtrade.run_strategy(:'p0', :'p1', 'replay')",
-                   name, close_at)[0]
+                   "FROM pgtrade.run_strategy(:'p0', :'p1', 'replay', "
+                   "place_orders => true)", name, close_at)[0]
         status, action, qty, order_id = run[0], run[1], run[2], run[3]
         line = "%s  run %-9s %-4s" % (day, status, action or "-")
         if order_id:
@@ -156,17 +160,20 @@ def main():
         ORDER BY d.decision_id DESC LIMIT 5) x ORDER BY session""")
     show("Orders", """
         SELECT o.order_id, o.client_order_id, o.side, o.quantity, o.status,
-               o.broker_order_id, o.filled_quantity, o.avg_fill_price
+               o.broker_order_id, o.filled_quantity,
+               trim_scale(round(o.avg_fill_price, 6)) AS avg_fill_price
         FROM pgtrade.orders o ORDER BY o.order_id""")
     show("Fills", """
         SELECT f.execution_id, f.order_ref, f.side, f.quantity, f.price,
-               c.amount AS commission
+               trim_scale(c.amount) AS commission
         FROM pgtrade.fill f LEFT JOIN pgtrade.commission c USING (execution_id)
         ORDER BY f.fill_id""")
     show("Positions and P&L", """
-        SELECT account_id, symbol, quantity, round(avg_cost, 4) AS avg_cost,
-               realized_pnl, commissions,
-               round(realized_pnl - commissions, 2) AS realized_net
+        SELECT account_id, symbol, quantity,
+               trim_scale(round(avg_cost, 4)) AS avg_cost,
+               trim_scale(round(realized_pnl, 2)) AS realized_pnl,
+               trim_scale(commissions) AS commissions,
+               trim_scale(round(realized_pnl - commissions, 2)) AS realized_net
         FROM pgtrade.positions""")
 
     filled = dict(psql("SELECT side, count(*) FROM pgtrade.orders "

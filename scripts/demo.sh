@@ -6,6 +6,16 @@
 # report.  Leaves everything running.
 set -euo pipefail
 
+case "${1:-}" in
+	"") ;;
+	-h|--help)
+		echo "usage: make demo [DATA=file.csv]   (or DATA=... scripts/demo.sh)"
+		echo "Replays the last sessions of daily bars through the sandbox;"
+		echo "expects the sandbox freshly started (make sandbox)."
+		exit 0 ;;
+	*) echo "demo.sh: takes no arguments; see --help" >&2; exit 2 ;;
+esac
+
 here=$(cd "$(dirname "$0")" && pwd)
 eval "$("$here/sandbox.sh" env)"
 SANDBOX=${PGTRADE_SANDBOX:-/var/lib/pgtrade-sandbox}

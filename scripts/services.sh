@@ -63,6 +63,11 @@ start_sim() {
 	echo $! >"$RUN/sim.pid"
 	wait_for test -s "$SIM/port" || die "simulator did not start; see $SIM/sim.out"
 	echo "services: simulator listening on $(gateway_url)"
+	# a running listener still points at the old port: move it along
+	if pid_alive "$RUN/listener.pid"; then
+		mkdir -p "$SANDBOX/log"
+		start_listener
+	fi
 }
 
 gateway_url() {
@@ -72,9 +77,10 @@ gateway_url() {
 
 start_listener() {
 	mkdir -p "$RUN"
-	stop_pid "$RUN/listener.pid" listener
 	[ -x "$LISTENER" ] || die "pgtrade-listener not found; run make install"
-	: "${PGHOST:?run eval \"\$(scripts/sandbox.sh env)\" first}"
+	[ -n "${PGHOST:-}" ] || eval "$("$here/sandbox.sh" env)"
+	gateway_url >/dev/null
+	stop_pid "$RUN/listener.pid" listener
 	nohup "$LISTENER" \
 		-d "host=$PGHOST port=$PGPORT dbname=${PGDATABASE:-pgtrade} user=pgtrade_listen" \
 		--gateway "$(gateway_url)" --cacert "$SIM/sim.crt" \

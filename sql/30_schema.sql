@@ -99,6 +99,10 @@ CREATE TABLE pgtrade.bar (
 		low > '-Infinity' AND low < 'Infinity' AND
 		close > '-Infinity' AND close < 'Infinity'),
 	CONSTRAINT bar_high_not_below_low CHECK (high >= low),
+	CONSTRAINT bar_prices_positive CHECK (low > 0 AND open > 0 AND close > 0),
+	CONSTRAINT bar_size_supported CHECK (bar_size = interval '1 day'
+		OR (bar_size < interval '1 day'
+			AND extract(epoch FROM bar_size) % 60 = 0)),
 	CONSTRAINT bar_volume_valid CHECK (volume >= 0 AND volume < 'Infinity')
 );
 COMMENT ON TABLE pgtrade.bar IS
@@ -125,10 +129,14 @@ CREATE TABLE pgtrade.strategy (
 	instrument_id	bigint NOT NULL REFERENCES pgtrade.instrument,
 	account_id		text NOT NULL REFERENCES pgtrade.account,
 	bar_size		interval NOT NULL DEFAULT '1 day'
-					CHECK (bar_size > interval '0'),
+					CHECK (bar_size = interval '1 day'
+						   OR (bar_size > interval '0'
+							   AND bar_size < interval '1 day'
+							   AND extract(epoch FROM bar_size) % 60 = 0)),
 	schedule		text NOT NULL,
 	time_zone		text NOT NULL DEFAULT 'America/New_York',
-	quantity		numeric NOT NULL CHECK (quantity > 0),
+	quantity		numeric NOT NULL
+					CHECK (quantity > 0 AND quantity < 1e12),
 	order_type		text NOT NULL DEFAULT 'market'
 					CHECK (order_type IN ('market', 'limit')),
 	limit_offset	numeric NOT NULL DEFAULT 0 CHECK (limit_offset >= 0),
@@ -142,9 +150,12 @@ CREATE TABLE pgtrade.strategy (
 					CHECK (grace >= interval '0'),
 	catch_up		boolean NOT NULL DEFAULT false,
 	bars_needed		integer NOT NULL CHECK (bars_needed > 0),
+	max_bar_age		interval CHECK (max_bar_age > interval '0'),
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now()
 );
+CREATE UNIQUE INDEX strategy_one_per_position
+	ON pgtrade.strategy (account_id, instrument_id);
 COMMENT ON TABLE pgtrade.strategy IS
 	'Strategies: a kind with validated params, one instrument and account, a cron schedule in a time zone, and a fixed order quantity per unit of target exposure.';
 COMMENT ON COLUMN pgtrade.strategy.quantity IS
@@ -153,6 +164,8 @@ COMMENT ON COLUMN pgtrade.strategy.next_run_at IS
 	'The next cron slot; run_due runs the strategy once now() reaches it.';
 COMMENT ON COLUMN pgtrade.strategy.grace IS
 	'A cron run that starts later than this after its slot is recorded as missed instead (unless catch_up).';
+COMMENT ON COLUMN pgtrade.strategy.max_bar_age IS
+	'A run whose last ended bar ended longer ago than this before the run is skipped as stale; NULL means 5 days for daily bars and 3 bars (at least 15 minutes) for intraday ones.';
 COMMENT ON COLUMN pgtrade.strategy.bars_needed IS
 	'Bars the evaluator needs, as its validator reported for params.';
 
@@ -265,13 +278,20 @@ CREATE TABLE pgtrade.decision (
 	last_bar_ts		timestamptz,
 	bars_used		integer NOT NULL,
 	risk_verdict	jsonb,
-	order_id		bigint REFERENCES pgtrade.orders,
+	order_id		bigint,
 	created_at		timestamptz NOT NULL DEFAULT now()
 );
+/*
+ * One direction only: orders.decision_id references decision.  A second
+ * key from decision.order_id back to orders would be a cycle, and
+ * pg_dump could then restore neither table's rows.
+ */
 ALTER TABLE pgtrade.orders ADD FOREIGN KEY (decision_id)
 	REFERENCES pgtrade.decision;
 COMMENT ON TABLE pgtrade.decision IS
 	'What a run decided and why: action, target, the position and open orders it netted against, the indicator values, the last bar used and the risk verdict.';
+COMMENT ON COLUMN pgtrade.decision.order_id IS
+	'The order the decision placed, if any (orders.decision_id points back).';
 COMMENT ON COLUMN pgtrade.decision.open_quantity IS
 	'Signed remaining quantity of the account''s open orders in the instrument when the decision was made.';
 

@@ -8,7 +8,7 @@
 
 CREATE FUNCTION pgtrade.add_account(account_id text, description text DEFAULT NULL)
 RETURNS text
-LANGUAGE sql VOLATILE PARALLEL UNSAFE
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	INSERT INTO pgtrade.account (account_id, description)
@@ -20,35 +20,73 @@ $$;
 COMMENT ON FUNCTION pgtrade.add_account(text, text) IS
 	'Registers a brokerage account (idempotent) and returns its id.';
 
+/*
+ * add_instrument registers an instrument or returns the one already
+ * registered.  Arguments left NULL take the defaults for a new row and
+ * leave an existing row alone; an argument that contradicts an existing
+ * row is an error, never a silent change: orders follow the conid, and
+ * bar availability follows the zone and the session close.  The one
+ * change allowed is filling in a conid that was not known yet.
+ */
 CREATE FUNCTION pgtrade.add_instrument(symbol text, conid bigint DEFAULT NULL,
 	sec_type text DEFAULT 'STK', exchange text DEFAULT 'SMART',
-	currency text DEFAULT 'USD', time_zone text DEFAULT 'America/New_York')
+	currency text DEFAULT 'USD', time_zone text DEFAULT NULL,
+	session_open time DEFAULT NULL, session_close time DEFAULT NULL)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	v_id bigint;
+	v_i pgtrade.instrument;
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names
-				   WHERE name = add_instrument.time_zone) THEN
-		RAISE EXCEPTION 'time zone "%" not recognized', add_instrument.time_zone
+	IF time_zone IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pg_catalog.pg_timezone_names z
+		WHERE z.name = add_instrument.time_zone) THEN
+		RAISE EXCEPTION 'time zone "%" not recognized', time_zone
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	INSERT INTO pgtrade.instrument AS i
-		(symbol, conid, sec_type, exchange, currency, time_zone)
-	VALUES (add_instrument.symbol, add_instrument.conid,
+	SELECT * INTO v_i FROM pgtrade.instrument i
+	WHERE i.symbol = add_instrument.symbol
+		AND i.sec_type = add_instrument.sec_type
+		AND i.exchange = add_instrument.exchange
+		AND i.currency = add_instrument.currency
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		INSERT INTO pgtrade.instrument AS i (symbol, conid, sec_type,
+			exchange, currency, time_zone, session_open, session_close)
+		VALUES (add_instrument.symbol, add_instrument.conid,
 			add_instrument.sec_type, add_instrument.exchange,
-			add_instrument.currency, add_instrument.time_zone)
-	ON CONFLICT (symbol, sec_type, exchange, currency) DO UPDATE
-		SET conid = coalesce(EXCLUDED.conid, i.conid)
-	RETURNING i.instrument_id INTO v_id;
-	RETURN v_id;
+			add_instrument.currency,
+			coalesce(add_instrument.time_zone, 'America/New_York'),
+			coalesce(add_instrument.session_open, '09:30'),
+			coalesce(add_instrument.session_close, '16:00'))
+		RETURNING i.instrument_id INTO v_i.instrument_id;
+		RETURN v_i.instrument_id;
+	END IF;
+	IF conid IS NOT NULL AND v_i.conid IS NOT NULL AND conid <> v_i.conid THEN
+		RAISE EXCEPTION 'instrument "%" already has conid %', symbol, v_i.conid
+			USING ERRCODE = 'unique_violation',
+				  DETAIL = pg_catalog.format('The call gave conid %s.', conid),
+				  HINT = 'A conid names a contract; orders follow it, so it is never changed silently.';
+	END IF;
+	IF time_zone IS DISTINCT FROM coalesce(time_zone, v_i.time_zone)
+		OR v_i.time_zone <> coalesce(time_zone, v_i.time_zone)
+		OR v_i.session_open <> coalesce(session_open, v_i.session_open)
+		OR v_i.session_close <> coalesce(session_close, v_i.session_close) THEN
+		RAISE EXCEPTION 'instrument "%" is already registered with time zone % and session %-%',
+			symbol, v_i.time_zone, v_i.session_open, v_i.session_close
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF conid IS NOT NULL AND v_i.conid IS NULL THEN
+		UPDATE pgtrade.instrument i SET conid = add_instrument.conid
+		WHERE i.instrument_id = v_i.instrument_id;
+	END IF;
+	RETURN v_i.instrument_id;
 END
 $$;
-COMMENT ON FUNCTION pgtrade.add_instrument(text, bigint, text, text, text, text) IS
-	'Registers an instrument (idempotent; sets the conid when given) and returns its id.';
+COMMENT ON FUNCTION pgtrade.add_instrument(text, bigint, text, text, text, text, time, time) IS
+	'Registers an instrument or returns the registered one; fills in a conid not known yet, and refuses to change a conid, time zone or session silently.';
 
 CREATE FUNCTION pgtrade.instrument_id(symbol text)
 RETURNS bigint
@@ -76,6 +114,17 @@ END
 $$;
 COMMENT ON FUNCTION pgtrade.instrument_id(text) IS
 	'Returns the id of the one instrument with this symbol; raises when none or several match.';
+
+CREATE FUNCTION pgtrade.bar_size_supported(bar_size interval)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT coalesce($1 = interval '1 day'
+		OR ($1 > interval '0' AND $1 < interval '1 day'
+			AND extract(epoch FROM $1) % 60 = 0), false);
+$$;
+COMMENT ON FUNCTION pgtrade.bar_size_supported(interval) IS
+	'True for the bar sizes pgtrade handles: one day, or a whole number of minutes under a day.';
 
 /*
  * A daily bar (bar_size of one day or more) ends at the session close of
@@ -114,20 +163,26 @@ DECLARE
 	v_bad record;
 	v_n bigint;
 BEGIN
-	IF bar_size IS NULL OR bar_size <= interval '0' THEN
-		RAISE EXCEPTION 'bar size must be positive'
-			USING ERRCODE = 'invalid_parameter_value';
+	IF NOT pgtrade.bar_size_supported(bar_size) THEN
+		RAISE EXCEPTION 'bar size % is not supported', coalesce(bar_size::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Bars are daily (1 day) or a whole number of minutes under a day.';
 	END IF;
 
+	/* line numbers: the source's own, or the order rows come in */
 	EXECUTE pg_catalog.format(
 		'CREATE TEMP TABLE pgtrade_import ON COMMIT DROP AS
-		 SELECT s.line::bigint AS line, s.symbol::text AS symbol,
+		 SELECT %s AS line, s.symbol::text AS symbol,
 				s.ts::text AS ts_text,
 				s.open::float8 AS open, s.high::float8 AS high,
 				s.low::float8 AS low, s.close::float8 AS close,
 				s.volume::float8 AS volume, i.instrument_id,
 				i.time_zone, NULL::timestamptz AS ts
 		 FROM %s s LEFT JOIN pgtrade.instrument i ON i.symbol = s.symbol',
+		CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+						  WHERE a.attrelid = source AND a.attname = 'line'
+							AND NOT a.attisdropped)
+			 THEN 's.line::bigint' ELSE 'row_number() OVER ()' END,
 		source);
 
 	SELECT * INTO v_bad FROM pgtrade_import
@@ -153,7 +208,32 @@ BEGIN
 			USING ERRCODE = 'not_null_violation';
 	END IF;
 
+	/* ISO 8601 only: a date for daily bars, a timestamp with offset else */
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE CASE WHEN bar_size >= interval '1 day'
+			   THEN ts_text !~ '^\d{4}-\d{2}-\d{2}$'
+			   ELSE ts_text !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$'
+		  END
+	ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % has time "%", not %', v_bad.line,
+			v_bad.ts_text,
+			CASE WHEN bar_size >= interval '1 day'
+				 THEN 'a date (YYYY-MM-DD) as daily bars need'
+				 ELSE 'a timestamp with its offset (YYYY-MM-DDTHH:MM:SS+HH:MM) as intraday bars need' END
+			USING ERRCODE = 'invalid_datetime_format',
+				  HINT = 'Check the bar size: daily files load with ''1 day'', minute files with ''1 minute''.';
+	END IF;
+
 	PERFORM pgtrade.import_parse_ts(bar_size);
+
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE ts > now() ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % starts in the future (%)', v_bad.line,
+			v_bad.ts_text
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 
 	SELECT * INTO v_bad FROM pgtrade_import
 	WHERE NOT (open > '-Infinity' AND open < 'Infinity'
@@ -163,6 +243,17 @@ BEGIN
 	ORDER BY line LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION 'bar on line % has a price that is not a finite number',
+			v_bad.line
+			USING ERRCODE = 'check_violation',
+				  DETAIL = pg_catalog.format('open %s, high %s, low %s, close %s.',
+					v_bad.open, v_bad.high, v_bad.low, v_bad.close);
+	END IF;
+
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE NOT (open > 0 AND high > 0 AND low > 0 AND close > 0)
+	ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % has a price that is not positive',
 			v_bad.line
 			USING ERRCODE = 'check_violation',
 				  DETAIL = pg_catalog.format('open %s, high %s, low %s, close %s.',
@@ -222,7 +313,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.import_bars(regclass, interval) IS
-	'Validates and upserts a batch of bars from a table (line, symbol, ts, open, high, low, close, volume); all or nothing.';
+	'Validates and upserts a batch of bars from a table (symbol, ts, open, high, low, close, volume, and optionally line for error messages); all or nothing.';
 
 /*
  * import_parse_ts fills pgtrade_import.ts from ts_text, raising with the

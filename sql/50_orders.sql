@@ -81,6 +81,40 @@ $$;
 COMMENT ON FUNCTION pgtrade.open_quantity(text, bigint, bigint) IS
 	'Signed quantity (buys positive) of an account''s orders in an instrument that may still move its position: open orders'' unfilled rest plus broker-reported fills not yet recorded.';
 
+/*
+ * open_side_quantities returns, apart, the buys and the sells (both
+ * positive) of an account's orders in an instrument that may still move
+ * its position, counted as open_quantity counts them.  The gate needs
+ * the sides apart: opposite open orders must not make room for each
+ * other, since either side may fill while the other is cancelled.
+ */
+CREATE FUNCTION pgtrade.open_side_quantities(account_id text,
+	instrument_id bigint, except_order bigint DEFAULT NULL,
+	OUT buys numeric, OUT sells numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(sum(q) FILTER (WHERE side = 'buy'), 0),
+		   coalesce(sum(q) FILTER (WHERE side = 'sell'), 0)
+	FROM (SELECT o.side,
+				 CASE WHEN o.status IN ('pending', 'submitting', 'working',
+										'cancel_requested', 'unknown',
+										'filled')
+					  THEN greatest(o.quantity - o.filled_quantity, 0)
+					  ELSE greatest(o.broker_filled_quantity
+									- o.filled_quantity, 0) END AS q
+		  FROM pgtrade.orders o
+		  WHERE o.account_id = $1 AND o.instrument_id = $2
+			AND (o.status IN ('pending', 'submitting', 'working',
+							  'cancel_requested', 'unknown')
+				 OR (o.status = 'filled' AND o.filled_quantity < o.quantity)
+				 OR (o.status IN ('cancelled', 'rejected')
+					 AND o.broker_filled_quantity > o.filled_quantity))
+			AND o.order_id IS DISTINCT FROM $3) x;
+$$;
+COMMENT ON FUNCTION pgtrade.open_side_quantities(text, bigint, bigint) IS
+	'Open buys and open sells (both positive) of an account in an instrument, counted apart for the risk gate.';
+
 CREATE FUNCTION pgtrade.position_quantity(account_id text, instrument_id bigint)
 RETURNS numeric
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -96,6 +130,13 @@ COMMENT ON FUNCTION pgtrade.position_quantity(text, bigint) IS
  * risk_check evaluates every limit covering an order and returns the
  * verdict as jsonb: {"passed": bool, "reason": text, "checks": [...]}.
  * The caller must hold the account's gate lock.
+ *
+ * Position limits look at each side's worst case: a buy is checked
+ * against position + open buys + the buy, a sell against position - open
+ * sells - the sell, so opposite open orders never make room for each
+ * other; an order that does not worsen its side's worst case beyond the
+ * limit passes, which lets orders that reduce exposure through.  The gate
+ * fails closed: an order no max_position limit covers is refused.
  */
 CREATE FUNCTION pgtrade.risk_check(p_order pgtrade.orders, p_halted boolean,
 	p_halt_reason text)
@@ -109,10 +150,9 @@ DECLARE
 	v_reason text;
 	v_lim record;
 	v_pos numeric;
-	v_open numeric;
-	v_signed numeric;
-	v_before numeric;
-	v_after numeric;
+	v_open record;
+	v_worst numeric;
+	v_has_position_limit boolean := false;
 BEGIN
 	v_checks := v_checks || jsonb_build_object('check', 'account_halted',
 		'passed', NOT p_halted, 'detail', p_halt_reason);
@@ -123,12 +163,12 @@ BEGIN
 
 	v_pos := pgtrade.position_quantity(p_order.account_id,
 									   p_order.instrument_id);
-	v_open := pgtrade.open_quantity(p_order.account_id,
-									p_order.instrument_id, p_order.order_id);
-	v_signed := CASE p_order.side WHEN 'buy' THEN 1 ELSE -1 END
-				* p_order.quantity;
-	v_before := v_pos + v_open;
-	v_after := v_before + v_signed;
+	SELECT * INTO v_open FROM pgtrade.open_side_quantities(
+		p_order.account_id, p_order.instrument_id, p_order.order_id);
+	/* the worst case of this order's side, as a long (+) or short (-) */
+	v_worst := CASE p_order.side
+		WHEN 'buy' THEN v_pos + v_open.buys + p_order.quantity
+		ELSE v_pos - v_open.sells - p_order.quantity END;
 
 	FOR v_lim IN
 		SELECT * FROM pgtrade.risk_limit l
@@ -159,21 +199,29 @@ BEGIN
 			END IF;
 		END IF;
 		IF v_lim.max_position IS NOT NULL THEN
-			/* orders that reduce exposure always pass */
+			v_has_position_limit := true;
 			v_checks := v_checks || jsonb_build_object(
 				'check', 'max_position', 'limit_id', v_lim.limit_id,
 				'limit', v_lim.max_position, 'position', v_pos,
-				'open_orders', v_open, 'projected', v_after,
-				'passed', abs(v_after) <= v_lim.max_position
-						  OR abs(v_after) <= abs(v_before));
-			IF abs(v_after) > v_lim.max_position
-				AND abs(v_after) > abs(v_before) THEN
+				'open_buys', v_open.buys, 'open_sells', v_open.sells,
+				'projected', v_worst,
+				'passed', abs(v_worst) <= v_lim.max_position);
+			IF abs(v_worst) > v_lim.max_position THEN
 				v_reason := coalesce(v_reason, format(
-					'projected position %s (position %s, open orders %s, this order %s) exceeds the limit of %s',
-					v_after, v_pos, v_open, v_signed, v_lim.max_position));
+					'projected position %s (position %s, open buys %s, open sells %s, this %s %s) exceeds the limit of %s',
+					v_worst, v_pos, v_open.buys, v_open.sells, p_order.side,
+					p_order.quantity, v_lim.max_position));
 			END IF;
 		END IF;
 	END LOOP;
+
+	v_checks := v_checks || jsonb_build_object('check', 'position_limit_set',
+		'passed', v_has_position_limit);
+	IF NOT v_has_position_limit THEN
+		v_reason := coalesce(v_reason, format(
+			'no max_position limit covers account %s; set one with pgtrade.set_risk_limit()',
+			p_order.account_id));
+	END IF;
 
 	RETURN jsonb_build_object('passed', v_reason IS NULL,
 		'reason', coalesce(v_reason, 'all risk checks passed'),
@@ -218,11 +266,50 @@ BEGIN
 			NEW.quantity, v_inst.lot_size
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	/* only the prices pgtrade sends are rounded to the tick size */
-	NEW.limit_price := round(NEW.limit_price / v_inst.tick_size)
-					   * v_inst.tick_size;
-	NEW.stop_price := round(NEW.stop_price / v_inst.tick_size)
-					  * v_inst.tick_size;
+	/*
+	 * Only the prices pgtrade sends are rounded to the tick size, and
+	 * always to the less aggressive side: a buy limit down, a sell limit
+	 * up; a buy stop up, a sell stop down.
+	 */
+	IF NEW.side = 'buy' THEN
+		NEW.limit_price := floor(NEW.limit_price / v_inst.tick_size)
+						   * v_inst.tick_size;
+		NEW.stop_price := ceil(NEW.stop_price / v_inst.tick_size)
+						  * v_inst.tick_size;
+	ELSE
+		NEW.limit_price := ceil(NEW.limit_price / v_inst.tick_size)
+						   * v_inst.tick_size;
+		NEW.stop_price := floor(NEW.stop_price / v_inst.tick_size)
+						  * v_inst.tick_size;
+	END IF;
+	IF NEW.limit_price <= 0 OR NEW.stop_price <= 0 THEN
+		RAISE EXCEPTION 'order price rounds to zero at tick size %',
+			v_inst.tick_size
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NEW.valid_until > now() + interval '1 day' THEN
+		RAISE EXCEPTION 'valid_until must be within a day of now'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A pending order not sent within a day is stale, and IBKR keeps client order ids for 24 hours only.';
+	END IF;
+	IF NEW.strategy_id IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.strategy s
+		WHERE s.strategy_id = NEW.strategy_id
+			AND s.account_id = NEW.account_id
+			AND s.instrument_id = NEW.instrument_id) THEN
+		RAISE EXCEPTION 'strategy % does not trade this account and instrument',
+			NEW.strategy_id
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NEW.decision_id IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.decision d
+		WHERE d.decision_id = NEW.decision_id
+			AND d.strategy_id IS NOT DISTINCT FROM NEW.strategy_id
+			AND d.order_id IS NULL) THEN
+		RAISE EXCEPTION 'decision % is not an open decision of this order''s strategy',
+			NEW.decision_id
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 
 	SELECT coid_prefix INTO STRICT v_prefix FROM pgtrade.installation;
 	NEW.client_order_id := format('pgt-%s-%s', v_prefix, NEW.order_id);
@@ -439,6 +526,9 @@ BEGIN
 	ELSIF v_status = 'working' THEN
 		PERFORM pgtrade.order_move(cancel_order.order_id, 'cancel_requested',
 			'user ' || session_user, reason);
+		RAISE WARNING 'order % is working at the broker; pgtrade-listener does not send cancels yet',
+			cancel_order.order_id
+			USING HINT = 'Cancel it at the broker too; the order stays cancel_requested until the broker reports it.';
 		RETURN 'cancel_requested';
 	ELSIF v_status = 'submitting' THEN
 		RAISE EXCEPTION 'cannot cancel order % while it is being submitted',
@@ -489,10 +579,11 @@ DECLARE
 	v_id bigint;
 BEGIN
 	UPDATE pgtrade.risk_limit l
-	SET max_position = set_risk_limit.max_position,
-		max_order_quantity = set_risk_limit.max_order_quantity,
-		note = set_risk_limit.note, updated_by = session_user,
-		updated_at = now()
+	SET max_position = coalesce(set_risk_limit.max_position, l.max_position),
+		max_order_quantity = coalesce(set_risk_limit.max_order_quantity,
+									  l.max_order_quantity),
+		note = coalesce(set_risk_limit.note, l.note),
+		updated_by = session_user, updated_at = now()
 	WHERE coalesce(l.account_id, '') = coalesce(set_risk_limit.account_id, '')
 		AND coalesce(l.strategy_id, 0) = coalesce(set_risk_limit.strategy_id, 0)
 	RETURNING l.limit_id INTO v_id;
@@ -508,7 +599,34 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.set_risk_limit(text, bigint, numeric, numeric, text) IS
-	'Sets the position and order-size limits of a scope (all accounts, an account, or a strategy); NULL removes a limit.';
+	'Sets the position and order-size limits of a scope (all accounts, an account, or a strategy); a NULL argument leaves that limit as it is.';
+
+CREATE FUNCTION pgtrade.remove_risk_limit(limit_name text,
+	account_id text DEFAULT NULL, strategy_id bigint DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	IF limit_name NOT IN ('max_position', 'max_order_quantity') THEN
+		RAISE EXCEPTION 'unknown limit "%"', limit_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Limits are max_position and max_order_quantity.';
+	END IF;
+	UPDATE pgtrade.risk_limit l
+	SET max_position = CASE WHEN limit_name = 'max_position' THEN NULL
+							ELSE l.max_position END,
+		max_order_quantity = CASE WHEN limit_name = 'max_order_quantity'
+								  THEN NULL ELSE l.max_order_quantity END,
+		updated_by = session_user, updated_at = now()
+	WHERE coalesce(l.account_id, '') = coalesce(remove_risk_limit.account_id, '')
+		AND coalesce(l.strategy_id, 0) = coalesce(remove_risk_limit.strategy_id, 0);
+	RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.remove_risk_limit(text, text, bigint) IS
+	'Removes one limit (max_position or max_order_quantity) of a scope; returns false when the scope had no row.  Without any max_position the gate refuses every order of the account.';
 
 CREATE FUNCTION pgtrade.set_trading_enabled(enabled boolean,
 	account_id text DEFAULT NULL, strategy_id bigint DEFAULT NULL,

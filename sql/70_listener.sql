@@ -456,3 +456,66 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrade.orders_in_flight(text[]) IS
 	'Listener: orders that have left or may have left for the broker and are not final yet.';
+
+CREATE FUNCTION pgtrade.resolve_unknown(order_id bigint, status text,
+	note text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders := pgtrade.lock_order(resolve_unknown.order_id);
+BEGIN
+	IF v_o.status <> 'unknown' THEN
+		RAISE EXCEPTION 'order % is %, not unknown', v_o.order_id, v_o.status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF status NOT IN ('working', 'filled', 'cancelled', 'rejected') THEN
+		RAISE EXCEPTION 'an unknown order resolves to working, filled, cancelled or rejected, not "%"',
+			status
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF coalesce(btrim(note), '') = '' THEN
+		RAISE EXCEPTION 'resolving an unknown order needs a note saying what the broker shows'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM pgtrade.order_move(v_o.order_id, status,
+		'operator ' || session_user, note);
+END
+$$;
+COMMENT ON FUNCTION pgtrade.resolve_unknown(bigint, text, text) IS
+	'Operator: settles an unknown order after checking the broker (working, filled, cancelled or rejected), with a note.  Fills still come from the listener.';
+
+CREATE FUNCTION pgtrade.unhalt_account(account_id text, note text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_n integer;
+BEGIN
+	SELECT count(*) INTO v_n FROM pgtrade.orders o
+	WHERE o.account_id = unhalt_account.account_id AND o.status = 'unknown';
+	IF v_n > 0 THEN
+		RAISE EXCEPTION 'account % still has % unknown order(s)', account_id, v_n
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Settle them with pgtrade.resolve_unknown() first.';
+	END IF;
+	IF coalesce(btrim(note), '') = '' THEN
+		RAISE EXCEPTION 'lifting a halt needs a note'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	UPDATE pgtrade.account a SET halted = false,
+		halt_reason = pg_catalog.format('halt lifted by %s: %s', session_user,
+										 note)
+	WHERE a.account_id = unhalt_account.account_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'account "%" does not exist', account_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.unhalt_account(text, text) IS
+	'Operator: lifts an account''s halt once it has no unknown orders left; the note is kept in halt_reason.';

@@ -77,11 +77,35 @@ BEGIN
 		RAISE EXCEPTION 'time zone "%" not recognized', NEW.time_zone
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF NOT (NEW.quantity > 0 AND NEW.quantity < 1e12) THEN
+		RAISE EXCEPTION 'strategy quantity must be a positive number below 1e12, not %',
+			NEW.quantity
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NEW.quantity % (SELECT i.lot_size FROM pgtrade.instrument i
+					   WHERE i.instrument_id = NEW.instrument_id) <> 0 THEN
+		RAISE EXCEPTION 'strategy quantity % is not a multiple of the lot size',
+			NEW.quantity
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pgtrade.strategy s
+			   WHERE s.account_id = NEW.account_id
+				 AND s.instrument_id = NEW.instrument_id
+				 AND s.strategy_id <> NEW.strategy_id) THEN
+		RAISE EXCEPTION 'account % already has a strategy on this instrument',
+			NEW.account_id
+			USING ERRCODE = 'unique_violation',
+				  DETAIL = 'Positions are kept per account and instrument; two strategies on one would net against each other''s position.';
+	END IF;
 	IF TG_OP = 'INSERT' OR NEW.schedule <> OLD.schedule
 		OR NEW.time_zone <> OLD.time_zone
 		OR (NEW.active AND NOT OLD.active) OR NEW.next_run_at IS NULL THEN
 		NEW.next_run_at := pgtrade.cron_next(NEW.schedule, now(),
 											 NEW.time_zone);
+		IF NEW.next_run_at IS NULL THEN
+			RAISE EXCEPTION 'cron expression "%" never matches', NEW.schedule
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
 	END IF;
 	NEW.updated_at := now();
 	RETURN NEW;
@@ -96,7 +120,8 @@ CREATE FUNCTION pgtrade.create_strategy(name text, kind text, symbol text,
 	account_id text, params jsonb, quantity numeric,
 	schedule text DEFAULT '35 16 * * 1-5',
 	time_zone text DEFAULT 'America/New_York',
-	bar_size interval DEFAULT '1 day', active boolean DEFAULT false)
+	bar_size interval DEFAULT '1 day', active boolean DEFAULT false,
+	max_bar_age interval DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -113,17 +138,18 @@ BEGIN
 	END IF;
 	INSERT INTO pgtrade.strategy (name, kind, params, instrument_id,
 		account_id, quantity, schedule, time_zone, bar_size, active,
-		bars_needed)
+		max_bar_age, bars_needed)
 	VALUES (create_strategy.name, create_strategy.kind,
 		create_strategy.params, pgtrade.instrument_id(symbol),
 		create_strategy.account_id, create_strategy.quantity,
 		create_strategy.schedule, create_strategy.time_zone,
-		create_strategy.bar_size, create_strategy.active, 1)
+		create_strategy.bar_size, create_strategy.active,
+		create_strategy.max_bar_age, 1)
 	RETURNING strategy_id INTO v_id;
 	RETURN v_id;
 END
 $$;
-COMMENT ON FUNCTION pgtrade.create_strategy(text, text, text, text, jsonb, numeric, text, text, interval, boolean) IS
+COMMENT ON FUNCTION pgtrade.create_strategy(text, text, text, text, jsonb, numeric, text, text, interval, boolean, interval) IS
 	'Creates a strategy (inactive unless asked) and returns its id; the default schedule runs at 16:35 New York time on weekdays.';
 
 CREATE FUNCTION pgtrade.record_step(p_run bigint, p_no integer, p_name text,
@@ -149,7 +175,8 @@ COMMENT ON FUNCTION pgtrade.record_step(bigint, integer, text, timestamptz, json
 CREATE FUNCTION pgtrade.run_decide(p_run bigint, p_step integer,
 	p_s pgtrade.strategy, p_as_of timestamptz, p_target_pos numeric,
 	p_signal text, p_reason text, p_confidence numeric, p_values jsonb,
-	p_last_close double precision, p_last_ts timestamptz, p_bars integer)
+	p_last_close double precision, p_last_ts timestamptz, p_bars integer,
+	p_place boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -172,6 +199,10 @@ BEGIN
 					 WHEN v_delta < 0 THEN 'sell' ELSE 'hold' END;
 	IF p_target_pos IS NULL THEN
 		v_reason := p_reason || '; no target: hold';
+	ELSIF v_delta <> 0 AND NOT p_place THEN
+		v_reason := format('%s; target position %s, position %s, open orders %s: would %s %s (dry run: no order placed)',
+						   p_reason, p_target_pos, v_pos, v_open, v_action,
+						   abs(v_delta));
 	ELSIF v_delta = 0 THEN
 		v_reason := format('%s; target position %s already held or on order (position %s, open orders %s): hold',
 						   p_reason, p_target_pos, v_pos, v_open);
@@ -192,7 +223,7 @@ BEGIN
 			'position', v_pos, 'open_orders', v_open),
 		jsonb_build_object('decision_id', v_decision, 'action', v_action,
 			'quantity', abs(v_delta), 'reason', v_reason));
-	IF v_action = 'hold' THEN
+	IF v_action = 'hold' OR NOT p_place THEN
 		RETURN;
 	END IF;
 
@@ -218,8 +249,8 @@ BEGIN
 			'status', v_order.status, 'risk_verdict', v_order.risk_verdict));
 END
 $$;
-REVOKE ALL ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy, timestamptz, numeric, text, text, numeric, jsonb, double precision, timestamptz, integer) FROM PUBLIC;
-COMMENT ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy, timestamptz, numeric, text, text, numeric, jsonb, double precision, timestamptz, integer) IS
+REVOKE ALL ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy, timestamptz, numeric, text, text, numeric, jsonb, double precision, timestamptz, integer, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy, timestamptz, numeric, text, text, numeric, jsonb, double precision, timestamptz, integer, boolean) IS
 	'Internal: nets a target against position and open orders, records the decision and inserts any order through the risk gate.';
 
 /*
@@ -227,8 +258,8 @@ COMMENT ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy, timest
  * It raises on any failure; run_execute catches that and fails the run.
  */
 CREATE FUNCTION pgtrade.run_steps(p_run bigint, p_s pgtrade.strategy,
-	p_as_of timestamptz)
-RETURNS void
+	p_as_of timestamptz, p_place boolean)
+RETURNS text
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -247,6 +278,7 @@ DECLARE
 	v_out jsonb;
 	v_target numeric;
 	v_tz text;
+	v_age interval;
 BEGIN
 	SELECT * INTO STRICT v_inst FROM pgtrade.instrument
 	WHERE instrument_id = p_s.instrument_id;
@@ -273,6 +305,21 @@ BEGIN
 			p_s.bars_needed * 2),
 		jsonb_build_object('bars', v_n, 'first_ts', v_ts[1],
 			'last_ts', v_ts[v_n], 'last_close', v_c[v_n]));
+
+	/* stale bars: the market data stopped, or the run is far too late */
+	v_age := coalesce(p_s.max_bar_age,
+		CASE WHEN p_s.bar_size >= interval '1 day' THEN interval '5 days'
+			 ELSE greatest(interval '15 minutes', 3 * p_s.bar_size) END);
+	IF v_n = 0 OR pgtrade.bar_end(v_ts[v_n], p_s.bar_size, v_inst.time_zone,
+				  v_inst.session_close) < p_as_of - v_age THEN
+		UPDATE pgtrade.workflow_run r
+		SET error = format('stale bars: the last %s bar of %s %s; a run needs one that ended within %s',
+						   p_s.bar_size, v_inst.symbol,
+						   coalesce('started ' || v_ts[v_n]::text,
+									'does not exist'), v_age)
+		WHERE r.run_id = p_run;
+		RETURN 'skipped';
+	END IF;
 
 	/*
 	 * step 2: the kind's evaluator, under the exchange's time zone so the
@@ -309,11 +356,12 @@ BEGIN
 	END IF;
 	PERFORM pgtrade.run_decide(p_run, 3, p_s, p_as_of,
 		v_target * p_s.quantity, v_out->>'signal', v_out->>'reason', NULL,
-		v_out->'values', v_c[v_n], v_ts[v_n], v_n);
+		v_out->'values', v_c[v_n], v_ts[v_n], v_n, p_place);
+	RETURN 'succeeded';
 END
 $$;
-REVOKE ALL ON FUNCTION pgtrade.run_steps(bigint, pgtrade.strategy, timestamptz) FROM PUBLIC;
-COMMENT ON FUNCTION pgtrade.run_steps(bigint, pgtrade.strategy, timestamptz) IS
+REVOKE ALL ON FUNCTION pgtrade.run_steps(bigint, pgtrade.strategy, timestamptz, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.run_steps(bigint, pgtrade.strategy, timestamptz, boolean) IS
 	'Internal: the steps of one run (load bars, evaluate, decide, order).';
 
 /*
@@ -322,7 +370,7 @@ COMMENT ON FUNCTION pgtrade.run_steps(bigint, pgtrade.strategy, timestamptz) IS
  * or NULL when a cron slot already had its run.
  */
 CREATE FUNCTION pgtrade.run_execute(p_strategy bigint, p_trigger text,
-	p_slot timestamptz, p_as_of timestamptz)
+	p_slot timestamptz, p_as_of timestamptz, p_place boolean)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -333,6 +381,7 @@ DECLARE
 	v_run bigint;
 	v_msg text;
 	v_state text;
+	v_status text;
 BEGIN
 	SELECT * INTO STRICT v_s FROM pgtrade.strategy
 	WHERE strategy_id = p_strategy;
@@ -344,10 +393,14 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	BEGIN
-		PERFORM pgtrade.run_steps(v_run, v_s, p_as_of);
-		UPDATE pgtrade.workflow_run SET status = 'succeeded',
+		v_status := pgtrade.run_steps(v_run, v_s, p_as_of, p_place);
+		UPDATE pgtrade.workflow_run SET status = v_status,
 			finished_at = clock_timestamp()
 		WHERE run_id = v_run;
+		IF v_status = 'skipped' THEN
+			RAISE WARNING 'run % of strategy "%" skipped: %', v_run, v_s.name,
+				(SELECT error FROM pgtrade.workflow_run WHERE run_id = v_run);
+		END IF;
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE;
 		UPDATE pgtrade.workflow_run SET status = 'failed',
@@ -358,12 +411,12 @@ BEGIN
 	RETURN v_run;
 END
 $$;
-REVOKE ALL ON FUNCTION pgtrade.run_execute(bigint, text, timestamptz, timestamptz) FROM PUBLIC;
-COMMENT ON FUNCTION pgtrade.run_execute(bigint, text, timestamptz, timestamptz) IS
+REVOKE ALL ON FUNCTION pgtrade.run_execute(bigint, text, timestamptz, timestamptz, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.run_execute(bigint, text, timestamptz, timestamptz, boolean) IS
 	'Internal: records and performs one run; failures are recorded on the run, not raised.';
 
 CREATE FUNCTION pgtrade.run_strategy(name text, as_of timestamptz DEFAULT now(),
-	trigger text DEFAULT 'manual')
+	trigger text DEFAULT 'manual', place_orders boolean DEFAULT NULL)
 RETURNS TABLE (run_id bigint, status text, action text, quantity numeric,
 	order_id bigint, order_status text, reason text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -378,7 +431,11 @@ BEGIN
 		RAISE EXCEPTION 'trigger must be manual or replay, not "%"', trigger
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF as_of IS NULL OR as_of > now() THEN
+	IF as_of IS NULL OR NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be a finite time'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF as_of > now() THEN
 		RAISE EXCEPTION 'as_of must not be in the future'
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = pg_catalog.format('as_of %s, now %s.', as_of, now());
@@ -389,7 +446,14 @@ BEGIN
 		RAISE EXCEPTION 'strategy "%" does not exist', run_strategy.name
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	v_run := pgtrade.run_execute(v_id, trigger, as_of, as_of);
+	/*
+	 * A run as of the past is a dry run unless asked: its decision is
+	 * recorded, but an order placed now on an old picture of the market
+	 * would be a live order on stale information.
+	 */
+	v_run := pgtrade.run_execute(v_id, trigger, as_of, as_of,
+		coalesce(place_orders, as_of >= now() - (SELECT s.grace
+			FROM pgtrade.strategy s WHERE s.strategy_id = v_id)));
 	RETURN QUERY
 		SELECT r.run_id, r.status, d.action, d.quantity, o.order_id,
 			   o.status, coalesce(d.reason, r.error)
@@ -399,8 +463,8 @@ BEGIN
 		WHERE r.run_id = v_run;
 END
 $$;
-COMMENT ON FUNCTION pgtrade.run_strategy(text, timestamptz, text) IS
-	'Runs one strategy now or as of a past time (replay), using only bars that had ended by then; records the run, its steps, the decision and any order, and returns a summary.';
+COMMENT ON FUNCTION pgtrade.run_strategy(text, timestamptz, text, boolean) IS
+	'Runs one strategy now or as of a past time (replay), using only bars that had ended by then; records the run, its steps, the decision and any order, and returns a summary.  A run as of more than the strategy''s grace ago places no order unless place_orders is true.';
 
 /*
  * submit_decision lets an outside decider (a model, an agent, a person)
@@ -462,7 +526,7 @@ BEGIN
 	PERFORM pgtrade.run_decide(v_run, 2, v_s, now(), target_position,
 		'external', format('decision by %s: %s', session_user, explanation),
 		confidence, indicators, v_bar.close, v_bar.ts,
-		CASE WHEN v_bar.ts IS NULL THEN 0 ELSE 1 END);
+		CASE WHEN v_bar.ts IS NULL THEN 0 ELSE 1 END, true);
 	UPDATE pgtrade.workflow_run r SET status = 'succeeded',
 		finished_at = clock_timestamp()
 	WHERE r.run_id = v_run;
@@ -513,7 +577,8 @@ BEGIN
 								   p_now - v_slot, v_s.grace))
 		ON CONFLICT (strategy_id, slot) WHERE trigger = 'cron' DO NOTHING;
 	ELSE
-		PERFORM pgtrade.run_execute(v_s.strategy_id, 'cron', v_slot, p_now);
+		PERFORM pgtrade.run_execute(v_s.strategy_id, 'cron', v_slot, p_now,
+									true);
 	END IF;
 	RETURN true;
 END
@@ -560,8 +625,9 @@ BEGIN
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
 				   WHERE r.rolname = run_as AND r.rolcanlogin
-					 AND NOT r.rolsuper) THEN
-		RAISE EXCEPTION 'role "%" must exist, be able to log in and not be a superuser',
+					 AND NOT r.rolsuper
+					 AND pg_has_role(r.oid, 'pgtrade_scheduler', 'MEMBER')) THEN
+		RAISE EXCEPTION 'role "%" must exist, log in, be a member of pgtrade_scheduler and not be a superuser',
 			run_as
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'CREATE ROLE pgtrade_cron LOGIN IN ROLE pgtrade_scheduler';

@@ -93,6 +93,7 @@ GRANT EXECUTE ON FUNCTION pgtrade.instrument_id(text),
 	pgtrade.open_quantity(text, bigint, bigint),
 	pgtrade.position_quantity(text, bigint),
 	pgtrade.kill_switch_reason(text, bigint),
+	pgtrade.open_side_quantities(text, bigint, bigint),
 	pgtrade.proc_call_name(regprocedure)
 	TO pgtrade_reader, pgtrade_trader, pgtrade_admin;
 
@@ -101,20 +102,30 @@ GRANT INSERT ON pgtrade.orders TO pgtrade_trader;
 GRANT EXECUTE ON FUNCTION
 	pgtrade.place_order(text, text, text, numeric, text, numeric, numeric, text, interval, boolean),
 	pgtrade.cancel_order(bigint, text),
-	pgtrade.run_strategy(text, timestamptz, text),
+	pgtrade.run_strategy(text, timestamptz, text, boolean),
 	pgtrade.submit_decision(text, numeric, text, numeric, jsonb),
-	pgtrade.create_strategy(text, text, text, text, jsonb, numeric, text, text, interval, boolean),
+	pgtrade.create_strategy(text, text, text, text, jsonb, numeric, text, text, interval, boolean, interval),
 	pgtrade.strategy_kind_validate(text, jsonb)
 	TO pgtrade_trader, pgtrade_admin;
-GRANT INSERT, UPDATE ON pgtrade.strategy TO pgtrade_trader, pgtrade_admin;
+/* traders switch strategies on and off and tune them; account,
+   instrument and quantity change only by creating a strategy */
+GRANT UPDATE (active, params, schedule, time_zone) ON pgtrade.strategy
+	TO pgtrade_trader, pgtrade_admin;
 
 /* admins set limits, the kill switch, accounts and instruments */
 GRANT EXECUTE ON FUNCTION
 	pgtrade.set_risk_limit(text, bigint, numeric, numeric, text),
 	pgtrade.add_account(text, text),
-	pgtrade.add_instrument(text, bigint, text, text, text, text),
-	pgtrade.import_bars(regclass, interval)
+	pgtrade.add_instrument(text, bigint, text, text, text, text, time, time),
+	pgtrade.import_bars(regclass, interval),
+	pgtrade.import_parse_ts(interval),
+	pgtrade.bar_size_supported(interval),
+	pgtrade.remove_risk_limit(text, text, bigint),
+	pgtrade.resolve_unknown(bigint, text, text),
+	pgtrade.unhalt_account(text, text)
 	TO pgtrade_admin;
+/* import_bars runs with the caller's rights: it writes bars, no more */
+GRANT INSERT, UPDATE ON pgtrade.bar TO pgtrade_admin;
 /* the kill switch belongs to admins */
 GRANT EXECUTE ON FUNCTION
 	pgtrade.set_trading_enabled(boolean, text, bigint, text)

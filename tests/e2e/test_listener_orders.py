@@ -18,6 +18,7 @@ from pgtest import Tap, psql, scalar, wait_until, Sim, services  # noqa: E402
 t = Tap(17)
 ACCT = "DU1234567"
 psql("SELECT pgtrade.add_account(:'p0')", ACCT)
+psql("SELECT pgtrade.set_risk_limit(:'p0', max_position => 1000)", ACCT)
 psql("SELECT pgtrade.add_instrument('AAPL', 265598)")
 services("start-sim")
 services("start-listener")

@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(27);
+SELECT plan(39);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -51,8 +51,29 @@ SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 
 	'an impossible date is refused');
 SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
 	('TAPX', 'yesterday-ish', 10, 11, 9, 10, 100)$r$)$$,
-	'22007', 'bar on line 2 has an invalid time "yesterday-ish"',
+	'22007', 'bar on line 2 has time "yesterday-ish", not a date (YYYY-MM-DD) as daily bars need',
 	'a malformed time is refused');
+SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
+	('TAPX', '01/03/2024', 10, 11, 9, 10, 100)$r$)$$,
+	'22007', NULL, 'a date that is not ISO 8601 is refused (no DateStyle guessing)');
+SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
+	('TAPX', '2024-01-03T09:30:00-05:00', 10, 11, 9, 10, 100)$r$)$$,
+	'22007', NULL, 'a timestamp in a daily batch is refused (wrong bar size)');
+SELECT throws_ok($$TRUNCATE tap_bars RESTART IDENTITY;
+	INSERT INTO tap_bars (symbol, ts, open, high, low, close, volume)
+	VALUES ('TAPX', '2024-01-03T09:30:00', 10, 11, 9, 10, 100);
+	SELECT pgtrade.import_bars('tap_bars', '1 minute')$$,
+	'22007', NULL, 'an intraday timestamp without its offset is refused');
+SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
+	('TAPX', '2024-01-03', 0, 11, 9, 10, 100)$r$)$$,
+	'23514', 'bar on line 2 has a price that is not positive',
+	'a zero price is refused');
+SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
+	('TAPX', '2099-01-05', 10, 11, 9, 10, 100)$r$)$$,
+	'22023', 'bar on line 2 starts in the future (2099-01-05)',
+	'a bar from the future is refused');
+SELECT throws_ok($$SELECT pgtrade.import_bars('tap_bars', '1 mon')$$,
+	'22023', 'bar size 1 mon is not supported', 'a monthly bar size is refused');
 SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
 	('NOPE', '2024-01-03', 10, 11, 9, 10, 100)$r$)$$,
 	'23503', 'instrument "NOPE" does not exist', 'an unknown symbol is refused');
@@ -73,6 +94,25 @@ SELECT throws_like($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX'
 SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
 	'TAPACCT1', '{"fast": 2, "slow": 3}', 10, '* * * *')$$, '22023',
 	NULL, 'a four-field cron expression is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', 10, '0 0 30 2 *')$$, '22023',
+	'cron expression "0 0 30 2 *" never matches',
+	'a schedule that never matches is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', 'NaN')$$, '22023',
+	'strategy quantity must be a positive number below 1e12, not NaN',
+	'a NaN quantity is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', 0.5)$$, '22023',
+	'strategy quantity 0.5 is not a multiple of the lot size',
+	'a quantity off the lot size is refused');
+SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPX', 990999)$$, '23505',
+	'instrument "TAPX" already has conid 990001',
+	'an instrument''s conid is never changed silently');
+SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPX', time_zone => 'Europe/London')$$,
+	'22023', NULL, 'an instrument''s time zone is never changed silently');
+SELECT throws_ok($$SELECT * FROM pgtrade.run_strategy('x', '-infinity')$$,
+	'22023', 'as_of must be a finite time', 'an infinite as_of is refused');
 SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'no_such_kind',
 	'TAPX', 'TAPACCT1', '{}', 10)$$, '42704',
 	'strategy kind "no_such_kind" does not exist',
@@ -96,7 +136,7 @@ SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
 	'NOACCT', '{"fast": 10, "slow": 30}', 10)$$, '23503',
 	'account "NOACCT" does not exist', 'an unknown account is refused');
 SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
-	'TAPACCT1', '{"fast": 10, "slow": 30}', -5)$$, '23514', NULL,
+	'TAPACCT1', '{"fast": 10, "slow": 30}', -5)$$, '22023', NULL,
 	'a negative quantity is refused');
 
 -- orders

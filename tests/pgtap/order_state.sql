@@ -3,7 +3,7 @@
 -- moves below are DESIGN.md's table, typed in here, not read from the
 -- extension; position figures are worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(46);
+SELECT plan(50);
 
 -- Every (from, to) pair: force the from status with triggers off, then
 -- try the move as a plain UPDATE with the state machine trigger on.
@@ -181,6 +181,18 @@ SELECT ok((SELECT halted FROM pgtrade.account WHERE account_id = 'TAPACCT1'),
 	'an unknown order halts its account');
 SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1)).status,
 	'refused', 'a halted account refuses new orders');
+
+-- the operator's way out: settle the unknown order, then lift the halt
+SELECT throws_ok($$SELECT pgtrade.unhalt_account('TAPACCT1', 'checked')$$,
+	'55000', 'account TAPACCT1 still has 1 unknown order(s)',
+	'a halt is not lifted while an order is unknown');
+SELECT lives_ok($$SELECT pgtrade.resolve_unknown((SELECT c FROM tap_o),
+	'cancelled', 'not in the broker''s order list or trades')$$,
+	'an operator settles the unknown order as cancelled');
+SELECT lives_ok($$SELECT pgtrade.unhalt_account('TAPACCT1', 'broker checked')$$,
+	'then the halt is lifted');
+SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1)).status,
+	'pending', 'and the account trades again');
 
 -- every status change left an event
 SELECT is((SELECT count(*)::int FROM pgtrade.orders o

@@ -2,7 +2,7 @@
 -- counts open orders toward position limits and lets exposure-reducing
 -- orders through.  Expected outcomes are worked out by hand per case.
 \ir preamble.psql
-SELECT plan(26);
+SELECT plan(38);
 
 -- kill switch on the account: the order is stored refused, with verdict
 SELECT pgtrade.set_trading_enabled(false, 'TAPACCT1', note => 'tap halt');
@@ -15,7 +15,8 @@ SELECT is((SELECT to_status FROM pgtrade.order_event
 		   WHERE order_id = (SELECT max(order_id) FROM pgtrade.orders)),
 	'refused', 'refusal is recorded as an order event');
 SELECT is((SELECT count(*)::int FROM pgtrade.risk_limit_history
-		   WHERE new_row->>'account_id' = 'TAPACCT1'), 1,
+		   WHERE new_row->>'account_id' = 'TAPACCT1'
+			 AND (new_row->>'kill_switch')::boolean), 1,
 	'kill switch change is audited');
 
 -- a global kill switch covers every account
@@ -27,35 +28,57 @@ SELECT pgtrade.set_trading_enabled(true);
 SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 10)).status,
 	'pending', 'lifting the kill switch lets orders pass');
 
--- max position counts open orders: limit 100 with 10 already pending
+-- max position: each side's worst case counts that side's open orders.
+-- Limit 100 with a buy of 10 already pending; by hand, per order:
 SELECT pgtrade.set_risk_limit('TAPACCT1', max_position => 100);
 SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 50)).status,
-	'pending', 'buy to 60 of 100 passes');
+	'pending', 'buy to a worst long of 60 (10 + 50) passes');
 SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 41)).status,
-	'refused', 'buy to 101 of 100 is refused (10 + 50 open + 41)');
+	'refused', 'buy to a worst long of 101 (10 + 50 + 41) is refused');
 SELECT is((SELECT (c->>'projected')::numeric FROM pgtrade.orders o,
 		   jsonb_array_elements(o.risk_verdict->'checks') c
 		   WHERE o.order_id = (SELECT max(order_id) FROM pgtrade.orders)
 			 AND c->>'check' = 'max_position'), 101::numeric,
 	'verdict shows the projected position 101');
 SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 40)).status,
-	'pending', 'buy to exactly 100 passes');
+	'pending', 'buy to a worst long of exactly 100 passes');
 SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 30)).status,
-	'pending', 'a sell that reduces exposure from 100 to 70 passes');
-SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 200)).status,
-	'refused', 'a sell from 70 to -130 is refused');
-SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 170)).status,
-	'pending', 'a sell from 70 to -100 passes');
+	'pending', 'a sell to a worst short of -30 passes');
+SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 71)).status,
+	'refused', 'a sell to a worst short of -101 (-30 - 71) is refused: open buys do not make room');
+SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 70)).status,
+	'pending', 'a sell to a worst short of exactly -100 passes');
 SELECT is(pgtrade.open_quantity('TAPACCT1', pgtrade.instrument_id('TAPX')),
-	-100::numeric, 'open orders net to -100 (10+50+40-30-170)');
+	0::numeric, 'open orders net to 0 (10 + 50 + 40 - 30 - 70)');
+SELECT results_eq($$SELECT buys, sells FROM pgtrade.open_side_quantities(
+	'TAPACCT1', pgtrade.instrument_id('TAPX'))$$,
+	$$VALUES (100::numeric, 100::numeric)$$,
+	'open buys and sells are counted apart: 100 and 100');
+SELECT count(pgtrade.cancel_order(order_id)) FROM pgtrade.orders
+WHERE account_id = 'TAPACCT1' AND status = 'pending' \g /dev/null
 
--- order size limit
+-- order size limit; the position limit of 100 stays as it was
 SELECT pgtrade.set_risk_limit('TAPACCT1', max_order_quantity => 25);
+SELECT is((SELECT max_position FROM pgtrade.risk_limit
+		   WHERE account_id = 'TAPACCT1'), 100::numeric,
+	'setting one limit leaves the other alone');
 SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 26)).status,
 	'refused', 'order above max_order_quantity 25 is refused');
 SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 25)).status,
 	'pending', 'order at max_order_quantity 25 passes');
-SELECT pgtrade.set_risk_limit('TAPACCT1');
+SELECT ok(pgtrade.remove_risk_limit('max_order_quantity', 'TAPACCT1'),
+	'a limit is removed by name');
+SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 26)).status,
+	'pending', 'without max_order_quantity 26 passes');
+
+-- fail closed: no position limit, no order
+SELECT pgtrade.add_account('TAPACCT2');
+SELECT is((pgtrade.place_order('TAPACCT2', 'TAPX', 'buy', 1)).status,
+	'refused', 'an account without a position limit is refused');
+SELECT matches((SELECT risk_verdict->>'reason' FROM pgtrade.orders
+				ORDER BY order_id DESC LIMIT 1),
+	'^no max_position limit covers account TAPACCT2',
+	'the refusal says no position limit is set');
 
 -- a halted account refuses everything
 UPDATE pgtrade.account SET halted = true, halt_reason = 'tap test'
@@ -75,7 +98,13 @@ SELECT is((SELECT client_order_id FROM pgtrade.orders
 	'client order id ends with the order id');
 SELECT is((SELECT limit_price FROM pgtrade.orders
 		   ORDER BY order_id DESC LIMIT 1), 10.00::numeric,
-	'limit 10.004 is rounded to the 0.01 tick');
+	'a buy limit of 10.004 is rounded down to 10.00');
+SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 1, 'limit',
+	10.001)).limit_price, 10.01::numeric,
+	'a sell limit of 10.001 is rounded up to 10.01');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
+	valid_for => '2 days')$$, '22023', 'valid_until must be within a day of now',
+	'an order may not wait more than a day to be sent');
 
 -- a direct INSERT by a non-superuser trader meets the same gate
 CREATE ROLE tap_trader_role IN ROLE pgtrade_trader;
@@ -102,6 +131,23 @@ SELECT throws_ok($$DELETE FROM pgtrade.orders$$, '42501', NULL,
 	'a trader cannot delete orders');
 SELECT throws_ok($$SELECT pgtrade.set_trading_enabled(true)$$, '42501',
 	NULL, 'a trader cannot lift the kill switch');
+RESET ROLE;
+
+-- an admin who is not a superuser can do an admin's work
+CREATE ROLE tap_admin_role IN ROLE pgtrade_admin;
+CREATE TEMP TABLE tap_admin_bars (symbol text, ts text, open float8,
+	high float8, low float8, close float8, volume float8);
+INSERT INTO tap_admin_bars VALUES ('TAPW', '2024-01-02', 10, 11, 9, 10, 5);
+GRANT SELECT ON tap_admin_bars TO tap_admin_role;
+SET ROLE tap_admin_role;
+SELECT lives_ok($$SELECT pgtrade.add_account('TAPACCT3')$$,
+	'an admin registers an account');
+SELECT lives_ok($$SELECT pgtrade.add_instrument('TAPW', 990004)$$,
+	'an admin registers an instrument');
+SELECT is(pgtrade.import_bars('tap_admin_bars'), 1::bigint,
+	'an admin imports bars from a table without a line column');
+SELECT lives_ok($$SELECT pgtrade.set_risk_limit('TAPACCT3', max_position => 5)$$,
+	'an admin sets limits');
 RESET ROLE;
 
 SELECT * FROM finish();

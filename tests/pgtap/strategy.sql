@@ -2,7 +2,7 @@
 -- target against position and open orders, record every step, and fail
 -- alone.  The series and its SMAs are worked out by hand below.
 \ir preamble.psql
-SELECT plan(39);
+SELECT plan(44);
 
 -- closes 10, 9, 8, 9, 11, 12 on 2024-01-02 .. 2024-01-09 (weekdays);
 -- fast SMA(2) and slow SMA(3) on each bar from the third:
@@ -35,8 +35,10 @@ SELECT is(pgtrade.import_bars('tap_bars'), 6::bigint,
 SELECT is((SELECT count(*)::int FROM pgtrade.bar WHERE instrument_id =
 	pgtrade.instrument_id('TAPX')), 6, 'the upsert made no duplicates');
 
+-- max_bar_age of a century: the scheduler tests below run on these 2024
+-- bars today, which the default staleness guard would rightly refuse
 SELECT pgtrade.create_strategy('tap_cross', 'sma_cross', 'TAPX', 'TAPACCT1',
-	'{"fast": 2, "slow": 3}', 10);
+	'{"fast": 2, "slow": 3}', 10, max_bar_age => '100 years');
 SELECT is((SELECT bars_needed FROM pgtrade.strategy WHERE name = 'tap_cross'),
 	4, 'sma_cross 2/3 needs slow + 1 = 4 bars');
 SELECT ok((SELECT NOT active FROM pgtrade.strategy WHERE name = 'tap_cross'),
@@ -44,7 +46,7 @@ SELECT ok((SELECT NOT active FROM pgtrade.strategy WHERE name = 'tap_cross'),
 
 -- one minute before the 01-08 close: only bars through 01-05 exist
 SELECT is((SELECT action FROM pgtrade.run_strategy('tap_cross',
-	'2024-01-08 20:59+00')), 'hold', 'before the close: flat target, hold');
+	'2024-01-08 20:59+00', place_orders => true)), 'hold', 'before the close: flat target, hold');
 SELECT is((SELECT last_bar_ts FROM pgtrade.decision
 		   ORDER BY decision_id DESC LIMIT 1),
 	'2024-01-05 05:00:00+00'::timestamptz,
@@ -53,9 +55,18 @@ SELECT is((SELECT (indicators->>'fast')::numeric FROM pgtrade.decision
 		   ORDER BY decision_id DESC LIMIT 1), 8.5,
 	'fast SMA on 01-05 is 8.5');
 
+-- a run as of the past is a dry run unless asked to place orders
+SELECT results_eq($$SELECT action, quantity, order_id FROM
+	pgtrade.run_strategy('tap_cross', '2024-01-08 21:00+00')$$,
+	$$VALUES ('buy', 10::numeric, NULL::bigint)$$,
+	'a past run decides buy 10 but places no order by default');
+SELECT matches((SELECT reason FROM pgtrade.decision
+		   ORDER BY decision_id DESC LIMIT 1), 'would buy 10 \(dry run',
+	'its reason says it was a dry run');
+
 -- at the close the cross is visible: buy 10
 SELECT results_eq($$SELECT status, action, quantity, order_status
-	FROM pgtrade.run_strategy('tap_cross', '2024-01-08 21:00+00')$$,
+	FROM pgtrade.run_strategy('tap_cross', '2024-01-08 21:00+00', place_orders => true)$$,
 	$$VALUES ('succeeded', 'buy', 10::numeric, 'pending')$$,
 	'at the close of the cross: buy 10, order pending');
 SELECT is((SELECT (indicators->>'fast')::numeric FROM pgtrade.decision
@@ -78,7 +89,7 @@ SELECT is((SELECT o.strategy_id FROM pgtrade.orders o
 
 -- the buy is still open: a second run holds
 SELECT results_eq($$SELECT action, quantity FROM pgtrade.run_strategy(
-	'tap_cross', '2024-01-08 21:00+00')$$, $$VALUES ('hold', 0::numeric)$$,
+	'tap_cross', '2024-01-08 21:00+00', place_orders => true)$$, $$VALUES ('hold', 0::numeric)$$,
 	'a buy signal with the buy still open is a hold');
 SELECT matches((SELECT reason FROM pgtrade.decision
 		   ORDER BY decision_id DESC LIMIT 1), 'open orders 10',
@@ -90,21 +101,21 @@ SELECT is((SELECT order_id FROM pgtrade.claim_order(1, ARRAY['TAPACCT1'])),
 SELECT is(pgtrade.record_submission((SELECT max(order_id) FROM pgtrade.orders),
 	'77', 'Filled'), 'filled', 'the broker acknowledges it as filled at once');
 SELECT results_eq($$SELECT action FROM pgtrade.run_strategy('tap_cross',
-	'2024-01-08 21:00+00')$$, $$VALUES ('hold')$$,
+	'2024-01-08 21:00+00', place_orders => true)$$, $$VALUES ('hold')$$,
 	'filled at the broker, execution not yet recorded: still a hold');
 
 -- once filled, the 01-09 run holds because the position is already long
 SELECT pgtrade.record_fill('tap.s1', (SELECT client_order_id FROM pgtrade.orders
 	ORDER BY order_id DESC LIMIT 1), 'TAPACCT1', 990001, 'B', 10, 11, now());
 SELECT results_eq($$SELECT action FROM pgtrade.run_strategy('tap_cross',
-	'2024-01-09 21:00+00')$$, $$VALUES ('hold')$$,
+	'2024-01-09 21:00+00', place_orders => true)$$, $$VALUES ('hold')$$,
 	'long target while long: hold');
 
 -- 01-10 closes at 7: fast (12+7)/2 = 9.5 < slow (11+12+7)/3 = 10: sell 10
 INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPX'), '1 day',
 	'2024-01-10 05:00+00', 7, 8, 6, 7, 1000);
 SELECT results_eq($$SELECT action, quantity FROM pgtrade.run_strategy(
-	'tap_cross', '2024-01-10 21:00+00')$$, $$VALUES ('sell', 10::numeric)$$,
+	'tap_cross', '2024-01-10 21:00+00', place_orders => true)$$, $$VALUES ('sell', 10::numeric)$$,
 	'a cross below while long sells the position');
 
 -- a failing evaluator fails its run, recorded, without a decision
@@ -117,10 +128,32 @@ INSERT INTO pgtrade.strategy_kind (name, evaluator, validator) VALUES
 	('tap_broken',
 	 'pg_temp.tap_broken_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
 	 'pg_temp.tap_broken_validate(jsonb)');
-SELECT pgtrade.create_strategy('tap_broken_s', 'tap_broken', 'TAPX', 'TAPACCT1',
-	'{}', 1);
+SELECT pgtrade.add_instrument('TAPY', 990002);
+INSERT INTO pgtrade.bar SELECT pgtrade.instrument_id('TAPY'), bar_size, ts,
+	open, high, low, close, volume FROM pgtrade.bar
+WHERE instrument_id = pgtrade.instrument_id('TAPX');
+SELECT pgtrade.create_strategy('tap_broken_s', 'tap_broken', 'TAPY', 'TAPACCT1',
+	'{}', 1, max_bar_age => '100 years');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_twin', 'sma_cross',
+	'TAPX', 'TAPACCT1', '{"fast": 2, "slow": 3}', 10)$$, '23505',
+	'account TAPACCT1 already has a strategy on this instrument',
+	'one strategy per account and instrument');
+
+-- a live run on bars years old is skipped as stale, without a decision
+SELECT pgtrade.add_instrument('TAPZ', 990003);
+INSERT INTO pgtrade.bar SELECT pgtrade.instrument_id('TAPZ'), bar_size, ts,
+	open, high, low, close, volume FROM pgtrade.bar
+WHERE instrument_id = pgtrade.instrument_id('TAPX');
+SELECT pgtrade.create_strategy('tap_stale', 'sma_cross', 'TAPZ', 'TAPACCT1',
+	'{"fast": 2, "slow": 3}', 10);
+SELECT results_eq($$SELECT status, action FROM pgtrade.run_strategy('tap_stale')$$,
+	$$VALUES ('skipped', NULL::text)$$,
+	'a run now on 2024 bars is skipped (default max_bar_age 5 days)');
+SELECT matches((SELECT error FROM pgtrade.workflow_run ORDER BY run_id DESC
+		   LIMIT 1), '^stale bars: the last 1 day bar of TAPZ started 2024-01-10 05:00:00\+00',
+	'the skipped run says which bar was too old');
 SELECT results_eq($$SELECT status, reason FROM pgtrade.run_strategy(
-	'tap_broken_s', '2024-01-10 21:00+00')$$,
+	'tap_broken_s', '2024-01-10 21:00+00', place_orders => true)$$,
 	$$VALUES ('failed', 'evaluator exploded')$$,
 	'a failing evaluator fails the run and says why');
 SELECT is((SELECT sqlstate FROM pgtrade.workflow_run

@@ -32,7 +32,7 @@
 #include "cpapi.h"
 
 /* Number of test points this file emits; checked at the end. */
-#define TEST_PLAN 226
+#define TEST_PLAN 237
 
 /* Number of test points of the shared-payload part (skipped as one). */
 #define TEST_PLAN_SHARED 71
@@ -98,13 +98,17 @@ skip(int n, const char *reason)
  * ---------------------------------------------------------------------
  */
 
-/* Shortest round-trip printing of doubles. */
+/* Shortest round-trip printing of doubles, without exponent. */
 static void
 test_format_real(void)
 {
 	/*
-	 * Expected texts: Python's repr() of the same doubles, which is the
-	 * shortest text that reads back as the same double.
+	 * Expected texts: the digits of Python's repr() of the same doubles
+	 * (the shortest text that reads back as the same double), written
+	 * out without exponent by format(Decimal(repr(v)), 'f').  A NULL
+	 * want means the text cannot fit CPAPI_DECIMAL_LEN and the call
+	 * must fail: 1e300 has 301 digits, 5e-324 has 323 zeros after the
+	 * point.
 	 */
 	static const struct
 	{
@@ -116,9 +120,20 @@ test_format_real(void)
 		{165.01, "165.01"},
 		{420.08, "420.08"},
 		{0.1 + 0.2, "0.30000000000000004"},
-		{1e-7, "1e-07"},
+		{1e-7, "0.0000001"},
 		{-0.0, "0"},
 		{6942998.04, "6942998.04"},
+		{100.0, "100"},		/* repr 100.0 */
+		{494.72, "494.72"}, /* repr 494.72 */
+		{-2.5, "-2.5"},		/* repr -2.5 */
+		/* repr 1e+21 */
+		{1e21, "1000000000000000000000"},
+		/* repr 1.23e+29 */
+		{1.23e29, "123000000000000000000000000000"},
+		/* repr 1.2345678901234568e+17 */
+		{123456789012345678.0, "123456789012345680"},
+		{1e300, NULL},
+		{5e-324, NULL},
 	};
 	char   buf[CPAPI_DECIMAL_LEN];
 	size_t i;
@@ -127,8 +142,11 @@ test_format_real(void)
 	{
 		int rc = cpapi_format_real(cases[i].v, buf, sizeof(buf));
 
-		ok(rc == 0 && strcmp(buf, cases[i].want) == 0,
-		   "format_real prints %s", cases[i].want);
+		if (cases[i].want == NULL)
+			ok(rc == -1, "format_real refuses case %zu, too long", i);
+		else
+			ok(rc == 0 && strcmp(buf, cases[i].want) == 0,
+			   "format_real prints %s", cases[i].want);
 	}
 }
 
@@ -461,6 +479,23 @@ test_trades(void)
 	}
 	else
 		skip(6, "trade did not parse");
+	cpapi_trades_free(&l);
+
+	/*
+	 * The simulator sends whole quantities as JSON reals ("size": 100.0):
+	 * they must come out as "100", the text numeric prints, never with
+	 * an exponent.  Hand computation: 100.0 is exactly one hundred.
+	 */
+	doc = "[{\"execution_id\": \"e.3\", \"side\": \"B\", "
+		  "\"size\": 100.0, \"price\": 494.72, \"conid\": 756733, "
+		  "\"trade_time\": \"20231211-18:00:49\"}]";
+	ok(cpapi_parse_trades(doc, LEN(doc), &l, err, sizeof(err)) == 0 &&
+		   l.n == 1,
+	   "trade with real size parses");
+	is_str(l.n == 1 ? l.trades[0].size : NULL, "100",
+		   "real size 100.0 printed as 100");
+	is_str(l.n == 1 ? l.trades[0].price : NULL, "494.72",
+		   "real price 494.72 printed as written");
 	cpapi_trades_free(&l);
 
 	doc = "{\"error\": \"not authenticated\", \"statusCode\": 401}";
