@@ -70,8 +70,7 @@ BEGIN
 				  DETAIL = pg_catalog.format('The call gave conid %s.', conid),
 				  HINT = 'A conid names a contract; orders follow it, so it is never changed silently.';
 	END IF;
-	IF time_zone IS DISTINCT FROM coalesce(time_zone, v_i.time_zone)
-		OR v_i.time_zone <> coalesce(time_zone, v_i.time_zone)
+	IF v_i.time_zone <> coalesce(time_zone, v_i.time_zone)
 		OR v_i.session_open <> coalesce(session_open, v_i.session_open)
 		OR v_i.session_close <> coalesce(session_close, v_i.session_close) THEN
 		RAISE EXCEPTION 'instrument "%" is already registered with time zone % and session %-%',

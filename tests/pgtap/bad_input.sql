@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(39);
+SELECT plan(40);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -109,6 +109,8 @@ SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
 SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPX', 990999)$$, '23505',
 	'instrument "TAPX" already has conid 990001',
 	'an instrument''s conid is never changed silently');
+SELECT is(pgtrade.add_instrument('TAPX'), pgtrade.instrument_id('TAPX'),
+	'registering an instrument again returns it unchanged');
 SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPX', time_zone => 'Europe/London')$$,
 	'22023', NULL, 'an instrument''s time zone is never changed silently');
 SELECT throws_ok($$SELECT * FROM pgtrade.run_strategy('x', '-infinity')$$,
