@@ -83,10 +83,53 @@ sma_cross_since(const double *fast_sma, const double *slow_sma, size_t n,
 }
 
 /*
+ * Return the index of the first SMA(period) value past the warm-up of
+ * sma[0..n-1] that is not finite, or -1 when every one is finite.
+ */
+static long
+sma_cross_first_overflow(const double *sma, size_t n, int period)
+{
+	size_t i;
+
+	for (i = (size_t) period - 1; i < n; i++)
+		if (!isfinite(sma[i]))
+			return (long) i;
+	return -1;
+}
+
+/*
+ * Record in res the earliest non-finite value of the fast (fs) and slow
+ * (ss) averages over n bars.  Returns true when there is one.
+ */
+static int
+sma_cross_find_overflow(const double *fs, const double *ss, size_t n,
+						SmaCrossResult *res)
+{
+	long f = sma_cross_first_overflow(fs, n, res->fast_period);
+	long s = sma_cross_first_overflow(ss, n, res->slow_period);
+
+	if (f >= 0 && (s < 0 || f <= s))
+	{
+		res->overflow_at = f;
+		res->overflow_period = res->fast_period;
+	}
+	else if (s >= 0)
+	{
+		res->overflow_at = s;
+		res->overflow_period = res->slow_period;
+	}
+	return res->overflow_at >= 0;
+}
+
+/*
  * Evaluate sma_cross(fast, slow) on n closes, oldest first.
  *
- * work must hold 2 * n doubles.  Fills *res and returns 0, or returns -1
- * when the periods are invalid (see sma_cross_check_periods).
+ * work must hold 2 * n doubles.  Fills *res and returns SMA_CROSS_OK.
+ * Returns SMA_CROSS_EPARAM when the periods are invalid (see
+ * sma_cross_check_periods), and SMA_CROSS_EOVERFLOW when an average came
+ * out infinite or NaN (the closes are too large for double precision
+ * sums): res->overflow_at and res->overflow_period then say which, and
+ * the rest of *res must not be used.
  */
 int
 sma_cross_evaluate(const double *close, size_t n, int fast, int slow,
@@ -97,19 +140,22 @@ sma_cross_evaluate(const double *close, size_t n, int fast, int slow,
 	char	detail[160];
 
 	if (sma_cross_check_periods(fast, slow, detail, sizeof(detail)) != 0)
-		return -1;
+		return SMA_CROSS_EPARAM;
 	*res = (SmaCrossResult){0};
 	res->fast_period = fast;
 	res->slow_period = slow;
 	res->nbars = n;
 	res->relation = SMA_CROSS_EQUAL;
 	res->since = -1;
+	res->overflow_at = -1;
 	if (n == 0)
-		return 0;
+		return SMA_CROSS_OK;
 	res->have_close = 1;
 	res->last_close = close[n - 1];
 	ind_sma(close, n, fast, fs);
 	ind_sma(close, n, slow, ss);
+	if (sma_cross_find_overflow(fs, ss, n, res))
+		return SMA_CROSS_EOVERFLOW;
 	res->have_last = n >= (size_t) slow;
 	res->have_prev = n >= (size_t) slow + 1;
 	if (res->have_last)
@@ -118,17 +164,17 @@ sma_cross_evaluate(const double *close, size_t n, int fast, int slow,
 		res->slow = ss[n - 1];
 	}
 	if (!res->have_prev)
-		return 0;
+		return SMA_CROSS_OK;
 	res->fast_prev = fs[n - 2];
 	res->slow_prev = ss[n - 2];
 	res->relation = sma_cross_relation(res->fast, res->slow);
 	if (res->relation == SMA_CROSS_EQUAL)
-		return 0;
+		return SMA_CROSS_OK;
 	res->has_target = 1;
 	res->target = res->relation == SMA_CROSS_ABOVE ? 1 : 0;
 	res->since = sma_cross_since(fs, ss, n, slow, res->relation);
 	res->crossed = res->since == (long) n - 1;
-	return 0;
+	return SMA_CROSS_OK;
 }
 
 /*

@@ -19,6 +19,12 @@
  * bar on which the current relation began, so the reason can say since
  * when it holds, or that it held over every bar given.
  *
+ * Closes near the largest double can make a running sum overflow, so an
+ * average comes out infinite although every close is finite.  Such an
+ * average compares as nonsense, so the evaluation stops and reports
+ * where it happened (SMA_CROSS_EOVERFLOW), as pgtrade.sma raises 22003
+ * for the same series.
+ *
  * Nothing here allocates: the caller passes a work buffer of 2 * n
  * doubles.  The SQL glue is strategy_sql.c.
  *
@@ -32,6 +38,11 @@
 #define SMA_CROSS_PERIOD_MIN 1
 #define SMA_CROSS_PERIOD_MAX 10000
 #define SMA_CROSS_REL_EPS 1e-10
+
+/* Return codes of sma_cross_evaluate. */
+#define SMA_CROSS_OK 0
+#define SMA_CROSS_EPARAM (-1)	 /* periods out of range or misordered */
+#define SMA_CROSS_EOVERFLOW (-2) /* an average is not finite */
 
 /* Relation of the fast SMA to the slow SMA on one bar. */
 typedef enum SmaCrossRelation
@@ -60,6 +71,8 @@ typedef struct SmaCrossResult
 	SmaCrossRelation relation;	 /* on the last bar, when have_prev */
 	int				 crossed;	 /* relation began on the last bar */
 	long			 since;		 /* index where the relation began, or -1 */
+	long			 overflow_at;	  /* first non-finite average, or -1 */
+	int				 overflow_period; /* its period (fast or slow) */
 } SmaCrossResult;
 
 extern int		   sma_cross_check_periods(long fast, long slow, char *detail,

@@ -14,6 +14,8 @@
  *	  "values": {"fast", "slow", "fast_prev", "slow_prev", "last_close",
  *				 "last_ts", "fast_period", "slow_period", "crossed"}}
  * Only ts and close are read; the other arrays must have the same length.
+ * Closes so large that a moving average overflows raise 22003, as
+ * pgtrade.sma does for the same series.
  * Dates in the reason are printed in the session's TimeZone, which makes
  * the evaluator STABLE rather than IMMUTABLE.  The decision logic is the
  * pure core in sma_cross.c.
@@ -367,6 +369,7 @@ pgtrade_sma_cross_eval(PG_FUNCTION_ARGS)
 	double		  *close;
 	double		  *work;
 	SmaCrossResult res;
+	int			   rc;
 	char		   reason[1024]; /* fits two %.4f numbers of any size */
 
 	sma_cross_params(PG_GETARG_JSONB_P(0), &fast, &slow);
@@ -384,7 +387,16 @@ pgtrade_sma_cross_eval(PG_FUNCTION_ARGS)
 						   n, nclose)));
 
 	work = palloc(sizeof(double) * 2 * (n > 0 ? n : 1));
-	if (sma_cross_evaluate(close, (size_t) n, fast, slow, work, &res) != 0)
+	rc = sma_cross_evaluate(close, (size_t) n, fast, slow, work, &res);
+	if (rc == SMA_CROSS_EOVERFLOW)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("moving average out of range at position %ld",
+						res.overflow_at + 1),
+				 errdetail("SMA(%d) of \"close\" overflows: the input values "
+						   "are too large for double precision arithmetic.",
+						   res.overflow_period)));
+	if (rc != SMA_CROSS_OK)
 		elog(ERROR, "sma_cross refused checked periods");
 	if (sma_cross_reason(&res, n > 0 ? sma_cross_format_ts(ts[n - 1]) : "",
 						 res.since >= 0 ? sma_cross_format_ts(ts[res.since])

@@ -558,6 +558,31 @@ config_reload(const Config *cur, Config *next, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Describe the settings an operator checks in the log, in one line
+ * (malloc'ed; the caller frees it).  The gateway URL is shown with any
+ * user name and password masked; the connection string never appears.
+ */
+char *
+config_describe(const Config *cfg)
+{
+	char *gateway = gateway_redact_url(cfg->gateway_url);
+	char *accounts = strlist_join(&cfg->accounts, ",");
+	char *confirm = strlist_join(&cfg->confirm_ids, ",");
+	char *text;
+
+	text = xasprintf("gateway %s%s; accounts %s; confirm ids %s; "
+					 "poll %.2f s; time scale %g%s",
+					 gateway, cfg->insecure ? " (certificate checks off)" : "",
+					 accounts[0] ? accounts : "(all)",
+					 confirm[0] ? confirm : "(none)", cfg->poll_interval,
+					 cfg->time_scale, cfg->once ? "; --once" : "");
+	free(gateway);
+	free(accounts);
+	free(confirm);
+	return text;
+}
+
 /* Release everything cfg owns and zero it. */
 void
 config_free(Config *cfg)

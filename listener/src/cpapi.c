@@ -223,30 +223,85 @@ cp_dump(const json_t *v)
  */
 
 /*
+ * Lay out the scientific text sci ("-1.6501e+02", as "%.*e" prints it)
+ * as a plain decimal without exponent ("-165.01") into buf.  Trailing
+ * zeros of the fraction are dropped.  Returns 0, or -1 when buf is too
+ * small.
+ */
+static int
+cp_plain_from_sci(const char *sci, char *buf, size_t len)
+{
+	char		digits[32];
+	size_t		n = 0;
+	long		point;
+	CpBuf		b = {0};
+	const char *p = sci;
+	int			rc = -1;
+
+	if (*p == '-')
+		buf_append(&b, p++, 1);
+	for (; *p && *p != 'e' && n + 1 < sizeof(digits); p++)
+		if (*p != '.')
+			digits[n++] = *p;
+	digits[n] = '\0';
+	point = (*p == 'e' ? strtol(p + 1, NULL, 10) : 0) + 1;
+	while (n > 1 && digits[n - 1] == '0')
+		digits[--n] = '\0';
+	if (point <= 0)
+	{
+		buf_puts(&b, "0.");
+		for (; point < 0; point++)
+			buf_append(&b, "0", 1);
+		buf_puts(&b, digits);
+	}
+	else if ((size_t) point >= n)
+	{
+		buf_puts(&b, digits);
+		for (; (size_t) point > n; point--)
+			buf_append(&b, "0", 1);
+	}
+	else
+	{
+		buf_append(&b, digits, (size_t) point);
+		buf_append(&b, ".", 1);
+		buf_puts(&b, digits + point);
+	}
+	if (b.len + 1 <= len)
+	{
+		memcpy(buf, b.data, b.len + 1);
+		rc = 0;
+	}
+	free(b.data);
+	return rc;
+}
+
+/*
  * Print v with the fewest significant digits that read back as the same
- * double, into buf.  0.5 gives "0.5", 9.0 gives "9", 165.01 gives
- * "165.01" (where a fixed 17 digits would print 165.00999999999999).
- * Returns 0, or -1 for NaN, infinity or a buffer too small.
+ * double, into buf, as a plain decimal: 0.5 gives "0.5", 100.0 gives
+ * "100", 165.01 gives "165.01" (where a fixed 17 digits would print
+ * 165.00999999999999), 1e-7 gives "0.0000001".  There is never an
+ * exponent, so the text reads the same in a log line as in numeric.
+ * Returns 0, or -1 for NaN, infinity or a buffer too small (len of
+ * CPAPI_DECIMAL_LEN holds any value from 1e-40 to below 1e62).
  */
 int
 cpapi_format_real(double v, char *buf, size_t len)
 {
-	int prec;
+	char sci[40];
+	int	 prec;
 
 	if (!isfinite(v))
 		return -1;
 	if (v == 0.0)
 		v = 0.0; /* print negative zero as "0" */
-	for (prec = 1; prec <= 17; prec++)
+	/* %.16e has 17 significant digits, which always read back exactly */
+	for (prec = 0; prec <= 16; prec++)
 	{
-		int n = snprintf(buf, len, "%.*g", prec, v);
-
-		if (n < 0 || (size_t) n >= len)
-			return -1;
-		if (strtod(buf, NULL) == v)
-			return 0;
+		snprintf(sci, sizeof(sci), "%.*e", prec, v);
+		if (strtod(sci, NULL) == v)
+			break;
 	}
-	return 0;
+	return cp_plain_from_sci(sci, buf, len);
 }
 
 /*

@@ -12,8 +12,9 @@
  * Money and quantities stay decimal text from end to end: a JSON string
  * is validated and kept as written ("457.00"), a JSON integer is printed
  * in full, and a JSON real is printed with the fewest significant digits
- * that read back as the same double ("9", "0.5", "165.01").  No
- * arithmetic is ever done on them in floating point.
+ * that read back as the same double, as a plain decimal without
+ * exponent ("9", "100", "0.5", "165.01").  No arithmetic is ever done on
+ * them in floating point.
  *
  * Times become ISO 8601 text in UTC that PostgreSQL reads as timestamptz
  * ("2022-09-02 18:59:31+00").

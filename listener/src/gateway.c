@@ -86,6 +86,30 @@ host_is_loopback(const char *host)
 }
 
 /*
+ * Return a copy of url fit for the log (malloc'ed; the caller frees it):
+ * whatever stands between the scheme and the last '@' is a user name and
+ * password ("https://user:secret@host/v1/api") and becomes "***".  Any
+ * text is accepted, a valid URL or not, so that an error message about a
+ * malformed URL leaks nothing either; a path that contains '@' is masked
+ * too, which costs only a less useful log line.
+ */
+char *
+gateway_redact_url(const char *url)
+{
+	const char *auth;
+	const char *at;
+
+	if (url == NULL)
+		return xstrdup("(none)");
+	auth = strstr(url, "://");
+	auth = auth != NULL ? auth + 3 : url;
+	at = strrchr(auth, '@');
+	if (at == NULL)
+		return xstrdup(url);
+	return xasprintf("%.*s***%s", (int) (auth - url), url, at);
+}
+
+/*
  * Check a gateway URL: https, or http to a loopback host only; and
  * --insecure only for a loopback host, since skipping certificate checks
  * towards another machine would hand the session to whoever answers.
@@ -107,7 +131,12 @@ gateway_check_url(const char *url, bool insecure, char *err, size_t errlen)
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 		curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		snprintf(err, errlen, "invalid gateway URL \"%s\"", url);
+	{
+		char *shown = gateway_redact_url(url);
+
+		snprintf(err, errlen, "invalid gateway URL \"%s\"", shown);
+		free(shown);
+	}
 	else if (strcmp(scheme, "https") != 0 &&
 			 !(strcmp(scheme, "http") == 0 && host_is_loopback(host)))
 		snprintf(err, errlen, "gateway URL must use https (plain http is "

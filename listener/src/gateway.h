@@ -74,6 +74,7 @@ typedef bool (*GwGuard)(void *arg);
 
 extern int		   gateway_global_init(void);
 extern void		   gateway_global_cleanup(void);
+extern char		  *gateway_redact_url(const char *url);
 extern int		   gateway_check_url(const char *url, bool insecure,
 									 char *err, size_t errlen);
 extern Gateway	  *gateway_create(const GatewaySettings *s,

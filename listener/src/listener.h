@@ -65,7 +65,7 @@
 /* Bound of the in-memory caches of reported fills and statuses. */
 #define CACHE_MAX 8192
 
-extern volatile sig_atomic_t got_stop;
+extern volatile sig_atomic_t got_stop; /* SIGTERM or SIGINT, 0: none */
 extern volatile sig_atomic_t got_reload;
 
 typedef enum SessionState
@@ -80,6 +80,7 @@ typedef struct Lease
 {
 	char	*account;
 	bool	 held;		   /* our advisory lock is taken */
+	bool	 standby;	   /* found held by another listener, logged */
 	int		 trades_tail;  /* trade polls still owed */
 	int		 trades_days;  /* days of the next trade poll, 0: one */
 	unsigned trades_polls; /* trade polls read so far */
@@ -206,6 +207,7 @@ extern void		retry_clear(Listener *L);
 extern void		track_owe_trades(Listener *L, const char *account);
 
 /* loop.c */
-extern int listener_run(Listener *L);
+extern bool listener_stop_asked(void);
+extern int	listener_run(Listener *L);
 
 #endif /* LISTENER_H */

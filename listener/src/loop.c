@@ -5,7 +5,7 @@
  *
  * One thread, explicit states.  Each turn:
  *	1. SIGHUP: reload the configuration (a bad one is logged and the
- *	   running one kept).
+ *	   running one kept; a good one is logged like the start-up line).
  *	2. Database down: connect (with back-off), register once, LISTEN,
  *	   take the account leases, and ask for a reconciliation.
  *	3. Session not ready: establish it (with back-off).
@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,26 @@ loop_heartbeat(Listener *L, const char *state)
 	strlist_free(&served);
 }
 
+/*
+ * Return true once SIGTERM or SIGINT has arrived.  The first call that
+ * sees it logs which signal came, since the handler itself may not
+ * write: the line appears as soon as the loop looks, that is after the
+ * HTTP exchange under way, if any, has ended.
+ */
+bool
+listener_stop_asked(void)
+{
+	static bool logged = false;
+
+	if (got_stop && !logged)
+	{
+		logged = true;
+		log_info(NULL, "received %s; finishing the request in flight",
+				 got_stop == SIGINT ? "SIGINT" : "SIGTERM");
+	}
+	return got_stop != 0;
+}
+
 /* Return true when two optional strings are equal. */
 static bool
 same_text(const char *a, const char *b)
@@ -128,6 +149,17 @@ loop_new_gateway(Listener *L)
 	L->establish_delay = SESSION_RETRY_MIN;
 }
 
+/* Log the settings a reload put in force, as the start-up line does. */
+static void
+loop_log_reloaded(const Config *cfg)
+{
+	char *settings = config_describe(cfg);
+
+	log_info("config", "received SIGHUP; configuration reloaded: %s",
+			 settings);
+	free(settings);
+}
+
 /* Reload the configuration (SIGHUP) and apply what changed. */
 static void
 loop_reload(Listener *L)
@@ -138,8 +170,8 @@ loop_reload(Listener *L)
 
 	if (config_reload(&L->cfg, &next, err, sizeof(err)) != 0)
 	{
-		log_error("config", "reload failed, keeping the running "
-							"configuration: %s",
+		log_error("config", "received SIGHUP; reload failed, keeping the "
+							"running configuration: %s",
 				  err);
 		return;
 	}
@@ -172,7 +204,7 @@ loop_reload(Listener *L)
 		session_ready(L))
 		session_send_suppress(L);
 	config_free(&old);
-	log_info("config", "configuration reloaded");
+	loop_log_reloaded(&L->cfg);
 }
 
 /* For --once: return true when an order of this run is in flight. */
@@ -284,7 +316,8 @@ loop_wait(Listener *L)
 	int			  count;
 
 	/* a pending notification waits only while claiming is impossible */
-	if (got_stop || got_reload || (L->notified && loop_may_claim(L)))
+	if (listener_stop_asked() || got_reload ||
+		(L->notified && loop_may_claim(L)))
 		return;
 	pfd.fd = sock;
 	pfd.events = POLLIN;
@@ -338,7 +371,7 @@ listener_run(Listener *L)
 	L->next_db_try = L->next_establish = L->next_poll = now;
 	L->next_heartbeat = L->next_track = now;
 	L->once_deadline = now + L->cfg.once_timeout;
-	while (!got_stop)
+	while (!listener_stop_asked())
 	{
 		now = mono_now();
 		if (got_reload)

@@ -5,7 +5,8 @@
  *	  gateway and records what becomes of them.
  *
  * This file reads the configuration, installs the signal handlers and
- * hands over to the loop.  Signal handlers only set flags:
+ * hands over to the loop.  Signal handlers only set flags (got_stop
+ * holds the number of the signal, so that the loop can name it):
  *	SIGTERM, SIGINT	finish the request in flight, then exit 0
  *	SIGHUP			reload the configuration at the next turn
  *	SIGPIPE			ignored (a closed gateway socket is an error
@@ -30,12 +31,11 @@
 volatile sig_atomic_t got_stop = 0;
 volatile sig_atomic_t got_reload = 0;
 
-/* SIGTERM and SIGINT: ask the loop to stop. */
+/* SIGTERM and SIGINT: ask the loop to stop, remembering which. */
 static void
 handle_stop(int signo)
 {
-	(void) signo;
-	got_stop = 1;
+	got_stop = signo;
 }
 
 /* SIGHUP: ask the loop to reload the configuration. */
@@ -67,18 +67,11 @@ install_signals(void)
 static void
 log_settings(const Config *cfg)
 {
-	char *accounts = strlist_join(&cfg->accounts, ",");
-	char *confirm = strlist_join(&cfg->confirm_ids, ",");
+	char *settings = config_describe(cfg);
 
-	log_info("config",
-			 "pgtrade-listener %s starting as \"%s\"; gateway %s%s; "
-			 "accounts %s; confirm ids %s; poll %.2f s; time scale %g%s",
-			 LISTENER_VERSION, cfg->name, cfg->gateway_url,
-			 cfg->insecure ? " (certificate checks off)" : "",
-			 accounts[0] ? accounts : "(all)", confirm[0] ? confirm : "(none)",
-			 cfg->poll_interval, cfg->time_scale, cfg->once ? "; --once" : "");
-	free(accounts);
-	free(confirm);
+	log_info("config", "pgtrade-listener %s starting as \"%s\"; %s",
+			 LISTENER_VERSION, cfg->name, settings);
+	free(settings);
 }
 
 /* Release everything the listener holds (at exit). */

@@ -455,7 +455,7 @@ claim_and_submit(Listener *L)
 	StrList served = {0};
 
 	leases_served(L, &served);
-	while (served.n > 0 && !got_stop && session_ready(L) &&
+	while (served.n > 0 && !listener_stop_asked() && session_ready(L) &&
 		   db_is_connected(L->db) && !L->need_reconcile)
 	{
 		ClaimedOrder  o;

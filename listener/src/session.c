@@ -72,7 +72,7 @@ session_pause(double seconds)
 {
 	double until = mono_now() + seconds;
 
-	while (!got_stop && mono_now() < until)
+	while (!listener_stop_asked() && mono_now() < until)
 		sleep_seconds(until - mono_now() < 0.25 ? until - mono_now() : 0.25);
 }
 
@@ -162,7 +162,7 @@ session_authenticate(Listener *L)
 	{
 		cpapi_auth_status_free(&a);
 		session_pause(SESSION_STATUS_POLL_SECONDS * L->cfg.time_scale);
-		if (got_stop)
+		if (listener_stop_asked())
 			return -1;
 		if (session_auth_call(L, "/iserver/auth/status", NULL, &a) != 0)
 			return -1;
@@ -470,7 +470,17 @@ leases_take(Listener *L)
 		{
 			l->held = true;
 			L->need_reconcile = true;
-			log_info("account", "%s: lease taken; serving it", l->account);
+			log_info("account", "%s: lease taken%s; serving it", l->account,
+					 l->standby ? " after standing by" : "");
+			l->standby = false;
+		}
+		else if (rc == DB_OK && !l->standby)
+		{
+			/* once per wait: the lease is tried again every poll */
+			l->standby = true;
+			log_info("account", "%s: lease held by another listener; "
+								"standing by until it is free",
+					 l->account);
 		}
 		else if (rc == DB_OK)
 			log_debug("account", "%s: lease held by another listener",

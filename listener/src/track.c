@@ -676,7 +676,7 @@ reconcile_run(Listener *L)
 		log_info("reconcile", "%d orders in flight on %d accounts; asking "
 							  "the broker",
 				 rows.n, served.n);
-	for (i = 0; i < served.n && !failed && !got_stop; i++)
+	for (i = 0; i < served.n && !failed && !listener_stop_asked(); i++)
 	{
 		int	 j;
 		bool any = false;
@@ -688,7 +688,7 @@ reconcile_run(Listener *L)
 	}
 	in_flight_free(&rows);
 	strlist_free(&served);
-	if (failed || got_stop || !session_ready(L))
+	if (failed || listener_stop_asked() || !session_ready(L))
 	{
 		L->next_reconcile = mono_now() + L->cfg.poll_interval;
 		return -1;

@@ -7,7 +7,7 @@
 -- sessions typed in from shared/data/SPY_1d.csv (2008-07-01 to 2008-09-24;
 -- Yahoo Finance daily bars as republished by matplotlib/mplfinance).
 \ir preamble.psql
-SELECT plan(68);
+SELECT plan(69);
 
 SET LOCAL timezone = 'UTC';
 
@@ -535,6 +535,14 @@ SELECT throws_ok($$SELECT pgtrade.sma_cross_eval('{"fast": 2, "slow": 1}',
                        '{2008-09-01}', '{1}', '{1}', '{1}', '{1}', '{1}')$$,
                  '22023', 'invalid parameters for strategy kind "sma_cross"',
                  'sma_cross_eval validates its parameters');
+-- 1.7e308 + 1.7e308 exceeds the largest double (about 1.798e308): the
+-- fast SMA(2) overflows on the second bar, as pgtrade.sma does above.
+SELECT throws_ok($$SELECT pgtrade.sma_cross_eval('{"fast": 2, "slow": 3}',
+                       '{2008-09-01,2008-09-02,2008-09-03,2008-09-04}',
+                       '{1,1,1,1}', '{1,1,1,1}', '{1,1,1,1}',
+                       '{1.7e308,1.7e308,1.7e308,1.7e308}', '{1,1,1,1}')$$,
+                 '22003', 'moving average out of range at position 2',
+                 'sma_cross_eval refuses closes whose averages overflow');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -22,6 +22,9 @@ Invariants:
   them (integers stay integers, reals stay reals).
 - Scheduled events carry the simulator epoch and the order's token; a
   reset, cancel or modification bumps those, so stale events do nothing.
+- An unexpected exception in a handler answers 500 {"error": "internal
+  simulator error: ..."}; an order whose placement raised is taken out
+  of the book again, so a failed request never leaves an order behind.
 
 Only the Python 3 standard library is used.  Run it with /usr/bin/python3;
 see tests/sim/README.md for every endpoint and knob.
@@ -52,6 +55,9 @@ PREFIXES = ("/v1/api", "/v1/portal")
 CENT = Decimal("0.01")
 MICRO = Decimal("0.000001")
 ZERO = Decimal(0)
+# Largest order quantity accepted, like the size limit of an IBKR account:
+# beyond it sums in the fill engine would outgrow Decimal's 28 digits.
+QTY_MAX = Decimal(1000000000)
 
 MAC = "02:00:5E:10:00:01"
 SERVER_INFO = {"serverName": "SimGW1",
@@ -157,6 +163,20 @@ def to_decimal(value):
     if not result.is_finite():
         raise ValueError("not a finite number")
     return result
+
+
+def json_decimal(value):
+    """Return a parsed JSON number as a Decimal, infinities and NaN kept."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+def internal_error(exc):
+    """Report an unexpected exception on stderr; return the 500 answer."""
+    traceback.print_exc(file=sys.stderr)
+    return 500, {"error": "internal simulator error: %s: %s" %
+                 (type(exc).__name__, exc), "statusCode": 500}
 
 
 def is_json_number(value):
@@ -1112,10 +1132,35 @@ class Book:
         return "%08x.%08x.01.01" % (self.exec_counter, int(ts))
 
     def add(self, order):
-        """Enter a new order and register its cOID."""
+        """Enter a new order and register its cOID.
+
+        Returns what the cOID pointed to before (order and time), for
+        remove().
+        """
+        before = (self.by_coid.get(order.coid),
+                  self.coid_times.get(order.coid))
         self.orders[order.order_id] = order
         self.by_coid[order.coid] = order
         self.coid_times[order.coid] = time.time()
+        return before
+
+    def remove(self, order, before):
+        """Take back an order whose placement failed half-way.
+
+        Its executions go too, its scheduled events are made stale, and
+        the cOID points again to what add() returned as before.
+        """
+        self.orders.pop(order.order_id, None)
+        old_order, old_time = before
+        if old_order is None:
+            self.by_coid.pop(order.coid, None)
+            self.coid_times.pop(order.coid, None)
+        else:
+            self.by_coid[order.coid] = old_order
+            self.coid_times[order.coid] = old_time
+        self.executions = [e for e in self.executions if e.order is not order]
+        self.positions_cache.pop(order.account, None)
+        order.token += 1
 
     def coid_taken(self, coid, window_s):
         """Tell whether coid was registered less than window_s ago."""
@@ -1500,10 +1545,12 @@ class Simulator:
         """Serve one request; return (HTTP status, JSON-ready payload)."""
         if raw_path == "/sim" or raw_path.startswith("/sim/"):
             with self.lock:
-                status, payload = self.control.handle(method, raw_path,
-                                                      Request(method,
-                                                              raw_path, {},
-                                                              query, body))
+                try:
+                    status, payload = self.control.handle(
+                        method, raw_path,
+                        Request(method, raw_path, {}, query, body))
+                except Exception as exc:  # a defect: answer, do not drop
+                    status, payload = internal_error(exc)
                 self.mark_dirty()
                 return status, payload
         for prefix in PREFIXES:
@@ -1528,6 +1575,8 @@ class Simulator:
                 status, payload = 200, self._serve(route, req)
             except ApiError as exc:
                 status, payload = exc.status, exc.payload
+            except Exception as exc:  # a defect: answer, do not drop
+                status, payload = internal_error(exc)
             if entry is not None:
                 self._finish_log_entry(entry, status, payload)
             self.mark_dirty()
@@ -1983,10 +2032,10 @@ class Simulator:
                        True)
         out["side"] = side.upper()
         qty = ticket.get("quantity")
-        if not is_json_number(qty) or qty <= 0:
+        quantity = json_decimal(qty) if is_json_number(qty) else None
+        if quantity is None or (quantity.is_finite() and quantity <= 0):
             raise fail(500, "malformed request: quantity must be a "
                        "positive number", True)
-        out["quantity"] = to_decimal(qty)
         otype = ticket.get("orderType")
         if otype not in ORDER_TYPES:
             raise fail(500, "malformed request: orderType must be MKT, "
@@ -2005,16 +2054,33 @@ class Simulator:
                        "boolean", True)
         needs = {"MKT": (), "LMT": ("price",), "STP": ("price",),
                  "STOP_LIMIT": ("price", "auxPrice")}[otype]
+        out["quantity"] = self._check_size(quantity)
         for key in needs:
             value = ticket.get(key)
-            if not is_json_number(value) or value <= 0:
+            price = json_decimal(value) if is_json_number(value) else None
+            if price is None or not price.is_finite() or price <= 0:
                 raise fail(200, "invalid order price fields")
-            out[key] = to_decimal(value)
+            out[key] = price
         if otype == "MKT":
             out.pop("price", None)
         if otype != "STOP_LIMIT":
             out.pop("auxPrice", None)
         return out
+
+    @staticmethod
+    def _check_size(quantity):
+        """Return quantity, or refuse an absurd one as the gateway does.
+
+        A quantity that is not finite or exceeds QTY_MAX answers HTTP 200
+        with an error text, before anything is booked.
+        """
+        if not quantity.is_finite():
+            raise fail(200, "order quantity %s is not a finite number" %
+                       quantity)
+        if quantity > QTY_MAX:
+            raise fail(200, "order quantity %s exceeds the size limit of "
+                       "%s" % (fmt_qty(quantity), fmt_qty(QTY_MAX)))
+        return quantity
 
     @staticmethod
     def _tickets(body):
@@ -2083,7 +2149,21 @@ class Simulator:
         order = Order(self.book.new_order_id(), ticket, pending.account,
                       self.contracts.get(ticket["conid"]), time.time(),
                       self.session.seq)
-        self.book.add(order)
+        before = self.book.add(order)
+        try:
+            return self._enter(order, pending)
+        except Exception:
+            self.book.remove(order, before)
+            if pending.log_entry is not None:
+                pending.log_entry["order_id"] = None
+            raise
+
+    def _enter(self, order, pending):
+        """Give a booked order its first status and run the fill engine.
+
+        Returns the placement answer of shape (a).
+        """
+        config = self.config
         if pending.log_entry is not None:
             pending.log_entry["order_id"] = order.order_id
         answer = {"order_id": str(order.order_id),
@@ -2674,10 +2754,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             status, payload = sim.handle(method, url.path,
                                          parse_qs(url.query), body)
-        except Exception:  # answer 500 rather than drop the connection
-            traceback.print_exc(file=sys.stderr)
-            status, payload = 500, {"error": "internal simulator error",
-                                    "statusCode": 500}
+        except Exception as exc:  # answer rather than drop the connection
+            status, payload = internal_error(exc)
         data = json.dumps(payload, default=json_default).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

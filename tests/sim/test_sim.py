@@ -16,7 +16,9 @@ Cases run in order and share one simulator; each prints one TAP line.
 Exit status 1 when any case fails.
 """
 
+import contextlib
 import http.client
+import io
 import json
 import os
 import re
@@ -592,6 +594,76 @@ def test_bare_array():
     status, body = C.api("POST", "/iserver/account/%s/orders" % ACCOUNT,
                          [ticket(qty=1)])
     equal((status, body[0]["order_status"]), (200, "Filled"), "answer")
+
+
+@case("absurd quantities: HTTP 200 error before anything is booked")
+def test_size_limit():
+    set_price(SPY, "457.12")
+    # 1.23e29 shares once made the fill engine's commission overflow
+    # Decimal's 28 digits after the order was booked; 1.23e29 written out
+    # is 123 followed by 27 zeros.  json.dumps sends inf as Infinity.
+    cases = [  # (quantity, error text)
+        (1.23e29, "order quantity 123" + "0" * 27 +
+         " exceeds the size limit of 1000000000"),
+        (1000000001, "order quantity 1000000001 exceeds the size limit "
+         "of 1000000000"),
+        (float("inf"), "order quantity Infinity is not a finite number"),
+    ]
+    for qty, text in cases:
+        coid = new_coid("size")
+        status, body = place(ticket(qty=qty, coid=coid))
+        equal((status, body), (200, {"error": text}), "answer for %r" % qty)
+        rows = [r for r in C.ok("GET", "/sim/book")["orders"]
+                if r["cOID"] == coid]
+        equal(rows, [], "book rows for %r" % qty)
+        entry = [e for e in C.ok("GET", "/sim/log")["entries"]
+                 if e["cOID"] == coid][-1]
+        equal((entry["http_status"], entry["outcome"], entry["order_id"]),
+              (200, "error", None), "log entry for %r" % qty)
+    # The limit itself is allowed: 10^9 shares fill at the control price.
+    status, body = place(ticket(qty=1000000000))
+    equal((status, body[0]["order_status"]), (200, "Filled"),
+          "10^9 shares")
+
+
+@case("an unexpected exception answers 500 and leaves nothing booked")
+def test_internal_error():
+    # In-process, so that a defect can be injected: the fill engine books
+    # an execution, then raises, as the commission overflow once did.
+    sys.path.insert(0, HERE)
+    import cpapi_sim
+    sim = cpapi_sim.Simulator([ACCOUNT], SCALE)
+    try:
+        sim.handle("GET", "/v1/api/iserver/accounts", {}, None)
+        sim.handle("POST", "/sim/price", {},
+                   json.dumps({"conid": SPY, "price": "457.12"}).encode())
+        execute = sim.engine.execute
+
+        def broken(order, from_event=False):
+            execute(order, order.remaining, sim.book.market_price(SPY))
+            raise RuntimeError("fill engine broke")
+        sim.engine.work = broken
+        coid = new_coid("boom")
+        body = json.dumps({"orders": [ticket(coid=coid)]}).encode()
+        path = "/v1/api/iserver/account/%s/orders" % ACCOUNT
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            status, answer = sim.handle("POST", path, {}, body)
+        equal((status, answer), (500, {
+            "error": "internal simulator error: RuntimeError: fill engine "
+            "broke", "statusCode": 500}), "answer")
+        check("Traceback" in err.getvalue(), "traceback on stderr")
+        equal((sim.book.orders, sim.book.executions,
+               sim.book.coid_taken(coid, 86400)), ({}, [], False),
+              "orders, executions, cOID registered")
+        entry = sim.book.log[-1]
+        equal((entry["http_status"], entry["outcome"], entry["order_id"]),
+              (500, "error", None), "log entry")
+        del sim.engine.work  # the class's own method again
+        status, answer = sim.handle("POST", path, {}, body)
+        equal((status, answer[0]["order_status"]), (200, "Filled"),
+              "the same cOID is free for a new attempt")
+    finally:
+        sim.scheduler.stop()
 
 
 # ----- prompts ------------------------------------------------------------

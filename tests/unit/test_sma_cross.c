@@ -198,12 +198,55 @@ test_edges(void)
 	   "a short reason buffer is reported");
 }
 
+/*
+ * Closes near the largest double: the running sums overflow, and the
+ * evaluation must say where instead of comparing infinities.
+ */
+static void
+test_overflow(void)
+{
+	double		   big[] = {1.7e308, 1.7e308, 1.7e308, 1.7e308};
+	double		   late[] = {1, 1, 1, 1.7e308, 1.7e308};
+	double		   one[] = {1.7e308, 1, 1, 1};
+	double		   work[10];
+	SmaCrossResult r;
+
+	/*
+	 * 1.7e308 + 1.7e308 = 3.4e308 exceeds DBL_MAX (about 1.798e308), so
+	 * the first SMA(2) sum, at index 1, is infinite; SMA(3) would be
+	 * infinite only from index 2.
+	 */
+	ok(sma_cross_evaluate(big, 4, 2, 3, work, &r) == SMA_CROSS_EOVERFLOW,
+	   "huge closes report an overflow");
+	ok(r.overflow_at == 1 && r.overflow_period == 2,
+	   "the overflow is the fast SMA(2) at index 1");
+
+	/*
+	 * Only the last two closes are huge: SMA(2) at index 4 sums them,
+	 * 3.4e308, while SMA(3) at index 4 (1 + 2 * 1.7e308) overflows on the
+	 * same bar; the fast one is named first.
+	 */
+	ok(sma_cross_evaluate(late, 5, 2, 3, work, &r) == SMA_CROSS_EOVERFLOW &&
+		   r.overflow_at == 4 && r.overflow_period == 2,
+	   "an overflow on the last bar is found");
+
+	/*
+	 * One huge close with ones after it: no window holds two of them,
+	 * and 1.7e308 + 1 + 1 rounds to 1.7e308, finite, so no average
+	 * overflows and the evaluation succeeds.
+	 */
+	ok(sma_cross_evaluate(one, 4, 2, 3, work, &r) == SMA_CROSS_OK &&
+		   r.overflow_at == -1,
+	   "one huge close whose sums stay finite is no overflow");
+}
+
 int
 main(void)
 {
 	test_periods();
 	test_series();
 	test_edges();
+	test_overflow();
 	printf("1..%d\n", tests_run);
 	return tests_failed == 0 ? 0 : 1;
 }
