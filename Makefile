@@ -9,6 +9,7 @@
 #                      "N passed, N failed"
 #   make unit          the C unit tests alone (no database)
 #   make demo          sandbox, then the demo (DATA=... to choose bars)
+#   make bench         indicator and cron benchmarks against the sandbox
 #   make stop          stop the sandbox and the processes tests started
 #   make format-check  report C files clang-format would change
 #   make clean         remove build products
@@ -25,7 +26,7 @@ LISTENER := $(if $(wildcard listener/Makefile),listener)
 FORMAT_FILES = $(sort $(wildcard extension/src/*.[ch] listener/src/*.[ch] \
 	tests/unit/*.[ch]))
 
-.PHONY: all extension listener deps install sandbox check unit demo stop \
+.PHONY: all extension listener deps install sandbox check unit demo stop bench \
 	format-check format clean
 
 all: extension $(LISTENER)
@@ -72,6 +73,10 @@ demo:
 
 stop:
 	scripts/sandbox.sh stop
+
+bench:
+	$(MAKE) sandbox
+	bench/run.sh
 
 format-check:
 	@if ! command -v clang-format >/dev/null; then \

@@ -1,0 +1,76 @@
+-- bench/indicators.sql: pgtrade's C indicators against plain SQL doing
+-- the same arithmetic, in the same run.  Each query runs five times; the
+-- report gives the median wall time of each and the ratio to its
+-- baseline.  Series: a deterministic random walk (setseed), so every run
+-- sees the same numbers.  Run with: make bench
+\set ON_ERROR_STOP 1
+\pset pager off
+SET client_min_messages = warning;
+SET max_parallel_workers_per_gather = 0;
+SELECT setseed(0.42) \g /dev/null
+CREATE TEMP TABLE bench_series AS
+SELECT n, 100 + sum(random() - 0.5) OVER (ORDER BY n) AS x
+FROM generate_series(1, :rows) n;
+CREATE TEMP TABLE bench_arr AS SELECT array_agg(x ORDER BY n) AS a
+FROM bench_series;
+CREATE UNIQUE INDEX ON bench_series (n);
+ANALYZE bench_series;
+
+CREATE TEMP TABLE bench_result (name text, baseline text, run int, ms float8);
+
+CREATE FUNCTION pg_temp.time_it(p_name text, p_baseline text, p_sql text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	v_t timestamptz;
+BEGIN
+	FOR i IN 1..5 LOOP
+		v_t := clock_timestamp();
+		EXECUTE p_sql;
+		INSERT INTO bench_result VALUES (p_name, p_baseline, i,
+			extract(epoch FROM clock_timestamp() - v_t) * 1000);
+	END LOOP;
+END $$;
+
+\o /dev/null
+-- SMA(20): C array form and C window aggregate vs avg() over 20 rows
+SELECT pg_temp.time_it('sql avg() over 20 rows', NULL,
+	$$SELECT count(v) FROM (SELECT avg(x) OVER (ORDER BY n ROWS 19 PRECEDING) v
+	  FROM bench_series) s$$);
+SELECT pg_temp.time_it('pgtrade.sma array', 'sql avg() over 20 rows',
+	$$SELECT count(v) FROM bench_arr, unnest(pgtrade.sma(a, 20)) v$$);
+SELECT pg_temp.time_it('pgtrade.sma window', 'sql avg() over 20 rows',
+	$$SELECT count(v) FROM (SELECT pgtrade.sma(x, 20) OVER (ORDER BY n) v
+	  FROM bench_series) s$$);
+
+-- EMA(20): the recursive CTE written from the formula (TA-Lib seed)
+SELECT pg_temp.time_it('sql recursive ema', NULL,
+	$$WITH RECURSIVE e(n, v) AS (
+		SELECT 20::bigint, (SELECT avg(x) FROM bench_series WHERE n <= 20)
+		UNION ALL
+		SELECT s.n, e.v + (2.0 / 21) * (s.x - e.v)
+		FROM e JOIN bench_series s ON s.n = e.n + 1)
+	  SELECT count(v) FROM e$$);
+SELECT pg_temp.time_it('pgtrade.ema array', 'sql recursive ema',
+	$$SELECT count(v) FROM bench_arr, unnest(pgtrade.ema(a, 20)) v$$);
+SELECT pg_temp.time_it('pgtrade.ema window', 'sql recursive ema',
+	$$SELECT count(v) FROM (SELECT pgtrade.ema(x, 20) OVER (ORDER BY n) v
+	  FROM bench_series) s$$);
+
+-- RSI(14) and cron_next have no cheap SQL twin; reported alone
+SELECT pg_temp.time_it('pgtrade.rsi array', NULL,
+	$$SELECT count(v) FROM bench_arr, unnest(pgtrade.rsi(a, 14)) v$$);
+SELECT pg_temp.time_it('pgtrade.cron_next x 10000', NULL,
+	$$SELECT count(pgtrade.cron_next('*/5 9-16 * * 1-5',
+		'2024-03-01'::timestamptz + i * interval '7 minutes',
+		'America/New_York')) FROM generate_series(1, 10000) i$$);
+
+\o
+WITH med AS (
+	SELECT name, baseline,
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS median_ms
+	FROM bench_result GROUP BY name, baseline)
+SELECT m.name AS query, round(m.median_ms::numeric, 1) AS median_ms,
+	   m.baseline,
+	   round((b.median_ms / m.median_ms)::numeric, 1) AS times_faster
+FROM med m LEFT JOIN med b ON b.name = m.baseline
+ORDER BY coalesce(m.baseline, m.name), m.baseline NULLS FIRST, m.name;
