@@ -27,6 +27,15 @@ if [ "$file" != - ] && [ ! -r "$file" ]; then
 	echo "load-bars: cannot read $file" >&2
 	exit 1
 fi
+# Columns load by position, so a file in another order would swap them
+# silently: the header must be exactly the documented one.
+if [ "$file" != - ]; then
+	header=$(head -n 1 "$file" | tr -d '\r')
+	if [ "$header" != "symbol,ts,open,high,low,close,volume" ]; then
+		echo "load-bars: $file: header is \"$header\"; expected symbol,ts,open,high,low,close,volume" >&2
+		exit 2
+	fi
+fi
 if ! "$here/sandbox.sh" status >/dev/null; then
 	echo "load-bars: the sandbox is not running; start it with 'make sandbox'" >&2
 	exit 1

@@ -63,7 +63,8 @@ COMMENT ON COLUMN pgtrade.account.gate_seq IS
 
 CREATE TABLE pgtrade.instrument (
 	instrument_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	symbol			text NOT NULL CHECK (symbol ~ '^[A-Za-z0-9.:/ _-]{1,32}$'),
+	symbol			text NOT NULL
+					CHECK (symbol ~ '^[A-Za-z0-9.:/_-]([A-Za-z0-9.:/ _-]{0,30}[A-Za-z0-9.:/_-])?$'),
 	sec_type		text NOT NULL DEFAULT 'STK',
 	exchange		text NOT NULL DEFAULT 'SMART',
 	currency		text NOT NULL DEFAULT 'USD',
@@ -209,12 +210,15 @@ CREATE TABLE pgtrade.orders (
 	account_id		text NOT NULL REFERENCES pgtrade.account,
 	instrument_id	bigint NOT NULL REFERENCES pgtrade.instrument,
 	side			text NOT NULL CHECK (side IN ('buy', 'sell')),
-	quantity		numeric NOT NULL CHECK (quantity > 0),
+	quantity		numeric NOT NULL
+					CHECK (quantity > 0 AND quantity < 'Infinity'),
 	order_type		text NOT NULL DEFAULT 'market'
 					CHECK (order_type IN ('market', 'limit', 'stop',
 										  'stop_limit')),
-	limit_price		numeric CHECK (limit_price > 0),
-	stop_price		numeric CHECK (stop_price > 0),
+	limit_price		numeric
+					CHECK (limit_price > 0 AND limit_price < 'Infinity'),
+	stop_price		numeric
+					CHECK (stop_price > 0 AND stop_price < 'Infinity'),
 	tif				text NOT NULL DEFAULT 'day'
 					CHECK (tif IN ('day', 'gtc', 'ioc')),
 	outside_rth		boolean NOT NULL DEFAULT false,
@@ -357,8 +361,11 @@ CREATE TABLE pgtrade.risk_limit (
 	account_id			text REFERENCES pgtrade.account,
 	strategy_id			bigint REFERENCES pgtrade.strategy,
 	kill_switch			boolean NOT NULL DEFAULT false,
-	max_position		numeric CHECK (max_position >= 0),
-	max_order_quantity	numeric CHECK (max_order_quantity > 0),
+	max_position		numeric
+						CHECK (max_position >= 0 AND max_position < 'Infinity'),
+	max_order_quantity	numeric
+						CHECK (max_order_quantity > 0
+							   AND max_order_quantity < 'Infinity'),
 	note				text,
 	updated_by			text NOT NULL DEFAULT current_user,
 	updated_at			timestamptz NOT NULL DEFAULT now()

@@ -227,6 +227,14 @@ BEGIN
 	PERFORM pgtrade.import_parse_ts(bar_size);
 
 	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE extract(second FROM ts) <> 0 ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % does not start on a whole minute (%)',
+			v_bad.line, v_bad.ts_text
+			USING ERRCODE = 'invalid_datetime_format';
+	END IF;
+
+	SELECT * INTO v_bad FROM pgtrade_import
 	WHERE ts > now() ORDER BY line LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION 'bar on line % starts in the future (%)', v_bad.line,

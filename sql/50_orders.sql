@@ -578,6 +578,15 @@ AS $$
 DECLARE
 	v_id bigint;
 BEGIN
+	IF NOT (coalesce(set_risk_limit.max_position, 0) >= 0
+			AND coalesce(set_risk_limit.max_position, 0) < 'Infinity'
+			AND coalesce(set_risk_limit.max_order_quantity, 1) > 0
+			AND coalesce(set_risk_limit.max_order_quantity, 1) < 'Infinity') THEN
+		RAISE EXCEPTION 'risk limits must be finite numbers (max_position at least 0, max_order_quantity above 0)'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('max_position %s, max_order_quantity %s.',
+					set_risk_limit.max_position, set_risk_limit.max_order_quantity);
+	END IF;
 	UPDATE pgtrade.risk_limit l
 	SET max_position = coalesce(set_risk_limit.max_position, l.max_position),
 		max_order_quantity = coalesce(set_risk_limit.max_order_quantity,

@@ -599,6 +599,16 @@ DECLARE
 										 pg_catalog.clock_timestamp());
 	v_done integer := 0;
 BEGIN
+	/*
+	 * A time ahead of the clock would run slots early, on bars that have
+	 * not ended, and use them up: refused (a minute of skew is allowed).
+	 */
+	IF v_now > pg_catalog.clock_timestamp() + interval '1 minute' THEN
+		RAISE EXCEPTION 'run_due cannot run ahead of the clock'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('now %s, clock %s.', v_now,
+											  pg_catalog.clock_timestamp());
+	END IF;
 	/* bounded per call; the next minute's call picks up the rest */
 	WHILE v_done < 1000 AND pgtrade.run_next_due(v_now) LOOP
 		v_done := v_done + 1;

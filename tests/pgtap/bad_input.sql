@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(40);
+SELECT plan(42);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -72,6 +72,14 @@ SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 
 	('TAPX', '2099-01-05', 10, 11, 9, 10, 100)$r$)$$,
 	'22023', 'bar on line 2 starts in the future (2099-01-05)',
 	'a bar from the future is refused');
+SELECT throws_ok($$TRUNCATE tap_bars RESTART IDENTITY;
+	INSERT INTO tap_bars (symbol, ts, open, high, low, close, volume)
+	VALUES ('TAPX', '2024-01-03T09:31:17-05:00', 10, 11, 9, 10, 100);
+	SELECT pgtrade.import_bars('tap_bars', '1 minute')$$,
+	'22007', 'bar on line 1 does not start on a whole minute (2024-01-03T09:31:17-05:00)',
+	'a minute bar off the whole minute is refused');
+SELECT throws_ok($$SELECT pgtrade.add_instrument(' TAPX')$$, '23514', NULL,
+	'a symbol with a leading space is refused');
 SELECT throws_ok($$SELECT pgtrade.import_bars('tap_bars', '1 mon')$$,
 	'22023', 'bar size 1 mon is not supported', 'a monthly bar size is refused');
 SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),

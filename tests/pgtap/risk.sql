@@ -2,7 +2,7 @@
 -- counts open orders toward position limits and lets exposure-reducing
 -- orders through.  Expected outcomes are worked out by hand per case.
 \ir preamble.psql
-SELECT plan(38);
+SELECT plan(43);
 
 -- kill switch on the account: the order is stored refused, with verdict
 SELECT pgtrade.set_trading_enabled(false, 'TAPACCT1', note => 'tap halt');
@@ -132,6 +132,20 @@ SELECT throws_ok($$DELETE FROM pgtrade.orders$$, '42501', NULL,
 SELECT throws_ok($$SELECT pgtrade.set_trading_enabled(true)$$, '42501',
 	NULL, 'a trader cannot lift the kill switch');
 RESET ROLE;
+
+-- limits and prices must be finite: NaN would compare as passing
+SELECT throws_ok($$SELECT pgtrade.set_risk_limit('TAPACCT1',
+	max_position => 'NaN')$$, '22023', NULL, 'a NaN position limit is refused');
+SELECT throws_ok($$SELECT pgtrade.set_risk_limit('TAPACCT1',
+	max_order_quantity => 'Infinity')$$, '22023', NULL,
+	'an infinite order-size limit is refused');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
+	'limit', 'Infinity')$$, '23514', NULL, 'an infinite limit price is refused');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 1,
+	'stop', stop_price => 'NaN')$$, '23514', NULL, 'a NaN stop price is refused');
+SELECT throws_ok($$CALL pgtrade.run_due(now() + interval '1 hour')$$, '22023',
+	'run_due cannot run ahead of the clock',
+	'the scheduler cannot be run ahead of the clock');
 
 -- an admin who is not a superuser can do an admin's work
 CREATE ROLE tap_admin_role IN ROLE pgtrade_admin;
