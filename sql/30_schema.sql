@@ -238,6 +238,7 @@ CREATE TABLE pgtrade.orders (
 	avg_fill_price	numeric,
 	attempts		integer NOT NULL DEFAULT 0,
 	claimed_by		bigint,
+	cancel_sent_at	timestamptz,
 	last_error		text,
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	submitted_at	timestamptz,
@@ -261,6 +262,8 @@ COMMENT ON COLUMN pgtrade.orders.client_order_id IS
 	'The cOID sent to IBKR: pgt-<installation prefix>-<order_id>; IBKR echoes it as order_ref.';
 COMMENT ON COLUMN pgtrade.orders.valid_until IS
 	'A pending order not claimed by then is expired, never sent.';
+COMMENT ON COLUMN pgtrade.orders.cancel_sent_at IS
+	'When the listener last sent the broker a cancel for this order.';
 COMMENT ON COLUMN pgtrade.orders.broker_filled_quantity IS
 	'Filled quantity as the broker last reported it; filled_quantity is the sum of recorded fills.';
 

@@ -320,6 +320,7 @@ BEGIN
 	NEW.broker_filled_quantity := NULL;
 	NEW.attempts := 0;
 	NEW.claimed_by := NULL;
+	NEW.cancel_sent_at := NULL;
 	NEW.last_error := NULL;
 	NEW.submitted_at := NULL;
 	NEW.created_at := now();
@@ -526,9 +527,7 @@ BEGIN
 	ELSIF v_status = 'working' THEN
 		PERFORM pgtrade.order_move(cancel_order.order_id, 'cancel_requested',
 			'user ' || session_user, reason);
-		RAISE WARNING 'order % is working at the broker; pgtrade-listener does not send cancels yet',
-			cancel_order.order_id
-			USING HINT = 'Cancel it at the broker too; the order stays cancel_requested until the broker reports it.';
+		PERFORM pg_notify('pgtrade_order', cancel_order.order_id::text);
 		RETURN 'cancel_requested';
 	ELSIF v_status = 'submitting' THEN
 		RAISE EXCEPTION 'cannot cancel order % while it is being submitted',

@@ -440,6 +440,44 @@ $$;
 COMMENT ON FUNCTION pgtrade.record_fill(text, text, text, bigint, text, numeric, numeric, timestamptz, numeric, jsonb) IS
 	'Listener: records a broker execution once (by execution id), joined to its order through order_ref = cOID; executions matching no order are kept unlinked.  True only when the row was really inserted.';
 
+CREATE FUNCTION pgtrade.orders_to_cancel(accounts text[],
+	resend_after interval DEFAULT '30 seconds')
+RETURNS TABLE (order_id bigint, client_order_id text, account_id text,
+	broker_order_id text)
+LANGUAGE sql VOLATILE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT o.order_id, o.client_order_id, o.account_id, o.broker_order_id
+	FROM pgtrade.orders o
+	WHERE o.status = 'cancel_requested' AND o.broker_order_id IS NOT NULL
+		AND o.account_id = ANY ($1)
+		AND (o.cancel_sent_at IS NULL
+			 OR o.cancel_sent_at <= clock_timestamp() - $2)
+	ORDER BY o.order_id;
+$$;
+COMMENT ON FUNCTION pgtrade.orders_to_cancel(text[], interval) IS
+	'Listener: orders whose cancel must be sent to the broker: cancel_requested with a broker order id, not sent within resend_after.';
+
+CREATE FUNCTION pgtrade.record_cancel_sent(order_id bigint,
+	payload jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders := pgtrade.lock_order(record_cancel_sent.order_id);
+BEGIN
+	UPDATE pgtrade.orders o SET cancel_sent_at = clock_timestamp()
+	WHERE o.order_id = v_o.order_id;
+	PERFORM pgtrade.order_note(v_o.order_id, v_o.status, 'listener',
+		pg_catalog.format('cancel sent to the broker for broker order %s',
+						  v_o.broker_order_id), payload);
+END
+$$;
+COMMENT ON FUNCTION pgtrade.record_cancel_sent(bigint, jsonb) IS
+	'Listener: records that a cancel was sent to the broker (the order stays cancel_requested until the broker reports the outcome).';
+
 CREATE FUNCTION pgtrade.orders_in_flight(accounts text[])
 RETURNS TABLE (order_id bigint, client_order_id text, account_id text,
 	status text, broker_order_id text, attempts integer,

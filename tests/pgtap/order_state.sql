@@ -3,7 +3,7 @@
 -- moves below are DESIGN.md's table, typed in here, not read from the
 -- extension; position figures are worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(50);
+SELECT plan(55);
 
 -- Every (from, to) pair: force the from status with triggers off, then
 -- try the move as a plain UPDATE with the state machine trigger on.
@@ -88,8 +88,19 @@ SELECT is((SELECT count(*)::int FROM pgtrade.claim_order(1, ARRAY['OTHER'])),
 -- broker reports map onto the state machine and never move backwards
 SELECT is(pgtrade.record_submission((SELECT b FROM tap_o), '1001',
 	'PreSubmitted', '{}'), 'working', 'PreSubmitted acknowledgement -> working');
+SELECT is(pgtrade.cancel_order((SELECT b FROM tap_o)), 'cancel_requested',
+	'cancelling a working order asks the broker');
+SELECT is((SELECT broker_order_id FROM pgtrade.orders_to_cancel(
+	ARRAY['TAPACCT1'])), '1001', 'the listener is asked to send the cancel');
+SELECT lives_ok($$SELECT pgtrade.record_cancel_sent((SELECT b FROM tap_o),
+	'{"msg": "Request was submitted"}')$$, 'the listener records it sent it');
+SELECT is((SELECT count(*)::int FROM pgtrade.orders_to_cancel(
+	ARRAY['TAPACCT1'])), 0, 'a sent cancel is not sent again at once');
+SELECT is((SELECT count(*)::int FROM pgtrade.orders_to_cancel(
+	ARRAY['TAPACCT1'], '0 seconds')), 1,
+	'an unanswered cancel is sent again after the resend interval');
 SELECT is(pgtrade.record_status((SELECT b FROM tap_o), 'PendingCancel'),
-	'cancel_requested', 'PendingCancel -> cancel_requested');
+	'cancel_requested', 'PendingCancel keeps cancel_requested');
 SELECT is(pgtrade.record_status((SELECT b FROM tap_o), 'Submitted'),
 	'working', 'Submitted after PendingCancel -> working (cancel refused)');
 SELECT is(pgtrade.record_status((SELECT b FROM tap_o), 'Filled', 7, 10),

@@ -52,6 +52,8 @@ SELECT set_eq(
 		('function pgtrade.orders_after_update()'),
 		('function pgtrade.orders_before_update()'),
 		('function pgtrade.orders_gate()'),
+		('function pgtrade.orders_to_cancel(text[],interval)'),
+		('function pgtrade.record_cancel_sent(bigint,jsonb)'),
 		('function pgtrade.orders_in_flight(text[])'),
 		('function pgtrade.place_order(text,text,text,numeric,text,numeric,numeric,text,interval,boolean)'),
 		('function pgtrade.position_apply(text,bigint,text,numeric,numeric)'),
