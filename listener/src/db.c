@@ -626,3 +626,73 @@ db_orders_in_flight(DbConn *db, const StrList *accounts, InFlightList *out)
 	PQclear(res);
 	return DB_OK;
 }
+
+/* Release a cancel list and zero it. */
+void
+cancel_list_free(CancelList *l)
+{
+	int i;
+
+	for (i = 0; i < l->n; i++)
+	{
+		free(l->rows[i].client_order_id);
+		free(l->rows[i].account_id);
+		free(l->rows[i].broker_order_id);
+	}
+	free(l->rows);
+	memset(l, 0, sizeof(*l));
+}
+
+/*
+ * List the orders of the given accounts whose cancel must be sent: in
+ * cancel_requested, with a broker order id, and not sent within
+ * resend_after (interval text, such as "30 seconds").
+ */
+DbResult
+db_orders_to_cancel(DbConn *db, const StrList *accounts,
+					const char *resend_after, CancelList *out)
+{
+	char	   *arr = array_literal(accounts);
+	const char *params[2] = {arr, resend_after};
+	PGresult   *res;
+	DbResult	rc;
+	int			i;
+
+	memset(out, 0, sizeof(*out));
+	rc = db_exec(db, "orders_to_cancel",
+				 "SELECT order_id, client_order_id, account_id, "
+				 "broker_order_id "
+				 "FROM pgtrade.orders_to_cancel($1::text[], $2::interval) "
+				 "ORDER BY order_id",
+				 2, params, &res);
+	free(arr);
+	if (rc != DB_OK)
+		return rc;
+	out->n = PQntuples(res);
+	out->rows = xcalloc((size_t) out->n, sizeof(CancelOrder));
+	for (i = 0; i < out->n; i++)
+	{
+		CancelOrder *r = &out->rows[i];
+
+		r->order_id = get_int64(res, i, 0);
+		r->client_order_id = get_value(res, i, 1);
+		r->account_id = get_value(res, i, 2);
+		r->broker_order_id = get_value(res, i, 3);
+	}
+	PQclear(res);
+	return DB_OK;
+}
+
+/* Record that the cancel of an order was sent; payload is the answer. */
+DbResult
+db_record_cancel_sent(DbConn *db, int64_t order_id, const char *payload)
+{
+	char		idtext[24];
+	const char *params[2] = {idtext, payload};
+
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) order_id);
+	return db_call_text(db, "record_cancel_sent",
+						"SELECT pgtrade.record_cancel_sent($1::bigint, "
+						"$2::jsonb)",
+						2, params, NULL);
+}

@@ -69,6 +69,21 @@ typedef struct InFlightList
 	InFlightOrder *rows;
 } InFlightList;
 
+/* One row of pgtrade.orders_to_cancel(); text fields malloc'ed. */
+typedef struct CancelOrder
+{
+	int64_t order_id;
+	char   *client_order_id;
+	char   *account_id;
+	char   *broker_order_id;
+} CancelOrder;
+
+typedef struct CancelList
+{
+	int			 n;
+	CancelOrder *rows;
+} CancelList;
+
 /* Arguments of pgtrade.record_fill(), all text, borrowed. */
 typedef struct FillRecord
 {
@@ -130,5 +145,11 @@ extern DbResult db_record_unknown(DbConn *db, int64_t order_id,
 extern DbResult db_orders_in_flight(DbConn *db, const StrList *accounts,
 									InFlightList *out);
 extern void		in_flight_free(InFlightList *l);
+extern DbResult db_orders_to_cancel(DbConn *db, const StrList *accounts,
+									const char *resend_after,
+									CancelList *out);
+extern void		cancel_list_free(CancelList *l);
+extern DbResult db_record_cancel_sent(DbConn *db, int64_t order_id,
+									  const char *payload);
 
 #endif /* DB_H */

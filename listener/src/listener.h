@@ -12,7 +12,7 @@
  *	lease		a session advisory lock per account; only leased accounts
  *				are served, so two listeners never serve one account
  *	in flight	an order the broker may be working: submitting, working,
- *				cancel_requested (pgtrade.orders_in_flight)
+ *				cancel_requested, unknown (pgtrade.orders_in_flight)
  *	reconcile	looking in-flight orders up at the broker before claiming
  *				anything new: at start, after a reconnect, after an
  *				answer that left an order's fate open
@@ -58,6 +58,9 @@
 /* A cOID is unique at the broker for 24 hours: no resend after that. */
 #define RETRY_WINDOW_SECONDS (24 * 3600)
 #define RETRY_RESENDS_MAX 3
+
+/* A cancel the broker has not ended is sent again after this, scaled. */
+#define CANCEL_RESEND_SECONDS 30.0
 
 /* Trade polls kept up after an account's last order left flight. */
 #define TRADES_TAIL_POLLS 2
@@ -172,6 +175,9 @@ typedef enum SubmitOutcome
 
 extern SubmitOutcome order_submit(Listener *L, const ClaimedOrder *o);
 extern void			 claim_and_submit(Listener *L);
+
+/* cancel.c */
+extern void cancel_send_due(Listener *L);
 
 /* track.c */
 

@@ -10,7 +10,8 @@
  *	   take the account leases, and ask for a reconciliation.
  *	3. Session not ready: establish it (with back-off).
  *	4. Session ready: tickle when due; reconcile when asked; otherwise
- *	   claim and submit on a notification or a poll tick, then track.
+ *	   on a notification or a poll tick send the cancels that are due,
+ *	   then claim and submit, then track.
  *	5. Heartbeat every poll interval.
  *	6. Wait on the database socket until the next timer.
  * NOTIFY only rings the bell: the orders table is the queue, so a lost
@@ -338,6 +339,8 @@ loop_wait(Listener *L)
 static void
 loop_work(Listener *L, double now)
 {
+	bool due = L->notified || now >= L->next_poll;
+
 	if (now >= L->next_tickle)
 		session_tickle(L);
 	if (!session_ready(L))
@@ -346,8 +349,12 @@ loop_work(Listener *L, double now)
 		leases_take(L);
 	if (L->need_reconcile && now >= L->next_reconcile)
 		(void) reconcile_run(L);
+	/* cancels first: they take risk off, claims add to it */
+	if (due && db_is_connected(L->db) && session_ready(L) &&
+		!L->need_reconcile)
+		cancel_send_due(L);
 	/* --once sends what was queued: nothing after the queue ran dry */
-	if (loop_may_claim(L) && (L->notified || now >= L->next_poll))
+	if (due && loop_may_claim(L))
 	{
 		L->notified = false;
 		claim_and_submit(L);

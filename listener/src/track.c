@@ -14,6 +14,7 @@
  *				and the first attempt is less than 24 h old, otherwise
  *				unknown (an unknown order found later is adopted)
  *	working, cancel_requested	status, filled quantity and fills updated
+ *				(a cancel_requested order is not moved back to working)
  *
  * Tracking does the same for working orders, one account per step, as
  * the list pacing allows, and keeps reading trades for TRADES_TAIL_POLLS
@@ -357,7 +358,38 @@ track_owe_trades(Listener *L, const char *account)
 		l->trades_tail = TRADES_TAIL_POLLS;
 }
 
-/* Record a live order's status for a working row, unless already sent. */
+/*
+ * Return true for the broker statuses of an order still working:
+ * PendingSubmit, PreSubmitted, Submitted, WarnState (spaces and case
+ * ignored, as pgtrade.broker_status_target does).
+ */
+static bool
+status_is_working(const char *status)
+{
+	static const char *const working[] = {"pendingsubmit", "presubmitted",
+										  "submitted", "warnstate"};
+	char		word[32];
+	size_t		n = 0;
+	const char *c;
+	size_t		i;
+
+	for (c = status; *c && n < sizeof(word) - 1; c++)
+		if (*c != ' ')
+			word[n++] = (char) (*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+	word[n] = '\0';
+	for (i = 0; i < sizeof(working) / sizeof(working[0]); i++)
+		if (strcmp(word, working[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Record a live order's status for a working row, unless already sent.
+ * A cancel_requested order is not moved back to working by a working
+ * status: until its cancel reaches the broker the broker still says
+ * Submitted, and the cancel must not be lost.  It leaves
+ * cancel_requested when the broker reports it cancelled or filled.
+ */
 static DbResult
 apply_status(Listener *L, const InFlightOrder *row, const CpapiLiveOrder *lo)
 {
@@ -368,6 +400,15 @@ apply_status(Listener *L, const InFlightOrder *row, const CpapiLiveOrder *lo)
 
 	if (lo->status == NULL)
 		return DB_OK;
+	if (strcmp(row->status, "cancel_requested") == 0 &&
+		status_is_working(lo->status))
+	{
+		snprintf(ctx, sizeof(ctx), "order %lld", (long long) row->order_id);
+		log_debug(ctx, "broker status %s left aside while the cancel is "
+					   "pending",
+				  lo->status);
+		return DB_OK;
+	}
 	key = xasprintf("%lld|%s|%s|%s", (long long) row->order_id, lo->status,
 					lo->filled ? lo->filled : "",
 					lo->avg_price ? lo->avg_price : "");
