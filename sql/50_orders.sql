@@ -49,39 +49,6 @@ COMMENT ON FUNCTION pgtrade.order_is_open(text) IS
 	'True for statuses whose remaining quantity may still trade (unknown counts: fail closed).';
 
 /*
- * open_quantity returns the signed quantity of an account's orders in an
- * instrument (buys positive) that may still change its position: the
- * unfilled rest of open orders, and what the broker reported filled but
- * pgtrade has not recorded as fills yet (an order acknowledged as Filled
- * before its executions arrive).  Counting the latter is what keeps a
- * strategy from buying again while its last buy is between the broker's
- * acknowledgement and the trades list.  One order id can be left out.
- */
-CREATE FUNCTION pgtrade.open_quantity(account_id text, instrument_id bigint,
-	except_order bigint DEFAULT NULL)
-RETURNS numeric
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT coalesce(sum(CASE o.side WHEN 'buy' THEN 1 ELSE -1 END
-		* CASE WHEN o.status IN ('pending', 'submitting', 'working',
-								 'cancel_requested', 'unknown', 'filled')
-			   THEN greatest(o.quantity - o.filled_quantity, 0)
-			   ELSE greatest(o.broker_filled_quantity - o.filled_quantity, 0)
-		  END), 0)
-	FROM pgtrade.orders o
-	WHERE o.account_id = $1 AND o.instrument_id = $2
-		AND (o.status IN ('pending', 'submitting', 'working',
-						  'cancel_requested', 'unknown')
-			 OR (o.status = 'filled' AND o.filled_quantity < o.quantity)
-			 OR (o.status IN ('cancelled', 'rejected')
-				 AND o.broker_filled_quantity > o.filled_quantity))
-		AND o.order_id IS DISTINCT FROM $3;
-$$;
-COMMENT ON FUNCTION pgtrade.open_quantity(text, bigint, bigint) IS
-	'Signed quantity (buys positive) of an account''s orders in an instrument that may still move its position: open orders'' unfilled rest plus broker-reported fills not yet recorded.';
-
-/*
  * open_side_quantities returns, apart, the buys and the sells (both
  * positive) of an account's orders in an instrument that may still move
  * its position, counted as open_quantity counts them.  The gate needs
@@ -114,6 +81,26 @@ AS $$
 $$;
 COMMENT ON FUNCTION pgtrade.open_side_quantities(text, bigint, bigint) IS
 	'Open buys and open sells (both positive) of an account in an instrument, counted apart for the risk gate.';
+
+/*
+ * open_quantity returns the signed quantity of an account's orders in an
+ * instrument (buys positive) that may still change its position: the
+ * unfilled rest of open orders, and what the broker reported filled but
+ * pgtrade has not recorded as fills yet (an order acknowledged as Filled
+ * before its executions arrive).  Counting the latter is what keeps a
+ * strategy from buying again while its last buy is between the broker's
+ * acknowledgement and the trades list.  One order id can be left out.
+ */
+CREATE FUNCTION pgtrade.open_quantity(account_id text, instrument_id bigint,
+	except_order bigint DEFAULT NULL)
+RETURNS numeric
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT q.buys - q.sells FROM pgtrade.open_side_quantities($1, $2, $3) q;
+$$;
+COMMENT ON FUNCTION pgtrade.open_quantity(text, bigint, bigint) IS
+	'Signed quantity (buys positive) of an account''s orders in an instrument that may still move its position: open orders'' unfilled rest plus broker-reported fills not yet recorded.';
 
 CREATE FUNCTION pgtrade.position_quantity(account_id text, instrument_id bigint)
 RETURNS numeric
