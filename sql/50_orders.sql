@@ -51,9 +51,10 @@ COMMENT ON FUNCTION pgtrade.order_is_open(text) IS
 /*
  * open_side_quantities returns, apart, the buys and the sells (both
  * positive) of an account's orders in an instrument that may still move
- * its position, counted as open_quantity counts them.  The gate needs
- * the sides apart: opposite open orders must not make room for each
- * other, since either side may fill while the other is cancelled.
+ * its position: the unfilled rest of open orders, and what the broker
+ * reported filled but pgtrade has not recorded as fills yet.  The gate
+ * needs the sides apart: opposite open orders must not make room for
+ * each other, since either side may fill while the other is cancelled.
  */
 CREATE FUNCTION pgtrade.open_side_quantities(account_id text,
 	instrument_id bigint, except_order bigint DEFAULT NULL,
@@ -83,13 +84,11 @@ COMMENT ON FUNCTION pgtrade.open_side_quantities(text, bigint, bigint) IS
 	'Open buys and open sells (both positive) of an account in an instrument, counted apart for the risk gate.';
 
 /*
- * open_quantity returns the signed quantity of an account's orders in an
- * instrument (buys positive) that may still change its position: the
- * unfilled rest of open orders, and what the broker reported filled but
- * pgtrade has not recorded as fills yet (an order acknowledged as Filled
- * before its executions arrive).  Counting the latter is what keeps a
- * strategy from buying again while its last buy is between the broker's
- * acknowledgement and the trades list.  One order id can be left out.
+ * open_quantity returns the net of open_side_quantities (buys positive).
+ * Counting fills the broker reported but pgtrade has not recorded (an
+ * order acknowledged as Filled before its executions arrive) is what
+ * keeps a strategy from buying again while its last buy is between the
+ * broker's acknowledgement and the trades list.
  */
 CREATE FUNCTION pgtrade.open_quantity(account_id text, instrument_id bigint,
 	except_order bigint DEFAULT NULL)
