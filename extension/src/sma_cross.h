@@ -66,11 +66,11 @@ typedef struct SmaCrossResult
 	double			 fast_prev; /* SMAs on the bar before the last */
 	double			 slow_prev;
 	double			 last_close;
-	int				 has_target; /* 0: no opinion (JSON null) */
-	int				 target;	 /* 1 long, 0 flat, when has_target */
-	SmaCrossRelation relation;	 /* on the last bar, when have_prev */
-	int				 crossed;	 /* relation began on the last bar */
-	long			 since;		 /* index where the relation began, or -1 */
+	int				 has_target;	  /* 0: no opinion (JSON null) */
+	int				 target;		  /* 1 long, 0 flat, when has_target */
+	SmaCrossRelation relation;		  /* on the last bar, when have_prev */
+	int				 crossed;		  /* relation began on the last bar */
+	long			 since;			  /* index where the relation began, or -1 */
 	long			 overflow_at;	  /* first non-finite average, or -1 */
 	int				 overflow_period; /* its period (fast or slow) */
 } SmaCrossResult;

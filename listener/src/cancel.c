@@ -134,7 +134,8 @@ cancel_send_due(Listener *L)
 	if (rc != DB_OK)
 		return;
 	for (i = 0; i < list.n && rc != DB_LOST && !listener_stop_asked() &&
-		 session_ready(L); i++)
+		 session_ready(L);
+		 i++)
 	{
 		rc = cancel_send(L, &list.rows[i]);
 		if (rc == DB_LOST)

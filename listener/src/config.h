@@ -56,7 +56,7 @@ typedef enum ConfigOutcome
 extern ConfigOutcome config_from_args(int argc, char **argv, Config *cfg);
 extern int			 config_reload(const Config *cur, Config *next,
 								   char *err, size_t errlen);
-extern char		   *config_describe(const Config *cfg);
+extern char			*config_describe(const Config *cfg);
 extern void			 config_free(Config *cfg);
 
 #endif /* CONFIG_H */

@@ -368,10 +368,10 @@ status_is_working(const char *status)
 {
 	static const char *const working[] = {"pendingsubmit", "presubmitted",
 										  "submitted", "warnstate"};
-	char		word[32];
-	size_t		n = 0;
-	const char *c;
-	size_t		i;
+	char					 word[32];
+	size_t					 n = 0;
+	const char				*c;
+	size_t					 i;
 
 	for (c = status; *c && n < sizeof(word) - 1; c++)
 		if (*c != ' ')
