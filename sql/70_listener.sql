@@ -478,6 +478,39 @@ $$;
 COMMENT ON FUNCTION pgtrade.record_cancel_sent(bigint, jsonb) IS
 	'Listener: records that a cancel was sent to the broker (the order stays cancel_requested until the broker reports the outcome).';
 
+CREATE FUNCTION pgtrade.record_conid(order_id bigint, conid bigint,
+	payload jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders := pgtrade.lock_order(record_conid.order_id);
+	v_i pgtrade.instrument;
+BEGIN
+	SELECT * INTO STRICT v_i FROM pgtrade.instrument i
+	WHERE i.instrument_id = v_o.instrument_id FOR UPDATE;
+	IF v_i.conid IS NOT NULL AND v_i.conid <> conid THEN
+		RAISE EXCEPTION 'instrument "%" already has conid %', v_i.symbol,
+			v_i.conid
+			USING ERRCODE = 'unique_violation',
+				  DETAIL = pg_catalog.format('The lookup found conid %s.', conid);
+	END IF;
+	IF conid IS NULL OR conid <= 0 THEN
+		RAISE EXCEPTION 'conid must be a positive number'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	UPDATE pgtrade.instrument i SET conid = record_conid.conid
+	WHERE i.instrument_id = v_i.instrument_id AND i.conid IS NULL;
+	PERFORM pgtrade.order_note(v_o.order_id, v_o.status, 'listener',
+		pg_catalog.format('contract lookup: %s is conid %s', v_i.symbol,
+						  conid), payload);
+END
+$$;
+COMMENT ON FUNCTION pgtrade.record_conid(bigint, bigint, jsonb) IS
+	'Listener: caches the conid a contract lookup found for an order''s instrument; never changes a known conid.';
+
 CREATE FUNCTION pgtrade.orders_in_flight(accounts text[])
 RETURNS TABLE (order_id bigint, client_order_id text, account_id text,
 	status text, broker_order_id text, attempts integer,

@@ -149,6 +149,7 @@ GRANT EXECUTE ON FUNCTION
 	pgtrade.record_unknown(bigint, text),
 	pgtrade.orders_in_flight(text[]),
 	pgtrade.orders_to_cancel(text[], interval),
-	pgtrade.record_cancel_sent(bigint, jsonb)
+	pgtrade.record_cancel_sent(bigint, jsonb),
+	pgtrade.record_conid(bigint, bigint, jsonb)
 	TO pgtrade_listener;
 GRANT SELECT ON pgtrade.instrument, pgtrade.account TO pgtrade_listener;

@@ -59,6 +59,7 @@ SELECT set_eq(
 		('function pgtrade.position_apply(text,bigint,text,numeric,numeric)'),
 		('function pgtrade.position_quantity(text,bigint)'),
 		('function pgtrade.proc_call_name(regprocedure)'),
+		('function pgtrade.record_conid(bigint,bigint,jsonb)'),
 		('function pgtrade.record_fill(text,text,text,bigint,text,numeric,numeric,timestamp with time zone,numeric,jsonb)'),
 		('function pgtrade.record_rejection(bigint,text,jsonb)'),
 		('function pgtrade.record_status(bigint,text,numeric,numeric,jsonb)'),
