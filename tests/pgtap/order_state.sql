@@ -3,7 +3,7 @@
 -- moves below are DESIGN.md's table, typed in here, not read from the
 -- extension; position figures are worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(55);
+SELECT plan(59);
 
 -- Every (from, to) pair: force the from status with triggers off, then
 -- try the move as a plain UPDATE with the state machine trigger on.
@@ -204,6 +204,21 @@ SELECT lives_ok($$SELECT pgtrade.unhalt_account('TAPACCT1', 'broker checked')$$,
 	'then the halt is lifted');
 SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1)).status,
 	'pending', 'and the account trades again');
+
+-- a contract lookup caches the conid once, and never changes it
+SELECT count(pgtrade.cancel_order(order_id)) FROM pgtrade.orders
+WHERE account_id = 'TAPACCT1' AND status = 'pending' \g /dev/null
+SELECT pgtrade.add_instrument('TAPNC') \g /dev/null
+UPDATE tap_o SET c = (pgtrade.place_order('TAPACCT1', 'TAPNC', 'buy', 1)).order_id;
+SELECT is((SELECT conid FROM pgtrade.claim_order(1, ARRAY['TAPACCT1'])), NULL,
+	'an instrument without a conid is claimed with conid NULL');
+SELECT lives_ok($$SELECT pgtrade.record_conid((SELECT c FROM tap_o), 990777)$$,
+	'the listener records the conid it looked up');
+SELECT is((SELECT conid FROM pgtrade.instrument WHERE symbol = 'TAPNC'),
+	990777::bigint, 'the conid is cached on the instrument');
+SELECT throws_ok($$SELECT pgtrade.record_conid((SELECT c FROM tap_o), 990778)$$,
+	'23505', 'instrument "TAPNC" already has conid 990777',
+	'a second lookup cannot change it');
 
 -- every status change left an event
 SELECT is((SELECT count(*)::int FROM pgtrade.orders o
