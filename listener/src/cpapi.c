@@ -1727,8 +1727,11 @@ contract_has_stk(const json_t *e)
 }
 
 /*
- * Parse GET /iserver/secdef/search (conid is a string there).  Elements
- * without a valid conid are dropped.  Returns 0, or -1 with err set.
+ * Parse GET /iserver/secdef/search (conid is a string there; a number
+ * is accepted too).  An element with an unreadable conid is kept with
+ * conid 0; elements that are not objects are counted in n_skipped.  An
+ * error envelope, or anything but a list, fails.  Returns 0, or -1
+ * with err set.
  */
 int
 cpapi_parse_secdef_search(const char *body, size_t len, CpapiContracts *c,
@@ -1759,8 +1762,13 @@ cpapi_parse_secdef_search(const char *body, size_t len, CpapiContracts *c,
 		CpapiContract *k = &c->items[c->n];
 		bool		   has;
 
-		if (!json_is_object(e) || get_conid(e, "conid", &k->conid, &has) != 1)
+		if (!json_is_object(e))
+		{
+			c->n_skipped++;
 			continue;
+		}
+		if (get_conid(e, "conid", &k->conid, &has) != 1)
+			k->conid = 0;
 		(void) get_text(e, "symbol", &k->symbol);
 		(void) get_text(e, "companyName", &k->company_name);
 		(void) get_text(e, "companyHeader", &k->company_header);
@@ -1787,6 +1795,71 @@ cpapi_contracts_free(CpapiContracts *c)
 	}
 	free(c->items);
 	memset(c, 0, sizeof(*c));
+}
+
+/*
+ * Return true when a search result is a stock listing of symbol: its
+ * symbol equals symbol exactly and it has a section with secType STK.
+ */
+bool
+cpapi_contract_is_match(const CpapiContract *k, const char *symbol)
+{
+	return k->has_stk && k->symbol != NULL && symbol != NULL &&
+		strcmp(k->symbol, symbol) == 0;
+}
+
+/* Return true when a description names a US listing exchange. */
+static bool
+contract_is_us_listing(const CpapiContract *k)
+{
+	static const char *const us[] = {"NASDAQ", "NYSE", "ARCA", "AMEX",
+									 "BATS"};
+	size_t					 i;
+
+	if (k->description == NULL)
+		return false;
+	for (i = 0; i < sizeof(us) / sizeof(us[0]); i++)
+		if (strcmp(k->description, us[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Choose the stock listing of symbol among search results, never
+ * guessing: one match (cpapi_contract_is_match) is taken; among several,
+ * the one listed on a US exchange, if exactly one is.  Returns the
+ * number of matches and sets *conid to the chosen conid, or to 0 when
+ * there is no match, no unique one, or the chosen one has no readable
+ * conid.
+ */
+int
+cpapi_choose_stock(const CpapiContracts *c, const char *symbol,
+				   int64_t *conid)
+{
+	const CpapiContract *only = NULL;
+	const CpapiContract *us = NULL;
+	int					 n = 0;
+	int					 n_us = 0;
+	int					 i;
+
+	*conid = 0;
+	for (i = 0; i < c->n; i++)
+	{
+		if (!cpapi_contract_is_match(&c->items[i], symbol))
+			continue;
+		n++;
+		only = &c->items[i];
+		if (contract_is_us_listing(only))
+		{
+			n_us++;
+			us = only;
+		}
+	}
+	if (n == 1)
+		*conid = only->conid;
+	else if (n > 1 && n_us == 1)
+		*conid = us->conid;
+	return n;
 }
 
 /* ---------------------------------------------------------------------

@@ -212,10 +212,14 @@ typedef struct CpapiHistory
 	CpapiBar *bars;
 } CpapiHistory;
 
-/* One element of GET /iserver/secdef/search. */
+/*
+ * One element of GET /iserver/secdef/search.  An element whose conid
+ * cannot be read is kept with conid 0, so that it still counts when
+ * matches are counted; it is never chosen.
+ */
 typedef struct CpapiContract
 {
-	int64_t conid;
+	int64_t conid; /* 0 when absent or unreadable */
 	char   *symbol;
 	char   *company_name;
 	char   *company_header;
@@ -227,6 +231,7 @@ typedef struct CpapiContracts
 {
 	int			   n;
 	CpapiContract *items;
+	int			   n_skipped; /* elements that were not objects */
 } CpapiContracts;
 
 /* What the daemon needs to place one order. Text fields are borrowed. */
@@ -303,6 +308,10 @@ extern int	cpapi_parse_secdef_search(const char *body, size_t len,
 									  CpapiContracts *out,
 									  char *err, size_t errlen);
 extern void cpapi_contracts_free(CpapiContracts *c);
+extern bool cpapi_contract_is_match(const CpapiContract *k,
+									const char			*symbol);
+extern int	cpapi_choose_stock(const CpapiContracts *c, const char *symbol,
+							   int64_t *conid);
 
 /* request bodies */
 extern int cpapi_json_quote(const char *s, char **out);

@@ -520,6 +520,26 @@ db_record_rejection(DbConn *db, int64_t order_id, const char *reason,
 						3, params, NULL);
 }
 
+/*
+ * Cache the conid a contract lookup found for the order's instrument;
+ * pgtrade.record_conid refuses to change a conid already known.
+ */
+DbResult
+db_record_conid(DbConn *db, int64_t order_id, int64_t conid,
+				const char *payload)
+{
+	char		idtext[24];
+	char		conidtext[24];
+	const char *params[3] = {idtext, conidtext, payload};
+
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) order_id);
+	snprintf(conidtext, sizeof(conidtext), "%lld", (long long) conid);
+	return db_call_text(db, "record_conid",
+						"SELECT pgtrade.record_conid($1::bigint, $2::bigint, "
+						"$3::jsonb)",
+						3, params, NULL);
+}
+
 /* Record a broker status report; *new_status gets the order's status. */
 DbResult
 db_record_status(DbConn *db, int64_t order_id, const char *broker_status,

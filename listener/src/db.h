@@ -130,6 +130,8 @@ extern DbResult db_record_submission(DbConn *db, int64_t order_id,
 									 const char *broker_status,
 									 const char *payload,
 									 char	   **new_status);
+extern DbResult db_record_conid(DbConn *db, int64_t order_id,
+								int64_t conid, const char *payload);
 extern DbResult db_record_rejection(DbConn *db, int64_t order_id,
 									const char *reason,
 									const char *payload);

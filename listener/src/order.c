@@ -9,6 +9,13 @@
  * cOID; the only second send is the same ticket with the same cOID, and
  * only after the broker was asked and did not have it (see track.c).
  *
+ * An instrument registered without a conid is looked up first with
+ * GET /iserver/secdef/search (after the claim, so no transaction is
+ * open).  Only a unique stock listing of the exact symbol is taken:
+ * one match, or among several the single US listing.  It is cached
+ * with record_conid before the order is built; no match, an ambiguous
+ * answer or a failed lookup rejects the order, and nothing is posted.
+ *
  * Outcomes:
  *	accepted (a)	record_submission with the broker order id and status
  *	prompt (b)		confirmed only when every message id is on the allow
@@ -361,6 +368,143 @@ submission_run(Listener *L, Submission *s)
 	return out;
 }
 
+/* Describe the matches as "8314 (NYSE), 1411 (LSE)" (malloc'ed). */
+static char *
+contract_matches_text(const CpapiContracts *c, const char *symbol)
+{
+	StrList parts = {0};
+	char   *s;
+	int		i;
+
+	for (i = 0; i < c->n; i++)
+	{
+		const CpapiContract *k = &c->items[i];
+		char				 conid[24] = "?";
+		char				*p;
+
+		if (!cpapi_contract_is_match(k, symbol))
+			continue;
+		if (k->conid > 0)
+			snprintf(conid, sizeof(conid), "%lld", (long long) k->conid);
+		p = xasprintf("%s (%s)", conid,
+					  k->description ? k->description : "no exchange");
+		strlist_add(&parts, p);
+		free(p);
+	}
+	s = strlist_join(&parts, ", ");
+	strlist_free(&parts);
+	return s;
+}
+
+/*
+ * Choose a conid among the search results c, log the result, and return
+ * it; return 0 with *why set (malloc'ed) when there is no unique match.
+ */
+static int64_t
+contract_choose(Submission *s, const CpapiContracts *c, char **why)
+{
+	const char *sym = s->o->symbol;
+	int64_t		conid;
+	int			n = cpapi_choose_stock(c, sym, &conid);
+	char	   *list = contract_matches_text(c, sym);
+
+	if (conid > 0)
+	{
+		log_info(s->ctx, "contract lookup for %s: conid %lld chosen from "
+						 "%d stock match%s: %s",
+				 sym, (long long) conid, n, n == 1 ? "" : "es", list);
+		free(list);
+		return conid;
+	}
+	log_info(s->ctx, "contract lookup for %s: none chosen from %d stock "
+					 "match%s%s%s",
+			 sym, n, n == 1 ? "" : "es", n > 0 ? ": " : "", list);
+	if (n == 0)
+		*why = xasprintf("contract lookup for %s found 0 matches; register "
+						 "the conid with pgtrade.add_instrument",
+						 sym);
+	else
+		*why = xasprintf("contract lookup for %s found %d match%s: conids "
+						 "%s; register the conid with pgtrade.add_instrument",
+						 sym, n, n == 1 ? "" : "es", list);
+	free(list);
+	return conid;
+}
+
+/*
+ * Look the order's symbol up with GET /iserver/secdef/search and choose
+ * its stock listing.  Returns the conid, or 0 with *why set (malloc'ed).
+ * *answer gets the search answer (malloc'ed JSON) whenever one parsed.
+ */
+static int64_t
+contract_lookup(Listener *L, Submission *s, char **answer, char **why)
+{
+	const char	  *sym = s->o->symbol;
+	char		  *esc = gateway_escape(sym);
+	char		  *path;
+	GwResponse	   resp;
+	GwResult	   g;
+	CpapiContracts c = {0};
+	char		   err[CPAPI_ERR_LEN];
+	int			   p = -1;
+	int64_t		   conid = 0;
+
+	path = xasprintf("/iserver/secdef/search?symbol=%s&secType=STK", esc);
+	g = session_call(L, "GET", path, NULL, GW_PACE_NONE, &resp);
+	if (g != GW_OK)
+		*why = xasprintf("contract lookup for %s failed: %s%s%s", sym,
+						 gateway_result_name(g), resp.error[0] ? ": " : "",
+						 resp.error);
+	else if ((p = cpapi_parse_secdef_search(resp.body, resp.len, &c, err,
+											sizeof(err))) != 0 ||
+			 resp.status != 200)
+		*why = xasprintf("contract lookup for %s failed: HTTP %ld%s%s", sym,
+						 resp.status, p != 0 ? ", " : "", p != 0 ? err : "");
+	else
+	{
+		*answer = xstrdup(resp.body);
+		conid = contract_choose(s, &c, why);
+	}
+	cpapi_contracts_free(&c);
+	gateway_response_free(&resp);
+	free(path);
+	free(esc);
+	return conid;
+}
+
+/*
+ * Find the conid of an order whose instrument has none: look it up and
+ * cache it with record_conid.  Returns the conid, or 0 after recording
+ * a rejection, with *out set to its outcome.
+ */
+static int64_t
+contract_resolve(Listener *L, Submission *s, SubmitOutcome *out)
+{
+	char	*answer = NULL;
+	char	*why = NULL;
+	int64_t	 conid = contract_lookup(L, s, &answer, &why);
+	DbResult rc;
+
+	if (conid > 0)
+	{
+		rc = db_record_conid(L->db, s->o->order_id, conid, answer);
+		if (rc != DB_OK)
+			why = xasprintf("contract lookup for %s found conid %lld, which "
+							"could not be recorded in pgtrade.instrument",
+							s->o->symbol, (long long) conid);
+	}
+	if (why != NULL)
+	{
+		if (answer != NULL)
+			strlist_add(&s->answers, answer);
+		*out = submission_reject(L, s, why);
+		conid = 0;
+	}
+	free(answer);
+	free(why);
+	return conid;
+}
+
 /* Put the order in the retry slot, keeping its first attempt time. */
 static void
 retry_remember(Listener *L, const ClaimedOrder *o)
@@ -395,16 +539,25 @@ order_submit(Listener *L, const ClaimedOrder *o)
 		.outside_rth = o->outside_rth,
 	};
 	char		  err[CPAPI_ERR_LEN];
-	SubmitOutcome out;
+	SubmitOutcome out = SUBMIT_RECORDED;
+	ClaimedOrder  resolved;
 
 	s.o = o;
 	snprintf(s.ctx, sizeof(s.ctx), "order %lld", (long long) o->order_id);
 	retry_remember(L, o);
+	if (o->conid <= 0 && o->symbol == NULL)
+		return submission_reject(L, &s, "instrument has no IBKR conid and "
+										"no symbol to look it up by");
 	if (o->conid <= 0)
 	{
-		snprintf(err, sizeof(err), "instrument %s has no IBKR conid",
-				 o->symbol ? o->symbol : "?");
-		return submission_reject(L, &s, err);
+		/* the order as claimed, but with the conid the lookup found */
+		resolved = *o;
+		resolved.conid = contract_resolve(L, &s, &out);
+		if (resolved.conid <= 0)
+			return out;
+		o = s.o = &resolved;
+		t.conid = resolved.conid;
+		L->retry.order.conid = resolved.conid;
 	}
 	if (cpapi_build_order_body(&t, &s.body, err, sizeof(err)) != 0)
 	{

@@ -32,7 +32,7 @@
 #include "cpapi.h"
 
 /* Number of test points this file emits; checked at the end. */
-#define TEST_PLAN 237
+#define TEST_PLAN 262
 
 /* Number of test points of the shared-payload part (skipped as one). */
 #define TEST_PLAN_SHARED 71
@@ -504,14 +504,13 @@ test_trades(void)
 	   "trades error envelope is reported");
 }
 
-/* Auth status, tickle, accounts and contract search. */
+/* Auth status, tickle and accounts. */
 static void
 test_session_docs(void)
 {
 	CpapiAuthStatus a;
 	CpapiTickle		t;
 	CpapiAccounts	acc;
-	CpapiContracts	c;
 	char			err[CPAPI_ERR_LEN];
 	const char	   *doc;
 
@@ -569,21 +568,141 @@ test_session_docs(void)
 	doc = "{\"selectedAccount\": \"DU1234567\"}";
 	ok(cpapi_parse_accounts(doc, LEN(doc), &acc, err, sizeof(err)) == -1,
 	   "accounts answer without a list is refused");
+}
 
-	/* ibkr-cpapi.md section 4.1: conid is a string in search results. */
+/*
+ * Parse the search answer "doc" and choose the stock listing of symbol;
+ * returns the number of matches, or -1 when the answer did not parse.
+ */
+static int
+choose(const char *doc, const char *symbol, int64_t *conid)
+{
+	CpapiContracts c;
+	char		   err[CPAPI_ERR_LEN];
+	int			   n;
+
+	*conid = -1;
+	if (cpapi_parse_secdef_search(doc, LEN(doc), &c, err, sizeof(err)) != 0)
+		return -1;
+	n = cpapi_choose_stock(&c, symbol, conid);
+	cpapi_contracts_free(&c);
+	return n;
+}
+
+/*
+ * Contract search (ibkr-cpapi.md section 4.1) and the choice of a
+ * listing.  The documents are written by hand in the documented shape;
+ * the expected matches and conids are read off each document.
+ */
+static void
+test_secdef_search(void)
+{
+	CpapiContracts c;
+	char		   err[CPAPI_ERR_LEN];
+	const char	  *doc;
+	int64_t		   conid;
+
+	/* One match, the documented AAPL element: conid given as a string. */
 	doc = "[{\"conid\": \"265598\", \"companyHeader\": \"APPLE INC - NASDAQ\","
 		  " \"companyName\": \"APPLE INC\", \"symbol\": \"AAPL\", "
 		  "\"description\": \"NASDAQ\", \"restricted\": null, \"sections\": "
-		  "[{\"secType\": \"STK\"}, {\"secType\": \"OPT\"}]}, "
-		  "{\"conid\": \"x\"}]";
+		  "[{\"secType\": \"STK\"}, {\"secType\": \"OPT\"}]}]";
 	ok(cpapi_parse_secdef_search(doc, LEN(doc), &c, err, sizeof(err)) == 0 &&
 		   c.n == 1,
-	   "search keeps the element with a valid conid");
+	   "search answer with one element parses");
 	is_int(c.n == 1 ? c.items[0].conid : 0, 265598, "string conid");
 	ok(c.n == 1 && c.items[0].has_stk, "STK section found");
 	is_str(c.n == 1 ? c.items[0].description : NULL, "NASDAQ",
 		   "description");
+	is_str(c.n == 1 ? c.items[0].company_name : NULL, "APPLE INC",
+		   "company name");
 	cpapi_contracts_free(&c);
+	is_int(choose(doc, "AAPL", &conid), 1, "one match counted");
+	is_int(conid, 265598, "the one match is chosen");
+
+	/* The same element with conid as a JSON number. */
+	doc = "[{\"conid\": 8314, \"symbol\": \"IBM\", \"description\": \"NYSE\","
+		  " \"sections\": [{\"secType\": \"STK\"}]}]";
+	is_int(choose(doc, "IBM", &conid), 1, "numeric conid: one match");
+	is_int(conid, 8314, "numeric conid is accepted");
+
+	/* Two listings on different exchanges: only NYSE is a US listing. */
+	doc = "[{\"conid\": \"8314\", \"symbol\": \"IBM\", \"description\": "
+		  "\"NYSE\", \"sections\": [{\"secType\": \"STK\"}]}, "
+		  "{\"conid\": \"1411\", \"symbol\": \"IBM\", \"description\": "
+		  "\"LSE\", \"sections\": [{\"secType\": \"STK\"}]}]";
+	is_int(choose(doc, "IBM", &conid), 2, "two listings: two matches");
+	is_int(conid, 8314, "the one US listing is chosen");
+
+	/* Two US listings: still ambiguous, nothing chosen. */
+	doc = "[{\"conid\": \"8314\", \"symbol\": \"IBM\", \"description\": "
+		  "\"NYSE\", \"sections\": [{\"secType\": \"STK\"}]}, "
+		  "{\"conid\": \"9999\", \"symbol\": \"IBM\", \"description\": "
+		  "\"NASDAQ\", \"sections\": [{\"secType\": \"STK\"}]}]";
+	is_int(choose(doc, "IBM", &conid), 2, "two US listings: two matches");
+	is_int(conid, 0, "two US listings: none chosen");
+
+	/* Two foreign listings: ambiguous as well. */
+	doc = "[{\"conid\": \"1411\", \"symbol\": \"IBM\", \"description\": "
+		  "\"LSE\", \"sections\": [{\"secType\": \"STK\"}]}, "
+		  "{\"conid\": \"1412\", \"symbol\": \"IBM\", \"description\": "
+		  "\"EBS\", \"sections\": [{\"secType\": \"STK\"}]}]";
+	is_int(choose(doc, "IBM", &conid), 2, "two foreign listings: two "
+										  "matches");
+	is_int(conid, 0, "two foreign listings: none chosen");
+
+	/* Symbols that differ (case, suffix) and a listing without STK. */
+	doc = "[{\"conid\": \"1\", \"symbol\": \"IBMX\", \"description\": "
+		  "\"NYSE\", \"sections\": [{\"secType\": \"STK\"}]}, "
+		  "{\"conid\": \"2\", \"symbol\": \"ibm\", \"description\": "
+		  "\"NYSE\", \"sections\": [{\"secType\": \"STK\"}]}, "
+		  "{\"conid\": \"3\", \"symbol\": \"IBM\", \"description\": "
+		  "\"CBOE\", \"sections\": [{\"secType\": \"OPT\"}]}]";
+	is_int(choose(doc, "IBM", &conid), 0, "other symbols and non-stocks "
+										  "are no match");
+	is_int(conid, 0, "no match: none chosen");
+	is_int(choose(doc, "IBMX", &conid), 1, "exact symbol IBMX matches");
+	is_int(conid, 1, "IBMX is chosen");
+
+	/* No match at all: the gateway answers []. */
+	doc = "[]";
+	ok(cpapi_parse_secdef_search(doc, LEN(doc), &c, err, sizeof(err)) == 0 &&
+		   c.n == 0 && c.n_skipped == 0,
+	   "empty search answer parses to no element");
+	cpapi_contracts_free(&c);
+	is_int(choose(doc, "ZZZQ", &conid), 0, "empty answer: no match");
+	is_int(conid, 0, "empty answer: none chosen");
+
+	/* Error envelope (section 4.1: failure is 500 {"error": ...}). */
+	doc = "{\"error\": \"symbol required\", \"statusCode\": 500}";
+	ok(cpapi_parse_secdef_search(doc, LEN(doc), &c, err, sizeof(err)) ==
+			   -1 &&
+		   strstr(err, "symbol required") != NULL,
+	   "search error envelope is reported with its text");
+	doc = "{\"conid\": \"8314\"}";
+	ok(cpapi_parse_secdef_search(doc, LEN(doc), &c, err, sizeof(err)) == -1,
+	   "search answer that is not a list is refused");
+
+	/*
+	 * An element with an unreadable conid still counts as a match, so a
+	 * second listing cannot make the first look unique; it is never
+	 * chosen itself.  A non-object element is counted as skipped.
+	 */
+	doc = "[{\"conid\": \"x\", \"symbol\": \"IBM\", \"description\": "
+		  "\"NYSE\", \"sections\": [{\"secType\": \"STK\"}]}, 7]";
+	ok(cpapi_parse_secdef_search(doc, LEN(doc), &c, err, sizeof(err)) == 0 &&
+		   c.n == 1 && c.items[0].conid == 0 && c.n_skipped == 1,
+	   "unreadable conid kept as 0, non-object skipped");
+	cpapi_contracts_free(&c);
+	is_int(choose(doc, "IBM", &conid), 1, "unreadable conid is a match");
+	is_int(conid, 0, "unreadable conid is never chosen");
+	doc = "[{\"conid\": \"x\", \"symbol\": \"IBM\", \"description\": "
+		  "\"LSE\", \"sections\": [{\"secType\": \"STK\"}]}, "
+		  "{\"conid\": \"8314\", \"symbol\": \"IBM\", \"description\": "
+		  "\"LSE\", \"sections\": [{\"secType\": \"STK\"}]}]";
+	is_int(choose(doc, "IBM", &conid), 2, "unreadable conid keeps the "
+										  "count at two");
+	is_int(conid, 0, "a second, unreadable match leaves none chosen");
 }
 
 /* Order bodies: exact text, escaping, refusals. */
@@ -1011,6 +1130,7 @@ main(void)
 	test_live_orders();
 	test_trades();
 	test_session_docs();
+	test_secdef_search();
 	test_order_body();
 	test_payloads();
 	if (tests_run != TEST_PLAN)
