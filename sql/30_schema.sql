@@ -328,9 +328,24 @@ CREATE TABLE pgtrade.fill (
 	price			numeric NOT NULL CHECK (price > 0),
 	trade_time		timestamptz NOT NULL,
 	recorded_at		timestamptz NOT NULL DEFAULT clock_timestamp(),
-	payload			jsonb
+	payload			jsonb,
+	execution_base	text GENERATED ALWAYS AS
+		(regexp_replace(execution_id, '\.[^.]*$', '')) STORED
 );
 CREATE INDEX fill_order ON pgtrade.fill (order_id);
+CREATE INDEX fill_execution_base ON pgtrade.fill (execution_base);
+COMMENT ON COLUMN pgtrade.fill.execution_base IS
+	'The execution id without its last segment: executions that share it are corrections of one execution, and only the one with the highest last segment counts.';
+
+CREATE TABLE pgtrade.fill_correction (
+	corrected_execution_id	text PRIMARY KEY
+							REFERENCES pgtrade.fill (execution_id),
+	by_execution_id			text NOT NULL
+							REFERENCES pgtrade.fill (execution_id),
+	recorded_at				timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+COMMENT ON TABLE pgtrade.fill_correction IS
+	'Executions replaced by a later correction of the same execution; positions and order totals leave them out.  Append-only, never purged.';
 COMMENT ON TABLE pgtrade.fill IS
 	'Broker executions, each recorded once by execution id; order_id is NULL for executions that match no pgtrade order (manual trades).';
 
@@ -419,6 +434,7 @@ SELECT pg_catalog.pg_extension_config_dump('pgtrade.orders', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.order_event', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.fill', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.commission', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.fill_correction', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.position', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.risk_limit', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.risk_limit_history', '');

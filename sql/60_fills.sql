@@ -59,6 +59,119 @@ REVOKE ALL ON FUNCTION pgtrade.position_apply(text, bigint, text, numeric, numer
 COMMENT ON FUNCTION pgtrade.position_apply(text, bigint, text, numeric, numeric) IS
 	'Internal: applies one execution to a position (average cost, realized P&L).';
 
+/*
+ * fill_is_effective: true unless a correction replaced the execution.
+ */
+CREATE FUNCTION pgtrade.fill_is_effective(execution_id text)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT NOT EXISTS (SELECT 1 FROM pgtrade.fill_correction c
+					   WHERE c.corrected_execution_id = $1);
+$$;
+COMMENT ON FUNCTION pgtrade.fill_is_effective(text) IS
+	'True unless a later correction of the same execution replaced this one.';
+
+/*
+ * position_rebuild recomputes a position from its effective fills, in
+ * the order the executions first arrived (a correction takes the place
+ * of the execution it corrects), so it matches what applying them one by
+ * one would have given.
+ */
+CREATE FUNCTION pgtrade.position_rebuild(p_account text, p_instrument bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_f record;
+BEGIN
+	UPDATE pgtrade.position
+	SET quantity = 0, avg_cost = NULL, realized_pnl = 0, updated_at = now()
+	WHERE account_id = p_account AND instrument_id = p_instrument;
+	FOR v_f IN
+		SELECT f.side, f.quantity, f.price FROM pgtrade.fill f
+		WHERE f.account_id = p_account AND f.instrument_id = p_instrument
+			AND pgtrade.fill_is_effective(f.execution_id)
+		ORDER BY (SELECT min(g.fill_id) FROM pgtrade.fill g
+				  WHERE g.execution_base = f.execution_base), f.fill_id
+	LOOP
+		PERFORM pgtrade.position_apply(p_account, p_instrument, v_f.side,
+									   v_f.quantity, v_f.price);
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.position_rebuild(text, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.position_rebuild(text, bigint) IS
+	'Internal: recomputes a position from its effective fills.';
+
+/*
+ * fill_correct settles the executions sharing one base id: the one with
+ * the highest last segment counts, the others are recorded as corrected,
+ * and the positions and orders they touch are recomputed.  A correction
+ * that arrives before the execution it corrects is handled the same way.
+ */
+CREATE FUNCTION pgtrade.fill_correct(p_base text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_win pgtrade.fill;
+	v_r record;
+	v_o pgtrade.orders;
+	v_q numeric;
+	v_avg numeric;
+BEGIN
+	SELECT * INTO STRICT v_win FROM pgtrade.fill f
+	WHERE f.execution_base = p_base
+	ORDER BY CASE WHEN substring(f.execution_id from '[^.]*$') ~ '^\d+$'
+				  THEN substring(f.execution_id from '[^.]*$')::numeric END
+				 DESC NULLS LAST,
+			 substring(f.execution_id from '[^.]*$') DESC, f.fill_id DESC
+	LIMIT 1;
+	DELETE FROM pgtrade.fill_correction c
+	WHERE c.corrected_execution_id = v_win.execution_id;
+	INSERT INTO pgtrade.fill_correction (corrected_execution_id,
+										 by_execution_id)
+	SELECT f.execution_id, v_win.execution_id FROM pgtrade.fill f
+	WHERE f.execution_base = p_base AND f.fill_id <> v_win.fill_id
+	ON CONFLICT (corrected_execution_id) DO UPDATE
+		SET by_execution_id = EXCLUDED.by_execution_id;
+
+	FOR v_r IN SELECT DISTINCT f.account_id, f.instrument_id
+			   FROM pgtrade.fill f WHERE f.execution_base = p_base LOOP
+		PERFORM pgtrade.position_rebuild(v_r.account_id, v_r.instrument_id);
+	END LOOP;
+
+	FOR v_o IN SELECT o.* FROM pgtrade.orders o
+			   WHERE o.order_id IN (SELECT f.order_id FROM pgtrade.fill f
+									WHERE f.execution_base = p_base)
+			   FOR UPDATE LOOP
+		SELECT coalesce(sum(f.quantity), 0),
+			   sum(f.quantity * f.price) / nullif(sum(f.quantity), 0)
+		INTO v_q, v_avg
+		FROM pgtrade.fill f
+		WHERE f.order_id = v_o.order_id
+			AND pgtrade.fill_is_effective(f.execution_id);
+		UPDATE pgtrade.orders SET filled_quantity = v_q, avg_fill_price = v_avg
+		WHERE order_id = v_o.order_id;
+		PERFORM pgtrade.order_note(v_o.order_id, v_o.status, 'fill',
+			format('execution %s counts in place of its corrections: filled %s at average %s',
+				   v_win.execution_id, v_q, v_avg), v_win.payload);
+		IF v_q >= v_o.quantity AND v_o.status IN ('submitting', 'working',
+			'cancel_requested', 'unknown') THEN
+			PERFORM pgtrade.order_move(v_o.order_id, 'filled', 'fill',
+				format('filled %s at average %s', v_q, v_avg));
+		END IF;
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.fill_correct(text) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.fill_correct(text) IS
+	'Internal: lets the latest correction of an execution count and recomputes the positions and orders it touches.';
+
 CREATE FUNCTION pgtrade.fill_after_insert()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -69,6 +182,12 @@ DECLARE
 	v_order pgtrade.orders;
 	v_filled numeric;
 BEGIN
+	IF EXISTS (SELECT 1 FROM pgtrade.fill f
+			   WHERE f.execution_base = NEW.execution_base
+				 AND f.fill_id <> NEW.fill_id) THEN
+		PERFORM pgtrade.fill_correct(NEW.execution_base);
+		RETURN NULL;
+	END IF;
 	PERFORM pgtrade.position_apply(NEW.account_id, NEW.instrument_id,
 								   NEW.side, NEW.quantity, NEW.price);
 	IF NEW.order_id IS NULL THEN

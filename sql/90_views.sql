@@ -28,7 +28,8 @@ CREATE VIEW pgtrade.positions AS
 		   (SELECT coalesce(sum(c.amount), 0)
 			FROM pgtrade.fill f JOIN pgtrade.commission c USING (execution_id)
 			WHERE f.account_id = p.account_id
-				AND f.instrument_id = p.instrument_id) AS commissions,
+				AND f.instrument_id = p.instrument_id
+				AND pgtrade.fill_is_effective(f.execution_id)) AS commissions,
 		   p.updated_at
 	FROM pgtrade.position p
 	JOIN pgtrade.instrument i USING (instrument_id)
@@ -94,6 +95,7 @@ GRANT EXECUTE ON FUNCTION pgtrade.instrument_id(text),
 	pgtrade.position_quantity(text, bigint),
 	pgtrade.kill_switch_reason(text, bigint),
 	pgtrade.open_side_quantities(text, bigint, bigint),
+	pgtrade.fill_is_effective(text),
 	pgtrade.proc_call_name(regprocedure)
 	TO pgtrade_reader, pgtrade_trader, pgtrade_admin;
 

@@ -20,7 +20,8 @@ from pgtest import Tap, psql, scalar  # noqa: E402
 
 TABLES = ["account", "instrument", "bar", "strategy", "workflow_run",
           "workflow_step", "decision", "orders", "order_event", "fill",
-          "commission", "position", "risk_limit", "risk_limit_history",
+          "commission", "fill_correction", "position", "risk_limit",
+          "risk_limit_history",
           "listener"]
 t = Tap(len(TABLES) + 4)
 target = "pgtrade_restore_check"

@@ -3,7 +3,7 @@
 -- moves below are DESIGN.md's table, typed in here, not read from the
 -- extension; position figures are worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(59);
+SELECT plan(67);
 
 -- Every (from, to) pair: force the from status with triggers off, then
 -- try the move as a plain UPDATE with the state machine trigger on.
@@ -219,6 +219,41 @@ SELECT is((SELECT conid FROM pgtrade.instrument WHERE symbol = 'TAPNC'),
 SELECT throws_ok($$SELECT pgtrade.record_conid((SELECT c FROM tap_o), 990778)$$,
 	'23505', 'instrument "TAPNC" already has conid 990777',
 	'a second lookup cannot change it');
+
+-- execution corrections: ids that differ only in the last segment are
+-- one execution, and the highest last segment counts.  By hand:
+-- buy 60 @ 10 corrected to 60 @ 10.5 leaves 60 @ 10.5, not 120.
+SELECT pgtrade.add_account('TAPACCT9') \g /dev/null
+SELECT pgtrade.set_risk_limit('TAPACCT9', max_position => 1000) \g /dev/null
+CREATE TEMP TABLE tap_c AS
+SELECT (pgtrade.place_order('TAPACCT9', 'TAPX', 'buy', 60)).order_id AS id;
+SELECT order_id FROM pgtrade.claim_order(1, ARRAY['TAPACCT9']) \g /dev/null
+SELECT pgtrade.record_submission((SELECT id FROM tap_c), '2001', 'Submitted') \g /dev/null
+SELECT ok(pgtrade.record_fill('corr.aa.01.01', (SELECT client_order_id FROM
+	pgtrade.orders WHERE order_id = (SELECT id FROM tap_c)), 'TAPACCT9',
+	990001, 'B', 60, 10, now()), 'the first report of an execution is recorded');
+SELECT ok(pgtrade.record_fill('corr.aa.01.02', (SELECT client_order_id FROM
+	pgtrade.orders WHERE order_id = (SELECT id FROM tap_c)), 'TAPACCT9',
+	990001, 'B', 60, 10.5, now()), 'its correction is recorded too');
+SELECT ok((SELECT (filled_quantity, avg_fill_price) = (60::numeric, 10.5::numeric)
+		   FROM pgtrade.orders WHERE order_id = (SELECT id FROM tap_c)),
+	'the order counts the correction only: 60 at 10.5');
+SELECT ok((SELECT (quantity, avg_cost) = (60::numeric, 10.5::numeric)
+		   FROM pgtrade.position WHERE account_id = 'TAPACCT9'),
+	'the position counts the correction only: 60 at 10.5');
+SELECT is((SELECT by_execution_id FROM pgtrade.fill_correction
+		   WHERE corrected_execution_id = 'corr.aa.01.01'), 'corr.aa.01.02',
+	'the first report is recorded as corrected by the second');
+-- a correction that arrives before the execution it corrects still wins:
+-- sell 5 reported as .02 at 20, then the original .01 at 19: 55 left,
+-- realized 5 * (20 - 10.5) = 47.5
+SELECT ok(pgtrade.record_fill('corr.bb.01.02', 'manual-9', 'TAPACCT9', 990001,
+	'S', 5, 20, now()), 'a correction arriving first is recorded');
+SELECT ok(pgtrade.record_fill('corr.bb.01.01', 'manual-9', 'TAPACCT9', 990001,
+	'S', 5, 19, now()), 'the late original is recorded');
+SELECT ok((SELECT (quantity, realized_pnl) = (55::numeric, 47.5::numeric)
+		   FROM pgtrade.position WHERE account_id = 'TAPACCT9'),
+	'the higher segment counts whatever the arrival order: 55 left, 47.5 realized');
 
 -- every status change left an event
 SELECT is((SELECT count(*)::int FROM pgtrade.orders o
