@@ -619,6 +619,31 @@ $$;
 COMMENT ON PROCEDURE pgtrade.run_due(timestamptz) IS
 	'pg_cron''s entry point: runs every strategy due at now (default: the clock), committing after each so one strategy''s failure or slowness cannot undo another''s orders.';
 
+CREATE FUNCTION pgtrade.purge_run_details(keep interval DEFAULT '14 days')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_n bigint;
+BEGIN
+	IF keep IS NULL OR keep < interval '1 day' THEN
+		RAISE EXCEPTION 'keep at least a day of run details, not %',
+			coalesce(keep::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	EXECUTE 'DELETE FROM cron.job_run_details d USING cron.job j
+			 WHERE d.jobid = j.jobid AND j.jobname LIKE ''pgtrade-%''
+			   AND d.end_time < now() - $1'
+		USING keep;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.purge_run_details(interval) IS
+	'Deletes pg_cron''s run details of pgtrade''s own jobs older than keep (pg_cron keeps them forever; run_due adds one a minute).  pgtrade''s own workflow_run history is never purged.';
+
 CREATE FUNCTION pgtrade.install_jobs(run_as name DEFAULT 'pgtrade_cron')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -651,8 +676,15 @@ BEGIN
 		INTO v_job
 		USING 'pgtrade-run-due', '* * * * *', 'CALL pgtrade.run_due()',
 			  current_database(), run_as::text;
+	/* maintenance: pg_cron's run details of pgtrade's jobs, daily */
+	EXECUTE 'SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = $1'
+		USING 'pgtrade-purge-run-details';
+	EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, $5, true)'
+		USING 'pgtrade-purge-run-details', '17 3 * * *',
+			  'SELECT pgtrade.purge_run_details()', current_database(),
+			  run_as::text;
 	RETURN v_job;
 END
 $$;
 COMMENT ON FUNCTION pgtrade.install_jobs(name) IS
-	'Schedules (again) pg_cron''s every-minute CALL pgtrade.run_due() as the given non-superuser login role; returns the job id.  Superuser only.';
+	'Schedules (again) pg_cron''s every-minute CALL pgtrade.run_due() and a daily purge of pgtrade''s pg_cron run details older than 14 days, as the given non-superuser login role; returns run_due''s job id.  Superuser only.';

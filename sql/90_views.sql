@@ -60,10 +60,13 @@ CREATE VIEW pgtrade.listener_health AS
 		   l.gateway_state, l.accounts, l.last_error,
 		   CASE WHEN l.stopped_at IS NOT NULL THEN 'stopped'
 				WHEN now() - l.heartbeat_at > interval '1 minute'
-				THEN 'stale' ELSE 'alive' END AS health
+				THEN 'stale'
+				WHEN l.gateway_state IS DISTINCT FROM 'authenticated'
+				THEN 'gateway ' || coalesce(l.gateway_state, 'unknown')
+				ELSE 'alive' END AS health
 	FROM pgtrade.listener l;
 COMMENT ON VIEW pgtrade.listener_health IS
-	'Listeners with the age of their last heartbeat: alive, stale (over a minute) or stopped.';
+	'Listeners with the age of their last heartbeat: alive, stale (over a minute), stopped, or gateway <state> while the gateway session is not authenticated.';
 
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pgtrade FROM PUBLIC;
 REVOKE EXECUTE ON ALL PROCEDURES IN SCHEMA pgtrade FROM PUBLIC;
@@ -135,7 +138,8 @@ GRANT EXECUTE ON FUNCTION
 
 /* the scheduler runs due strategies and nothing else */
 GRANT EXECUTE ON PROCEDURE pgtrade.run_due(timestamptz) TO pgtrade_scheduler;
-GRANT EXECUTE ON FUNCTION pgtrade.run_next_due(timestamptz)
+GRANT EXECUTE ON FUNCTION pgtrade.run_next_due(timestamptz),
+	pgtrade.purge_run_details(interval)
 	TO pgtrade_scheduler;
 
 /* the listener moves orders only through its functions */

@@ -56,6 +56,7 @@ SELECT set_eq(
 		('function pgtrade.orders_gate()'),
 		('function pgtrade.orders_to_cancel(text[],interval)'),
 		('function pgtrade.position_rebuild(text,bigint)'),
+		('function pgtrade.purge_run_details(interval)'),
 		('function pgtrade.record_cancel_sent(bigint,jsonb)'),
 		('function pgtrade.orders_in_flight(text[])'),
 		('function pgtrade.place_order(text,text,text,numeric,text,numeric,numeric,text,interval,boolean)'),

@@ -2,7 +2,7 @@
 -- target against position and open orders, record every step, and fail
 -- alone.  The series and its SMAs are worked out by hand below.
 \ir preamble.psql
-SELECT plan(44);
+SELECT plan(48);
 
 -- closes 10, 9, 8, 9, 11, 12 on 2024-01-02 .. 2024-01-09 (weekdays);
 -- fast SMA(2) and slow SMA(3) on each bar from the third:
@@ -211,6 +211,34 @@ SELECT throws_ok($$SELECT * FROM pgtrade.submit_decision('tap_cross', 1, ' ')$$,
 SELECT throws_ok($$SELECT * FROM pgtrade.submit_decision('tap_cross', 1, 'x',
 	1.5)$$, '22023', 'confidence must be between 0 and 1, not 1.5',
 	'a confidence above 1 is refused');
+
+-- maintenance: old pg_cron run details of pgtrade's jobs are purged,
+-- other jobs' are left alone; by hand, 1 of the 3 rows below qualifies
+INSERT INTO cron.job (jobid, schedule, command, nodename, nodeport, database,
+	username, jobname)
+VALUES (-41, '0 0 1 1 *', 'SELECT 1', 'localhost', 5432, current_database(),
+		current_user, 'pgtrade-tap'),
+	   (-42, '0 0 1 1 *', 'SELECT 1', 'localhost', 5432, current_database(),
+		current_user, 'someone-else');
+INSERT INTO cron.job_run_details (jobid, runid, database, username, command,
+	status, start_time, end_time)
+VALUES (-41, -1, current_database(), current_user, 'SELECT 1', 'succeeded',
+		now() - interval '30 days', now() - interval '30 days'),
+	   (-41, -2, current_database(), current_user, 'SELECT 1', 'succeeded',
+		now() - interval '1 day', now() - interval '1 day'),
+	   (-42, -3, current_database(), current_user, 'SELECT 1', 'succeeded',
+		now() - interval '30 days', now() - interval '30 days');
+SELECT is(pgtrade.purge_run_details('14 days'), 1::bigint,
+	'only pgtrade''s run details older than 14 days are purged');
+SELECT is((SELECT count(*)::int FROM cron.job_run_details WHERE jobid < 0), 2,
+	'recent ones and other jobs'' ones are kept');
+SELECT throws_ok($$SELECT pgtrade.purge_run_details('1 hour')$$, '22023',
+	NULL, 'keeping less than a day is refused');
+
+-- listener health names a gateway that is not authenticated
+INSERT INTO pgtrade.listener (name, gateway_state) VALUES ('tap-l', 'down');
+SELECT is((SELECT health FROM pgtrade.listener_health WHERE name = 'tap-l'),
+	'gateway down', 'a listener whose gateway is down is not called alive');
 
 SELECT * FROM finish();
 ROLLBACK;
