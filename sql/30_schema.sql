@@ -330,12 +330,14 @@ CREATE TABLE pgtrade.fill (
 	recorded_at		timestamptz NOT NULL DEFAULT clock_timestamp(),
 	payload			jsonb,
 	execution_base	text GENERATED ALWAYS AS
-		(regexp_replace(execution_id, '\.[^.]*$', '')) STORED
+		(CASE WHEN execution_id ~ '^[^.]+\.[^.]+\.[^.]+\.[^.]+$'
+			  THEN regexp_replace(execution_id, '\.[^.]*$', '')
+			  ELSE execution_id END) STORED
 );
 CREATE INDEX fill_order ON pgtrade.fill (order_id);
 CREATE INDEX fill_execution_base ON pgtrade.fill (execution_base);
 COMMENT ON COLUMN pgtrade.fill.execution_base IS
-	'The execution id without its last segment: executions that share it are corrections of one execution, and only the one with the highest last segment counts.';
+	'For IBKR''s four-part execution ids, the id without its last segment: executions that share it are corrections of one execution, and only the one with the highest last segment counts.  Other ids stand alone.';
 
 CREATE TABLE pgtrade.fill_correction (
 	corrected_execution_id	text PRIMARY KEY

@@ -9,9 +9,43 @@
  */
 
 /*
- * position_apply adds one execution to a position: it extends the
- * position at a new average cost, or closes part of it and realizes
- * profit and loss at the average cost, or flips it through zero.
+ * position_step is the arithmetic of one execution against a position:
+ * it extends the position at a new average cost, or closes part of it
+ * and realizes profit and loss at the average cost, or flips it through
+ * zero.  Pure, so positions and performance reports share it.
+ */
+CREATE FUNCTION pgtrade.position_step(INOUT quantity numeric,
+	INOUT avg_cost numeric, INOUT realized_pnl numeric, side text,
+	fill_quantity numeric, fill_price numeric)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+	v_signed numeric := CASE side WHEN 'buy' THEN fill_quantity
+								  ELSE -fill_quantity END;
+	v_new numeric := quantity + v_signed;
+BEGIN
+	IF quantity = 0 OR sign(quantity) = sign(v_signed) THEN
+		/* opening or adding: weighted average cost */
+		avg_cost := (abs(quantity) * coalesce(avg_cost, 0)
+					 + fill_quantity * fill_price) / abs(v_new);
+	ELSE
+		/* reducing, closing or flipping */
+		realized_pnl := realized_pnl + least(abs(quantity), fill_quantity)
+			* (fill_price - avg_cost) * sign(quantity);
+		IF v_new = 0 THEN
+			avg_cost := NULL;
+		ELSIF sign(v_new) <> sign(quantity) THEN
+			avg_cost := fill_price;
+		END IF;
+	END IF;
+	quantity := v_new;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.position_step(numeric, numeric, numeric, text, numeric, numeric) IS
+	'The arithmetic of one execution against a position: new quantity, average cost and realized P&L.';
+
+/*
+ * position_apply adds one execution to a stored position.
  */
 CREATE FUNCTION pgtrade.position_apply(p_account text, p_instrument bigint,
 	p_side text, p_quantity numeric, p_price numeric)
@@ -22,36 +56,18 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_pos pgtrade.position;
-	v_signed numeric := CASE p_side WHEN 'buy' THEN p_quantity
-									ELSE -p_quantity END;
-	v_closing numeric;
-	v_new numeric;
+	v_step record;
 BEGIN
 	INSERT INTO pgtrade.position (account_id, instrument_id)
 	VALUES (p_account, p_instrument) ON CONFLICT DO NOTHING;
 	SELECT * INTO STRICT v_pos FROM pgtrade.position
 	WHERE account_id = p_account AND instrument_id = p_instrument FOR UPDATE;
-
-	v_new := v_pos.quantity + v_signed;
-	IF v_pos.quantity = 0 OR sign(v_pos.quantity) = sign(v_signed) THEN
-		/* opening or adding: weighted average cost */
-		v_pos.avg_cost := (abs(v_pos.quantity) * coalesce(v_pos.avg_cost, 0)
-						   + p_quantity * p_price) / abs(v_new);
-	ELSE
-		/* reducing, closing or flipping */
-		v_closing := least(abs(v_pos.quantity), p_quantity);
-		v_pos.realized_pnl := v_pos.realized_pnl + v_closing
-			* (p_price - v_pos.avg_cost) * sign(v_pos.quantity);
-		IF v_new = 0 THEN
-			v_pos.avg_cost := NULL;
-		ELSIF sign(v_new) <> sign(v_pos.quantity) THEN
-			v_pos.avg_cost := p_price;
-		END IF;
-	END IF;
-
+	v_step := pgtrade.position_step(v_pos.quantity, v_pos.avg_cost,
+									v_pos.realized_pnl, p_side, p_quantity,
+									p_price);
 	UPDATE pgtrade.position
-	SET quantity = v_new, avg_cost = v_pos.avg_cost,
-		realized_pnl = v_pos.realized_pnl, updated_at = now()
+	SET quantity = v_step.quantity, avg_cost = v_step.avg_cost,
+		realized_pnl = v_step.realized_pnl, updated_at = now()
 	WHERE account_id = p_account AND instrument_id = p_instrument;
 END
 $$;

@@ -83,6 +83,7 @@ BEGIN
 							  'cron_next', 'cron_matches', 'cron_validate',
 							  'cron_next_n', 'bar_end', 'sma_cross_eval',
 							  'sma_cross_validate', 'order_is_open',
+							  'position_step',
 							  'broker_status_target', 'side_from_broker')
 	LOOP
 		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC',
@@ -94,6 +95,7 @@ $grants$;
 GRANT SELECT ON ALL TABLES IN SCHEMA pgtrade TO pgtrade_reader,
 	pgtrade_trader, pgtrade_admin;
 GRANT EXECUTE ON FUNCTION pgtrade.instrument_id(text),
+	pgtrade.strategy_performance(text),
 	pgtrade.open_quantity(text, bigint, bigint),
 	pgtrade.position_quantity(text, bigint),
 	pgtrade.kill_switch_reason(text, bigint),
