@@ -43,7 +43,8 @@ CREATE TABLE pgtrade.installation (
 INSERT INTO pgtrade.installation (coid_prefix)
 	VALUES (substr(md5(gen_random_uuid()::text), 1, 8));
 COMMENT ON TABLE pgtrade.installation IS
-	'One row: the random client order id prefix drawn when the extension was created.';
+	'One row: the random client order id prefix drawn when the extension '
+	'was created.';
 
 CREATE TABLE pgtrade.account (
 	account_id	text PRIMARY KEY
@@ -57,9 +58,11 @@ CREATE TABLE pgtrade.account (
 COMMENT ON TABLE pgtrade.account IS
 	'Brokerage accounts pgtrade trades; the risk gate locks an account''s row.';
 COMMENT ON COLUMN pgtrade.account.halted IS
-	'True while an order of this account is in an unknown state: the gate refuses new orders until an operator resolves it.';
+	'True while an order of this account is in an unknown state: the gate '
+	'refuses new orders until an operator resolves it.';
 COMMENT ON COLUMN pgtrade.account.gate_seq IS
-	'Bumped by every pass of the risk gate, which serializes the gate per account.';
+	'Bumped by every pass of the risk gate, which serializes the gate per '
+	'account.';
 
 CREATE TABLE pgtrade.instrument (
 	instrument_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -78,9 +81,11 @@ CREATE TABLE pgtrade.instrument (
 	UNIQUE (symbol, sec_type, exchange, currency)
 );
 COMMENT ON TABLE pgtrade.instrument IS
-	'Tradable instruments; the IBKR contract id (conid) is cached here once known.';
+	'Tradable instruments; the IBKR contract id (conid) is cached here '
+	'once known.';
 COMMENT ON COLUMN pgtrade.instrument.time_zone IS
-	'Exchange time zone: a daily bar ends at session_close on its date in this zone.';
+	'Exchange time zone: a daily bar ends at session_close on its date in '
+	'this zone.';
 
 CREATE TABLE pgtrade.bar (
 	instrument_id	bigint NOT NULL REFERENCES pgtrade.instrument,
@@ -107,9 +112,11 @@ CREATE TABLE pgtrade.bar (
 	CONSTRAINT bar_volume_valid CHECK (volume >= 0 AND volume < 'Infinity')
 );
 COMMENT ON TABLE pgtrade.bar IS
-	'OHLCV bars; ts is the bar''s start.  A daily bar''s ts is midnight of its session date in the exchange time zone.';
+	'OHLCV bars; ts is the bar''s start.  A daily bar''s ts is midnight '
+	'of its session date in the exchange time zone.';
 COMMENT ON COLUMN pgtrade.bar.suspect IS
-	'True when open or close lies outside [low, high]: real vendor data has such rows, so they are kept and flagged.';
+	'True when open or close lies outside [low, high]: real vendor data '
+	'has such rows, so they are kept and flagged.';
 
 CREATE TABLE pgtrade.strategy_kind (
 	name		text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
@@ -119,7 +126,8 @@ CREATE TABLE pgtrade.strategy_kind (
 	description	text
 );
 COMMENT ON TABLE pgtrade.strategy_kind IS
-	'Strategy kinds: an evaluator (params, ts[], open[], high[], low[], close[], volume[]) -> jsonb and a validator (params) -> bars needed.';
+	'Strategy kinds: an evaluator (params, ts[], open[], high[], low[], '
+	'close[], volume[]) -> jsonb and a validator (params) -> bars needed.';
 
 CREATE TABLE pgtrade.strategy (
 	strategy_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -158,15 +166,21 @@ CREATE TABLE pgtrade.strategy (
 CREATE UNIQUE INDEX strategy_one_per_position
 	ON pgtrade.strategy (account_id, instrument_id);
 COMMENT ON TABLE pgtrade.strategy IS
-	'Strategies: a kind with validated params, one instrument and account, a cron schedule in a time zone, and a fixed order quantity per unit of target exposure.';
+	'Strategies: a kind with validated params, one instrument and '
+	'account, a cron schedule in a time zone, and a fixed order quantity '
+	'per unit of target exposure.';
 COMMENT ON COLUMN pgtrade.strategy.quantity IS
-	'Sizing rule: target position = evaluator target (1, 0 or -1) times this quantity.';
+	'Sizing rule: target position = evaluator target (1, 0 or -1) times '
+	'this quantity.';
 COMMENT ON COLUMN pgtrade.strategy.next_run_at IS
 	'The next cron slot; run_due runs the strategy once now() reaches it.';
 COMMENT ON COLUMN pgtrade.strategy.grace IS
-	'A cron run that starts later than this after its slot is recorded as missed instead (unless catch_up).';
+	'A cron run that starts later than this after its slot is recorded as '
+	'missed instead (unless catch_up).';
 COMMENT ON COLUMN pgtrade.strategy.max_bar_age IS
-	'A run whose last ended bar ended longer ago than this before the run is skipped as stale; NULL means 5 days for daily bars and 3 bars (at least 15 minutes) for intraday ones.';
+	'A run whose last ended bar ended longer ago than this before the run '
+	'is skipped as stale; NULL means 5 days for daily bars and 3 bars (at '
+	'least 15 minutes) for intraday ones.';
 COMMENT ON COLUMN pgtrade.strategy.bars_needed IS
 	'Bars the evaluator needs, as its validator reported for params.';
 
@@ -189,7 +203,8 @@ CREATE UNIQUE INDEX workflow_run_cron_slot
 	ON pgtrade.workflow_run (strategy_id, slot) WHERE trigger = 'cron';
 CREATE INDEX workflow_run_strategy ON pgtrade.workflow_run (strategy_id, started_at);
 COMMENT ON TABLE pgtrade.workflow_run IS
-	'One execution of a strategy; a cron slot has at most one run.  Kept forever by default.';
+	'One execution of a strategy; a cron slot has at most one run.  Kept '
+	'forever by default.';
 
 CREATE TABLE pgtrade.workflow_step (
 	run_id		bigint NOT NULL REFERENCES pgtrade.workflow_run ON DELETE CASCADE,
@@ -257,15 +272,19 @@ CREATE INDEX orders_unsettled ON pgtrade.orders (account_id, instrument_id)
 			AND broker_filled_quantity > filled_quantity);
 CREATE INDEX orders_pending ON pgtrade.orders (order_id) WHERE status = 'pending';
 COMMENT ON TABLE pgtrade.orders IS
-	'Orders (ORDER is reserved).  Rows are inserted through the risk gate and moved only by pgtrade''s functions along the order state machine.';
+	'Orders (ORDER is reserved).  Rows are inserted through the risk gate '
+	'and moved only by pgtrade''s functions along the order state '
+	'machine.';
 COMMENT ON COLUMN pgtrade.orders.client_order_id IS
-	'The cOID sent to IBKR: pgt-<installation prefix>-<order_id>; IBKR echoes it as order_ref.';
+	'The cOID sent to IBKR: pgt-<installation prefix>-<order_id>; IBKR '
+	'echoes it as order_ref.';
 COMMENT ON COLUMN pgtrade.orders.valid_until IS
 	'A pending order not claimed by then is expired, never sent.';
 COMMENT ON COLUMN pgtrade.orders.cancel_sent_at IS
 	'When the listener last sent the broker a cancel for this order.';
 COMMENT ON COLUMN pgtrade.orders.broker_filled_quantity IS
-	'Filled quantity as the broker last reported it; filled_quantity is the sum of recorded fills.';
+	'Filled quantity as the broker last reported it; filled_quantity is '
+	'the sum of recorded fills.';
 
 CREATE TABLE pgtrade.decision (
 	decision_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -296,11 +315,14 @@ CREATE TABLE pgtrade.decision (
 ALTER TABLE pgtrade.orders ADD FOREIGN KEY (decision_id)
 	REFERENCES pgtrade.decision;
 COMMENT ON TABLE pgtrade.decision IS
-	'What a run decided and why: action, target, the position and open orders it netted against, the indicator values, the last bar used and the risk verdict.';
+	'What a run decided and why: action, target, the position and open '
+	'orders it netted against, the indicator values, the last bar used '
+	'and the risk verdict.';
 COMMENT ON COLUMN pgtrade.decision.order_id IS
 	'The order the decision placed, if any (orders.decision_id points back).';
 COMMENT ON COLUMN pgtrade.decision.open_quantity IS
-	'Signed remaining quantity of the account''s open orders in the instrument when the decision was made.';
+	'Signed remaining quantity of the account''s open orders in the '
+	'instrument when the decision was made.';
 
 CREATE TABLE pgtrade.order_event (
 	event_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -314,7 +336,8 @@ CREATE TABLE pgtrade.order_event (
 );
 CREATE INDEX order_event_order ON pgtrade.order_event (order_id, event_id);
 COMMENT ON TABLE pgtrade.order_event IS
-	'Append-only history of every order state change and broker report, with its payload.  Never purged by pgtrade.';
+	'Append-only history of every order state change and broker report, '
+	'with its payload.  Never purged by pgtrade.';
 
 CREATE TABLE pgtrade.fill (
 	fill_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -337,7 +360,10 @@ CREATE TABLE pgtrade.fill (
 CREATE INDEX fill_order ON pgtrade.fill (order_id);
 CREATE INDEX fill_execution_base ON pgtrade.fill (execution_base);
 COMMENT ON COLUMN pgtrade.fill.execution_base IS
-	'For IBKR''s four-part execution ids, the id without its last segment: executions that share it are corrections of one execution, and only the one with the highest last segment counts.  Other ids stand alone.';
+	'For IBKR''s four-part execution ids, the id without its last '
+	'segment: executions that share it are corrections of one execution, '
+	'and only the one with the highest last segment counts.  Other ids '
+	'stand alone.';
 
 CREATE TABLE pgtrade.fill_correction (
 	corrected_execution_id	text PRIMARY KEY
@@ -347,9 +373,12 @@ CREATE TABLE pgtrade.fill_correction (
 	recorded_at				timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 COMMENT ON TABLE pgtrade.fill_correction IS
-	'Executions replaced by a later correction of the same execution; positions and order totals leave them out.  Append-only, never purged.';
+	'Executions replaced by a later correction of the same execution; '
+	'positions and order totals leave them out.  Append-only, never '
+	'purged.';
 COMMENT ON TABLE pgtrade.fill IS
-	'Broker executions, each recorded once by execution id; order_id is NULL for executions that match no pgtrade order (manual trades).';
+	'Broker executions, each recorded once by execution id; order_id is '
+	'NULL for executions that match no pgtrade order (manual trades).';
 
 CREATE TABLE pgtrade.commission (
 	commission_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -360,7 +389,8 @@ CREATE TABLE pgtrade.commission (
 );
 CREATE INDEX commission_execution ON pgtrade.commission (execution_id);
 COMMENT ON TABLE pgtrade.commission IS
-	'Commissions, append-only and apart from fills because brokers may report them later.';
+	'Commissions, append-only and apart from fills because brokers may '
+	'report them later.';
 
 CREATE TABLE pgtrade.position (
 	account_id		text NOT NULL REFERENCES pgtrade.account,
@@ -372,7 +402,8 @@ CREATE TABLE pgtrade.position (
 	PRIMARY KEY (account_id, instrument_id)
 );
 COMMENT ON TABLE pgtrade.position IS
-	'Positions per account and instrument, always the sum of the fills: changed only when a fill row is really inserted.';
+	'Positions per account and instrument, always the sum of the fills: '
+	'changed only when a fill row is really inserted.';
 COMMENT ON COLUMN pgtrade.position.realized_pnl IS
 	'Realized profit and loss from closing trades, before commissions.';
 
@@ -393,9 +424,12 @@ CREATE TABLE pgtrade.risk_limit (
 CREATE UNIQUE INDEX risk_limit_scope ON pgtrade.risk_limit
 	(coalesce(account_id, ''), coalesce(strategy_id, 0));
 COMMENT ON TABLE pgtrade.risk_limit IS
-	'Risk limits by scope: all accounts (account_id NULL), one account, or one strategy of an account.  The gate applies every row whose scope covers an order.';
+	'Risk limits by scope: all accounts (account_id NULL), one account, '
+	'or one strategy of an account.  The gate applies every row whose '
+	'scope covers an order.';
 COMMENT ON COLUMN pgtrade.risk_limit.max_position IS
-	'Largest absolute position per instrument, counting open orders; orders that reduce exposure always pass.';
+	'Largest absolute position per instrument, counting open orders; '
+	'orders that reduce exposure always pass.';
 
 CREATE TABLE pgtrade.risk_limit_history (
 	history_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -407,7 +441,8 @@ CREATE TABLE pgtrade.risk_limit_history (
 	changed_at	timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 COMMENT ON TABLE pgtrade.risk_limit_history IS
-	'Append-only audit of every change to risk_limit.  Never purged by pgtrade.';
+	'Append-only audit of every change to risk_limit.  Never purged by '
+	'pgtrade.';
 
 CREATE TABLE pgtrade.listener (
 	listener_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -423,7 +458,8 @@ CREATE TABLE pgtrade.listener (
 	stopped_at		timestamptz
 );
 COMMENT ON TABLE pgtrade.listener IS
-	'One row per listener start: heartbeat, gateway state, accounts served and last error.';
+	'One row per listener start: heartbeat, gateway state, accounts '
+	'served and last error.';
 
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.account', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.instrument', '');

@@ -85,7 +85,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.add_instrument(text, bigint, text, text, text, text, time, time) IS
-	'Registers an instrument or returns the registered one; fills in a conid not known yet, and refuses to change a conid, time zone or session silently.';
+	'Registers an instrument or returns the registered one; fills in a '
+	'conid not known yet, and refuses to change a conid, time zone or '
+	'session silently.';
 
 CREATE FUNCTION pgtrade.instrument_id(symbol text)
 RETURNS bigint
@@ -112,7 +114,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.instrument_id(text) IS
-	'Returns the id of the one instrument with this symbol; raises when none or several match.';
+	'Returns the id of the one instrument with this symbol; raises when '
+	'none or several match.';
 
 CREATE FUNCTION pgtrade.bar_size_supported(bar_size interval)
 RETURNS boolean
@@ -123,7 +126,8 @@ AS $$
 			AND extract(epoch FROM $1) % 60 = 0), false);
 $$;
 COMMENT ON FUNCTION pgtrade.bar_size_supported(interval) IS
-	'True for the bar sizes pgtrade handles: one day, or a whole number of minutes under a day.';
+	'True for the bar sizes pgtrade handles: one day, or a whole number '
+	'of minutes under a day.';
 
 /*
  * A daily bar (bar_size of one day or more) ends at the session close of
@@ -142,7 +146,8 @@ AS $$
 		ELSE $1 + $2 END;
 $$;
 COMMENT ON FUNCTION pgtrade.bar_end(timestamptz, interval, text, time) IS
-	'When a bar has ended: session close of its date in the exchange zone for daily bars, start plus size for intraday bars.';
+	'When a bar has ended: session close of its date in the exchange zone '
+	'for daily bars, start plus size for intraday bars.';
 
 /*
  * import_bars reads a table (usually a temporary one filled with psql's
@@ -320,7 +325,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.import_bars(regclass, interval) IS
-	'Validates and upserts a batch of bars from a table (symbol, ts, open, high, low, close, volume, and optionally line for error messages); all or nothing.';
+	'Validates and upserts a batch of bars from a table (symbol, ts, '
+	'open, high, low, close, volume, and optionally line for error '
+	'messages); all or nothing.';
 
 /*
  * import_parse_ts fills pgtrade_import.ts from ts_text, raising with the

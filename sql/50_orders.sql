@@ -46,7 +46,8 @@ AS $$
 				  'unknown');
 $$;
 COMMENT ON FUNCTION pgtrade.order_is_open(text) IS
-	'True for statuses whose remaining quantity may still trade (unknown counts: fail closed).';
+	'True for statuses whose remaining quantity may still trade (unknown '
+	'counts: fail closed).';
 
 /*
  * open_side_quantities returns, apart, the buys and the sells (both
@@ -81,7 +82,8 @@ AS $$
 			AND o.order_id IS DISTINCT FROM $3) x;
 $$;
 COMMENT ON FUNCTION pgtrade.open_side_quantities(text, bigint, bigint) IS
-	'Open buys and open sells (both positive) of an account in an instrument, counted apart for the risk gate.';
+	'Open buys and open sells (both positive) of an account in an '
+	'instrument, counted apart for the risk gate.';
 
 /*
  * open_quantity returns the net of open_side_quantities (buys positive).
@@ -99,7 +101,9 @@ AS $$
 	SELECT q.buys - q.sells FROM pgtrade.open_side_quantities($1, $2, $3) q;
 $$;
 COMMENT ON FUNCTION pgtrade.open_quantity(text, bigint, bigint) IS
-	'Signed quantity (buys positive) of an account''s orders in an instrument that may still move its position: open orders'' unfilled rest plus broker-reported fills not yet recorded.';
+	'Signed quantity (buys positive) of an account''s orders in an '
+	'instrument that may still move its position: open orders'' unfilled '
+	'rest plus broker-reported fills not yet recorded.';
 
 CREATE FUNCTION pgtrade.position_quantity(account_id text, instrument_id bigint)
 RETURNS numeric
@@ -320,7 +324,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.orders_gate() IS
-	'The risk gate: BEFORE INSERT on orders; locks the account, checks every limit and sets status pending or refused.';
+	'The risk gate: BEFORE INSERT on orders; locks the account, checks '
+	'every limit and sets status pending or refused.';
 
 CREATE FUNCTION pgtrade.orders_after_insert()
 RETURNS trigger
@@ -343,7 +348,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.orders_after_insert() IS
-	'AFTER INSERT on orders: records the gate''s verdict as the first event and rings the listener for pending orders.';
+	'AFTER INSERT on orders: records the gate''s verdict as the first '
+	'event and rings the listener for pending orders.';
 
 CREATE FUNCTION pgtrade.orders_before_update()
 RETURNS trigger
@@ -376,7 +382,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.orders_before_update() IS
-	'BEFORE UPDATE on orders: refuses status moves outside the state machine and changes to an order''s terms.';
+	'BEFORE UPDATE on orders: refuses status moves outside the state '
+	'machine and changes to an order''s terms.';
 
 CREATE FUNCTION pgtrade.orders_after_update()
 RETURNS trigger
@@ -437,7 +444,8 @@ END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.order_move(bigint, text, text, text, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.order_move(bigint, text, text, text, jsonb) IS
-	'Internal: moves an order to a status and records the event''s source, detail and payload.';
+	'Internal: moves an order to a status and records the event''s '
+	'source, detail and payload.';
 
 /*
  * order_note appends an event that is not a status change (a broker
@@ -488,7 +496,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.place_order(text, text, text, numeric, text, numeric, numeric, text, interval, boolean) IS
-	'Places an order by hand; it meets the same risk gate as a strategy''s and returns the row (status pending or refused).';
+	'Places an order by hand; it meets the same risk gate as a '
+	'strategy''s and returns the row (status pending or refused).';
 
 CREATE FUNCTION pgtrade.cancel_order(order_id bigint,
 	reason text DEFAULT 'cancelled by user')
@@ -529,7 +538,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.cancel_order(bigint, text) IS
-	'Cancels a pending order at once, or asks the listener to cancel a working one; returns the new status.';
+	'Cancels a pending order at once, or asks the listener to cancel a '
+	'working one; returns the new status.';
 
 CREATE FUNCTION pgtrade.risk_limit_audit()
 RETURNS trigger
@@ -593,7 +603,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.set_risk_limit(text, bigint, numeric, numeric, text) IS
-	'Sets the position and order-size limits of a scope (all accounts, an account, or a strategy); a NULL argument leaves that limit as it is.';
+	'Sets the position and order-size limits of a scope (all accounts, an '
+	'account, or a strategy); a NULL argument leaves that limit as it is.';
 
 CREATE FUNCTION pgtrade.remove_risk_limit(limit_name text,
 	account_id text DEFAULT NULL, strategy_id bigint DEFAULT NULL)
@@ -620,7 +631,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.remove_risk_limit(text, text, bigint) IS
-	'Removes one limit (max_position or max_order_quantity) of a scope; returns false when the scope had no row.  Without any max_position the gate refuses every order of the account.';
+	'Removes one limit (max_position or max_order_quantity) of a scope; '
+	'returns false when the scope had no row.  Without any max_position '
+	'the gate refuses every order of the account.';
 
 CREATE FUNCTION pgtrade.set_trading_enabled(enabled boolean,
 	account_id text DEFAULT NULL, strategy_id bigint DEFAULT NULL,
@@ -649,4 +662,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.set_trading_enabled(boolean, text, bigint, text) IS
-	'The kill switch: false stops new orders for the scope (all accounts, an account, or a strategy) at the gate and at claim time; true lifts it.';
+	'The kill switch: false stops new orders for the scope (all accounts, '
+	'an account, or a strategy) at the gate and at claim time; true lifts '
+	'it.';

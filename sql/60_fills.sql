@@ -42,7 +42,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.position_step(numeric, numeric, numeric, text, numeric, numeric) IS
-	'The arithmetic of one execution against a position: new quantity, average cost and realized P&L.';
+	'The arithmetic of one execution against a position: new quantity, '
+	'average cost and realized P&L.';
 
 /*
  * position_apply adds one execution to a stored position.
@@ -73,7 +74,8 @@ END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.position_apply(text, bigint, text, numeric, numeric) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.position_apply(text, bigint, text, numeric, numeric) IS
-	'Internal: applies one execution to a position (average cost, realized P&L).';
+	'Internal: applies one execution to a position (average cost, '
+	'realized P&L).';
 
 /*
  * fill_is_effective: true unless a correction replaced the execution.
@@ -186,7 +188,8 @@ END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.fill_correct(text) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.fill_correct(text) IS
-	'Internal: lets the latest correction of an execution count and recomputes the positions and orders it touches.';
+	'Internal: lets the latest correction of an execution count and '
+	'recomputes the positions and orders it touches.';
 
 CREATE FUNCTION pgtrade.fill_after_insert()
 RETURNS trigger
@@ -236,7 +239,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.fill_after_insert() IS
-	'AFTER INSERT on fill: moves the position and the order''s filled quantity and average price; fires only for rows really inserted.';
+	'AFTER INSERT on fill: moves the position and the order''s filled '
+	'quantity and average price; fires only for rows really inserted.';
 CREATE TRIGGER fill_after_insert AFTER INSERT ON pgtrade.fill
 	FOR EACH ROW EXECUTE FUNCTION pgtrade.fill_after_insert();
 

@@ -35,7 +35,8 @@ AS $$
 	WHERE listener_id = $1;
 $$;
 COMMENT ON FUNCTION pgtrade.listener_heartbeat(bigint, text, text[], text) IS
-	'Updates a listener''s heartbeat, gateway state, accounts served and last error.';
+	'Updates a listener''s heartbeat, gateway state, accounts served and '
+	'last error.';
 
 CREATE FUNCTION pgtrade.listener_stopped(listener_id bigint)
 RETURNS void
@@ -69,7 +70,8 @@ AS $$
 	LIMIT 1;
 $$;
 COMMENT ON FUNCTION pgtrade.kill_switch_reason(text, bigint) IS
-	'Why a kill switch covers this account and strategy, or NULL when none does.';
+	'Why a kill switch covers this account and strategy, or NULL when '
+	'none does.';
 
 CREATE FUNCTION pgtrade.claim_order(listener_id bigint, accounts text[])
 RETURNS TABLE (order_id bigint, client_order_id text, account_id text,
@@ -134,7 +136,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.claim_order(bigint, text[]) IS
-	'Claims the oldest pending order of the given accounts (pending -> submitting, SKIP LOCKED); expires or cancels, instead of returning, orders past valid_until or under a kill switch.  The caller commits before sending.';
+	'Claims the oldest pending order of the given accounts (pending -> '
+	'submitting, SKIP LOCKED); expires or cancels, instead of returning, '
+	'orders past valid_until or under a kill switch.  The caller commits '
+	'before sending.';
 
 /*
  * broker_status_target maps an IBKR order status word to the pgtrade
@@ -157,7 +162,8 @@ AS $$
 		ELSE NULL END;
 $$;
 COMMENT ON FUNCTION pgtrade.broker_status_target(text) IS
-	'Maps an IBKR order status (PreSubmitted, Submitted, Filled, Cancelled, Inactive, ...) to a pgtrade status.';
+	'Maps an IBKR order status (PreSubmitted, Submitted, Filled, '
+	'Cancelled, Inactive, ...) to a pgtrade status.';
 
 /*
  * order_apply_broker_status moves an order as a broker status implies,
@@ -191,7 +197,8 @@ END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.order_apply_broker_status(pgtrade.orders, text, text, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.order_apply_broker_status(pgtrade.orders, text, text, jsonb) IS
-	'Internal: applies a broker status report to an order along the state machine.';
+	'Internal: applies a broker status report to an order along the state '
+	'machine.';
 
 CREATE FUNCTION pgtrade.lock_order(p_order_id bigint)
 RETURNS pgtrade.orders
@@ -213,7 +220,8 @@ END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.lock_order(bigint) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.lock_order(bigint) IS
-	'Internal: locks an order row and returns it; raises when it does not exist.';
+	'Internal: locks an order row and returns it; raises when it does not '
+	'exist.';
 
 CREATE FUNCTION pgtrade.record_submission(order_id bigint,
 	broker_order_id text, broker_status text, payload jsonb DEFAULT NULL)
@@ -263,7 +271,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.record_submission(bigint, text, text, jsonb) IS
-	'Listener: records the broker''s acknowledgement of a submitted order (broker order id and status); returns the new status.';
+	'Listener: records the broker''s acknowledgement of a submitted order '
+	'(broker order id and status); returns the new status.';
 
 CREATE FUNCTION pgtrade.record_rejection(order_id bigint, reason text,
 	payload jsonb DEFAULT NULL)
@@ -286,7 +295,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.record_rejection(bigint, text, jsonb) IS
-	'Listener: records that the broker refused an order (error reply, or a confirmation prompt not on the allow list).';
+	'Listener: records that the broker refused an order (error reply, or '
+	'a confirmation prompt not on the allow list).';
 
 CREATE FUNCTION pgtrade.record_status(order_id bigint, broker_status text,
 	filled_quantity numeric DEFAULT NULL, avg_price numeric DEFAULT NULL,
@@ -311,7 +321,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.record_status(bigint, text, numeric, numeric, jsonb) IS
-	'Listener: records a broker status report; moves the order when the state machine allows, otherwise keeps the report as an event.  Returns the status after.';
+	'Listener: records a broker status report; moves the order when the '
+	'state machine allows, otherwise keeps the report as an event.  '
+	'Returns the status after.';
 
 CREATE FUNCTION pgtrade.record_unknown(order_id bigint, reason text)
 RETURNS void
@@ -336,7 +348,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.record_unknown(bigint, text) IS
-	'Listener: an order sent without an answer was not found at the broker; it becomes unknown and its account halts until an operator resolves it.';
+	'Listener: an order sent without an answer was not found at the '
+	'broker; it becomes unknown and its account halts until an operator '
+	'resolves it.';
 
 CREATE FUNCTION pgtrade.side_from_broker(side text)
 RETURNS text
@@ -438,7 +452,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.record_fill(text, text, text, bigint, text, numeric, numeric, timestamptz, numeric, jsonb) IS
-	'Listener: records a broker execution once (by execution id), joined to its order through order_ref = cOID; executions matching no order are kept unlinked.  True only when the row was really inserted.';
+	'Listener: records a broker execution once (by execution id), joined '
+	'to its order through order_ref = cOID; executions matching no order '
+	'are kept unlinked.  True only when the row was really inserted.';
 
 CREATE FUNCTION pgtrade.orders_to_cancel(accounts text[],
 	resend_after interval DEFAULT '30 seconds')
@@ -456,7 +472,9 @@ AS $$
 	ORDER BY o.order_id;
 $$;
 COMMENT ON FUNCTION pgtrade.orders_to_cancel(text[], interval) IS
-	'Listener: orders whose cancel must be sent to the broker: cancel_requested with a broker order id, not sent within resend_after.';
+	'Listener: orders whose cancel must be sent to the broker: '
+	'cancel_requested with a broker order id, not sent within '
+	'resend_after.';
 
 CREATE FUNCTION pgtrade.record_cancel_sent(order_id bigint,
 	payload jsonb DEFAULT NULL)
@@ -476,7 +494,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.record_cancel_sent(bigint, jsonb) IS
-	'Listener: records that a cancel was sent to the broker (the order stays cancel_requested until the broker reports the outcome).';
+	'Listener: records that a cancel was sent to the broker (the order '
+	'stays cancel_requested until the broker reports the outcome).';
 
 CREATE FUNCTION pgtrade.record_conid(order_id bigint, conid bigint,
 	payload jsonb DEFAULT NULL)
@@ -509,7 +528,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.record_conid(bigint, bigint, jsonb) IS
-	'Listener: caches the conid a contract lookup found for an order''s instrument; never changes a known conid.';
+	'Listener: caches the conid a contract lookup found for an order''s '
+	'instrument; never changes a known conid.';
 
 CREATE FUNCTION pgtrade.orders_in_flight(accounts text[])
 RETURNS TABLE (order_id bigint, client_order_id text, account_id text,
@@ -526,7 +546,8 @@ AS $$
 	ORDER BY o.order_id;
 $$;
 COMMENT ON FUNCTION pgtrade.orders_in_flight(text[]) IS
-	'Listener: orders that have left or may have left for the broker and are not final yet.';
+	'Listener: orders that have left or may have left for the broker and '
+	'are not final yet.';
 
 CREATE FUNCTION pgtrade.resolve_unknown(order_id bigint, status text,
 	note text)
@@ -556,7 +577,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.resolve_unknown(bigint, text, text) IS
-	'Operator: settles an unknown order after checking the broker (working, filled, cancelled or rejected), with a note.  Fills still come from the listener.';
+	'Operator: settles an unknown order after checking the broker '
+	'(working, filled, cancelled or rejected), with a note.  Fills still '
+	'come from the listener.';
 
 CREATE FUNCTION pgtrade.unhalt_account(account_id text, note text)
 RETURNS void
@@ -589,4 +612,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.unhalt_account(text, text) IS
-	'Operator: lifts an account''s halt once it has no unknown orders left; the note is kept in halt_reason.';
+	'Operator: lifts an account''s halt once it has no unknown orders '
+	'left; the note is kept in halt_reason.';

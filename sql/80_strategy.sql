@@ -48,7 +48,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.strategy_kind_validate(text, jsonb) IS
-	'Validates params against a strategy kind and returns the bars it needs; raises for an unknown kind or bad params.';
+	'Validates params against a strategy kind and returns the bars it '
+	'needs; raises for an unknown kind or bad params.';
 
 CREATE FUNCTION pgtrade.proc_call_name(p_proc regprocedure)
 RETURNS text
@@ -112,7 +113,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.strategy_before_write() IS
-	'BEFORE INSERT OR UPDATE on strategy: validates kind, params, schedule and time zone, and sets next_run_at.';
+	'BEFORE INSERT OR UPDATE on strategy: validates kind, params, '
+	'schedule and time zone, and sets next_run_at.';
 CREATE TRIGGER strategy_before_write BEFORE INSERT OR UPDATE ON pgtrade.strategy
 	FOR EACH ROW EXECUTE FUNCTION pgtrade.strategy_before_write();
 
@@ -150,7 +152,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.create_strategy(text, text, text, text, jsonb, numeric, text, text, interval, boolean, interval) IS
-	'Creates a strategy (inactive unless asked) and returns its id; the default schedule runs at 16:35 New York time on weekdays.';
+	'Creates a strategy (inactive unless asked) and returns its id; the '
+	'default schedule runs at 16:35 New York time on weekdays.';
 
 CREATE FUNCTION pgtrade.record_step(p_run bigint, p_no integer, p_name text,
 	p_started timestamptz, p_input jsonb, p_output jsonb)
@@ -251,7 +254,8 @@ END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy, timestamptz, numeric, text, text, numeric, jsonb, double precision, timestamptz, integer, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy, timestamptz, numeric, text, text, numeric, jsonb, double precision, timestamptz, integer, boolean) IS
-	'Internal: nets a target against position and open orders, records the decision and inserts any order through the risk gate.';
+	'Internal: nets a target against position and open orders, records '
+	'the decision and inserts any order through the risk gate.';
 
 /*
  * run_steps does the work of one run: load bars, evaluate, decide, order.
@@ -413,7 +417,8 @@ END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.run_execute(bigint, text, timestamptz, timestamptz, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.run_execute(bigint, text, timestamptz, timestamptz, boolean) IS
-	'Internal: records and performs one run; failures are recorded on the run, not raised.';
+	'Internal: records and performs one run; failures are recorded on the '
+	'run, not raised.';
 
 CREATE FUNCTION pgtrade.run_strategy(name text, as_of timestamptz DEFAULT now(),
 	trigger text DEFAULT 'manual', place_orders boolean DEFAULT NULL)
@@ -464,7 +469,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.run_strategy(text, timestamptz, text, boolean) IS
-	'Runs one strategy now or as of a past time (replay), using only bars that had ended by then; records the run, its steps, the decision and any order, and returns a summary.  A run as of more than the strategy''s grace ago places no order unless place_orders is true.';
+	'Runs one strategy now or as of a past time (replay), using only bars '
+	'that had ended by then; records the run, its steps, the decision and '
+	'any order, and returns a summary.  A run as of more than the '
+	'strategy''s grace ago places no order unless place_orders is true.';
 
 /*
  * submit_decision lets an outside decider (a model, an agent, a person)
@@ -538,7 +546,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.submit_decision(text, numeric, text, numeric, jsonb) IS
-	'Lets an outside decider set a strategy''s target position (in units of the instrument); recorded as an external run, netted against position and open orders, and gated like any other order.';
+	'Lets an outside decider set a strategy''s target position (in units '
+	'of the instrument); recorded as an external run, netted against '
+	'position and open orders, and gated like any other order.';
 
 /*
  * run_next_due runs the strategy whose slot is oldest among those due,
@@ -584,7 +594,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.run_next_due(timestamptz) IS
-	'Scheduler: runs (or records as missed) the most overdue active strategy and advances its next_run_at; false when none is due.';
+	'Scheduler: runs (or records as missed) the most overdue active '
+	'strategy and advances its next_run_at; false when none is due.';
 
 /*
  * run_due carries no SET clause: a procedure with one cannot commit.
@@ -617,7 +628,9 @@ BEGIN
 END
 $$;
 COMMENT ON PROCEDURE pgtrade.run_due(timestamptz) IS
-	'pg_cron''s entry point: runs every strategy due at now (default: the clock), committing after each so one strategy''s failure or slowness cannot undo another''s orders.';
+	'pg_cron''s entry point: runs every strategy due at now (default: the '
+	'clock), committing after each so one strategy''s failure or slowness '
+	'cannot undo another''s orders.';
 
 CREATE FUNCTION pgtrade.purge_run_details(keep interval DEFAULT '14 days')
 RETURNS bigint
@@ -642,7 +655,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.purge_run_details(interval) IS
-	'Deletes pg_cron''s run details of pgtrade''s own jobs older than keep (pg_cron keeps them forever; run_due adds one a minute).  pgtrade''s own workflow_run history is never purged.';
+	'Deletes pg_cron''s run details of pgtrade''s own jobs older than '
+	'keep (pg_cron keeps them forever; run_due adds one a minute).  '
+	'pgtrade''s own workflow_run history is never purged.';
 
 CREATE FUNCTION pgtrade.install_jobs(run_as name DEFAULT 'pgtrade_cron')
 RETURNS bigint
@@ -687,4 +702,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.install_jobs(name) IS
-	'Schedules (again) pg_cron''s every-minute CALL pgtrade.run_due() and a daily purge of pgtrade''s pg_cron run details older than 14 days, as the given non-superuser login role; returns run_due''s job id.  Superuser only.';
+	'Schedules (again) pg_cron''s every-minute CALL pgtrade.run_due() and '
+	'a daily purge of pgtrade''s pg_cron run details older than 14 days, '
+	'as the given non-superuser login role; returns run_due''s job id.  '
+	'Superuser only.';

@@ -101,4 +101,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.strategy_performance(text) IS
-	'A strategy''s daily performance from its fills and daily closes: trades, net position, realized P&L of the day and to date, unrealized P&L at the close, equity (realized + unrealized, before commissions) and drawdown from the running peak.';
+	'A strategy''s daily performance from its fills and daily closes: '
+	'trades, net position, realized P&L of the day and to date, '
+	'unrealized P&L at the close, equity (realized + unrealized, before '
+	'commissions) and drawdown from the running peak.';

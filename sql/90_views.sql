@@ -38,7 +38,8 @@ CREATE VIEW pgtrade.positions AS
 		WHERE b.instrument_id = p.instrument_id
 		ORDER BY b.ts DESC LIMIT 1) lb ON true;
 COMMENT ON VIEW pgtrade.positions IS
-	'Positions with realized P&L, unrealized P&L at the latest bar''s close, and commissions paid.';
+	'Positions with realized P&L, unrealized P&L at the latest bar''s '
+	'close, and commissions paid.';
 
 CREATE VIEW pgtrade.decisions_explained AS
 	SELECT d.decision_id, s.name AS strategy, i.symbol, d.as_of,
@@ -66,7 +67,9 @@ CREATE VIEW pgtrade.listener_health AS
 				ELSE 'alive' END AS health
 	FROM pgtrade.listener l;
 COMMENT ON VIEW pgtrade.listener_health IS
-	'Listeners with the age of their last heartbeat: alive, stale (over a minute), stopped, or gateway <state> while the gateway session is not authenticated.';
+	'Listeners with the age of their last heartbeat: alive, stale (over a '
+	'minute), stopped, or gateway <state> while the gateway session is '
+	'not authenticated.';
 
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pgtrade FROM PUBLIC;
 REVOKE EXECUTE ON ALL PROCEDURES IN SCHEMA pgtrade FROM PUBLIC;
