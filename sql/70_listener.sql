@@ -180,6 +180,15 @@ AS $$
 DECLARE
 	v_target text := pgtrade.broker_status_target(p_broker_status);
 BEGIN
+	/*
+	 * "Still working" while a cancel is pending says nothing about the
+	 * cancel: the broker may not have processed it yet.  Moving back to
+	 * working would drop the cancel, so the order waits for Cancelled or
+	 * Filled (the listener sends the cancel again meanwhile).
+	 */
+	IF p_order.status = 'cancel_requested' AND v_target = 'working' THEN
+		v_target := NULL;
+	END IF;
 	IF v_target IS NOT NULL AND v_target <> p_order.status AND EXISTS (
 		SELECT 1 FROM pgtrade.order_transition t
 		WHERE t.from_status = p_order.status AND t.to_status = v_target) THEN

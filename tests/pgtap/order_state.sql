@@ -102,7 +102,8 @@ SELECT is((SELECT count(*)::int FROM pgtrade.orders_to_cancel(
 SELECT is(pgtrade.record_status((SELECT b FROM tap_o), 'PendingCancel'),
 	'cancel_requested', 'PendingCancel keeps cancel_requested');
 SELECT is(pgtrade.record_status((SELECT b FROM tap_o), 'Submitted'),
-	'working', 'Submitted after PendingCancel -> working (cancel refused)');
+	'cancel_requested',
+	'Submitted while a cancel is pending does not drop the cancel');
 SELECT is(pgtrade.record_status((SELECT b FROM tap_o), 'Filled', 7, 10),
 	'filled', 'Filled -> filled');
 SELECT is(pgtrade.record_status((SELECT b FROM tap_o), 'Submitted'),
