@@ -30,31 +30,13 @@
 #include <jansson.h>
 
 #include "cpapi.h"
+#include "tap.h"
 
 /* Number of test points this file emits; checked at the end. */
 #define TEST_PLAN 262
 
 /* Number of test points of the shared-payload part (skipped as one). */
 #define TEST_PLAN_SHARED 71
-
-static int tests_run = 0;
-static int tests_failed = 0;
-
-/* Emit one test point with a printf-style description. */
-static void
-ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	tests_run++;
-	if (!cond)
-		tests_failed++;
-	printf("%s %d - ", cond ? "ok" : "not ok", tests_run);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 /* Test that got equals want; either may be NULL (meaning "absent"). */
 static void
@@ -77,17 +59,6 @@ is_int(long long got, long long want, const char *desc)
 	ok(got == want, "%s", desc);
 	if (got != want)
 		printf("#   got: %lld, expected: %lld\n", got, want);
-}
-
-/* Emit n skipped test points with a reason. */
-static void
-skip(int n, const char *reason)
-{
-	while (n-- > 0)
-	{
-		tests_run++;
-		printf("ok %d # SKIP %s\n", tests_run, reason);
-	}
 }
 
 /* Length of a string, for the parse calls. */

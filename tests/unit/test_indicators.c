@@ -29,6 +29,7 @@
 #include <stdlib.h>
 
 #include "indicators.h"
+#include "tap.h"
 
 #define REF_N 252
 
@@ -129,27 +130,6 @@ typedef struct RefPoint
 	size_t index;
 	double want;
 } RefPoint;
-
-static int tests_run = 0;
-static int tests_failed = 0;
-
-/*
- * Report one test result in TAP form; the description is printf-style.
- */
-static void
-ok(int passed, const char *fmt, ...)
-{
-	va_list ap;
-
-	tests_run++;
-	if (!passed)
-		tests_failed++;
-	printf("%sok %d - ", passed ? "" : "not ", tests_run);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 /*
  * Check that got is within tol of want, with a diagnostic when it is not.
@@ -567,6 +547,5 @@ main(void)
 	test_macd();
 	test_bollinger();
 	test_atr();
-	printf("1..%d\n", tests_run);
-	return tests_failed == 0 ? 0 : 1;
+	return tap_finish();
 }

@@ -27,29 +27,9 @@
 
 #include "indicators.h"
 #include "indicators_stream.h"
+#include "tap.h"
 
 #define LONG_N 600
-
-static int tests_run = 0;
-static int tests_failed = 0;
-
-/*
- * Report one test result in TAP form; the description is printf-style.
- */
-static void
-ok(int passed, const char *fmt, ...)
-{
-	va_list ap;
-
-	tests_run++;
-	if (!passed)
-		tests_failed++;
-	printf("%sok %d - ", passed ? "" : "not ", tests_run);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 /*
  * Allocate and set up a stream; exits the program when that fails, as no
@@ -359,6 +339,5 @@ main(void)
 	test_atr();
 	test_read_only();
 	test_against_arrays();
-	printf("1..%d\n", tests_run);
-	return tests_failed == 0 ? 0 : 1;
+	return tap_finish();
 }

@@ -20,27 +20,7 @@
 #include <string.h>
 
 #include "sma_cross.h"
-
-static int tests_run = 0;
-static int tests_failed = 0;
-
-/*
- * Report one test result in TAP form; the description is printf-style.
- */
-static void
-ok(int passed, const char *fmt, ...)
-{
-	va_list ap;
-
-	tests_run++;
-	if (!passed)
-		tests_failed++;
-	printf("%sok %d - ", passed ? "" : "not ", tests_run);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
+#include "tap.h"
 
 /*
  * Check that two strings are equal, with a diagnostic when they are not.
@@ -247,6 +227,5 @@ main(void)
 	test_series();
 	test_edges();
 	test_overflow();
-	printf("1..%d\n", tests_run);
-	return tests_failed == 0 ? 0 : 1;
+	return tap_finish();
 }
