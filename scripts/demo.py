@@ -17,14 +17,14 @@ import argparse
 import csv
 import json
 import os
-import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 
 SANDBOX = os.environ.get("PGTRADE_SANDBOX", "/var/lib/pgtrade-sandbox")
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from simctl import Sim  # noqa: E402
 
 
 def psql(sql, *params):
@@ -48,24 +48,6 @@ def show(title, sql):
     sys.stdout.flush()
     subprocess.run(["psql", "-X", "-P", "pager=off", "-P", "footer=off",
                     "-c", sql], check=True)
-
-
-class Sim:
-    """The simulator's control API over HTTPS, trusting its own cert."""
-
-    def __init__(self):
-        with open(os.path.join(SANDBOX, "sim", "port")) as f:
-            self.base = "https://127.0.0.1:%s" % f.read().strip()
-        self.ctx = ssl.create_default_context(
-            cafile=os.path.join(SANDBOX, "sim", "sim.crt"))
-
-    def call(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data,
-                                     method=method)
-        req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:
-            return json.loads(r.read() or b"null")
 
 
 def conid_for(sim, symbol):

@@ -4,17 +4,17 @@ Tests run against the sandbox cluster (PG* variables from
 scripts/sandbox.sh env) and print TAP.  SQL goes through psql so the
 tests need nothing beyond Debian's python3 and postgresql-client.
 """
-import json
 import os
-import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 SANDBOX = os.environ.get("PGTRADE_SANDBOX", "/var/lib/pgtrade-sandbox")
+sys.path.insert(0, os.path.join(TOP, "scripts"))
+from simctl import Sim  # noqa: E402,F401
+
 SHARED = os.environ.get("PGTRADE_SHARED",
                         os.path.join(os.path.dirname(TOP), "shared"))
 
@@ -97,24 +97,6 @@ def load_csv(path, bar_size="1 day"):
     """Load a CSV in the bar layout through scripts/load-bars.sh."""
     return run([os.path.join(TOP, "scripts", "load-bars.sh"), path,
                 bar_size]).stdout
-
-
-class Sim:
-    """The simulator's control API over HTTPS."""
-
-    def __init__(self):
-        with open(os.path.join(SANDBOX, "sim", "port")) as f:
-            self.base = "https://127.0.0.1:%s" % f.read().strip()
-        self.ctx = ssl.create_default_context(
-            cafile=os.path.join(SANDBOX, "sim", "sim.crt"))
-
-    def call(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data,
-                                     method=method)
-        req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:
-            return json.loads(r.read() or b"null")
 
 
 def services(*args):
