@@ -84,7 +84,8 @@ BEGIN
 	RETURN v_i.instrument_id;
 END
 $$;
-COMMENT ON FUNCTION pgtrade.add_instrument(text, bigint, text, text, text, text, time, time) IS
+COMMENT ON FUNCTION pgtrade.add_instrument(text, bigint, text, text, text,
+	text, time, time) IS
 	'Registers an instrument or returns the registered one; fills in a '
 	'conid not known yet, and refuses to change a conid, time zone or '
 	'session silently.';

@@ -218,7 +218,8 @@ BEGIN
 		'checks', v_checks, 'at', clock_timestamp());
 END
 $$;
-REVOKE ALL ON FUNCTION pgtrade.risk_check(pgtrade.orders, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgtrade.risk_check(pgtrade.orders, boolean,
+	text) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.risk_check(pgtrade.orders, boolean, text) IS
 	'Internal to the risk gate: evaluates every limit covering an order.';
 
@@ -442,7 +443,8 @@ BEGIN
 	WHERE order_id = p_order_id;
 END
 $$;
-REVOKE ALL ON FUNCTION pgtrade.order_move(bigint, text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgtrade.order_move(bigint, text, text, text,
+	jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.order_move(bigint, text, text, text, jsonb) IS
 	'Internal: moves an order to a status and records the event''s '
 	'source, detail and payload.';
@@ -461,7 +463,8 @@ AS $$
 									 source, detail, payload)
 	VALUES ($1, $2, $2, $3, $4, $5);
 $$;
-REVOKE ALL ON FUNCTION pgtrade.order_note(bigint, text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgtrade.order_note(bigint, text, text, text,
+	jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.order_note(bigint, text, text, text, jsonb) IS
 	'Internal: records an order event that does not change the status.';
 
@@ -495,7 +498,8 @@ BEGIN
 	RETURN v_row;
 END
 $$;
-COMMENT ON FUNCTION pgtrade.place_order(text, text, text, numeric, text, numeric, numeric, text, interval, boolean) IS
+COMMENT ON FUNCTION pgtrade.place_order(text, text, text, numeric, text,
+	numeric, numeric, text, interval, boolean) IS
 	'Places an order by hand; it meets the same risk gate as a '
 	'strategy''s and returns the row (status pending or refused).';
 
@@ -602,7 +606,8 @@ BEGIN
 	RETURN v_id;
 END
 $$;
-COMMENT ON FUNCTION pgtrade.set_risk_limit(text, bigint, numeric, numeric, text) IS
+COMMENT ON FUNCTION pgtrade.set_risk_limit(text, bigint, numeric, numeric,
+	text) IS
 	'Sets the position and order-size limits of a scope (all accounts, an '
 	'account, or a strategy); a NULL argument leaves that limit as it is.';
 

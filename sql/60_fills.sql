@@ -41,7 +41,8 @@ BEGIN
 	quantity := v_new;
 END
 $$;
-COMMENT ON FUNCTION pgtrade.position_step(numeric, numeric, numeric, text, numeric, numeric) IS
+COMMENT ON FUNCTION pgtrade.position_step(numeric, numeric, numeric, text,
+	numeric, numeric) IS
 	'The arithmetic of one execution against a position: new quantity, '
 	'average cost and realized P&L.';
 
@@ -72,8 +73,10 @@ BEGIN
 	WHERE account_id = p_account AND instrument_id = p_instrument;
 END
 $$;
-REVOKE ALL ON FUNCTION pgtrade.position_apply(text, bigint, text, numeric, numeric) FROM PUBLIC;
-COMMENT ON FUNCTION pgtrade.position_apply(text, bigint, text, numeric, numeric) IS
+REVOKE ALL ON FUNCTION pgtrade.position_apply(text, bigint, text, numeric,
+	numeric) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.position_apply(text, bigint, text, numeric,
+	numeric) IS
 	'Internal: applies one execution to a position (average cost, '
 	'realized P&L).';
 

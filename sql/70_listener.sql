@@ -204,8 +204,10 @@ BEGIN
 	RETURN p_order.status;
 END
 $$;
-REVOKE ALL ON FUNCTION pgtrade.order_apply_broker_status(pgtrade.orders, text, text, jsonb) FROM PUBLIC;
-COMMENT ON FUNCTION pgtrade.order_apply_broker_status(pgtrade.orders, text, text, jsonb) IS
+REVOKE ALL ON FUNCTION pgtrade.order_apply_broker_status(pgtrade.orders,
+	text, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.order_apply_broker_status(pgtrade.orders, text,
+	text, jsonb) IS
 	'Internal: applies a broker status report to an order along the state '
 	'machine.';
 
@@ -329,7 +331,8 @@ BEGIN
 	RETURN v_status;
 END
 $$;
-COMMENT ON FUNCTION pgtrade.record_status(bigint, text, numeric, numeric, jsonb) IS
+COMMENT ON FUNCTION pgtrade.record_status(bigint, text, numeric, numeric,
+	jsonb) IS
 	'Listener: records a broker status report; moves the order when the '
 	'state machine allows, otherwise keeps the report as an event.  '
 	'Returns the status after.';
@@ -460,7 +463,8 @@ BEGIN
 	RETURN true;
 END
 $$;
-COMMENT ON FUNCTION pgtrade.record_fill(text, text, text, bigint, text, numeric, numeric, timestamptz, numeric, jsonb) IS
+COMMENT ON FUNCTION pgtrade.record_fill(text, text, text, bigint, text,
+	numeric, numeric, timestamptz, numeric, jsonb) IS
 	'Listener: records a broker execution once (by execution id), joined '
 	'to its order through order_ref = cOID; executions matching no order '
 	'are kept unlinked.  True only when the row was really inserted.';

@@ -151,7 +151,8 @@ BEGIN
 	RETURN v_id;
 END
 $$;
-COMMENT ON FUNCTION pgtrade.create_strategy(text, text, text, text, jsonb, numeric, text, text, interval, boolean, interval) IS
+COMMENT ON FUNCTION pgtrade.create_strategy(text, text, text, text, jsonb,
+	numeric, text, text, interval, boolean, interval) IS
 	'Creates a strategy (inactive unless asked) and returns its id; the '
 	'default schedule runs at 16:35 New York time on weekdays.';
 
@@ -165,8 +166,10 @@ AS $$
 		finished_at, input, output)
 	VALUES ($1, $2, $3, $4, clock_timestamp(), $5, $6);
 $$;
-REVOKE ALL ON FUNCTION pgtrade.record_step(bigint, integer, text, timestamptz, jsonb, jsonb) FROM PUBLIC;
-COMMENT ON FUNCTION pgtrade.record_step(bigint, integer, text, timestamptz, jsonb, jsonb) IS
+REVOKE ALL ON FUNCTION pgtrade.record_step(bigint, integer, text,
+	timestamptz, jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.record_step(bigint, integer, text, timestamptz,
+	jsonb, jsonb) IS
 	'Internal: records one step of a run.';
 
 /*
@@ -252,8 +255,12 @@ BEGIN
 			'status', v_order.status, 'risk_verdict', v_order.risk_verdict));
 END
 $$;
-REVOKE ALL ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy, timestamptz, numeric, text, text, numeric, jsonb, double precision, timestamptz, integer, boolean) FROM PUBLIC;
-COMMENT ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy, timestamptz, numeric, text, text, numeric, jsonb, double precision, timestamptz, integer, boolean) IS
+REVOKE ALL ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy,
+	timestamptz, numeric, text, text, numeric, jsonb, double precision,
+	timestamptz, integer, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy,
+	timestamptz, numeric, text, text, numeric, jsonb, double precision,
+	timestamptz, integer, boolean) IS
 	'Internal: nets a target against position and open orders, records '
 	'the decision and inserts any order through the risk gate.';
 
@@ -364,8 +371,10 @@ BEGIN
 	RETURN 'succeeded';
 END
 $$;
-REVOKE ALL ON FUNCTION pgtrade.run_steps(bigint, pgtrade.strategy, timestamptz, boolean) FROM PUBLIC;
-COMMENT ON FUNCTION pgtrade.run_steps(bigint, pgtrade.strategy, timestamptz, boolean) IS
+REVOKE ALL ON FUNCTION pgtrade.run_steps(bigint, pgtrade.strategy,
+	timestamptz, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.run_steps(bigint, pgtrade.strategy, timestamptz,
+	boolean) IS
 	'Internal: the steps of one run (load bars, evaluate, decide, order).';
 
 /*
@@ -415,8 +424,10 @@ BEGIN
 	RETURN v_run;
 END
 $$;
-REVOKE ALL ON FUNCTION pgtrade.run_execute(bigint, text, timestamptz, timestamptz, boolean) FROM PUBLIC;
-COMMENT ON FUNCTION pgtrade.run_execute(bigint, text, timestamptz, timestamptz, boolean) IS
+REVOKE ALL ON FUNCTION pgtrade.run_execute(bigint, text, timestamptz,
+	timestamptz, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.run_execute(bigint, text, timestamptz,
+	timestamptz, boolean) IS
 	'Internal: records and performs one run; failures are recorded on the '
 	'run, not raised.';
 
@@ -545,7 +556,8 @@ BEGIN
 		WHERE d.run_id = v_run;
 END
 $$;
-COMMENT ON FUNCTION pgtrade.submit_decision(text, numeric, text, numeric, jsonb) IS
+COMMENT ON FUNCTION pgtrade.submit_decision(text, numeric, text, numeric,
+	jsonb) IS
 	'Lets an outside decider set a strategy''s target position (in units '
 	'of the instrument); recorded as an external run, netted against '
 	'position and open orders, and gated like any other order.';
