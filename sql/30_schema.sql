@@ -461,6 +461,64 @@ COMMENT ON TABLE pgtrade.listener IS
 	'One row per listener start: heartbeat, gateway state, accounts '
 	'served and last error.';
 
+/*
+ * Brackets and modifications.  A bracket is a parent order and two
+ * children (take-profit and stop-loss) on the other side; the children
+ * share an OCA group, so at most one of them can fill, and the risk
+ * gate counts the group once.  A modification asks the broker to change
+ * a working order's quantity or prices; the order row keeps the terms
+ * the broker confirmed, the request lives apart until it is answered.
+ */
+ALTER TABLE pgtrade.orders
+	ADD COLUMN parent_order_id bigint REFERENCES pgtrade.orders,
+	ADD COLUMN oca_group text,
+	ADD COLUMN bracket_role text
+		CHECK (bracket_role IN ('entry', 'take_profit', 'stop_loss'));
+CREATE INDEX orders_parent ON pgtrade.orders (parent_order_id)
+	WHERE parent_order_id IS NOT NULL;
+COMMENT ON COLUMN pgtrade.orders.parent_order_id IS
+	'For a bracket''s take-profit and stop-loss: the entry order they '
+	'protect; sent with it, as children, never alone.';
+COMMENT ON COLUMN pgtrade.orders.oca_group IS
+	'One-cancels-all group of a bracket''s children: when one fills the '
+	'broker cancels the other, so the risk gate counts the group once.';
+
+CREATE TABLE pgtrade.order_modification (
+	modification_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	order_id		bigint NOT NULL REFERENCES pgtrade.orders,
+	status			text NOT NULL DEFAULT 'requested'
+					CHECK (status IN ('requested', 'sent', 'applied',
+									  'refused')),
+	old_quantity	numeric NOT NULL,
+	old_limit_price	numeric,
+	old_stop_price	numeric,
+	quantity		numeric NOT NULL
+					CHECK (quantity > 0 AND quantity < 'Infinity'),
+	limit_price		numeric
+					CHECK (limit_price > 0 AND limit_price < 'Infinity'),
+	stop_price		numeric
+					CHECK (stop_price > 0 AND stop_price < 'Infinity'),
+	source			text NOT NULL,
+	risk_verdict	jsonb,
+	attempts		integer NOT NULL DEFAULT 0,
+	requested_at	timestamptz NOT NULL DEFAULT clock_timestamp(),
+	sent_at			timestamptz,
+	answered_at		timestamptz,
+	reason			text,
+	payload			jsonb
+);
+CREATE UNIQUE INDEX order_modification_open
+	ON pgtrade.order_modification (order_id)
+	WHERE status IN ('requested', 'sent');
+COMMENT ON TABLE pgtrade.order_modification IS
+	'Requests to change a working order''s quantity or prices, with the '
+	'terms before and after and the broker''s answer; at most one open '
+	'per order.  Kept forever by default.';
+COMMENT ON COLUMN pgtrade.order_modification.status IS
+	'requested (queued for the listener), sent (posted, answer not yet '
+	'recorded), applied (the order row has the new terms), refused (the '
+	'order is unchanged; reason says why).';
+
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.account', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.instrument', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.bar', '');
@@ -477,6 +535,7 @@ SELECT pg_catalog.pg_extension_config_dump('pgtrade.position', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.risk_limit', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.risk_limit_history', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.listener', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.order_modification', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.strategy_kind',
 	'WHERE NOT builtin');
 

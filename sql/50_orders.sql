@@ -56,6 +56,10 @@ COMMENT ON FUNCTION pgtrade.order_is_open(text) IS
  * reported filled but pgtrade has not recorded as fills yet.  The gate
  * needs the sides apart: opposite open orders must not make room for
  * each other, since either side may fill while the other is cancelled.
+ * While a modification is open an order counts with the larger of its
+ * old and new quantity (either may be in force at the broker); the
+ * members of an OCA group count once, with the largest of them, since
+ * the broker cancels the others when one fills.
  */
 CREATE FUNCTION pgtrade.open_side_quantities(account_id text,
 	instrument_id bigint, except_order bigint DEFAULT NULL,
@@ -65,21 +69,27 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT coalesce(sum(q) FILTER (WHERE side = 'buy'), 0),
 		   coalesce(sum(q) FILTER (WHERE side = 'sell'), 0)
-	FROM (SELECT o.side,
+	FROM (SELECT x.side, max(x.q) AS q
+	FROM (SELECT o.side, coalesce(o.oca_group, o.order_id::text) AS grp,
 				 CASE WHEN o.status IN ('pending', 'submitting', 'working',
 										'cancel_requested', 'unknown',
 										'filled')
-					  THEN greatest(o.quantity - o.filled_quantity, 0)
+					  THEN greatest(greatest(o.quantity,
+											 coalesce(m.quantity, 0))
+									- o.filled_quantity, 0)
 					  ELSE greatest(o.broker_filled_quantity
 									- o.filled_quantity, 0) END AS q
 		  FROM pgtrade.orders o
+		  LEFT JOIN pgtrade.order_modification m
+			ON m.order_id = o.order_id AND m.status IN ('requested', 'sent')
 		  WHERE o.account_id = $1 AND o.instrument_id = $2
 			AND (o.status IN ('pending', 'submitting', 'working',
 							  'cancel_requested', 'unknown')
 				 OR (o.status = 'filled' AND o.filled_quantity < o.quantity)
 				 OR (o.status IN ('cancelled', 'rejected')
 					 AND o.broker_filled_quantity > o.filled_quantity))
-			AND o.order_id IS DISTINCT FROM $3) x;
+			AND o.order_id IS DISTINCT FROM $3) x
+	GROUP BY x.side, x.grp) g;
 $$;
 COMMENT ON FUNCTION pgtrade.open_side_quantities(text, bigint, bigint) IS
 	'Open buys and open sells (both positive) of an account in an '
@@ -142,6 +152,7 @@ DECLARE
 	v_pos numeric;
 	v_open record;
 	v_worst numeric;
+	v_add numeric;
 	v_has_position_limit boolean := false;
 BEGIN
 	v_checks := v_checks || jsonb_build_object('check', 'account_halted',
@@ -155,10 +166,20 @@ BEGIN
 									   p_order.instrument_id);
 	SELECT * INTO v_open FROM pgtrade.open_side_quantities(
 		p_order.account_id, p_order.instrument_id, p_order.order_id);
+	/*
+	 * What this order adds to its side: its unfilled rest (all of it for
+	 * a new order; a modification's new quantity less its fills), and in
+	 * an OCA group only what exceeds the group's other members.
+	 */
+	v_add := p_order.quantity - coalesce(p_order.filled_quantity, 0);
+	IF p_order.oca_group IS NOT NULL THEN
+		v_add := greatest(v_add - pgtrade.oca_open_quantity(
+			p_order.oca_group, p_order.side, p_order.order_id), 0);
+	END IF;
 	/* the worst case of this order's side, as a long (+) or short (-) */
 	v_worst := CASE p_order.side
-		WHEN 'buy' THEN v_pos + v_open.buys + p_order.quantity
-		ELSE v_pos - v_open.sells - p_order.quantity END;
+		WHEN 'buy' THEN v_pos + v_open.buys + v_add
+		ELSE v_pos - v_open.sells - v_add END;
 
 	FOR v_lim IN
 		SELECT * FROM pgtrade.risk_limit l
@@ -304,6 +325,8 @@ BEGIN
 
 	SELECT coid_prefix INTO STRICT v_prefix FROM pgtrade.installation;
 	NEW.client_order_id := format('pgt-%s-%s', v_prefix, NEW.order_id);
+	/* a bracket child: checked against its parent, given its OCA group */
+	NEW.oca_group := pgtrade.bracket_child_group(NEW);
 	NEW.filled_quantity := 0;
 	NEW.avg_fill_price := NULL;
 	NEW.broker_order_id := NULL;
@@ -363,12 +386,16 @@ BEGIN
 		OR NEW.client_order_id IS DISTINCT FROM OLD.client_order_id
 		OR NEW.account_id <> OLD.account_id
 		OR NEW.instrument_id <> OLD.instrument_id
-		OR NEW.side <> OLD.side OR NEW.quantity <> OLD.quantity
+		OR NEW.side <> OLD.side
+		OR (NEW.quantity <> OLD.quantity AND current_setting(
+			'pgtrade.applying_modification', true) IS DISTINCT FROM 'on')
 		OR NEW.order_type <> OLD.order_type
+		OR NEW.parent_order_id IS DISTINCT FROM OLD.parent_order_id
+		OR NEW.oca_group IS DISTINCT FROM OLD.oca_group
 		OR NEW.created_at <> OLD.created_at THEN
 		RAISE EXCEPTION 'cannot change the terms of order %', OLD.order_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'An order''s id, account, instrument, side, quantity and type are fixed once it is inserted.';
+				  DETAIL = 'An order''s id, account, instrument, side, quantity and type are fixed once it is inserted; the quantity changes only through pgtrade.modify_order.';
 	END IF;
 	IF NEW.status <> OLD.status AND NOT EXISTS (
 		SELECT 1 FROM pgtrade.order_transition t

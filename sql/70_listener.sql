@@ -90,6 +90,7 @@ BEGIN
 	LOOP
 		SELECT * INTO v_o FROM pgtrade.orders o
 		WHERE o.status = 'pending' AND o.account_id = ANY (claim_order.accounts)
+			AND o.parent_order_id IS NULL	/* children go with the parent */
 		ORDER BY o.order_id
 		LIMIT 1
 		FOR UPDATE SKIP LOCKED;
@@ -123,6 +124,8 @@ BEGIN
 		WHERE o.order_id = v_o.order_id;
 		PERFORM pgtrade.order_move(v_o.order_id, 'submitting',
 			'listener ' || claim_order.listener_id, 'claimed for submission');
+		PERFORM pgtrade.bracket_claim_children(v_o.order_id,
+			claim_order.listener_id);
 
 		RETURN QUERY
 			SELECT o.order_id, o.client_order_id, o.account_id, i.conid,

@@ -1932,14 +1932,13 @@ ticket_put_prices(CpBuf *b, const CpapiTicket *t, char *err, size_t errlen)
 }
 
 /*
- * Build the body of POST /iserver/account/{acct}/orders for one ticket.
- * The text is written here rather than through jansson so that prices
- * and quantity carry exactly the digits of the database's numeric.
- * Returns 0 with *out malloc'ed, or -1 with err set.
+ * Append one ticket object to b.  The text is written here rather than
+ * through jansson so that prices and quantity carry exactly the digits
+ * of the database's numeric.  cOID and parentId are written only when
+ * set.  Returns 0, or -1 with err set.
  */
-int
-cpapi_build_order_body(const CpapiTicket *t, char **out,
-					   char *err, size_t errlen)
+static int
+ticket_put(CpBuf *b, const CpapiTicket *t, char *err, size_t errlen)
 {
 	static const char *const types[][2] = {{"market", "MKT"},
 										   {"limit", "LMT"},
@@ -1955,17 +1954,15 @@ cpapi_build_order_body(const CpapiTicket *t, char **out,
 	char					 num[CPAPI_DECIMAL_LEN];
 	char					 conid[24];
 	char					 sectype[32];
-	CpBuf					 b = {0};
 
-	*out = NULL;
 	if (type == NULL || tif == NULL || side == NULL)
 		return cp_err(err, errlen, "unsupported order type, time in force "
 								   "or side: %s, %s, %s",
 					  t->order_type ? t->order_type : "(null)",
 					  t->tif ? t->tif : "(null)",
 					  t->side ? t->side : "(null)");
-	if (t->account == NULL || t->coid == NULL || t->conid <= 0)
-		return cp_err(err, errlen, "account, cOID and conid are required");
+	if (t->account == NULL || t->conid <= 0)
+		return cp_err(err, errlen, "account and conid are required");
 	if (t->quantity == NULL ||
 		cpapi_decimal_to_json(t->quantity, num, sizeof(num)) != 0 ||
 		cpapi_decimal_sign(t->quantity) <= 0)
@@ -1974,29 +1971,98 @@ cpapi_build_order_body(const CpapiTicket *t, char **out,
 					  t->quantity ? t->quantity : "(null)");
 	snprintf(conid, sizeof(conid), "%" PRId64, t->conid);
 	snprintf(sectype, sizeof(sectype), "%s:STK", conid);
-	buf_puts(&b, "{\"orders\":[{\"acctId\":");
-	buf_put_quoted(&b, t->account);
-	buf_puts(&b, ",\"conid\":");
-	buf_puts(&b, conid);
-	buf_puts(&b, ",\"secType\":");
-	buf_put_quoted(&b, sectype);
-	buf_puts(&b, ",\"cOID\":");
-	buf_put_quoted(&b, t->coid);
-	buf_puts(&b, ",\"orderType\":");
-	buf_put_quoted(&b, type);
-	if (ticket_put_prices(&b, t, err, errlen) != 0)
+	buf_puts(b, "{\"acctId\":");
+	buf_put_quoted(b, t->account);
+	buf_puts(b, ",\"conid\":");
+	buf_puts(b, conid);
+	buf_puts(b, ",\"secType\":");
+	buf_put_quoted(b, sectype);
+	if (t->coid != NULL)
+	{
+		buf_puts(b, ",\"cOID\":");
+		buf_put_quoted(b, t->coid);
+	}
+	if (t->parent_id != NULL)
+	{
+		buf_puts(b, ",\"parentId\":");
+		buf_put_quoted(b, t->parent_id);
+	}
+	buf_puts(b, ",\"orderType\":");
+	buf_put_quoted(b, type);
+	if (ticket_put_prices(b, t, err, errlen) != 0)
+		return -1;
+	buf_puts(b, ",\"side\":");
+	buf_put_quoted(b, side);
+	buf_puts(b, ",\"quantity\":");
+	buf_puts(b, num);
+	buf_puts(b, ",\"tif\":");
+	buf_put_quoted(b, tif);
+	buf_puts(b, ",\"outsideRTH\":");
+	buf_puts(b, t->outside_rth ? "true}" : "false}");
+	return 0;
+}
+
+/*
+ * Build the body of POST /iserver/account/{acct}/orders for n tickets
+ * sent in one request (one order, or a bracket's parent and children):
+ * {"orders":[...]}.  Every ticket needs its cOID.  Returns 0 with *out
+ * malloc'ed, or -1 with err set.
+ */
+int
+cpapi_build_orders_body(const CpapiTicket *t, int n, char **out,
+						char *err, size_t errlen)
+{
+	CpBuf b = {0};
+	int	  i;
+
+	*out = NULL;
+	buf_puts(&b, "{\"orders\":[");
+	for (i = 0; i < n; i++)
+	{
+		if (t[i].coid == NULL)
+		{
+			free(b.data);
+			return cp_err(err, errlen, "account, cOID and conid are "
+									   "required");
+		}
+		if (i > 0)
+			buf_puts(&b, ",");
+		if (ticket_put(&b, &t[i], err, errlen) != 0)
+		{
+			free(b.data);
+			return -1;
+		}
+	}
+	buf_puts(&b, "]}");
+	*out = b.data;
+	return 0;
+}
+
+/* Build the body of POST .../orders for one ticket; see above. */
+int
+cpapi_build_order_body(const CpapiTicket *t, char **out,
+					   char *err, size_t errlen)
+{
+	return cpapi_build_orders_body(t, 1, out, err, errlen);
+}
+
+/*
+ * Build the body of POST /iserver/account/{acct}/order/{id} (modify):
+ * the single ticket object, without the "orders" wrapper.  Returns 0
+ * with *out malloc'ed, or -1 with err set.
+ */
+int
+cpapi_build_ticket(const CpapiTicket *t, char **out, char *err,
+				   size_t errlen)
+{
+	CpBuf b = {0};
+
+	*out = NULL;
+	if (ticket_put(&b, t, err, errlen) != 0)
 	{
 		free(b.data);
 		return -1;
 	}
-	buf_puts(&b, ",\"side\":");
-	buf_put_quoted(&b, side);
-	buf_puts(&b, ",\"quantity\":");
-	buf_puts(&b, num);
-	buf_puts(&b, ",\"tif\":");
-	buf_put_quoted(&b, tif);
-	buf_puts(&b, ",\"outsideRTH\":");
-	buf_puts(&b, t->outside_rth ? "true}]}" : "false}]}");
 	*out = b.data;
 	return 0;
 }

@@ -247,6 +247,7 @@ typedef struct CpapiTicket
 	const char *stop_price;	 /* decimal text or NULL */
 	const char *tif;		 /* day, gtc, ioc */
 	bool		outside_rth;
+	const char *parent_id; /* a bracket child's parent cOID, or NULL */
 } CpapiTicket;
 
 /* decimals and numbers */
@@ -317,6 +318,10 @@ extern int	cpapi_choose_stock(const CpapiContracts *c, const char *symbol,
 extern int cpapi_json_quote(const char *s, char **out);
 extern int cpapi_build_order_body(const CpapiTicket *t, char **out,
 								  char *err, size_t errlen);
+extern int cpapi_build_orders_body(const CpapiTicket *t, int n, char **out,
+								   char *err, size_t errlen);
+extern int cpapi_build_ticket(const CpapiTicket *t, char **out, char *err,
+							  size_t errlen);
 extern int cpapi_build_id_list_body(const char *key, char *const *ids,
 									int n, char **out);
 

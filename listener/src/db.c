@@ -716,3 +716,59 @@ db_record_cancel_sent(DbConn *db, int64_t order_id, const char *payload)
 						"$2::jsonb)",
 						2, params, NULL);
 }
+
+/*
+ * Run one statement with text parameters and copy its result into *out
+ * as text (release with db_rows_free).  For the modules that call their
+ * own pgtrade functions: the statement must schema-qualify them.
+ */
+DbResult
+db_rows(DbConn *db, const char *what, const char *sql, int nparams,
+		const char *const *params, DbRows *out)
+{
+	PGresult *res;
+	DbResult  rc = db_exec(db, what, sql, nparams, params, &res);
+	int		  i;
+	int		  j;
+
+	memset(out, 0, sizeof(*out));
+	if (rc != DB_OK)
+		return rc;
+	out->nrows = PQntuples(res);
+	out->ncols = PQnfields(res);
+	out->cells = xcalloc((size_t) out->nrows * (size_t) out->ncols + 1,
+						 sizeof(char *));
+	for (i = 0; i < out->nrows; i++)
+		for (j = 0; j < out->ncols; j++)
+			out->cells[i * out->ncols + j] = get_value(res, i, j);
+	PQclear(res);
+	return DB_OK;
+}
+
+/* Return a cell of a DbRows (NULL for SQL NULL or out of range). */
+const char *
+db_rows_get(const DbRows *r, int row, int col)
+{
+	if (row < 0 || row >= r->nrows || col < 0 || col >= r->ncols)
+		return NULL;
+	return r->cells[row * r->ncols + col];
+}
+
+/* Release a DbRows and zero it. */
+void
+db_rows_free(DbRows *r)
+{
+	int i;
+
+	for (i = 0; i < r->nrows * r->ncols; i++)
+		free(r->cells[i]);
+	free(r->cells);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Return the list as a text[] literal (malloc'ed) for a parameter. */
+char *
+db_text_array(const StrList *l)
+{
+	return array_literal(l);
+}

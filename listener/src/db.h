@@ -99,6 +99,17 @@ typedef struct FillRecord
 	const char *payload;
 } FillRecord;
 
+/*
+ * A result as text, for the modules that run their own statements
+ * (db_rows): cells[row * ncols + col], NULL for SQL NULL, malloc'ed.
+ */
+typedef struct DbRows
+{
+	int	   nrows;
+	int	   ncols;
+	char **cells;
+} DbRows;
+
 typedef struct DbConn DbConn;
 
 extern DbConn  *db_create(void);
@@ -111,47 +122,52 @@ extern bool		db_idle(void *db);
 extern int		db_socket(const DbConn *db);
 extern DbResult db_read_notifies(DbConn *db, int *count);
 
-extern DbResult db_listener_register(DbConn *db, const char *name, int pid,
-									 const char *version, int64_t *id);
-extern DbResult db_listener_stopped(DbConn *db, int64_t id);
-extern DbResult db_listener_heartbeat(DbConn *db, int64_t id,
-									  const char	*state,
-									  const StrList *accounts,
-									  const char	*last_error);
-extern DbResult db_lease_try(DbConn *db, const char *account, bool *got);
-extern DbResult db_lease_release(DbConn *db, const char *account);
-extern DbResult db_claim_order(DbConn *db, int64_t id,
-							   const StrList *accounts, ClaimedOrder *out,
-							   bool *found);
-extern void		claimed_order_free(ClaimedOrder *o);
-extern void		claimed_order_copy(ClaimedOrder *dst, const ClaimedOrder *src);
-extern DbResult db_record_submission(DbConn *db, int64_t order_id,
-									 const char *broker_order_id,
-									 const char *broker_status,
-									 const char *payload,
-									 char	   **new_status);
-extern DbResult db_record_conid(DbConn *db, int64_t order_id,
-								int64_t conid, const char *payload);
-extern DbResult db_record_rejection(DbConn *db, int64_t order_id,
-									const char *reason,
-									const char *payload);
-extern DbResult db_record_status(DbConn *db, int64_t order_id,
-								 const char *broker_status,
-								 const char *filled_quantity,
-								 const char *avg_price,
-								 const char *payload, char **new_status);
-extern DbResult db_record_fill(DbConn *db, const FillRecord *f,
-							   bool *inserted);
-extern DbResult db_record_unknown(DbConn *db, int64_t order_id,
-								  const char *reason);
-extern DbResult db_orders_in_flight(DbConn *db, const StrList *accounts,
-									InFlightList *out);
-extern void		in_flight_free(InFlightList *l);
-extern DbResult db_orders_to_cancel(DbConn *db, const StrList *accounts,
-									const char *resend_after,
-									CancelList *out);
-extern void		cancel_list_free(CancelList *l);
-extern DbResult db_record_cancel_sent(DbConn *db, int64_t order_id,
-									  const char *payload);
+extern DbResult	   db_listener_register(DbConn *db, const char *name, int pid,
+										const char *version, int64_t *id);
+extern DbResult	   db_listener_stopped(DbConn *db, int64_t id);
+extern DbResult	   db_listener_heartbeat(DbConn *db, int64_t id,
+										 const char	   *state,
+										 const StrList *accounts,
+										 const char	   *last_error);
+extern DbResult	   db_lease_try(DbConn *db, const char *account, bool *got);
+extern DbResult	   db_lease_release(DbConn *db, const char *account);
+extern DbResult	   db_claim_order(DbConn *db, int64_t id,
+								  const StrList *accounts, ClaimedOrder *out,
+								  bool *found);
+extern void		   claimed_order_free(ClaimedOrder *o);
+extern void		   claimed_order_copy(ClaimedOrder *dst, const ClaimedOrder *src);
+extern DbResult	   db_record_submission(DbConn *db, int64_t order_id,
+										const char *broker_order_id,
+										const char *broker_status,
+										const char *payload,
+										char	  **new_status);
+extern DbResult	   db_record_conid(DbConn *db, int64_t order_id,
+								   int64_t conid, const char *payload);
+extern DbResult	   db_record_rejection(DbConn *db, int64_t order_id,
+									   const char *reason,
+									   const char *payload);
+extern DbResult	   db_record_status(DbConn *db, int64_t order_id,
+									const char *broker_status,
+									const char *filled_quantity,
+									const char *avg_price,
+									const char *payload, char **new_status);
+extern DbResult	   db_record_fill(DbConn *db, const FillRecord *f,
+								  bool *inserted);
+extern DbResult	   db_record_unknown(DbConn *db, int64_t order_id,
+									 const char *reason);
+extern DbResult	   db_orders_in_flight(DbConn *db, const StrList *accounts,
+									   InFlightList *out);
+extern void		   in_flight_free(InFlightList *l);
+extern DbResult	   db_orders_to_cancel(DbConn *db, const StrList *accounts,
+									   const char *resend_after,
+									   CancelList *out);
+extern void		   cancel_list_free(CancelList *l);
+extern DbResult	   db_rows(DbConn *db, const char *what, const char *sql,
+						   int nparams, const char *const *params, DbRows *out);
+extern const char *db_rows_get(const DbRows *r, int row, int col);
+extern void		   db_rows_free(DbRows *r);
+extern char		  *db_text_array(const StrList *l);
+extern DbResult	   db_record_cancel_sent(DbConn *db, int64_t order_id,
+										 const char *payload);
 
 #endif /* DB_H */

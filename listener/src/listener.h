@@ -175,6 +175,21 @@ typedef enum SubmitOutcome
 
 extern SubmitOutcome order_submit(Listener *L, const ClaimedOrder *o);
 extern void			 claim_and_submit(Listener *L);
+extern bool			 prompt_allowed(const Listener		  *L,
+									const CpapiOrderReply *r);
+extern char			*prompt_text(const CpapiOrderReply *r);
+
+/* modify.c */
+extern void modify_send_due(Listener *L);
+
+/* bracket.c */
+extern int		bracket_build_body(Listener *L, const ClaimedOrder *o,
+								   const CpapiTicket *t, char **body,
+								   char *err, size_t errlen);
+extern DbResult bracket_record_children(Listener *L, const ClaimedOrder *o,
+										const char *answer_text);
+extern bool		bracket_child_settles_later(Listener			*L,
+											const InFlightOrder *row);
 
 /* cancel.c */
 extern void cancel_send_due(Listener *L);

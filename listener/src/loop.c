@@ -11,7 +11,7 @@
  *	3. Session not ready: establish it (with back-off).
  *	4. Session ready: tickle when due; reconcile when asked; otherwise
  *	   on a notification or a poll tick send the cancels that are due,
- *	   then claim and submit, then track.
+ *	   then the modifications, then claim and submit, then track.
  *	5. Heartbeat every poll interval.
  *	6. Wait on the database socket until the next timer.
  * NOTIFY only rings the bell: the orders table is the queue, so a lost
@@ -353,6 +353,9 @@ loop_work(Listener *L, double now)
 	if (due && db_is_connected(L->db) && session_ready(L) &&
 		!L->need_reconcile)
 		cancel_send_due(L);
+	if (due && db_is_connected(L->db) && session_ready(L) &&
+		!L->need_reconcile)
+		modify_send_due(L);
 	/* --once sends what was queued: nothing after the queue ran dry */
 	if (due && loop_may_claim(L))
 	{

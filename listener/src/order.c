@@ -116,6 +116,12 @@ submission_accept(Listener *L, Submission *s, const CpapiOrderReply *r)
 			 status ? status : "?", r->text ? "; note: " : "",
 			 r->text ? r->text : "");
 	free(status);
+	/* a bracket's children are answered in the same array */
+	if (s->answers.n > 0 &&
+		bracket_record_children(L, s->o,
+								s->answers.items[s->answers.n - 1]) ==
+			DB_LOST)
+		return SUBMIT_DB_LOST;
 	retry_clear(L);
 	return SUBMIT_RECORDED;
 }
@@ -134,7 +140,7 @@ submission_uncertain(Listener *L, Submission *s, const char *why)
 }
 
 /* Return true when every message id of the prompt may be confirmed. */
-static bool
+bool
 prompt_allowed(const Listener *L, const CpapiOrderReply *r)
 {
 	int i;
@@ -148,7 +154,7 @@ prompt_allowed(const Listener *L, const CpapiOrderReply *r)
 }
 
 /* Describe a prompt as "o354: text; o163: text" (malloc'ed). */
-static char *
+char *
 prompt_text(const CpapiOrderReply *r)
 {
 	StrList parts = {0};
@@ -559,7 +565,7 @@ order_submit(Listener *L, const ClaimedOrder *o)
 		t.conid = resolved.conid;
 		L->retry.order.conid = resolved.conid;
 	}
-	if (cpapi_build_order_body(&t, &s.body, err, sizeof(err)) != 0)
+	if (bracket_build_body(L, o, &t, &s.body, err, sizeof(err)) != 0)
 	{
 		char *why = xasprintf("cannot build the order: %s", err);
 

@@ -570,6 +570,8 @@ reconcile_not_found(Listener *L, const InFlightOrder *row, bool mine,
 	if (mine && L->retry.resends < RETRY_RESENDS_MAX &&
 		time(NULL) - L->retry.first_attempt < RETRY_WINDOW_SECONDS)
 		return retry_resend(L, row);
+	if (!mine && bracket_child_settles_later(L, row))
+		return DB_OK; /* goes, or went, with its parent */
 	if (mine && L->retry.resends >= RETRY_RESENDS_MAX)
 		note = "; resends exhausted";
 	else if (mine)

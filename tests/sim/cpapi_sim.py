@@ -312,6 +312,7 @@ class Config:
         "prompt_strict": False,
         "reject_next": None,
         "inactive_next": None,
+        "answer_lost_next": None,
         "duplicate": "error",
         "coid_window_s": 86400,
         "cancel_delay_s": 0.5,
@@ -451,6 +452,9 @@ class Config:
 
     def _check_inactive_next(self, value):
         return self._check_outcome("inactive_next", value, False)
+
+    def _check_answer_lost_next(self, value):
+        return self._check_outcome("answer_lost_next", value, False)
 
     def _check_duplicate(self, value):
         if value not in ("error", "error400", "accept"):
@@ -615,13 +619,21 @@ class Scheduler:
 
 
 class PendingOrder:
-    """An order ticket waiting for its chain of confirmation prompts."""
+    """An order request waiting for its chain of confirmation prompts.
 
-    def __init__(self, ticket, account, message_ids, log_entry):
-        self.ticket = ticket
+    tickets holds the placement's tickets (one, or a bracket's parent
+    and children); modify is the booked order a modification changes
+    (then tickets holds its one new ticket).
+    """
+
+    def __init__(self, tickets, account, message_ids, log_entry,
+                 modify=None):
+        self.tickets = tickets
+        self.ticket = tickets[0]
         self.account = account
         self.queue = list(message_ids)
         self.log_entry = log_entry
+        self.modify = modify
 
 
 class Session:
@@ -861,6 +873,10 @@ class Order:
         self.event_pending = False
         self.cancel_requested = False
         self.token = 0
+        self.parent = None      # a bracket child's parent order
+        self.children = []      # a bracket parent's children
+        self.held = False       # a child waiting for its parent's fill
+        self.on_end = None      # called once the order is terminal
 
     @property
     def remaining(self):
@@ -885,6 +901,8 @@ class Order:
         if status in TERMINAL:
             self.ended_session = session_seq
             self.token += 1
+            if self.on_end is not None:
+                self.on_end(self)
         else:
             self.ended_session = None
 
@@ -1048,6 +1066,9 @@ class Order:
             "avg_price": None if avg is None else fmt_avg(avg),
             "placed_at": iso_utc(self.placed_at),
             "brokerage_session": self.placed_session,
+            "parent_order_id": None if self.parent is None
+            else self.parent.order_id,
+            "held": self.held,
             "executions": [e.book_row() for e in self.executions],
         }
 
@@ -1280,7 +1301,7 @@ class FillEngine:
 
     def work(self, order, from_event=False):
         """Try to fill order according to fill_mode; see the README."""
-        if order.terminal or order.cancel_requested:
+        if order.terminal or order.cancel_requested or order.held:
             return
         if from_event:
             order.event_pending = False
@@ -1337,12 +1358,40 @@ class FillEngine:
         order.filled += size
         order.cost += size * price
         order.updated_at = time.time()
+        if order.parent is not None:
+            self._oca_cancel(order)
         if order.remaining <= 0:
             order.set_status("Filled", self.sim.session.seq)
         elif order.status in ("PreSubmitted", "PendingSubmit"):
             order.set_status("Submitted", self.sim.session.seq)
         book.positions_cache.pop(order.account, None)
         return exe
+
+    def _oca_cancel(self, order):
+        """A bracket child executed: cancel its OCA siblings."""
+        for other in order.parent.children:
+            if other is not order and not other.terminal:
+                other.held = False
+                other.set_status("Cancelled", self.sim.session.seq)
+
+    def parent_ended(self, parent):
+        """A bracket parent is terminal: release or cancel its children.
+
+        Filled, or ended with part of it filled: the children start
+        working (with their own size, until modified).  Ended with
+        nothing filled: they are cancelled.
+        """
+        for child in parent.children:
+            if child.terminal or not child.held:
+                continue
+            child.held = False
+            if parent.filled > 0:
+                if child.status in ("PreSubmitted", "PendingSubmit") and \
+                        child.order_type in ("MKT", "LMT"):
+                    child.set_status("Submitted", self.sim.session.seq)
+                self.work(child)
+            else:
+                child.set_status("Cancelled", self.sim.session.seq)
 
     def on_price(self, conid):
         """Let working orders for conid react to a new price."""
@@ -1579,8 +1628,23 @@ class Simulator:
                 status, payload = internal_error(exc)
             if entry is not None:
                 self._finish_log_entry(entry, status, payload)
+            if status == 200 and route.name in ("place_order",
+                                                "modify_order", "reply"):
+                status, payload = self._lose_answer(entry, status, payload)
             self.mark_dirty()
             return status, payload
+
+    def _lose_answer(self, entry, status, payload):
+        """With answer_lost_next, carry the request out but answer 504."""
+        lost = self.config["answer_lost_next"]
+        if not lost:
+            return status, payload
+        lost["count"] -= 1
+        if lost["count"] <= 0:
+            self.config.values["answer_lost_next"] = None
+        if entry is not None:
+            entry["answer_lost"] = True
+        return 504, {"error": "Gateway Timeout", "statusCode": 504}
 
     def _match(self, method, path):
         """Find the route for path; tell whether another method fits."""
@@ -2084,41 +2148,65 @@ class Simulator:
 
     @staticmethod
     def _tickets(body):
-        """Extract the single ticket of {"orders": [t]} or [t]."""
+        """Extract the tickets of {"orders": [...]} or [...].
+
+        One ticket, or a bracket: a parent (no parentId, with a cOID)
+        followed by children whose parentId is the parent's cOID.
+        """
         if isinstance(body, dict) and "orders" in body:
             body = body["orders"]
         if not isinstance(body, list) or not body:
             raise fail(500, "malformed request: expected {\"orders\": "
                        "[ticket]}", True)
         if len(body) > 1:
-            raise fail(500, "the simulator accepts one order ticket per "
-                       "request", True)
-        return body[0]
+            head = body[0]
+            coid = head.get("cOID") if isinstance(head, dict) else None
+            if not coid or "parentId" in head or any(
+                    not isinstance(t, dict) or t.get("parentId") != coid
+                    for t in body[1:]):
+                raise fail(500, "the simulator accepts one order ticket "
+                           "per request, or a bracket: a parent and "
+                           "children whose parentId is its cOID", True)
+        return body
 
     def api_place_order(self, req):
         """POST /iserver/account/{acct}/orders."""
         session = self.session
         session.invalidate_prompt()
         account = self._account(req)
-        ticket = self._parse_ticket(self._tickets(req.json()))
+        raw = self._tickets(req.json())
+        tickets = [self._parse_ticket(raw[0])] + [
+            self._parse_ticket(t, need_coid=False) for t in raw[1:]]
+        ticket = tickets[0]
+        for child in tickets[1:]:
+            if child["side"] == ticket["side"] or \
+                    child["conid"] != ticket["conid"]:
+                raise fail(200, "bracket children must trade the parent's "
+                           "contract on the other side")
         duplicate = self.config["duplicate"]
-        if duplicate != "accept" and self.book.coid_taken(
-                ticket["cOID"], self.config["coid_window_s"] * self.scale):
-            text = "Order couldn't be submitted: Local order ID=%s is " \
-                   "already registered." % ticket["cOID"]
-            raise fail(400 if duplicate == "error400" else 200, text)
+        for one in tickets:
+            if one.get("cOID") and duplicate != "accept" and \
+                    self.book.coid_taken(one["cOID"],
+                                         self.config["coid_window_s"] *
+                                         self.scale):
+                text = "Order couldn't be submitted: Local order ID=%s " \
+                       "is already registered." % one["cOID"]
+                raise fail(400 if duplicate == "error400" else 200, text)
+        chain = self._prompt_chain(ticket["conid"])
+        pending = PendingOrder(tickets, account, chain, req.log_entry)
+        return self._advance(pending)
+
+    def _prompt_chain(self, conid):
+        """Return the message ids the next order request must confirm."""
         self.order_counter += 1
         prompts = self.config["prompts"]
         every = prompts["every"]
         if (every and self.order_counter % every == 0) or \
-                ticket["conid"] in prompts["conids"]:
+                conid in prompts["conids"]:
             ids = prompts["message_ids"]
-            chain = [ids[i % len(ids)] for i in range(max(1,
-                                                          prompts["chain"]))]
-        else:
-            chain = []
-        pending = PendingOrder(ticket, account, chain, req.log_entry)
-        return self._advance(pending)
+            return [ids[i % len(ids)] for i in range(max(1,
+                                                         prompts["chain"]))]
+        return []
 
     def _advance(self, pending):
         """Ask the next unsuppressed prompt, or place the order."""
@@ -2145,18 +2233,46 @@ class Simulator:
             if reject["count"] <= 0:
                 config.values["reject_next"] = None
             raise fail(200, reject["text"])
-        ticket = pending.ticket
-        order = Order(self.book.new_order_id(), ticket, pending.account,
-                      self.contracts.get(ticket["conid"]), time.time(),
-                      self.session.seq)
-        before = self.book.add(order)
+        if pending.modify is not None:
+            return self._apply_modify(pending.modify, pending.ticket)
+        orders = []
+        befores = []
+        for ticket in pending.tickets:
+            order = Order(self.book.new_order_id(), ticket, pending.account,
+                          self.contracts.get(ticket["conid"]), time.time(),
+                          self.session.seq)
+            orders.append(order)
+            if order.coid:
+                befores.append((order, self.book.add(order)))
+            else:
+                self.book.orders[order.order_id] = order
+        parent = orders[0]
+        for child in orders[1:]:
+            child.parent = parent
+            child.held = True
+            parent.children.append(child)
+        if parent.children:
+            parent.on_end = self.engine.parent_ended
         try:
-            return self._enter(order, pending)
+            answer = [self._enter_child(child) for child in orders[1:]]
+            return self._enter(parent, pending) + answer
         except Exception:
-            self.book.remove(order, before)
+            for order, before in befores:
+                self.book.remove(order, before)
+            for order in orders:
+                self.book.orders.pop(order.order_id, None)
             if pending.log_entry is not None:
                 pending.log_entry["order_id"] = None
             raise
+
+    def _enter_child(self, child):
+        """Book a bracket child, held until its parent fills."""
+        child.set_status("PreSubmitted", self.session.seq)
+        answer = {"order_id": str(child.order_id),
+                  "order_status": child.status, "encrypt_message": "1"}
+        if child.coid:
+            answer["local_order_id"] = child.coid
+        return answer
 
     def _enter(self, order, pending):
         """Give a booked order its first status and run the fill engine.
@@ -2234,6 +2350,18 @@ class Simulator:
         if ticket["conid"] != order.contract.conid or \
                 ticket["side"] != order.side:
             raise fail(200, "conid and side of an order cannot change")
+        if ticket["quantity"] < order.filled:
+            raise fail(200, "quantity is below the filled quantity")
+        chain = self._prompt_chain(ticket["conid"])
+        pending = PendingOrder([ticket], order.account, chain,
+                               req.log_entry, modify=order)
+        return self._advance(pending)
+
+    def _apply_modify(self, order, ticket):
+        """Change a booked order's terms; answer shape (a)."""
+        if order.terminal or order.cancel_requested:
+            raise fail(200, "OrderID %d cannot be modified: it is %s" %
+                       (order.order_id, order.status))
         if ticket["quantity"] < order.filled:
             raise fail(200, "quantity is below the filled quantity")
         order.quantity = ticket["quantity"]

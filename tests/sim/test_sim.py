@@ -898,6 +898,147 @@ def test_modify():
     equal(book_order(order_id)["avg_price"], "455.00", "fill price")
 
 
+def bracket(conid, side, qty, entry, take_profit, stop_loss):
+    """Build a bracket: parent limit (or market), TP limit, SL stop."""
+    exit_side = "SELL" if side == "BUY" else "BUY"
+    parent = ticket(conid=conid, side=side, qty=qty,
+                    otype="MKT" if entry is None else "LMT", price=entry,
+                    tif="GTC")
+    tp = ticket(conid=conid, side=exit_side, qty=qty, otype="LMT",
+                price=take_profit, tif="GTC")
+    sl = ticket(conid=conid, side=exit_side, qty=qty, otype="STP",
+                price=stop_loss, tif="GTC")
+    tp["parentId"] = sl["parentId"] = parent["cOID"]
+    return [parent, tp, sl]
+
+
+@case("bracket: one POST, one answer per ticket, children held, OCA")
+def test_bracket():
+    set_price(MSFT, "300")
+    tickets = bracket(MSFT, "BUY", 10, 299, 310, 290)
+    _, body = C.api("POST", "/iserver/account/%s/orders" % ACCOUNT,
+                    {"orders": tickets})
+    equal([(a["local_order_id"], a["order_status"]) for a in body],
+          [(tickets[0]["cOID"], "Submitted"),
+           (tickets[1]["cOID"], "PreSubmitted"),
+           (tickets[2]["cOID"], "PreSubmitted")], "answers")
+    ids = [int(a["order_id"]) for a in body]
+    equal([(book_order(i)["held"], book_order(i)["parent_order_id"])
+           for i in ids], [(False, None), (True, ids[0]), (True, ids[0])],
+          "children held under the parent")
+    # 311 would fill the take-profit (sell limit 310) were it not held
+    set_price(MSFT, "311")
+    equal([book_order(i)["status"] for i in ids],
+          ["Submitted", "PreSubmitted", "PreSubmitted"], "held at 311")
+    # 298.50: the parent (buy limit 299) fills; the children start
+    # working: the take-profit Submitted, the stop-loss waits for 290
+    set_price(MSFT, "298.50")
+    equal([(book_order(i)["status"], book_order(i)["held"]) for i in ids],
+          [("Filled", False), ("Submitted", False),
+           ("PreSubmitted", False)], "parent filled, children released")
+    set_price(MSFT, "310.50")
+    equal([(book_order(i)["status"], book_order(i)["avg_price"])
+           for i in ids], [("Filled", "298.50"), ("Filled", "310.50"),
+                           ("Cancelled", None)],
+          "take-profit filled at 310.50, stop-loss cancelled (OCA)")
+    trades = C.ok("GET", "/v1/api/iserver/account/trades?accountId=" +
+                  ACCOUNT)
+    equal(sorted(t["order_ref"] for t in trades
+                 if t["order_ref"] in (tickets[1]["cOID"],
+                                       tickets[2]["cOID"])),
+          [tickets[1]["cOID"]], "the child's execution carries its cOID")
+
+
+@case("bracket: parent ends unfilled -> children cancelled; partly "
+      "filled -> children work and can be modified")
+def test_bracket_parent_ends():
+    config(cancel_delay_s=0)
+    set_price(IBM, "105")
+    tickets = bracket(IBM, "BUY", 10, 100, 110, 95)
+    _, body = C.api("POST", "/iserver/account/%s/orders" % ACCOUNT,
+                    {"orders": tickets})
+    ids = [int(a["order_id"]) for a in body]
+    C.ok("DELETE", "/v1/api/iserver/account/%s/order/%d" % (ACCOUNT, ids[0]))
+    equal([book_order(i)["status"] for i in ids], ["Cancelled"] * 3,
+          "unfilled parent cancelled with its children")
+    config(fill_mode="partial", partial_sizes=[4])
+    tickets = bracket(IBM, "BUY", 10, 100, 110, 95)
+    _, body = C.api("POST", "/iserver/account/%s/orders" % ACCOUNT,
+                    {"orders": tickets})
+    ids = [int(a["order_id"]) for a in body]
+    set_price(IBM, "99.90")
+    equal(book_order(ids[0])["filled"], 4.0, "parent filled 4 of 10")
+    equal(book_order(ids[1])["held"], True, "children held while partial")
+    C.ok("DELETE", "/v1/api/iserver/account/%s/order/%d" % (ACCOUNT, ids[0]))
+    equal([(book_order(i)["status"], book_order(i)["held"]) for i in ids],
+          [("Cancelled", False), ("Submitted", False),
+           ("PreSubmitted", False)], "partly filled parent releases them")
+    for i, child in zip(ids[1:], tickets[1:]):
+        child = dict(child, quantity=4)
+        del child["cOID"], child["parentId"]
+        answer = C.ok("POST", "/v1/api/iserver/account/%s/order/%d" %
+                      (ACCOUNT, i), child)
+        equal(answer[0]["order_id"], str(i), "modify answer")
+    equal([book_order(i)["quantity"] for i in ids[1:]], [4.0, 4.0],
+          "children resized to the 4 filled")
+    config(fill_mode="immediate", partial_sizes=[], cancel_delay_s=0.5)
+
+
+@case("bracket shape: children need parentId = the parent's cOID")
+def test_bracket_shape():
+    tickets = bracket(SPY, "BUY", 1, 100, 110, 90)
+    del tickets[2]["parentId"]
+    status, _ = C.api("POST", "/iserver/account/%s/orders" % ACCOUNT,
+                      {"orders": tickets})
+    equal(status, 500, "child without parentId")
+    tickets = bracket(SPY, "BUY", 1, 100, 110, 90)
+    tickets[1]["side"] = "BUY"
+    status, body = C.api("POST", "/iserver/account/%s/orders" % ACCOUNT,
+                         {"orders": tickets})
+    equal((status, "error" in body), (200, True), "child on the same side")
+
+
+@case("modify: prompts as placements do; reject_next refuses it")
+def test_modify_prompt():
+    config(fill_mode="never")
+    order = ticket(otype="LMT", price=400, tif="GTC")
+    _, body = place(order)
+    order_id = int(body[0]["order_id"])
+    order["quantity"] = 12
+    config(prompts={"every": 1, "message_ids": ["o10138"], "chain": 1})
+    path = "/v1/api/iserver/account/%s/order/%d" % (ACCOUNT, order_id)
+    prompt = C.ok("POST", path, order)
+    equal(prompt[0]["messageIds"], ["o10138"], "prompt")
+    equal(book_order(order_id)["quantity"], 10.0, "not applied yet")
+    answer = C.ok("POST", "/v1/api/iserver/reply/" + prompt[0]["id"],
+                  {"confirmed": True})
+    equal((answer[0]["order_id"], book_order(order_id)["quantity"]),
+          (str(order_id), 12.0), "applied once confirmed")
+    config(prompts={"every": 0}, reject_next="modify refused")
+    order["quantity"] = 20
+    equal(C.ok("POST", path, order), {"error": "modify refused"}, "reject")
+    equal(book_order(order_id)["quantity"], 12.0, "unchanged")
+    C.ok("POST", "/sim/order", {"order_id": order_id, "status": "Cancelled"})
+    config(fill_mode="immediate")
+
+
+@case("answer_lost_next: the request is carried out, the answer is 504")
+def test_answer_lost():
+    config(answer_lost_next=True)
+    order = ticket()
+    status, _ = place(order)
+    equal(status, 504, "answer")
+    rows = [r for r in C.ok("GET", "/sim/book")["orders"]
+            if r["cOID"] == order["cOID"]]
+    equal([r["status"] for r in rows], ["Filled"], "carried out")
+    entry = [e for e in C.ok("GET", "/sim/log")["entries"]
+             if e["cOID"] == order["cOID"]][0]
+    equal((entry["outcome"], entry.get("answer_lost")), ("accepted", True),
+          "logged")
+    status, _ = place(ticket())
+    equal(status, 200, "only the next request")
+
+
 @case("force=true answers empty; the next call has the orders")
 def test_force():
     equal(C.ok("GET", "/v1/api/iserver/account/orders?force=true&"

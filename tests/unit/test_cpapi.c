@@ -33,7 +33,7 @@
 #include "tap.h"
 
 /* Number of test points this file emits; checked at the end. */
-#define TEST_PLAN 262
+#define TEST_PLAN 266
 
 /* Number of test points of the shared-payload part (skipped as one). */
 #define TEST_PLAN_SHARED 71
@@ -759,6 +759,45 @@ test_order_body(void)
 	t.order_type = "trail";
 	ok(cpapi_build_order_body(&t, &body, err, sizeof(err)) == -1,
 	   "unsupported order type is refused");
+
+	/* modify (ibkr-cpapi.md 6.5): the single ticket, no wrapper, no cOID */
+	t.coid = NULL;
+	t.order_type = "limit";
+	t.quantity = "120";
+	ok(cpapi_build_ticket(&t, &body, err, sizeof(err)) == 0, "modify ticket "
+															 "builds");
+	is_str(body,
+		   "{\"acctId\":\"DU1234567\",\"conid\":265598,"
+		   "\"secType\":\"265598:STK\",\"orderType\":\"LMT\","
+		   "\"price\":165,\"side\":\"SELL\",\"quantity\":120,"
+		   "\"tif\":\"GTC\",\"outsideRTH\":true}",
+		   "modify ticket text: every field, new quantity, no cOID");
+	free(body);
+
+	/* bracket (6.1): parent then children with parentId = parent cOID */
+	{
+		CpapiTicket b[2];
+
+		b[0] = t;
+		b[0].coid = "p-1";
+		b[1] = t;
+		b[1].coid = "p-2";
+		b[1].parent_id = "p-1";
+		b[1].side = "buy";
+		b[1].limit_price = "170";
+		ok(cpapi_build_orders_body(b, 2, &body, err, sizeof(err)) == 0 &&
+			   strstr(body, "\"cOID\":\"p-1\",\"orderType\"") != NULL &&
+			   strstr(body, "},{\"acctId\"") != NULL &&
+			   strstr(body, "\"cOID\":\"p-2\",\"parentId\":\"p-1\","
+							"\"orderType\":\"LMT\",\"price\":170,"
+							"\"side\":\"BUY\"") != NULL,
+		   "bracket body: the child carries its cOID and parentId");
+		free(body);
+		b[1].coid = NULL;
+		ok(cpapi_build_orders_body(b, 2, &body, err, sizeof(err)) == -1,
+		   "a ticket without cOID is refused in an orders body");
+	}
+	t.coid = "d-1";
 
 	cpapi_build_id_list_body("messageIds", ids, 2, &body);
 	is_str(body, "{\"messageIds\":[\"o163\",\"o354\"]}",

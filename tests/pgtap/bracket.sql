@@ -1,0 +1,181 @@
+-- bracket.sql: pgtrade.place_bracket, the risk gate's OCA counting,
+-- claiming a parent with its children, and what becomes of the children
+-- when the parent ends.  Figures are worked out by hand per case.
+\ir preamble.psql
+SELECT plan(27);
+
+CREATE TEMP TABLE tap_b (name text PRIMARY KEY, p bigint, tp bigint,
+	sl bigint);
+CREATE FUNCTION pg_temp.bracket(p_name text, p_qty numeric,
+	p_entry numeric DEFAULT 50, p_valid interval DEFAULT '15 minutes')
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	v_ids bigint[];
+BEGIN
+	SELECT array_agg(order_id ORDER BY order_id) INTO v_ids
+	FROM pgtrade.place_bracket('TAPACCT1', 'TAPX', 'buy', p_qty, p_entry,
+		55, 45, valid_for => p_valid);
+	INSERT INTO tap_b VALUES (p_name, v_ids[1], v_ids[2], v_ids[3]);
+END $$;
+CREATE FUNCTION pg_temp.st(p_id bigint) RETURNS text LANGUAGE sql AS
+	$$SELECT status FROM pgtrade.orders WHERE order_id = p_id$$;
+
+-- argument errors
+SELECT throws_ok($$SELECT pgtrade.place_bracket('TAPACCT1', 'TAPX', 'buy',
+	10, 50, 45, 55)$$, '22023', NULL,
+	'a buy with the take-profit below the stop-loss is refused');
+SELECT throws_ok($$SELECT pgtrade.place_bracket('TAPACCT1', 'TAPX', 'buy',
+	10, 56, 55, 45)$$, '22023', NULL,
+	'a buy entry above the take-profit is refused');
+SELECT throws_ok($$SELECT pgtrade.place_bracket('TAPACCT1', 'TAPX', 'sell',
+	10, 50, 55, 45)$$, '22023', NULL,
+	'a sell needs take-profit < entry < stop-loss');
+SELECT throws_ok($$SELECT pgtrade.place_bracket('TAPACCT1', 'TAPX', 'buy',
+	10, 50, NULL, 45)$$, '22004',
+	'a bracket needs a take-profit and a stop-loss price',
+	'a missing take-profit is refused');
+
+-- the three rows.  Limit 10 and no position: the parent's worst long is
+-- 10, the take-profit's worst short -10, and the stop-loss adds nothing
+-- because its OCA group already counts 10 (else -20 would be refused).
+SELECT pgtrade.set_risk_limit('TAPACCT1', max_position => 10) \g /dev/null
+SELECT pg_temp.bracket('a', 10) \g /dev/null
+SELECT results_eq(
+	$$SELECT o.status, o.side, o.quantity, o.order_type, o.limit_price,
+			 o.stop_price, o.tif, o.bracket_role,
+			 o.parent_order_id IS NOT DISTINCT FROM b.p
+				 OR o.order_id = b.p
+		FROM pgtrade.orders o JOIN tap_b b ON o.order_id IN (b.p, b.tp, b.sl)
+		WHERE b.name = 'a' ORDER BY o.order_id$$,
+	$$VALUES ('pending', 'buy', 10::numeric, 'limit', 50::numeric,
+			  NULL::numeric, 'day', 'entry', true),
+			 ('pending', 'sell', 10, 'limit', 55, NULL, 'gtc', 'take_profit',
+			  true),
+			 ('pending', 'sell', 10, 'stop', NULL, 45, 'gtc', 'stop_loss',
+			  true)$$,
+	'a buy bracket: entry limit, sell take-profit limit, sell stop-loss '
+	'stop, all pending');
+SELECT is((SELECT count(DISTINCT oca_group)::int || ' ' || min(oca_group)
+		   FROM pgtrade.orders o JOIN tap_b b ON o.order_id IN (b.tp, b.sl)
+		   WHERE b.name = 'a'),
+	'1 ' || (SELECT client_order_id || '-oca' FROM pgtrade.orders o
+			 JOIN tap_b b ON o.order_id = b.p WHERE b.name = 'a'),
+	'the children share one OCA group named after the parent''s cOID');
+SELECT is((SELECT oca_group FROM pgtrade.orders o JOIN tap_b b
+		   ON o.order_id = b.p WHERE b.name = 'a'), NULL,
+	'the parent is in no OCA group');
+SELECT is((SELECT row(buys, sells)::text FROM pgtrade.open_side_quantities(
+		   'TAPACCT1', pgtrade.instrument_id('TAPX'))), '(10,10)',
+	'open sides: buys 10 (the entry), sells 10 (the group, once)');
+SELECT is(pgtrade.oca_open_quantity(o.oca_group, 'sell', o.order_id),
+	10::numeric, 'oca_open_quantity without the stop-loss is the 10 of '
+	'the take-profit')
+	FROM pgtrade.orders o JOIN tap_b b ON o.order_id = b.sl WHERE b.name = 'a';
+SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 1)).status,
+	'refused', 'a further sell of 1 is refused: worst short 0 - 10 - 1');
+SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1)).status,
+	'refused', 'a further buy of 1 is refused: worst long 10 + 1');
+
+-- claiming: the parent and its children move together; children are
+-- never claimed alone
+SELECT is((SELECT order_id FROM pgtrade.claim_order(1, ARRAY['TAPACCT1'])),
+	(SELECT p FROM tap_b WHERE name = 'a'),
+	'claim_order returns the parent');
+SELECT is(ARRAY[pg_temp.st(p), pg_temp.st(tp), pg_temp.st(sl)],
+	ARRAY['submitting', 'submitting', 'submitting'],
+	'the parent and both children are submitting')
+	FROM tap_b WHERE name = 'a';
+SELECT is((SELECT count(*)::int FROM pgtrade.claim_order(1, ARRAY['TAPACCT1'])),
+	0, 'nothing else is claimed: the children went with the parent');
+SELECT is((SELECT array_agg(order_id ORDER BY order_id)
+		   FROM pgtrade.bracket_children(b.p)), ARRAY[b.tp, b.sl],
+	'bracket_children lists the take-profit and the stop-loss')
+	FROM tap_b b WHERE b.name = 'a';
+SELECT is(pgtrade.bracket_parent_of(b.sl), b.p,
+	'bracket_parent_of names the parent') FROM tap_b b WHERE b.name = 'a';
+
+-- a rejected parent takes the children sent with it along
+SELECT pgtrade.record_rejection(p, 'No trading permissions.')
+	FROM tap_b WHERE name = 'a' \g /dev/null
+SELECT is(ARRAY[pg_temp.st(p), pg_temp.st(tp), pg_temp.st(sl)],
+	ARRAY['rejected', 'rejected', 'rejected'],
+	'the broker rejecting the parent rejects its children')
+	FROM tap_b WHERE name = 'a';
+SELECT matches((SELECT last_error FROM pgtrade.orders o JOIN tap_b b
+				ON o.order_id = b.tp WHERE b.name = 'a'),
+	'^parent order \d+ was rejected: No trading permissions\.$',
+	'the child''s reason names the parent and its reason');
+
+-- an expired parent cancels its pending children
+SELECT pg_temp.bracket('x', 10, 50, '1 microsecond') \g /dev/null
+SELECT pg_sleep(0.01) \g /dev/null
+SELECT is((SELECT count(*)::int FROM pgtrade.claim_order(1, ARRAY['TAPACCT1'])),
+	0, 'an expired bracket is not claimed');
+SELECT is(ARRAY[pg_temp.st(p), pg_temp.st(tp), pg_temp.st(sl)],
+	ARRAY['expired', 'cancelled', 'cancelled'],
+	'its entry expires and its children are cancelled')
+	FROM tap_b WHERE name = 'x';
+
+-- a child the gate refuses: no bracket.  An open sell of 5 first; then
+-- the take-profit's worst short is 0 - 5 - 10 = -15 (limit 10)
+SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 5) \g /dev/null
+SELECT pg_temp.bracket('r', 10) \g /dev/null
+SELECT is(ARRAY[pg_temp.st(p), pg_temp.st(tp), pg_temp.st(sl)],
+	ARRAY['cancelled', 'refused', 'refused'],
+	'a refused child cancels the entry: no entry without protection')
+	FROM tap_b WHERE name = 'r';
+UPDATE pgtrade.orders SET status = 'cancelled'
+	WHERE status = 'pending' AND account_id = 'TAPACCT1' \g /dev/null
+
+-- children cannot be forged: a child of an order that is not a pending
+-- entry, or a parent id changed later
+SELECT throws_ok(format($$INSERT INTO pgtrade.orders (account_id,
+	instrument_id, side, quantity, order_type, limit_price, parent_order_id,
+	bracket_role) VALUES ('TAPACCT1', pgtrade.instrument_id('TAPX'), 'sell',
+	1, 'limit', 60, %s, 'take_profit')$$, (SELECT p FROM tap_b WHERE name = 'a')),
+	'22023', NULL, 'a child of a rejected order is refused');
+SELECT throws_ok(format($$UPDATE pgtrade.orders SET parent_order_id = NULL
+	WHERE order_id = %s$$, (SELECT tp FROM tap_b WHERE name = 'a')),
+	'55000', NULL, 'a child''s parent cannot change');
+
+-- the parent ends partly filled: working children are modified to the
+-- filled quantity.  Limit 100 again; entry 10, 4 of it filled.
+SELECT pgtrade.set_risk_limit('TAPACCT1', max_position => 100) \g /dev/null
+SELECT pg_temp.bracket('f', 10) \g /dev/null
+SELECT pgtrade.claim_order(1, ARRAY['TAPACCT1']) \g /dev/null
+SELECT pgtrade.record_submission(o.order_id, 'B' || o.order_id,
+	CASE WHEN o.order_id = b.p THEN 'Submitted' ELSE 'PreSubmitted' END)
+	FROM pgtrade.orders o JOIN tap_b b ON o.order_id IN (b.p, b.tp, b.sl)
+	WHERE b.name = 'f' \g /dev/null
+SELECT pgtrade.record_fill('tap-brk-1', o.client_order_id, 'TAPACCT1',
+	990001, 'B', 4, 49.90, now())
+	FROM pgtrade.orders o JOIN tap_b b ON o.order_id = b.p
+	WHERE b.name = 'f' \g /dev/null
+SELECT pgtrade.cancel_order(p) FROM tap_b WHERE name = 'f' \g /dev/null
+SELECT is((SELECT count(*)::int FROM pgtrade.order_modification m
+		   JOIN tap_b b ON m.order_id IN (b.tp, b.sl) WHERE b.name = 'f'),
+	0, 'nothing is resized while the cancel is only requested');
+SELECT pgtrade.record_status(p, 'Cancelled', 4) FROM tap_b
+	WHERE name = 'f' \g /dev/null
+SELECT results_eq(
+	$$SELECT m.order_id, m.status, m.quantity, m.old_quantity
+	  FROM pgtrade.order_modification m JOIN tap_b b
+		ON m.order_id IN (b.tp, b.sl)
+	  WHERE b.name = 'f' ORDER BY m.order_id$$,
+	$$SELECT b.tp, 'requested'::text, 4::numeric, 10::numeric
+	  FROM tap_b b WHERE b.name = 'f'
+	  UNION ALL
+	  SELECT b.sl, 'requested', 4, 10 FROM tap_b b WHERE b.name = 'f'$$,
+	'the cancelled entry with 4 filled asks both children down to 4');
+SELECT is((SELECT min(source) FROM pgtrade.order_modification m
+		   JOIN tap_b b ON m.order_id = b.tp WHERE b.name = 'f'),
+	(SELECT format('bracket: parent order %s ended cancelled with 4 filled', p)
+	 FROM tap_b WHERE name = 'f'),
+	'the modification says why');
+SELECT is((SELECT count(*)::int FROM pgtrade.modifications_due(
+		   ARRAY['TAPACCT1']) d JOIN tap_b b ON d.order_id IN (b.tp, b.sl)
+		   WHERE b.name = 'f' AND d.quantity = 4),
+	2, 'both are due for the listener');
+
+SELECT * FROM finish();
+ROLLBACK;
