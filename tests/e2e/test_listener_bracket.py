@@ -15,7 +15,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import Tap, psql, scalar, wait_until, Sim, services  # noqa: E402
 
-t = Tap(27)
+t = Tap(26)
 ACCT = "DU1234567"
 INST = {"BRKA": 990231, "BRKB": 990232}
 
@@ -26,6 +26,16 @@ psql("SELECT pgtrade.set_risk_limit(:'p0', max_position => 10)", ACCT)
 for sym, conid in INST.items():
     psql("SELECT pgtrade.add_instrument(:'p0', :'p1')", sym, conid)
 
+
+
+def realized(sym):
+    return scalar("SELECT coalesce((SELECT realized_pnl FROM "
+                  "pgtrade.position WHERE account_id = :'p0' AND "
+                  "instrument_id = pgtrade.instrument_id(:'p1')), 0)",
+                  ACCT, sym)
+
+
+START = {sym: realized(sym) for sym in INST}
 services("start-sim")
 services("start-listener")
 sim = Sim()
@@ -119,9 +129,9 @@ t.eq(wait_fill_qty(tp, "10"), ["1", "10", "105.50"],
      "the take-profit's execution is joined to it by its cOID")
 t.eq(fills(sl), ["0", "0", ""], "the stop-loss never executed")
 # by hand: bought 10 at 98.50, sold 10 at 105.50: flat, 70.00 realized
-t.eq(psql("SELECT quantity::int, realized_pnl = 70 FROM pgtrade.position "
-          "WHERE account_id = :'p0' AND instrument_id = "
-          "pgtrade.instrument_id('BRKA')", ACCT),
+t.eq(psql("SELECT quantity::int, realized_pnl - :'p1' = 70 FROM "
+          "pgtrade.position WHERE account_id = :'p0' AND instrument_id = "
+          "pgtrade.instrument_id('BRKA')", ACCT, START["BRKA"]),
      [["0", "t"]], "flat again with (105.50 - 98.50) x 10 = 70.00 "
      "realized")
 
@@ -169,9 +179,9 @@ t.eq((wait_status(sl, "filled"), wait_status(tp, "cancelled")),
      ("filled", "cancelled"),
      "the stop-loss sells the 4 at 94.50; the take-profit is cancelled")
 # by hand: bought 4 at 98.90, sold 4 at 94.50: flat, (94.50 - 98.90) x 4
-t.eq(psql("SELECT quantity::int, realized_pnl = -17.60 FROM "
+t.eq(psql("SELECT quantity::int, realized_pnl - :'p1' = -17.60 FROM "
           "pgtrade.position WHERE account_id = :'p0' AND instrument_id = "
-          "pgtrade.instrument_id('BRKB')", ACCT),
+          "pgtrade.instrument_id('BRKB')", ACCT, START["BRKB"]),
      [["0", "t"]], "flat with (94.50 - 98.90) x 4 = -17.60 realized")
 
 sim.call("POST", "/sim/config", {"fill_mode": "immediate",

@@ -16,7 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import Tap, psql, scalar, wait_until, Sim, services  # noqa: E402
 
-t = Tap(30)
+t = Tap(33)
 ACCT = "DU1234567"
 INST = {"MODA": 990221, "MODB": 990222}
 
@@ -203,6 +203,19 @@ t.eq([p["body"]["quantity"] for p in modify_posts(b)].count(7), 1,
      "the modification was posted once, not sent again")
 t.eq((terms(b), book(b).get("quantity")), (["7", "91.00"], 7.0),
      "order and broker both have quantity 7")
+
+# the request is lost on its way (the broker never saw it): settled as
+# refused from the live orders, which still show 7 at 91.00
+sim.call("POST", "/sim/config", {"drop_next": True})
+mod, st = modify(b, quantity=9)
+t.eq(wait_mod(mod, 60), ["refused", "no answer, and the broker's live "
+                         "order shows quantity 7, price 91.00 (the old "
+                         "terms); not sent again"],
+     "a lost request is settled as refused from the live order")
+t.eq([p["body"]["quantity"] for p in modify_posts(b)].count(9), 1,
+     "it was posted once, not sent again")
+t.eq((terms(b), book(b).get("quantity")), (["7", "91.00"], 7.0),
+     "order and broker keep quantity 7")
 
 # cancel the rest; nothing stays pending
 psql("SELECT pgtrade.cancel_order(:'p0')", b)

@@ -116,6 +116,8 @@ ORDER_TYPES = {"MKT": ("Market", "MARKET"),
                "STP": ("Stop", "STOP"),
                "STOP_LIMIT": ("Stop Limit", "STOP_LIMIT")}
 TIFS = ("DAY", "GTC", "IOC")
+# Routes whose requests place, modify or confirm orders.
+ORDER_ROUTES = ("place_order", "modify_order", "reply")
 
 PERIOD_RE = re.compile(r"^(\d+)(min|h|d|w|m|y)$")
 BAR_RE = re.compile(r"^(\d+)(min|h|d|w|m)$")
@@ -313,6 +315,7 @@ class Config:
         "reject_next": None,
         "inactive_next": None,
         "answer_lost_next": None,
+        "drop_next": None,
         "duplicate": "error",
         "coid_window_s": 86400,
         "cancel_delay_s": 0.5,
@@ -455,6 +458,9 @@ class Config:
 
     def _check_answer_lost_next(self, value):
         return self._check_outcome("answer_lost_next", value, False)
+
+    def _check_drop_next(self, value):
+        return self._check_outcome("drop_next", value, False)
 
     def _check_duplicate(self, value):
         if value not in ("error", "error400", "accept"):
@@ -1621,6 +1627,8 @@ class Simulator:
             entry = self._log_order_post(route, req)
             req.log_entry = entry
             try:
+                if route.name in ORDER_ROUTES and self._drop_request(entry):
+                    raise fail(504, "Gateway Timeout", True)
                 status, payload = 200, self._serve(route, req)
             except ApiError as exc:
                 status, payload = exc.status, exc.payload
@@ -1628,11 +1636,22 @@ class Simulator:
                 status, payload = internal_error(exc)
             if entry is not None:
                 self._finish_log_entry(entry, status, payload)
-            if status == 200 and route.name in ("place_order",
-                                                "modify_order", "reply"):
+            if status == 200 and route.name in ORDER_ROUTES:
                 status, payload = self._lose_answer(entry, status, payload)
             self.mark_dirty()
             return status, payload
+
+    def _drop_request(self, entry):
+        """With drop_next, tell whether to drop this request unserved."""
+        drop = self.config["drop_next"]
+        if not drop:
+            return False
+        drop["count"] -= 1
+        if drop["count"] <= 0:
+            self.config.values["drop_next"] = None
+        if entry is not None:
+            entry["dropped"] = True
+        return True
 
     def _lose_answer(self, entry, status, payload):
         """With answer_lost_next, carry the request out but answer 504."""
@@ -2254,8 +2273,10 @@ class Simulator:
         if parent.children:
             parent.on_end = self.engine.parent_ended
         try:
-            answer = [self._enter_child(child) for child in orders[1:]]
-            return self._enter(parent, pending) + answer
+            for child in orders[1:]:
+                child.set_status("PreSubmitted", self.session.seq)
+            answer = self._enter(parent, pending)
+            return answer + [self._child_answer(c) for c in orders[1:]]
         except Exception:
             for order, before in befores:
                 self.book.remove(order, before)
@@ -2265,9 +2286,9 @@ class Simulator:
                 pending.log_entry["order_id"] = None
             raise
 
-    def _enter_child(self, child):
-        """Book a bracket child, held until its parent fills."""
-        child.set_status("PreSubmitted", self.session.seq)
+    @staticmethod
+    def _child_answer(child):
+        """Return a bracket child's element of the placement answer."""
         answer = {"order_id": str(child.order_id),
                   "order_status": child.status, "encrypt_message": "1"}
         if child.coid:

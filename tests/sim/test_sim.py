@@ -984,6 +984,28 @@ def test_bracket_parent_ends():
     config(fill_mode="immediate", partial_sizes=[], cancel_delay_s=0.5)
 
 
+@case("bracket: a market entry fills at once and its answer shows the "
+      "children released; an Inactive entry cancels them")
+def test_bracket_market():
+    set_price(TSLA, "200")
+    tickets = bracket(TSLA, "BUY", 3, None, 210, 190)
+    _, body = C.api("POST", "/iserver/account/%s/orders" % ACCOUNT,
+                    {"orders": tickets})
+    equal([a["order_status"] for a in body],
+          ["Filled", "Submitted", "PreSubmitted"], "answers")
+    config(inactive_next=True)
+    tickets = bracket(TSLA, "BUY", 3, 199, 210, 190)
+    _, body = C.api("POST", "/iserver/account/%s/orders" % ACCOUNT,
+                    {"orders": tickets})
+    equal([a["order_status"] for a in body],
+          ["Inactive", "Cancelled", "Cancelled"], "inactive entry")
+    for a in body[1:]:
+        equal(book_order(int(a["order_id"]))["filled"], 0.0, "no fill")
+    # the first bracket's children still work: 189 elects the stop-loss,
+    # whose fill cancels the take-profit
+    set_price(TSLA, "189")
+
+
 @case("bracket shape: children need parentId = the parent's cOID")
 def test_bracket_shape():
     tickets = bracket(SPY, "BUY", 1, 100, 110, 90)
@@ -1022,7 +1044,8 @@ def test_modify_prompt():
     config(fill_mode="immediate")
 
 
-@case("answer_lost_next: the request is carried out, the answer is 504")
+@case("answer_lost_next carries the request out but answers 504; "
+      "drop_next does not carry it out")
 def test_answer_lost():
     config(answer_lost_next=True)
     order = ticket()
@@ -1037,6 +1060,16 @@ def test_answer_lost():
           "logged")
     status, _ = place(ticket())
     equal(status, 200, "only the next request")
+    config(drop_next=True)
+    order = ticket()
+    status, _ = place(order)
+    equal(status, 504, "dropped")
+    equal([r for r in C.ok("GET", "/sim/book")["orders"]
+           if r["cOID"] == order["cOID"]], [], "not carried out")
+    entry = [e for e in C.ok("GET", "/sim/log")["entries"]
+             if e["cOID"] == order["cOID"]][0]
+    equal((entry["http_status"], entry.get("dropped")), (504, True),
+          "logged as dropped")
 
 
 @case("force=true answers empty; the next call has the orders")
