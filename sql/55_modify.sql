@@ -410,12 +410,19 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
+DECLARE
+	v_id bigint;
+	v_why text := format('the order became %s before the broker applied it',
+						 NEW.status);
 BEGIN
 	UPDATE pgtrade.order_modification m
-	SET status = 'refused', answered_at = clock_timestamp(),
-		reason = format('the order became %s before the broker applied it',
-						NEW.status)
-	WHERE m.order_id = NEW.order_id AND m.status IN ('requested', 'sent');
+	SET status = 'refused', answered_at = clock_timestamp(), reason = v_why
+	WHERE m.order_id = NEW.order_id AND m.status IN ('requested', 'sent')
+	RETURNING m.modification_id INTO v_id;
+	IF v_id IS NOT NULL THEN
+		PERFORM pgtrade.order_note(NEW.order_id, NEW.status, 'pgtrade',
+			format('modification %s refused: %s', v_id, v_why));
+	END IF;
 	RETURN NULL;
 END
 $$;

@@ -4,7 +4,7 @@
 -- refused), and how an open request counts toward position limits.
 -- Every expected figure is worked out by hand next to its case.
 \ir preamble.psql
-SELECT plan(39);
+SELECT plan(40);
 
 -- A working order: placed, claimed and acknowledged as the listener
 -- would.  The fixture account's limit is 1000000; cases set their own.
@@ -160,6 +160,10 @@ SELECT is((SELECT row(status, reason)::text FROM pgtrade.order_modification m
 			 AND m.quantity = 14),
 	'(refused,"the order became cancelled before the broker applied it")',
 	'the open request is refused once the order is cancelled');
+SELECT is((SELECT count(*)::int FROM pgtrade.order_event e JOIN tap_m t
+		   ON t.id = e.order_id WHERE t.name = 'w'
+		   AND e.detail LIKE 'modification % refused: the order became cancelled before the broker applied it'),
+	1, 'an order event records that refusal too');
 SELECT throws_ok(format('SELECT pgtrade.modify_order(%s, quantity => 15)',
 	(SELECT id FROM tap_m WHERE name = 'w')), '55000', NULL,
 	'a cancelled order cannot be modified');
