@@ -15,9 +15,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import Tap, psql, scalar, wait_until, Sim, services  # noqa: E402
 
-t = Tap(26)
+t = Tap(34)
 ACCT = "DU1234567"
-INST = {"BRKA": 990231, "BRKB": 990232}
+INST = {"BRKA": 990231, "BRKB": 990232, "BRKC": 990233}
 
 psql("SELECT pgtrade.add_account(:'p0')", ACCT)
 # 10 shares: a bracket of 10 passes only if its two children count once
@@ -186,6 +186,49 @@ t.eq(psql("SELECT quantity::int, realized_pnl - :'p1' = -17.60 FROM "
 
 sim.call("POST", "/sim/config", {"fill_mode": "immediate",
                                  "partial_sizes": []})
+
+
+def places_of(coid):
+    return [e for e in sim.call("GET", "/sim/log")["entries"]
+            if e["kind"] == "place" and e["cOID"] == coid]
+
+
+# a lost answer: the broker booked the bracket, the listener got a 504;
+# all three are found by their cOIDs and adopted, nothing is sent again
+price("BRKC", "100.00")
+sim.call("POST", "/sim/config", {"answer_lost_next": True})
+rows = place_bracket("BRKC", 5, "90.00", "105.00", "85.00")
+p, tp, sl = (int(r[0]) for r in rows)
+t.eq([wait_status(i, "working") for i in (p, tp, sl)], ["working"] * 3,
+     "after a lost answer the three orders are adopted as working")
+t.eq([row(i)[4] for i in (p, tp, sl)],
+     [str(book_of(i).get("order_id")) for i in (p, tp, sl)],
+     "each adopted order has the broker id of its own cOID")
+t.eq(len(places_of(row(p)[3])), 1, "the bracket was posted once")
+psql("SELECT pgtrade.cancel_order(:'p0')", p)
+t.eq([wait_status(i, "cancelled") for i in (p, tp, sl)], ["cancelled"] * 3,
+     "cancelling the unfilled entry cancels its children at the broker")
+
+# a request lost on its way: the entry is not at the broker, so it is
+# sent again with the same cOIDs, children included; no child is marked
+# unknown meanwhile
+sim.call("POST", "/sim/config", {"drop_next": True})
+rows = place_bracket("BRKC", 5, "90.00", "105.00", "85.00")
+p, tp, sl = (int(r[0]) for r in rows)
+t.eq([wait_status(i, "working") for i in (p, tp, sl)], ["working"] * 3,
+     "after a dropped request the bracket is sent again and works")
+posts = places_of(row(p)[3])
+t.eq([(e.get("dropped", False),
+       [k.get("cOID") for k in e["body"]["orders"]]) for e in posts],
+     [(True, [row(i)[3] for i in (p, tp, sl)]),
+      (False, [row(i)[3] for i in (p, tp, sl)])],
+     "two posts of the same three cOIDs: the dropped one and the resend")
+t.eq(scalar("SELECT halted FROM pgtrade.account WHERE account_id = :'p0'",
+            ACCT), "f", "no order became unknown: the account is not "
+     "halted")
+psql("SELECT pgtrade.cancel_order(:'p0')", p)
+t.eq([wait_status(i, "cancelled") for i in (p, tp, sl)], ["cancelled"] * 3,
+     "the second bracket is cancelled too")
 psql("SELECT pgtrade.set_risk_limit(:'p0', max_position => 100000)", ACCT)
 services("stop")
 t.done()
