@@ -134,8 +134,9 @@ COMMENT ON FUNCTION pgtrade.position_quantity(text, bigint) IS
  * Position limits look at each side's worst case: a buy is checked
  * against position + open buys + the buy, a sell against position - open
  * sells - the sell, so opposite open orders never make room for each
- * other; an order that does not worsen its side's worst case beyond the
- * limit passes, which lets orders that reduce exposure through.  The gate
+ * other.  An order passes when its side's worst case stays within the
+ * limit, or when it moves that worst case toward zero without crossing
+ * it (an order that reduces exposure always passes).  The gate
  * fails closed: an order no max_position limit covers is refused.
  */
 CREATE FUNCTION pgtrade.risk_check(p_order pgtrade.orders, p_halted boolean,
@@ -152,6 +153,8 @@ DECLARE
 	v_pos numeric;
 	v_open record;
 	v_worst numeric;
+	v_before numeric;
+	v_reduces boolean;
 	v_add numeric;
 	v_has_position_limit boolean := false;
 BEGIN
@@ -177,9 +180,20 @@ BEGIN
 			p_order.oca_group, p_order.side, p_order.order_id), 0);
 	END IF;
 	/* the worst case of this order's side, as a long (+) or short (-) */
+	v_before := CASE p_order.side
+		WHEN 'buy' THEN v_pos + v_open.buys
+		ELSE v_pos - v_open.sells END;
 	v_worst := CASE p_order.side
-		WHEN 'buy' THEN v_pos + v_open.buys + v_add
-		ELSE v_pos - v_open.sells - v_add END;
+		WHEN 'buy' THEN v_before + v_add
+		ELSE v_before - v_add END;
+	/*
+	 * Not worsening: the side's worst case moves toward zero without
+	 * crossing it, as a sell of 30 from a long of 100 does.  Such an order passes
+	 * a position limit it cannot bring the position under, or a position
+	 * already over a lowered limit could never be closed.
+	 */
+	v_reduces := abs(v_worst) <= abs(v_before)
+		AND (v_worst = 0 OR sign(v_worst) = sign(v_before));
 
 	FOR v_lim IN
 		SELECT * FROM pgtrade.risk_limit l
@@ -215,9 +229,10 @@ BEGIN
 				'check', 'max_position', 'limit_id', v_lim.limit_id,
 				'limit', v_lim.max_position, 'position', v_pos,
 				'open_buys', v_open.buys, 'open_sells', v_open.sells,
-				'projected', v_worst,
-				'passed', abs(v_worst) <= v_lim.max_position);
-			IF abs(v_worst) > v_lim.max_position THEN
+				'projected', v_worst, 'reduces', v_reduces,
+				'passed', abs(v_worst) <= v_lim.max_position
+						  OR v_reduces);
+			IF abs(v_worst) > v_lim.max_position AND NOT v_reduces THEN
 				v_reason := coalesce(v_reason, format(
 					'projected position %s (position %s, open buys %s, open sells %s, this %s %s) exceeds the limit of %s',
 					v_worst, v_pos, v_open.buys, v_open.sells, p_order.side,

@@ -2,7 +2,7 @@
 -- counts open orders toward position limits and lets exposure-reducing
 -- orders through.  Expected outcomes are worked out by hand per case.
 \ir preamble.psql
-SELECT plan(43);
+SELECT plan(48);
 
 -- kill switch on the account: the order is stored refused, with verdict
 SELECT pgtrade.set_trading_enabled(false, 'TAPACCT1', note => 'tap halt');
@@ -163,6 +163,23 @@ SELECT is(pgtrade.import_bars('tap_admin_bars'), 1::bigint,
 SELECT lives_ok($$SELECT pgtrade.set_risk_limit('TAPACCT3', max_position => 5)$$,
 	'an admin sets limits');
 RESET ROLE;
+
+-- an order that takes exposure off passes a limit the position is
+-- already over.  A long of 100 from a trade outside pgtrade, limit 50:
+SELECT pgtrade.add_instrument('TAPRD', 990011) \g /dev/null
+SELECT pgtrade.record_fill('tap-risk-reduce-1', NULL, 'TAPACCT1', 990011,
+	'B', 100, 20.00, now()) \g /dev/null
+SELECT pgtrade.set_risk_limit('TAPACCT1', max_position => 50) \g /dev/null
+SELECT is(pgtrade.position_quantity('TAPACCT1', pgtrade.instrument_id('TAPRD')),
+	100::numeric, 'the outside trade makes a long of 100');
+SELECT is((pgtrade.place_order('TAPACCT1', 'TAPRD', 'buy', 1)).status,
+	'refused', 'a buy to 101 over a limit of 50 is refused');
+SELECT is((pgtrade.place_order('TAPACCT1', 'TAPRD', 'sell', 30)).status,
+	'pending', 'a sell from 100 to a worst case of 70 passes: it reduces');
+SELECT is((pgtrade.place_order('TAPACCT1', 'TAPRD', 'sell', 130)).status,
+	'refused', 'a sell from 70 to -60 crosses zero beyond the limit');
+SELECT is((pgtrade.place_order('TAPACCT1', 'TAPRD', 'sell', 70)).status,
+	'pending', 'a sell from 70 to exactly 0 passes');
 
 SELECT * FROM finish();
 ROLLBACK;
