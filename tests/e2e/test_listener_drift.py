@@ -14,6 +14,9 @@ fill, which is drift.  Expected quantities are worked out by hand:
     resolved: adjustment of +3        -> pgtrade 15 = broker 15
     an order working; broker +1       -> no comparison until it ends,
     then                              -> broker 16, pgtrade 15, drift 1
+
+Last, the brokerage session is reset at the simulator: an order of B
+placed meanwhile leaves only after B's positions were compared again.
 """
 import json
 import os
@@ -26,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import (Tap, SANDBOX, psql, scalar, wait_until, Sim,  # noqa: E402
                     services)
 
-t = Tap(25)
+t = Tap(28)
 TAG = uuid.uuid4().hex[:6].upper()
 A = "DUDA" + TAG
 B = "DUDB" + TAG
@@ -201,6 +204,27 @@ t.ok(wait_until(lambda: len(drift_rows(A)) == 2, 30),
      "once nothing is in flight the new difference is found")
 t.eq([r[1:] for r in drift_rows(A)][1], ["15", "16", "1", "open"],
      "and recorded: pgtrade 15, broker 15 + 1 = 16, difference 1")
+
+# after the gateway session comes back, B is compared before it trades
+sim.call("POST", "/sim/config", {"fill_mode": "immediate"})
+reset_mark = size_of(LISTENER_LOG)
+sim.call("POST", "/sim/auth", {"nightly_reset": True})
+t.ok(wait_until(lambda: re.search(r"WARNING: gateway: session lost",
+                                  new_text(LISTENER_LOG, reset_mark)), 30),
+     "the listener sees the brokerage session lost")
+b3 = place(B, 1)
+t.eq(wait_status(b3, "filled"), "filled",
+     "B's order placed meanwhile fills once the session is back")
+coid = scalar("SELECT client_order_id FROM pgtrade.orders "
+              "WHERE order_id = :'p0'", b3)
+text = new_text(LISTENER_LOG, reset_mark)
+ready = text.find("LOG: gateway: session ready")
+compared = text.find("LOG: account: %s: positions compared" % B, ready)
+sent = text.find("sending cOID %s " % coid)
+t.ok(0 <= ready < compared < sent,
+     "it was sent only after B's positions were compared again",
+     "session ready at %d, compared at %d, sent at %d" % (ready, compared,
+                                                          sent))
 
 services("stop")
 t.done()
