@@ -248,6 +248,69 @@ COMMENT ON FUNCTION pgtrade.position_activity_since(text, timestamptz) IS
 	'adjustment recorded after the time, or an order is in flight now.';
 
 /*
+ * drift_close_agreed resolves, as agreed, an account's unresolved drift
+ * in every contract whose key is not among the differences just found,
+ * and returns those rows in record_positions' shape.
+ */
+CREATE FUNCTION pgtrade.drift_close_agreed(p_account text,
+	p_listener bigint, p_keys bigint[], p_positions jsonb)
+RETURNS TABLE (drift_id bigint, conid bigint, symbol text,
+	pgtrade_quantity numeric, broker_quantity numeric, outcome text)
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	UPDATE pgtrade.position_drift d
+	SET status = 'resolved', resolution = 'agreed',
+		resolved_by = 'listener ' || p_listener, resolved_at = now()
+	WHERE d.account_id = p_account AND d.status <> 'resolved'
+		AND coalesce(d.conid, -d.instrument_id) <> ALL (p_keys)
+	RETURNING d.drift_id, d.conid, d.symbol,
+		(SELECT trim_scale(coalesce(max(p.quantity), 0))
+		 FROM pgtrade.position p
+		 WHERE p.account_id = p_account
+			AND p.instrument_id = d.instrument_id),
+		(SELECT trim_scale(coalesce(sum((e->>'position')::numeric), 0))
+		 FROM jsonb_array_elements(p_positions) e
+		 WHERE (e->>'conid')::bigint = d.conid),
+		'agreed'::text;
+$$;
+REVOKE ALL ON FUNCTION pgtrade.drift_close_agreed(text, bigint, bigint[],
+	jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.drift_close_agreed(text, bigint, bigint[],
+	jsonb) IS
+	'Internal: resolves as agreed the drift a comparison no longer shows.';
+
+/*
+ * position_check_save overwrites an account's latest comparison.
+ * suspected is the array of differences awaiting confirmation, or NULL.
+ */
+CREATE FUNCTION pgtrade.position_check_save(p_account text,
+	p_listener bigint, p_outcome text, p_suspected jsonb,
+	p_positions jsonb)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO pgtrade.position_check AS c (account_id, listener_id,
+		checked_at, outcome, suspected, suspected_since, broker_positions)
+	VALUES (p_account, p_listener, clock_timestamp(), p_outcome,
+		p_suspected, CASE WHEN p_suspected IS NOT NULL
+						  THEN clock_timestamp() END,
+		p_positions)
+	ON CONFLICT ON CONSTRAINT position_check_pkey DO UPDATE
+		SET listener_id = EXCLUDED.listener_id,
+			checked_at = EXCLUDED.checked_at, outcome = EXCLUDED.outcome,
+			suspected = EXCLUDED.suspected,
+			suspected_since = EXCLUDED.suspected_since,
+			broker_positions = EXCLUDED.broker_positions;
+$$;
+REVOKE ALL ON FUNCTION pgtrade.position_check_save(text, bigint, text,
+	jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.position_check_save(text, bigint, text, jsonb,
+	jsonb) IS
+	'Internal: records an account''s latest position comparison.';
+
+/*
  * record_positions is the listener's comparison of one account.  It
  * returns one row per difference or change:
  *	postponed		an order of the account is in flight: nothing compared
@@ -289,13 +352,8 @@ BEGIN
 			   WHERE o.account_id = v_acct
 				 AND o.status IN ('submitting', 'working', 'cancel_requested',
 								  'unknown')) THEN
-		INSERT INTO pgtrade.position_check AS c (account_id, listener_id,
-			checked_at, outcome)
-		VALUES (v_acct, v_lid, clock_timestamp(), 'postponed')
-		ON CONFLICT ON CONSTRAINT position_check_pkey DO UPDATE
-			SET listener_id = EXCLUDED.listener_id,
-				checked_at = EXCLUDED.checked_at, outcome = 'postponed',
-				suspected = NULL, suspected_since = NULL;
+		PERFORM pgtrade.position_check_save(v_acct, v_lid, 'postponed',
+											NULL, NULL);
 		RETURN QUERY SELECT NULL::bigint, NULL::bigint, NULL::text,
 			NULL::numeric, NULL::numeric, 'postponed'::text;
 		RETURN;
@@ -351,37 +409,13 @@ BEGIN
 		END IF;
 	END LOOP;
 
-	/* recorded drift this comparison no longer shows has gone */
-	RETURN QUERY
-		UPDATE pgtrade.position_drift d
-		SET status = 'resolved', resolution = 'agreed',
-			resolved_by = 'listener ' || v_lid, resolved_at = now()
-		WHERE d.account_id = v_acct AND d.status <> 'resolved'
-			AND coalesce(d.conid, -d.instrument_id) <> ALL (v_keys)
-		RETURNING d.drift_id, d.conid, d.symbol,
-			(SELECT coalesce(max(p.quantity), 0) FROM pgtrade.position p
-			 WHERE p.account_id = v_acct
-				AND p.instrument_id = d.instrument_id),
-			(SELECT coalesce(sum((e->>'position')::numeric), 0)
-			 FROM jsonb_array_elements(positions) e
-			 WHERE (e->>'conid')::bigint = d.conid),
-			'agreed'::text;
+	RETURN QUERY SELECT * FROM pgtrade.drift_close_agreed(v_acct, v_lid,
+		v_keys, positions);
 
-	INSERT INTO pgtrade.position_check AS c (account_id, listener_id,
-		checked_at, outcome, suspected, suspected_since, broker_positions)
-	VALUES (v_acct, v_lid, clock_timestamp(),
+	PERFORM pgtrade.position_check_save(v_acct, v_lid,
 		CASE WHEN jsonb_array_length(v_suspected) > 0 THEN 'suspected'
 			 WHEN v_on_record THEN 'drift' ELSE 'agreed' END,
-		nullif(v_suspected, '[]'),
-		CASE WHEN jsonb_array_length(v_suspected) > 0
-			 THEN clock_timestamp() END,
-		positions)
-	ON CONFLICT ON CONSTRAINT position_check_pkey DO UPDATE
-		SET listener_id = EXCLUDED.listener_id,
-			checked_at = EXCLUDED.checked_at, outcome = EXCLUDED.outcome,
-			suspected = EXCLUDED.suspected,
-			suspected_since = EXCLUDED.suspected_since,
-			broker_positions = EXCLUDED.broker_positions;
+		nullif(v_suspected, '[]'), positions);
 END
 $$;
 COMMENT ON FUNCTION pgtrade.record_positions(bigint, text, jsonb) IS

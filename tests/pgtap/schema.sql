@@ -13,6 +13,8 @@ SELECT set_eq(
 	$$VALUES ('function pgtrade.add_account(text,text)'),
 		('function pgtrade.acknowledge_drift(bigint,text)'),
 		('function pgtrade.drift_blocked_accounts(text[])'),
+		('function pgtrade.drift_close_agreed(text,bigint,bigint[],jsonb)'),
+		('function pgtrade.position_check_save(text,bigint,text,jsonb,jsonb)'),
 		('function pgtrade.drift_lock(bigint,text)'),
 		('function pgtrade.position_activity_since(text,timestamp with time zone)'),
 		('function pgtrade.position_adjust(text,bigint,numeric)'),
