@@ -95,10 +95,11 @@ COMMENT ON FUNCTION pgtrade.fill_is_effective(text) IS
 	'True unless a later correction of the same execution replaced this one.';
 
 /*
- * position_rebuild recomputes a position from its effective fills, in
- * the order the executions first arrived (a correction takes the place
- * of the execution it corrects), so it matches what applying them one by
- * one would have given.
+ * position_rebuild recomputes a position from its effective fills and
+ * its adjustments (position_adjustment, 72_drift.sql), in the order they
+ * first arrived (a correction takes the place of the execution it
+ * corrects), so it matches what applying them one by one would have
+ * given.
  */
 CREATE FUNCTION pgtrade.position_rebuild(p_account text, p_instrument bigint)
 RETURNS void
@@ -112,20 +113,38 @@ BEGIN
 	SET quantity = 0, avg_cost = NULL, realized_pnl = 0, updated_at = now()
 	WHERE account_id = p_account AND instrument_id = p_instrument;
 	FOR v_f IN
-		SELECT f.side, f.quantity, f.price FROM pgtrade.fill f
-		WHERE f.account_id = p_account AND f.instrument_id = p_instrument
-			AND pgtrade.fill_is_effective(f.execution_id)
-		ORDER BY (SELECT min(g.fill_id) FROM pgtrade.fill g
-				  WHERE g.execution_base = f.execution_base), f.fill_id
+		SELECT x.side, x.quantity, x.price FROM (
+			SELECT f.side, f.quantity, f.price,
+				   (SELECT min(g.recorded_at) FROM pgtrade.fill g
+					WHERE g.execution_base = f.execution_base) AS at,
+				   (SELECT min(g.fill_id) FROM pgtrade.fill g
+					WHERE g.execution_base = f.execution_base) AS first_id,
+				   f.fill_id AS id
+			FROM pgtrade.fill f
+			WHERE f.account_id = p_account AND f.instrument_id = p_instrument
+				AND pgtrade.fill_is_effective(f.execution_id)
+			UNION ALL
+			SELECT NULL, a.quantity, NULL, a.created_at, 0, a.adjustment_id
+			FROM pgtrade.position_adjustment a
+			WHERE a.account_id = p_account AND a.instrument_id = p_instrument
+		) x
+		ORDER BY x.at, x.first_id, x.id
 	LOOP
-		PERFORM pgtrade.position_apply(p_account, p_instrument, v_f.side,
-									   v_f.quantity, v_f.price);
+		IF v_f.side IS NULL THEN
+			PERFORM pgtrade.position_adjust(p_account, p_instrument,
+											v_f.quantity);
+		ELSE
+			PERFORM pgtrade.position_apply(p_account, p_instrument,
+										   v_f.side, v_f.quantity,
+										   v_f.price);
+		END IF;
 	END LOOP;
 END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.position_rebuild(text, bigint) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.position_rebuild(text, bigint) IS
-	'Internal: recomputes a position from its effective fills.';
+	'Internal: recomputes a position from its effective fills and its '
+	'adjustments.';
 
 /*
  * fill_correct settles the executions sharing one base id: the one with

@@ -64,12 +64,19 @@ CREATE VIEW pgtrade.listener_health AS
 				THEN 'stale'
 				WHEN l.gateway_state IS DISTINCT FROM 'authenticated'
 				THEN 'gateway ' || coalesce(l.gateway_state, 'unknown')
-				ELSE 'alive' END AS health
-	FROM pgtrade.listener l;
+				WHEN cardinality(d.blocked) > 0
+				THEN 'drift blocks ' || array_to_string(d.blocked, ', ')
+				ELSE 'alive' END AS health,
+		   d.blocked AS drift_blocked
+	FROM pgtrade.listener l
+	CROSS JOIN LATERAL (SELECT CASE WHEN l.stopped_at IS NULL THEN
+		pgtrade.drift_blocked_accounts(coalesce(l.accounts, '{}'))
+		END AS blocked) d;
 COMMENT ON VIEW pgtrade.listener_health IS
 	'Listeners with the age of their last heartbeat: alive, stale (over a '
-	'minute), stopped, or gateway <state> while the gateway session is '
-	'not authenticated.';
+	'minute), stopped, gateway <state> while the gateway session is not '
+	'authenticated, or drift blocks <accounts> while open position drift '
+	'holds back new orders of accounts it serves.';
 
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pgtrade FROM PUBLIC;
 REVOKE EXECUTE ON ALL PROCEDURES IN SCHEMA pgtrade FROM PUBLIC;

@@ -65,6 +65,8 @@ static const Setting settings[] = {
 	{"http_timeout", SET_DOUBLE, CFG(http_timeout), "15", 0.1, 600},
 	{"connect_timeout", SET_DOUBLE, CFG(connect_timeout), "5", 0.1, 120},
 	{"once_timeout", SET_DOUBLE, CFG(once_timeout), "300", 0.1, 86400},
+	{"positions_interval", SET_DOUBLE, CFG(pos_interval), "300", 0,
+	 86400},
 	{"statement_timeout", SET_INT, CFG(statement_timeout), "15000", 100,
 	 3600000},
 	{"lock_timeout", SET_INT, CFG(lock_timeout), "5000", 100, 3600000},
@@ -88,7 +90,8 @@ enum
 	OPT_HTTP_TIMEOUT,
 	OPT_ONCE,
 	OPT_ONCE_TIMEOUT,
-	OPT_NAME
+	OPT_NAME,
+	OPT_POSITIONS_INTERVAL
 };
 
 /* Map of option codes to setting keys (flags without a key are NULL). */
@@ -109,6 +112,7 @@ static const struct
 	{OPT_HTTP_TIMEOUT, "http_timeout"},
 	{OPT_ONCE_TIMEOUT, "once_timeout"},
 	{OPT_NAME, "name"},
+	{OPT_POSITIONS_INTERVAL, "positions_interval"},
 	{'v', "verbose"},
 };
 
@@ -155,6 +159,9 @@ print_help(void)
 		   "(default: 1)\n");
 	printf("      --http-timeout=SECS    longest HTTP exchange "
 		   "(default: 15)\n");
+	printf("      --positions-interval=SECS  seconds between broker "
+		   "position checks\n"
+		   "                             (default: 300; 0: never)\n");
 	printf("\nConnection options:\n");
 	printf("  -d, --dbname=CONNINFO      database name or connection "
 		   "string\n");
@@ -447,6 +454,8 @@ config_parse_options(int argc, char **argv, Config *cfg)
 		{"once", no_argument, NULL, OPT_ONCE},
 		{"once-timeout", required_argument, NULL, OPT_ONCE_TIMEOUT},
 		{"name", required_argument, NULL, OPT_NAME},
+		{"positions-interval", required_argument, NULL,
+		 OPT_POSITIONS_INTERVAL},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, '?'},
@@ -572,11 +581,11 @@ config_describe(const Config *cfg)
 	char *text;
 
 	text = xasprintf("gateway %s%s; accounts %s; confirm ids %s; "
-					 "poll %.2f s; time scale %g%s",
+					 "poll %.2f s; positions every %g s; time scale %g%s",
 					 gateway, cfg->insecure ? " (certificate checks off)" : "",
 					 accounts[0] ? accounts : "(all)",
 					 confirm[0] ? confirm : "(none)", cfg->poll_interval,
-					 cfg->time_scale, cfg->once ? "; --once" : "");
+					 cfg->pos_interval, cfg->time_scale, cfg->once ? "; --once" : "");
 	free(gateway);
 	free(accounts);
 	free(confirm);

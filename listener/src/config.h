@@ -35,6 +35,7 @@ typedef struct Config
 	double	http_timeout;	   /* seconds for a whole HTTP exchange */
 	double	connect_timeout;   /* seconds to connect to the gateway */
 	double	once_timeout;	   /* --once: seconds before giving up */
+	double	pos_interval;	   /* seconds between position checks */
 	int		statement_timeout; /* milliseconds */
 	int		lock_timeout;	   /* milliseconds */
 	char   *name;			   /* listener name recorded in the database */

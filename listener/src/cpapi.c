@@ -2091,3 +2091,137 @@ cpapi_build_id_list_body(const char *key, char *const *ids, int n,
 	*out = b.data;
 	return 0;
 }
+
+/* ---------------------------------------------------------------------
+ * Portfolio positions
+ * ---------------------------------------------------------------------
+ */
+
+/* Fill p from one element; -1 with err set when it is malformed. */
+static int
+position_parse(const json_t *e, CpapiPosition *p, char *err, size_t errlen)
+{
+	bool has_conid = false;
+
+	if (!json_is_object(e))
+		return cp_err(err, errlen, "element is not an object");
+	if (get_conid(e, "conid", &p->conid, &has_conid) != 1 || !has_conid)
+		return cp_err(err, errlen, "missing or invalid conid");
+	if (get_decimal(e, "position", &p->position) != 1)
+		return cp_err(err, errlen, "conid %lld has a missing or invalid "
+								   "position",
+					  (long long) p->conid);
+	(void) get_text(e, "acctId", &p->account);
+	if (get_text(e, "contractDesc", &p->symbol) != 1)
+		(void) get_text(e, "ticker", &p->symbol);
+	return 0;
+}
+
+/* Release one position's fields. */
+static void
+position_free(CpapiPosition *p)
+{
+	cp_free(&p->account);
+	cp_free(&p->symbol);
+	cp_free(&p->position);
+}
+
+/*
+ * Parse one page of GET /portfolio/{acct}/positions/{page} (or the
+ * answer of .../positions/invalidate) and append its elements to l,
+ * which starts zeroed.  Unlike the order lists, a malformed element
+ * fails the whole page: a comparison must see every position or none.
+ * *n_page gets the number of elements of this page (0: the last page).
+ * Returns 0, or -1 with err set.
+ */
+int
+cpapi_parse_positions(const char *body, size_t len, CpapiPositions *l,
+					  int *n_page, char *err, size_t errlen)
+{
+	json_t *root;
+	char   *error = NULL;
+	size_t	n;
+	size_t	i;
+
+	*n_page = 0;
+	root = cp_load(body, len, err, errlen);
+	if (root == NULL)
+		return -1;
+	if (!json_is_array(root))
+	{
+		if (json_is_object(root) && get_envelope(root, &error, NULL))
+			cp_err(err, errlen, "gateway error: %s", error);
+		else
+			cp_err(err, errlen, "positions are not a list");
+		free(error);
+		json_decref(root);
+		return -1;
+	}
+	n = json_array_size(root);
+	l->items = realloc(l->items, sizeof(CpapiPosition) * ((size_t) l->n + n + 1));
+	if (l->items == NULL)
+		cp_oom();
+	for (i = 0; i < n; i++)
+	{
+		CpapiPosition *p = &l->items[l->n];
+
+		memset(p, 0, sizeof(*p));
+		if (position_parse(json_array_get(root, i), p, err, errlen) != 0)
+		{
+			position_free(p);
+			json_decref(root);
+			return -1;
+		}
+		l->n++;
+	}
+	*n_page = (int) n;
+	json_decref(root);
+	return 0;
+}
+
+/* Release a position list and zero it. */
+void
+cpapi_positions_free(CpapiPositions *l)
+{
+	int i;
+
+	for (i = 0; i < l->n; i++)
+		position_free(&l->items[i]);
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
+/*
+ * Build the JSON array pgtrade.record_positions reads:
+ * [{"conid": 265598, "symbol": "AAPL", "position": "100"}, ...], the
+ * quantity as decimal text so that it reaches numeric exactly.
+ * *out is malloc'ed.  Returns 0.
+ */
+int
+cpapi_positions_to_json(const CpapiPositions *l, char **out)
+{
+	CpBuf b = {0};
+	char  num[32];
+	int	  i;
+
+	buf_puts(&b, "[");
+	for (i = 0; i < l->n; i++)
+	{
+		const CpapiPosition *p = &l->items[i];
+
+		snprintf(num, sizeof(num), "%lld", (long long) p->conid);
+		buf_puts(&b, i > 0 ? ",{\"conid\":" : "{\"conid\":");
+		buf_puts(&b, num);
+		buf_puts(&b, ",\"symbol\":");
+		if (p->symbol != NULL)
+			buf_put_quoted(&b, p->symbol);
+		else
+			buf_puts(&b, "null");
+		buf_puts(&b, ",\"position\":");
+		buf_put_quoted(&b, p->position);
+		buf_puts(&b, "}");
+	}
+	buf_puts(&b, "]");
+	*out = b.data;
+	return 0;
+}

@@ -234,6 +234,21 @@ typedef struct CpapiContracts
 	int			   n_skipped; /* elements that were not objects */
 } CpapiContracts;
 
+/* One element of GET /portfolio/{accountId}/positions/{pageId}. */
+typedef struct CpapiPosition
+{
+	char   *account; /* acctId, NULL when absent */
+	int64_t conid;
+	char   *symbol;	  /* contractDesc, else ticker; may be NULL */
+	char   *position; /* signed decimal text, may be fractional */
+} CpapiPosition;
+
+typedef struct CpapiPositions
+{
+	int			   n;
+	CpapiPosition *items;
+} CpapiPositions;
+
 /* What the daemon needs to place one order. Text fields are borrowed. */
 typedef struct CpapiTicket
 {
@@ -313,6 +328,12 @@ extern bool cpapi_contract_is_match(const CpapiContract *k,
 									const char			*symbol);
 extern int	cpapi_choose_stock(const CpapiContracts *c, const char *symbol,
 							   int64_t *conid);
+
+extern int	cpapi_parse_positions(const char *body, size_t len,
+								  CpapiPositions *l, int *n_page,
+								  char *err, size_t errlen);
+extern void cpapi_positions_free(CpapiPositions *l);
+extern int	cpapi_positions_to_json(const CpapiPositions *l, char **out);
 
 /* request bodies */
 extern int cpapi_json_quote(const char *s, char **out);

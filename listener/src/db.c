@@ -745,6 +745,66 @@ db_rows(DbConn *db, const char *what, const char *sql, int nparams,
 	return DB_OK;
 }
 
+/* Release a list of position differences and zero it. */
+void
+position_diffs_free(PositionDiffList *l)
+{
+	int i;
+
+	for (i = 0; i < l->n; i++)
+	{
+		free(l->rows[i].drift_id);
+		free(l->rows[i].conid);
+		free(l->rows[i].symbol);
+		free(l->rows[i].pgtrade_quantity);
+		free(l->rows[i].broker_quantity);
+		free(l->rows[i].outcome);
+	}
+	free(l->rows);
+	memset(l, 0, sizeof(*l));
+}
+
+/*
+ * Compare an account's broker positions (the JSON of
+ * cpapi_positions_to_json) with pgtrade's; out gets the differences and
+ * their outcome.  On DB_OK the caller frees out.
+ */
+DbResult
+db_record_positions(DbConn *db, int64_t listener_id, const char *account,
+					const char *positions, PositionDiffList *out)
+{
+	char		idtext[24];
+	const char *params[3] = {idtext, account, positions};
+	PGresult   *res;
+	DbResult	rc;
+	int			i;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) listener_id);
+	rc = db_exec(db, "record_positions",
+				 "SELECT drift_id, conid, symbol, pgtrade_quantity, "
+				 "broker_quantity, outcome "
+				 "FROM pgtrade.record_positions($1::bigint, $2, $3::jsonb)",
+				 3, params, &res);
+	if (rc != DB_OK)
+		return rc;
+	out->n = PQntuples(res);
+	out->rows = xcalloc((size_t) out->n + 1, sizeof(PositionDiff));
+	for (i = 0; i < out->n; i++)
+	{
+		PositionDiff *r = &out->rows[i];
+
+		r->drift_id = get_value(res, i, 0);
+		r->conid = get_value(res, i, 1);
+		r->symbol = get_value(res, i, 2);
+		r->pgtrade_quantity = get_value(res, i, 3);
+		r->broker_quantity = get_value(res, i, 4);
+		r->outcome = get_value(res, i, 5);
+	}
+	PQclear(res);
+	return DB_OK;
+}
+
 /* Return a cell of a DbRows (NULL for SQL NULL or out of range). */
 const char *
 db_rows_get(const DbRows *r, int row, int col)
@@ -771,4 +831,31 @@ char *
 db_text_array(const StrList *l)
 {
 	return array_literal(l);
+}
+
+/*
+ * Set out (empty on entry) to those of accounts that open position
+ * drift blocks.  On failure out stays empty: the caller must then treat
+ * every account as blocked.
+ */
+DbResult
+db_drift_blocked(DbConn *db, const StrList *accounts, StrList *out)
+{
+	char	   *arr = array_literal(accounts);
+	const char *params[1] = {arr};
+	PGresult   *res;
+	DbResult	rc;
+	int			i;
+
+	rc = db_exec(db, "drift_blocked_accounts",
+				 "SELECT unnest(pgtrade.drift_blocked_accounts($1::text[]))",
+				 1, params, &res);
+	free(arr);
+	if (rc != DB_OK)
+		return rc;
+	for (i = 0; i < PQntuples(res); i++)
+		if (!PQgetisnull(res, i, 0))
+			strlist_add(out, PQgetvalue(res, i, 0));
+	PQclear(res);
+	return DB_OK;
 }

@@ -109,6 +109,23 @@ typedef struct DbRows
 	int	   ncols;
 	char **cells;
 } DbRows;
+/* One row of pgtrade.record_positions(); text fields malloc'ed. */
+typedef struct PositionDiff
+{
+	char *drift_id; /* NULL unless recorded drift */
+	char *conid;
+	char *symbol;
+	char *pgtrade_quantity; /* numeric text */
+	char *broker_quantity;	/* numeric text */
+	char *outcome;			/* postponed, suspected, drift, open, acknowledged,
+				    * agreed */
+} PositionDiff;
+
+typedef struct PositionDiffList
+{
+	int			  n;
+	PositionDiff *rows;
+} PositionDiffList;
 
 typedef struct DbConn DbConn;
 
@@ -169,5 +186,13 @@ extern void		   db_rows_free(DbRows *r);
 extern char		  *db_text_array(const StrList *l);
 extern DbResult	   db_record_cancel_sent(DbConn *db, int64_t order_id,
 										 const char *payload);
+
+extern DbResult db_record_positions(DbConn *db, int64_t listener_id,
+									const char		 *account,
+									const char		 *positions,
+									PositionDiffList *out);
+extern void		position_diffs_free(PositionDiffList *l);
+extern DbResult db_drift_blocked(DbConn *db, const StrList *accounts,
+								 StrList *out);
 
 #endif /* DB_H */

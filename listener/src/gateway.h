@@ -44,8 +44,9 @@ typedef enum GwResult
 typedef enum GwPace
 {
 	GW_PACE_NONE = 0,
-	GW_PACE_ORDERS, /* GET /iserver/account/orders */
-	GW_PACE_TRADES, /* GET /iserver/account/trades */
+	GW_PACE_ORDERS,	   /* GET /iserver/account/orders */
+	GW_PACE_TRADES,	   /* GET /iserver/account/trades */
+	GW_PACE_PORTFOLIO, /* GET /portfolio/accounts */
 	GW_PACE_N
 } GwPace;
 

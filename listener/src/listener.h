@@ -65,6 +65,9 @@
 /* Trade polls kept up after an account's last order left flight. */
 #define TRADES_TAIL_POLLS 2
 
+/* A difference is compared again after this, scaled, to confirm it. */
+#define POSITIONS_CONFIRM_SECONDS 10.0
+
 /* Bound of the in-memory caches of reported fills and statuses. */
 #define CACHE_MAX 8192
 
@@ -88,6 +91,8 @@ typedef struct Lease
 	int		 trades_days;  /* days of the next trade poll, 0: one */
 	unsigned trades_polls; /* trade polls read so far */
 	unsigned once_mark;	   /* --once: trades_polls when settled */
+	bool	 pos_verified; /* compared since taken or session back */
+	double	 pos_next;	   /* next position comparison (monotonic) */
 } Lease;
 
 typedef struct RetrySlot
@@ -226,6 +231,14 @@ extern void		seen_add(SeenCache *c, const char *key);
 extern void		listener_db_lost(Listener *L);
 extern void		retry_clear(Listener *L);
 extern void		track_owe_trades(Listener *L, const char *account);
+
+/* positions.c */
+extern void	  positions_reset(Listener *L, Lease *l);
+extern void	  positions_reset_all(Listener *L);
+extern bool	  positions_pending(const Listener *L);
+extern double positions_next_due(const Listener *L);
+extern void	  positions_claimable(Listener *L, StrList *out);
+extern void	  positions_tick(Listener *L);
 
 /* loop.c */
 extern bool listener_stop_asked(void);

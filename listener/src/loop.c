@@ -11,7 +11,8 @@
  *	3. Session not ready: establish it (with back-off).
  *	4. Session ready: tickle when due; reconcile when asked; otherwise
  *	   on a notification or a poll tick send the cancels that are due,
- *	   then the modifications, then claim and submit, then track.
+ *	   then the modifications, then claim and submit, then track, then
+ *	   compare positions.
  *	5. Heartbeat every poll interval.
  *	6. Wait on the database socket until the next timer.
  * NOTIFY only rings the bell: the orders table is the queue, so a lost
@@ -292,6 +293,8 @@ loop_timeout(const Listener *L)
 	{
 		next = MIN(next, L->next_tickle);
 		next = MIN(next, L->need_reconcile ? L->next_reconcile : L->next_track);
+		if (!L->need_reconcile)
+			next = MIN(next, positions_next_due(L));
 	}
 	if (L->cfg.once)
 		next = MIN(next, L->once_deadline);
@@ -364,6 +367,8 @@ loop_work(Listener *L, double now)
 	}
 	if (!L->need_reconcile && db_is_connected(L->db))
 		track_tick(L);
+	if (!L->need_reconcile && db_is_connected(L->db) && session_ready(L))
+		positions_tick(L);
 }
 
 /*

@@ -613,7 +613,7 @@ claim_and_submit(Listener *L)
 {
 	StrList served = {0};
 
-	leases_served(L, &served);
+	positions_claimable(L, &served);
 	while (served.n > 0 && !listener_stop_asked() && session_ready(L) &&
 		   db_is_connected(L->db) && !L->need_reconcile)
 	{
@@ -629,7 +629,7 @@ claim_and_submit(Listener *L)
 			break;
 		if (!found)
 		{
-			L->once_claims_done = true;
+			L->once_claims_done = !positions_pending(L);
 			break;
 		}
 		once_note(L, &o);
@@ -645,7 +645,7 @@ claim_and_submit(Listener *L)
 			break;
 		}
 	}
-	if (served.n == 0)
+	if (served.n == 0 && !positions_pending(L))
 		L->once_claims_done = true;
 	strlist_free(&served);
 }

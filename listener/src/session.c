@@ -266,6 +266,7 @@ session_establish(Listener *L)
 		session_send_suppress(L);
 		L->session = SESSION_READY;
 		L->ever_ready = true;
+		positions_reset_all(L);
 		L->need_reconcile = true;
 		L->next_reconcile = mono_now();
 		L->establish_delay = SESSION_RETRY_MIN;
@@ -470,6 +471,7 @@ leases_take(Listener *L)
 		{
 			l->held = true;
 			L->need_reconcile = true;
+			positions_reset(L, l);
 			log_info("account", "%s: lease taken%s; serving it", l->account,
 					 l->standby ? " after standing by" : "");
 			l->standby = false;

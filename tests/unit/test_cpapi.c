@@ -33,7 +33,7 @@
 #include "tap.h"
 
 /* Number of test points this file emits; checked at the end. */
-#define TEST_PLAN 266
+#define TEST_PLAN 279
 
 /* Number of test points of the shared-payload part (skipped as one). */
 #define TEST_PLAN_SHARED 71
@@ -473,6 +473,74 @@ test_trades(void)
 	ok(cpapi_parse_trades(doc, LEN(doc), &l, err, sizeof(err)) == -1 &&
 		   strstr(err, "not authenticated") != NULL,
 	   "trades error envelope is reported");
+}
+
+/*
+ * Portfolio positions: pages append, quantities stay exact decimal
+ * text, any malformed element fails the page.  The element keys follow
+ * ibkr-cpapi.md 3.3; the expected texts are the numbers as written.
+ */
+static void
+test_positions(void)
+{
+	CpapiPositions l = {0};
+	char		   err[CPAPI_ERR_LEN];
+	const char	  *doc;
+	char		  *json = NULL;
+	int			   n_page = -1;
+
+	doc = "[{\"acctId\": \"DU1\", \"conid\": 756733, "
+		  "\"contractDesc\": \"SPY\", \"position\": 100.0}, "
+		  "{\"conid\": \"8314\", \"ticker\": \"IBM\", "
+		  "\"position\": \"-0.25\"}]";
+	ok(cpapi_parse_positions(doc, LEN(doc), &l, &n_page, err,
+							 sizeof(err)) == 0,
+	   "a page of positions parses");
+	is_int(n_page, 2, "the page had 2 elements");
+	is_int(l.n == 2 ? l.items[0].conid : 0, 756733, "numeric conid");
+	is_str(l.n == 2 ? l.items[0].position : NULL, "100",
+		   "real position 100.0 printed as 100");
+	is_str(l.n == 2 ? l.items[1].position : NULL, "-0.25",
+		   "fractional short position kept as written");
+	is_str(l.n == 2 ? l.items[1].symbol : NULL, "IBM",
+		   "ticker when contractDesc is absent");
+	is_str(l.n == 2 ? l.items[1].account : NULL, NULL,
+		   "missing acctId is NULL");
+	doc = "[]";
+	ok(cpapi_parse_positions(doc, LEN(doc), &l, &n_page, err,
+							 sizeof(err)) == 0 &&
+		   n_page == 0 && l.n == 2,
+	   "an empty page ends the list and keeps what came before");
+	(void) cpapi_positions_to_json(&l, &json);
+	is_str(json,
+		   "[{\"conid\":756733,\"symbol\":\"SPY\",\"position\":\"100\"},"
+		   "{\"conid\":8314,\"symbol\":\"IBM\",\"position\":\"-0.25\"}]",
+		   "positions become JSON with quantities as strings");
+	free(json);
+	doc = "[{\"conid\": 265598, \"position\": 1}]";
+	ok(cpapi_parse_positions(doc, LEN(doc), &l, &n_page, err,
+							 sizeof(err)) == 0 &&
+		   l.n == 3,
+	   "a second page appends");
+	cpapi_positions_free(&l);
+
+	doc = "[{\"conid\": 265598, \"position\": 1}, {\"conid\": 1}]";
+	ok(cpapi_parse_positions(doc, LEN(doc), &l, &n_page, err,
+							 sizeof(err)) == -1 &&
+		   strstr(err, "position") != NULL,
+	   "an element without a position fails the whole page");
+	cpapi_positions_free(&l);
+	doc = "[{\"conid\": \"x1\", \"position\": 1}]";
+	ok(cpapi_parse_positions(doc, LEN(doc), &l, &n_page, err,
+							 sizeof(err)) == -1,
+	   "an unreadable conid fails the page");
+	cpapi_positions_free(&l);
+	doc = "{\"error\": \"not authenticated\", \"statusCode\": 401}";
+	ok(cpapi_parse_positions(doc, LEN(doc), &l, &n_page, err,
+							 sizeof(err)) == -1 &&
+		   strstr(err, "not authenticated") != NULL,
+	   "positions error envelope is reported");
+	cpapi_positions_free(&l);
 }
 
 /* Auth status, tickle and accounts. */
@@ -1139,6 +1207,7 @@ main(void)
 	test_replies();
 	test_live_orders();
 	test_trades();
+	test_positions();
 	test_session_docs();
 	test_secdef_search();
 	test_order_body();
