@@ -57,6 +57,7 @@ static const Setting settings[] = {
 	{"gateway", SET_STRING, CFG(gateway_url), LISTENER_DEFAULT_GATEWAY, 0, 0},
 	{"cacert", SET_STRING, CFG(cacert), NULL, 0, 0},
 	{"insecure", SET_BOOL, CFG(insecure), "off", 0, 0},
+	{"compete", SET_BOOL, CFG(compete), "off", 0, 0},
 	{"accounts", SET_LIST, CFG(accounts), "", 0, 0},
 	{"confirm_ids", SET_LIST, CFG(confirm_ids), "", 0, 0},
 	{"suppress_ids", SET_LIST, CFG(suppress_ids), "", 0, 0},
@@ -88,7 +89,8 @@ enum
 	OPT_HTTP_TIMEOUT,
 	OPT_ONCE,
 	OPT_ONCE_TIMEOUT,
-	OPT_NAME
+	OPT_NAME,
+	OPT_COMPETE
 };
 
 /* Map of option codes to setting keys (flags without a key are NULL). */
@@ -109,6 +111,7 @@ static const struct
 	{OPT_HTTP_TIMEOUT, "http_timeout"},
 	{OPT_ONCE_TIMEOUT, "once_timeout"},
 	{OPT_NAME, "name"},
+	{OPT_COMPETE, "compete"},
 	{'v', "verbose"},
 };
 
@@ -151,6 +154,10 @@ print_help(void)
 		   "                             (default: none)\n");
 	printf("      --suppress-ids=IDS     message ids to suppress at session "
 		   "start\n");
+	printf("      --compete              take the brokerage session over "
+		   "from another\n"
+		   "                             platform (default: wait until it "
+		   "is free)\n");
 	printf("      --time-scale=F         multiply the gateway's timers by F "
 		   "(default: 1)\n");
 	printf("      --http-timeout=SECS    longest HTTP exchange "
@@ -447,6 +454,7 @@ config_parse_options(int argc, char **argv, Config *cfg)
 		{"once", no_argument, NULL, OPT_ONCE},
 		{"once-timeout", required_argument, NULL, OPT_ONCE_TIMEOUT},
 		{"name", required_argument, NULL, OPT_NAME},
+		{"compete", no_argument, NULL, OPT_COMPETE},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, '?'},
@@ -572,11 +580,12 @@ config_describe(const Config *cfg)
 	char *text;
 
 	text = xasprintf("gateway %s%s; accounts %s; confirm ids %s; "
-					 "poll %.2f s; time scale %g%s",
+					 "poll %.2f s; time scale %g%s%s",
 					 gateway, cfg->insecure ? " (certificate checks off)" : "",
 					 accounts[0] ? accounts : "(all)",
 					 confirm[0] ? confirm : "(none)", cfg->poll_interval,
-					 cfg->time_scale, cfg->once ? "; --once" : "");
+					 cfg->time_scale, cfg->compete ? "; compete" : "",
+					 cfg->once ? "; --once" : "");
 	free(gateway);
 	free(accounts);
 	free(confirm);
