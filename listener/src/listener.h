@@ -65,6 +65,9 @@
 /* Trade polls kept up after an account's last order left flight. */
 #define TRADES_TAIL_POLLS 2
 
+/* An idle account's trades are read this often, scaled (late fills). */
+#define TRADES_IDLE_SECONDS 60.0
+
 /* Bound of the in-memory caches of reported fills and statuses. */
 #define CACHE_MAX 8192
 
@@ -88,6 +91,7 @@ typedef struct Lease
 	int		 trades_days;  /* days of the next trade poll, 0: one */
 	unsigned trades_polls; /* trade polls read so far */
 	unsigned once_mark;	   /* --once: trades_polls when settled */
+	double	 next_idle;	   /* next trade poll while nothing is owed */
 } Lease;
 
 typedef struct RetrySlot
@@ -138,6 +142,7 @@ typedef struct Listener
 	RetrySlot retry;
 	SeenCache fills_seen;
 	SeenCache status_seen;
+	SeenCache ended; /* orders seen ending: account, cOID, id, status */
 
 	/* --once */
 	double	once_deadline;
@@ -211,6 +216,9 @@ extern void		seen_add(SeenCache *c, const char *key);
 extern void		listener_db_lost(Listener *L);
 extern void		retry_clear(Listener *L);
 extern void		track_owe_trades(Listener *L, const char *account);
+extern void		track_note_ended(Listener *L, const char *account,
+								 const char *coid, int64_t order_id,
+								 const char *status);
 
 /* loop.c */
 extern bool listener_stop_asked(void);
