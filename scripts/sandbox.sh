@@ -72,15 +72,28 @@ shell_quote()
 	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
 }
 
-# Run a command as the postgres user, from a directory it can read.
-# The sandbox lock (descriptor 9) is closed first: a server started
-# here must not hold it after this script exits.
+# Close every descriptor above 2 in the calling shell.  A server started
+# from a shell that holds a lock (this script's own, descriptor 9, or a
+# caller's "flock FILE make check") would otherwise keep that lock for
+# as long as it runs.
+close_inherited_fds()
+{
+	local fd
+	for fd in /proc/self/fd/*; do
+		fd=${fd##*/}
+		[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+	done
+	return 0
+}
+
+# Run a command as the postgres user, from a directory it can read,
+# with no inherited descriptor but the standard three.
 as_postgres()
 {
 	if [ "$(id -u)" -eq 0 ]; then
-		(cd / && exec 9>&- && runuser -u postgres -- "$@")
+		(cd / && close_inherited_fds && runuser -u postgres -- "$@")
 	elif [ "$(id -un)" = postgres ]; then
-		(cd / && exec 9>&- && "$@")
+		(cd / && close_inherited_fds && "$@")
 	else
 		die "run as root or as postgres"
 	fi

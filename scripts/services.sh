@@ -27,6 +27,14 @@ LISTENER=${PGTRADE_LISTENER:-$(command -v pgtrade-listener || echo "$top/listene
 
 die() { echo "services: $*" >&2; exit 1; }
 
+# The simulator and the listener outlive this script: they must not
+# inherit a caller's descriptors (a "flock FILE make check" lock would
+# stay held as long as they run).  This script needs none above 2.
+for fd in /proc/$$/fd/*; do
+	fd=${fd##*/}
+	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+done
+
 # wait_for CMD...: retry a command for up to 20 s
 wait_for() {
 	local i

@@ -195,8 +195,16 @@ BEGIN
 	IF v_target IS NOT NULL AND v_target <> p_order.status AND EXISTS (
 		SELECT 1 FROM pgtrade.order_transition t
 		WHERE t.from_status = p_order.status AND t.to_status = v_target) THEN
+		/*
+		 * An Inactive order's reason is the broker's "text": in a live
+		 * order row, or in the last answer of a submission payload.
+		 */
 		PERFORM pgtrade.order_move(p_order.order_id, v_target, p_source,
-			format('broker status %s', p_broker_status), p_payload);
+			format('broker status %s', p_broker_status)
+			|| CASE WHEN v_target = 'rejected' THEN
+				coalesce(': ' || coalesce(p_payload->>'text',
+					p_payload->'responses'->-1->0->>'text'), '')
+			   ELSE '' END, p_payload);
 		RETURN v_target;
 	END IF;
 	IF p_broker_status IS DISTINCT FROM p_order.broker_status THEN

@@ -57,6 +57,7 @@ static const Setting settings[] = {
 	{"gateway", SET_STRING, CFG(gateway_url), LISTENER_DEFAULT_GATEWAY, 0, 0},
 	{"cacert", SET_STRING, CFG(cacert), NULL, 0, 0},
 	{"insecure", SET_BOOL, CFG(insecure), "off", 0, 0},
+	{"compete", SET_BOOL, CFG(compete), "off", 0, 0},
 	{"accounts", SET_LIST, CFG(accounts), "", 0, 0},
 	{"confirm_ids", SET_LIST, CFG(confirm_ids), "", 0, 0},
 	{"suppress_ids", SET_LIST, CFG(suppress_ids), "", 0, 0},
@@ -91,7 +92,8 @@ enum
 	OPT_ONCE,
 	OPT_ONCE_TIMEOUT,
 	OPT_NAME,
-	OPT_POSITIONS_INTERVAL
+	OPT_POSITIONS_INTERVAL,
+	OPT_COMPETE
 };
 
 /* Map of option codes to setting keys (flags without a key are NULL). */
@@ -113,6 +115,7 @@ static const struct
 	{OPT_ONCE_TIMEOUT, "once_timeout"},
 	{OPT_NAME, "name"},
 	{OPT_POSITIONS_INTERVAL, "positions_interval"},
+	{OPT_COMPETE, "compete"},
 	{'v', "verbose"},
 };
 
@@ -155,6 +158,10 @@ print_help(void)
 		   "                             (default: none)\n");
 	printf("      --suppress-ids=IDS     message ids to suppress at session "
 		   "start\n");
+	printf("      --compete              take the brokerage session over "
+		   "from another\n"
+		   "                             platform (default: wait until it "
+		   "is free)\n");
 	printf("      --time-scale=F         multiply the gateway's timers by F "
 		   "(default: 1)\n");
 	printf("      --http-timeout=SECS    longest HTTP exchange "
@@ -456,6 +463,7 @@ config_parse_options(int argc, char **argv, Config *cfg)
 		{"name", required_argument, NULL, OPT_NAME},
 		{"positions-interval", required_argument, NULL,
 		 OPT_POSITIONS_INTERVAL},
+		{"compete", no_argument, NULL, OPT_COMPETE},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, '?'},
@@ -581,11 +589,12 @@ config_describe(const Config *cfg)
 	char *text;
 
 	text = xasprintf("gateway %s%s; accounts %s; confirm ids %s; "
-					 "poll %.2f s; positions every %g s; time scale %g%s",
+					 "poll %.2f s; positions every %g s; time scale %g%s%s",
 					 gateway, cfg->insecure ? " (certificate checks off)" : "",
 					 accounts[0] ? accounts : "(all)",
 					 confirm[0] ? confirm : "(none)", cfg->poll_interval,
-					 cfg->pos_interval, cfg->time_scale, cfg->once ? "; --once" : "");
+					 cfg->pos_interval, cfg->time_scale,
+					 cfg->compete ? "; compete" : "", cfg->once ? "; --once" : "");
 	free(gateway);
 	free(accounts);
 	free(confirm);

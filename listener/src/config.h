@@ -27,6 +27,7 @@ typedef struct Config
 	char   *gateway_url;	   /* base URL, no trailing slash */
 	char   *cacert;			   /* CA file for the gateway, or NULL */
 	bool	insecure;		   /* skip TLS checks (loopback only) */
+	bool	compete;		   /* evict a competing session at init */
 	StrList accounts;		   /* empty: every account of the gateway */
 	StrList confirm_ids;	   /* prompt message ids we may confirm */
 	StrList suppress_ids;	   /* message ids suppressed per session */

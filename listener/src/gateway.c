@@ -57,6 +57,7 @@ struct Gateway
 	double				   pace_next[GW_PACE_N]; /* earliest next list call */
 	double				   penalty_until;		 /* no calls before this time */
 	double				   last_429;			 /* last 429, 0: none */
+	double				   last_sent;			 /* last request, 0: none */
 	GwGuard				   guard;
 	void				  *guard_arg;
 	volatile sig_atomic_t *interrupt;
@@ -244,6 +245,17 @@ gateway_penalty_left(const Gateway *gw)
 	double left = gw->penalty_until - mono_now();
 
 	return left > 0 ? left : 0;
+}
+
+/*
+ * Return seconds since the last request was sent (a large number when
+ * none was): the gateway ends a session that sees no request for about
+ * six minutes, whatever the reason for the silence.
+ */
+double
+gateway_silence(const Gateway *gw)
+{
+	return gw->last_sent > 0 ? mono_now() - gw->last_sent : 1e9;
 }
 
 /* Return a new malloc'ed copy of s escaped for a URL path segment. */
@@ -452,7 +464,7 @@ gateway_call(Gateway *gw, const char *method, const char *path,
 	}
 	url = xasprintf("%s%s", gw->base_url, path);
 	gateway_setup_call(gw, method, url, body, resp);
-	start = mono_now();
+	start = gw->last_sent = mono_now();
 	cc = curl_easy_perform(gw->curl);
 	gw->recent[gw->recent_pos] = start;
 	gw->recent_pos = (gw->recent_pos + 1) % GW_BUDGET_PER_SECOND;

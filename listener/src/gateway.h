@@ -90,6 +90,7 @@ extern GwResult	   gateway_call(Gateway *gw, const char *method,
 								GwPace pace, GwResponse *resp);
 extern double	   gateway_pace_wait(const Gateway *gw, GwPace pace);
 extern double	   gateway_penalty_left(const Gateway *gw);
+extern double	   gateway_silence(const Gateway *gw);
 extern char		  *gateway_escape(const char *s);
 extern const char *gateway_result_name(GwResult r);
 extern void		   gateway_response_free(GwResponse *resp);

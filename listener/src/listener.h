@@ -67,6 +67,8 @@
 
 /* A difference is compared again after this, scaled, to confirm it. */
 #define POSITIONS_CONFIRM_SECONDS 10.0
+/* An idle account's trades are read this often, scaled (late fills). */
+#define TRADES_IDLE_SECONDS 60.0
 
 /* Bound of the in-memory caches of reported fills and statuses. */
 #define CACHE_MAX 8192
@@ -93,6 +95,7 @@ typedef struct Lease
 	unsigned once_mark;	   /* --once: trades_polls when settled */
 	bool	 pos_verified; /* compared since taken or session back */
 	double	 pos_next;	   /* next position comparison (monotonic) */
+	double	 next_idle;	   /* next trade poll while nothing is owed */
 } Lease;
 
 typedef struct RetrySlot
@@ -143,6 +146,7 @@ typedef struct Listener
 	RetrySlot retry;
 	SeenCache fills_seen;
 	SeenCache status_seen;
+	SeenCache ended; /* orders seen ending: account, cOID, id, status */
 
 	/* --once */
 	double	once_deadline;
@@ -231,6 +235,9 @@ extern void		seen_add(SeenCache *c, const char *key);
 extern void		listener_db_lost(Listener *L);
 extern void		retry_clear(Listener *L);
 extern void		track_owe_trades(Listener *L, const char *account);
+extern void		track_note_ended(Listener *L, const char *account,
+								 const char *coid, int64_t order_id,
+								 const char *status);
 
 /* positions.c */
 extern void	  positions_reset(Listener *L, Lease *l);

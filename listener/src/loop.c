@@ -7,7 +7,9 @@
  *	1. SIGHUP: reload the configuration (a bad one is logged and the
  *	   running one kept; a good one is logged like the start-up line).
  *	2. Database down: connect (with back-off), register once, LISTEN,
- *	   take the account leases, and ask for a reconciliation.
+ *	   take the account leases, and ask for a reconciliation.  The
+ *	   gateway session is still tickled meanwhile, so that a long
+ *	   database outage does not cost it.
  *	3. Session not ready: establish it (with back-off).
  *	4. Session ready: tickle when due; reconcile when asked; otherwise
  *	   on a notification or a poll tick send the cancels that are due,
@@ -284,7 +286,11 @@ loop_timeout(const Listener *L)
 	double penalty = gateway_penalty_left(L->gw);
 
 	if (!db_is_connected(L->db))
+	{
 		next = MIN(next, L->next_db_try);
+		if (L->session == SESSION_READY && penalty <= 0)
+			next = MIN(next, L->next_tickle);
+	}
 	else if (L->session != SESSION_READY)
 		next = MIN(next, L->next_establish);
 	else if (penalty > 0)
@@ -344,7 +350,13 @@ loop_work(Listener *L, double now)
 {
 	bool due = L->notified || now >= L->next_poll;
 
-	if (now >= L->next_tickle)
+	/*
+	 * After a silence as long as the tickle interval (the rate-limit
+	 * penalty, a database outage) the session may have timed out: check
+	 * it before anything is claimed.
+	 */
+	if (now >= L->next_tickle ||
+		gateway_silence(L->gw) >= SESSION_TICKLE_SECONDS * L->cfg.time_scale)
 		session_tickle(L);
 	if (!session_ready(L))
 		return;
@@ -408,6 +420,11 @@ listener_run(Listener *L)
 			(void) session_establish(L);
 		if (db_is_connected(L->db) && L->session == SESSION_READY)
 			loop_work(L, mono_now());
+		else if (L->session == SESSION_READY && mono_now() >= L->next_tickle)
+		{
+			/* keep the gateway session while the database is away */
+			session_tickle(L);
+		}
 		now = mono_now();
 		if (now >= L->next_poll)
 			L->next_poll = now + L->cfg.poll_interval;

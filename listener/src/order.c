@@ -110,6 +110,9 @@ submission_accept(Listener *L, Submission *s, const CpapiOrderReply *r)
 					broker_status);
 		return rc == DB_LOST ? SUBMIT_DB_LOST : SUBMIT_UNCERTAIN;
 	}
+	if (status != NULL && strcmp(status, "working") != 0)
+		track_note_ended(L, s->o->account_id, s->o->client_order_id,
+						 s->o->order_id, status);
 	log_info(s->ctx, "accepted as broker order %s, broker status %s; "
 					 "order is %s%s%s",
 			 r->order_id, broker_status,

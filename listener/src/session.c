@@ -133,8 +133,25 @@ session_auth_call(Listener *L, const char *path, const char *body,
 }
 
 /*
+ * Note that another platform holds the brokerage session: nothing is
+ * sent meanwhile.  Logged once per spell.  Returns -1.
+ */
+static int
+session_competing(Listener *L, const char *why)
+{
+	if (L->session != SESSION_COMPETING)
+		log_warning("gateway", "%s", why);
+	L->session = SESSION_COMPETING;
+	listener_set_error(L, "gateway: competing session");
+	return -1;
+}
+
+/*
  * Bring the brokerage session up: status, else ssodh/init and a bounded
- * poll of the status.  Returns 0 when healthy.
+ * poll of the status.  A session another platform holds is taken over
+ * (ssodh/init with compete) only when the compete setting says so;
+ * otherwise the listener waits, trading nothing, until it is free.
+ * Returns 0 when healthy.
  */
 static int
 session_authenticate(Listener *L)
@@ -149,14 +166,24 @@ session_authenticate(Listener *L)
 		cpapi_auth_status_free(&a);
 		return 0;
 	}
+	if (a.competing && !L->cfg.compete)
+	{
+		cpapi_auth_status_free(&a);
+		return session_competing(L, "another platform holds the brokerage "
+									"session; nothing is sent until it is "
+									"free (the compete setting would take "
+									"it over)");
+	}
 	log_info("gateway", "brokerage session not ready (authenticated %s, "
-						"connected %s, competing %s%s%s); initialising it",
+						"connected %s, competing %s%s%s); initialising it%s",
 			 a.authenticated ? "yes" : "no", a.connected ? "yes" : "no",
 			 a.competing ? "yes" : "no", a.fail ? ", " : "",
-			 a.fail ? a.fail : "");
+			 a.fail ? a.fail : "", a.competing ? " with compete" : "");
 	cpapi_auth_status_free(&a);
 	if (session_auth_call(L, "/iserver/auth/ssodh/init",
-						  "{\"publish\":true,\"compete\":true}", &a) != 0)
+						  L->cfg.compete ? "{\"publish\":true,\"compete\":true}"
+										 : "{\"publish\":true,\"compete\":false}",
+						  &a) != 0)
 		return -1;
 	for (i = 0; i < SESSION_STATUS_POLLS && !cpapi_auth_healthy(&a); i++)
 	{
@@ -337,7 +364,10 @@ session_tickle(Listener *L)
 
 /*
  * Look at an answer for session-level trouble: 401 and "no bridge" mean
- * the session is lost.  what names the call for the log.
+ * the session is lost; so does 503, which /iserver answers during the
+ * gateway's maintenance and nightly reset, so that nothing is claimed
+ * until /iserver/accounts answers again.  what names the call for the
+ * log.
  */
 void
 session_note_answer(Listener *L, const char *what, GwResult r,
@@ -350,7 +380,8 @@ session_note_answer(Listener *L, const char *what, GwResult r,
 		return;
 	(void) cpapi_parse_error(resp->body, resp->len, &error, NULL);
 	kind = cpapi_classify_error(resp->status, error);
-	if (kind == CPAPI_ERR_NOT_AUTHENTICATED || kind == CPAPI_ERR_NO_BRIDGE)
+	if (kind == CPAPI_ERR_NOT_AUTHENTICATED || kind == CPAPI_ERR_NO_BRIDGE ||
+		resp->status == 503)
 	{
 		char *why = xasprintf("%s answered %s (HTTP %ld)", what,
 							  cpapi_error_kind_name(kind),
@@ -383,7 +414,11 @@ session_call(Listener *L, const char *method, const char *path,
 				 method, path);
 		gateway_response_free(resp);
 		if (session_query_accounts(L) == 0)
+		{
+			/* a new brokerage session: suppression was per session */
+			session_send_suppress(L);
 			r = gateway_call(L->gw, method, path, body, pace, resp);
+		}
 		else
 			r = GW_TRANSPORT;
 	}

@@ -19,11 +19,20 @@
  * Tracking does the same for working orders, one account per step, as
  * the list pacing allows, and keeps reading trades for TRADES_TAIL_POLLS
  * steps after an account's last order left flight, so that the fills
- * of an order seen Filled are not missed.  After every reconciliation
+ * of an order seen Filled are not missed.  An account with nothing in
+ * flight still has its trades read every TRADES_IDLE_SECONDS (scaled):
+ * fills that land after an order ended (a Cancelled or Inactive order
+ * can still carry them), late commissions, corrections and trades
+ * placed outside pgtrade are recorded too.  After every reconciliation
  * each served account gets one poll of a week of trades, for fills of
  * orders that ended while the listener was away; it comes after the
  * claims resume, since fills are idempotent and claims are not delayed
  * by them.
+ *
+ * An order that ended stays in a small memory: while the broker still
+ * lists it, a status it reports later (Submitted after Filled, an
+ * Inactive order revived) goes to record_status, which keeps it as an
+ * event and never moves the order back.
  *
  * Fills are recorded for every execution of a served account, ours or
  * not; record_fill dedupes by execution id, and a small cache saves the
@@ -383,6 +392,15 @@ status_is_working(const char *status)
 	return false;
 }
 
+/* Return true for the pgtrade statuses an order never leaves. */
+static bool
+status_is_final(const char *status)
+{
+	return status != NULL &&
+		(strcmp(status, "filled") == 0 || strcmp(status, "cancelled") == 0 ||
+		 strcmp(status, "rejected") == 0 || strcmp(status, "expired") == 0);
+}
+
 /*
  * Record a live order's status for a working row, unless already sent.
  * A cancel_requested order is not moved back to working by a working
@@ -420,6 +438,9 @@ apply_status(Listener *L, const InFlightOrder *row, const CpapiLiveOrder *lo)
 		if (rc == DB_OK)
 		{
 			seen_add(&L->status_seen, key);
+			if (status_is_final(status) && !status_is_final(row->status))
+				track_note_ended(L, row->account_id, row->client_order_id,
+								 row->order_id, status);
 			if (status && strcmp(status, row->status) != 0)
 				log_info(ctx, "broker status %s, filled %s; order is now %s",
 						 lo->status, lo->filled ? lo->filled : "?", status);
@@ -430,6 +451,66 @@ apply_status(Listener *L, const InFlightOrder *row, const CpapiLiveOrder *lo)
 	}
 	free(status);
 	free(key);
+	return rc;
+}
+
+/* Separator of the fields of an ended-order key (never in a cOID). */
+#define ENDED_SEP '\x1f'
+
+/*
+ * Remember that an order of account ended (status is its pgtrade
+ * status), so that later broker reports of it are still recorded.
+ */
+void
+track_note_ended(Listener *L, const char *account, const char *coid,
+				 int64_t order_id, const char *status)
+{
+	char *key = xasprintf("%s%c%s%c%lld%c%s", account, ENDED_SEP, coid,
+						  ENDED_SEP, (long long) order_id, ENDED_SEP,
+						  status);
+
+	if (!seen_check(&L->ended, key))
+		seen_add(&L->ended, key);
+	free(key);
+}
+
+/*
+ * Record what the live orders still say of the ended orders of account.
+ * Returns DB_LOST or DB_OK.
+ */
+static DbResult
+apply_ended(Listener *L, const char *account, const LiveView *v)
+{
+	int		 i;
+	DbResult rc = DB_OK;
+
+	for (i = 0; rc != DB_LOST && i < L->ended.keys.n; i++)
+	{
+		char				 *key = xstrdup(L->ended.keys.items[i]);
+		char				 *coid = strchr(key, ENDED_SEP);
+		char				 *id = coid ? strchr(coid + 1, ENDED_SEP) : NULL;
+		char				 *status = id ? strchr(id + 1, ENDED_SEP) : NULL;
+		const CpapiLiveOrder *lo;
+
+		if (status != NULL)
+		{
+			/* split the key in place: account, cOID, order id, status */
+			*coid++ = '\0';
+			*id++ = '\0';
+			*status++ = '\0';
+			if (strcmp(key, account) == 0 &&
+				(lo = live_view_find(v, account, coid)) != NULL)
+			{
+				InFlightOrder row = {.order_id = strtoll(id, NULL, 10),
+									 .client_order_id = coid,
+									 .account_id = key,
+									 .status = status};
+
+				rc = apply_status(L, &row, lo);
+			}
+		}
+		free(key);
+	}
 	return rc;
 }
 
@@ -770,6 +851,7 @@ track_account(Listener *L, Lease *lease, const InFlightList *rows)
 	}
 	lease->trades_days = 0;
 	lease->trades_polls++;
+	lease->next_idle = mono_now() + TRADES_IDLE_SECONDS * L->cfg.time_scale;
 	for (i = 0; rc != DB_LOST && i < rows->n; i++)
 	{
 		const InFlightOrder	 *row = &rows->rows[i];
@@ -785,6 +867,8 @@ track_account(Listener *L, Lease *lease, const InFlightList *rows)
 									  row->client_order_id)) != NULL)
 			rc = apply_status(L, row, lo);
 	}
+	if (rc != DB_LOST)
+		rc = apply_ended(L, lease->account, &v);
 	if (rc != DB_LOST)
 		rc = apply_trades(L, lease->account, &t);
 	if (rc == DB_LOST)
@@ -831,7 +915,8 @@ track_tick(Listener *L)
 
 		for (j = 0; j < rows.n; j++)
 			any |= strcmp(rows.rows[j].account_id, l->account) == 0;
-		if (l->held && (any || l->trades_tail > 0))
+		if (l->held &&
+			(any || l->trades_tail > 0 || mono_now() >= l->next_idle))
 			due[n_due++] = l;
 	}
 	wait = gateway_pace_wait(L->gw, GW_PACE_ORDERS);

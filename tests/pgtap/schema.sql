@@ -166,7 +166,8 @@ SELECT set_eq(
 		('view pgtrade.decisions_explained'),
 		('view pgtrade.listener_health'),
 		('view pgtrade.open_orders'),
-		('view pgtrade.positions')$$,
+		('view pgtrade.positions'),
+		('view pgtrade.unlinked_fills')$$,
 	'the extension owns exactly these objects');
 
 SELECT col_type_is('pgtrade', 'orders', 'quantity', 'numeric',

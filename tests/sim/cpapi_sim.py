@@ -334,6 +334,8 @@ class Config:
         "positions_cache_s": 60,
         "commission_per_share": Decimal("0.005"),
         "commission_min": Decimal("1.00"),
+        "late_commission": 0,
+        "force_429": None,
         "time_scale": None,
     }
 
@@ -515,6 +517,29 @@ class Config:
 
     def _check_commission_min(self, value):
         return to_decimal(self._check_number("commission_min", value))
+
+    def _check_late_commission(self, value):
+        if not isinstance(value, int) or isinstance(value, bool) or \
+                value < 0:
+            raise ValueError("late_commission must be an integer >= 0")
+        return value
+
+    @staticmethod
+    def _check_force_429(value):
+        if value is None:
+            return None
+        if not isinstance(value, dict) or set(value) - {"route", "count"}:
+            raise ValueError('force_429 must be null or {"route": name, '
+                             '"count": n}')
+        route = value.get("route")
+        count = value.get("count", 1)
+        if route not in {r.name for r in ROUTES}:
+            raise ValueError("force_429 route must be one of " +
+                             ", ".join(sorted(r.name for r in ROUTES)))
+        if not isinstance(count, int) or isinstance(count, bool) or \
+                count < 1:
+            raise ValueError("force_429 count must be an integer >= 1")
+        return {"route": route, "count": count}
 
     def _check_time_scale(self, value):
         if value is None:
@@ -792,6 +817,8 @@ class Execution:
         self.price = price
         self.ts = ts
         self.commission = commission
+        self.commission_hidden = 0  # trades answers still without it
+        self.corrected = False  # a later correction replaced it
 
     def trade_row(self):
         """Return the trades element (size number, price string)."""
@@ -828,12 +855,27 @@ class Execution:
             "commission": repr(float(self.commission)),
         }
 
+    def listed_row(self):
+        """Return the trades element as one trades answer lists it now.
+
+        A commission held back by late_commission is left out of this
+        many answers; a manual execution without an order_ref has none.
+        """
+        row = self.trade_row()
+        if self.commission_hidden > 0:
+            self.commission_hidden -= 1
+            del row["commission"]
+        if row["order_ref"] is None:
+            del row["order_ref"]
+        return row
+
     def book_row(self):
         """Return the execution as listed by GET /sim/book."""
         return {"execution_id": self.execution_id,
                 "size": float(self.size), "price": fmt_price(self.price),
                 "commission": fmt_price(self.commission),
-                "time": iso_utc(self.ts), "time_ms": epoch_ms(self.ts)}
+                "time": iso_utc(self.ts), "time_ms": epoch_ms(self.ts),
+                "corrected": self.corrected}
 
     def to_state(self):
         """Return a JSON-ready description for --state-file."""
@@ -1212,7 +1254,7 @@ class Book:
         state = {}
         for exe in sorted(self.executions, key=lambda e: e.ts):
             order = exe.order
-            if order.account != account:
+            if order.account != account or exe.corrected:
                 continue
             qty, avg, realized, last = state.get(
                 order.contract.conid, (ZERO, ZERO, ZERO, exe.price))
@@ -1359,6 +1401,7 @@ class FillEngine:
         commission = commission.quantize(CENT, rounding=ROUND_HALF_UP)
         exe = Execution(book.new_execution_id(ts), order, size, price, ts,
                         commission)
+        exe.commission_hidden = self.config["late_commission"]
         order.executions.append(exe)
         book.executions.append(exe)
         order.filled += size
@@ -1593,6 +1636,7 @@ class Simulator:
                                seq)
         self.order_counter = 0
         self.stats = {}
+        self.forced_429 = 0
 
     # ----- request entry point -------------------------------------------
 
@@ -1682,6 +1726,13 @@ class Simulator:
         session = self.session
         session.check_expiry(now, self.scale)
         session.touch(now)
+        forced = self.config["force_429"]
+        if forced and forced["route"] == route.name:
+            forced["count"] -= 1
+            if forced["count"] <= 0:
+                self.config.values["force_429"] = None
+            self.forced_429 += 1
+            raise fail(429, "Too Many Requests", True)
         refusal = self.limiter.check(route.pacing, self.config, self.scale,
                                      now)
         if refusal:
@@ -2466,7 +2517,7 @@ class Simulator:
         now = time.time()
         since = now - now % 86400 - (days - 1) * 86400
         account = req.arg("accountId")
-        return [exe.trade_row() for exe in
+        return [exe.listed_row() for exe in
                 sorted(self.book.executions, key=lambda e: e.ts)
                 if exe.ts >= since and
                 (account is None or exe.order.account == account)]
@@ -2791,6 +2842,7 @@ class ControlApi:
         sim = self.sim
         return {"requests": dict(sorted(sim.stats.items())),
                 "refused_429": sim.limiter.refused,
+                "forced_429": sim.forced_429,
                 "penalty_box": sim.limiter.in_penalty(time.monotonic())}
 
     def _order(self, body):
@@ -2820,6 +2872,8 @@ class ControlApi:
             ts = fill.get("time_ms")
             sim.engine.execute(order, size, price,
                                None if ts is None else ts / 1000.0)
+        if body.get("correct") is not None:
+            self._correct(order, self._object(body["correct"]))
         status = body.get("status")
         if status is not None:
             if status not in ORDER_STATUSES:
@@ -2829,6 +2883,69 @@ class ControlApi:
             if status not in TERMINAL:
                 sim.engine.work(order)
         return order.book_row()
+
+    def _correct(self, order, spec):
+        """Replace one execution of order by a correction of it.
+
+        The correction keeps the execution id but for its last segment,
+        which goes up by one; size and price default to the original's.
+        Both stay listed in the trades; only the correction counts in
+        the order's totals and the positions.
+        """
+        wanted = spec.get("execution_id")
+        live = [e for e in order.executions if not e.corrected]
+        if wanted is not None:
+            live = [e for e in live if e.execution_id == wanted]
+        if not live:
+            raise ValueError("no execution of the order to correct")
+        old = live[-1]
+        size = to_decimal(spec.get("size", old.size))
+        price = to_decimal(spec.get("price", old.price))
+        if size <= 0 or price <= 0 or \
+                size > order.quantity - order.filled + old.size:
+            raise ValueError("correction size and price must be positive "
+                             "and the size within the order's quantity")
+        base, last = old.execution_id.rsplit(".", 1)
+        exe = Execution("%s.%02d" % (base, int(last) + 1), order, size,
+                        price, old.ts, old.commission)
+        old.corrected = True
+        order.executions.append(exe)
+        self.sim.book.executions.append(exe)
+        order.filled += size - old.size
+        order.cost += size * price - old.size * old.price
+        if order.remaining <= 0 and not order.terminal:
+            order.set_status("Filled", self.sim.session.seq)
+        self.sim.book.positions_cache.pop(order.account, None)
+
+    def post_trade(self, body):
+        """POST /sim/trade: an execution placed outside the API (manual).
+
+        {"account"?, "conid"|"symbol", "side": BUY|SELL, "size", "price",
+        "order_ref"?}: booked on an order that is not in the book, so it
+        appears in the trades and the positions only.
+        """
+        body = self._object(body)
+        sim = self.sim
+        account = body.get("account", sim.accounts[0])
+        if account not in sim.accounts:
+            raise ValueError("unknown account")
+        side = str(body.get("side", "")).upper()
+        if side not in ("BUY", "SELL"):
+            raise ValueError("side must be BUY or SELL")
+        size = to_decimal(body.get("size"))
+        price = to_decimal(body.get("price"))
+        if size <= 0 or price <= 0:
+            raise ValueError("size and price must be positive")
+        ref = body.get("order_ref")
+        if ref is not None and not isinstance(ref, str):
+            raise ValueError("order_ref must be a string or null")
+        ticket = {"cOID": ref, "side": side, "quantity": size,
+                  "orderType": "MKT", "tif": "DAY"}
+        order = Order(sim.book.new_order_id(), ticket, account,
+                      sim.contracts.get(self._conid(body)), time.time(),
+                      sim.session.seq)
+        exe = sim.engine.execute(order, size, price)
+        return exe.book_row()
 
     def post_close(self, body):
         """POST /sim/close: the session closes; DAY orders are cancelled."""

@@ -1308,6 +1308,90 @@ def test_global_rate():
     check(429 in statuses[1:], "no 429 in %r" % statuses)
 
 
+@case("force_429 refuses one route N times, outside the penalty count")
+def test_force_429():
+    config(rate_limits=True, pacing_s={"orders": 0, "trades": 0},
+           force_429={"route": "trades", "count": 2})
+    before = C.ok("GET", "/sim/stats")
+    path = "/iserver/account/trades?accountId=" + ACCOUNT
+    statuses = [C.api("GET", path)[0] for _ in range(3)]
+    other = C.api("GET", "/iserver/account/orders?accountId=" + ACCOUNT)[0]
+    after = C.ok("GET", "/sim/stats")
+    config(pacing_s={"orders": 5, "trades": 5}, rate_limits=False)
+    equal(statuses, [429, 429, 200], "two forced 429s, then served")
+    equal(other, 200, "other routes are not touched")
+    equal(after["forced_429"] - before["forced_429"], 2, "forced_429")
+    equal(after["refused_429"], before["refused_429"], "refused_429")
+    equal(C.ok("GET", "/sim/config")["force_429"], None, "knob used up")
+
+
+@case("late_commission leaves the commission out of the first answers")
+def test_late_commission():
+    config(late_commission=2, fill_mode="immediate")
+    set_price(SPY, "500.00")
+    coid = new_coid("late")
+    place(ticket(qty=10, coid=coid))
+    config(late_commission=0)
+
+    def row():
+        rows = [t for t in C.ok("GET", "/v1/api/iserver/account/trades")
+                if t.get("order_ref") == coid]
+        equal(len(rows), 1, "one execution")
+        return rows[0]
+    first, second, third = row(), row(), row()
+    check("commission" not in first and "commission" not in second,
+          "commission held back twice: %r" % [first, second])
+    # max(1.00, 0.005 x 10 = 0.05) = 1.00, under 1% of 5000
+    equal(third.get("commission"), "1.0", "third answer has it")
+
+
+@case("/sim/order correct replaces an execution: id .02, totals follow")
+def test_correct():
+    config(fill_mode="never")
+    coid = new_coid("corr")
+    _, body = place(ticket(qty=10, coid=coid))
+    order_id = int(body[0]["order_id"])
+    C.ok("POST", "/sim/order", {"order_id": order_id,
+                                "fill": {"size": 10, "price": "101.00"}})
+    first = book_order(order_id)["executions"][0]["execution_id"]
+    row = C.ok("POST", "/sim/order", {"order_id": order_id, "correct":
+                                      {"size": 10, "price": "100.50"}})
+    ids = [e["execution_id"] for e in row["executions"]]
+    equal(ids, [first, first[:-2] + "02"], "execution ids")
+    equal([e["corrected"] for e in row["executions"]], [True, False],
+          "the original is corrected")
+    equal((row["filled"], row["avg_price"], row["status"]),
+          (10.0, "100.50", "Filled"), "totals use the correction")
+    listed = [t["execution_id"] for t in
+              C.ok("GET", "/v1/api/iserver/account/trades")
+              if t.get("order_ref") == coid]
+    equal(listed, ids, "trades list both")
+    config(fill_mode="immediate")
+
+
+@case("/sim/trade books a manual execution without order_ref")
+def test_manual_trade():
+    exe = C.ok("POST", "/sim/trade", {"symbol": "IBM", "side": "SELL",
+                                      "size": 3, "price": "140.25"})
+    rows = [t for t in C.ok("GET", "/v1/api/iserver/account/trades")
+            if t["execution_id"] == exe["execution_id"]]
+    equal(len(rows), 1, "listed in trades")
+    equal((rows[0]["side"], rows[0]["size"], rows[0]["price"],
+           rows[0]["conid"]), ("S", 3.0, "140.25", IBM), "row")
+    check("order_ref" not in rows[0], "no order_ref: %r" % rows[0])
+    exe = C.ok("POST", "/sim/trade", {"symbol": "IBM", "side": "BUY",
+                                      "size": 1, "price": "140.00",
+                                      "order_ref": "tws-1"})
+    refs = [t.get("order_ref") for t in
+            C.ok("GET", "/v1/api/iserver/account/trades")
+            if t["execution_id"] == exe["execution_id"]]
+    equal(refs, ["tws-1"], "order_ref kept when given")
+    status, body = C.call("POST", "/sim/trade", {"symbol": "IBM",
+                                                 "side": "X", "size": 1,
+                                                 "price": "1"})
+    equal(status, 400, "bad side refused")
+
+
 # ----- session states -----------------------------------------------------
 
 def set_auth(**knobs):

@@ -1,0 +1,26 @@
+/*
+ * 92_unlinked_fills.sql: executions that belong to no pgtrade order.
+ *
+ * The listener records every execution of the accounts it serves.  One
+ * whose order_ref names no pgtrade order (a trade placed by hand in TWS
+ * or the mobile app), or whose account, side or contract differ from
+ * the order it names, is kept with order_id NULL: it moves the position
+ * but no order.  Operators see such trades here.
+ */
+
+CREATE VIEW pgtrade.unlinked_fills AS
+	SELECT f.fill_id, f.execution_id, f.account_id, i.symbol, f.side,
+		   f.quantity, f.price, f.trade_time, f.order_ref,
+		   (SELECT c.amount FROM pgtrade.commission c
+			WHERE c.execution_id = f.execution_id
+			ORDER BY c.commission_id LIMIT 1) AS commission,
+		   f.recorded_at
+	FROM pgtrade.fill f JOIN pgtrade.instrument i USING (instrument_id)
+	WHERE f.order_id IS NULL
+		AND pgtrade.fill_is_effective(f.execution_id);
+COMMENT ON VIEW pgtrade.unlinked_fills IS
+	'Executions recorded without a pgtrade order (manual trades at the '
+	'broker, or an order_ref that does not match its order).';
+
+GRANT SELECT ON pgtrade.unlinked_fills TO pgtrade_reader, pgtrade_trader,
+	pgtrade_admin;
