@@ -73,14 +73,16 @@ shell_quote()
 }
 
 # Run a command as the postgres user, from a directory it can read.
-# The sandbox lock (descriptor 9) is closed first: a server started
-# here must not hold it after this script exits.
+# Descriptors 3 to 9 are closed first: a server started here must hold
+# neither the sandbox lock (9) nor a lock the caller inherited, such as
+# the one "flock FILE command" keeps open on descriptor 3.
 as_postgres()
 {
 	if [ "$(id -u)" -eq 0 ]; then
-		(cd / && exec 9>&- && runuser -u postgres -- "$@")
+		(cd / && exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &&
+			runuser -u postgres -- "$@")
 	elif [ "$(id -un)" = postgres ]; then
-		(cd / && exec 9>&- && "$@")
+		(cd / && exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- && "$@")
 	else
 		die "run as root or as postgres"
 	fi
