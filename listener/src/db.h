@@ -100,6 +100,7 @@ typedef struct FillRecord
 } FillRecord;
 
 typedef struct DbConn DbConn;
+struct pg_result; /* libpq's PGresult */
 
 extern DbConn  *db_create(void);
 extern void		db_destroy(DbConn *db);
@@ -110,6 +111,10 @@ extern bool		db_is_connected(const DbConn *db);
 extern bool		db_idle(void *db);
 extern int		db_socket(const DbConn *db);
 extern DbResult db_read_notifies(DbConn *db, int *count);
+extern DbResult db_exec(DbConn *db, const char *what, const char *sql,
+						int nparams, const char *const *params,
+						struct pg_result **res);
+extern char	   *db_text_array(const StrList *l);
 
 extern DbResult db_listener_register(DbConn *db, const char *name, int pid,
 									 const char *version, int64_t *id);

@@ -105,6 +105,8 @@ typedef struct SeenCache
 	StrList keys;
 } SeenCache;
 
+typedef struct BarsState BarsState; /* bars.c */
+
 typedef struct Listener
 {
 	Config	 cfg;
@@ -145,6 +147,9 @@ typedef struct Listener
 	StrList once_submitted; /* order ids as text */
 	StrList once_accounts;	/* their accounts */
 	bool	once_settled;	/* all of them have left flight */
+
+	BarsState *bars;	   /* market-data refresh (bars.c) */
+	SeenCache  paper_seen; /* paper mode: warnings already logged */
 } Listener;
 
 /* session.c */
@@ -211,6 +216,16 @@ extern void		seen_add(SeenCache *c, const char *key);
 extern void		listener_db_lost(Listener *L);
 extern void		retry_clear(Listener *L);
 extern void		track_owe_trades(Listener *L, const char *account);
+
+/* bars.c */
+extern void	  bars_tick(Listener *L);
+extern double bars_next_due(const Listener *L);
+extern void	  bars_free(Listener *L);
+
+/* paper.c */
+extern void	  paper_start(Listener *L);
+extern void	  paper_work(Listener *L, double now);
+extern double paper_next_due(const Listener *L);
 
 /* loop.c */
 extern bool listener_stop_asked(void);
