@@ -179,10 +179,11 @@ print_help(void)
 	printf("      --paper-slippage-bps=N slippage of paper fills in basis "
 		   "points\n"
 		   "                             (default: 5)\n");
-	printf("      --paper-max-bar-age=SECS  no paper fill from an older "
-		   "bar (default:\n"
-		   "                             the strategy's max_bar_age "
-		   "rule)\n");
+	printf("      --paper-max-bar-age=SECS\n"
+		   "                             no paper fill from a bar that "
+		   "ended longer ago\n"
+		   "                             (default: the strategy's "
+		   "max_bar_age rule)\n");
 	printf("\nConnection options:\n");
 	printf("  -d, --dbname=CONNINFO      database name or connection "
 		   "string\n");
