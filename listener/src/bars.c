@@ -17,8 +17,9 @@
  * the loop is single-threaded, so at most one history request is ever
  * open, well under the gateway's five concurrent ones.
  *
- * A 429, a "No data." answer, a transport failure or a batch the
- * database refuses is logged and skipped; the next refresh tries again.
+ * A 429, a "No data." answer (logged once per instrument, then as
+ * DEBUG), a transport failure or a batch the database refuses is logged
+ * and skipped; the next refresh tries again.
  *
  *-------------------------------------------------------------------------
  */
@@ -210,7 +211,7 @@ bars_store(Listener *L, const BarTarget *t, const char *json)
  * Returns true when the rest of this refresh should be dropped.
  */
 static bool
-bars_answer_failed(const BarTarget *t, const GwResponse *resp,
+bars_answer_failed(BarsState *s, const BarTarget *t, const GwResponse *resp,
 				   const char *why)
 {
 	char *error = NULL;
@@ -225,8 +226,18 @@ bars_answer_failed(const BarTarget *t, const GwResponse *resp,
 		stop = true;
 	}
 	else if (history_is_no_data(error))
-		log_info("bars", "%s %s bars: the gateway has no data (conid %lld)",
-				 t->symbol, t->bar_size, (long long) t->conid);
+	{
+		/* LOG the first time, then DEBUG: it answers so every refresh */
+		char *key = xasprintf("nodata|%s|%s", t->symbol, t->bar_size);
+		bool  again = seen_check(&s->skipped, key);
+
+		log_msg(again ? LEVEL_DEBUG : LEVEL_LOG, "bars",
+				"%s %s bars: the gateway has no data (conid %lld)",
+				t->symbol, t->bar_size, (long long) t->conid);
+		if (!again)
+			seen_add(&s->skipped, key);
+		free(key);
+	}
 	else
 		log_warning("bars", "%s %s bars: unusable history answer (HTTP %ld): "
 							"%s",
@@ -268,7 +279,7 @@ bars_fetch(Listener *L, const BarTarget *t)
 	}
 	if (resp.status != 200 ||
 		cpapi_parse_history(resp.body, resp.len, &h, err, sizeof(err)) != 0)
-		stop = bars_answer_failed(t, &resp, resp.status != 200 ? "not a success" : err);
+		stop = bars_answer_failed(L->bars, t, &resp, resp.status != 200 ? "not a success" : err);
 	else
 	{
 		if (history_bars_json(&h, &json) < 0)

@@ -8,6 +8,7 @@ Values are written out below and compared with pgtrade.bar as stored:
 a daily bar stamped midnight UTC is the session of that date in New
 York; an hourly bar's start is its t.  A changed bar is updated, the
 bar still forming (started a minute ago, one hour long) is not stored,
+an instrument the simulator has no bars for answers "No data." (logged),
 a batch holding a bar that starts in the future is refused whole, and
 an instrument whose strategy is inactive is never asked for (the
 simulator's request log lists every history request with its conid).
@@ -21,25 +22,33 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import (Tap, SANDBOX, psql, scalar, wait_until, Sim,  # noqa: E402
                     services)
 
-t = Tap(12)
+t = Tap(13)
 ACCT = "DU1234567"
-DAILY, HOURLY, IDLE = 880001, 880002, 880003
+DAILY, HOURLY, IDLE, EMPTY = 880001, 880002, 880003, 880004
 REQUEST_LOG = os.path.join(SANDBOX, "sim", "requests.log")
 LISTENER_LOG = os.path.join(SANDBOX, "log", "listener.log")
 UTC = datetime.timezone.utc
 
 psql("SELECT pgtrade.add_account(:'p0')", ACCT)
-for sym, conid in (("BARD", DAILY), ("BARH", HOURLY), ("BARX", IDLE)):
+for sym, conid in (("BARD", DAILY), ("BARH", HOURLY), ("BARX", IDLE),
+                   ("BARN", EMPTY)):
     psql("SELECT pgtrade.add_instrument(:'p0', :'p1')", sym, conid)
-psql("""SELECT pgtrade.create_strategy('bars_d', 'sma_cross', 'BARD', :'p0',
-        '{"fast": 2, "slow": 3}', 1, schedule => '0 0 1 1 *', active => true)
-     """, ACCT)
-psql("""SELECT pgtrade.create_strategy('bars_h', 'sma_cross', 'BARH', :'p0',
-        '{"fast": 2, "slow": 3}', 1, schedule => '0 0 1 1 *',
-        bar_size => '1 hour', active => true)""", ACCT)
-psql("""SELECT pgtrade.create_strategy('bars_x', 'sma_cross', 'BARX', :'p0',
-        '{"fast": 2, "slow": 3}', 1, schedule => '0 0 1 1 *',
-        active => false)""", ACCT)
+STRATEGIES = (("bars_d", "BARD", "1 day", True),
+              ("bars_h", "BARH", "1 hour", True),
+              ("bars_n", "BARN", "1 day", True),
+              ("bars_x", "BARX", "1 day", False))
+for name, sym, size, active in STRATEGIES:
+    psql("""SELECT pgtrade.create_strategy(:'p0', 'sma_cross', :'p1', :'p2',
+            '{"fast": 2, "slow": 3}', 1, schedule => '0 0 1 1 *',
+            bar_size => :'p3')
+         WHERE NOT EXISTS (SELECT 1 FROM pgtrade.strategy WHERE name = :'p0')
+         """, name, sym, ACCT, size)
+    psql("UPDATE pgtrade.strategy SET active = :'p1' WHERE name = :'p0'",
+         name, "true" if active else "false")
+# a run before this one may have left bars behind
+psql("DELETE FROM pgtrade.bar WHERE instrument_id IN (SELECT instrument_id "
+     "FROM pgtrade.instrument WHERE symbol IN ('BARD', 'BARH', 'BARN', "
+     "'BARX'))")
 
 
 def ms(dt):
@@ -156,6 +165,11 @@ t.eq(bars_of("BARH", "01:00:00"), want_hourly,
      "the hourly bars are as before: neither the future nor the forming "
      "bar stored")
 
+# an instrument the simulator has no bars for: "No data." is logged
+t.ok("LOG: bars: BARN 1 day bars: the gateway has no data (conid %d)"
+     % EMPTY in new_text(LISTENER_LOG, log_mark),
+     "a history answer \"No data.\" is logged, and the refresh goes on")
+
 # the requests the simulator saw
 entries = [json.loads(line) for line in
            new_text(REQUEST_LOG, req_mark).splitlines()]
@@ -175,5 +189,5 @@ t.eq([e for e in entries if e.get("status") == 429], [],
 
 services("stop")
 psql("UPDATE pgtrade.strategy SET active = false "
-     "WHERE name IN ('bars_d', 'bars_h')")
+     "WHERE name IN ('bars_d', 'bars_h', 'bars_n')")
 t.done()

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import Tap, TOP, SANDBOX, psql, scalar, wait_until  # noqa: E402
 
 t = Tap(27)
-ACCT = "PAPER1"
+ACCT = "PAPER%d" % os.getpid()  # a fresh account: orders start at none
 LISTENER = os.environ.get("PGTRADE_LISTENER",
                           os.path.join(TOP, "listener", "pgtrade-listener"))
 LOG = os.path.join(SANDBOX, "log", "listener-paper.log")
@@ -62,6 +62,9 @@ psql("SELECT pgtrade.set_risk_limit(:'p0', max_position => 1000)", ACCT)
 for sym, conid in (("PAPX", 881001), ("PAPT", 881002), ("PAPS", 881003)):
     psql("SELECT pgtrade.add_instrument(:'p0', :'p1')", sym, conid)
 psql("UPDATE pgtrade.instrument SET tick_size = 0.05 WHERE symbol = 'PAPT'")
+# a run before this one may have left bars behind
+psql("DELETE FROM pgtrade.bar WHERE instrument_id IN (SELECT instrument_id "
+     "FROM pgtrade.instrument WHERE symbol IN ('PAPX', 'PAPT', 'PAPS'))")
 # yesterday's session in New York has ended; PAPS's bar is 10 days old
 psql("""
 INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low,
