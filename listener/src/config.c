@@ -73,6 +73,11 @@ static const Setting settings[] = {
 	{"lock_timeout", SET_INT, CFG(lock_timeout), "5000", 100, 3600000},
 	{"name", SET_STRING, CFG(name), NULL, 0, 0},
 	{"verbose", SET_BOOL, CFG(verbose), "off", 0, 0},
+	{"bars_interval", SET_DOUBLE, CFG(bars_interval), "0", 0, 86400},
+	{"paper", SET_BOOL, CFG(paper), "off", 0, 0},
+	{"paper_slippage_bps", SET_DOUBLE, CFG(paper_slippage), "5", 0, 1000},
+	{"paper_max_bar_age", SET_DOUBLE, CFG(paper_bar_age), "0", 0,
+	 31536000},
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -93,7 +98,11 @@ enum
 	OPT_ONCE_TIMEOUT,
 	OPT_NAME,
 	OPT_POSITIONS_INTERVAL,
-	OPT_COMPETE
+	OPT_COMPETE,
+	OPT_BARS_INTERVAL,
+	OPT_PAPER,
+	OPT_PAPER_SLIPPAGE,
+	OPT_PAPER_MAX_BAR_AGE
 };
 
 /* Map of option codes to setting keys (flags without a key are NULL). */
@@ -117,6 +126,10 @@ static const struct
 	{OPT_POSITIONS_INTERVAL, "positions_interval"},
 	{OPT_COMPETE, "compete"},
 	{'v', "verbose"},
+	{OPT_BARS_INTERVAL, "bars_interval"},
+	{OPT_PAPER, "paper"},
+	{OPT_PAPER_SLIPPAGE, "paper_slippage_bps"},
+	{OPT_PAPER_MAX_BAR_AGE, "paper_max_bar_age"},
 };
 
 /* Print the --help text. */
@@ -169,6 +182,22 @@ print_help(void)
 	printf("      --positions-interval=SECS  seconds between broker "
 		   "position checks\n"
 		   "                             (default: 300; 0: never)\n");
+	printf("      --bars-interval=SECS   fetch the strategies' bars every "
+		   "SECS seconds\n"
+		   "                             times the time scale "
+		   "(default: 0, off)\n");
+	printf("\nPaper trading (no gateway):\n");
+	printf("      --paper                fill the served accounts' orders "
+		   "from stored\n"
+		   "                             bars; needs --accounts\n");
+	printf("      --paper-slippage-bps=N slippage of paper fills in basis "
+		   "points\n"
+		   "                             (default: 5)\n");
+	printf("      --paper-max-bar-age=SECS\n"
+		   "                             no paper fill from a bar that "
+		   "ended longer ago\n"
+		   "                             (default: the strategy's "
+		   "max_bar_age rule)\n");
 	printf("\nConnection options:\n");
 	printf("  -d, --dbname=CONNINFO      database name or connection "
 		   "string\n");
@@ -404,6 +433,23 @@ config_finish(Config *cfg, char *err, size_t errlen)
 		host[sizeof(host) - 1] = '\0';
 		cfg->name = xstrdup(host);
 	}
+	if (cfg->paper)
+	{
+		/* nothing is sent anywhere: the gateway settings are not used */
+		if (cfg->accounts.n == 0)
+		{
+			snprintf(err, errlen, "paper mode needs the accounts to serve "
+								  "(--accounts): a paper listener fills "
+								  "every order of its accounts");
+			return -1;
+		}
+		if (cfg->once)
+		{
+			snprintf(err, errlen, "--once is not available in paper mode");
+			return -1;
+		}
+		return 0;
+	}
 	n = strlen(cfg->gateway_url);
 	while (n > 0 && cfg->gateway_url[n - 1] == '/')
 		cfg->gateway_url[--n] = '\0';
@@ -465,6 +511,10 @@ config_parse_options(int argc, char **argv, Config *cfg)
 		 OPT_POSITIONS_INTERVAL},
 		{"compete", no_argument, NULL, OPT_COMPETE},
 		{"verbose", no_argument, NULL, 'v'},
+		{"bars-interval", required_argument, NULL, OPT_BARS_INTERVAL},
+		{"paper", no_argument, NULL, OPT_PAPER},
+		{"paper-slippage-bps", required_argument, NULL, OPT_PAPER_SLIPPAGE},
+		{"paper-max-bar-age", required_argument, NULL, OPT_PAPER_MAX_BAR_AGE},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}};
@@ -588,13 +638,27 @@ config_describe(const Config *cfg)
 	char *confirm = strlist_join(&cfg->confirm_ids, ",");
 	char *text;
 
-	text = xasprintf("gateway %s%s; accounts %s; confirm ids %s; "
-					 "poll %.2f s; positions every %g s; time scale %g%s%s",
-					 gateway, cfg->insecure ? " (certificate checks off)" : "",
-					 accounts[0] ? accounts : "(all)",
-					 confirm[0] ? confirm : "(none)", cfg->poll_interval,
-					 cfg->pos_interval, cfg->time_scale,
-					 cfg->compete ? "; compete" : "", cfg->once ? "; --once" : "");
+	if (cfg->paper && cfg->paper_bar_age > 0)
+		text = xasprintf("paper mode, no gateway; accounts %s; slippage "
+						 "%g bps; max bar age %g s; poll %.2f s",
+						 accounts, cfg->paper_slippage,
+						 cfg->paper_bar_age, cfg->poll_interval);
+	else if (cfg->paper)
+		text = xasprintf("paper mode, no gateway; accounts %s; slippage "
+						 "%g bps; max bar age of the strategy; poll %.2f s",
+						 accounts, cfg->paper_slippage,
+						 cfg->poll_interval);
+	else
+		text = xasprintf("gateway %s%s; accounts %s; confirm ids %s; "
+						 "poll %.2f s; positions every %g s; time scale %g; "
+						 "bars every %g s%s%s",
+						 gateway,
+						 cfg->insecure ? " (certificate checks off)" : "",
+						 accounts[0] ? accounts : "(all)",
+						 confirm[0] ? confirm : "(none)", cfg->poll_interval,
+						 cfg->pos_interval, cfg->time_scale,
+						 cfg->bars_interval, cfg->compete ? "; compete" : "",
+						 cfg->once ? "; --once" : "");
 	free(gateway);
 	free(accounts);
 	free(confirm);

@@ -41,6 +41,13 @@ typedef struct Config
 	int		lock_timeout;	   /* milliseconds */
 	char   *name;			   /* listener name recorded in the database */
 	bool	verbose;		   /* write DEBUG lines */
+
+	/* market-data refresh (bars.c) and paper mode (paper.c) */
+	double bars_interval;  /* seconds between bar refreshes, 0: off */
+	bool   paper;		   /* fill from stored bars, no gateway */
+	double paper_slippage; /* basis points */
+	double paper_bar_age;  /* seconds; 0: the strategy's rule */
+
 	/* command line only */
 	bool	once;
 	char   *config_file;

@@ -133,9 +133,9 @@ db_failure(DbConn *db, const char *what, const PGresult *res)
 
 /*
  * Run one statement with text parameters.  On DB_OK *res holds the
- * result (caller clears it); otherwise *res is NULL.
+ * result (caller clears it with PQclear); otherwise *res is NULL.
  */
-static DbResult
+DbResult
 db_exec(DbConn *db, const char *what, const char *sql, int nparams,
 		const char *const *params, PGresult **res)
 {
@@ -271,6 +271,13 @@ array_literal(const StrList *l)
 	*p++ = '}';
 	*p = '\0';
 	return s;
+}
+
+/* Return a text[] literal of the list (malloc'ed), for a parameter. */
+char *
+db_text_array(const StrList *l)
+{
+	return array_literal(l);
 }
 
 /* Return a malloc'ed copy of a result value, or NULL for SQL NULL. */
@@ -824,13 +831,6 @@ db_rows_free(DbRows *r)
 		free(r->cells[i]);
 	free(r->cells);
 	memset(r, 0, sizeof(*r));
-}
-
-/* Return the list as a text[] literal (malloc'ed) for a parameter. */
-char *
-db_text_array(const StrList *l)
-{
-	return array_literal(l);
 }
 
 /*

@@ -128,6 +128,7 @@ typedef struct PositionDiffList
 } PositionDiffList;
 
 typedef struct DbConn DbConn;
+struct pg_result; /* libpq's PGresult */
 
 extern DbConn  *db_create(void);
 extern void		db_destroy(DbConn *db);
@@ -138,6 +139,10 @@ extern bool		db_is_connected(const DbConn *db);
 extern bool		db_idle(void *db);
 extern int		db_socket(const DbConn *db);
 extern DbResult db_read_notifies(DbConn *db, int *count);
+extern DbResult db_exec(DbConn *db, const char *what, const char *sql,
+						int nparams, const char *const *params,
+						struct pg_result **res);
+extern char	   *db_text_array(const StrList *l);
 
 extern DbResult	   db_listener_register(DbConn *db, const char *name, int pid,
 										const char *version, int64_t *id);
@@ -183,7 +188,6 @@ extern DbResult	   db_rows(DbConn *db, const char *what, const char *sql,
 						   int nparams, const char *const *params, DbRows *out);
 extern const char *db_rows_get(const DbRows *r, int row, int col);
 extern void		   db_rows_free(DbRows *r);
-extern char		  *db_text_array(const StrList *l);
 extern DbResult	   db_record_cancel_sent(DbConn *db, int64_t order_id,
 										 const char *payload);
 

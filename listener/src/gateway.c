@@ -484,7 +484,13 @@ gateway_call(Gateway *gw, const char *method, const char *path,
 	log_debug("gateway", "%s %s: %s %ld (%zu bytes, %.0f ms)", method, path,
 			  gateway_result_name(r), resp->status, resp->len,
 			  (mono_now() - start) * 1000.0);
-	if (r == GW_OK && resp->status == 429)
+	/*
+	 * The history endpoint's own limit (five chart requests at a time)
+	 * answers "Too many history charts requests": not the session's
+	 * budget, so orders are not held back for it; bars.c backs off.
+	 */
+	if (r == GW_OK && resp->status == 429 &&
+		strstr(resp->body, "history charts") == NULL)
 		gateway_note_429(gw, method, path);
 	free(url);
 	return r;

@@ -7,7 +7,8 @@
  * and the rate budget the gateway imposes on one brokerage session:
  * at most GW_BUDGET_PER_SECOND requests in any second, the live-order
  * and trade lists each at most once per GW_LIST_PACING seconds (scaled),
- * and nothing at all for GW_PENALTY_SECONDS (scaled) after a 429.
+ * and nothing at all for GW_PENALTY_SECONDS (scaled) after a 429 (but
+ * for the history endpoint's own chart limit, which bars.c handles).
  *
  * Every call has a connect timeout and a total timeout, never raises
  * signals (CURLOPT_NOSIGNAL; the caller ignores SIGPIPE), and first asks

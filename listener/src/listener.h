@@ -113,6 +113,8 @@ typedef struct SeenCache
 	StrList keys;
 } SeenCache;
 
+typedef struct BarsState BarsState; /* bars.c */
+
 typedef struct Listener
 {
 	Config	 cfg;
@@ -154,6 +156,9 @@ typedef struct Listener
 	StrList once_submitted; /* order ids as text */
 	StrList once_accounts;	/* their accounts */
 	bool	once_settled;	/* all of them have left flight */
+
+	BarsState *bars;	   /* market-data refresh (bars.c) */
+	SeenCache  paper_seen; /* paper mode: warnings already logged */
 } Listener;
 
 /* session.c */
@@ -246,6 +251,16 @@ extern bool	  positions_pending(const Listener *L);
 extern double positions_next_due(const Listener *L);
 extern void	  positions_claimable(Listener *L, StrList *out);
 extern void	  positions_tick(Listener *L);
+
+/* bars.c */
+extern void	  bars_tick(Listener *L);
+extern double bars_next_due(const Listener *L);
+extern void	  bars_free(Listener *L);
+
+/* paper.c */
+extern void	  paper_start(Listener *L);
+extern void	  paper_work(Listener *L, double now);
+extern double paper_next_due(const Listener *L);
 
 /* loop.c */
 extern bool listener_stop_asked(void);

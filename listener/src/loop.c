@@ -136,8 +136,11 @@ loop_new_gateway(Listener *L)
 		.time_scale = L->cfg.time_scale,
 	};
 	char	 err[256];
-	Gateway *gw = gateway_create(&gs, err, sizeof(err));
+	Gateway *gw;
 
+	if (L->cfg.paper)
+		return; /* paper mode has no gateway */
+	gw = gateway_create(&gs, err, sizeof(err));
 	if (gw == NULL)
 	{
 		log_error("config", "gateway settings not applied: %s", err);
@@ -181,6 +184,11 @@ loop_reload(Listener *L)
 	}
 	old = L->cfg;
 	L->cfg = next;
+	if (old.paper != next.paper)
+	{
+		log_info("config", "paper mode changes at the next start only");
+		L->cfg.paper = old.paper;
+	}
 	log_set_verbose(L->cfg.verbose);
 	if (!same_text(old.name, next.name))
 		log_info("config", "a new name takes effect at the next start");
@@ -190,7 +198,7 @@ loop_reload(Listener *L)
 		old.http_timeout != next.http_timeout ||
 		old.connect_timeout != next.connect_timeout)
 		loop_new_gateway(L);
-	else
+	else if (L->gw != NULL)
 		gateway_set_time_scale(L->gw, next.time_scale);
 	if (!same_text(old.conninfo, next.conninfo) ||
 		old.statement_timeout != next.statement_timeout ||
@@ -201,10 +209,13 @@ loop_reload(Listener *L)
 	}
 	if (!strlist_equal(&old.accounts, &next.accounts))
 	{
+		if (L->cfg.paper)
+			paper_start(L);
 		leases_update(L);
 		leases_take(L);
 	}
-	if (!strlist_equal(&old.suppress_ids, &next.suppress_ids) &&
+	if (!L->cfg.paper &&
+		!strlist_equal(&old.suppress_ids, &next.suppress_ids) &&
 		session_ready(L))
 		session_send_suppress(L);
 	config_free(&old);
@@ -283,7 +294,7 @@ loop_timeout(const Listener *L)
 {
 	double now = mono_now();
 	double next = L->next_poll;
-	double penalty = gateway_penalty_left(L->gw);
+	double penalty = L->gw != NULL ? gateway_penalty_left(L->gw) : 0;
 
 	if (!db_is_connected(L->db))
 	{
@@ -291,6 +302,8 @@ loop_timeout(const Listener *L)
 		if (L->session == SESSION_READY && penalty <= 0)
 			next = MIN(next, L->next_tickle);
 	}
+	else if (L->cfg.paper)
+		next = MIN(next, paper_next_due(L));
 	else if (L->session != SESSION_READY)
 		next = MIN(next, L->next_establish);
 	else if (penalty > 0)
@@ -301,6 +314,7 @@ loop_timeout(const Listener *L)
 		next = MIN(next, L->need_reconcile ? L->next_reconcile : L->next_track);
 		if (!L->need_reconcile)
 			next = MIN(next, positions_next_due(L));
+		next = MIN(next, bars_next_due(L));
 	}
 	if (L->cfg.once)
 		next = MIN(next, L->once_deadline);
@@ -311,6 +325,8 @@ loop_timeout(const Listener *L)
 static bool
 loop_may_claim(const Listener *L)
 {
+	if (L->cfg.paper)
+		return db_is_connected(L->db);
 	return db_is_connected(L->db) && session_ready(L) &&
 		!L->need_reconcile && !(L->cfg.once && L->once_claims_done);
 }
@@ -381,6 +397,9 @@ loop_work(Listener *L, double now)
 		track_tick(L);
 	if (!L->need_reconcile && db_is_connected(L->db) && session_ready(L))
 		positions_tick(L);
+	/* market data last, and only when the order work is idle */
+	if (!L->need_reconcile && db_is_connected(L->db))
+		bars_tick(L);
 }
 
 /*
@@ -415,10 +434,16 @@ listener_run(Listener *L)
 					  "functions granted?");
 			return 1;
 		}
-		if (db_is_connected(L->db) && L->session != SESSION_READY &&
-			now >= L->next_establish)
+		if (L->cfg.paper)
+		{
+			if (db_is_connected(L->db))
+				paper_work(L, mono_now());
+		}
+		else if (db_is_connected(L->db) && L->session != SESSION_READY &&
+				 now >= L->next_establish)
 			(void) session_establish(L);
-		if (db_is_connected(L->db) && L->session == SESSION_READY)
+		if (!L->cfg.paper && db_is_connected(L->db) &&
+			L->session == SESSION_READY)
 			loop_work(L, mono_now());
 		else if (L->session == SESSION_READY && mono_now() >= L->next_tickle)
 		{
@@ -430,7 +455,7 @@ listener_run(Listener *L)
 			L->next_poll = now + L->cfg.poll_interval;
 		if (db_is_connected(L->db) && now >= L->next_heartbeat)
 		{
-			loop_heartbeat(L, session_state_name(L));
+			loop_heartbeat(L, L->cfg.paper ? "paper" : session_state_name(L));
 			L->next_heartbeat = now + L->cfg.poll_interval;
 		}
 		if (L->cfg.once && loop_once_done(L))

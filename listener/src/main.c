@@ -91,6 +91,8 @@ listener_free(Listener *L)
 	strlist_free(&L->status_seen.keys);
 	strlist_free(&L->once_submitted);
 	strlist_free(&L->once_accounts);
+	strlist_free(&L->paper_seen.keys);
+	bars_free(L);
 	config_free(&L->cfg);
 }
 
@@ -118,6 +120,17 @@ main(int argc, char **argv)
 	}
 	log_set_verbose(L.cfg.verbose);
 	install_signals();
+	if (L.cfg.paper)
+	{
+		/* paper mode: no gateway client at all, so no HTTP */
+		L.db = db_create();
+		log_settings(&L.cfg);
+		paper_start(&L);
+		status = listener_run(&L);
+		log_info(NULL, "pgtrade-listener stopped (exit status %d)", status);
+		listener_free(&L);
+		return status;
+	}
 	if (gateway_global_init() != 0)
 	{
 		log_fatal(NULL, "could not initialise libcurl");
