@@ -89,7 +89,8 @@ cmd = [os.environ.get("PGTRADE_LISTENER",
                          "gateway-url"]).stdout.strip(),
        "--cacert", os.path.join(SANDBOX, "sim", "sim.crt"),
        "--confirm-ids", "o354,o163", "--poll-interval", "0.5",
-       "--time-scale", str(SCALE), "--name", "lease-b"]
+       "--time-scale", str(SCALE), "--name", "lease-b",
+       "--positions-interval", "0"]
 b0 = mark(B_LOG)
 with open(B_LOG, "ab") as out:
     b = subprocess.Popen(cmd, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
