@@ -10,6 +10,8 @@
 #   make unit          the C unit tests alone (no database)
 #   make demo          sandbox, then the demo (DATA=... to choose bars)
 #   make bench         indicator and cron benchmarks against the sandbox
+#   make crash         sandbox, then the listener crash suite: the listener
+#                      killed CRASH_KILLS times (default 200)
 #   make stop          stop the sandbox and the processes tests started
 #   make format-check  report C files clang-format would change
 #   make clean         remove build products
@@ -27,7 +29,7 @@ FORMAT_FILES = $(sort $(wildcard extension/src/*.[ch] listener/src/*.[ch] \
 	tests/unit/*.[ch]))
 
 .PHONY: all extension listener deps install sandbox check unit demo stop bench \
-	format-check format clean
+	crash format-check format clean
 
 all: extension $(LISTENER)
 
@@ -77,6 +79,10 @@ stop:
 bench:
 	$(MAKE) sandbox
 	bench/run.sh
+
+crash:
+	$(MAKE) sandbox
+	/usr/bin/python3 tests/crash/crash_suite.py
 
 format-check:
 	@if ! command -v clang-format >/dev/null; then \

@@ -432,6 +432,26 @@ claimed_order_copy(ClaimedOrder *dst, const ClaimedOrder *src)
 	dst->tif = xstrdup(src->tif);
 }
 
+/* Copy the first 13 columns of a claim_order row into *o. */
+static void
+claimed_order_read(const PGresult *res, ClaimedOrder *o)
+{
+	o->order_id = get_int64(res, 0, 0);
+	o->client_order_id = get_value(res, 0, 1);
+	o->account_id = get_value(res, 0, 2);
+	o->conid = get_int64(res, 0, 3);
+	o->symbol = get_value(res, 0, 4);
+	o->side = get_value(res, 0, 5);
+	o->quantity = get_value(res, 0, 6);
+	o->order_type = get_value(res, 0, 7);
+	o->limit_price = get_value(res, 0, 8);
+	o->stop_price = get_value(res, 0, 9);
+	o->tif = get_value(res, 0, 10);
+	o->outside_rth = !PQgetisnull(res, 0, 11) &&
+		strcmp(PQgetvalue(res, 0, 11), "t") == 0;
+	o->attempts = (int) get_int64(res, 0, 12);
+}
+
 /*
  * Claim the next pending order of the given accounts (pending ->
  * submitting, committed when this returns).  *found is false when there
@@ -460,21 +480,48 @@ db_claim_order(DbConn *db, int64_t id, const StrList *accounts,
 	if (rc == DB_OK && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
 	{
 		*found = true;
-		o->order_id = get_int64(res, 0, 0);
-		o->client_order_id = get_value(res, 0, 1);
-		o->account_id = get_value(res, 0, 2);
-		o->conid = get_int64(res, 0, 3);
-		o->symbol = get_value(res, 0, 4);
-		o->side = get_value(res, 0, 5);
-		o->quantity = get_value(res, 0, 6);
-		o->order_type = get_value(res, 0, 7);
-		o->limit_price = get_value(res, 0, 8);
-		o->stop_price = get_value(res, 0, 9);
-		o->tif = get_value(res, 0, 10);
-		o->outside_rth = !PQgetisnull(res, 0, 11) &&
-			strcmp(PQgetvalue(res, 0, 11), "t") == 0;
-		o->attempts = (int) get_int64(res, 0, 12);
+		claimed_order_read(res, o);
 	}
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Ask pgtrade.claim_resend whether the submitting order order_id may be
+ * sent again with its cOID (at most max_attempts sends in all).  On
+ * DB_OK, either *o holds its ticket (the attempt is counted and
+ * committed) and *refused is NULL, or *refused (malloc'ed) says why it
+ * may not be sent again and *o is empty.
+ */
+DbResult
+db_claim_resend(DbConn *db, int64_t id, int64_t order_id, int max_attempts,
+				ClaimedOrder *o, char **refused)
+{
+	char		idtext[24];
+	char		ordertext[24];
+	char		maxtext[24];
+	const char *params[3] = {idtext, ordertext, maxtext};
+	PGresult   *res;
+	DbResult	rc;
+
+	memset(o, 0, sizeof(*o));
+	*refused = NULL;
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) id);
+	snprintf(ordertext, sizeof(ordertext), "%lld", (long long) order_id);
+	snprintf(maxtext, sizeof(maxtext), "%d", max_attempts);
+	rc = db_exec(db, "claim_resend",
+				 "SELECT order_id, client_order_id, account_id, conid, "
+				 "symbol, side, quantity, order_type, limit_price, "
+				 "stop_price, tif, outside_rth, attempts, refused "
+				 "FROM pgtrade.claim_resend($1::bigint, $2::bigint, "
+				 "$3::integer)",
+				 3, params, &res);
+	if (rc == DB_OK && PQntuples(res) != 1)
+		rc = DB_FAILED;
+	else if (rc == DB_OK && !PQgetisnull(res, 0, 13))
+		*refused = get_value(res, 0, 13);
+	else if (rc == DB_OK)
+		claimed_order_read(res, o);
 	PQclear(res);
 	return rc;
 }

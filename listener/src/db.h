@@ -156,6 +156,9 @@ extern DbResult	   db_lease_release(DbConn *db, const char *account);
 extern DbResult	   db_claim_order(DbConn *db, int64_t id,
 								  const StrList *accounts, ClaimedOrder *out,
 								  bool *found);
+extern DbResult	   db_claim_resend(DbConn *db, int64_t id, int64_t order_id,
+								   int max_attempts, ClaimedOrder *out,
+								   char **refused);
 extern void		   claimed_order_free(ClaimedOrder *o);
 extern void		   claimed_order_copy(ClaimedOrder *dst, const ClaimedOrder *src);
 extern DbResult	   db_record_submission(DbConn *db, int64_t order_id,

@@ -162,6 +162,7 @@ Gateway *
 gateway_create(const GatewaySettings *s, char *err, size_t errlen)
 {
 	Gateway *gw;
+	int		 i;
 
 	if (gateway_check_url(s->base_url, s->insecure, err, errlen) != 0)
 		return NULL;
@@ -179,6 +180,16 @@ gateway_create(const GatewaySettings *s, char *err, size_t errlen)
 	gw->connect_timeout_ms = (long) (s->connect_timeout * 1000.0);
 	gw->request_timeout_ms = (long) (s->request_timeout * 1000.0);
 	gw->time_scale = s->time_scale;
+
+	/*
+	 * The gateway paces list calls per session, not per process: a
+	 * listener restarted a moment after its predecessor listed orders
+	 * would earn a 429 with its first list call, and a few quick
+	 * restarts the penalty box.  So the first list calls wait one
+	 * pacing interval too.
+	 */
+	for (i = GW_PACE_NONE + 1; i < GW_PACE_N; i++)
+		gw->pace_next[i] = mono_now() + GW_LIST_PACING * gw->time_scale;
 	gw->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	gw->headers = curl_slist_append(gw->headers, "Accept: application/json");
 	gw->headers = curl_slist_append(gw->headers, "Expect:");

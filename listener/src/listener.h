@@ -55,8 +55,11 @@
 /* Live-order polls before concluding an order is not at the broker. */
 #define RECONCILE_POLLS 2
 
-/* A cOID is unique at the broker for 24 hours: no resend after that. */
-#define RETRY_WINDOW_SECONDS (24 * 3600)
+/*
+ * Resends of one order with its cOID, counted in the database across
+ * restarts; pgtrade.claim_resend also stops them before the broker's
+ * 24-hour cOID window closes.
+ */
 #define RETRY_RESENDS_MAX 3
 
 /* A cancel the broker has not ended is sent again after this, scaled. */
@@ -102,8 +105,6 @@ typedef struct RetrySlot
 {
 	bool		 active;
 	ClaimedOrder order;
-	time_t		 first_attempt; /* wall clock of the first POST */
-	int			 resends;
 	char		*rejection; /* a verdict not yet recorded, or NULL */
 } RetrySlot;
 

@@ -514,7 +514,7 @@ contract_resolve(Listener *L, Submission *s, SubmitOutcome *out)
 	return conid;
 }
 
-/* Put the order in the retry slot, keeping its first attempt time. */
+/* Put the order in the retry slot, unless it is there already. */
 static void
 retry_remember(Listener *L, const ClaimedOrder *o)
 {
@@ -523,7 +523,6 @@ retry_remember(Listener *L, const ClaimedOrder *o)
 	retry_clear(L);
 	L->retry.active = true;
 	claimed_order_copy(&L->retry.order, o);
-	L->retry.first_attempt = time(NULL);
 }
 
 /*

@@ -9,10 +9,10 @@
  * least RECONCILE_POLLS times (the first answer of a session may be
  * empty) and the trades, then:
  *	submitting, unknown	found by cOID (order_ref) -> adopted with the
- *				broker's order id; not found -> sent again with the
- *				same cOID when this process holds it in its retry slot
- *				and the first attempt is less than 24 h old, otherwise
- *				unknown (an unknown order found later is adopted)
+ *				broker's order id; a submitting order not found -> sent
+ *				again with the same cOID, whichever process claimed it,
+ *				when pgtrade.claim_resend allows (attempts left, cOID
+ *				window open, valid, no kill switch), otherwise unknown
  *	working, cancel_requested	status, filled quantity and fills updated
  *				(a cancel_requested order is not moved back to working)
  *
@@ -559,26 +559,23 @@ apply_trades(Listener *L, const char *account, const CpapiTrades *t)
 }
 
 /*
- * Send the order of the retry slot again with the same cOID.  Returns
- * 0 when the outcome was recorded, -1 otherwise.
+ * Send the order again with the same cOID; o is its ticket as
+ * pgtrade.claim_resend returned it.  Returns 0 when the outcome was
+ * recorded, -1 otherwise.
  */
 static int
-retry_resend(Listener *L, const InFlightOrder *row)
+retry_resend(Listener *L, const InFlightOrder *row, const ClaimedOrder *o)
 {
-	ClaimedOrder  copy;
 	SubmitOutcome out;
 	char		  ctx[48];
 
 	snprintf(ctx, sizeof(ctx), "order %lld", (long long) row->order_id);
-	L->retry.resends++;
 	log_warning(ctx, "not at the broker after %d live-order polls and a "
 					 "week of trades; sending it again with the same cOID %s "
-					 "(resend %d of at most %d)",
-				RECONCILE_POLLS,
-				row->client_order_id, L->retry.resends, RETRY_RESENDS_MAX);
-	claimed_order_copy(&copy, &L->retry.order);
-	out = order_submit(L, &copy);
-	claimed_order_free(&copy);
+					 "(attempt %d of at most %d)",
+				RECONCILE_POLLS, row->client_order_id, o->attempts,
+				1 + RETRY_RESENDS_MAX);
+	out = order_submit(L, o);
 	if (out == SUBMIT_DB_LOST)
 		listener_db_lost(L);
 	return out == SUBMIT_RECORDED ? 0 : -1;
@@ -637,31 +634,45 @@ reconcile_mark_unknown(Listener *L, const InFlightOrder *row,
 
 /*
  * A submitting order the broker does not have: send it again with the
- * same cOID when this process holds it and the cOID window is open,
- * otherwise mark it unknown.
+ * same cOID, or mark it unknown when pgtrade.claim_resend refuses.
+ *
+ * Whoever claimed it, this process or one that died, the broker's answer
+ * to the same cOID keeps it from being booked twice, so the order need
+ * not be in this process's retry slot: its ticket comes from the
+ * database.  claim_resend counts and records every resend before it
+ * leaves, so the bound holds across restarts, and it refuses past the
+ * cOID window, past valid_until and under a kill switch.
  */
 static int
 reconcile_not_found(Listener *L, const InFlightOrder *row, bool mine,
 					const char *ctx)
 {
-	const char *note = "; sent by an earlier listener process";
-	char	   *why;
-	int			rc;
+	ClaimedOrder o;
+	char		*refused = NULL;
+	char		*why;
+	int			 rc;
 
-	if (mine && L->retry.resends < RETRY_RESENDS_MAX &&
-		time(NULL) - L->retry.first_attempt < RETRY_WINDOW_SECONDS)
-		return retry_resend(L, row);
 	if (!mine && bracket_child_settles_later(L, row))
 		return DB_OK; /* goes, or went, with its parent */
-	if (mine && L->retry.resends >= RETRY_RESENDS_MAX)
-		note = "; resends exhausted";
-	else if (mine)
-		note = "; first sent over 24 h ago";
+	rc = db_claim_resend(L->db, L->listener_id, row->order_id,
+						 1 + RETRY_RESENDS_MAX, &o, &refused);
+	if (rc != DB_OK)
+		return rc;
+	if (refused == NULL)
+	{
+		/* order_submit puts it in the retry slot if it is not there */
+		rc = retry_resend(L, row, &o);
+		claimed_order_free(&o);
+		return rc;
+	}
 	why = xasprintf("not found at the broker by cOID %s after %d "
-					"live-order polls and a week of trades%s",
-					row->client_order_id, RECONCILE_POLLS, note);
+					"live-order polls and a week of trades%s; %s",
+					row->client_order_id, RECONCILE_POLLS,
+					mine ? "" : "; sent by an earlier listener process",
+					refused);
 	rc = reconcile_mark_unknown(L, row, why, ctx);
 	free(why);
+	free(refused);
 	return rc;
 }
 

@@ -58,6 +58,7 @@ SELECT set_eq(
 		('function pgtrade.broker_status_target(text)'),
 		('function pgtrade.cancel_order(bigint,text)'),
 		('function pgtrade.claim_order(bigint,text[])'),
+		('function pgtrade.claim_resend(bigint,bigint,integer)'),
 		('function pgtrade.create_strategy(text,text,text,text,jsonb,numeric,text,text,interval,boolean,interval)'),
 		('function pgtrade.cron_matches(text,timestamp with time zone,text)'),
 		('function pgtrade.cron_next(text,timestamp with time zone,text)'),

@@ -337,6 +337,8 @@ class Config:
         "late_commission": 0,
         "force_429": None,
         "time_scale": None,
+        "hold": None,
+        "trades_delay_s": 0,
     }
 
     def __init__(self):
@@ -479,6 +481,38 @@ class Config:
 
     def _check_rate_limits(self, value):
         return self._check_bool("rate_limits", value)
+
+    @staticmethod
+    def _check_hold(value):
+        """Normalise the hold fault to {route, phase, ms, count} or None.
+
+        ms is real time, not scaled: a hold is meant to outlast the
+        client's own HTTP timeout or to give a test time to act.
+        """
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise ValueError("hold must be null or an object")
+        unknown = set(value) - {"route", "phase", "ms", "count"}
+        if unknown:
+            raise ValueError("hold has unknown keys: %s" %
+                             ", ".join(sorted(unknown)))
+        routes = sorted(r.name for r in ROUTES)
+        route = value.get("route")
+        if route not in routes:
+            raise ValueError("hold.route must be one of " +
+                             ", ".join(routes))
+        phase = value.get("phase", "after")
+        if phase not in ("before", "after"):
+            raise ValueError("hold.phase must be before or after")
+        ms = value.get("ms")
+        count = value.get("count", 1)
+        if not is_json_number(ms) or not 0 < ms <= 600000:
+            raise ValueError("hold.ms must be a number in (0, 600000]")
+        if not isinstance(count, int) or isinstance(count, bool) or \
+                count < 1:
+            raise ValueError("hold.count must be an integer >= 1")
+        return {"route": route, "phase": phase, "ms": ms, "count": count}
 
     def _check_global_rate(self, value):
         return self._check_number("global_rate", value, minimum=0.001)
@@ -1614,6 +1648,9 @@ class Simulator:
         self.save_pending = False
         self.saved_text = None
         self.request_ids = itertools.count(37000)
+        self.hold_ids = itertools.count(1)
+        self.held = {}
+        self.held_done = 0
         self.reset(auth_state, session_seq=0)
         if state_file and os.path.exists(state_file):
             self.load_state()
@@ -1670,6 +1707,10 @@ class Simulator:
             self.stats[key] = self.stats.get(key, 0) + 1
             entry = self._log_order_post(route, req)
             req.log_entry = entry
+            hold = self._take_hold(route, req)
+        if hold is not None and hold["phase"] == "before":
+            self._wait_held(hold)
+        with self.lock:
             try:
                 if route.name in ORDER_ROUTES and self._drop_request(entry):
                     raise fail(504, "Gateway Timeout", True)
@@ -1683,7 +1724,39 @@ class Simulator:
             if status == 200 and route.name in ORDER_ROUTES:
                 status, payload = self._lose_answer(entry, status, payload)
             self.mark_dirty()
-            return status, payload
+        if hold is not None and hold["phase"] == "after":
+            self._wait_held(hold, status)
+        return status, payload
+
+    def _take_hold(self, route, req):
+        """Consume one count of the hold fault when it covers route.
+
+        Returns the held request's entry (also listed by /sim/held until
+        its answer leaves), or None.  Called with the lock held.
+        """
+        spec = self.config["hold"]
+        if spec is None or spec["route"] != route.name:
+            return None
+        spec["count"] -= 1
+        if spec["count"] <= 0:
+            self.config.values["hold"] = None
+        now = time.time()
+        held = {"id": next(self.hold_ids), "route": route.name,
+                "phase": spec["phase"], "ms": spec["ms"],
+                "since_ms": epoch_ms(now), "path": req.path,
+                "cOID": req.log_entry["cOID"] if req.log_entry else None,
+                "reply_id": req.params.get("reply_id"), "status": None}
+        self.held[held["id"]] = held
+        return held
+
+    def _wait_held(self, held, status=None):
+        """Sleep through a hold (without the lock), then forget it."""
+        with self.lock:
+            held["status"] = status
+        time.sleep(held["ms"] / 1000.0)
+        with self.lock:
+            self.held.pop(held["id"], None)
+            self.held_done += 1
 
     def _drop_request(self, entry):
         """With drop_next, tell whether to drop this request unserved."""
@@ -2516,10 +2589,12 @@ class Simulator:
             raise fail(400, "days must be an integer", True) from None
         now = time.time()
         since = now - now % 86400 - (days - 1) * 86400
+        # the trades_delay_s fault: executions show up late, as they can
+        shown = now - self.config["trades_delay_s"] * self.scale
         account = req.arg("accountId")
         return [exe.listed_row() for exe in
                 sorted(self.book.executions, key=lambda e: e.ts)
-                if exe.ts >= since and
+                if since <= exe.ts <= shown and
                 (account is None or exe.order.account == account)]
 
     # ----- portfolio -----------------------------------------------------
@@ -2836,6 +2911,12 @@ class ControlApi:
     def get_log(self, req):
         """GET /sim/log: every order POST received, in order."""
         return {"entries": self.sim.book.log}
+
+    def get_held(self, req):
+        """GET /sim/held: requests a hold fault is keeping right now."""
+        sim = self.sim
+        return {"held": sorted(sim.held.values(), key=lambda h: h["id"]),
+                "released": sim.held_done}
 
     def get_stats(self, req):
         """GET /sim/stats: request counts per route and 429 count."""

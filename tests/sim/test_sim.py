@@ -1159,6 +1159,114 @@ def test_log():
                    mine[0]["received_at"]), "received_at")
 
 
+# ----- faults for crash tests ---------------------------------------------
+
+def held_now():
+    """Return the requests /sim/held lists right now."""
+    return C.ok("GET", "/sim/held")["held"]
+
+
+@case("hold after: booked at once, answer after ms, listed meanwhile")
+def test_hold_after():
+    import threading
+    config(fill_mode="immediate", prompts={"every": 0})
+    coid = new_coid("hold-after")
+    config(hold={"route": "place_order", "phase": "after", "ms": 600})
+    answer = {}
+
+    def post():
+        started = time.monotonic()
+        answer["reply"] = place(ticket(coid=coid))
+        answer["took"] = time.monotonic() - started
+    thread = threading.Thread(target=post)
+    thread.start()
+    held = wait_for(lambda: [h for h in held_now() if h["cOID"] == coid],
+                    "the held answer")
+    equal((held[0]["route"], held[0]["phase"], held[0]["status"]),
+          ("place_order", "after", 200), "held entry")
+    booked = [o for o in C.ok("GET", "/sim/book")["orders"]
+              if o["cOID"] == coid]
+    equal([o["status"] for o in booked], ["Filled"], "booked while held")
+    thread.join(10)
+    equal(answer["reply"][1][0]["local_order_id"], coid, "answer")
+    check(answer["took"] >= 0.6, "answered after %.3f s" % answer["took"])
+    equal(held_now(), [], "nothing held afterwards")
+    equal(C.ok("GET", "/sim/config")["hold"], None, "count used up")
+
+
+@case("hold before: nothing booked until ms, even if the client leaves")
+def test_hold_before():
+    coid = new_coid("hold-before")
+    config(hold={"route": "place_order", "phase": "before", "ms": 500})
+    host, port = C.base.split("//")[1].split(":")
+    conn = http.client.HTTPSConnection(
+        host, int(port), timeout=0.2,
+        context=ssl.create_default_context(cafile=CERT))
+    gave_up = False
+    try:
+        conn.request("POST", "/v1/api/iserver/account/%s/orders" % ACCOUNT,
+                     json.dumps({"orders": [ticket(coid=coid)]}),
+                     {"Content-Type": "application/json"})
+        conn.getresponse()
+    except (TimeoutError, OSError):
+        gave_up = True
+    finally:
+        conn.close()
+    check(gave_up, "the client should have timed out")
+    held = [h for h in held_now() if h["cOID"] == coid]
+    equal([(h["phase"], h["status"]) for h in held], [("before", None)],
+          "held entry")
+    check(coid not in [o["cOID"] for o in
+                       C.ok("GET", "/sim/book")["orders"]],
+          "booked before the hold ended")
+    logged = [e for e in C.ok("GET", "/sim/log")["entries"]
+              if e["cOID"] == coid]
+    equal([e["outcome"] for e in logged], [None], "logged on arrival")
+    wait_for(lambda: coid in [o["cOID"] for o in
+                              C.ok("GET", "/sim/book")["orders"]],
+             "the held order to be booked")
+    logged = [e for e in C.ok("GET", "/sim/log")["entries"]
+              if e["cOID"] == coid]
+    equal([e["outcome"] for e in logged], ["accepted"], "log outcome")
+
+
+@case("hold on reply and bad hold knobs")
+def test_hold_reply():
+    config(prompts={"every": 1, "message_ids": ["o354"], "chain": 1})
+    coid = new_coid("hold-reply")
+    _, prompt = place(ticket(coid=coid))
+    config(hold={"route": "reply", "phase": "before", "ms": 300,
+                 "count": 1}, prompts={"every": 0})
+    started = time.monotonic()
+    done = C.ok("POST", "/v1/api/iserver/reply/" + prompt[0]["id"],
+                {"confirmed": True})
+    check(time.monotonic() - started >= 0.3, "reply was not held")
+    equal(done[0]["local_order_id"], coid, "placed after the reply")
+    for bad in ({"route": "nope", "ms": 1}, {"route": "reply", "ms": 0},
+                {"route": "reply", "ms": 1, "phase": "later"},
+                {"route": "reply", "ms": 1, "count": 0},
+                {"route": "reply", "ms": 1, "extra": 1}, "x"):
+        status, _ = C.call("POST", "/sim/config", {"hold": bad})
+        equal(status, 400, "hold %r" % (bad,))
+
+
+@case("trades_delay_s: executions appear in trades only after the delay")
+def test_trades_delay():
+    config(trades_delay_s=40)          # 0.4 s scaled
+    coid = new_coid("late")
+    place(ticket(coid=coid))
+    booked = [o for o in C.ok("GET", "/sim/book")["orders"]
+              if o["cOID"] == coid]
+    equal(len(booked[0]["executions"]), 1, "executed at the broker")
+
+    def listed():
+        status, rows = C.api("GET", "/iserver/account/trades")
+        return status == 200 and coid in [r["order_ref"] for r in rows]
+    check(not listed(), "listed before the delay")
+    wait_for(listed, "the execution in trades", timeout=5)
+    config(trades_delay_s=0)
+
+
 # ----- market data --------------------------------------------------------
 
 @case("snapshot: the first call is a pre-flight, the next has strings")
