@@ -341,6 +341,18 @@ loop_wait(Listener *L)
 	int			  n;
 	int			  count;
 
+	/*
+	 * Notifications that came in with the results of other statements
+	 * wait in libpq, not on the socket: collect them before sleeping.
+	 */
+	if (sock >= 0 && !L->notified)
+	{
+		if (db_read_notifies(L->db, &count) == DB_LOST)
+			listener_db_lost(L);
+		else if (count > 0)
+			L->notified = true;
+		sock = db_socket(L->db);
+	}
 	/* a pending notification waits only while claiming is impossible */
 	if (listener_stop_asked() || got_reload ||
 		(L->notified && loop_may_claim(L)))
