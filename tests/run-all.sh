@@ -8,6 +8,9 @@
 #                            (files whose name starts with "_" are
 #                            shared pieces, not suites)
 #   tests/e2e/test_*.sh|py   whole-system tests (bash, Debian's python3)
+#   tests/crash/crash_suite.py  the listener crash suite with 20 kills,
+#                            last: it restarts PostgreSQL and leaves
+#                            its orders in the database
 #
 # Each suite's output is shown as it runs and kept in results/tap/;
 # tests/tap-summary.py then prints a line per suite and, as the last
@@ -118,6 +121,16 @@ for f in "${e2e[@]}"; do
 		run_suite "$f" bash "$f"
 	fi
 done
+
+if [ -f tests/crash/crash_suite.py ]; then
+	if [ -n "$db_note" ]; then
+		skip_suite "tests/crash/crash_suite.py (short)" "$db_note"
+	else
+		run_suite "tests/crash/crash_suite.py (short)" env CRASH_KILLS=20 \
+			CRASH_DB_RESTARTS=1 CRASH_TIMEOUTS=1 "$PYTHON" \
+			tests/crash/crash_suite.py
+	fi
+fi
 
 elapsed="$(($(date +%s) - started)) s"
 if [ -n "${PGTRADE_CI_START:-}" ]; then
