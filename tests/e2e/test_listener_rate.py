@@ -120,6 +120,10 @@ sim.call("POST", "/sim/config", {"force_429": {"route": "live_orders",
                                                "count": 2}})
 t.eq(wait_state("rate_limited"), "rate_limited", "penalty: the heartbeat "
      "says rate_limited")
+# the heartbeat says so from the first 429's short pause on: the quiet
+# time is counted from the second one, which starts the penalty
+wait_until(lambda: "no requests for 30.0 s" in text_since(LISTENER_LOG, l0),
+           20)
 t0 = time.time()
 waiting = place(ACCT, SYM, 1)
 time.sleep(3.0)
