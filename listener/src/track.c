@@ -841,6 +841,40 @@ reconcile_run(Listener *L)
 	return 0;
 }
 
+/*
+ * Remember the in-flight orders of account that the trades answer has
+ * executions of.  A fill read from the trades can end an order that the
+ * live orders, read a moment earlier, still showed working; it then
+ * leaves flight without apply_status seeing it end, and a report the
+ * broker makes of it later (Submitted after Filled) would go unrecorded.
+ */
+static void
+note_traded(Listener *L, const char *account, const InFlightList *rows,
+			const CpapiTrades *t)
+{
+	int i;
+	int j;
+
+	for (i = 0; i < rows->n; i++)
+	{
+		const InFlightOrder *row = &rows->rows[i];
+
+		/* submitting and unknown orders are reconcile_order's */
+		if (strcmp(row->account_id, account) != 0 ||
+			strcmp(row->status, "submitting") == 0 ||
+			strcmp(row->status, "unknown") == 0)
+			continue;
+		for (j = 0; j < t->n; j++)
+			if (t->trades[j].order_ref != NULL &&
+				strcmp(t->trades[j].order_ref, row->client_order_id) == 0)
+			{
+				track_note_ended(L, account, row->client_order_id,
+								 row->order_id, row->status);
+				break;
+			}
+	}
+}
+
 /* Update one account's in-flight orders and fills from the broker. */
 static void
 track_account(Listener *L, Lease *lease, const InFlightList *rows)
@@ -882,6 +916,8 @@ track_account(Listener *L, Lease *lease, const InFlightList *rows)
 		rc = apply_ended(L, lease->account, &v);
 	if (rc != DB_LOST)
 		rc = apply_trades(L, lease->account, &t);
+	if (rc != DB_LOST)
+		note_traded(L, lease->account, rows, &t);
 	if (rc == DB_LOST)
 		listener_db_lost(L);
 	if (any)
