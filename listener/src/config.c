@@ -58,6 +58,7 @@ static const Setting settings[] = {
 	{"cacert", SET_STRING, CFG(cacert), NULL, 0, 0},
 	{"insecure", SET_BOOL, CFG(insecure), "off", 0, 0},
 	{"compete", SET_BOOL, CFG(compete), "off", 0, 0},
+	{"rate_budget", SET_BOOL, CFG(rate_budget), "on", 0, 0},
 	{"accounts", SET_LIST, CFG(accounts), "", 0, 0},
 	{"confirm_ids", SET_LIST, CFG(confirm_ids), "", 0, 0},
 	{"suppress_ids", SET_LIST, CFG(suppress_ids), "", 0, 0},
@@ -102,7 +103,8 @@ enum
 	OPT_BARS_INTERVAL,
 	OPT_PAPER,
 	OPT_PAPER_SLIPPAGE,
-	OPT_PAPER_MAX_BAR_AGE
+	OPT_PAPER_MAX_BAR_AGE,
+	OPT_NO_RATE_BUDGET
 };
 
 /* Map of option codes to setting keys (flags without a key are NULL). */
@@ -125,6 +127,7 @@ static const struct
 	{OPT_NAME, "name"},
 	{OPT_POSITIONS_INTERVAL, "positions_interval"},
 	{OPT_COMPETE, "compete"},
+	{OPT_NO_RATE_BUDGET, "rate_budget"},
 	{'v', "verbose"},
 	{OPT_BARS_INTERVAL, "bars_interval"},
 	{OPT_PAPER, "paper"},
@@ -198,6 +201,8 @@ print_help(void)
 		   "ended longer ago\n"
 		   "                             (default: the strategy's "
 		   "max_bar_age rule)\n");
+	printf("      --no-rate-budget       lift the 10 requests/s budget "
+		   "(benchmarks only)\n");
 	printf("\nConnection options:\n");
 	printf("  -d, --dbname=CONNINFO      database name or connection "
 		   "string\n");
@@ -510,6 +515,7 @@ config_parse_options(int argc, char **argv, Config *cfg)
 		{"positions-interval", required_argument, NULL,
 		 OPT_POSITIONS_INTERVAL},
 		{"compete", no_argument, NULL, OPT_COMPETE},
+		{"no-rate-budget", no_argument, NULL, OPT_NO_RATE_BUDGET},
 		{"verbose", no_argument, NULL, 'v'},
 		{"bars-interval", required_argument, NULL, OPT_BARS_INTERVAL},
 		{"paper", no_argument, NULL, OPT_PAPER},
@@ -527,7 +533,10 @@ config_parse_options(int argc, char **argv, Config *cfg)
 		if (key != NULL)
 		{
 			strlist_add(&cfg->override_keys, key);
-			strlist_add(&cfg->override_values, optarg ? optarg : "on");
+			strlist_add(&cfg->override_values,
+						optarg						  ? optarg
+							: c == OPT_NO_RATE_BUDGET ? "off"
+													  : "on");
 		}
 		else if (c == 'c')
 		{
@@ -651,14 +660,15 @@ config_describe(const Config *cfg)
 	else
 		text = xasprintf("gateway %s%s; accounts %s; confirm ids %s; "
 						 "poll %.2f s; positions every %g s; time scale %g; "
-						 "bars every %g s%s%s",
+						 "bars every %g s%s%s%s",
 						 gateway,
 						 cfg->insecure ? " (certificate checks off)" : "",
 						 accounts[0] ? accounts : "(all)",
 						 confirm[0] ? confirm : "(none)", cfg->poll_interval,
 						 cfg->pos_interval, cfg->time_scale,
 						 cfg->bars_interval, cfg->compete ? "; compete" : "",
-						 cfg->once ? "; --once" : "");
+						 cfg->once ? "; --once" : "",
+						 cfg->rate_budget ? "" : "; RATE BUDGET OFF");
 	free(gateway);
 	free(accounts);
 	free(confirm);

@@ -28,6 +28,7 @@ typedef struct Config
 	char   *cacert;			   /* CA file for the gateway, or NULL */
 	bool	insecure;		   /* skip TLS checks (loopback only) */
 	bool	compete;		   /* evict a competing session at init */
+	bool	rate_budget;	   /* off: no 10 requests/s cap (benchmarks) */
 	StrList accounts;		   /* empty: every account of the gateway */
 	StrList confirm_ids;	   /* prompt message ids we may confirm */
 	StrList suppress_ids;	   /* message ids suppressed per session */

@@ -67,6 +67,7 @@ typedef struct GatewaySettings
 	double		connect_timeout; /* seconds */
 	double		request_timeout; /* seconds */
 	double		time_scale;		 /* factor on pacing and penalty */
+	bool		no_budget;		 /* lift the requests/s budget (benchmarks) */
 } GatewaySettings;
 
 typedef struct Gateway Gateway;

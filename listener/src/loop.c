@@ -134,6 +134,7 @@ loop_new_gateway(Listener *L)
 		.connect_timeout = L->cfg.connect_timeout,
 		.request_timeout = L->cfg.http_timeout,
 		.time_scale = L->cfg.time_scale,
+		.no_budget = !L->cfg.rate_budget,
 	};
 	char	 err[256];
 	Gateway *gw;
@@ -195,6 +196,7 @@ loop_reload(Listener *L)
 	if (!same_text(old.gateway_url, next.gateway_url) ||
 		!same_text(old.cacert, next.cacert) ||
 		old.insecure != next.insecure ||
+		old.rate_budget != next.rate_budget ||
 		old.http_timeout != next.http_timeout ||
 		old.connect_timeout != next.connect_timeout)
 		loop_new_gateway(L);

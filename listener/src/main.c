@@ -143,6 +143,7 @@ main(int argc, char **argv)
 	gs.connect_timeout = L.cfg.connect_timeout;
 	gs.request_timeout = L.cfg.http_timeout;
 	gs.time_scale = L.cfg.time_scale;
+	gs.no_budget = !L.cfg.rate_budget;
 	L.gw = gateway_create(&gs, err, sizeof(err));
 	if (L.gw == NULL)
 	{
