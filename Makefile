@@ -9,7 +9,8 @@
 #                      "N passed, N failed"
 #   make unit          the C unit tests alone (no database)
 #   make demo          sandbox, then the demo (DATA=... to choose bars)
-#   make bench         indicator and cron benchmarks against the sandbox
+#   make bench         indicator, cron and listener benchmarks against the
+#                      sandbox (bench/run.sh; BENCH=listener for one)
 #   make crash         sandbox, then the listener crash suite: the listener
 #                      killed CRASH_KILLS times (default 200)
 #   make stop          stop the sandbox and the processes tests started
@@ -26,6 +27,7 @@ export PG_CONFIG
 LISTENER := $(if $(wildcard listener/Makefile),listener)
 
 FORMAT_FILES = $(sort $(wildcard extension/src/*.[ch] listener/src/*.[ch] \
+	bench/*.c \
 	tests/unit/*.[ch]))
 
 .PHONY: all extension listener deps install sandbox check unit demo stop bench \
@@ -78,7 +80,7 @@ stop:
 
 bench:
 	$(MAKE) sandbox
-	bench/run.sh
+	bench/run.sh $(BENCH)
 
 crash:
 	$(MAKE) sandbox
@@ -98,4 +100,5 @@ clean:
 	$(MAKE) -C extension clean
 	$(if $(LISTENER),$(MAKE) -C listener clean)
 	$(MAKE) -C tests/unit clean
+	$(MAKE) -C bench clean
 	rm -rf results
