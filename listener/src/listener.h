@@ -75,6 +75,7 @@
 
 /* Bound of the in-memory caches of reported fills and statuses. */
 #define CACHE_MAX 8192
+#define SEEN_SLOTS (4 * CACHE_MAX) /* a power of two */
 
 extern volatile sig_atomic_t got_stop; /* SIGTERM or SIGINT, 0: none */
 extern volatile sig_atomic_t got_reload;
@@ -108,10 +109,17 @@ typedef struct RetrySlot
 	char		*rejection; /* a verdict not yet recorded, or NULL */
 } RetrySlot;
 
-/* A small bounded set of strings (fills and statuses already sent). */
+/*
+ * A bounded set of strings (fills and statuses already sent, orders seen
+ * ending).  keys keeps them in the order added; slots is an open-
+ * addressing index over keys (index + 1, 0: empty), built on first use,
+ * so a lookup costs one hash, not a walk of up to CACHE_MAX strings.
+ */
 typedef struct SeenCache
 {
 	StrList keys;
+	int	   *slots;	 /* SEEN_SLOTS entries, or NULL */
+	int		indexed; /* keys[0 .. indexed) are in slots */
 } SeenCache;
 
 typedef struct BarsState BarsState; /* bars.c */
@@ -236,7 +244,7 @@ extern DbResult broker_adopt(Listener *L, int64_t order_id,
 							 const BrokerMatch *m);
 extern int		reconcile_run(Listener *L);
 extern void		track_tick(Listener *L);
-extern bool		seen_check(const SeenCache *c, const char *key);
+extern bool		seen_check(SeenCache *c, const char *key);
 extern void		seen_add(SeenCache *c, const char *key);
 extern void		listener_db_lost(Listener *L);
 extern void		retry_clear(Listener *L);

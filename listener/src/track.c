@@ -56,20 +56,85 @@ typedef struct LiveView
 	CpapiLiveOrders polls[RECONCILE_POLLS];
 } LiveView;
 
-/* Return true when the cache holds key. */
-bool
-seen_check(const SeenCache *c, const char *key)
+/* FNV-1a hash of a string. */
+static uint32_t
+seen_hash(const char *s)
 {
-	return strlist_contains(&c->keys, key);
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char) *s) * 16777619u;
+	return h;
 }
 
-/* Add key to the cache, emptying it first when full. */
+/* Probe c's index for key: its slot, or the empty one it would take. */
+static int
+seen_probe(const SeenCache *c, const char *key)
+{
+	uint32_t h;
+
+	for (h = seen_hash(key) & (SEEN_SLOTS - 1); c->slots[h] != 0;
+		 h = (h + 1) & (SEEN_SLOTS - 1))
+		if (strcmp(c->keys.items[c->slots[h] - 1], key) == 0)
+			break;
+	return (int) h;
+}
+
+/*
+ * Return the slot of key in c's index, as seen_probe.  The index is
+ * (re)built first when it does not cover keys exactly, for instance
+ * after keys was emptied by its owner.
+ */
+static int
+seen_slot(SeenCache *c, const char *key)
+{
+	if (c->slots == NULL)
+		c->slots = xcalloc(SEEN_SLOTS, sizeof(int));
+	if (c->indexed != c->keys.n)
+	{
+		int i;
+
+		memset(c->slots, 0, SEEN_SLOTS * sizeof(int));
+		for (i = 0; i < c->keys.n; i++)
+		{
+			int s = seen_probe(c, c->keys.items[i]);
+
+			if (c->slots[s] == 0)
+				c->slots[s] = i + 1;
+		}
+		c->indexed = c->keys.n;
+	}
+	return seen_probe(c, key);
+}
+
+/* Return true when the cache holds key. */
+bool
+seen_check(SeenCache *c, const char *key)
+{
+	return c->slots != NULL || c->keys.n > 0
+		? c->slots[seen_slot(c, key)] != 0
+		: false;
+}
+
+/* Add key to the cache (once), emptying it first when full. */
 void
 seen_add(SeenCache *c, const char *key)
 {
+	int s;
+
 	if (c->keys.n >= CACHE_MAX)
+	{
 		strlist_free(&c->keys);
+		c->indexed = 0;
+		if (c->slots != NULL)
+			memset(c->slots, 0, SEEN_SLOTS * sizeof(int));
+	}
+	s = seen_slot(c, key);
+	if (c->slots[s] != 0)
+		return;
 	strlist_add(&c->keys, key);
+	c->slots[s] = c->keys.n;
+	c->indexed = c->keys.n;
 }
 
 /* Empty the retry slot. */
