@@ -317,7 +317,8 @@ BEGIN
 	IF NEW.valid_until > now() + interval '1 day' THEN
 		RAISE EXCEPTION 'valid_until must be within a day of now'
 			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = 'A pending order not sent within a day is stale, and IBKR keeps client order ids for 24 hours only.';
+				  DETAIL = 'A pending order not sent within a day is stale, and '
+				     || 'IBKR keeps client order ids for 24 hours only.';
 	END IF;
 	IF NEW.strategy_id IS NOT NULL AND NOT EXISTS (
 		SELECT 1 FROM pgtrade.strategy s
@@ -410,7 +411,9 @@ BEGIN
 		OR NEW.created_at <> OLD.created_at THEN
 		RAISE EXCEPTION 'cannot change the terms of order %', OLD.order_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'An order''s id, account, instrument, side, quantity and type are fixed once it is inserted; the quantity changes only through pgtrade.modify_order.';
+				  DETAIL = 'An order''s id, account, instrument, side, quantity '
+				     || 'and type are fixed once it is inserted; the quantity '
+				     || 'changes only through pgtrade.modify_order.';
 	END IF;
 	IF NEW.status <> OLD.status AND NOT EXISTS (
 		SELECT 1 FROM pgtrade.order_transition t

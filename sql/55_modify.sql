@@ -6,7 +6,7 @@
  * order row keeps the terms the broker has confirmed until the broker
  * answers.  The listener sends the request through the same queue as
  * cancels: it marks the request sent (committed before the POST), posts
- * the full ticket, and records applied (the order row takes the new
+ * the full order body, and records applied (the order row takes the new
  * terms) or refused (the order is unchanged, the reason is kept).  An
  * answer that was lost is settled from the broker's live orders, never
  * by sending the request again.

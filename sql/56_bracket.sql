@@ -7,7 +7,7 @@
  * parent's id and share an OCA group, so the broker cancels one when the
  * other fills and the gate counts the group once.  They are never
  * claimed alone: claim_order claims a parent together with its pending
- * children, and the listener sends the three tickets in one request.
+ * children, and the listener sends the three order bodies in one request.
  *
  * When the parent ends without filling, pending children are cancelled;
  * when it ends partially filled, both children are modified (through
@@ -72,7 +72,9 @@ BEGIN
 		RAISE EXCEPTION 'order % cannot be a child of order %',
 			p_o.order_id, p_o.parent_order_id
 			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = 'A bracket child is a take_profit or stop_loss of a pending entry order of the same account and instrument, on the other side, no larger than it.';
+				  DETAIL = 'A bracket child is a take_profit or stop_loss of a '
+				     || 'pending entry order of the same account and instrument, '
+				     || 'on the other side, no larger than it.';
 	END IF;
 	RETURN format('%s-oca', v_p.client_order_id);
 END

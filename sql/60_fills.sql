@@ -274,7 +274,8 @@ AS $$
 BEGIN
 	RAISE EXCEPTION 'fills are append-only'
 		USING ERRCODE = 'object_not_in_prerequisite_state',
-			  DETAIL = 'Positions are the sum of fills; a changed or deleted fill would break that.';
+			  DETAIL = 'Positions are the sum of fills; a changed or deleted '
+			     || 'fill would break that.';
 END
 $$;
 COMMENT ON FUNCTION pgtrade.fill_immutable() IS

@@ -164,7 +164,8 @@ AS $$
 BEGIN
 	RAISE EXCEPTION 'position adjustments are append-only'
 		USING ERRCODE = 'object_not_in_prerequisite_state',
-			  DETAIL = 'Positions are the sum of fills and adjustments; a changed or deleted adjustment would break that.',
+			  DETAIL = 'Positions are the sum of fills and adjustments; a '
+			     || 'changed or deleted adjustment would break that.',
 			  HINT = 'Add an adjustment of the opposite quantity instead.';
 END
 $$;

@@ -74,7 +74,7 @@ END
 $$;
 COMMENT ON FUNCTION pgtrade.claim_resend(bigint, bigint, integer) IS
 	'Listener: before sending a submitting order again with the same cOID, '
-	'counts the attempt and records it, and returns the order''s ticket; '
+	'counts the attempt and records it, and returns the order''s terms; '
 	'returns only a reason in refused when attempts reach max_attempts, '
 	'the cOID window may have closed, the order is past valid_until or a '
 	'kill switch covers it.';

@@ -96,7 +96,9 @@ BEGIN
 		RAISE EXCEPTION 'account % already has a strategy on this instrument',
 			NEW.account_id
 			USING ERRCODE = 'unique_violation',
-				  DETAIL = 'Positions are kept per account and instrument; two strategies on one would net against each other''s position.';
+				  DETAIL = 'Positions are kept per account and instrument; two '
+				     || 'strategies on one would net against each other''s '
+				     || 'position.';
 	END IF;
 	IF TG_OP = 'INSERT' OR NEW.schedule <> OLD.schedule
 		OR NEW.time_zone <> OLD.time_zone
