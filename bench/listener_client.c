@@ -2,7 +2,7 @@
  *
  * listener_client.c
  *	  The client side of the listener benchmark: commit orders, or POST
- *	  order tickets straight to the simulator, and print when.
+ *	  order bodies straight to the simulator, and print when.
  *
  * Two modes, both printing one line per order, "<cOID>\t<epoch ms>",
  * the time taken on CLOCK_REALTIME, the clock the simulator stamps
@@ -17,7 +17,7 @@
  *			as the database takes them); the time is taken right after
  *			the COMMIT returned.  The database comes from the PG*
  *			variables.
- *	post	the baseline: POSTs N order tickets shaped like the
+ *	post	the baseline: POSTs N order bodies shaped like the
  *			listener's to URL over one kept-alive TLS connection, at RATE
  *			a second (0: back to back); the time is taken right before
  *			the request is sent.  No database is involved.
@@ -125,7 +125,7 @@ discard(char *data, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
-/* POST n tickets to url (.../iserver/account/<account>/orders). */
+/* POST n order bodies to url (.../iserver/account/<account>/orders). */
 static int
 run_post(const char *url, const char *cacert, const char *account,
 		 long conid, bool ioc, int n, double rate)

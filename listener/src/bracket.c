@@ -8,14 +8,14 @@
  * pending children (all three move to submitting in one committed
  * transaction) and never claims a child alone.  When the claimed order
  * has children (pgtrade.bracket_children, in submitting), the request
- * body holds the parent's ticket followed by each child's:
+ * body holds the parent's order body followed by each child's:
  * {"orders": [parent, take-profit, stop-loss]}, the children with
  * parentId = the parent's cOID.  Each child keeps its own cOID as well,
  * although the gateway's documentation says children may omit it:
  * pgtrade joins fills and looks orders up by cOID (order_ref), so every
  * order it sends carries one.
  *
- * The accepted answer has one element per ticket; the parent's is
+ * The accepted answer has one element per order body; the parent's is
  * recorded by order.c as for any order, each child's here, matched by
  * local_order_id (else by position).  A child whose answer element is
  * missing stays submitting and is looked up by cOID like any other.  A
@@ -78,8 +78,8 @@ bracket_child_sendable(const DbRows *rows, int i)
 }
 
 /*
- * Build the request body for a claimed order: its single ticket, or,
- * for a bracket's parent, the parent's ticket and its children's.
+ * Build the request body for a claimed order: its single order body, or,
+ * for a bracket's parent, the parent's order body and its children's.
  * Returns 0 with *body malloc'ed, or -1 with err set (a database
  * failure included: nothing is sent without knowing the children).
  */
@@ -145,7 +145,7 @@ json_member_text(const json_t *obj, const char *key)
 /*
  * Find the answer element of a child: the one whose local_order_id is
  * its cOID, else the element at its position (1 + its index among the
- * tickets sent).
+ * order bodies sent).
  */
 static const json_t *
 bracket_answer_of(const json_t *answer, const char *coid, size_t position)

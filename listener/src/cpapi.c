@@ -1061,7 +1061,7 @@ reply_classify(const json_t *obj, CpapiOrderReply *r,
 /*
  * Parse the answer to an order placement or to a reply confirmation
  * into one of the shapes (a)-(d).  Arrays are read by their first
- * element: the daemon sends one ticket per request.  Returns 0, or -1
+ * element: the daemon sends one order body per request.  Returns 0, or -1
  * with r->kind CPAPI_REPLY_INVALID and err set.
  */
 int
@@ -1932,7 +1932,7 @@ ticket_put_prices(CpBuf *b, const CpapiTicket *t, char *err, size_t errlen)
 }
 
 /*
- * Append one ticket object to b.  The text is written here rather than
+ * Append one order object to b.  The text is written here rather than
  * through jansson so that prices and quantity carry exactly the digits
  * of the database's numeric.  cOID and parentId are written only when
  * set.  Returns 0, or -1 with err set.
@@ -2003,9 +2003,9 @@ ticket_put(CpBuf *b, const CpapiTicket *t, char *err, size_t errlen)
 }
 
 /*
- * Build the body of POST /iserver/account/{acct}/orders for n tickets
+ * Build the body of POST /iserver/account/{acct}/orders for n order bodies
  * sent in one request (one order, or a bracket's parent and children):
- * {"orders":[...]}.  Every ticket needs its cOID.  Returns 0 with *out
+ * {"orders":[...]}.  Every order body needs its cOID.  Returns 0 with *out
  * malloc'ed, or -1 with err set.
  */
 int
@@ -2038,7 +2038,7 @@ cpapi_build_orders_body(const CpapiTicket *t, int n, char **out,
 	return 0;
 }
 
-/* Build the body of POST .../orders for one ticket; see above. */
+/* Build the body of POST .../orders for one order body; see above. */
 int
 cpapi_build_order_body(const CpapiTicket *t, char **out,
 					   char *err, size_t errlen)
@@ -2048,7 +2048,7 @@ cpapi_build_order_body(const CpapiTicket *t, char **out,
 
 /*
  * Build the body of POST /iserver/account/{acct}/order/{id} (modify):
- * the single ticket object, without the "orders" wrapper.  Returns 0
+ * the single order object, without the "orders" wrapper.  Returns 0
  * with *out malloc'ed, or -1 with err set.
  */
 int

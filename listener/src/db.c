@@ -489,7 +489,7 @@ db_claim_order(DbConn *db, int64_t id, const StrList *accounts,
 /*
  * Ask pgtrade.claim_resend whether the submitting order order_id may be
  * sent again with its cOID (at most max_attempts sends in all).  On
- * DB_OK, either *o holds its ticket (the attempt is counted and
+ * DB_OK, either *o holds its order body (the attempt is counted and
  * committed) and *refused is NULL, or *refused (malloc'ed) says why it
  * may not be sent again and *o is empty.
  */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * modify.c
- *	  Send the modifications users asked for: POST the full ticket to
+ *	  Send the modifications users asked for: POST the full order body to
  *	  the broker's order, answer its prompts, record the outcome.
  *
  * pgtrade.modify_order records a request (status requested) and
@@ -10,7 +10,7 @@
  *	1. marks it sent (record_modification_sent), committed before the
  *	   POST, so a request is posted at most once;
  *	2. posts POST /iserver/account/{acct}/order/{broker order id} with
- *	   the single ticket object carrying every field with the new values
+ *	   the single order object carrying every field with the new values
  *	   (no cOID: the path names the order);
  *	3. answers prompts with the allow list of placements (confirm_ids);
  *	4. records applied (shape (a)) or refused (an error text, a prompt
@@ -112,7 +112,7 @@ modify_payload(const Modification *m, const char *body)
 	return payload;
 }
 
-/* Build the single ticket of the modification (malloc'ed), or NULL. */
+/* Build the single order body of the modification (malloc'ed), or NULL. */
 static char *
 modify_body(const Modification *m, char *err, size_t errlen)
 {
@@ -323,7 +323,7 @@ modify_send(Listener *L, Modification *m)
 
 	if (body == NULL)
 	{
-		char *why = xasprintf("cannot build the ticket: %s", err);
+		char *why = xasprintf("cannot build the order body: %s", err);
 
 		rc = modify_record(L, m, false, why, NULL, NULL);
 		free(why);

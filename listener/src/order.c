@@ -6,7 +6,7 @@
  *
  * The claim was committed before we get here, so the order is durably
  * "submitting" before any byte leaves.  An order is sent once, with its
- * cOID; the only second send is the same ticket with the same cOID, and
+ * cOID; the only second send is the same order body with the same cOID, and
  * only after the broker was asked and did not have it (see track.c).
  *
  * An instrument registered without a conid is looked up first with
@@ -44,7 +44,7 @@ typedef struct Submission
 {
 	const ClaimedOrder *o;
 	char				ctx[48];   /* "order 42" */
-	char			   *body;	   /* the order ticket we POST */
+	char			   *body;	   /* the order body we POST */
 	StrList				answers;   /* raw JSON of every parsed answer */
 	StrList				confirmed; /* message ids we confirmed */
 } Submission;

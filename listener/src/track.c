@@ -624,7 +624,7 @@ apply_trades(Listener *L, const char *account, const CpapiTrades *t)
 }
 
 /*
- * Send the order again with the same cOID; o is its ticket as
+ * Send the order again with the same cOID; o is its order body as
  * pgtrade.claim_resend returned it.  Returns 0 when the outcome was
  * recorded, -1 otherwise.
  */
@@ -703,7 +703,7 @@ reconcile_mark_unknown(Listener *L, const InFlightOrder *row,
  *
  * Whoever claimed it, this process or one that died, the broker's answer
  * to the same cOID keeps it from being booked twice, so the order need
- * not be in this process's retry slot: its ticket comes from the
+ * not be in this process's retry slot: its order body comes from the
  * database.  claim_resend counts and records every resend before it
  * leaves, so the bound holds across restarts, and it refuses past the
  * cOID window, past valid_until and under a kill switch.

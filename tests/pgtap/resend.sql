@@ -14,13 +14,13 @@ SELECT throws_ok($$SELECT * FROM pgtrade.claim_resend(7,
 	NULL, 'a pending order cannot be sent again');
 SELECT order_id FROM pgtrade.claim_order(7, ARRAY['TAPRS1']) \g /dev/null
 
--- attempt 2 of at most 3: the ticket, counted, recorded
+-- attempt 2 of at most 3: the order body, counted, recorded
 SELECT is((SELECT row(client_order_id, conid, side, quantity, refused)::text
 		   FROM pgtrade.claim_resend(7, (SELECT id FROM tap_r), 3)),
 	row((SELECT client_order_id FROM pgtrade.orders
 		 WHERE order_id = (SELECT id FROM tap_r)), 990001::bigint, 'buy',
 		5::numeric, NULL::text)::text,
-	'a resend returns the ticket with the same cOID');
+	'a resend returns the order body with the same cOID');
 SELECT is((SELECT attempts FROM pgtrade.orders
 		   WHERE order_id = (SELECT id FROM tap_r)), 2,
 	'the resend is counted: claim 1, resend 2');

@@ -769,7 +769,7 @@ test_order_body(void)
 	char   *ids[] = {"o163", "o354"};
 	json_t *j;
 
-	/* Expected: the example ticket of ibkr-cpapi.md section 6.1, written
+	/* Expected: the example order body of ibkr-cpapi.md section 6.1, written
 	 * with the numeric's own digits (165.00, not 165.0). */
 	ok(cpapi_build_order_body(&t, &body, err, sizeof(err)) == 0,
 	   "limit order body builds");
@@ -828,18 +828,18 @@ test_order_body(void)
 	ok(cpapi_build_order_body(&t, &body, err, sizeof(err)) == -1,
 	   "unsupported order type is refused");
 
-	/* modify (ibkr-cpapi.md 6.5): the single ticket, no wrapper, no cOID */
+	/* modify (ibkr-cpapi.md 6.5): the single order body, no wrapper, no cOID */
 	t.coid = NULL;
 	t.order_type = "limit";
 	t.quantity = "120";
-	ok(cpapi_build_ticket(&t, &body, err, sizeof(err)) == 0, "modify ticket "
+	ok(cpapi_build_ticket(&t, &body, err, sizeof(err)) == 0, "modify body "
 															 "builds");
 	is_str(body,
 		   "{\"acctId\":\"DU1234567\",\"conid\":265598,"
 		   "\"secType\":\"265598:STK\",\"orderType\":\"LMT\","
 		   "\"price\":165,\"side\":\"SELL\",\"quantity\":120,"
 		   "\"tif\":\"GTC\",\"outsideRTH\":true}",
-		   "modify ticket text: every field, new quantity, no cOID");
+		   "modify body text: every field, new quantity, no cOID");
 	free(body);
 
 	/* bracket (6.1): parent then children with parentId = parent cOID */
@@ -863,7 +863,7 @@ test_order_body(void)
 		free(body);
 		b[1].coid = NULL;
 		ok(cpapi_build_orders_body(b, 2, &body, err, sizeof(err)) == -1,
-		   "a ticket without cOID is refused in an orders body");
+		   "an order without cOID is refused in an orders body");
 	}
 	t.coid = "d-1";
 
