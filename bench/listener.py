@@ -51,6 +51,8 @@ RATE = float(os.environ.get("BENCH_RATE", "200"))
 # the fills); ioc: limit IOC orders away from the market, cancelled at
 # once (the order path alone)
 KIND = os.environ.get("BENCH_KIND", "market")
+# more listener options, e.g. -v to see each request's time in its log
+EXTRA = os.environ.get("BENCH_LISTENER_ARGS", "").split()
 SYMBOL, CONID = "SPY", 756733
 # a fresh account per run: nothing left over from an earlier run counts
 ACCOUNT = "DUB%d" % int(time.time())
@@ -135,7 +137,8 @@ class Listener:
         self.proc = subprocess.Popen(
             [LISTENER, "-d", conninfo, "--gateway", sim.api, "--cacert",
              sim.crt, "--accounts", ACCOUNT, "--name", "bench",
-             "--no-rate-budget"], stdout=self.out, stderr=subprocess.STDOUT)
+             "--no-rate-budget"] + EXTRA, stdout=self.out,
+            stderr=subprocess.STDOUT)
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -207,6 +210,10 @@ def wait_ready(sim, lst):
          (ACCOUNT, SYMBOL))
 
 
+def vacuum():
+    psql("VACUUM ANALYZE pgtrade.orders, pgtrade.order_event")
+
+
 def order_states():
     rows = psql("SELECT status, count(*) FROM pgtrade.orders WHERE "
                 "account_id = '%s' GROUP BY 1 ORDER BY 1" % ACCOUNT)
@@ -248,6 +255,9 @@ def run():
                                                sim.received())
 
         sim.fresh()
+        # as pgbench does: vacuum first, so that autovacuum does not wake
+        # up in the middle of the phase for what earlier ones left
+        vacuum()
         lst = Listener(sim)
         wait_ready(sim, lst)
         log("listener latency: %d orders committed at %g/s" % (N, RATE))
@@ -263,7 +273,7 @@ def run():
         placed = client("place", ACCOUNT, SYMBOL, KIND, N, 0)
         # as autovacuum would within a minute: with statistics that
         # predate the backlog the claim sorts every pending order
-        psql("ANALYZE pgtrade.orders")
+        vacuum()
         lst = Listener(sim)
         got = wait_received(sim, [c for c, _ in placed], 600)
         result["listener_throughput"] = throughput([c for c, _ in placed],

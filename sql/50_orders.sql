@@ -571,7 +571,7 @@ BEGIN
 	ELSIF v_status = 'working' THEN
 		PERFORM pgtrade.order_move(cancel_order.order_id, 'cancel_requested',
 			'user ' || session_user, reason);
-		PERFORM pg_notify('pgtrade_order', cancel_order.order_id::text);
+		PERFORM pg_notify('pgtrade_order', 'cancel ' || cancel_order.order_id);
 		RETURN 'cancel_requested';
 	ELSIF v_status = 'submitting' THEN
 		RAISE EXCEPTION 'cannot cancel order % while it is being submitted',

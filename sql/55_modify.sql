@@ -210,7 +210,7 @@ BEGIN
 			CASE WHEN v_passed THEN '' ELSE ': ' || (v_verdict->>'reason') END),
 		v_verdict);
 	IF v_passed THEN
-		PERFORM pg_notify('pgtrade_order', p_o.order_id::text);
+		PERFORM pg_notify('pgtrade_order', 'modify ' || p_o.order_id);
 	ELSE
 		RAISE WARNING 'modification of order % refused by the risk gate: %',
 			p_o.order_id, v_verdict->>'reason';

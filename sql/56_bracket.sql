@@ -6,7 +6,7 @@
  * (children), each through the risk gate.  The children carry the
  * parent's id and share an OCA group, so the broker cancels one when the
  * other fills and the gate counts the group once.  They are never
- * claimed alone: claim_order claims a parent together with its pending
+ * claimed alone: claim_orders claims a parent together with its pending
  * children, and the listener sends the three order bodies in one request.
  *
  * When the parent ends without filling, pending children are cancelled;
@@ -171,17 +171,19 @@ COMMENT ON FUNCTION pgtrade.place_bracket(text, text, text, numeric, numeric,
 
 /*
  * bracket_claim_children moves the pending children of a parent that
- * claim_order just claimed to submitting, in the same transaction.
+ * claim_orders just claimed to submitting, in the same transaction, and
+ * returns how many it claimed.
  */
 CREATE FUNCTION pgtrade.bracket_claim_children(p_parent bigint,
 	p_listener bigint)
-RETURNS void
+RETURNS integer
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
 	v_id bigint;
+	v_n integer := 0;
 BEGIN
 	FOR v_id IN
 		SELECT o.order_id FROM pgtrade.orders o
@@ -195,13 +197,16 @@ BEGIN
 		PERFORM pgtrade.order_move(v_id, 'submitting',
 			'listener ' || p_listener,
 			format('claimed with its parent order %s', p_parent));
+		v_n := v_n + 1;
 	END LOOP;
+	RETURN v_n;
 END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.bracket_claim_children(bigint, bigint)
 	FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.bracket_claim_children(bigint, bigint) IS
-	'Internal to claim_order: claims a parent''s pending children with it.';
+	'Internal to claim_orders: claims a parent''s pending children with '
+	'it; returns how many.';
 
 CREATE FUNCTION pgtrade.bracket_children(parent_order_id bigint)
 RETURNS TABLE (order_id bigint, client_order_id text, side text,

@@ -73,76 +73,135 @@ COMMENT ON FUNCTION pgtrade.kill_switch_reason(text, bigint) IS
 	'Why a kill switch covers this account and strategy, or NULL when '
 	'none does.';
 
-CREATE FUNCTION pgtrade.claim_order(listener_id bigint, accounts text[])
+/*
+ * claim_orders claims up to max_orders pending orders of the given
+ * accounts, oldest first, in the caller's transaction.  Each one moves
+ * pending -> submitting in a single UPDATE (the claim and its event);
+ * a bracket's pending children are claimed with their parent and are
+ * counted in "children".  An order past valid_until is expired, and one
+ * under a kill switch or of a halted account is cancelled; neither is
+ * returned.  The kill switches and the halt are read once per account
+ * and strategy in a call: the caller commits before it sends anything,
+ * and a switch flipped meanwhile waits on no lock of ours, so its order
+ * takes effect from the next claim.
+ */
+CREATE FUNCTION pgtrade.claim_orders(listener_id bigint, accounts text[],
+	max_orders integer)
 RETURNS TABLE (order_id bigint, client_order_id text, account_id text,
 	conid bigint, symbol text, side text, quantity numeric,
 	order_type text, limit_price numeric, stop_price numeric, tif text,
-	outside_rth boolean, attempts integer)
+	outside_rth boolean, attempts integer, children integer)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
 	v_o pgtrade.orders;
+	v_source text := 'listener ' || claim_orders.listener_id;
 	v_why text;
-	v_halted boolean;
+	v_checked text[] := '{}';	/* "account strategy" pairs checked */
+	v_blocked text[] := '{}';	/* the reason for each of them, or '' */
+	v_key text;
+	v_i integer;
+	v_n integer := 0;
+	v_skipped integer;
+	v_children integer;
 BEGIN
+	IF max_orders IS NULL OR max_orders < 1 THEN
+		RAISE EXCEPTION 'max_orders must be at least 1, not %',
+			coalesce(max_orders::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	LOOP
-		SELECT * INTO v_o FROM pgtrade.orders o
-		WHERE o.status = 'pending' AND o.account_id = ANY (claim_order.accounts)
-			AND o.parent_order_id IS NULL	/* children go with the parent */
-		ORDER BY o.order_id
-		LIMIT 1
-		FOR UPDATE SKIP LOCKED;
-		IF NOT FOUND THEN
-			RETURN;
-		END IF;
+		v_skipped := 0;
+		FOR v_o IN
+			SELECT * FROM pgtrade.orders o
+			WHERE o.status = 'pending'
+				AND o.account_id = ANY (claim_orders.accounts)
+				AND o.parent_order_id IS NULL	/* children go with the parent */
+			ORDER BY o.order_id
+			LIMIT max_orders - v_n
+			FOR UPDATE SKIP LOCKED
+		LOOP
+			IF v_o.valid_until < clock_timestamp() THEN
+				PERFORM pgtrade.order_move(v_o.order_id, 'expired', v_source,
+					format('not sent: valid until %s', v_o.valid_until));
+				v_skipped := v_skipped + 1;
+				CONTINUE;
+			END IF;
 
-		IF v_o.valid_until < clock_timestamp() THEN
-			PERFORM pgtrade.order_move(v_o.order_id, 'expired',
-				'listener ' || claim_order.listener_id,
-				format('not sent: valid until %s', v_o.valid_until));
-			CONTINUE;
-		END IF;
-		v_why := pgtrade.kill_switch_reason(v_o.account_id, v_o.strategy_id);
-		SELECT a.halted INTO v_halted FROM pgtrade.account a
-		WHERE a.account_id = v_o.account_id;
-		IF v_halted THEN
-			v_why := coalesce(v_why, format('account %s is halted',
-											 v_o.account_id));
-		END IF;
-		IF v_why IS NOT NULL THEN
-			PERFORM pgtrade.order_move(v_o.order_id, 'cancelled',
-				'listener ' || claim_order.listener_id,
-				'not sent: ' || v_why);
-			CONTINUE;
-		END IF;
+			v_key := v_o.account_id || ' ' || coalesce(v_o.strategy_id::text, '');
+			v_i := array_position(v_checked, v_key);
+			IF v_i IS NULL THEN
+				v_why := pgtrade.kill_switch_reason(v_o.account_id,
+													 v_o.strategy_id);
+				IF v_why IS NULL AND (SELECT a.halted FROM pgtrade.account a
+									  WHERE a.account_id = v_o.account_id) THEN
+					v_why := format('account %s is halted', v_o.account_id);
+				END IF;
+				v_checked := v_checked || v_key;
+				v_blocked := v_blocked || coalesce(v_why, '');
+			ELSE
+				v_why := nullif(v_blocked[v_i], '');
+			END IF;
+			IF v_why IS NOT NULL THEN
+				PERFORM pgtrade.order_move(v_o.order_id, 'cancelled', v_source,
+					'not sent: ' || v_why);
+				v_skipped := v_skipped + 1;
+				CONTINUE;
+			END IF;
 
-		UPDATE pgtrade.orders o
-		SET attempts = o.attempts + 1, claimed_by = claim_order.listener_id,
-			submitted_at = clock_timestamp()
-		WHERE o.order_id = v_o.order_id;
-		PERFORM pgtrade.order_move(v_o.order_id, 'submitting',
-			'listener ' || claim_order.listener_id, 'claimed for submission');
-		PERFORM pgtrade.bracket_claim_children(v_o.order_id,
-			claim_order.listener_id);
-
-		RETURN QUERY
-			SELECT o.order_id, o.client_order_id, o.account_id, i.conid,
-				   i.symbol, o.side, o.quantity, o.order_type, o.limit_price,
-				   o.stop_price, o.tif, o.outside_rth, o.attempts
-			FROM pgtrade.orders o
-			JOIN pgtrade.instrument i USING (instrument_id)
+			/* the claim and its event in one row version (see order_move) */
+			PERFORM set_config('pgtrade.event_source', v_source, true);
+			PERFORM set_config('pgtrade.event_detail', 'claimed for submission',
+							   true);
+			PERFORM set_config('pgtrade.event_payload', '', true);
+			UPDATE pgtrade.orders o
+			SET status = 'submitting', attempts = o.attempts + 1,
+				claimed_by = claim_orders.listener_id,
+				submitted_at = clock_timestamp()
 			WHERE o.order_id = v_o.order_id;
-		RETURN;
+			v_children := pgtrade.bracket_claim_children(v_o.order_id,
+				claim_orders.listener_id);
+			v_n := v_n + 1;
+
+			RETURN QUERY
+				SELECT o.order_id, o.client_order_id, o.account_id, i.conid,
+					   i.symbol, o.side, o.quantity, o.order_type,
+					   o.limit_price, o.stop_price, o.tif, o.outside_rth,
+					   o.attempts, v_children
+				FROM pgtrade.orders o
+				JOIN pgtrade.instrument i USING (instrument_id)
+				WHERE o.order_id = v_o.order_id;
+		END LOOP;
+		/* orders expired or cancelled took places: look for more */
+		EXIT WHEN v_skipped = 0 OR v_n >= max_orders;
 	END LOOP;
 END
 $$;
+COMMENT ON FUNCTION pgtrade.claim_orders(bigint, text[], integer) IS
+	'Claims up to max_orders of the oldest pending orders of the given '
+	'accounts (pending -> submitting, SKIP LOCKED), a bracket''s children '
+	'with their parent; expires or cancels, instead of returning, orders '
+	'past valid_until or under a kill switch.  The caller commits before '
+	'sending.';
+
+CREATE FUNCTION pgtrade.claim_order(listener_id bigint, accounts text[])
+RETURNS TABLE (order_id bigint, client_order_id text, account_id text,
+	conid bigint, symbol text, side text, quantity numeric,
+	order_type text, limit_price numeric, stop_price numeric, tif text,
+	outside_rth boolean, attempts integer)
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.order_id, c.client_order_id, c.account_id, c.conid, c.symbol,
+		   c.side, c.quantity, c.order_type, c.limit_price, c.stop_price,
+		   c.tif, c.outside_rth, c.attempts
+	FROM pgtrade.claim_orders($1, $2, 1) c;
+$$;
 COMMENT ON FUNCTION pgtrade.claim_order(bigint, text[]) IS
-	'Claims the oldest pending order of the given accounts (pending -> '
-	'submitting, SKIP LOCKED); expires or cancels, instead of returning, '
-	'orders past valid_until or under a kill switch.  The caller commits '
-	'before sending.';
+	'Claims the oldest pending order of the given accounts, as '
+	'claim_orders with max_orders 1.  The caller commits before sending.';
 
 /*
  * broker_status_target maps an IBKR order status word to the pgtrade
@@ -255,6 +314,7 @@ AS $$
 DECLARE
 	v_o pgtrade.orders := pgtrade.lock_order(record_submission.order_id);
 	v_status text;
+	v_detail text;
 BEGIN
 	IF v_o.broker_order_id IS NOT NULL
 		AND v_o.broker_order_id <> record_submission.broker_order_id THEN
@@ -263,6 +323,36 @@ BEGIN
 			USING ERRCODE = 'unique_violation',
 				  DETAIL = pg_catalog.format('The broker now reports %s.',
 											  record_submission.broker_order_id);
+	END IF;
+	/*
+	 * The common case in one row version: a status that maps to a move
+	 * the state machine allows, written with the broker's ids, with the
+	 * event order_apply_broker_status would write.
+	 */
+	v_status := pgtrade.broker_status_target(
+		coalesce(record_submission.broker_status, 'Submitted'));
+	IF v_o.status IN ('submitting', 'unknown') AND EXISTS (
+		SELECT 1 FROM pgtrade.order_transition t
+		WHERE t.from_status = v_o.status AND t.to_status = v_status) THEN
+		v_detail := pg_catalog.format('broker status %s',
+			coalesce(record_submission.broker_status, 'Submitted'))
+			|| CASE WHEN v_status = 'rejected' THEN
+				coalesce(': ' || coalesce(record_submission.payload->>'text',
+					record_submission.payload->'responses'->-1->0->>'text'), '')
+			   ELSE '' END;
+		PERFORM pg_catalog.set_config('pgtrade.event_source',
+			'broker acknowledgement', true);
+		PERFORM pg_catalog.set_config('pgtrade.event_detail', v_detail, true);
+		PERFORM pg_catalog.set_config('pgtrade.event_payload',
+			coalesce(record_submission.payload::text, ''), true);
+		UPDATE pgtrade.orders o
+		SET status = v_status,
+			broker_order_id = record_submission.broker_order_id,
+			broker_status = record_submission.broker_status,
+			last_error = CASE WHEN v_status = 'rejected' THEN v_detail
+							  ELSE o.last_error END
+		WHERE o.order_id = v_o.order_id;
+		RETURN v_status;
 	END IF;
 	UPDATE pgtrade.orders o
 	SET broker_order_id = record_submission.broker_order_id,
@@ -295,6 +385,48 @@ $$;
 COMMENT ON FUNCTION pgtrade.record_submission(bigint, text, text, jsonb) IS
 	'Listener: records the broker''s acknowledgement of a submitted order '
 	'(broker order id and status); returns the new status.';
+
+/*
+ * record_submissions records several acknowledgements at once, element
+ * by element of its arrays, as record_submission would one by one: the
+ * listener sends a batch of claimed orders and records their answers in
+ * one transaction.  All or nothing: an error in one element records
+ * none of them.
+ */
+CREATE FUNCTION pgtrade.record_submissions(order_ids bigint[],
+	broker_order_ids text[], broker_statuses text[], payloads jsonb[])
+RETURNS TABLE (order_id bigint, status text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_n integer := coalesce(cardinality(order_ids), 0);
+	v_i integer;
+BEGIN
+	IF coalesce(cardinality(broker_order_ids), 0) <> v_n
+		OR coalesce(cardinality(broker_statuses), 0) <> v_n
+		OR coalesce(cardinality(payloads), 0) <> v_n THEN
+		RAISE EXCEPTION 'record_submissions needs arrays of one length'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('%s order ids, %s broker order ids, '
+					  || '%s statuses and %s payloads.', v_n,
+					  coalesce(cardinality(broker_order_ids), 0),
+					  coalesce(cardinality(broker_statuses), 0),
+					  coalesce(cardinality(payloads), 0));
+	END IF;
+	FOR v_i IN 1 .. v_n LOOP
+		order_id := order_ids[v_i];
+		status := pgtrade.record_submission(order_ids[v_i],
+			broker_order_ids[v_i], broker_statuses[v_i], payloads[v_i]);
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.record_submissions(bigint[], text[], text[],
+	jsonb[]) IS
+	'Listener: records several acknowledgements, as record_submission '
+	'does each, all or nothing; returns each order''s new status.';
 
 CREATE FUNCTION pgtrade.record_rejection(order_id bigint, reason text,
 	payload jsonb DEFAULT NULL)

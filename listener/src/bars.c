@@ -300,19 +300,22 @@ static bool
 bars_may_fetch(Listener *L)
 {
 	int count = 0;
+	int other = 0;
 
 	if (L->cfg.bars_interval <= 0 || !db_is_connected(L->db) ||
 		!session_ready(L) || L->need_reconcile || L->retry.active ||
 		L->notified || gateway_penalty_left(L->gw) > 0)
 		return false;
 	/* an order notification that arrived meanwhile goes first */
-	if (db_read_notifies(L->db, &count) == DB_LOST)
+	if (db_read_notifies(L->db, &count, &other) == DB_LOST)
 	{
 		listener_db_lost(L);
 		return false;
 	}
 	if (count > 0)
 		L->notified = true;
+	if (other > 0)
+		L->notified_other = true;
 	return count == 0;
 }
 

@@ -4,12 +4,13 @@
  *	  Send a bracket's parent and children in one request and record
  *	  every answer.
  *
- * pgtrade.claim_order claims a bracket's parent together with its
+ * pgtrade.claim_orders claims a bracket's parent together with its
  * pending children (all three move to submitting in one committed
- * transaction) and never claims a child alone.  When the claimed order
- * has children (pgtrade.bracket_children, in submitting), the request
- * body holds the parent's order body followed by each child's:
- * {"orders": [parent, take-profit, stop-loss]}, the children with
+ * transaction), counts them, and never claims a child alone.  When the
+ * claimed order has children (pgtrade.bracket_children, in submitting;
+ * not asked when the claim counted none), the request body holds the
+ * parent's order body followed by each child's: {"orders": [parent,
+ * take-profit, stop-loss]}, the children with
  * parentId = the parent's cOID.  Each child keeps its own cOID as well,
  * although the gateway's documentation says children may omit it:
  * pgtrade joins fills and looks orders up by cOID (order_ref), so every
@@ -94,6 +95,8 @@ bracket_build_body(Listener *L, const ClaimedOrder *o, const CpapiTicket *t,
 	int			 rc;
 
 	*body = NULL;
+	if (o->children == 0)
+		return cpapi_build_orders_body(t, 1, body, err, errlen);
 	if (bracket_children(L, o->order_id, &rows) != DB_OK)
 	{
 		snprintf(err, errlen, "could not read the order's bracket children");
@@ -212,10 +215,13 @@ bracket_record_children(Listener *L, const ClaimedOrder *o,
 {
 	DbRows	 rows;
 	json_t	*answer;
-	DbResult rc = bracket_children(L, o->order_id, &rows);
+	DbResult rc;
 	int		 i;
 	size_t	 position = 1;
 
+	if (o->children == 0)
+		return DB_OK; /* claimed without children */
+	rc = bracket_children(L, o->order_id, &rows);
 	if (rc != DB_OK || rows.nrows == 0)
 	{
 		db_rows_free(&rows);

@@ -130,6 +130,30 @@ cp_contains_ci(const char *hay, const char *needle)
 	return false;
 }
 
+/*
+ * Return true when body may be the "Please query /accounts first" error:
+ * it contains "/accounts first", ignoring case.  A cheap test that lets
+ * callers skip parsing every answer, however large, as an error.
+ */
+bool
+cpapi_may_ask_accounts(const char *body, size_t len)
+{
+	static const char needle[] = "/accounts first";
+	const char *end = body + len;
+	const char *p = body;
+
+	if (body == NULL)
+		return false;
+	while ((p = memchr(p, '/', (size_t) (end - p))) != NULL)
+	{
+		if ((size_t) (end - p) >= sizeof(needle) - 1 &&
+			strncasecmp(p, needle, sizeof(needle) - 1) == 0)
+			return true;
+		p++;
+	}
+	return false;
+}
+
 /* Append n bytes of s to the buffer, growing it as needed. */
 static void
 buf_append(CpBuf *b, const char *s, size_t n)

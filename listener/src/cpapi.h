@@ -286,6 +286,7 @@ extern CpapiErrorKind cpapi_classify_error(long		   http_status,
 extern const char	 *cpapi_error_kind_name(CpapiErrorKind kind);
 
 /* error envelopes */
+extern bool cpapi_may_ask_accounts(const char *body, size_t len);
 extern int cpapi_parse_error(const char *body, size_t len, char **error,
 							 int *status_code);
 

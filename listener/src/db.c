@@ -209,15 +209,18 @@ db_connect(DbConn *db, const char *conninfo, int statement_timeout_ms,
 
 /*
  * Read what arrived on the socket and count the notifications of
- * pgtrade_order.  Returns DB_LOST when the connection broke.
+ * pgtrade_order: *count all of them, *other those whose payload is not
+ * a bare order id (a new order's), such as "cancel 42", "modify 42" or
+ * an empty one.  Returns DB_LOST when the connection broke.
  */
 DbResult
-db_read_notifies(DbConn *db, int *count)
+db_read_notifies(DbConn *db, int *count, int *other)
 {
 	PGnotify *n;
 	char	  msg[512];
 
 	*count = 0;
+	*other = 0;
 	if (db->conn == NULL)
 		return DB_LOST;
 	if (!PQconsumeInput(db->conn))
@@ -229,9 +232,15 @@ db_read_notifies(DbConn *db, int *count)
 	}
 	while ((n = PQnotifies(db->conn)) != NULL)
 	{
-		log_debug("database", "notification on %s: order %s", n->relname,
-				  n->extra);
+		const char *c = n->extra;
+
+		while (*c >= '0' && *c <= '9')
+			c++;
+		log_debug("database", "notification on %s: %s%s", n->relname,
+				  c == n->extra ? "" : "order ", n->extra);
 		(*count)++;
+		if (*c != '\0' || c == n->extra)
+			(*other)++;
 		PQfreemem(n);
 	}
 	return DB_OK;
@@ -432,24 +441,72 @@ claimed_order_copy(ClaimedOrder *dst, const ClaimedOrder *src)
 	dst->tif = xstrdup(src->tif);
 }
 
-/* Copy the first 13 columns of a claim_order row into *o. */
+/*
+ * Copy the first 13 columns of row r of a claim_order row into *o; its
+ * number of children is not known (-1).
+ */
 static void
-claimed_order_read(const PGresult *res, ClaimedOrder *o)
+claimed_order_read(const PGresult *res, int r, ClaimedOrder *o)
 {
-	o->order_id = get_int64(res, 0, 0);
-	o->client_order_id = get_value(res, 0, 1);
-	o->account_id = get_value(res, 0, 2);
-	o->conid = get_int64(res, 0, 3);
-	o->symbol = get_value(res, 0, 4);
-	o->side = get_value(res, 0, 5);
-	o->quantity = get_value(res, 0, 6);
-	o->order_type = get_value(res, 0, 7);
-	o->limit_price = get_value(res, 0, 8);
-	o->stop_price = get_value(res, 0, 9);
-	o->tif = get_value(res, 0, 10);
-	o->outside_rth = !PQgetisnull(res, 0, 11) &&
-		strcmp(PQgetvalue(res, 0, 11), "t") == 0;
-	o->attempts = (int) get_int64(res, 0, 12);
+	o->order_id = get_int64(res, r, 0);
+	o->client_order_id = get_value(res, r, 1);
+	o->account_id = get_value(res, r, 2);
+	o->conid = get_int64(res, r, 3);
+	o->symbol = get_value(res, r, 4);
+	o->side = get_value(res, r, 5);
+	o->quantity = get_value(res, r, 6);
+	o->order_type = get_value(res, r, 7);
+	o->limit_price = get_value(res, r, 8);
+	o->stop_price = get_value(res, r, 9);
+	o->tif = get_value(res, r, 10);
+	o->outside_rth = !PQgetisnull(res, r, 11) &&
+		strcmp(PQgetvalue(res, r, 11), "t") == 0;
+	o->attempts = (int) get_int64(res, r, 12);
+	o->children = -1;
+}
+
+/*
+ * Claim up to max pending orders of the given accounts, oldest first
+ * (pending -> submitting, committed when this returns).  *out gets *n
+ * orders (malloc'ed, NULL when none); release each with
+ * claimed_order_free, then the array.
+ */
+DbResult
+db_claim_orders(DbConn *db, int64_t id, const StrList *accounts, int max,
+				ClaimedOrder **out, int *n)
+{
+	char		idtext[24];
+	char		maxtext[24];
+	char	   *arr = array_literal(accounts);
+	const char *params[3] = {idtext, arr, maxtext};
+	PGresult   *res;
+	DbResult	rc;
+	int			i;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) id);
+	snprintf(maxtext, sizeof(maxtext), "%d", max);
+	rc = db_exec(db, "claim_orders",
+				 "SELECT order_id, client_order_id, account_id, conid, "
+				 "symbol, side, quantity, order_type, limit_price, "
+				 "stop_price, tif, outside_rth, attempts, children "
+				 "FROM pgtrade.claim_orders($1::bigint, $2::text[], "
+				 "$3::integer)",
+				 3, params, &res);
+	free(arr);
+	if (rc == DB_OK && PQntuples(res) > 0)
+	{
+		*n = PQntuples(res);
+		*out = xcalloc((size_t) *n, sizeof(ClaimedOrder));
+		for (i = 0; i < *n; i++)
+		{
+			claimed_order_read(res, i, &(*out)[i]);
+			(*out)[i].children = (int) get_int64(res, i, 13);
+		}
+	}
+	PQclear(res);
+	return rc;
 }
 
 /*
@@ -480,7 +537,7 @@ db_claim_order(DbConn *db, int64_t id, const StrList *accounts,
 	if (rc == DB_OK && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
 	{
 		*found = true;
-		claimed_order_read(res, o);
+		claimed_order_read(res, 0, o);
 	}
 	PQclear(res);
 	return rc;
@@ -521,7 +578,7 @@ db_claim_resend(DbConn *db, int64_t id, int64_t order_id, int max_attempts,
 	else if (rc == DB_OK && !PQgetisnull(res, 0, 13))
 		*refused = get_value(res, 0, 13);
 	else if (rc == DB_OK)
-		claimed_order_read(res, o);
+		claimed_order_read(res, 0, o);
 	PQclear(res);
 	return rc;
 }
@@ -557,6 +614,54 @@ db_record_submission(DbConn *db, int64_t order_id,
 						"SELECT pgtrade.record_submission($1::bigint, $2, $3, "
 						"$4::jsonb)",
 						4, params, new_status);
+}
+
+/*
+ * Record n acceptances in one transaction (pgtrade.record_submissions):
+ * all or none.  On DB_OK, statuses (malloc'ed, n entries, each malloc'ed
+ * or NULL) get each order's status after.
+ */
+DbResult
+db_record_submissions(DbConn *db, int n, const int64_t *order_ids,
+					  const StrList *broker_order_ids,
+					  const StrList *broker_statuses,
+					  const StrList *payloads, char ***statuses)
+{
+	StrList		ids = {0};
+	char	   *params[4];
+	PGresult   *res;
+	DbResult	rc;
+	int			i;
+
+	*statuses = NULL;
+	for (i = 0; i < n; i++)
+	{
+		char id[24];
+
+		snprintf(id, sizeof(id), "%lld", (long long) order_ids[i]);
+		strlist_add(&ids, id);
+	}
+	params[0] = array_literal(&ids);
+	params[1] = array_literal(broker_order_ids);
+	params[2] = array_literal(broker_statuses);
+	params[3] = array_literal(payloads);
+	rc = db_exec(db, "record_submissions",
+				 "SELECT order_id, status FROM pgtrade.record_submissions("
+				 "$1::bigint[], $2::text[], $3::text[], $4::text[]::jsonb[])",
+				 4, (const char *const *) params, &res);
+	if (rc == DB_OK && PQntuples(res) != n)
+		rc = DB_FAILED;
+	if (rc == DB_OK)
+	{
+		*statuses = xcalloc((size_t) n, sizeof(char *));
+		for (i = 0; i < n; i++)
+			(*statuses)[i] = get_value(res, i, 1);
+	}
+	PQclear(res);
+	for (i = 0; i < 4; i++)
+		free(params[i]);
+	strlist_free(&ids);
+	return rc;
 }
 
 /* Record that the broker refused the order (or that we would not confirm). */

@@ -49,6 +49,7 @@ typedef struct ClaimedOrder
 	char   *tif;		 /* day, gtc, ioc */
 	bool	outside_rth;
 	int		attempts;
+	int		children; /* bracket children claimed with it; -1: unknown */
 } ClaimedOrder;
 
 /* One row of pgtrade.orders_in_flight(). */
@@ -138,7 +139,7 @@ extern void		db_disconnect(DbConn *db);
 extern bool		db_is_connected(const DbConn *db);
 extern bool		db_idle(void *db);
 extern int		db_socket(const DbConn *db);
-extern DbResult db_read_notifies(DbConn *db, int *count);
+extern DbResult db_read_notifies(DbConn *db, int *count, int *other);
 extern DbResult db_exec(DbConn *db, const char *what, const char *sql,
 						int nparams, const char *const *params,
 						struct pg_result **res);
@@ -156,6 +157,9 @@ extern DbResult	   db_lease_release(DbConn *db, const char *account);
 extern DbResult	   db_claim_order(DbConn *db, int64_t id,
 								  const StrList *accounts, ClaimedOrder *out,
 								  bool *found);
+extern DbResult	   db_claim_orders(DbConn *db, int64_t id,
+								   const StrList *accounts, int max,
+								   ClaimedOrder **out, int *n);
 extern DbResult	   db_claim_resend(DbConn *db, int64_t id, int64_t order_id,
 								   int max_attempts, ClaimedOrder *out,
 								   char **refused);
@@ -166,6 +170,12 @@ extern DbResult	   db_record_submission(DbConn *db, int64_t order_id,
 										const char *broker_status,
 										const char *payload,
 										char	  **new_status);
+extern DbResult	   db_record_submissions(DbConn *db, int n,
+										 const int64_t *order_ids,
+										 const StrList *broker_order_ids,
+										 const StrList *broker_statuses,
+										 const StrList *payloads,
+										 char		***statuses);
 extern DbResult	   db_record_conid(DbConn *db, int64_t order_id,
 								   int64_t conid, const char *payload);
 extern DbResult	   db_record_rejection(DbConn *db, int64_t order_id,

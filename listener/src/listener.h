@@ -45,12 +45,33 @@
 #define SESSION_RETRY_MIN 1.0
 #define SESSION_RETRY_MAX 60.0
 
+/*
+ * Answers longer than this are not read as error envelopes (those are a
+ * line of text): parsing every live-orders list twice more would cost
+ * more than the list itself.
+ */
+#define SESSION_ERROR_BODY_MAX 65536
+
 /* Database reconnection back-off, seconds (not scaled). */
 #define DB_RETRY_MIN 1.0
 #define DB_RETRY_MAX 30.0
 
 /* Prompt rounds answered for one order before giving up. */
 #define ORDER_PROMPT_ROUNDS_MAX 10
+
+/*
+ * Orders claimed in one transaction at most.  The claims, the POSTs one
+ * after the other, then the acceptances in one transaction: two commits
+ * a batch instead of two an order.  A batch is as large as the queue,
+ * up to this, so an order that arrives alone goes alone.
+ */
+#define CLAIM_BATCH_MAX 16
+
+/*
+ * With nothing of an account working, its live orders are read for the
+ * late reports of ended orders at most this often (scaled), seconds.
+ */
+#define ENDED_POLL_SECONDS 30.0
 
 /* Live-order polls before concluding an order is not at the broker. */
 #define RECONCILE_POLLS 2
@@ -100,6 +121,7 @@ typedef struct Lease
 	bool	 pos_verified; /* compared since taken or session back */
 	double	 pos_next;	   /* next position comparison (monotonic) */
 	double	 next_idle;	   /* next trade poll while nothing is owed */
+	double	 ended_next;   /* next live-orders read for ended orders */
 } Lease;
 
 typedef struct RetrySlot
@@ -123,6 +145,7 @@ typedef struct SeenCache
 } SeenCache;
 
 typedef struct BarsState BarsState; /* bars.c */
+typedef struct AcceptBatch AcceptBatch; /* order.c */
 
 typedef struct Listener
 {
@@ -149,13 +172,15 @@ typedef struct Listener
 
 	bool   need_reconcile;
 	double next_reconcile;
-	bool   notified;
+	bool   notified;	   /* a notification: claim */
+	bool   notified_other; /* one not of a new order: cancels too */
 	bool   ever_ready; /* the session was ready at least once */
 	int	   track_cursor;
 	char   last_error[512];
 
-	RetrySlot retry;
-	SeenCache fills_seen;
+	RetrySlot	 retry;
+	AcceptBatch *accepts; /* acceptances not recorded yet, or NULL */
+	SeenCache	 fills_seen;
 	SeenCache status_seen;
 	SeenCache ended; /* orders seen ending: account, cOID, id, status */
 

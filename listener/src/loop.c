@@ -12,9 +12,10 @@
  *	   database outage does not cost it.
  *	3. Session not ready: establish it (with back-off).
  *	4. Session ready: tickle when due; reconcile when asked; otherwise
- *	   on a notification or a poll tick send the cancels that are due,
- *	   then the modifications, then claim and submit, then track, then
- *	   compare positions.
+ *	   on a poll tick or a notification other than a new order's
+ *	   ("cancel 42", "modify 42") send the cancels that are due, then
+ *	   the modifications; on any notification or a poll tick claim and
+ *	   submit; then track, then compare positions.
  *	5. Heartbeat every poll interval.
  *	6. Wait on the database socket until the next timer.
  * NOTIFY only rings the bell: the orders table is the queue, so a lost
@@ -76,7 +77,8 @@ loop_db_up(Listener *L)
 	L->db_delay = DB_RETRY_MIN;
 	L->need_reconcile = true;
 	L->next_reconcile = mono_now();
-	L->notified = true; /* scan once: notifications were missed */
+	/* scan once: notifications were missed */
+	L->notified = L->notified_other = true;
 	leases_take(L);
 	return 0;
 }
@@ -333,6 +335,22 @@ loop_may_claim(const Listener *L)
 		!L->need_reconcile && !(L->cfg.once && L->once_claims_done);
 }
 
+/* Collect the notifications that arrived, and note what they ask. */
+static void
+loop_read_notifies(Listener *L)
+{
+	int count;
+	int other;
+
+	if (db_read_notifies(L->db, &count, &other) == DB_LOST)
+		listener_db_lost(L);
+	else
+	{
+		L->notified |= count > 0;
+		L->notified_other |= other > 0;
+	}
+}
+
 /* Sleep until the next timer, a notification, or a signal. */
 static void
 loop_wait(Listener *L)
@@ -341,7 +359,6 @@ loop_wait(Listener *L)
 	int			  sock = db_socket(L->db);
 	int			  timeout_ms = (int) (loop_timeout(L) * 1000.0) + 1;
 	int			  n;
-	int			  count;
 
 	/*
 	 * Notifications that came in with the results of other statements
@@ -349,10 +366,7 @@ loop_wait(Listener *L)
 	 */
 	if (sock >= 0 && !L->notified)
 	{
-		if (db_read_notifies(L->db, &count) == DB_LOST)
-			listener_db_lost(L);
-		else if (count > 0)
-			L->notified = true;
+		loop_read_notifies(L);
 		sock = db_socket(L->db);
 	}
 	/* a pending notification waits only while claiming is impossible */
@@ -366,12 +380,7 @@ loop_wait(Listener *L)
 	if (n < 0 && errno != EINTR)
 		log_warning("loop", "poll failed: %s", strerror(errno));
 	if (n > 0 && sock >= 0)
-	{
-		if (db_read_notifies(L->db, &count) == DB_LOST)
-			listener_db_lost(L);
-		else if (count > 0)
-			L->notified = true;
-	}
+		loop_read_notifies(L);
 }
 
 /* Do the work of one turn once both database and session are up. */
@@ -379,6 +388,8 @@ static void
 loop_work(Listener *L, double now)
 {
 	bool due = L->notified || now >= L->next_poll;
+	/* a new order's notification does not ask for the cancel queries */
+	bool others_due = L->notified_other || now >= L->next_poll;
 
 	/*
 	 * After a silence as long as the tickle interval (the rate-limit
@@ -395,10 +406,13 @@ loop_work(Listener *L, double now)
 	if (L->need_reconcile && now >= L->next_reconcile)
 		(void) reconcile_run(L);
 	/* cancels first: they take risk off, claims add to it */
-	if (due && db_is_connected(L->db) && session_ready(L) &&
+	if (others_due && db_is_connected(L->db) && session_ready(L) &&
 		!L->need_reconcile)
+	{
+		L->notified_other = false;
 		cancel_send_due(L);
-	if (due && db_is_connected(L->db) && session_ready(L) &&
+	}
+	if (others_due && db_is_connected(L->db) && session_ready(L) &&
 		!L->need_reconcile)
 		modify_send_due(L);
 	/* --once sends what was queued: nothing after the queue ran dry */

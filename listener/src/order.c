@@ -89,7 +89,153 @@ submission_reject(Listener *L, Submission *s, const char *reason)
 	return SUBMIT_RECORDED;
 }
 
-/* Record the acceptance (shape (a)). */
+/*
+ * Acceptances of a batch of claimed orders, recorded together after the
+ * batch's POSTs (accepts_flush).  Until then the orders are submitting
+ * in the database; if the process dies first, the reconciliation finds
+ * them at the broker by cOID and adopts them.
+ */
+struct AcceptBatch
+{
+	int		 n;
+	int		 cap;
+	int64_t *order_ids;
+	StrList	 broker_ids;
+	StrList	 statuses;
+	StrList	 payloads;
+	StrList	 accounts; /* for the ended-order memory */
+	StrList	 coids;
+	StrList	 notes; /* the broker's "text", or "" */
+};
+
+/* Empty an acceptance batch. */
+static void
+accepts_clear(AcceptBatch *a)
+{
+	free(a->order_ids);
+	strlist_free(&a->broker_ids);
+	strlist_free(&a->statuses);
+	strlist_free(&a->payloads);
+	strlist_free(&a->accounts);
+	strlist_free(&a->coids);
+	strlist_free(&a->notes);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Log and remember what an acceptance recorded: status is the order's. */
+static void
+accept_recorded(Listener *L, const char *ctx, const char *account,
+				const char *coid, int64_t order_id, const char *broker_id,
+				const char *broker_status, const char *note,
+				const char *status)
+{
+	if (status != NULL && strcmp(status, "working") != 0)
+		track_note_ended(L, account, coid, order_id, status);
+	log_info(ctx, "accepted as broker order %s, broker status %s; "
+				  "order is %s%s%s",
+			 broker_id, broker_status, status ? status : "?",
+			 note != NULL && note[0] ? "; note: " : "",
+			 note != NULL ? note : "");
+}
+
+/*
+ * Record the acceptances of the batch in one transaction.  When that
+ * fails for a reason other than a lost connection, they are recorded
+ * one by one, so that one bad row does not hold up the others.  An
+ * acceptance that could not be recorded leaves its order submitting and
+ * asks for a reconciliation, which finds it by cOID.  Returns DB_OK,
+ * DB_FAILED or DB_LOST.
+ */
+static DbResult
+accepts_flush(Listener *L)
+{
+	AcceptBatch *a = L->accepts;
+	char	   **statuses = NULL;
+	DbResult	 rc = DB_FAILED;
+	int			 i;
+
+	if (a == NULL || a->n == 0)
+		return DB_OK;
+	if (a->n > 1)
+		rc = db_record_submissions(L->db, a->n, a->order_ids, &a->broker_ids,
+								   &a->statuses, &a->payloads, &statuses);
+	if (rc == DB_FAILED)
+	{
+		/* one by one: rc ends as the worst of them */
+		statuses = xcalloc((size_t) a->n, sizeof(char *));
+		rc = DB_OK;
+		for (i = 0; i < a->n && rc != DB_LOST; i++)
+		{
+			DbResult one = db_record_submission(L->db, a->order_ids[i],
+												a->broker_ids.items[i],
+												a->statuses.items[i],
+												a->payloads.items[i],
+												&statuses[i]);
+
+			if (one != DB_OK)
+			{
+				free(statuses[i]);
+				statuses[i] = NULL;
+				rc = one;
+			}
+			else if (statuses[i] == NULL)
+				statuses[i] = xstrdup("?");
+		}
+	}
+	for (i = 0; i < a->n; i++)
+	{
+		char ctx[48];
+
+		snprintf(ctx, sizeof(ctx), "order %lld", (long long) a->order_ids[i]);
+		if (statuses != NULL && statuses[i] != NULL)
+			accept_recorded(L, ctx, a->accounts.items[i], a->coids.items[i],
+							a->order_ids[i], a->broker_ids.items[i],
+							a->statuses.items[i], a->notes.items[i],
+							statuses[i]);
+		else
+			log_warning(ctx, "accepted as broker order %s (%s) but not "
+							 "recorded; it will be found by its cOID %s",
+						a->broker_ids.items[i], a->statuses.items[i],
+						a->coids.items[i]);
+		if (statuses != NULL)
+			free(statuses[i]);
+	}
+	free(statuses);
+	if (rc != DB_OK)
+	{
+		L->need_reconcile = true;
+		L->next_reconcile = mono_now();
+		if (rc == DB_LOST)
+			listener_db_lost(L);
+	}
+	accepts_clear(a);
+	return rc;
+}
+
+/* Add an acceptance to the batch. */
+static void
+accepts_add(AcceptBatch *a, const ClaimedOrder *o, const char *broker_id,
+			const char *broker_status, const char *payload,
+			const char *note)
+{
+	if (a->n == a->cap)
+	{
+		a->cap = a->cap ? 2 * a->cap : CLAIM_BATCH_MAX;
+		a->order_ids = xrealloc(a->order_ids, a->cap * sizeof(int64_t));
+	}
+	a->order_ids[a->n++] = o->order_id;
+	strlist_add(&a->broker_ids, broker_id);
+	strlist_add(&a->statuses, broker_status);
+	strlist_add(&a->payloads, payload);
+	strlist_add(&a->accounts, o->account_id);
+	strlist_add(&a->coids, o->client_order_id);
+	strlist_add(&a->notes, note ? note : "");
+}
+
+/*
+ * Record the acceptance (shape (a)): in the batch when one is open and
+ * the order has no bracket children, else at once.
+ */
 static SubmitOutcome
 submission_accept(Listener *L, Submission *s, const CpapiOrderReply *r)
 {
@@ -97,11 +243,20 @@ submission_accept(Listener *L, Submission *s, const CpapiOrderReply *r)
 	char	   *status = NULL;
 	const char *broker_status = r->order_status ? r->order_status
 												: "Submitted";
-	DbResult	rc = db_record_submission(L->db, s->o->order_id, r->order_id,
-										  broker_status, payload, &status);
+	DbResult	rc;
 
-	free(payload);
 	track_owe_trades(L, s->o->account_id);
+	if (L->accepts != NULL && s->o->children == 0)
+	{
+		accepts_add(L->accepts, s->o, r->order_id, broker_status, payload,
+					r->text);
+		free(payload);
+		retry_clear(L);
+		return SUBMIT_RECORDED;
+	}
+	rc = db_record_submission(L->db, s->o->order_id, r->order_id,
+							  broker_status, payload, &status);
+	free(payload);
 	if (rc != DB_OK)
 	{
 		log_warning(s->ctx, "accepted as broker order %s (%s) but not "
@@ -110,14 +265,9 @@ submission_accept(Listener *L, Submission *s, const CpapiOrderReply *r)
 					broker_status);
 		return rc == DB_LOST ? SUBMIT_DB_LOST : SUBMIT_UNCERTAIN;
 	}
-	if (status != NULL && strcmp(status, "working") != 0)
-		track_note_ended(L, s->o->account_id, s->o->client_order_id,
-						 s->o->order_id, status);
-	log_info(s->ctx, "accepted as broker order %s, broker status %s; "
-					 "order is %s%s%s",
-			 r->order_id, broker_status,
-			 status ? status : "?", r->text ? "; note: " : "",
-			 r->text ? r->text : "");
+	accept_recorded(L, s->ctx, s->o->account_id, s->o->client_order_id,
+					s->o->order_id, r->order_id, broker_status, r->text,
+					status);
 	free(status);
 	/* a bracket's children are answered in the same array */
 	if (s->answers.n > 0 &&
@@ -606,47 +756,88 @@ once_note(Listener *L, const ClaimedOrder *o)
 }
 
 /*
- * Claim and submit orders one at a time until none is pending, the
- * session is lost, an answer left an order's fate open, or a stop was
- * asked.
+ * Claim and submit orders in batches until none is pending, the session
+ * is lost, an answer left an order's fate open, or a stop was asked.
+ * Each batch is claimed in one transaction, its orders are sent one
+ * after the other, and their acceptances are recorded in one more.  A
+ * batch under way is finished after SIGTERM; when an unclear answer or
+ * a lost session stops it early, the orders claimed and not sent stay
+ * submitting, and the reconciliation that comes first sends them with
+ * their cOIDs once the broker was asked and did not have them.
  */
 void
 claim_and_submit(Listener *L)
 {
-	StrList served = {0};
+	StrList		served = {0};
+	AcceptBatch accepts = {0};
+	bool		more = true;
 
 	positions_claimable(L, &served);
-	while (served.n > 0 && !listener_stop_asked() && session_ready(L) &&
-		   db_is_connected(L->db) && !L->need_reconcile)
+	L->accepts = &accepts;
+	while (more && served.n > 0 && !listener_stop_asked() &&
+		   session_ready(L) && db_is_connected(L->db) && !L->need_reconcile)
 	{
-		ClaimedOrder  o;
-		bool		  found;
-		DbResult	  rc = db_claim_order(L->db, L->listener_id, &served, &o,
-										  &found);
-		SubmitOutcome out;
+		ClaimedOrder *batch;
+		int			  n;
+		int			  i;
+		DbResult	  rc = db_claim_orders(L->db, L->listener_id, &served,
+										   CLAIM_BATCH_MAX, &batch, &n);
 
 		if (rc == DB_LOST)
 			listener_db_lost(L);
 		if (rc != DB_OK)
 			break;
-		if (!found)
+		if (n == 0)
 		{
 			L->once_claims_done = !positions_pending(L);
 			break;
 		}
-		once_note(L, &o);
-		out = order_submit(L, &o);
-		claimed_order_free(&o);
-		if (out != SUBMIT_RECORDED)
+		for (i = 0; i < n && more; i++)
 		{
-			/* its fate is open or unrecorded: look it up before more */
+			SubmitOutcome out;
+
+			if (!session_ready(L) || L->need_reconcile)
+				break;
+			once_note(L, &batch[i]);
+			out = order_submit(L, &batch[i]);
+			if (out != SUBMIT_RECORDED)
+			{
+				/* its fate is open or unrecorded: look it up before more */
+				L->need_reconcile = true;
+				L->next_reconcile = mono_now();
+				if (out == SUBMIT_DB_LOST)
+					listener_db_lost(L);
+				more = false;
+			}
+		}
+		if (i < n)
+		{
+			log_warning("claim", "%d claimed order%s not sent (%s): %s "
+								 "submitting and %s sent with %s cOID%s "
+								 "once the broker was asked and did not "
+								 "have %s",
+						n - i, n - i == 1 ? "" : "s",
+						!session_ready(L) ? "the gateway session was lost"
+										  : "an answer left an order open",
+						n - i == 1 ? "it stays" : "they stay",
+						n - i == 1 ? "is" : "are",
+						n - i == 1 ? "its" : "their",
+						n - i == 1 ? "" : "s", n - i == 1 ? "it" : "them");
 			L->need_reconcile = true;
 			L->next_reconcile = mono_now();
-			if (out == SUBMIT_DB_LOST)
-				listener_db_lost(L);
-			break;
+			more = false;
 		}
+		if (accepts_flush(L) != DB_OK)
+			more = false;
+		for (i = 0; i < n; i++)
+			claimed_order_free(&batch[i]);
+		free(batch);
+		/* a short batch emptied the queue (--once looks until it is sure) */
+		if (n < CLAIM_BATCH_MAX && !L->cfg.once)
+			more = false;
 	}
+	(void) accepts_flush(L);
+	L->accepts = NULL;
 	if (served.n == 0 && !positions_pending(L))
 		L->once_claims_done = true;
 	strlist_free(&served);

@@ -319,7 +319,7 @@ paper_work(Listener *L, double now)
 
 	if (!L->notified && now < L->next_poll)
 		return;
-	L->notified = false;
+	L->notified = L->notified_other = false;
 	leases_take(L);
 	leases_served(L, &served);
 	if (served.n > 0 && db_is_connected(L->db))

@@ -378,7 +378,9 @@ session_note_answer(Listener *L, const char *what, GwResult r,
 
 	if (r != GW_OK)
 		return;
-	(void) cpapi_parse_error(resp->body, resp->len, &error, NULL);
+	/* an error envelope is short: a long answer is classed by status */
+	if (resp->len <= SESSION_ERROR_BODY_MAX)
+		(void) cpapi_parse_error(resp->body, resp->len, &error, NULL);
 	kind = cpapi_classify_error(resp->status, error);
 	if (kind == CPAPI_ERR_NOT_AUTHENTICATED || kind == CPAPI_ERR_NO_BRIDGE ||
 		resp->status == 503)
@@ -405,7 +407,8 @@ session_call(Listener *L, const char *method, const char *path,
 	GwResult r = gateway_call(L->gw, method, path, body, pace, resp);
 	char	*error = NULL;
 
-	if (r == GW_OK &&
+	if (r == GW_OK && resp->len <= SESSION_ERROR_BODY_MAX &&
+		cpapi_may_ask_accounts(resp->body, resp->len) &&
 		cpapi_parse_error(resp->body, resp->len, &error, NULL) == 1 &&
 		cpapi_classify_error(resp->status, error) == CPAPI_ERR_QUERY_ACCOUNTS)
 	{

@@ -32,7 +32,11 @@
  * An order that ended stays in a small memory: while the broker still
  * lists it, a status it reports later (Submitted after Filled, an
  * Inactive order revived) goes to record_status, which keeps it as an
- * event and never moves the order back.
+ * event and never moves the order back.  Only reports with news go to
+ * the database (the live orders index their cOIDs), and with nothing of
+ * an account working its live orders are read for them only every
+ * ENDED_POLL_SECONDS (scaled): the trades, which carry the fills, are
+ * read as before.
  *
  * Fills are recorded for every execution of a served account, ours or
  * not; record_fill dedupes by execution id, and a small cache saves the
@@ -49,11 +53,17 @@
 #include "listener.h"
 #include "log.h"
 
-/* The live orders of one account over one or more polls. */
+/*
+ * The live orders of one account over one or more polls, with an index
+ * by cOID (open addressing over a power-of-two table) of the report
+ * each cOID's lookup returns: the first in the newest poll showing it.
+ */
 typedef struct LiveView
 {
-	int				n;
-	CpapiLiveOrders polls[RECONCILE_POLLS];
+	int						n;
+	CpapiLiveOrders			polls[RECONCILE_POLLS];
+	const CpapiLiveOrder  **index; /* NULL: empty slot */
+	uint32_t				mask;  /* table size - 1 */
 } LiveView;
 
 /* FNV-1a hash of a string. */
@@ -230,6 +240,40 @@ live_view_free(LiveView *v)
 	for (i = 0; i < v->n; i++)
 		cpapi_live_orders_free(&v->polls[i]);
 	v->n = 0;
+	free(v->index);
+	v->index = NULL;
+}
+
+/* Index the reports of v by cOID: newest poll first, first report wins. */
+static void
+live_view_index(LiveView *v)
+{
+	size_t size = 16;
+	int	   total = 0;
+	int	   p;
+	int	   i;
+
+	for (p = 0; p < v->n; p++)
+		total += v->polls[p].n;
+	while (size < 2 * (size_t) total)
+		size <<= 1;
+	v->index = xcalloc(size, sizeof(*v->index));
+	v->mask = (uint32_t) (size - 1);
+	for (p = v->n - 1; p >= 0; p--)
+		for (i = 0; i < v->polls[p].n; i++)
+		{
+			const CpapiLiveOrder *o = &v->polls[p].orders[i];
+			uint32_t			  h;
+
+			if (o->order_ref == NULL)
+				continue;
+			for (h = seen_hash(o->order_ref) & v->mask; v->index[h] != NULL;
+				 h = (h + 1) & v->mask)
+				if (strcmp(v->index[h]->order_ref, o->order_ref) == 0)
+					break;
+			if (v->index[h] == NULL)
+				v->index[h] = o;
+		}
 }
 
 /* Poll the live orders polls times.  Returns 0 or -1 (view freed). */
@@ -246,6 +290,7 @@ live_view_fetch(Listener *L, const char *account, int polls, LiveView *v)
 		}
 		v->n++;
 	}
+	live_view_index(v);
 	return 0;
 }
 
@@ -253,9 +298,26 @@ live_view_fetch(Listener *L, const char *account, int polls, LiveView *v)
 static const CpapiLiveOrder *
 live_view_find(const LiveView *v, const char *account, const char *coid)
 {
-	int p;
-	int i;
+	const CpapiLiveOrder *hit = NULL;
+	uint32_t			  h;
+	int					  p;
+	int					  i;
 
+	if (v->index != NULL)
+	{
+		for (h = seen_hash(coid) & v->mask; v->index[h] != NULL;
+			 h = (h + 1) & v->mask)
+			if (strcmp(v->index[h]->order_ref, coid) == 0)
+			{
+				hit = v->index[h];
+				break;
+			}
+		if (hit == NULL)
+			return NULL;
+		if (hit->account == NULL || strcmp(hit->account, account) == 0)
+			return hit;
+		/* the same cOID in another account's report: look at them all */
+	}
 	for (p = v->n - 1; p >= 0; p--)
 		for (i = 0; i < v->polls[p].n; i++)
 		{
@@ -457,6 +519,35 @@ status_is_working(const char *status)
 	return false;
 }
 
+/*
+ * Map a broker status to the pgtrade status it implies, or NULL, as
+ * pgtrade.broker_status_target does (spaces and case ignored).
+ */
+static const char *
+status_target(const char *status)
+{
+	static const char *const map[][2] = {
+		{"pendingsubmit", "working"}, {"presubmitted", "working"},
+		{"submitted", "working"}, {"warnstate", "working"},
+		{"pendingcancel", "cancel_requested"},
+		{"precancelled", "cancel_requested"}, {"filled", "filled"},
+		{"cancelled", "cancelled"}, {"inactive", "rejected"}};
+	char   word[32];
+	size_t n = 0;
+	size_t i;
+
+	for (; status != NULL && *status && n < sizeof(word) - 1; status++)
+		if (*status != ' ')
+			word[n++] = (char) (*status >= 'A' && *status <= 'Z'
+									? *status + 32
+									: *status);
+	word[n] = '\0';
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(word, map[i][0]) == 0)
+			return map[i][1];
+	return NULL;
+}
+
 /* Return true for the pgtrade statuses an order never leaves. */
 static bool
 status_is_final(const char *status)
@@ -540,6 +631,27 @@ track_note_ended(Listener *L, const char *account, const char *coid,
 }
 
 /*
+ * Tell whether a live report of an order that ended as status says
+ * anything the database lacks: a status implying another outcome (a
+ * fill after Cancelled, Submitted after Filled), or, for an order that
+ * ended without filling in full, a filled quantity, which counts in the
+ * risk gate until its fills are recorded.  The report that ended the
+ * order was recorded with it; repeating it would cost a write for every
+ * ended order the broker lists, on every poll.
+ */
+static bool
+ended_report_is_news(const char *status, const CpapiLiveOrder *lo)
+{
+	const char *target = status_target(lo->status);
+
+	if (target == NULL || strcmp(target, status) != 0)
+		return true;
+	if (strcmp(status, "filled") == 0)
+		return false;
+	return lo->filled != NULL && strtod(lo->filled, NULL) != 0.0;
+}
+
+/*
  * Record what the live orders still say of the ended orders of account.
  * Returns DB_LOST or DB_OK.
  */
@@ -564,7 +676,8 @@ apply_ended(Listener *L, const char *account, const LiveView *v)
 			*id++ = '\0';
 			*status++ = '\0';
 			if (strcmp(key, account) == 0 &&
-				(lo = live_view_find(v, account, coid)) != NULL)
+				(lo = live_view_find(v, account, coid)) != NULL &&
+				ended_report_is_news(status, lo))
 			{
 				InFlightOrder row = {.order_id = strtoll(id, NULL, 10),
 									 .client_order_id = coid,
@@ -940,6 +1053,25 @@ note_traded(Listener *L, const char *account, const InFlightList *rows,
 	}
 }
 
+/*
+ * Tell whether this tracking step of lease's account reads the live
+ * orders: always while an order of it is working, being cancelled or
+ * unknown; for the late reports of ended orders alone, once every
+ * ENDED_POLL_SECONDS.  A session's list holds up to 1000 orders, and
+ * reading it holds up the next claim by tens of milliseconds.
+ */
+static bool
+track_needs_live(Listener *L, const Lease *lease, const InFlightList *rows)
+{
+	int i;
+
+	for (i = 0; i < rows->n; i++)
+		if (strcmp(rows->rows[i].account_id, lease->account) == 0 &&
+			strcmp(rows->rows[i].status, "submitting") != 0)
+			return true;
+	return L->ended.keys.n > 0 && mono_now() >= lease->ended_next;
+}
+
 /* Update one account's in-flight orders and fills from the broker. */
 static void
 track_account(Listener *L, Lease *lease, const InFlightList *rows)
@@ -951,8 +1083,13 @@ track_account(Listener *L, Lease *lease, const InFlightList *rows)
 	DbResult	rc = DB_OK;
 	int			days;
 
-	if (live_view_fetch(L, lease->account, 1, &v) != 0)
+	if (!track_needs_live(L, lease, rows))
+		memset(&v, 0, sizeof(v)); /* the trades alone this step */
+	else if (live_view_fetch(L, lease->account, 1, &v) != 0)
 		return;
+	else
+		lease->ended_next = mono_now() +
+			ENDED_POLL_SECONDS * L->cfg.time_scale;
 	days = lease->trades_days > 0 ? lease->trades_days : 1;
 	if (trades_fetch(L, lease->account, days, &t) != 0)
 	{

@@ -211,6 +211,10 @@ def qty_str(value):
     return repr(float(value))
 
 
+class RawJSON(str):
+    """An answer already encoded as JSON text, sent as it is."""
+
+
 def json_default(value):
     """Encode the Decimals that parse_float leaves in echoed bodies."""
     if isinstance(value, Decimal):
@@ -960,6 +964,7 @@ class Order:
         self.children = []      # a bracket parent's children
         self.held = False       # a child waiting for its parent's fill
         self.on_end = None      # called once the order is terminal
+        self._live_json = None  # (what it was made of, live_row text)
 
     @property
     def remaining(self):
@@ -1019,6 +1024,23 @@ class Order:
         if self.executions:
             return self.executions[-1].ts
         return self.updated_at
+
+    def live_json(self):
+        """Return live_row() as JSON text.
+
+        An ended order's row changes rarely (a late fill, a correction),
+        and a session lists up to 1000 of them on every call: its text
+        is kept while what it is made of stays the same.
+        """
+        if not self.terminal:
+            return json.dumps(self.live_row(), default=json_default)
+        key = (self.status, self.quantity, self.filled, self.price,
+               self.aux_price, self.tif, self.cost, self.last_time(),
+               self.outside_rth)
+        if self._live_json is None or self._live_json[0] != key:
+            self._live_json = (key, json.dumps(self.live_row(),
+                                               default=json_default))
+        return self._live_json[1]
 
     def live_row(self):
         """Return the GET /iserver/account/orders element."""
@@ -2563,16 +2585,19 @@ class Simulator:
         wanted = {f.strip() for f in (req.arg("filters") or "").split(",")
                   if f.strip() and f.strip() != "sort_by_time"}
         rows = []
-        for order in sorted(self.book.orders.values(),
-                            key=lambda o: o.placed_at, reverse=True):
+        # the book keeps orders in the order they were placed: the newest
+        # 1000 are the last ones visible
+        for order in reversed(self.book.orders.values()):
+            if len(rows) == 1000:
+                break
             if not self._visible(order):
                 continue
             if account is not None and order.account != account:
                 continue
             if wanted and STATUS_FILTER[order.status] not in wanted:
                 continue
-            rows.append(order.live_row())
-        return {"orders": rows[:1000], "snapshot": True}
+            rows.append(order.live_json())
+        return RawJSON('{"orders": [%s], "snapshot": true}' % ", ".join(rows))
 
     def api_order_status(self, req):
         """GET /iserver/account/order/status/{id} (snake_case keys)."""
@@ -3104,7 +3129,10 @@ class Handler(BaseHTTPRequestHandler):
                                          parse_qs(url.query), body)
         except Exception as exc:  # answer rather than drop the connection
             status, payload = internal_error(exc)
-        data = json.dumps(payload, default=json_default).encode("utf-8")
+        if isinstance(payload, RawJSON):
+            data = payload.encode("utf-8")
+        else:
+            data = json.dumps(payload, default=json_default).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))

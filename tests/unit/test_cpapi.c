@@ -33,7 +33,7 @@
 #include "tap.h"
 
 /* Number of test points this file emits; checked at the end. */
-#define TEST_PLAN 279
+#define TEST_PLAN 284
 
 /* Number of test points of the shared-payload part (skipped as one). */
 #define TEST_PLAN_SHARED 71
@@ -270,6 +270,21 @@ test_words(void)
 		   CPAPI_ERR_OTHER, "other error text");
 	is_int(cpapi_classify_error(200, NULL), CPAPI_ERR_NONE,
 		   "200 without error text");
+
+	/* the cheap test that spares parsing every answer as an error */
+	ok(cpapi_may_ask_accounts("{\"error\": \"Please query /accounts "
+							  "first\"}", 41),
+	   "the accounts-first envelope is caught");
+	ok(cpapi_may_ask_accounts("{\"error\":\"please QUERY /ACCOUNTS FIRST\"}",
+							  40),
+	   "in any case");
+	ok(!cpapi_may_ask_accounts("{\"orders\": [{\"acct\": \"DU1\", "
+							   "\"account\": \"DU1\"}]}", 47),
+	   "a list naming accounts is not");
+	ok(!cpapi_may_ask_accounts("query /accounts first", 20),
+	   "a match cut off by the length is not");
+	ok(!cpapi_may_ask_accounts("/accounts firs", 14),
+	   "nor a partial one at the end");
 }
 
 /* ---------------------------------------------------------------------
