@@ -3,7 +3,7 @@
 
 Measures the time from an order's COMMIT (taken by the client right
 after the commit returned) to the simulator's receipt of its POST
-(received_at_ms of /sim/log), both on this machine's real-time clock,
+(received_at_us of /sim/log), both on this machine's real-time clock,
 and the orders per second one listener carries.  Beside each figure it
 measures a baseline in the same run: a minimal libcurl client POSTing
 the same tickets straight to the simulator, so the listener's own
@@ -114,8 +114,8 @@ class Sim:
         self.call("POST", "/sim/price", {"conid": CONID, "price": "400.00"})
 
     def received(self):
-        """Map cOID -> received_at_ms of every order POST."""
-        return {e["cOID"]: e["received_at_ms"]
+        """Map cOID -> receipt of every order POST, epoch ms."""
+        return {e["cOID"]: e["received_at_us"] / 1000.0
                 for e in self.call("GET", "/sim/log")["entries"]
                 if e["kind"] == "place"}
 

@@ -6,7 +6,7 @@
  *
  * Two modes, both printing one line per order, "<cOID>\t<epoch ms>",
  * the time taken on CLOCK_REALTIME, the clock the simulator stamps
- * received_at_ms with (both run on this machine):
+ * received_at_us with (both run on this machine):
  *
  * KIND is "market" (day market orders, which the simulator fills at
  * once) or "ioc" (immediate-or-cancel limit orders priced away from the

@@ -139,8 +139,8 @@ bool
 cpapi_may_ask_accounts(const char *body, size_t len)
 {
 	static const char needle[] = "/accounts first";
-	const char *end = body + len;
-	const char *p = body;
+	const char		 *end = body + len;
+	const char		 *p = body;
 
 	if (body == NULL)
 		return false;

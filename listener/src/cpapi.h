@@ -287,8 +287,8 @@ extern const char	 *cpapi_error_kind_name(CpapiErrorKind kind);
 
 /* error envelopes */
 extern bool cpapi_may_ask_accounts(const char *body, size_t len);
-extern int cpapi_parse_error(const char *body, size_t len, char **error,
-							 int *status_code);
+extern int	cpapi_parse_error(const char *body, size_t len, char **error,
+							  int *status_code);
 
 /* documents */
 extern int	cpapi_parse_order_reply(const char *body, size_t len,

@@ -627,11 +627,11 @@ db_record_submissions(DbConn *db, int n, const int64_t *order_ids,
 					  const StrList *broker_statuses,
 					  const StrList *payloads, char ***statuses)
 {
-	StrList		ids = {0};
-	char	   *params[4];
-	PGresult   *res;
-	DbResult	rc;
-	int			i;
+	StrList	  ids = {0};
+	char	 *params[4];
+	PGresult *res;
+	DbResult  rc;
+	int		  i;
 
 	*statuses = NULL;
 	for (i = 0; i < n; i++)

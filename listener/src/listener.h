@@ -144,7 +144,7 @@ typedef struct SeenCache
 	int		indexed; /* keys[0 .. indexed) are in slots */
 } SeenCache;
 
-typedef struct BarsState BarsState; /* bars.c */
+typedef struct BarsState   BarsState;	/* bars.c */
 typedef struct AcceptBatch AcceptBatch; /* order.c */
 
 typedef struct Listener
@@ -174,15 +174,15 @@ typedef struct Listener
 	double next_reconcile;
 	bool   notified;	   /* a notification: claim */
 	bool   notified_other; /* one not of a new order: cancels too */
-	bool   ever_ready; /* the session was ready at least once */
+	bool   ever_ready;	   /* the session was ready at least once */
 	int	   track_cursor;
 	char   last_error[512];
 
 	RetrySlot	 retry;
 	AcceptBatch *accepts; /* acceptances not recorded yet, or NULL */
 	SeenCache	 fills_seen;
-	SeenCache status_seen;
-	SeenCache ended; /* orders seen ending: account, cOID, id, status */
+	SeenCache	 status_seen;
+	SeenCache	 ended; /* orders seen ending: account, cOID, id, status */
 
 	/* --once */
 	double	once_deadline;

@@ -60,10 +60,10 @@
  */
 typedef struct LiveView
 {
-	int						n;
-	CpapiLiveOrders			polls[RECONCILE_POLLS];
-	const CpapiLiveOrder  **index; /* NULL: empty slot */
-	uint32_t				mask;  /* table size - 1 */
+	int					   n;
+	CpapiLiveOrders		   polls[RECONCILE_POLLS];
+	const CpapiLiveOrder **index; /* NULL: empty slot */
+	uint32_t			   mask;  /* table size - 1 */
 } LiveView;
 
 /* FNV-1a hash of a string. */
@@ -527,11 +527,7 @@ static const char *
 status_target(const char *status)
 {
 	static const char *const map[][2] = {
-		{"pendingsubmit", "working"}, {"presubmitted", "working"},
-		{"submitted", "working"}, {"warnstate", "working"},
-		{"pendingcancel", "cancel_requested"},
-		{"precancelled", "cancel_requested"}, {"filled", "filled"},
-		{"cancelled", "cancelled"}, {"inactive", "rejected"}};
+		{"pendingsubmit", "working"}, {"presubmitted", "working"}, {"submitted", "working"}, {"warnstate", "working"}, {"pendingcancel", "cancel_requested"}, {"precancelled", "cancel_requested"}, {"filled", "filled"}, {"cancelled", "cancelled"}, {"inactive", "rejected"}};
 	char   word[32];
 	size_t n = 0;
 	size_t i;

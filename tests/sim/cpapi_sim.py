@@ -1879,6 +1879,7 @@ class Simulator:
         entry = {"seq": len(self.book.log) + 1, "kind": route.order_log,
                  "cOID": coid, "account": req.params.get("account"),
                  "received_at": iso_utc(now), "received_at_ms": epoch_ms(now),
+                 "received_at_us": int(round(now * 1e6)),
                  "path": req.path, "body": body, "http_status": None,
                  "outcome": None, "error": None,
                  "order_id": None}

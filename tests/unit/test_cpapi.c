@@ -273,13 +273,15 @@ test_words(void)
 
 	/* the cheap test that spares parsing every answer as an error */
 	ok(cpapi_may_ask_accounts("{\"error\": \"Please query /accounts "
-							  "first\"}", 41),
+							  "first\"}",
+							  41),
 	   "the accounts-first envelope is caught");
 	ok(cpapi_may_ask_accounts("{\"error\":\"please QUERY /ACCOUNTS FIRST\"}",
 							  40),
 	   "in any case");
 	ok(!cpapi_may_ask_accounts("{\"orders\": [{\"acct\": \"DU1\", "
-							   "\"account\": \"DU1\"}]}", 47),
+							   "\"account\": \"DU1\"}]}",
+							   47),
 	   "a list naming accounts is not");
 	ok(!cpapi_may_ask_accounts("query /accounts first", 20),
 	   "a match cut off by the length is not");
