@@ -29,6 +29,7 @@
 struct DbConn
 {
 	PGconn *conn;
+	bool	busy; /* a statement sent with db_record_submissions_send */
 };
 
 static DbResult db_call_text(DbConn *db, const char *what, const char *sql,
@@ -56,6 +57,7 @@ db_destroy(DbConn *db)
 void
 db_disconnect(DbConn *db)
 {
+	db->busy = false;
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	db->conn = NULL;
@@ -167,6 +169,19 @@ DbResult
 db_connect(DbConn *db, const char *conninfo, int statement_timeout_ms,
 		   int lock_timeout_ms)
 {
+	return db_connect_as(db, conninfo, statement_timeout_ms, lock_timeout_ms,
+						 true);
+}
+
+/*
+ * Open the session as db_connect does; with listen false it does not
+ * LISTEN (a second session that only records, whose notifications
+ * nobody would read).
+ */
+DbResult
+db_connect_as(DbConn *db, const char *conninfo, int statement_timeout_ms,
+			  int lock_timeout_ms, bool listen)
+{
 	const char *keys[] = {"connect_timeout", "dbname", "application_name",
 						  NULL};
 	const char *values[] = {getenv("PGCONNECT_TIMEOUT") ? NULL : "10",
@@ -197,7 +212,7 @@ db_connect(DbConn *db, const char *conninfo, int statement_timeout_ms,
 				 "pg_catalog.set_config('lock_timeout', $2, false)",
 				 2, params, &res);
 	PQclear(res);
-	if (rc == DB_OK)
+	if (rc == DB_OK && listen)
 	{
 		rc = db_exec(db, "LISTEN", "LISTEN pgtrade_order", 0, NULL, &res);
 		PQclear(res);
@@ -617,23 +632,25 @@ db_record_submission(DbConn *db, int64_t order_id,
 }
 
 /*
- * Record n acceptances in one transaction (pgtrade.record_submissions):
- * all or none.  On DB_OK, statuses (malloc'ed, n entries, each malloc'ed
- * or NULL) get each order's status after.
+ * Send pgtrade.record_submissions for n acceptances without waiting for
+ * its answer (db_record_submissions_wait collects it): the database
+ * records them while the caller goes on.  One statement, so one
+ * transaction: all or none.
  */
 DbResult
-db_record_submissions(DbConn *db, int n, const int64_t *order_ids,
-					  const StrList *broker_order_ids,
-					  const StrList *broker_statuses,
-					  const StrList *payloads, char ***statuses)
+db_record_submissions_send(DbConn *db, int n, const int64_t *order_ids,
+						   const StrList *broker_order_ids,
+						   const StrList *broker_statuses,
+						   const StrList *payloads)
 {
-	StrList	  ids = {0};
-	char	 *params[4];
-	PGresult *res;
-	DbResult  rc;
-	int		  i;
+	StrList ids = {0};
+	char   *params[4];
+	char	msg[512];
+	int		ok;
+	int		i;
 
-	*statuses = NULL;
+	if (db->conn == NULL)
+		return DB_LOST;
 	for (i = 0; i < n; i++)
 	{
 		char id[24];
@@ -645,10 +662,64 @@ db_record_submissions(DbConn *db, int n, const int64_t *order_ids,
 	params[1] = array_literal(broker_order_ids);
 	params[2] = array_literal(broker_statuses);
 	params[3] = array_literal(payloads);
-	rc = db_exec(db, "record_submissions",
-				 "SELECT order_id, status FROM pgtrade.record_submissions("
-				 "$1::bigint[], $2::text[], $3::text[], $4::text[]::jsonb[])",
-				 4, (const char *const *) params, &res);
+	ok = PQsendQueryParams(db->conn,
+						   "SELECT order_id, status FROM "
+						   "pgtrade.record_submissions($1::bigint[], "
+						   "$2::text[], $3::text[], $4::text[]::jsonb[])",
+						   4, NULL, (const char *const *) params, NULL, NULL,
+						   0);
+	for (i = 0; i < 4; i++)
+		free(params[i]);
+	strlist_free(&ids);
+	if (ok)
+	{
+		db->busy = true;
+		return DB_OK;
+	}
+	first_line(PQerrorMessage(db->conn), msg, sizeof(msg));
+	log_warning("database", "could not send record_submissions: %s", msg);
+	if (PQstatus(db->conn) == CONNECTION_BAD)
+	{
+		db_disconnect(db);
+		return DB_LOST;
+	}
+	return DB_FAILED;
+}
+
+/*
+ * Wait for the answer of db_record_submissions_send (n acceptances).
+ * On DB_OK, statuses (malloc'ed, n entries, each malloc'ed or NULL) get
+ * each order's status after.
+ */
+DbResult
+db_record_submissions_wait(DbConn *db, int n, char ***statuses)
+{
+	PGresult *r;
+	PGresult *res = NULL;
+	DbResult  rc = DB_OK;
+	int		  i;
+
+	*statuses = NULL;
+	if (db->conn == NULL || !db->busy)
+		return DB_LOST;
+	while ((r = PQgetResult(db->conn)) != NULL)
+	{
+		if (res == NULL && PQresultStatus(r) == PGRES_TUPLES_OK)
+			res = r;
+		else
+		{
+			if (rc == DB_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+				rc = db_failure(db, "record_submissions", r);
+			PQclear(r);
+		}
+		if (db->conn == NULL)
+			break;
+	}
+	db->busy = false;
+	if (rc == DB_OK && res == NULL)
+		rc = db->conn != NULL && PQstatus(db->conn) != CONNECTION_BAD
+			? DB_FAILED
+			: db_failure(db, "record_submissions", NULL);
 	if (rc == DB_OK && PQntuples(res) != n)
 		rc = DB_FAILED;
 	if (rc == DB_OK)
@@ -658,10 +729,32 @@ db_record_submissions(DbConn *db, int n, const int64_t *order_ids,
 			(*statuses)[i] = get_value(res, i, 1);
 	}
 	PQclear(res);
-	for (i = 0; i < 4; i++)
-		free(params[i]);
-	strlist_free(&ids);
 	return rc;
+}
+
+/*
+ * Record n acceptances in one transaction (pgtrade.record_submissions):
+ * all or none.  On DB_OK, statuses as db_record_submissions_wait.
+ */
+DbResult
+db_record_submissions(DbConn *db, int n, const int64_t *order_ids,
+					  const StrList *broker_order_ids,
+					  const StrList *broker_statuses,
+					  const StrList *payloads, char ***statuses)
+{
+	DbResult rc = db_record_submissions_send(db, n, order_ids,
+											 broker_order_ids,
+											 broker_statuses, payloads);
+
+	*statuses = NULL;
+	return rc == DB_OK ? db_record_submissions_wait(db, n, statuses) : rc;
+}
+
+/* Return true while a statement sent without waiting is unanswered. */
+bool
+db_busy(const DbConn *db)
+{
+	return db->busy;
 }
 
 /* Record that the broker refused the order (or that we would not confirm). */

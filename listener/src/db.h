@@ -135,6 +135,9 @@ extern DbConn  *db_create(void);
 extern void		db_destroy(DbConn *db);
 extern DbResult db_connect(DbConn *db, const char *conninfo,
 						   int statement_timeout_ms, int lock_timeout_ms);
+extern DbResult db_connect_as(DbConn *db, const char *conninfo,
+							  int statement_timeout_ms, int lock_timeout_ms,
+							  bool listen);
 extern void		db_disconnect(DbConn *db);
 extern bool		db_is_connected(const DbConn *db);
 extern bool		db_idle(void *db);
@@ -170,6 +173,14 @@ extern DbResult	   db_record_submission(DbConn *db, int64_t order_id,
 										const char *broker_status,
 										const char *payload,
 										char	  **new_status);
+extern DbResult	   db_record_submissions_send(DbConn *db, int n,
+											  const int64_t *order_ids,
+											  const StrList *broker_order_ids,
+											  const StrList *broker_statuses,
+											  const StrList *payloads);
+extern DbResult	   db_record_submissions_wait(DbConn *db, int n,
+											  char ***statuses);
+extern bool		   db_busy(const DbConn *db);
 extern DbResult	   db_record_submissions(DbConn *db, int n,
 										 const int64_t *order_ids,
 										 const StrList *broker_order_ids,

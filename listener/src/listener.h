@@ -65,7 +65,7 @@
  * a batch instead of two an order.  A batch is as large as the queue,
  * up to this, so an order that arrives alone goes alone.
  */
-#define CLAIM_BATCH_MAX 16
+#define CLAIM_BATCH_MAX 32
 
 /*
  * With nothing of an account working, its live orders are read for the
@@ -179,7 +179,9 @@ typedef struct Listener
 	char   last_error[512];
 
 	RetrySlot	 retry;
-	AcceptBatch *accepts; /* acceptances not recorded yet, or NULL */
+	AcceptBatch *accepts;	/* acceptances not recorded yet, or NULL */
+	DbConn		*rec;		/* second session: records a batch meanwhile */
+	AcceptBatch *recording; /* the batch it is recording, or NULL */
 	SeenCache	 fills_seen;
 	SeenCache	 status_seen;
 	SeenCache	 ended; /* orders seen ending: account, cOID, id, status */
@@ -223,6 +225,7 @@ typedef enum SubmitOutcome
 
 extern SubmitOutcome order_submit(Listener *L, const ClaimedOrder *o);
 extern void			 claim_and_submit(Listener *L);
+extern void			 accepts_settle(Listener *L);
 extern bool			 prompt_allowed(const Listener		  *L,
 									const CpapiOrderReply *r);
 extern char			*prompt_text(const CpapiOrderReply *r);

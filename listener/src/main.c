@@ -83,6 +83,7 @@ listener_free(Listener *L)
 	retry_clear(L);
 	gateway_destroy(L->gw);
 	db_destroy(L->db);
+	db_destroy(L->rec);
 	for (i = 0; i < L->n_leases; i++)
 		free(L->leases[i].account);
 	free(L->leases);

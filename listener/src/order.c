@@ -139,29 +139,64 @@ accept_recorded(Listener *L, const char *ctx, const char *account,
 }
 
 /*
- * Record the acceptances of the batch in one transaction.  When that
- * fails for a reason other than a lost connection, they are recorded
- * one by one, so that one bad row does not hold up the others.  An
- * acceptance that could not be recorded leaves its order submitting and
- * asks for a reconciliation, which finds it by cOID.  Returns DB_OK,
- * DB_FAILED or DB_LOST.
+ * Log and remember what became of a batch's acceptances: statuses[i] is
+ * the order's status after, or NULL when it was not recorded.  Frees
+ * the statuses.
+ */
+static void
+accepts_report(Listener *L, const AcceptBatch *a, char **statuses)
+{
+	int i;
+
+	for (i = 0; i < a->n; i++)
+	{
+		char ctx[48];
+
+		snprintf(ctx, sizeof(ctx), "order %lld", (long long) a->order_ids[i]);
+		if (statuses != NULL && statuses[i] != NULL)
+			accept_recorded(L, ctx, a->accounts.items[i], a->coids.items[i],
+							a->order_ids[i], a->broker_ids.items[i],
+							a->statuses.items[i], a->notes.items[i],
+							statuses[i]);
+		else
+			log_warning(ctx, "accepted as broker order %s (%s) but not "
+							 "recorded; it will be found by its cOID %s",
+						a->broker_ids.items[i], a->statuses.items[i],
+						a->coids.items[i]);
+		if (statuses != NULL)
+			free(statuses[i]);
+	}
+	free(statuses);
+}
+
+/* Ask for a reconciliation after acceptances went unrecorded. */
+static void
+accepts_failed(Listener *L, DbResult rc)
+{
+	L->need_reconcile = true;
+	L->next_reconcile = mono_now();
+	if (rc == DB_LOST)
+		listener_db_lost(L);
+}
+
+/*
+ * Record a batch's acceptances on the main session and wait: in one
+ * statement, or one by one when that fails for a reason other than a
+ * lost connection, so that one bad row does not hold up the others.
+ * Returns the worst outcome.
  */
 static DbResult
-accepts_flush(Listener *L)
+accepts_record_now(Listener *L, const AcceptBatch *a)
 {
-	AcceptBatch *a = L->accepts;
-	char	   **statuses = NULL;
-	DbResult	 rc = DB_FAILED;
-	int			 i;
+	char   **statuses = NULL;
+	DbResult rc = DB_FAILED;
+	int		 i;
 
-	if (a == NULL || a->n == 0)
-		return DB_OK;
 	if (a->n > 1)
 		rc = db_record_submissions(L->db, a->n, a->order_ids, &a->broker_ids,
 								   &a->statuses, &a->payloads, &statuses);
 	if (rc == DB_FAILED)
 	{
-		/* one by one: rc ends as the worst of them */
 		statuses = xcalloc((size_t) a->n, sizeof(char *));
 		rc = DB_OK;
 		for (i = 0; i < a->n && rc != DB_LOST; i++)
@@ -182,32 +217,96 @@ accepts_flush(Listener *L)
 				statuses[i] = xstrdup("?");
 		}
 	}
-	for (i = 0; i < a->n; i++)
-	{
-		char ctx[48];
+	accepts_report(L, a, statuses);
+	return rc;
+}
 
-		snprintf(ctx, sizeof(ctx), "order %lld", (long long) a->order_ids[i]);
-		if (statuses != NULL && statuses[i] != NULL)
-			accept_recorded(L, ctx, a->accounts.items[i], a->coids.items[i],
-							a->order_ids[i], a->broker_ids.items[i],
-							a->statuses.items[i], a->notes.items[i],
-							statuses[i]);
-		else
-			log_warning(ctx, "accepted as broker order %s (%s) but not "
-							 "recorded; it will be found by its cOID %s",
-						a->broker_ids.items[i], a->statuses.items[i],
-						a->coids.items[i]);
-		if (statuses != NULL)
-			free(statuses[i]);
-	}
-	free(statuses);
+/*
+ * Wait for the batch the second session is recording, if any, and
+ * report it.  When its statement failed (it was rolled back), the batch
+ * is recorded again on the main session; when the second session was
+ * lost, whether it committed is not known: the orders are reconciled,
+ * which finds them either recorded or at the broker by cOID.
+ */
+void
+accepts_settle(Listener *L)
+{
+	AcceptBatch *a = L->recording;
+	char	   **statuses = NULL;
+	DbResult	 rc;
+
+	if (a == NULL)
+		return;
+	L->recording = NULL;
+	rc = db_record_submissions_wait(L->rec, a->n, &statuses);
+	if (rc == DB_OK)
+		accepts_report(L, a, statuses);
+	else if (rc == DB_FAILED && db_is_connected(L->db))
+		rc = accepts_record_now(L, a);
+	else
+		accepts_report(L, a, NULL);
 	if (rc != DB_OK)
+		accepts_failed(L, rc == DB_LOST && db_is_connected(L->db) ? DB_FAILED : rc);
+	accepts_clear(a);
+	free(a);
+}
+
+/*
+ * Return true when the second session can take a batch, connecting it
+ * first when needed.  After a failed connection it is not tried again
+ * for a minute: batches are then recorded on the main session.
+ */
+static bool
+accepts_second_session(Listener *L)
+{
+	static double next_try = 0;
+
+	if (L->rec == NULL)
+		L->rec = db_create();
+	if (db_is_connected(L->rec))
+		return true;
+	if (mono_now() < next_try)
+		return false;
+	if (db_connect_as(L->rec, L->cfg.conninfo, L->cfg.statement_timeout,
+					  L->cfg.lock_timeout, false) == DB_OK)
+		return true;
+	next_try = mono_now() + 60.0;
+	log_warning("database", "could not open a second session to record "
+							"acceptances; recording them on the main one");
+	return false;
+}
+
+/*
+ * Record the acceptances of the batch.  The previous batch's recording
+ * is waited for first.  A batch of several orders goes to the second
+ * session without waiting, so that the database records it while this
+ * process claims and sends the next batch on the main one; a single
+ * order is recorded at once.  An acceptance that could not be recorded
+ * leaves its order submitting and asks for a reconciliation, which
+ * finds it by cOID.  Returns DB_OK, DB_FAILED or DB_LOST.
+ */
+static DbResult
+accepts_flush(Listener *L)
+{
+	AcceptBatch *a = L->accepts;
+	DbResult	 rc;
+
+	accepts_settle(L);
+	if (a == NULL || a->n == 0)
+		return L->need_reconcile ? DB_FAILED : DB_OK;
+	if (a->n > 1 && accepts_second_session(L) &&
+		db_record_submissions_send(L->rec, a->n, a->order_ids,
+								   &a->broker_ids, &a->statuses,
+								   &a->payloads) == DB_OK)
 	{
-		L->need_reconcile = true;
-		L->next_reconcile = mono_now();
-		if (rc == DB_LOST)
-			listener_db_lost(L);
+		L->recording = xmalloc(sizeof(AcceptBatch));
+		*L->recording = *a;
+		memset(a, 0, sizeof(*a));
+		return DB_OK;
 	}
+	rc = accepts_record_now(L, a);
+	if (rc != DB_OK)
+		accepts_failed(L, rc);
 	accepts_clear(a);
 	return rc;
 }
@@ -837,6 +936,7 @@ claim_and_submit(Listener *L)
 			more = false;
 	}
 	(void) accepts_flush(L);
+	accepts_settle(L);
 	L->accepts = NULL;
 	if (served.n == 0 && !positions_pending(L))
 		L->once_claims_done = true;

@@ -166,6 +166,9 @@ listener_db_lost(Listener *L)
 	int i;
 
 	db_disconnect(L->db);
+	/* the second session follows (a reload may have changed conninfo) */
+	if (L->rec != NULL && !db_busy(L->rec))
+		db_disconnect(L->rec);
 	for (i = 0; i < L->n_leases; i++)
 		L->leases[i].held = false;
 	L->need_reconcile = true;
