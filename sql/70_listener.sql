@@ -80,7 +80,9 @@ COMMENT ON FUNCTION pgtrade.kill_switch_reason(text, bigint) IS
  * a bracket's pending children are claimed with their parent and are
  * counted in "children".  An order past valid_until is expired, and one
  * under a kill switch or of a halted account is cancelled; neither is
- * returned.  The kill switches and the halt are read once per account
+ * returned.  An account with open position drift is left out: its
+ * orders stay pending until an operator settles the drift.  The kill
+ * switches and the halt are read once per account
  * and strategy in a call: the caller commits before it sends anything,
  * and a switch flipped meanwhile waits on no lock of ours, so its order
  * takes effect from the next claim.
@@ -106,6 +108,10 @@ DECLARE
 	v_n integer := 0;
 	v_skipped integer;
 	v_children integer;
+	/* open position drift holds an account's claims, whoever asks */
+	v_accounts text[] := ARRAY(
+		SELECT a FROM unnest(claim_orders.accounts) a
+		WHERE a <> ALL (pgtrade.drift_blocked_accounts(claim_orders.accounts)));
 BEGIN
 	IF max_orders IS NULL OR max_orders < 1 THEN
 		RAISE EXCEPTION 'max_orders must be at least 1, not %',
@@ -117,7 +123,7 @@ BEGIN
 		FOR v_o IN
 			SELECT * FROM pgtrade.orders o
 			WHERE o.status = 'pending'
-				AND o.account_id = ANY (claim_orders.accounts)
+				AND o.account_id = ANY (v_accounts)
 				AND o.parent_order_id IS NULL	/* children go with the parent */
 			ORDER BY o.order_id
 			LIMIT max_orders - v_n
@@ -183,8 +189,8 @@ COMMENT ON FUNCTION pgtrade.claim_orders(bigint, text[], integer) IS
 	'Claims up to max_orders of the oldest pending orders of the given '
 	'accounts (pending -> submitting, SKIP LOCKED), a bracket''s children '
 	'with their parent; expires or cancels, instead of returning, orders '
-	'past valid_until or under a kill switch.  The caller commits before '
-	'sending.';
+	'past valid_until or under a kill switch; leaves accounts with open '
+	'position drift alone.  The caller commits before sending.';
 
 CREATE FUNCTION pgtrade.claim_order(listener_id bigint, accounts text[])
 RETURNS TABLE (order_id bigint, client_order_id text, account_id text,

@@ -122,6 +122,7 @@ typedef struct Lease
 	double	 pos_next;	   /* next position comparison (monotonic) */
 	double	 next_idle;	   /* next trade poll while nothing is owed */
 	double	 ended_next;   /* next live-orders read for ended orders */
+	int		 live_tail;	   /* live-orders reads owed after working */
 } Lease;
 
 typedef struct RetrySlot

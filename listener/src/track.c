@@ -1055,19 +1055,30 @@ note_traded(Listener *L, const char *account, const InFlightList *rows,
 /*
  * Tell whether this tracking step of lease's account reads the live
  * orders: always while an order of it is working, being cancelled or
- * unknown; for the late reports of ended orders alone, once every
+ * unknown, and for TRADES_TAIL_POLLS steps after (an order filled by
+ * the trades read a moment later still has its Filled to be read); for
+ * the late reports of ended orders alone, once every
  * ENDED_POLL_SECONDS.  A session's list holds up to 1000 orders, and
  * reading it holds up the next claim by tens of milliseconds.
  */
 static bool
-track_needs_live(Listener *L, const Lease *lease, const InFlightList *rows)
+track_needs_live(Listener *L, Lease *lease, const InFlightList *rows)
 {
 	int i;
 
 	for (i = 0; i < rows->n; i++)
 		if (strcmp(rows->rows[i].account_id, lease->account) == 0 &&
 			strcmp(rows->rows[i].status, "submitting") != 0)
+		{
+			lease->live_tail = TRADES_TAIL_POLLS;
 			return true;
+		}
+	/* an order that just left working: its final status is read too */
+	if (lease->live_tail > 0)
+	{
+		lease->live_tail--;
+		return true;
+	}
 	return L->ended.keys.n > 0 && mono_now() >= lease->ended_next;
 }
 
