@@ -486,6 +486,39 @@ COMMENT ON FUNCTION pgtrade.record_status(bigint, text, numeric, numeric,
 	'state machine allows, otherwise keeps the report as an event.  '
 	'Returns the status after.';
 
+/*
+ * release_unsent settles an order a listener claimed and knows it never
+ * sent (its batch stopped before it), when it may not be sent now
+ * either (valid_until passed, a kill switch, the cOID window closed):
+ * it is cancelled with the reason, as claim_orders would have done had
+ * it looked then.  Only the listener that claimed it may.
+ */
+CREATE FUNCTION pgtrade.release_unsent(listener_id bigint, order_id bigint,
+	reason text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders := pgtrade.lock_order(release_unsent.order_id);
+BEGIN
+	IF v_o.status <> 'submitting'
+		OR v_o.claimed_by IS DISTINCT FROM release_unsent.listener_id THEN
+		RAISE EXCEPTION 'listener % cannot release order %: it is %, claimed by %',
+			release_unsent.listener_id, v_o.order_id, v_o.status,
+			coalesce('listener ' || v_o.claimed_by, 'no listener')
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	PERFORM pgtrade.order_move(v_o.order_id, 'cancelled',
+		'listener ' || release_unsent.listener_id,
+		'not sent: ' || coalesce(nullif(reason, ''), 'no reason given'));
+END
+$$;
+COMMENT ON FUNCTION pgtrade.release_unsent(bigint, bigint, text) IS
+	'Listener: cancels an order it claimed and never sent, which may not '
+	'be sent now either; only the claiming listener may.';
+
 CREATE FUNCTION pgtrade.record_unknown(order_id bigint, reason text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER

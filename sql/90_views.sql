@@ -167,6 +167,7 @@ GRANT EXECUTE ON FUNCTION
 	pgtrade.record_status(bigint, text, numeric, numeric, jsonb),
 	pgtrade.record_fill(text, text, text, bigint, text, numeric, numeric, timestamptz, numeric, jsonb),
 	pgtrade.record_unknown(bigint, text),
+	pgtrade.release_unsent(bigint, bigint, text),
 	pgtrade.orders_in_flight(text[]),
 	pgtrade.orders_to_cancel(text[], interval),
 	pgtrade.record_cancel_sent(bigint, jsonb),

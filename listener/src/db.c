@@ -843,6 +843,26 @@ db_record_unknown(DbConn *db, int64_t order_id, const char *reason)
 						2, params, NULL);
 }
 
+/*
+ * Cancel an order this listener claimed and never sent, which may not be
+ * sent now either (pgtrade.release_unsent).
+ */
+DbResult
+db_release_unsent(DbConn *db, int64_t listener_id, int64_t order_id,
+				  const char *reason)
+{
+	char		idtext[24];
+	char		ordertext[24];
+	const char *params[3] = {idtext, ordertext, reason};
+
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) listener_id);
+	snprintf(ordertext, sizeof(ordertext), "%lld", (long long) order_id);
+	return db_call_text(db, "release_unsent",
+						"SELECT pgtrade.release_unsent($1::bigint, $2::bigint, "
+						"$3)",
+						3, params, NULL);
+}
+
 /* Release an in-flight list and zero it. */
 void
 in_flight_free(InFlightList *l)

@@ -187,6 +187,8 @@ extern DbResult	   db_record_submissions(DbConn *db, int n,
 										 const StrList *broker_statuses,
 										 const StrList *payloads,
 										 char		 ***statuses);
+extern DbResult	   db_release_unsent(DbConn *db, int64_t listener_id,
+									 int64_t order_id, const char *reason);
 extern DbResult	   db_record_conid(DbConn *db, int64_t order_id,
 								   int64_t conid, const char *payload);
 extern DbResult	   db_record_rejection(DbConn *db, int64_t order_id,

@@ -68,6 +68,13 @@
 #define CLAIM_BATCH_MAX 32
 
 /*
+ * A batch stops being sent after this many seconds (a slow gateway,
+ * prompts, contract lookups): what is left goes through the
+ * reconciliation, which re-checks kill switches and valid_until.
+ */
+#define CLAIM_BATCH_SECONDS 1.0
+
+/*
  * With nothing of an account working, its live orders are read for the
  * late reports of ended orders at most this often (scaled), seconds.
  */
@@ -183,6 +190,7 @@ typedef struct Listener
 	AcceptBatch *accepts;	/* acceptances not recorded yet, or NULL */
 	DbConn		*rec;		/* second session: records a batch meanwhile */
 	AcceptBatch *recording; /* the batch it is recording, or NULL */
+	StrList		 unsent;	/* ids of orders claimed here, never sent */
 	SeenCache	 fills_seen;
 	SeenCache	 status_seen;
 	SeenCache	 ended; /* orders seen ending: account, cOID, id, status */
@@ -227,6 +235,7 @@ typedef enum SubmitOutcome
 extern SubmitOutcome order_submit(Listener *L, const ClaimedOrder *o);
 extern void			 claim_and_submit(Listener *L);
 extern void			 accepts_settle(Listener *L);
+extern void			 unsent_note(Listener *L, int64_t order_id);
 extern bool			 prompt_allowed(const Listener		  *L,
 									const CpapiOrderReply *r);
 extern char			*prompt_text(const CpapiOrderReply *r);

@@ -364,7 +364,7 @@ loop_wait(Listener *L)
 	 * Notifications that came in with the results of other statements
 	 * wait in libpq, not on the socket: collect them before sleeping.
 	 */
-	if (sock >= 0 && !L->notified)
+	if (sock >= 0 && (!L->notified || !L->notified_other))
 	{
 		loop_read_notifies(L);
 		sock = db_socket(L->db);

@@ -92,6 +92,7 @@ listener_free(Listener *L)
 	strlist_free(&L->status_seen.keys);
 	strlist_free(&L->once_submitted);
 	strlist_free(&L->once_accounts);
+	strlist_free(&L->unsent);
 	strlist_free(&L->paper_seen.keys);
 	bars_free(L);
 	config_free(&L->cfg);

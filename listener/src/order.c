@@ -879,6 +879,8 @@ claim_and_submit(Listener *L)
 		ClaimedOrder *batch;
 		int			  n;
 		int			  i;
+		int			  j;
+		double		  started;
 		DbResult	  rc = db_claim_orders(L->db, L->listener_id, &served,
 										   CLAIM_BATCH_MAX, &batch, &n);
 
@@ -891,11 +893,13 @@ claim_and_submit(Listener *L)
 			L->once_claims_done = !positions_pending(L);
 			break;
 		}
+		started = mono_now();
 		for (i = 0; i < n && more; i++)
 		{
 			SubmitOutcome out;
 
-			if (!session_ready(L) || L->need_reconcile)
+			if (!session_ready(L) || L->need_reconcile ||
+				(i > 0 && mono_now() - started > CLAIM_BATCH_SECONDS))
 				break;
 			once_note(L, &batch[i]);
 			out = order_submit(L, &batch[i]);
@@ -911,13 +915,17 @@ claim_and_submit(Listener *L)
 		}
 		if (i < n)
 		{
+			for (j = i; j < n; j++)
+				unsent_note(L, batch[j].order_id);
 			log_warning("claim", "%d claimed order%s not sent (%s): %s "
 								 "submitting and %s sent with %s cOID%s "
 								 "once the broker was asked and did not "
 								 "have %s",
 						n - i, n - i == 1 ? "" : "s",
 						!session_ready(L) ? "the gateway session was lost"
-										  : "an answer left an order open",
+							: L->need_reconcile
+							? "an answer left an order open"
+							: "the batch took over a second",
 						n - i == 1 ? "it stays" : "they stay",
 						n - i == 1 ? "is" : "are",
 						n - i == 1 ? "its" : "their",

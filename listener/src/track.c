@@ -741,17 +741,24 @@ apply_trades(Listener *L, const char *account, const CpapiTrades *t)
  * recorded, -1 otherwise.
  */
 static int
-retry_resend(Listener *L, const InFlightOrder *row, const ClaimedOrder *o)
+retry_resend(Listener *L, const InFlightOrder *row, const ClaimedOrder *o,
+			 bool never_sent)
 {
 	SubmitOutcome out;
 	char		  ctx[48];
 
 	snprintf(ctx, sizeof(ctx), "order %lld", (long long) row->order_id);
-	log_warning(ctx, "not at the broker after %d live-order polls and a "
-					 "week of trades; sending it again with the same cOID %s "
-					 "(attempt %d of at most %d)",
-				RECONCILE_POLLS, row->client_order_id, o->attempts,
-				1 + RETRY_RESENDS_MAX);
+	if (never_sent)
+		log_info(ctx, "claimed in a batch that stopped before it was sent, "
+					  "and not at the broker; sending it now with cOID %s "
+					  "(attempt %d of at most %d)",
+				 row->client_order_id, o->attempts, 1 + RETRY_RESENDS_MAX);
+	else
+		log_warning(ctx, "not at the broker after %d live-order polls and a "
+						 "week of trades; sending it again with the same "
+						 "cOID %s (attempt %d of at most %d)",
+					RECONCILE_POLLS, row->client_order_id, o->attempts,
+					1 + RETRY_RESENDS_MAX);
 	out = order_submit(L, o);
 	if (out == SUBMIT_DB_LOST)
 		listener_db_lost(L);
@@ -809,6 +816,44 @@ reconcile_mark_unknown(Listener *L, const InFlightOrder *row,
 	return rc;
 }
 
+/* Remember that order id was claimed here and never sent. */
+void
+unsent_note(Listener *L, int64_t order_id)
+{
+	char id[24];
+
+	snprintf(id, sizeof(id), "%lld", (long long) order_id);
+	if (!strlist_contains(&L->unsent, id))
+		strlist_add(&L->unsent, id);
+}
+
+/*
+ * Return true when order id was claimed here and never sent, and forget
+ * it: whatever follows settles it.
+ */
+static bool
+unsent_take(Listener *L, int64_t order_id)
+{
+	StrList rest = {0};
+	char	id[24];
+	bool	found = false;
+	int		i;
+
+	snprintf(id, sizeof(id), "%lld", (long long) order_id);
+	if (!strlist_contains(&L->unsent, id))
+		return false;
+	for (i = 0; i < L->unsent.n; i++)
+	{
+		if (strcmp(L->unsent.items[i], id) == 0)
+			found = true;
+		else
+			strlist_add(&rest, L->unsent.items[i]);
+	}
+	strlist_free(&L->unsent);
+	L->unsent = rest;
+	return found;
+}
+
 /*
  * A submitting order the broker does not have: send it again with the
  * same cOID, or mark it unknown when pgtrade.claim_resend refuses.
@@ -828,20 +873,42 @@ reconcile_not_found(Listener *L, const InFlightOrder *row, bool mine,
 	char		*refused = NULL;
 	char		*why;
 	int			 rc;
+	bool		 never_sent = unsent_take(L, row->order_id);
 
-	if (!mine && bracket_child_settles_later(L, row))
+	if (!mine && !never_sent && bracket_child_settles_later(L, row))
 		return DB_OK; /* goes, or went, with its parent */
 	rc = db_claim_resend(L->db, L->listener_id, row->order_id,
 						 1 + RETRY_RESENDS_MAX, &o, &refused);
-	if (rc != DB_OK)
-		return rc;
-	if (refused == NULL)
+	if (rc == DB_OK && refused == NULL)
 	{
 		/* order_submit puts it in the retry slot if it is not there */
-		rc = retry_resend(L, row, &o);
+		rc = retry_resend(L, row, &o, never_sent);
 		claimed_order_free(&o);
 		return rc;
 	}
+	if (rc == DB_OK && never_sent)
+	{
+		/* never sent, and it may not go now: as a claim would have */
+		const char *because = refused;
+
+		if (strncmp(because, "not sent again: ", 16) == 0)
+			because += 16;
+		rc = db_release_unsent(L->db, L->listener_id, row->order_id,
+							   because);
+		if (rc == DB_OK)
+			log_warning(ctx, "claimed in a batch that stopped before it "
+							 "was sent, and may not be sent now (%s); "
+							 "cancelled",
+						because);
+		else
+			unsent_note(L, row->order_id); /* decide at the next pass */
+		free(refused);
+		return rc;
+	}
+	if (never_sent)
+		unsent_note(L, row->order_id); /* decide at the next pass */
+	if (rc != DB_OK)
+		return rc;
 	why = xasprintf("not found at the broker by cOID %s after %d "
 					"live-order polls and a week of trades%s; %s",
 					row->client_order_id, RECONCILE_POLLS,

@@ -4,7 +4,7 @@
 -- texts are worked out from the fixture below, not read back from the
 -- functions under test.
 \ir preamble.psql
-SELECT plan(30);
+SELECT plan(34);
 
 -- nothing else of the fixture account may be pending
 UPDATE pgtrade.orders SET status = 'cancelled'
@@ -169,6 +169,25 @@ SELECT is((SELECT count(*)::int FROM pgtrade.order_event
 			 AND to_status = 'working'
 			 AND from_status IS DISTINCT FROM 'working'), 1,
 	'and moves the order no further');
+
+-- an order claimed and never sent, which may not go now: released
+SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 8) \g /dev/null
+CREATE TEMP TABLE tap_u AS
+SELECT order_id FROM pgtrade.claim_orders(7, ARRAY['TAPACCT1'], 16);
+SELECT throws_ok($$SELECT pgtrade.release_unsent(8, (SELECT order_id FROM tap_u),
+	'x')$$, '55000', NULL,
+	'only the listener that claimed an order may release it');
+SELECT throws_ok($$SELECT pgtrade.release_unsent(7, (SELECT order_id FROM tap_n),
+	'x')$$, '55000', NULL, 'a working order cannot be released');
+SELECT lives_ok($$SELECT pgtrade.release_unsent(7, (SELECT order_id FROM tap_u),
+	'valid until passed')$$, 'the claiming listener releases it');
+SELECT results_eq($$SELECT o.status, e.source, e.detail
+	FROM pgtrade.orders o JOIN pgtrade.order_event e USING (order_id)
+	WHERE o.order_id = (SELECT order_id FROM tap_u)
+	  AND e.from_status = 'submitting'$$,
+	$$VALUES ('cancelled'::text, 'listener 7'::text,
+		'not sent: valid until passed'::text)$$,
+	'it is cancelled, with who and why');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -121,6 +121,7 @@ SELECT set_eq(
 		('function pgtrade.record_step(bigint,integer,text,timestamp with time zone,jsonb,jsonb)'),
 		('function pgtrade.record_submission(bigint,text,text,jsonb)'),
 		('function pgtrade.record_submissions(bigint[],text[],text[],jsonb[])'),
+		('function pgtrade.release_unsent(bigint,bigint,text)'),
 		('function pgtrade.record_unknown(bigint,text)'),
 		('function pgtrade.remove_risk_limit(text,text,bigint)'),
 		('function pgtrade.resolve_unknown(bigint,text,text)'),
