@@ -272,7 +272,16 @@ BEGIN
 			   ELSE '' END, p_payload);
 		RETURN v_target;
 	END IF;
-	IF p_broker_status IS DISTINCT FROM p_order.broker_status THEN
+	/*
+	 * A report that would move the order is kept even when its word is
+	 * the one stored: an order filled from its executions still has the
+	 * Submitted it was last reported with, and a Submitted after that
+	 * is news.
+	 */
+	IF p_broker_status IS DISTINCT FROM p_order.broker_status
+		OR (v_target IS NOT NULL AND v_target <> p_order.status
+			AND p_order.status IN ('filled', 'cancelled', 'rejected',
+								   'expired')) THEN
 		PERFORM pgtrade.order_note(p_order.order_id, p_order.status, p_source,
 			format('broker status %s recorded; order stays %s',
 				   p_broker_status, p_order.status), p_payload);
