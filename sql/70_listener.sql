@@ -108,10 +108,6 @@ DECLARE
 	v_n integer := 0;
 	v_skipped integer;
 	v_children integer;
-	/* open position drift holds an account's claims, whoever asks */
-	v_accounts text[] := ARRAY(
-		SELECT a FROM unnest(claim_orders.accounts) a
-		WHERE a <> ALL (pgtrade.drift_blocked_accounts(claim_orders.accounts)));
 BEGIN
 	IF max_orders IS NULL OR max_orders < 1 THEN
 		RAISE EXCEPTION 'max_orders must be at least 1, not %',
@@ -123,8 +119,12 @@ BEGIN
 		FOR v_o IN
 			SELECT * FROM pgtrade.orders o
 			WHERE o.status = 'pending'
-				AND o.account_id = ANY (v_accounts)
+				AND o.account_id = ANY (claim_orders.accounts)
 				AND o.parent_order_id IS NULL	/* children go with the parent */
+				/* open position drift holds an account's claims */
+				AND NOT EXISTS (SELECT 1 FROM pgtrade.position_drift d
+								WHERE d.account_id = o.account_id
+								  AND d.status = 'open')
 			ORDER BY o.order_id
 			LIMIT max_orders - v_n
 			FOR UPDATE SKIP LOCKED
