@@ -502,24 +502,14 @@ track_owe_trades(Listener *L, const char *account)
  * PendingSubmit, PreSubmitted, Submitted, WarnState (spaces and case
  * ignored, as pgtrade.broker_status_target does).
  */
+static const char *status_target(const char *status);
+
 static bool
 status_is_working(const char *status)
 {
-	static const char *const working[] = {"pendingsubmit", "presubmitted",
-										  "submitted", "warnstate"};
-	char					 word[32];
-	size_t					 n = 0;
-	const char				*c;
-	size_t					 i;
+	const char *target = status_target(status);
 
-	for (c = status; *c && n < sizeof(word) - 1; c++)
-		if (*c != ' ')
-			word[n++] = (char) (*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
-	word[n] = '\0';
-	for (i = 0; i < sizeof(working) / sizeof(working[0]); i++)
-		if (strcmp(word, working[i]) == 0)
-			return true;
-	return false;
+	return target != NULL && strcmp(target, "working") == 0;
 }
 
 /*
@@ -530,7 +520,18 @@ static const char *
 status_target(const char *status)
 {
 	static const char *const map[][2] = {
-		{"pendingsubmit", "working"}, {"presubmitted", "working"}, {"submitted", "working"}, {"warnstate", "working"}, {"pendingcancel", "cancel_requested"}, {"precancelled", "cancel_requested"}, {"filled", "filled"}, {"cancelled", "cancelled"}, {"inactive", "rejected"}};
+		/* clang-format off */
+		{"pendingsubmit", "working"},
+		{"presubmitted", "working"},
+		{"submitted", "working"},
+		{"warnstate", "working"},
+		{"pendingcancel", "cancel_requested"},
+		{"precancelled", "cancel_requested"},
+		{"filled", "filled"},
+		{"cancelled", "cancelled"},
+		{"inactive", "rejected"},
+		/* clang-format on */
+	};
 	char   word[32];
 	size_t n = 0;
 	size_t i;
