@@ -140,9 +140,9 @@ def new_coid(tag="t"):
     return "%s-%d-%04d" % (tag, os.getpid(), STATE["coid"])
 
 
-def ticket(conid=SPY, side="BUY", qty=10, otype="MKT", tif="DAY",
+def order_body(conid=SPY, side="BUY", qty=10, otype="MKT", tif="DAY",
            price=None, aux=None, coid=None):
-    """Build one order ticket as the listener sends it."""
+    """Build one order body as the listener sends it."""
     order = {"acctId": ACCOUNT, "conid": conid,
              "secType": "%d:STK" % conid, "cOID": coid or new_coid(),
              "orderType": otype, "side": side, "quantity": qty,
@@ -364,10 +364,10 @@ def test_411():
 def test_gating():
     # Contract 3.1: orders, live orders, cancel, modify, snapshot, reply.
     calls = [("POST", "/iserver/account/%s/orders" % ACCOUNT,
-              {"orders": [ticket()]}),
+              {"orders": [order_body()]}),
              ("GET", "/iserver/account/orders", None),
              ("DELETE", "/iserver/account/%s/order/1" % ACCOUNT, None),
-             ("POST", "/iserver/account/%s/order/1" % ACCOUNT, ticket()),
+             ("POST", "/iserver/account/%s/order/1" % ACCOUNT, order_body()),
              ("GET", "/iserver/marketdata/snapshot?conids=%d" % SPY, None),
              ("POST", "/iserver/reply/abc", {"confirmed": True})]
     for method, path, body in calls:
@@ -386,7 +386,7 @@ def test_accounts():
 @case("first live-orders call of a brokerage session is empty")
 def test_live_preflight():
     set_price(SPY, "457.12")
-    status, answer = place(ticket(qty=1))
+    status, answer = place(order_body(qty=1))
     equal(status, 200, "order status")
     body = C.ok("GET", "/v1/api/iserver/account/orders?accountId=" +
                 ACCOUNT)
@@ -452,7 +452,7 @@ def test_add_contract():
 @case("market order fills at the control price: shape (a), Filled")
 def test_market_order():
     coid = new_coid("mkt")
-    status, body = place(ticket(qty=10, coid=coid))
+    status, body = place(order_body(qty=10, coid=coid))
     equal(status, 200, "status")
     equal(len(body), 1, "one element")
     check(re.match(r"^\d+$", body[0]["order_id"]), "order_id digit string")
@@ -514,7 +514,7 @@ def test_order_status_filled():
 @case("duplicate cOID: HTTP 200 'Local order ID=... is already registered.'")
 def test_duplicate():
     _, coid = STATE["mkt"]
-    status, body = place(ticket(qty=10, coid=coid))
+    status, body = place(order_body(qty=10, coid=coid))
     equal((status, body), (200, {"error": "Order couldn't be submitted: "
                                  "Local order ID=%s is already "
                                  "registered." % coid}), "answer")
@@ -523,7 +523,7 @@ def test_duplicate():
 @case("buy limit works above its limit, fills when the price reaches it")
 def test_limit_buy():
     set_price(SPY, "457.12")
-    status, body = place(ticket(otype="LMT", price=450, qty=5))
+    status, body = place(order_body(otype="LMT", price=450, qty=5))
     equal(body[0]["order_status"], "Submitted", "initial status")
     order_id = int(body[0]["order_id"])
     row = live_row(order_id)
@@ -544,7 +544,7 @@ def test_limit_buy():
 @case("sell limit fills when the price reaches the limit exactly")
 def test_limit_sell():
     coid = new_coid("sell")
-    status, body = place(ticket(side="SELL", otype="LMT", price=460.25,
+    status, body = place(order_body(side="SELL", otype="LMT", price=460.25,
                                 qty=2, coid=coid))
     order_id = int(body[0]["order_id"])
     equal(book_order(order_id)["status"], "Submitted", "before")
@@ -564,22 +564,22 @@ def test_limit_sell():
 
 @case("malformed tickets are refused with the documented statuses")
 def test_validation():
-    bad_number = ticket()
+    bad_number = order_body()
     bad_number["conid"] = "756733"
-    no_coid = ticket()
+    no_coid = order_body()
     del no_coid["cOID"]
     cases = [  # (ticket, account, status, error text or None)
-        (ticket(side="HOLD"), ACCOUNT, 500, None),
-        (ticket(qty=0), ACCOUNT, 500, None),
-        (ticket(qty=-5), ACCOUNT, 500, None),
-        (ticket(otype="MIDPRICE"), ACCOUNT, 500, None),
-        (ticket(tif="OPG"), ACCOUNT, 500, None),
+        (order_body(side="HOLD"), ACCOUNT, 500, None),
+        (order_body(qty=0), ACCOUNT, 500, None),
+        (order_body(qty=-5), ACCOUNT, 500, None),
+        (order_body(otype="MIDPRICE"), ACCOUNT, 500, None),
+        (order_body(tif="OPG"), ACCOUNT, 500, None),
         (no_coid, ACCOUNT, 500, None),
         (bad_number, ACCOUNT, 500, None),
-        (ticket(otype="LMT"), ACCOUNT, 200, "invalid order price fields"),
-        (ticket(otype="STOP_LIMIT", price=450), ACCOUNT, 200,
+        (order_body(otype="LMT"), ACCOUNT, 200, "invalid order price fields"),
+        (order_body(otype="STOP_LIMIT", price=450), ACCOUNT, 200,
          "invalid order price fields"),
-        (ticket(), "DU0000000", 400, None),
+        (order_body(), "DU0000000", 400, None),
     ]
     for order, account, want_status, want_text in cases:
         status, body = place(order, account)
@@ -592,7 +592,7 @@ def test_validation():
 @case("a bare array body is accepted as well as {\"orders\": [...]}")
 def test_bare_array():
     status, body = C.api("POST", "/iserver/account/%s/orders" % ACCOUNT,
-                         [ticket(qty=1)])
+                         [order_body(qty=1)])
     equal((status, body[0]["order_status"]), (200, "Filled"), "answer")
 
 
@@ -611,7 +611,7 @@ def test_size_limit():
     ]
     for qty, text in cases:
         coid = new_coid("size")
-        status, body = place(ticket(qty=qty, coid=coid))
+        status, body = place(order_body(qty=qty, coid=coid))
         equal((status, body), (200, {"error": text}), "answer for %r" % qty)
         rows = [r for r in C.ok("GET", "/sim/book")["orders"]
                 if r["cOID"] == coid]
@@ -621,7 +621,7 @@ def test_size_limit():
         equal((entry["http_status"], entry["outcome"], entry["order_id"]),
               (200, "error", None), "log entry for %r" % qty)
     # The limit itself is allowed: 10^9 shares fill at the control price.
-    status, body = place(ticket(qty=1000000000))
+    status, body = place(order_body(qty=1000000000))
     equal((status, body[0]["order_status"]), (200, "Filled"),
           "10^9 shares")
 
@@ -644,7 +644,7 @@ def test_internal_error():
             raise RuntimeError("fill engine broke")
         sim.engine.work = broken
         coid = new_coid("boom")
-        body = json.dumps({"orders": [ticket(coid=coid)]}).encode()
+        body = json.dumps({"orders": [order_body(coid=coid)]}).encode()
         path = "/v1/api/iserver/account/%s/orders" % ACCOUNT
         with contextlib.redirect_stderr(io.StringIO()) as err:
             status, answer = sim.handle("POST", path, {}, body)
@@ -673,7 +673,7 @@ def test_prompt_chain():
     config(prompts={"every": 1, "message_ids": ["o354", "o163"],
                     "chain": 2})
     coid = new_coid("prompt")
-    status, first = place(ticket(coid=coid))
+    status, first = place(order_body(coid=coid))
     equal(status, 200, "status")
     STATE["captured"]["prompt"] = first
     equal((first[0]["messageIds"], first[0]["isSuppressed"]),
@@ -703,7 +703,7 @@ def test_reply_unknown():
 @case("confirmed false: 400 order not confirmed, nothing placed")
 def test_reply_refused():
     coid = new_coid("refuse")
-    _, prompt = place(ticket(coid=coid))
+    _, prompt = place(order_body(coid=coid))
     status, body = C.api("POST", "/iserver/reply/" + prompt[0]["id"],
                          {"confirmed": False})
     equal((status, body), (400, {"error": "order not confirmed",
@@ -714,8 +714,8 @@ def test_reply_refused():
 
 @case("another order between prompt and reply: the late reply gets 503")
 def test_reply_stale():
-    _, first = place(ticket())
-    _, second = place(ticket())
+    _, first = place(order_body())
+    _, second = place(order_body())
     status, body = C.api("POST", "/iserver/reply/" + first[0]["id"],
                          {"confirmed": True})
     equal(status, 503, "stale reply status (%r)" % body)
@@ -731,7 +731,7 @@ def test_reply_stale():
 @case("prompt_strict: a tickle between prompt and reply invalidates it")
 def test_prompt_strict():
     config(prompt_strict=True)
-    _, prompt = place(ticket())
+    _, prompt = place(order_body())
     C.ok("GET", "/v1/api/tickle")
     status, _ = C.api("POST", "/iserver/reply/" + prompt[0]["id"],
                       {"confirmed": True})
@@ -744,10 +744,10 @@ def test_suppress():
     body = C.ok("POST", "/v1/api/iserver/questions/suppress",
                 {"messageIds": ["o354", "o163"]})
     equal(body, {"status": "submitted"}, "suppress answer")
-    _, answer = place(ticket())
+    _, answer = place(order_body())
     check("order_id" in answer[0], "order placed without prompt")
     C.ok("POST", "/v1/api/iserver/questions/suppress/reset")
-    _, answer = place(ticket())
+    _, answer = place(order_body())
     check("id" in answer[0], "prompt is back after reset")
     equal(answer[0]["messageIds"], ["o354"], "first of the chain")
     C.ok("POST", "/v1/api/iserver/questions/suppress",
@@ -758,9 +758,9 @@ def test_suppress():
     config(prompts={"every": 0, "chain": 1, "message_ids": ["o354"],
                     "conids": [TSLA]})
     set_price(TSLA, "250")
-    _, answer = place(ticket())
+    _, answer = place(order_body())
     check("order_id" in answer[0], "other conids get no prompt")
-    _, answer = place(ticket(conid=TSLA))
+    _, answer = place(order_body(conid=TSLA))
     equal(answer[0].get("messageIds"), ["o354"], "per-conid prompt")
     config(prompts={"conids": []})
     C.ok("POST", "/v1/api/iserver/reply/" + answer[0]["id"],
@@ -772,17 +772,17 @@ def test_suppress():
 @case("reject_next answers HTTP 200 {'error': text} once")
 def test_reject_next():
     config(reject_next={"text": "No trading permissions."})
-    status, body = place(ticket())
+    status, body = place(order_body())
     equal((status, body), (200, {"error": "No trading permissions."}),
           "rejected")
-    status, body = place(ticket())
+    status, body = place(order_body())
     equal(body[0]["order_status"], "Filled", "next order")
 
 
 @case("inactive_next: the order is accepted as Inactive")
 def test_inactive_next():
     config(inactive_next=True)
-    _, body = place(ticket())
+    _, body = place(order_body())
     equal(body[0]["order_status"], "Inactive", "answer")
     equal(live_row(int(body[0]["order_id"]))["status"], "Inactive",
           "live orders")
@@ -791,7 +791,7 @@ def test_inactive_next():
 @case("delayed fills: Submitted first, Filled after fill_delay_s")
 def test_delayed():
     config(fill_mode="delayed", fill_delay_s=30)   # 0.3 s scaled
-    _, body = place(ticket())
+    _, body = place(order_body())
     order_id = int(body[0]["order_id"])
     equal(body[0]["order_status"], "Submitted", "answer")
     wait_for(lambda: book_order(order_id)["status"] == "Filled", "fill")
@@ -802,7 +802,7 @@ def test_partial():
     config(fill_mode="partial", partial_sizes=[40, 60],
            partial_prices=["100.00", "101.00"], fill_delay_s=100)
     coid = new_coid("part")
-    _, body = place(ticket(conid=IBM, qty=100, coid=coid, tif="GTC"))
+    _, body = place(order_body(conid=IBM, qty=100, coid=coid, tif="GTC"))
     order_id = int(body[0]["order_id"])
     STATE["partial"] = order_id
     equal(body[0]["order_status"], "Submitted", "no price yet")
@@ -828,7 +828,7 @@ def test_partial():
 @case("cancel: 'Request was submitted', PendingCancel, then Cancelled")
 def test_cancel():
     config(fill_mode="never", cancel_delay_s=100)   # 1 s scaled
-    _, body = place(ticket())
+    _, body = place(order_body())
     order_id = int(body[0]["order_id"])
     answer = C.ok("DELETE", "/v1/api/iserver/account/%s/order/%d" %
                   (ACCOUNT, order_id))
@@ -842,7 +842,7 @@ def test_cancel():
 @case("a fill lands during PendingCancel when configured")
 def test_fill_during_cancel():
     config(fill_during_cancel=3)
-    _, body = place(ticket(qty=10))
+    _, body = place(order_body(qty=10))
     order_id = int(body[0]["order_id"])
     C.ok("DELETE", "/v1/api/iserver/account/%s/order/%d" %
          (ACCOUNT, order_id))
@@ -855,7 +855,7 @@ def test_fill_during_cancel():
 @case("instant cancel answers conid -1, account null; unknown id errors")
 def test_cancel_instant():
     config(cancel_delay_s=0)
-    _, body = place(ticket())
+    _, body = place(order_body())
     order_id = int(body[0]["order_id"])
     answer = C.ok("DELETE", "/v1/api/iserver/account/%s/order/%d" %
                   (ACCOUNT, order_id))
@@ -868,14 +868,14 @@ def test_cancel_instant():
 
 @case("IOC limit that cannot fill is cancelled at once")
 def test_ioc():
-    _, body = place(ticket(otype="LMT", price=1, tif="IOC"))
+    _, body = place(order_body(otype="LMT", price=1, tif="IOC"))
     equal(body[0]["order_status"], "Cancelled", "IOC")
 
 
 @case("stop order waits PreSubmitted, fills once the stop is crossed")
 def test_stop():
     set_price(AAPL, "190")
-    _, body = place(ticket(conid=AAPL, side="SELL", otype="STP",
+    _, body = place(order_body(conid=AAPL, side="SELL", otype="STP",
                            price=185, qty=5))
     order_id = int(body[0]["order_id"])
     equal(body[0]["order_status"], "PreSubmitted", "waiting")
@@ -887,7 +887,7 @@ def test_stop():
 @case("modify a working limit so it fills: answer shape (a)")
 def test_modify():
     set_price(SPY, "455")
-    order = ticket(otype="LMT", price=450, tif="GTC")
+    order = order_body(otype="LMT", price=450, tif="GTC")
     _, body = place(order)
     order_id = int(body[0]["order_id"])
     order["price"] = 456
@@ -901,12 +901,12 @@ def test_modify():
 def bracket(conid, side, qty, entry, take_profit, stop_loss):
     """Build a bracket: parent limit (or market), TP limit, SL stop."""
     exit_side = "SELL" if side == "BUY" else "BUY"
-    parent = ticket(conid=conid, side=side, qty=qty,
+    parent = order_body(conid=conid, side=side, qty=qty,
                     otype="MKT" if entry is None else "LMT", price=entry,
                     tif="GTC")
-    tp = ticket(conid=conid, side=exit_side, qty=qty, otype="LMT",
+    tp = order_body(conid=conid, side=exit_side, qty=qty, otype="LMT",
                 price=take_profit, tif="GTC")
-    sl = ticket(conid=conid, side=exit_side, qty=qty, otype="STP",
+    sl = order_body(conid=conid, side=exit_side, qty=qty, otype="STP",
                 price=stop_loss, tif="GTC")
     tp["parentId"] = sl["parentId"] = parent["cOID"]
     return [parent, tp, sl]
@@ -1023,7 +1023,7 @@ def test_bracket_shape():
 @case("modify: prompts as placements do; reject_next refuses it")
 def test_modify_prompt():
     config(fill_mode="never")
-    order = ticket(otype="LMT", price=400, tif="GTC")
+    order = order_body(otype="LMT", price=400, tif="GTC")
     _, body = place(order)
     order_id = int(body[0]["order_id"])
     order["quantity"] = 12
@@ -1048,7 +1048,7 @@ def test_modify_prompt():
       "drop_next does not carry it out")
 def test_answer_lost():
     config(answer_lost_next=True)
-    order = ticket()
+    order = order_body()
     status, _ = place(order)
     equal(status, 504, "answer")
     rows = [r for r in C.ok("GET", "/sim/book")["orders"]
@@ -1058,10 +1058,10 @@ def test_answer_lost():
              if e["cOID"] == order["cOID"]][0]
     equal((entry["outcome"], entry.get("answer_lost")), ("accepted", True),
           "logged")
-    status, _ = place(ticket())
+    status, _ = place(order_body())
     equal(status, 200, "only the next request")
     config(drop_next=True)
-    order = ticket()
+    order = order_body()
     status, _ = place(order)
     equal(status, 504, "dropped")
     equal([r for r in C.ok("GET", "/sim/book")["orders"]
@@ -1089,7 +1089,7 @@ def test_force():
 @case("accountId filters live orders and trades")
 def test_account_filter():
     coid = new_coid("other")
-    _, body = place(ticket(coid=coid), OTHER)
+    _, body = place(order_body(coid=coid), OTHER)
     order_id = int(body[0]["order_id"])
     mine = C.ok("GET", "/v1/api/iserver/account/orders?accountId=" +
                 ACCOUNT)["orders"]
@@ -1111,8 +1111,8 @@ def test_status_unknown():
 @case("/sim/order sets any status on demand; /sim/close ends DAY orders")
 def test_sim_order():
     config(fill_mode="never")
-    _, day = place(ticket(tif="DAY"))
-    _, gtc = place(ticket(tif="GTC"))
+    _, day = place(order_body(tif="DAY"))
+    _, gtc = place(order_body(tif="GTC"))
     day_id, gtc_id = int(day[0]["order_id"]), int(gtc[0]["order_id"])
     row = C.ok("POST", "/sim/order", {"order_id": gtc_id,
                                       "status": "WarnState"})
@@ -1176,7 +1176,7 @@ def test_hold_after():
 
     def post():
         started = time.monotonic()
-        answer["reply"] = place(ticket(coid=coid))
+        answer["reply"] = place(order_body(coid=coid))
         answer["took"] = time.monotonic() - started
     thread = threading.Thread(target=post)
     thread.start()
@@ -1205,7 +1205,7 @@ def test_hold_before():
     gave_up = False
     try:
         conn.request("POST", "/v1/api/iserver/account/%s/orders" % ACCOUNT,
-                     json.dumps({"orders": [ticket(coid=coid)]}),
+                     json.dumps({"orders": [order_body(coid=coid)]}),
                      {"Content-Type": "application/json"})
         conn.getresponse()
     except (TimeoutError, OSError):
@@ -1234,7 +1234,7 @@ def test_hold_before():
 def test_hold_reply():
     config(prompts={"every": 1, "message_ids": ["o354"], "chain": 1})
     coid = new_coid("hold-reply")
-    _, prompt = place(ticket(coid=coid))
+    _, prompt = place(order_body(coid=coid))
     config(hold={"route": "reply", "phase": "before", "ms": 300,
                  "count": 1}, prompts={"every": 0})
     started = time.monotonic()
@@ -1254,7 +1254,7 @@ def test_hold_reply():
 def test_trades_delay():
     config(trades_delay_s=40)          # 0.4 s scaled
     coid = new_coid("late")
-    place(ticket(coid=coid))
+    place(order_body(coid=coid))
     booked = [o for o in C.ok("GET", "/sim/book")["orders"]
               if o["cOID"] == coid]
     equal(len(booked[0]["executions"]), 1, "executed at the broker")
@@ -1311,7 +1311,7 @@ def test_positions():
     for side, qty, price in (("BUY", 10, "100"), ("BUY", 10, "110"),
                              ("SELL", 5, "120")):
         set_price(MSFT, price)
-        _, body = place(ticket(conid=MSFT, side=side, qty=qty), OTHER)
+        _, body = place(order_body(conid=MSFT, side=side, qty=qty), OTHER)
         equal(body[0]["order_status"], "Filled", "fill %s" % side)
     rows = C.ok("POST", "/v1/api/portfolio/%s/positions/invalidate" % OTHER)
     row = [r for r in rows if r["conid"] == MSFT][0]
@@ -1342,7 +1342,7 @@ def test_concurrency():
     def worker(number):
         client = Client(C.base, CERT)
         for i in range(10):
-            order = ticket(conid=TSLA, coid="%s-%d-%d" % (tag, number, i))
+            order = order_body(conid=TSLA, coid="%s-%d-%d" % (tag, number, i))
             status, body = client.call(
                 "POST", "/v1/api/iserver/account/%s/orders" % ACCOUNT,
                 {"orders": [order]})
@@ -1438,7 +1438,7 @@ def test_late_commission():
     config(late_commission=2, fill_mode="immediate")
     set_price(SPY, "500.00")
     coid = new_coid("late")
-    place(ticket(qty=10, coid=coid))
+    place(order_body(qty=10, coid=coid))
     config(late_commission=0)
 
     def row():
@@ -1457,7 +1457,7 @@ def test_late_commission():
 def test_correct():
     config(fill_mode="never")
     coid = new_coid("corr")
-    _, body = place(ticket(qty=10, coid=coid))
+    _, body = place(order_body(qty=10, coid=coid))
     order_id = int(body[0]["order_id"])
     C.ok("POST", "/sim/order", {"order_id": order_id,
                                 "fill": {"size": 10, "price": "101.00"}})
@@ -1546,7 +1546,7 @@ def test_competing():
     body = C.ok("GET", "/v1/api/iserver/auth/status")
     equal((body["authenticated"], body["competing"]), (True, True), "flags")
     equal(C.ok("GET", "/v1/api/tickle")["collission"], True, "collission")
-    status, _ = place(ticket())
+    status, _ = place(order_body())
     equal(status, 401, "order while competing")
     body = C.ok("POST", "/v1/api/iserver/auth/ssodh/init",
                 {"publish": True, "compete": False})
@@ -1695,7 +1695,7 @@ def test_state_file():
         coid = new_coid("keep")
         status, body = plain.call("POST", "/v1/api/iserver/account/%s/"
                                   "orders" % ACCOUNT,
-                                  {"orders": [ticket(coid=coid)]})
+                                  {"orders": [order_body(coid=coid)]})
         equal(body[0]["order_status"], "Filled", "order over plain HTTP")
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -1707,7 +1707,7 @@ def test_state_file():
         plain.ok("GET", "/v1/api/iserver/accounts")
         status, body = plain.call("POST", "/v1/api/iserver/account/%s/"
                                   "orders" % ACCOUNT,
-                                  {"orders": [ticket(coid=coid)]})
+                                  {"orders": [order_body(coid=coid)]})
         check("already registered" in body.get("error", ""),
               "cOID forgotten: %r" % body)
         trades = plain.ok("GET", "/v1/api/iserver/account/trades")
