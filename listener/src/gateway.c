@@ -16,6 +16,14 @@
  * lifts the requests-per-second budget for benchmarks against the
  * simulator (logged as a warning); list pacing and the penalty stay.
  *
+ * A sibling (gateway_create_sibling) is a second handle on the same
+ * gateway for another thread: the lists the tracking reads while orders
+ * go out on the first.  It shares the first one's cookies (under a
+ * lock) but keeps no budget of its own: the owner of the first handle
+ * books each of its calls there beforehand (gateway_reserve) and hands
+ * the answer back afterwards (gateway_note_remote), so that the budget,
+ * the pacing and the 429 back-off still count every request once.
+ *
  *-------------------------------------------------------------------------
  */
 #define _POSIX_C_SOURCE 200809L
@@ -28,6 +36,7 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <pthread.h>
 
 #include "log.h"
 #include "util.h"
@@ -64,6 +73,9 @@ struct Gateway
 	GwGuard				   guard;
 	void				  *guard_arg;
 	volatile sig_atomic_t *interrupt;
+	CURLSH				  *share; /* cookies, shared with siblings */
+	pthread_mutex_t		  *share_lock;
+	bool				   sibling; /* unpaced: its owner books its calls */
 };
 
 /* Initialise libcurl once per process.  Returns 0 or -1. */
@@ -157,6 +169,54 @@ gateway_check_url(const char *url, bool insecure, char *err, size_t errlen)
 	return rc;
 }
 
+/* libcurl share callbacks: one lock for everything shared. */
+static void
+share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *arg)
+{
+	(void) c;
+	(void) data;
+	(void) access;
+	pthread_mutex_lock(arg);
+}
+
+static void
+share_unlock(CURL *c, curl_lock_data data, void *arg)
+{
+	(void) c;
+	(void) data;
+	pthread_mutex_unlock(arg);
+}
+
+/* Create the cookie share of a first handle.  Returns 0 or -1. */
+static int
+gateway_share_init(Gateway *gw)
+{
+	CURLSHcode sc = CURLSHE_OK;
+
+	gw->share_lock = xcalloc(1, sizeof(pthread_mutex_t));
+	pthread_mutex_init(gw->share_lock, NULL);
+	gw->share = curl_share_init();
+	if (gw->share == NULL)
+		return -1;
+	sc |= curl_share_setopt(gw->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+	sc |= curl_share_setopt(gw->share, CURLSHOPT_LOCKFUNC, share_lock);
+	sc |= curl_share_setopt(gw->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	sc |= curl_share_setopt(gw->share, CURLSHOPT_USERDATA, gw->share_lock);
+	return sc == CURLSHE_OK ? 0 : -1;
+}
+
+/* Set the headers and the options every call shares.  Returns 0 or -1. */
+static int
+gateway_setup_headers(Gateway *gw)
+{
+	gw->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	gw->headers = curl_slist_append(gw->headers, "Accept: application/json");
+	gw->headers = curl_slist_append(gw->headers, "Expect:");
+	if (gw->headers == NULL)
+		return -1;
+	return gateway_setup_handle(gw);
+}
+
 /*
  * Create a gateway client.  Returns NULL with err set on failure.  The
  * settings' strings are copied.
@@ -200,16 +260,48 @@ gateway_create(const GatewaySettings *s, char *err, size_t errlen)
 							   "then blocks the session for 10 minutes; use "
 							   "this only against the simulator",
 					GW_BUDGET_PER_SECOND);
-	gw->headers = curl_slist_append(NULL, "Content-Type: application/json");
-	gw->headers = curl_slist_append(gw->headers, "Accept: application/json");
-	gw->headers = curl_slist_append(gw->headers, "Expect:");
-	if (gw->headers == NULL || gateway_setup_handle(gw) != 0)
+	if (gateway_share_init(gw) != 0 || gateway_setup_headers(gw) != 0)
 	{
 		snprintf(err, errlen, "could not set up libcurl");
 		gateway_destroy(gw);
 		return NULL;
 	}
 	return gw;
+}
+
+/*
+ * Create a second handle on gw's gateway, for one other thread, with
+ * gw's settings and cookies.  It waits for no budget: see the head of
+ * this file.  gw must outlive it.  Returns NULL with err set on failure.
+ */
+Gateway *
+gateway_create_sibling(const Gateway *gw, char *err, size_t errlen)
+{
+	Gateway *sib = xcalloc(1, sizeof(Gateway));
+
+	sib->curl = curl_easy_init();
+	if (sib->curl == NULL)
+	{
+		snprintf(err, errlen, "could not initialise libcurl");
+		free(sib);
+		return NULL;
+	}
+	sib->base_url = xstrdup(gw->base_url);
+	sib->cacert = gw->cacert ? xstrdup(gw->cacert) : NULL;
+	sib->insecure = gw->insecure;
+	sib->connect_timeout_ms = gw->connect_timeout_ms;
+	sib->request_timeout_ms = gw->request_timeout_ms;
+	sib->time_scale = gw->time_scale;
+	sib->no_budget = true;
+	sib->sibling = true;
+	sib->share = gw->share;
+	if (gateway_setup_headers(sib) != 0)
+	{
+		snprintf(err, errlen, "could not set up libcurl");
+		gateway_destroy(sib);
+		return NULL;
+	}
+	return sib;
 }
 
 /* Release a gateway client; NULL is allowed. */
@@ -219,6 +311,13 @@ gateway_destroy(Gateway *gw)
 	if (gw == NULL)
 		return;
 	curl_easy_cleanup(gw->curl);
+	if (!gw->sibling && gw->share != NULL)
+		curl_share_cleanup(gw->share);
+	if (gw->share_lock != NULL)
+	{
+		pthread_mutex_destroy(gw->share_lock);
+		free(gw->share_lock);
+	}
 	curl_slist_free_all(gw->headers);
 	free(gw->base_url);
 	free(gw->cacert);
@@ -387,6 +486,8 @@ gateway_setup_handle(Gateway *gw)
 						   "pgtrade-listener/" LISTENER_VERSION);
 	cc |= curl_easy_setopt(c, CURLOPT_COOKIEFILE, "");
 	cc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body);
+	if (gw->share != NULL)
+		cc |= curl_easy_setopt(c, CURLOPT_SHARE, gw->share);
 	if (gw->cacert != NULL)
 		cc |= curl_easy_setopt(c, CURLOPT_CAINFO, gw->cacert);
 	if (gw->insecure)
@@ -474,9 +575,11 @@ gateway_call(Gateway *gw, const char *method, const char *path,
 	GwResult r = GW_OK;
 
 	memset(resp, 0, sizeof(*resp));
-	if (gateway_penalty_left(gw) > 0)
+	if (gw->sibling)
+		pace = GW_PACE_NONE; /* booked by the owner: gateway_reserve */
+	else if (gateway_penalty_left(gw) > 0)
 		return GW_PENALTY;
-	if (!gateway_wait_turn(gw, pace))
+	if (!gw->sibling && !gateway_wait_turn(gw, pace))
 		return GW_INTERRUPTED;
 	if (gw->guard != NULL && !gw->guard(gw->guard_arg))
 	{
@@ -512,9 +615,57 @@ gateway_call(Gateway *gw, const char *method, const char *path,
 	 * answers "Too many history charts requests": not the session's
 	 * budget, so orders are not held back for it; bars.c backs off.
 	 */
-	if (r == GW_OK && resp->status == 429 &&
+	if (r == GW_OK && resp->status == 429 && !gw->sibling &&
 		strstr(resp->body, "history charts") == NULL)
 		gateway_note_429(gw, method, path);
 	free(url);
 	return r;
+}
+
+/*
+ * Book calls that a sibling of gw is to make now, one of each pacing
+ * class in paces: returns true, with them counted in gw's budget and
+ * pacing, when gateway_call on gw would start them at once; false
+ * (nothing booked) when one of them would wait.
+ */
+bool
+gateway_reserve(Gateway *gw, const GwPace *paces, int n)
+{
+	double now = mono_now();
+	double oldest;
+	int	   i;
+
+	if (n < 1 || n > GW_BUDGET_PER_SECOND)
+		return false;
+	for (i = 0; i < n; i++)
+		if (gateway_pace_wait(gw, paces[i]) > 0)
+			return false;
+	/* the ring is in time order: the n-th oldest start must be old */
+	oldest = gw->recent[(gw->recent_pos + n - 1) % GW_BUDGET_PER_SECOND];
+	if (!gw->no_budget && oldest > 0 && oldest + GW_BUDGET_WINDOW > now)
+		return false;
+	for (i = 0; i < n; i++)
+	{
+		gw->recent[gw->recent_pos] = now;
+		gw->recent_pos = (gw->recent_pos + 1) % GW_BUDGET_PER_SECOND;
+		if (paces[i] != GW_PACE_NONE)
+			gw->pace_next[paces[i]] = now + GW_LIST_PACING * gw->time_scale;
+	}
+	gw->last_sent = now;
+	return true;
+}
+
+/*
+ * Count on gw the answer to a call a sibling made after gateway_reserve:
+ * pacing runs from the answer, as for gw's own calls, and a 429 starts
+ * the back-off.
+ */
+void
+gateway_note_remote(Gateway *gw, const char *method, const char *path,
+					GwPace pace, GwResult r, const GwResponse *resp)
+{
+	if (pace != GW_PACE_NONE)
+		gw->pace_next[pace] = mono_now() + GW_LIST_PACING * gw->time_scale;
+	if (r == GW_OK && resp->status == 429)
+		gateway_note_429(gw, method, path);
 }

@@ -9,6 +9,8 @@
  * and trade lists each at most once per GW_LIST_PACING seconds (scaled),
  * and nothing at all for GW_PENALTY_SECONDS (scaled) after a 429 (but
  * for the history endpoint's own chart limit, which bars.c handles).
+ * A sibling is a second handle for another thread, whose calls the
+ * first one books (gateway.c says how).
  *
  * Every call has a connect timeout and a total timeout, never raises
  * signals (CURLOPT_NOSIGNAL; the caller ignores SIGPIPE), and first asks
@@ -82,6 +84,8 @@ extern int		   gateway_check_url(const char *url, bool insecure,
 									 char *err, size_t errlen);
 extern Gateway	  *gateway_create(const GatewaySettings *s,
 								  char *err, size_t errlen);
+extern Gateway	  *gateway_create_sibling(const Gateway *gw, char *err,
+										  size_t errlen);
 extern void		   gateway_destroy(Gateway *gw);
 extern void		   gateway_set_guard(Gateway *gw, GwGuard guard, void *arg);
 extern void		   gateway_set_interrupt(Gateway			   *gw,
@@ -90,6 +94,10 @@ extern void		   gateway_set_time_scale(Gateway *gw, double time_scale);
 extern GwResult	   gateway_call(Gateway *gw, const char *method,
 								const char *path, const char *body,
 								GwPace pace, GwResponse *resp);
+extern bool		   gateway_reserve(Gateway *gw, const GwPace *paces, int n);
+extern void		   gateway_note_remote(Gateway *gw, const char *method,
+									   const char *path, GwPace pace,
+									   GwResult r, const GwResponse *resp);
 extern double	   gateway_pace_wait(const Gateway *gw, GwPace pace);
 extern double	   gateway_penalty_left(const Gateway *gw);
 extern double	   gateway_silence(const Gateway *gw);

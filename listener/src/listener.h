@@ -3,10 +3,12 @@
  * listener.h
  *	  State of one listener process and the steps of its loop.
  *
- * One process serves one gateway.  It is single-threaded: the loop in
- * loop.c waits on the database socket and a timer, and runs the steps
- * below one after the other, so nothing ever interleaves with an order
- * submission and its prompt chain.
+ * One process serves one gateway.  One thread does all the work: the
+ * loop in loop.c waits on the database socket and a timer, and runs the
+ * steps below one after the other, so nothing ever interleaves with an
+ * order submission and its prompt chain.  A second thread only reads
+ * and parses the tracking lists (fetch.h); what they say is applied by
+ * the loop.
  *
  * Terms:
  *	lease		a session advisory lock per account; only leased accounts
@@ -35,6 +37,7 @@
 #include "config.h"
 #include "cpapi.h"
 #include "db.h"
+#include "fetch.h"
 #include "gateway.h"
 #include "util.h"
 
@@ -178,13 +181,16 @@ typedef struct Listener
 	double next_track;
 	double start_time;
 
-	bool   need_reconcile;
-	double next_reconcile;
-	bool   notified;	   /* a notification: claim */
-	bool   notified_other; /* one not of a new order: cancels too */
-	bool   ever_ready;	   /* the session was ready at least once */
-	int	   track_cursor;
-	char   last_error[512];
+	bool	 need_reconcile;
+	double	 next_reconcile;
+	bool	 notified;		 /* a notification: claim */
+	bool	 notified_other; /* one not of a new order: cancels too */
+	bool	 ever_ready;	 /* the session was ready at least once */
+	int		 track_cursor;
+	Fetcher *fetcher;	   /* tracking reads off the loop, or NULL */
+	bool	 fetch_inline; /* no worker could be had: read on the loop */
+	unsigned track_epoch;  /* bumped when tracking reads go stale */
+	char	 last_error[512];
 
 	RetrySlot	 retry;
 	AcceptBatch *accepts;	/* acceptances not recorded yet, or NULL */
@@ -217,6 +223,9 @@ extern GwResult	   session_call(Listener *L, const char *method,
 								GwPace pace, GwResponse *resp);
 extern void		   session_note_answer(Listener *L, const char *what,
 									   GwResult r, const GwResponse *resp);
+extern bool		   session_note_remote(Listener *L, const char *method,
+									   const char *path, GwResult r,
+									   const GwResponse *resp);
 extern void		   session_send_suppress(Listener *L);
 extern void		   leases_update(Listener *L);
 extern void		   leases_take(Listener *L);
@@ -282,6 +291,7 @@ extern DbResult broker_adopt(Listener *L, int64_t order_id,
 							 const BrokerMatch *m);
 extern int		reconcile_run(Listener *L);
 extern void		track_tick(Listener *L);
+extern void		track_collect(Listener *L);
 extern bool		seen_check(SeenCache *c, const char *key);
 extern void		seen_add(SeenCache *c, const char *key);
 extern void		listener_db_lost(Listener *L);

@@ -3,7 +3,8 @@
  * loop.c
  *	  The listener's main loop.
  *
- * One thread, explicit states.  Each turn:
+ * One thread, explicit states (the tracking reads alone are made on a
+ * worker, fetch.c, and applied here).  Each turn:
  *	1. SIGHUP: reload the configuration (a bad one is logged and the
  *	   running one kept; a good one is logged like the start-up line).
  *	2. Database down: connect (with back-off), register once, LISTEN,
@@ -15,9 +16,11 @@
  *	   on a poll tick or a notification other than a new order's
  *	   ("cancel 42", "modify 42") send the cancels that are due, then
  *	   the modifications; on any notification or a poll tick claim and
- *	   submit; then track, then compare positions.
+ *	   submit; then track (apply a finished read, start the next one),
+ *	   then compare positions.
  *	5. Heartbeat every poll interval.
- *	6. Wait on the database socket until the next timer.
+ *	6. Wait on the database socket and the tracking worker's pipe until
+ *	   the next timer.
  * NOTIFY only rings the bell: the orders table is the queue, so a lost
  * notification costs one poll interval, never an order.
  *
@@ -149,6 +152,10 @@ loop_new_gateway(Listener *L)
 		log_error("config", "gateway settings not applied: %s", err);
 		return;
 	}
+	/* the worker's handle is a sibling of the old one */
+	fetcher_destroy(L->fetcher);
+	L->fetcher = NULL;
+	L->fetch_inline = false;
 	gateway_destroy(L->gw);
 	L->gw = gw;
 	gateway_set_guard(gw, db_idle, L->db);
@@ -315,7 +322,10 @@ loop_timeout(const Listener *L)
 	else
 	{
 		next = MIN(next, L->next_tickle);
-		next = MIN(next, L->need_reconcile ? L->next_reconcile : L->next_track);
+		if (L->need_reconcile)
+			next = MIN(next, L->next_reconcile);
+		else if (L->fetcher == NULL || !fetcher_busy(L->fetcher))
+			next = MIN(next, L->next_track); /* else its pipe wakes us */
 		if (!L->need_reconcile)
 			next = MIN(next, positions_next_due(L));
 		next = MIN(next, bars_next_due(L));
@@ -355,10 +365,11 @@ loop_read_notifies(Listener *L)
 static void
 loop_wait(Listener *L)
 {
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	int			  sock = db_socket(L->db);
 	int			  timeout_ms = (int) (loop_timeout(L) * 1000.0) + 1;
 	int			  n;
+	int			  nfds = 0;
 
 	/*
 	 * Notifications that came in with the results of other statements
@@ -373,13 +384,23 @@ loop_wait(Listener *L)
 	if (listener_stop_asked() || got_reload ||
 		(L->notified && loop_may_claim(L)))
 		return;
-	pfd.fd = sock;
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	n = poll(&pfd, sock >= 0 ? 1 : 0, timeout_ms);
+	if (sock >= 0)
+	{
+		pfd[nfds].fd = sock;
+		pfd[nfds].events = POLLIN;
+		pfd[nfds++].revents = 0;
+	}
+	/* a finished tracking read wakes the loop too */
+	if (L->fetcher != NULL)
+	{
+		pfd[nfds].fd = fetcher_fd(L->fetcher);
+		pfd[nfds].events = POLLIN;
+		pfd[nfds++].revents = 0;
+	}
+	n = poll(pfd, (nfds_t) nfds, timeout_ms);
 	if (n < 0 && errno != EINTR)
 		log_warning("loop", "poll failed: %s", strerror(errno));
-	if (n > 0 && sock >= 0)
+	if (n > 0 && sock >= 0 && pfd[0].revents != 0)
 		loop_read_notifies(L);
 }
 
@@ -492,6 +513,8 @@ listener_run(Listener *L)
 							 "flight; exiting");
 			break;
 		}
+		/* a tracking read that finished while the loop was elsewhere */
+		track_collect(L);
 		if (L->cfg.once && now >= L->once_deadline)
 		{
 			log_warning("loop", "--once: deadline of %.0f s reached with "
@@ -502,6 +525,9 @@ listener_run(Listener *L)
 		}
 		loop_wait(L);
 	}
+	/* the worker finishes its read; what it read is not applied */
+	fetcher_destroy(L->fetcher);
+	L->fetcher = NULL;
 	if (db_is_connected(L->db) && L->registered)
 	{
 		loop_heartbeat(L, "stopped");

@@ -81,6 +81,7 @@ listener_free(Listener *L)
 	int i;
 
 	retry_clear(L);
+	fetcher_destroy(L->fetcher);
 	gateway_destroy(L->gw);
 	db_destroy(L->db);
 	db_destroy(L->rec);

@@ -93,6 +93,7 @@ session_lost(Listener *L, const char *why)
 	}
 	L->session = SESSION_DOWN;
 	L->need_reconcile = true;
+	L->track_epoch++;
 	listener_set_error(L, "gateway: %s", why);
 }
 
@@ -395,6 +396,21 @@ session_note_answer(Listener *L, const char *what, GwResult r,
 	free(error);
 }
 
+/* Return true when an answer is "Please query /accounts first". */
+static bool
+asks_accounts_first(GwResult r, const GwResponse *resp)
+{
+	char *error = NULL;
+	bool  asks;
+
+	asks = r == GW_OK && resp->len <= SESSION_ERROR_BODY_MAX &&
+		cpapi_may_ask_accounts(resp->body, resp->len) &&
+		cpapi_parse_error(resp->body, resp->len, &error, NULL) == 1 &&
+		cpapi_classify_error(resp->status, error) == CPAPI_ERR_QUERY_ACCOUNTS;
+	free(error);
+	return asks;
+}
+
 /*
  * Make a call under the session: when the gateway says "Please query
  * /accounts first", query them and repeat the call once; when it says
@@ -405,12 +421,8 @@ session_call(Listener *L, const char *method, const char *path,
 			 const char *body, GwPace pace, GwResponse *resp)
 {
 	GwResult r = gateway_call(L->gw, method, path, body, pace, resp);
-	char	*error = NULL;
 
-	if (r == GW_OK && resp->len <= SESSION_ERROR_BODY_MAX &&
-		cpapi_may_ask_accounts(resp->body, resp->len) &&
-		cpapi_parse_error(resp->body, resp->len, &error, NULL) == 1 &&
-		cpapi_classify_error(resp->status, error) == CPAPI_ERR_QUERY_ACCOUNTS)
+	if (asks_accounts_first(r, resp))
 	{
 		log_info("gateway", "%s %s: the gateway asks for /iserver/accounts "
 							"first; querying it and trying once more",
@@ -425,9 +437,32 @@ session_call(Listener *L, const char *method, const char *path,
 		else
 			r = GW_TRANSPORT;
 	}
-	free(error);
 	session_note_answer(L, path, r, resp);
 	return r;
+}
+
+/*
+ * Note the answer to a call made off the loop's thread (the tracking
+ * reads), as session_call notes its own; "Please query /accounts first"
+ * is answered by querying them, but the call is not repeated: the
+ * tracking reads again at its next step.  Returns true when the answer
+ * may be used.
+ */
+bool
+session_note_remote(Listener *L, const char *method, const char *path,
+					GwResult r, const GwResponse *resp)
+{
+	if (asks_accounts_first(r, resp))
+	{
+		log_info("gateway", "%s %s: the gateway asks for /iserver/accounts "
+							"first; querying it",
+				 method, path);
+		if (session_query_accounts(L) == 0)
+			session_send_suppress(L);
+		return false;
+	}
+	session_note_answer(L, path, r, resp);
+	return true;
 }
 
 /* Return the index of the lease for account, or -1. */

@@ -172,6 +172,7 @@ listener_db_lost(Listener *L)
 	for (i = 0; i < L->n_leases; i++)
 		L->leases[i].held = false;
 	L->need_reconcile = true;
+	L->track_epoch++;
 	L->next_db_try = mono_now();
 	L->db_delay = DB_RETRY_MIN;
 	listener_set_error(L, "database connection lost");
@@ -1042,6 +1043,8 @@ reconcile_run(Listener *L)
 	int			 i;
 	int			 failed = 0;
 
+	/* a tracking read under way predates what this finds */
+	L->track_epoch++;
 	leases_served(L, &served);
 	rc = db_orders_in_flight(L->db, &served, &rows);
 	if (rc == DB_LOST)
@@ -1150,30 +1153,88 @@ track_needs_live(Listener *L, Lease *lease, const InFlightList *rows)
 	return L->ended.keys.n > 0 && mono_now() >= lease->ended_next;
 }
 
-/* Update one account's in-flight orders and fills from the broker. */
-static void
-track_account(Listener *L, Lease *lease, const InFlightList *rows)
+/*
+ * Log what went wrong with one tracking read; returns true when it was
+ * read and parsed.
+ */
+static bool
+track_read_ok(const char *account, const char *what, GwResult r,
+			  const GwResponse *resp, int rc, const char *err)
 {
-	LiveView	v;
-	CpapiTrades t;
-	bool		any = false;
-	int			i;
-	DbResult	rc = DB_OK;
-	int			days;
+	if (rc == 0)
+		return true;
+	if (r != GW_INTERRUPTED)
+		log_warning("account", "%s: could not read %s: %s, HTTP %ld%s%s",
+					account, what, gateway_result_name(r), resp->status,
+					err[0] ? ", " : "", err);
+	return false;
+}
 
-	if (!track_needs_live(L, lease, rows))
-		memset(&v, 0, sizeof(v)); /* the trades alone this step */
-	else if (live_view_fetch(L, lease->account, 1, &v) != 0)
+/*
+ * Apply a finished tracking read of one account: its in-flight orders
+ * and fills as the broker reported them.  A read that the loop made
+ * stale meanwhile (a reconciliation, a lost session or database, the
+ * lease let go) counts in the gateway's budget and the session's state
+ * but is dropped: the next step reads again.
+ */
+static void
+track_apply(Listener *L, FetchJob *job)
+{
+	const InFlightList *rows = &job->rows;
+	Lease			   *lease;
+	LiveView			v;
+	bool				any = false;
+	int					i;
+	DbResult			rc = DB_OK;
+
+	if (job->booked && job->live_read)
+		gateway_note_remote(L->gw, "GET", job->live_path, GW_PACE_ORDERS,
+							job->live_r, &job->live_resp);
+	if (job->booked && job->trades_read)
+		gateway_note_remote(L->gw, "GET", job->trades_path, GW_PACE_TRADES,
+							job->trades_r, &job->trades_resp);
+	if (job->live_read &&
+		!session_note_remote(L, "GET", job->live_path, job->live_r,
+							 &job->live_resp))
 		return;
-	else
-		lease->ended_next = mono_now() +
-			ENDED_POLL_SECONDS * L->cfg.time_scale;
-	days = lease->trades_days > 0 ? lease->trades_days : 1;
-	if (trades_fetch(L, lease->account, days, &t) != 0)
+	if (job->trades_read &&
+		!session_note_remote(L, "GET", job->trades_path, job->trades_r,
+							 &job->trades_resp))
+		return;
+	lease = lease_of(L, job->account);
+	if (job->epoch != L->track_epoch || lease == NULL || !lease->held ||
+		L->need_reconcile || !db_is_connected(L->db) || !session_ready(L))
 	{
-		live_view_free(&v);
+		log_debug("track", "%s: a read that went stale meanwhile is "
+						   "dropped",
+				  job->account);
 		return;
 	}
+	if (job->want_live &&
+		!track_read_ok(job->account, "live orders", job->live_r,
+					   &job->live_resp, job->live_rc, job->live_err))
+		return;
+	if (!track_read_ok(job->account, "trades", job->trades_r,
+					   &job->trades_resp, job->trades_rc, job->trades_err))
+		return;
+	memset(&v, 0, sizeof(v));
+	if (job->want_live)
+	{
+		if (job->live.n_skipped > 0)
+			log_warning("account", "%s: %d live orders unreadable, first: %s",
+						lease->account, job->live.n_skipped,
+						job->live.skip_reason);
+		/* the view takes the list over */
+		v.polls[0] = job->live;
+		v.n = 1;
+		job->live_rc = -1;
+		live_view_index(&v);
+		lease->ended_next = mono_now() + ENDED_POLL_SECONDS * L->cfg.time_scale;
+	}
+	if (job->trades.n_skipped > 0)
+		log_warning("account", "%s: %d executions unreadable, first: %s",
+					lease->account, job->trades.n_skipped,
+					job->trades.skip_reason);
 	lease->trades_days = 0;
 	lease->trades_polls++;
 	lease->next_idle = mono_now() + TRADES_IDLE_SECONDS * L->cfg.time_scale;
@@ -1186,7 +1247,9 @@ track_account(Listener *L, Lease *lease, const InFlightList *rows)
 			continue;
 		any = true;
 		if (strcmp(row->status, "unknown") == 0)
-			rc = reconcile_order(L, row, &v, &t) == DB_LOST ? DB_LOST : DB_OK;
+			rc = reconcile_order(L, row, &v, &job->trades) == DB_LOST
+				? DB_LOST
+				: DB_OK;
 		else if (strcmp(row->status, "submitting") != 0 &&
 				 (lo = live_view_find(&v, lease->account,
 									  row->client_order_id)) != NULL)
@@ -1195,9 +1258,9 @@ track_account(Listener *L, Lease *lease, const InFlightList *rows)
 	if (rc != DB_LOST)
 		rc = apply_ended(L, lease->account, &v);
 	if (rc != DB_LOST)
-		rc = apply_trades(L, lease->account, &t);
+		rc = apply_trades(L, lease->account, &job->trades);
 	if (rc != DB_LOST)
-		note_traded(L, lease->account, rows, &t);
+		note_traded(L, lease->account, rows, &job->trades);
 	if (rc == DB_LOST)
 		listener_db_lost(L);
 	if (any)
@@ -1205,7 +1268,79 @@ track_account(Listener *L, Lease *lease, const InFlightList *rows)
 	else if (lease->trades_tail > 0)
 		lease->trades_tail--;
 	live_view_free(&v);
-	cpapi_trades_free(&t);
+}
+
+/*
+ * Start the tracking read of one account: on the worker when there is
+ * one (booking its reads first), else on the loop's own handle, applied
+ * at once.  Takes over rows.  Returns false when the gateway's budget
+ * has no room for the reads right now (nothing started).
+ */
+static bool
+track_start(Listener *L, Lease *lease, InFlightList *rows)
+{
+	FetchJob *job = xcalloc(1, sizeof(FetchJob));
+	char	 *esc = gateway_escape(lease->account);
+	int		  live_tail = lease->live_tail;
+	GwPace	  paces[2] = {GW_PACE_TRADES, GW_PACE_ORDERS};
+	char	  err[256];
+
+	job->account = xstrdup(lease->account);
+	job->want_live = track_needs_live(L, lease, rows);
+	job->days = lease->trades_days > 0 ? lease->trades_days : 1;
+	job->live_path = xasprintf("/iserver/account/orders?accountId=%s", esc);
+	job->trades_path = xasprintf("/iserver/account/trades?days=%d"
+								 "&accountId=%s",
+								 job->days, esc);
+	job->epoch = L->track_epoch;
+	job->rows = *rows;
+	memset(rows, 0, sizeof(*rows));
+	free(esc);
+	if (L->fetcher == NULL && !L->fetch_inline)
+	{
+		L->fetcher = fetcher_create(L->gw, err, sizeof(err));
+		if (L->fetcher == NULL)
+		{
+			L->fetch_inline = true;
+			log_warning("track", "tracking reads run on the main thread, "
+								 "holding up claims while they last: %s",
+						err);
+		}
+	}
+	if (L->fetcher == NULL)
+	{
+		fetch_job_run(job, L->gw);
+		track_apply(L, job);
+		fetch_job_free(job);
+		return true;
+	}
+	if (!gateway_reserve(L->gw, paces, job->want_live ? 2 : 1))
+	{
+		lease->live_tail = live_tail;
+		fetch_job_free(job);
+		return false;
+	}
+	job->booked = true;
+	fetcher_start(L->fetcher, job);
+	return true;
+}
+
+/*
+ * Apply the tracking read the worker has finished, if any.  The loop
+ * calls this every turn, whatever its state, so that a finished read
+ * never leaves the wake-up descriptor readable.
+ */
+void
+track_collect(Listener *L)
+{
+	FetchJob *job;
+
+	if (L->fetcher == NULL || (job = fetcher_take(L->fetcher)) == NULL)
+		return;
+	track_apply(L, job);
+	fetch_job_free(job);
+	/* the next account's step may follow: its pacing still applies */
+	L->next_track = mono_now();
 }
 
 /*
@@ -1223,6 +1358,9 @@ track_tick(Listener *L)
 	int			 i;
 	double		 wait;
 
+	track_collect(L);
+	if (L->fetcher != NULL && fetcher_busy(L->fetcher))
+		return;
 	if (mono_now() < L->next_track)
 		return;
 	L->next_track = mono_now() + L->cfg.poll_interval;
@@ -1253,8 +1391,13 @@ track_tick(Listener *L)
 		L->next_track = mono_now() + wait;
 	else if (n_due > 0)
 	{
-		track_account(L, due[L->track_cursor++ % n_due], &rows);
-		L->next_track = mono_now();
+		if (track_start(L, due[L->track_cursor % n_due], &rows))
+		{
+			L->track_cursor++;
+			L->next_track = mono_now();
+		}
+		else /* the budget is full for now */
+			L->next_track = mono_now() + 0.1;
 	}
 	in_flight_free(&rows);
 	strlist_free(&served);
