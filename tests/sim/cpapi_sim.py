@@ -3243,11 +3243,6 @@ def parse_args(argv):
 def main(argv=None):
     """Start the simulator and serve until SIGTERM or SIGINT."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    # A thread building a large answer (a busy session's live orders)
-    # holds the interpreter lock for a switch interval at a time, and a
-    # small request needs it a dozen times: at the default 5 ms an order
-    # POST arriving meanwhile waited 50 to 80 ms, which no gateway does.
-    sys.setswitchinterval(0.0002)
     tls = None
     if not args.insecure_http:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
