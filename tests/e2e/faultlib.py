@@ -11,12 +11,32 @@ import datetime
 import json
 import os
 
-from pgtest import SANDBOX, psql, scalar, wait_until
+from pgtest import SANDBOX, Sim, psql, scalar, services, wait_until
 
 REQUEST_LOG = os.path.join(SANDBOX, "sim", "requests.log")
 LISTENER_LOG = os.path.join(SANDBOX, "log", "listener.log")
 LISTENER_PID = os.path.join(SANDBOX, "run", "listener.pid")
 SCALE = float(os.environ.get("PGTRADE_TIME_SCALE", "0.05"))
+
+
+def add_trading(account, symbol, conid):
+    """Register account (positions up to 1000) and an instrument."""
+    psql("SELECT pgtrade.add_account(:'p0')", account)
+    psql("SELECT pgtrade.set_risk_limit(:'p0', max_position => 1000)",
+         account)
+    psql("SELECT pgtrade.add_instrument(:'p0', :'p1')", symbol, conid)
+
+
+def fresh_sim(conid, price="100.00"):
+    """Stop the listener, start an empty simulator quoting conid at price.
+
+    Returns the simulator's control client.
+    """
+    services("stop")
+    services("start-sim")
+    sim = Sim()
+    sim.call("POST", "/sim/price", {"conid": conid, "price": price})
+    return sim
 
 
 def mark(path):

@@ -15,30 +15,21 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgtest import Tap, psql, scalar, wait_until, Sim, services  # noqa: E402
+from pgtest import Tap, psql, scalar, wait_until, services  # noqa: E402
 from faultlib import (LISTENER_LOG, mark, text_since, posts_of,  # noqa: E402
-                      accepted_posts, status_of, wait_status)
+                      accepted_posts, wait_status, coid_of,
+                      add_trading, fresh_sim)
 
 t = Tap(12)
 ACCT = "DU1234567"
 SYM, CONID = "BATQ", 990241
-psql("SELECT pgtrade.add_account(:'p0')", ACCT)
-psql("SELECT pgtrade.set_risk_limit(:'p0', max_position => 1000)", ACCT)
-psql("SELECT pgtrade.add_instrument(:'p0', :'p1')", SYM, CONID)
-services("stop")
-services("start-sim")
-sim = Sim()
-sim.call("POST", "/sim/price", {"conid": CONID, "price": "100.00"})
+add_trading(ACCT, SYM, CONID)
+sim = fresh_sim(CONID)
 
 
 def queue(n, side):
     return [int(scalar("SELECT (pgtrade.place_order(:'p0', :'p1', :'p2', 1))"
                        ".order_id", ACCT, SYM, side)) for _ in range(n)]
-
-
-def coid(order_id):
-    return scalar("SELECT client_order_id FROM pgtrade.orders "
-                  "WHERE order_id = :'p0'", order_id)
 
 
 def attempts(order_id):
@@ -60,19 +51,16 @@ t.eq(sum(log.count("order %d: claimed in a batch that stopped before it "
                    "was sent, and not at the broker; sending it now" % i)
          for i in ids[1:]), 4,
      "lost POST: each of the four is sent once the broker was asked")
-t.eq([len(posts_of(sim, coid(i))) for i in ids], [2, 1, 1, 1, 1],
+t.eq([len(posts_of(sim, coid_of(i))) for i in ids], [2, 1, 1, 1, 1],
      "lost POST: the first cOID was posted twice (lost, then again), "
      "the others once")
-t.eq([accepted_posts(sim, coid(i)) for i in ids], [1] * 5,
+t.eq([accepted_posts(sim, coid_of(i)) for i in ids], [1] * 5,
      "lost POST: each order entered the broker's book once")
 t.eq([attempts(i) for i in ids], [2] * 5,
      "lost POST: every order counts two attempts")
 
 # --- a slow first POST and a kill switch meanwhile ----------------------
-services("stop")
-services("start-sim")
-sim = Sim()
-sim.call("POST", "/sim/price", {"conid": CONID, "price": "100.00"})
+sim = fresh_sim(CONID)
 ids = queue(3, "sell")
 sim.call("POST", "/sim/config", {"hold": {"route": "place_order",
                                           "phase": "after", "ms": 1500,
@@ -91,7 +79,7 @@ t.eq([scalar("SELECT detail FROM pgtrade.order_event WHERE order_id = "
              ":'p0' AND from_status = 'submitting' AND to_status = "
              "'cancelled'", i).startswith("not sent: ") for i in ids[1:]],
      [True, True], "slow POST: each says it was not sent, and why")
-t.eq([len(posts_of(sim, coid(i))) for i in ids[1:]], [0, 0],
+t.eq([len(posts_of(sim, coid_of(i))) for i in ids[1:]], [0, 0],
      "slow POST: neither reached the broker")
 t.eq(scalar("SELECT halted FROM pgtrade.account WHERE account_id = :'p0'",
             ACCT), "f", "slow POST: no order became unknown")

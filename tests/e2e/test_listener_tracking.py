@@ -17,21 +17,17 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgtest import Tap, psql, scalar, wait_until, Sim, services  # noqa: E402
+from pgtest import Tap, psql, scalar, wait_until, services  # noqa: E402
 from faultlib import (LISTENER_LOG, mark, text_since, posts_of,  # noqa: E402
-                      coid_of, status_of, wait_status, listener_pid)
+                      coid_of, status_of, wait_status, listener_pid,
+                      add_trading, fresh_sim)
 
 HOLD_MS = 8000
 t = Tap(13)
 ACCT = "DU1234567"
 SYM, CONID = "TRKT", 990317
-psql("SELECT pgtrade.add_account(:'p0')", ACCT)
-psql("SELECT pgtrade.set_risk_limit(:'p0', max_position => 1000)", ACCT)
-psql("SELECT pgtrade.add_instrument(:'p0', :'p1')", SYM, CONID)
-services("stop")
-services("start-sim")
-sim = Sim()
-sim.call("POST", "/sim/price", {"conid": CONID, "price": "100.00"})
+add_trading(ACCT, SYM, CONID)
+sim = fresh_sim(CONID)
 services("start-listener")
 
 
