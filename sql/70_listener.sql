@@ -140,9 +140,9 @@ BEGIN
 			v_i := array_position(v_checked, v_key);
 			IF v_i IS NULL THEN
 				v_why := pgtrade.kill_switch_reason(v_o.account_id,
-													 v_o.strategy_id);
+					v_o.strategy_id);
 				IF v_why IS NULL AND (SELECT a.halted FROM pgtrade.account a
-									  WHERE a.account_id = v_o.account_id) THEN
+						WHERE a.account_id = v_o.account_id) THEN
 					v_why := format('account %s is halted', v_o.account_id);
 				END IF;
 				v_checked := v_checked || v_key;

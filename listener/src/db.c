@@ -662,12 +662,12 @@ db_record_submissions_send(DbConn *db, int n, const int64_t *order_ids,
 	params[1] = array_literal(broker_order_ids);
 	params[2] = array_literal(broker_statuses);
 	params[3] = array_literal(payloads);
-	ok = PQsendQueryParams(db->conn,
-						   "SELECT order_id, status FROM "
-						   "pgtrade.record_submissions($1::bigint[], "
-						   "$2::text[], $3::text[], $4::text[]::jsonb[])",
-						   4, NULL, (const char *const *) params, NULL, NULL,
-						   0);
+	ok = PQsendQueryParams(
+		db->conn,
+		"SELECT order_id, status FROM "
+		"pgtrade.record_submissions($1::bigint[], $2::text[], "
+		"$3::text[], $4::text[]::jsonb[])",
+		4, NULL, (const char *const *) params, NULL, NULL, 0);
 	for (i = 0; i < 4; i++)
 		free(params[i]);
 	strlist_free(&ids);
@@ -742,9 +742,8 @@ db_record_submissions(DbConn *db, int n, const int64_t *order_ids,
 					  const StrList *broker_statuses,
 					  const StrList *payloads, char ***statuses)
 {
-	DbResult rc = db_record_submissions_send(db, n, order_ids,
-											 broker_order_ids,
-											 broker_statuses, payloads);
+	DbResult rc = db_record_submissions_send(
+		db, n, order_ids, broker_order_ids, broker_statuses, payloads);
 
 	*statuses = NULL;
 	return rc == DB_OK ? db_record_submissions_wait(db, n, statuses) : rc;
@@ -858,8 +857,8 @@ db_release_unsent(DbConn *db, int64_t listener_id, int64_t order_id,
 	snprintf(idtext, sizeof(idtext), "%lld", (long long) listener_id);
 	snprintf(ordertext, sizeof(ordertext), "%lld", (long long) order_id);
 	return db_call_text(db, "release_unsent",
-						"SELECT pgtrade.release_unsent($1::bigint, $2::bigint, "
-						"$3)",
+						"SELECT pgtrade.release_unsent($1::bigint, "
+						"$2::bigint, $3)",
 						3, params, NULL);
 }
 

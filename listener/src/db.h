@@ -135,9 +135,9 @@ extern DbConn  *db_create(void);
 extern void		db_destroy(DbConn *db);
 extern DbResult db_connect(DbConn *db, const char *conninfo,
 						   int statement_timeout_ms, int lock_timeout_ms);
-extern DbResult db_connect_as(DbConn *db, const char *conninfo,
-							  int statement_timeout_ms, int lock_timeout_ms,
-							  bool listen);
+extern DbResult db_connect_as(
+	DbConn *db, const char *conninfo, int statement_timeout_ms,
+	int lock_timeout_ms, bool listen);
 extern void		db_disconnect(DbConn *db);
 extern bool		db_is_connected(const DbConn *db);
 extern bool		db_idle(void *db);
@@ -148,45 +148,42 @@ extern DbResult db_exec(DbConn *db, const char *what, const char *sql,
 						struct pg_result **res);
 extern char	   *db_text_array(const StrList *l);
 
-extern DbResult	   db_listener_register(DbConn *db, const char *name, int pid,
-										const char *version, int64_t *id);
-extern DbResult	   db_listener_stopped(DbConn *db, int64_t id);
-extern DbResult	   db_listener_heartbeat(DbConn *db, int64_t id,
-										 const char	   *state,
-										 const StrList *accounts,
-										 const char	   *last_error);
-extern DbResult	   db_lease_try(DbConn *db, const char *account, bool *got);
-extern DbResult	   db_lease_release(DbConn *db, const char *account);
-extern DbResult	   db_claim_order(DbConn *db, int64_t id,
-								  const StrList *accounts, ClaimedOrder *out,
-								  bool *found);
-extern DbResult	   db_claim_orders(DbConn *db, int64_t id,
-								   const StrList *accounts, int max,
-								   ClaimedOrder **out, int *n);
-extern DbResult	   db_claim_resend(DbConn *db, int64_t id, int64_t order_id,
-								   int max_attempts, ClaimedOrder *out,
-								   char **refused);
-extern void		   claimed_order_free(ClaimedOrder *o);
-extern void		   claimed_order_copy(ClaimedOrder *dst, const ClaimedOrder *src);
-extern DbResult	   db_record_submission(DbConn *db, int64_t order_id,
-										const char *broker_order_id,
-										const char *broker_status,
-										const char *payload,
-										char	  **new_status);
-extern DbResult	   db_record_submissions_send(DbConn *db, int n,
-											  const int64_t *order_ids,
-											  const StrList *broker_order_ids,
-											  const StrList *broker_statuses,
-											  const StrList *payloads);
-extern DbResult	   db_record_submissions_wait(DbConn *db, int n,
-											  char ***statuses);
-extern bool		   db_busy(const DbConn *db);
-extern DbResult	   db_record_submissions(DbConn *db, int n,
-										 const int64_t *order_ids,
-										 const StrList *broker_order_ids,
-										 const StrList *broker_statuses,
-										 const StrList *payloads,
-										 char		 ***statuses);
+extern DbResult db_listener_register(DbConn *db, const char *name, int pid,
+									 const char *version, int64_t *id);
+extern DbResult db_listener_stopped(DbConn *db, int64_t id);
+extern DbResult db_listener_heartbeat(DbConn *db, int64_t id,
+									  const char	*state,
+									  const StrList *accounts,
+									  const char	*last_error);
+extern DbResult db_lease_try(DbConn *db, const char *account, bool *got);
+extern DbResult db_lease_release(DbConn *db, const char *account);
+extern DbResult db_claim_order(DbConn *db, int64_t id,
+							   const StrList *accounts, ClaimedOrder *out,
+							   bool *found);
+extern DbResult db_claim_orders(DbConn *db, int64_t id,
+								const StrList *accounts, int max,
+								ClaimedOrder **out, int *n);
+extern DbResult db_claim_resend(DbConn *db, int64_t id, int64_t order_id,
+								int max_attempts, ClaimedOrder *out,
+								char **refused);
+extern void		claimed_order_free(ClaimedOrder *o);
+extern void		claimed_order_copy(ClaimedOrder *dst, const ClaimedOrder *src);
+extern DbResult db_record_submission(DbConn *db, int64_t order_id,
+									 const char *broker_order_id,
+									 const char *broker_status,
+									 const char *payload,
+									 char	   **new_status);
+extern DbResult db_record_submissions_send(
+	DbConn *db, int n, const int64_t *order_ids,
+	const StrList *broker_order_ids, const StrList *broker_statuses,
+	const StrList *payloads);
+extern DbResult db_record_submissions_wait(DbConn *db, int n,
+										   char ***statuses);
+extern bool		db_busy(const DbConn *db);
+extern DbResult db_record_submissions(
+	DbConn *db, int n, const int64_t *order_ids,
+	const StrList *broker_order_ids, const StrList *broker_statuses,
+	const StrList *payloads, char ***statuses);
 extern DbResult	   db_release_unsent(DbConn *db, int64_t listener_id,
 									 int64_t order_id, const char *reason);
 extern DbResult	   db_record_conid(DbConn *db, int64_t order_id,

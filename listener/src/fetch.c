@@ -53,28 +53,29 @@ struct Fetcher
 void
 fetch_job_run(FetchJob *job, Gateway *gw)
 {
+	GwResponse *live = &job->live_resp;
+	GwResponse *trades = &job->trades_resp;
+
 	job->live_rc = job->trades_rc = -1;
 	if (job->want_live)
 	{
 		job->live_read = true;
 		job->live_r = gateway_call(gw, "GET", job->live_path, NULL,
-								   GW_PACE_ORDERS, &job->live_resp);
-		if (job->live_r == GW_OK && job->live_resp.status == 200)
-			job->live_rc = cpapi_parse_live_orders(job->live_resp.body,
-												   job->live_resp.len,
-												   &job->live, job->live_err,
-												   sizeof(job->live_err));
+								   GW_PACE_ORDERS, live);
+		if (job->live_r == GW_OK && live->status == 200)
+			job->live_rc = cpapi_parse_live_orders(
+				live->body, live->len, &job->live, job->live_err,
+				sizeof(job->live_err));
 		if (job->live_rc != 0)
 			return;
 	}
 	job->trades_read = true;
 	job->trades_r = gateway_call(gw, "GET", job->trades_path, NULL,
-								 GW_PACE_TRADES, &job->trades_resp);
-	if (job->trades_r == GW_OK && job->trades_resp.status == 200)
-		job->trades_rc = cpapi_parse_trades(job->trades_resp.body,
-											job->trades_resp.len, &job->trades,
-											job->trades_err,
-											sizeof(job->trades_err));
+								 GW_PACE_TRADES, trades);
+	if (job->trades_r == GW_OK && trades->status == 200)
+		job->trades_rc = cpapi_parse_trades(
+			trades->body, trades->len, &job->trades, job->trades_err,
+			sizeof(job->trades_err));
 }
 
 /* Release a job and everything it holds; NULL is allowed. */

@@ -77,27 +77,27 @@ typedef struct Gateway Gateway;
 /* Returns true when an HTTP call may start now. */
 typedef bool (*GwGuard)(void *arg);
 
-extern int		   gateway_global_init(void);
-extern void		   gateway_global_cleanup(void);
-extern char		  *gateway_redact_url(const char *url);
-extern int		   gateway_check_url(const char *url, bool insecure,
-									 char *err, size_t errlen);
-extern Gateway	  *gateway_create(const GatewaySettings *s,
+extern int		gateway_global_init(void);
+extern void		gateway_global_cleanup(void);
+extern char	   *gateway_redact_url(const char *url);
+extern int		gateway_check_url(const char *url, bool insecure,
 								  char *err, size_t errlen);
-extern Gateway	  *gateway_create_sibling(const Gateway *gw, char *err,
-										  size_t errlen);
-extern void		   gateway_destroy(Gateway *gw);
-extern void		   gateway_set_guard(Gateway *gw, GwGuard guard, void *arg);
-extern void		   gateway_set_interrupt(Gateway			   *gw,
-										 volatile sig_atomic_t *flag);
-extern void		   gateway_set_time_scale(Gateway *gw, double time_scale);
-extern GwResult	   gateway_call(Gateway *gw, const char *method,
-								const char *path, const char *body,
-								GwPace pace, GwResponse *resp);
-extern bool		   gateway_reserve(Gateway *gw, const GwPace *paces, int n);
-extern void		   gateway_note_remote(Gateway *gw, const char *method,
-									   const char *path, GwPace pace,
-									   GwResult r, const GwResponse *resp);
+extern Gateway *gateway_create(const GatewaySettings *s,
+							   char *err, size_t errlen);
+extern Gateway *gateway_create_sibling(const Gateway *gw, char *err,
+									   size_t errlen);
+extern void		gateway_destroy(Gateway *gw);
+extern void		gateway_set_guard(Gateway *gw, GwGuard guard, void *arg);
+extern void		gateway_set_interrupt(Gateway				*gw,
+									  volatile sig_atomic_t *flag);
+extern void		gateway_set_time_scale(Gateway *gw, double time_scale);
+extern GwResult gateway_call(Gateway *gw, const char *method,
+							 const char *path, const char *body,
+							 GwPace pace, GwResponse *resp);
+extern bool		gateway_reserve(Gateway *gw, const GwPace *paces, int n);
+extern void		gateway_note_remote(
+		Gateway *gw, const char *method, const char *path, GwPace pace,
+		GwResult r, const GwResponse *resp);
 extern double	   gateway_pace_wait(const Gateway *gw, GwPace pace);
 extern double	   gateway_penalty_left(const Gateway *gw);
 extern double	   gateway_silence(const Gateway *gw);

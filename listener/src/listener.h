@@ -223,14 +223,14 @@ extern GwResult	   session_call(Listener *L, const char *method,
 								GwPace pace, GwResponse *resp);
 extern void		   session_note_answer(Listener *L, const char *what,
 									   GwResult r, const GwResponse *resp);
-extern bool		   session_note_remote(Listener *L, const char *method,
-									   const char *path, GwResult r,
-									   const GwResponse *resp);
-extern void		   session_send_suppress(Listener *L);
-extern void		   leases_update(Listener *L);
-extern void		   leases_take(Listener *L);
-extern void		   leases_served(const Listener *L, StrList *out);
-extern void		   listener_set_error(Listener *L, const char *fmt, ...)
+extern bool		   session_note_remote(
+		   Listener *L, const char *method, const char *path, GwResult r,
+		   const GwResponse *resp);
+extern void session_send_suppress(Listener *L);
+extern void leases_update(Listener *L);
+extern void leases_take(Listener *L);
+extern void leases_served(const Listener *L, StrList *out);
+extern void listener_set_error(Listener *L, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* order.c */

@@ -159,8 +159,9 @@ accepts_report(Listener *L, const AcceptBatch *a, char **statuses)
 							a->statuses.items[i], a->notes.items[i],
 							statuses[i]);
 		else
-			log_warning(ctx, "accepted as broker order %s (%s) but not "
-							 "recorded; it will be found by its cOID %s",
+			log_warning(ctx,
+						"accepted as broker order %s (%s) but not recorded; "
+						"it will be found by its cOID %s",
 						a->broker_ids.items[i], a->statuses.items[i],
 						a->coids.items[i]);
 		if (statuses != NULL)
@@ -193,19 +194,18 @@ accepts_record_now(Listener *L, const AcceptBatch *a)
 	int		 i;
 
 	if (a->n > 1)
-		rc = db_record_submissions(L->db, a->n, a->order_ids, &a->broker_ids,
-								   &a->statuses, &a->payloads, &statuses);
+		rc = db_record_submissions(L->db, a->n, a->order_ids,
+								   &a->broker_ids, &a->statuses,
+								   &a->payloads, &statuses);
 	if (rc == DB_FAILED)
 	{
 		statuses = xcalloc((size_t) a->n, sizeof(char *));
 		rc = DB_OK;
 		for (i = 0; i < a->n && rc != DB_LOST; i++)
 		{
-			DbResult one = db_record_submission(L->db, a->order_ids[i],
-												a->broker_ids.items[i],
-												a->statuses.items[i],
-												a->payloads.items[i],
-												&statuses[i]);
+			DbResult one = db_record_submission(
+				L->db, a->order_ids[i], a->broker_ids.items[i],
+				a->statuses.items[i], a->payloads.items[i], &statuses[i]);
 
 			if (one != DB_OK)
 			{
@@ -271,8 +271,9 @@ accepts_second_session(Listener *L)
 					  L->cfg.lock_timeout, false) == DB_OK)
 		return true;
 	next_try = mono_now() + 60.0;
-	log_warning("database", "could not open a second session to record "
-							"acceptances; recording them on the main one");
+	log_warning("database",
+				"could not open a second session to record acceptances; "
+				"recording them on the main one");
 	return false;
 }
 
@@ -881,8 +882,10 @@ claim_and_submit(Listener *L)
 		int			  i;
 		int			  j;
 		double		  started;
-		DbResult	  rc = db_claim_orders(L->db, L->listener_id, &served,
-										   CLAIM_BATCH_MAX, &batch, &n);
+		DbResult	  rc;
+
+		rc = db_claim_orders(L->db, L->listener_id, &served, CLAIM_BATCH_MAX,
+							 &batch, &n);
 
 		if (rc == DB_LOST)
 			listener_db_lost(L);
@@ -917,10 +920,10 @@ claim_and_submit(Listener *L)
 		{
 			for (j = i; j < n; j++)
 				unsent_note(L, batch[j].order_id);
-			log_warning("claim", "%d claimed order%s not sent (%s): %s "
-								 "submitting and %s sent with %s cOID%s "
-								 "once the broker was asked and did not "
-								 "have %s",
+			log_warning("claim",
+						"%d claimed order%s not sent (%s): %s submitting "
+						"and %s sent with %s cOID%s once the broker was "
+						"asked and did not have %s",
 						n - i, n - i == 1 ? "" : "s",
 						!session_ready(L) ? "the gateway session was lost"
 							: L->need_reconcile

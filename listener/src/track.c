@@ -1302,8 +1302,9 @@ track_start(Listener *L, Lease *lease, InFlightList *rows)
 		if (L->fetcher == NULL)
 		{
 			L->fetch_inline = true;
-			log_warning("track", "tracking reads run on the main thread, "
-								 "holding up claims while they last: %s",
+			log_warning("track",
+						"tracking reads run on the main thread, holding "
+						"up claims while they last: %s",
 						err);
 		}
 	}
