@@ -660,6 +660,74 @@ COMMENT ON FUNCTION pgtrade.record_fill(text, text, text, bigint, text,
 	'to its order through order_ref = cOID; executions matching no order '
 	'are kept unlinked.  True only when the row was really inserted.';
 
+/*
+ * record_fills records several executions at once, element by element
+ * of its arrays, as record_fill would one by one and in that order (a
+ * late commission or a correction after its execution): the listener
+ * records what one read of the trades brought in one transaction.  All
+ * or nothing: an error in one element records none of them.
+ */
+CREATE FUNCTION pgtrade.record_fills(execution_ids text[], order_refs text[],
+	account_ids text[], conids bigint[], sides text[], quantities numeric[],
+	prices numeric[], trade_times timestamptz[], commissions numeric[],
+	payloads jsonb[])
+RETURNS TABLE (execution_id text, inserted boolean)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_n integer := coalesce(cardinality(execution_ids), 0);
+	v_i integer;
+BEGIN
+	IF coalesce(cardinality(order_refs), 0) <> v_n
+		OR coalesce(cardinality(account_ids), 0) <> v_n
+		OR coalesce(cardinality(conids), 0) <> v_n
+		OR coalesce(cardinality(sides), 0) <> v_n
+		OR coalesce(cardinality(quantities), 0) <> v_n
+		OR coalesce(cardinality(prices), 0) <> v_n
+		OR coalesce(cardinality(trade_times), 0) <> v_n
+		OR coalesce(cardinality(commissions), 0) <> v_n
+		OR coalesce(cardinality(payloads), 0) <> v_n THEN
+		RAISE EXCEPTION 'record_fills needs arrays of one length'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('%s execution ids; the other '
+					  || 'arrays hold %s.', v_n, pg_catalog.concat_ws(', ',
+					  coalesce(cardinality(order_refs), 0),
+					  coalesce(cardinality(account_ids), 0),
+					  coalesce(cardinality(conids), 0),
+					  coalesce(cardinality(sides), 0),
+					  coalesce(cardinality(quantities), 0),
+					  coalesce(cardinality(prices), 0),
+					  coalesce(cardinality(trade_times), 0),
+					  coalesce(cardinality(commissions), 0),
+					  coalesce(cardinality(payloads), 0)));
+	END IF;
+	/*
+	 * Lock the batch's orders first, in order_id order: record_submissions
+	 * (on another session of the listener) takes its batch's orders in
+	 * that order too, so two batches touching the same orders wait for
+	 * each other instead of deadlocking.
+	 */
+	PERFORM 1 FROM pgtrade.orders o
+	WHERE o.client_order_id = ANY (order_refs)
+	ORDER BY o.order_id
+	FOR UPDATE;
+	FOR v_i IN 1 .. v_n LOOP
+		execution_id := execution_ids[v_i];
+		inserted := pgtrade.record_fill(execution_ids[v_i], order_refs[v_i],
+			account_ids[v_i], conids[v_i], sides[v_i], quantities[v_i],
+			prices[v_i], trade_times[v_i], commissions[v_i], payloads[v_i]);
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.record_fills(text[], text[], text[], bigint[],
+	text[], numeric[], numeric[], timestamptz[], numeric[], jsonb[]) IS
+	'Listener: records several executions, as record_fill does each and '
+	'in array order, all or nothing; returns for each whether its row '
+	'was really inserted.';
+
 CREATE FUNCTION pgtrade.orders_to_cancel(accounts text[],
 	resend_after interval DEFAULT '30 seconds')
 RETURNS TABLE (order_id bigint, client_order_id text, account_id text,

@@ -166,6 +166,7 @@ GRANT EXECUTE ON FUNCTION
 	pgtrade.record_rejection(bigint, text, jsonb),
 	pgtrade.record_status(bigint, text, numeric, numeric, jsonb),
 	pgtrade.record_fill(text, text, text, bigint, text, numeric, numeric, timestamptz, numeric, jsonb),
+	pgtrade.record_fills(text[], text[], text[], bigint[], text[], numeric[], numeric[], timestamptz[], numeric[], jsonb[]),
 	pgtrade.record_unknown(bigint, text),
 	pgtrade.release_unsent(bigint, bigint, text),
 	pgtrade.orders_in_flight(text[]),

@@ -41,6 +41,9 @@ ALTER FUNCTION pgtrade.record_cancel_sent(bigint, jsonb)
 ALTER FUNCTION pgtrade.record_fill(text, text, text, bigint, text, numeric,
 	numeric, timestamptz, numeric, jsonb)
 	SET enable_seqscan = off SET jit = off;
+ALTER FUNCTION pgtrade.record_fills(text[], text[], text[], bigint[], text[],
+	numeric[], numeric[], timestamptz[], numeric[], jsonb[])
+	SET enable_seqscan = off SET jit = off;
 ALTER FUNCTION pgtrade.record_conid(bigint, bigint, jsonb)
 	SET enable_seqscan = off SET jit = off;
 ALTER FUNCTION pgtrade.orders_in_flight(text[])

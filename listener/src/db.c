@@ -18,6 +18,7 @@
 
 #include "db.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,29 +263,36 @@ db_read_notifies(DbConn *db, int *count, int *other)
 }
 
 /*
- * Write a text[] literal of the list, each element double-quoted with
- * quotes and backslashes escaped.  Returns a malloc'ed string.
+ * Write an array literal of n strings, each element double-quoted with
+ * quotes and backslashes escaped, a NULL string as an SQL NULL element.
+ * Returns a malloc'ed string.
  */
 static char *
-array_literal(const StrList *l)
+array_literal_opt(const char *const *items, int n)
 {
 	size_t len = 3;
 	char  *s;
 	char  *p;
 	int	   i;
 
-	for (i = 0; i < l->n; i++)
-		len += 2 * strlen(l->items[i]) + 3;
+	for (i = 0; i < n; i++)
+		len += items[i] ? 2 * strlen(items[i]) + 3 : 5;
 	p = s = xmalloc(len);
 	*p++ = '{';
-	for (i = 0; i < l->n; i++)
+	for (i = 0; i < n; i++)
 	{
 		const char *c;
 
 		if (i > 0)
 			*p++ = ',';
+		if (items[i] == NULL)
+		{
+			memcpy(p, "NULL", 4);
+			p += 4;
+			continue;
+		}
 		*p++ = '"';
-		for (c = l->items[i]; *c; c++)
+		for (c = items[i]; *c; c++)
 		{
 			if (*c == '"' || *c == '\\')
 				*p++ = '\\';
@@ -295,6 +303,13 @@ array_literal(const StrList *l)
 	*p++ = '}';
 	*p = '\0';
 	return s;
+}
+
+/* Return an array literal of the list (malloc'ed). */
+static char *
+array_literal(const StrList *l)
+{
+	return array_literal_opt((const char *const *) l->items, l->n);
 }
 
 /* Return a text[] literal of the list (malloc'ed), for a parameter. */
@@ -687,6 +702,52 @@ db_record_submissions_send(DbConn *db, int n, const int64_t *order_ids,
 }
 
 /*
+ * Collect the answer to a statement sent without waiting, which must
+ * return n rows.  On DB_OK *res holds them (PQclear it); otherwise
+ * *res is NULL.
+ */
+static DbResult
+db_collect(DbConn *db, const char *what, int n, PGresult **res)
+{
+	PGresult *r;
+	DbResult  rc = DB_OK;
+
+	*res = NULL;
+	if (db->conn == NULL || !db->busy)
+		return DB_LOST;
+	while ((r = PQgetResult(db->conn)) != NULL)
+	{
+		if (*res == NULL && PQresultStatus(r) == PGRES_TUPLES_OK)
+			*res = r;
+		else
+		{
+			if (rc == DB_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+				rc = db_failure(db, what, r);
+			PQclear(r);
+		}
+		if (db->conn == NULL)
+			break;
+	}
+	db->busy = false;
+	if (rc == DB_OK && *res == NULL)
+		rc = db->conn != NULL && PQstatus(db->conn) != CONNECTION_BAD
+			? DB_FAILED
+			: db_failure(db, what, NULL);
+	if (rc == DB_OK && PQntuples(*res) != n)
+	{
+		log_error("database", "%s answered %d rows for %d", what,
+				  PQntuples(*res), n);
+		rc = DB_FAILED;
+	}
+	if (rc != DB_OK)
+	{
+		PQclear(*res);
+		*res = NULL;
+	}
+	return rc;
+}
+
+/*
  * Wait for the answer of db_record_submissions_send (n acceptances).
  * On DB_OK, statuses (malloc'ed, n entries, each malloc'ed or NULL) get
  * each order's status after.
@@ -694,34 +755,11 @@ db_record_submissions_send(DbConn *db, int n, const int64_t *order_ids,
 DbResult
 db_record_submissions_wait(DbConn *db, int n, char ***statuses)
 {
-	PGresult *r;
-	PGresult *res = NULL;
-	DbResult  rc = DB_OK;
+	PGresult *res;
+	DbResult  rc = db_collect(db, "record_submissions", n, &res);
 	int		  i;
 
 	*statuses = NULL;
-	if (db->conn == NULL || !db->busy)
-		return DB_LOST;
-	while ((r = PQgetResult(db->conn)) != NULL)
-	{
-		if (res == NULL && PQresultStatus(r) == PGRES_TUPLES_OK)
-			res = r;
-		else
-		{
-			if (rc == DB_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-				rc = db_failure(db, "record_submissions", r);
-			PQclear(r);
-		}
-		if (db->conn == NULL)
-			break;
-	}
-	db->busy = false;
-	if (rc == DB_OK && res == NULL)
-		rc = db->conn != NULL && PQstatus(db->conn) != CONNECTION_BAD
-			? DB_FAILED
-			: db_failure(db, "record_submissions", NULL);
-	if (rc == DB_OK && PQntuples(res) != n)
-		rc = DB_FAILED;
 	if (rc == DB_OK)
 	{
 		*statuses = xcalloc((size_t) n, sizeof(char *));
@@ -806,6 +844,104 @@ db_record_status(DbConn *db, int64_t order_id, const char *broker_status,
 						"SELECT pgtrade.record_status($1::bigint, $2, "
 						"$3::numeric, $4::numeric, $5::jsonb)",
 						5, params, new_status);
+}
+
+/*
+ * Send pgtrade.record_fills for n executions without waiting for its
+ * answer (db_record_fills_wait collects it).  One statement, so one
+ * transaction: all or none.
+ */
+DbResult
+db_record_fills_send(DbConn *db, int n, const FillRecord *fills)
+{
+	/* the columns of FillRecord, in pgtrade.record_fills' order */
+	static const size_t cols[10] = {
+		offsetof(FillRecord, execution_id), offsetof(FillRecord, order_ref),
+		offsetof(FillRecord, account_id), offsetof(FillRecord, conid),
+		offsetof(FillRecord, side), offsetof(FillRecord, quantity),
+		offsetof(FillRecord, price), offsetof(FillRecord, trade_time),
+		offsetof(FillRecord, commission), offsetof(FillRecord, payload)};
+	const char **col;
+	char		*params[10];
+	char		 msg[512];
+	int			 ok;
+	int			 c;
+	int			 i;
+
+	if (db->conn == NULL)
+		return DB_LOST;
+	col = xcalloc((size_t) (n > 0 ? n : 1), sizeof(char *));
+	for (c = 0; c < 10; c++)
+	{
+		for (i = 0; i < n; i++)
+			col[i] = *(const char *const *) ((const char *) &fills[i] +
+											 cols[c]);
+		params[c] = array_literal_opt(col, n);
+	}
+	free(col);
+	ok = PQsendQueryParams(
+		db->conn,
+		"SELECT execution_id, inserted FROM "
+		"pgtrade.record_fills($1::text[], $2::text[], $3::text[], "
+		"$4::bigint[], $5::text[], $6::numeric[], $7::numeric[], "
+		"$8::timestamptz[], $9::numeric[], $10::text[]::jsonb[])",
+		10, NULL, (const char *const *) params, NULL, NULL, 0);
+	for (i = 0; i < 10; i++)
+		free(params[i]);
+	if (ok)
+	{
+		db->busy = true;
+		return DB_OK;
+	}
+	first_line(PQerrorMessage(db->conn), msg, sizeof(msg));
+	log_warning("database", "could not send record_fills: %s", msg);
+	if (PQstatus(db->conn) == CONNECTION_BAD)
+	{
+		db_disconnect(db);
+		return DB_LOST;
+	}
+	return DB_FAILED;
+}
+
+/*
+ * Wait for the answer of db_record_fills_send (n executions).  On
+ * DB_OK, inserted[i] tells whether execution i was a new row.
+ */
+DbResult
+db_record_fills_wait(DbConn *db, int n, bool *inserted)
+{
+	PGresult *res;
+	DbResult  rc = db_collect(db, "record_fills", n, &res);
+	int		  i;
+
+	for (i = 0; rc == DB_OK && i < n; i++)
+		inserted[i] = !PQgetisnull(res, i, 1) &&
+			strcmp(PQgetvalue(res, i, 1), "t") == 0;
+	PQclear(res);
+	return rc;
+}
+
+/* Record n executions in one transaction and wait: all or none. */
+DbResult
+db_record_fills(DbConn *db, int n, const FillRecord *fills, bool *inserted)
+{
+	DbResult rc = db_record_fills_send(db, n, fills);
+
+	return rc == DB_OK ? db_record_fills_wait(db, n, inserted) : rc;
+}
+
+/*
+ * Return true when the answer to a statement sent without waiting has
+ * come in (or the session broke), so that collecting it will not block.
+ */
+bool
+db_answer_ready(DbConn *db)
+{
+	if (db->conn == NULL || !db->busy)
+		return true;
+	if (!PQconsumeInput(db->conn))
+		return true; /* the wait reports the failure */
+	return !PQisBusy(db->conn);
 }
 
 /* Record one execution; *inserted is true only for a new row. */

@@ -196,6 +196,12 @@ extern DbResult	   db_record_status(DbConn *db, int64_t order_id,
 									const char *filled_quantity,
 									const char *avg_price,
 									const char *payload, char **new_status);
+extern DbResult	   db_record_fills_send(DbConn *db, int n,
+										const FillRecord *fills);
+extern DbResult	   db_record_fills_wait(DbConn *db, int n, bool *inserted);
+extern DbResult	   db_record_fills(DbConn *db, int n, const FillRecord *fills,
+								   bool *inserted);
+extern bool		   db_answer_ready(DbConn *db);
 extern DbResult	   db_record_fill(DbConn *db, const FillRecord *f,
 								  bool *inserted);
 extern DbResult	   db_record_unknown(DbConn *db, int64_t order_id,

@@ -157,6 +157,7 @@ typedef struct SeenCache
 
 typedef struct BarsState   BarsState;	/* bars.c */
 typedef struct AcceptBatch AcceptBatch; /* order.c */
+typedef struct FillQueue   FillQueue;	/* fills.c */
 
 typedef struct Listener
 {
@@ -198,6 +199,7 @@ typedef struct Listener
 	AcceptBatch *recording; /* the batch it is recording, or NULL */
 	StrList		 unsent;	/* ids of orders claimed here, never sent */
 	SeenCache	 fills_seen;
+	FillQueue	*fillq; /* executions waiting to be recorded, or NULL */
 	SeenCache	 status_seen;
 	SeenCache	 ended; /* orders seen ending: account, cOID, id, status */
 
@@ -248,6 +250,17 @@ extern void			 unsent_note(Listener *L, int64_t order_id);
 extern bool			 prompt_allowed(const Listener		  *L,
 									const CpapiOrderReply *r);
 extern char			*prompt_text(const CpapiOrderReply *r);
+
+/* fills.c */
+extern void fills_add(Listener *L, const char *account,
+					  const CpapiTrades *t);
+extern void fills_pump(Listener *L);
+extern bool fills_pending(const Listener *L, const char *account);
+extern bool fills_ready_to_send(const Listener *L);
+extern int	fills_socket(const Listener *L);
+extern void fills_lost(Listener *L);
+extern void fills_finish(Listener *L);
+extern void fills_free(Listener *L);
 
 /* modify.c */
 extern void modify_send_due(Listener *L);

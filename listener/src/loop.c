@@ -19,7 +19,9 @@
  *	   submit; then track (apply a finished read, start the next one),
  *	   then compare positions.
  *	5. Heartbeat every poll interval.
- *	6. Wait on the database socket and the tracking worker's pipe until
+ *	6. Collect the answer to a batch of executions and send the next
+ *	   (fills.c).
+ *	7. Wait on the database sockets and the tracking worker's pipe until
  *	   the next timer.
  * NOTIFY only rings the bell: the orders table is the queue, so a lost
  * notification costs one poll interval, never an order.
@@ -260,7 +262,7 @@ loop_once_in_flight(Listener *L, bool *failed)
 /*
  * For --once: return true when every order this run sent has left
  * flight and each of their accounts has had its trades read once since,
- * so that their fills are in.
+ * and what those reads brought is recorded, so that their fills are in.
  */
 static bool
 loop_once_done(Listener *L)
@@ -269,7 +271,7 @@ loop_once_done(Listener *L)
 	int	 i;
 
 	if (!L->once_claims_done || L->need_reconcile || !session_ready(L) ||
-		!db_is_connected(L->db))
+		!db_is_connected(L->db) || fills_pending(L, NULL))
 		return false;
 	if (loop_once_in_flight(L, &failed) || failed)
 	{
@@ -332,6 +334,8 @@ loop_timeout(const Listener *L)
 	}
 	if (L->cfg.once)
 		next = MIN(next, L->once_deadline);
+	if (fills_ready_to_send(L))
+		next = now; /* a batch of executions to send */
 	return next > now ? next - now : 0;
 }
 
@@ -365,8 +369,9 @@ loop_read_notifies(Listener *L)
 static void
 loop_wait(Listener *L)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	int			  sock = db_socket(L->db);
+	int			  fills_sock = fills_socket(L);
 	int			  timeout_ms = (int) (loop_timeout(L) * 1000.0) + 1;
 	int			  n;
 	int			  nfds = 0;
@@ -387,6 +392,13 @@ loop_wait(Listener *L)
 	if (sock >= 0)
 	{
 		pfd[nfds].fd = sock;
+		pfd[nfds].events = POLLIN;
+		pfd[nfds++].revents = 0;
+	}
+	/* so does the answer to a batch of executions */
+	if (fills_sock >= 0)
+	{
+		pfd[nfds].fd = fills_sock;
 		pfd[nfds].events = POLLIN;
 		pfd[nfds++].revents = 0;
 	}
@@ -515,6 +527,9 @@ listener_run(Listener *L)
 		}
 		/* a tracking read that finished while the loop was elsewhere */
 		track_collect(L);
+		/* executions: collect a batch's answer, send the next batch */
+		if (db_is_connected(L->db))
+			fills_pump(L);
 		if (L->cfg.once && now >= L->once_deadline)
 		{
 			log_warning("loop", "--once: deadline of %.0f s reached with "
@@ -528,6 +543,7 @@ listener_run(Listener *L)
 	/* the worker finishes its read; what it read is not applied */
 	fetcher_destroy(L->fetcher);
 	L->fetcher = NULL;
+	fills_finish(L);
 	if (db_is_connected(L->db) && L->registered)
 	{
 		loop_heartbeat(L, "stopped");

@@ -85,6 +85,7 @@ listener_free(Listener *L)
 	gateway_destroy(L->gw);
 	db_destroy(L->db);
 	db_destroy(L->rec);
+	fills_free(L);
 	for (i = 0; i < L->n_leases; i++)
 		free(L->leases[i].account);
 	free(L->leases);

@@ -10,8 +10,9 @@
  * GET /portfolio/{acct}/positions/{page} until an empty one) and hands
  * them to pgtrade.record_positions, which compares them by conid and
  * records drift.  A comparison is made only when nothing of the account
- * is in flight (pgtrade.orders_in_flight) and no trade poll is still
- * owed for it; otherwise it is postponed to the next poll.
+ * is in flight (pgtrade.orders_in_flight), no trade poll is still owed
+ * for it and none of its executions waits to be recorded (fills.c);
+ * otherwise it is postponed to the next poll.
  *
  * When: as soon as a lease is taken (start-up, database reconnect) and
  * whenever the gateway session is established again; then every
@@ -362,14 +363,15 @@ positions_compare(Listener *L, Lease *l)
 
 /*
  * Return true when an order of account is in flight according to rows,
- * or trade polls are still owed for it.
+ * trade polls are still owed for it, or executions of it wait to be
+ * recorded.
  */
 static bool
-positions_busy(const Lease *l, const InFlightList *rows)
+positions_busy(const Listener *L, const Lease *l, const InFlightList *rows)
 {
 	int i;
 
-	if (l->trades_tail > 0)
+	if (l->trades_tail > 0 || fills_pending(L, l->account))
 		return true;
 	for (i = 0; i < rows->n; i++)
 		if (strcmp(rows->rows[i].account_id, l->account) == 0)
@@ -408,7 +410,7 @@ positions_tick(Listener *L)
 
 		if (!l->held || l->pos_next > now)
 			continue;
-		if (positions_busy(l, &rows))
+		if (positions_busy(L, l, &rows))
 			l->pos_next = now + L->cfg.poll_interval;
 		else if (wait > 0)
 			l->pos_next = now + wait;

@@ -39,8 +39,9 @@
  * read as before.
  *
  * Fills are recorded for every execution of a served account, ours or
- * not; record_fill dedupes by execution id, and a small cache saves the
- * database a call per execution per poll.
+ * not, in batches off the loop (fills.c); record_fill dedupes by
+ * execution id, and a small cache saves the database a call per
+ * execution per poll.
  *
  *-------------------------------------------------------------------------
  */
@@ -169,6 +170,7 @@ listener_db_lost(Listener *L)
 	/* the second session follows (a reload may have changed conninfo) */
 	if (L->rec != NULL && !db_busy(L->rec))
 		db_disconnect(L->rec);
+	fills_lost(L);
 	for (i = 0; i < L->n_leases; i++)
 		L->leases[i].held = false;
 	L->need_reconcile = true;
@@ -693,48 +695,15 @@ apply_ended(Listener *L, const char *account, const LiveView *v)
 	return rc;
 }
 
-/* Record every execution not recorded yet.  Returns DB_LOST or DB_OK. */
-static DbResult
+/*
+ * Record every execution not recorded yet: queued, and sent to the
+ * database off the loop (fills.c).
+ */
+static void
 apply_trades(Listener *L, const char *account, const CpapiTrades *t)
 {
-	int i;
-
-	for (i = 0; i < t->n; i++)
-	{
-		const CpapiTrade *tr = &t->trades[i];
-		char			 *key = xasprintf("%s|%s", tr->execution_id,
-							  tr->commission ? tr->commission : "");
-		char			  conid[24];
-		FillRecord		  f;
-		bool			  inserted = false;
-		DbResult		  rc = DB_OK;
-
-		snprintf(conid, sizeof(conid), "%lld", (long long) tr->conid);
-		memset(&f, 0, sizeof(f));
-		f.execution_id = tr->execution_id;
-		f.order_ref = tr->order_ref;
-		f.account_id = tr->account ? tr->account : account;
-		f.conid = tr->has_conid ? conid : NULL;
-		f.side = cpapi_side_db(tr->side);
-		f.quantity = tr->size;
-		f.price = tr->price;
-		f.trade_time = tr->trade_time;
-		f.commission = tr->commission;
-		f.payload = tr->payload;
-		if (!seen_check(&L->fills_seen, key))
-			rc = db_record_fill(L->db, &f, &inserted);
-		if (rc == DB_OK && !seen_check(&L->fills_seen, key))
-			seen_add(&L->fills_seen, key);
-		if (inserted)
-			log_info("account",
-					 "%s: execution %s recorded: %s %s at %s, cOID %s",
-					 f.account_id, tr->execution_id, f.side, tr->size,
-					 tr->price, tr->order_ref ? tr->order_ref : "(none)");
-		free(key);
-		if (rc == DB_LOST)
-			return rc;
-	}
-	return DB_OK;
+	fills_add(L, account, t);
+	fills_pump(L);
 }
 
 /*
@@ -1017,11 +986,8 @@ reconcile_account(Listener *L, const char *account, const InFlightList *rows)
 			listener_db_lost(L);
 		rc = rc == DB_OK ? 0 : -1;
 	}
-	if (rc == 0 && apply_trades(L, account, &t) == DB_LOST)
-	{
-		listener_db_lost(L);
-		rc = -1;
-	}
+	if (rc == 0)
+		apply_trades(L, account, &t);
 	if (rc == 0 && lease_of(L, account) != NULL)
 		lease_of(L, account)->trades_tail = TRADES_TAIL_POLLS;
 	live_view_free(&v);
@@ -1258,7 +1224,7 @@ track_apply(Listener *L, FetchJob *job)
 	if (rc != DB_LOST)
 		rc = apply_ended(L, lease->account, &v);
 	if (rc != DB_LOST)
-		rc = apply_trades(L, lease->account, &job->trades);
+		apply_trades(L, lease->account, &job->trades);
 	if (rc != DB_LOST)
 		note_traded(L, lease->account, rows, &job->trades);
 	if (rc == DB_LOST)

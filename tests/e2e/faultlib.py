@@ -27,6 +27,20 @@ def add_trading(account, symbol, conid):
     psql("SELECT pgtrade.add_instrument(:'p0', :'p1')", symbol, conid)
 
 
+def position_of(account, symbol):
+    """Return pgtrade's position of account in symbol (0 when none)."""
+    return int(scalar("SELECT coalesce(sum(p.quantity), 0) FROM "
+                      "pgtrade.position p JOIN pgtrade.instrument i USING "
+                      "(instrument_id) WHERE p.account_id = :'p0' AND "
+                      "i.symbol = :'p1'", account, symbol))
+
+
+def held(sim, route):
+    """The requests of route that the simulator's hold fault keeps now."""
+    return [h for h in sim.call("GET", "/sim/held")["held"]
+            if h["route"] == route]
+
+
 def fresh_sim(conid, price="100.00"):
     """Stop the listener, start an empty simulator quoting conid at price.
 

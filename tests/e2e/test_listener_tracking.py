@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import Tap, psql, scalar, wait_until, services  # noqa: E402
 from faultlib import (LISTENER_LOG, mark, text_since, posts_of,  # noqa: E402
                       coid_of, status_of, wait_status, listener_pid,
-                      add_trading, fresh_sim)
+                      add_trading, fresh_sim, position_of, held)
 
 HOLD_MS = 8000
 t = Tap(13)
@@ -32,15 +32,11 @@ services("start-listener")
 
 
 def held_live():
-    return [h for h in sim.call("GET", "/sim/held")["held"]
-            if h["route"] == "live_orders"]
+    return held(sim, "live_orders")
 
 
 def position():
-    return int(scalar("SELECT coalesce(sum(p.quantity), 0) FROM "
-                      "pgtrade.position p JOIN pgtrade.instrument i USING "
-                      "(instrument_id) WHERE p.account_id = :'p0' AND "
-                      "i.symbol = :'p1'", ACCT, SYM))
+    return position_of(ACCT, SYM)
 
 
 def fills_of(order_id):
