@@ -634,8 +634,17 @@ BEGIN
 				record_fill.conid);
 		END IF;
 	END IF;
-	INSERT INTO pgtrade.account (account_id) VALUES (record_fill.account_id)
-	ON CONFLICT DO NOTHING;
+	/*
+	 * Look before inserting: the risk gate updates the account row as its
+	 * per-account lock, and INSERT ... ON CONFLICT would wait for each
+	 * order being placed on the account to commit.
+	 */
+	IF NOT EXISTS (SELECT 1 FROM pgtrade.account a
+				   WHERE a.account_id = record_fill.account_id) THEN
+		INSERT INTO pgtrade.account (account_id)
+		VALUES (record_fill.account_id)
+		ON CONFLICT DO NOTHING;
+	END IF;
 
 	INSERT INTO pgtrade.fill (execution_id, order_id, order_ref, account_id,
 		instrument_id, side, quantity, price, trade_time, payload)

@@ -858,6 +858,7 @@ class Execution:
         self.commission = commission
         self.commission_hidden = 0  # trades answers still without it
         self.corrected = False  # a later correction replaced it
+        self._listed_json = None  # listed_row text, once it is final
 
     def trade_row(self):
         """Return the trades element (size number, price string)."""
@@ -907,6 +908,20 @@ class Execution:
         if row["order_ref"] is None:
             del row["order_ref"]
         return row
+
+    def listed_json(self):
+        """Return listed_row() as JSON text.
+
+        A day's trades answer lists every execution of the day, and its
+        rows do not change once the commission shows: their text is made
+        once, not on every call under the simulator's lock.
+        """
+        if self.commission_hidden > 0:
+            return json.dumps(self.listed_row(), default=json_default)
+        if self._listed_json is None:
+            self._listed_json = json.dumps(self.listed_row(),
+                                           default=json_default)
+        return self._listed_json
 
     def book_row(self):
         """Return the execution as listed by GET /sim/book."""
@@ -2623,10 +2638,11 @@ class Simulator:
         # the trades_delay_s fault: executions show up late, as they can
         shown = now - self.config["trades_delay_s"] * self.scale
         account = req.arg("accountId")
-        return [exe.listed_row() for exe in
-                sorted(self.book.executions, key=lambda e: e.ts)
-                if since <= exe.ts <= shown and
-                (account is None or exe.order.account == account)]
+        return RawJSON("[%s]" % ", ".join(
+            exe.listed_json() for exe in
+            sorted(self.book.executions, key=lambda e: e.ts)
+            if since <= exe.ts <= shown and
+            (account is None or exe.order.account == account)))
 
     # ----- portfolio -----------------------------------------------------
 
