@@ -474,7 +474,8 @@ ALTER TABLE pgtrade.orders
 	ADD COLUMN oca_group text,
 	ADD COLUMN bracket_role text
 		CHECK (bracket_role IN ('entry', 'take_profit', 'stop_loss'));
-CREATE INDEX orders_parent ON pgtrade.orders (parent_order_id)
+/* a bracket's children in order_id order, the order they are locked in */
+CREATE INDEX orders_parent ON pgtrade.orders (parent_order_id, order_id)
 	WHERE parent_order_id IS NOT NULL;
 COMMENT ON COLUMN pgtrade.orders.parent_order_id IS
 	'For a bracket''s take-profit and stop-loss: the entry order they '
