@@ -387,7 +387,9 @@ CREATE TABLE pgtrade.commission (
 	currency		text,
 	recorded_at		timestamptz NOT NULL DEFAULT clock_timestamp()
 );
-CREATE INDEX commission_execution ON pgtrade.commission (execution_id);
+/* one commission per execution, even when two sessions report it at once */
+CREATE UNIQUE INDEX commission_execution
+	ON pgtrade.commission (execution_id);
 COMMENT ON TABLE pgtrade.commission IS
 	'Commissions, append-only and apart from fills because brokers may '
 	'report them later.';

@@ -597,7 +597,8 @@ BEGIN
 			SELECT 1 FROM pgtrade.commission c
 			WHERE c.execution_id = record_fill.execution_id) THEN
 			INSERT INTO pgtrade.commission (execution_id, amount)
-			VALUES (record_fill.execution_id, record_fill.commission);
+			VALUES (record_fill.execution_id, record_fill.commission)
+			ON CONFLICT (execution_id) DO NOTHING;
 		END IF;
 		RETURN false;
 	END IF;
@@ -658,7 +659,8 @@ BEGIN
 	END IF;
 	IF commission IS NOT NULL THEN
 		INSERT INTO pgtrade.commission (execution_id, amount)
-		VALUES (record_fill.execution_id, record_fill.commission);
+		VALUES (record_fill.execution_id, record_fill.commission)
+		ON CONFLICT (execution_id) DO NOTHING;
 	END IF;
 	RETURN true;
 END
@@ -715,8 +717,11 @@ BEGIN
 	/*
 	 * Lock the batch's orders first, in order_id order: record_submissions
 	 * (on another session of the listener) takes its batch's orders in
-	 * that order too, so two batches touching the same orders wait for
-	 * each other instead of deadlocking.
+	 * the order they were claimed, which is order_id order within one
+	 * pass of claim_orders, so two batches touching the same orders mostly
+	 * wait for each other instead of deadlocking.  A deadlock that is
+	 * left is detected by PostgreSQL; the listener then records the
+	 * executions again, one by one.
 	 */
 	PERFORM 1 FROM pgtrade.orders o
 	WHERE o.client_order_id = ANY (order_refs)

@@ -186,8 +186,13 @@ queue_take(Listener *L, int n, const bool *inserted, const bool *ok)
 	q->n -= n;
 	memmove(q->recs, q->recs + n, (size_t) q->n * sizeof(FillRecord));
 	memmove(q->keys, q->keys + n, (size_t) q->n * sizeof(char *));
-	if (q->n == 0)
-		seen_clear(&q->queued);
+	/*
+	 * Forget the keys that left; a row dropped after a refusal must be
+	 * queued again when the next read of the trades lists it.
+	 */
+	seen_clear(&q->queued);
+	for (i = 0; i < q->n; i++)
+		seen_add(&q->queued, q->keys[i]);
 }
 
 /*

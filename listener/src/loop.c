@@ -371,7 +371,7 @@ loop_wait(Listener *L)
 {
 	struct pollfd pfd[3];
 	int			  sock = db_socket(L->db);
-	int			  fills_sock = fills_socket(L);
+	int			  fills_sock;
 	int			  timeout_ms = (int) (loop_timeout(L) * 1000.0) + 1;
 	int			  n;
 	int			  nfds = 0;
@@ -389,6 +389,8 @@ loop_wait(Listener *L)
 	if (listener_stop_asked() || got_reload ||
 		(L->notified && loop_may_claim(L)))
 		return;
+	/* after the notifications: a lost session closes the fills one */
+	fills_sock = fills_socket(L);
 	if (sock >= 0)
 	{
 		pfd[nfds].fd = sock;

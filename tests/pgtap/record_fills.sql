@@ -3,7 +3,7 @@
 -- quantities, prices and P&L are worked out by hand from the fixture
 -- below, not read back from the functions under test.
 \ir preamble.psql
-SELECT plan(17);
+SELECT plan(18);
 
 -- an account of its own, so that no other suite's position is in play
 SELECT pgtrade.add_account('TAPFILLS', 'pgTAP record_fills') \g /dev/null
@@ -102,6 +102,10 @@ SELECT is((SELECT count(*)::int FROM pgtrade.record_fills('{}', '{}', '{}',
 SELECT is((SELECT count(*)::int FROM pgtrade.record_fills(NULL, NULL, NULL,
 	NULL, NULL, NULL, NULL, NULL, NULL, NULL)),
 	0, 'NULL arrays record nothing');
+
+-- two sessions reporting one late commission at once keep one row
+SELECT index_is_unique('pgtrade', 'commission', 'commission_execution',
+	'an execution has at most one commission row');
 
 -- who may call it
 SELECT ok(has_function_privilege('pgtrade_listener',
