@@ -30,7 +30,8 @@
 struct DbConn
 {
 	PGconn *conn;
-	bool	busy; /* a statement sent with db_record_submissions_send */
+	bool	busy;		 /* a statement sent without waiting */
+	char	sqlstate[6]; /* of the last failure, or "" */
 };
 
 static DbResult db_call_text(DbConn *db, const char *what, const char *sql,
@@ -62,6 +63,23 @@ db_disconnect(DbConn *db)
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	db->conn = NULL;
+}
+
+/*
+ * Return true when the last failure on the session was one that goes
+ * away by itself: a lock or statement timeout, a deadlock, a
+ * serialization failure.  Trying again later is then the remedy.
+ */
+bool
+db_failed_transiently(const DbConn *db)
+{
+	static const char *const states[] = {"55P03", "57014", "40P01", "40001"};
+	size_t					 i;
+
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		if (strcmp(db->sqlstate, states[i]) == 0)
+			return true;
+	return false;
 }
 
 /* Return true while a session is open. */
@@ -118,6 +136,7 @@ db_failure(DbConn *db, const char *what, const PGresult *res)
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
 							: NULL;
 
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
 	first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn),
 			   msg, sizeof(msg));
 	if (msg[0] == '\0')

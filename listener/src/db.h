@@ -202,6 +202,7 @@ extern DbResult	   db_record_fills_wait(DbConn *db, int n, bool *inserted);
 extern DbResult	   db_record_fills(DbConn *db, int n, const FillRecord *fills,
 								   bool *inserted);
 extern bool		   db_answer_ready(DbConn *db);
+extern bool		   db_failed_transiently(const DbConn *db);
 extern DbResult	   db_record_fill(DbConn *db, const FillRecord *f,
 								  bool *inserted);
 extern DbResult	   db_record_unknown(DbConn *db, int64_t order_id,

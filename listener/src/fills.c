@@ -20,7 +20,9 @@
  * that failed for another reason was rolled back whole: its executions
  * are then recorded one by one, so that one bad row does not hold up the
  * others, and a row refused on its own is dropped from the queue with an
- * error line (the next read of the trades brings it again).
+ * error line (the next read of the trades brings it again).  A batch
+ * that failed on a lock, a timeout or a deadlock is not split: it stays
+ * queued and is sent again a second later (scaled).
  *
  * Without a session of its own (it could not be opened) the batches are
  * recorded on the main session, still one transaction each.  While
@@ -50,16 +52,20 @@
 /* Delay before trying the fills session again after it failed to open. */
 #define FILLS_SESSION_RETRY_SECONDS 60.0
 
+/* Delay before sending again a batch that failed on a lock or timeout. */
+#define FILLS_TRANSIENT_RETRY_SECONDS 1.0
+
 struct FillQueue
 {
 	FillRecord *recs; /* n of them, in arrival order, owned strings */
 	char	  **keys; /* their fills_seen keys: execution id, commission */
 	int			n;
 	int			cap;
-	int			sending;  /* recs[0 .. sending) are in a batch on db */
-	DbConn	   *db;		  /* the fills session */
-	double		next_try; /* when to try opening it again */
-	SeenCache	queued;	  /* keys of recs, for dedupe */
+	int			sending;	/* recs[0 .. sending) are in a batch on db */
+	DbConn	   *db;			/* the fills session */
+	double		next_try;	/* when to try opening it again */
+	double		hold_until; /* no batch is sent before this */
+	SeenCache	queued;		/* keys of recs, for dedupe */
 };
 
 /* Return a malloc'ed copy of s, or NULL. */
@@ -253,6 +259,23 @@ fills_session(Listener *L)
 	return NULL;
 }
 
+/*
+ * A batch of n failed on a lock, a timeout or a deadlock: recording its
+ * rows one by one would wait as long for each, so the batch stays queued
+ * and is sent again after FILLS_TRANSIENT_RETRY_SECONDS (scaled).
+ */
+static void
+fills_hold(Listener *L, int n)
+{
+	FillQueue *q = L->fillq;
+	double	   delay = FILLS_TRANSIENT_RETRY_SECONDS * L->cfg.time_scale;
+
+	q->hold_until = mono_now() + delay;
+	log_warning("database", "a batch of %d executions could not be "
+							"recorded now; sending it again in %.1f s",
+				n, delay);
+}
+
 /* Collect the answer of the batch in flight (it must be in or due). */
 static void
 fills_collect(Listener *L)
@@ -266,6 +289,8 @@ fills_collect(Listener *L)
 	rc = db_record_fills_wait(q->db, n, inserted);
 	if (rc == DB_OK)
 		queue_take(L, n, inserted, NULL);
+	else if (rc == DB_FAILED && db_failed_transiently(q->db))
+		fills_hold(L, n);
 	else if (rc == DB_FAILED)
 		(void) queue_one_by_one(L, q->db, n);
 	/* DB_LOST: whether it committed is not known; sent again later */
@@ -295,7 +320,7 @@ fills_pump(Listener *L)
 			return;
 		fills_collect(L);
 	}
-	if (q->n == 0 || !db_is_connected(L->db))
+	if (q->n == 0 || !db_is_connected(L->db) || mono_now() < q->hold_until)
 		return;
 	n = q->n < FILLS_BATCH_MAX ? q->n : FILLS_BATCH_MAX;
 	if ((db = fills_session(L)) != NULL &&
@@ -309,6 +334,8 @@ fills_pump(Listener *L)
 	rc = db_record_fills(L->db, n, q->recs, inserted);
 	if (rc == DB_OK)
 		queue_take(L, n, inserted, NULL);
+	else if (rc == DB_FAILED && db_failed_transiently(L->db))
+		fills_hold(L, n);
 	else if (rc == DB_FAILED)
 		rc = queue_one_by_one(L, L->db, n);
 	free(inserted);
@@ -337,16 +364,17 @@ fills_pending(const Listener *L, const char *account)
 }
 
 /*
- * Return true when the loop should come round again at once: a batch
- * waits to be sent and nothing is in flight.
+ * Return when the loop should come round to send the next batch of
+ * executions (on the mono_now() clock), or -1 when there is none to send.
  */
-bool
-fills_ready_to_send(const Listener *L)
+double
+fills_next_due(const Listener *L)
 {
 	const FillQueue *q = L->fillq;
 
-	return q != NULL && q->n > 0 && q->sending == 0 &&
-		db_is_connected(L->db);
+	if (q == NULL || q->n == 0 || q->sending > 0 || !db_is_connected(L->db))
+		return -1;
+	return q->hold_until;
 }
 
 /* The fills session's socket while a batch is in flight, else -1. */
@@ -391,6 +419,8 @@ fills_finish(Listener *L)
 	{
 		if (q->sending > 0)
 			fills_collect(L); /* waits: bounded by statement_timeout */
+		else if (mono_now() < q->hold_until)
+			break; /* held back by a lock: left to the next start */
 		else
 			fills_pump(L);
 	}

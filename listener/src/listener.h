@@ -252,15 +252,15 @@ extern bool			 prompt_allowed(const Listener		  *L,
 extern char			*prompt_text(const CpapiOrderReply *r);
 
 /* fills.c */
-extern void fills_add(Listener *L, const char *account,
-					  const CpapiTrades *t);
-extern void fills_pump(Listener *L);
-extern bool fills_pending(const Listener *L, const char *account);
-extern bool fills_ready_to_send(const Listener *L);
-extern int	fills_socket(const Listener *L);
-extern void fills_lost(Listener *L);
-extern void fills_finish(Listener *L);
-extern void fills_free(Listener *L);
+extern void	  fills_add(Listener *L, const char *account,
+						const CpapiTrades *t);
+extern void	  fills_pump(Listener *L);
+extern bool	  fills_pending(const Listener *L, const char *account);
+extern double fills_next_due(const Listener *L);
+extern int	  fills_socket(const Listener *L);
+extern void	  fills_lost(Listener *L);
+extern void	  fills_finish(Listener *L);
+extern void	  fills_free(Listener *L);
 
 /* modify.c */
 extern void modify_send_due(Listener *L);

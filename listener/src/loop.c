@@ -334,8 +334,8 @@ loop_timeout(const Listener *L)
 	}
 	if (L->cfg.once)
 		next = MIN(next, L->once_deadline);
-	if (fills_ready_to_send(L))
-		next = now; /* a batch of executions to send */
+	if (fills_next_due(L) >= 0)
+		next = MIN(next, fills_next_due(L)); /* executions to send */
 	return next > now ? next - now : 0;
 }
 

@@ -15,9 +15,16 @@ refuses one execution of a read of five.  The batch is rolled back
 whole; the listener records the five one by one, so the four good ones
 are in and the refused one is not.  Once the trigger is gone, a later
 read of the trades brings the fifth again and it is recorded, once.
+
+Last, a batch that meets a lock (an open transaction holds the
+position row): it fails on lock_timeout, stays queued whole and is sent
+again until the lock is gone, then recorded once, never split into one
+call per execution.
 """
 import os
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import Tap, psql, scalar, wait_until, services  # noqa: E402
@@ -27,7 +34,7 @@ from faultlib import (LISTENER_LOG, mark, text_since,  # noqa: E402
 N = 250
 BATCH_MAX = 100
 HOLD_MS = 8000
-t = Tap(12)
+t = Tap(16)
 ACCT = "DU1234567"
 SYM, CONID = "FBAT", 990318
 add_trading(ACCT, SYM, CONID)
@@ -111,6 +118,38 @@ psql("DROP TRIGGER fbat_refuse ON pgtrade.fill; "
 t.ok(wait_until(lambda: recorded([bad]) == 1, 60),
      "once the trigger is gone a later read records it, once")
 t.eq(position() - before, 15, "the position grew by 1 + 2 + 3 + 4 + 5")
+
+# a batch that meets a lock is kept and sent again, not split: an open
+# transaction holds the position row, so each attempt waits out the
+# listener's lock_timeout
+locker = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"],
+                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                          text=True)
+locker.stdin.write("BEGIN; SELECT 1 FROM pgtrade.position p JOIN "
+                   "pgtrade.instrument i USING (instrument_id) WHERE "
+                   "p.account_id = '%s' AND i.symbol = '%s' FOR UPDATE;\n"
+                   % (ACCT, SYM))
+locker.stdin.flush()
+wait_until(lambda: int(scalar(
+    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+    "WHERE c.relname = 'position' AND l.mode = 'RowShareLock' "
+    "AND l.pid <> pg_backend_pid()")) > 0, 30)
+before = position()
+log2 = mark(LISTENER_LOG)
+held_ids = [book(size) for size in (1, 2, 3)]
+t.ok(wait_until(lambda: "could not be recorded now; sending it again"
+                in text_since(LISTENER_LOG, log2), 60),
+     "a batch that waited out lock_timeout on a locked position is kept")
+t.eq(recorded(held_ids), 0, "nothing of it is recorded while the lock is held")
+time.sleep(1)
+locker.stdin.write("COMMIT;\n")
+locker.stdin.close()
+locker.wait(30)
+t.ok(wait_until(lambda: recorded(held_ids) == 3, 60),
+     "once the lock is gone the three executions are recorded, once each")
+t.ok("one by one" not in text_since(LISTENER_LOG, log2) and
+     position() - before == 6,
+     "without splitting the batch, and the position grew by 1 + 2 + 3")
 
 services("stop")
 sys.exit(t.done())
