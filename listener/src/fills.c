@@ -299,9 +299,10 @@ fills_collect(Listener *L)
 
 /*
  * Advance the recording: collect the batch in flight when its answer is
- * in, then send the next one.  Without a fills session a batch is
- * recorded on the main session at once.  Never blocks on the fills
- * session.
+ * in, then send the next one.  It waits for the database only in two
+ * cases: without a fills session (a batch is recorded on the main one at
+ * once), and after a batch failed on its data (its rows are recorded one
+ * by one).
  */
 void
 fills_pump(Listener *L)
