@@ -922,6 +922,11 @@ reconcile_order(Listener *L, const InFlightOrder *row, const LiveView *v,
 	found = m.in_live || m.in_trades;
 	if (found && strcmp(row->status, "unknown") == 0)
 		reconcile_unknown_seen(L, row, &m, ctx);
+	/*
+	 * Only the order this process sent is compared with what the broker
+	 * holds: the in-flight row of an order an earlier process left
+	 * submitting carries no contract, side or quantity to compare.
+	 */
 	else if (found && mine &&
 			 (why = broker_match_differs(&L->retry.order, &m)) != NULL)
 		rc = reconcile_mark_unknown(L, row, why, ctx);
