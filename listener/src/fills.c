@@ -226,9 +226,13 @@ queue_one_by_one(Listener *L, DbConn *db, int n)
 			break;
 		ok[done] = rc == DB_OK;
 		if (rc != DB_OK)
-			log_error("account", "%s: execution %s not recorded; it is "
-								 "tried again when the trades list it again",
-					  q->recs[done].account_id, q->recs[done].execution_id);
+		{
+			const FillRecord *f = &q->recs[done];
+
+			log_error("account", "%s: execution %s not recorded; tried "
+								 "again when the trades list it again",
+					  f->account_id, f->execution_id);
+		}
 		rc = DB_OK;
 	}
 	queue_take(L, done, inserted, ok);

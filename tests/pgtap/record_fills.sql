@@ -109,13 +109,16 @@ SELECT index_is_unique('pgtrade', 'commission', 'commission_execution',
 
 -- who may call it
 SELECT ok(has_function_privilege('pgtrade_listener',
-	'pgtrade.record_fills(text[], text[], text[], bigint[], text[], numeric[], numeric[], timestamptz[], numeric[], jsonb[])',
+	'pgtrade.record_fills(text[], text[], text[], bigint[], text[], numeric[], '
+	'numeric[], timestamptz[], numeric[], jsonb[])',
 	'EXECUTE'), 'the listener may record fills in batches');
 SELECT ok(NOT has_function_privilege('public',
-	'pgtrade.record_fills(text[], text[], text[], bigint[], text[], numeric[], numeric[], timestamptz[], numeric[], jsonb[])',
+	'pgtrade.record_fills(text[], text[], text[], bigint[], text[], numeric[], '
+	'numeric[], timestamptz[], numeric[], jsonb[])',
 	'EXECUTE'), 'PUBLIC may not');
 SELECT ok(NOT has_function_privilege('pgtrade_trader',
-	'pgtrade.record_fills(text[], text[], text[], bigint[], text[], numeric[], numeric[], timestamptz[], numeric[], jsonb[])',
+	'pgtrade.record_fills(text[], text[], text[], bigint[], text[], numeric[], '
+	'numeric[], timestamptz[], numeric[], jsonb[])',
 	'EXECUTE'), 'nor may a trader');
 
 SELECT * FROM finish();

@@ -116,7 +116,8 @@ SELECT set_eq(
 		('function pgtrade.record_modification(bigint,boolean,text,text,jsonb)'),
 		('function pgtrade.record_modification_sent(bigint,bigint)'),
 		('function pgtrade.record_fill(text,text,text,bigint,text,numeric,numeric,timestamp with time zone,numeric,jsonb)'),
-		('function pgtrade.record_fills(text[],text[],text[],bigint[],text[],numeric[],numeric[],timestamp with time zone[],numeric[],jsonb[])'),
+		('function pgtrade.record_fills(text[],text[],text[],bigint[],text[],'
+		 'numeric[],numeric[],timestamp with time zone[],numeric[],jsonb[])'),
 		('function pgtrade.record_rejection(bigint,text,jsonb)'),
 		('function pgtrade.record_status(bigint,text,numeric,numeric,jsonb)'),
 		('function pgtrade.record_step(bigint,integer,text,timestamp with time zone,jsonb,jsonb)'),
