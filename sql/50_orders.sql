@@ -60,15 +60,27 @@ COMMENT ON FUNCTION pgtrade.order_is_open(text) IS
  * old and new quantity (either may be in force at the broker); the
  * members of an OCA group count once, with the largest of them, since
  * the broker cancels the others when one fills.
+ *
+ * The gate calls it on every order, so its plan is kept (PL/pgSQL) and
+ * bitmap scans are off: the scan reads orders_unsettled, which also
+ * holds the entries of orders that have since settled, until vacuum.  A
+ * plain index scan marks those dead as it passes them and skips them
+ * from then on; a bitmap scan never does, and on a stream of orders that
+ * settle at once each gate read every order of the account since the
+ * last vacuum, 1.6 ms at 4,000 orders and growing.
  */
 CREATE FUNCTION pgtrade.open_side_quantities(account_id text,
 	instrument_id bigint, except_order bigint DEFAULT NULL,
 	OUT buys numeric, OUT sells numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
+SET enable_bitmapscan = off
 AS $$
-	SELECT coalesce(sum(q) FILTER (WHERE side = 'buy'), 0),
-		   coalesce(sum(q) FILTER (WHERE side = 'sell'), 0)
+#variable_conflict use_column
+BEGIN
+	SELECT coalesce(sum(g.q) FILTER (WHERE g.side = 'buy'), 0),
+		   coalesce(sum(g.q) FILTER (WHERE g.side = 'sell'), 0)
+	INTO buys, sells
 	FROM (SELECT x.side, max(x.q) AS q
 	FROM (SELECT o.side, coalesce(o.oca_group, o.order_id::text) AS grp,
 				 CASE WHEN o.status IN ('pending', 'submitting', 'working',
@@ -82,14 +94,17 @@ AS $$
 		  FROM pgtrade.orders o
 		  LEFT JOIN pgtrade.order_modification m
 			ON m.order_id = o.order_id AND m.status IN ('requested', 'sent')
-		  WHERE o.account_id = $1 AND o.instrument_id = $2
+		  WHERE o.account_id = open_side_quantities.account_id
+			AND o.instrument_id = open_side_quantities.instrument_id
 			AND (o.status IN ('pending', 'submitting', 'working',
 							  'cancel_requested', 'unknown')
 				 OR (o.status = 'filled' AND o.filled_quantity < o.quantity)
 				 OR (o.status IN ('cancelled', 'rejected')
 					 AND o.broker_filled_quantity > o.filled_quantity))
-			AND o.order_id IS DISTINCT FROM $3) x
+			AND o.order_id IS DISTINCT FROM open_side_quantities.except_order
+		 ) x
 	GROUP BY x.side, x.grp) g;
+END
 $$;
 COMMENT ON FUNCTION pgtrade.open_side_quantities(text, bigint, bigint) IS
 	'Open buys and open sells (both positive) of an account in an '
@@ -117,11 +132,14 @@ COMMENT ON FUNCTION pgtrade.open_quantity(text, bigint, bigint) IS
 
 CREATE FUNCTION pgtrade.position_quantity(account_id text, instrument_id bigint)
 RETURNS numeric
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT coalesce((SELECT p.quantity FROM pgtrade.position p
+BEGIN
+	/* PL/pgSQL: the gate calls it on every order and its plan is kept */
+	RETURN coalesce((SELECT p.quantity FROM pgtrade.position p
 					 WHERE p.account_id = $1 AND p.instrument_id = $2), 0);
+END
 $$;
 COMMENT ON FUNCTION pgtrade.position_quantity(text, bigint) IS
 	'Current position of an account in an instrument (0 when none).';

@@ -55,10 +55,12 @@ COMMENT ON FUNCTION pgtrade.listener_stopped(bigint) IS
  */
 CREATE FUNCTION pgtrade.kill_switch_reason(p_account text, p_strategy bigint)
 RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT format('kill switch is on for %s%s%s',
+BEGIN
+	/* PL/pgSQL: every claim calls it, and its plan is kept */
+	RETURN (SELECT format('kill switch is on for %s%s%s',
 				  coalesce('account ' || l.account_id, 'all accounts'),
 				  coalesce(' strategy ' || l.strategy_id, ''),
 				  coalesce(': ' || l.note, ''))
@@ -67,7 +69,8 @@ AS $$
 		AND (l.account_id IS NULL OR l.account_id = p_account)
 		AND (l.strategy_id IS NULL OR l.strategy_id = p_strategy)
 	ORDER BY l.account_id NULLS FIRST, l.strategy_id NULLS FIRST
-	LIMIT 1;
+	LIMIT 1);
+END
 $$;
 COMMENT ON FUNCTION pgtrade.kill_switch_reason(text, bigint) IS
 	'Why a kill switch covers this account and strategy, or NULL when '
@@ -167,8 +170,10 @@ BEGIN
 				claimed_by = claim_orders.listener_id,
 				submitted_at = clock_timestamp()
 			WHERE o.order_id = v_o.order_id;
-			v_children := pgtrade.bracket_claim_children(v_o.order_id,
-				claim_orders.listener_id);
+			/* only a bracket's entry has children */
+			v_children := CASE WHEN v_o.bracket_role = 'entry' THEN
+				pgtrade.bracket_claim_children(v_o.order_id,
+					claim_orders.listener_id) ELSE 0 END;
 			v_n := v_n + 1;
 
 			RETURN QUERY

@@ -430,13 +430,16 @@ COMMENT ON FUNCTION pgtrade.record_positions(bigint, text, jsonb) IS
  */
 CREATE FUNCTION pgtrade.drift_blocked_accounts(accounts text[])
 RETURNS text[]
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT coalesce(array_agg(DISTINCT d.account_id ORDER BY d.account_id),
-					'{}')
-	FROM pgtrade.position_drift d
-	WHERE d.status = 'open' AND d.account_id = ANY ($1);
+BEGIN
+	/* PL/pgSQL: the listener asks before every claim; the plan is kept */
+	RETURN (SELECT coalesce(array_agg(DISTINCT d.account_id
+									  ORDER BY d.account_id), '{}')
+			FROM pgtrade.position_drift d
+			WHERE d.status = 'open' AND d.account_id = ANY ($1));
+END
 $$;
 COMMENT ON FUNCTION pgtrade.drift_blocked_accounts(text[]) IS
 	'The given accounts that have open position drift: the listener '
