@@ -825,20 +825,23 @@ COMMENT ON FUNCTION pgtrade.record_conid(bigint, bigint, jsonb) IS
 CREATE FUNCTION pgtrade.orders_in_flight(accounts text[])
 RETURNS TABLE (order_id bigint, client_order_id text, account_id text,
 	status text, broker_order_id text, attempts integer,
-	updated_at timestamptz)
+	updated_at timestamptz, conid bigint, side text, quantity numeric)
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT o.order_id, o.client_order_id, o.account_id, o.status,
-		   o.broker_order_id, o.attempts, o.updated_at
+		   o.broker_order_id, o.attempts, o.updated_at, i.conid, o.side,
+		   o.quantity
 	FROM pgtrade.orders o
+	JOIN pgtrade.instrument i ON i.instrument_id = o.instrument_id
 	WHERE o.status IN ('submitting', 'working', 'cancel_requested', 'unknown')
 		AND o.account_id = ANY ($1)
 	ORDER BY o.order_id;
 $$;
 COMMENT ON FUNCTION pgtrade.orders_in_flight(text[]) IS
 	'Listener: orders that have left or may have left for the broker and '
-	'are not final yet.';
+	'are not final yet, with the contract, side and quantity a broker '
+	'order under the same cOID must match.';
 
 CREATE FUNCTION pgtrade.resolve_unknown(order_id bigint, status text,
 	note text)

@@ -1030,6 +1030,8 @@ in_flight_free(InFlightList *l)
 		free(l->rows[i].status);
 		free(l->rows[i].broker_order_id);
 		free(l->rows[i].updated_at);
+		free(l->rows[i].side);
+		free(l->rows[i].quantity);
 	}
 	free(l->rows);
 	memset(l, 0, sizeof(*l));
@@ -1048,7 +1050,8 @@ db_orders_in_flight(DbConn *db, const StrList *accounts, InFlightList *out)
 	memset(out, 0, sizeof(*out));
 	rc = db_exec(db, "orders_in_flight",
 				 "SELECT order_id, client_order_id, account_id, status, "
-				 "broker_order_id, attempts, updated_at "
+				 "broker_order_id, attempts, updated_at, conid, side, "
+				 "quantity "
 				 "FROM pgtrade.orders_in_flight($1::text[]) "
 				 "ORDER BY order_id",
 				 1, params, &res);
@@ -1068,6 +1071,9 @@ db_orders_in_flight(DbConn *db, const StrList *accounts, InFlightList *out)
 		r->broker_order_id = get_value(res, i, 4);
 		r->attempts = (int) get_int64(res, i, 5);
 		r->updated_at = get_value(res, i, 6);
+		r->conid = get_int64(res, i, 7);
+		r->side = get_value(res, i, 8);
+		r->quantity = get_value(res, i, 9);
 	}
 	PQclear(res);
 	return DB_OK;

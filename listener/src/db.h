@@ -62,6 +62,9 @@ typedef struct InFlightOrder
 	char   *broker_order_id; /* NULL until known */
 	int		attempts;
 	char   *updated_at;
+	int64_t conid;	  /* 0 when NULL */
+	char   *side;	  /* buy, sell */
+	char   *quantity; /* numeric text */
 } InFlightOrder;
 
 typedef struct InFlightList

@@ -425,30 +425,42 @@ broker_find(Listener *L, const char *account, const char *coid,
 }
 
 /*
- * Compare what the broker holds under our cOID with the order we sent.
- * Returns NULL when account, contract, side and (for a live order)
- * quantity agree, else a malloc'ed description of the difference.
+ * Compare what the broker holds under a cOID with the order pgtrade
+ * holds under it.  Returns NULL when account, contract, side and (for a
+ * live order) quantity agree, else a malloc'ed description of the
+ * difference.  A trade carries no order size; a live order's size is
+ * its total, filled or not.
  */
-char *
-broker_match_differs(const ClaimedOrder *o, const BrokerMatch *m)
+static char *
+match_differs(const BrokerMatch *m, const char *coid, const char *account,
+			  int64_t conid, const char *our_side, const char *quantity)
 {
 	const char *side = cpapi_side_db(m->side);
 
 	bool same_size = !m->in_live ||
-		(m->total_size != NULL &&
-		 cpapi_decimal_equal(m->total_size, o->quantity));
+		(m->total_size != NULL && quantity != NULL &&
+		 cpapi_decimal_equal(m->total_size, quantity));
 
-	if ((m->account == NULL || strcmp(m->account, o->account_id) == 0) &&
-		m->conid == o->conid && side != NULL &&
-		strcmp(side, o->side) == 0 && same_size)
+	if ((m->account == NULL || strcmp(m->account, account) == 0) &&
+		m->conid == conid && side != NULL && our_side != NULL &&
+		strcmp(side, our_side) == 0 && same_size)
 		return NULL;
 	return xasprintf("cOID %s is registered at the broker for a different "
 					 "order: account %s, conid %lld, side %s, quantity %s "
 					 "(ours: account %s, conid %lld, side %s, quantity %s)",
-					 o->client_order_id, m->account ? m->account : "?",
+					 coid, m->account ? m->account : "?",
 					 (long long) m->conid, side ? side : "?",
-					 m->total_size ? m->total_size : "?", o->account_id,
-					 (long long) o->conid, o->side, o->quantity);
+					 m->total_size ? m->total_size : "?", account,
+					 (long long) conid, our_side ? our_side : "?",
+					 quantity ? quantity : "?");
+}
+
+/* As match_differs, for an order this process claimed. */
+char *
+broker_match_differs(const ClaimedOrder *o, const BrokerMatch *m)
+{
+	return match_differs(m, o->client_order_id, o->account_id, o->conid,
+						 o->side, o->quantity);
 }
 
 /*
@@ -923,12 +935,15 @@ reconcile_order(Listener *L, const InFlightOrder *row, const LiveView *v,
 	if (found && strcmp(row->status, "unknown") == 0)
 		reconcile_unknown_seen(L, row, &m, ctx);
 	/*
-	 * Only the order this process sent is compared with what the broker
-	 * holds: the in-flight row of an order an earlier process left
-	 * submitting carries no contract, side or quantity to compare.
+	 * Adopted only when account, contract, side and quantity match the
+	 * order pgtrade holds, whichever process sent it: a cOID the broker
+	 * holds for another order means something else used our id, and the
+	 * order is left for an operator.
 	 */
-	else if (found && mine &&
-			 (why = broker_match_differs(&L->retry.order, &m)) != NULL)
+	else if (found &&
+			 (why = match_differs(&m, row->client_order_id, row->account_id,
+								  row->conid, row->side, row->quantity)) !=
+				 NULL)
 		rc = reconcile_mark_unknown(L, row, why, ctx);
 	else if (found)
 	{
