@@ -1257,30 +1257,3 @@ db_rows_free(DbRows *r)
 	free(r->cells);
 	memset(r, 0, sizeof(*r));
 }
-
-/*
- * Set out (empty on entry) to those of accounts that open position
- * drift blocks.  On failure out stays empty: the caller must then treat
- * every account as blocked.
- */
-DbResult
-db_drift_blocked(DbConn *db, const StrList *accounts, StrList *out)
-{
-	char	   *arr = array_literal(accounts);
-	const char *params[1] = {arr};
-	PGresult   *res;
-	DbResult	rc;
-	int			i;
-
-	rc = db_exec(db, "drift_blocked_accounts",
-				 "SELECT unnest(pgtrade.drift_blocked_accounts($1::text[]))",
-				 1, params, &res);
-	free(arr);
-	if (rc != DB_OK)
-		return rc;
-	for (i = 0; i < PQntuples(res); i++)
-		if (!PQgetisnull(res, i, 0))
-			strlist_add(out, PQgetvalue(res, i, 0));
-	PQclear(res);
-	return DB_OK;
-}

@@ -229,7 +229,5 @@ extern DbResult db_record_positions(DbConn *db, int64_t listener_id,
 									const char		 *positions,
 									PositionDiffList *out);
 extern void		position_diffs_free(PositionDiffList *l);
-extern DbResult db_drift_blocked(DbConn *db, const StrList *accounts,
-								 StrList *out);
 
 #endif /* DB_H */
