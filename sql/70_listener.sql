@@ -111,18 +111,29 @@ DECLARE
 	v_n integer := 0;
 	v_skipped integer;
 	v_children integer;
+	v_accounts text[];
 BEGIN
 	IF max_orders IS NULL OR max_orders < 1 THEN
 		RAISE EXCEPTION 'max_orders must be at least 1, not %',
 			coalesce(max_orders::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	/*
+	 * Accounts with open drift are left out before the scan, so that
+	 * their queued orders are not read and passed over on every claim;
+	 * the scan checks again, for drift recorded meanwhile.
+	 */
+	SELECT coalesce(array_agg(a.account_id), '{}') INTO v_accounts
+	FROM unnest(claim_orders.accounts) AS a(account_id)
+	WHERE NOT EXISTS (SELECT 1 FROM pgtrade.position_drift d
+					  WHERE d.account_id = a.account_id
+						AND d.status = 'open');
 	LOOP
 		v_skipped := 0;
 		FOR v_o IN
 			SELECT * FROM pgtrade.orders o
 			WHERE o.status = 'pending'
-				AND o.account_id = ANY (claim_orders.accounts)
+				AND o.account_id = ANY (v_accounts)
 				AND o.parent_order_id IS NULL	/* children go with the parent */
 				/* open position drift holds an account's claims */
 				AND NOT EXISTS (SELECT 1 FROM pgtrade.position_drift d

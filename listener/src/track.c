@@ -428,8 +428,10 @@ broker_find(Listener *L, const char *account, const char *coid,
  * Compare what the broker holds under a cOID with the order pgtrade
  * holds under it.  Returns NULL when account, contract, side and (for a
  * live order) quantity agree, else a malloc'ed description of the
- * difference.  A trade carries no order size; a live order's size is
- * its total, filled or not.
+ * difference.  An order without a known contract never agrees.  A
+ * trade carries no order size, only its own: a match found in the
+ * trades alone is not compared by quantity.  A live order's size is its
+ * total, filled or not.
  */
 static char *
 match_differs(const BrokerMatch *m, const char *coid, const char *account,
@@ -442,7 +444,7 @@ match_differs(const BrokerMatch *m, const char *coid, const char *account,
 		 cpapi_decimal_equal(m->total_size, quantity));
 
 	if ((m->account == NULL || strcmp(m->account, account) == 0) &&
-		m->conid == conid && side != NULL && our_side != NULL &&
+		conid > 0 && m->conid == conid && side != NULL && our_side != NULL &&
 		strcmp(side, our_side) == 0 && same_size)
 		return NULL;
 	return xasprintf("cOID %s is registered at the broker for a different "

@@ -4,7 +4,7 @@
 -- kept by position_rebuild, and who may call what.  Quantities are
 -- worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(54);
+SELECT plan(55);
 
 -- A second account and instrument of this suite only.
 SELECT pgtrade.add_account('TAPDRIFT2', 'pgTAP drift fixture') \g /dev/null
@@ -135,6 +135,16 @@ CREATE TEMP TABLE tap_o AS SELECT (pgtrade.place_order('TAPACCT1', 'TAPX',
 	'buy', 1)).order_id AS id;
 SELECT is((SELECT count(*)::int FROM pgtrade.claim_order(2, '{TAPACCT1}')),
 	0, 'open drift holds the account''s claims in the database too');
+-- a claim over two accounts passes the blocked one over, not the other
+SELECT pgtrade.set_risk_limit('TAPDRIFT2', max_position => 100) \g /dev/null
+CREATE TEMP TABLE tap_o2 AS SELECT (pgtrade.place_order('TAPDRIFT2', 'TAPY',
+	'buy', 1)).order_id AS id;
+SELECT results_eq($$SELECT order_id, account_id FROM pgtrade.claim_orders(2,
+	'{TAPACCT1,TAPDRIFT2}', 16)$$,
+	$$SELECT id, 'TAPDRIFT2'::text FROM tap_o2$$,
+	'claiming for both accounts takes only the order of the one without drift');
+SELECT pgtrade.record_rejection((SELECT id FROM tap_o2), 'tap: not sent')
+	\g /dev/null
 -- fixture: the order in flight, as if claimed before the drift opened
 UPDATE pgtrade.orders SET status = 'submitting'
 WHERE order_id = (SELECT id FROM tap_o);
