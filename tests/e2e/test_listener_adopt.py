@@ -62,7 +62,8 @@ def book(order_id, **change):
 
 
 sim.call("GET", "/v1/api/iserver/accounts")
-broker_same = book(same)
+# the same order, its quantity written 10.0: equal as a number
+broker_same = book(same, quantity=10.0)
 book(side, side="SELL")
 book(size, quantity=7)
 book(contract, conid=AAPL)
