@@ -8,6 +8,7 @@ only.  Used by the demo and the end-to-end tests.
 import json
 import os
 import ssl
+import sys
 import urllib.request
 
 SANDBOX = os.environ.get("PGTRADE_SANDBOX", "/var/lib/pgtrade-sandbox")
@@ -30,3 +31,20 @@ class Sim:
         req.add_header("Content-Type", "application/json")
         with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:
             return json.loads(r.read() or b"null")
+
+
+def main(argv):
+    """simctl.py METHOD PATH [JSON]: one call, its answer as JSON."""
+    if len(argv) not in (3, 4) or argv[1] not in ("GET", "POST", "DELETE"):
+        print("usage: simctl.py GET|POST|DELETE PATH [JSON-BODY]\n"
+              "  e.g. simctl.py POST /sim/price "
+              "'{\"symbol\": \"GOOG\", \"price\": \"400.00\"}'",
+              file=sys.stderr)
+        return 2
+    body = json.loads(argv[3]) if len(argv) == 4 else None
+    print(json.dumps(Sim().call(argv[1], argv[2], body), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

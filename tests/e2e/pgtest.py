@@ -1,16 +1,38 @@
 """Shared helpers of pgtrade's end-to-end tests: TAP output, psql, waits.
 
 Tests run against the sandbox cluster (PG* variables from
-scripts/sandbox.sh env) and print TAP.  SQL goes through psql so the
+scripts/sandbox.sh env, taken from it when PGHOST is not set) and print
+TAP.  SQL goes through psql so the
 tests need nothing beyond Debian's python3 and postgresql-client.
 """
 import os
+import shlex
 import subprocess
 import sys
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
+
+
+def _sandbox_env():
+    """Point libpq at the sandbox when the caller did not.
+
+    A test run without the sandbox's PG* variables would otherwise reach
+    libpq's default socket: a system cluster, if one runs, would get the
+    tests' accounts and orders.
+    """
+    if os.environ.get("PGHOST"):
+        return
+    out = subprocess.run([os.path.join(TOP, "scripts", "sandbox.sh"), "env"],
+                         check=True, capture_output=True, text=True).stdout
+    for word in shlex.split(out):
+        name, sep, value = word.partition("=")
+        if sep and name.isupper():
+            os.environ[name] = value
+
+
+_sandbox_env()
 SANDBOX = os.environ.get("PGTRADE_SANDBOX", "/var/lib/pgtrade-sandbox")
 sys.path.insert(0, os.path.join(TOP, "scripts"))
 from simctl import Sim  # noqa: E402,F401
