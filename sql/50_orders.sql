@@ -305,6 +305,50 @@ BEGIN
 			USING ERRCODE = 'foreign_key_violation';
 	END IF;
 
+	/*
+	 * The order's shape, with a message for each mistake: the table's
+	 * constraints would refuse these too, but by constraint name.
+	 */
+	IF NEW.order_type IS NULL
+		OR NEW.order_type NOT IN ('market', 'limit', 'stop', 'stop_limit') THEN
+		RAISE EXCEPTION 'order type must be market, limit, stop or stop_limit, not %',
+			coalesce('"' || NEW.order_type || '"', 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NEW.tif IS NULL OR NEW.tif NOT IN ('day', 'gtc', 'ioc') THEN
+		RAISE EXCEPTION 'time in force must be day, gtc or ioc, not %',
+			coalesce('"' || NEW.tif || '"', 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NEW.outside_rth IS NULL THEN
+		RAISE EXCEPTION 'outside_rth must be true or false, not NULL'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF (NEW.limit_price IS NOT NULL)
+		<> (NEW.order_type IN ('limit', 'stop_limit')) THEN
+		RAISE EXCEPTION 'a % order %', replace(NEW.order_type, '_', '-'),
+			CASE WHEN NEW.limit_price IS NULL THEN 'needs a limit price'
+				 ELSE 'takes no limit price' END
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF (NEW.stop_price IS NOT NULL)
+		<> (NEW.order_type IN ('stop', 'stop_limit')) THEN
+		RAISE EXCEPTION 'a % order %', replace(NEW.order_type, '_', '-'),
+			CASE WHEN NEW.stop_price IS NULL THEN 'needs a stop price'
+				 ELSE 'takes no stop price' END
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	/* NaN sorts above Infinity in numeric: both fail the second test */
+	IF NOT (NEW.limit_price > 0 AND NEW.limit_price < 'Infinity') THEN
+		RAISE EXCEPTION 'limit price must be a positive finite number, not %',
+			NEW.limit_price
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT (NEW.stop_price > 0 AND NEW.stop_price < 'Infinity') THEN
+		RAISE EXCEPTION 'stop price must be a positive finite number, not %',
+			NEW.stop_price
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	IF NEW.quantity IS NULL OR NEW.quantity <= 0
 		OR NEW.quantity % v_inst.lot_size <> 0 THEN
 		RAISE EXCEPTION 'order quantity % is not a positive multiple of the lot size %',

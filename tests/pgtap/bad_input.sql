@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(42);
+SELECT plan(49);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -157,7 +157,36 @@ SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 0.5)$$,
 	'22023', 'order quantity 0.5 is not a positive multiple of the lot size 1',
 	'a fractional quantity against lot size 1 is refused');
 SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1, 'limit')$$,
-	'23514', NULL, 'a limit order without a limit price is refused');
+	'22023', 'a limit order needs a limit price',
+	'a limit order without a limit price is refused');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
+	'market', limit_price => 10)$$,
+	'22023', 'a market order takes no limit price',
+	'a market order with a limit price is refused');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
+	'stop-limit', limit_price => 10, stop_price => 9)$$,
+	'22023', 'order type must be market, limit, stop or stop_limit, not "stop-limit"',
+	'an order type spelt otherwise is refused, named');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
+	NULL)$$,
+	'22023', 'order type must be market, limit, stop or stop_limit, not NULL',
+	'a NULL order type is refused');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
+	tif => 'fok')$$,
+	'22023', 'time in force must be day, gtc or ioc, not "fok"',
+	'an unknown time in force is refused');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
+	outside_rth => NULL)$$,
+	'22023', 'outside_rth must be true or false, not NULL',
+	'a NULL outside_rth is refused');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
+	'stop_limit', limit_price => 10)$$,
+	'22023', 'a stop-limit order needs a stop price',
+	'a stop-limit order without a stop price is refused');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 1,
+	'limit', limit_price => -3)$$,
+	'22023', 'limit price must be a positive finite number, not -3',
+	'a negative limit price is refused, named');
 SELECT throws_ok($$SELECT pgtrade.run_strategy('no_such_strategy')$$, '42704',
 	'strategy "no_such_strategy" does not exist', 'an unknown strategy is refused');
 

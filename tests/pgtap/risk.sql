@@ -140,9 +140,13 @@ SELECT throws_ok($$SELECT pgtrade.set_risk_limit('TAPACCT1',
 	max_order_quantity => 'Infinity')$$, '22023', NULL,
 	'an infinite order-size limit is refused');
 SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
-	'limit', 'Infinity')$$, '23514', NULL, 'an infinite limit price is refused');
+	'limit', 'Infinity')$$, '22023',
+	'limit price must be a positive finite number, not Infinity',
+	'an infinite limit price is refused');
 SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 1,
-	'stop', stop_price => 'NaN')$$, '23514', NULL, 'a NaN stop price is refused');
+	'stop', stop_price => 'NaN')$$, '22023',
+	'stop price must be a positive finite number, not NaN',
+	'a NaN stop price is refused');
 SELECT throws_ok($$CALL pgtrade.run_due(now() + interval '1 hour')$$, '22023',
 	'run_due cannot run ahead of the clock',
 	'the scheduler cannot be run ahead of the clock');
