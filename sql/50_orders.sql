@@ -760,6 +760,21 @@ BEGIN
 		RAISE EXCEPTION 'enabled must be true or false'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF set_trading_enabled.account_id IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.account a
+		WHERE a.account_id = set_trading_enabled.account_id) THEN
+		RAISE EXCEPTION 'account "%" does not exist',
+			set_trading_enabled.account_id
+			USING ERRCODE = 'foreign_key_violation',
+				  HINT = 'Add it with pgtrade.add_account().';
+	END IF;
+	IF set_trading_enabled.strategy_id IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.strategy st
+		WHERE st.strategy_id = set_trading_enabled.strategy_id) THEN
+		RAISE EXCEPTION 'strategy % does not exist',
+			set_trading_enabled.strategy_id
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
 	UPDATE pgtrade.risk_limit l
 	SET kill_switch = NOT enabled, note = coalesce(set_trading_enabled.note, l.note),
 		updated_by = session_user, updated_at = now()

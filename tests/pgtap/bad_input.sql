@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(49);
+SELECT plan(51);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -187,6 +187,13 @@ SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 1,
 	'limit', limit_price => -3)$$,
 	'22023', 'limit price must be a positive finite number, not -3',
 	'a negative limit price is refused, named');
+SELECT throws_ok($$SELECT pgtrade.set_trading_enabled(false, 'NO_SUCH_ACCT')$$,
+	'23503', 'account "NO_SUCH_ACCT" does not exist',
+	'a kill switch for an unknown account is refused, named');
+SELECT throws_ok($$SELECT pgtrade.set_trading_enabled(false, 'TAPACCT1',
+	987654321)$$,
+	'23503', 'strategy 987654321 does not exist',
+	'a kill switch for an unknown strategy is refused, named');
 SELECT throws_ok($$SELECT pgtrade.run_strategy('no_such_strategy')$$, '42704',
 	'strategy "no_such_strategy" does not exist', 'an unknown strategy is refused');
 
