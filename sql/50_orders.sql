@@ -324,18 +324,15 @@ BEGIN
 		RAISE EXCEPTION 'outside_rth must be true or false, not NULL'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF (NEW.limit_price IS NOT NULL)
-		<> (NEW.order_type IN ('limit', 'stop_limit')) THEN
-		RAISE EXCEPTION 'a % order %', replace(NEW.order_type, '_', '-'),
-			CASE WHEN NEW.limit_price IS NULL THEN 'needs a limit price'
-				 ELSE 'takes no limit price' END
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF (NEW.stop_price IS NOT NULL)
-		<> (NEW.order_type IN ('stop', 'stop_limit')) THEN
-		RAISE EXCEPTION 'a % order %', replace(NEW.order_type, '_', '-'),
-			CASE WHEN NEW.stop_price IS NULL THEN 'needs a stop price'
-				 ELSE 'takes no stop price' END
+	IF (NEW.limit_price IS NULL) = (NEW.order_type IN ('limit', 'stop_limit'))
+		OR (NEW.stop_price IS NULL) = (NEW.order_type IN ('stop', 'stop_limit'))
+	THEN
+		RAISE EXCEPTION 'a % order takes %', replace(NEW.order_type, '_', '-'),
+			CASE NEW.order_type
+				WHEN 'market' THEN 'neither a limit nor a stop price'
+				WHEN 'limit' THEN 'a limit price and no stop price'
+				WHEN 'stop' THEN 'a stop price and no limit price'
+				ELSE 'a limit price and a stop price' END
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	/* NaN sorts above Infinity in numeric: both fail the second test */

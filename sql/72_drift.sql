@@ -435,10 +435,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	/* PL/pgSQL: listener_health asks for every listener; the plan is kept */
-	RETURN (SELECT coalesce(array_agg(DISTINCT d.account_id
-									  ORDER BY d.account_id), '{}')
-			FROM pgtrade.position_drift d
-			WHERE d.status = 'open' AND d.account_id = ANY ($1));
+	RETURN (
+		SELECT coalesce(array_agg(DISTINCT d.account_id ORDER BY d.account_id),
+						'{}')
+		FROM pgtrade.position_drift d
+		WHERE d.status = 'open' AND d.account_id = ANY ($1));
 END
 $$;
 COMMENT ON FUNCTION pgtrade.drift_blocked_accounts(text[]) IS

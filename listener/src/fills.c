@@ -229,8 +229,9 @@ queue_one_by_one(Listener *L, DbConn *db, int n)
 		{
 			const FillRecord *f = &q->recs[done];
 
-			log_error("account", "%s: execution %s not recorded; tried "
-								 "again when the trades list it again",
+			log_error("account",
+					  "%s: execution %s not recorded; tried again when the "
+					  "trades list it again",
 					  f->account_id, f->execution_id);
 		}
 		rc = DB_OK;
@@ -275,8 +276,9 @@ fills_hold(Listener *L, int n)
 	double	   delay = FILLS_TRANSIENT_RETRY_SECONDS * L->cfg.time_scale;
 
 	q->hold_until = mono_now() + delay;
-	log_warning("database", "a batch of %d executions could not be "
-							"recorded now; sending it again in %.1f s",
+	log_warning("database",
+				"a batch of %d executions could not be recorded now; "
+				"sending it again in %.1f s",
 				n, delay);
 }
 

@@ -934,18 +934,18 @@ reconcile_order(Listener *L, const InFlightOrder *row, const LiveView *v,
 	}
 	broker_match_fill(&m, v, t, row->account_id, row->client_order_id);
 	found = m.in_live || m.in_trades;
-	if (found && strcmp(row->status, "unknown") == 0)
-		reconcile_unknown_seen(L, row, &m, ctx);
 	/*
 	 * Adopted only when account, contract, side and quantity match the
 	 * order pgtrade holds, whichever process sent it: a cOID the broker
 	 * holds for another order means something else used our id, and the
 	 * order is left for an operator.
 	 */
-	else if (found &&
-			 (why = match_differs(&m, row->client_order_id, row->account_id,
-								  row->conid, row->side, row->quantity)) !=
-				 NULL)
+	if (found && strcmp(row->status, "unknown") != 0)
+		why = match_differs(&m, row->client_order_id, row->account_id,
+							row->conid, row->side, row->quantity);
+	if (found && strcmp(row->status, "unknown") == 0)
+		reconcile_unknown_seen(L, row, &m, ctx);
+	else if (why != NULL)
 		rc = reconcile_mark_unknown(L, row, why, ctx);
 	else if (found)
 	{

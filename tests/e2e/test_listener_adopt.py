@@ -51,13 +51,14 @@ t.eq([int(r[0]) for r in claimed], [same, side, size, contract],
 
 
 def book(order_id, **change):
-    """Book at the broker, under order_id's cOID, its ticket as changed."""
-    ticket = {"acctId": ACCT, "conid": MSFT, "orderType": "LMT",
-              "price": 90, "side": "BUY", "quantity": 10, "tif": "DAY",
-              "cOID": coid_of(order_id)}
-    ticket.update(change)
+    """Book at the broker, under order_id's cOID, its order body with
+    the given fields changed."""
+    body = {"acctId": ACCT, "conid": MSFT, "orderType": "LMT",
+            "price": 90, "side": "BUY", "quantity": 10, "tif": "DAY",
+            "cOID": coid_of(order_id)}
+    body.update(change)
     answer = sim.call("POST", "/v1/api/iserver/account/%s/orders" % ACCT,
-                      {"orders": [ticket]})
+                      {"orders": [body]})
     return str(answer[0]["order_id"])
 
 

@@ -157,11 +157,11 @@ SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 0.5)$$,
 	'22023', 'order quantity 0.5 is not a positive multiple of the lot size 1',
 	'a fractional quantity against lot size 1 is refused');
 SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1, 'limit')$$,
-	'22023', 'a limit order needs a limit price',
+	'22023', 'a limit order takes a limit price and no stop price',
 	'a limit order without a limit price is refused');
 SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
 	'market', limit_price => 10)$$,
-	'22023', 'a market order takes no limit price',
+	'22023', 'a market order takes neither a limit nor a stop price',
 	'a market order with a limit price is refused');
 SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
 	'stop-limit', limit_price => 10, stop_price => 9)$$,
@@ -181,7 +181,7 @@ SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
 	'a NULL outside_rth is refused');
 SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
 	'stop_limit', limit_price => 10)$$,
-	'22023', 'a stop-limit order needs a stop price',
+	'22023', 'a stop-limit order takes a limit price and a stop price',
 	'a stop-limit order without a stop price is refused');
 SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 1,
 	'limit', limit_price => -3)$$,
