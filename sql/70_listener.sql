@@ -123,11 +123,10 @@ BEGIN
 	 * their queued orders are not read and passed over on every claim;
 	 * the scan checks again, for drift recorded meanwhile.
 	 */
-	SELECT coalesce(array_agg(a.account_id), '{}') INTO v_accounts
-	FROM unnest(claim_orders.accounts) AS a(account_id)
-	WHERE NOT EXISTS (SELECT 1 FROM pgtrade.position_drift d
-					  WHERE d.account_id = a.account_id
-						AND d.status = 'open');
+	v_accounts := ARRAY(
+		SELECT unnest(claim_orders.accounts)
+		EXCEPT
+		SELECT unnest(pgtrade.drift_blocked_accounts(claim_orders.accounts)));
 	LOOP
 		v_skipped := 0;
 		FOR v_o IN
@@ -736,8 +735,8 @@ BEGIN
 	 * the order they were claimed, which is order_id order within one
 	 * pass of claim_orders, so two batches touching the same orders mostly
 	 * wait for each other instead of deadlocking.  A deadlock that is
-	 * left is detected by PostgreSQL; the listener then records the
-	 * executions again, one by one.
+	 * left is detected by PostgreSQL; the listener keeps the batch and
+	 * sends it again a second later.
 	 */
 	PERFORM 1 FROM pgtrade.orders o
 	WHERE o.client_order_id = ANY (order_refs)

@@ -434,7 +434,7 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	/* PL/pgSQL: listener_health asks for every listener; the plan is kept */
+	/* PL/pgSQL: every claim asks, and the plan is kept */
 	RETURN (
 		SELECT coalesce(array_agg(DISTINCT d.account_id ORDER BY d.account_id),
 						'{}')
