@@ -53,6 +53,7 @@ CREATE TABLE pgtrade.account (
 	halted		boolean NOT NULL DEFAULT false,
 	halt_reason	text,
 	gate_seq	bigint NOT NULL DEFAULT 0,
+	time_zone	text NOT NULL DEFAULT 'America/New_York',
 	created_at	timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE pgtrade.account IS
@@ -60,6 +61,9 @@ COMMENT ON TABLE pgtrade.account IS
 COMMENT ON COLUMN pgtrade.account.halted IS
 	'True while an order of this account is in an unknown state: the gate '
 	'refuses new orders until an operator resolves it.';
+COMMENT ON COLUMN pgtrade.account.time_zone IS
+	'Where the account''s trading day begins and ends: the risk gate''s '
+	'orders a day and daily loss count from local midnight here.';
 COMMENT ON COLUMN pgtrade.account.gate_seq IS
 	'Bumped by every pass of the risk gate, which serializes the gate per '
 	'account.';
@@ -271,6 +275,7 @@ CREATE INDEX orders_unsettled ON pgtrade.orders (account_id, instrument_id)
 		OR (status IN ('cancelled', 'rejected')
 			AND broker_filled_quantity > filled_quantity);
 CREATE INDEX orders_pending ON pgtrade.orders (order_id) WHERE status = 'pending';
+CREATE INDEX orders_account_created ON pgtrade.orders (account_id, created_at);
 COMMENT ON TABLE pgtrade.orders IS
 	'Orders (ORDER is reserved).  Rows are inserted through the risk gate '
 	'and moved only by pgtrade''s functions along the order state '
@@ -400,6 +405,8 @@ CREATE TABLE pgtrade.position (
 	quantity		numeric NOT NULL DEFAULT 0,
 	avg_cost		numeric,
 	realized_pnl	numeric NOT NULL DEFAULT 0,
+	day				date,
+	day_start_realized numeric NOT NULL DEFAULT 0,
 	updated_at		timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (account_id, instrument_id)
 );
@@ -408,6 +415,11 @@ COMMENT ON TABLE pgtrade.position IS
 	'changed only when a fill row is really inserted.';
 COMMENT ON COLUMN pgtrade.position.realized_pnl IS
 	'Realized profit and loss from closing trades, before commissions.';
+COMMENT ON COLUMN pgtrade.position.day IS
+	'The account''s trading day of the last change (account.time_zone).';
+COMMENT ON COLUMN pgtrade.position.day_start_realized IS
+	'realized_pnl as it stood when that day began: realized_pnl less this '
+	'is the day''s realized P&L while day is today.';
 
 CREATE TABLE pgtrade.risk_limit (
 	limit_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -419,6 +431,21 @@ CREATE TABLE pgtrade.risk_limit (
 	max_order_quantity	numeric
 						CHECK (max_order_quantity > 0
 							   AND max_order_quantity < 'Infinity'),
+	max_order_notional	numeric
+						CHECK (max_order_notional > 0
+							   AND max_order_notional < 'Infinity'),
+	max_position_notional numeric
+						CHECK (max_position_notional >= 0
+							   AND max_position_notional < 'Infinity'),
+	max_open_orders		integer CHECK (max_open_orders >= 0),
+	max_orders_per_day	integer CHECK (max_orders_per_day >= 0),
+	max_daily_loss		numeric
+						CHECK (max_daily_loss >= 0
+							   AND max_daily_loss < 'Infinity'),
+	price_collar_pct	numeric
+						CHECK (price_collar_pct > 0
+							   AND price_collar_pct < 'Infinity'),
+	allow_short			boolean,
 	note				text,
 	updated_by			text NOT NULL DEFAULT current_user,
 	updated_at			timestamptz NOT NULL DEFAULT now()
@@ -432,6 +459,31 @@ COMMENT ON TABLE pgtrade.risk_limit IS
 COMMENT ON COLUMN pgtrade.risk_limit.max_position IS
 	'Largest absolute position per instrument, counting open orders; '
 	'orders that reduce exposure always pass.';
+COMMENT ON COLUMN pgtrade.risk_limit.max_order_quantity IS
+	'Largest quantity of one order.';
+COMMENT ON COLUMN pgtrade.risk_limit.max_order_notional IS
+	'Largest value of one order: quantity times its limit price (stop '
+	'price for a stop order, latest bar close for a market order).';
+COMMENT ON COLUMN pgtrade.risk_limit.max_position_notional IS
+	'Largest absolute position value per instrument, counting open orders '
+	'as max_position does, at the latest bar close; orders that reduce '
+	'exposure always pass.';
+COMMENT ON COLUMN pgtrade.risk_limit.max_open_orders IS
+	'Most orders of the scope open at once, counting the new one.';
+COMMENT ON COLUMN pgtrade.risk_limit.max_orders_per_day IS
+	'Most orders of the scope accepted by the gate in one trading day '
+	'(account.time_zone), counting the new one; refused orders do not count.';
+COMMENT ON COLUMN pgtrade.risk_limit.max_daily_loss IS
+	'Once the day''s loss (realized today plus unrealized against average '
+	'cost at the latest bar close) reaches this, only orders that reduce '
+	'exposure pass.';
+COMMENT ON COLUMN pgtrade.risk_limit.price_collar_pct IS
+	'Fat-finger guard: a limit or stop price more than this percentage '
+	'away from the latest bar close is refused.';
+COMMENT ON COLUMN pgtrade.risk_limit.allow_short IS
+	'false: an order whose side''s worst case would leave a short position '
+	'is refused unless it reduces exposure.  NULL leaves it to other scopes; '
+	'short selling is allowed when no covering row says false.';
 
 CREATE TABLE pgtrade.risk_limit_history (
 	history_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

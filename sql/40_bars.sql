@@ -6,19 +6,32 @@
  * with the offending line, so a bad file never leaves half a batch.
  */
 
-CREATE FUNCTION pgtrade.add_account(account_id text, description text DEFAULT NULL)
+CREATE FUNCTION pgtrade.add_account(account_id text, description text DEFAULT NULL,
+	time_zone text DEFAULT NULL)
 RETURNS text
-LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	INSERT INTO pgtrade.account (account_id, description)
-	VALUES ($1, $2)
+#variable_conflict use_variable
+BEGIN
+	IF time_zone IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = time_zone) THEN
+		RAISE EXCEPTION 'time zone "%" not recognized', time_zone
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO pgtrade.account AS a (account_id, description, time_zone)
+	VALUES (account_id, description, coalesce(time_zone, 'America/New_York'))
 	ON CONFLICT ON CONSTRAINT account_pkey DO UPDATE
-		SET description = coalesce(EXCLUDED.description, account.description)
-	RETURNING account_id;
+		SET description = coalesce(EXCLUDED.description, a.description),
+			time_zone = CASE WHEN add_account.time_zone IS NULL THEN a.time_zone
+							 ELSE EXCLUDED.time_zone END;
+	RETURN account_id;
+END
 $$;
-COMMENT ON FUNCTION pgtrade.add_account(text, text) IS
-	'Registers a brokerage account (idempotent) and returns its id.';
+COMMENT ON FUNCTION pgtrade.add_account(text, text, text) IS
+	'Registers a brokerage account (idempotent) and returns its id; '
+	'time_zone (default America/New_York) is where its trading day for '
+	'the daily risk limits begins.';
 
 /*
  * add_instrument registers an instrument or returns the one already

@@ -145,20 +145,190 @@ COMMENT ON FUNCTION pgtrade.position_quantity(text, bigint) IS
 	'Current position of an account in an instrument (0 when none).';
 
 /*
+ * account_today returns the account's trading date now, in its
+ * time_zone; account_day_start the instant that date began.
+ */
+CREATE FUNCTION pgtrade.account_today(account_id text)
+RETURNS date
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT (now() AT TIME ZONE a.time_zone)::date
+			FROM pgtrade.account a WHERE a.account_id = $1);
+END
+$$;
+COMMENT ON FUNCTION pgtrade.account_today(text) IS
+	'The account''s trading date now, in account.time_zone.';
+
+CREATE FUNCTION pgtrade.account_day_start(account_id text)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT (now() AT TIME ZONE a.time_zone)::date::timestamp
+				   AT TIME ZONE a.time_zone
+			FROM pgtrade.account a WHERE a.account_id = $1);
+END
+$$;
+COMMENT ON FUNCTION pgtrade.account_day_start(text) IS
+	'When the account''s current trading day began (local midnight in '
+	'account.time_zone).';
+
+/*
+ * latest_close is the close of an instrument's most recent bar, of any
+ * size (the shorter size wins a tie), as numeric; NULL without bars.
+ * One index probe per bar size, so a long history costs nothing.
+ */
+CREATE FUNCTION pgtrade.latest_close(instrument_id bigint)
+RETURNS numeric
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (
+		WITH RECURSIVE sizes(bar_size) AS (
+			SELECT min(b.bar_size) FROM pgtrade.bar b
+			WHERE b.instrument_id = $1
+			UNION ALL
+			SELECT (SELECT min(b.bar_size) FROM pgtrade.bar b
+					WHERE b.instrument_id = $1 AND b.bar_size > s.bar_size)
+			FROM sizes s WHERE s.bar_size IS NOT NULL)
+		SELECT l.close::numeric
+		FROM sizes s
+		CROSS JOIN LATERAL (
+			SELECT b.ts, b.close FROM pgtrade.bar b
+			WHERE b.instrument_id = $1 AND b.bar_size = s.bar_size
+			ORDER BY b.ts DESC LIMIT 1) l
+		WHERE s.bar_size IS NOT NULL
+		ORDER BY l.ts DESC, s.bar_size
+		LIMIT 1);
+END
+$$;
+COMMENT ON FUNCTION pgtrade.latest_close(bigint) IS
+	'Close of the instrument''s most recent bar of any size, or NULL.';
+
+/*
+ * account_day_pnl is an account's P&L for its current trading day, in
+ * one instrument or all: realized is what closing trades realized since
+ * the day began (position.day_start_realized); unrealized is each open
+ * position marked at its instrument's latest close against its average
+ * cost, so a loss carried from earlier days counts in full.  unmarked
+ * names the instruments with a position but no bar to mark it at.
+ */
+CREATE FUNCTION pgtrade.account_day_pnl(account_id text,
+	instrument_id bigint DEFAULT NULL, OUT realized numeric,
+	OUT unrealized numeric, OUT unmarked text[])
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_today date := pgtrade.account_today(account_day_pnl.account_id);
+	v_p record;
+	v_mark numeric;
+BEGIN
+	realized := 0;
+	unrealized := 0;
+	unmarked := '{}';
+	FOR v_p IN
+		SELECT p.instrument_id, p.quantity, p.avg_cost, p.realized_pnl,
+			   p.day, p.day_start_realized, i.symbol
+		FROM pgtrade.position p
+		JOIN pgtrade.instrument i ON i.instrument_id = p.instrument_id
+		WHERE p.account_id = account_day_pnl.account_id
+			AND (account_day_pnl.instrument_id IS NULL
+				 OR p.instrument_id = account_day_pnl.instrument_id)
+	LOOP
+		IF v_p.day = v_today THEN
+			realized := realized + v_p.realized_pnl - v_p.day_start_realized;
+		END IF;
+		IF v_p.quantity <> 0 THEN
+			v_mark := pgtrade.latest_close(v_p.instrument_id);
+			IF v_mark IS NULL OR v_p.avg_cost IS NULL THEN
+				unmarked := unmarked || v_p.symbol;
+			ELSE
+				unrealized := unrealized + v_p.quantity * (v_mark - v_p.avg_cost);
+			END IF;
+		END IF;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.account_day_pnl(text, bigint) IS
+	'P&L of the account''s current trading day (all instruments, or one): '
+	'realized since the day began, unrealized at the latest bar close '
+	'against average cost, and the instruments that could not be marked.';
+
+/*
+ * open_order_count counts an account's open orders (of one strategy,
+ * when given), leaving out one order.  Plain index scans, for the reason
+ * open_side_quantities gives.
+ */
+CREATE FUNCTION pgtrade.open_order_count(account_id text, strategy_id bigint,
+	except_order bigint)
+RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_bitmapscan = off
+AS $$
+BEGIN
+	RETURN (SELECT count(*) FROM pgtrade.orders o
+			WHERE o.account_id = $1
+				AND o.status IN ('pending', 'submitting', 'working',
+								 'cancel_requested', 'unknown')
+				AND ($2 IS NULL OR o.strategy_id = $2)
+				AND o.order_id IS DISTINCT FROM $3);
+END
+$$;
+COMMENT ON FUNCTION pgtrade.open_order_count(text, bigint, bigint) IS
+	'Open orders of an account (or of one of its strategies), leaving one '
+	'order out.';
+
+/*
+ * day_order_count counts the orders of an account (of one strategy, when
+ * given) that the gate accepted since its trading day began.
+ */
+CREATE FUNCTION pgtrade.day_order_count(account_id text, strategy_id bigint,
+	except_order bigint)
+RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT count(*) FROM pgtrade.orders o
+			WHERE o.account_id = $1
+				AND o.created_at >= pgtrade.account_day_start($1)
+				AND o.status <> 'refused'
+				AND ($2 IS NULL OR o.strategy_id = $2)
+				AND o.order_id IS DISTINCT FROM $3);
+END
+$$;
+COMMENT ON FUNCTION pgtrade.day_order_count(text, bigint, bigint) IS
+	'Orders of an account (or of one of its strategies) accepted by the '
+	'gate since its trading day began, leaving one order out.';
+
+/*
  * risk_check evaluates every limit covering an order and returns the
- * verdict as jsonb: {"passed": bool, "reason": text, "checks": [...]}.
- * The caller must hold the account's gate lock.
+ * verdict as jsonb: {"passed": bool, "reason": text, "checks": [...],
+ * "asked_by": role, "at": time}.  The caller must hold the account's
+ * gate lock.  p_modify: the order exists and is being modified, so the
+ * counts of open orders and of the day's orders, which it is already
+ * in, are not checked.
  *
  * Position limits look at each side's worst case: a buy is checked
  * against position + open buys + the buy, a sell against position - open
  * sells - the sell, so opposite open orders never make room for each
  * other.  An order passes when its side's worst case stays within the
  * limit, or when it moves that worst case toward zero without crossing
- * it (an order that reduces exposure always passes).  The gate
- * fails closed: an order no max_position limit covers is refused.
+ * it (an order that reduces exposure always passes a position, position
+ * value, daily loss or short-selling limit).  The gate fails closed: an
+ * order no max_position limit covers is refused, and so is an order a
+ * value or price limit covers when there is no price to check it with.
+ * Values are numeric throughout; a bar's close enters as numeric.
  */
 CREATE FUNCTION pgtrade.risk_check(p_order pgtrade.orders, p_halted boolean,
-	p_halt_reason text)
+	p_halt_reason text, p_modify boolean DEFAULT false)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -175,6 +345,18 @@ DECLARE
 	v_reduces boolean;
 	v_add numeric;
 	v_has_position_limit boolean := false;
+	v_symbol text;
+	v_mark numeric;
+	v_mark_known boolean := false;
+	v_price numeric;
+	v_value numeric;
+	v_count bigint;
+	v_pnl record;
+	v_loss numeric;
+	v_passed boolean;
+	v_kind text;
+	v_collar_price numeric;
+	v_dev numeric;
 BEGIN
 	v_checks := v_checks || jsonb_build_object('check', 'account_halted',
 		'passed', NOT p_halted, 'detail', p_halt_reason);
@@ -220,6 +402,15 @@ BEGIN
 				 OR l.strategy_id IS NOT DISTINCT FROM p_order.strategy_id)
 		ORDER BY l.account_id NULLS FIRST, l.strategy_id NULLS FIRST
 	LOOP
+		/* the latest close, read once and only when a limit needs it */
+		IF NOT v_mark_known AND (v_lim.max_order_notional IS NOT NULL
+				OR v_lim.max_position_notional IS NOT NULL
+				OR v_lim.price_collar_pct IS NOT NULL) THEN
+			v_mark := pgtrade.latest_close(p_order.instrument_id);
+			v_mark_known := true;
+			SELECT i.symbol INTO v_symbol FROM pgtrade.instrument i
+			WHERE i.instrument_id = p_order.instrument_id;
+		END IF;
 		IF v_lim.kill_switch THEN
 			v_checks := v_checks || jsonb_build_object('check', 'kill_switch',
 				'passed', false, 'limit_id', v_lim.limit_id,
@@ -241,6 +432,29 @@ BEGIN
 					p_order.quantity, v_lim.max_order_quantity));
 			END IF;
 		END IF;
+		IF v_lim.max_order_notional IS NOT NULL THEN
+			v_price := CASE p_order.order_type
+				WHEN 'market' THEN v_mark
+				WHEN 'stop' THEN p_order.stop_price
+				ELSE p_order.limit_price END;
+			v_value := p_order.quantity * v_price;
+			v_passed := v_value IS NOT NULL
+				AND v_value <= v_lim.max_order_notional;
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_order_notional', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_order_notional, 'quantity', p_order.quantity,
+				'price', v_price, 'notional', v_value, 'passed', v_passed);
+			IF v_price IS NULL THEN
+				v_reason := coalesce(v_reason, format(
+					'no price to value a market order in %s: it has no bars',
+					v_symbol));
+			ELSIF NOT v_passed THEN
+				v_reason := coalesce(v_reason, format(
+					'order value %s (%s at %s) exceeds the limit of %s',
+					v_value, p_order.quantity, v_price,
+					v_lim.max_order_notional));
+			END IF;
+		END IF;
 		IF v_lim.max_position IS NOT NULL THEN
 			v_has_position_limit := true;
 			v_checks := v_checks || jsonb_build_object(
@@ -257,6 +471,120 @@ BEGIN
 					p_order.quantity, v_lim.max_position));
 			END IF;
 		END IF;
+		IF v_lim.max_position_notional IS NOT NULL THEN
+			/* marked at the latest close, else at the order's own price */
+			v_price := coalesce(v_mark, CASE p_order.order_type
+				WHEN 'stop' THEN p_order.stop_price
+				ELSE p_order.limit_price END);
+			v_value := abs(v_worst) * v_price;
+			v_passed := v_reduces OR (v_value IS NOT NULL
+				AND v_value <= v_lim.max_position_notional);
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_position_notional', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_position_notional, 'projected', v_worst,
+				'price', v_price, 'notional', v_value, 'reduces', v_reduces,
+				'passed', v_passed);
+			IF NOT v_passed AND v_price IS NULL THEN
+				v_reason := coalesce(v_reason, format(
+					'no price to value the position in %s: it has no bars',
+					v_symbol));
+			ELSIF NOT v_passed THEN
+				v_reason := coalesce(v_reason, format(
+					'projected position value %s (%s at %s) exceeds the limit of %s',
+					v_value, v_worst, v_price, v_lim.max_position_notional));
+			END IF;
+		END IF;
+		IF v_lim.max_open_orders IS NOT NULL AND NOT p_modify THEN
+			v_count := pgtrade.open_order_count(p_order.account_id,
+				v_lim.strategy_id, p_order.order_id) + 1;
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_open_orders', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_open_orders, 'open_orders', v_count,
+				'passed', v_count <= v_lim.max_open_orders);
+			IF v_count > v_lim.max_open_orders THEN
+				v_reason := coalesce(v_reason, format(
+					'%s open orders with this one exceed the limit of %s',
+					v_count, v_lim.max_open_orders));
+			END IF;
+		END IF;
+		IF v_lim.max_orders_per_day IS NOT NULL AND NOT p_modify THEN
+			v_count := pgtrade.day_order_count(p_order.account_id,
+				v_lim.strategy_id, p_order.order_id) + 1;
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_orders_per_day', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_orders_per_day, 'orders_today', v_count,
+				'passed', v_count <= v_lim.max_orders_per_day);
+			IF v_count > v_lim.max_orders_per_day THEN
+				v_reason := coalesce(v_reason, format(
+					'%s orders today with this one exceed the limit of %s a day',
+					v_count, v_lim.max_orders_per_day));
+			END IF;
+		END IF;
+		IF v_lim.max_daily_loss IS NOT NULL THEN
+			/* a strategy's scope is its instrument's position */
+			SELECT * INTO v_pnl FROM pgtrade.account_day_pnl(
+				p_order.account_id, CASE WHEN v_lim.strategy_id IS NOT NULL
+										 THEN p_order.instrument_id END);
+			v_pnl.realized := trim_scale(v_pnl.realized);
+			v_pnl.unrealized := trim_scale(v_pnl.unrealized);
+			v_loss := trim_scale(-(v_pnl.realized + v_pnl.unrealized));
+			/* reached: a loss at the limit stops new risk; no loss never does */
+			v_passed := v_reduces OR (cardinality(v_pnl.unmarked) = 0
+				AND (v_loss <= 0 OR v_loss < v_lim.max_daily_loss));
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_daily_loss', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_daily_loss, 'realized', v_pnl.realized,
+				'unrealized', v_pnl.unrealized, 'loss', v_loss,
+				'unmarked', to_jsonb(v_pnl.unmarked), 'reduces', v_reduces,
+				'passed', v_passed);
+			IF NOT v_passed AND cardinality(v_pnl.unmarked) > 0 THEN
+				v_reason := coalesce(v_reason, format(
+					'the day''s loss cannot be known: no bar to mark the position in %s',
+					array_to_string(v_pnl.unmarked, ', ')));
+			ELSIF NOT v_passed THEN
+				v_reason := coalesce(v_reason, format(
+					'the day''s loss %s (realized %s, unrealized %s) has reached the limit of %s; only orders that reduce exposure pass',
+					v_loss, v_pnl.realized, v_pnl.unrealized,
+					v_lim.max_daily_loss));
+			END IF;
+		END IF;
+		IF v_lim.price_collar_pct IS NOT NULL THEN
+			FOREACH v_kind IN ARRAY ARRAY['limit', 'stop'] LOOP
+				v_collar_price := CASE v_kind WHEN 'limit' THEN p_order.limit_price
+										ELSE p_order.stop_price END;
+				CONTINUE WHEN v_collar_price IS NULL;
+				v_dev := round(abs(v_collar_price - v_mark) / v_mark * 100, 4);
+				v_passed := v_dev IS NOT NULL AND v_dev <= v_lim.price_collar_pct;
+				v_checks := v_checks || jsonb_build_object(
+					'check', 'price_collar', 'limit_id', v_lim.limit_id,
+					'price_kind', v_kind, 'price', v_collar_price,
+					'reference', v_mark, 'deviation_pct', v_dev,
+					'limit', v_lim.price_collar_pct, 'passed', v_passed);
+				IF v_mark IS NULL THEN
+					v_reason := coalesce(v_reason, format(
+						'no bar in %s to check the %s price against',
+						v_symbol, v_kind));
+				ELSIF NOT v_passed THEN
+					v_reason := coalesce(v_reason, format(
+						'%s price %s is %s%% from the latest close %s, beyond the collar of %s%%',
+						v_kind, v_collar_price, v_dev, v_mark,
+						v_lim.price_collar_pct));
+				END IF;
+			END LOOP;
+		END IF;
+		IF v_lim.allow_short IS NOT NULL AND NOT v_lim.allow_short THEN
+			v_passed := v_worst >= 0 OR v_reduces;
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'allow_short', 'limit_id', v_lim.limit_id,
+				'projected', v_worst, 'reduces', v_reduces,
+				'passed', v_passed);
+			IF NOT v_passed THEN
+				v_reason := coalesce(v_reason, format(
+					'short selling is not allowed for %s: the projected position would be %s',
+					coalesce('account ' || v_lim.account_id, 'any account'),
+					v_worst));
+			END IF;
+		END IF;
 	END LOOP;
 
 	v_checks := v_checks || jsonb_build_object('check', 'position_limit_set',
@@ -269,12 +597,16 @@ BEGIN
 
 	RETURN jsonb_build_object('passed', v_reason IS NULL,
 		'reason', coalesce(v_reason, 'all risk checks passed'),
-		'checks', v_checks, 'at', clock_timestamp());
+		'checks', v_checks,
+		'asked_by', CASE WHEN current_setting('role') = 'none' THEN session_user
+						 ELSE current_setting('role') END,
+		'at', clock_timestamp());
 END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.risk_check(pgtrade.orders, boolean,
-	text) FROM PUBLIC;
-COMMENT ON FUNCTION pgtrade.risk_check(pgtrade.orders, boolean, text) IS
+	text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.risk_check(pgtrade.orders, boolean, text,
+	boolean) IS
 	'Internal to the risk gate: evaluates every limit covering an order.';
 
 CREATE FUNCTION pgtrade.orders_gate()
@@ -670,30 +1002,88 @@ CREATE TRIGGER risk_limit_audit AFTER INSERT OR UPDATE OR DELETE
 	ON pgtrade.risk_limit FOR EACH ROW
 	EXECUTE FUNCTION pgtrade.risk_limit_audit();
 
+/*
+ * set_risk_limit sets the limits of one scope (all accounts, an account,
+ * or a strategy of an account).  A NULL argument leaves that limit as it
+ * is; remove_risk_limit takes one away.  Every change lands in
+ * risk_limit_history through the audit trigger.
+ */
 CREATE FUNCTION pgtrade.set_risk_limit(account_id text DEFAULT NULL,
 	strategy_id bigint DEFAULT NULL, max_position numeric DEFAULT NULL,
-	max_order_quantity numeric DEFAULT NULL, note text DEFAULT NULL)
+	max_order_quantity numeric DEFAULT NULL, note text DEFAULT NULL,
+	max_order_notional numeric DEFAULT NULL,
+	max_position_notional numeric DEFAULT NULL,
+	max_open_orders integer DEFAULT NULL,
+	max_orders_per_day integer DEFAULT NULL,
+	max_daily_loss numeric DEFAULT NULL,
+	price_collar_pct numeric DEFAULT NULL,
+	allow_short boolean DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_column
+#variable_conflict use_variable
 DECLARE
 	v_id bigint;
+	v_bad text;
 BEGIN
-	IF NOT (coalesce(set_risk_limit.max_position, 0) >= 0
-			AND coalesce(set_risk_limit.max_position, 0) < 'Infinity'
-			AND coalesce(set_risk_limit.max_order_quantity, 1) > 0
-			AND coalesce(set_risk_limit.max_order_quantity, 1) < 'Infinity') THEN
-		RAISE EXCEPTION 'risk limits must be finite numbers (max_position at least 0, max_order_quantity above 0)'
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = pg_catalog.format('max_position %s, max_order_quantity %s.',
-					set_risk_limit.max_position, set_risk_limit.max_order_quantity);
+	/* NaN sorts above Infinity in numeric: it fails the finite test too */
+	v_bad := CASE
+		WHEN NOT (coalesce(max_position, 0) >= 0
+				  AND coalesce(max_position, 0) < 'Infinity')
+			THEN format('max_position must be a finite number of at least 0, not %s', max_position)
+		WHEN NOT (coalesce(max_order_quantity, 1) > 0
+				  AND coalesce(max_order_quantity, 1) < 'Infinity')
+			THEN format('max_order_quantity must be a finite number above 0, not %s', max_order_quantity)
+		WHEN NOT (coalesce(max_order_notional, 1) > 0
+				  AND coalesce(max_order_notional, 1) < 'Infinity')
+			THEN format('max_order_notional must be a finite number above 0, not %s', max_order_notional)
+		WHEN NOT (coalesce(max_position_notional, 0) >= 0
+				  AND coalesce(max_position_notional, 0) < 'Infinity')
+			THEN format('max_position_notional must be a finite number of at least 0, not %s', max_position_notional)
+		WHEN coalesce(max_open_orders, 0) < 0
+			THEN format('max_open_orders must be at least 0, not %s', max_open_orders)
+		WHEN coalesce(max_orders_per_day, 0) < 0
+			THEN format('max_orders_per_day must be at least 0, not %s', max_orders_per_day)
+		WHEN NOT (coalesce(max_daily_loss, 0) >= 0
+				  AND coalesce(max_daily_loss, 0) < 'Infinity')
+			THEN format('max_daily_loss must be a finite number of at least 0, not %s', max_daily_loss)
+		WHEN NOT (coalesce(price_collar_pct, 1) > 0
+				  AND coalesce(price_collar_pct, 1) < 'Infinity')
+			THEN format('price_collar_pct must be a finite percentage above 0, not %s', price_collar_pct)
+		END;
+	IF v_bad IS NOT NULL THEN
+		RAISE EXCEPTION '%', v_bad USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF account_id IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.account a WHERE a.account_id = set_risk_limit.account_id) THEN
+		RAISE EXCEPTION 'account "%" does not exist', account_id
+			USING ERRCODE = 'foreign_key_violation',
+				  HINT = 'Add it with pgtrade.add_account().';
+	END IF;
+	IF strategy_id IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.strategy st
+		WHERE st.strategy_id = set_risk_limit.strategy_id) THEN
+		RAISE EXCEPTION 'strategy % does not exist', strategy_id
+			USING ERRCODE = 'foreign_key_violation';
 	END IF;
 	UPDATE pgtrade.risk_limit l
 	SET max_position = coalesce(set_risk_limit.max_position, l.max_position),
 		max_order_quantity = coalesce(set_risk_limit.max_order_quantity,
 									  l.max_order_quantity),
+		max_order_notional = coalesce(set_risk_limit.max_order_notional,
+									  l.max_order_notional),
+		max_position_notional = coalesce(set_risk_limit.max_position_notional,
+										 l.max_position_notional),
+		max_open_orders = coalesce(set_risk_limit.max_open_orders,
+								   l.max_open_orders),
+		max_orders_per_day = coalesce(set_risk_limit.max_orders_per_day,
+									  l.max_orders_per_day),
+		max_daily_loss = coalesce(set_risk_limit.max_daily_loss,
+								  l.max_daily_loss),
+		price_collar_pct = coalesce(set_risk_limit.price_collar_pct,
+									l.price_collar_pct),
+		allow_short = coalesce(set_risk_limit.allow_short, l.allow_short),
 		note = coalesce(set_risk_limit.note, l.note),
 		updated_by = session_user, updated_at = now()
 	WHERE coalesce(l.account_id, '') = coalesce(set_risk_limit.account_id, '')
@@ -701,19 +1091,25 @@ BEGIN
 	RETURNING l.limit_id INTO v_id;
 	IF NOT FOUND THEN
 		INSERT INTO pgtrade.risk_limit (account_id, strategy_id, max_position,
-			max_order_quantity, note, updated_by)
+			max_order_quantity, max_order_notional, max_position_notional,
+			max_open_orders, max_orders_per_day, max_daily_loss,
+			price_collar_pct, allow_short, note, updated_by)
 		VALUES (set_risk_limit.account_id, set_risk_limit.strategy_id,
 			set_risk_limit.max_position, set_risk_limit.max_order_quantity,
-			set_risk_limit.note, session_user)
+			set_risk_limit.max_order_notional,
+			set_risk_limit.max_position_notional,
+			set_risk_limit.max_open_orders, set_risk_limit.max_orders_per_day,
+			set_risk_limit.max_daily_loss, set_risk_limit.price_collar_pct,
+			set_risk_limit.allow_short, set_risk_limit.note, session_user)
 		RETURNING limit_id INTO v_id;
 	END IF;
 	RETURN v_id;
 END
 $$;
 COMMENT ON FUNCTION pgtrade.set_risk_limit(text, bigint, numeric, numeric,
-	text) IS
-	'Sets the position and order-size limits of a scope (all accounts, an '
-	'account, or a strategy); a NULL argument leaves that limit as it is.';
+	text, numeric, numeric, integer, integer, numeric, numeric, boolean) IS
+	'Sets the limits of a scope (all accounts, an account, or a strategy); '
+	'a NULL argument leaves that limit as it is.';
 
 CREATE FUNCTION pgtrade.remove_risk_limit(limit_name text,
 	account_id text DEFAULT NULL, strategy_id bigint DEFAULT NULL)
@@ -723,16 +1119,36 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-	IF limit_name NOT IN ('max_position', 'max_order_quantity') THEN
-		RAISE EXCEPTION 'unknown limit "%"', limit_name
+	IF limit_name IS NULL OR limit_name NOT IN ('max_position',
+		'max_order_quantity', 'max_order_notional', 'max_position_notional',
+		'max_open_orders', 'max_orders_per_day', 'max_daily_loss',
+		'price_collar_pct', 'allow_short') THEN
+		RAISE EXCEPTION 'unknown limit %', coalesce('"' || limit_name || '"', 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Limits are max_position and max_order_quantity.';
+				  HINT = 'Limits are max_position, max_order_quantity, '
+					  || 'max_order_notional, max_position_notional, '
+					  || 'max_open_orders, max_orders_per_day, '
+					  || 'max_daily_loss, price_collar_pct and allow_short.';
 	END IF;
 	UPDATE pgtrade.risk_limit l
 	SET max_position = CASE WHEN limit_name = 'max_position' THEN NULL
 							ELSE l.max_position END,
 		max_order_quantity = CASE WHEN limit_name = 'max_order_quantity'
 								  THEN NULL ELSE l.max_order_quantity END,
+		max_order_notional = CASE WHEN limit_name = 'max_order_notional'
+								  THEN NULL ELSE l.max_order_notional END,
+		max_position_notional = CASE WHEN limit_name = 'max_position_notional'
+									 THEN NULL ELSE l.max_position_notional END,
+		max_open_orders = CASE WHEN limit_name = 'max_open_orders'
+							   THEN NULL ELSE l.max_open_orders END,
+		max_orders_per_day = CASE WHEN limit_name = 'max_orders_per_day'
+								  THEN NULL ELSE l.max_orders_per_day END,
+		max_daily_loss = CASE WHEN limit_name = 'max_daily_loss'
+							  THEN NULL ELSE l.max_daily_loss END,
+		price_collar_pct = CASE WHEN limit_name = 'price_collar_pct'
+								THEN NULL ELSE l.price_collar_pct END,
+		allow_short = CASE WHEN limit_name = 'allow_short'
+						   THEN NULL ELSE l.allow_short END,
 		updated_by = session_user, updated_at = now()
 	WHERE coalesce(l.account_id, '') = coalesce(remove_risk_limit.account_id, '')
 		AND coalesce(l.strategy_id, 0) = coalesce(remove_risk_limit.strategy_id, 0);
@@ -740,9 +1156,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.remove_risk_limit(text, text, bigint) IS
-	'Removes one limit (max_position or max_order_quantity) of a scope; '
-	'returns false when the scope had no row.  Without any max_position '
-	'the gate refuses every order of the account.';
+	'Removes one limit of a scope (its column becomes NULL); returns false '
+	'when the scope had no row.  Without any max_position the gate refuses '
+	'every order of the account.';
 
 CREATE FUNCTION pgtrade.set_trading_enabled(enabled boolean,
 	account_id text DEFAULT NULL, strategy_id bigint DEFAULT NULL,

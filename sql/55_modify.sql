@@ -131,12 +131,18 @@ COMMENT ON FUNCTION pgtrade.modify_check_state(pgtrade.orders, numeric) IS
 
 /*
  * modify_gate runs the risk gate for an order with its new quantity and
- * returns the verdict.  A modification that adds nothing to the order's
- * size (a smaller quantity, or prices only) passes position and size
- * limits it would fail anyway, since it takes no risk on; kill switches
- * and halts still refuse it.  The caller holds the account's gate lock.
+ * prices and returns the verdict.  A modification that adds nothing to
+ * the order's size (a smaller quantity, or prices only) passes the
+ * quantity, position, daily loss and short-selling limits it would fail
+ * anyway, since it takes no risk on; the order value limit too when the
+ * price it is valued at does not rise either; and the price collar for
+ * a price it leaves as it was.  Kill switches and halts still refuse
+ * it.  The counts of open orders and of the day's orders are not
+ * checked: the order is in them already.  The caller holds the
+ * account's gate lock.
  */
-CREATE FUNCTION pgtrade.modify_gate(p_o pgtrade.orders, p_quantity numeric)
+CREATE FUNCTION pgtrade.modify_gate(p_o pgtrade.orders, p_quantity numeric,
+	p_limit numeric, p_stop numeric)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -146,16 +152,32 @@ DECLARE
 	v_a pgtrade.account;
 	v_new pgtrade.orders := p_o;
 	v_verdict jsonb;
+	v_no_more boolean;
+	v_value_same boolean;
 BEGIN
 	SELECT * INTO STRICT v_a FROM pgtrade.account a
 	WHERE a.account_id = p_o.account_id;
 	v_new.quantity := p_quantity;
-	v_verdict := pgtrade.risk_check(v_new, v_a.halted, v_a.halt_reason);
-	IF NOT (v_verdict->>'passed')::boolean AND p_quantity <= p_o.quantity
+	v_new.limit_price := p_limit;
+	v_new.stop_price := p_stop;
+	v_verdict := pgtrade.risk_check(v_new, v_a.halted, v_a.halt_reason, true);
+	v_no_more := p_quantity <= p_o.quantity;
+	v_value_same := v_no_more AND CASE p_o.order_type
+		WHEN 'market' THEN true
+		WHEN 'stop' THEN p_stop <= p_o.stop_price
+		ELSE p_limit <= p_o.limit_price END;
+	IF NOT (v_verdict->>'passed')::boolean AND v_no_more
 		AND NOT EXISTS (
 			SELECT 1 FROM jsonb_array_elements(v_verdict->'checks') c
 			WHERE NOT (c->>'passed')::boolean
-				AND c->>'check' NOT IN ('max_position', 'max_order_quantity'))
+				AND NOT (c->>'check' IN ('max_position', 'max_order_quantity',
+										 'max_position_notional',
+										 'max_daily_loss', 'allow_short')
+					OR (c->>'check' = 'max_order_notional' AND v_value_same)
+					OR (c->>'check' = 'price_collar'
+						AND (c->>'price')::numeric IS NOT DISTINCT FROM
+							CASE c->>'price_kind' WHEN 'limit' THEN p_o.limit_price
+								 ELSE p_o.stop_price END)))
 	THEN
 		v_verdict := v_verdict || jsonb_build_object('passed', true,
 			'reason', 'passed: the modification does not add to the order '
@@ -164,10 +186,12 @@ BEGIN
 	RETURN v_verdict;
 END
 $$;
-REVOKE ALL ON FUNCTION pgtrade.modify_gate(pgtrade.orders, numeric)
-	FROM PUBLIC;
-COMMENT ON FUNCTION pgtrade.modify_gate(pgtrade.orders, numeric) IS
-	'Internal: the risk gate''s verdict on an order''s new quantity.';
+REVOKE ALL ON FUNCTION pgtrade.modify_gate(pgtrade.orders, numeric, numeric,
+	numeric) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.modify_gate(pgtrade.orders, numeric, numeric,
+	numeric) IS
+	'Internal: the risk gate''s verdict on an order''s new quantity and '
+	'prices.';
 
 /*
  * modify_request records a modification of a locked, checked order and
@@ -186,7 +210,7 @@ DECLARE
 	v_m pgtrade.order_modification;
 	v_passed boolean;
 BEGIN
-	v_verdict := pgtrade.modify_gate(p_o, p_quantity);
+	v_verdict := pgtrade.modify_gate(p_o, p_quantity, p_limit, p_stop);
 	v_passed := (v_verdict->>'passed')::boolean;
 	INSERT INTO pgtrade.order_modification (order_id, status, old_quantity,
 		old_limit_price, old_stop_price, quantity, limit_price, stop_price,

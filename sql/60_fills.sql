@@ -47,6 +47,33 @@ COMMENT ON FUNCTION pgtrade.position_step(numeric, numeric, numeric, text,
 	'average cost and realized P&L.';
 
 /*
+ * position_day_roll keeps position.day_start_realized: the first change
+ * of a position on a new trading day of its account (account.time_zone)
+ * records the realized P&L that day began with, so that the day's own
+ * is realized_pnl less it.
+ */
+CREATE FUNCTION pgtrade.position_day_roll()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_today date := pgtrade.account_today(NEW.account_id);
+BEGIN
+	IF OLD.day IS DISTINCT FROM v_today THEN
+		NEW.day_start_realized := OLD.realized_pnl;
+		NEW.day := v_today;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.position_day_roll() IS
+	'BEFORE UPDATE on position: notes the realized P&L a trading day '
+	'began with.';
+CREATE TRIGGER position_day_roll BEFORE UPDATE ON pgtrade.position
+	FOR EACH ROW EXECUTE FUNCTION pgtrade.position_day_roll();
+
+/*
  * position_apply adds one execution to a stored position.
  */
 CREATE FUNCTION pgtrade.position_apply(p_account text, p_instrument bigint,

@@ -131,8 +131,9 @@ GRANT UPDATE (active, params, schedule, time_zone) ON pgtrade.strategy
 
 /* admins set limits, the kill switch, accounts and instruments */
 GRANT EXECUTE ON FUNCTION
-	pgtrade.set_risk_limit(text, bigint, numeric, numeric, text),
-	pgtrade.add_account(text, text),
+	pgtrade.set_risk_limit(text, bigint, numeric, numeric, text, numeric,
+		numeric, integer, integer, numeric, numeric, boolean),
+	pgtrade.add_account(text, text, text),
 	pgtrade.add_instrument(text, bigint, text, text, text, text, time, time),
 	pgtrade.import_bars(regclass, interval),
 	pgtrade.import_parse_ts(interval),

@@ -9,6 +9,9 @@ lock, places the same buy.  By hand: A sees position 0 and no open
 orders, projected 100 <= 100, pending; B waits for A's commit, then sees
 A's 100 open, projected 200 > 100, refused.  Then the same as a
 non-superuser trader's plain INSERT, to show the gate binds it too.
+The count limits hold the same way: with at most one open order, or one
+order a day, of two concurrent orders for a fresh account the first
+passes and the second, counting the first, is refused.
 """
 import os
 import subprocess
@@ -18,7 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import Tap, psql, scalar  # noqa: E402
 
-t = Tap(6)
+t = Tap(10)
 psql("SELECT pgtrade.add_account('E2ELOCK1')")
 psql("SELECT pgtrade.add_instrument('E2EL', 990101)")
 psql("SELECT pgtrade.set_risk_limit('E2ELOCK1', max_position => 100)")
@@ -77,4 +80,26 @@ t.eq(scalar("SELECT count(*) FROM pgtrade.order_event e JOIN pgtrade.orders o "
             "USING (order_id) JOIN pgtrade.instrument i USING (instrument_id) "
             "WHERE i.symbol = 'E2EL' AND e.from_status IS NULL"), "4",
      "every insert left its gate event")
+
+# count limits, each on an account of its own for this run
+for limit in ("max_open_orders", "max_orders_per_day"):
+    acct = "E2EC%d%s" % (int(time.time()) % 100000000,
+                         "O" if limit == "max_open_orders" else "D")
+    psql("SELECT pgtrade.add_account('%s')" % acct)
+    psql("SELECT pgtrade.set_risk_limit('%s', max_position => 1000, "
+         "%s => 1)" % (acct, limit))
+    one = ("SELECT (pgtrade.place_order('%s', 'E2EL', 'buy', 1)).status"
+           % acct)
+    rc, waited = race(one, one)
+    rows = psql("SELECT status FROM pgtrade.orders WHERE account_id = '%s' "
+                "ORDER BY order_id" % acct)
+    t.eq([r[0] for r in rows], ["pending", "refused"],
+         "%s 1: of two concurrent orders the second is refused" % limit)
+    t.ok(waited > 1.0 and "exceed the limit of 1" in scalar(
+        "SELECT risk_verdict->>'reason' FROM pgtrade.orders WHERE "
+        "account_id = '%s' ORDER BY order_id DESC LIMIT 1" % acct),
+         "%s: the second waited for the lock (%.2f s) and counted the "
+         "first" % (limit, waited))
+    psql("SELECT pgtrade.cancel_order(order_id) FROM pgtrade.orders "
+         "WHERE account_id = '%s' AND status = 'pending'" % acct)
 t.done()
