@@ -3,7 +3,8 @@
  *
  * Functions are created executable by PUBLIC; pgtrade revokes that for
  * every function in its schema and grants each to the roles that need
- * it.  Pure computations (indicators, cron, bar_end) stay open to all.
+ * it.  Nothing is granted to PUBLIC: pure computations (indicators,
+ * cron, bar_end) are open to every pgtrade role.
  * Nobody but the owner may write the tables directly, except INSERT on
  * orders for traders, which meets the risk gate like any other insert.
  */
@@ -96,8 +97,9 @@ BEGIN
 							  'position_step',
 							  'broker_status_target', 'side_from_broker')
 	LOOP
-		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC',
-								  v_fn);
+		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO '
+			'pgtrade_reader, pgtrade_trader, pgtrade_admin, pgtrade_listener, '
+			'pgtrade_scheduler', v_fn);
 	END LOOP;
 END
 $grants$;

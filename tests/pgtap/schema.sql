@@ -4,7 +4,7 @@
 -- what.  A new or vanished object fails here until this list says so.
 \ir preamble.psql
 SET search_path = public;
-SELECT plan(24);
+SELECT plan(25);
 
 SELECT set_eq(
 	$$SELECT pg_describe_object(classid, objid, 0) FROM pg_depend
@@ -18,6 +18,7 @@ SELECT set_eq(
 		('function pgtrade.latest_close(bigint)'),
 		('function pgtrade.open_order_count(text,bigint,bigint)'),
 		('function pgtrade.position_day_roll()'),
+		('function pgtrade.refuse_rewrite()'),
 		('function pgtrade.acknowledge_drift(bigint,text)'),
 		('function pgtrade.drift_blocked_accounts(text[])'),
 		('function pgtrade.drift_close_agreed(text,bigint,bigint[],jsonb)'),
@@ -227,7 +228,8 @@ SELECT triggers_are('pgtrade', 'orders', ARRAY['orders_gate',
 	'orders carries the gate, state machine, modification and bracket '
 	'triggers');
 SELECT triggers_are('pgtrade', 'fill', ARRAY['fill_after_insert',
-	'fill_immutable'], 'fill carries its position and append-only triggers');
+	'fill_immutable', 'append_only_truncate'],
+	'fill carries its position and append-only triggers');
 SELECT ok((SELECT count(*) = 5 FROM pg_roles WHERE rolname IN
 	('pgtrade_reader', 'pgtrade_trader', 'pgtrade_admin', 'pgtrade_listener',
 	 'pgtrade_scheduler') AND NOT rolcanlogin), 'the five group roles exist');
@@ -244,8 +246,25 @@ SELECT ok(has_function_privilege('pgtrade_scheduler',
 	AND NOT has_function_privilege('pgtrade_scheduler',
 	'pgtrade.place_order(text, text, text, numeric, text, numeric, numeric, text, interval, boolean)',
 	'EXECUTE'), 'the scheduler may run due strategies and nothing more');
-SELECT ok(has_function_privilege('public', 'pgtrade.ema(float8[], integer)',
-	'EXECUTE'), 'indicators are open to everyone');
+SELECT ok(has_function_privilege('pgtrade_reader', 'pgtrade.ema(float8[], integer)',
+	'EXECUTE') AND NOT has_function_privilege('public',
+	'pgtrade.ema(float8[], integer)', 'EXECUTE'),
+	'indicators are open to the pgtrade roles, not to PUBLIC');
+SELECT is(ARRAY(
+	SELECT format('%s %s', k.kind, k.name) FROM (
+		SELECT 'function' AS kind, p.oid::regprocedure::text AS name,
+			   coalesce(p.proacl, acldefault('f', p.proowner)) AS acl
+		FROM pg_proc p WHERE p.pronamespace = 'pgtrade'::regnamespace
+		UNION ALL
+		SELECT 'relation', c.oid::regclass::text,
+			   coalesce(c.relacl, acldefault('r', c.relowner))
+		FROM pg_class c WHERE c.relnamespace = 'pgtrade'::regnamespace
+		UNION ALL
+		SELECT 'schema', n.nspname, coalesce(n.nspacl, acldefault('n', n.nspowner))
+		FROM pg_namespace n WHERE n.nspname = 'pgtrade') k
+	WHERE EXISTS (SELECT 1 FROM aclexplode(k.acl) a WHERE a.grantee = 0)
+	ORDER BY 1), '{}'::text[],
+	'nothing in pgtrade is granted to PUBLIC');
 SELECT is((SELECT count(*)::int FROM pg_proc p
 		   WHERE p.pronamespace = 'pgtrade'::regnamespace
 			 AND obj_description(p.oid, 'pg_proc') IS NULL), 0,
