@@ -105,7 +105,7 @@ COMMENT ON FUNCTION pgtrade.add_instrument(text, bigint, text, text, text,
 
 CREATE FUNCTION pgtrade.instrument_id(symbol text)
 RETURNS bigint
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column

@@ -621,6 +621,8 @@ DECLARE
 	v_inst pgtrade.instrument;
 	v_prefix text;
 BEGIN
+	/* only for an account the caller may trade (35_access.sql) */
+	PERFORM pgtrade.require_account(NEW.account_id);
 	/* the per-account lock: concurrent gates for one account queue here */
 	UPDATE pgtrade.account a SET gate_seq = a.gate_seq + 1
 	WHERE a.account_id = NEW.account_id
@@ -948,13 +950,15 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_status text;
+	v_account text;
 BEGIN
-	SELECT o.status INTO v_status FROM pgtrade.orders o
+	SELECT o.status, o.account_id INTO v_status, v_account FROM pgtrade.orders o
 	WHERE o.order_id = cancel_order.order_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'order % does not exist', cancel_order.order_id
 			USING ERRCODE = 'undefined_object';
 	END IF;
+	PERFORM pgtrade.require_account(v_account);
 	IF v_status = 'pending' THEN
 		PERFORM pgtrade.order_move(cancel_order.order_id, 'cancelled',
 			'user ' || session_user, reason);

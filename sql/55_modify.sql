@@ -266,6 +266,7 @@ BEGIN
 		RAISE EXCEPTION 'order % does not exist', modify_order.order_id
 			USING ERRCODE = 'undefined_object';
 	END IF;
+	PERFORM pgtrade.require_account(v_o.account_id);
 	/* the gate lock first, as the gate on INSERT takes it, then the row */
 	UPDATE pgtrade.account a SET gate_seq = a.gate_seq + 1
 	WHERE a.account_id = v_o.account_id;

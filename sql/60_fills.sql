@@ -112,7 +112,7 @@ COMMENT ON FUNCTION pgtrade.position_apply(text, bigint, text, numeric,
  */
 CREATE FUNCTION pgtrade.fill_is_effective(execution_id text)
 RETURNS boolean
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT NOT EXISTS (SELECT 1 FROM pgtrade.fill_correction c

@@ -551,7 +551,8 @@ CREATE VIEW pgtrade.open_drift AS
 		   d.status = 'open' AS blocks_orders, d.first_seen, d.confirmed_at,
 		   d.last_seen, d.acknowledged_by, d.note
 	FROM pgtrade.position_drift d
-	WHERE d.status <> 'resolved';
+	WHERE d.status <> 'resolved'
+		AND d.account_id = ANY ((SELECT pgtrade.visible_accounts())::text[]);
 COMMENT ON VIEW pgtrade.open_drift IS
 	'Unresolved position drift: open (new orders of the account are held '
 	'back) or acknowledged (trading goes on with the difference noted).';

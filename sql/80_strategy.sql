@@ -71,6 +71,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
+	/* a strategy only for an account the caller may trade */
+	PERFORM pgtrade.require_account(NEW.account_id);
 	NEW.bars_needed := pgtrade.strategy_kind_validate(NEW.kind, NEW.params);
 	PERFORM pgtrade.cron_validate(NEW.schedule);
 	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names
@@ -464,6 +466,8 @@ BEGIN
 		RAISE EXCEPTION 'strategy "%" does not exist', run_strategy.name
 			USING ERRCODE = 'undefined_object';
 	END IF;
+	PERFORM pgtrade.require_account((SELECT s.account_id FROM pgtrade.strategy s
+									 WHERE s.strategy_id = v_id));
 	/*
 	 * A run as of the past is a dry run unless asked: its decision is
 	 * recorded, but an order placed now on an old picture of the market
@@ -514,6 +518,7 @@ BEGIN
 		RAISE EXCEPTION 'strategy "%" does not exist', submit_decision.strategy
 			USING ERRCODE = 'undefined_object';
 	END IF;
+	PERFORM pgtrade.require_account(v_s.account_id);
 	IF target_position IS NULL THEN
 		RAISE EXCEPTION 'target position must not be null'
 			USING ERRCODE = 'null_value_not_allowed';

@@ -33,6 +33,7 @@ BEGIN
 			strategy_performance.strategy
 			USING ERRCODE = 'undefined_object';
 	END IF;
+	PERFORM pgtrade.require_account(v_s.account_id);
 	SELECT i.time_zone INTO v_tz FROM pgtrade.instrument i
 	WHERE i.instrument_id = v_s.instrument_id;
 

@@ -16,7 +16,8 @@ CREATE VIEW pgtrade.open_orders AS
 		   o.valid_until, o.created_at, o.updated_at
 	FROM pgtrade.orders o JOIN pgtrade.instrument i USING (instrument_id)
 	WHERE o.status IN ('pending', 'submitting', 'working',
-					   'cancel_requested', 'unknown');
+					   'cancel_requested', 'unknown')
+		AND o.account_id = ANY ((SELECT pgtrade.visible_accounts())::text[]);
 COMMENT ON VIEW pgtrade.open_orders IS
 	'Orders that may still trade, with their instrument symbol.';
 
@@ -37,7 +38,8 @@ CREATE VIEW pgtrade.positions AS
 	LEFT JOIN LATERAL (
 		SELECT b.close, b.ts FROM pgtrade.bar b
 		WHERE b.instrument_id = p.instrument_id
-		ORDER BY b.ts DESC LIMIT 1) lb ON true;
+		ORDER BY b.ts DESC LIMIT 1) lb ON true
+	WHERE p.account_id = ANY ((SELECT pgtrade.visible_accounts())::text[]);
 COMMENT ON VIEW pgtrade.positions IS
 	'Positions with realized P&L, unrealized P&L at the latest bar''s '
 	'close, and commissions paid.';
@@ -52,7 +54,8 @@ CREATE VIEW pgtrade.decisions_explained AS
 	JOIN pgtrade.strategy s USING (strategy_id)
 	JOIN pgtrade.instrument i ON i.instrument_id = s.instrument_id
 	JOIN pgtrade.workflow_run r USING (run_id)
-	LEFT JOIN pgtrade.orders o ON o.order_id = d.order_id;
+	LEFT JOIN pgtrade.orders o ON o.order_id = d.order_id
+	WHERE s.account_id = ANY ((SELECT pgtrade.visible_accounts())::text[]);
 COMMENT ON VIEW pgtrade.decisions_explained IS
 	'Every decision with its strategy, reason, risk verdict and order.';
 
@@ -108,13 +111,17 @@ GRANT SELECT ON ALL TABLES IN SCHEMA pgtrade TO pgtrade_reader,
 	pgtrade_trader, pgtrade_admin;
 GRANT EXECUTE ON FUNCTION pgtrade.instrument_id(text),
 	pgtrade.strategy_performance(text),
-	pgtrade.open_quantity(text, bigint, bigint),
-	pgtrade.position_quantity(text, bigint),
-	pgtrade.kill_switch_reason(text, bigint),
-	pgtrade.open_side_quantities(text, bigint, bigint),
 	pgtrade.fill_is_effective(text),
 	pgtrade.proc_call_name(regprocedure)
 	TO pgtrade_reader, pgtrade_trader, pgtrade_admin;
+/* these read the tables with the caller's rights: not for readers */
+GRANT EXECUTE ON FUNCTION pgtrade.open_quantity(text, bigint, bigint),
+	pgtrade.position_quantity(text, bigint),
+	pgtrade.kill_switch_reason(text, bigint),
+	pgtrade.open_side_quantities(text, bigint, bigint),
+	pgtrade.account_day_pnl(text, bigint),
+	pgtrade.latest_close(bigint)
+	TO pgtrade_trader, pgtrade_admin;
 
 /* traders run strategies and place orders; both meet the gate */
 GRANT INSERT ON pgtrade.orders TO pgtrade_trader;

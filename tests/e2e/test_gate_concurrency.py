@@ -29,6 +29,7 @@ psql("""DO $$ BEGIN
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'e2e_trader') THEN
             CREATE ROLE e2e_trader LOGIN IN ROLE pgtrade_trader;
         END IF; END $$""")
+psql("SELECT pgtrade.grant_account('e2e_trader', 'E2ELOCK1')")
 
 
 def race(sql_a, sql_b, user=None):

@@ -108,6 +108,7 @@ SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
 
 -- a direct INSERT by a non-superuser trader meets the same gate
 CREATE ROLE tap_trader_role IN ROLE pgtrade_trader;
+SELECT pgtrade.grant_account('tap_trader_role', 'TAPACCT1');
 SELECT pgtrade.set_trading_enabled(false, 'TAPACCT1');
 SET ROLE tap_trader_role;
 INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity,

@@ -282,6 +282,7 @@ SELECT is((SELECT (new_row->>'max_daily_loss')::numeric FROM pgtrade.risk_limit_
 		   ORDER BY history_id DESC LIMIT 1), 500::numeric,
 	'the daily loss limit is in the limit history');
 GRANT pgtrade_trader TO CURRENT_USER;
+SELECT pgtrade.grant_account('pgtrade_trader', 'TAPRCOL') \g /dev/null
 SET ROLE pgtrade_trader;
 SELECT pg_temp.st('TAPRCOL', 'TAPR', 'buy', 1) \g /dev/null
 RESET ROLE;

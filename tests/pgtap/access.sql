@@ -1,0 +1,158 @@
+-- access.sql: who may see and do what.  Each role tries the ways around
+-- its limits it has: reading other accounts, writing tables directly,
+-- calling internal functions, changing limits or grants; each attempt
+-- must fail with insufficient_privilege (42501), or find no rows where
+-- row-level security hides them.  Account TAPA is granted to the
+-- trader and the analyst; TAPB to nobody.
+\ir preamble.psql
+SELECT plan(45);
+
+SELECT pgtrade.add_account('TAPA') \g /dev/null
+SELECT pgtrade.add_account('TAPB') \g /dev/null
+SELECT pgtrade.set_risk_limit(max_position => 1000) \g /dev/null
+CREATE ROLE tap_trader IN ROLE pgtrade_trader;
+CREATE ROLE tap_analyst IN ROLE pgtrade_reader;
+CREATE ROLE tap_listener IN ROLE pgtrade_listener;
+CREATE ROLE tap_sched IN ROLE pgtrade_scheduler;
+CREATE ROLE tap_admin IN ROLE pgtrade_admin;
+SELECT pgtrade.grant_account('tap_trader', 'TAPA') \g /dev/null
+SELECT pgtrade.grant_account('tap_analyst', 'TAPA') \g /dev/null
+-- two orders and a fill in each account, a strategy in TAPB
+CREATE TEMP TABLE tap_o AS
+SELECT a AS account_id, (pgtrade.place_order(a, 'TAPX', 'buy', 1)).order_id
+FROM unnest(ARRAY['TAPA', 'TAPA', 'TAPB', 'TAPB']) a;
+SELECT pgtrade.record_fill('TAPACC-' || a, NULL, a, 990001, 'buy', 1, 10, now())
+FROM unnest(ARRAY['TAPA', 'TAPB']) a \g /dev/null
+SELECT pgtrade.create_strategy('tap_b_cross', 'sma_cross', 'TAPX', 'TAPB',
+	'{"fast": 2, "slow": 3}', 10) \g /dev/null
+GRANT SELECT ON tap_o TO PUBLIC;
+CREATE FUNCTION pg_temp.oid_of(p_account text) RETURNS bigint
+LANGUAGE sql AS $$ SELECT min(order_id) FROM tap_o WHERE account_id = p_account $$;
+
+-- every SECURITY DEFINER function pins its search_path
+SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+		  WHERE p.pronamespace = 'pgtrade'::regnamespace AND p.prosecdef
+			AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c
+							WHERE c LIKE 'search_path=%')), '{}'::text[],
+	'every SECURITY DEFINER function sets search_path');
+
+-- the trader: sees TAPA only, trades TAPA only
+SET ROLE tap_trader;
+SELECT is(ARRAY(SELECT DISTINCT account_id FROM pgtrade.orders
+		  WHERE account_id IN ('TAPA', 'TAPB')), ARRAY['TAPA'],
+	'trader: orders of TAPB are not there');
+SELECT is((SELECT count(*)::int FROM pgtrade.fill WHERE account_id = 'TAPB'), 0,
+	'trader: fills of TAPB are not there');
+SELECT is((SELECT count(*)::int FROM pgtrade.position WHERE account_id = 'TAPB'), 0,
+	'trader: the position in TAPB is not there');
+SELECT is((SELECT count(*)::int FROM pgtrade.order_event e
+		   WHERE e.order_id = pg_temp.oid_of('TAPB')), 0,
+	'trader: events of a TAPB order are not there');
+SELECT is((SELECT count(*)::int FROM pgtrade.account WHERE account_id = 'TAPB'), 0,
+	'trader: account TAPB is not there');
+SELECT is((SELECT count(*)::int FROM pgtrade.order_history), 2,
+	'trader: the order history shows the two TAPA orders');
+SELECT is((pgtrade.place_order('TAPA', 'TAPX', 'buy', 1)).status, 'pending',
+	'trader: places an order in TAPA');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPB', 'TAPX', 'buy', 1)$$,
+	'42501', 'role "tap_trader" may not trade or see account "TAPB"',
+	'trader: place_order in TAPB is refused');
+SELECT throws_ok($$INSERT INTO pgtrade.orders (account_id, instrument_id, side,
+	quantity) VALUES ('TAPB', pgtrade.instrument_id('TAPX'), 'buy', 1)$$,
+	'42501', NULL, 'trader: a direct INSERT into TAPB is refused');
+SELECT throws_ok(format('SELECT pgtrade.cancel_order(%s)', pg_temp.oid_of('TAPB')),
+	'42501', NULL, 'trader: cancelling a TAPB order is refused');
+SELECT throws_ok(format('SELECT pgtrade.modify_order(%s, quantity => 2)',
+	pg_temp.oid_of('TAPB')), '42501', NULL,
+	'trader: modifying a TAPB order is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_sneak', 'sma_cross', 'TAPX',
+	'TAPB', '{"fast": 2, "slow": 3}', 10)$$, '42501', NULL,
+	'trader: a strategy for TAPB is refused');
+SELECT throws_ok($$SELECT * FROM pgtrade.run_strategy('tap_b_cross')$$, '42501',
+	NULL, 'trader: running a TAPB strategy is refused');
+SELECT throws_ok($$SELECT * FROM pgtrade.strategy_performance('tap_b_cross')$$,
+	'42501', NULL, 'trader: a TAPB strategy''s performance is refused');
+UPDATE pgtrade.strategy SET active = true WHERE name = 'tap_b_cross';
+SELECT is((SELECT count(*)::int FROM pgtrade.strategy WHERE name = 'tap_b_cross'), 0,
+	'trader: the TAPB strategy cannot be seen, so the UPDATE touched nothing');
+SELECT throws_ok(format('UPDATE pgtrade.orders SET status = ''filled'' WHERE order_id = %s',
+	pg_temp.oid_of('TAPA')), '42501', NULL, 'trader: UPDATE on orders is refused');
+SELECT throws_ok('DELETE FROM pgtrade.orders', '42501', NULL,
+	'trader: DELETE on orders is refused');
+SELECT throws_ok($$SELECT pgtrade.set_risk_limit('TAPA', max_position => 1e9)$$,
+	'42501', NULL, 'trader: changing a limit is refused');
+SELECT throws_ok($$UPDATE pgtrade.risk_limit SET max_position = 1e9$$, '42501',
+	NULL, 'trader: writing risk_limit is refused');
+SELECT throws_ok($$SELECT pgtrade.set_trading_enabled(true)$$, '42501', NULL,
+	'trader: the kill switch is refused');
+SELECT throws_ok($$SELECT pgtrade.grant_account('tap_trader', 'TAPB')$$, '42501',
+	NULL, 'trader: granting herself an account is refused');
+SELECT throws_ok($$INSERT INTO pgtrade.account_grant (role_name, account_id)
+	VALUES ('tap_trader', 'TAPB')$$, '42501', NULL,
+	'trader: writing account_grant is refused');
+SELECT throws_ok($$SELECT pgtrade.claim_orders(1, ARRAY['TAPB'], 10)$$, '42501',
+	NULL, 'trader: the listener''s claim is refused');
+SELECT throws_ok($$SELECT pgtrade.record_fill('X1', NULL, 'TAPB', 990001, 'buy', 1,
+	1, now())$$, '42501', NULL, 'trader: recording a fill is refused');
+SELECT throws_ok($$SELECT pgtrade.order_move(1, 'filled', 'x', 'y')$$, '42501',
+	NULL, 'trader: an internal state move is refused');
+SELECT throws_ok($$SELECT pgtrade.position_apply('TAPA', 1, 'buy', 1, 1)$$,
+	'42501', NULL, 'trader: an internal position change is refused');
+RESET ROLE;
+
+-- the analyst: views only, TAPA only
+SET ROLE tap_analyst;
+SELECT throws_ok('SELECT 1 FROM pgtrade.orders LIMIT 1', '42501', NULL,
+	'analyst: the orders table is refused');
+SELECT throws_ok('SELECT 1 FROM pgtrade.bar LIMIT 1', '42501', NULL,
+	'analyst: the bar table is refused');
+SELECT throws_ok('SELECT 1 FROM pgtrade.account_grant LIMIT 1', '42501', NULL,
+	'analyst: the grants table is refused');
+SELECT is(ARRAY(SELECT DISTINCT account_id FROM pgtrade.order_history),
+	ARRAY['TAPA'], 'analyst: the order history shows TAPA only');
+SELECT is(ARRAY(SELECT DISTINCT account_id FROM pgtrade.open_orders
+		  WHERE account_id IN ('TAPA', 'TAPB')), ARRAY['TAPA'],
+	'analyst: open orders of TAPA only');
+SELECT is(ARRAY(SELECT DISTINCT account_id FROM pgtrade.positions
+		  WHERE account_id IN ('TAPA', 'TAPB')), ARRAY['TAPA'],
+	'analyst: positions of TAPA only');
+SELECT is(ARRAY(SELECT DISTINCT account_id FROM pgtrade.fills
+		  WHERE account_id IN ('TAPA', 'TAPB')), ARRAY['TAPA'],
+	'analyst: fills of TAPA only');
+SELECT is((SELECT count(*)::int FROM pgtrade.strategies WHERE name = 'tap_b_cross'),
+	0, 'analyst: the TAPB strategy is not shown');
+SELECT ok((SELECT count(*) > 0 FROM pgtrade.instruments WHERE symbol = 'TAPX'),
+	'analyst: instruments are shown');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPA', 'TAPX', 'buy', 1)$$,
+	'42501', NULL, 'analyst: placing an order is refused');
+RESET ROLE;
+
+-- the listener and the scheduler act only through their functions
+SET ROLE tap_listener;
+SELECT throws_ok('SELECT 1 FROM pgtrade.orders LIMIT 1', '42501', NULL,
+	'listener: reading orders directly is refused');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPA', 'TAPX', 'buy', 1)$$,
+	'42501', NULL, 'listener: placing an order is refused');
+SELECT throws_ok($$SELECT pgtrade.set_trading_enabled(true)$$, '42501', NULL,
+	'listener: the kill switch is refused');
+RESET ROLE;
+SET ROLE tap_sched;
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPA', 'TAPX', 'buy', 1)$$,
+	'42501', NULL, 'scheduler: placing an order is refused');
+SELECT throws_ok('SELECT 1 FROM pgtrade.fill LIMIT 1', '42501', NULL,
+	'scheduler: reading fills is refused');
+RESET ROLE;
+
+-- the admin sees every account and sets limits, but rewrites no order
+SET ROLE tap_admin;
+SELECT is(ARRAY(SELECT DISTINCT account_id FROM pgtrade.order_history
+		  WHERE account_id IN ('TAPA', 'TAPB') ORDER BY 1), ARRAY['TAPA', 'TAPB'],
+	'admin: sees both accounts');
+SELECT ok(pgtrade.set_risk_limit('TAPB', max_open_orders => 5) > 0,
+	'admin: sets a limit');
+SELECT throws_ok('DELETE FROM pgtrade.orders', '42501', NULL,
+	'admin: DELETE on orders is refused');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
