@@ -127,11 +127,16 @@ CREATE TABLE pgtrade.strategy_kind (
 	evaluator	regprocedure NOT NULL,
 	validator	regprocedure NOT NULL,
 	builtin		boolean NOT NULL DEFAULT false,
-	description	text
+	description	text,
+	owner_role	name,
+	registered_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE pgtrade.strategy_kind IS
 	'Strategy kinds: an evaluator (params, ts[], open[], high[], low[], '
 	'close[], volume[]) -> jsonb and a validator (params) -> bars needed.';
+COMMENT ON COLUMN pgtrade.strategy_kind.owner_role IS
+	'For a kind registered with pgtrade.register_kind: the role whose '
+	'rights its evaluator and validator run with.';
 
 CREATE TABLE pgtrade.strategy (
 	strategy_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -24,6 +24,7 @@ CREATE TABLE pgtrade.account_grant (
 COMMENT ON TABLE pgtrade.account_grant IS
 	'Accounts a role (and its members) may see and trade; set with '
 	'pgtrade.grant_account and pgtrade.revoke_account.';
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.account_grant', '');
 
 CREATE FUNCTION pgtrade.caller_role()
 RETURNS name
@@ -67,13 +68,20 @@ COMMENT ON FUNCTION pgtrade.sees_all_accounts(name) IS
 	'True for roles that see every account: superusers, the owner, and '
 	'members of pgtrade_admin, pgtrade_listener or pgtrade_scheduler.';
 
-CREATE FUNCTION pgtrade.visible_accounts()
+/*
+ * visible_accounts lists the accounts a role may see, the caller by
+ * default.  Row-level security and the views ask it for current_user:
+ * there current_user is the role whose rights the query runs with,
+ * which inside a user's SECURITY DEFINER function (a strategy kind's
+ * evaluator) is that function's owner, not the session.
+ */
+CREATE FUNCTION pgtrade.visible_accounts(p_role name DEFAULT NULL)
 RETURNS text[]
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_caller name := pgtrade.caller_role();
+	v_caller name := coalesce(p_role, pgtrade.caller_role());
 BEGIN
 	IF pgtrade.sees_all_accounts(v_caller) THEN
 		RETURN ARRAY(SELECT a.account_id FROM pgtrade.account a);
@@ -84,8 +92,8 @@ BEGIN
 								 AND pg_has_role(v_caller, r.oid, 'MEMBER')));
 END
 $$;
-COMMENT ON FUNCTION pgtrade.visible_accounts() IS
-	'The accounts the caller may see and trade.';
+COMMENT ON FUNCTION pgtrade.visible_accounts(name) IS
+	'The accounts a role (by default the caller) may see and trade.';
 
 CREATE FUNCTION pgtrade.require_account(p_account text)
 RETURNS void

@@ -552,7 +552,7 @@ CREATE VIEW pgtrade.open_drift AS
 		   d.last_seen, d.acknowledged_by, d.note
 	FROM pgtrade.position_drift d
 	WHERE d.status <> 'resolved'
-		AND d.account_id = ANY ((SELECT pgtrade.visible_accounts())::text[]);
+		AND d.account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]);
 COMMENT ON VIEW pgtrade.open_drift IS
 	'Unresolved position drift: open (new orders of the account are held '
 	'back) or acknowledged (trading goes on with the difference noted).';

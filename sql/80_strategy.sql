@@ -29,6 +29,7 @@ AS $$
 DECLARE
 	v_validator regprocedure;
 	v_n integer;
+	v_why text;
 BEGIN
 	SELECT k.validator INTO v_validator FROM pgtrade.strategy_kind k
 	WHERE k.name = p_kind;
@@ -36,6 +37,12 @@ BEGIN
 		RAISE EXCEPTION 'strategy kind "%" does not exist', p_kind
 			USING ERRCODE = 'undefined_object',
 				  HINT = 'See pgtrade.strategy_kind for the kinds available.';
+	END IF;
+	v_why := pgtrade.kind_refusal((SELECT k FROM pgtrade.strategy_kind k
+								   WHERE k.name = p_kind));
+	IF v_why IS NOT NULL THEN
+		RAISE EXCEPTION 'strategy kind "%" may not run: %', p_kind, v_why
+			USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	EXECUTE format('SELECT %s($1)', pgtrade.proc_call_name(v_validator))
 		INTO v_n USING p_params;
@@ -50,6 +57,195 @@ $$;
 COMMENT ON FUNCTION pgtrade.strategy_kind_validate(text, jsonb) IS
 	'Validates params against a strategy kind and returns the bars it '
 	'needs; raises for an unknown kind or bad params.';
+
+/*
+ * role_may_write says how a role could change pgtrade's data, or NULL
+ * when it can only read: a superuser, the owner of pgtrade's tables, a
+ * member of pgtrade_trader, pgtrade_admin, pgtrade_listener or
+ * pgtrade_scheduler, or a role holding a write privilege on a pgtrade
+ * table or EXECUTE on a pgtrade function that writes.
+ */
+CREATE FUNCTION pgtrade.role_may_write(p_role name)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_role oid := (SELECT r.oid FROM pg_catalog.pg_roles r
+				   WHERE r.rolname = p_role);
+	v_group text;
+	v_what text;
+BEGIN
+	IF v_role IS NULL THEN
+		RETURN 'does not exist';
+	END IF;
+	IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = v_role) THEN
+		RETURN 'is a superuser';
+	END IF;
+	IF pg_has_role(v_role, (SELECT c.relowner FROM pg_catalog.pg_class c
+							WHERE c.oid = 'pgtrade.orders'::regclass), 'MEMBER') THEN
+		RETURN 'owns pgtrade''s tables';
+	END IF;
+	FOREACH v_group IN ARRAY ARRAY['pgtrade_trader', 'pgtrade_admin',
+		'pgtrade_listener', 'pgtrade_scheduler']
+	LOOP
+		IF pg_has_role(v_role, v_group, 'MEMBER') THEN
+			RETURN 'is a member of ' || v_group;
+		END IF;
+	END LOOP;
+	SELECT format('may write %s', c.oid::regclass) INTO v_what
+	FROM pg_catalog.pg_class c
+	WHERE c.relnamespace = 'pgtrade'::regnamespace AND c.relkind IN ('r', 'p')
+		AND has_table_privilege(v_role, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+	LIMIT 1;
+	IF v_what IS NOT NULL THEN
+		RETURN v_what;
+	END IF;
+	/*
+	 * Every function that writes is VOLATILE.  Of those a reader has,
+	 * strategy_performance only reads, and register_kind writes only a
+	 * kind of its own, which trades nothing until a trader uses it.
+	 */
+	SELECT format('may call %s', p.oid::regprocedure) INTO v_what
+	FROM pg_catalog.pg_proc p
+	WHERE p.pronamespace = 'pgtrade'::regnamespace AND p.provolatile = 'v'
+		AND p.prokind IN ('f', 'p')
+		AND p.oid NOT IN ('pgtrade.strategy_performance(text)'::regprocedure,
+			'pgtrade.register_kind(text, regprocedure, regprocedure, text)'::regprocedure)
+		AND has_function_privilege(v_role, p.oid, 'EXECUTE')
+	LIMIT 1;
+	RETURN v_what;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.role_may_write(name) IS
+	'How a role could change pgtrade''s data, or NULL when it can only read.';
+
+/*
+ * kind_refusal says why a strategy kind may not run now, or NULL.  A
+ * built-in kind always may.  Any other runs with the rights of the role
+ * that registered it (register_kind), never with those of the caller,
+ * of run_due's owner or of the pg_cron job: its evaluator and validator
+ * must be SECURITY DEFINER functions owned by that role with their
+ * search_path pinned, and the role must be one that can only read (an
+ * evaluator decides, pgtrade acts on the decision).  This is asked
+ * again at every use, so that a privilege granted to the role after
+ * registration, or a function altered since, stops the kind.
+ */
+CREATE FUNCTION pgtrade.kind_refusal(p_kind pgtrade.strategy_kind)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_role oid;
+	v_why text;
+	v_fn regprocedure;
+	v_p record;
+BEGIN
+	IF p_kind.builtin THEN
+		RETURN NULL;
+	END IF;
+	IF p_kind.owner_role IS NULL THEN
+		RETURN 'it was not registered with pgtrade.register_kind()';
+	END IF;
+	v_why := pgtrade.role_may_write(p_kind.owner_role);
+	IF v_why IS NOT NULL THEN
+		RETURN format('its role %s %s; a kind''s role may only read',
+					  p_kind.owner_role, v_why);
+	END IF;
+	v_role := (SELECT r.oid FROM pg_catalog.pg_roles r
+			   WHERE r.rolname = p_kind.owner_role);
+	FOREACH v_fn IN ARRAY ARRAY[p_kind.evaluator, p_kind.validator] LOOP
+		SELECT p.prosecdef, p.proowner, p.proconfig INTO v_p
+		FROM pg_catalog.pg_proc p WHERE p.oid = v_fn;
+		IF NOT FOUND THEN
+			RETURN format('function %s no longer exists', v_fn::oid);
+		ELSIF NOT v_p.prosecdef THEN
+			RETURN format('%s is not SECURITY DEFINER', v_fn);
+		ELSIF v_p.proowner <> v_role THEN
+			RETURN format('%s is not owned by %s', v_fn, p_kind.owner_role);
+		ELSIF NOT EXISTS (SELECT 1 FROM unnest(v_p.proconfig) c
+						  WHERE c LIKE 'search_path=%') THEN
+			RETURN format('%s does not set search_path', v_fn);
+		END IF;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.kind_refusal(pgtrade.strategy_kind) IS
+	'Why a strategy kind may not run now, or NULL when it may.';
+
+/*
+ * register_kind adds a strategy kind whose code runs with the rights of
+ * the caller (SET ROLE, else the login role).  Registering a name again
+ * replaces its functions, for the role that registered it only.
+ */
+CREATE FUNCTION pgtrade.register_kind(name text, evaluator regprocedure,
+	validator regprocedure, description text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	v_caller name := pgtrade.caller_role();
+	v_old pgtrade.strategy_kind;
+	v_new pgtrade.strategy_kind;
+	v_why text;
+BEGIN
+	IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+		RAISE EXCEPTION 'a strategy kind name is a lower-case identifier of up to 63 characters, not %',
+			coalesce('"' || name || '"', 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF evaluator IS NULL OR validator IS NULL THEN
+		RAISE EXCEPTION 'a strategy kind needs an evaluator and a validator'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF (SELECT p.prorettype <> 'jsonb'::regtype
+			OR string_to_array(p.proargtypes::text, ' ')::oid[] <> ARRAY['jsonb'::regtype, 'timestamptz[]'::regtype,
+				'float8[]'::regtype, 'float8[]'::regtype, 'float8[]'::regtype,
+				'float8[]'::regtype, 'float8[]'::regtype]::oid[]
+		FROM pg_catalog.pg_proc p WHERE p.oid = evaluator) THEN
+		RAISE EXCEPTION 'evaluator % must take (jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[]) and return jsonb',
+			evaluator
+			USING ERRCODE = 'invalid_function_definition';
+	END IF;
+	IF (SELECT p.prorettype <> 'integer'::regtype
+			OR string_to_array(p.proargtypes::text, ' ')::oid[] <> ARRAY['jsonb'::regtype]::oid[]
+		FROM pg_catalog.pg_proc p WHERE p.oid = validator) THEN
+		RAISE EXCEPTION 'validator % must take (jsonb) and return integer', validator
+			USING ERRCODE = 'invalid_function_definition';
+	END IF;
+	SELECT * INTO v_old FROM pgtrade.strategy_kind k WHERE k.name = register_kind.name;
+	IF FOUND AND (v_old.builtin OR v_old.owner_role IS DISTINCT FROM v_caller) THEN
+		RAISE EXCEPTION 'strategy kind "%" is registered by %', name,
+			CASE WHEN v_old.builtin THEN 'pgtrade' ELSE coalesce(v_old.owner_role, 'the owner') END
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	v_new.name := name;
+	v_new.evaluator := evaluator;
+	v_new.validator := validator;
+	v_new.builtin := false;
+	v_new.owner_role := v_caller;
+	v_why := pgtrade.kind_refusal(v_new);
+	IF v_why IS NOT NULL THEN
+		RAISE EXCEPTION 'strategy kind "%" cannot be registered: %', name, v_why
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Register it as a role that only reads (a member of pgtrade_reader), owning SECURITY DEFINER functions that SET search_path.';
+	END IF;
+	INSERT INTO pgtrade.strategy_kind AS k (name, evaluator, validator,
+		builtin, description, owner_role)
+	VALUES (name, evaluator, validator, false, description, v_caller)
+	ON CONFLICT ON CONSTRAINT strategy_kind_pkey DO UPDATE
+		SET evaluator = EXCLUDED.evaluator, validator = EXCLUDED.validator,
+			description = EXCLUDED.description, registered_at = now();
+END
+$$;
+COMMENT ON FUNCTION pgtrade.register_kind(text, regprocedure, regprocedure,
+	text) IS
+	'Registers a user-defined strategy kind that runs with the rights of '
+	'the role registering it, which must be one that can only read.';
 
 CREATE FUNCTION pgtrade.proc_call_name(p_proc regprocedure)
 RETURNS text
@@ -294,6 +490,7 @@ DECLARE
 	v_target numeric;
 	v_tz text;
 	v_age interval;
+	v_why text;
 BEGIN
 	SELECT * INTO STRICT v_inst FROM pgtrade.instrument
 	WHERE instrument_id = p_s.instrument_id;
@@ -341,6 +538,11 @@ BEGIN
 	 * dates it writes into its reason are session dates
 	 */
 	v_t := clock_timestamp();
+	v_why := pgtrade.kind_refusal(v_kind);
+	IF v_why IS NOT NULL THEN
+		RAISE EXCEPTION 'strategy kind "%" may not run: %', p_s.kind, v_why
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
 	v_tz := current_setting('timezone');
 	PERFORM set_config('timezone', v_inst.time_zone, true);
 	EXECUTE format('SELECT %s($1, $2, $3, $4, $5, $6, $7)',

@@ -17,7 +17,7 @@ CREATE VIEW pgtrade.open_orders AS
 	FROM pgtrade.orders o JOIN pgtrade.instrument i USING (instrument_id)
 	WHERE o.status IN ('pending', 'submitting', 'working',
 					   'cancel_requested', 'unknown')
-		AND o.account_id = ANY ((SELECT pgtrade.visible_accounts())::text[]);
+		AND o.account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]);
 COMMENT ON VIEW pgtrade.open_orders IS
 	'Orders that may still trade, with their instrument symbol.';
 
@@ -39,7 +39,7 @@ CREATE VIEW pgtrade.positions AS
 		SELECT b.close, b.ts FROM pgtrade.bar b
 		WHERE b.instrument_id = p.instrument_id
 		ORDER BY b.ts DESC LIMIT 1) lb ON true
-	WHERE p.account_id = ANY ((SELECT pgtrade.visible_accounts())::text[]);
+	WHERE p.account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]);
 COMMENT ON VIEW pgtrade.positions IS
 	'Positions with realized P&L, unrealized P&L at the latest bar''s '
 	'close, and commissions paid.';
@@ -55,7 +55,7 @@ CREATE VIEW pgtrade.decisions_explained AS
 	JOIN pgtrade.instrument i ON i.instrument_id = s.instrument_id
 	JOIN pgtrade.workflow_run r USING (run_id)
 	LEFT JOIN pgtrade.orders o ON o.order_id = d.order_id
-	WHERE s.account_id = ANY ((SELECT pgtrade.visible_accounts())::text[]);
+	WHERE s.account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]);
 COMMENT ON VIEW pgtrade.decisions_explained IS
 	'Every decision with its strategy, reason, risk verdict and order.';
 
@@ -133,6 +133,12 @@ GRANT EXECUTE ON FUNCTION
 	pgtrade.create_strategy(text, text, text, text, jsonb, numeric, text, text, interval, boolean, interval),
 	pgtrade.strategy_kind_validate(text, jsonb)
 	TO pgtrade_trader, pgtrade_admin;
+/* a kind's code runs with its registrant's rights: a role that reads */
+GRANT EXECUTE ON FUNCTION
+	pgtrade.register_kind(text, regprocedure, regprocedure, text),
+	pgtrade.kind_refusal(pgtrade.strategy_kind),
+	pgtrade.role_may_write(name)
+	TO pgtrade_reader, pgtrade_trader, pgtrade_admin;
 /* traders switch strategies on and off and tune them; account,
    instrument and quantity change only by creating a strategy */
 GRANT UPDATE (active, params, schedule, time_zone) ON pgtrade.strategy

@@ -7,7 +7,8 @@
  * a row they write must belong to an account they may trade.  The
  * owner, and so pgtrade's SECURITY DEFINER functions, are not subject
  * to them; those functions check the account themselves.  The list of
- * visible accounts is computed once per statement (an InitPlan).
+ * visible accounts is computed once per statement (an InitPlan), for
+ * current_user (see visible_accounts).
  *
  * Readers (analysts) read views only.  Views run with their owner's
  * rights, so each view that shows an account's rows filters by the
@@ -25,8 +26,8 @@ BEGIN
 			'ALTER TABLE pgtrade.%I ENABLE ROW LEVEL SECURITY', v_table);
 		EXECUTE pg_catalog.format(
 			'CREATE POLICY account_scope ON pgtrade.%I '
-			'USING (account_id = ANY ((SELECT pgtrade.visible_accounts())::text[])) '
-			'WITH CHECK (account_id = ANY ((SELECT pgtrade.visible_accounts())::text[]))',
+			'USING (account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[])) '
+			'WITH CHECK (account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]))',
 			v_table);
 	END LOOP;
 END
@@ -35,12 +36,12 @@ $policies$;
 ALTER TABLE pgtrade.risk_limit ENABLE ROW LEVEL SECURITY;
 CREATE POLICY account_scope ON pgtrade.risk_limit
 	USING (account_id IS NULL
-		   OR account_id = ANY ((SELECT pgtrade.visible_accounts())::text[]));
+		   OR account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]));
 ALTER TABLE pgtrade.risk_limit_history ENABLE ROW LEVEL SECURITY;
 CREATE POLICY account_scope ON pgtrade.risk_limit_history
 	USING (coalesce(new_row, old_row)->>'account_id' IS NULL
 		   OR coalesce(new_row, old_row)->>'account_id'
-			  = ANY ((SELECT pgtrade.visible_accounts())::text[]));
+			  = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]));
 /* rows that hang off an order, a fill, a strategy or a run */
 ALTER TABLE pgtrade.order_event ENABLE ROW LEVEL SECURITY;
 CREATE POLICY account_scope ON pgtrade.order_event
@@ -92,7 +93,7 @@ CREATE VIEW pgtrade.order_history AS
 		   o.tif, o.status, o.risk_verdict->>'reason' AS risk_reason,
 		   o.broker_order_id, o.created_at, o.submitted_at, o.updated_at
 	FROM pgtrade.orders o JOIN pgtrade.instrument i USING (instrument_id)
-	WHERE o.account_id = ANY ((SELECT pgtrade.visible_accounts())::text[]);
+	WHERE o.account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]);
 COMMENT ON VIEW pgtrade.order_history IS
 	'Every order of the accounts the caller may see, with its symbol and '
 	'the risk gate''s reason.';
@@ -104,7 +105,7 @@ CREATE VIEW pgtrade.fills AS
 		   (SELECT sum(c.amount) FROM pgtrade.commission c
 			WHERE c.execution_id = f.execution_id) AS commission
 	FROM pgtrade.fill f JOIN pgtrade.instrument i USING (instrument_id)
-	WHERE f.account_id = ANY ((SELECT pgtrade.visible_accounts())::text[]);
+	WHERE f.account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]);
 COMMENT ON VIEW pgtrade.fills IS
 	'Executions of the accounts the caller may see; effective is false '
 	'for one a later correction replaced.';
@@ -114,7 +115,7 @@ CREATE VIEW pgtrade.strategies AS
 		   s.bar_size, s.schedule, s.time_zone, s.quantity, s.params,
 		   s.active, s.next_run_at
 	FROM pgtrade.strategy s JOIN pgtrade.instrument i USING (instrument_id)
-	WHERE s.account_id = ANY ((SELECT pgtrade.visible_accounts())::text[]);
+	WHERE s.account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]);
 COMMENT ON VIEW pgtrade.strategies IS
 	'Strategies of the accounts the caller may see.';
 
@@ -125,7 +126,7 @@ GRANT SELECT ON pgtrade.open_orders, pgtrade.positions,
 	pgtrade.bars, pgtrade.instruments,
 	pgtrade.order_history, pgtrade.fills, pgtrade.strategies
 	TO pgtrade_reader, pgtrade_trader, pgtrade_admin;
-GRANT EXECUTE ON FUNCTION pgtrade.caller_role(), pgtrade.visible_accounts(),
+GRANT EXECUTE ON FUNCTION pgtrade.caller_role(), pgtrade.visible_accounts(name),
 	pgtrade.sees_all_accounts(name)
 	TO pgtrade_reader, pgtrade_trader, pgtrade_admin, pgtrade_listener,
 	pgtrade_scheduler;

@@ -18,7 +18,7 @@ CREATE VIEW pgtrade.unlinked_fills AS
 	FROM pgtrade.fill f JOIN pgtrade.instrument i USING (instrument_id)
 	WHERE f.order_id IS NULL
 		AND pgtrade.fill_is_effective(f.execution_id)
-		AND f.account_id = ANY ((SELECT pgtrade.visible_accounts())::text[]);
+		AND f.account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]);
 COMMENT ON VIEW pgtrade.unlinked_fills IS
 	'Executions recorded without a pgtrade order (manual trades at the '
 	'broker, or an order_ref that does not match its order).';

@@ -118,16 +118,22 @@ SELECT results_eq($$SELECT action, quantity FROM pgtrade.run_strategy(
 	'tap_cross', '2024-01-10 21:00+00', place_orders => true)$$, $$VALUES ('sell', 10::numeric)$$,
 	'a cross below while long sells the position');
 
--- a failing evaluator fails its run, recorded, without a decision
-CREATE FUNCTION pg_temp.tap_broken_eval(jsonb, timestamptz[], float8[],
+-- a failing evaluator fails its run, recorded, without a decision; its
+-- kind is registered by a role that only reads, as every user kind is
+CREATE ROLE tap_kind_owner IN ROLE pgtrade_reader;
+CREATE SCHEMA tap_kinds AUTHORIZATION tap_kind_owner;
+SET ROLE tap_kind_owner;
+CREATE FUNCTION tap_kinds.broken_eval(jsonb, timestamptz[], float8[],
 	float8[], float8[], float8[], float8[]) RETURNS jsonb LANGUAGE plpgsql
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	AS $$ BEGIN RAISE EXCEPTION 'evaluator exploded'; END $$;
-CREATE FUNCTION pg_temp.tap_broken_validate(jsonb) RETURNS int
-	LANGUAGE sql AS 'SELECT 1';
-INSERT INTO pgtrade.strategy_kind (name, evaluator, validator) VALUES
-	('tap_broken',
-	 'pg_temp.tap_broken_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
-	 'pg_temp.tap_broken_validate(jsonb)');
+CREATE FUNCTION tap_kinds.broken_validate(jsonb) RETURNS int
+	LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'SELECT 1';
+SELECT pgtrade.register_kind('tap_broken',
+	'tap_kinds.broken_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_kinds.broken_validate(jsonb)');
+RESET ROLE;
 SELECT pgtrade.add_instrument('TAPY', 990002);
 INSERT INTO pgtrade.bar SELECT pgtrade.instrument_id('TAPY'), bar_size, ts,
 	open, high, low, close, volume FROM pgtrade.bar

@@ -1,0 +1,148 @@
+-- kinds.sql: a user-defined strategy kind runs with the rights of the
+-- role that registered it, never with the caller's, run_due's owner's or
+-- the pg_cron job's.  A kind registered by a role that only reads tries,
+-- from inside its evaluator, to read another account, read a table,
+-- change a limit, flip the kill switch, grant itself an account and
+-- place orders two ways; every attempt must fail while a superuser runs
+-- it.  Roles that could write cannot register a kind, and a kind whose
+-- role gains such a privilege later stops running.
+\ir preamble.psql
+SELECT plan(15);
+
+SELECT pgtrade.add_account('TAPKA') \g /dev/null
+SELECT pgtrade.add_account('TAPKB') \g /dev/null
+SELECT pgtrade.set_risk_limit(max_position => 1000) \g /dev/null
+SELECT pgtrade.place_order('TAPKB', 'TAPX', 'buy', 1) \g /dev/null
+INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPX'), '1 day',
+	date_trunc('day', now()) - interval '1 day', 10, 11, 9, 10, 100);
+CREATE ROLE tap_quant IN ROLE pgtrade_reader;
+CREATE SCHEMA tap_q AUTHORIZATION tap_quant;
+
+SET ROLE tap_quant;
+CREATE FUNCTION tap_q.snoop_eval(p jsonb, ts timestamptz[], o float8[],
+	h float8[], l float8[], c float8[], v float8[])
+RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r text;
+	n bigint;
+BEGIN
+	SELECT count(*) INTO n FROM pgtrade.order_history WHERE account_id = 'TAPKB';
+	r := 'view:' || n;
+	BEGIN
+		PERFORM 1 FROM pgtrade.orders LIMIT 1;
+		r := r || ' table:read';
+	EXCEPTION WHEN OTHERS THEN r := r || ' table:' || SQLSTATE;
+	END;
+	BEGIN
+		PERFORM pgtrade.set_risk_limit('TAPKB', max_position => 1e9);
+		r := r || ' limit:changed';
+	EXCEPTION WHEN OTHERS THEN r := r || ' limit:' || SQLSTATE;
+	END;
+	BEGIN
+		PERFORM pgtrade.set_trading_enabled(false);
+		r := r || ' kill:flipped';
+	EXCEPTION WHEN OTHERS THEN r := r || ' kill:' || SQLSTATE;
+	END;
+	BEGIN
+		PERFORM pgtrade.grant_account('tap_quant', 'TAPKB');
+		r := r || ' grant:granted';
+	EXCEPTION WHEN OTHERS THEN r := r || ' grant:' || SQLSTATE;
+	END;
+	BEGIN
+		PERFORM pgtrade.place_order('TAPKB', 'TAPX', 'buy', 1);
+		r := r || ' place:placed';
+	EXCEPTION WHEN OTHERS THEN r := r || ' place:' || SQLSTATE;
+	END;
+	BEGIN
+		INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity)
+		VALUES ('TAPKB', pgtrade.instrument_id('TAPX'), 'buy', 1);
+		r := r || ' insert:inserted';
+	EXCEPTION WHEN OTHERS THEN r := r || ' insert:' || SQLSTATE;
+	END;
+	RETURN jsonb_build_object('target', 0, 'reason', r || ' as:' || current_user);
+END $$;
+CREATE FUNCTION tap_q.snoop_validate(jsonb) RETURNS integer LANGUAGE sql
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'SELECT 1';
+-- shapes register_kind refuses
+CREATE FUNCTION tap_q.invoker_eval(jsonb, timestamptz[], float8[], float8[],
+	float8[], float8[], float8[]) RETURNS jsonb LANGUAGE sql
+	SET search_path = pg_catalog, pg_temp AS $$ SELECT '{}'::jsonb $$;
+CREATE FUNCTION tap_q.open_path_eval(jsonb, timestamptz[], float8[], float8[],
+	float8[], float8[], float8[]) RETURNS jsonb LANGUAGE sql
+	SECURITY DEFINER AS $$ SELECT '{}'::jsonb $$;
+CREATE FUNCTION tap_q.wrong_eval(jsonb) RETURNS jsonb LANGUAGE sql
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$ SELECT $1 $$;
+SELECT lives_ok($$SELECT pgtrade.register_kind('tap_snoop',
+	'tap_q.snoop_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_q.snoop_validate(jsonb)')$$, 'a role that only reads registers a kind');
+SELECT throws_ok($$SELECT pgtrade.register_kind('tap_inv',
+	'tap_q.invoker_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_q.snoop_validate(jsonb)')$$, '42501', NULL,
+	'an evaluator that is not SECURITY DEFINER is refused');
+SELECT throws_ok($$SELECT pgtrade.register_kind('tap_open',
+	'tap_q.open_path_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_q.snoop_validate(jsonb)')$$, '42501', NULL,
+	'an evaluator that does not pin search_path is refused');
+SELECT throws_ok($$SELECT pgtrade.register_kind('tap_wrong',
+	'tap_q.wrong_eval(jsonb)', 'tap_q.snoop_validate(jsonb)')$$, '42P13', NULL,
+	'an evaluator with the wrong signature is refused');
+SELECT throws_ok($$SELECT pgtrade.register_kind('sma_cross',
+	'tap_q.snoop_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_q.snoop_validate(jsonb)')$$, '42501',
+	'strategy kind "sma_cross" is registered by pgtrade',
+	'a built-in kind cannot be replaced');
+RESET ROLE;
+
+SELECT is((SELECT owner_role::text FROM pgtrade.strategy_kind WHERE name = 'tap_snoop'),
+	'tap_quant', 'the kind records the role it runs as');
+SELECT pgtrade.create_strategy('tap_snoop_s', 'tap_snoop', 'TAPX', 'TAPKA', '{}',
+	1, max_bar_age => '100 years') \g /dev/null
+
+-- run by a superuser, the evaluator still has tap_quant's rights only
+CREATE TEMP TABLE tap_run AS
+SELECT * FROM pgtrade.run_strategy('tap_snoop_s', place_orders => true);
+SELECT is((SELECT status FROM tap_run), 'succeeded', 'the run completes');
+SELECT matches((SELECT reason FROM tap_run),
+	'^view:0 table:42501 limit:42501 kill:42501 grant:42501 place:42501 insert:42501 as:tap_quant;',
+	'inside the evaluator every attempt failed, as tap_quant');
+SELECT is((SELECT count(*)::int FROM pgtrade.orders WHERE account_id = 'TAPKB'), 1,
+	'no order reached TAPKB');
+SELECT is((SELECT count(*)::int FROM pgtrade.risk_limit WHERE kill_switch), 0,
+	'no kill switch was flipped');
+SELECT is((SELECT count(*)::int FROM pgtrade.account_grant WHERE role_name = 'tap_quant'),
+	0, 'no account was granted');
+
+-- a role that could write cannot register a kind
+CREATE ROLE tap_writer IN ROLE pgtrade_trader;
+GRANT USAGE ON SCHEMA tap_q TO tap_writer;
+GRANT CREATE ON SCHEMA tap_q TO tap_writer;
+SET ROLE tap_writer;
+CREATE FUNCTION tap_q.w_eval(jsonb, timestamptz[], float8[], float8[],
+	float8[], float8[], float8[]) RETURNS jsonb LANGUAGE sql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp AS $$ SELECT '{}'::jsonb $$;
+CREATE FUNCTION tap_q.w_validate(jsonb) RETURNS integer LANGUAGE sql
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'SELECT 1';
+SELECT throws_ok($$SELECT pgtrade.register_kind('tap_w',
+	'tap_q.w_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_q.w_validate(jsonb)')$$, '42501',
+	'strategy kind "tap_w" cannot be registered: its role tap_writer is a member of pgtrade_trader; a kind''s role may only read',
+	'a trader cannot register a kind');
+SELECT throws_ok($$SELECT pgtrade.register_kind('tap_borrow',
+	'tap_q.snoop_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_q.snoop_validate(jsonb)')$$, '42501', NULL,
+	'nor a kind made of another role''s functions');
+RESET ROLE;
+
+-- a privilege granted after registration stops the kind
+GRANT pgtrade_trader TO tap_quant;
+CREATE TEMP TABLE tap_run2 AS
+SELECT * FROM pgtrade.run_strategy('tap_snoop_s', place_orders => true);
+SELECT is((SELECT status FROM tap_run2), 'failed',
+	'once its role may write, the kind''s run fails');
+SELECT is((SELECT reason FROM tap_run2),
+	'strategy kind "tap_snoop" may not run: its role tap_quant is a member of pgtrade_trader; a kind''s role may only read',
+	'and says why');
+
+SELECT * FROM finish();
+ROLLBACK;
