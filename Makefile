@@ -8,6 +8,10 @@
 #   make check         sandbox, then every test suite; ends with the line
 #                      "N passed, N failed"
 #   make unit          the C unit tests alone (no database)
+#   make fuzz-brief    the gateway-parser fuzz target for about 20 s
+#                      (FUZZ_BRIEF_SECONDS), as "make check" runs it
+#   make fuzz          the same for FUZZ_SECONDS (default 600), its
+#                      corpus kept in results/fuzz/corpus
 #   make demo          sandbox, then the demo (DATA=... to choose bars)
 #   make bench         indicator, cron and listener benchmarks against the
 #                      sandbox (bench/run.sh; BENCH=listener for one)
@@ -28,10 +32,10 @@ LISTENER := $(if $(wildcard listener/Makefile),listener)
 
 FORMAT_FILES = $(sort $(wildcard extension/src/*.[ch] listener/src/*.[ch] \
 	bench/*.c \
-	tests/unit/*.[ch]))
+	tests/unit/*.[ch] tests/fuzz/*.c))
 
 .PHONY: all extension listener deps install sandbox check unit demo stop bench \
-	crash format-check format clean
+	crash format-check format clean fuzz fuzz-brief
 
 all: extension $(LISTENER)
 
@@ -68,6 +72,12 @@ check:
 
 unit:
 	$(MAKE) -C tests/unit run
+
+fuzz-brief:
+	$(MAKE) -s -C tests/fuzz brief
+
+fuzz:
+	$(MAKE) -s -C tests/fuzz fuzz
 
 demo:
 	@test -z '$(DATA)' -o -r '$(DATA)' || { echo "demo: cannot read DATA file $(DATA)" >&2; exit 1; }

@@ -8,7 +8,7 @@ PKGS="build-essential make gcc python3 openssl ca-certificates
 postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 libcurl4-openssl-dev libjansson-dev libpq-dev python-matplotlib-data
-clang-format"
+clang-format clang-14 libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

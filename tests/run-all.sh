@@ -3,6 +3,9 @@
 #
 # Suites, in order, each printing TAP on standard output:
 #   tests/unit/test_*        C unit tests (built by tests/unit/Makefile)
+#   tests/fuzz/run-fuzz.sh   the gateway-parser fuzz target, briefly
+#                            (FUZZ_BRIEF_SECONDS, default 20; "make fuzz"
+#                            runs it long)
 #   tests/sim/test_sim.py    the CPAPI simulator's self-test
 #   tests/pgtap/*.sql        pgTAP files, run with psql in the sandbox
 #                            (files whose name starts with "_" are
@@ -86,6 +89,11 @@ if compgen -G 'tests/unit/test_*.c' >/dev/null; then
 			skip_suite "tests/unit/$t" "did not build"
 		fi
 	done
+fi
+
+if [ -x tests/fuzz/run-fuzz.sh ]; then
+	run_suite "tests/fuzz (brief)" tests/fuzz/run-fuzz.sh --brief \
+		"${FUZZ_BRIEF_SECONDS:-20}"
 fi
 
 if [ -f tests/sim/test_sim.py ]; then

@@ -181,9 +181,10 @@ bracket_record_child(Listener *L, const DbRows *rows, int i,
 	DbResult	rc = DB_OK;
 
 	snprintf(ctx, sizeof(ctx), "order %s", id);
-	if (broker_id == NULL)
-		log_warning(ctx, "no broker order id in the bracket answer; it is "
-						 "looked up by cOID %s",
+	if (broker_id == NULL || !cpapi_order_id_valid(broker_id))
+		log_warning(ctx, "no valid broker order id in the bracket answer "
+						 "(%.40s); it is looked up by cOID %s",
+					broker_id ? broker_id : "none",
 					db_rows_get(rows, i, BC_COID));
 	else
 	{

@@ -27,6 +27,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "gateway.h"
 
 #define CONFIG_LINE_MAX 4096
@@ -569,9 +571,101 @@ config_parse_options(int argc, char **argv, Config *cfg)
 	return CONFIG_OK;
 }
 
+/* Return the password a conninfo string holds (malloc'ed), or NULL. */
+static char *
+conninfo_password(const char *conninfo)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	PQconninfoOption *o;
+	char			 *pw = NULL;
+
+	for (o = opts; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
+			o->val[0] != '\0')
+			pw = xstrdup(o->val);
+	PQconninfoFree(opts);
+	return pw;
+}
+
+/*
+ * Overwrite with 'x' the password inside value, which ends the argument
+ * arg ("-dVALUE", "--dbname=VALUE" or VALUE): where it appears once as
+ * written, just it; otherwise (written with escapes, or several times)
+ * the whole value.
+ */
+static void
+mask_password(char *arg, const char *value, const char *pw)
+{
+	size_t alen = strlen(arg);
+	size_t vlen = strlen(value);
+	char  *v;
+	char  *hit;
+
+	if (vlen > alen || strcmp(arg + alen - vlen, value) != 0)
+		return;
+	v = arg + alen - vlen;
+	hit = strstr(v, pw);
+	if (hit != NULL && strstr(hit + 1, pw) == NULL)
+		memset(hit, 'x', strlen(pw));
+	else
+		memset(v, 'x', vlen);
+}
+
+/*
+ * Return the user name and password of a URL ("user:secret" in
+ * "https://user:secret@host/"), as gateway_redact_url finds them
+ * (malloc'ed), or NULL when it has none.
+ */
+static char *
+url_credentials(const char *url)
+{
+	const char *auth = strstr(url, "://");
+	const char *at;
+
+	auth = auth != NULL ? auth + 3 : url;
+	at = strrchr(auth, '@');
+	if (at == NULL || at == auth)
+		return NULL;
+	return xasprintf("%.*s", (int) (at - auth), auth);
+}
+
+/*
+ * Hide the secrets given on the command line from the other users of
+ * the machine: ps and /proc/<pid>/cmdline show the arguments as they
+ * are in this process's memory, so once the options are read, the
+ * password of each conninfo argument and the credentials of each
+ * gateway URL are overwritten there.  The settings keep their own
+ * copies.  Until this runs, at start-up, they are visible: a config
+ * file (or ~/.pgpass) keeps them out of the arguments altogether.
+ */
+static void
+config_hide_password(int argc, char **argv, const Config *cfg)
+{
+	int i;
+	int a;
+
+	for (i = 0; i < cfg->override_keys.n; i++)
+	{
+		const char *key = cfg->override_keys.items[i];
+		const char *value = cfg->override_values.items[i];
+		char	   *secret = NULL;
+
+		if (strcmp(key, "conninfo") == 0)
+			secret = conninfo_password(value);
+		else if (strcmp(key, "gateway") == 0)
+			secret = url_credentials(value);
+		if (secret == NULL)
+			continue;
+		for (a = 1; a < argc; a++)
+			mask_password(argv[a], value, secret);
+		free(secret);
+	}
+}
+
 /*
  * Build the configuration from the command line (and the config file it
- * names).  Prints --help or --version, or an error on stderr.
+ * names).  Prints --help or --version, or an error on stderr.  A
+ * password in -d is masked in argv (config_hide_password).
  */
 ConfigOutcome
 config_from_args(int argc, char **argv, Config *cfg)
@@ -596,6 +690,7 @@ config_from_args(int argc, char **argv, Config *cfg)
 	r = config_parse_options(argc, argv, cfg);
 	if (r != CONFIG_OK)
 		return r;
+	config_hide_password(argc, argv, cfg);
 	if ((cfg->config_file != NULL &&
 		 config_read_file(cfg, cfg->config_file, err, sizeof(err)) != 0) ||
 		config_apply_overrides(cfg, &cfg->override_keys,

@@ -15,6 +15,13 @@
  * ends the process (see cp_oom); the daemon is built to be restarted
  * at any point.
  *
+ * Answers are untrusted input.  Decimals are accepted only when zero or
+ * within [1e-30, 1e15), broker order ids only as digits, reply ids only
+ * as words safe in a URL path, times only from 1970 to 9999, executions
+ * only with a positive size and price; a document that breaks its shape
+ * is refused and a list element that does is skipped and counted.  The
+ * libFuzzer target tests/fuzz/fuzz_cpapi.c holds every parser to this.
+ *
  * This file uses jansson only, so the unit test links it alone.
  *
  *-------------------------------------------------------------------------
@@ -41,6 +48,23 @@
 
 /* Integers a double holds exactly: used for ids sent as JSON reals. */
 #define CP_EXACT_INT_MAX 9007199254740992.0
+
+/* The last millisecond of 9999 UTC (date -u -d 9999-12-31T23:59:59 +%s) */
+#define CP_EPOCH_MS_MAX INT64_C(253402300799999)
+
+/*
+ * Magnitudes of the decimals accepted from the gateway, as the position
+ * of the decimal point in 0.d1d2... x 10^point: a decimal is zero or
+ * lies in [1e-30, 1e15).  No quantity, price or volume comes near
+ * either end; a value beyond them is an answer gone wrong, and one past
+ * numeric's range would make the database refuse a whole batch.
+ */
+#define CP_DECIMAL_POINT_MIN (-29)
+#define CP_DECIMAL_POINT_MAX 15
+
+/* Longest broker order id (digits) and reply id accepted. */
+#define CP_ORDER_ID_MAX 19
+#define CP_REPLY_ID_MAX 128
 
 /* A growable text buffer for the request bodies. */
 typedef struct CpBuf
@@ -510,6 +534,21 @@ cpapi_decimal_equal(const char *a, const char *b)
 		strcmp(ca.digits, cb.digits) == 0;
 }
 
+/*
+ * Return true when a valid decimal text is zero or its magnitude lies in
+ * [1e-30, 1e15): see CP_DECIMAL_POINT_MIN.
+ */
+static bool
+cp_decimal_in_range(const char *s)
+{
+	CpCanon c;
+
+	if (cp_canon(s, &c) != 0)
+		return false;
+	return c.sign == 0 ||
+		(c.point >= CP_DECIMAL_POINT_MIN && c.point <= CP_DECIMAL_POINT_MAX);
+}
+
 /* ---------------------------------------------------------------------
  * Times
  * ---------------------------------------------------------------------
@@ -599,22 +638,23 @@ cpapi_time_from_compact(const char *s, char *out, size_t len)
 
 /*
  * Convert epoch milliseconds to ISO text in UTC; milliseconds are
- * printed only when not zero.  Returns 0 or -1.
+ * printed only when not zero.  Returns 0, or -1 for a time before 1970
+ * or after 9999, as the other time texts (a year of five digits or a
+ * negative one would not read back as the same instant).
  */
 int
 cpapi_time_from_epoch_ms(int64_t ms, char *out, size_t len)
 {
-	int64_t	  secs = ms / 1000;
-	int		  frac = (int) (ms % 1000);
+	int64_t	  secs;
+	int		  frac;
 	time_t	  t;
 	struct tm tm;
 	int		  n;
 
-	if (frac < 0)
-	{
-		frac += 1000;
-		secs -= 1;
-	}
+	if (ms < 0 || ms > CP_EPOCH_MS_MAX)
+		return -1;
+	secs = ms / 1000;
+	frac = (int) (ms % 1000);
 	t = (time_t) secs;
 	if (gmtime_r(&t, &tm) == NULL)
 		return -1;
@@ -685,6 +725,48 @@ cpapi_status_is_terminal(const char *status)
 		(strcasecmp(status, "Filled") == 0 ||
 		 strcasecmp(status, "Cancelled") == 0 ||
 		 strcasecmp(status, "Inactive") == 0);
+}
+
+/*
+ * Return true when s can be a broker order id: 1 to 19 digits, not all
+ * zeros.  The id goes into the path of cancels and modifications, where
+ * "-1" would cancel every open order of the account, and into the
+ * database; anything else the gateway sends as an order id is refused.
+ */
+bool
+cpapi_order_id_valid(const char *s)
+{
+	size_t n = 0;
+	bool   nonzero = false;
+
+	if (s == NULL)
+		return false;
+	for (; s[n] != '\0'; n++)
+	{
+		if (!isdigit((unsigned char) s[n]) || n >= CP_ORDER_ID_MAX)
+			return false;
+		nonzero |= s[n] != '0';
+	}
+	return nonzero;
+}
+
+/*
+ * Return true when s can be a reply id (a UUID in the gateway's answers):
+ * 1 to 128 letters, digits, '-' or '_'.  It becomes a path segment of
+ * /iserver/reply/, where "." or ".." would name another endpoint.
+ */
+bool
+cpapi_reply_id_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL || s[0] == '\0')
+		return false;
+	for (; s[n] != '\0'; n++)
+		if (n >= CP_REPLY_ID_MAX ||
+			!(isalnum((unsigned char) s[n]) || s[n] == '-' || s[n] == '_'))
+			return false;
+	return true;
 }
 
 /*
@@ -808,8 +890,27 @@ get_decimal(const json_t *obj, const char *key, char **out)
 		s = buf;
 	else
 		return -1;
+	if (!cp_decimal_in_range(s))
+		return -1;
 	*out = cp_strdup(s);
 	return 1;
+}
+
+/*
+ * Get a decimal that must not be below zero (a quantity or price of an
+ * order).  Returns as get_decimal; a negative value is invalid.
+ */
+static int
+get_unsigned(const json_t *obj, const char *key, char **out)
+{
+	int r = get_decimal(obj, key, out);
+
+	if (r == 1 && cpapi_decimal_sign(*out) < 0)
+	{
+		cp_free(out);
+		return -1;
+	}
+	return r;
 }
 
 /*
@@ -875,19 +976,34 @@ get_conid(const json_t *obj, const char *key, int64_t *out, bool *has)
 	return r;
 }
 
-/* Get a boolean: true/false, 0/1, or the strings "true"/"false". */
+/*
+ * Get a boolean: true/false, an integer (0 is false), or the strings
+ * "true"/"false".  Absent or null reads as false; any other value reads
+ * as other, so that a flag can fail closed.
+ */
 static bool
-get_bool(const json_t *obj, const char *key)
+get_bool_or(const json_t *obj, const char *key, bool other)
 {
 	json_t *v = json_object_get(obj, key);
 
+	if (v == NULL || json_is_null(v))
+		return false;
 	if (json_is_boolean(v))
 		return json_is_true(v);
 	if (json_is_integer(v))
 		return json_integer_value(v) != 0;
-	if (json_is_string(v))
-		return strcasecmp(json_string_value(v), "true") == 0;
-	return false;
+	if (json_is_string(v) && strcasecmp(json_string_value(v), "true") == 0)
+		return true;
+	if (json_is_string(v) && strcasecmp(json_string_value(v), "false") == 0)
+		return false;
+	return other;
+}
+
+/* Get a boolean that reads as false unless it says true. */
+static bool
+get_bool(const json_t *obj, const char *key)
+{
+	return get_bool_or(obj, key, false);
 }
 
 /* Get the side field and map its spelling. */
@@ -1014,7 +1130,8 @@ reply_accepted(const json_t *obj, CpapiOrderReply *r,
 			   char *err, size_t errlen)
 {
 	r->kind = CPAPI_REPLY_ACCEPTED;
-	if (get_id(obj, "order_id", &r->order_id) != 1)
+	if (get_id(obj, "order_id", &r->order_id) != 1 ||
+		!cpapi_order_id_valid(r->order_id))
 	{
 		cp_err(err, errlen, "accepted reply without a valid order_id");
 		return -1;
@@ -1032,7 +1149,8 @@ reply_prompt(const json_t *obj, CpapiOrderReply *r,
 			 char *err, size_t errlen)
 {
 	r->kind = CPAPI_REPLY_PROMPT;
-	if (get_id(obj, "id", &r->reply_id) != 1)
+	if (get_id(obj, "id", &r->reply_id) != 1 ||
+		!cpapi_reply_id_valid(r->reply_id))
 	{
 		cp_err(err, errlen, "prompt without a valid reply id");
 		return -1;
@@ -1168,16 +1286,18 @@ live_order_parse(const json_t *e, CpapiLiveOrder *o, char *err,
 
 	if (!json_is_object(e))
 		return cp_err(err, errlen, "element is not an object");
-	if (get_id(e, "orderId", &o->order_id) != 1)
+	if (get_id(e, "orderId", &o->order_id) != 1 ||
+		!cpapi_order_id_valid(o->order_id))
 		return cp_err(err, errlen, "missing or invalid orderId");
 	if (get_conid(e, "conid", &o->conid, &o->has_conid) < 0 ||
-		get_decimal(e, "totalSize", &o->total_size) < 0 ||
-		get_decimal(e, "filledQuantity", &o->filled) < 0 ||
-		get_decimal(e, "remainingQuantity", &o->remaining) < 0 ||
-		get_decimal(e, "avgPrice", &o->avg_price) < 0 ||
-		get_decimal(e, "price", &o->price) < 0)
+		get_unsigned(e, "totalSize", &o->total_size) < 0 ||
+		get_unsigned(e, "filledQuantity", &o->filled) < 0 ||
+		get_unsigned(e, "remainingQuantity", &o->remaining) < 0 ||
+		get_unsigned(e, "avgPrice", &o->avg_price) < 0 ||
+		get_unsigned(e, "price", &o->price) < 0)
 	{
-		cp_err(err, errlen, "order %s has an invalid number", o->order_id);
+		cp_err(err, errlen, "order %s has an invalid or negative number",
+			   o->order_id);
 		return -1;
 	}
 	(void) get_text(e, "order_ref", &o->order_ref);
@@ -1292,16 +1412,18 @@ cpapi_parse_order_status(const char *body, size_t len, CpapiOrderStatus *s,
 		cp_err(err, errlen, "order status is not an object");
 	else if (get_envelope(root, &t, NULL))
 		cp_err(err, errlen, "gateway error: %s", t);
-	else if (get_id(root, "order_id", &s->order_id) != 1)
+	else if (get_id(root, "order_id", &s->order_id) != 1 ||
+			 !cpapi_order_id_valid(s->order_id))
 		cp_err(err, errlen, "missing or invalid order_id");
 	else if (get_conid(root, "conid", &s->conid, &s->has_conid) < 0 ||
-			 get_decimal(root, "total_size", &s->total_size) < 0 ||
-			 get_decimal(root, "size", &s->remaining) < 0 ||
-			 get_decimal(root, "cum_fill", &s->cum_fill) < 0 ||
-			 get_decimal(root, "average_price", &s->avg_price) < 0 ||
-			 get_decimal(root, "limit_price", &s->limit_price) < 0 ||
-			 get_decimal(root, "stop_price", &s->stop_price) < 0)
-		cp_err(err, errlen, "order %s has an invalid number", s->order_id);
+			 get_unsigned(root, "total_size", &s->total_size) < 0 ||
+			 get_unsigned(root, "size", &s->remaining) < 0 ||
+			 get_unsigned(root, "cum_fill", &s->cum_fill) < 0 ||
+			 get_unsigned(root, "average_price", &s->avg_price) < 0 ||
+			 get_unsigned(root, "limit_price", &s->limit_price) < 0 ||
+			 get_unsigned(root, "stop_price", &s->stop_price) < 0)
+		cp_err(err, errlen, "order %s has an invalid or negative number",
+			   s->order_id);
 	else
 		rc = 0;
 	cp_free(&t);
@@ -1409,6 +1531,11 @@ trade_parse(const json_t *e, CpapiTrade *t, char *err, size_t errlen)
 		return cp_err(err, errlen, "execution %s has an invalid size, "
 								   "price or conid",
 					  t->execution_id);
+	/* an execution always moves a positive size at a positive price */
+	if (cpapi_decimal_sign(t->size) != 1 || cpapi_decimal_sign(t->price) != 1)
+		return cp_err(err, errlen, "execution %s has a size %s or price %s "
+								   "that is not positive",
+					  t->execution_id, t->size, t->price);
 	if (trade_time_parse(e, t) != 0)
 		return cp_err(err, errlen, "execution %s has no valid trade time",
 					  t->execution_id);
@@ -1491,7 +1618,8 @@ auth_fill(const json_t *obj, CpapiAuthStatus *a)
 {
 	a->authenticated = get_bool(obj, "authenticated");
 	a->connected = get_bool(obj, "connected");
-	a->competing = get_bool(obj, "competing");
+	/* a competing flag that says neither yes nor no stops trading */
+	a->competing = get_bool_or(obj, "competing", true);
 	(void) get_text(obj, "fail", &a->fail);
 	(void) get_text(obj, "message", &a->message);
 }

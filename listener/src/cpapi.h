@@ -281,6 +281,8 @@ extern int cpapi_time_from_epoch_ms(int64_t ms, char *out, size_t len);
 extern CpapiSide	  cpapi_side_parse(const char *s);
 extern const char	 *cpapi_side_db(CpapiSide side);
 extern bool			  cpapi_status_is_terminal(const char *status);
+extern bool			  cpapi_order_id_valid(const char *s);
+extern bool			  cpapi_reply_id_valid(const char *s);
 extern CpapiErrorKind cpapi_classify_error(long		   http_status,
 										   const char *error_text);
 extern const char	 *cpapi_error_kind_name(CpapiErrorKind kind);

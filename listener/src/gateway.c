@@ -424,16 +424,35 @@ gateway_response_free(GwResponse *resp)
 	memset(resp, 0, sizeof(*resp));
 }
 
-/* libcurl write callback: append to the response, refusing huge bodies. */
+/*
+ * libcurl write callback: append to the response, refusing a body that
+ * grows past GW_BODY_MAX (one sent without a length, or longer than it
+ * said): the answer is then incomplete, and the call a transport
+ * failure.
+ */
 static size_t
 write_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	GwResponse *resp = arg;
 	size_t		n = size * nmemb;
 
-	if (resp->len + n > GW_BODY_MAX)
+	if (n > GW_BODY_MAX - resp->len)
+	{
+		resp->too_large = true;
 		return 0; /* makes curl fail with a write error */
-	resp->body = xrealloc(resp->body, resp->len + n + 1);
+	}
+	if (resp->len + n + 1 > resp->cap)
+	{
+		/* doubling: a large answer comes in thousands of pieces */
+		size_t cap = resp->cap ? resp->cap : 4096;
+
+		while (cap < resp->len + n + 1)
+			cap *= 2;
+		if (cap > (size_t) GW_BODY_MAX + 1)
+			cap = (size_t) GW_BODY_MAX + 1; /* enough: see the test above */
+		resp->body = xrealloc(resp->body, cap);
+		resp->cap = cap;
+	}
 	memcpy(resp->body + resp->len, data, n);
 	resp->len += n;
 	resp->body[resp->len] = '\0';
@@ -486,6 +505,9 @@ gateway_setup_handle(Gateway *gw)
 						   "pgtrade-listener/" LISTENER_VERSION);
 	cc |= curl_easy_setopt(c, CURLOPT_COOKIEFILE, "");
 	cc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body);
+	/* an answer that announces more is refused before it is read */
+	cc |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+						   (curl_off_t) GW_BODY_MAX);
 	if (gw->share != NULL)
 		cc |= curl_easy_setopt(c, CURLOPT_SHARE, gw->share);
 	if (gw->cacert != NULL)
@@ -596,7 +618,15 @@ gateway_call(Gateway *gw, const char *method, const char *path,
 	gw->recent_pos = (gw->recent_pos + 1) % GW_BUDGET_PER_SECOND;
 	if (pace != GW_PACE_NONE)
 		gw->pace_next[pace] = mono_now() + GW_LIST_PACING * gw->time_scale;
-	if (cc != CURLE_OK)
+	if (cc == CURLE_FILESIZE_EXCEEDED)
+		resp->too_large = true;
+	if (resp->too_large)
+	{
+		r = GW_TRANSPORT;
+		snprintf(resp->error, sizeof(resp->error),
+				 "answer larger than %d bytes refused", GW_BODY_MAX);
+	}
+	else if (cc != CURLE_OK)
 	{
 		r = gateway_map_error(cc);
 		if (resp->error[0] == '\0')

@@ -27,10 +27,10 @@
 #include <stddef.h>
 
 #define GW_BUDGET_PER_SECOND 10
-#define GW_LIST_PACING 5.5		 /* seconds, times the time scale */
-#define GW_PENALTY_SECONDS 600.0 /* seconds, times the time scale */
-#define GW_429_WINDOW 60.0		 /* seconds, times the time scale */
-#define GW_BODY_MAX (16 * 1024 * 1024)
+#define GW_LIST_PACING 5.5			   /* seconds, times the time scale */
+#define GW_PENALTY_SECONDS 600.0	   /* seconds, times the time scale */
+#define GW_429_WINDOW 60.0			   /* seconds, times the time scale */
+#define GW_BODY_MAX (16 * 1024 * 1024) /* largest answer read, bytes */
 
 typedef enum GwResult
 {
@@ -58,7 +58,9 @@ typedef struct GwResponse
 	long   status; /* HTTP status, 0 when none arrived */
 	char  *body;   /* NUL-terminated, malloc'ed, may be "" */
 	size_t len;
+	size_t cap;		   /* bytes allocated for body */
 	char   error[256]; /* transport error text when not GW_OK */
+	bool   too_large;  /* the body passed GW_BODY_MAX: GW_TRANSPORT */
 } GwResponse;
 
 typedef struct GatewaySettings

@@ -142,9 +142,10 @@ positions_call(Listener *L, const char *account, const char *method,
 							   "comparison postponed",
 					account, method, path, resp->status);
 	else
-		log_warning("account", "%s: positions: %s %s: %s; comparison "
+		log_warning("account", "%s: positions: %s %s: %s%s%s; comparison "
 							   "postponed",
-					account, method, path, gateway_result_name(r));
+					account, method, path, gateway_result_name(r),
+					resp->error[0] ? ": " : "", resp->error);
 	gateway_response_free(resp);
 	return -1;
 }

@@ -196,10 +196,14 @@ live_fetch(Listener *L, const char *account, CpapiLiveOrders *out)
 								sizeof(err)) == 0)
 		rc = 0;
 	else if (r != GW_INTERRUPTED)
+	{
+		if (err[0] == '\0') /* the transport's own text, if any */
+			snprintf(err, sizeof(err), "%s", resp.error);
 		log_warning("account", "%s: could not read live orders: %s, HTTP "
 							   "%ld%s%s",
 					account, gateway_result_name(r), resp.status,
 					err[0] ? ", " : "", err);
+	}
 	if (rc == 0 && out->n_skipped > 0)
 		log_warning("account", "%s: %d live orders unreadable, first: %s",
 					account, out->n_skipped, out->skip_reason);
@@ -225,9 +229,13 @@ trades_fetch(Listener *L, const char *account, int days, CpapiTrades *out)
 		cpapi_parse_trades(resp.body, resp.len, out, err, sizeof(err)) == 0)
 		rc = 0;
 	else if (r != GW_INTERRUPTED)
+	{
+		if (err[0] == '\0') /* the transport's own text, if any */
+			snprintf(err, sizeof(err), "%s", resp.error);
 		log_warning("account", "%s: could not read trades: %s, HTTP %ld%s%s",
 					account, gateway_result_name(r), resp.status,
 					err[0] ? ", " : "", err);
+	}
 	if (rc == 0 && out->n_skipped > 0)
 		log_warning("account", "%s: %d executions unreadable, first: %s",
 					account, out->n_skipped, out->skip_reason);
@@ -1151,6 +1159,8 @@ track_read_ok(const char *account, const char *what, GwResult r,
 {
 	if (rc == 0)
 		return true;
+	if (r != GW_OK && err[0] == '\0')
+		err = resp->error; /* the transport's own text */
 	if (r != GW_INTERRUPTED)
 		log_warning("account", "%s: could not read %s: %s, HTTP %ld%s%s",
 					account, what, gateway_result_name(r), resp->status,

@@ -40,6 +40,7 @@ import json
 import os
 import random
 import re
+import secrets
 import signal
 import socket
 import ssl
@@ -49,6 +50,7 @@ import time
 import traceback
 import uuid
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -1706,9 +1708,13 @@ class Simulator:
     """The simulated gateway: state, routing and every CPAPI handler."""
 
     def __init__(self, accounts, scale=1.0, auth_state="authenticated",
-                 state_file=None, log_file=None):
+                 state_file=None, log_file=None, session_cookie=False):
         self.lock = threading.RLock()
         self.accounts = accounts
+        # --session-cookie: the value of the x-sess-uuid cookie handed
+        # out, and how many CPAPI requests sent it back
+        self.cookie = secrets.token_hex(16) if session_cookie else None
+        self.cookie_returned = 0
         self.base_scale = scale
         self.state_file = state_file
         self.log_lock = threading.Lock()
@@ -2900,7 +2906,11 @@ class ControlApi:
         sim = self.sim
         now = time.monotonic()
         sim.session.check_expiry(now, sim.scale)
-        return sim.session.view(now, sim.scale)
+        view = sim.session.view(now, sim.scale)
+        if sim.cookie is not None:
+            view["cookie"] = sim.cookie
+            view["cookie_returned"] = sim.cookie_returned
+        return view
 
     def post_auth(self, body):
         """POST /sim/auth {state, nightly_reset, new_session, knobs...}."""
@@ -3194,10 +3204,28 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        self._session_cookie(sim, url.path)
         self.end_headers()
         self.wfile.write(data)
         sim.record_request(method, self.path, status,
                            time.monotonic() - started)
+
+    def _session_cookie(self, sim, path):
+        """With --session-cookie: count a CPAPI request that sent the
+        session cookie back, and hand it out to one that did not."""
+        if sim.cookie is None or path == "/sim" or path.startswith("/sim/"):
+            return
+        sent = SimpleCookie()
+        try:
+            sent.load(self.headers.get("Cookie") or "")
+        except CookieError:
+            pass
+        if "x-sess-uuid" in sent and sent["x-sess-uuid"].value == sim.cookie:
+            with sim.lock:
+                sim.cookie_returned += 1
+        else:
+            self.send_header("Set-Cookie", "x-sess-uuid=%s; Path=/; Secure; "
+                             "HttpOnly" % sim.cookie)
 
     def log_message(self, fmt, *args):
         """Stay quiet: requests go to --log-file instead of stderr."""
@@ -3280,6 +3308,9 @@ def parse_args(argv):
                         help="append every request as a JSON line here")
     parser.add_argument("--state-file",
                         help="keep the book here across restarts")
+    parser.add_argument("--session-cookie", action="store_true",
+                        help="hand out a session cookie (x-sess-uuid) "
+                        "as the gateway does; GET /sim/auth shows it")
     args = parser.parse_args(argv)
     args.accounts = [a.strip() for a in args.accounts.split(",")
                      if a.strip()]
@@ -3302,7 +3333,7 @@ def main(argv=None):
         tls.minimum_version = ssl.TLSVersion.TLSv1_2
         tls.load_cert_chain(args.cert, args.key)
     sim = Simulator(args.accounts, args.time_scale, args.auth_state,
-                    args.state_file, args.log_file)
+                    args.state_file, args.log_file, args.session_cookie)
     server = SimServer(("127.0.0.1", args.port), sim, tls)
     port = server.server_address[1]
     scheme = "http" if tls is None else "https"

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
@@ -33,7 +34,7 @@
 #include "tap.h"
 
 /* Number of test points this file emits; checked at the end. */
-#define TEST_PLAN 284
+#define TEST_PLAN 420
 
 /* Number of test points of the shared-payload part (skipped as one). */
 #define TEST_PLAN_SHARED 71
@@ -761,6 +762,646 @@ test_secdef_search(void)
 	is_int(conid, 0, "a second, unreadable match leaves none chosen");
 }
 
+/* ---------------------------------------------------------------------
+ * Hostile answers
+ *
+ * The gateway's answers are untrusted input.  Whatever they hold, a
+ * parser either refuses the document, skips the element (counted, with
+ * a reason), or hands back a value the listener may act on: decimals
+ * within [1e-30, 1e15) or zero, executions with a positive size and
+ * price, broker order ids of digits.  Each case below names what the
+ * listener does with the outcome.
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Run every document parser on doc; return the name of the first that
+ * accepted it, or NULL when all ten refused.
+ */
+static const char *
+first_accepting(const char *doc, size_t len)
+{
+	CpapiOrderReply	 r;
+	CpapiLiveOrders	 lo;
+	CpapiOrderStatus st;
+	CpapiTrades		 tr;
+	CpapiPositions	 pos = {0};
+	CpapiAuthStatus	 a;
+	CpapiTickle		 tk;
+	CpapiAccounts	 acc;
+	CpapiContracts	 c;
+	CpapiHistory	 h;
+	char			 err[CPAPI_ERR_LEN];
+	int				 n_page;
+	const char		*who = NULL;
+
+	if (cpapi_parse_order_reply(doc, len, &r, err, sizeof(err)) == 0)
+		who = "order reply";
+	cpapi_order_reply_free(&r);
+	if (cpapi_parse_live_orders(doc, len, &lo, err, sizeof(err)) == 0)
+	{
+		who = "live orders";
+		cpapi_live_orders_free(&lo);
+	}
+	if (cpapi_parse_order_status(doc, len, &st, err, sizeof(err)) == 0)
+	{
+		who = "order status";
+		cpapi_order_status_free(&st);
+	}
+	if (cpapi_parse_trades(doc, len, &tr, err, sizeof(err)) == 0)
+	{
+		who = "trades";
+		cpapi_trades_free(&tr);
+	}
+	if (cpapi_parse_positions(doc, len, &pos, &n_page, err,
+							  sizeof(err)) == 0)
+		who = "positions";
+	cpapi_positions_free(&pos);
+	if (cpapi_parse_auth_status(doc, len, &a, err, sizeof(err)) == 0)
+	{
+		who = "auth status";
+		cpapi_auth_status_free(&a);
+	}
+	if (cpapi_parse_tickle(doc, len, &tk, err, sizeof(err)) == 0)
+	{
+		who = "tickle";
+		cpapi_tickle_free(&tk);
+	}
+	if (cpapi_parse_accounts(doc, len, &acc, err, sizeof(err)) == 0)
+	{
+		who = "accounts";
+		cpapi_accounts_free(&acc);
+	}
+	if (cpapi_parse_secdef_search(doc, len, &c, err, sizeof(err)) == 0)
+	{
+		who = "secdef search";
+		cpapi_contracts_free(&c);
+	}
+	if (cpapi_parse_history(doc, len, &h, err, sizeof(err)) == 0)
+	{
+		who = "history";
+		cpapi_history_free(&h);
+	}
+	return who;
+}
+
+/* Return n copies of open, then core, then n of close (malloc'ed). */
+static char *
+nested(int n, const char *open, const char *core, const char *close)
+{
+	size_t lo = strlen(open);
+	size_t lc = strlen(close);
+	size_t lk = strlen(core);
+	char  *s = malloc((size_t) n * (lo + lc) + lk + 1);
+	char  *p = s;
+	int	   i;
+
+	if (s == NULL)
+		abort();
+	for (i = 0; i < n; i++, p += lo)
+		memcpy(p, open, lo);
+	memcpy(p, core, lk);
+	p += lk;
+	for (i = 0; i < n; i++, p += lc)
+		memcpy(p, close, lc);
+	*p = '\0';
+	return s;
+}
+
+/* Return a, b and c joined (malloc'ed). */
+static char *
+xjoin(const char *a, const char *b, const char *c)
+{
+	size_t la = strlen(a);
+	size_t lb = strlen(b);
+	char  *s = malloc(la + lb + strlen(c) + 1);
+
+	if (s == NULL)
+		abort();
+	memcpy(s, a, la);
+	memcpy(s + la, b, lb);
+	strcpy(s + la + lb, c);
+	return s;
+}
+
+/*
+ * Documents that are not JSON, or JSON jansson refuses: every parser
+ * refuses them as a whole.  The listener then treats the answer as
+ * unreadable: an order stays submitting and is looked up by cOID, a
+ * tracking read is logged and made again, nothing is recorded.
+ */
+static void
+test_hostile_documents(void)
+{
+	static const struct
+	{
+		const char *desc;
+		const char *doc;
+	} cases[] = {
+		{"a truncated document", "{\"orders\": [{\"orderId\": 1"},
+		{"trailing garbage", "[{\"order_id\": \"1\"}] x"},
+		{"two documents", "{\"authenticated\": true} {}"},
+		{"a bare word", "Submitted"},
+		{"an HTML error page", "<html><body>502 Bad Gateway</body></html>"},
+		{"invalid UTF-8", "[{\"execution_id\": \"\xff\xfe\"}]"},
+		{"a lone surrogate escape", "[{\"execution_id\": \"\\ud800\"}]"},
+		{"a NUL escape in a string", "{\"error\": \"a\\u0000b\"}"},
+		{"a real that overflows (1e400)",
+		 "[{\"execution_id\": \"e\", \"size\": 1e400}]"},
+		{"an integer past 64 bits (99999999999999999999)",
+		 "{\"orders\": [{\"orderId\": 99999999999999999999}]}"},
+		{"a NaN literal", "[{\"price\": NaN}]"},
+		{"single quotes", "{'error': 'x'}"},
+	};
+	static const char nul_inside[] = "{\"error\": \"a\0b\"}";
+	char			 *deep;
+	const char		 *who;
+	size_t			  i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		who = first_accepting(cases[i].doc, LEN(cases[i].doc));
+		ok(who == NULL, "every parser refuses %s", cases[i].desc);
+		if (who != NULL)
+			printf("#   accepted by the %s parser\n", who);
+	}
+	who = first_accepting(nul_inside, sizeof(nul_inside) - 1);
+	ok(who == NULL, "every parser refuses a raw NUL inside the body");
+
+	/* jansson stops at depth 2048 (JSON_PARSER_MAX_DEPTH) */
+	deep = nested(100000, "[", "", "]");
+	ok(first_accepting(deep, strlen(deep)) == NULL,
+	   "every parser refuses arrays nested 100000 deep");
+	free(deep);
+	deep = nested(100000, "{\"a\":", "1", "}");
+	ok(first_accepting(deep, strlen(deep)) == NULL,
+	   "every parser refuses objects nested 100000 deep");
+	free(deep);
+}
+
+/*
+ * Deep nesting jansson accepts (below its limit of 2048) inside the
+ * lists: the element is skipped, or kept with its payload when the
+ * nesting sits in a key nobody reads.
+ */
+static void
+test_hostile_nesting(void)
+{
+	CpapiLiveOrders l;
+	CpapiTrades		t;
+	char			err[CPAPI_ERR_LEN];
+	char		   *inner = nested(2000, "[", "1", "]");
+	char		   *doc;
+
+	doc = xjoin("{\"orders\": [", inner, "]}");
+	ok(cpapi_parse_live_orders(doc, strlen(doc), &l, err, sizeof(err)) == 0 &&
+		   l.n == 0 && l.n_skipped == 1,
+	   "a live order nested 2000 deep is skipped");
+	cpapi_live_orders_free(&l);
+	free(doc);
+	doc = xjoin("[{\"execution_id\": \"e.9\", \"side\": \"B\", \"size\": 1, "
+				"\"price\": 2, \"trade_time\": \"20231211-18:00:49\", "
+				"\"extra\": ",
+				inner, "}]");
+	ok(cpapi_parse_trades(doc, strlen(doc), &t, err, sizeof(err)) == 0 &&
+		   t.n == 1 && t.trades[0].payload != NULL &&
+		   strlen(t.trades[0].payload) > 4000,
+	   "an execution with 2000-deep extra data keeps all of it as payload");
+	cpapi_trades_free(&t);
+	free(doc);
+	free(inner);
+}
+
+/*
+ * One execution element, written with its size and price as given:
+ * used by the trade cases.  *doc is malloc'ed.
+ */
+static void
+trade_doc(char **doc, const char *id, const char *side, const char *size,
+		  const char *price, const char *extra)
+{
+	size_t n = 256 + strlen(id) + strlen(side) + strlen(size) +
+		strlen(price) + strlen(extra);
+
+	*doc = malloc(n);
+	if (*doc == NULL)
+		abort();
+	snprintf(*doc, n,
+			 "[{\"execution_id\": %s, \"side\": %s, \"size\": %s, "
+			 "\"price\": %s, \"conid\": 265598, \"trade_time\": "
+			 "\"20231211-18:00:49\"%s}]",
+			 id, side, size, price, extra);
+}
+
+/*
+ * Executions with wrong types and values that cannot be a fill: each is
+ * skipped with a reason, so fills.c never hands it to record_fills.  The
+ * first case, the same template with sound values, shows that the
+ * template itself parses.
+ */
+static void
+test_hostile_trades(void)
+{
+	static const struct
+	{
+		const char *desc;
+		const char *id;
+		const char *side;
+		const char *size;
+		const char *price;
+		const char *extra;
+		int			kept; /* 1: a fill, 0: skipped */
+	} cases[] = {
+		{"sound values", "\"e.1\"", "\"B\"", "5", "\"192.26\"", "", 1},
+		{"15-digit size", "\"e.1\"", "\"B\"", "999999999999999",
+		 "\"0.01\"", "", 1},
+		{"negative size", "\"e.1\"", "\"B\"", "-5", "\"192.26\"", "", 0},
+		{"zero size", "\"e.1\"", "\"B\"", "0", "\"192.26\"", "", 0},
+		{"size \"-0.0\"", "\"e.1\"", "\"S\"", "\"-0.0\"", "\"1\"", "", 0},
+		{"negative price", "\"e.1\"", "\"S\"", "5", "\"-192.26\"", "", 0},
+		{"zero price", "\"e.1\"", "\"S\"", "5", "0", "", 0},
+		{"price 1e-400, a real that underflows to 0", "\"e.1\"", "\"S\"",
+		 "5", "1e-400", "", 0},
+		{"price \"1e-400\"", "\"e.1\"", "\"S\"", "5", "\"1e-400\"", "", 0},
+		{"size \"99999999999999999999\"", "\"e.1\"", "\"B\"",
+		 "\"99999999999999999999\"", "\"1\"", "", 0},
+		{"size 1e15", "\"e.1\"", "\"B\"", "1e15", "\"1\"", "", 0},
+		{"price \"1e4005\"", "\"e.1\"", "\"B\"", "1", "\"1e4005\"", "", 0},
+		{"size as a word", "\"e.1\"", "\"B\"", "\"abc\"", "\"1\"", "", 0},
+		{"size \"NaN\"", "\"e.1\"", "\"B\"", "\"NaN\"", "\"1\"", "", 0},
+		{"size \"Infinity\"", "\"e.1\"", "\"B\"", "\"Infinity\"", "\"1\"",
+		 "", 0},
+		{"size \"1,000\"", "\"e.1\"", "\"B\"", "\"1,000\"", "\"1\"", "", 0},
+		{"size as true", "\"e.1\"", "\"B\"", "true", "\"1\"", "", 0},
+		{"price as an object", "\"e.1\"", "\"B\"", "1", "{}", "", 0},
+		{"price as an array", "\"e.1\"", "\"B\"", "1", "[1]", "", 0},
+		{"execution id as an object", "{}", "\"B\"", "1", "\"1\"", "", 0},
+		{"execution id as true", "true", "\"B\"", "1", "\"1\"", "", 0},
+		{"execution id 1.5", "1.5", "\"B\"", "1", "\"1\"", "", 0},
+		{"side as a number", "\"e.1\"", "1", "1", "\"1\"", "", 0},
+		{"unknown side", "\"e.1\"", "\"SHORT\"", "1", "\"1\"", "", 0},
+		{"conid \"-5\"", "\"e.1\"", "\"B\"", "1", "\"1\"",
+		 ", \"conid\": \"-5\"", 0},
+		{"conid past 64 bits as text", "\"e.1\"", "\"B\"", "1", "\"1\"",
+		 ", \"conid\": \"99999999999999999999\"", 0},
+		{"conid 1.5", "\"e.1\"", "\"B\"", "1", "\"1\"",
+		 ", \"conid\": 1.5", 0},
+	};
+	CpapiTrades l;
+	char		err[CPAPI_ERR_LEN];
+	char	   *doc;
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		int rc;
+
+		trade_doc(&doc, cases[i].id, cases[i].side, cases[i].size,
+				  cases[i].price, cases[i].extra);
+		rc = cpapi_parse_trades(doc, strlen(doc), &l, err, sizeof(err));
+		if (cases[i].kept)
+			ok(rc == 0 && l.n == 1 && l.n_skipped == 0,
+			   "execution with %s is a fill", cases[i].desc);
+		else
+			ok(rc == 0 && l.n == 0 && l.n_skipped == 1 &&
+				   l.skip_reason != NULL,
+			   "execution with %s is skipped with a reason",
+			   cases[i].desc);
+		if (rc == 0)
+			cpapi_trades_free(&l);
+		free(doc);
+	}
+
+	/* the reason names the execution and the values (for the log) */
+	trade_doc(&doc, "\"e.7\"", "\"B\"", "-5", "\"192.26\"", "");
+	ok(cpapi_parse_trades(doc, strlen(doc), &l, err, sizeof(err)) == 0,
+	   "a list with a negative size parses");
+	is_str(l.skip_reason,
+		   "execution e.7 has a size -5 or price 192.26 that is not positive",
+		   "a negative size is reported with the execution and its values");
+	cpapi_trades_free(&l);
+	free(doc);
+	/* a late commission that does not read is left for later, not fatal */
+	trade_doc(&doc, "\"e.8\"", "\"B\"", "1", "\"1\"",
+			  ", \"commission\": \"n/a\"");
+	ok(cpapi_parse_trades(doc, strlen(doc), &l, err, sizeof(err)) == 0 &&
+		   l.n == 1 && l.trades[0].commission == NULL,
+	   "an unreadable commission is left out, the fill kept");
+	cpapi_trades_free(&l);
+	free(doc);
+}
+
+/*
+ * Live orders with wrong types and values.  A malformed element is
+ * skipped (track.c logs it and does not use it); an unknown status is
+ * kept as the text it came as, which pgtrade.broker_status_target maps
+ * to nothing, so the order does not move.
+ */
+static void
+test_hostile_live_orders(void)
+{
+	static const struct
+	{
+		const char *desc;
+		const char *fields;
+		int			kept;
+	} cases[] = {
+		{"sound values", "\"orderId\": 7, \"totalSize\": 10", 1},
+		{"orderId -1, the gateway's cancel-all id",
+		 "\"orderId\": \"-1\"", 0},
+		{"orderId 0", "\"orderId\": 0", 0},
+		{"orderId as a word", "\"orderId\": \"abc\"", 0},
+		{"orderId with a slash", "\"orderId\": \"12/34\"", 0},
+		{"orderId of 20 digits", "\"orderId\": \"12345678901234567890\"",
+		 0},
+		{"orderId 1.5", "\"orderId\": 1.5", 0},
+		{"orderId true", "\"orderId\": true", 0},
+		{"negative totalSize", "\"orderId\": 7, \"totalSize\": \"-10\"", 0},
+		{"negative filledQuantity",
+		 "\"orderId\": 7, \"filledQuantity\": -40", 0},
+		{"negative remainingQuantity",
+		 "\"orderId\": 7, \"remainingQuantity\": -1", 0},
+		{"negative avgPrice", "\"orderId\": 7, \"avgPrice\": \"-1.5\"", 0},
+		{"negative price", "\"orderId\": 7, \"price\": -165", 0},
+		{"filledQuantity as a word",
+		 "\"orderId\": 7, \"filledQuantity\": \"forty\"", 0},
+		{"totalSize 1e20", "\"orderId\": 7, \"totalSize\": 1e20", 0},
+	};
+	CpapiLiveOrders l;
+	char			err[CPAPI_ERR_LEN];
+	char			doc[512];
+	size_t			i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		int rc;
+
+		snprintf(doc, sizeof(doc), "{\"orders\": [{%s, \"order_ref\": "
+								   "\"pgt-1-7\"}]}",
+				 cases[i].fields);
+		rc = cpapi_parse_live_orders(doc, strlen(doc), &l, err, sizeof(err));
+		if (cases[i].kept)
+			ok(rc == 0 && l.n == 1 && l.n_skipped == 0,
+			   "live order with %s is kept", cases[i].desc);
+		else
+			ok(rc == 0 && l.n == 0 && l.n_skipped == 1,
+			   "live order with %s is skipped", cases[i].desc);
+		cpapi_live_orders_free(&l);
+	}
+
+	snprintf(doc, sizeof(doc), "%s",
+			 "{\"orders\": [{\"orderId\": 7, \"status\": \"Exploded\"}, "
+			 "{\"orderId\": 8, \"status\": 2}, "
+			 "{\"orderId\": 9, \"status\": {\"s\": \"Filled\"}, "
+			 "\"side\": 1}]}");
+	ok(cpapi_parse_live_orders(doc, strlen(doc), &l, err, sizeof(err)) == 0 &&
+		   l.n == 3,
+	   "live orders with odd statuses are kept");
+	if (l.n == 3)
+	{
+		is_str(l.orders[0].status, "Exploded", "unknown status kept as is");
+		ok(!cpapi_status_is_terminal(l.orders[0].status),
+		   "an unknown status is not terminal");
+		is_str(l.orders[1].status, "2", "numeric status kept as its text");
+		is_str(l.orders[2].status, NULL, "object status reads as absent");
+		is_int(l.orders[2].side, CPAPI_SIDE_NONE,
+			   "numeric side reads as unknown");
+	}
+	else
+		skip(5, "live orders did not parse");
+	cpapi_live_orders_free(&l);
+}
+
+/* Order placement replies whose ids must not reach a URL or the rows. */
+static void
+test_hostile_replies(void)
+{
+	static const struct
+	{
+		const char *desc;
+		const char *doc;
+	} refused[] = {
+		{"order_id -1", "[{\"order_id\": \"-1\", \"order_status\": "
+						"\"Submitted\"}]"},
+		{"order_id 0", "[{\"order_id\": 0}]"},
+		{"empty order_id", "[{\"order_id\": \"\"}]"},
+		{"order_id with a path", "[{\"order_id\": \"1/../../logout\"}]"},
+		{"order_id as an object", "[{\"order_id\": {}}]"},
+		{"order_id 1e3", "[{\"order_id\": \"1e3\"}]"},
+		{"reply id ..", "[{\"id\": \"..\", \"message\": [\"m\"], "
+						"\"messageIds\": [\"o163\"]}]"},
+		{"reply id with a slash", "[{\"id\": \"a/b\", \"message\": "
+								  "[\"m\"]}]"},
+		{"reply id with a query", "[{\"id\": \"a?x=1\", \"message\": "
+								  "[\"m\"]}]"},
+		{"reply id with a blank", "[{\"id\": \"a b\", \"message\": "
+								  "[\"m\"]}]"},
+		{"reply id as true", "[{\"id\": true, \"message\": [\"m\"]}]"},
+		{"prompt message as a number", "[{\"id\": \"r1\", \"message\": 5}]"},
+		{"prompt messageIds as an object",
+		 "[{\"id\": \"r1\", \"messageIds\": {}}]"},
+	};
+	CpapiOrderReply r;
+	char			err[CPAPI_ERR_LEN];
+	char			id[160];
+	char			doc[256];
+	size_t			i;
+
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+	{
+		ok(cpapi_parse_order_reply(refused[i].doc, LEN(refused[i].doc), &r,
+								   err, sizeof(err)) == -1 &&
+			   r.kind == CPAPI_REPLY_INVALID && r.order_id == NULL &&
+			   r.reply_id == NULL,
+		   "a reply with %s is refused", refused[i].desc);
+		cpapi_order_reply_free(&r);
+	}
+
+	/* 129 characters: one past CP_REPLY_ID_MAX */
+	memset(id, 'a', 129);
+	id[129] = '\0';
+	snprintf(doc, sizeof(doc), "[{\"id\": \"%s\", \"message\": [\"m\"]}]",
+			 id);
+	ok(cpapi_parse_order_reply(doc, strlen(doc), &r, err, sizeof(err)) == -1,
+	   "a reply id of 129 characters is refused");
+	cpapi_order_reply_free(&r);
+	id[128] = '\0';
+	snprintf(doc, sizeof(doc), "[{\"id\": \"%s\", \"message\": [\"m\"]}]",
+			 id);
+	ok(cpapi_parse_order_reply(doc, strlen(doc), &r, err, sizeof(err)) == 0 &&
+		   r.kind == CPAPI_REPLY_PROMPT,
+	   "a reply id of 128 characters is a prompt");
+	cpapi_order_reply_free(&r);
+
+	/* message ids that are not strings become "", never on an allow list */
+	snprintf(doc, sizeof(doc), "%s",
+			 "[{\"id\": \"r1\", \"message\": [\"m\", 7], "
+			 "\"messageIds\": [1, null]}]");
+	ok(cpapi_parse_order_reply(doc, strlen(doc), &r, err, sizeof(err)) == 0 &&
+		   r.n_message_ids == 2 && strcmp(r.message_ids[0], "") == 0 &&
+		   strcmp(r.message_ids[1], "") == 0 && strcmp(r.messages[1], "") == 0,
+	   "non-string message ids read as empty ids");
+	cpapi_order_reply_free(&r);
+
+	/* an unknown order status is kept as text; track.c maps it to none */
+	snprintf(doc, sizeof(doc), "%s",
+			 "[{\"order_id\": \"12\", \"order_status\": \"Teleported\"}]");
+	ok(cpapi_parse_order_reply(doc, strlen(doc), &r, err, sizeof(err)) == 0 &&
+		   r.kind == CPAPI_REPLY_ACCEPTED &&
+		   strcmp(r.order_status, "Teleported") == 0,
+	   "an unknown order status is kept as written");
+	cpapi_order_reply_free(&r);
+}
+
+/* Order status, positions, history, session: wrong types and values. */
+static void
+test_hostile_other_docs(void)
+{
+	CpapiOrderStatus s;
+	CpapiPositions	 pos = {0};
+	CpapiHistory	 h;
+	CpapiAuthStatus	 a;
+	CpapiAccounts	 acc;
+	char			 err[CPAPI_ERR_LEN];
+	int				 n_page;
+	const char		*doc;
+
+	doc = "{\"order_id\": 5, \"cum_fill\": \"-1.0\", \"size\": \"1\"}";
+	ok(cpapi_parse_order_status(doc, LEN(doc), &s, err, sizeof(err)) == -1,
+	   "order status with a negative cum_fill is refused");
+	doc = "{\"order_id\": \"-1\", \"cum_fill\": \"1.0\"}";
+	ok(cpapi_parse_order_status(doc, LEN(doc), &s, err, sizeof(err)) == -1,
+	   "order status of order -1 is refused");
+	doc = "{\"order_id\": 5, \"average_price\": \"1e16\"}";
+	ok(cpapi_parse_order_status(doc, LEN(doc), &s, err, sizeof(err)) == -1,
+	   "order status with an average price of 1e16 is refused");
+
+	doc = "[{\"conid\": 756733, \"position\": \"-99999999999999999999\"}]";
+	ok(cpapi_parse_positions(doc, LEN(doc), &pos, &n_page, err,
+							 sizeof(err)) == -1,
+	   "a position of -99999999999999999999 fails the page");
+	cpapi_positions_free(&pos);
+	doc = "[{\"conid\": 756733, \"position\": \"-25.5\"}]";
+	ok(cpapi_parse_positions(doc, LEN(doc), &pos, &n_page, err,
+							 sizeof(err)) == 0 &&
+		   pos.n == 1 && strcmp(pos.items[0].position, "-25.5") == 0,
+	   "a short position stays negative");
+	cpapi_positions_free(&pos);
+	doc = "[{\"conid\": -756733, \"position\": 1}]";
+	ok(cpapi_parse_positions(doc, LEN(doc), &pos, &n_page, err,
+							 sizeof(err)) == -1,
+	   "a negative conid fails the page");
+	cpapi_positions_free(&pos);
+
+	/* bars: t must be an integer of 1970-9999; prices within range */
+	doc = "{\"data\": [{\"o\": 1, \"h\": 1, \"l\": 1, \"c\": 1, "
+		  "\"t\": -86400000}]}";
+	ok(cpapi_parse_history(doc, LEN(doc), &h, err, sizeof(err)) == -1,
+	   "a bar before 1970 fails the answer");
+	/* 253402300800000 ms is 10000-01-01 00:00:00 UTC (date -u -d @...) */
+	doc = "{\"data\": [{\"o\": 1, \"h\": 1, \"l\": 1, \"c\": 1, "
+		  "\"t\": 253402300800000}]}";
+	ok(cpapi_parse_history(doc, LEN(doc), &h, err, sizeof(err)) == -1,
+	   "a bar in the year 10000 fails the answer");
+	doc = "{\"data\": [{\"o\": 1, \"h\": 1, \"l\": 1, \"c\": 1, "
+		  "\"t\": \"1698796800000\"}]}";
+	ok(cpapi_parse_history(doc, LEN(doc), &h, err, sizeof(err)) == -1,
+	   "a bar whose time is a string fails the answer");
+	doc = "{\"data\": [{\"o\": \"1e16\", \"h\": 1, \"l\": 1, \"c\": 1, "
+		  "\"t\": 1698796800000}]}";
+	ok(cpapi_parse_history(doc, LEN(doc), &h, err, sizeof(err)) == -1,
+	   "a bar with an open of 1e16 fails the answer");
+	doc = "{\"data\": {\"o\": 1}}";
+	ok(cpapi_parse_history(doc, LEN(doc), &h, err, sizeof(err)) == -1,
+	   "history data that is not a list fails the answer");
+
+	/* only true booleans (or 1, or "true") make a session healthy */
+	doc = "{\"authenticated\": \"yes\", \"connected\": {}, "
+		  "\"competing\": false}";
+	ok(cpapi_parse_auth_status(doc, LEN(doc), &a, err, sizeof(err)) == 0 &&
+		   !a.authenticated && !a.connected && !cpapi_auth_healthy(&a),
+	   "auth flags of other types read as false");
+	cpapi_auth_status_free(&a);
+	/* competing fails closed: only a clear "no" lets the session trade */
+	doc = "{\"authenticated\": true, \"connected\": true, "
+		  "\"competing\": \"maybe\"}";
+	ok(cpapi_parse_auth_status(doc, LEN(doc), &a, err, sizeof(err)) == 0 &&
+		   a.competing && !cpapi_auth_healthy(&a),
+	   "a competing flag that is neither true nor false reads as true");
+	cpapi_auth_status_free(&a);
+	doc = "{\"authenticated\": 1, \"connected\": \"true\", "
+		  "\"competing\": \"false\"}";
+	ok(cpapi_parse_auth_status(doc, LEN(doc), &a, err, sizeof(err)) == 0 &&
+		   cpapi_auth_healthy(&a),
+	   "1, \"true\" and \"false\" read as the booleans they spell");
+	cpapi_auth_status_free(&a);
+	doc = "[true]";
+	ok(cpapi_parse_auth_status(doc, LEN(doc), &a, err, sizeof(err)) == -1,
+	   "an auth status that is a list is refused");
+
+	doc = "{\"accounts\": [\"DU1\", 5]}";
+	ok(cpapi_parse_accounts(doc, LEN(doc), &acc, err, sizeof(err)) == -1,
+	   "an accounts list holding a number is refused");
+	doc = "{\"accounts\": \"DU1\"}";
+	ok(cpapi_parse_accounts(doc, LEN(doc), &acc, err, sizeof(err)) == -1,
+	   "accounts given as one string are refused");
+}
+
+/* The id checks and time bounds on their own, at their edges. */
+static void
+test_hostile_ids_and_times(void)
+{
+	static const struct
+	{
+		const char *s;
+		int			order_id;
+		int			reply_id;
+	} ids[] = {
+		{"1483841810", 1, 1},
+		{"1234567890123456789", 1, 1}, /* 19 digits */
+		{"12345678901234567890", 0, 1},
+		{"0", 0, 1},
+		{"000", 0, 1},
+		{"-1", 0, 1},
+		{"07a13a5a-4a48-44a5-bb25-5ab37b79186c", 0, 1},
+		{"r_1", 0, 1},
+		{"", 0, 0},
+		{".", 0, 0},
+		{"..", 0, 0},
+		{"a/b", 0, 0},
+		{"a%2e", 0, 0},
+		{"1 ", 0, 0},
+	};
+	char   buf[CPAPI_TIME_LEN];
+	size_t i;
+
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+	{
+		ok(cpapi_order_id_valid(ids[i].s) == ids[i].order_id,
+		   "\"%s\" is %sa broker order id", ids[i].s,
+		   ids[i].order_id ? "" : "not ");
+		ok(cpapi_reply_id_valid(ids[i].s) == ids[i].reply_id,
+		   "\"%s\" is %sa reply id", ids[i].s, ids[i].reply_id ? "" : "not ");
+	}
+	ok(!cpapi_order_id_valid(NULL) && !cpapi_reply_id_valid(NULL),
+	   "NULL is no id");
+
+	/* date -u -d @0 and date -u -d @253402300799 */
+	ok(cpapi_time_from_epoch_ms(0, buf, sizeof(buf)) == 0 &&
+		   strcmp(buf, "1970-01-01 00:00:00+00") == 0,
+	   "epoch 0 is the first time accepted");
+	ok(cpapi_time_from_epoch_ms(253402300799999LL, buf, sizeof(buf)) == 0 &&
+		   strcmp(buf, "9999-12-31 23:59:59.999+00") == 0,
+	   "the last millisecond of 9999 is the last time accepted");
+	ok(cpapi_time_from_epoch_ms(253402300800000LL, buf, sizeof(buf)) == -1,
+	   "the year 10000 is refused");
+	ok(cpapi_time_from_epoch_ms(-1, buf, sizeof(buf)) == -1,
+	   "a time before 1970 is refused");
+	ok(cpapi_time_from_epoch_ms(INT64_MIN, buf, sizeof(buf)) == -1 &&
+		   cpapi_time_from_epoch_ms(INT64_MAX, buf, sizeof(buf)) == -1,
+	   "the ends of int64 are refused");
+}
+
 /* Order bodies: exact text, escaping, refusals. */
 static void
 test_order_body(void)
@@ -1227,6 +1868,13 @@ main(void)
 	test_positions();
 	test_session_docs();
 	test_secdef_search();
+	test_hostile_documents();
+	test_hostile_nesting();
+	test_hostile_trades();
+	test_hostile_live_orders();
+	test_hostile_replies();
+	test_hostile_other_docs();
+	test_hostile_ids_and_times();
 	test_order_body();
 	test_payloads();
 	if (tests_run != TEST_PLAN)
