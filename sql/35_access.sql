@@ -26,18 +26,39 @@ COMMENT ON TABLE pgtrade.account_grant IS
 	'pgtrade.grant_account and pgtrade.revoke_account.';
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.account_grant', '');
 
+/* the role a user kind's code runs as, while it runs (acting_role.c) */
+CREATE FUNCTION pgtrade.kind_call_begin(role name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgtrade_kind_call_begin'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION pgtrade.kind_call_begin(name) IS
+	'Internal: notes the role a strategy kind''s code runs as.';
+CREATE FUNCTION pgtrade.kind_call_end()
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgtrade_kind_call_end'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pgtrade.kind_call_end() IS
+	'Internal: the strategy kind''s code returned.';
+CREATE FUNCTION pgtrade.acting_role()
+RETURNS name
+AS 'MODULE_PATHNAME', 'pgtrade_acting_role'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pgtrade.acting_role() IS
+	'The role whose strategy kind code is running, or NULL.';
+
 CREATE FUNCTION pgtrade.caller_role()
 RETURNS name
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT coalesce(nullif(current_setting('role'), 'none'),
-					session_user)::name;
+	SELECT coalesce(pgtrade.acting_role(),
+					nullif(current_setting('role'), 'none')::name,
+					session_user::name);
 $$;
 COMMENT ON FUNCTION pgtrade.caller_role() IS
-	'The role a request comes from: the one set with SET ROLE, else the '
-	'login role (current_user is the owner inside SECURITY DEFINER '
-	'functions).';
+	'The role a request comes from: while a user kind''s code runs, its '
+	'role; else the one set with SET ROLE, else the login role '
+	'(current_user is the owner inside SECURITY DEFINER functions).';
 
 /*
  * sees_all_accounts: superusers, the owner of pgtrade's tables, and
@@ -77,19 +98,29 @@ COMMENT ON FUNCTION pgtrade.sees_all_accounts(name) IS
  */
 CREATE FUNCTION pgtrade.visible_accounts(p_role name DEFAULT NULL)
 RETURNS text[]
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_caller name := coalesce(p_role, pgtrade.caller_role());
+	v_caller name := pgtrade.caller_role();
+	v_for name := coalesce(p_role, v_caller);
+	v_list text[];
 BEGIN
-	IF pgtrade.sees_all_accounts(v_caller) THEN
-		RETURN ARRAY(SELECT a.account_id FROM pgtrade.account a);
+	IF pgtrade.sees_all_accounts(v_for) THEN
+		v_list := ARRAY(SELECT a.account_id FROM pgtrade.account a);
+	ELSE
+		v_list := ARRAY(SELECT DISTINCT g.account_id
+						FROM pgtrade.account_grant g
+						WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+									  WHERE r.rolname = g.role_name
+										AND pg_has_role(v_for, r.oid, 'MEMBER')));
 	END IF;
-	RETURN ARRAY(SELECT DISTINCT g.account_id FROM pgtrade.account_grant g
-				 WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
-							   WHERE r.rolname = g.role_name
-								 AND pg_has_role(v_caller, r.oid, 'MEMBER')));
+	/* asked for another role: no more than the caller may see either */
+	IF v_for <> v_caller AND NOT pgtrade.sees_all_accounts(v_caller) THEN
+		v_list := ARRAY(SELECT unnest(v_list)
+						INTERSECT SELECT unnest(pgtrade.visible_accounts(v_caller)));
+	END IF;
+	RETURN v_list;
 END
 $$;
 COMMENT ON FUNCTION pgtrade.visible_accounts(name) IS
@@ -97,7 +128,7 @@ COMMENT ON FUNCTION pgtrade.visible_accounts(name) IS
 
 CREATE FUNCTION pgtrade.require_account(p_account text)
 RETURNS void
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

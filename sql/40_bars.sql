@@ -19,6 +19,15 @@ BEGIN
 		RAISE EXCEPTION 'time zone "%" not recognized', time_zone
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF time_zone IS NOT NULL AND EXISTS (
+		SELECT 1 FROM pgtrade.account a
+		WHERE a.account_id = add_account.account_id AND a.time_zone <> time_zone) THEN
+		RAISE EXCEPTION 'account "%" keeps its trading day in %, not %', account_id,
+			(SELECT a.time_zone FROM pgtrade.account a
+			 WHERE a.account_id = add_account.account_id), time_zone
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'The zone moves the day the daily risk limits count; it is never changed silently.';
+	END IF;
 	INSERT INTO pgtrade.account AS a (account_id, description, time_zone)
 	VALUES (account_id, description, coalesce(time_zone, 'America/New_York'))
 	ON CONFLICT ON CONSTRAINT account_pkey DO UPDATE

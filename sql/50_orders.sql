@@ -433,10 +433,14 @@ BEGIN
 			END IF;
 		END IF;
 		IF v_lim.max_order_notional IS NOT NULL THEN
-			v_price := CASE p_order.order_type
-				WHEN 'market' THEN v_mark
+			/*
+			 * At its own price, but never below the latest close: a sell
+			 * limit far under the market trades at the market.
+			 */
+			v_price := greatest(CASE p_order.order_type
+				WHEN 'market' THEN NULL
 				WHEN 'stop' THEN p_order.stop_price
-				ELSE p_order.limit_price END;
+				ELSE p_order.limit_price END, v_mark);
 			v_value := p_order.quantity * v_price;
 			v_passed := v_value IS NOT NULL
 				AND v_value <= v_lim.max_order_notional;
@@ -623,6 +627,17 @@ DECLARE
 BEGIN
 	/* only for an account the caller may trade (35_access.sql) */
 	PERFORM pgtrade.require_account(NEW.account_id);
+	/*
+	 * Order ids come from the sequence.  An id a client picked ahead of
+	 * it (OVERRIDING SYSTEM VALUE) would be drawn later by another
+	 * order, whose insert would then fail.
+	 */
+	IF NEW.order_id IS NULL OR NEW.order_id < 1 OR NEW.order_id >
+		pg_catalog.pg_sequence_last_value('pgtrade.orders_order_id_seq') THEN
+		RAISE EXCEPTION 'order ids are assigned by pgtrade, not %', NEW.order_id
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Leave order_id out of the INSERT.';
+	END IF;
 	/* the per-account lock: concurrent gates for one account queue here */
 	UPDATE pgtrade.account a SET gate_seq = a.gate_seq + 1
 	WHERE a.account_id = NEW.account_id
@@ -1070,6 +1085,14 @@ BEGIN
 		WHERE st.strategy_id = set_risk_limit.strategy_id) THEN
 		RAISE EXCEPTION 'strategy % does not exist', strategy_id
 			USING ERRCODE = 'foreign_key_violation';
+	END IF;
+	IF strategy_id IS NOT NULL AND account_id IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.strategy st
+		WHERE st.strategy_id = set_risk_limit.strategy_id
+			AND st.account_id = set_risk_limit.account_id) THEN
+		RAISE EXCEPTION 'strategy % does not trade account "%": such a limit would never apply',
+			strategy_id, account_id
+			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	UPDATE pgtrade.risk_limit l
 	SET max_position = coalesce(set_risk_limit.max_position, l.max_position),

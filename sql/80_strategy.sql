@@ -20,6 +20,16 @@ VALUES ('sma_cross',
 	'pgtrade.sma_cross_validate(jsonb)', true,
 	'Long while the fast SMA of closes is above the slow SMA, flat while it is below; params {"fast": int, "slow": int}.');
 
+/*
+ * Right after a user kind's code returns, before anything else, its
+ * caller checks that the session's search_path is as it was: code that
+ * changed it with a plain SET (which outlives the function's own SET
+ * clause) could have the unqualified calls that follow, made with the
+ * owner's rights, resolve to functions of its own.  The run fails
+ * instead, and the abort puts the setting back.  The check is written
+ * inline, schema-qualified: a function with a SET clause of its own
+ * would see its own setting, not the session's.
+ */
 CREATE FUNCTION pgtrade.strategy_kind_validate(p_kind text, p_params jsonb)
 RETURNS integer
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -30,6 +40,8 @@ DECLARE
 	v_validator regprocedure;
 	v_n integer;
 	v_why text;
+	v_owner name;
+	v_path text;
 BEGIN
 	SELECT k.validator INTO v_validator FROM pgtrade.strategy_kind k
 	WHERE k.name = p_kind;
@@ -44,8 +56,23 @@ BEGIN
 		RAISE EXCEPTION 'strategy kind "%" may not run: %', p_kind, v_why
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
+	/* a user's kind: its code runs as its role, watched (kind_call) */
+	v_owner := (SELECT k.owner_role FROM pgtrade.strategy_kind k
+				WHERE k.name = p_kind AND NOT k.builtin);
+	v_path := pg_catalog.current_setting('search_path');
+	IF v_owner IS NOT NULL THEN
+		PERFORM pgtrade.kind_call_begin(v_owner);
+	END IF;
 	EXECUTE format('SELECT %s($1)', pgtrade.proc_call_name(v_validator))
 		INTO v_n USING p_params;
+	IF v_owner IS NOT NULL THEN
+		PERFORM pgtrade.kind_call_end();
+		IF NOT pg_catalog.texteq(pg_catalog.current_setting('search_path'), v_path) THEN
+			RAISE EXCEPTION 'strategy kind "%" changed search_path; its run is refused', p_kind
+				USING ERRCODE = 'insufficient_privilege',
+					  HINT = 'A kind''s code must not change session settings.';
+		END IF;
+	END IF;
 	IF v_n IS NULL OR v_n < 1 THEN
 		RAISE EXCEPTION 'validator of strategy kind "%" returned % bars needed',
 			p_kind, coalesce(v_n::text, 'NULL')
@@ -86,6 +113,9 @@ BEGIN
 							WHERE c.oid = 'pgtrade.orders'::regclass), 'MEMBER') THEN
 		RETURN 'owns pgtrade''s tables';
 	END IF;
+	IF has_schema_privilege(v_role, 'pgtrade', 'CREATE') THEN
+		RETURN 'may create objects in schema pgtrade';
+	END IF;
 	FOREACH v_group IN ARRAY ARRAY['pgtrade_trader', 'pgtrade_admin',
 		'pgtrade_listener', 'pgtrade_scheduler']
 	LOOP
@@ -102,14 +132,16 @@ BEGIN
 		RETURN v_what;
 	END IF;
 	/*
-	 * Every function that writes is VOLATILE.  Of those a reader has,
+	 * A function that runs with the caller's rights writes no more than
+	 * the table privileges above allow; one that writes with the owner's
+	 * is SECURITY DEFINER and VOLATILE.  Of those a reader has,
 	 * strategy_performance only reads, and register_kind writes only a
 	 * kind of its own, which trades nothing until a trader uses it.
 	 */
 	SELECT format('may call %s', p.oid::regprocedure) INTO v_what
 	FROM pg_catalog.pg_proc p
 	WHERE p.pronamespace = 'pgtrade'::regnamespace AND p.provolatile = 'v'
-		AND p.prokind IN ('f', 'p')
+		AND p.prosecdef AND p.prokind IN ('f', 'p')
 		AND p.oid NOT IN ('pgtrade.strategy_performance(text)'::regprocedure,
 			'pgtrade.register_kind(text, regprocedure, regprocedure, text)'::regprocedure)
 		AND has_function_privilege(v_role, p.oid, 'EXECUTE')
@@ -491,6 +523,7 @@ DECLARE
 	v_tz text;
 	v_age interval;
 	v_why text;
+	v_path text;
 BEGIN
 	SELECT * INTO STRICT v_inst FROM pgtrade.instrument
 	WHERE instrument_id = p_s.instrument_id;
@@ -545,12 +578,24 @@ BEGIN
 	END IF;
 	v_tz := current_setting('timezone');
 	PERFORM set_config('timezone', v_inst.time_zone, true);
+	v_path := pg_catalog.current_setting('search_path');
+	IF NOT v_kind.builtin THEN
+		PERFORM pgtrade.kind_call_begin(v_kind.owner_role);
+	END IF;
 	EXECUTE format('SELECT %s($1, $2, $3, $4, $5, $6, $7)',
 				   pgtrade.proc_call_name(v_kind.evaluator))
 		INTO v_out
 		USING p_s.params, coalesce(v_ts, '{}'), coalesce(v_o, '{}'),
 			  coalesce(v_h, '{}'), coalesce(v_l, '{}'), coalesce(v_c, '{}'),
 			  coalesce(v_v, '{}');
+	IF NOT v_kind.builtin THEN
+		PERFORM pgtrade.kind_call_end();
+		IF NOT pg_catalog.texteq(pg_catalog.current_setting('search_path'), v_path) THEN
+			RAISE EXCEPTION 'strategy kind "%" changed search_path; its run is refused', p_s.kind
+				USING ERRCODE = 'insufficient_privilege',
+					  HINT = 'A kind''s code must not change session settings.';
+		END IF;
+	END IF;
 	PERFORM set_config('timezone', v_tz, true);
 	IF v_out IS NULL OR jsonb_typeof(v_out) <> 'object'
 		OR NOT v_out ? 'target' OR NOT v_out ? 'reason' THEN

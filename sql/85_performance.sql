@@ -37,10 +37,24 @@ BEGIN
 	SELECT i.time_zone INTO v_tz FROM pgtrade.instrument i
 	WHERE i.instrument_id = v_s.instrument_id;
 
+	/*
+	 * A table of this name made earlier in the session by another role
+	 * (a strategy kind's code, say) could carry triggers or rules, and
+	 * this function writes it with the owner's rights: such a table is
+	 * dropped, one of our own is emptied and used again.
+	 */
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+			   WHERE c.oid = pg_catalog.to_regclass('pg_temp.pgtrade_perf_fill')
+				 AND (c.relowner <> (SELECT r.oid FROM pg_catalog.pg_roles r
+									 WHERE r.rolname = current_user)
+					  OR c.relhastriggers OR c.relhasrules
+					  OR c.relkind <> 'r')) THEN
+		DROP TABLE pg_temp.pgtrade_perf_fill;
+	END IF;
 	CREATE TEMP TABLE IF NOT EXISTS pgtrade_perf_fill (
 		day date, realized numeric, quantity numeric, avg_cost numeric,
 		seq bigint) ON COMMIT DROP;
-	TRUNCATE pgtrade_perf_fill;
+	TRUNCATE pg_temp.pgtrade_perf_fill;
 	SELECT 0::numeric AS quantity, NULL::numeric AS avg_cost,
 		   0::numeric AS realized_pnl INTO v_pos;
 	FOR v_f IN

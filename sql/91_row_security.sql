@@ -126,11 +126,15 @@ GRANT SELECT ON pgtrade.open_orders, pgtrade.positions,
 	pgtrade.bars, pgtrade.instruments,
 	pgtrade.order_history, pgtrade.fills, pgtrade.strategies
 	TO pgtrade_reader, pgtrade_trader, pgtrade_admin;
-GRANT EXECUTE ON FUNCTION pgtrade.caller_role(), pgtrade.visible_accounts(name),
+GRANT EXECUTE ON FUNCTION pgtrade.caller_role(), pgtrade.acting_role(),
+	pgtrade.visible_accounts(name),
 	pgtrade.sees_all_accounts(name)
 	TO pgtrade_reader, pgtrade_trader, pgtrade_admin, pgtrade_listener,
 	pgtrade_scheduler;
 GRANT EXECUTE ON FUNCTION pgtrade.grant_account(name, text),
 	pgtrade.revoke_account(name, text)
 	TO pgtrade_admin;
-REVOKE ALL ON FUNCTION pgtrade.require_account(text) FROM PUBLIC;
+/* what the functions traders call with their own rights call in turn */
+GRANT EXECUTE ON FUNCTION pgtrade.require_account(text),
+	pgtrade.account_today(text), pgtrade.account_day_start(text)
+	TO pgtrade_trader, pgtrade_admin;

@@ -5,7 +5,7 @@
 -- row-level security hides them.  Account TAPA is granted to the
 -- trader and the analyst; TAPB to nobody.
 \ir preamble.psql
-SELECT plan(45);
+SELECT plan(49);
 
 SELECT pgtrade.add_account('TAPA') \g /dev/null
 SELECT pgtrade.add_account('TAPB') \g /dev/null
@@ -24,6 +24,8 @@ FROM unnest(ARRAY['TAPA', 'TAPA', 'TAPB', 'TAPB']) a;
 SELECT pgtrade.record_fill('TAPACC-' || a, NULL, a, 990001, 'buy', 1, 10, now())
 FROM unnest(ARRAY['TAPA', 'TAPB']) a \g /dev/null
 SELECT pgtrade.create_strategy('tap_b_cross', 'sma_cross', 'TAPX', 'TAPB',
+	'{"fast": 2, "slow": 3}', 10) \g /dev/null
+SELECT pgtrade.create_strategy('tap_a_cross', 'sma_cross', 'TAPX', 'TAPA',
 	'{"fast": 2, "slow": 3}', 10) \g /dev/null
 GRANT SELECT ON tap_o TO PUBLIC;
 CREATE FUNCTION pg_temp.oid_of(p_account text) RETURNS bigint
@@ -60,6 +62,16 @@ SELECT throws_ok($$SELECT pgtrade.place_order('TAPB', 'TAPX', 'buy', 1)$$,
 SELECT throws_ok($$INSERT INTO pgtrade.orders (account_id, instrument_id, side,
 	quantity) VALUES ('TAPB', pgtrade.instrument_id('TAPX'), 'buy', 1)$$,
 	'42501', NULL, 'trader: a direct INSERT into TAPB is refused');
+SELECT throws_ok($$INSERT INTO pgtrade.orders (order_id, account_id, instrument_id,
+	side, quantity) OVERRIDING SYSTEM VALUE
+	VALUES (9000000000, 'TAPA', pgtrade.instrument_id('TAPX'), 'buy', 1)$$,
+	'42501', 'order ids are assigned by pgtrade, not 9000000000',
+	'trader: an order id picked ahead of the sequence is refused');
+SELECT lives_ok($$SELECT * FROM pgtrade.account_day_pnl('TAPA')$$,
+	'trader: the day''s P&L of TAPA');
+UPDATE pgtrade.strategy SET active = false WHERE name = 'tap_a_cross';
+SELECT is((SELECT count(*)::int FROM pgtrade.strategy WHERE name = 'tap_a_cross'), 1,
+	'trader: switches a TAPA strategy (the UPDATE passed its trigger)');
 SELECT throws_ok(format('SELECT pgtrade.cancel_order(%s)', pg_temp.oid_of('TAPB')),
 	'42501', NULL, 'trader: cancelling a TAPB order is refused');
 SELECT throws_ok(format('SELECT pgtrade.modify_order(%s, quantity => 2)',
@@ -125,6 +137,8 @@ SELECT ok((SELECT count(*) > 0 FROM pgtrade.instruments WHERE symbol = 'TAPX'),
 	'analyst: instruments are shown');
 SELECT throws_ok($$SELECT pgtrade.place_order('TAPA', 'TAPX', 'buy', 1)$$,
 	'42501', NULL, 'analyst: placing an order is refused');
+SELECT is(pgtrade.visible_accounts('postgres'), ARRAY['TAPA'],
+	'analyst: asking for another role''s accounts shows no more than her own');
 RESET ROLE;
 
 -- the listener and the scheduler act only through their functions

@@ -7,12 +7,14 @@
 -- it.  Roles that could write cannot register a kind, and a kind whose
 -- role gains such a privilege later stops running.
 \ir preamble.psql
-SELECT plan(15);
+SELECT plan(19);
 
 SELECT pgtrade.add_account('TAPKA') \g /dev/null
 SELECT pgtrade.add_account('TAPKB') \g /dev/null
 SELECT pgtrade.set_risk_limit(max_position => 1000) \g /dev/null
 SELECT pgtrade.place_order('TAPKB', 'TAPX', 'buy', 1) \g /dev/null
+SELECT pgtrade.create_strategy('tap_b_cross', 'sma_cross', 'TAPX', 'TAPKB',
+	'{"fast": 2, "slow": 3}', 10) \g /dev/null
 INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPX'), '1 day',
 	date_trunc('day', now()) - interval '1 day', 10, 11, 9, 10, 100);
 CREATE ROLE tap_quant IN ROLE pgtrade_reader;
@@ -60,6 +62,12 @@ BEGIN
 		r := r || ' insert:inserted';
 	EXCEPTION WHEN OTHERS THEN r := r || ' insert:' || SQLSTATE;
 	END;
+	BEGIN
+		PERFORM pgtrade.strategy_performance('tap_b_cross');
+		r := r || ' perf:read';
+	EXCEPTION WHEN OTHERS THEN r := r || ' perf:' || SQLSTATE;
+	END;
+	r := r || ' sees:' || cardinality(pgtrade.visible_accounts());
 	RETURN jsonb_build_object('target', 0, 'reason', r || ' as:' || current_user);
 END $$;
 CREATE FUNCTION tap_q.snoop_validate(jsonb) RETURNS integer LANGUAGE sql
@@ -104,7 +112,7 @@ CREATE TEMP TABLE tap_run AS
 SELECT * FROM pgtrade.run_strategy('tap_snoop_s', place_orders => true);
 SELECT is((SELECT status FROM tap_run), 'succeeded', 'the run completes');
 SELECT matches((SELECT reason FROM tap_run),
-	'^view:0 table:42501 limit:42501 kill:42501 grant:42501 place:42501 insert:42501 as:tap_quant;',
+	'^view:0 table:42501 limit:42501 kill:42501 grant:42501 place:42501 insert:42501 perf:42501 sees:0 as:tap_quant;',
 	'inside the evaluator every attempt failed, as tap_quant');
 SELECT is((SELECT count(*)::int FROM pgtrade.orders WHERE account_id = 'TAPKB'), 1,
 	'no order reached TAPKB');
@@ -133,6 +141,56 @@ SELECT throws_ok($$SELECT pgtrade.register_kind('tap_borrow',
 	'tap_q.snoop_validate(jsonb)')$$, '42501', NULL,
 	'nor a kind made of another role''s functions');
 RESET ROLE;
+
+-- code that changes the session's search_path, so that the owner's
+-- unqualified calls after it would find functions of its own, fails
+SET ROLE tap_quant;
+CREATE FUNCTION tap_q.set_config(a text, b text, c boolean) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+		EXECUTE 'CREATE ROLE tap_evil SUPERUSER';
+	END IF;
+	RETURN pg_catalog.set_config(a, b, c);
+END $$;
+CREATE FUNCTION tap_q.path_eval(jsonb, timestamptz[], float8[], float8[],
+	float8[], float8[], float8[]) RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM pg_catalog.set_config('search_path', 'tap_q, pg_catalog, pg_temp', false);
+	RETURN '{"target": 0, "reason": "path changed"}';
+END $$;
+CREATE FUNCTION tap_q.path_validate(jsonb) RETURNS integer LANGUAGE plpgsql
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM pg_catalog.set_config('search_path', 'tap_q, pg_catalog, pg_temp', false);
+	RETURN 1;
+END $$;
+SELECT pgtrade.register_kind('tap_path',
+	'tap_q.path_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_q.snoop_validate(jsonb)') \g /dev/null
+SELECT pgtrade.register_kind('tap_pathv',
+	'tap_q.snoop_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_q.path_validate(jsonb)') \g /dev/null
+RESET ROLE;
+SELECT pgtrade.add_instrument('TAPKY', 990301) \g /dev/null
+INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPKY'), '1 day',
+	date_trunc('day', now()) - interval '1 day', 10, 11, 9, 10, 100);
+SELECT pgtrade.create_strategy('tap_path_s', 'tap_path', 'TAPKY', 'TAPKA', '{}',
+	1, max_bar_age => '100 years') \g /dev/null
+CREATE TEMP TABLE tap_run3 AS
+SELECT * FROM pgtrade.run_strategy('tap_path_s', place_orders => true);
+SELECT is((SELECT status || ': ' || reason FROM tap_run3),
+	'failed: strategy kind "tap_path" changed search_path; its run is refused',
+	'an evaluator that changes search_path fails its run');
+SELECT ok(NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tap_evil'),
+	'and its function never ran with the owner''s rights');
+SELECT is(current_setting('search_path'), 'public, pgtrade',
+	'the session''s search_path is as it was');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_pathv_s', 'tap_pathv',
+	'TAPKY', 'TAPKB', '{}', 1)$$, '42501',
+	'strategy kind "tap_pathv" changed search_path; its run is refused',
+	'a validator that changes search_path is refused too');
 
 -- a privilege granted after registration stops the kind
 GRANT pgtrade_trader TO tap_quant;

@@ -3,7 +3,7 @@
 -- threshold.  Every expected figure is worked out by hand beside its
 -- case; the reference price is the latest bar close of TAPR, 100.
 \ir preamble.psql
-SELECT plan(70);
+SELECT plan(78);
 
 SELECT pgtrade.add_instrument('TAPR', 990101) \g /dev/null
 SELECT pgtrade.add_instrument('TAPN', 990102) \g /dev/null
@@ -74,6 +74,12 @@ SELECT is(pg_temp.st('TAPRNOT', 'TAPR', 'sell', 11), 'refused',
 	'a market order of 11 (1100 at the close) is refused');
 SELECT is(pg_temp.st('TAPRNOT', 'TAPR', 'sell', 5, 'stop', NULL, 201), 'refused',
 	'a stop order is valued at its stop price: 5 at 201 = 1005 is refused');
+SELECT is(pg_temp.st('TAPRNOT', 'TAPR', 'sell', 10, 'limit', 0.01), 'pending',
+	'a sell limit far under the market is valued at the close: 10 x 100 = 1000 passes');
+SELECT is(pg_temp.st('TAPRNOT', 'TAPR', 'sell', 11, 'limit', 0.01), 'refused',
+	'11 at a limit of 0.01 is valued at the close, 1100: refused');
+SELECT is(pg_temp.st('TAPRNOT', 'TAPR', 'buy', 11, 'stop', NULL, 0.01), 'refused',
+	'a buy stop of 11 under the market is valued at the close, 1100: refused');
 SELECT is(pg_temp.st('TAPRNOT', 'TAPN', 'buy', 1), 'refused',
 	'a market order with no bar to value it by is refused (fails closed)');
 SELECT is(pg_temp.last_reason(),
@@ -275,6 +281,23 @@ SELECT throws_ok($$SELECT pgtrade.set_risk_limit('NOSUCHACCT', max_daily_loss =>
 	'a limit for an unknown account is refused');
 SELECT throws_ok($$SELECT pgtrade.remove_risk_limit('max_loss', 'TAPRCOL')$$,
 	'22023', 'unknown limit "max_loss"', 'an unknown limit name is refused');
+
+-- a limit whose scope could never apply, and an account's trading day
+SELECT pgtrade.create_strategy('tap_rl_s', 'sma_cross', 'TAPR', 'TAPRSHORT',
+	'{"fast": 2, "slow": 3}', 1) \g /dev/null
+SELECT throws_ok(format($$SELECT pgtrade.set_risk_limit('TAPRCOL', %s, max_position => 1)$$,
+	(SELECT strategy_id FROM pgtrade.strategy WHERE name = 'tap_rl_s')), '22023',
+	NULL, 'a limit for a strategy of another account is refused');
+SELECT throws_ok($$SELECT pgtrade.add_account('TAPRCOL', NULL, 'Asia/Tokyo')$$,
+	'22023', 'account "TAPRCOL" keeps its trading day in America/New_York, not Asia/Tokyo',
+	'an account''s time zone is never changed silently');
+SELECT throws_ok($$SELECT pgtrade.add_account('TAPRTZ', NULL, 'Mars/Olympus')$$,
+	'22023', 'time zone "Mars/Olympus" not recognized', 'an unknown zone is refused');
+SELECT is(pgtrade.add_account('TAPRTZ', NULL, 'Asia/Tokyo'), 'TAPRTZ',
+	'a new account takes a zone');
+SELECT is(pgtrade.account_day_start('TAPRTZ'),
+	(now() AT TIME ZONE 'Asia/Tokyo')::date::timestamp AT TIME ZONE 'Asia/Tokyo',
+	'its trading day starts at midnight in Tokyo');
 
 -- limits are audited; the verdict says who asked
 SELECT is((SELECT (new_row->>'max_daily_loss')::numeric FROM pgtrade.risk_limit_history
