@@ -3,10 +3,10 @@
 -- threshold.  Every expected figure is worked out by hand beside its
 -- case; the reference price is the latest bar close of TAPR, 100.
 \ir preamble.psql
-SELECT plan(78);
+SELECT plan(84);
 
-SELECT pgtrade.add_instrument('TAPR', 990101) \g /dev/null
-SELECT pgtrade.add_instrument('TAPN', 990102) \g /dev/null
+SELECT pgtrade.add_instrument('TAPR', 990201) \g /dev/null
+SELECT pgtrade.add_instrument('TAPN', 990202) \g /dev/null
 -- two bars: the later one (close 100) is the reference, not the older 90
 INSERT INTO pgtrade.bar VALUES
 	(pgtrade.instrument_id('TAPR'), '1 day', date_trunc('day', now()) - interval '2 days',
@@ -48,7 +48,7 @@ $$;
 CREATE FUNCTION pg_temp.fill(p_account text, p_side text, p_qty numeric,
 	p_price numeric) RETURNS void LANGUAGE sql AS $$
 	SELECT pgtrade.record_fill('TAPEX-' || p_account || '-' || gen_random_uuid(),
-		NULL, p_account, 990101, p_side, p_qty, p_price, now());
+		NULL, p_account, 990201, p_side, p_qty, p_price, now());
 $$;
 
 SELECT is(pgtrade.latest_close(pgtrade.instrument_id('TAPR')), 100::numeric,
@@ -187,7 +187,7 @@ SELECT results_eq($$SELECT realized, unrealized FROM pgtrade.account_day_pnl('TA
 SELECT is(pg_temp.st('TAPRLOSS', 'TAPR', 'buy', 1), 'pending',
 	'so a buy passes again');
 SELECT pg_temp.cancel_all('TAPRLOSS') \g /dev/null
-SELECT pgtrade.record_fill('TAPEX-TAPRLOSS-N', NULL, 'TAPRLOSS', 990102, 'buy', 5, 50,
+SELECT pgtrade.record_fill('TAPEX-TAPRLOSS-N', NULL, 'TAPRLOSS', 990202, 'buy', 5, 50,
 	now()) \g /dev/null
 SELECT is(pg_temp.st('TAPRLOSS', 'TAPR', 'buy', 1), 'refused',
 	'a position with no bar to mark it makes the loss unknown: refused');
@@ -246,6 +246,33 @@ SELECT pgtrade.remove_risk_limit('allow_short') \g /dev/null
 SELECT is(pg_temp.st('TAPRSHORT', 'TAPR', 'sell', 11), 'pending',
 	'with no false left, short selling is allowed');
 SELECT pg_temp.cancel_all('TAPRSHORT') \g /dev/null
+
+-- a strategy's scope counts the strategy's orders only
+SELECT pg_temp.acct('TAPRSTRAT') \g /dev/null
+SELECT pgtrade.create_strategy('tap_rs', 'sma_cross', 'TAPR', 'TAPRSTRAT',
+	'{"fast": 2, "slow": 3}', 1) \g /dev/null
+SELECT pgtrade.set_risk_limit('TAPRSTRAT',
+	(SELECT strategy_id FROM pgtrade.strategy WHERE name = 'tap_rs'),
+	max_open_orders => 1, max_orders_per_day => 2) \g /dev/null
+CREATE FUNCTION pg_temp.st_strat(p_side text) RETURNS text LANGUAGE sql AS $$
+	INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity, strategy_id)
+	VALUES ('TAPRSTRAT', pgtrade.instrument_id('TAPR'), p_side, 1,
+			(SELECT strategy_id FROM pgtrade.strategy WHERE name = 'tap_rs'))
+	RETURNING status;
+$$;
+SELECT is(pg_temp.st_strat('buy'), 'pending', 'the strategy''s first open order passes');
+SELECT is(pg_temp.st_strat('buy'), 'refused',
+	'its second open order is over the strategy''s limit of 1');
+SELECT is(pg_temp.st('TAPRSTRAT', 'TAPR', 'buy', 1), 'pending',
+	'a manual order of the account is not in the strategy''s scope');
+SELECT pg_temp.cancel_all('TAPRSTRAT') \g /dev/null
+SELECT is(pg_temp.st_strat('sell'), 'pending',
+	'after a cancel: the strategy''s 2nd order of the day passes a limit of 2');
+SELECT pg_temp.cancel_all('TAPRSTRAT') \g /dev/null
+SELECT is(pg_temp.st_strat('sell'), 'refused',
+	'its 3rd of the day is refused (the manual one and the refused one do not count)');
+SELECT is(pg_temp.last_check('max_orders_per_day', 'orders_today')::int, 3,
+	'the verdict counts the strategy''s 2 accepted orders and this one');
 
 -- modifications: the collar checks a new price, not one left as it was
 CREATE FUNCTION pg_temp.working(p_account text, p_limit numeric)
