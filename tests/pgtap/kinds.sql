@@ -173,7 +173,7 @@ SELECT pgtrade.register_kind('tap_pathv',
 	'tap_q.snoop_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
 	'tap_q.path_validate(jsonb)') \g /dev/null
 RESET ROLE;
-SELECT pgtrade.add_instrument('TAPKY', 990301) \g /dev/null
+SELECT pgtrade.add_instrument('TAPKY', 990511) \g /dev/null
 INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPKY'), '1 day',
 	date_trunc('day', now()) - interval '1 day', 10, 11, 9, 10, 100);
 SELECT pgtrade.create_strategy('tap_path_s', 'tap_path', 'TAPKY', 'TAPKA', '{}',

@@ -5,8 +5,8 @@
 \ir preamble.psql
 SELECT plan(84);
 
-SELECT pgtrade.add_instrument('TAPR', 990201) \g /dev/null
-SELECT pgtrade.add_instrument('TAPN', 990202) \g /dev/null
+SELECT pgtrade.add_instrument('TAPR', 990501) \g /dev/null
+SELECT pgtrade.add_instrument('TAPN', 990502) \g /dev/null
 -- two bars: the later one (close 100) is the reference, not the older 90
 INSERT INTO pgtrade.bar VALUES
 	(pgtrade.instrument_id('TAPR'), '1 day', date_trunc('day', now()) - interval '2 days',
@@ -48,7 +48,7 @@ $$;
 CREATE FUNCTION pg_temp.fill(p_account text, p_side text, p_qty numeric,
 	p_price numeric) RETURNS void LANGUAGE sql AS $$
 	SELECT pgtrade.record_fill('TAPEX-' || p_account || '-' || gen_random_uuid(),
-		NULL, p_account, 990201, p_side, p_qty, p_price, now());
+		NULL, p_account, 990501, p_side, p_qty, p_price, now());
 $$;
 
 SELECT is(pgtrade.latest_close(pgtrade.instrument_id('TAPR')), 100::numeric,
@@ -187,7 +187,7 @@ SELECT results_eq($$SELECT realized, unrealized FROM pgtrade.account_day_pnl('TA
 SELECT is(pg_temp.st('TAPRLOSS', 'TAPR', 'buy', 1), 'pending',
 	'so a buy passes again');
 SELECT pg_temp.cancel_all('TAPRLOSS') \g /dev/null
-SELECT pgtrade.record_fill('TAPEX-TAPRLOSS-N', NULL, 'TAPRLOSS', 990202, 'buy', 5, 50,
+SELECT pgtrade.record_fill('TAPEX-TAPRLOSS-N', NULL, 'TAPRLOSS', 990502, 'buy', 5, 50,
 	now()) \g /dev/null
 SELECT is(pg_temp.st('TAPRLOSS', 'TAPR', 'buy', 1), 'refused',
 	'a position with no bar to mark it makes the loss unknown: refused');
