@@ -14,6 +14,10 @@
  * of the body is read.  The callers treat a transport failure as "no
  * answer": an order stays submitting and is looked up by cOID.
  *
+ * It also checks which gateway URLs the listener accepts, which needs no
+ * connection: https anywhere, plain http and --insecure (certificate
+ * checks off) only for this machine.
+ *
  *-------------------------------------------------------------------------
  */
 #define _POSIX_C_SOURCE 200809L
@@ -32,7 +36,7 @@
 #include "tap.h"
 
 /* Number of test points this file emits. */
-#define TEST_PLAN 15
+#define TEST_PLAN 22
 
 /* What the server answers to the next connection. */
 typedef struct Answer
@@ -209,6 +213,46 @@ test_refusals(Gateway *gw, const char *big)
 	gateway_response_free(&resp);
 }
 
+/* Return 0 when url passes gateway_check_url; err gets the reason. */
+static int
+check(const char *url, bool insecure, char *err, size_t len)
+{
+	err[0] = '\0';
+	return gateway_check_url(url, insecure, err, len);
+}
+
+/* Which gateway URLs are accepted (no connection is made). */
+static void
+url_checks(void)
+{
+	char err[256];
+
+	ok(check("https://gw.example.com:5000/v1/api", false, err,
+			 sizeof(err)) == 0,
+	   "https to another host, certificate checked: accepted");
+	ok(check("https://gw.example.com:5000/v1/api", true, err, sizeof(err)) !=
+			   0 &&
+		   strstr(err, "--insecure is allowed only for a gateway on "
+					   "localhost or 127.0.0.1") != NULL,
+	   "--insecure for another host: refused, saying why (%s)", err);
+	ok(check("https://10.0.0.7:5000/v1/api", true, err, sizeof(err)) != 0,
+	   "--insecure for a private address: refused");
+	ok(check("https://127.0.0.1:5000/v1/api", true, err, sizeof(err)) == 0 &&
+		   check("https://localhost:5000/v1/api", true, err, sizeof(err)) ==
+			   0 &&
+		   check("https://[::1]:5000/v1/api", true, err, sizeof(err)) == 0,
+	   "--insecure for 127.0.0.1, localhost and ::1: accepted");
+	ok(check("http://gw.example.com:5000/v1/api", false, err, sizeof(err)) !=
+			   0 &&
+		   strstr(err, "must use https") != NULL,
+	   "plain http to another host: refused (%s)", err);
+	ok(check("https://127.0.0.1.example.com/v1/api", true, err,
+			 sizeof(err)) != 0,
+	   "--insecure for a name that only begins like 127.0.0.1: refused");
+	ok(check("not a url", false, err, sizeof(err)) != 0 && err[0] != '\0',
+	   "a malformed URL: refused with a reason (%s)", err);
+}
+
 int
 main(void)
 {
@@ -222,6 +266,7 @@ main(void)
 	int				port = server_start();
 
 	printf("1..%d\n", TEST_PLAN);
+	url_checks();
 	if (port < 0 || gateway_global_init() != 0)
 	{
 		printf("Bail out! could not start a server on 127.0.0.1\n");
