@@ -21,18 +21,20 @@ VALUES ('sma_cross',
 	'Long while the fast SMA of closes is above the slow SMA, flat while it is below; params {"fast": int, "slow": int}.');
 
 /*
- * Right after a user kind's code returns, before anything else, its
- * caller checks that the session's search_path is as it was: code that
- * changed it with a plain SET (which outlives the function's own SET
- * clause) could have the unqualified calls that follow, made with the
- * owner's rights, resolve to functions of its own.  The run fails
- * instead, and the abort puts the setting back.  The check is written
- * inline, schema-qualified: a function with a SET clause of its own
- * would see its own setting, not the session's.
+ * A user kind's code (its validator here, its evaluator in run_steps)
+ * runs as its role, with that role noted as the caller (kind_call_begin,
+ * acting_role.c), in a subtransaction that is read-only and is always
+ * rolled back, keeping only the value returned in a variable.  So
+ * nothing the code leaves behind survives it: no row, no deferred
+ * trigger or WITH HOLD cursor to fire later with another role's rights,
+ * no notification, no setting changed for the session.  It also checks,
+ * right after the code returns and schema-qualified, that search_path
+ * is as it was (a plain SET outlives the function's own SET clause):
+ * code that changed it fails its run, saying so.
  */
 CREATE FUNCTION pgtrade.strategy_kind_validate(p_kind text, p_params jsonb)
 RETURNS integer
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -60,18 +62,26 @@ BEGIN
 	v_owner := (SELECT k.owner_role FROM pgtrade.strategy_kind k
 				WHERE k.name = p_kind AND NOT k.builtin);
 	v_path := pg_catalog.current_setting('search_path');
-	IF v_owner IS NOT NULL THEN
-		PERFORM pgtrade.kind_call_begin(v_owner);
-	END IF;
-	EXECUTE format('SELECT %s($1)', pgtrade.proc_call_name(v_validator))
-		INTO v_n USING p_params;
-	IF v_owner IS NOT NULL THEN
-		PERFORM pgtrade.kind_call_end();
-		IF NOT pg_catalog.texteq(pg_catalog.current_setting('search_path'), v_path) THEN
-			RAISE EXCEPTION 'strategy kind "%" changed search_path; its run is refused', p_kind
-				USING ERRCODE = 'insufficient_privilege',
-					  HINT = 'A kind''s code must not change session settings.';
-		END IF;
+	IF v_owner IS NULL THEN
+		EXECUTE format('SELECT %s($1)', pgtrade.proc_call_name(v_validator))
+			INTO v_n USING p_params;
+	ELSE
+		/* read-only, and rolled back: see "A user kind's code" above */
+		BEGIN
+			PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
+			PERFORM pgtrade.kind_call_begin(v_owner);
+			EXECUTE format('SELECT %s($1)', pgtrade.proc_call_name(v_validator))
+				INTO v_n USING p_params;
+			PERFORM pgtrade.kind_call_end();
+			IF NOT pg_catalog.texteq(pg_catalog.current_setting('search_path'), v_path) THEN
+				RAISE EXCEPTION 'strategy kind "%" changed search_path; its run is refused', p_kind
+					USING ERRCODE = 'insufficient_privilege',
+						  HINT = 'A kind''s code must not change session settings.';
+			END IF;
+			RAISE EXCEPTION 'done' USING ERRCODE = 'PGK00';
+		EXCEPTION WHEN SQLSTATE 'PGK00' THEN
+			NULL;
+		END;
 	END IF;
 	IF v_n IS NULL OR v_n < 1 THEN
 		RAISE EXCEPTION 'validator of strategy kind "%" returned % bars needed',
@@ -112,6 +122,12 @@ BEGIN
 	IF pg_has_role(v_role, (SELECT c.relowner FROM pg_catalog.pg_class c
 							WHERE c.oid = 'pgtrade.orders'::regclass), 'MEMBER') THEN
 		RETURN 'owns pgtrade''s tables';
+	END IF;
+	IF (SELECT r.rolcreaterole FROM pg_catalog.pg_roles r WHERE r.oid = v_role) THEN
+		RETURN 'may create roles (and grant itself others)';
+	END IF;
+	IF (SELECT r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.oid = v_role) THEN
+		RETURN 'bypasses row-level security';
 	END IF;
 	IF has_schema_privilege(v_role, 'pgtrade', 'CREATE') THEN
 		RETURN 'may create objects in schema pgtrade';
@@ -301,7 +317,15 @@ AS $$
 BEGIN
 	/* a strategy only for an account the caller may trade */
 	PERFORM pgtrade.require_account(NEW.account_id);
-	NEW.bars_needed := pgtrade.strategy_kind_validate(NEW.kind, NEW.params);
+	/*
+	 * The kind's validator, only when kind or params change: switching a
+	 * strategy on or off, or the scheduler moving next_run_at, must not
+	 * run (or be stopped by) a user kind's code.
+	 */
+	IF TG_OP = 'INSERT' OR NEW.kind IS DISTINCT FROM OLD.kind
+		OR NEW.params IS DISTINCT FROM OLD.params THEN
+		NEW.bars_needed := pgtrade.strategy_kind_validate(NEW.kind, NEW.params);
+	END IF;
 	PERFORM pgtrade.cron_validate(NEW.schedule);
 	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names
 				   WHERE name = NEW.time_zone) THEN
@@ -579,22 +603,34 @@ BEGIN
 	v_tz := current_setting('timezone');
 	PERFORM set_config('timezone', v_inst.time_zone, true);
 	v_path := pg_catalog.current_setting('search_path');
-	IF NOT v_kind.builtin THEN
-		PERFORM pgtrade.kind_call_begin(v_kind.owner_role);
-	END IF;
-	EXECUTE format('SELECT %s($1, $2, $3, $4, $5, $6, $7)',
-				   pgtrade.proc_call_name(v_kind.evaluator))
-		INTO v_out
-		USING p_s.params, coalesce(v_ts, '{}'), coalesce(v_o, '{}'),
-			  coalesce(v_h, '{}'), coalesce(v_l, '{}'), coalesce(v_c, '{}'),
-			  coalesce(v_v, '{}');
-	IF NOT v_kind.builtin THEN
-		PERFORM pgtrade.kind_call_end();
-		IF NOT pg_catalog.texteq(pg_catalog.current_setting('search_path'), v_path) THEN
-			RAISE EXCEPTION 'strategy kind "%" changed search_path; its run is refused', p_s.kind
-				USING ERRCODE = 'insufficient_privilege',
-					  HINT = 'A kind''s code must not change session settings.';
-		END IF;
+	IF v_kind.builtin THEN
+		EXECUTE format('SELECT %s($1, $2, $3, $4, $5, $6, $7)',
+					   pgtrade.proc_call_name(v_kind.evaluator))
+			INTO v_out
+			USING p_s.params, coalesce(v_ts, '{}'), coalesce(v_o, '{}'),
+				  coalesce(v_h, '{}'), coalesce(v_l, '{}'), coalesce(v_c, '{}'),
+				  coalesce(v_v, '{}');
+	ELSE
+		/* read-only, and rolled back (see strategy_kind_validate) */
+		BEGIN
+			PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
+			PERFORM pgtrade.kind_call_begin(v_kind.owner_role);
+			EXECUTE format('SELECT %s($1, $2, $3, $4, $5, $6, $7)',
+						   pgtrade.proc_call_name(v_kind.evaluator))
+				INTO v_out
+				USING p_s.params, coalesce(v_ts, '{}'), coalesce(v_o, '{}'),
+					  coalesce(v_h, '{}'), coalesce(v_l, '{}'), coalesce(v_c, '{}'),
+					  coalesce(v_v, '{}');
+			PERFORM pgtrade.kind_call_end();
+			IF NOT pg_catalog.texteq(pg_catalog.current_setting('search_path'), v_path) THEN
+				RAISE EXCEPTION 'strategy kind "%" changed search_path; its run is refused', p_s.kind
+					USING ERRCODE = 'insufficient_privilege',
+						  HINT = 'A kind''s code must not change session settings.';
+			END IF;
+			RAISE EXCEPTION 'done' USING ERRCODE = 'PGK00';
+		EXCEPTION WHEN SQLSTATE 'PGK00' THEN
+			NULL;
+		END;
 	END IF;
 	PERFORM set_config('timezone', v_tz, true);
 	IF v_out IS NULL OR jsonb_typeof(v_out) <> 'object'
@@ -831,6 +867,11 @@ DECLARE
 	v_s pgtrade.strategy;
 	v_slot timestamptz;
 BEGIN
+	/* slots are taken as they come, never ahead of the clock (as run_due) */
+	IF p_now IS NULL OR p_now > pg_catalog.clock_timestamp() + interval '1 minute' THEN
+		RAISE EXCEPTION 'run_next_due takes the time now or earlier, not %', p_now
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	SELECT * INTO v_s FROM pgtrade.strategy s
 	WHERE s.active AND s.next_run_at <= p_now
 	ORDER BY s.next_run_at, s.strategy_id

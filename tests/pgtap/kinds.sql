@@ -7,7 +7,7 @@
 -- it.  Roles that could write cannot register a kind, and a kind whose
 -- role gains such a privilege later stops running.
 \ir preamble.psql
-SELECT plan(19);
+SELECT plan(27);
 
 SELECT pgtrade.add_account('TAPKA') \g /dev/null
 SELECT pgtrade.add_account('TAPKB') \g /dev/null
@@ -112,7 +112,7 @@ CREATE TEMP TABLE tap_run AS
 SELECT * FROM pgtrade.run_strategy('tap_snoop_s', place_orders => true);
 SELECT is((SELECT status FROM tap_run), 'succeeded', 'the run completes');
 SELECT matches((SELECT reason FROM tap_run),
-	'^view:0 table:42501 limit:42501 kill:42501 grant:42501 place:42501 insert:42501 perf:42501 sees:0 as:tap_quant;',
+	'^view:0 table:42501 limit:42501 kill:42501 grant:42501 place:42501 insert:25006 perf:42501 sees:0 as:tap_quant;',
 	'inside the evaluator every attempt failed, as tap_quant');
 SELECT is((SELECT count(*)::int FROM pgtrade.orders WHERE account_id = 'TAPKB'), 1,
 	'no order reached TAPKB');
@@ -191,6 +191,90 @@ SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_pathv_s', 'tap_pathv',
 	'TAPKY', 'TAPKB', '{}', 1)$$, '42501',
 	'strategy kind "tap_pathv" changed search_path; its run is refused',
 	'a validator that changes search_path is refused too');
+
+-- nothing the code leaves behind outlives its call: a deferred trigger,
+-- a held cursor, a session setting; it runs read-only, rolled back
+SET ROLE tap_quant;
+CREATE TABLE tap_q.trap (x int);
+CREATE TABLE tap_q.flag (x int);
+CREATE FUNCTION tap_q.trap_fn() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+		EXECUTE 'CREATE ROLE tap_evil2 SUPERUSER';
+	END IF;
+	RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER trap AFTER INSERT ON tap_q.trap
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION tap_q.trap_fn();
+CREATE FUNCTION tap_q.inv() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+	IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+		EXECUTE 'CREATE ROLE tap_evil3 SUPERUSER';
+	END IF;
+	RETURN 1;
+END $$;
+CREATE FUNCTION tap_q.leave_eval(jsonb, timestamptz[], float8[], float8[],
+	float8[], float8[], float8[]) RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r text := '';
+BEGIN
+	BEGIN
+		INSERT INTO tap_q.trap VALUES (1);
+		r := r || 'trap:queued';
+	EXCEPTION WHEN OTHERS THEN r := r || 'trap:' || SQLSTATE;
+	END;
+	BEGIN
+		EXECUTE 'DECLARE tap_qc CURSOR WITH HOLD FOR SELECT tap_q.inv()';
+		r := r || ' cursor:declared';
+	EXCEPTION WHEN OTHERS THEN r := r || ' cursor:' || SQLSTATE;
+	END;
+	PERFORM pg_catalog.set_config('statement_timeout', '1234', false);
+	RETURN jsonb_build_object('target', 0, 'reason', r);
+END $$;
+CREATE FUNCTION tap_q.flag_validate(jsonb) RETURNS integer LANGUAGE plpgsql
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM tap_q.flag) THEN
+		RAISE EXCEPTION 'the flag says no';
+	END IF;
+	RETURN 1;
+END $$;
+SELECT pgtrade.register_kind('tap_leave',
+	'tap_q.leave_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_q.flag_validate(jsonb)') \g /dev/null
+RESET ROLE;
+SELECT pgtrade.add_instrument('TAPKZ', 990512) \g /dev/null
+INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPKZ'), '1 day',
+	date_trunc('day', now()) - interval '1 day', 10, 11, 9, 10, 100);
+SELECT pgtrade.create_strategy('tap_leave_s', 'tap_leave', 'TAPKZ', 'TAPKA', '{}',
+	1, max_bar_age => '100 years') \g /dev/null
+CREATE TEMP TABLE tap_run4 AS
+SELECT * FROM pgtrade.run_strategy('tap_leave_s', place_orders => true);
+SELECT matches((SELECT status || ': ' || reason FROM tap_run4),
+	'^succeeded: trap:25006 cursor:declared;',
+	'the code could write nothing; its cursor was declared');
+SET CONSTRAINTS ALL IMMEDIATE;
+SELECT is((SELECT count(*)::int FROM pg_cursors WHERE name = 'tap_qc'), 0,
+	'the held cursor did not outlive the call');
+SELECT ok(NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname IN ('tap_evil2', 'tap_evil3')),
+	'no code of the kind''s role ran with the caller''s rights');
+SELECT is(current_setting('statement_timeout'), '0',
+	'a setting the code changed for the session was put back');
+-- the validator runs on kind and params only: switching the strategy on
+-- or moving its next run does not call it, nor is stopped by it
+INSERT INTO tap_q.flag VALUES (1);
+SELECT lives_ok($$UPDATE pgtrade.strategy SET active = true, next_run_at = now()
+	WHERE name = 'tap_leave_s'$$,
+	'a validator that now fails does not stop switching the strategy on');
+SELECT throws_ok($$UPDATE pgtrade.strategy SET params = '{"x": 1}'
+	WHERE name = 'tap_leave_s'$$, 'P0001', 'the flag says no',
+	'new params still meet the validator');
+SELECT throws_ok($$SELECT pgtrade.run_next_due('2031-01-01')$$, '22023', NULL,
+	'the scheduler cannot take slots ahead of the clock');
+CREATE ROLE tap_cr CREATEROLE IN ROLE pgtrade_reader;
+SELECT is(pgtrade.role_may_write('tap_cr'), 'may create roles (and grant itself others)',
+	'a role that may create roles is no kind''s role');
 
 -- a privilege granted after registration stops the kind
 GRANT pgtrade_trader TO tap_quant;
