@@ -26,19 +26,23 @@ COMMENT ON TABLE pgtrade.account_grant IS
 	'pgtrade.grant_account and pgtrade.revoke_account.';
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.account_grant', '');
 
-/* the role a user kind's code runs as, while it runs (acting_role.c) */
-CREATE FUNCTION pgtrade.kind_call_begin(role name)
-RETURNS void
-AS 'MODULE_PATHNAME', 'pgtrade_kind_call_begin'
-LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION pgtrade.kind_call_begin(name) IS
-	'Internal: notes the role a strategy kind''s code runs as.';
-CREATE FUNCTION pgtrade.kind_call_end()
-RETURNS void
-AS 'MODULE_PATHNAME', 'pgtrade_kind_call_end'
+/* a user kind's code, called as its role (acting_role.c) */
+CREATE FUNCTION pgtrade.kind_validate_as(role name, fn regprocedure,
+	params jsonb)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'pgtrade_kind_call_as'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION pgtrade.kind_call_end() IS
-	'Internal: the strategy kind''s code returned.';
+COMMENT ON FUNCTION pgtrade.kind_validate_as(name, regprocedure, jsonb) IS
+	'Internal: calls a strategy kind''s validator as the kind''s role.';
+CREATE FUNCTION pgtrade.kind_evaluate_as(role name, fn regprocedure,
+	params jsonb, ts timestamptz[], open float8[], high float8[],
+	low float8[], close float8[], volume float8[])
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pgtrade_kind_call_as'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pgtrade.kind_evaluate_as(name, regprocedure, jsonb,
+	timestamptz[], float8[], float8[], float8[], float8[], float8[]) IS
+	'Internal: calls a strategy kind''s evaluator as the kind''s role.';
 CREATE FUNCTION pgtrade.acting_role()
 RETURNS name
 AS 'MODULE_PATHNAME', 'pgtrade_acting_role'

@@ -22,9 +22,11 @@ VALUES ('sma_cross',
 
 /*
  * A user kind's code (its validator here, its evaluator in run_steps)
- * runs as its role, with that role noted as the caller (kind_call_begin,
- * acting_role.c), in a subtransaction that is read-only and is always
- * rolled back, keeping only the value returned in a variable.  So
+ * is called as its role whatever the function says of itself, in a
+ * security-restricted operation, with that role noted as the caller
+ * (kind_validate_as, kind_evaluate_as: acting_role.c), in a
+ * subtransaction that is read-only and is always rolled back, keeping
+ * only the value returned in a variable.  So
  * nothing the code leaves behind survives it: no row, no deferred
  * trigger or WITH HOLD cursor to fire later with another role's rights,
  * no notification, no setting changed for the session.  It also checks,
@@ -69,10 +71,7 @@ BEGIN
 		/* read-only, and rolled back: see "A user kind's code" above */
 		BEGIN
 			PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
-			PERFORM pgtrade.kind_call_begin(v_owner);
-			EXECUTE format('SELECT %s($1)', pgtrade.proc_call_name(v_validator))
-				INTO v_n USING p_params;
-			PERFORM pgtrade.kind_call_end();
+			v_n := pgtrade.kind_validate_as(v_owner, v_validator, p_params);
 			IF NOT pg_catalog.texteq(pg_catalog.current_setting('search_path'), v_path) THEN
 				RAISE EXCEPTION 'strategy kind "%" changed search_path; its run is refused', p_kind
 					USING ERRCODE = 'insufficient_privilege',
@@ -139,10 +138,23 @@ BEGIN
 			RETURN 'is a member of ' || v_group;
 		END IF;
 	END LOOP;
+	FOREACH v_group IN ARRAY ARRAY['pg_execute_server_program',
+		'pg_write_server_files', 'pg_signal_backend']
+	LOOP
+		IF pg_has_role(v_role, v_group, 'MEMBER') THEN
+			RETURN 'is a member of ' || v_group;
+		END IF;
+	END LOOP;
+	/* a trigger of its own on a table would run as whoever writes it */
 	SELECT format('may write %s', c.oid::regclass) INTO v_what
 	FROM pg_catalog.pg_class c
-	WHERE c.relnamespace = 'pgtrade'::regnamespace AND c.relkind IN ('r', 'p')
-		AND has_table_privilege(v_role, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+	WHERE c.relnamespace = 'pgtrade'::regnamespace
+		AND ((c.relkind IN ('r', 'p')
+			  AND (has_table_privilege(v_role, c.oid,
+									   'INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER')
+				   OR has_any_column_privilege(v_role, c.oid, 'INSERT, UPDATE')))
+			 OR (c.relkind = 'S'
+				 AND has_sequence_privilege(v_role, c.oid, 'USAGE, UPDATE')))
 	LIMIT 1;
 	IF v_what IS NOT NULL THEN
 		RETURN v_what;
@@ -614,14 +626,10 @@ BEGIN
 		/* read-only, and rolled back (see strategy_kind_validate) */
 		BEGIN
 			PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
-			PERFORM pgtrade.kind_call_begin(v_kind.owner_role);
-			EXECUTE format('SELECT %s($1, $2, $3, $4, $5, $6, $7)',
-						   pgtrade.proc_call_name(v_kind.evaluator))
-				INTO v_out
-				USING p_s.params, coalesce(v_ts, '{}'), coalesce(v_o, '{}'),
-					  coalesce(v_h, '{}'), coalesce(v_l, '{}'), coalesce(v_c, '{}'),
-					  coalesce(v_v, '{}');
-			PERFORM pgtrade.kind_call_end();
+			v_out := pgtrade.kind_evaluate_as(v_kind.owner_role, v_kind.evaluator,
+				p_s.params, coalesce(v_ts, '{}'), coalesce(v_o, '{}'),
+				coalesce(v_h, '{}'), coalesce(v_l, '{}'), coalesce(v_c, '{}'),
+				coalesce(v_v, '{}'));
 			IF NOT pg_catalog.texteq(pg_catalog.current_setting('search_path'), v_path) THEN
 				RAISE EXCEPTION 'strategy kind "%" changed search_path; its run is refused', p_s.kind
 					USING ERRCODE = 'insufficient_privilege',

@@ -25,3 +25,17 @@ COMMENT ON VIEW pgtrade.unlinked_fills IS
 
 GRANT SELECT ON pgtrade.unlinked_fills TO pgtrade_reader, pgtrade_trader,
 	pgtrade_admin;
+
+/*
+ * Every view that filters rows by account is a security barrier: without
+ * it the planner may run a caller's cheap function on rows the filter
+ * would drop, and a function can print what it is given.
+ */
+ALTER VIEW pgtrade.open_orders SET (security_barrier = true);
+ALTER VIEW pgtrade.positions SET (security_barrier = true);
+ALTER VIEW pgtrade.decisions_explained SET (security_barrier = true);
+ALTER VIEW pgtrade.open_drift SET (security_barrier = true);
+ALTER VIEW pgtrade.unlinked_fills SET (security_barrier = true);
+ALTER VIEW pgtrade.order_history SET (security_barrier = true);
+ALTER VIEW pgtrade.fills SET (security_barrier = true);
+ALTER VIEW pgtrade.strategies SET (security_barrier = true);

@@ -9,34 +9,36 @@
  * DEFINER functions that it calls see the extension's owner as
  * current_user and the session's role as the caller, and would answer
  * with the session's rights (a superuser's, or the pg_cron job's).  So
- * before calling a kind's code pgtrade notes its role here, and
- * pgtrade.caller_role() answers with it until the call returns.
+ * pgtrade calls a kind's code through kind_call_as, which notes its role
+ * here, and pgtrade.caller_role() answers with it until the call
+ * returns.
  *
- * The note lives in this backend's memory, not in a setting: the kind's
- * code runs as a role without EXECUTE on the functions that set and
- * clear it, so it can neither clear it nor forge one.  A note is cleared
- * by kind_call_end, and by the abort of the transaction or
- * subtransaction it was made in (an error out of the kind's code); the
- * abort of a subtransaction the kind's code opened itself (an exception
- * block) leaves it in place.
+ * The note lives in this backend's memory, not in a setting, so the
+ * kind's code can neither clear it nor forge one.  It is cleared when
+ * the call returns or fails, and by the abort of the transaction or
+ * subtransaction it was made in; the abort of a subtransaction the
+ * kind's code opened itself (an exception block) leaves it in place.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
-PG_FUNCTION_INFO_V1(pgtrade_kind_call_begin);
-PG_FUNCTION_INFO_V1(pgtrade_kind_call_end);
 PG_FUNCTION_INFO_V1(pgtrade_acting_role);
+PG_FUNCTION_INFO_V1(pgtrade_kind_call_as);
 
 void _PG_init(void);
 
 static char acting_role[NAMEDATALEN];
 static bool acting = false;
-/* transaction nesting level at kind_call_begin */
+/* transaction nesting level when the role was noted */
 static int	acting_level = 0;
 static bool callbacks_registered = false;
 
@@ -77,33 +79,6 @@ _PG_init(void)
 	callbacks_registered = true;
 }
 
-/*
- * kind_call_begin(role name): note the role a kind's code runs as.  A
- * call while one is noted is refused: kinds do not call kinds.
- */
-Datum
-pgtrade_kind_call_begin(PG_FUNCTION_ARGS)
-{
-	Name role = PG_GETARG_NAME(0);
-
-	if (acting)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("a strategy kind's code cannot run another kind's")));
-	strlcpy(acting_role, NameStr(*role), sizeof(acting_role));
-	acting_level = GetCurrentTransactionNestLevel();
-	acting = true;
-	PG_RETURN_VOID();
-}
-
-/* kind_call_end(): the kind's code returned. */
-Datum
-pgtrade_kind_call_end(PG_FUNCTION_ARGS)
-{
-	acting_clear();
-	PG_RETURN_VOID();
-}
-
 /* acting_role(): the role noted, or NULL outside a kind's code. */
 Datum
 pgtrade_acting_role(PG_FUNCTION_ARGS)
@@ -115,4 +90,92 @@ pgtrade_acting_role(PG_FUNCTION_ARGS)
 	result = (Name) palloc0(NAMEDATALEN);
 	strlcpy(NameStr(*result), acting_role, NAMEDATALEN);
 	PG_RETURN_NAME(result);
+}
+
+/*
+ * kind_call_as(role name, fn regprocedure, arg1, ..., argN): call a user
+ * kind's function as its role, whatever the function says of itself.
+ *
+ * Checking beforehand that the function is SECURITY DEFINER and owned by
+ * the kind's role is not enough: its owner can ALTER it to SECURITY
+ * INVOKER between the check and the call, from another session, and it
+ * would then run with the rights of pgtrade's function that calls it,
+ * the extension owner's.  So the call itself runs with current_user set
+ * to the kind's role (as SECURITY DEFINER functions are run), in a
+ * security-restricted operation (no SET ROLE, no temporary objects, no
+ * cursors WITH HOLD, as for the functions VACUUM and ANALYZE call), and
+ * with the role noted as the caller.  A function that is still SECURITY
+ * DEFINER switches to its own owner, which register_kind saw to be the
+ * same role.  SQL declares one variant per signature (validator,
+ * evaluator); the arguments after the second are passed on as they are.
+ */
+Datum
+pgtrade_kind_call_as(PG_FUNCTION_ARGS)
+{
+	Name	 role = PG_GETARG_NAME(0);
+	Oid		 fn = PG_GETARG_OID(1);
+	int		 nargs = PG_NARGS() - 2;
+	Oid		 role_oid = get_role_oid(NameStr(*role), false);
+	Oid		 save_userid;
+	int		 save_sec;
+	FmgrInfo flinfo;
+	LOCAL_FCINFO(call, FUNC_MAX_ARGS);
+	volatile Datum result = (Datum) 0;
+	volatile bool  isnull = true;
+	Oid			  *want_types;
+	Oid			  *have_types;
+	int			   want_n;
+	int			   have_n;
+	int			   i;
+
+	if (acting)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a strategy kind's code cannot run another kind's")));
+	if (superuser_arg(role_oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a strategy kind's role may not be a superuser")));
+	/* the function must take and return what this variant passes on */
+	if (get_func_rettype(fn) != get_func_signature(fcinfo->flinfo->fn_oid, &want_types, &want_n) ||
+		get_func_signature(fn, &have_types, &have_n) == InvalidOid ||
+		have_n != nargs || want_n != nargs + 2 ||
+		memcmp(have_types, want_types + 2, nargs * sizeof(Oid)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
+				 errmsg("function %u no longer has the signature of its "
+						"strategy kind",
+						fn)));
+	fmgr_info(fn, &flinfo);
+	InitFunctionCallInfoData(*call, &flinfo, nargs, PG_GET_COLLATION(), NULL,
+							 NULL);
+	for (i = 0; i < nargs; i++)
+	{
+		call->args[i].value = PG_GETARG_DATUM(i + 2);
+		call->args[i].isnull = PG_ARGISNULL(i + 2);
+		if (call->args[i].isnull && flinfo.fn_strict)
+			PG_RETURN_NULL();
+	}
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	strlcpy(acting_role, NameStr(*role), sizeof(acting_role));
+	acting_level = GetCurrentTransactionNestLevel();
+	acting = true;
+	SetUserIdAndSecContext(role_oid,
+						   save_sec | SECURITY_RESTRICTED_OPERATION |
+							   SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		result = FunctionCallInvoke(call);
+		isnull = call->isnull;
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+		acting_clear();
+	}
+	PG_END_TRY();
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
 }

@@ -5,7 +5,7 @@
 -- row-level security hides them.  Account TAPA is granted to the
 -- trader and the analyst; TAPB to nobody.
 \ir preamble.psql
-SELECT plan(49);
+SELECT plan(50);
 
 SELECT pgtrade.add_account('TAPA') \g /dev/null
 SELECT pgtrade.add_account('TAPB') \g /dev/null
@@ -139,6 +139,17 @@ SELECT throws_ok($$SELECT pgtrade.place_order('TAPA', 'TAPX', 'buy', 1)$$,
 	'42501', NULL, 'analyst: placing an order is refused');
 SELECT is(pgtrade.visible_accounts('postgres'), ARRAY['TAPA'],
 	'analyst: asking for another role''s accounts shows no more than her own');
+-- a cheap function of her own in the query never sees another account's rows
+CREATE TEMP TABLE tap_seen (account_id text);
+CREATE FUNCTION pg_temp.peek(a text) RETURNS boolean LANGUAGE plpgsql
+	COST 0.0000001 AS $$ BEGIN INSERT INTO tap_seen VALUES (a); RETURN true; END $$;
+SELECT count(*) FROM pgtrade.order_history WHERE pg_temp.peek(account_id) \g /dev/null
+SELECT count(*) FROM pgtrade.strategies WHERE pg_temp.peek(account_id) \g /dev/null
+SELECT count(*) FROM pgtrade.fills WHERE pg_temp.peek(account_id) \g /dev/null
+SELECT count(*) FROM pgtrade.open_orders WHERE pg_temp.peek(account_id) \g /dev/null
+SELECT count(*) FROM pgtrade.positions WHERE pg_temp.peek(account_id) \g /dev/null
+SELECT is(ARRAY(SELECT DISTINCT account_id FROM tap_seen ORDER BY 1), ARRAY['TAPA'],
+	'analyst: the views are security barriers (her function saw TAPA rows only)');
 RESET ROLE;
 
 -- the listener and the scheduler act only through their functions

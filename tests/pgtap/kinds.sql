@@ -7,7 +7,7 @@
 -- it.  Roles that could write cannot register a kind, and a kind whose
 -- role gains such a privilege later stops running.
 \ir preamble.psql
-SELECT plan(27);
+SELECT plan(31);
 
 SELECT pgtrade.add_account('TAPKA') \g /dev/null
 SELECT pgtrade.add_account('TAPKB') \g /dev/null
@@ -252,8 +252,8 @@ SELECT pgtrade.create_strategy('tap_leave_s', 'tap_leave', 'TAPKZ', 'TAPKA', '{}
 CREATE TEMP TABLE tap_run4 AS
 SELECT * FROM pgtrade.run_strategy('tap_leave_s', place_orders => true);
 SELECT matches((SELECT status || ': ' || reason FROM tap_run4),
-	'^succeeded: trap:25006 cursor:declared;',
-	'the code could write nothing; its cursor was declared');
+	'^succeeded: trap:25006 cursor:42501;',
+	'the code could write nothing, nor hold a cursor');
 SET CONSTRAINTS ALL IMMEDIATE;
 SELECT is((SELECT count(*)::int FROM pg_cursors WHERE name = 'tap_qc'), 0,
 	'the held cursor did not outlive the call');
@@ -275,6 +275,33 @@ SELECT throws_ok($$SELECT pgtrade.run_next_due('2031-01-01')$$, '22023', NULL,
 CREATE ROLE tap_cr CREATEROLE IN ROLE pgtrade_reader;
 SELECT is(pgtrade.role_may_write('tap_cr'), 'may create roles (and grant itself others)',
 	'a role that may create roles is no kind''s role');
+CREATE ROLE tap_col IN ROLE pgtrade_reader;
+GRANT UPDATE (params) ON pgtrade.strategy TO tap_col;
+CREATE ROLE tap_trg IN ROLE pgtrade_reader;
+GRANT TRIGGER ON pgtrade.orders TO tap_trg;
+CREATE ROLE tap_seq IN ROLE pgtrade_reader;
+GRANT USAGE ON SEQUENCE pgtrade.orders_order_id_seq TO tap_seq;
+SELECT is(ARRAY[pgtrade.role_may_write('tap_col'), pgtrade.role_may_write('tap_trg'),
+		pgtrade.role_may_write('tap_seq')],
+	ARRAY['may write pgtrade.strategy', 'may write pgtrade.orders',
+		  'may write pgtrade.orders_order_id_seq'],
+	'a column grant, a trigger grant or a sequence grant is a way to write');
+
+-- the call itself switches to the kind's role: a function turned
+-- SECURITY INVOKER between the check and the call (from another
+-- session) still runs as that role, never as the owner
+SET ROLE tap_quant;
+CREATE FUNCTION tap_q.whoami(jsonb) RETURNS integer LANGUAGE sql
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT CASE WHEN current_user = 'tap_quant' THEN 1 ELSE 999 END $$;
+RESET ROLE;
+SELECT is(pgtrade.kind_validate_as('tap_quant', 'tap_q.whoami(jsonb)', '{}'), 1,
+	'an invoker function called for a kind runs as the kind''s role');
+SELECT throws_ok($$SELECT pgtrade.kind_validate_as('tap_quant',
+	'tap_q.snoop_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])', '{}')$$,
+	'42P13', NULL, 'a function of another signature is not called');
+SELECT throws_ok($$SELECT pgtrade.kind_validate_as('postgres', 'tap_q.whoami(jsonb)', '{}')$$,
+	'42501', NULL, 'nor as a superuser');
 
 -- a privilege granted after registration stops the kind
 GRANT pgtrade_trader TO tap_quant;

@@ -11,9 +11,9 @@ SELECT set_eq(
 	  WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
 		AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgtrade')$$,
 	$$VALUES ('function pgtrade.add_account(text,text,text)'),
-		('function pgtrade.kind_call_end()'),
 		('function pgtrade.acting_role()'),
-		('function pgtrade.kind_call_begin(name)'),
+		('function pgtrade.kind_validate_as(name,regprocedure,jsonb)'),
+		('function pgtrade.kind_evaluate_as(name,regprocedure,jsonb,timestamp with time zone[],double precision[],double precision[],double precision[],double precision[],double precision[])'),
 		('function pgtrade.kind_refusal(pgtrade.strategy_kind)'),
 		('function pgtrade.role_may_write(name)'),
 		('function pgtrade.register_kind(text,regprocedure,regprocedure,text)'),
