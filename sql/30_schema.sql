@@ -458,9 +458,10 @@ CREATE TABLE pgtrade.risk_limit (
 CREATE UNIQUE INDEX risk_limit_scope ON pgtrade.risk_limit
 	(coalesce(account_id, ''), coalesce(strategy_id, 0));
 COMMENT ON TABLE pgtrade.risk_limit IS
-	'Risk limits by scope: all accounts (account_id NULL), one account, '
-	'or one strategy of an account.  The gate applies every row whose '
-	'scope covers an order.';
+	'Risk limits by scope: all accounts (account_id NULL: the limit of '
+	'each account, not a total across them), one account, or one '
+	'strategy of an account.  The gate applies every row whose scope '
+	'covers an order.';
 COMMENT ON COLUMN pgtrade.risk_limit.max_position IS
 	'Largest absolute position per instrument, counting open orders; '
 	'orders that reduce exposure always pass.';

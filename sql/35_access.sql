@@ -31,7 +31,7 @@ CREATE FUNCTION pgtrade.kind_validate_as(role name, fn regprocedure,
 	params jsonb)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'pgtrade_kind_call_as'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION pgtrade.kind_validate_as(name, regprocedure, jsonb) IS
 	'Internal: calls a strategy kind''s validator as the kind''s role.';
 CREATE FUNCTION pgtrade.kind_evaluate_as(role name, fn regprocedure,
@@ -39,7 +39,7 @@ CREATE FUNCTION pgtrade.kind_evaluate_as(role name, fn regprocedure,
 	low float8[], close float8[], volume float8[])
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'pgtrade_kind_call_as'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION pgtrade.kind_evaluate_as(name, regprocedure, jsonb,
 	timestamptz[], float8[], float8[], float8[], float8[], float8[]) IS
 	'Internal: calls a strategy kind''s evaluator as the kind''s role.';

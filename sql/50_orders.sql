@@ -633,7 +633,7 @@ BEGIN
 	 * order, whose insert would then fail.
 	 */
 	IF NEW.order_id IS NULL OR NEW.order_id < 1 OR NEW.order_id >
-		pg_catalog.pg_sequence_last_value('pgtrade.orders_order_id_seq') THEN
+		coalesce(pg_catalog.pg_sequence_last_value('pgtrade.orders_order_id_seq'), 0) THEN
 		RAISE EXCEPTION 'order ids are assigned by pgtrade, not %', NEW.order_id
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'Leave order_id out of the INSERT.';

@@ -54,6 +54,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_p pgtrade.orders;
+	v_type text;
 BEGIN
 	IF p_o.parent_order_id IS NULL THEN
 		IF p_o.bracket_role IN ('take_profit', 'stop_loss') THEN
@@ -75,6 +76,26 @@ BEGIN
 				  DETAIL = 'A bracket child is a take_profit or stop_loss of a '
 				     || 'pending entry order of the same account and instrument, '
 				     || 'on the other side, no larger than it.';
+	END IF;
+	/*
+	 * One of each, of its own type: the gate counts an OCA group once,
+	 * as the broker fills one member and cancels the rest, so a third
+	 * member would go out uncounted.
+	 */
+	v_type := CASE p_o.bracket_role WHEN 'take_profit' THEN 'limit'
+				   ELSE 'stop' END;
+	IF p_o.order_type IS DISTINCT FROM v_type THEN
+		RAISE EXCEPTION 'a bracket''s % is a % order, not %', p_o.bracket_role,
+			v_type, coalesce(p_o.order_type, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pgtrade.orders o
+			   WHERE o.parent_order_id = p_o.parent_order_id
+				 AND o.bracket_role = p_o.bracket_role) THEN
+		RAISE EXCEPTION 'order % already has a %', p_o.parent_order_id,
+			p_o.bracket_role
+			USING ERRCODE = 'unique_violation',
+				  DETAIL = 'A bracket has one take_profit and one stop_loss.';
 	END IF;
 	RETURN format('%s-oca', v_p.client_order_id);
 END

@@ -5,7 +5,7 @@
 -- row-level security hides them.  Account TAPA is granted to the
 -- trader and the analyst; TAPB to nobody.
 \ir preamble.psql
-SELECT plan(50);
+SELECT plan(52);
 
 SELECT pgtrade.add_account('TAPA') \g /dev/null
 SELECT pgtrade.add_account('TAPB') \g /dev/null
@@ -67,6 +67,18 @@ SELECT throws_ok($$INSERT INTO pgtrade.orders (order_id, account_id, instrument_
 	VALUES (9000000000, 'TAPA', pgtrade.instrument_id('TAPX'), 'buy', 1)$$,
 	'42501', 'order ids are assigned by pgtrade, not 9000000000',
 	'trader: an order id picked ahead of the sequence is refused');
+CREATE TEMP TABLE tap_br AS SELECT * FROM pgtrade.place_bracket('TAPA', 'TAPX', 'buy',
+	5, 50, 60, 40);
+SELECT throws_ok($$INSERT INTO pgtrade.orders (account_id, instrument_id, side,
+	quantity, order_type, limit_price, parent_order_id, bracket_role)
+	SELECT 'TAPA', pgtrade.instrument_id('TAPX'), 'sell', 5, 'limit', 61,
+		order_id, 'take_profit' FROM tap_br WHERE bracket_role = 'entry'$$,
+	'23505', NULL, 'trader: a third bracket child (a second take-profit) is refused');
+SELECT throws_ok($$INSERT INTO pgtrade.orders (account_id, instrument_id, side,
+	quantity, order_type, parent_order_id, bracket_role)
+	SELECT 'TAPA', pgtrade.instrument_id('TAPX'), 'sell', 5, 'market',
+		order_id, 'stop_loss' FROM tap_br WHERE bracket_role = 'entry'$$,
+	'22023', NULL, 'trader: a market order as a bracket child is refused');
 SELECT lives_ok($$SELECT * FROM pgtrade.account_day_pnl('TAPA')$$,
 	'trader: the day''s P&L of TAPA');
 UPDATE pgtrade.strategy SET active = false WHERE name = 'tap_a_cross';

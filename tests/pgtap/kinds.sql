@@ -7,7 +7,7 @@
 -- it.  Roles that could write cannot register a kind, and a kind whose
 -- role gains such a privilege later stops running.
 \ir preamble.psql
-SELECT plan(31);
+SELECT plan(32);
 
 SELECT pgtrade.add_account('TAPKA') \g /dev/null
 SELECT pgtrade.add_account('TAPKB') \g /dev/null
@@ -302,6 +302,8 @@ SELECT throws_ok($$SELECT pgtrade.kind_validate_as('tap_quant',
 	'42P13', NULL, 'a function of another signature is not called');
 SELECT throws_ok($$SELECT pgtrade.kind_validate_as('postgres', 'tap_q.whoami(jsonb)', '{}')$$,
 	'42501', NULL, 'nor as a superuser');
+SELECT is(pgtrade.kind_validate_as(NULL, 'tap_q.whoami(jsonb)', '{}'), NULL,
+	'a NULL role calls nothing');
 
 -- a privilege granted after registration stops the kind
 GRANT pgtrade_trader TO tap_quant;
