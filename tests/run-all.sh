@@ -94,6 +94,8 @@ fi
 if [ -x tests/fuzz/run-fuzz.sh ]; then
 	run_suite "tests/fuzz (brief)" tests/fuzz/run-fuzz.sh --brief \
 		"${FUZZ_BRIEF_SECONDS:-20}"
+	run_suite "tests/fuzz cron (brief)" env FUZZ_TARGET=cron \
+		tests/fuzz/run-fuzz.sh --brief "${FUZZ_CRON_SECONDS:-10}"
 fi
 
 if [ -f tests/sim/test_sim.py ]; then

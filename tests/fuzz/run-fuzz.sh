@@ -1,8 +1,13 @@
 #!/bin/bash
-# run-fuzz.sh: build the gateway-parser fuzz target and run it, as TAP.
+# run-fuzz.sh: build a fuzz target and run it, as TAP.
 #
 # Usage: tests/fuzz/run-fuzz.sh --brief SECONDS
 #        tests/fuzz/run-fuzz.sh --long SECONDS
+#
+# FUZZ_TARGET picks the target: cpapi (default; the gateway's answer
+# parsers, seeds in tests/fuzz/corpus, files in results/fuzz) or cron
+# (the cron parser and search, seeds in tests/fuzz/corpus-cron, files
+# in results/fuzz/cron).
 #
 #   --brief  fuzz a fresh copy of the seed corpus (tests/fuzz/corpus),
 #            thrown away afterwards: what tests/run-all.sh runs
@@ -15,15 +20,31 @@
 # leak, sanitizer report or broken promise of the harness.  A finding
 # leaves its input in results/fuzz/ (crash-*, leak-*, timeout-*) and
 # the report's key lines as TAP comments; replay it with
-# results/fuzz/bin/fuzz_cpapi FILE.  Exit status 0 only when all passed.
+# results/fuzz/bin/fuzz_<target> FILE.  Exit status 0 only when all passed.
 #
 # Environment: FUZZ_CC (default clang-14, else clang), FUZZ_JOBS.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 FUZZ=$ROOT/tests/fuzz
-OUT=$ROOT/results/fuzz
-BIN=$OUT/bin/fuzz_cpapi
+TARGET=${FUZZ_TARGET:-cpapi}
+case "$TARGET" in
+cpapi)
+	OUT=$ROOT/results/fuzz
+	SEEDS=$FUZZ/corpus
+	DICT=(-dict="$FUZZ/cpapi.dict")
+	;;
+cron)
+	OUT=$ROOT/results/fuzz/cron
+	SEEDS=$FUZZ/corpus-cron
+	DICT=()
+	;;
+*)
+	echo "run-fuzz.sh: FUZZ_TARGET must be cpapi or cron, not \"$TARGET\"" >&2
+	exit 2
+	;;
+esac
+BIN=$ROOT/results/fuzz/bin/fuzz_$TARGET
 JOBS=${FUZZ_JOBS:-1}
 
 mode=${1:-}
@@ -66,18 +87,18 @@ point()
 # comment FILE: show the lines of a fuzzer log that say what broke.
 comment()
 {
-	grep -a -E 'fuzz_cpapi:|ERROR:|SUMMARY:|runtime error|Test unit written' \
+	grep -a -E "fuzz_$TARGET:|ERROR:|SUMMARY:|runtime error|Test unit written" \
 		"$1" | head -n 12 | sed 's/^/# /'
 }
 
 mkdir -p "$OUT"
-seeds=("$FUZZ"/corpus/*)
+seeds=("$SEEDS"/*)
 echo "1..3"
 
 if make -s -C "$FUZZ" all >"$OUT/build.log" 2>&1; then
-	point ok "fuzz_cpapi builds with -fsanitize=fuzzer,address,undefined"
+	point ok "fuzz_$TARGET builds with -fsanitize=fuzzer,address,undefined"
 else
-	point fail "fuzz_cpapi builds with -fsanitize=fuzzer,address,undefined"
+	point fail "fuzz_$TARGET builds with -fsanitize=fuzzer,address,undefined"
 	head -n 20 "$OUT/build.log" | sed 's/^/# /'
 	point fail "the seed inputs run clean: not run, no build"
 	point fail "$seconds s of fuzzing find nothing: not run, no build"
@@ -105,7 +126,7 @@ fork=()
 started=$(date +%s)
 UBSAN_OPTIONS=print_stacktrace=1 "$BIN" "${fork[@]}" \
 	-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-	-dict="$FUZZ/cpapi.dict" -artifact_prefix="$OUT/" \
+	"${DICT[@]}" -artifact_prefix="$OUT/" \
 	-print_final_stats=1 "$corpus" >"$OUT/fuzz.log" 2>&1
 status=$?
 took=$(($(date +%s) - started))
