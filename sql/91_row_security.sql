@@ -119,12 +119,40 @@ CREATE VIEW pgtrade.strategies AS
 COMMENT ON VIEW pgtrade.strategies IS
 	'Strategies of the accounts the caller may see.';
 
+CREATE VIEW pgtrade.upcoming_runs AS
+	SELECT s.strategy_id, s.name AS strategy, s.kind, i.symbol, s.account_id,
+		   s.schedule, s.time_zone, s.next_run_at,
+		   s.next_run_at AT TIME ZONE s.time_zone AS next_run_local
+	FROM pgtrade.strategy s JOIN pgtrade.instrument i USING (instrument_id)
+	WHERE s.active
+		AND s.account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]);
+COMMENT ON VIEW pgtrade.upcoming_runs IS
+	'Active strategies of the accounts the caller may see, with their next '
+	'scheduled run (in UTC and in the strategy''s own zone).';
+
+CREATE VIEW pgtrade.recent_runs AS
+	SELECT r.run_id, s.name AS strategy, s.account_id, i.symbol, r.trigger,
+		   r.slot, r.as_of, r.status, r.started_at, r.finished_at,
+		   r.finished_at - r.started_at AS took, d.action, d.quantity,
+		   o.order_id, o.status AS order_status,
+		   coalesce(d.reason, r.error) AS reason
+	FROM pgtrade.workflow_run r
+	JOIN pgtrade.strategy s USING (strategy_id)
+	JOIN pgtrade.instrument i ON i.instrument_id = s.instrument_id
+	LEFT JOIN pgtrade.decision d ON d.run_id = r.run_id
+	LEFT JOIN pgtrade.orders o ON o.order_id = d.order_id
+	WHERE s.account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]);
+COMMENT ON VIEW pgtrade.recent_runs IS
+	'Every run of the strategies of the accounts the caller may see, with '
+	'its outcome: status, decision, order, and the reason or error.';
+
 /* readers see views only; traders and admins read tables as well */
 REVOKE SELECT ON ALL TABLES IN SCHEMA pgtrade FROM pgtrade_reader;
 GRANT SELECT ON pgtrade.open_orders, pgtrade.positions,
 	pgtrade.decisions_explained, pgtrade.listener_health, pgtrade.open_drift,
 	pgtrade.bars, pgtrade.instruments,
-	pgtrade.order_history, pgtrade.fills, pgtrade.strategies
+	pgtrade.order_history, pgtrade.fills, pgtrade.strategies,
+	pgtrade.upcoming_runs, pgtrade.recent_runs
 	TO pgtrade_reader, pgtrade_trader, pgtrade_admin;
 GRANT EXECUTE ON FUNCTION pgtrade.caller_role(), pgtrade.acting_role(),
 	pgtrade.visible_accounts(name),

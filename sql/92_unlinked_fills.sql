@@ -39,3 +39,5 @@ ALTER VIEW pgtrade.unlinked_fills SET (security_barrier = true);
 ALTER VIEW pgtrade.order_history SET (security_barrier = true);
 ALTER VIEW pgtrade.fills SET (security_barrier = true);
 ALTER VIEW pgtrade.strategies SET (security_barrier = true);
+ALTER VIEW pgtrade.upcoming_runs SET (security_barrier = true);
+ALTER VIEW pgtrade.recent_runs SET (security_barrier = true);

@@ -5,7 +5,7 @@
 -- row-level security hides them.  Account TAPA is granted to the
 -- trader and the analyst; TAPB to nobody.
 \ir preamble.psql
-SELECT plan(52);
+SELECT plan(53);
 
 SELECT pgtrade.add_account('TAPA') \g /dev/null
 SELECT pgtrade.add_account('TAPB') \g /dev/null
@@ -27,6 +27,9 @@ SELECT pgtrade.create_strategy('tap_b_cross', 'sma_cross', 'TAPX', 'TAPB',
 	'{"fast": 2, "slow": 3}', 10) \g /dev/null
 SELECT pgtrade.create_strategy('tap_a_cross', 'sma_cross', 'TAPX', 'TAPA',
 	'{"fast": 2, "slow": 3}', 10) \g /dev/null
+-- a run of each (skipped: no bars), so that recent_runs has rows of both
+SELECT count(*) FROM pgtrade.run_strategy('tap_a_cross') \g /dev/null
+SELECT count(*) FROM pgtrade.run_strategy('tap_b_cross') \g /dev/null
 GRANT SELECT ON tap_o TO PUBLIC;
 CREATE FUNCTION pg_temp.oid_of(p_account text) RETURNS bigint
 LANGUAGE sql AS $$ SELECT min(order_id) FROM tap_o WHERE account_id = p_account $$;
@@ -145,6 +148,9 @@ SELECT is(ARRAY(SELECT DISTINCT account_id FROM pgtrade.fills
 	'analyst: fills of TAPA only');
 SELECT is((SELECT count(*)::int FROM pgtrade.strategies WHERE name = 'tap_b_cross'),
 	0, 'analyst: the TAPB strategy is not shown');
+SELECT is(ARRAY(SELECT DISTINCT account_id FROM pgtrade.recent_runs
+		  WHERE account_id IN ('TAPA', 'TAPB')), ARRAY['TAPA'],
+	'analyst: recent runs of TAPA strategies only');
 SELECT ok((SELECT count(*) > 0 FROM pgtrade.instruments WHERE symbol = 'TAPX'),
 	'analyst: instruments are shown');
 SELECT throws_ok($$SELECT pgtrade.place_order('TAPA', 'TAPX', 'buy', 1)$$,

@@ -11,6 +11,8 @@ SELECT set_eq(
 	  WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
 		AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgtrade')$$,
 	$$VALUES ('function pgtrade.add_account(text,text,text)'),
+		('view pgtrade.upcoming_runs'),
+		('view pgtrade.recent_runs'),
 		('function pgtrade.acting_role()'),
 		('function pgtrade.kind_validate_as(name,regprocedure,jsonb)'),
 		('function pgtrade.kind_evaluate_as(name,regprocedure,jsonb,timestamp with time zone[],double precision[],double precision[],double precision[],double precision[],double precision[])'),
