@@ -494,7 +494,8 @@ BEGIN
 					v_symbol));
 			ELSIF NOT v_passed THEN
 				v_reason := coalesce(v_reason, format(
-					'projected position value %s (%s at %s) exceeds the limit of %s',
+					'projected position value %s (%s at %s) '
+					'exceeds the limit of %s',
 					v_value, v_worst, v_price, v_lim.max_position_notional));
 			END IF;
 		END IF;
@@ -520,7 +521,8 @@ BEGIN
 				'passed', v_count <= v_lim.max_orders_per_day);
 			IF v_count > v_lim.max_orders_per_day THEN
 				v_reason := coalesce(v_reason, format(
-					'%s orders today with this one exceed the limit of %s a day',
+					'%s orders today with this one exceed '
+					'the limit of %s a day',
 					v_count, v_lim.max_orders_per_day));
 			END IF;
 		END IF;
@@ -543,11 +545,13 @@ BEGIN
 				'passed', v_passed);
 			IF NOT v_passed AND cardinality(v_pnl.unmarked) > 0 THEN
 				v_reason := coalesce(v_reason, format(
-					'the day''s loss cannot be known: no bar to mark the position in %s',
+					'the day''s loss cannot be known: no bar to '
+					'mark the position in %s',
 					array_to_string(v_pnl.unmarked, ', ')));
 			ELSIF NOT v_passed THEN
 				v_reason := coalesce(v_reason, format(
-					'the day''s loss %s (realized %s, unrealized %s) has reached the limit of %s; only orders that reduce exposure pass',
+					'the day''s loss %s (realized %s, unrealized %s) has reached the '
+					'limit of %s; only orders that reduce exposure pass',
 					v_loss, v_pnl.realized, v_pnl.unrealized,
 					v_lim.max_daily_loss));
 			END IF;
@@ -570,7 +574,8 @@ BEGIN
 						v_symbol, v_kind));
 				ELSIF NOT v_passed THEN
 					v_reason := coalesce(v_reason, format(
-						'%s price %s is %s%% from the latest close %s, beyond the collar of %s%%',
+						'%s price %s is %s%% from the latest close '
+						'%s, beyond the collar of %s%%',
 						v_kind, v_collar_price, v_dev, v_mark,
 						v_lim.price_collar_pct));
 				END IF;
@@ -584,7 +589,8 @@ BEGIN
 				'passed', v_passed);
 			IF NOT v_passed THEN
 				v_reason := coalesce(v_reason, format(
-					'short selling is not allowed for %s: the projected position would be %s',
+					'short selling is not allowed for %s: the '
+					'projected position would be %s',
 					coalesce('account ' || v_lim.account_id, 'any account'),
 					v_worst));
 			END IF;
@@ -1050,26 +1056,33 @@ BEGIN
 	v_bad := CASE
 		WHEN NOT (coalesce(max_position, 0) >= 0
 				  AND coalesce(max_position, 0) < 'Infinity')
-			THEN format('max_position must be a finite number of at least 0, not %s', max_position)
+			THEN format('max_position must be a finite number of at least 0, not %s',
+				max_position)
 		WHEN NOT (coalesce(max_order_quantity, 1) > 0
 				  AND coalesce(max_order_quantity, 1) < 'Infinity')
-			THEN format('max_order_quantity must be a finite number above 0, not %s', max_order_quantity)
+			THEN format('max_order_quantity must be a finite number above 0, not %s',
+				max_order_quantity)
 		WHEN NOT (coalesce(max_order_notional, 1) > 0
 				  AND coalesce(max_order_notional, 1) < 'Infinity')
-			THEN format('max_order_notional must be a finite number above 0, not %s', max_order_notional)
+			THEN format('max_order_notional must be a finite number above 0, not %s',
+				max_order_notional)
 		WHEN NOT (coalesce(max_position_notional, 0) >= 0
 				  AND coalesce(max_position_notional, 0) < 'Infinity')
-			THEN format('max_position_notional must be a finite number of at least 0, not %s', max_position_notional)
+			THEN format('max_position_notional must be a finite number of at least 0, not %s',
+				max_position_notional)
 		WHEN coalesce(max_open_orders, 0) < 0
 			THEN format('max_open_orders must be at least 0, not %s', max_open_orders)
 		WHEN coalesce(max_orders_per_day, 0) < 0
-			THEN format('max_orders_per_day must be at least 0, not %s', max_orders_per_day)
+			THEN format('max_orders_per_day must be at least 0, not %s',
+				max_orders_per_day)
 		WHEN NOT (coalesce(max_daily_loss, 0) >= 0
 				  AND coalesce(max_daily_loss, 0) < 'Infinity')
-			THEN format('max_daily_loss must be a finite number of at least 0, not %s', max_daily_loss)
+			THEN format('max_daily_loss must be a finite number of at least 0, not %s',
+				max_daily_loss)
 		WHEN NOT (coalesce(price_collar_pct, 1) > 0
 				  AND coalesce(price_collar_pct, 1) < 'Infinity')
-			THEN format('price_collar_pct must be a finite percentage above 0, not %s', price_collar_pct)
+			THEN format('price_collar_pct must be a finite percentage above 0, not %s',
+				price_collar_pct)
 		END;
 	IF v_bad IS NOT NULL THEN
 		RAISE EXCEPTION '%', v_bad USING ERRCODE = 'invalid_parameter_value';

@@ -30,10 +30,32 @@ VALUES ('sma_cross',
  * nothing the code leaves behind survives it: no row, no deferred
  * trigger or WITH HOLD cursor to fire later with another role's rights,
  * no notification, no setting changed for the session.  It also checks,
- * right after the code returns and schema-qualified, that search_path
- * is as it was (a plain SET outlives the function's own SET clause):
- * code that changed it fails its run, saying so.
+ * right after the code returns, that search_path is as it was (a plain
+ * SET outlives the function's own SET clause): code that changed it
+ * fails its run, saying so (kind_path_check).
  */
+CREATE FUNCTION pgtrade.kind_path_check(p_kind text, p_path text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+AS $$
+/*
+ * No SET clause, unlike every other function here: it must see the
+ * session's search_path, not one of its own; every name is qualified.
+ */
+BEGIN
+	IF NOT pg_catalog.texteq(pg_catalog.current_setting('search_path'),
+							 p_path) THEN
+		RAISE EXCEPTION 'strategy kind "%" changed search_path; '
+			'its run is refused', p_kind
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A kind''s code must not change session settings.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.kind_path_check(text, text) IS
+	'Internal: refuses the result of a kind''s code that changed '
+	'search_path.';
+
 CREATE FUNCTION pgtrade.strategy_kind_validate(p_kind text, p_params jsonb)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -72,11 +94,7 @@ BEGIN
 		BEGIN
 			PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
 			v_n := pgtrade.kind_validate_as(v_owner, v_validator, p_params);
-			IF NOT pg_catalog.texteq(pg_catalog.current_setting('search_path'), v_path) THEN
-				RAISE EXCEPTION 'strategy kind "%" changed search_path; its run is refused', p_kind
-					USING ERRCODE = 'insufficient_privilege',
-						  HINT = 'A kind''s code must not change session settings.';
-			END IF;
+			PERFORM pgtrade.kind_path_check(p_kind, v_path);
 			RAISE EXCEPTION 'done' USING ERRCODE = 'PGK00';
 		EXCEPTION WHEN SQLSTATE 'PGK00' THEN
 			NULL;
@@ -630,11 +648,7 @@ BEGIN
 				p_s.params, coalesce(v_ts, '{}'), coalesce(v_o, '{}'),
 				coalesce(v_h, '{}'), coalesce(v_l, '{}'), coalesce(v_c, '{}'),
 				coalesce(v_v, '{}'));
-			IF NOT pg_catalog.texteq(pg_catalog.current_setting('search_path'), v_path) THEN
-				RAISE EXCEPTION 'strategy kind "%" changed search_path; its run is refused', p_s.kind
-					USING ERRCODE = 'insufficient_privilege',
-						  HINT = 'A kind''s code must not change session settings.';
-			END IF;
+			PERFORM pgtrade.kind_path_check(p_s.kind, v_path);
 			RAISE EXCEPTION 'done' USING ERRCODE = 'PGK00';
 		EXCEPTION WHEN SQLSTATE 'PGK00' THEN
 			NULL;

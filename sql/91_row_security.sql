@@ -27,7 +27,8 @@ BEGIN
 		EXECUTE pg_catalog.format(
 			'CREATE POLICY account_scope ON pgtrade.%I '
 			'USING (account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[])) '
-			'WITH CHECK (account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]))',
+			'WITH CHECK (account_id = ANY ((SELECT '
+			'pgtrade.visible_accounts(current_user))::text[]))',
 			v_table);
 	END LOOP;
 END

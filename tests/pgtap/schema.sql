@@ -11,6 +11,7 @@ SELECT set_eq(
 	  WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
 		AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgtrade')$$,
 	$$VALUES ('function pgtrade.add_account(text,text,text)'),
+		('function pgtrade.kind_path_check(text,text)'),
 		('view pgtrade.upcoming_runs'),
 		('view pgtrade.recent_runs'),
 		('function pgtrade.acting_role()'),
