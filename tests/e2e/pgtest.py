@@ -7,6 +7,7 @@ tests need nothing beyond Debian's python3 and postgresql-client.
 """
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -123,3 +124,14 @@ def load_csv(path, bar_size="1 day"):
 
 def services(*args):
     return run([os.path.join(TOP, "scripts", "services.sh")] + list(args))
+
+
+def listener_binary():
+    """The listener under test: PGTRADE_LISTENER, else this tree's build,
+    else the installed one."""
+    if os.environ.get("PGTRADE_LISTENER"):
+        return os.environ["PGTRADE_LISTENER"]
+    built = os.path.join(TOP, "listener", "pgtrade-listener")
+    if os.access(built, os.X_OK):
+        return built
+    return shutil.which("pgtrade-listener") or built

@@ -28,7 +28,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgtest import TOP, Sim, Tap, psql, scalar, wait_until  # noqa: E402
+from pgtest import (TOP, Sim, Tap, listener_binary, psql,  # noqa: E402
+                    scalar, wait_until)
 
 ACCT = "DU8807351"
 ROLE = "pgtrade_e2e_secrets"
@@ -36,17 +37,6 @@ NAME = "e2e-secrets-%d" % os.getpid()
 SCALE = "0.05"
 PASSWORD = "Pw-" + secrets.token_hex(12)
 GW_USER, GW_PASSWORD = "gwuser", "Gw-" + secrets.token_hex(8)
-
-
-def listener_binary():
-    """The listener under test: PGTRADE_LISTENER, else this tree's build,
-    else the installed one."""
-    if os.environ.get("PGTRADE_LISTENER"):
-        return os.environ["PGTRADE_LISTENER"]
-    built = os.path.join(TOP, "listener", "pgtrade-listener")
-    if os.access(built, os.X_OK):
-        return built
-    return shutil.which("pgtrade-listener") or built
 
 
 def start_sim(work):

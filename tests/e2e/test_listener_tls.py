@@ -22,20 +22,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgtest import TOP, Tap, psql, wait_until  # noqa: E402
+from pgtest import (TOP, Tap, listener_binary, psql,  # noqa: E402
+                    wait_until)
 
 ACCT = "DU8807361"
 SCALE = "0.05"
-
-
-def listener_binary():
-    """PGTRADE_LISTENER, else this tree's build, else the installed one."""
-    if os.environ.get("PGTRADE_LISTENER"):
-        return os.environ["PGTRADE_LISTENER"]
-    built = os.path.join(TOP, "listener", "pgtrade-listener")
-    if os.access(built, os.X_OK):
-        return built
-    return shutil.which("pgtrade-listener") or built
 
 
 def start_sim(work):
