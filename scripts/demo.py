@@ -101,8 +101,11 @@ def main():
          args.account, 2 * args.quantity)
     name = "demo_%s_sma_%d_%d" % (symbol.lower(), args.fast, args.slow)
     params = json.dumps({"fast": args.fast, "slow": args.slow})
+    # Replays run at each bar's close, a session by definition; bars of
+    # your own may lie outside the years the calendar knows.
     psql("SELECT pgtrade.create_strategy(:'p0', 'sma_cross', :'p1', :'p2', "
-         ":'p3', :'p4')", name, symbol, args.account, params, args.quantity)
+         ":'p3', :'p4', market_hours => 'always')", name, symbol,
+         args.account, params, args.quantity)
 
     rows = psql("""
         SELECT to_char(b.ts AT TIME ZONE i.time_zone, 'YYYY-MM-DD'),

@@ -169,6 +169,11 @@ CREATE TABLE pgtrade.strategy (
 	catch_up		boolean NOT NULL DEFAULT false,
 	bars_needed		integer NOT NULL CHECK (bars_needed > 0),
 	max_bar_age		interval CHECK (max_bar_age > interval '0'),
+	market_hours	text CHECK (market_hours IN ('open', 'trading_day',
+												 'always')),
+	disable_after_failures integer DEFAULT 3
+					CHECK (disable_after_failures > 0),
+	disabled_reason	text,
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now()
 );
@@ -190,6 +195,17 @@ COMMENT ON COLUMN pgtrade.strategy.max_bar_age IS
 	'A run whose last ended bar ended longer ago than this before the run '
 	'is skipped as stale; NULL means 5 days for daily bars and 3 bars (at '
 	'least 15 minutes) for intraday ones.';
+COMMENT ON COLUMN pgtrade.strategy.market_hours IS
+	'When runs go ahead by the instrument''s calendar: open (only while a '
+	'session is open), trading_day (any time on a day with a session) or '
+	'always; other runs are skipped with the reason.  NULL means '
+	'trading_day for daily bars and open for intraday ones.';
+COMMENT ON COLUMN pgtrade.strategy.disable_after_failures IS
+	'Scheduled runs that may fail in a row before the strategy is switched '
+	'off (with disabled_reason set); NULL never switches it off.';
+COMMENT ON COLUMN pgtrade.strategy.disabled_reason IS
+	'Why pgtrade switched the strategy off; cleared when it is switched '
+	'on again.';
 COMMENT ON COLUMN pgtrade.strategy.bars_needed IS
 	'Bars the evaluator needs, as its validator reported for params.';
 
@@ -315,6 +331,8 @@ CREATE TABLE pgtrade.decision (
 	bars_used		integer NOT NULL,
 	risk_verdict	jsonb,
 	order_id		bigint,
+	kind			text,
+	params			jsonb,
 	created_at		timestamptz NOT NULL DEFAULT now()
 );
 /*

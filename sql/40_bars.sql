@@ -53,7 +53,8 @@ COMMENT ON FUNCTION pgtrade.add_account(text, text, text) IS
 CREATE FUNCTION pgtrade.add_instrument(symbol text, conid bigint DEFAULT NULL,
 	sec_type text DEFAULT 'STK', exchange text DEFAULT 'SMART',
 	currency text DEFAULT 'USD', time_zone text DEFAULT NULL,
-	session_open time DEFAULT NULL, session_close time DEFAULT NULL)
+	session_open time DEFAULT NULL, session_close time DEFAULT NULL,
+	calendar text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -68,6 +69,9 @@ BEGIN
 		RAISE EXCEPTION 'time zone "%" not recognized', time_zone
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF calendar IS NOT NULL THEN
+		PERFORM pgtrade.market_check_calendar(calendar);
+	END IF;
 	SELECT * INTO v_i FROM pgtrade.instrument i
 	WHERE i.symbol = add_instrument.symbol
 		AND i.sec_type = add_instrument.sec_type
@@ -76,13 +80,15 @@ BEGIN
 	FOR UPDATE;
 	IF NOT FOUND THEN
 		INSERT INTO pgtrade.instrument AS i (symbol, conid, sec_type,
-			exchange, currency, time_zone, session_open, session_close)
+			exchange, currency, time_zone, session_open, session_close,
+			calendar)
 		VALUES (add_instrument.symbol, add_instrument.conid,
 			add_instrument.sec_type, add_instrument.exchange,
 			add_instrument.currency,
 			coalesce(add_instrument.time_zone, 'America/New_York'),
 			coalesce(add_instrument.session_open, '09:30'),
-			coalesce(add_instrument.session_close, '16:00'))
+			coalesce(add_instrument.session_close, '16:00'),
+			coalesce(add_instrument.calendar, 'XNYS'))
 		RETURNING i.instrument_id INTO v_i.instrument_id;
 		RETURN v_i.instrument_id;
 	END IF;
@@ -99,6 +105,12 @@ BEGIN
 			symbol, v_i.time_zone, v_i.session_open, v_i.session_close
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF v_i.calendar IS DISTINCT FROM coalesce(calendar, v_i.calendar) THEN
+		RAISE EXCEPTION 'instrument "%" is already registered with calendar %',
+			symbol, coalesce(v_i.calendar, 'NULL (all hours)')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Change it with pgtrade.set_instrument_calendar().';
+	END IF;
 	IF conid IS NOT NULL AND v_i.conid IS NULL THEN
 		UPDATE pgtrade.instrument i SET conid = add_instrument.conid
 		WHERE i.instrument_id = v_i.instrument_id;
@@ -107,10 +119,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.add_instrument(text, bigint, text, text, text,
-	text, time, time) IS
-	'Registers an instrument or returns the registered one; fills in a '
-	'conid not known yet, and refuses to change a conid, time zone or '
-	'session silently.';
+	text, time, time, text) IS
+	'Registers an instrument (calendar XNYS unless another is named) or '
+	'returns the registered one; fills in a conid not known yet, and '
+	'refuses to change a conid, time zone, session or calendar silently.';
 
 CREATE FUNCTION pgtrade.instrument_id(symbol text)
 RETURNS bigint
@@ -155,8 +167,9 @@ COMMENT ON FUNCTION pgtrade.bar_size_supported(interval) IS
 /*
  * A daily bar (bar_size of one day or more) ends at the session close of
  * its date in the exchange time zone; an intraday bar ends at its start
- * plus its size.  Early closes are not modelled yet: a half-day session
- * is taken to end at the usual close.
+ * plus its size.  An early close in the instrument's calendar does not
+ * move it: a half-day session's bar is taken to end at the usual close,
+ * later than it did, never earlier.
  */
 CREATE FUNCTION pgtrade.bar_end(ts timestamptz, bar_size interval,
 	time_zone text, session_close time)

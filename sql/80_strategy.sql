@@ -384,6 +384,9 @@ BEGIN
 				     || 'strategies on one would net against each other''s '
 				     || 'position.';
 	END IF;
+	IF TG_OP = 'UPDATE' AND NEW.active AND NOT OLD.active THEN
+		NEW.disabled_reason := NULL;
+	END IF;
 	IF TG_OP = 'INSERT' OR NEW.schedule <> OLD.schedule
 		OR NEW.time_zone <> OLD.time_zone
 		OR (NEW.active AND NOT OLD.active) OR NEW.next_run_at IS NULL THEN
@@ -409,7 +412,7 @@ CREATE FUNCTION pgtrade.create_strategy(name text, kind text, symbol text,
 	schedule text DEFAULT '35 16 * * 1-5',
 	time_zone text DEFAULT 'America/New_York',
 	bar_size interval DEFAULT '1 day', active boolean DEFAULT false,
-	max_bar_age interval DEFAULT NULL)
+	max_bar_age interval DEFAULT NULL, market_hours text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -426,19 +429,19 @@ BEGIN
 	END IF;
 	INSERT INTO pgtrade.strategy (name, kind, params, instrument_id,
 		account_id, quantity, schedule, time_zone, bar_size, active,
-		max_bar_age, bars_needed)
+		max_bar_age, market_hours, bars_needed)
 	VALUES (create_strategy.name, create_strategy.kind,
 		create_strategy.params, pgtrade.instrument_id(symbol),
 		create_strategy.account_id, create_strategy.quantity,
 		create_strategy.schedule, create_strategy.time_zone,
 		create_strategy.bar_size, create_strategy.active,
-		create_strategy.max_bar_age, 1)
+		create_strategy.max_bar_age, create_strategy.market_hours, 1)
 	RETURNING strategy_id INTO v_id;
 	RETURN v_id;
 END
 $$;
 COMMENT ON FUNCTION pgtrade.create_strategy(text, text, text, text, jsonb,
-	numeric, text, text, interval, boolean, interval) IS
+	numeric, text, text, interval, boolean, interval, text) IS
 	'Creates a strategy (inactive unless asked) and returns its id; the '
 	'default schedule runs at 16:35 New York time on weekdays.';
 
@@ -505,10 +508,11 @@ BEGIN
 	END IF;
 	INSERT INTO pgtrade.decision (run_id, strategy_id, as_of, action, signal,
 		target_position, position, open_quantity, quantity, last_close,
-		confidence, reason, indicators, last_bar_ts, bars_used)
+		confidence, reason, indicators, last_bar_ts, bars_used, kind, params)
 	VALUES (p_run, p_s.strategy_id, p_as_of, v_action, p_signal,
 		p_target_pos, v_pos, v_open, abs(v_delta), p_last_close,
-		p_confidence, v_reason, p_values, p_last_ts, p_bars)
+		p_confidence, v_reason, p_values, p_last_ts, p_bars, p_s.kind,
+		p_s.params)
 	RETURNING decision_id INTO v_decision;
 	PERFORM pgtrade.record_step(p_run, p_step, 'decide', v_t,
 		jsonb_build_object('target_position', p_target_pos,
@@ -578,11 +582,39 @@ DECLARE
 	v_age interval;
 	v_why text;
 	v_path text;
+	v_hours text;
+	v_market record;
 BEGIN
 	SELECT * INTO STRICT v_inst FROM pgtrade.instrument
 	WHERE instrument_id = p_s.instrument_id;
 	SELECT * INTO STRICT v_kind FROM pgtrade.strategy_kind
 	WHERE name = p_s.kind;
+
+	/*
+	 * step 0: the market's hours by the instrument's calendar.  A time
+	 * the calendar has no data for is a closed market: fail closed.
+	 */
+	v_hours := coalesce(p_s.market_hours,
+		CASE WHEN p_s.bar_size >= interval '1 day' THEN 'trading_day'
+			 ELSE 'open' END);
+	IF v_inst.calendar IS NOT NULL AND v_hours <> 'always' THEN
+		v_t := clock_timestamp();
+		v_market := pgtrade.market_status(v_inst.calendar, p_as_of);
+		PERFORM pgtrade.record_step(p_run, 0, 'market_hours', v_t,
+			jsonb_build_object('calendar', v_inst.calendar,
+				'market_hours', v_hours, 'as_of', p_as_of),
+			jsonb_build_object('open', v_market.is_open,
+				'trading_day', v_market.trading_day,
+				'opens', v_market.opens, 'closes', v_market.closes,
+				'reason', v_market.reason));
+		IF NOT coalesce(CASE v_hours WHEN 'open' THEN v_market.is_open
+						ELSE v_market.trading_day END, false) THEN
+			UPDATE pgtrade.workflow_run r
+			SET error = 'market closed: ' || v_market.reason
+			WHERE r.run_id = p_run;
+			RETURN 'closed';
+		END IF;
+	END IF;
 
 	/* step 1: the bars that had ended by as_of, oldest first */
 	v_t := clock_timestamp();
@@ -687,6 +719,54 @@ COMMENT ON FUNCTION pgtrade.run_steps(bigint, pgtrade.strategy, timestamptz,
 	'Internal: the steps of one run (load bars, evaluate, decide, order).';
 
 /*
+ * A strategy whose last disable_after_failures scheduled runs (those that
+ * got as far as running: skipped and missed slots do not count) all
+ * failed is switched off, with the reason kept and an alert raised.
+ */
+CREATE FUNCTION pgtrade.disable_failing_strategy(p_s pgtrade.strategy)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_failed bigint;
+	v_runs bigint;
+	v_why text;
+BEGIN
+	IF p_s.disable_after_failures IS NULL OR NOT p_s.active THEN
+		RETURN false;
+	END IF;
+	SELECT count(*) FILTER (WHERE r.status = 'failed'), count(*)
+	INTO v_failed, v_runs
+	FROM (SELECT r.status FROM pgtrade.workflow_run r
+		  WHERE r.strategy_id = p_s.strategy_id AND r.trigger = 'cron'
+			AND r.status IN ('succeeded', 'failed')
+		  ORDER BY r.slot DESC
+		  LIMIT p_s.disable_after_failures) r;
+	IF v_failed < p_s.disable_after_failures THEN
+		RETURN false;
+	END IF;
+	v_why := format('switched off at %s after %s scheduled runs failed in a row; the last: %s',
+					now(), v_failed,
+					(SELECT r.error FROM pgtrade.workflow_run r
+					 WHERE r.strategy_id = p_s.strategy_id
+						AND r.trigger = 'cron' AND r.status = 'failed'
+					 ORDER BY r.slot DESC LIMIT 1));
+	UPDATE pgtrade.strategy s SET active = false, disabled_reason = v_why
+	WHERE s.strategy_id = p_s.strategy_id;
+	PERFORM pgtrade.raise_alert('strategy_disabled', p_s.account_id,
+		p_s.strategy_id, NULL, NULL,
+		format('strategy "%s" %s', p_s.name, v_why));
+	RETURN true;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.disable_failing_strategy(pgtrade.strategy)
+	FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.disable_failing_strategy(pgtrade.strategy) IS
+	'Internal: switches a strategy off once its last '
+	'disable_after_failures scheduled runs have all failed.';
+
+/*
  * run_execute records a run of a strategy and performs it; a failure in
  * any step is caught, undone and recorded on the run.  Returns the run id,
  * or NULL when a cron slot already had its run.
@@ -716,12 +796,18 @@ BEGIN
 	END IF;
 	BEGIN
 		v_status := pgtrade.run_steps(v_run, v_s, p_as_of, p_place);
-		UPDATE pgtrade.workflow_run SET status = v_status,
+		/* a closed market is routine: logged, not warned about */
+		UPDATE pgtrade.workflow_run SET status = CASE v_status
+				WHEN 'closed' THEN 'skipped' ELSE v_status END,
 			finished_at = clock_timestamp()
-		WHERE run_id = v_run;
+		WHERE run_id = v_run
+		RETURNING error INTO v_msg;
 		IF v_status = 'skipped' THEN
 			RAISE WARNING 'run % of strategy "%" skipped: %', v_run, v_s.name,
-				(SELECT error FROM pgtrade.workflow_run WHERE run_id = v_run);
+				v_msg;
+		ELSIF v_status = 'closed' THEN
+			RAISE LOG 'run % of strategy "%" skipped: %', v_run, v_s.name,
+				v_msg;
 		END IF;
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE;
@@ -729,6 +815,9 @@ BEGIN
 			finished_at = clock_timestamp(), error = v_msg, sqlstate = v_state
 		WHERE run_id = v_run;
 		RAISE WARNING 'run % of strategy "%" failed: %', v_run, v_s.name, v_msg;
+		IF p_trigger = 'cron' THEN
+			PERFORM pgtrade.disable_failing_strategy(v_s);
+		END IF;
 	END;
 	RETURN v_run;
 END
@@ -960,78 +1049,3 @@ COMMENT ON PROCEDURE pgtrade.run_due(timestamptz) IS
 	'pg_cron''s entry point: runs every strategy due at now (default: the '
 	'clock), committing after each so one strategy''s failure or slowness '
 	'cannot undo another''s orders.';
-
-CREATE FUNCTION pgtrade.purge_run_details(keep interval DEFAULT '14 days')
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-DECLARE
-	v_n bigint;
-BEGIN
-	IF keep IS NULL OR keep < interval '1 day' THEN
-		RAISE EXCEPTION 'keep at least a day of run details, not %',
-			coalesce(keep::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	EXECUTE 'DELETE FROM cron.job_run_details d USING cron.job j
-			 WHERE d.jobid = j.jobid AND j.jobname LIKE ''pgtrade-%''
-			   AND d.end_time < now() - $1'
-		USING keep;
-	GET DIAGNOSTICS v_n = ROW_COUNT;
-	RETURN v_n;
-END
-$$;
-COMMENT ON FUNCTION pgtrade.purge_run_details(interval) IS
-	'Deletes pg_cron''s run details of pgtrade''s own jobs older than '
-	'keep (pg_cron keeps them forever; run_due adds one a minute).  '
-	'pgtrade''s own workflow_run history is never purged.';
-
-CREATE FUNCTION pgtrade.install_jobs(run_as name DEFAULT 'pgtrade_cron')
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-DECLARE
-	v_job bigint;
-BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension
-				   WHERE extname = 'pg_cron') THEN
-		RAISE EXCEPTION 'extension "pg_cron" is not installed in this database'
-			USING ERRCODE = 'undefined_object';
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
-				   WHERE r.rolname = run_as AND r.rolcanlogin
-					 AND NOT r.rolsuper
-					 AND pg_has_role(r.oid, 'pgtrade_scheduler', 'MEMBER')) THEN
-		RAISE EXCEPTION 'role "%" must exist, log in, be a member of pgtrade_scheduler and not be a superuser',
-			run_as
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'CREATE ROLE pgtrade_cron LOGIN IN ROLE pgtrade_scheduler';
-	END IF;
-	EXECUTE 'SELECT jobid FROM cron.job WHERE jobname = $1'
-		INTO v_job USING 'pgtrade-run-due';
-	IF v_job IS NOT NULL THEN
-		EXECUTE 'SELECT cron.unschedule($1)' USING v_job;
-	END IF;
-	EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, $5, true)'
-		INTO v_job
-		USING 'pgtrade-run-due', '* * * * *', 'CALL pgtrade.run_due()',
-			  current_database(), run_as::text;
-	/* maintenance: pg_cron's run details of pgtrade's jobs, daily */
-	EXECUTE 'SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = $1'
-		USING 'pgtrade-purge-run-details';
-	EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, $5, true)'
-		USING 'pgtrade-purge-run-details', '17 3 * * *',
-			  'SELECT pgtrade.purge_run_details()', current_database(),
-			  run_as::text;
-	RETURN v_job;
-END
-$$;
-COMMENT ON FUNCTION pgtrade.install_jobs(name) IS
-	'Schedules (again) pg_cron''s every-minute CALL pgtrade.run_due() and '
-	'a daily purge of pgtrade''s pg_cron run details older than 14 days, '
-	'as the given non-superuser login role; returns run_due''s job id.  '
-	'Superuser only.';

@@ -49,7 +49,10 @@ CREATE VIEW pgtrade.decisions_explained AS
 		   d.last_bar_ts, d.action, d.quantity, d.target_position,
 		   d.position, d.open_quantity, d.reason,
 		   d.risk_verdict->>'reason' AS risk_reason, o.client_order_id,
-		   o.status AS order_status, r.trigger, r.run_id
+		   o.status AS order_status, r.trigger, r.run_id, s.account_id,
+		   d.kind, d.params, d.signal, d.bars_used, d.last_close,
+		   d.indicators, d.confidence, d.risk_verdict, d.order_id,
+		   o.filled_quantity, o.avg_fill_price
 	FROM pgtrade.decision d
 	JOIN pgtrade.strategy s USING (strategy_id)
 	JOIN pgtrade.instrument i ON i.instrument_id = s.instrument_id
@@ -57,7 +60,9 @@ CREATE VIEW pgtrade.decisions_explained AS
 	LEFT JOIN pgtrade.orders o ON o.order_id = d.order_id
 	WHERE s.account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]);
 COMMENT ON VIEW pgtrade.decisions_explained IS
-	'Every decision with its strategy, reason, risk verdict and order.';
+	'A decision in one row: the data (last bar, bars used, last close), '
+	'the rule (kind and its params then), the values (indicators), the '
+	'reason, what the risk gate said, and the order that resulted.';
 
 CREATE VIEW pgtrade.listener_health AS
 	SELECT l.listener_id, l.name, l.pid, l.db_user, l.started_at,
@@ -89,7 +94,7 @@ DO $grants$
 DECLARE
 	v_fn regprocedure;
 BEGIN
-	/* pure computations: indicators, cron, bar arithmetic */
+	/* pure computations: indicators, cron, bar arithmetic, calendars */
 	FOR v_fn IN
 		SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
 		WHERE p.pronamespace = 'pgtrade'::regnamespace
@@ -98,7 +103,10 @@ BEGIN
 							  'cron_next_n', 'bar_end', 'sma_cross_eval',
 							  'sma_cross_validate', 'order_is_open',
 							  'position_step',
-							  'broker_status_target', 'side_from_broker')
+							  'broker_status_target', 'side_from_broker',
+							  'market_check_calendar', 'market_day',
+							  'market_sessions', 'market_status',
+							  'market_is_open')
 	LOOP
 		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO '
 			'pgtrade_reader, pgtrade_trader, pgtrade_admin, pgtrade_listener, '
@@ -130,7 +138,8 @@ GRANT EXECUTE ON FUNCTION
 	pgtrade.cancel_order(bigint, text),
 	pgtrade.run_strategy(text, timestamptz, text, boolean),
 	pgtrade.submit_decision(text, numeric, text, numeric, jsonb),
-	pgtrade.create_strategy(text, text, text, text, jsonb, numeric, text, text, interval, boolean, interval),
+	pgtrade.create_strategy(text, text, text, text, jsonb, numeric, text,
+		text, interval, boolean, interval, text),
 	pgtrade.strategy_kind_validate(text, jsonb)
 	TO pgtrade_trader, pgtrade_admin;
 /* a kind's code runs with its registrant's rights: a role that reads */
@@ -141,7 +150,8 @@ GRANT EXECUTE ON FUNCTION
 	TO pgtrade_reader, pgtrade_trader, pgtrade_admin;
 /* traders switch strategies on and off and tune them; account,
    instrument and quantity change only by creating a strategy */
-GRANT UPDATE (active, params, schedule, time_zone) ON pgtrade.strategy
+GRANT UPDATE (active, params, schedule, time_zone, market_hours,
+	disable_after_failures) ON pgtrade.strategy
 	TO pgtrade_trader, pgtrade_admin;
 
 /* admins set limits, the kill switch, accounts and instruments */
@@ -149,7 +159,9 @@ GRANT EXECUTE ON FUNCTION
 	pgtrade.set_risk_limit(text, bigint, numeric, numeric, text, numeric,
 		numeric, integer, integer, numeric, numeric, boolean),
 	pgtrade.add_account(text, text, text),
-	pgtrade.add_instrument(text, bigint, text, text, text, text, time, time),
+	pgtrade.add_instrument(text, bigint, text, text, text, text, time, time,
+		text),
+	pgtrade.set_instrument_calendar(text, text),
 	pgtrade.import_bars(regclass, interval),
 	pgtrade.import_parse_ts(interval),
 	pgtrade.bar_size_supported(interval),
@@ -166,8 +178,7 @@ GRANT EXECUTE ON FUNCTION
 
 /* the scheduler runs due strategies and nothing else */
 GRANT EXECUTE ON PROCEDURE pgtrade.run_due(timestamptz) TO pgtrade_scheduler;
-GRANT EXECUTE ON FUNCTION pgtrade.run_next_due(timestamptz),
-	pgtrade.purge_run_details(interval)
+GRANT EXECUTE ON FUNCTION pgtrade.run_next_due(timestamptz)
 	TO pgtrade_scheduler;
 
 /* the listener moves orders only through its functions */

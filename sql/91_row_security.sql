@@ -149,6 +149,9 @@ COMMENT ON VIEW pgtrade.recent_runs IS
 
 /* readers see views only; traders and admins read tables as well */
 REVOKE SELECT ON ALL TABLES IN SCHEMA pgtrade FROM pgtrade_reader;
+/* exchange calendars are reference data, readable by every role */
+GRANT SELECT ON pgtrade.market_calendar, pgtrade.market_special_day
+	TO pgtrade_reader, pgtrade_listener, pgtrade_scheduler;
 GRANT SELECT ON pgtrade.open_orders, pgtrade.positions,
 	pgtrade.decisions_explained, pgtrade.listener_health, pgtrade.open_drift,
 	pgtrade.bars, pgtrade.instruments,

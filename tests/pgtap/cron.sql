@@ -12,8 +12,14 @@
 --   happens at 05:00-05:59 UTC and again at 06:00-06:59 UTC.
 --   Europe/Berlin: CET = UTC+1, CEST = UTC+2; the 2024 changes are Mar 31
 --   and Oct 27 at 01:00 UTC.
+--   Europe/London: GMT = UTC+0, BST = UTC+1; on 2024-03-31 at 01:00 UTC
+--   the clock jumps from 01:00 GMT to 02:00 BST (local 01:00-01:59 never
+--   happens); on 2024-10-27 at 01:00 UTC it goes back from 02:00 BST to
+--   01:00 GMT, so local 01:00-01:59 happens at 00:00-00:59 UTC and again
+--   at 01:00-01:59 UTC.  2024-03-08 is a Friday (Mar 1 is one: 60 days
+--   after Monday Jan 1, 60 = 8 * 7 + 4).
 \ir preamble.psql
-SELECT plan(104);
+SELECT plan(112);
 
 -- The default zone is UTC whatever the session's: run in another one.
 SET LOCAL timezone = 'Asia/Tokyo';
@@ -115,6 +121,30 @@ SELECT is(pgtrade.cron_next(e, a::timestamptz, z), x::timestamptz,
      '2024-10-27 00:30+00'),
     ('30 2 * * *', '2024-10-27 00:30+00', 'Europe/Berlin',
      '2024-10-28 01:30+00'),
+    -- London, spring: 01:30 never happens on Mar 31; fixed-time runs
+    -- once at the first minute after the jump (02:00 BST), then daily
+    ('30 1 * * *', '2024-03-30 12:00+00', 'Europe/London',
+     '2024-03-31 01:00+00'),
+    ('30 1 * * *', '2024-03-31 01:00+00', 'Europe/London',
+     '2024-04-01 00:30+00'),
+    -- wildcard hour in the gap: 01:15 is skipped, 02:15 BST comes next
+    ('15 * * * *', '2024-03-31 00:30+00', 'Europe/London',
+     '2024-03-31 01:15+00'),
+    -- London, autumn: fixed-time runs at the first 01:30 (BST) only
+    ('30 1 * * *', '2024-10-26 12:00+00', 'Europe/London',
+     '2024-10-27 00:30+00'),
+    ('30 1 * * *', '2024-10-27 00:30+00', 'Europe/London',
+     '2024-10-28 01:30+00'),
+    -- wildcard in the overlap: the second 01:30 (GMT) too
+    ('30 * * * *', '2024-10-27 00:30+00', 'Europe/London',
+     '2024-10-27 01:30+00'),
+    -- month end in London summer time: no April 31, so May 31 09:00 BST
+    ('0 9 31 * *', '2024-04-01 00:00+00', 'Europe/London',
+     '2024-05-31 08:00+00'),
+    -- a weekday schedule across a weekend and New York's spring change:
+    -- after Friday Mar 8 16:40 EST, Monday Mar 11 16:35 EDT
+    ('35 16 * * MON-FRI', '2024-03-08 21:40+00', 'America/New_York',
+     '2024-03-11 20:35+00'),
     -- zone names in any case, as PostgreSQL accepts them
     ('0 9 * * *', '2024-05-15 00:00+00', 'america/new_york',
      '2024-05-15 13:00+00')

@@ -14,7 +14,7 @@ SELECT pgtrade.add_account('TAPKB') \g /dev/null
 SELECT pgtrade.set_risk_limit(max_position => 1000) \g /dev/null
 SELECT pgtrade.place_order('TAPKB', 'TAPX', 'buy', 1) \g /dev/null
 SELECT pgtrade.create_strategy('tap_b_cross', 'sma_cross', 'TAPX', 'TAPKB',
-	'{"fast": 2, "slow": 3}', 10) \g /dev/null
+	'{"fast": 2, "slow": 3}', 10, market_hours => 'always') \g /dev/null
 INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPX'), '1 day',
 	date_trunc('day', now()) - interval '1 day', 10, 11, 9, 10, 100);
 CREATE ROLE tap_quant IN ROLE pgtrade_reader;
@@ -105,7 +105,8 @@ RESET ROLE;
 SELECT is((SELECT owner_role::text FROM pgtrade.strategy_kind WHERE name = 'tap_snoop'),
 	'tap_quant', 'the kind records the role it runs as');
 SELECT pgtrade.create_strategy('tap_snoop_s', 'tap_snoop', 'TAPX', 'TAPKA', '{}',
-	1, max_bar_age => '100 years') \g /dev/null
+	1, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
 
 -- run by a superuser, the evaluator still has tap_quant's rights only
 CREATE TEMP TABLE tap_run AS
@@ -177,7 +178,8 @@ SELECT pgtrade.add_instrument('TAPKY', 990511) \g /dev/null
 INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPKY'), '1 day',
 	date_trunc('day', now()) - interval '1 day', 10, 11, 9, 10, 100);
 SELECT pgtrade.create_strategy('tap_path_s', 'tap_path', 'TAPKY', 'TAPKA', '{}',
-	1, max_bar_age => '100 years') \g /dev/null
+	1, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
 CREATE TEMP TABLE tap_run3 AS
 SELECT * FROM pgtrade.run_strategy('tap_path_s', place_orders => true);
 SELECT is((SELECT status || ': ' || reason FROM tap_run3),
@@ -248,7 +250,8 @@ SELECT pgtrade.add_instrument('TAPKZ', 990512) \g /dev/null
 INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPKZ'), '1 day',
 	date_trunc('day', now()) - interval '1 day', 10, 11, 9, 10, 100);
 SELECT pgtrade.create_strategy('tap_leave_s', 'tap_leave', 'TAPKZ', 'TAPKA', '{}',
-	1, max_bar_age => '100 years') \g /dev/null
+	1, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
 CREATE TEMP TABLE tap_run4 AS
 SELECT * FROM pgtrade.run_strategy('tap_leave_s', place_orders => true);
 SELECT matches((SELECT status || ': ' || reason FROM tap_run4),

@@ -1,7 +1,7 @@
 -- performance.sql: a strategy's daily performance from its fills and
 -- daily closes.  Every figure is worked out by hand below.
 \ir preamble.psql
-SELECT plan(9);
+SELECT plan(15);
 
 -- Closes 10, 12, 9, 11 on 2024-01-02 .. 01-05; fills (New York times):
 --   01-02 15:00 buy 10 @ 10        position 10 @ 10
@@ -52,6 +52,21 @@ SELECT is((SELECT sum(realized_pnl) FROM pgtrade.strategy_performance('tap_perf'
 	(SELECT realized_pnl FROM pgtrade.position WHERE account_id = 'TAPPERF'),
 	'daily realized P&L adds up to the position''s');
 
+-- the daily rollup stores the same figures, once
+SELECT is(pgtrade.rollup_performance('tap_perf'), 4, 'the rollup stores four days');
+SELECT results_eq(
+	$$SELECT day, trades, net_position, realized_pnl, cumulative_realized,
+		unrealized_pnl, equity, drawdown FROM pgtrade.strategy_daily
+	  WHERE strategy = 'tap_perf' ORDER BY day$$,
+	$$VALUES ('2024-01-02'::date, 1, 10::numeric, 0::numeric, 0::numeric,
+			  0::numeric, 0::numeric, 0::numeric),
+		('2024-01-03', 1, 5, 10, 10, 10, 20, 0),
+		('2024-01-04', 0, 5, 0, 10, -5, 5, -15),
+		('2024-01-05', 1, 0, 5, 15, 0, 15, -5)$$,
+	'the stored days hold the figures worked out above');
+SELECT is(pgtrade.rollup_performance('tap_perf'), 0,
+	'a second rollup changes nothing');
+
 -- a correction replaces its execution in the report too: the 01-03 sell
 -- corrected to 13 realizes 5 * (13 - 10) = 15 instead of 10, 20 in all
 SELECT ok(pgtrade.record_fill('pf.b.01.02', NULL, 'TAPPERF', 990050, 'S', 5,
@@ -61,6 +76,20 @@ SELECT is((SELECT realized_pnl FROM pgtrade.strategy_performance('tap_perf')
 	'the corrected day realizes 15');
 SELECT is((SELECT sum(realized_pnl) FROM pgtrade.strategy_performance('tap_perf')),
 	20::numeric, 'daily realized P&L still adds up: 15 + 5');
+-- stored again: 01-03 realizes 15 (to date 15), 01-04 and 01-05 carry
+-- the extra 5 in realized to date and equity: three days change
+SELECT is(pgtrade.rollup_performance('tap_perf'), 3,
+	'after the correction the rollup rewrites the three days it changed');
+SELECT results_eq(
+	$$SELECT cumulative_realized, equity, drawdown FROM pgtrade.performance
+	  WHERE strategy_id = (SELECT strategy_id FROM pgtrade.strategy
+						   WHERE name = 'tap_perf')
+	  ORDER BY day$$,
+	$$VALUES (0::numeric, 0::numeric, 0::numeric), (15, 25, 0), (15, 10, -15),
+		(20, 20, -5)$$,
+	'realized to date 0, 15, 15, 20; equity 0, 25, 10, 20');
+SELECT throws_ok($$SELECT pgtrade.rollup_performance('nope')$$,
+	'42704', 'strategy "nope" does not exist', 'the rollup refuses one too');
 SELECT throws_ok($$SELECT * FROM pgtrade.strategy_performance('nope')$$,
 	'42704', 'strategy "nope" does not exist', 'an unknown strategy is refused');
 

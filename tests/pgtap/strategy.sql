@@ -78,10 +78,12 @@ SELECT is(round((SELECT (indicators->>'slow')::numeric FROM pgtrade.decision
 SELECT matches((SELECT reason FROM pgtrade.decision
 		   ORDER BY decision_id DESC LIMIT 1), 'crossed above',
 	'the reason says the fast SMA crossed above');
-SELECT is((SELECT count(*)::int FROM pgtrade.workflow_step s
+SELECT is((SELECT string_agg(s.step_no || ' ' || s.name, ', ' ORDER BY s.step_no)
+		   FROM pgtrade.workflow_step s
 		   JOIN pgtrade.decision d USING (run_id)
 		   WHERE d.decision_id = (SELECT max(decision_id) FROM pgtrade.decision)),
-	4, 'a run that orders has four steps');
+	'0 market_hours, 1 load_bars, 2 evaluate, 3 decide, 4 order',
+	'a run that orders has five steps, the calendar''s first');
 SELECT is((SELECT o.strategy_id FROM pgtrade.orders o
 		   ORDER BY order_id DESC LIMIT 1),
 	(SELECT strategy_id FROM pgtrade.strategy WHERE name = 'tap_cross'),
@@ -139,7 +141,7 @@ INSERT INTO pgtrade.bar SELECT pgtrade.instrument_id('TAPY'), bar_size, ts,
 	open, high, low, close, volume FROM pgtrade.bar
 WHERE instrument_id = pgtrade.instrument_id('TAPX');
 SELECT pgtrade.create_strategy('tap_broken_s', 'tap_broken', 'TAPY', 'TAPACCT1',
-	'{}', 1, max_bar_age => '100 years');
+	'{}', 1, max_bar_age => '100 years', market_hours => 'always');
 SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_twin', 'sma_cross',
 	'TAPX', 'TAPACCT1', '{"fast": 2, "slow": 3}', 10)$$, '23505',
 	'account TAPACCT1 already has a strategy on this instrument',
@@ -151,7 +153,7 @@ INSERT INTO pgtrade.bar SELECT pgtrade.instrument_id('TAPZ'), bar_size, ts,
 	open, high, low, close, volume FROM pgtrade.bar
 WHERE instrument_id = pgtrade.instrument_id('TAPX');
 SELECT pgtrade.create_strategy('tap_stale', 'sma_cross', 'TAPZ', 'TAPACCT1',
-	'{"fast": 2, "slow": 3}', 10);
+	'{"fast": 2, "slow": 3}', 10, market_hours => 'always');
 SELECT results_eq($$SELECT status, action FROM pgtrade.run_strategy('tap_stale')$$,
 	$$VALUES ('skipped', NULL::text)$$,
 	'a run now on 2024 bars is skipped (default max_bar_age 5 days)');
@@ -169,7 +171,7 @@ SELECT throws_ok($$SELECT * FROM pgtrade.run_strategy('tap_cross',
 	'a run in the future is refused');
 
 -- the scheduler: due strategies run once per slot; failures stay apart
-UPDATE pgtrade.strategy SET active = true
+UPDATE pgtrade.strategy SET active = true, market_hours = 'always'
 WHERE name IN ('tap_cross', 'tap_broken_s');
 UPDATE pgtrade.strategy SET next_run_at = date_trunc('minute', now())
 WHERE name IN ('tap_cross', 'tap_broken_s');

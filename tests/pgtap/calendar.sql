@@ -1,0 +1,193 @@
+-- tests/pgtap/calendar.sql: the exchange calendar (market_status,
+-- market_is_open, market_sessions) and strategies that skip closed
+-- markets.
+--
+-- Expected values are facts from the New York Stock Exchange's published
+-- holiday and early-close calendars, and weekdays worked out by hand:
+--   2024-11-28 is Thanksgiving (fourth Thursday: Nov 1 is a Friday, so
+--   Thursdays fall on 7, 14, 21, 28); Nov 29 closes at 13:00.
+--   2026-07-04 is a Saturday: the holiday is Friday Jul 3.
+--   2027-06-19 is a Saturday: Juneteenth is observed Friday Jun 18; it
+--   was first a market holiday in 2022 (observed Monday Jun 20, as Jun 19
+--   was a Sunday), so Friday 2021-06-18 was a session.
+--   2022-01-01 is a Saturday: New Year's Day is not moved to the Friday,
+--   so 2021-12-31 was a session; 2023-01-01 is a Sunday: closed Monday
+--   Jan 2.
+--   Good Friday 2024 is Mar 29 (Easter Mar 31).  Closures: 2012-10-29 and
+--   30 (Hurricane Sandy), 2025-01-09 (Jimmy Carter).
+--   Trading days published for whole years: 2001 248, 2012 250, 2018 251,
+--   2020 253, 2023 250, 2024 252.
+--   New York is UTC-5 in winter (EST) and UTC-4 in summer (EDT); 2024's
+--   change is Mar 10, so 09:30 is 14:30 UTC on Mar 8 and 13:30 UTC on
+--   Mar 11.
+\ir preamble.psql
+SELECT plan(48);
+
+SELECT is((SELECT count(*)::int FROM pgtrade.market_calendar
+		   WHERE calendar = 'XNYS' AND time_zone = 'America/New_York'
+			 AND regular_open = '09:30' AND regular_close = '16:00'
+			 AND first_day = '2000-01-01' AND last_day = '2027-12-31'), 1,
+	'XNYS: New York, 09:30 to 16:00, data for 2000 through 2027');
+SELECT is((SELECT calendar FROM pgtrade.instrument WHERE symbol = 'TAPX'),
+	'XNYS', 'an instrument follows XNYS unless told otherwise');
+
+-- sessions: open includes 09:30, excludes the close
+SELECT is(pgtrade.market_is_open('XNYS', '2024-03-08 14:30+00'), true,
+	'open at 09:30 EST on Friday 2024-03-08');
+SELECT is(pgtrade.market_is_open('XNYS', '2024-03-08 14:29:59+00'), false,
+	'not a second before');
+SELECT is(pgtrade.market_is_open('XNYS', '2024-03-08 20:59:59+00'), true,
+	'open a second before 16:00 EST');
+SELECT is(pgtrade.market_is_open('XNYS', '2024-03-08 21:00+00'), false,
+	'closed at 16:00 EST');
+SELECT is(pgtrade.market_is_open('XNYS', '2024-03-11 13:30+00'), true,
+	'after the spring change 09:30 EDT is 13:30 UTC');
+SELECT is(pgtrade.market_is_open('XNYS', '2024-03-08 13:30+00'), false,
+	'which before it was 08:30 EST: closed');
+SELECT is((pgtrade.market_status('XNYS', '2024-03-08 13:30+00')).reason,
+	'XNYS opens at 09:30', 'before the open the reason says when it opens');
+SELECT is(pgtrade.market_is_open('XNYS', '2024-03-09 15:00+00'), false,
+	'closed on a Saturday');
+SELECT is((pgtrade.market_status('XNYS', '2024-03-09 15:00+00')).reason,
+	'XNYS is closed on 2024-03-09 (weekend); next session opens 2024-03-11 09:30 America/New_York',
+	'a weekend says so, and when the next session opens');
+
+-- holidays, observed days, one-off closures
+SELECT is((pgtrade.market_status('XNYS', '2024-11-28 15:00+00')).reason,
+	'XNYS is closed on 2024-11-28 (Thanksgiving Day); next session opens 2024-11-29 09:30 America/New_York',
+	'Thanksgiving is closed, with its name');
+SELECT is(pgtrade.market_is_open('XNYS', '2024-03-29 15:00+00'), false,
+	'Good Friday 2024-03-29 is closed');
+SELECT is(pgtrade.market_is_open('XNYS', '2026-07-03 15:00+00'), false,
+	'Independence Day on a Saturday closes Friday 2026-07-03');
+SELECT is(pgtrade.market_is_open('XNYS', '2027-06-18 15:00+00'), false,
+	'Juneteenth on a Saturday closes Friday 2027-06-18');
+SELECT is(pgtrade.market_is_open('XNYS', '2022-06-20 15:00+00'), false,
+	'Juneteenth on a Sunday closes Monday 2022-06-20');
+SELECT is(pgtrade.market_is_open('XNYS', '2021-06-18 15:00+00'), true,
+	'before 2022 Juneteenth was a session');
+SELECT is(pgtrade.market_is_open('XNYS', '2021-12-31 15:00+00'), true,
+	'New Year''s Day on a Saturday is not moved to the Friday');
+SELECT is(pgtrade.market_is_open('XNYS', '2023-01-02 15:00+00'), false,
+	'New Year''s Day on a Sunday closes the Monday');
+SELECT is(pgtrade.market_is_open('XNYS', '2012-10-30 15:00+00'), false,
+	'closed for Hurricane Sandy');
+SELECT is(pgtrade.market_is_open('XNYS', '2025-01-09 15:00+00'), false,
+	'closed for the national day of mourning in 2025');
+
+-- early closes
+SELECT is(pgtrade.market_is_open('XNYS', '2024-11-29 17:59+00'), true,
+	'open at 12:59 EST the day after Thanksgiving');
+SELECT is(pgtrade.market_is_open('XNYS', '2024-11-29 18:00+00'), false,
+	'closed from 13:00 EST that day');
+SELECT is((pgtrade.market_status('XNYS', '2024-11-29 18:00+00')).reason,
+	'XNYS closed at 13:00 (early close after Thanksgiving); next session opens 2024-12-02 09:30 America/New_York',
+	'an early close says so');
+SELECT results_eq($$SELECT day FROM pgtrade.market_sessions('XNYS',
+		'2024-01-01', '2024-12-31') WHERE early_close ORDER BY day$$,
+	$$VALUES ('2024-07-03'::date), ('2024-11-29'), ('2024-12-24')$$,
+	'2024''s early closes: Jul 3, Nov 29, Dec 24');
+SELECT is(pgtrade.market_is_open('XNYS', '2024-07-03 17:30+00'), false,
+	'13:30 EDT on 2024-07-03 is after the early close');
+
+-- whole years against the published counts
+SELECT results_eq($$SELECT y, (SELECT count(*)::int FROM pgtrade.market_sessions(
+		'XNYS', make_date(y, 1, 1), make_date(y, 12, 31)))
+	FROM unnest(ARRAY[2001, 2012, 2018, 2020, 2023, 2024]) y$$,
+	$$VALUES (2001, 248), (2012, 250), (2018, 251), (2020, 253), (2023, 250),
+		(2024, 252)$$,
+	'trading days a year match the published counts');
+SELECT results_eq($$SELECT day, to_char(opens AT TIME ZONE 'UTC', 'HH24:MI'),
+		to_char(closes AT TIME ZONE 'UTC', 'HH24:MI'), early_close, note
+	FROM pgtrade.market_sessions('XNYS', '2024-11-27', '2024-12-02')$$,
+	$$VALUES ('2024-11-27'::date, '14:30', '21:00', false, NULL::text),
+		('2024-11-29', '14:30', '18:00', true, 'early close after Thanksgiving'),
+		('2024-12-02', '14:30', '21:00', false, NULL)$$,
+	'sessions list opens and closes in UTC, early closes with their note');
+
+-- outside the data, and bad input
+SELECT is(pgtrade.market_is_open('XNYS', '2028-01-03 15:00+00'), NULL,
+	'open or not is unknown outside the data');
+SELECT is((pgtrade.market_status('XNYS', '2028-01-03 15:00+00')).reason,
+	'calendar XNYS has no data for 2028-01-03 (it covers 2000-01-01 to 2027-12-31)',
+	'and the reason says so');
+SELECT throws_ok($$SELECT * FROM pgtrade.market_sessions('XNYS', '2027-12-01',
+	'2028-01-31')$$, '22023',
+	'calendar "XNYS" has data from 2000-01-01 to 2027-12-31, not for 2027-12-01 to 2028-01-31',
+	'a list of sessions past the data is refused');
+SELECT throws_ok($$SELECT * FROM pgtrade.market_sessions('XNYS', '2024-02-01',
+	'2024-01-01')$$, '22023', NULL, 'a reversed range is refused');
+SELECT throws_ok($$SELECT pgtrade.market_is_open('XLON', now())$$, '42704',
+	'market calendar "XLON" does not exist', 'an unknown calendar is refused');
+SELECT throws_ok($$SELECT pgtrade.market_is_open('XNYS', 'infinity')$$,
+	'22023', 'market_status needs a finite time', 'infinity is refused');
+SELECT throws_ok($$SELECT pgtrade.set_instrument_calendar('TAPX', 'XLON')$$,
+	'42704', 'market calendar "XLON" does not exist',
+	'an instrument cannot name an unknown calendar');
+SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPX', calendar => 'TAPCAL')$$,
+	'42704', NULL, 'nor be registered with one');
+
+-- a calendar of one's own: a late open and a weekend session
+INSERT INTO pgtrade.market_calendar (calendar, description, time_zone,
+	regular_open, regular_close, first_day, last_day)
+VALUES ('TAPCAL', 'pgTAP calendar', 'Europe/London', '08:00', '16:30',
+	'2024-01-01', '2024-12-31');
+INSERT INTO pgtrade.market_special_day VALUES
+	('TAPCAL', '2024-06-03', '10:30', '16:30', 'late open'),
+	('TAPCAL', '2024-06-08', '09:00', '12:00', 'Saturday session');
+SELECT is((pgtrade.market_status('TAPCAL', '2024-06-03 09:00+00')).reason,
+	'TAPCAL opens at 10:30 (late open)', 'a late open: closed at 10:00 BST, opens 10:30');
+SELECT is(pgtrade.market_is_open('TAPCAL', '2024-06-03 09:30+00'), true,
+	'and open at 10:30 BST (09:30 UTC)');
+SELECT is(pgtrade.market_is_open('TAPCAL', '2024-06-08 10:00+00'), true,
+	'a Saturday session opens the weekend day');
+SELECT is(pgtrade.market_is_open('TAPCAL', '2024-06-09 10:00+00'), false,
+	'the Sunday stays closed');
+SELECT lives_ok($$SELECT pgtrade.add_instrument('TAPLON', calendar => 'TAPCAL',
+	time_zone => 'Europe/London')$$, 'an instrument may follow it');
+SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPLON', calendar => 'XNYS',
+	time_zone => 'Europe/London')$$, '22023',
+	'instrument "TAPLON" is already registered with calendar TAPCAL',
+	'a calendar is never changed silently');
+
+-- strategies: a daily one runs on session days, at any hour
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPX'), '1 day',
+	(d::date::timestamp AT TIME ZONE 'America/New_York'), c, c, c, c, 1000
+FROM (VALUES ('2024-11-20', 10), ('2024-11-21', 10), ('2024-11-22', 10),
+			 ('2024-11-25', 10), ('2024-11-26', 10), ('2024-11-27', 10),
+			 ('2024-11-29', 10)) v(d, c);
+SELECT pgtrade.create_strategy('tap_cal', 'sma_cross', 'TAPX', 'TAPACCT1',
+	'{"fast": 2, "slow": 3}', 10) \g /dev/null
+SELECT results_eq($$SELECT status, reason FROM pgtrade.run_strategy('tap_cal',
+	'2024-11-28 21:35+00')$$,
+	$$VALUES ('skipped', 'market closed: XNYS is closed on 2024-11-28 (Thanksgiving Day); next session opens 2024-11-29 09:30 America/New_York')$$,
+	'a daily strategy skips Thanksgiving and says why');
+SELECT is((SELECT s.output->>'trading_day' FROM pgtrade.workflow_step s
+		   JOIN pgtrade.workflow_run r USING (run_id)
+		   JOIN pgtrade.strategy t USING (strategy_id)
+		   WHERE t.name = 'tap_cal' AND s.name = 'market_hours'), 'false',
+	'the run''s first step records what the calendar said');
+SELECT results_eq($$SELECT status, action FROM pgtrade.run_strategy('tap_cal',
+	'2024-11-29 21:35+00')$$, $$VALUES ('succeeded', 'hold')$$,
+	'after an early close it runs: the day had a session');
+-- an intraday one runs only while the session is open
+UPDATE pgtrade.strategy SET market_hours = 'open' WHERE name = 'tap_cal';
+SELECT results_eq($$SELECT status, reason FROM pgtrade.run_strategy('tap_cal',
+	'2024-11-29 18:30+00')$$,
+	$$VALUES ('skipped', 'market closed: XNYS closed at 13:00 (early close after Thanksgiving); next session opens 2024-12-02 09:30 America/New_York')$$,
+	'market_hours open skips after the early close');
+-- always, or an instrument without a calendar: runs whatever the day
+UPDATE pgtrade.strategy SET market_hours = 'always' WHERE name = 'tap_cal';
+SELECT results_eq($$SELECT status FROM pgtrade.run_strategy('tap_cal',
+	'2024-11-28 21:35+00')$$, $$VALUES ('succeeded')$$,
+	'market_hours always runs on Thanksgiving');
+UPDATE pgtrade.strategy SET market_hours = NULL WHERE name = 'tap_cal';
+SELECT pgtrade.set_instrument_calendar('TAPX', NULL);
+SELECT results_eq($$SELECT status FROM pgtrade.run_strategy('tap_cal',
+	'2024-11-28 21:40+00')$$, $$VALUES ('succeeded')$$,
+	'so does a strategy on an instrument that trades at all hours');
+
+SELECT * FROM finish();
+ROLLBACK;
