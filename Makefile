@@ -13,8 +13,8 @@
 #   make fuzz          the same for FUZZ_SECONDS (default 600), its
 #                      corpus kept in results/fuzz/corpus
 #   make demo          sandbox, then the demo (DATA=... to choose bars)
-#   make bench         indicator, cron and listener benchmarks against the
-#                      sandbox (bench/run.sh; BENCH=listener for one)
+#   make bench         indicator, cron, scheduler and listener benchmarks on
+#                      the sandbox (bench/run.sh; BENCH=run_due for one)
 #   make crash         sandbox, then the listener crash suite: the listener
 #                      killed CRASH_KILLS times (default 200)
 #   make stop          stop the sandbox and the processes tests started

@@ -179,6 +179,9 @@ CREATE TABLE pgtrade.strategy (
 );
 CREATE UNIQUE INDEX strategy_one_per_position
 	ON pgtrade.strategy (account_id, instrument_id);
+/* the scheduler's question: which active strategy is due first */
+CREATE INDEX strategy_due ON pgtrade.strategy (next_run_at, strategy_id)
+	WHERE active;
 COMMENT ON TABLE pgtrade.strategy IS
 	'Strategies: a kind with validated params, one instrument and '
 	'account, a cron schedule in a time zone, and a fixed order quantity '
@@ -335,6 +338,7 @@ CREATE TABLE pgtrade.decision (
 	params			jsonb,
 	created_at		timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX decision_run ON pgtrade.decision (run_id);
 /*
  * One direction only: orders.decision_id references decision.  A second
  * key from decision.order_id back to orders would be a cycle, and

@@ -43,6 +43,15 @@ LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION pgtrade.kind_evaluate_as(name, regprocedure, jsonb,
 	timestamptz[], float8[], float8[], float8[], float8[], float8[]) IS
 	'Internal: calls a strategy kind''s evaluator as the kind''s role.';
+CREATE FUNCTION pgtrade.kind_evaluate(fn regprocedure, params jsonb,
+	ts timestamptz[], open float8[], high float8[], low float8[],
+	close float8[], volume float8[])
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pgtrade_kind_call'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION pgtrade.kind_evaluate(regprocedure, jsonb, timestamptz[],
+	float8[], float8[], float8[], float8[], float8[]) IS
+	'Internal: calls a built-in strategy kind''s evaluator directly.';
 CREATE FUNCTION pgtrade.acting_role()
 RETURNS name
 AS 'MODULE_PATHNAME', 'pgtrade_acting_role'

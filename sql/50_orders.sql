@@ -120,10 +120,16 @@ COMMENT ON FUNCTION pgtrade.open_side_quantities(text, bigint, bigint) IS
 CREATE FUNCTION pgtrade.open_quantity(account_id text, instrument_id bigint,
 	except_order bigint DEFAULT NULL)
 RETURNS numeric
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT q.buys - q.sells FROM pgtrade.open_side_quantities($1, $2, $3) q;
+DECLARE
+	v_q record;
+BEGIN
+	/* PL/pgSQL, as position_quantity: every run and order calls it */
+	v_q := pgtrade.open_side_quantities($1, $2, $3);
+	RETURN v_q.buys - v_q.sells;
+END
 $$;
 COMMENT ON FUNCTION pgtrade.open_quantity(text, bigint, bigint) IS
 	'Signed quantity (buys positive) of an account''s orders in an '

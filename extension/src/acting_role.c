@@ -27,12 +27,16 @@
 #include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "catalog/pg_type.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(pgtrade_acting_role);
 PG_FUNCTION_INFO_V1(pgtrade_kind_call_as);
+PG_FUNCTION_INFO_V1(pgtrade_kind_call);
 
 void _PG_init(void);
 
@@ -93,6 +97,92 @@ pgtrade_acting_role(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The function fn must take the arguments after the first skip of this
+ * call (its SQL declaration's) and return what the call returns: a
+ * kind's function may have been altered or replaced since it was checked.
+ */
+static void
+check_kind_signature(FunctionCallInfo fcinfo, Oid fn, int skip)
+{
+	int	 nargs = PG_NARGS() - skip;
+	Oid *want_types;
+	Oid *have_types;
+	int	 want_n;
+	int	 have_n;
+
+	if (get_func_rettype(fn) != get_func_signature(fcinfo->flinfo->fn_oid, &want_types, &want_n) ||
+		get_func_signature(fn, &have_types, &have_n) == InvalidOid ||
+		have_n != nargs || want_n != nargs + skip ||
+		memcmp(have_types, want_types + skip, nargs * sizeof(Oid)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
+				 errmsg("function %u no longer has the signature of its "
+						"strategy kind",
+						fn)));
+}
+
+/*
+ * An evaluator's bars must be oldest first, each after the one before:
+ * the run's query orders them, and this makes any mistake in that order
+ * fail the run instead of feeding indicators a shuffled series.
+ */
+static void
+check_bars_in_order(ArrayType *ts)
+{
+	Datum *elems;
+	bool  *nulls;
+	int	   n;
+	int	   i;
+
+	deconstruct_array(ts, TIMESTAMPTZOID, sizeof(TimestampTz), true,
+					  TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		if (nulls[i] ||
+			(i > 0 && DatumGetTimestampTz(elems[i]) <= DatumGetTimestampTz(elems[i - 1])))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("bars passed to a strategy kind are not in "
+							"time order at position %d",
+							i + 1)));
+	}
+}
+
+/*
+ * kind_call(fn regprocedure, params, ts, open, high, low, close,
+ * volume): call a built-in kind's C evaluator directly, as the caller,
+ * without building and planning a statement for every run.
+ */
+Datum
+pgtrade_kind_call(PG_FUNCTION_ARGS)
+{
+	Oid		 fn = PG_GETARG_OID(0);
+	int		 nargs = PG_NARGS() - 1;
+	FmgrInfo flinfo;
+	LOCAL_FCINFO(call, FUNC_MAX_ARGS);
+	Datum result;
+	int	  i;
+
+	check_kind_signature(fcinfo, fn, 1);
+	if (nargs == 7 && !PG_ARGISNULL(2))
+		check_bars_in_order(PG_GETARG_ARRAYTYPE_P(2));
+	fmgr_info(fn, &flinfo);
+	InitFunctionCallInfoData(*call, &flinfo, nargs, PG_GET_COLLATION(), NULL,
+							 NULL);
+	for (i = 0; i < nargs; i++)
+	{
+		call->args[i].value = PG_GETARG_DATUM(i + 1);
+		call->args[i].isnull = PG_ARGISNULL(i + 1);
+		if (call->args[i].isnull && flinfo.fn_strict)
+			PG_RETURN_NULL();
+	}
+	result = FunctionCallInvoke(call);
+	if (call->isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}
+
+/*
  * kind_call_as(role name, fn regprocedure, arg1, ..., argN): call a user
  * kind's function as its role, whatever the function says of itself.
  *
@@ -122,10 +212,6 @@ pgtrade_kind_call_as(PG_FUNCTION_ARGS)
 	LOCAL_FCINFO(call, FUNC_MAX_ARGS);
 	volatile Datum result = (Datum) 0;
 	volatile bool  isnull = true;
-	Oid			  *want_types;
-	Oid			  *have_types;
-	int			   want_n;
-	int			   have_n;
 	int			   i;
 
 	if (acting)
@@ -136,16 +222,10 @@ pgtrade_kind_call_as(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("a strategy kind's role may not be a superuser")));
-	/* the function must take and return what this variant passes on */
-	if (get_func_rettype(fn) != get_func_signature(fcinfo->flinfo->fn_oid, &want_types, &want_n) ||
-		get_func_signature(fn, &have_types, &have_n) == InvalidOid ||
-		have_n != nargs || want_n != nargs + 2 ||
-		memcmp(have_types, want_types + 2, nargs * sizeof(Oid)) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
-				 errmsg("function %u no longer has the signature of its "
-						"strategy kind",
-						fn)));
+	check_kind_signature(fcinfo, fn, 2);
+	/* an evaluator (params, ts, open, ...) gets its bars in order */
+	if (nargs == 7 && !PG_ARGISNULL(3))
+		check_bars_in_order(PG_GETARG_ARRAYTYPE_P(3));
 	fmgr_info(fn, &flinfo);
 	InitFunctionCallInfoData(*call, &flinfo, nargs, PG_GET_COLLATION(), NULL,
 							 NULL);

@@ -2,7 +2,7 @@
 -- off after failing, retention of run steps, and install_jobs.  (The
 -- performance rollup is tested with its figures in performance.sql.)
 \ir preamble.psql
-SELECT plan(36);
+SELECT plan(41);
 
 -- Orders in every state the check looks at, their times forced back with
 -- the state machine's trigger off.  Ages against the default 10 minutes:
@@ -129,6 +129,37 @@ WHERE name = 'tap_hk_s';
 SELECT ok(pg_temp.tap_run_slot('0 minutes'), 'a fourth run fails');
 SELECT is((SELECT active FROM pgtrade.strategy WHERE name = 'tap_hk_s'), true,
 	'with no limit it stays on');
+
+-- the scheduler's commits: a run that placed no order need not wait for
+-- its WAL; one that placed an order must, whatever the default
+SET LOCAL synchronous_commit = on;
+SELECT ok(pg_temp.tap_run_slot('5 minutes'), 'a run without an order');
+SELECT is(current_setting('synchronous_commit'), 'off',
+	'commits asynchronously');
+SET ROLE tap_hk_kinds;
+CREATE FUNCTION tap_hk.long_eval(jsonb, timestamptz[], float8[],
+	float8[], float8[], float8[], float8[]) RETURNS jsonb LANGUAGE sql
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT '{"target": 1, "reason": "always long"}'::jsonb $$;
+SELECT pgtrade.register_kind('tap_hk_long',
+	'tap_hk.long_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_hk.broken_validate(jsonb)') \g /dev/null
+RESET ROLE;
+SELECT pgtrade.add_instrument('TAPHKL', 990521) \g /dev/null
+INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPHKL'), '1 day',
+	'2024-01-02 05:00+00', 10, 10, 10, 10, 1000);
+SELECT pgtrade.create_strategy('tap_hk_l', 'tap_hk_long', 'TAPHKL',
+	'TAPACCT1', '{}', 1, active => true, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
+UPDATE pgtrade.strategy SET next_run_at = date_trunc('minute', now())
+WHERE name = 'tap_hk_l';
+SET LOCAL synchronous_commit = off;
+SELECT ok(pgtrade.run_next_due(now()), 'a run that places an order');
+SELECT is((SELECT count(*)::int FROM pgtrade.orders o
+		   JOIN pgtrade.strategy s USING (strategy_id)
+		   WHERE s.name = 'tap_hk_l'), 1, 'placed one');
+SELECT is(current_setting('synchronous_commit'), 'on',
+	'commits synchronously, though the session said off');
 
 -- retention of run steps: runs, decisions and orders stay.  An
 -- external decision's run has two steps (the decision as submitted, and

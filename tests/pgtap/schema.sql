@@ -4,7 +4,7 @@
 -- what.  A new or vanished object fails here until this list says so.
 \ir preamble.psql
 SET search_path = public;
-SELECT plan(25);
+SELECT plan(26);
 
 SELECT set_eq(
 	$$SELECT pg_describe_object(classid, objid, 0) FROM pg_depend
@@ -15,6 +15,7 @@ SELECT set_eq(
 		('view pgtrade.upcoming_runs'),
 		('view pgtrade.recent_runs'),
 		('function pgtrade.acting_role()'),
+		('function pgtrade.kind_evaluate(regprocedure,jsonb,timestamp with time zone[],double precision[],double precision[],double precision[],double precision[],double precision[])'),
 		('function pgtrade.kind_validate_as(name,regprocedure,jsonb)'),
 		('function pgtrade.kind_evaluate_as(name,regprocedure,jsonb,timestamp with time zone[],double precision[],double precision[],double precision[],double precision[],double precision[])'),
 		('function pgtrade.kind_refusal(pgtrade.strategy_kind)'),
@@ -314,6 +315,20 @@ SELECT is((SELECT count(*)::int FROM pg_class c
 			 AND c.relkind IN ('r', 'v')
 			 AND obj_description(c.oid, 'pg_class') IS NULL), 0,
 	'every table and view has a comment');
+
+-- the strategy trigger that validates updates lists every column but the
+-- two the scheduler writes, so that a new column is never left unchecked
+SELECT set_eq(
+	$$SELECT a.attname::text FROM pg_trigger t
+	  JOIN pg_attribute a ON a.attrelid = t.tgrelid
+		 AND a.attnum = ANY (t.tgattr::int2[])
+	  WHERE t.tgrelid = 'pgtrade.strategy'::regclass
+		AND t.tgname = 'strategy_before_update'$$,
+	$$SELECT a.attname::text FROM pg_attribute a
+	  WHERE a.attrelid = 'pgtrade.strategy'::regclass AND a.attnum > 0
+		AND NOT a.attisdropped
+		AND a.attname NOT IN ('next_run_at', 'updated_at')$$,
+	'strategy_before_update fires for every column but next_run_at and updated_at');
 
 SELECT * FROM finish();
 ROLLBACK;

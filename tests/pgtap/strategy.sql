@@ -2,7 +2,7 @@
 -- target against position and open orders, record every step, and fail
 -- alone.  The series and its SMAs are worked out by hand below.
 \ir preamble.psql
-SELECT plan(48);
+SELECT plan(50);
 
 -- closes 10, 9, 8, 9, 11, 12 on 2024-01-02 .. 2024-01-09 (weekdays);
 -- fast SMA(2) and slow SMA(3) on each bar from the third:
@@ -197,6 +197,9 @@ SELECT is((SELECT status FROM pgtrade.workflow_run ORDER BY run_id DESC LIMIT 1)
 	'missed', 'a run an hour past its slot is recorded as missed');
 SELECT ok((SELECT next_run_at > now() FROM pgtrade.strategy
 		   WHERE name = 'tap_cross'), 'next_run_at moves past now');
+UPDATE pgtrade.strategy SET next_run_at = NULL WHERE name = 'tap_cross';
+SELECT ok((SELECT next_run_at > now() FROM pgtrade.strategy
+		   WHERE name = 'tap_cross'), 'a cleared next_run_at is computed again');
 
 -- an outside decider: position 10 and a pending sell of 10, target 30:
 -- 30 - 10 - (-10) = buy 30
@@ -247,6 +250,14 @@ SELECT throws_ok($$SELECT pgtrade.purge_run_details('1 hour')$$, '22023',
 INSERT INTO pgtrade.listener (name, gateway_state) VALUES ('tap-l', 'down');
 SELECT is((SELECT health FROM pgtrade.listener_health WHERE name = 'tap-l'),
 	'gateway down', 'a listener whose gateway is down is not called alive');
+
+-- an evaluator never sees bars out of time order: the call refuses them
+SELECT throws_ok($$SELECT pgtrade.kind_evaluate(
+	'pgtrade.sma_cross_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'{"fast": 1, "slow": 2}', '{2024-01-03, 2024-01-02}', '{1, 2}',
+	'{1, 2}', '{1, 2}', '{1, 2}', '{1, 2}')$$, '22000',
+	'bars passed to a strategy kind are not in time order at position 2',
+	'bars out of order are refused before the evaluator runs');
 
 SELECT * FROM finish();
 ROLLBACK;
