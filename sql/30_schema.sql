@@ -174,6 +174,7 @@ CREATE TABLE pgtrade.strategy (
 	disable_after_failures integer DEFAULT 3
 					CHECK (disable_after_failures > 0),
 	disabled_reason	text,
+	activated_at	timestamptz,
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now()
 );
@@ -206,6 +207,9 @@ COMMENT ON COLUMN pgtrade.strategy.market_hours IS
 COMMENT ON COLUMN pgtrade.strategy.disable_after_failures IS
 	'Scheduled runs that may fail in a row before the strategy is switched '
 	'off (with disabled_reason set); NULL never switches it off.';
+COMMENT ON COLUMN pgtrade.strategy.activated_at IS
+	'When the strategy was last switched on: failures before it do not '
+	'count towards disable_after_failures.';
 COMMENT ON COLUMN pgtrade.strategy.disabled_reason IS
 	'Why pgtrade switched the strategy off; cleared when it is switched '
 	'on again.';

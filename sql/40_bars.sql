@@ -62,6 +62,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_i pgtrade.instrument;
+	v_c pgtrade.market_calendar;
 BEGIN
 	IF time_zone IS NOT NULL AND NOT EXISTS (
 		SELECT 1 FROM pg_catalog.pg_timezone_names z
@@ -79,16 +80,37 @@ BEGIN
 		AND i.currency = add_instrument.currency
 	FOR UPDATE;
 	IF NOT FOUND THEN
+		/*
+		 * A New York instrument follows XNYS unless told otherwise; one
+		 * elsewhere has no calendar unless named (it would not trade by
+		 * New York's).  A calendar gives the zone and session it lacks,
+		 * and must agree with a zone it is given.
+		 */
+		IF calendar IS NOT NULL
+			OR coalesce(time_zone, 'America/New_York') = 'America/New_York' THEN
+			v_c := pgtrade.market_check_calendar(coalesce(calendar, 'XNYS'));
+			IF time_zone <> v_c.time_zone THEN
+				RAISE EXCEPTION 'instrument "%" in time zone % cannot follow calendar %, which is in %',
+					symbol, time_zone, v_c.calendar, v_c.time_zone
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+		ELSE
+			RAISE NOTICE 'instrument "%" in time zone % has no calendar: its strategies run at all hours',
+				symbol, time_zone
+				USING HINT = 'Name one with calendar => ..., or add one to pgtrade.market_calendar.';
+		END IF;
 		INSERT INTO pgtrade.instrument AS i (symbol, conid, sec_type,
 			exchange, currency, time_zone, session_open, session_close,
 			calendar)
 		VALUES (add_instrument.symbol, add_instrument.conid,
 			add_instrument.sec_type, add_instrument.exchange,
 			add_instrument.currency,
-			coalesce(add_instrument.time_zone, 'America/New_York'),
-			coalesce(add_instrument.session_open, '09:30'),
-			coalesce(add_instrument.session_close, '16:00'),
-			coalesce(add_instrument.calendar, 'XNYS'))
+			coalesce(add_instrument.time_zone, v_c.time_zone,
+					 'America/New_York'),
+			coalesce(add_instrument.session_open, v_c.regular_open, '09:30'),
+			coalesce(add_instrument.session_close, v_c.regular_close,
+					 '16:00'),
+			v_c.calendar)
 		RETURNING i.instrument_id INTO v_i.instrument_id;
 		RETURN v_i.instrument_id;
 	END IF;
@@ -120,9 +142,10 @@ END
 $$;
 COMMENT ON FUNCTION pgtrade.add_instrument(text, bigint, text, text, text,
 	text, time, time, text) IS
-	'Registers an instrument (calendar XNYS unless another is named) or '
-	'returns the registered one; fills in a conid not known yet, and '
-	'refuses to change a conid, time zone, session or calendar silently.';
+	'Registers an instrument (a New York one follows calendar XNYS unless '
+	'another is named; a calendar gives its zone and session) or returns '
+	'the registered one; fills in a conid not known yet, and refuses to '
+	'change a conid, time zone, session or calendar silently.';
 
 CREATE FUNCTION pgtrade.instrument_id(symbol text)
 RETURNS bigint

@@ -40,6 +40,27 @@ CREATE TABLE pgtrade.market_special_day (
 	CHECK ((opens IS NULL) = (closes IS NULL)),
 	CHECK (opens < closes)
 );
+CREATE FUNCTION pgtrade.market_calendar_before_write()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z
+				   WHERE z.name = NEW.time_zone) THEN
+		RAISE EXCEPTION 'time zone "%" not recognized', NEW.time_zone
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.market_calendar_before_write() IS
+	'BEFORE INSERT OR UPDATE OF time_zone on market_calendar: the zone '
+	'must be a zone name PostgreSQL knows.';
+CREATE TRIGGER market_calendar_before_write
+	BEFORE INSERT OR UPDATE OF time_zone ON pgtrade.market_calendar
+	FOR EACH ROW EXECUTE FUNCTION pgtrade.market_calendar_before_write();
+
 COMMENT ON TABLE pgtrade.market_special_day IS
 	'Days a calendar departs from its rule: closed all day (opens and '
 	'closes NULL: holidays, closures), or a session with other hours '
@@ -230,9 +251,14 @@ BEGIN
 		v_next := v_d.opens;
 		v_i := v_i + 1;
 	END LOOP;
-	reason := reason || coalesce(format('; next session opens %s %s',
-		to_char(v_next AT TIME ZONE v_c.time_zone, 'YYYY-MM-DD HH24:MI'),
-		v_c.time_zone), '');
+	IF v_next IS NOT NULL THEN
+		reason := reason || format('; next session opens %s %s',
+			to_char(v_next AT TIME ZONE v_c.time_zone, 'YYYY-MM-DD HH24:MI'),
+			v_c.time_zone);
+	ELSE
+		reason := reason || format('; the calendar''s data ends on %s',
+								   v_c.last_day);
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION pgtrade.market_status(text, timestamptz) IS
@@ -261,6 +287,10 @@ AS $$
 DECLARE
 	v_id bigint := pgtrade.instrument_id(symbol);
 BEGIN
+	IF v_id IS NULL THEN
+		RAISE EXCEPTION 'symbol must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF calendar IS NOT NULL THEN
 		PERFORM pgtrade.market_check_calendar(calendar);
 	END IF;
@@ -271,3 +301,37 @@ $$;
 COMMENT ON FUNCTION pgtrade.set_instrument_calendar(text, text) IS
 	'Sets the calendar an instrument trades by; NULL for one that trades '
 	'at all hours.';
+
+/*
+ * The close of the session in progress at an instant, or of the next
+ * one; NULL when the calendar's data ends first.
+ */
+CREATE FUNCTION pgtrade.market_next_close(calendar text, after timestamptz)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_c pgtrade.market_calendar := pgtrade.market_check_calendar(calendar);
+	v_day date;
+	v_d record;
+BEGIN
+	IF after IS NULL OR NOT isfinite(after) THEN
+		RAISE EXCEPTION 'market_next_close needs a finite time'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	v_day := (after AT TIME ZONE v_c.time_zone)::date;
+	FOR v_i IN 0..31 LOOP
+		v_d := pgtrade.market_day(v_c, v_day + v_i);
+		EXIT WHEN NOT v_d.is_known;
+		IF v_d.closes > after THEN
+			RETURN v_d.closes;
+		END IF;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.market_next_close(text, timestamptz) IS
+	'The close of the session in progress at an instant, or of the next '
+	'one; NULL past the calendar''s data.';

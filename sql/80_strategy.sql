@@ -386,8 +386,9 @@ BEGIN
 				     || 'strategies on one would net against each other''s '
 				     || 'position.';
 	END IF;
-	IF TG_OP = 'UPDATE' AND NEW.active AND NOT OLD.active THEN
+	IF NEW.active AND (TG_OP = 'INSERT' OR NOT OLD.active) THEN
 		NEW.disabled_reason := NULL;
+		NEW.activated_at := clock_timestamp();
 	END IF;
 	IF TG_OP = 'INSERT' OR NEW.schedule <> OLD.schedule
 		OR NEW.time_zone <> OLD.time_zone
@@ -420,7 +421,7 @@ CREATE TRIGGER strategy_before_update
 		account_id, bar_size, schedule, time_zone, quantity, order_type,
 		limit_offset, tif, order_valid_for, active, grace, catch_up,
 		bars_needed, max_bar_age, market_hours, disable_after_failures,
-		disabled_reason, created_at
+		disabled_reason, activated_at, created_at
 	ON pgtrade.strategy
 	FOR EACH ROW EXECUTE FUNCTION pgtrade.strategy_before_write();
 CREATE TRIGGER strategy_next_run_cleared
@@ -580,6 +581,60 @@ COMMENT ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy,
 	'the decision and inserts any order through the risk gate.';
 
 /*
+ * run_market_step records a run's step p_step: whether the instrument's
+ * market lets the run go ahead at p_as_of by the strategy's market_hours
+ * (NULL: trading_day for daily bars, open for intraday).  Returns NULL
+ * when it does, else the reason.  A time the calendar has no data for is
+ * a closed market (fail closed), and it raises an alert, once until it is
+ * acknowledged: every run of the strategy will stop there.
+ */
+CREATE FUNCTION pgtrade.run_market_step(p_run bigint, p_step integer,
+	p_s pgtrade.strategy, p_calendar text, p_as_of timestamptz)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_hours text := coalesce(p_s.market_hours,
+		CASE WHEN p_s.bar_size >= interval '1 day' THEN 'trading_day'
+			 ELSE 'open' END);
+	v_t timestamptz := clock_timestamp();
+	v_m record;
+	v_go boolean;
+BEGIN
+	IF p_calendar IS NULL OR v_hours = 'always' THEN
+		RETURN NULL;
+	END IF;
+	v_m := pgtrade.market_status(p_calendar, p_as_of);
+	PERFORM pgtrade.record_step(p_run, p_step, 'market_hours', v_t,
+		jsonb_build_object('calendar', p_calendar, 'market_hours', v_hours,
+			'as_of', p_as_of),
+		jsonb_build_object('open', v_m.is_open,
+			'trading_day', v_m.trading_day, 'opens', v_m.opens,
+			'closes', v_m.closes, 'reason', v_m.reason));
+	v_go := CASE v_hours WHEN 'open' THEN v_m.is_open ELSE v_m.trading_day END;
+	IF v_go IS NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.alert a
+		WHERE a.kind = 'calendar_ended' AND a.strategy_id = p_s.strategy_id
+			AND a.acknowledged_at IS NULL) THEN
+		PERFORM pgtrade.raise_alert('calendar_ended', p_s.account_id,
+			p_s.strategy_id, NULL, NULL,
+			format('strategy "%s" skips every run: %s', p_s.name, v_m.reason));
+	END IF;
+	IF coalesce(v_go, false) THEN
+		RETURN NULL;
+	END IF;
+	RETURN 'market closed: ' || v_m.reason;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.run_market_step(bigint, integer,
+	pgtrade.strategy, text, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.run_market_step(bigint, integer,
+	pgtrade.strategy, text, timestamptz) IS
+	'Internal: records whether the market lets a run go ahead; NULL when '
+	'it does, else why not.';
+
+/*
  * run_steps does the work of one run: load bars, evaluate, decide, order.
  * It raises on any failure; run_execute catches that and fails the run.
  */
@@ -607,8 +662,6 @@ DECLARE
 	v_age interval;
 	v_why text;
 	v_path text;
-	v_hours text;
-	v_market record;
 	v_local timestamp;
 	v_before timestamptz;
 	v_last_end timestamptz;
@@ -618,30 +671,11 @@ BEGIN
 	SELECT * INTO STRICT v_kind FROM pgtrade.strategy_kind
 	WHERE name = p_s.kind;
 
-	/*
-	 * step 0: the market's hours by the instrument's calendar.  A time
-	 * the calendar has no data for is a closed market: fail closed.
-	 */
-	v_hours := coalesce(p_s.market_hours,
-		CASE WHEN p_s.bar_size >= interval '1 day' THEN 'trading_day'
-			 ELSE 'open' END);
-	IF v_inst.calendar IS NOT NULL AND v_hours <> 'always' THEN
-		v_t := clock_timestamp();
-		v_market := pgtrade.market_status(v_inst.calendar, p_as_of);
-		PERFORM pgtrade.record_step(p_run, 0, 'market_hours', v_t,
-			jsonb_build_object('calendar', v_inst.calendar,
-				'market_hours', v_hours, 'as_of', p_as_of),
-			jsonb_build_object('open', v_market.is_open,
-				'trading_day', v_market.trading_day,
-				'opens', v_market.opens, 'closes', v_market.closes,
-				'reason', v_market.reason));
-		IF NOT coalesce(CASE v_hours WHEN 'open' THEN v_market.is_open
-						ELSE v_market.trading_day END, false) THEN
-			UPDATE pgtrade.workflow_run r
-			SET error = 'market closed: ' || v_market.reason
-			WHERE r.run_id = p_run;
-			RETURN 'closed';
-		END IF;
+	/* step 0: the market's hours by the instrument's calendar */
+	v_why := pgtrade.run_market_step(p_run, 0, p_s, v_inst.calendar, p_as_of);
+	IF v_why IS NOT NULL THEN
+		UPDATE pgtrade.workflow_run r SET error = v_why WHERE r.run_id = p_run;
+		RETURN 'closed';
 	END IF;
 
 	/*
@@ -765,9 +799,10 @@ COMMENT ON FUNCTION pgtrade.run_steps(bigint, pgtrade.strategy, timestamptz,
 	'Internal: the steps of one run (load bars, evaluate, decide, order).';
 
 /*
- * A strategy whose last disable_after_failures scheduled runs (those that
- * got as far as running: skipped and missed slots do not count) all
- * failed is switched off, with the reason kept and an alert raised.
+ * A strategy whose last disable_after_failures scheduled runs since it
+ * was switched on (those that got as far as running: skipped and missed
+ * slots do not count) all failed is switched off, with the reason kept
+ * and an alert raised.
  */
 CREATE FUNCTION pgtrade.disable_failing_strategy(p_s pgtrade.strategy)
 RETURNS boolean
@@ -787,6 +822,7 @@ BEGIN
 	FROM (SELECT r.status FROM pgtrade.workflow_run r
 		  WHERE r.strategy_id = p_s.strategy_id AND r.trigger = 'cron'
 			AND r.status IN ('succeeded', 'failed')
+			AND r.started_at >= coalesce(p_s.activated_at, '-infinity')
 		  ORDER BY r.slot DESC
 		  LIMIT p_s.disable_after_failures) r;
 	IF v_failed < p_s.disable_after_failures THEN
@@ -941,7 +977,7 @@ CREATE FUNCTION pgtrade.submit_decision(strategy text,
 	target_position numeric, explanation text,
 	confidence numeric DEFAULT NULL, indicators jsonb DEFAULT NULL)
 RETURNS TABLE (run_id bigint, action text, quantity numeric,
-	order_id bigint, order_status text)
+	order_id bigint, order_status text, status text, reason text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -951,6 +987,7 @@ DECLARE
 	v_inst pgtrade.instrument;
 	v_run bigint;
 	v_bar record;
+	v_why text;
 BEGIN
 	SELECT * INTO v_s FROM pgtrade.strategy s
 	WHERE s.name = submit_decision.strategy;
@@ -989,6 +1026,16 @@ BEGIN
 			target_position, 'confidence', confidence,
 			'explanation', explanation, 'indicators', indicators),
 		NULL);
+	/* a closed market skips an outside decision as it skips a run */
+	v_why := pgtrade.run_market_step(v_run, 0, v_s, v_inst.calendar, now());
+	IF v_why IS NOT NULL THEN
+		UPDATE pgtrade.workflow_run r SET status = 'skipped',
+			finished_at = clock_timestamp(), error = v_why
+		WHERE r.run_id = v_run;
+		RETURN QUERY SELECT v_run, NULL::text, NULL::numeric, NULL::bigint,
+			NULL::text, 'skipped'::text, v_why;
+		RETURN;
+	END IF;
 	PERFORM pgtrade.run_decide(v_run, 2, v_s, now(), target_position,
 		'external', format('decision by %s: %s', session_user, explanation),
 		confidence, indicators, v_bar.close, v_bar.ts,
@@ -997,7 +1044,8 @@ BEGIN
 		finished_at = clock_timestamp()
 	WHERE r.run_id = v_run;
 	RETURN QUERY
-		SELECT v_run, d.action, d.quantity, o.order_id, o.status
+		SELECT v_run, d.action, d.quantity, o.order_id, o.status,
+			'succeeded'::text, d.reason
 		FROM pgtrade.decision d
 		LEFT JOIN pgtrade.orders o ON o.order_id = d.order_id
 		WHERE d.run_id = v_run;
@@ -1007,7 +1055,9 @@ COMMENT ON FUNCTION pgtrade.submit_decision(text, numeric, text, numeric,
 	jsonb) IS
 	'Lets an outside decider set a strategy''s target position (in units '
 	'of the instrument); recorded as an external run, netted against '
-	'position and open orders, and gated like any other order.';
+	'position and open orders, and gated like any other order; skipped, '
+	'with the reason, while the market is closed by the strategy''s '
+	'market_hours.';
 
 /*
  * run_next_due runs the strategy whose slot is oldest among those due,

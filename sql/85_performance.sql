@@ -92,22 +92,32 @@ BEGIN
 				WHERE b.instrument_id = v_s.instrument_id
 					AND b.bar_size = interval '1 day'
 					AND (b.ts AT TIME ZONE v_tz)::date = p.day))
+		/*
+		 * Columns, not the temporary table's whole row: that row type is
+		 * dropped with the table at commit, and a later call in the same
+		 * session would still look for it.
+		 */
 		SELECT d.day, d.close,
 			   (SELECT count(*) FROM pgtrade_perf_fill p
 				WHERE p.day = d.day)::integer AS trades,
-			   (SELECT p FROM pgtrade_perf_fill p WHERE p.day <= d.day
-				ORDER BY p.seq DESC LIMIT 1) AS last
-		FROM days d ORDER BY d.day
+			   l.quantity AS last_quantity, l.realized AS last_realized,
+			   l.avg_cost AS last_avg_cost
+		FROM days d
+		LEFT JOIN LATERAL (
+			SELECT p.quantity, p.realized, p.avg_cost
+			FROM pgtrade_perf_fill p WHERE p.day <= d.day
+			ORDER BY p.seq DESC LIMIT 1) l ON true
+		ORDER BY d.day
 	LOOP
 		day := v_day.day;
 		trades := v_day.trades;
-		net_position := (v_day.last).quantity;
-		cumulative_realized := (v_day.last).realized;
+		net_position := v_day.last_quantity;
+		cumulative_realized := v_day.last_realized;
 		realized_pnl := cumulative_realized - coalesce((
 			SELECT p.realized FROM pgtrade_perf_fill p WHERE p.day < v_day.day
 			ORDER BY p.seq DESC LIMIT 1), 0);
 		unrealized_pnl := CASE WHEN net_position = 0 THEN 0
-			ELSE net_position * (v_day.close::numeric - (v_day.last).avg_cost) END;
+			ELSE net_position * (v_day.close::numeric - v_day.last_avg_cost) END;
 		equity := cumulative_realized + unrealized_pnl;
 		v_peak := greatest(v_peak, equity);
 		drawdown := equity - v_peak;

@@ -114,7 +114,7 @@ COMMENT ON VIEW pgtrade.fills IS
 CREATE VIEW pgtrade.strategies AS
 	SELECT s.strategy_id, s.name, s.kind, i.symbol, s.account_id,
 		   s.bar_size, s.schedule, s.time_zone, s.quantity, s.params,
-		   s.active, s.next_run_at
+		   s.active, s.next_run_at, s.market_hours, s.disabled_reason
 	FROM pgtrade.strategy s JOIN pgtrade.instrument i USING (instrument_id)
 	WHERE s.account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]);
 COMMENT ON VIEW pgtrade.strategies IS
@@ -152,6 +152,9 @@ REVOKE SELECT ON ALL TABLES IN SCHEMA pgtrade FROM pgtrade_reader;
 /* exchange calendars are reference data, readable by every role */
 GRANT SELECT ON pgtrade.market_calendar, pgtrade.market_special_day
 	TO pgtrade_reader, pgtrade_listener, pgtrade_scheduler;
+/* admins keep them: a closure announced at short notice, a new market */
+GRANT INSERT, UPDATE, DELETE ON pgtrade.market_calendar,
+	pgtrade.market_special_day TO pgtrade_admin;
 GRANT SELECT ON pgtrade.open_orders, pgtrade.positions,
 	pgtrade.decisions_explained, pgtrade.listener_health, pgtrade.open_drift,
 	pgtrade.bars, pgtrade.instruments,

@@ -37,7 +37,8 @@ CREATE TABLE pgtrade.alert (
 	alert_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	raised_at		timestamptz NOT NULL DEFAULT now(),
 	kind			text NOT NULL
-					CHECK (kind IN ('stuck_order', 'strategy_disabled')),
+					CHECK (kind IN ('stuck_order', 'strategy_disabled',
+									'calendar_ended')),
 	account_id		text NOT NULL REFERENCES pgtrade.account,
 	strategy_id		bigint REFERENCES pgtrade.strategy,
 	order_id		bigint REFERENCES pgtrade.orders,
@@ -102,7 +103,9 @@ COMMENT ON FUNCTION pgtrade.raise_alert(text, text, bigint, bigint, text,
  * should last: pending (no listener claims it), submitting (no answer
  * from the broker), cancel_requested (no answer to the cancel), unknown
  * (an operator must resolve it: alerted at once), or a day order still
- * working a day after it was placed (its expiry was never reported).
+ * working older_than after the first close of its market after it was
+ * placed (a day after, for an instrument without a calendar): its expiry
+ * was never reported.
  */
 CREATE FUNCTION pgtrade.check_stuck_orders(older_than interval
 	DEFAULT '10 minutes')
@@ -129,7 +132,9 @@ BEGIN
 			   AND o.updated_at < now() - older_than)
 		   OR o.status = 'unknown'
 		   OR (o.status = 'working' AND o.tif = 'day'
-			   AND o.created_at < now() - interval '1 day')
+			   AND now() - older_than > coalesce(
+				   pgtrade.market_next_close(i.calendar, o.created_at),
+				   o.created_at + interval '1 day'))
 		ORDER BY o.order_id
 	LOOP
 		IF pgtrade.raise_alert('stuck_order', v_o.account_id, v_o.strategy_id,
@@ -147,8 +152,8 @@ $$;
 COMMENT ON FUNCTION pgtrade.check_stuck_orders(interval) IS
 	'Raises an alert for each order stuck in pending, submitting or '
 	'cancel_requested longer than older_than, in unknown at all, or (a '
-	'day order) working a day after it was placed; returns how many new '
-	'alerts it raised.';
+	'day order) working older_than past its market''s first close after '
+	'it was placed; returns how many new alerts it raised.';
 
 CREATE FUNCTION pgtrade.acknowledge_alert(alert_id bigint)
 RETURNS void
@@ -198,8 +203,9 @@ BEGIN
 	END IF;
 	FOR v_s IN
 		SELECT s.strategy_id, s.name, s.account_id FROM pgtrade.strategy s
-		WHERE (rollup_performance.strategy IS NULL
-			   OR s.name = rollup_performance.strategy)
+		WHERE (s.name = rollup_performance.strategy
+			   OR (rollup_performance.strategy IS NULL
+				   AND s.account_id = ANY (pgtrade.visible_accounts())))
 			AND EXISTS (SELECT 1 FROM pgtrade.fill f
 						WHERE f.account_id = s.account_id
 							AND f.instrument_id = s.instrument_id)
@@ -233,9 +239,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.rollup_performance(text) IS
-	'Stores the daily performance of every strategy that has traded (or '
-	'of the one named) in pgtrade.performance; returns the rows written '
-	'or changed.';
+	'Stores the daily performance of every strategy that has traded in '
+	'the accounts the caller may see (or of the one named) in '
+	'pgtrade.performance; returns the rows written or changed.';
 
 CREATE FUNCTION pgtrade.purge_step_details(keep interval DEFAULT '90 days')
 RETURNS bigint

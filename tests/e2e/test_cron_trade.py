@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import (TOP, Tap, psql, scalar, wait_until, load_csv, Sim,  # noqa
                     services, run)
 
-t = Tap(16)
+t = Tap(17)
 
 # GOOG bars as CSV, then the cross computed from the formula
 tmp = tempfile.mkdtemp(prefix="pgtrade-e2e-")
@@ -165,6 +165,18 @@ received = [e["cOID"] for e in sim.call("GET", "/sim/log")["entries"]
 t.eq(len(received), len(set(received)), "no cOID reached the broker twice")
 t.ok(all(c.startswith("pgt-") for c in received),
      "every order the broker received carries a pgtrade cOID")
+
+# the daily rollup and the report, twice in one session with commits
+# between: the second call must not trip over the first one's temporary
+# table (dropped at commit)
+twice = psql("""SELECT count(*) FROM pgtrade.strategy_performance('e2e_cron');
+                 SELECT count(*) FROM pgtrade.strategy_performance('e2e_cron');
+                 SELECT pgtrade.rollup_performance('e2e_cron') >= 0;
+                 SELECT pgtrade.rollup_performance('e2e_cron') = 0""")
+t.ok(len(twice) == 4 and twice[0] == twice[1] and int(twice[0][0]) > 0
+     and twice[2] == ["t"] and twice[3] == ["t"],
+     "performance and its rollup run twice in one session, the second "
+     "rollup changing nothing", repr(twice))
 
 services("stop")
 t.done()

@@ -21,7 +21,7 @@
 --   change is Mar 10, so 09:30 is 14:30 UTC on Mar 8 and 13:30 UTC on
 --   Mar 11.
 \ir preamble.psql
-SELECT plan(48);
+SELECT plan(63);
 
 SELECT is((SELECT count(*)::int FROM pgtrade.market_calendar
 		   WHERE calendar = 'XNYS' AND time_zone = 'America/New_York'
@@ -105,7 +105,18 @@ SELECT results_eq($$SELECT day, to_char(opens AT TIME ZONE 'UTC', 'HH24:MI'),
 		('2024-12-02', '14:30', '21:00', false, NULL)$$,
 	'sessions list opens and closes in UTC, early closes with their note');
 
+-- the close of the session in progress, or of the next one
+SELECT is(pgtrade.market_next_close('XNYS', '2024-11-29 15:00+00'),
+	'2024-11-29 18:00+00'::timestamptz, 'during the early-close day: 13:00 EST');
+SELECT is(pgtrade.market_next_close('XNYS', '2024-11-29 18:00+00'),
+	'2024-12-02 21:00+00'::timestamptz, 'at that close: Monday''s, 16:00 EST');
+SELECT is(pgtrade.market_next_close('XNYS', '2027-12-31 21:00+00'), NULL,
+	'past the last close in the data: unknown');
+
 -- outside the data, and bad input
+SELECT is((pgtrade.market_status('XNYS', '2027-12-31 22:00+00')).reason,
+	'XNYS closed at 16:00; the calendar''s data ends on 2027-12-31',
+	'after the last session the reason says the data ends');
 SELECT is(pgtrade.market_is_open('XNYS', '2028-01-03 15:00+00'), NULL,
 	'open or not is unknown outside the data');
 SELECT is((pgtrade.market_status('XNYS', '2028-01-03 15:00+00')).reason,
@@ -126,6 +137,13 @@ SELECT throws_ok($$SELECT pgtrade.set_instrument_calendar('TAPX', 'XLON')$$,
 	'an instrument cannot name an unknown calendar');
 SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPX', calendar => 'TAPCAL')$$,
 	'42704', NULL, 'nor be registered with one');
+SELECT throws_ok($$SELECT pgtrade.set_instrument_calendar(NULL, 'XNYS')$$,
+	'22004', 'symbol must not be NULL', 'a NULL symbol is refused');
+SELECT throws_ok($$INSERT INTO pgtrade.market_calendar (calendar, description,
+	time_zone, regular_open, regular_close, first_day, last_day)
+	VALUES ('TAPMARS', 'x', 'Mars/Olympus', '09:00', '17:00', '2024-01-01',
+	'2024-12-31')$$, '22023', 'time zone "Mars/Olympus" not recognized',
+	'a calendar''s zone must be one PostgreSQL knows');
 
 -- a calendar of one's own: a late open and a weekend session
 INSERT INTO pgtrade.market_calendar (calendar, description, time_zone,
@@ -143,8 +161,20 @@ SELECT is(pgtrade.market_is_open('TAPCAL', '2024-06-08 10:00+00'), true,
 	'a Saturday session opens the weekend day');
 SELECT is(pgtrade.market_is_open('TAPCAL', '2024-06-09 10:00+00'), false,
 	'the Sunday stays closed');
-SELECT lives_ok($$SELECT pgtrade.add_instrument('TAPLON', calendar => 'TAPCAL',
-	time_zone => 'Europe/London')$$, 'an instrument may follow it');
+SELECT lives_ok($$SELECT pgtrade.add_instrument('TAPLON', calendar => 'TAPCAL')$$,
+	'an instrument may follow it');
+SELECT results_eq($$SELECT time_zone, session_open, session_close
+	FROM pgtrade.instrument WHERE symbol = 'TAPLON'$$,
+	$$VALUES ('Europe/London'::text, '08:00'::time, '16:30'::time)$$,
+	'and takes the calendar''s zone and session');
+SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPTKY1',
+	time_zone => 'Asia/Tokyo', calendar => 'XNYS')$$, '22023',
+	'instrument "TAPTKY1" in time zone Asia/Tokyo cannot follow calendar XNYS, which is in America/New_York',
+	'a zone that is not the calendar''s is refused');
+SELECT lives_ok($$SELECT pgtrade.add_instrument('TAPTKY2',
+	time_zone => 'Asia/Tokyo')$$, 'an instrument outside New York');
+SELECT is((SELECT calendar FROM pgtrade.instrument WHERE symbol = 'TAPTKY2'),
+	NULL, 'does not follow XNYS unless told to');
 SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPLON', calendar => 'XNYS',
 	time_zone => 'Europe/London')$$, '22023',
 	'instrument "TAPLON" is already registered with calendar TAPCAL',
@@ -188,6 +218,40 @@ SELECT pgtrade.set_instrument_calendar('TAPX', NULL);
 SELECT results_eq($$SELECT status FROM pgtrade.run_strategy('tap_cal',
 	'2024-11-28 21:40+00')$$, $$VALUES ('succeeded')$$,
 	'so does a strategy on an instrument that trades at all hours');
+
+-- an outside decision meets the market's hours too; a calendar that is
+-- closed every day keeps this independent of when the suite runs
+INSERT INTO pgtrade.market_calendar (calendar, description, time_zone,
+	regular_open, regular_close, weekend, first_day, last_day)
+VALUES ('TAPSHUT', 'never open', 'UTC', '09:00', '17:00', '{1,2,3,4,5,6,7}',
+	'2000-01-01', '2099-12-31'),
+	('TAPGONE', 'data ended', 'UTC', '00:00', '23:59', '{}',
+	'2000-01-01', '2001-12-31');
+SELECT pgtrade.add_instrument('TAPSH', calendar => 'TAPSHUT') \g /dev/null
+SELECT pgtrade.create_strategy('tap_shut', 'sma_cross', 'TAPSH', 'TAPACCT1',
+	'{"fast": 2, "slow": 3}', 10) \g /dev/null
+SELECT results_eq($$SELECT status, action, order_id FROM
+	pgtrade.submit_decision('tap_shut', 10, 'tap: buy on a closed day')$$,
+	$$VALUES ('skipped'::text, NULL::text, NULL::bigint)$$,
+	'an outside decision while the market is closed is skipped');
+SELECT matches((SELECT error FROM pgtrade.workflow_run ORDER BY run_id DESC
+				LIMIT 1), '^market closed: TAPSHUT is closed on .* \(weekend\)',
+	'with the reason on its run');
+SELECT is((SELECT count(*)::int FROM pgtrade.orders o
+		   JOIN pgtrade.strategy s USING (strategy_id)
+		   WHERE s.name = 'tap_shut'), 0, 'and no order');
+
+-- a calendar whose data has ended stops every run, and says so once
+SELECT pgtrade.add_instrument('TAPGN', calendar => 'TAPGONE') \g /dev/null
+SELECT pgtrade.create_strategy('tap_gone', 'sma_cross', 'TAPGN', 'TAPACCT1',
+	'{"fast": 2, "slow": 3}', 10) \g /dev/null
+SELECT results_eq($$SELECT status FROM pgtrade.run_strategy('tap_gone')
+	UNION ALL SELECT status FROM pgtrade.run_strategy('tap_gone')$$,
+	$$VALUES ('skipped'::text), ('skipped')$$,
+	'runs past the calendar''s data are skipped');
+SELECT is((SELECT count(*)::int FROM pgtrade.alerts
+		   WHERE kind = 'calendar_ended' AND strategy = 'tap_gone'), 1,
+	'one alert says every run will stop there');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -2,7 +2,7 @@
 -- off after failing, retention of run steps, and install_jobs.  (The
 -- performance rollup is tested with its figures in performance.sql.)
 \ir preamble.psql
-SELECT plan(41);
+SELECT plan(43);
 
 -- Orders in every state the check looks at, their times forced back with
 -- the state machine's trigger off.  Ages against the default 10 minutes:
@@ -122,11 +122,14 @@ UPDATE pgtrade.strategy SET active = true WHERE name = 'tap_hk_s';
 SELECT is((SELECT disabled_reason FROM pgtrade.strategy WHERE name = 'tap_hk_s'),
 	NULL, 'switching it on again clears the reason');
 SELECT ok(pg_temp.tap_run_slot('1 minute'), 'a third run fails');
+SELECT is((SELECT active FROM pgtrade.strategy WHERE name = 'tap_hk_s'), true,
+	'failures before it was switched on again do not count');
+SELECT ok(pg_temp.tap_run_slot('4 minutes'), 'a fourth run fails');
 SELECT is((SELECT active FROM pgtrade.strategy WHERE name = 'tap_hk_s'), false,
-	'the last two runs failed: off again');
+	'two failures since it was switched on: off again');
 UPDATE pgtrade.strategy SET active = true, disable_after_failures = NULL
 WHERE name = 'tap_hk_s';
-SELECT ok(pg_temp.tap_run_slot('0 minutes'), 'a fourth run fails');
+SELECT ok(pg_temp.tap_run_slot('0 minutes'), 'a fifth run fails');
 SELECT is((SELECT active FROM pgtrade.strategy WHERE name = 'tap_hk_s'), true,
 	'with no limit it stays on');
 

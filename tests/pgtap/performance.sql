@@ -1,7 +1,7 @@
 -- performance.sql: a strategy's daily performance from its fills and
 -- daily closes.  Every figure is worked out by hand below.
 \ir preamble.psql
-SELECT plan(15);
+SELECT plan(17);
 
 -- Closes 10, 12, 9, 11 on 2024-01-02 .. 01-05; fills (New York times):
 --   01-02 15:00 buy 10 @ 10        position 10 @ 10
@@ -88,6 +88,20 @@ SELECT results_eq(
 	$$VALUES (0::numeric, 0::numeric, 0::numeric), (15, 25, 0), (15, 10, -15),
 		(20, 20, -5)$$,
 	'realized to date 0, 15, 15, 20; equity 0, 25, 10, 20');
+-- a trader's rollup covers the accounts the trader may see, no more
+SELECT pgtrade.add_account('TAPPERF2') \g /dev/null
+SELECT pgtrade.create_strategy('tap_perf2', 'sma_cross', 'TAPP', 'TAPPERF2',
+	'{"fast": 2, "slow": 3}', 10) \g /dev/null
+SELECT pgtrade.record_fill('pf.d.01.01', NULL, 'TAPPERF2', 990050, 'B', 1, 10,
+	'2024-01-02 15:00 America/New_York') \g /dev/null
+CREATE ROLE tap_perf_trader IN ROLE pgtrade_trader;
+SELECT pgtrade.grant_account('tap_perf_trader', 'TAPPERF') \g /dev/null
+SET ROLE tap_perf_trader;
+SELECT is(pgtrade.rollup_performance(), 0,
+	'a trader''s rollup skips accounts not granted (nothing new in its own)');
+RESET ROLE;
+SELECT is((SELECT count(*)::int FROM pgtrade.strategy_daily
+		   WHERE strategy = 'tap_perf2'), 0, 'so the other account''s days wait');
 SELECT throws_ok($$SELECT pgtrade.rollup_performance('nope')$$,
 	'42704', 'strategy "nope" does not exist', 'the rollup refuses one too');
 SELECT throws_ok($$SELECT * FROM pgtrade.strategy_performance('nope')$$,
