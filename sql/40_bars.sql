@@ -87,9 +87,10 @@ BEGIN
 		 * and must agree with a zone it is given.
 		 */
 		IF calendar IS NOT NULL
-			OR coalesce(time_zone, 'America/New_York') = 'America/New_York' THEN
+			OR pgtrade.same_time_zone(coalesce(time_zone, 'America/New_York'),
+									  'America/New_York') THEN
 			v_c := pgtrade.market_check_calendar(coalesce(calendar, 'XNYS'));
-			IF time_zone <> v_c.time_zone THEN
+			IF NOT pgtrade.same_time_zone(time_zone, v_c.time_zone) THEN
 				RAISE EXCEPTION 'instrument "%" in time zone % cannot follow calendar %, which is in %',
 					symbol, time_zone, v_c.calendar, v_c.time_zone
 					USING ERRCODE = 'invalid_parameter_value';

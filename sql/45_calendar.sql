@@ -51,12 +51,22 @@ BEGIN
 		RAISE EXCEPTION 'time zone "%" not recognized', NEW.time_zone
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF TG_OP = 'UPDATE' AND EXISTS (
+		SELECT 1 FROM pgtrade.instrument i
+		WHERE i.calendar = OLD.calendar
+			AND NOT pgtrade.same_time_zone(i.time_zone, NEW.time_zone)) THEN
+		RAISE EXCEPTION 'calendar % has instruments in another time zone than %',
+			OLD.calendar, NEW.time_zone
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Move them to another calendar first.';
+	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION pgtrade.market_calendar_before_write() IS
 	'BEFORE INSERT OR UPDATE OF time_zone on market_calendar: the zone '
-	'must be a zone name PostgreSQL knows.';
+	'must be a zone name PostgreSQL knows, and keep the clock of the '
+	'instruments that follow the calendar.';
 CREATE TRIGGER market_calendar_before_write
 	BEFORE INSERT OR UPDATE OF time_zone ON pgtrade.market_calendar
 	FOR EACH ROW EXECUTE FUNCTION pgtrade.market_calendar_before_write();
@@ -104,6 +114,29 @@ END
 $$;
 COMMENT ON FUNCTION pgtrade.market_check_calendar(text) IS
 	'Internal: the calendar of that name, or an error.';
+
+/*
+ * Two zone names keep the same clock when their offsets agree in both
+ * seasons and on either side of both of 2024's changes in each
+ * hemisphere: America/New_York and US/Eastern do, Europe/London and
+ * America/New_York do not.
+ */
+CREATE FUNCTION pgtrade.same_time_zone(a text, b text)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT bool_and((t AT TIME ZONE a) = (t AT TIME ZONE b))
+	FROM unnest('{2024-01-15 12:00+00, 2024-03-10 06:30+00,
+				  2024-03-10 07:30+00, 2024-03-31 00:30+00,
+				  2024-03-31 01:30+00, 2024-04-07 00:30+00,
+				  2024-07-15 12:00+00, 2024-10-06 00:30+00,
+				  2024-10-27 00:30+00, 2024-10-27 01:30+00,
+				  2024-11-03 05:30+00, 2024-11-03 06:30+00}'::timestamptz[]) t;
+$$;
+COMMENT ON FUNCTION pgtrade.same_time_zone(text, text) IS
+	'Internal: whether two zone names keep the same clock (their offsets '
+	'agree through the seasons of 2024).';
 
 /*
  * The session of one local day, or no row when the market is closed that
@@ -286,13 +319,22 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_id bigint := pgtrade.instrument_id(symbol);
+	v_c pgtrade.market_calendar;
+	v_zone text;
 BEGIN
 	IF v_id IS NULL THEN
 		RAISE EXCEPTION 'symbol must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF calendar IS NOT NULL THEN
-		PERFORM pgtrade.market_check_calendar(calendar);
+		v_c := pgtrade.market_check_calendar(calendar);
+		v_zone := (SELECT i.time_zone FROM pgtrade.instrument i
+				   WHERE i.instrument_id = v_id);
+		IF NOT pgtrade.same_time_zone(v_zone, v_c.time_zone) THEN
+			RAISE EXCEPTION 'instrument "%" in time zone % cannot follow calendar %, which is in %',
+				symbol, v_zone, v_c.calendar, v_c.time_zone
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
 	END IF;
 	UPDATE pgtrade.instrument i SET calendar = set_instrument_calendar.calendar
 	WHERE i.instrument_id = v_id;

@@ -800,6 +800,8 @@ BEGIN
 			NEW.risk_verdict->>'reason', NEW.risk_verdict);
 	IF NEW.status = 'pending' THEN
 		PERFORM pg_notify('pgtrade_order', NEW.order_id::text);
+		/* the scheduler commits what placed an order synchronously */
+		PERFORM pg_catalog.set_config('pgtrade.order_placed', 'on', true);
 	ELSE
 		RAISE WARNING 'order % refused by the risk gate: %', NEW.order_id,
 			NEW.risk_verdict->>'reason';

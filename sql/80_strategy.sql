@@ -585,8 +585,8 @@ COMMENT ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy,
  * market lets the run go ahead at p_as_of by the strategy's market_hours
  * (NULL: trading_day for daily bars, open for intraday).  Returns NULL
  * when it does, else the reason.  A time the calendar has no data for is
- * a closed market (fail closed), and it raises an alert, once until it is
- * acknowledged: every run of the strategy will stop there.
+ * a closed market (fail closed); for a run of today that raises an
+ * alert, once until it is acknowledged: every run will stop there.
  */
 CREATE FUNCTION pgtrade.run_market_step(p_run bigint, p_step integer,
 	p_s pgtrade.strategy, p_calendar text, p_as_of timestamptz)
@@ -613,7 +613,8 @@ BEGIN
 			'trading_day', v_m.trading_day, 'opens', v_m.opens,
 			'closes', v_m.closes, 'reason', v_m.reason));
 	v_go := CASE v_hours WHEN 'open' THEN v_m.is_open ELSE v_m.trading_day END;
-	IF v_go IS NULL AND NOT EXISTS (
+	IF v_go IS NULL AND p_as_of >= clock_timestamp() - interval '1 day'
+		AND NOT EXISTS (
 		SELECT 1 FROM pgtrade.alert a
 		WHERE a.kind = 'calendar_ended' AND a.strategy_id = p_s.strategy_id
 			AND a.acknowledged_at IS NULL) THEN
@@ -1073,10 +1074,9 @@ AS $$
 DECLARE
 	v_s pgtrade.strategy;
 	v_slot timestamptz;
-	v_run bigint;
 BEGIN
 	/* slots are taken as they come, never ahead of the clock (as run_due) */
-	IF p_now IS NULL OR p_now > pg_catalog.clock_timestamp() + interval '1 minute' THEN
+	IF p_now IS NULL OR p_now > pg_catalog.clock_timestamp() THEN
 		RAISE EXCEPTION 'run_next_due takes the time now or earlier, not %', p_now
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -1102,18 +1102,23 @@ BEGIN
 								   p_now - v_slot, v_s.grace))
 		ON CONFLICT (strategy_id, slot) WHERE trigger = 'cron' DO NOTHING;
 	ELSE
-		v_run := pgtrade.run_execute(v_s.strategy_id, 'cron', v_slot, p_now,
-									 true);
+		/*
+		 * A time older than the grace makes a dry run, as run_strategy
+		 * does: no live order on an old picture of the market.
+		 */
+		PERFORM pgtrade.run_execute(v_s.strategy_id, 'cron', v_slot, p_now,
+			p_now >= pg_catalog.clock_timestamp() - v_s.grace);
 	END IF;
 	/*
-	 * A run that placed no order may commit without waiting for its WAL
-	 * to reach disk: lost in a crash, it is the run and the slot's move
-	 * that are lost, and the slot simply runs again.  A run that placed
-	 * an order commits synchronously, before the listener can see it,
-	 * even for a role whose default is not to.
+	 * A transaction that placed no order may commit without waiting for
+	 * its WAL to reach disk: lost in a crash, it is the run and the
+	 * slot's move that are lost, and the slot simply runs again.  One in
+	 * which any order went pending (orders_after_insert notes it) commits
+	 * synchronously, before the listener can see the order, even for a
+	 * role whose default is not to.
 	 */
-	IF NOT EXISTS (SELECT 1 FROM pgtrade.decision d
-				   WHERE d.run_id = v_run AND d.order_id IS NOT NULL) THEN
+	IF coalesce(pg_catalog.current_setting('pgtrade.order_placed', true), '')
+		<> 'on' THEN
 		PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
 	ELSIF pg_catalog.current_setting('synchronous_commit') = 'off' THEN
 		PERFORM pg_catalog.set_config('synchronous_commit', 'on', true);
@@ -1140,9 +1145,9 @@ DECLARE
 BEGIN
 	/*
 	 * A time ahead of the clock would run slots early, on bars that have
-	 * not ended, and use them up: refused (a minute of skew is allowed).
+	 * not ended, and use them up: refused.
 	 */
-	IF v_now > pg_catalog.clock_timestamp() + interval '1 minute' THEN
+	IF v_now > pg_catalog.clock_timestamp() THEN
 		RAISE EXCEPTION 'run_due cannot run ahead of the clock'
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = pg_catalog.format('now %s, clock %s.', v_now,

@@ -13,7 +13,7 @@ CREATE FUNCTION pgtrade.strategy_performance(strategy text)
 RETURNS TABLE (day date, trades integer, net_position numeric,
 	realized_pnl numeric, cumulative_realized numeric,
 	unrealized_pnl numeric, equity numeric, drawdown numeric)
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -24,7 +24,16 @@ DECLARE
 	v_f record;
 	v_day record;
 	v_peak numeric;
-	v_seq bigint := 0;
+	/* after each fill, in order: its session day and the position */
+	v_fday date[] := '{}';
+	v_freal numeric[] := '{}';
+	v_fqty numeric[] := '{}';
+	v_fcost numeric[] := '{}';
+	v_order integer[];
+	v_n integer := 0;
+	v_j integer := 0;
+	v_k integer := 0;
+	v_before numeric := 0;
 BEGIN
 	SELECT * INTO v_s FROM pgtrade.strategy s
 	WHERE s.name = strategy_performance.strategy;
@@ -37,24 +46,7 @@ BEGIN
 	SELECT i.time_zone INTO v_tz FROM pgtrade.instrument i
 	WHERE i.instrument_id = v_s.instrument_id;
 
-	/*
-	 * A table of this name made earlier in the session by another role
-	 * (a strategy kind's code, say) could carry triggers or rules, and
-	 * this function writes it with the owner's rights: such a table is
-	 * dropped, one of our own is emptied and used again.
-	 */
-	IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
-			   WHERE c.oid = pg_catalog.to_regclass('pg_temp.pgtrade_perf_fill')
-				 AND (c.relowner <> (SELECT r.oid FROM pg_catalog.pg_roles r
-									 WHERE r.rolname = current_user)
-					  OR c.relhastriggers OR c.relhasrules
-					  OR c.relkind <> 'r')) THEN
-		DROP TABLE pg_temp.pgtrade_perf_fill;
-	END IF;
-	CREATE TEMP TABLE IF NOT EXISTS pgtrade_perf_fill (
-		day date, realized numeric, quantity numeric, avg_cost numeric,
-		seq bigint) ON COMMIT DROP;
-	TRUNCATE pg_temp.pgtrade_perf_fill;
+	/* the fills replayed in memory: no table, so it runs read-only too */
 	SELECT 0::numeric AS quantity, NULL::numeric AS avg_cost,
 		   0::numeric AS realized_pnl INTO v_pos;
 	FOR v_f IN
@@ -70,54 +62,53 @@ BEGIN
 		v_pos := pgtrade.position_step(v_pos.quantity, v_pos.avg_cost,
 									   v_pos.realized_pnl, v_f.side,
 									   v_f.quantity, v_f.price);
-		v_seq := v_seq + 1;
-		INSERT INTO pgtrade_perf_fill
-		VALUES (v_f.day, v_pos.realized_pnl, v_pos.quantity, v_pos.avg_cost,
-				v_seq);
+		v_n := v_n + 1;
+		v_fday[v_n] := v_f.day;
+		v_freal[v_n] := v_pos.realized_pnl;
+		v_fqty[v_n] := v_pos.quantity;
+		v_fcost[v_n] := v_pos.avg_cost;
 	END LOOP;
+	IF v_n = 0 THEN
+		RETURN;
+	END IF;
 
+	/*
+	 * Every session with a daily bar from the first fill's day on, and
+	 * every fill's day, each marked with the position after the last
+	 * fill (in the order they arrived) among those traded by that day.
+	 * A late report can bring a fill of an earlier day, so the fills are
+	 * walked in the order of their days, keeping the latest arrival.
+	 */
+	SELECT array_agg(k ORDER BY v_fday[k], k) INTO v_order
+	FROM generate_subscripts(v_fday, 1) k;
 	v_peak := NULL;
 	FOR v_day IN
-		WITH days AS (
-			SELECT (b.ts AT TIME ZONE v_tz)::date AS day, b.close
-			FROM pgtrade.bar b
-			WHERE b.instrument_id = v_s.instrument_id
+		SELECT d.day, max(d.close) AS close
+		FROM (SELECT (b.ts AT TIME ZONE v_tz)::date AS day, b.close
+			  FROM pgtrade.bar b
+			  WHERE b.instrument_id = v_s.instrument_id
 				AND b.bar_size = interval '1 day'
-				AND (b.ts AT TIME ZONE v_tz)::date >=
-					(SELECT min(p.day) FROM pgtrade_perf_fill p)
-			UNION
-			SELECT p.day, NULL FROM pgtrade_perf_fill p
-			WHERE NOT EXISTS (
-				SELECT 1 FROM pgtrade.bar b
-				WHERE b.instrument_id = v_s.instrument_id
-					AND b.bar_size = interval '1 day'
-					AND (b.ts AT TIME ZONE v_tz)::date = p.day))
-		/*
-		 * Columns, not the temporary table's whole row: that row type is
-		 * dropped with the table at commit, and a later call in the same
-		 * session would still look for it.
-		 */
-		SELECT d.day, d.close,
-			   (SELECT count(*) FROM pgtrade_perf_fill p
-				WHERE p.day = d.day)::integer AS trades,
-			   l.quantity AS last_quantity, l.realized AS last_realized,
-			   l.avg_cost AS last_avg_cost
-		FROM days d
-		LEFT JOIN LATERAL (
-			SELECT p.quantity, p.realized, p.avg_cost
-			FROM pgtrade_perf_fill p WHERE p.day <= d.day
-			ORDER BY p.seq DESC LIMIT 1) l ON true
+				AND (b.ts AT TIME ZONE v_tz)::date >= v_fday[v_order[1]]
+			  UNION ALL
+			  SELECT u.day, NULL FROM unnest(v_fday) u(day)) d
+		GROUP BY d.day
 		ORDER BY d.day
 	LOOP
+		trades := 0;
+		WHILE v_j < v_n AND v_fday[v_order[v_j + 1]] <= v_day.day LOOP
+			v_j := v_j + 1;
+			v_k := greatest(v_k, v_order[v_j]);
+			IF v_fday[v_order[v_j]] = v_day.day THEN
+				trades := trades + 1;
+			END IF;
+		END LOOP;
 		day := v_day.day;
-		trades := v_day.trades;
-		net_position := v_day.last_quantity;
-		cumulative_realized := v_day.last_realized;
-		realized_pnl := cumulative_realized - coalesce((
-			SELECT p.realized FROM pgtrade_perf_fill p WHERE p.day < v_day.day
-			ORDER BY p.seq DESC LIMIT 1), 0);
+		net_position := v_fqty[v_k];
+		cumulative_realized := v_freal[v_k];
+		realized_pnl := cumulative_realized - v_before;
+		v_before := cumulative_realized;
 		unrealized_pnl := CASE WHEN net_position = 0 THEN 0
-			ELSE net_position * (v_day.close::numeric - v_day.last_avg_cost) END;
+			ELSE net_position * (v_day.close::numeric - v_fcost[v_k]) END;
 		equity := cumulative_realized + unrealized_pnl;
 		v_peak := greatest(v_peak, equity);
 		drawdown := equity - v_peak;

@@ -133,7 +133,9 @@ BEGIN
 		   OR o.status = 'unknown'
 		   OR (o.status = 'working' AND o.tif = 'day'
 			   AND now() - older_than > coalesce(
-				   pgtrade.market_next_close(i.calendar, o.created_at),
+				   CASE WHEN i.calendar IS NOT NULL THEN
+					   pgtrade.market_next_close(i.calendar, o.created_at)
+				   END,
 				   o.created_at + interval '1 day'))
 		ORDER BY o.order_id
 	LOOP

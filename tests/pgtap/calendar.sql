@@ -21,7 +21,7 @@
 --   change is Mar 10, so 09:30 is 14:30 UTC on Mar 8 and 13:30 UTC on
 --   Mar 11.
 \ir preamble.psql
-SELECT plan(63);
+SELECT plan(68);
 
 SELECT is((SELECT count(*)::int FROM pgtrade.market_calendar
 		   WHERE calendar = 'XNYS' AND time_zone = 'America/New_York'
@@ -175,6 +175,15 @@ SELECT lives_ok($$SELECT pgtrade.add_instrument('TAPTKY2',
 	time_zone => 'Asia/Tokyo')$$, 'an instrument outside New York');
 SELECT is((SELECT calendar FROM pgtrade.instrument WHERE symbol = 'TAPTKY2'),
 	NULL, 'does not follow XNYS unless told to');
+SELECT throws_ok($$SELECT pgtrade.set_instrument_calendar('TAPTKY2', 'XNYS')$$,
+	'22023', NULL, 'nor can it be made to later');
+SELECT pgtrade.add_instrument('TAPUSE', time_zone => 'US/Eastern') \g /dev/null
+SELECT is((SELECT calendar FROM pgtrade.instrument WHERE symbol = 'TAPUSE'),
+	'XNYS', 'another name of New York''s zone follows XNYS');
+SELECT throws_ok($$UPDATE pgtrade.market_calendar SET time_zone = 'Europe/Paris'
+	WHERE calendar = 'TAPCAL'$$, '22023',
+	'calendar TAPCAL has instruments in another time zone than Europe/Paris',
+	'a calendar''s zone does not move under its instruments');
 SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPLON', calendar => 'XNYS',
 	time_zone => 'Europe/London')$$, '22023',
 	'instrument "TAPLON" is already registered with calendar TAPCAL',
@@ -208,6 +217,15 @@ SELECT results_eq($$SELECT status, reason FROM pgtrade.run_strategy('tap_cal',
 	'2024-11-29 18:30+00')$$,
 	$$VALUES ('skipped', 'market closed: XNYS closed at 13:00 (early close after Thanksgiving); next session opens 2024-12-02 09:30 America/New_York')$$,
 	'market_hours open skips after the early close');
+-- a replay before the calendar's data is skipped, without an alert
+SELECT results_eq($$SELECT status FROM pgtrade.run_strategy('tap_cal',
+	'1999-06-01 21:00+00')$$, $$VALUES ('skipped'::text)$$,
+	'a replay before the data is skipped');
+SELECT is((SELECT count(*)::int FROM pgtrade.alert a
+		   JOIN pgtrade.strategy s USING (strategy_id)
+		   WHERE s.name = 'tap_cal'), 0,
+	'and raises no alert: only a run of today does');
+
 -- always, or an instrument without a calendar: runs whatever the day
 UPDATE pgtrade.strategy SET market_hours = 'always' WHERE name = 'tap_cal';
 SELECT results_eq($$SELECT status FROM pgtrade.run_strategy('tap_cal',

@@ -2,7 +2,7 @@
 -- off after failing, retention of run steps, and install_jobs.  (The
 -- performance rollup is tested with its figures in performance.sql.)
 \ir preamble.psql
-SELECT plan(43);
+SELECT plan(48);
 
 -- Orders in every state the check looks at, their times forced back with
 -- the state machine's trigger off.  Ages against the default 10 minutes:
@@ -62,6 +62,19 @@ SELECT is((SELECT count(*)::int FROM pgtrade.alerts
 	'three stay open');
 SELECT throws_ok($$SELECT pgtrade.acknowledge_alert(-1)$$, '42704',
 	'alert -1 does not exist', 'an unknown alert is refused');
+
+-- a day order of an instrument without a calendar: stuck a day after
+-- it was placed (and the check goes on for every other order)
+SELECT pgtrade.add_instrument('TAPHKT', 990522, time_zone => 'Asia/Tokyo') \g /dev/null
+INSERT INTO tap_o
+SELECT 'F', (pgtrade.place_order('TAPACCT1', 'TAPHKT', 'buy', 1)).order_id;
+ALTER TABLE pgtrade.orders DISABLE TRIGGER orders_before_update;
+UPDATE pgtrade.orders o SET status = 'working',
+	created_at = now() - interval '2 days'
+FROM tap_o t WHERE t.order_id = o.order_id AND t.tag = 'F';
+ALTER TABLE pgtrade.orders ENABLE TRIGGER orders_before_update;
+SELECT is(pgtrade.check_stuck_orders(), 1,
+	'a day order without a calendar is stuck a day after it was placed');
 
 -- a trader of another account neither sees nor acknowledges them
 CREATE ROLE tap_hk_trader IN ROLE pgtrade_trader;
@@ -133,9 +146,12 @@ SELECT ok(pg_temp.tap_run_slot('0 minutes'), 'a fifth run fails');
 SELECT is((SELECT active FROM pgtrade.strategy WHERE name = 'tap_hk_s'), true,
 	'with no limit it stays on');
 
--- the scheduler's commits: a run that placed no order need not wait for
--- its WAL; one that placed an order must, whatever the default
+-- the scheduler's commits: a transaction that placed no order need not
+-- wait for its WAL; one that placed an order must, whatever the default.
+-- This suite's transaction placed orders above: forget them, as a new
+-- transaction of run_due would start without any.
 SET LOCAL synchronous_commit = on;
+SELECT set_config('pgtrade.order_placed', '', true) \g /dev/null
 SELECT ok(pg_temp.tap_run_slot('5 minutes'), 'a run without an order');
 SELECT is(current_setting('synchronous_commit'), 'off',
 	'commits asynchronously');
@@ -163,6 +179,27 @@ SELECT is((SELECT count(*)::int FROM pgtrade.orders o
 		   WHERE s.name = 'tap_hk_l'), 1, 'placed one');
 SELECT is(current_setting('synchronous_commit'), 'on',
 	'commits synchronously, though the session said off');
+SELECT ok(pg_temp.tap_run_slot('30 seconds'), 'a run without an order after it');
+SELECT is(current_setting('synchronous_commit'), 'on',
+	'leaves the transaction synchronous: it placed an order');
+
+-- a scheduler's time older than the grace makes a dry run: the decision
+-- is recorded, no live order is placed on an old picture
+UPDATE pgtrade.orders o SET status = 'cancelled'
+FROM pgtrade.strategy s
+WHERE s.strategy_id = o.strategy_id AND s.name = 'tap_hk_l'
+	AND o.status = 'pending';
+UPDATE pgtrade.strategy SET grace = '1 hour',
+	next_run_at = date_trunc('minute', now()) - interval '2 hours'
+WHERE name = 'tap_hk_l';
+SELECT ok(pgtrade.run_next_due(now() - interval '90 minutes'),
+	'a slot run as of 90 minutes ago, within its grace');
+SELECT results_eq($$SELECT d.action, d.order_id IS NULL,
+		d.reason ~ 'dry run: no order placed'
+	FROM pgtrade.decision d JOIN pgtrade.strategy s USING (strategy_id)
+	WHERE s.name = 'tap_hk_l' ORDER BY d.decision_id DESC LIMIT 1$$,
+	$$VALUES ('buy'::text, true, true)$$,
+	'decides to buy but places no order');
 
 -- retention of run steps: runs, decisions and orders stay.  An
 -- external decision's run has two steps (the decision as submitted, and

@@ -1,7 +1,7 @@
 -- performance.sql: a strategy's daily performance from its fills and
 -- daily closes.  Every figure is worked out by hand below.
 \ir preamble.psql
-SELECT plan(17);
+SELECT plan(18);
 
 -- Closes 10, 12, 9, 11 on 2024-01-02 .. 01-05; fills (New York times):
 --   01-02 15:00 buy 10 @ 10        position 10 @ 10
@@ -106,6 +106,12 @@ SELECT throws_ok($$SELECT pgtrade.rollup_performance('nope')$$,
 	'42704', 'strategy "nope" does not exist', 'the rollup refuses one too');
 SELECT throws_ok($$SELECT * FROM pgtrade.strategy_performance('nope')$$,
 	'42704', 'strategy "nope" does not exist', 'an unknown strategy is refused');
+
+-- the report needs no writes: it runs in a read-only transaction (a
+-- standby's, say); the rest of this suite only reads
+SET LOCAL transaction_read_only = on;
+SELECT is((SELECT count(*)::int FROM pgtrade.strategy_performance('tap_perf')),
+	4, 'strategy_performance runs read-only');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -27,6 +27,7 @@ SELECT set_eq(
 		('view pgtrade.strategies'),
 		('function pgtrade.grant_account(name,text)'),
 		('view pgtrade.bars'),
+		('function pgtrade.same_time_zone(text,text)'),
 		('function pgtrade.market_next_close(text,timestamp with time zone)'),
 		('function pgtrade.market_calendar_before_write()'),
 		('function pgtrade.run_market_step(bigint,integer,pgtrade.strategy,text,timestamp with time zone)'),

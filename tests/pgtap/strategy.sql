@@ -2,7 +2,7 @@
 -- target against position and open orders, record every step, and fail
 -- alone.  The series and its SMAs are worked out by hand below.
 \ir preamble.psql
-SELECT plan(50);
+SELECT plan(51);
 
 -- closes 10, 9, 8, 9, 11, 12 on 2024-01-02 .. 2024-01-09 (weekdays);
 -- fast SMA(2) and slow SMA(3) on each bar from the third:
@@ -197,6 +197,9 @@ SELECT is((SELECT status FROM pgtrade.workflow_run ORDER BY run_id DESC LIMIT 1)
 	'missed', 'a run an hour past its slot is recorded as missed');
 SELECT ok((SELECT next_run_at > now() FROM pgtrade.strategy
 		   WHERE name = 'tap_cross'), 'next_run_at moves past now');
+SELECT throws_ok($$SELECT pgtrade.run_next_due(clock_timestamp()
+	+ interval '30 seconds')$$, '22023', NULL,
+	'the scheduler never runs ahead of the clock, not even by seconds');
 UPDATE pgtrade.strategy SET next_run_at = NULL WHERE name = 'tap_cross';
 SELECT ok((SELECT next_run_at > now() FROM pgtrade.strategy
 		   WHERE name = 'tap_cross'), 'a cleared next_run_at is computed again');
