@@ -169,8 +169,8 @@ CREATE TABLE pgtrade.strategy (
 	catch_up		boolean NOT NULL DEFAULT false,
 	bars_needed		integer NOT NULL CHECK (bars_needed > 0),
 	max_bar_age		interval CHECK (max_bar_age > interval '0'),
-	market_hours	text CHECK (market_hours IN ('open', 'trading_day',
-												 'always')),
+	market_hours	text
+					CHECK (market_hours IN ('open', 'trading_day', 'always')),
 	disable_after_failures integer DEFAULT 3
 					CHECK (disable_after_failures > 0),
 	disabled_reason	text,

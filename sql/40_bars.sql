@@ -91,14 +91,16 @@ BEGIN
 									  'America/New_York') THEN
 			v_c := pgtrade.market_check_calendar(coalesce(calendar, 'XNYS'));
 			IF NOT pgtrade.same_time_zone(time_zone, v_c.time_zone) THEN
-				RAISE EXCEPTION 'instrument "%" in time zone % cannot follow calendar %, which is in %',
+				RAISE EXCEPTION 'instrument "%" in time zone % cannot follow '
+					'calendar %, which is in %',
 					symbol, time_zone, v_c.calendar, v_c.time_zone
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 		ELSE
-			RAISE NOTICE 'instrument "%" in time zone % has no calendar: its strategies run at all hours',
-				symbol, time_zone
-				USING HINT = 'Name one with calendar => ..., or add one to pgtrade.market_calendar.';
+			RAISE NOTICE 'instrument "%" in time zone % has no calendar: its '
+				'strategies run at all hours', symbol, time_zone
+				USING HINT = 'Name one with calendar => ..., or add one to '
+							 'pgtrade.market_calendar.';
 		END IF;
 		INSERT INTO pgtrade.instrument AS i (symbol, conid, sec_type,
 			exchange, currency, time_zone, session_open, session_close,

@@ -331,7 +331,8 @@ BEGIN
 		v_zone := (SELECT i.time_zone FROM pgtrade.instrument i
 				   WHERE i.instrument_id = v_id);
 		IF NOT pgtrade.same_time_zone(v_zone, v_c.time_zone) THEN
-			RAISE EXCEPTION 'instrument "%" in time zone % cannot follow calendar %, which is in %',
+			RAISE EXCEPTION 'instrument "%" in time zone % cannot follow '
+				'calendar %, which is in %',
 				symbol, v_zone, v_c.calendar, v_c.time_zone
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;

@@ -49,12 +49,14 @@ SELECT is((pgtrade.market_status('XNYS', '2024-03-08 13:30+00')).reason,
 SELECT is(pgtrade.market_is_open('XNYS', '2024-03-09 15:00+00'), false,
 	'closed on a Saturday');
 SELECT is((pgtrade.market_status('XNYS', '2024-03-09 15:00+00')).reason,
-	'XNYS is closed on 2024-03-09 (weekend); next session opens 2024-03-11 09:30 America/New_York',
+	'XNYS is closed on 2024-03-09 (weekend); next session opens '
+	'2024-03-11 09:30 America/New_York',
 	'a weekend says so, and when the next session opens');
 
 -- holidays, observed days, one-off closures
 SELECT is((pgtrade.market_status('XNYS', '2024-11-28 15:00+00')).reason,
-	'XNYS is closed on 2024-11-28 (Thanksgiving Day); next session opens 2024-11-29 09:30 America/New_York',
+	'XNYS is closed on 2024-11-28 (Thanksgiving Day); next session opens '
+	'2024-11-29 09:30 America/New_York',
 	'Thanksgiving is closed, with its name');
 SELECT is(pgtrade.market_is_open('XNYS', '2024-03-29 15:00+00'), false,
 	'Good Friday 2024-03-29 is closed');
@@ -81,7 +83,8 @@ SELECT is(pgtrade.market_is_open('XNYS', '2024-11-29 17:59+00'), true,
 SELECT is(pgtrade.market_is_open('XNYS', '2024-11-29 18:00+00'), false,
 	'closed from 13:00 EST that day');
 SELECT is((pgtrade.market_status('XNYS', '2024-11-29 18:00+00')).reason,
-	'XNYS closed at 13:00 (early close after Thanksgiving); next session opens 2024-12-02 09:30 America/New_York',
+	'XNYS closed at 13:00 (early close after Thanksgiving); next session '
+	'opens 2024-12-02 09:30 America/New_York',
 	'an early close says so');
 SELECT results_eq($$SELECT day FROM pgtrade.market_sessions('XNYS',
 		'2024-01-01', '2024-12-31') WHERE early_close ORDER BY day$$,
@@ -169,7 +172,8 @@ SELECT results_eq($$SELECT time_zone, session_open, session_close
 	'and takes the calendar''s zone and session');
 SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPTKY1',
 	time_zone => 'Asia/Tokyo', calendar => 'XNYS')$$, '22023',
-	'instrument "TAPTKY1" in time zone Asia/Tokyo cannot follow calendar XNYS, which is in America/New_York',
+	'instrument "TAPTKY1" in time zone Asia/Tokyo cannot follow calendar '
+	'XNYS, which is in America/New_York',
 	'a zone that is not the calendar''s is refused');
 SELECT lives_ok($$SELECT pgtrade.add_instrument('TAPTKY2',
 	time_zone => 'Asia/Tokyo')$$, 'an instrument outside New York');
@@ -201,7 +205,9 @@ SELECT pgtrade.create_strategy('tap_cal', 'sma_cross', 'TAPX', 'TAPACCT1',
 	'{"fast": 2, "slow": 3}', 10) \g /dev/null
 SELECT results_eq($$SELECT status, reason FROM pgtrade.run_strategy('tap_cal',
 	'2024-11-28 21:35+00')$$,
-	$$VALUES ('skipped', 'market closed: XNYS is closed on 2024-11-28 (Thanksgiving Day); next session opens 2024-11-29 09:30 America/New_York')$$,
+	$$VALUES ('skipped', 'market closed: XNYS is closed on 2024-11-28 '
+		'(Thanksgiving Day); next session opens 2024-11-29 09:30 '
+		'America/New_York')$$,
 	'a daily strategy skips Thanksgiving and says why');
 SELECT is((SELECT s.output->>'trading_day' FROM pgtrade.workflow_step s
 		   JOIN pgtrade.workflow_run r USING (run_id)
@@ -215,7 +221,9 @@ SELECT results_eq($$SELECT status, action FROM pgtrade.run_strategy('tap_cal',
 UPDATE pgtrade.strategy SET market_hours = 'open' WHERE name = 'tap_cal';
 SELECT results_eq($$SELECT status, reason FROM pgtrade.run_strategy('tap_cal',
 	'2024-11-29 18:30+00')$$,
-	$$VALUES ('skipped', 'market closed: XNYS closed at 13:00 (early close after Thanksgiving); next session opens 2024-12-02 09:30 America/New_York')$$,
+	$$VALUES ('skipped', 'market closed: XNYS closed at 13:00 (early close '
+		'after Thanksgiving); next session opens 2024-12-02 09:30 '
+		'America/New_York')$$,
 	'market_hours open skips after the early close');
 -- a replay before the calendar's data is skipped, without an alert
 SELECT results_eq($$SELECT status FROM pgtrade.run_strategy('tap_cal',

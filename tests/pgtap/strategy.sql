@@ -256,7 +256,8 @@ SELECT is((SELECT health FROM pgtrade.listener_health WHERE name = 'tap-l'),
 
 -- an evaluator never sees bars out of time order: the call refuses them
 SELECT throws_ok($$SELECT pgtrade.kind_evaluate(
-	'pgtrade.sma_cross_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'pgtrade.sma_cross_eval(jsonb, timestamptz[], float8[], float8[], '
+	'float8[], float8[], float8[])',
 	'{"fast": 1, "slow": 2}', '{2024-01-03, 2024-01-02}', '{1, 2}',
 	'{1, 2}', '{1, 2}', '{1, 2}', '{1, 2}')$$, '22000',
 	'bars passed to a strategy kind are not in time order at position 2',
