@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import (TOP, Tap, psql, scalar, wait_until, load_csv, Sim,  # noqa
                     services, run)
 
-t = Tap(17)
+t = Tap(20)
 
 # GOOG bars as CSV, then the cross computed from the formula
 tmp = tempfile.mkdtemp(prefix="pgtrade-e2e-")
@@ -165,6 +165,32 @@ received = [e["cOID"] for e in sim.call("GET", "/sim/log")["entries"]
 t.eq(len(received), len(set(received)), "no cOID reached the broker twice")
 t.ok(all(c.startswith("pgt-") for c in received),
      "every order the broker received carries a pgtrade cOID")
+
+# the housekeeping jobs: all scheduled as pgtrade_cron; the every-minute
+# stuck-order check ran under pg_cron, and each job's command runs as
+# that role (the daily ones would not fire during the test)
+jobs = psql("""SELECT jobname, command FROM cron.job
+               WHERE jobname LIKE 'pgtrade-%' AND username = 'pgtrade_cron'
+               ORDER BY jobname""")
+t.eq([j[0] for j in jobs], ["pgtrade-performance", "pgtrade-purge-run-details",
+                            "pgtrade-purge-step-details", "pgtrade-run-due",
+                            "pgtrade-stuck-orders"],
+     "install_jobs scheduled the five jobs as pgtrade_cron")
+ran = wait_until(lambda: int(scalar("""
+    SELECT count(*) FROM cron.job_run_details d JOIN cron.job j USING (jobid)
+    WHERE j.jobname = 'pgtrade-stuck-orders' AND d.status = 'succeeded'
+      AND d.start_time > :'p0'""", started)) > 0, 90, 1.0)
+t.ok(bool(ran), "pg_cron ran the stuck-order check as pgtrade_cron")
+failed = []
+for name, command in jobs:
+    if name == "pgtrade-run-due":
+        continue
+    try:
+        psql(command, user="pgtrade_cron")
+    except RuntimeError as e:
+        failed.append("%s: %s" % (name, str(e)[-300:]))
+t.ok(not failed, "every housekeeping job's command runs as pgtrade_cron",
+     "\n".join(failed))
 
 # the daily rollup and the report, twice in one session with commits
 # between: the second call must not trip over the first one's temporary
