@@ -176,6 +176,37 @@ COMMENT ON FUNCTION pgtrade.market_day(pgtrade.market_calendar, date) IS
 	'Internal: one local day of a calendar: whether the data covers it, '
 	'its session (NULL when closed) and the special day''s note.';
 
+/*
+ * The first session that closes after an instant (the one in progress,
+ * or the next), looked for up to a month ahead within the data; NULLs
+ * when there is none.
+ */
+CREATE FUNCTION pgtrade.market_next_session(p_c pgtrade.market_calendar,
+	p_after timestamptz, OUT opens timestamptz, OUT closes timestamptz)
+RETURNS record
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_day date := (p_after AT TIME ZONE p_c.time_zone)::date;
+	v_d record;
+BEGIN
+	FOR v_i IN 0..31 LOOP
+		v_d := pgtrade.market_day(p_c, v_day + v_i);
+		EXIT WHEN NOT v_d.is_known;
+		IF v_d.closes > p_after THEN
+			opens := v_d.opens;
+			closes := v_d.closes;
+			RETURN;
+		END IF;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.market_next_session(pgtrade.market_calendar,
+	timestamptz) IS
+	'Internal: the first session of a calendar that closes after an '
+	'instant, within a month and the data.';
+
 CREATE FUNCTION pgtrade.market_sessions(calendar text, from_day date,
 	to_day date)
 RETURNS TABLE (day date, opens timestamptz, closes timestamptz,
@@ -240,7 +271,6 @@ DECLARE
 	v_day date;
 	v_d record;
 	v_next timestamptz;
-	v_i integer;
 BEGIN
 	IF at IS NULL OR NOT isfinite(at) THEN
 		RAISE EXCEPTION 'market_status needs a finite time'
@@ -277,13 +307,7 @@ BEGIN
 								 'HH24:MI'),
 						 coalesce(' (' || v_d.note || ')', ''));
 	END IF;
-	v_i := 1;
-	WHILE v_next IS NULL AND v_i <= 31 LOOP
-		v_d := pgtrade.market_day(v_c, v_day + v_i);
-		EXIT WHEN NOT v_d.is_known;
-		v_next := v_d.opens;
-		v_i := v_i + 1;
-	END LOOP;
+	v_next := (pgtrade.market_next_session(v_c, at)).opens;
 	IF v_next IS NOT NULL THEN
 		reason := reason || format('; next session opens %s %s',
 			to_char(v_next AT TIME ZONE v_c.time_zone, 'YYYY-MM-DD HH24:MI'),
@@ -357,22 +381,12 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_c pgtrade.market_calendar := pgtrade.market_check_calendar(calendar);
-	v_day date;
-	v_d record;
 BEGIN
 	IF after IS NULL OR NOT isfinite(after) THEN
 		RAISE EXCEPTION 'market_next_close needs a finite time'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	v_day := (after AT TIME ZONE v_c.time_zone)::date;
-	FOR v_i IN 0..31 LOOP
-		v_d := pgtrade.market_day(v_c, v_day + v_i);
-		EXIT WHEN NOT v_d.is_known;
-		IF v_d.closes > after THEN
-			RETURN v_d.closes;
-		END IF;
-	END LOOP;
-	RETURN NULL;
+	RETURN (pgtrade.market_next_session(v_c, after)).closes;
 END
 $$;
 COMMENT ON FUNCTION pgtrade.market_next_close(text, timestamptz) IS

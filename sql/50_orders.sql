@@ -535,8 +535,9 @@ BEGIN
 		IF v_lim.max_daily_loss IS NOT NULL THEN
 			/* a strategy's scope is its instrument's position */
 			SELECT * INTO v_pnl FROM pgtrade.account_day_pnl(
-				p_order.account_id, CASE WHEN v_lim.strategy_id IS NOT NULL
-										 THEN p_order.instrument_id END);
+				p_order.account_id,
+				CASE WHEN v_lim.strategy_id IS NOT NULL
+					 THEN p_order.instrument_id END);
 			v_pnl.realized := trim_scale(v_pnl.realized);
 			v_pnl.unrealized := trim_scale(v_pnl.unrealized);
 			v_loss := trim_scale(-(v_pnl.realized + v_pnl.unrealized));
@@ -556,16 +557,18 @@ BEGIN
 					array_to_string(v_pnl.unmarked, ', ')));
 			ELSIF NOT v_passed THEN
 				v_reason := coalesce(v_reason, format(
-					'the day''s loss %s (realized %s, unrealized %s) has reached the '
-					'limit of %s; only orders that reduce exposure pass',
+					'the day''s loss %s (realized %s, unrealized %s) has '
+					'reached the limit of %s; only orders that reduce '
+					'exposure pass',
 					v_loss, v_pnl.realized, v_pnl.unrealized,
 					v_lim.max_daily_loss));
 			END IF;
 		END IF;
 		IF v_lim.price_collar_pct IS NOT NULL THEN
 			FOREACH v_kind IN ARRAY ARRAY['limit', 'stop'] LOOP
-				v_collar_price := CASE v_kind WHEN 'limit' THEN p_order.limit_price
-										ELSE p_order.stop_price END;
+				v_collar_price := CASE v_kind
+					WHEN 'limit' THEN p_order.limit_price
+					ELSE p_order.stop_price END;
 				CONTINUE WHEN v_collar_price IS NULL;
 				v_dev := round(abs(v_collar_price - v_mark) / v_mark * 100, 4);
 				v_passed := v_dev IS NOT NULL AND v_dev <= v_lim.price_collar_pct;
@@ -1076,8 +1079,8 @@ BEGIN
 				max_order_notional)
 		WHEN NOT (coalesce(max_position_notional, 0) >= 0
 				  AND coalesce(max_position_notional, 0) < 'Infinity')
-			THEN format('max_position_notional must be a finite number of at least 0, not %s',
-				max_position_notional)
+			THEN format('max_position_notional must be a finite number of '
+						'at least 0, not %s', max_position_notional)
 		WHEN coalesce(max_open_orders, 0) < 0
 			THEN format('max_open_orders must be at least 0, not %s', max_open_orders)
 		WHEN coalesce(max_orders_per_day, 0) < 0
@@ -1111,8 +1114,8 @@ BEGIN
 		SELECT 1 FROM pgtrade.strategy st
 		WHERE st.strategy_id = set_risk_limit.strategy_id
 			AND st.account_id = set_risk_limit.account_id) THEN
-		RAISE EXCEPTION 'strategy % does not trade account "%": such a limit would never apply',
-			strategy_id, account_id
+		RAISE EXCEPTION 'strategy % does not trade account "%": such a limit '
+			'would never apply', strategy_id, account_id
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	UPDATE pgtrade.risk_limit l
@@ -1121,8 +1124,8 @@ BEGIN
 									  l.max_order_quantity),
 		max_order_notional = coalesce(set_risk_limit.max_order_notional,
 									  l.max_order_notional),
-		max_position_notional = coalesce(set_risk_limit.max_position_notional,
-										 l.max_position_notional),
+		max_position_notional = coalesce(
+			set_risk_limit.max_position_notional, l.max_position_notional),
 		max_open_orders = coalesce(set_risk_limit.max_open_orders,
 								   l.max_open_orders),
 		max_orders_per_day = coalesce(set_risk_limit.max_orders_per_day,
@@ -1166,6 +1169,8 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
+DECLARE
+	v_n bigint;
 BEGIN
 	IF limit_name IS NULL OR limit_name NOT IN ('max_position',
 		'max_order_quantity', 'max_order_notional', 'max_position_notional',
@@ -1178,29 +1183,16 @@ BEGIN
 					  || 'max_open_orders, max_orders_per_day, '
 					  || 'max_daily_loss, price_collar_pct and allow_short.';
 	END IF;
-	UPDATE pgtrade.risk_limit l
-	SET max_position = CASE WHEN limit_name = 'max_position' THEN NULL
-							ELSE l.max_position END,
-		max_order_quantity = CASE WHEN limit_name = 'max_order_quantity'
-								  THEN NULL ELSE l.max_order_quantity END,
-		max_order_notional = CASE WHEN limit_name = 'max_order_notional'
-								  THEN NULL ELSE l.max_order_notional END,
-		max_position_notional = CASE WHEN limit_name = 'max_position_notional'
-									 THEN NULL ELSE l.max_position_notional END,
-		max_open_orders = CASE WHEN limit_name = 'max_open_orders'
-							   THEN NULL ELSE l.max_open_orders END,
-		max_orders_per_day = CASE WHEN limit_name = 'max_orders_per_day'
-								  THEN NULL ELSE l.max_orders_per_day END,
-		max_daily_loss = CASE WHEN limit_name = 'max_daily_loss'
-							  THEN NULL ELSE l.max_daily_loss END,
-		price_collar_pct = CASE WHEN limit_name = 'price_collar_pct'
-								THEN NULL ELSE l.price_collar_pct END,
-		allow_short = CASE WHEN limit_name = 'allow_short'
-						   THEN NULL ELSE l.allow_short END,
-		updated_by = session_user, updated_at = now()
-	WHERE coalesce(l.account_id, '') = coalesce(remove_risk_limit.account_id, '')
-		AND coalesce(l.strategy_id, 0) = coalesce(remove_risk_limit.strategy_id, 0);
-	RETURN FOUND;
+	/* the name is one of the list above: safe as a column name */
+	EXECUTE format('UPDATE pgtrade.risk_limit l
+					SET %I = NULL, updated_by = session_user,
+						updated_at = now()
+					WHERE coalesce(l.account_id, '''') = coalesce($1, '''')
+						AND coalesce(l.strategy_id, 0) = coalesce($2, 0)',
+				   limit_name)
+		USING account_id, strategy_id;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+	RETURN v_n > 0;
 END
 $$;
 COMMENT ON FUNCTION pgtrade.remove_risk_limit(text, text, bigint) IS

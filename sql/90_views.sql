@@ -98,15 +98,14 @@ BEGIN
 	FOR v_fn IN
 		SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
 		WHERE p.pronamespace = 'pgtrade'::regnamespace
-			AND p.proname IN ('sma', 'ema', 'rsi', 'macd', 'bollinger', 'atr',
-							  'cron_next', 'cron_matches', 'cron_validate',
-							  'cron_next_n', 'bar_end', 'sma_cross_eval',
-							  'sma_cross_validate', 'order_is_open',
-							  'position_step',
-							  'broker_status_target', 'side_from_broker',
-							  'market_check_calendar', 'market_day',
-							  'market_sessions', 'market_status',
-							  'market_is_open', 'market_next_close')
+			AND p.proname IN ('sma', 'ema', 'rsi', 'macd', 'bollinger',
+				'atr', 'cron_next', 'cron_matches', 'cron_validate',
+				'cron_next_n', 'bar_end', 'sma_cross_eval',
+				'sma_cross_validate', 'order_is_open', 'position_step',
+				'broker_status_target', 'side_from_broker',
+				'market_check_calendar', 'market_day', 'market_sessions',
+				'market_status', 'market_is_open', 'market_next_close',
+				'market_next_session')
 	LOOP
 		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO '
 			'pgtrade_reader, pgtrade_trader, pgtrade_admin, pgtrade_listener, '

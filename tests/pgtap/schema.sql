@@ -15,9 +15,13 @@ SELECT set_eq(
 		('view pgtrade.upcoming_runs'),
 		('view pgtrade.recent_runs'),
 		('function pgtrade.acting_role()'),
-		('function pgtrade.kind_evaluate(regprocedure,jsonb,timestamp with time zone[],double precision[],double precision[],double precision[],double precision[],double precision[])'),
+		('function pgtrade.kind_evaluate(regprocedure,jsonb,'
+		 'timestamp with time zone[],double precision[],double precision[],'
+		 'double precision[],double precision[],double precision[])'),
 		('function pgtrade.kind_validate_as(name,regprocedure,jsonb)'),
-		('function pgtrade.kind_evaluate_as(name,regprocedure,jsonb,timestamp with time zone[],double precision[],double precision[],double precision[],double precision[],double precision[])'),
+		('function pgtrade.kind_evaluate_as(name,regprocedure,jsonb,'
+		 'timestamp with time zone[],double precision[],double precision[],'
+		 'double precision[],double precision[],double precision[])'),
 		('function pgtrade.kind_refusal(pgtrade.strategy_kind)'),
 		('function pgtrade.role_may_write(name)'),
 		('function pgtrade.register_kind(text,regprocedure,regprocedure,text)'),
@@ -27,10 +31,13 @@ SELECT set_eq(
 		('view pgtrade.strategies'),
 		('function pgtrade.grant_account(name,text)'),
 		('view pgtrade.bars'),
+		('function pgtrade.market_next_session(pgtrade.market_calendar,'
+		 'timestamp with time zone)'),
 		('function pgtrade.same_time_zone(text,text)'),
 		('function pgtrade.market_next_close(text,timestamp with time zone)'),
 		('function pgtrade.market_calendar_before_write()'),
-		('function pgtrade.run_market_step(bigint,integer,pgtrade.strategy,text,timestamp with time zone)'),
+		('function pgtrade.run_market_step(bigint,integer,pgtrade.strategy,'
+		 'text,timestamp with time zone)'),
 		('function pgtrade.market_status(text,timestamp with time zone)'),
 		('table pgtrade.alert'),
 		('function pgtrade.purge_step_details(interval)'),
@@ -84,23 +91,30 @@ SELECT set_eq(
 		('view pgtrade.open_drift'),
 		('function pgtrade.bars_to_refresh(text[],integer)'),
 		('function pgtrade.history_bar(interval)'),
-		('function pgtrade.history_period(interval,timestamp with time zone,timestamp with time zone,integer)'),
+		('function pgtrade.history_period(interval,timestamp with time zone,'
+		 'timestamp with time zone,integer)'),
 		('function pgtrade.paper_accept(bigint,bigint)'),
 		('function pgtrade.paper_cancel(bigint)'),
-		('function pgtrade.paper_day_close(timestamp with time zone,text,time without time zone)'),
+		('function pgtrade.paper_day_close(timestamp with time zone,text,'
+		 'time without time zone)'),
 		('function pgtrade.paper_end(pgtrade.orders,text,jsonb)'),
-		('function pgtrade.paper_fill_price(pgtrade.orders,pgtrade.bar,boolean,numeric,numeric)'),
+		('function pgtrade.paper_fill_price(pgtrade.orders,pgtrade.bar,'
+		 'boolean,numeric,numeric)'),
 		('function pgtrade.paper_latest_bar(pgtrade.instrument)'),
 		('function pgtrade.paper_price(text,numeric,numeric,numeric)'),
 		('function pgtrade.paper_step(bigint,numeric,interval)'),
 		('function pgtrade.record_bars(bigint,interval,jsonb)'),
 		('function pgtrade.record_bars_check(text)'),
 		('function pgtrade.record_bars_stage(interval,text,jsonb)'),
-		('function pgtrade.add_instrument(text,bigint,text,text,text,text,time without time zone,time without time zone,text)'),
+		('function pgtrade.add_instrument(text,bigint,text,text,text,text,'
+		 'time without time zone,time without time zone,text)'),
 		('function pgtrade.atr(double precision,double precision,double precision,bigint)'),
-		('function pgtrade.atr(double precision[],double precision[],double precision[],integer)'),
-		('function pgtrade.atr_agg_transfn(internal,double precision,double precision,double precision,bigint)'),
-		('function pgtrade.bar_end(timestamp with time zone,interval,text,time without time zone)'),
+		('function pgtrade.atr(double precision[],double precision[],'
+		 'double precision[],integer)'),
+		('function pgtrade.atr_agg_transfn(internal,double precision,'
+		 'double precision,double precision,bigint)'),
+		('function pgtrade.bar_end(timestamp with time zone,interval,text,'
+		 'time without time zone)'),
 		('function pgtrade.bar_size_supported(interval)'),
 		('function pgtrade.bollinger(double precision[],integer,double precision)'),
 		('function pgtrade.bracket_child_group(pgtrade.orders)'),
@@ -113,7 +127,8 @@ SELECT set_eq(
 		('function pgtrade.claim_order(bigint,text[])'),
 		('function pgtrade.claim_orders(bigint,text[],integer)'),
 		('function pgtrade.claim_resend(bigint,bigint,integer)'),
-		('function pgtrade.create_strategy(text,text,text,text,jsonb,numeric,text,text,interval,boolean,interval,text)'),
+		('function pgtrade.create_strategy(text,text,text,text,jsonb,numeric,'
+		 'text,text,interval,boolean,interval,text)'),
 		('function pgtrade.cron_matches(text,timestamp with time zone,text)'),
 		('function pgtrade.cron_next(text,timestamp with time zone,text)'),
 		('function pgtrade.cron_next_n(text,timestamp with time zone,integer,text)'),
@@ -160,20 +175,24 @@ SELECT set_eq(
 		('function pgtrade.purge_run_details(interval)'),
 		('function pgtrade.record_cancel_sent(bigint,jsonb)'),
 		('function pgtrade.orders_in_flight(text[])'),
-		('function pgtrade.place_bracket(text,text,text,numeric,numeric,numeric,numeric,text,text,interval,boolean)'),
-		('function pgtrade.place_order(text,text,text,numeric,text,numeric,numeric,text,interval,boolean)'),
+		('function pgtrade.place_bracket(text,text,text,numeric,numeric,'
+		 'numeric,numeric,text,text,interval,boolean)'),
+		('function pgtrade.place_order(text,text,text,numeric,text,numeric,'
+		 'numeric,text,interval,boolean)'),
 		('function pgtrade.position_apply(text,bigint,text,numeric,numeric)'),
 		('function pgtrade.position_quantity(text,bigint)'),
 		('function pgtrade.proc_call_name(regprocedure)'),
 		('function pgtrade.record_conid(bigint,bigint,jsonb)'),
 		('function pgtrade.record_modification(bigint,boolean,text,text,jsonb)'),
 		('function pgtrade.record_modification_sent(bigint,bigint)'),
-		('function pgtrade.record_fill(text,text,text,bigint,text,numeric,numeric,timestamp with time zone,numeric,jsonb)'),
+		('function pgtrade.record_fill(text,text,text,bigint,text,numeric,'
+		 'numeric,timestamp with time zone,numeric,jsonb)'),
 		('function pgtrade.record_fills(text[],text[],text[],bigint[],text[],'
 		 'numeric[],numeric[],timestamp with time zone[],numeric[],jsonb[])'),
 		('function pgtrade.record_rejection(bigint,text,jsonb)'),
 		('function pgtrade.record_status(bigint,text,numeric,numeric,jsonb)'),
-		('function pgtrade.record_step(bigint,integer,text,timestamp with time zone,jsonb,jsonb)'),
+		('function pgtrade.record_step(bigint,integer,text,'
+		 'timestamp with time zone,jsonb,jsonb)'),
 		('function pgtrade.record_submission(bigint,text,text,jsonb)'),
 		('function pgtrade.record_submissions(bigint[],text[],text[],jsonb[])'),
 		('function pgtrade.release_unsent(bigint,bigint,text)'),
@@ -185,19 +204,26 @@ SELECT set_eq(
 		('function pgtrade.rsi(double precision,bigint)'),
 		('function pgtrade.rsi(double precision[],integer)'),
 		('function pgtrade.rsi_agg_transfn(internal,double precision,bigint)'),
-		('function pgtrade.run_decide(bigint,integer,pgtrade.strategy,timestamp with time zone,numeric,text,text,numeric,jsonb,double precision,timestamp with time zone,integer,boolean)'),
+		('function pgtrade.run_decide(bigint,integer,pgtrade.strategy,'
+		 'timestamp with time zone,numeric,text,text,numeric,jsonb,'
+		 'double precision,timestamp with time zone,integer,boolean)'),
 		('function pgtrade.run_due(timestamp with time zone)'),
-		('function pgtrade.run_execute(bigint,text,timestamp with time zone,timestamp with time zone,boolean)'),
+		('function pgtrade.run_execute(bigint,text,timestamp with time zone,'
+		 'timestamp with time zone,boolean)'),
 		('function pgtrade.run_next_due(timestamp with time zone)'),
-		('function pgtrade.run_steps(bigint,pgtrade.strategy,timestamp with time zone,boolean)'),
+		('function pgtrade.run_steps(bigint,pgtrade.strategy,'
+		 'timestamp with time zone,boolean)'),
 		('function pgtrade.run_strategy(text,timestamp with time zone,text,boolean)'),
-		('function pgtrade.set_risk_limit(text,bigint,numeric,numeric,text,numeric,numeric,integer,integer,numeric,numeric,boolean)'),
+		('function pgtrade.set_risk_limit(text,bigint,numeric,numeric,text,'
+		 'numeric,numeric,integer,integer,numeric,numeric,boolean)'),
 		('function pgtrade.set_trading_enabled(boolean,text,bigint,text)'),
 		('function pgtrade.side_from_broker(text)'),
 		('function pgtrade.sma(double precision,bigint)'),
 		('function pgtrade.sma(double precision[],integer)'),
 		('function pgtrade.sma_agg_transfn(internal,double precision,bigint)'),
-		('function pgtrade.sma_cross_eval(jsonb,timestamp with time zone[],double precision[],double precision[],double precision[],double precision[],double precision[])'),
+		('function pgtrade.sma_cross_eval(jsonb,timestamp with time zone[],'
+		 'double precision[],double precision[],double precision[],'
+		 'double precision[],double precision[])'),
 		('function pgtrade.sma_cross_validate(jsonb)'),
 		('function pgtrade.strategy_performance(text)'),
 		('function pgtrade.strategy_before_write()'),
