@@ -90,9 +90,9 @@ BEGIN
 		RETURN false;
 	END IF;
 	RETURN (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = v_role)
-		OR pg_has_role(v_role, (SELECT c.relowner FROM pg_catalog.pg_class c
-								WHERE c.oid = 'pgtrade.account'::regclass),
-					   'MEMBER')
+		OR pg_has_role(v_role,
+			(SELECT c.relowner FROM pg_catalog.pg_class c
+			 WHERE c.oid = 'pgtrade.account'::regclass), 'MEMBER')
 		OR pg_has_role(v_role, 'pgtrade_admin', 'MEMBER')
 		OR pg_has_role(v_role, 'pgtrade_listener', 'MEMBER')
 		OR pg_has_role(v_role, 'pgtrade_scheduler', 'MEMBER');
@@ -122,16 +122,17 @@ BEGIN
 	IF pgtrade.sees_all_accounts(v_for) THEN
 		v_list := ARRAY(SELECT a.account_id FROM pgtrade.account a);
 	ELSE
-		v_list := ARRAY(SELECT DISTINCT g.account_id
-						FROM pgtrade.account_grant g
-						WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
-									  WHERE r.rolname = g.role_name
-										AND pg_has_role(v_for, r.oid, 'MEMBER')));
+		v_list := ARRAY(
+			SELECT DISTINCT g.account_id FROM pgtrade.account_grant g
+			WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+						  WHERE r.rolname = g.role_name
+							AND pg_has_role(v_for, r.oid, 'MEMBER')));
 	END IF;
 	/* asked for another role: no more than the caller may see either */
 	IF v_for <> v_caller AND NOT pgtrade.sees_all_accounts(v_caller) THEN
-		v_list := ARRAY(SELECT unnest(v_list)
-						INTERSECT SELECT unnest(pgtrade.visible_accounts(v_caller)));
+		v_list := ARRAY(
+			SELECT unnest(v_list)
+			INTERSECT SELECT unnest(pgtrade.visible_accounts(v_caller)));
 	END IF;
 	RETURN v_list;
 END

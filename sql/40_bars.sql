@@ -26,7 +26,8 @@ BEGIN
 			(SELECT a.time_zone FROM pgtrade.account a
 			 WHERE a.account_id = add_account.account_id), time_zone
 			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = 'The zone moves the day the daily risk limits count; it is never changed silently.';
+				  DETAIL = 'The zone moves the day the daily risk limits '
+						   'count; it is never changed silently.';
 	END IF;
 	INSERT INTO pgtrade.account AS a (account_id, description, time_zone)
 	VALUES (account_id, description, coalesce(time_zone, 'America/New_York'))

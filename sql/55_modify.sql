@@ -170,14 +170,15 @@ BEGIN
 		AND NOT EXISTS (
 			SELECT 1 FROM jsonb_array_elements(v_verdict->'checks') c
 			WHERE NOT (c->>'passed')::boolean
-				AND NOT (c->>'check' IN ('max_position', 'max_order_quantity',
-										 'max_position_notional',
-										 'max_daily_loss', 'allow_short')
+				AND NOT (c->>'check' IN ('max_position',
+						'max_order_quantity', 'max_position_notional',
+						'max_daily_loss', 'allow_short')
 					OR (c->>'check' = 'max_order_notional' AND v_value_same)
 					OR (c->>'check' = 'price_collar'
 						AND (c->>'price')::numeric IS NOT DISTINCT FROM
-							CASE c->>'price_kind' WHEN 'limit' THEN p_o.limit_price
-								 ELSE p_o.stop_price END)))
+							CASE c->>'price_kind'
+								WHEN 'limit' THEN p_o.limit_price
+								ELSE p_o.stop_price END)))
 	THEN
 		v_verdict := v_verdict || jsonb_build_object('passed', true,
 			'reason', 'passed: the modification does not add to the order '

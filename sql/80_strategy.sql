@@ -136,8 +136,9 @@ BEGIN
 	IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = v_role) THEN
 		RETURN 'is a superuser';
 	END IF;
-	IF pg_has_role(v_role, (SELECT c.relowner FROM pg_catalog.pg_class c
-							WHERE c.oid = 'pgtrade.orders'::regclass), 'MEMBER') THEN
+	IF pg_has_role(v_role,
+		(SELECT c.relowner FROM pg_catalog.pg_class c
+		 WHERE c.oid = 'pgtrade.orders'::regclass), 'MEMBER') THEN
 		RETURN 'owns pgtrade''s tables';
 	END IF;
 	IF (SELECT r.rolcreaterole FROM pg_catalog.pg_roles r WHERE r.oid = v_role) THEN
@@ -169,7 +170,7 @@ BEGIN
 	WHERE c.relnamespace = 'pgtrade'::regnamespace
 		AND ((c.relkind IN ('r', 'p')
 			  AND (has_table_privilege(v_role, c.oid,
-									   'INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER')
+						'INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER')
 				   OR has_any_column_privilege(v_role, c.oid, 'INSERT, UPDATE')))
 			 OR (c.relkind = 'S'
 				 AND has_sequence_privilege(v_role, c.oid, 'USAGE, UPDATE')))
@@ -189,7 +190,8 @@ BEGIN
 	WHERE p.pronamespace = 'pgtrade'::regnamespace AND p.provolatile = 'v'
 		AND p.prosecdef AND p.prokind IN ('f', 'p')
 		AND p.oid NOT IN ('pgtrade.strategy_performance(text)'::regprocedure,
-			'pgtrade.register_kind(text, regprocedure, regprocedure, text)'::regprocedure)
+			'pgtrade.register_kind(text, regprocedure, regprocedure, '
+			'text)'::regprocedure)
 		AND has_function_privilege(v_role, p.oid, 'EXECUTE')
 	LIMIT 1;
 	RETURN v_what;
@@ -272,8 +274,8 @@ DECLARE
 	v_why text;
 BEGIN
 	IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
-		RAISE EXCEPTION 'a strategy kind name is a lower-case identifier of up to 63 characters, not %',
-			coalesce('"' || name || '"', 'NULL')
+		RAISE EXCEPTION 'a strategy kind name is a lower-case identifier of '
+			'up to 63 characters, not %', coalesce('"' || name || '"', 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF evaluator IS NULL OR validator IS NULL THEN
@@ -281,16 +283,19 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF (SELECT p.prorettype <> 'jsonb'::regtype
-			OR string_to_array(p.proargtypes::text, ' ')::oid[] <> ARRAY['jsonb'::regtype, 'timestamptz[]'::regtype,
+			OR string_to_array(p.proargtypes::text, ' ')::oid[]
+			   <> ARRAY['jsonb'::regtype, 'timestamptz[]'::regtype,
 				'float8[]'::regtype, 'float8[]'::regtype, 'float8[]'::regtype,
 				'float8[]'::regtype, 'float8[]'::regtype]::oid[]
 		FROM pg_catalog.pg_proc p WHERE p.oid = evaluator) THEN
-		RAISE EXCEPTION 'evaluator % must take (jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[]) and return jsonb',
-			evaluator
+		RAISE EXCEPTION 'evaluator % must take (jsonb, timestamptz[], '
+			'float8[], float8[], float8[], float8[], float8[]) and return '
+			'jsonb', evaluator
 			USING ERRCODE = 'invalid_function_definition';
 	END IF;
 	IF (SELECT p.prorettype <> 'integer'::regtype
-			OR string_to_array(p.proargtypes::text, ' ')::oid[] <> ARRAY['jsonb'::regtype]::oid[]
+			OR string_to_array(p.proargtypes::text, ' ')::oid[]
+			   <> ARRAY['jsonb'::regtype]::oid[]
 		FROM pg_catalog.pg_proc p WHERE p.oid = validator) THEN
 		RAISE EXCEPTION 'validator % must take (jsonb) and return integer', validator
 			USING ERRCODE = 'invalid_function_definition';
@@ -298,7 +303,8 @@ BEGIN
 	SELECT * INTO v_old FROM pgtrade.strategy_kind k WHERE k.name = register_kind.name;
 	IF FOUND AND (v_old.builtin OR v_old.owner_role IS DISTINCT FROM v_caller) THEN
 		RAISE EXCEPTION 'strategy kind "%" is registered by %', name,
-			CASE WHEN v_old.builtin THEN 'pgtrade' ELSE coalesce(v_old.owner_role, 'the owner') END
+			CASE WHEN v_old.builtin THEN 'pgtrade'
+				 ELSE coalesce(v_old.owner_role, 'the owner') END
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	v_new.name := name;
@@ -310,7 +316,9 @@ BEGIN
 	IF v_why IS NOT NULL THEN
 		RAISE EXCEPTION 'strategy kind "%" cannot be registered: %', name, v_why
 			USING ERRCODE = 'insufficient_privilege',
-				  HINT = 'Register it as a role that only reads (a member of pgtrade_reader), owning SECURITY DEFINER functions that SET search_path.';
+				  HINT = 'Register it as a role that only reads (a member '
+					|| 'of pgtrade_reader), owning SECURITY DEFINER '
+					|| 'functions that SET search_path.';
 	END IF;
 	INSERT INTO pgtrade.strategy_kind AS k (name, evaluator, validator,
 		builtin, description, owner_role)
@@ -943,8 +951,8 @@ BEGIN
 		RAISE EXCEPTION 'strategy "%" does not exist', run_strategy.name
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	PERFORM pgtrade.require_account((SELECT s.account_id FROM pgtrade.strategy s
-									 WHERE s.strategy_id = v_id));
+	PERFORM pgtrade.require_account(
+		(SELECT s.account_id FROM pgtrade.strategy s WHERE s.strategy_id = v_id));
 	/*
 	 * A run as of the past is a dry run unless asked: its decision is
 	 * recorded, but an order placed now on an old picture of the market

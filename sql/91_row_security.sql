@@ -26,7 +26,8 @@ BEGIN
 			'ALTER TABLE pgtrade.%I ENABLE ROW LEVEL SECURITY', v_table);
 		EXECUTE pg_catalog.format(
 			'CREATE POLICY account_scope ON pgtrade.%I '
-			'USING (account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[])) '
+			'USING (account_id = ANY ((SELECT '
+			'pgtrade.visible_accounts(current_user))::text[])) '
 			'WITH CHECK (account_id = ANY ((SELECT '
 			'pgtrade.visible_accounts(current_user))::text[]))',
 			v_table);

@@ -109,8 +109,10 @@ check_kind_signature(FunctionCallInfo fcinfo, Oid fn, int skip)
 	Oid *have_types;
 	int	 want_n;
 	int	 have_n;
+	Oid	 want_ret = get_func_signature(fcinfo->flinfo->fn_oid, &want_types,
+									   &want_n);
 
-	if (get_func_rettype(fn) != get_func_signature(fcinfo->flinfo->fn_oid, &want_types, &want_n) ||
+	if (get_func_rettype(fn) != want_ret ||
 		get_func_signature(fn, &have_types, &have_n) == InvalidOid ||
 		have_n != nargs || want_n != nargs + skip ||
 		memcmp(have_types, want_types + skip, nargs * sizeof(Oid)) != 0)
@@ -129,22 +131,25 @@ check_kind_signature(FunctionCallInfo fcinfo, Oid fn, int skip)
 static void
 check_bars_in_order(ArrayType *ts)
 {
-	Datum *elems;
-	bool  *nulls;
-	int	   n;
-	int	   i;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	TimestampTz prev = 0;
 
 	deconstruct_array(ts, TIMESTAMPTZOID, sizeof(TimestampTz), true,
 					  TYPALIGN_DOUBLE, &elems, &nulls, &n);
 	for (i = 0; i < n; i++)
 	{
-		if (nulls[i] ||
-			(i > 0 && DatumGetTimestampTz(elems[i]) <= DatumGetTimestampTz(elems[i - 1])))
+		TimestampTz t = nulls[i] ? 0 : DatumGetTimestampTz(elems[i]);
+
+		if (nulls[i] || (i > 0 && t <= prev))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("bars passed to a strategy kind are not in "
 							"time order at position %d",
 							i + 1)));
+		prev = t;
 	}
 }
 

@@ -255,10 +255,11 @@ gateway_create(const GatewaySettings *s, char *err, size_t errlen)
 		gw->pace_next[i] = mono_now() + GW_LIST_PACING * gw->time_scale;
 	gw->no_budget = s->no_budget;
 	if (gw->insecure)
-		log_warning("gateway", "CERTIFICATE CHECKS OFF (--insecure): the "
-							   "gateway's identity is not verified; allowed "
-							   "for a loopback gateway only, use --cacert "
-							   "with the gateway's certificate instead");
+		log_warning("gateway",
+					"CERTIFICATE CHECKS OFF (--insecure): the gateway's "
+					"identity is not verified; allowed for a loopback "
+					"gateway only, use --cacert with the gateway's "
+					"certificate instead");
 	if (gw->no_budget)
 		log_warning("gateway", "RATE BUDGET OFF: requests are not held to "
 							   "%d a second; a real gateway answers 429 and "

@@ -38,7 +38,7 @@ LANGUAGE sql AS $$ SELECT min(order_id) FROM tap_o WHERE account_id = p_account 
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
 		  WHERE p.pronamespace = 'pgtrade'::regnamespace AND p.prosecdef
 			AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c
-							WHERE c LIKE 'search_path=%')), '{}'::text[],
+				WHERE c LIKE 'search_path=%')), '{}'::text[],
 	'every SECURITY DEFINER function sets search_path');
 
 -- the trader: sees TAPA only, trades TAPA only

@@ -103,7 +103,8 @@ CREATE FUNCTION tap_hk.broken_validate(jsonb) RETURNS int
 	LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	AS 'SELECT 1';
 SELECT pgtrade.register_kind('tap_hk_broken',
-	'tap_hk.broken_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_hk.broken_eval(jsonb, timestamptz[], float8[], '
+	'float8[], float8[], float8[], float8[])',
 	'tap_hk.broken_validate(jsonb)') \g /dev/null
 RESET ROLE;
 INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPX'), '1 day',

@@ -85,11 +85,13 @@ SELECT lives_ok($$SELECT pgtrade.register_kind('tap_snoop',
 	'tap_q.snoop_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
 	'tap_q.snoop_validate(jsonb)')$$, 'a role that only reads registers a kind');
 SELECT throws_ok($$SELECT pgtrade.register_kind('tap_inv',
-	'tap_q.invoker_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_q.invoker_eval(jsonb, timestamptz[], float8[], '
+	'float8[], float8[], float8[], float8[])',
 	'tap_q.snoop_validate(jsonb)')$$, '42501', NULL,
 	'an evaluator that is not SECURITY DEFINER is refused');
 SELECT throws_ok($$SELECT pgtrade.register_kind('tap_open',
-	'tap_q.open_path_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_q.open_path_eval(jsonb, timestamptz[], float8[], '
+	'float8[], float8[], float8[], float8[])',
 	'tap_q.snoop_validate(jsonb)')$$, '42501', NULL,
 	'an evaluator that does not pin search_path is refused');
 SELECT throws_ok($$SELECT pgtrade.register_kind('tap_wrong',
@@ -113,7 +115,8 @@ CREATE TEMP TABLE tap_run AS
 SELECT * FROM pgtrade.run_strategy('tap_snoop_s', place_orders => true);
 SELECT is((SELECT status FROM tap_run), 'succeeded', 'the run completes');
 SELECT matches((SELECT reason FROM tap_run),
-	'^view:0 table:42501 limit:42501 kill:42501 grant:42501 place:42501 insert:25006 perf:42501 sees:0 as:tap_quant;',
+	'^view:0 table:42501 limit:42501 kill:42501 grant:42501 '
+	'place:42501 insert:25006 perf:42501 sees:0 as:tap_quant;',
 	'inside the evaluator every attempt failed, as tap_quant');
 SELECT is((SELECT count(*)::int FROM pgtrade.orders WHERE account_id = 'TAPKB'), 1,
 	'no order reached TAPKB');
@@ -135,7 +138,8 @@ CREATE FUNCTION tap_q.w_validate(jsonb) RETURNS integer LANGUAGE sql
 SELECT throws_ok($$SELECT pgtrade.register_kind('tap_w',
 	'tap_q.w_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
 	'tap_q.w_validate(jsonb)')$$, '42501',
-	'strategy kind "tap_w" cannot be registered: its role tap_writer is a member of pgtrade_trader; a kind''s role may only read',
+	'strategy kind "tap_w" cannot be registered: its role '
+	'tap_writer is a member of pgtrade_trader; a kind''s role may only read',
 	'a trader cannot register a kind');
 SELECT throws_ok($$SELECT pgtrade.register_kind('tap_borrow',
 	'tap_q.snoop_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
@@ -301,7 +305,8 @@ RESET ROLE;
 SELECT is(pgtrade.kind_validate_as('tap_quant', 'tap_q.whoami(jsonb)', '{}'), 1,
 	'an invoker function called for a kind runs as the kind''s role');
 SELECT throws_ok($$SELECT pgtrade.kind_validate_as('tap_quant',
-	'tap_q.snoop_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])', '{}')$$,
+	'tap_q.snoop_eval(jsonb, timestamptz[], float8[], float8[], '
+	'float8[], float8[], float8[])', '{}')$$,
 	'42P13', NULL, 'a function of another signature is not called');
 SELECT throws_ok($$SELECT pgtrade.kind_validate_as('postgres', 'tap_q.whoami(jsonb)', '{}')$$,
 	'42501', NULL, 'nor as a superuser');
@@ -315,7 +320,8 @@ SELECT * FROM pgtrade.run_strategy('tap_snoop_s', place_orders => true);
 SELECT is((SELECT status FROM tap_run2), 'failed',
 	'once its role may write, the kind''s run fails');
 SELECT is((SELECT reason FROM tap_run2),
-	'strategy kind "tap_snoop" may not run: its role tap_quant is a member of pgtrade_trader; a kind''s role may only read',
+	'strategy kind "tap_snoop" may not run: its role tap_quant '
+	'is a member of pgtrade_trader; a kind''s role may only read',
 	'and says why');
 
 SELECT * FROM finish();

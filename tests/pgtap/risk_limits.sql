@@ -165,7 +165,8 @@ SELECT results_eq($$SELECT realized, unrealized FROM pgtrade.account_day_pnl('TA
 SELECT is(pg_temp.st('TAPRLOSS', 'TAPR', 'buy', 1), 'refused',
 	'a loss of exactly 500 has reached the limit: a buy is refused');
 SELECT is(pg_temp.last_reason(),
-	'the day''s loss 500 (realized -500, unrealized 0) has reached the limit of 500; only orders that reduce exposure pass',
+	'the day''s loss 500 (realized -500, unrealized 0) has '
+	'reached the limit of 500; only orders that reduce exposure pass',
 	'the refusal names loss, realized, unrealized and limit');
 SELECT is(pg_temp.st('TAPRLOSS', 'TAPR', 'sell', 1), 'refused',
 	'flat, a sell opens a short: refused too');

@@ -133,7 +133,8 @@ CREATE FUNCTION tap_kinds.broken_validate(jsonb) RETURNS int
 	LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	AS 'SELECT 1';
 SELECT pgtrade.register_kind('tap_broken',
-	'tap_kinds.broken_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_kinds.broken_eval(jsonb, timestamptz[], float8[], float8[], '
+	'float8[], float8[], float8[])',
 	'tap_kinds.broken_validate(jsonb)');
 RESET ROLE;
 SELECT pgtrade.add_instrument('TAPY', 990002);
