@@ -192,6 +192,25 @@ COMMENT ON FUNCTION pgtrade.bar_size_supported(interval) IS
 	'of minutes under a day.';
 
 /*
+ * recent_bars reads the newest bars of an instrument and size that
+ * started before a time, oldest first, by one backward scan of the
+ * primary key: what every run reads.
+ */
+CREATE FUNCTION pgtrade.recent_bars(instrument_id bigint, bar_size interval,
+	before timestamptz, n integer, OUT ts timestamptz[],
+	OUT open double precision[], OUT high double precision[],
+	OUT low double precision[], OUT close double precision[],
+	OUT volume double precision[], OUT bars integer)
+RETURNS record
+AS 'MODULE_PATHNAME', 'pgtrade_recent_bars'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pgtrade.recent_bars(bigint, interval, timestamptz,
+	integer) IS
+	'The newest n bars of an instrument and size that started before '
+	'"before", oldest first, as arrays (with the caller''s right to read '
+	'pgtrade.bar).';
+
+/*
  * A daily bar (bar_size of one day or more) ends at the session close of
  * its date in the exchange time zone; an intraday bar ends at its start
  * plus its size.  An early close in the instrument's calendar does not

@@ -496,6 +496,37 @@ COMMENT ON FUNCTION pgtrade.record_step(bigint, integer, text, timestamptz,
 	'Internal: records one step of a run.';
 
 /*
+ * decision_reason puts the evaluator's reason together with the netting:
+ * the target against the position and the open orders, and what follows
+ * (a hold, an order, or in a dry run the order it would have been).
+ */
+CREATE FUNCTION pgtrade.decision_reason(p_reason text, p_target numeric,
+	p_pos numeric, p_open numeric, p_place boolean)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT CASE
+	WHEN p_target IS NULL THEN p_reason || '; no target: hold'
+	WHEN d.delta = 0 THEN pg_catalog.format('%s; target position %s '
+		'already held or on order (position %s, open orders %s): hold',
+		p_reason, p_target, p_pos, p_open)
+	ELSE pg_catalog.format('%s; target position %s, position %s, '
+		'open orders %s: %s%s %s%s',
+		p_reason, p_target, p_pos, p_open,
+		CASE WHEN p_place THEN '' ELSE 'would ' END,
+		CASE WHEN d.delta > 0 THEN 'buy' ELSE 'sell' END, pg_catalog.abs(d.delta),
+		CASE WHEN p_place THEN '' ELSE ' (dry run: no order placed)' END)
+	END
+FROM (SELECT p_target - p_pos - p_open AS delta) d
+$$;
+REVOKE ALL ON FUNCTION pgtrade.decision_reason(text, numeric, numeric,
+	numeric, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.decision_reason(text, numeric, numeric, numeric,
+	boolean) IS
+	'Internal: the reason a decision records, from the evaluator''s reason '
+	'and the netting of its target.';
+
+/*
  * run_decide nets a target position against the position and the open
  * orders, records the decision (step p_step) and, when the target
  * changes, inserts the order through the risk gate (step p_step + 1).
@@ -519,27 +550,14 @@ DECLARE
 											p_s.instrument_id);
 	v_delta numeric := coalesce(p_target_pos - v_pos - v_open, 0);
 	v_action text;
-	v_reason text;
+	v_reason text := pgtrade.decision_reason(p_reason, p_target_pos, v_pos,
+		v_open, p_place);
 	v_decision bigint;
 	v_order pgtrade.orders;
 	v_limit numeric;
 BEGIN
 	v_action := CASE WHEN v_delta > 0 THEN 'buy'
 					 WHEN v_delta < 0 THEN 'sell' ELSE 'hold' END;
-	IF p_target_pos IS NULL THEN
-		v_reason := p_reason || '; no target: hold';
-	ELSIF v_delta <> 0 AND NOT p_place THEN
-		v_reason := format('%s; target position %s, position %s, open orders %s: would %s %s (dry run: no order placed)',
-						   p_reason, p_target_pos, v_pos, v_open, v_action,
-						   abs(v_delta));
-	ELSIF v_delta = 0 THEN
-		v_reason := format('%s; target position %s already held or on order (position %s, open orders %s): hold',
-						   p_reason, p_target_pos, v_pos, v_open);
-	ELSE
-		v_reason := format('%s; target position %s, position %s, open orders %s: %s %s',
-						   p_reason, p_target_pos, v_pos, v_open, v_action,
-						   abs(v_delta));
-	END IF;
 	INSERT INTO pgtrade.decision (run_id, strategy_id, as_of, action, signal,
 		target_position, position, open_quantity, quantity, last_close,
 		confidence, reason, indicators, last_bar_ts, bars_used, kind, params)
@@ -693,8 +711,7 @@ BEGIN
 	 * intraday bar started by as_of minus its size; a daily bar's session
 	 * date is at most the last date whose close came by as_of, so it
 	 * started before midnight after that date (in the exchange's zone).
-	 * The newest are taken, then put oldest first by one sort that the
-	 * aggregates read in order (kind_evaluate checks that they did).
+	 * recent_bars takes the newest by one scan of the key, oldest first.
 	 */
 	v_t := clock_timestamp();
 	IF p_s.bar_size >= interval '1 day' THEN
@@ -706,18 +723,11 @@ BEGIN
 	ELSE
 		v_before := p_as_of - p_s.bar_size + interval '1 microsecond';
 	END IF;
-	SELECT array_agg(ts), array_agg(open), array_agg(high), array_agg(low),
-		   array_agg(close), array_agg(volume), count(*)
+	SELECT b.ts, b.open, b.high, b.low, b.close, b.volume, b.bars
 	INTO v_ts, v_o, v_h, v_l, v_c, v_v, v_n
-	FROM (SELECT * FROM (
-			SELECT b.ts, b.open, b.high, b.low, b.close, b.volume
-			FROM pgtrade.bar b
-			WHERE b.instrument_id = p_s.instrument_id
-				AND b.bar_size = p_s.bar_size AND b.ts < v_before
-				AND b.ts <= p_as_of
-			ORDER BY b.ts DESC
-			LIMIT p_s.bars_needed * 2) newest
-		  ORDER BY ts) recent;
+	FROM pgtrade.recent_bars(p_s.instrument_id, p_s.bar_size,
+		least(v_before, p_as_of + interval '1 microsecond'),
+		p_s.bars_needed * 2) b;
 	PERFORM pgtrade.record_step(p_run, 1, 'load_bars', v_t,
 		jsonb_build_object('symbol', v_inst.symbol, 'bar_size',
 			p_s.bar_size::text, 'as_of', p_as_of, 'bars_wanted',
@@ -1069,11 +1079,14 @@ COMMENT ON FUNCTION pgtrade.submit_decision(text, numeric, text, numeric,
 	'market_hours.';
 
 /*
- * run_next_due runs the strategy whose slot is oldest among those due,
- * advancing its next_run_at; returns false when none is due.  Each call
- * is meant to be its own transaction (run_due commits after each).
+ * run_next_due runs the strategy whose slot is oldest among those due
+ * (or, given p_strategy, that strategy if it is due and no other session
+ * holds it), advancing its next_run_at; returns false when none is due.
+ * Each call is meant to be its own transaction (run_due commits after
+ * each).
  */
-CREATE FUNCTION pgtrade.run_next_due(p_now timestamptz)
+CREATE FUNCTION pgtrade.run_next_due(p_now timestamptz,
+	p_strategy bigint DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1088,11 +1101,18 @@ BEGIN
 		RAISE EXCEPTION 'run_next_due takes the time now or earlier, not %', p_now
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	SELECT * INTO v_s FROM pgtrade.strategy s
-	WHERE s.active AND s.next_run_at <= p_now
-	ORDER BY s.next_run_at, s.strategy_id
-	LIMIT 1
-	FOR UPDATE SKIP LOCKED;
+	IF p_strategy IS NULL THEN
+		SELECT * INTO v_s FROM pgtrade.strategy s
+		WHERE s.active AND s.next_run_at <= p_now
+		ORDER BY s.next_run_at, s.strategy_id
+		LIMIT 1
+		FOR UPDATE SKIP LOCKED;
+	ELSE
+		SELECT * INTO v_s FROM pgtrade.strategy s
+		WHERE s.strategy_id = p_strategy AND s.active
+			AND s.next_run_at <= p_now
+		FOR UPDATE SKIP LOCKED;
+	END IF;
 	IF NOT FOUND THEN
 		RETURN false;
 	END IF;
@@ -1134,9 +1154,367 @@ BEGIN
 	RETURN true;
 END
 $$;
-COMMENT ON FUNCTION pgtrade.run_next_due(timestamptz) IS
+COMMENT ON FUNCTION pgtrade.run_next_due(timestamptz, bigint) IS
 	'Scheduler: runs (or records as missed) the most overdue active '
-	'strategy and advances its next_run_at; false when none is due.';
+	'strategy, or the one given if it is due, and advances its '
+	'next_run_at; false when none is due.';
+
+/*
+ * run_probe is one due strategy as the bulk scheduler sees it: what
+ * becomes of its slot (outcome: missed, taken, closed, decide or left),
+ * what its run read and evaluated, and the ids its records will have.
+ */
+CREATE TYPE pgtrade.run_probe AS (
+	strategy_id	bigint,
+	slot		timestamptz,
+	outcome		text,
+	run_id		bigint,
+	decision_id	bigint,
+	error		text,
+	calendar	text,
+	hours		text,
+	market		jsonb,
+	symbol		text,
+	bar_size	interval,
+	bars_wanted	integer,
+	bars		integer,
+	first_ts	timestamptz,
+	last_ts		timestamptz,
+	last_close	double precision,
+	output		jsonb,
+	target		numeric,
+	pos			numeric,
+	open_qty	numeric,
+	place		boolean,
+	kind		text,
+	params		jsonb
+);
+COMMENT ON TYPE pgtrade.run_probe IS
+	'Internal: one due strategy as the bulk scheduler saw it.';
+
+/*
+ * run_probe looks at the due strategies p_ids whose exchange is in zone
+ * p_zone (the caller has set the session's zone to it, for the
+ * evaluators) and says what each run would record, without recording
+ * anything.  p_markets holds each calendar's market_status at p_now.
+ * It decides as run_next_due and run_steps do, step for step:
+ *   missed	 later than the grace (and no catch-up): a missed run
+ *   taken	 the slot already has its run: nothing but the slot's move
+ *   closed	 the market is closed by the strategy's market_hours
+ *   decide	 a decision that places no order (a hold, or a dry run)
+ *   left	 anything else, for run_next_due: an order, a kind of a
+ *			 user's, stale bars, an answer it must refuse, a calendar run
+ *			 out on a live run
+ * The positions and open orders are read as position_quantity and
+ * open_quantity read them.  The ids of the run and the decision are
+ * drawn here so that the caller can write its rows without joins.
+ */
+CREATE FUNCTION pgtrade.run_probe(p_ids bigint[], p_zone text,
+	p_now timestamptz, p_markets jsonb)
+RETURNS SETOF pgtrade.run_probe
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_live boolean := p_now >= clock_timestamp() - interval '1 day';
+BEGIN
+	RETURN QUERY
+	SELECT s.strategy_id, s.next_run_at, o.outcome,
+		CASE WHEN o.outcome IN ('missed', 'closed', 'decide')
+			THEN nextval('pgtrade.workflow_run_run_id_seq') END,
+		CASE WHEN o.outcome = 'decide'
+			THEN nextval('pgtrade.decision_decision_id_seq') END,
+		CASE o.outcome
+			WHEN 'missed' THEN format('started %s after its slot, past the '
+				'grace period of %s', p_now - s.next_run_at, s.grace)
+			WHEN 'closed' THEN 'market closed: ' || (m.market ->> 'reason') END,
+		i.calendar, h.hours, m.market, i.symbol, s.bar_size,
+		s.bars_needed * 2, b.n, b.ts[1], b.ts[b.n], b.c[b.n], e.output,
+		v.target, pq.pos, pq.open_qty, v.place, s.kind, s.params
+	FROM pgtrade.strategy s
+	JOIN pgtrade.instrument i ON i.instrument_id = s.instrument_id
+	JOIN pgtrade.strategy_kind k ON k.name = s.kind
+	CROSS JOIN LATERAL (
+		SELECT coalesce(s.market_hours,
+			CASE WHEN s.bar_size >= interval '1 day' THEN 'trading_day'
+				 ELSE 'open' END) AS hours) h
+	CROSS JOIN LATERAL (
+		SELECT CASE WHEN i.calendar IS NOT NULL AND h.hours <> 'always'
+			THEN p_markets -> i.calendar END AS market) m
+	/*
+	 * OFFSET 0 keeps a subquery whole, so that what it computes is
+	 * computed once a row, not again wherever its columns are used.
+	 *
+	 * May it go ahead: the order of run_next_due and run_market_step.
+	 */
+	CROSS JOIN LATERAL (
+		SELECT CASE
+			WHEN EXISTS (
+				SELECT 1 FROM pgtrade.workflow_run w
+				WHERE w.strategy_id = s.strategy_id
+					AND w.slot = s.next_run_at AND w.trigger = 'cron')
+				THEN 'taken'
+			WHEN p_now - s.next_run_at > s.grace AND NOT s.catch_up
+				THEN 'missed'
+			WHEN m.market IS NULL THEN 'run'
+			ELSE CASE CASE h.hours WHEN 'open' THEN m.market -> 'is_open'
+								   ELSE m.market -> 'trading_day' END
+				WHEN 'true' THEN 'run'
+				WHEN 'false' THEN 'closed'
+				/* the calendar has run out: run_market_step alerts */
+				ELSE CASE WHEN v_live THEN 'left' ELSE 'closed' END
+				END
+			END AS pre
+		OFFSET 0) a
+	/* the bars that had ended by now, bounded as run_steps bounds them */
+	CROSS JOIN LATERAL (
+		SELECT p_now AT TIME ZONE i.time_zone AS local) l
+	CROSS JOIN LATERAL (
+		SELECT CASE WHEN s.bar_size >= interval '1 day'
+			THEN ((l.local::date
+				   - CASE WHEN l.local::time >= i.session_close THEN 0 ELSE 1 END
+				   + 1)::timestamp) AT TIME ZONE i.time_zone
+			ELSE p_now - s.bar_size + interval '1 microsecond'
+			END AS before) c
+	CROSS JOIN LATERAL (
+		SELECT r.ts, r.open AS o, r.high AS h, r.low AS l, r.close AS c,
+			   r.volume AS v, r.bars AS n
+		FROM pgtrade.recent_bars(s.instrument_id, s.bar_size,
+			least(c.before, p_now + interval '1 microsecond'),
+			CASE WHEN a.pre = 'run' AND k.builtin
+				THEN s.bars_needed * 2 ELSE 0 END) r) b
+	CROSS JOIN LATERAL (
+		SELECT coalesce(s.max_bar_age,
+			CASE WHEN s.bar_size >= interval '1 day' THEN interval '5 days'
+				 ELSE greatest(interval '15 minutes', 3 * s.bar_size) END)
+			AS allowed) g
+	CROSS JOIN LATERAL (
+		SELECT b.n = 0 OR
+			CASE WHEN s.bar_size >= interval '1 day'
+				THEN ((b.ts[b.n] AT TIME ZONE i.time_zone)::date
+					  + i.session_close) AT TIME ZONE i.time_zone
+				ELSE b.ts[b.n] + s.bar_size END < p_now - g.allowed
+			AS stale) st
+	CROSS JOIN LATERAL (
+		SELECT CASE WHEN a.pre = 'run' AND k.builtin AND NOT st.stale
+			THEN pgtrade.kind_evaluate(k.evaluator, s.params, b.ts, b.o, b.h,
+				b.l, b.c, b.v) END AS output
+		OFFSET 0) e
+	/* run_steps' checks of the answer, without raising */
+	CROSS JOIN LATERAL (
+		SELECT jsonb_typeof(e.output -> 'target') = 'number' AS numeric_target) t
+	CROSS JOIN LATERAL (
+		SELECT coalesce(jsonb_typeof(e.output) = 'object'
+				AND e.output ? 'target' AND e.output ? 'reason'
+				AND CASE WHEN t.numeric_target
+					THEN (e.output ->> 'target')::numeric IN (-1, 0, 1)
+					ELSE true END, false) AS valid,
+			   CASE WHEN t.numeric_target
+				   THEN (e.output ->> 'target')::numeric * s.quantity END AS target,
+			   p_now >= clock_timestamp() - s.grace AS place) v
+	/* position_quantity and open_quantity, taken in */
+	CROSS JOIN LATERAL (
+		SELECT CASE WHEN v.valid THEN coalesce((
+				SELECT ps.quantity FROM pgtrade.position ps
+				WHERE ps.account_id = s.account_id
+					AND ps.instrument_id = s.instrument_id), 0) END AS pos,
+			   CASE WHEN v.valid THEN (
+				SELECT coalesce(sum(q.q) FILTER (WHERE q.side = 'buy'), 0)
+					   - coalesce(sum(q.q) FILTER (WHERE q.side = 'sell'), 0)
+				FROM (SELECT x.side, max(x.q) AS q
+					  FROM pgtrade.open_order_rests(s.account_id,
+						s.instrument_id, NULL) x
+					  GROUP BY x.side, x.grp) q) END AS open_qty
+		OFFSET 0) pq
+	CROSS JOIN LATERAL (
+		SELECT CASE
+			WHEN a.pre <> 'run' THEN a.pre
+			WHEN NOT k.builtin OR st.stale OR NOT v.valid THEN 'left'
+			WHEN coalesce(v.target - pq.pos - pq.open_qty, 0) <> 0 AND v.place
+				THEN 'left'
+			ELSE 'decide' END AS outcome) o
+	WHERE s.strategy_id = ANY (p_ids) AND i.time_zone = p_zone;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.run_probe(bigint[], text, timestamptz, jsonb)
+	FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.run_probe(bigint[], text, timestamptz, jsonb) IS
+	'Internal: what the runs of due strategies of one time zone would '
+	'record, recorded nowhere.';
+
+/*
+ * run_due_bulk takes up to p_limit due strategies, oldest slot first,
+ * and records in a handful of statements the runs that place no order:
+ * missed slots, closed markets, and the decisions of built-in kinds that
+ * hold (or, in a dry run, would have traded).  What it records is what
+ * run_next_due would have recorded, step for step, except that the runs
+ * share their timings: each step's times are those of the work done for
+ * all of them together.
+ *
+ * It returns the strategies it took but left, oldest slot first, for
+ * run_next_due to run one by one (see run_probe); NULL means none was
+ * due.  If anything fails it records nothing and leaves them all, so
+ * one strategy's error reaches no other's run.  No order is placed here,
+ * so the transaction may commit without waiting for its WAL.  Bitmap
+ * scans are off for the reason open_side_quantities gives.
+ */
+CREATE FUNCTION pgtrade.run_due_bulk(p_now timestamptz, p_limit integer)
+RETURNS bigint[]
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET enable_bitmapscan = off
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_ids bigint[];
+	v_rows pgtrade.run_probe[] := '{}';
+	v_markets jsonb;
+	v_tz text := current_setting('timezone');
+	v_zone text;
+	v_t0 timestamptz;
+	v_t1 timestamptz;
+	v_closed bigint;
+	v_msg text;
+BEGIN
+	IF p_now IS NULL OR p_now > clock_timestamp() THEN
+		RAISE EXCEPTION 'run_due_bulk takes the time now or earlier, not %', p_now
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT array_agg(p.strategy_id ORDER BY p.next_run_at, p.strategy_id)
+	INTO v_ids
+	FROM (SELECT s.strategy_id, s.next_run_at FROM pgtrade.strategy s
+		  WHERE s.active AND s.next_run_at <= p_now
+		  ORDER BY s.next_run_at, s.strategy_id
+		  LIMIT p_limit
+		  FOR UPDATE SKIP LOCKED) p;
+	IF v_ids IS NULL THEN
+		RETURN NULL;
+	END IF;
+
+	BEGIN
+		v_t0 := clock_timestamp();
+		/* each calendar's answer for now, asked once */
+		SELECT jsonb_object_agg(c.calendar, to_jsonb(m)) INTO v_markets
+		FROM (SELECT DISTINCT i.calendar
+			  FROM pgtrade.strategy s
+			  JOIN pgtrade.instrument i ON i.instrument_id = s.instrument_id
+			  WHERE s.strategy_id = ANY (v_ids) AND i.calendar IS NOT NULL) c
+		CROSS JOIN LATERAL pgtrade.market_status(c.calendar, p_now) m;
+		/* the evaluators run under their exchange's zone, as in run_steps */
+		FOR v_zone IN
+			SELECT DISTINCT i.time_zone
+			FROM pgtrade.strategy s
+			JOIN pgtrade.instrument i ON i.instrument_id = s.instrument_id
+			WHERE s.strategy_id = ANY (v_ids)
+		LOOP
+			PERFORM set_config('timezone', v_zone, true);
+			v_rows := v_rows || ARRAY(
+				SELECT p FROM pgtrade.run_probe(v_ids, v_zone, p_now,
+					v_markets) p);
+		END LOOP;
+		PERFORM set_config('timezone', v_tz, true);
+		v_t1 := clock_timestamp();
+
+		/* the runs; a missed one is finished when recorded */
+		INSERT INTO pgtrade.workflow_run (run_id, strategy_id, trigger, slot,
+			as_of, status, started_at, finished_at, error)
+		OVERRIDING SYSTEM VALUE
+		SELECT p.run_id, p.strategy_id, 'cron', p.slot, p_now,
+			CASE p.outcome WHEN 'decide' THEN 'succeeded'
+						   WHEN 'closed' THEN 'skipped' ELSE 'missed' END,
+			CASE p.outcome WHEN 'missed' THEN clock_timestamp() ELSE v_t0 END,
+			clock_timestamp(), p.error
+		FROM unnest(v_rows) p
+		WHERE p.run_id IS NOT NULL;
+
+		/* the decisions, netted as run_decide nets them */
+		INSERT INTO pgtrade.decision (decision_id, run_id, strategy_id, as_of,
+			action, signal, target_position, position, open_quantity,
+			quantity, last_close, confidence, reason, indicators,
+			last_bar_ts, bars_used, kind, params)
+		OVERRIDING SYSTEM VALUE
+		SELECT p.decision_id, p.run_id, p.strategy_id, p_now,
+			CASE WHEN n.delta > 0 THEN 'buy' WHEN n.delta < 0 THEN 'sell'
+				 ELSE 'hold' END,
+			p.output ->> 'signal', p.target, p.pos, p.open_qty, abs(n.delta),
+			p.last_close, NULL,
+			pgtrade.decision_reason(p.output ->> 'reason', p.target, p.pos,
+				p.open_qty, p.place),
+			p.output -> 'values', p.last_ts, p.bars, p.kind, p.params
+		FROM unnest(v_rows) p
+		CROSS JOIN LATERAL (
+			SELECT coalesce(p.target - p.pos - p.open_qty, 0) AS delta) n
+		WHERE p.outcome = 'decide';
+
+		/* the steps of run_steps: 0 market_hours, 1 load_bars, 2 evaluate */
+		INSERT INTO pgtrade.workflow_step (run_id, step_no, name, started_at,
+			finished_at, input, output)
+		SELECT p.run_id, st.no, st.name, v_t0, v_t1, st.input, st.output
+		FROM unnest(v_rows) p
+		CROSS JOIN LATERAL (VALUES
+			(0, 'market_hours',
+			 jsonb_build_object('calendar', p.calendar,
+				'market_hours', p.hours, 'as_of', p_now),
+			 jsonb_build_object('open', p.market -> 'is_open',
+				'trading_day', p.market -> 'trading_day',
+				'opens', p.market -> 'opens', 'closes', p.market -> 'closes',
+				'reason', p.market -> 'reason')),
+			(1, 'load_bars',
+			 jsonb_build_object('symbol', p.symbol, 'bar_size',
+				p.bar_size::text, 'as_of', p_now,
+				'bars_wanted', p.bars_wanted),
+			 jsonb_build_object('bars', p.bars, 'first_ts', p.first_ts,
+				'last_ts', p.last_ts, 'last_close', p.last_close)),
+			(2, 'evaluate',
+			 jsonb_build_object('kind', p.kind, 'params', p.params,
+				'bars', p.bars),
+			 p.output)) st(no, name, input, output)
+		WHERE p.outcome IN ('closed', 'decide')
+			AND CASE st.no WHEN 0 THEN p.market IS NOT NULL
+						   ELSE p.outcome = 'decide' END;
+		/* and 3 decide, from the decisions as written */
+		INSERT INTO pgtrade.workflow_step (run_id, step_no, name, started_at,
+			finished_at, input, output)
+		SELECT d.run_id, 3, 'decide', v_t1, clock_timestamp(),
+			jsonb_build_object('target_position', d.target_position,
+				'position', d.position, 'open_orders', d.open_quantity),
+			jsonb_build_object('decision_id', d.decision_id,
+				'action', d.action, 'quantity', d.quantity,
+				'reason', d.reason)
+		FROM pgtrade.decision d
+		WHERE d.decision_id = ANY (ARRAY(
+			SELECT p.decision_id FROM unnest(v_rows) p
+			WHERE p.decision_id IS NOT NULL));
+
+		UPDATE pgtrade.strategy s
+		SET next_run_at = coalesce(pgtrade.cron_next(s.schedule,
+			greatest(p_now, p.slot), s.time_zone), 'infinity')
+		FROM unnest(v_rows) p
+		WHERE s.strategy_id = p.strategy_id AND p.outcome <> 'left';
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+		RAISE LOG 'pgtrade: % due strategies could not be run together (%); '
+			'running them one by one', cardinality(v_ids), v_msg;
+		RETURN v_ids;
+	END;
+
+	/* a closed market is routine: one line per tick, not per run */
+	v_closed := (SELECT count(*) FROM unnest(v_rows) p
+				 WHERE p.outcome = 'closed');
+	IF v_closed > 0 THEN
+		RAISE LOG 'pgtrade: % runs skipped at %: market closed', v_closed, p_now;
+	END IF;
+	PERFORM set_config('synchronous_commit', 'off', true);
+	RETURN (SELECT coalesce(array_agg(p.strategy_id ORDER BY p.slot,
+								p.strategy_id), '{}')
+			FROM unnest(v_rows) p WHERE p.outcome = 'left');
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.run_due_bulk(timestamptz, integer) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.run_due_bulk(timestamptz, integer) IS
+	'Internal: records together the due runs that place no order, and '
+	'returns the strategies left to run one by one.';
 
 /*
  * run_due carries no SET clause: a procedure with one cannot commit.
@@ -1150,6 +1528,8 @@ DECLARE
 	v_now timestamptz := coalesce(run_due.now,
 										 pg_catalog.clock_timestamp());
 	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_left bigint[];
+	v_id bigint;
 BEGIN
 	/*
 	 * A time ahead of the clock would run slots early, on bars that have
@@ -1163,11 +1543,19 @@ BEGIN
 	END IF;
 	/*
 	 * Every strategy due, however many, for up to 50 seconds; what is
-	 * left then waits for the next call, oldest slot first.
+	 * left then waits for the next call, oldest slot first.  The runs
+	 * that place no order are recorded 500 at a time; the rest, one by
+	 * one straight after, each committed on its own.
 	 */
 	WHILE pg_catalog.clock_timestamp() < v_started + interval '50 seconds'
-		AND pgtrade.run_next_due(v_now) LOOP
+	LOOP
+		v_left := pgtrade.run_due_bulk(v_now, 500);
 		COMMIT;
+		EXIT WHEN v_left IS NULL;
+		FOREACH v_id IN ARRAY v_left LOOP
+			PERFORM pgtrade.run_next_due(v_now, v_id);
+			COMMIT;
+		END LOOP;
 	END LOOP;
 END
 $$;

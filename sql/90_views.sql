@@ -105,7 +105,7 @@ BEGIN
 				'broker_status_target', 'side_from_broker',
 				'market_check_calendar', 'market_day', 'market_sessions',
 				'market_status', 'market_is_open', 'market_next_close',
-				'market_next_session')
+				'market_next_session', 'recent_bars')
 	LOOP
 		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO '
 			'pgtrade_reader, pgtrade_trader, pgtrade_admin, pgtrade_listener, '
@@ -126,6 +126,7 @@ GRANT EXECUTE ON FUNCTION pgtrade.open_quantity(text, bigint, bigint),
 	pgtrade.position_quantity(text, bigint),
 	pgtrade.kill_switch_reason(text, bigint),
 	pgtrade.open_side_quantities(text, bigint, bigint),
+	pgtrade.open_order_rests(text, bigint, bigint),
 	pgtrade.account_day_pnl(text, bigint),
 	pgtrade.latest_close(bigint)
 	TO pgtrade_trader, pgtrade_admin;
@@ -177,7 +178,8 @@ GRANT EXECUTE ON FUNCTION
 
 /* the scheduler runs due strategies and nothing else */
 GRANT EXECUTE ON PROCEDURE pgtrade.run_due(timestamptz) TO pgtrade_scheduler;
-GRANT EXECUTE ON FUNCTION pgtrade.run_next_due(timestamptz)
+GRANT EXECUTE ON FUNCTION pgtrade.run_next_due(timestamptz, bigint),
+	pgtrade.run_due_bulk(timestamptz, integer)
 	TO pgtrade_scheduler;
 
 /* the listener moves orders only through its functions */

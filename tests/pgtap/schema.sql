@@ -210,7 +210,16 @@ SELECT set_eq(
 		('function pgtrade.run_due(timestamp with time zone)'),
 		('function pgtrade.run_execute(bigint,text,timestamp with time zone,'
 		 'timestamp with time zone,boolean)'),
-		('function pgtrade.run_next_due(timestamp with time zone)'),
+		('function pgtrade.run_next_due(timestamp with time zone,bigint)'),
+		('function pgtrade.run_due_bulk(timestamp with time zone,integer)'),
+		('function pgtrade.decision_reason(text,numeric,numeric,numeric,'
+		 'boolean)'),
+		('type pgtrade.run_probe'),
+		('function pgtrade.run_probe(bigint[],text,timestamp with time zone,'
+		 'jsonb)'),
+		('function pgtrade.open_order_rests(text,bigint,bigint)'),
+		('function pgtrade.recent_bars(bigint,interval,timestamp with time zone,'
+		 'integer)'),
 		('function pgtrade.run_steps(bigint,pgtrade.strategy,'
 		 'timestamp with time zone,boolean)'),
 		('function pgtrade.run_strategy(text,timestamp with time zone,text,boolean)'),
@@ -313,7 +322,11 @@ SELECT ok(has_function_privilege('pgtrade_listener',
 SELECT ok(NOT has_table_privilege('pgtrade_listener', 'pgtrade.orders',
 	'UPDATE'), 'the listener cannot update orders directly');
 SELECT ok(has_function_privilege('pgtrade_scheduler',
-	'pgtrade.run_next_due(timestamptz)', 'EXECUTE')
+	'pgtrade.run_next_due(timestamptz, bigint)', 'EXECUTE')
+	AND has_function_privilege('pgtrade_scheduler',
+	'pgtrade.run_due_bulk(timestamptz, integer)', 'EXECUTE')
+	AND NOT has_function_privilege('pgtrade_trader',
+	'pgtrade.run_due_bulk(timestamptz, integer)', 'EXECUTE')
 	AND NOT has_function_privilege('pgtrade_scheduler',
 	'pgtrade.place_order(text, text, text, numeric, text, numeric, numeric, text, interval, boolean)',
 	'EXECUTE'), 'the scheduler may run due strategies and nothing more');

@@ -1,0 +1,210 @@
+/*-------------------------------------------------------------------------
+ *
+ * bars_sql.c
+ *	  The newest bars of an instrument before a time, read straight from
+ *	  the bar table's primary key.
+ *
+ * Every run reads the bars that had ended by its time: the newest n of
+ * one instrument and size whose start is before a bound, oldest first.
+ * A query with array_agg does the same with a sort and six aggregates
+ * per run; here one backward scan of bar_pkey fills the six arrays, which
+ * is what lets the scheduler load hundreds of strategies' bars in a few
+ * milliseconds.  The scan reads with the caller's snapshot and checks
+ * the caller's SELECT right on the table, as a query would; the table
+ * has no row security (bars are market data, not an account's).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(pgtrade_recent_bars);
+
+/* the bar table's columns, in the order of its definition */
+enum
+{
+	BAR_INSTRUMENT = 1,
+	BAR_SIZE,
+	BAR_TS,
+	BAR_OPEN,
+	BAR_HIGH,
+	BAR_LOW,
+	BAR_CLOSE,
+	BAR_VOLUME
+};
+
+#define BAR_VALUES 6 /* ts, open, high, low, close, volume */
+
+static const char *const bar_columns[] = {
+	"instrument_id", "bar_size", "ts", "open", "high", "low", "close",
+	"volume"};
+
+/*
+ * Checks that the table is the one this code reads: the columns where it
+ * expects them, and a primary key on (instrument_id, bar_size, ts).
+ * Returns the key's OID.
+ */
+static Oid
+check_bar_table(Relation rel)
+{
+	TupleDesc desc = RelationGetDescr(rel);
+	Oid		  pk = RelationGetPrimaryKeyIndex(rel);
+	Relation  idx;
+	bool	  ok;
+	int		  i;
+
+	for (i = 0; i < (int) lengthof(bar_columns); i++)
+	{
+		Form_pg_attribute att;
+
+		if (i >= desc->natts)
+			break;
+		att = TupleDescAttr(desc, i);
+		if (att->attisdropped || strcmp(NameStr(att->attname), bar_columns[i]) != 0)
+			break;
+	}
+	if (i < (int) lengthof(bar_columns) || !OidIsValid(pk))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table pgtrade.bar is not as recent_bars expects"),
+				 errdetail("It must begin with instrument_id, bar_size, ts, "
+						   "open, high, low, close, volume, "
+						   "keyed on the first three.")));
+
+	idx = index_open(pk, AccessShareLock);
+	ok = idx->rd_index->indnkeyatts == 3 &&
+		idx->rd_index->indkey.values[0] == BAR_INSTRUMENT &&
+		idx->rd_index->indkey.values[1] == BAR_SIZE &&
+		idx->rd_index->indkey.values[2] == BAR_TS &&
+		idx->rd_rel->relam == BTREE_AM_OID;
+	index_close(idx, NoLock);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the primary key of pgtrade.bar is not a btree on "
+						"(instrument_id, bar_size, ts)")));
+	return pk;
+}
+
+/*
+ * recent_bars(instrument_id, bar_size, before, n): the newest n bars
+ * of the instrument and size that started before "before", oldest first,
+ * as six arrays and their length.
+ */
+Datum
+pgtrade_recent_bars(PG_FUNCTION_ARGS)
+{
+	int64			instrument = PG_GETARG_INT64(0);
+	Interval	   *size = PG_GETARG_INTERVAL_P(1);
+	TimestampTz		before = PG_GETARG_TIMESTAMPTZ(2);
+	int32			limit = PG_GETARG_INT32(3);
+	Oid				nsp = get_namespace_oid("pgtrade", false);
+	Oid				relid = get_relname_relid("bar", nsp);
+	Relation		rel;
+	Relation		idx;
+	IndexScanDesc	scan;
+	TupleTableSlot *slot;
+	ScanKeyData		keys[3];
+	Datum		   *values[BAR_VALUES];
+	Datum			result[BAR_VALUES + 1];
+	bool			nulls[BAR_VALUES + 1] = {0};
+	TupleDesc		tupdesc;
+	AclResult		acl;
+	int				count = 0;
+	int				i;
+
+	/* the values are copied as Datums, past the slot's next fetch */
+	StaticAssertStmt(FLOAT8PASSBYVAL, "recent_bars needs 64-bit Datums");
+
+	if (limit < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the number of bars must not be negative, not %d", limit)));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "recent_bars must be called where a record can be taken");
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table pgtrade.bar does not exist")));
+	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, "bar");
+	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("recent_bars cannot read pgtrade.bar under row security")));
+
+	rel = table_open(relid, AccessShareLock);
+	idx = index_open(check_bar_table(rel), AccessShareLock);
+
+	for (i = 0; i < BAR_VALUES; i++)
+		values[i] = palloc(sizeof(Datum) * Max(limit, 1));
+
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(instrument));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INTERVAL_EQ,
+				IntervalPGetDatum(size));
+	ScanKeyInit(&keys[2], 3, BTLessStrategyNumber, F_TIMESTAMP_LT,
+				TimestampTzGetDatum(before));
+	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 3, 0);
+	index_rescan(scan, keys, 3, NULL, 0);
+	slot = table_slot_create(rel, NULL);
+
+	/* newest first, written from the end so the arrays run oldest first */
+	while (count < limit && index_getnext_slot(scan, BackwardScanDirection, slot))
+	{
+		int at = limit - 1 - count;
+
+		CHECK_FOR_INTERRUPTS();
+		slot_getsomeattrs(slot, BAR_VOLUME);
+		for (i = 0; i < BAR_VALUES; i++)
+		{
+			if (slot->tts_isnull[BAR_TS - 1 + i])
+				elog(ERROR, "a bar of instrument " INT64_FORMAT " has a null %s",
+					 instrument, bar_columns[BAR_TS - 1 + i]);
+			values[i][at] = slot->tts_values[BAR_TS - 1 + i];
+		}
+		count++;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	index_close(idx, NoLock);
+	table_close(rel, NoLock);
+
+	for (i = 0; i < BAR_VALUES; i++)
+	{
+		Datum	  *first = values[i] + (limit - count);
+		ArrayType *a;
+
+		if (i == 0)
+			a = construct_array(first, count, TIMESTAMPTZOID, sizeof(TimestampTz),
+								FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+		else
+			a = construct_array(first, count, FLOAT8OID, sizeof(float8),
+								FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+		result[i] = PointerGetDatum(a);
+	}
+	result[BAR_VALUES] = Int32GetDatum(count);
+	tupdesc = BlessTupleDesc(tupdesc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, nulls)));
+}
