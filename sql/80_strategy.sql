@@ -499,6 +499,7 @@ COMMENT ON FUNCTION pgtrade.record_step(bigint, integer, text, timestamptz,
  * decision_reason puts the evaluator's reason together with the netting:
  * the target against the position and the open orders, and what follows
  * (a hold, an order, or in a dry run the order it would have been).
+ * One expression, so that a query calling it takes it in (inlined).
  */
 CREATE FUNCTION pgtrade.decision_reason(p_reason text, p_target numeric,
 	p_pos numeric, p_open numeric, p_place boolean)
@@ -507,17 +508,16 @@ LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
 SELECT CASE
 	WHEN p_target IS NULL THEN p_reason || '; no target: hold'
-	WHEN d.delta = 0 THEN pg_catalog.format('%s; target position %s '
-		'already held or on order (position %s, open orders %s): hold',
-		p_reason, p_target, p_pos, p_open)
+	WHEN p_target - p_pos - p_open = 0 THEN pg_catalog.format('%s; target '
+		'position %s already held or on order (position %s, open orders %s): '
+		'hold', p_reason, p_target, p_pos, p_open)
 	ELSE pg_catalog.format('%s; target position %s, position %s, '
-		'open orders %s: %s%s %s%s',
-		p_reason, p_target, p_pos, p_open,
+		'open orders %s: %s%s %s%s', p_reason, p_target, p_pos, p_open,
 		CASE WHEN p_place THEN '' ELSE 'would ' END,
-		CASE WHEN d.delta > 0 THEN 'buy' ELSE 'sell' END, pg_catalog.abs(d.delta),
+		CASE WHEN p_target - p_pos - p_open > 0 THEN 'buy' ELSE 'sell' END,
+		pg_catalog.abs(p_target - p_pos - p_open),
 		CASE WHEN p_place THEN '' ELSE ' (dry run: no order placed)' END)
 	END
-FROM (SELECT p_target - p_pos - p_open AS delta) d
 $$;
 REVOKE ALL ON FUNCTION pgtrade.decision_reason(text, numeric, numeric,
 	numeric, boolean) FROM PUBLIC;

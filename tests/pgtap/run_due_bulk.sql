@@ -4,7 +4,7 @@
 -- twin strategies, one run each way, compared column by column and step
 -- by step.  What must place an order, or fail, is left to run_next_due.
 \ir preamble.psql
-SELECT plan(38);
+SELECT plan(44);
 
 -- the session's zone differs from the exchange's, as pg_cron's may
 SET TimeZone = 'Asia/Tokyo';
@@ -26,6 +26,35 @@ FROM (VALUES ('2024-01-02', 0), ('2024-01-03', 1), ('2024-01-04', 2),
 			 ('TAPSHUT', 15 - k), ('TAPGONE', 15 - k), ('TAPOLD', 15 - k),
 			 ('TAPBAD', 15 - k)) w(s, c);
 SELECT is(pgtrade.import_bars('tap_bars'), 42::bigint, 'six bars each');
+
+-- recent_bars: the newest n that started before the bound, oldest first
+SELECT results_eq($$SELECT ts, close, volume, bars FROM pgtrade.recent_bars(
+	pgtrade.instrument_id('TAPUP'), '1 day', '2024-01-09 05:00+00', 3)$$,
+	$$VALUES ('{2024-01-04 05:00+00,2024-01-05 05:00+00,2024-01-08 05:00+00}'
+		::timestamptz[], '{12,13,14}'::float8[], '{1000,1000,1000}'::float8[], 3)$$,
+	'recent_bars: three before 01-09 (the bound is excluded), oldest first');
+SELECT results_eq($$SELECT open, high, low, close, bars FROM pgtrade.recent_bars(
+	pgtrade.instrument_id('TAPUP'), '1 day', 'infinity', 100)$$,
+	$$VALUES ('{10,11,12,13,14,15}'::float8[], '{11,12,13,14,15,16}'::float8[],
+		'{9,10,11,12,13,14}'::float8[], '{10,11,12,13,14,15}'::float8[], 6)$$,
+	'recent_bars: all six when fewer than asked, every column');
+SELECT results_eq($$SELECT ts, bars FROM pgtrade.recent_bars(
+	pgtrade.instrument_id('TAPUP'), '1 day', 'infinity', 0)$$,
+	$$VALUES ('{}'::timestamptz[], 0)$$, 'recent_bars: none asked, none read');
+SELECT results_eq($$SELECT close, bars FROM pgtrade.recent_bars(
+	pgtrade.instrument_id('TAPUP'), '1 minute', 'infinity', 10)$$,
+	$$VALUES ('{}'::float8[], 0)$$, 'recent_bars: no bars of another size');
+SELECT throws_ok($$SELECT pgtrade.recent_bars(1, '1 day', now(), -1)$$,
+	'22023', 'the number of bars must not be negative, not -1',
+	'recent_bars: a negative count is refused');
+CREATE ROLE tap_no_bars;
+GRANT USAGE ON SCHEMA pgtrade TO tap_no_bars;
+GRANT EXECUTE ON FUNCTION pgtrade.recent_bars(bigint, interval, timestamptz,
+	integer) TO tap_no_bars;
+SET ROLE tap_no_bars;
+SELECT throws_ok($$SELECT pgtrade.recent_bars(1, '1 day', now(), 5)$$,
+	'42501', NULL, 'recent_bars: a role that may not read bars may not here');
+RESET ROLE;
 
 -- a market that never opens, and one whose calendar ended in 2001
 INSERT INTO pgtrade.market_calendar (calendar, description, time_zone,
