@@ -70,6 +70,61 @@ COMMENT ON FUNCTION pgtrade.atr(float8[], float8[], float8[], int) IS
 'period+1, the mean of the true ranges of elements 2 to period+1. The '
 'three arrays must have the same length.';
 
+CREATE FUNCTION pgtrade.wma(series float8[], period int)
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'pgtrade_wma'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.wma(float8[], int) IS
+'Weighted moving average (TA-Lib): weights 1 (oldest) to period (newest) '
+'over the last period values, divided by their sum; NULL for the first '
+'period-1 elements.';
+
+CREATE FUNCTION pgtrade.stddev(series float8[], period int)
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'pgtrade_stddev'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.stddev(float8[], int) IS
+'Population standard deviation (divide by period) of the last period '
+'values, TA-Lib''s STDDEV with nbdev 1; NULL for the first period-1 '
+'elements.';
+
+CREATE FUNCTION pgtrade.roc(series float8[], period int)
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'pgtrade_roc'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.roc(float8[], int) IS
+'Rate of change in percent (TA-Lib): (x / x period elements before - 1) '
+'* 100, 0 when that earlier value is 0; NULL for the first period '
+'elements.';
+
+CREATE FUNCTION pgtrade.obv(close float8[], volume float8[])
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'pgtrade_obv'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.obv(float8[], float8[]) IS
+'On-balance volume (TA-Lib): the first volume, then plus each volume '
+'whose close rose, minus each whose close fell. The arrays must have the '
+'same length.';
+
+CREATE FUNCTION pgtrade.supertrend(high float8[], low float8[],
+                                   close float8[], period int,
+                                   multiplier float8,
+                                   OUT supertrend float8[],
+                                   OUT direction int[])
+AS 'MODULE_PATHNAME', 'pgtrade_supertrend'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.supertrend(float8[], float8[], float8[], int,
+                                       float8) IS
+'SuperTrend (not in TA-Lib; the usual rules): bands (high+low)/2 +/- '
+'multiplier * ATR(period), ratcheting while the close stays beyond them; '
+'direction 1 (up, line = lower band) or -1 (down, line = upper band); '
+'NULL for the first period elements.';
+
 CREATE FUNCTION pgtrade.sma_cross_validate(params jsonb)
 RETURNS int
 AS 'MODULE_PATHNAME', 'pgtrade_sma_cross_validate'

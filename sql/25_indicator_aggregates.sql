@@ -171,3 +171,237 @@ COMMENT ON AGGREGATE pgtrade.atr(float8, float8, float8, bigint) IS
 'order the input inside the call: atr(high, low, close, 14 ORDER BY ts). '
 'The period must be the same on every row; nulls, NaN and infinities are '
 'refused.';
+
+CREATE FUNCTION pgtrade.wma_agg_transfn(state internal, value float8,
+                                        period bigint)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'pgtrade_wma_agg_transfn'
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.wma_agg_transfn(internal, float8, bigint) IS
+'Transition function of the aggregate pgtrade.wma(float8, bigint): adds '
+'one row to the running WMA. Only aggregates can call it.';
+
+CREATE FUNCTION pgtrade.stddev_agg_transfn(state internal, value float8,
+                                           period bigint)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'pgtrade_stddev_agg_transfn'
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.stddev_agg_transfn(internal, float8, bigint) IS
+'Transition function of the aggregate pgtrade.stddev(float8, bigint): adds '
+'one row to the running standard deviation. Only aggregates can call it.';
+
+CREATE FUNCTION pgtrade.roc_agg_transfn(state internal, value float8,
+                                        period bigint)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'pgtrade_roc_agg_transfn'
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.roc_agg_transfn(internal, float8, bigint) IS
+'Transition function of the aggregate pgtrade.roc(float8, bigint): adds '
+'one row to the running rate of change. Only aggregates can call it.';
+
+CREATE FUNCTION pgtrade.obv_agg_transfn(state internal, close float8,
+                                        volume float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'pgtrade_obv_agg_transfn'
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.obv_agg_transfn(internal, float8, float8) IS
+'Transition function of the aggregate pgtrade.obv(float8, float8): adds '
+'one bar to the running on-balance volume. Only aggregates can call it.';
+
+CREATE FUNCTION pgtrade.supertrend_agg_transfn(state internal, high float8,
+                                               low float8, close float8,
+                                               period bigint,
+                                               multiplier float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'pgtrade_supertrend_agg_transfn'
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.supertrend_agg_transfn(internal, float8, float8,
+                                                   float8, bigint, float8) IS
+'Transition function of the aggregates pgtrade.supertrend and '
+'supertrend_direction: adds one bar to the running SuperTrend. Only '
+'aggregates can call it.';
+
+CREATE FUNCTION pgtrade.supertrend_direction_agg_finalfn(state internal)
+RETURNS int
+AS 'MODULE_PATHNAME', 'pgtrade_supertrend_direction_agg_finalfn'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.supertrend_direction_agg_finalfn(internal) IS
+'Final function of the aggregate pgtrade.supertrend_direction: the trend '
+'at the last bar aggregated (1 up, -1 down), NULL during the warm-up. '
+'Only aggregates can call it.';
+
+CREATE AGGREGATE pgtrade.wma(value float8, period bigint) (
+    SFUNC = pgtrade.wma_agg_transfn,
+    STYPE = internal,
+    FINALFUNC = pgtrade.indicator_agg_finalfn,
+    FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE pgtrade.wma(float8, bigint) IS
+'Weighted moving average (weights 1 to period, TA-Lib) at the last row '
+'aggregated, NULL for the first period-1 rows; in a window, each row gets '
+'the array form''s value at its position (see pgtrade.sma for frames and '
+'ordering).';
+
+CREATE AGGREGATE pgtrade.stddev(value float8, period bigint) (
+    SFUNC = pgtrade.stddev_agg_transfn,
+    STYPE = internal,
+    FINALFUNC = pgtrade.indicator_agg_finalfn,
+    FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE pgtrade.stddev(float8, bigint) IS
+'Population standard deviation of the last period values (TA-Lib STDDEV) '
+'at the last row aggregated, NULL for the first period-1 rows; in a '
+'window, each row gets the array form''s value at its position (see '
+'pgtrade.sma for frames and ordering). Not the one-argument stddev of '
+'PostgreSQL, which is the sample deviation of all rows.';
+
+CREATE AGGREGATE pgtrade.roc(value float8, period bigint) (
+    SFUNC = pgtrade.roc_agg_transfn,
+    STYPE = internal,
+    FINALFUNC = pgtrade.indicator_agg_finalfn,
+    FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE pgtrade.roc(float8, bigint) IS
+'Rate of change in percent against the value period rows before (TA-Lib) '
+'at the last row aggregated, NULL for the first period rows; in a window, '
+'each row gets the array form''s value at its position (see pgtrade.sma '
+'for frames and ordering).';
+
+CREATE AGGREGATE pgtrade.obv(close float8, volume float8) (
+    SFUNC = pgtrade.obv_agg_transfn,
+    STYPE = internal,
+    FINALFUNC = pgtrade.indicator_agg_finalfn,
+    FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE pgtrade.obv(float8, float8) IS
+'On-balance volume (TA-Lib) at the last bar aggregated: the first volume, '
+'then plus or minus each volume as the close rose or fell; in a window, '
+'each row gets the array form''s value at its position. Untyped array '
+'literals given to the array form need a cast (''{...}''::float8[]).';
+
+CREATE AGGREGATE pgtrade.supertrend(high float8, low float8, close float8,
+                                    period bigint, multiplier float8) (
+    SFUNC = pgtrade.supertrend_agg_transfn,
+    STYPE = internal,
+    FINALFUNC = pgtrade.indicator_agg_finalfn,
+    FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE pgtrade.supertrend(float8, float8, float8, bigint,
+                                        float8) IS
+'SuperTrend line (as the array form) at the last bar aggregated, NULL for '
+'the first period bars; supertrend_direction gives its trend. Period and '
+'multiplier must be the same on every row.';
+
+CREATE AGGREGATE pgtrade.supertrend_direction(high float8, low float8,
+                                              close float8, period bigint,
+                                              multiplier float8) (
+    SFUNC = pgtrade.supertrend_agg_transfn,
+    STYPE = internal,
+    FINALFUNC = pgtrade.supertrend_direction_agg_finalfn,
+    FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE pgtrade.supertrend_direction(float8, float8, float8,
+                                                  bigint, float8) IS
+'SuperTrend''s trend at the last bar aggregated: 1 up, -1 down, NULL for '
+'the first period bars (as the array form''s direction).';
+
+CREATE TYPE pgtrade.macd_value AS (macd float8, signal float8, hist float8);
+
+COMMENT ON TYPE pgtrade.macd_value IS
+'One bar''s MACD line, signal and histogram, as the aggregate '
+'pgtrade.macd returns them (NULL where the array form has none yet).';
+
+CREATE TYPE pgtrade.bollinger_bands AS (upper float8, middle float8,
+                                        lower float8);
+
+COMMENT ON TYPE pgtrade.bollinger_bands IS
+'One bar''s Bollinger bands, as the aggregate pgtrade.bollinger returns '
+'them (NULL during the warm-up).';
+
+CREATE FUNCTION pgtrade.macd_agg_transfn(state internal, value float8,
+                                         fast bigint, slow bigint,
+                                         signal bigint)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'pgtrade_macd_agg_transfn'
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.macd_agg_transfn(internal, float8, bigint, bigint,
+                                             bigint) IS
+'Transition function of the aggregate pgtrade.macd(float8, bigint, bigint, '
+'bigint): adds one row to the running MACD. Only aggregates can call it.';
+
+CREATE FUNCTION pgtrade.macd_agg_finalfn(state internal)
+RETURNS pgtrade.macd_value
+AS 'MODULE_PATHNAME', 'pgtrade_macd_agg_finalfn'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.macd_agg_finalfn(internal) IS
+'Final function of the aggregate pgtrade.macd: line, signal and histogram '
+'at the last row aggregated. Only aggregates can call it.';
+
+CREATE FUNCTION pgtrade.bollinger_agg_transfn(state internal, value float8,
+                                              period bigint, k float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'pgtrade_bollinger_agg_transfn'
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.bollinger_agg_transfn(internal, float8, bigint,
+                                                  float8) IS
+'Transition function of the aggregate pgtrade.bollinger(float8, bigint, '
+'float8): adds one row to the running bands. Only aggregates can call it.';
+
+CREATE FUNCTION pgtrade.bollinger_agg_finalfn(state internal)
+RETURNS pgtrade.bollinger_bands
+AS 'MODULE_PATHNAME', 'pgtrade_bollinger_agg_finalfn'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.bollinger_agg_finalfn(internal) IS
+'Final function of the aggregate pgtrade.bollinger: the bands at the last '
+'row aggregated. Only aggregates can call it.';
+
+CREATE AGGREGATE pgtrade.macd(value float8, fast bigint, slow bigint,
+                              signal bigint) (
+    SFUNC = pgtrade.macd_agg_transfn,
+    STYPE = internal,
+    FINALFUNC = pgtrade.macd_agg_finalfn,
+    FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE pgtrade.macd(float8, bigint, bigint, bigint) IS
+'MACD as the array form computes it (TA-Lib), at the last row aggregated, '
+'as a pgtrade.macd_value: (pgtrade.macd(close, 12, 26, 9) OVER w).signal. '
+'In a window, each row gets the array forms'' values at its position (see '
+'pgtrade.sma for frames and ordering).';
+
+CREATE AGGREGATE pgtrade.bollinger(value float8, period bigint, k float8) (
+    SFUNC = pgtrade.bollinger_agg_transfn,
+    STYPE = internal,
+    FINALFUNC = pgtrade.bollinger_agg_finalfn,
+    FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE pgtrade.bollinger(float8, bigint, float8) IS
+'Bollinger bands as the array form computes them, at the last row '
+'aggregated, as a pgtrade.bollinger_bands: (pgtrade.bollinger(close, 20, '
+'2) OVER w).upper. In a window, each row gets the array form''s values at '
+'its position (see pgtrade.sma for frames and ordering).';

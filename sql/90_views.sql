@@ -105,7 +105,8 @@ BEGIN
 				'broker_status_target', 'side_from_broker',
 				'market_check_calendar', 'market_day', 'market_sessions',
 				'market_status', 'market_is_open', 'market_next_close',
-				'market_next_session', 'recent_bars')
+				'market_next_session', 'recent_bars', 'wma', 'stddev', 'roc',
+				'obv', 'supertrend', 'supertrend_direction')
 	LOOP
 		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO '
 			'pgtrade_reader, pgtrade_trader, pgtrade_admin, pgtrade_listener, '

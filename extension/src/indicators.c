@@ -55,6 +55,20 @@ ind_window_sum(const double *in, size_t start, size_t count)
 }
 
 /*
+ * Slide a window's mean and sum of squared deviations (Welford): the
+ * oldest value old leaves, x enters, the window holding p values.
+ */
+void
+ind_welford_slide(double *mean, double *m2, double old, double x, size_t p)
+{
+	double delta = x - old;
+	double new_mean = *mean + delta / (double) p;
+
+	*m2 += delta * ((x - new_mean) + (old - *mean));
+	*mean = new_mean;
+}
+
+/*
  * Return nonzero when period lies in [IND_PERIOD_MIN, IND_PERIOD_MAX].
  */
 int
@@ -122,6 +136,42 @@ ind_bollinger_lookback(int period)
  */
 size_t
 ind_atr_lookback(int period)
+{
+	return (size_t) period;
+}
+
+/*
+ * Return the index of the first WMA(period) value.
+ */
+size_t
+ind_wma_lookback(int period)
+{
+	return (size_t) period - 1;
+}
+
+/*
+ * Return the index of the first STDDEV(period) value.
+ */
+size_t
+ind_stddev_lookback(int period)
+{
+	return (size_t) period - 1;
+}
+
+/*
+ * Return the index of the first ROC(period) value.
+ */
+size_t
+ind_roc_lookback(int period)
+{
+	return (size_t) period;
+}
+
+/*
+ * Return the index of the first SuperTrend(period, multiplier) value.
+ */
+size_t
+ind_supertrend_lookback(int period)
 {
 	return (size_t) period;
 }
@@ -289,29 +339,26 @@ ind_macd(const double *in, size_t n, int fast, int slow, int signal,
 }
 
 /*
- * Compute Bollinger bands of in[0..n-1]: middle = SMA(period), upper and
- * lower = middle +/- k population standard deviations.
+ * Compute the population standard deviation of the last period values of
+ * in[0..n-1] into out[0..n-1].
  *
- * mean and m2 (the sum of squared deviations from the window mean) slide
- * with the exact update for replacing one value, and are recomputed by two
- * passes over the window every period bars.
+ * Welford's sum of squared deviations from the mean slides one value at a
+ * time and is recomputed exactly from the window every period outputs, at
+ * the SMA's positions.  TA-Lib's mean of squares minus squared mean loses
+ * digits on large prices; this does not.
  */
 int
-ind_bollinger(const double *in, size_t n, int period, double k,
-			  double *upper, double *middle, double *lower)
+ind_stddev(const double *in, size_t n, int period, double *out)
 {
 	size_t p;
 	size_t i;
 	double mean = 0.0;
 	double m2 = 0.0;
-	double sigma;
 
-	if (!ind_period_ok(period) || !isfinite(k) || k < 0.0)
+	if (!ind_period_ok(period))
 		return IND_EPARAM;
 	p = (size_t) period;
-	ind_sma(in, n, period, middle);
-	ind_fill_nan(upper, 0, ind_warmup(p - 1, n));
-	ind_fill_nan(lower, 0, ind_warmup(p - 1, n));
+	ind_fill_nan(out, 0, ind_warmup(p - 1, n));
 	for (i = p - 1; i < n; i++)
 	{
 		if ((i + 1 - p) % p == 0)
@@ -324,15 +371,36 @@ ind_bollinger(const double *in, size_t n, int period, double k,
 				m2 += (in[j] - mean) * (in[j] - mean);
 		}
 		else
-		{
-			double old = in[i - p];
-			double delta = in[i] - old;
-			double new_mean = mean + delta / (double) p;
+			ind_welford_slide(&mean, &m2, in[i - p], in[i], p);
+		out[i] = m2 > 0.0 ? sqrt(m2 / (double) p) : 0.0;
+	}
+	return IND_OK;
+}
 
-			m2 += delta * ((in[i] - new_mean) + (old - mean));
-			mean = new_mean;
-		}
-		sigma = m2 > 0.0 ? sqrt(m2 / (double) p) : 0.0;
+/*
+ * Compute Bollinger bands of in[0..n-1]: middle = SMA(period), upper and
+ * lower = middle +/- k population standard deviations.
+ *
+ * mean and m2 (the sum of squared deviations from the window mean) slide
+ * with the exact update for replacing one value, and are recomputed by two
+ * passes over the window every period bars.
+ */
+int
+ind_bollinger(const double *in, size_t n, int period, double k,
+			  double *upper, double *middle, double *lower)
+{
+	size_t i;
+
+	if (!ind_period_ok(period) || !isfinite(k) || k < 0.0)
+		return IND_EPARAM;
+	ind_sma(in, n, period, middle);
+	/* sigma goes to upper first, then both bands from it */
+	ind_stddev(in, n, period, upper);
+	ind_fill_nan(lower, 0, ind_warmup((size_t) period - 1, n));
+	for (i = (size_t) period - 1; i < n; i++)
+	{
+		double sigma = upper[i];
+
 		upper[i] = middle[i] + k * sigma;
 		lower[i] = middle[i] - k * sigma;
 	}
@@ -384,6 +452,202 @@ ind_atr(const double *high, const double *low, const double *close,
 		atr += ind_true_range(high, low, close, i);
 		atr /= (double) p;
 		out[i] = atr;
+	}
+	return IND_OK;
+}
+
+/*
+ * One ROC value: x against base, the value period bars before.
+ */
+double
+ind_roc_one(double x, double base)
+{
+	return base != 0.0 ? (x / base - 1.0) * 100.0 : 0.0;
+}
+
+/*
+ * One OBV step: the total after a bar whose close follows prev_close.
+ */
+double
+ind_obv_step(double obv, double prev_close, double close, double volume)
+{
+	if (close > prev_close)
+		return obv + volume;
+	if (close < prev_close)
+		return obv - volume;
+	return obv;
+}
+
+/*
+ * SuperTrend on its first bar (the first with an ATR): the bands as they
+ * are, and the trend up unless the close is below the lower band.
+ */
+void
+ind_supertrend_start(IndSuperTrend *st, double high, double low,
+					 double close, double atr, double multiplier)
+{
+	double mid = (high + low) / 2.0;
+
+	st->lower = mid - multiplier * atr;
+	st->upper = mid + multiplier * atr;
+	st->trend = close < st->lower ? -1 : 1;
+	st->line = st->trend == 1 ? st->lower : st->upper;
+	st->prev_close = close;
+}
+
+/*
+ * SuperTrend on each later bar (see ind_supertrend).
+ */
+void
+ind_supertrend_step(IndSuperTrend *st, double high, double low,
+					double close, double atr, double multiplier)
+{
+	double mid = (high + low) / 2.0;
+	double lower = mid - multiplier * atr;
+	double upper = mid + multiplier * atr;
+
+	if (st->prev_close > st->lower && st->lower > lower)
+		lower = st->lower;
+	if (st->prev_close < st->upper && st->upper < upper)
+		upper = st->upper;
+	if (st->trend == -1 && close > st->upper)
+		st->trend = 1;
+	else if (st->trend == 1 && close < st->lower)
+		st->trend = -1;
+	st->lower = lower;
+	st->upper = upper;
+	st->line = st->trend == 1 ? lower : upper;
+	st->prev_close = close;
+}
+
+/*
+ * Compute the weighted moving average of in[0..n-1] into out[0..n-1]:
+ * weights 1 (oldest) to period (newest), divided by their sum.
+ *
+ * The weighted sum w and the plain sum t of the window slide together
+ * (each weight drops by one: w - t, then the new value enters with weight
+ * period) and are recomputed from the window every period outputs, as the
+ * SMA's sum is.
+ */
+int
+ind_wma(const double *in, size_t n, int period, double *out)
+{
+	size_t p;
+	size_t i;
+	double w = 0.0;
+	double t = 0.0;
+	double divisor;
+
+	if (!ind_period_ok(period))
+		return IND_EPARAM;
+	p = (size_t) period;
+	divisor = (double) p * (double) (p + 1) / 2.0;
+	ind_fill_nan(out, 0, ind_warmup(p - 1, n));
+	for (i = p - 1; i < n; i++)
+	{
+		if ((i + 1 - p) % p == 0)
+		{
+			size_t j;
+
+			w = 0.0;
+			for (j = 0; j < p; j++)
+				w += (double) (j + 1) * in[i + 1 - p + j];
+			t = ind_window_sum(in, i + 1 - p, p);
+		}
+		else
+		{
+			w += (double) p * in[i] - t;
+			t += in[i] - in[i - p];
+		}
+		out[i] = w / divisor;
+	}
+	return IND_OK;
+}
+
+/*
+ * Compute the rate of change of in[0..n-1] into out[0..n-1]: the percent
+ * change from period values before, (in[i] / in[i-period] - 1) * 100 as
+ * TA-Lib writes it, and 0 when in[i-period] is 0 (as TA-Lib).
+ */
+int
+ind_roc(const double *in, size_t n, int period, double *out)
+{
+	size_t p;
+	size_t i;
+
+	if (!ind_period_ok(period))
+		return IND_EPARAM;
+	p = (size_t) period;
+	ind_fill_nan(out, 0, ind_warmup(p, n));
+	for (i = p; i < n; i++)
+		out[i] = ind_roc_one(in[i], in[i - p]);
+	return IND_OK;
+}
+
+/*
+ * Compute on-balance volume into out[0..n-1]: the first value is the
+ * first volume (TA-Lib), then each bar adds its volume when the close
+ * rose, subtracts it when the close fell, and keeps the total when the
+ * close did not move.
+ */
+int
+ind_obv(const double *close, const double *volume, size_t n, double *out)
+{
+	size_t i;
+	double obv;
+
+	if (n == 0)
+		return IND_OK;
+	obv = volume[0];
+	out[0] = obv;
+	for (i = 1; i < n; i++)
+	{
+		obv = ind_obv_step(obv, close[i - 1], close[i], volume[i]);
+		out[i] = obv;
+	}
+	return IND_OK;
+}
+
+/*
+ * Compute SuperTrend(period, multiplier) into line[0..n-1] and trend
+ * (1 up, -1 down; 0 in the warm-up) from high, low and close.
+ *
+ * TA-Lib has no SuperTrend; the rules are the common (TradingView) ones
+ * on this file's ATR: with mid = (high + low) / 2, the lower band is
+ * mid - multiplier * ATR and the upper band mid + multiplier * ATR.  The
+ * lower band only rises while the previous close stayed above it, the
+ * upper band only falls while the previous close stayed below it.  The
+ * trend turns up when the close rises above the previous upper band and
+ * down when it falls below the previous lower band; it starts up on the
+ * first bar with an ATR unless that close is below the lower band.  The
+ * line is the lower band in an up trend and the upper band in a down
+ * trend.  The first value is at index period, the ATR's.
+ */
+int
+ind_supertrend(const double *high, const double *low, const double *close,
+			   size_t n, int period, double multiplier, double *line,
+			   double *trend)
+{
+	IndSuperTrend st;
+	size_t		  p;
+	size_t		  i;
+
+	if (!ind_period_ok(period) || !isfinite(multiplier) || multiplier < 0.0)
+		return IND_EPARAM;
+	p = (size_t) period;
+	/* the ATR first, into line, then the bands over it */
+	ind_atr(high, low, close, n, period, line);
+	ind_fill_nan(trend, 0, ind_warmup(p, n));
+	for (i = p; i < n; i++)
+	{
+		if (i == p)
+			ind_supertrend_start(&st, high[i], low[i], close[i], line[i],
+								 multiplier);
+		else
+			ind_supertrend_step(&st, high[i], low[i], close[i], line[i],
+								multiplier);
+		line[i] = st.line;
+		trend[i] = (double) st.trend;
 	}
 	return IND_OK;
 }

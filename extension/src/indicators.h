@@ -51,6 +51,20 @@
  * ATR(p):	true range TR[i] = max(high[i] - low[i], |close[i-1] - high[i]|,
  *			|close[i-1] - low[i]|) from index 1; first ATR at index p = mean
  *			of TR[1..p]; then Wilder: atr = (prev * (p-1) + TR) / p.
+ * WMA(p):	weights 1 (oldest) to p (newest) over the last p values,
+ *			divided by p(p+1)/2; first value at index p-1.
+ * STDDEV(p):
+ *			population standard deviation (divide by p) of the last p
+ *			values, TA-Lib's STDDEV with nbdev 1; first value at index p-1.
+ *			Computed as the Bollinger sigma, not from the mean of squares.
+ * ROC(p):	(x[i] / x[i-p] - 1) * 100, TA-Lib's ROC; 0 when x[i-p] is 0
+ *			(as TA-Lib); first value at index p.
+ * OBV:		first value volume[0] (TA-Lib), then plus the bar's volume when
+ *			the close rose, minus it when the close fell, unchanged when
+ *			the close is equal; defined from index 0.
+ * SuperTrend(p, m):
+ *			not in TA-Lib.  The usual rules (ind_supertrend in
+ *			indicators.c) over this file's ATR(p); first value at index p.
  *
  *-------------------------------------------------------------------------
  */
@@ -76,6 +90,10 @@ extern size_t ind_macd_lookback(int slow);
 extern size_t ind_macd_signal_lookback(int slow, int signal);
 extern size_t ind_bollinger_lookback(int period);
 extern size_t ind_atr_lookback(int period);
+extern size_t ind_wma_lookback(int period);
+extern size_t ind_stddev_lookback(int period);
+extern size_t ind_roc_lookback(int period);
+extern size_t ind_supertrend_lookback(int period);
 
 extern int ind_sma(const double *in, size_t n, int period, double *out);
 extern int ind_ema(const double *in, size_t n, int period, double *out);
@@ -86,6 +104,40 @@ extern int ind_bollinger(const double *in, size_t n, int period, double k,
 						 double *upper, double *middle, double *lower);
 extern int ind_atr(const double *high, const double *low,
 				   const double *close, size_t n, int period, double *out);
+extern int ind_wma(const double *in, size_t n, int period, double *out);
+extern int ind_stddev(const double *in, size_t n, int period, double *out);
+extern int ind_roc(const double *in, size_t n, int period, double *out);
+extern int ind_obv(const double *close, const double *volume, size_t n,
+				   double *out);
+extern int ind_supertrend(const double *high, const double *low,
+						  const double *close, size_t n, int period,
+						  double multiplier, double *line, double *trend);
+
+/*
+ * One step of ROC, OBV and SuperTrend, shared with the running forms
+ * (indicators_stream.c) so that both compute alike.  An IndSuperTrend
+ * holds the bands, the trend (1 up, -1 down), the line and the last close.
+ */
+typedef struct IndSuperTrend
+{
+	double lower;
+	double upper;
+	double line;
+	double prev_close;
+	int	   trend;
+} IndSuperTrend;
+
+extern void	  ind_welford_slide(double *mean, double *m2, double old,
+								double x, size_t p);
+extern double ind_roc_one(double x, double base);
+extern double ind_obv_step(double obv, double prev_close, double close,
+						   double volume);
+extern void	  ind_supertrend_start(IndSuperTrend *st, double high, double low,
+								   double close, double atr,
+								   double multiplier);
+extern void	  ind_supertrend_step(IndSuperTrend *st, double high, double low,
+								  double close, double atr,
+								  double multiplier);
 
 /*
  * Reads a float8[] argument for the SQL glue: defined in indicators_sql.c,

@@ -31,7 +31,9 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "fmgr.h"
+#include "funcapi.h"
 
 #include "indicators.h"
 #include "indicators_stream.h"
@@ -40,6 +42,16 @@ PG_FUNCTION_INFO_V1(pgtrade_sma_agg_transfn);
 PG_FUNCTION_INFO_V1(pgtrade_ema_agg_transfn);
 PG_FUNCTION_INFO_V1(pgtrade_rsi_agg_transfn);
 PG_FUNCTION_INFO_V1(pgtrade_atr_agg_transfn);
+PG_FUNCTION_INFO_V1(pgtrade_wma_agg_transfn);
+PG_FUNCTION_INFO_V1(pgtrade_stddev_agg_transfn);
+PG_FUNCTION_INFO_V1(pgtrade_roc_agg_transfn);
+PG_FUNCTION_INFO_V1(pgtrade_obv_agg_transfn);
+PG_FUNCTION_INFO_V1(pgtrade_supertrend_agg_transfn);
+PG_FUNCTION_INFO_V1(pgtrade_supertrend_direction_agg_finalfn);
+PG_FUNCTION_INFO_V1(pgtrade_macd_agg_transfn);
+PG_FUNCTION_INFO_V1(pgtrade_macd_agg_finalfn);
+PG_FUNCTION_INFO_V1(pgtrade_bollinger_agg_transfn);
+PG_FUNCTION_INFO_V1(pgtrade_bollinger_agg_finalfn);
 PG_FUNCTION_INFO_V1(pgtrade_indicator_agg_finalfn);
 
 /*
@@ -54,6 +66,9 @@ typedef struct IndAggInfo
 	const char	 *transfn;
 	int			  nvalues;
 	const char	 *argnames[3];
+	bool		  no_period;
+	int			  period_arg;  /* when not right after the values */
+	const char	 *period_name; /* when not "period" */
 } IndAggInfo;
 
 static const IndAggInfo ind_agg_sma = {
@@ -84,33 +99,103 @@ static const IndAggInfo ind_agg_atr = {
 	.nvalues = 3,
 	.argnames = {"high", "low", "close"},
 };
+static const IndAggInfo ind_agg_wma = {
+	.kind = IND_STREAM_WMA,
+	.name = "pgtrade.wma",
+	.transfn = "pgtrade.wma_agg_transfn",
+	.nvalues = 1,
+	.argnames = {"value"},
+};
+static const IndAggInfo ind_agg_stddev = {
+	.kind = IND_STREAM_STDDEV,
+	.name = "pgtrade.stddev",
+	.transfn = "pgtrade.stddev_agg_transfn",
+	.nvalues = 1,
+	.argnames = {"value"},
+};
+static const IndAggInfo ind_agg_roc = {
+	.kind = IND_STREAM_ROC,
+	.name = "pgtrade.roc",
+	.transfn = "pgtrade.roc_agg_transfn",
+	.nvalues = 1,
+	.argnames = {"value"},
+};
+static const IndAggInfo ind_agg_obv = {
+	.kind = IND_STREAM_OBV,
+	.name = "pgtrade.obv",
+	.transfn = "pgtrade.obv_agg_transfn",
+	.nvalues = 2,
+	.argnames = {"close", "volume"},
+	.no_period = true,
+};
+static const IndAggInfo ind_agg_macd = {
+	.kind = IND_STREAM_MACD,
+	.name = "pgtrade.macd",
+	.transfn = "pgtrade.macd_agg_transfn",
+	.nvalues = 1,
+	.argnames = {"value"},
+	.period_arg = 3,
+	.period_name = "slow period",
+};
+static const IndAggInfo ind_agg_bollinger = {
+	.kind = IND_STREAM_BOLLINGER,
+	.name = "pgtrade.bollinger",
+	.transfn = "pgtrade.bollinger_agg_transfn",
+	.nvalues = 1,
+	.argnames = {"value"},
+};
+static const IndAggInfo ind_agg_supertrend = {
+	.kind = IND_STREAM_SUPERTREND,
+	.name = "pgtrade.supertrend",
+	.transfn = "pgtrade.supertrend_agg_transfn",
+	.nvalues = 3,
+	.argnames = {"high", "low", "close"},
+};
 
 /*
- * Return the period argument of the current row, raising 22004 when it is
- * null and 22023 when it is out of range.  row counts from 1.
+ * Return the period argument argno (named pname) of the current row,
+ * raising 22004 when it is null and 22023 when it is out of range.  row
+ * counts from 1.
  */
 static int
-ind_agg_period(FunctionCallInfo fcinfo, const IndAggInfo *info, int64 row)
+ind_agg_period_at(FunctionCallInfo fcinfo, const IndAggInfo *info, int argno,
+				  const char *pname, int64 row)
 {
-	int	  argno = info->nvalues + 1;
 	int64 period;
 
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("argument \"period\" of %s must not be null",
+				 errmsg("argument \"%s\" of %s must not be null", pname,
 						info->name),
-				 errdetail("The period is null on row %lld of the "
+				 errdetail("The %s is null on row %lld of the "
 						   "aggregated rows.",
-						   (long long) row)));
+						   pname, (long long) row)));
 	period = PG_GETARG_INT64(argno);
 	if (period < IND_PERIOD_MIN || period > IND_PERIOD_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("period must be between %d and %d",
+				 errmsg("%s must be between %d and %d", pname,
 						IND_PERIOD_MIN, IND_PERIOD_MAX),
 				 errdetail("The value given was %lld.", (long long) period)));
 	return (int) period;
+}
+
+/*
+ * The aggregate's (main) period argument: right after the values unless
+ * the aggregate says otherwise.
+ */
+static int
+ind_agg_period(FunctionCallInfo fcinfo, const IndAggInfo *info, int64 row)
+{
+	int			argno = info->nvalues + 1;
+	const char *pname = "period";
+
+	if (info->period_arg)
+		argno = info->period_arg;
+	if (info->period_name)
+		pname = info->period_name;
+	return ind_agg_period_at(fcinfo, info, argno, pname, row);
 }
 
 /*
@@ -131,7 +216,7 @@ ind_agg_stream(FunctionCallInfo fcinfo, const IndAggInfo *info)
 		elog(ERROR, "%s called in non-aggregate context", info->transfn);
 	s = PG_ARGISNULL(0) ? NULL : (IndStream *) PG_GETARG_POINTER(0);
 	row = s == NULL ? 1 : (int64) s->count + 1;
-	period = ind_agg_period(fcinfo, info, row);
+	period = info->no_period ? 1 : ind_agg_period(fcinfo, info, row);
 	if (s == NULL)
 	{
 		s = MemoryContextAlloc(aggcontext,
@@ -282,4 +367,254 @@ pgtrade_indicator_agg_finalfn(PG_FUNCTION_ARGS)
 	if (!ind_stream_ready(s))
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(ind_stream_value(s));
+}
+
+/*
+ * Read a SuperTrend multiplier or a Bollinger k (argument argno, named
+ * pname): set it on the stream's first row, and require the same value
+ * on every later row.
+ */
+static void
+ind_agg_multiplier(FunctionCallInfo fcinfo, const IndAggInfo *info,
+				   int argno, const char *pname, IndStream *s)
+{
+	float8 m;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" of %s must not be null", pname,
+						info->name)));
+	m = PG_GETARG_FLOAT8(argno);
+	if (s->count == 0)
+	{
+		if (ind_stream_set_multiplier(s, m) != IND_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must be a finite number of at least 0", pname),
+					 errdetail("The value given was %g.", m)));
+	}
+	else if (m != s->multiplier)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s of %s must be the same on every row", pname,
+						info->name),
+				 errdetail("The first row aggregated gave %g and row %lld "
+						   "gives %g.",
+						   s->multiplier, (long long) s->count + 1, m)));
+}
+
+/*
+ * pgtrade.wma_agg_transfn(state internal, value float8, period bigint)
+ */
+Datum
+pgtrade_wma_agg_transfn(PG_FUNCTION_ARGS)
+{
+	return ind_agg_series_step(fcinfo, &ind_agg_wma);
+}
+
+/*
+ * pgtrade.stddev_agg_transfn(state internal, value float8, period bigint)
+ */
+Datum
+pgtrade_stddev_agg_transfn(PG_FUNCTION_ARGS)
+{
+	return ind_agg_series_step(fcinfo, &ind_agg_stddev);
+}
+
+/*
+ * pgtrade.roc_agg_transfn(state internal, value float8, period bigint)
+ */
+Datum
+pgtrade_roc_agg_transfn(PG_FUNCTION_ARGS)
+{
+	return ind_agg_series_step(fcinfo, &ind_agg_roc);
+}
+
+/*
+ * pgtrade.obv_agg_transfn(state internal, close float8, volume float8)
+ */
+Datum
+pgtrade_obv_agg_transfn(PG_FUNCTION_ARGS)
+{
+	const IndAggInfo *info = &ind_agg_obv;
+	IndStream		 *s = ind_agg_stream(fcinfo, info);
+	double			  close = ind_agg_value(fcinfo, info, 1, s);
+	double			  volume = ind_agg_value(fcinfo, info, 2, s);
+
+	if (ind_stream_add_volume(s, close, volume) != IND_OK)
+		elog(ERROR, "indicator stream of the wrong kind");
+	ind_agg_check_value(s);
+	PG_RETURN_POINTER(s);
+}
+
+/*
+ * pgtrade.supertrend_agg_transfn(state internal, high float8, low float8,
+ *								  close float8, period bigint,
+ *								  multiplier float8)
+ *
+ * The multiplier, like the period, must be the same on every row.
+ */
+Datum
+pgtrade_supertrend_agg_transfn(PG_FUNCTION_ARGS)
+{
+	const IndAggInfo *info = &ind_agg_supertrend;
+	IndStream		 *s = ind_agg_stream(fcinfo, info);
+	double			  high = ind_agg_value(fcinfo, info, 1, s);
+	double			  low = ind_agg_value(fcinfo, info, 2, s);
+	double			  close = ind_agg_value(fcinfo, info, 3, s);
+
+	ind_agg_multiplier(fcinfo, info, 5, "multiplier", s);
+	if (ind_stream_add_bar(s, high, low, close) != IND_OK)
+		elog(ERROR, "indicator stream of the wrong kind");
+	ind_agg_check_value(s);
+	PG_RETURN_POINTER(s);
+}
+
+/*
+ * pgtrade.supertrend_direction_agg_finalfn(state internal) returns int:
+ * the trend at the last bar aggregated (1 up, -1 down), NULL during the
+ * warm-up.
+ */
+Datum
+pgtrade_supertrend_direction_agg_finalfn(PG_FUNCTION_ARGS)
+{
+	const IndStream *s;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "pgtrade.supertrend_direction_agg_finalfn called in "
+					"non-aggregate context");
+	s = (const IndStream *) PG_GETARG_POINTER(0);
+	if (s->kind != IND_STREAM_SUPERTREND)
+		elog(ERROR, "supertrend direction of another indicator's state");
+	if (!ind_stream_ready(s))
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(s->st.trend);
+}
+
+/*
+ * pgtrade.macd_agg_transfn(state internal, value float8, fast bigint,
+ *							slow bigint, signal bigint)
+ *
+ * The stream's period is the slow one; fast and signal are set on the
+ * first row and must be the same on every later row.
+ */
+Datum
+pgtrade_macd_agg_transfn(PG_FUNCTION_ARGS)
+{
+	const IndAggInfo *info = &ind_agg_macd;
+	IndStream		 *s = ind_agg_stream(fcinfo, info);
+	int64			  row = (int64) s->count + 1;
+	int				  fast;
+	int				  signal;
+	double			  x = ind_agg_value(fcinfo, info, 1, s);
+
+	fast = ind_agg_period_at(fcinfo, info, 2, "fast period", row);
+	signal = ind_agg_period_at(fcinfo, info, 4, "signal period", row);
+	if (s->count == 0)
+	{
+		if (ind_stream_set_macd(s, fast, signal) != IND_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("fast period must be less than slow period"),
+					 errdetail("The fast period is %d and the slow period "
+							   "is %d.",
+							   fast, s->period)));
+	}
+	else if (fast != s->fast || signal != s->signal)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("periods of %s must be the same on every row",
+						info->name),
+				 errdetail("The first row aggregated gave fast %d and signal "
+						   "%d; row %lld gives %d and %d.",
+						   s->fast, s->signal, (long long) row, fast,
+						   signal)));
+	if (ind_stream_add(s, x) != IND_OK)
+		elog(ERROR, "indicator stream of the wrong kind");
+	ind_agg_check_value(s);
+	PG_RETURN_POINTER(s);
+}
+
+/*
+ * pgtrade.bollinger_agg_transfn(state internal, value float8,
+ *								 period bigint, k float8)
+ */
+Datum
+pgtrade_bollinger_agg_transfn(PG_FUNCTION_ARGS)
+{
+	const IndAggInfo *info = &ind_agg_bollinger;
+	IndStream		 *s = ind_agg_stream(fcinfo, info);
+	double			  x = ind_agg_value(fcinfo, info, 1, s);
+
+	ind_agg_multiplier(fcinfo, info, 3, "k", s);
+	if (ind_stream_add(s, x) != IND_OK)
+		elog(ERROR, "indicator stream of the wrong kind");
+	ind_agg_check_value(s);
+	PG_RETURN_POINTER(s);
+}
+
+/*
+ * Return a row of three float8 for the final function's declared type,
+ * NULL where a value is NaN (not defined yet); 22003 where one is
+ * infinite (the arithmetic overflowed).
+ */
+static Datum
+ind_agg_three(FunctionCallInfo fcinfo, const double *v)
+{
+	TupleDesc tupdesc;
+	Datum	  values[3];
+	bool	  nulls[3];
+	int		  i;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	for (i = 0; i < 3; i++)
+	{
+		if (isinf(v[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("indicator value out of range"),
+					 errdetail("The input values are too large for "
+							   "double precision arithmetic.")));
+		nulls[i] = isnan(v[i]);
+		values[i] = nulls[i] ? (Datum) 0 : Float8GetDatum(v[i]);
+	}
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/*
+ * pgtrade.macd_agg_finalfn(state internal) returns pgtrade.macd_point
+ */
+Datum
+pgtrade_macd_agg_finalfn(PG_FUNCTION_ARGS)
+{
+	const IndStream *s;
+	double			 v[3];
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "pgtrade.macd_agg_finalfn called in non-aggregate context");
+	s = (const IndStream *) PG_GETARG_POINTER(0);
+	if (ind_stream_macd(s, &v[0], &v[1], &v[2]) != IND_OK)
+		elog(ERROR, "macd of another indicator's state");
+	return ind_agg_three(fcinfo, v);
+}
+
+/*
+ * pgtrade.bollinger_agg_finalfn(state internal) returns pgtrade.bands
+ */
+Datum
+pgtrade_bollinger_agg_finalfn(PG_FUNCTION_ARGS)
+{
+	const IndStream *s;
+	double			 v[3];
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "pgtrade.bollinger_agg_finalfn called in "
+					"non-aggregate context");
+	s = (const IndStream *) PG_GETARG_POINTER(0);
+	if (ind_stream_bands(s, &v[0], &v[1], &v[2]) != IND_OK)
+		elog(ERROR, "bollinger bands of another indicator's state");
+	return ind_agg_three(fcinfo, v);
 }

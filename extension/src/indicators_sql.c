@@ -35,6 +35,11 @@ PG_FUNCTION_INFO_V1(pgtrade_rsi);
 PG_FUNCTION_INFO_V1(pgtrade_macd);
 PG_FUNCTION_INFO_V1(pgtrade_bollinger);
 PG_FUNCTION_INFO_V1(pgtrade_atr);
+PG_FUNCTION_INFO_V1(pgtrade_wma);
+PG_FUNCTION_INFO_V1(pgtrade_stddev);
+PG_FUNCTION_INFO_V1(pgtrade_roc);
+PG_FUNCTION_INFO_V1(pgtrade_obv);
+PG_FUNCTION_INFO_V1(pgtrade_supertrend);
 
 /* Signature shared by the single-series cores. */
 typedef int (*IndSeriesFn)(const double *in, size_t n, int period,
@@ -325,4 +330,150 @@ pgtrade_atr(PG_FUNCTION_ARGS)
 	if (ind_atr(high, low, close, (size_t) nh, period, out) != IND_OK)
 		elog(ERROR, "indicator refused checked parameters");
 	PG_RETURN_ARRAYTYPE_P(ind_make_array(out, nh, ind_atr_lookback(period)));
+}
+
+/*
+ * pgtrade.wma(series float8[], period int) returns float8[]
+ */
+Datum
+pgtrade_wma(PG_FUNCTION_ARGS)
+{
+	return ind_series_call(fcinfo, ind_wma, ind_wma_lookback);
+}
+
+/*
+ * pgtrade.stddev(series float8[], period int) returns float8[]
+ */
+Datum
+pgtrade_stddev(PG_FUNCTION_ARGS)
+{
+	return ind_series_call(fcinfo, ind_stddev, ind_stddev_lookback);
+}
+
+/*
+ * pgtrade.roc(series float8[], period int) returns float8[]
+ */
+Datum
+pgtrade_roc(PG_FUNCTION_ARGS)
+{
+	return ind_series_call(fcinfo, ind_roc, ind_roc_lookback);
+}
+
+/*
+ * Raise 22023 unless the arrays of a bar series have one length; names
+ * and lengths are given in the same order, count of them.
+ */
+static void
+ind_check_lengths(int count, const char *const *names, const int *lens)
+{
+	int i;
+
+	for (i = 1; i < count; i++)
+		if (lens[i] != lens[0])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("arrays \"%s\" and \"%s\" must have the same "
+							"length",
+							names[0], names[i]),
+					 errdetail("Their lengths are %d and %d.", lens[0],
+							   lens[i])));
+}
+
+/*
+ * pgtrade.obv(close float8[], volume float8[]) returns float8[]
+ */
+Datum
+pgtrade_obv(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"close", "volume"};
+	int						 lens[2];
+	double					*close;
+	double					*volume;
+	double					*out;
+
+	close = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(0), "close", &lens[0]);
+	volume = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(1), "volume",
+								  &lens[1]);
+	ind_check_lengths(2, names, lens);
+	out = palloc(sizeof(double) * (lens[0] > 0 ? lens[0] : 1));
+	if (ind_obv(close, volume, (size_t) lens[0], out) != IND_OK)
+		elog(ERROR, "indicator refused checked parameters");
+	PG_RETURN_ARRAYTYPE_P(ind_make_array(out, lens[0], 0));
+}
+
+/*
+ * Build an int[] of n values, lower bound 1, with NULL at indexes below
+ * first (for SuperTrend's direction).
+ */
+static ArrayType *
+ind_make_int_array(const double *vals, int n, size_t first)
+{
+	Datum *elems;
+	bool  *isnull;
+	int	   dims[1];
+	int	   lbs[1] = {1};
+	int	   i;
+
+	if (n == 0)
+		return construct_empty_array(INT4OID);
+	elems = palloc(sizeof(Datum) * n);
+	isnull = palloc(sizeof(bool) * n);
+	for (i = 0; i < n; i++)
+	{
+		isnull[i] = (size_t) i < first;
+		elems[i] = isnull[i] ? (Datum) 0 : Int32GetDatum((int32) vals[i]);
+	}
+	dims[0] = n;
+	return construct_md_array(elems, isnull, 1, dims, lbs, INT4OID,
+							  sizeof(int32), true, TYPALIGN_INT);
+}
+
+/*
+ * pgtrade.supertrend(high float8[], low float8[], close float8[],
+ *					  period int, multiplier float8,
+ *					  OUT supertrend float8[], OUT direction int[])
+ */
+Datum
+pgtrade_supertrend(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"high", "low", "close"};
+	int32					 period = PG_GETARG_INT32(3);
+	float8					 multiplier = PG_GETARG_FLOAT8(4);
+	int						 lens[3];
+	double					*high;
+	double					*low;
+	double					*close;
+	double					*line;
+	double					*trend;
+	size_t					 first;
+	int						 n;
+	TupleDesc				 tupdesc;
+	Datum					 values[2];
+	bool					 nulls[2] = {false, false};
+
+	high = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(0), "high", &lens[0]);
+	low = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(1), "low", &lens[1]);
+	close = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(2), "close", &lens[2]);
+	ind_check_lengths(3, names, lens);
+	ind_check_period(period, "period");
+	if (!isfinite(multiplier) || multiplier < 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("multiplier must be a finite number of at least 0"),
+				 errdetail("The value given was %s.",
+						   float8out_internal(multiplier))));
+	n = lens[0];
+	line = palloc(sizeof(double) * (n > 0 ? n : 1));
+	trend = palloc(sizeof(double) * (n > 0 ? n : 1));
+	if (ind_supertrend(high, low, close, (size_t) n, period, multiplier, line,
+					   trend) != IND_OK)
+		elog(ERROR, "indicator refused checked parameters");
+	first = ind_supertrend_lookback(period);
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	values[0] = PointerGetDatum(ind_make_array(line, n, first));
+	values[1] = PointerGetDatum(ind_make_int_array(trend, n, first));
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }

@@ -31,7 +31,11 @@ static int
 ind_stream_kind_ok(IndStreamKind kind)
 {
 	return kind == IND_STREAM_SMA || kind == IND_STREAM_EMA ||
-		kind == IND_STREAM_RSI || kind == IND_STREAM_ATR;
+		kind == IND_STREAM_RSI || kind == IND_STREAM_ATR ||
+		kind == IND_STREAM_WMA || kind == IND_STREAM_STDDEV ||
+		kind == IND_STREAM_ROC || kind == IND_STREAM_OBV ||
+		kind == IND_STREAM_SUPERTREND || kind == IND_STREAM_MACD ||
+		kind == IND_STREAM_BOLLINGER;
 }
 
 /*
@@ -51,6 +55,20 @@ ind_stream_lookback(const IndStream *s)
 			return ind_rsi_lookback(s->period);
 		case IND_STREAM_ATR:
 			return ind_atr_lookback(s->period);
+		case IND_STREAM_WMA:
+			return ind_wma_lookback(s->period);
+		case IND_STREAM_STDDEV:
+			return ind_stddev_lookback(s->period);
+		case IND_STREAM_ROC:
+			return ind_roc_lookback(s->period);
+		case IND_STREAM_OBV:
+			return 0;
+		case IND_STREAM_SUPERTREND:
+			return ind_supertrend_lookback(s->period);
+		case IND_STREAM_MACD:
+			return ind_macd_lookback(s->period);
+		case IND_STREAM_BOLLINGER:
+			return ind_bollinger_lookback(s->period);
 	}
 	return 0;
 }
@@ -64,7 +82,9 @@ ind_stream_size(IndStreamKind kind, int period)
 {
 	if (!ind_stream_kind_ok(kind) || !ind_period_ok(period))
 		return 0;
-	if (kind != IND_STREAM_SMA)
+	if (kind != IND_STREAM_SMA && kind != IND_STREAM_WMA &&
+		kind != IND_STREAM_STDDEV && kind != IND_STREAM_ROC &&
+		kind != IND_STREAM_MACD && kind != IND_STREAM_BOLLINGER)
 		return sizeof(IndStream);
 	return sizeof(IndStream) + sizeof(double) * (size_t) period;
 }
@@ -89,32 +109,91 @@ ind_stream_init(IndStream *s, IndStreamKind kind, int period)
 }
 
 /*
+ * Put x in a stream's window of period values and count it.  *old gets
+ * the value x replaced (the one period values before, or 0 at first).
+ * Returns 0 while the window is not yet full, 2 when the window's sums
+ * are to be recomputed from it (where ind_sma() recomputes: slots 0 to
+ * period-1 then hold the window oldest first), 1 when they slide.
+ */
+static int
+ind_stream_push(IndStream *s, double x, double *old)
+{
+	size_t p = (size_t) s->period;
+	size_t i = s->count;
+
+	*old = s->window[i % p];
+	s->window[i % p] = x;
+	s->count++;
+	if (i + 1 < p)
+		return 0;
+	return (i + 1 - p) % p == 0 ? 2 : 1;
+}
+
+/*
+ * Return the plain sum of a full window, oldest first.
+ */
+static double
+ind_stream_window_sum(const IndStream *s)
+{
+	double sum = 0.0;
+	size_t j;
+
+	for (j = 0; j < (size_t) s->period; j++)
+		sum += s->window[j];
+	return sum;
+}
+
+/*
+ * Move the window's sum (sum) as ind_sma() does, after ind_stream_push()
+ * returned how; returns the SMA.
+ */
+static double
+ind_stream_mean(IndStream *s, int how, double x, double old)
+{
+	if (how == 2)
+		s->sum = ind_stream_window_sum(s);
+	else
+		s->sum += x - old;
+	return s->sum / (double) s->period;
+}
+
+/*
+ * Move the window's mean (avg) and sum of squared deviations (sum2) as
+ * ind_stddev() does, after ind_stream_push() returned how; returns the
+ * population standard deviation.
+ */
+static double
+ind_stream_sigma(IndStream *s, int how, double x, double old)
+{
+	size_t p = (size_t) s->period;
+	size_t j;
+
+	if (how == 2)
+	{
+		s->avg = ind_stream_window_sum(s) / (double) p;
+		s->sum2 = 0.0;
+		for (j = 0; j < p; j++)
+			s->sum2 += (s->window[j] - s->avg) * (s->window[j] - s->avg);
+	}
+	else
+		ind_welford_slide(&s->avg, &s->sum2, old, x, p);
+	return s->sum2 > 0.0 ? sqrt(s->sum2 / (double) p) : 0.0;
+}
+
+/*
  * Add a value to an SMA stream.  The window sum slides by the same
  * subtraction as ind_sma() and is summed afresh from the window at the
- * same indexes (whenever count is a multiple of period, when slots 0 to
- * period-1 hold the window oldest first).
+ * same indexes.
  */
 static void
 ind_stream_sma_add(IndStream *s, double x)
 {
-	size_t p = (size_t) s->period;
-	size_t i = s->count;
-	double old = s->window[i % p];
-	size_t j;
+	double old;
+	int	   how = ind_stream_push(s, x, &old);
 
-	s->window[i % p] = x;
-	s->count++;
-	if (i + 1 < p)
+	if (how == 0)
 		return;
-	if ((i + 1 - p) % p == 0)
-	{
-		s->sum = 0.0;
-		for (j = 0; j < p; j++)
-			s->sum += s->window[j];
-	}
-	else
-		s->sum += x - old;
-	s->value = s->sum / (double) p;
+	s->value = ind_stream_mean(s, how, x, old);
 }
 
 /*
@@ -194,8 +273,141 @@ ind_stream_rsi_add(IndStream *s, double x)
 }
 
 /*
- * Add a value to an SMA, EMA or RSI stream.  Returns IND_OK, or
- * IND_EPARAM (stream untouched) for an ATR stream, which takes bars.
+ * Add a value to a WMA stream: the weighted and plain window sums slide
+ * as in ind_wma() and are recomputed from the window at the same indexes.
+ */
+static void
+ind_stream_wma_add(IndStream *s, double x)
+{
+	size_t p = (size_t) s->period;
+	double old;
+	int	   how = ind_stream_push(s, x, &old);
+	size_t j;
+
+	if (how == 0)
+		return;
+	if (how == 2)
+	{
+		s->avg = 0.0;
+		for (j = 0; j < p; j++)
+			s->avg += (double) (j + 1) * s->window[j];
+		s->sum = ind_stream_window_sum(s);
+	}
+	else
+	{
+		s->avg += (double) p * x - s->sum;
+		s->sum += x - old;
+	}
+	s->value = s->avg / ((double) p * (double) (p + 1) / 2.0);
+}
+
+/*
+ * Add a value to a STDDEV stream: mean and sum of squared deviations
+ * slide as in ind_stddev() and are recomputed at the same indexes.
+ */
+static void
+ind_stream_stddev_add(IndStream *s, double x)
+{
+	double old;
+	int	   how = ind_stream_push(s, x, &old);
+
+	if (how != 0)
+		s->value = ind_stream_sigma(s, how, x, old);
+}
+
+/*
+ * Add a value to a ROC stream: the value period before is the one the
+ * new value replaces in the window.
+ */
+static void
+ind_stream_roc_add(IndStream *s, double x)
+{
+	double base;
+
+	ind_stream_push(s, x, &base);
+	if (s->count > (size_t) s->period)
+		s->value = ind_roc_one(x, base);
+}
+
+/*
+ * Add a value to a MACD stream (slow period in period): until index
+ * slow-1 the values only fill the window; there both EMAs are seeded
+ * from it as ind_macd() seeds them (the slow with all of it, the fast
+ * with its last fast values, each summed oldest first), then they follow
+ * the EMA recursion.  The signal sums the first signal MACD values, is
+ * seeded with their mean and follows the recursion too.
+ */
+static void
+ind_stream_macd_add(IndStream *s, double x)
+{
+	size_t p = (size_t) s->period;
+	size_t i = s->count;
+	size_t j;
+
+	s->count++;
+	if (i < p)
+		s->window[i] = x;
+	if (i + 1 < p)
+		return;
+	if (i + 1 == p)
+	{
+		double slow = 0.0;
+		double fast = 0.0;
+
+		for (j = 0; j < p; j++)
+			slow += s->window[j];
+		for (j = p - (size_t) s->fast; j < p; j++)
+			fast += s->window[j];
+		s->avg2 = slow / (double) s->period;
+		s->avg = fast / (double) s->fast;
+	}
+	else
+	{
+		double kf = 2.0 / ((double) s->fast + 1.0);
+		double ks = 2.0 / ((double) s->period + 1.0);
+
+		s->avg = (x - s->avg) * kf + s->avg;
+		s->avg2 = (x - s->avg2) * ks + s->avg2;
+	}
+	s->value = s->avg - s->avg2;
+	/* the signal: index i - (p - 1) of the MACD line */
+	j = i + 1 - p;
+	if (j < (size_t) s->signal)
+	{
+		s->sum += s->value;
+		if (j + 1 == (size_t) s->signal)
+			s->sum2 = s->sum / (double) s->signal;
+	}
+	else
+	{
+		double kg = 2.0 / ((double) s->signal + 1.0);
+
+		s->sum2 = (s->value - s->sum2) * kg + s->sum2;
+	}
+}
+
+/*
+ * Add a value to a Bollinger stream: the middle slides as the SMA stream
+ * and sigma as the STDDEV stream, both recomputed from the window at the
+ * same indexes as ind_bollinger().
+ */
+static void
+ind_stream_bollinger_add(IndStream *s, double x)
+{
+	double old;
+	int	   how = ind_stream_push(s, x, &old);
+
+	if (how == 0)
+		return;
+	s->value = ind_stream_mean(s, how, x, old);
+	s->prev = ind_stream_sigma(s, how, x, old);
+}
+
+/*
+ * Add a value to an SMA, EMA, RSI, WMA, STDDEV, ROC, MACD or Bollinger
+ * stream.  Returns IND_OK, or IND_EPARAM (stream untouched) for a stream
+ * that takes bars or volumes, or a MACD stream whose other periods are
+ * not set.
  */
 int
 ind_stream_add(IndStream *s, double x)
@@ -211,7 +423,26 @@ ind_stream_add(IndStream *s, double x)
 		case IND_STREAM_RSI:
 			ind_stream_rsi_add(s, x);
 			return IND_OK;
+		case IND_STREAM_WMA:
+			ind_stream_wma_add(s, x);
+			return IND_OK;
+		case IND_STREAM_STDDEV:
+			ind_stream_stddev_add(s, x);
+			return IND_OK;
+		case IND_STREAM_ROC:
+			ind_stream_roc_add(s, x);
+			return IND_OK;
+		case IND_STREAM_MACD:
+			if (s->fast == 0)
+				break;
+			ind_stream_macd_add(s, x);
+			return IND_OK;
+		case IND_STREAM_BOLLINGER:
+			ind_stream_bollinger_add(s, x);
+			return IND_OK;
 		case IND_STREAM_ATR:
+		case IND_STREAM_OBV:
+		case IND_STREAM_SUPERTREND:
 			break;
 	}
 	return IND_EPARAM;
@@ -236,9 +467,11 @@ ind_stream_true_range(double high, double low, double prev_close)
 }
 
 /*
- * Add a bar to an ATR stream: the true ranges of bars 2 to period+1 are
- * averaged, later ones enter Wilder's smoothing as in ind_atr().  Returns
- * IND_OK, or IND_EPARAM (stream untouched) for any other kind of stream.
+ * Add a bar to an ATR or SuperTrend stream: the true ranges of bars 2 to
+ * period+1 are averaged, later ones enter Wilder's smoothing as in
+ * ind_atr(); a SuperTrend stream then moves its bands on that ATR as
+ * ind_supertrend() does.  Returns IND_OK, or IND_EPARAM (stream
+ * untouched) for any other kind of stream.
  */
 int
 ind_stream_add_bar(IndStream *s, double high, double low, double close)
@@ -246,7 +479,7 @@ ind_stream_add_bar(IndStream *s, double high, double low, double close)
 	size_t p = (size_t) s->period;
 	double tr;
 
-	if (s->kind != IND_STREAM_ATR)
+	if (s->kind != IND_STREAM_ATR && s->kind != IND_STREAM_SUPERTREND)
 		return IND_EPARAM;
 	tr = ind_stream_true_range(high, low, s->prev);
 	s->count++;
@@ -266,7 +499,52 @@ ind_stream_add_bar(IndStream *s, double high, double low, double close)
 		s->avg += tr;
 		s->avg /= (double) p;
 	}
+	if (s->kind == IND_STREAM_ATR)
+		s->value = s->avg;
+	else
+	{
+		if (s->count == p + 1)
+			ind_supertrend_start(&s->st, high, low, close, s->avg,
+								 s->multiplier);
+		else
+			ind_supertrend_step(&s->st, high, low, close, s->avg,
+								s->multiplier);
+		s->value = s->st.line;
+	}
+	return IND_OK;
+}
+
+/*
+ * Add a bar's close and volume to an OBV stream, as ind_obv() does.
+ * Returns IND_OK, or IND_EPARAM (stream untouched) for any other kind.
+ */
+int
+ind_stream_add_volume(IndStream *s, double close, double volume)
+{
+	if (s->kind != IND_STREAM_OBV)
+		return IND_EPARAM;
+	if (s->count == 0)
+		s->avg = volume;
+	else
+		s->avg = ind_obv_step(s->avg, s->prev, close, volume);
+	s->count++;
+	s->prev = close;
 	s->value = s->avg;
+	return IND_OK;
+}
+
+/*
+ * Set a SuperTrend stream's multiplier, or a Bollinger stream's k (finite,
+ * at least 0), before its first value.  Returns IND_OK, or IND_EPARAM (stream untouched) for
+ * another kind, a stream that has bars, or a bad multiplier.
+ */
+int
+ind_stream_set_multiplier(IndStream *s, double multiplier)
+{
+	if ((s->kind != IND_STREAM_SUPERTREND && s->kind != IND_STREAM_BOLLINGER) ||
+		s->count != 0 || !isfinite(multiplier) || multiplier < 0.0)
+		return IND_EPARAM;
+	s->multiplier = multiplier;
 	return IND_OK;
 }
 
@@ -287,4 +565,66 @@ double
 ind_stream_value(const IndStream *s)
 {
 	return ind_stream_ready(s) ? s->value : NAN;
+}
+
+/*
+ * Set a MACD stream's fast and signal periods (its slow period is the
+ * stream's) before its first value.  Returns IND_OK, or IND_EPARAM
+ * (stream untouched) for another kind, a stream that has values, periods
+ * out of range or fast not below slow.
+ */
+int
+ind_stream_set_macd(IndStream *s, int fast, int signal)
+{
+	if (s->kind != IND_STREAM_MACD || s->count != 0 || !ind_period_ok(fast) ||
+		!ind_period_ok(signal) || fast >= s->period)
+		return IND_EPARAM;
+	s->fast = fast;
+	s->signal = signal;
+	return IND_OK;
+}
+
+/*
+ * Give a MACD stream's line, signal and histogram at the newest value,
+ * NaN where ind_macd() has none yet.  Returns IND_EPARAM for another
+ * kind.
+ */
+int
+ind_stream_macd(const IndStream *s, double *macd, double *signal,
+				double *hist)
+{
+	size_t p;
+
+	if (s->kind != IND_STREAM_MACD)
+		return IND_EPARAM;
+	p = (size_t) s->period;
+	*macd = *signal = *hist = NAN;
+	if (s->count < p)
+		return IND_OK;
+	*macd = s->value;
+	if (s->count < p + (size_t) s->signal - 1)
+		return IND_OK;
+	*signal = s->sum2;
+	*hist = s->value - s->sum2;
+	return IND_OK;
+}
+
+/*
+ * Give a Bollinger stream's bands at the newest value, k sigmas (its
+ * multiplier) apart from the middle as ind_bollinger() computes them,
+ * NaN during the warm-up.  Returns IND_EPARAM for another kind.
+ */
+int
+ind_stream_bands(const IndStream *s, double *upper, double *middle,
+				 double *lower)
+{
+	if (s->kind != IND_STREAM_BOLLINGER)
+		return IND_EPARAM;
+	*upper = *middle = *lower = NAN;
+	if (!ind_stream_ready(s))
+		return IND_OK;
+	*middle = s->value;
+	*upper = s->value + s->multiplier * s->prev;
+	*lower = s->value - s->multiplier * s->prev;
+	return IND_OK;
 }

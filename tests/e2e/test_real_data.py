@@ -13,7 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import Tap, SHARED, psql, scalar, load_csv  # noqa: E402
 
-t = Tap(12)
+t = Tap(15)
 data = os.path.join(SHARED, "data")
 if not os.path.isdir(data):
     t.skip_rest("shared data folder %s is absent" % data)
@@ -78,6 +78,27 @@ def rsi(x, n):
     return out
 
 
+def wma(x, n):
+    d = n * (n + 1) / 2.0
+    return [None] * (n - 1) + [
+        sum((j + 1) * x[i - n + 1 + j] for j in range(n)) / d
+        for i in range(n - 1, len(x))]
+
+
+def stddev(x, n):
+    out = [None] * (n - 1)
+    for i in range(n - 1, len(x)):
+        w = x[i - n + 1:i + 1]
+        m = sum(w) / n
+        out.append((sum((v - m) ** 2 for v in w) / n) ** 0.5)
+    return out
+
+
+def roc(x, n):
+    return [None] * n + [(x[i] / x[i - n] - 1) * 100 if x[i - n] else 0.0
+                         for i in range(n, len(x))]
+
+
 def compare(have, want):
     if len(have) != len(want):
         return "length %d vs %d" % (len(have), len(want))
@@ -90,7 +111,8 @@ def compare(have, want):
     return worst
 
 
-for fn, n, ref in [("sma", 50, sma), ("ema", 20, ema), ("rsi", 14, rsi)]:
+for fn, n, ref in [("sma", 50, sma), ("ema", 20, ema), ("rsi", 14, rsi),
+                   ("wma", 30, wma), ("stddev", 20, stddev), ("roc", 10, roc)]:
     raw = psql("""SELECT coalesce(v::text, 'NULL') FROM unnest(pgtrade.%s(
         (SELECT array_agg(close ORDER BY ts) FROM pgtrade.bar b
          JOIN pgtrade.instrument i USING (instrument_id)

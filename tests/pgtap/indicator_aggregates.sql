@@ -10,7 +10,7 @@
 -- of AAPL (AAPL_1d.csv, split-adjusted), typed in from shared/data (Yahoo
 -- Finance daily bars as republished by matplotlib/mplfinance).
 \ir preamble.psql
-SELECT plan(51);
+SELECT plan(63);
 
 SET LOCAL timezone = 'UTC';
 
@@ -537,6 +537,150 @@ SELECT throws_ok($$SELECT pgtrade.sma(v, 2 ORDER BY n)
                                   (4, 0)) AS t(n, v)$$,
                  '22003', 'indicator value out of range at row 2',
                  'a plain aggregate refuses an overflow before its last row');
+
+------------------------------------------------------------------------
+-- WMA, STDDEV, ROC, OBV and SuperTrend on SPY: the array forms against
+-- their definitions in plain SQL, and the window forms against the array
+-- forms row for row.  SPY's volumes are not typed in above; a made-up
+-- volume per session, (n * 37 mod 11 + 1) * 1000, serves for OBV.
+------------------------------------------------------------------------
+CREATE TEMP TABLE spy_more AS
+SELECT u.n::int, u.wma10, u.sd20, u.roc10, u.obv, s.st, s.dir
+  FROM (SELECT array_agg(high ORDER BY n) AS h, array_agg(low ORDER BY n) AS l,
+               array_agg(close ORDER BY n) AS c,
+               array_agg((n * 37 % 11 + 1) * 1000.0 ORDER BY n)::float8[] AS v
+          FROM spy) a
+ CROSS JOIN LATERAL pgtrade.supertrend(a.h, a.l, a.c, 10, 3) st
+ CROSS JOIN LATERAL unnest(pgtrade.wma(a.c, 10), pgtrade.stddev(a.c, 20),
+                           pgtrade.roc(a.c, 10), pgtrade.obv(a.c, a.v))
+           WITH ORDINALITY AS u(wma10, sd20, roc10, obv, n)
+ CROSS JOIN LATERAL (SELECT st.supertrend[u.n] AS st,
+                            st.direction[u.n] AS dir) s;
+
+SELECT ok((SELECT bool_and(pg_temp.near(m.wma10, f.want, 1e-9))
+             FROM spy_more m
+             JOIN (SELECT a.n, CASE WHEN a.n >= 10 THEN
+                          (SELECT sum((10 - (a.n - b.n)) * b.close)
+                             FROM spy b WHERE b.n BETWEEN a.n - 9 AND a.n) / 55
+                          END AS want
+                     FROM spy a) f USING (n)),
+          'wma(10) on SPY: the sum of weights 1..10 times the closes, / 55');
+SELECT ok((SELECT bool_and(pg_temp.near(m.sd20, f.want, 1e-9))
+             FROM spy_more m
+             JOIN (SELECT n, CASE WHEN n >= 20 THEN stddev_pop(close)
+                                  OVER (ORDER BY n ROWS 19 PRECEDING) END AS want
+                     FROM spy) f USING (n)),
+          'stddev(20) on SPY is PostgreSQL''s stddev_pop over 20 rows');
+SELECT ok((SELECT bool_and(pg_temp.near(m.roc10, f.want, 1e-9))
+             FROM spy_more m
+             JOIN (SELECT n, (close / lag(close, 10) OVER (ORDER BY n) - 1) * 100
+                             AS want
+                     FROM spy) f USING (n)),
+          'roc(10) on SPY: (close / close 10 sessions before - 1) * 100');
+SELECT ok((SELECT bool_and(m.obv = f.want)
+             FROM spy_more m
+             JOIN (SELECT n, sum(CASE WHEN n = 1 THEN v
+                                      ELSE sign(close - prev) * v END)
+                             OVER (ORDER BY n) AS want
+                     FROM (SELECT n, close, (n * 37 % 11 + 1) * 1000.0 AS v,
+                                  lag(close) OVER (ORDER BY n) AS prev
+                             FROM spy) x) f USING (n)),
+          'obv on SPY: the first volume plus the signed volumes after it');
+
+-- SuperTrend(10, 3) by its rules, one bar at a time, on atr(10)
+CREATE FUNCTION pg_temp.supertrend_by_rules(p_mult float8)
+RETURNS TABLE (n int, st float8, dir int) LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    b record;
+    v_atr float8[];
+    v_lower float8;
+    v_upper float8;
+    v_lo float8;
+    v_up float8;
+    v_dir int;
+    v_prev float8;
+BEGIN
+    v_atr := pgtrade.atr((SELECT array_agg(high ORDER BY n) FROM spy),
+                         (SELECT array_agg(low ORDER BY n) FROM spy),
+                         (SELECT array_agg(close ORDER BY n) FROM spy), 10);
+    FOR b IN SELECT * FROM spy ORDER BY spy.n LOOP
+        n := b.n;
+        st := NULL;
+        dir := NULL;
+        IF v_atr[b.n] IS NOT NULL THEN
+            v_lo := (b.high + b.low) / 2 - p_mult * v_atr[b.n];
+            v_up := (b.high + b.low) / 2 + p_mult * v_atr[b.n];
+            IF v_dir IS NULL THEN
+                v_dir := CASE WHEN b.close < v_lo THEN -1 ELSE 1 END;
+            ELSE
+                IF v_prev > v_lower THEN v_lo := greatest(v_lo, v_lower); END IF;
+                IF v_prev < v_upper THEN v_up := least(v_up, v_upper); END IF;
+                IF v_dir = -1 AND b.close > v_upper THEN
+                    v_dir := 1;
+                ELSIF v_dir = 1 AND b.close < v_lower THEN
+                    v_dir := -1;
+                END IF;
+            END IF;
+            v_lower := v_lo;
+            v_upper := v_up;
+            st := CASE WHEN v_dir = 1 THEN v_lower ELSE v_upper END;
+            dir := v_dir;
+        END IF;
+        v_prev := b.close;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+SELECT ok((SELECT bool_and(pg_temp.near(m.st, r.st, 1e-9)
+                           AND m.dir IS NOT DISTINCT FROM r.dir)
+             FROM spy_more m JOIN pg_temp.supertrend_by_rules(3) r USING (n)),
+          'supertrend(10, 3) on SPY follows its rules bar by bar');
+SELECT ok((SELECT count(DISTINCT dir) FROM spy_more WHERE dir IS NOT NULL) = 2,
+          'and SPY''s autumn of 2008 turns it both ways');
+
+-- the window forms: the array forms' values, row for row, exactly
+SELECT results_eq(
+    $$SELECT n, pgtrade.wma(close, 10) OVER w, pgtrade.stddev(close, 20) OVER w,
+             pgtrade.roc(close, 10) OVER w,
+             pgtrade.obv(close, (n * 37 % 11 + 1) * 1000.0) OVER w,
+             pgtrade.supertrend(high, low, close, 10, 3) OVER w,
+             pgtrade.supertrend_direction(high, low, close, 10, 3) OVER w
+        FROM spy WINDOW w AS (ORDER BY n) ORDER BY n$$,
+    $$SELECT n, wma10, sd20, roc10, obv, st, dir FROM spy_more ORDER BY n$$,
+    'wma, stddev, roc, obv, supertrend and its direction as window '
+    'functions equal the array forms on every SPY session');
+SELECT throws_ok($$SELECT pgtrade.supertrend(high, low, close, 10, n)
+                           OVER (ORDER BY n) FROM spy$$,
+                 '22023', 'multiplier of pgtrade.supertrend must be the same on every row',
+                 'the window supertrend refuses a multiplier that changes');
+SELECT throws_ok($$SELECT pgtrade.obv(close, NULL) OVER (ORDER BY n) FROM spy$$,
+                 '22004', 'argument "volume" of pgtrade.obv must not be null',
+                 'the window obv refuses a null volume');
+
+-- MACD and Bollinger as window functions: the array forms' values
+SELECT results_eq(
+    $$SELECT n, (pgtrade.macd(close, 5, 12, 4) OVER w).*,
+             (pgtrade.bollinger(close, 20, 2) OVER w).*
+        FROM spy WINDOW w AS (ORDER BY n) ORDER BY n$$,
+    $$SELECT u.n::int, u.m, u.s, u.h, u.up, u.mid, u.lo
+        FROM (SELECT array_agg(close ORDER BY n) AS c FROM spy) a
+       CROSS JOIN LATERAL pgtrade.macd(a.c, 5, 12, 4) m
+       CROSS JOIN LATERAL pgtrade.bollinger(a.c, 20, 2) b
+       CROSS JOIN LATERAL unnest(m.macd, m.signal, m.hist, b.upper, b.middle,
+                                 b.lower)
+            WITH ORDINALITY AS u(m, s, h, up, mid, lo, n)
+       ORDER BY n$$,
+    'macd and bollinger as window functions equal the array forms on every '
+    'SPY session, NULLs where the array forms have none');
+SELECT throws_ok($$SELECT pgtrade.macd(close, 12, 5, 4) OVER (ORDER BY n)
+                     FROM spy$$,
+                 '22023', 'fast period must be less than slow period',
+                 'the window macd refuses fast >= slow');
+SELECT throws_ok($$SELECT pgtrade.bollinger(close, 20, n) OVER (ORDER BY n)
+                     FROM spy$$,
+                 '22023', 'k of pgtrade.bollinger must be the same on every row',
+                 'the window bollinger refuses a k that changes');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -7,7 +7,7 @@
 -- sessions typed in from shared/data/SPY_1d.csv (2008-07-01 to 2008-09-24;
 -- Yahoo Finance daily bars as republished by matplotlib/mplfinance).
 \ir preamble.psql
-SELECT plan(69);
+SELECT plan(84);
 
 SET LOCAL timezone = 'UTC';
 
@@ -543,6 +543,65 @@ SELECT throws_ok($$SELECT pgtrade.sma_cross_eval('{"fast": 2, "slow": 3}',
                        '{1.7e308,1.7e308,1.7e308,1.7e308}', '{1,1,1,1}')$$,
                  '22003', 'moving average out of range at position 2',
                  'sma_cross_eval refuses closes whose averages overflow');
+
+------------------------------------------------------------------------
+-- WMA, STDDEV, ROC, OBV, SuperTrend: values worked out by hand
+------------------------------------------------------------------------
+-- wma(3) of 1..5: (1*1 + 2*2 + 3*3)/6 = 14/6, then 20/6, 26/6
+SELECT is(pgtrade.wma('{1,2,3,4,5}', 3),
+          ARRAY[NULL, NULL, 14.0 / 6, 20.0 / 6, 26.0 / 6]::float8[],
+          'wma(3) weighs 1, 2, 3 and divides by 6');
+SELECT is(pgtrade.wma('{4,5}', 1), '{4,5}'::float8[], 'wma(1) is the input');
+-- the classic 2, 4, 4, 4, 5, 5, 7, 9: mean 5, squared deviations 32,
+-- population variance 4, deviation 2
+SELECT is((pgtrade.stddev('{2,4,4,4,5,5,7,9}', 8))[8], 2::float8,
+          'stddev(8) of 2,4,4,4,5,5,7,9 is 2 (divided by n, not n-1)');
+SELECT is(pgtrade.stddev('{1,2,3,4}', 3),
+          ARRAY[NULL, NULL, sqrt(2.0 / 3), sqrt(2.0 / 3)]::float8[],
+          'stddev(3) of 1,2,3 and of 2,3,4 is sqrt(2/3)');
+SELECT is(pgtrade.stddev('{5,5,5}', 2), '{NULL,0,0}'::float8[],
+          'stddev of a flat series is 0');
+-- roc(2) of 10, 11, 12, 9: (12/10 - 1) * 100 = 20, (9/11 - 1) * 100
+SELECT is((SELECT array_agg(round(x::numeric, 9))
+             FROM unnest(pgtrade.roc('{10,11,12,9}', 2)) x),
+          ARRAY[NULL, NULL, 20, round((9.0 / 11 - 1) * 100, 9)]::numeric[],
+          'roc(2): percent change from two values before');
+SELECT is(pgtrade.roc('{0,1,2}', 1), '{NULL,0,100}'::float8[],
+          'roc against 0 is 0 (TA-Lib), then 100% from 1 to 2');
+SELECT is(pgtrade.obv('{10,11,11,10}'::float8[], '{100,200,300,400}'::float8[]),
+          '{100,300,300,-100}'::float8[],
+          'obv: the first volume, +200 up, unchanged flat, -400 down');
+SELECT throws_ok($$SELECT pgtrade.obv('{1,2}'::float8[], '{1}'::float8[])$$,
+                 '22023', 'arrays "close" and "volume" must have the same length',
+                 'obv refuses arrays of different lengths');
+-- SuperTrend(2, 1) on six bars (high, low, close):
+--   (11,9,10) (12,10,11) (13,11,12) (12,8,9) (9,6,7) (14,10,13)
+-- true ranges from the second bar: 2, 2, 4, 3, 7; ATR(2) from the third:
+--   (2+2)/2 = 2, (2*1+4)/2 = 3, (3+3)/2 = 3, (3+7)/2 = 5
+-- third bar: mid 12, bands 10 and 14; close 12 is not below 10: up, 10
+-- fourth: mid 10, bands 7 and 13; the previous close 12 was above the
+--   lower band 10, which stays (10 > 7); close 9 < 10: down, line 13
+-- fifth: mid 7.5, bands 4.5 and 10.5; 9 was not above 10: lower 4.5;
+--   9 was below 13 but 13 > 10.5: upper 10.5; 7 is not above 13: down
+-- sixth: mid 12, bands 7 and 17; 7 was below 10.5 < 17: upper stays
+--   10.5; close 13 > 10.5: up, line = lower band 7
+SELECT is(pgtrade.supertrend('{11,12,13,12,9,14}', '{9,10,11,8,6,10}',
+                             '{10,11,12,9,7,13}', 2, 1),
+          ROW('{NULL,NULL,10,13,10.5,7}'::float8[],
+              '{NULL,NULL,1,-1,-1,1}'::int[]),
+          'supertrend(2, 1): line and direction worked out by hand');
+SELECT is((pgtrade.supertrend('{2,2}', '{1,1}', '{1.5,1.5}', 2, 3)).direction,
+          '{NULL,NULL}'::int[], 'supertrend: no value before period + 1 bars');
+SELECT throws_ok($$SELECT pgtrade.supertrend('{2}', '{1}', '{1.5}', 2, -1)$$,
+                 '22023', 'multiplier must be a finite number of at least 0',
+                 'supertrend refuses a negative multiplier');
+SELECT throws_ok($$SELECT pgtrade.supertrend('{2,3}', '{1}', '{1.5}', 2, 3)$$,
+                 '22023', 'arrays "high" and "low" must have the same length',
+                 'supertrend refuses arrays of different lengths');
+SELECT throws_ok($$SELECT pgtrade.wma('{1,2}', 0)$$, '22023',
+                 'period must be between 1 and 100000', 'wma refuses period 0');
+SELECT throws_ok($$SELECT pgtrade.roc('{1,NULL}', 1)$$, '22004', NULL,
+                 'roc refuses a null in the series');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -215,6 +215,39 @@ SELECT set_eq(
 		('function pgtrade.decision_reason(text,numeric,numeric,numeric,'
 		 'boolean)'),
 		('type pgtrade.run_probe'),
+		('function pgtrade.wma(double precision[],integer)'),
+		('function pgtrade.wma(double precision,bigint)'),
+		('function pgtrade.wma_agg_transfn(internal,double precision,bigint)'),
+		('function pgtrade.stddev(double precision[],integer)'),
+		('function pgtrade.stddev(double precision,bigint)'),
+		('function pgtrade.stddev_agg_transfn(internal,double precision,'
+		 'bigint)'),
+		('function pgtrade.roc(double precision[],integer)'),
+		('function pgtrade.roc(double precision,bigint)'),
+		('function pgtrade.roc_agg_transfn(internal,double precision,bigint)'),
+		('function pgtrade.obv(double precision[],double precision[])'),
+		('function pgtrade.obv(double precision,double precision)'),
+		('function pgtrade.obv_agg_transfn(internal,double precision,'
+		 'double precision)'),
+		('function pgtrade.supertrend(double precision[],double precision[],'
+		 'double precision[],integer,double precision)'),
+		('function pgtrade.supertrend(double precision,double precision,'
+		 'double precision,bigint,double precision)'),
+		('function pgtrade.supertrend_direction(double precision,'
+		 'double precision,double precision,bigint,double precision)'),
+		('function pgtrade.supertrend_agg_transfn(internal,double precision,'
+		 'double precision,double precision,bigint,double precision)'),
+		('function pgtrade.supertrend_direction_agg_finalfn(internal)'),
+		('type pgtrade.macd_value'),
+		('type pgtrade.bollinger_bands'),
+		('function pgtrade.macd(double precision,bigint,bigint,bigint)'),
+		('function pgtrade.macd_agg_transfn(internal,double precision,bigint,'
+		 'bigint,bigint)'),
+		('function pgtrade.macd_agg_finalfn(internal)'),
+		('function pgtrade.bollinger(double precision,bigint,double precision)'),
+		('function pgtrade.bollinger_agg_transfn(internal,double precision,'
+		 'bigint,double precision)'),
+		('function pgtrade.bollinger_agg_finalfn(internal)'),
 		('function pgtrade.run_probe(bigint[],text,timestamp with time zone,'
 		 'jsonb)'),
 		('function pgtrade.open_order_rests(text,bigint,bigint)'),

@@ -293,6 +293,106 @@ make_walk(double *high, double *low, double *close, size_t n)
 }
 
 /*
+ * SuperTrend(p, 3) as a stream of bars against ind_supertrend(), line and
+ * trend, exactly.
+ */
+static void
+test_supertrend_against_array(int p, const double *high, const double *low,
+							  const double *close)
+{
+	static double line[LONG_N], trend[LONG_N];
+	static double got_line[LONG_N], got_trend[LONG_N];
+	IndStream	 *s = new_stream(IND_STREAM_SUPERTREND, p);
+	char		  desc[80];
+	size_t		  i;
+
+	ind_supertrend(high, low, close, LONG_N, p, 3.0, line, trend);
+	if (ind_stream_set_multiplier(s, 3.0) != IND_OK)
+		ok(0, "supertrend stream takes multiplier 3");
+	for (i = 0; i < LONG_N; i++)
+	{
+		ind_stream_add_bar(s, high[i], low[i], close[i]);
+		got_line[i] = ind_stream_value(s);
+		got_trend[i] = ind_stream_ready(s) ? (double) s->st.trend : NAN;
+	}
+	free(s);
+	snprintf(desc, sizeof(desc),
+			 "supertrend(%d, 3) stream line equals ind_supertrend", p);
+	is_series(got_line, line, LONG_N, 0.0, desc);
+	snprintf(desc, sizeof(desc),
+			 "supertrend(%d, 3) stream trend equals ind_supertrend", p);
+	is_series(got_trend, trend, LONG_N, 0.0, desc);
+}
+
+/*
+ * OBV as a stream of closes and volumes (the highs stand in for volumes)
+ * against ind_obv(), exactly.
+ */
+static void
+test_obv_against_array(const double *volume, const double *close)
+{
+	static double want[LONG_N], got[LONG_N];
+	IndStream	 *s = new_stream(IND_STREAM_OBV, 1);
+	size_t		  i;
+
+	ind_obv(close, volume, LONG_N, want);
+	for (i = 0; i < LONG_N; i++)
+	{
+		ind_stream_add_volume(s, close[i], volume[i]);
+		got[i] = ind_stream_value(s);
+	}
+	ok(ind_stream_add(s, 1.0) == IND_EPARAM &&
+		   ind_stream_add_bar(s, 1.0, 1.0, 1.0) == IND_EPARAM,
+	   "an obv stream takes closes with volumes only");
+	free(s);
+	is_series(got, want, LONG_N, 0.0, "obv stream equals ind_obv");
+}
+
+/*
+ * MACD(max(1, (p+1)/2), p+1, 3) and Bollinger(p, 2) as streams against
+ * ind_macd() and ind_bollinger(), every output, exactly.
+ */
+static void
+test_macd_bollinger_against_arrays(int p, const double *close)
+{
+	static double m[LONG_N], sg[LONG_N], h[LONG_N];
+	static double gm[LONG_N], gs[LONG_N], gh[LONG_N];
+	int			  fast = (p + 1) / 2 > 1 ? (p + 1) / 2 : 1;
+	IndStream	 *s = new_stream(IND_STREAM_MACD, p + 1);
+	char		  desc[96];
+	size_t		  i;
+
+	ind_macd(close, LONG_N, fast, p + 1, 3, m, sg, h);
+	ok(ind_stream_set_macd(s, fast, 3) == IND_OK, "macd(%d, %d, 3) stream set up",
+	   fast, p + 1);
+	for (i = 0; i < LONG_N; i++)
+	{
+		ind_stream_add(s, close[i]);
+		ind_stream_macd(s, &gm[i], &gs[i], &gh[i]);
+	}
+	free(s);
+	snprintf(desc, sizeof(desc), "macd(%d, %d, 3) stream line, signal, hist",
+			 fast, p + 1);
+	is_series(gm, m, LONG_N, 0.0, desc);
+	is_series(gs, sg, LONG_N, 0.0, desc);
+	is_series(gh, h, LONG_N, 0.0, desc);
+
+	s = new_stream(IND_STREAM_BOLLINGER, p);
+	ind_bollinger(close, LONG_N, p, 2.0, m, sg, h);
+	ind_stream_set_multiplier(s, 2.0);
+	for (i = 0; i < LONG_N; i++)
+	{
+		ind_stream_add(s, close[i]);
+		ind_stream_bands(s, &gm[i], &gs[i], &gh[i]);
+	}
+	free(s);
+	snprintf(desc, sizeof(desc), "bollinger(%d, 2) stream bands", p);
+	is_series(gm, m, LONG_N, 0.0, desc);
+	is_series(gs, sg, LONG_N, 0.0, desc);
+	is_series(gh, h, LONG_N, 0.0, desc);
+}
+
+/*
  * The streams against the array functions on LONG_N values, for short,
  * middling and long periods: the same value at every index.
  */
@@ -326,7 +426,22 @@ test_against_arrays(void)
 		run_bars(p, high, low, close, LONG_N, got);
 		snprintf(desc, sizeof(desc), "atr(%d) stream equals ind_atr", p);
 		is_series(got, want, LONG_N, 1e-9, desc);
+		ind_wma(close, LONG_N, p, want);
+		run_series(IND_STREAM_WMA, p, close, LONG_N, got);
+		snprintf(desc, sizeof(desc), "wma(%d) stream equals ind_wma", p);
+		is_series(got, want, LONG_N, 0.0, desc);
+		ind_stddev(close, LONG_N, p, want);
+		run_series(IND_STREAM_STDDEV, p, close, LONG_N, got);
+		snprintf(desc, sizeof(desc), "stddev(%d) stream equals ind_stddev", p);
+		is_series(got, want, LONG_N, 0.0, desc);
+		ind_roc(close, LONG_N, p, want);
+		run_series(IND_STREAM_ROC, p, close, LONG_N, got);
+		snprintf(desc, sizeof(desc), "roc(%d) stream equals ind_roc", p);
+		is_series(got, want, LONG_N, 0.0, desc);
+		test_supertrend_against_array(p, high, low, close);
+		test_macd_bollinger_against_arrays(p, close);
 	}
+	test_obv_against_array(high, close);
 }
 
 int
