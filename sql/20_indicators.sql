@@ -150,3 +150,135 @@ COMMENT ON FUNCTION pgtrade.sma_cross_eval(jsonb, timestamptz[], float8[],
 'of the closes is above the slow SMA on the last bar, 0 (flat) when below, '
 'null when equal or with fewer than slow+1 bars; with the reason in plain '
 'words (dates in the session time zone) and the values used.';
+
+/*
+ * The other built-in strategy kinds (extension/src/kinds.c).
+ */
+
+CREATE FUNCTION pgtrade.ema_cross_validate(params jsonb)
+RETURNS int
+AS 'MODULE_PATHNAME', 'pgtrade_ema_cross_validate'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.ema_cross_validate(jsonb) IS
+'Validator of strategy kind ema_cross: params {"fast": 12, "slow": 26} '
+'(integers, 1 <= fast < slow <= 10000); a key left out takes that '
+'default, any other key is refused. Returns the number of bars an '
+'evaluation needs (slow + 1).';
+
+CREATE FUNCTION pgtrade.ema_cross_eval(params jsonb, ts timestamptz[],
+    open float8[], high float8[], low float8[], close float8[],
+    volume float8[])
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pgtrade_ema_cross_eval'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.ema_cross_eval(jsonb, timestamptz[], float8[],
+    float8[], float8[], float8[], float8[]) IS
+'Evaluator of strategy kind ema_cross: target 1 (long) when the fast '
+'EMA of the closes is above the slow EMA on the last bar, 0 (flat) when'
+' below, null when equal or with too few bars; with the reason in plain'
+' words (dates in the session time zone) and the values used.';
+
+CREATE FUNCTION pgtrade.macd_cross_validate(params jsonb)
+RETURNS int
+AS 'MODULE_PATHNAME', 'pgtrade_macd_cross_validate'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.macd_cross_validate(jsonb) IS
+'Validator of strategy kind macd_cross: params {"fast": 12, "slow": 26,'
+' "signal": 9} (integers, fast < slow); a key left out takes that '
+'default, any other key is refused. Returns the number of bars an '
+'evaluation needs (slow + signal).';
+
+CREATE FUNCTION pgtrade.macd_cross_eval(params jsonb, ts timestamptz[],
+    open float8[], high float8[], low float8[], close float8[],
+    volume float8[])
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pgtrade_macd_cross_eval'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.macd_cross_eval(jsonb, timestamptz[], float8[],
+    float8[], float8[], float8[], float8[]) IS
+'Evaluator of strategy kind macd_cross: target 1 (long) when the MACD '
+'line is above its signal on the last bar, 0 (flat) when below, null '
+'when equal or with too few bars; with the reason in plain words (dates'
+' in the session time zone) and the values used.';
+
+CREATE FUNCTION pgtrade.rsi_reversion_validate(params jsonb)
+RETURNS int
+AS 'MODULE_PATHNAME', 'pgtrade_rsi_reversion_validate'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.rsi_reversion_validate(jsonb) IS
+'Validator of strategy kind rsi_reversion: params {"period": 14, "low":'
+' 30, "high": 70} (low < high, both 0 to 100); a key left out takes '
+'that default, any other key is refused. Returns the number of bars an '
+'evaluation needs (period + 1).';
+
+CREATE FUNCTION pgtrade.rsi_reversion_eval(params jsonb, ts timestamptz[],
+    open float8[], high float8[], low float8[], close float8[],
+    volume float8[])
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pgtrade_rsi_reversion_eval'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.rsi_reversion_eval(jsonb, timestamptz[], float8[],
+    float8[], float8[], float8[], float8[]) IS
+'Evaluator of strategy kind rsi_reversion: target 1 (long) when RSI is '
+'below low on the last bar, 0 (flat) when above high, null in between; '
+'with the reason in plain words (dates in the session time zone) and '
+'the values used.';
+
+CREATE FUNCTION pgtrade.bollinger_breakout_validate(params jsonb)
+RETURNS int
+AS 'MODULE_PATHNAME', 'pgtrade_bollinger_breakout_validate'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.bollinger_breakout_validate(jsonb) IS
+'Validator of strategy kind bollinger_breakout: params {"period": 20, '
+'"k": 2} (k from 0 to 100); a key left out takes that default, any '
+'other key is refused. Returns the number of bars an evaluation needs '
+'(period).';
+
+CREATE FUNCTION pgtrade.bollinger_breakout_eval(params jsonb, ts timestamptz[],
+    open float8[], high float8[], low float8[], close float8[],
+    volume float8[])
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pgtrade_bollinger_breakout_eval'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.bollinger_breakout_eval(jsonb, timestamptz[], float8[],
+    float8[], float8[], float8[], float8[]) IS
+'Evaluator of strategy kind bollinger_breakout: target 1 (long) when '
+'the last close is above the upper band, 0 (flat) when below the lower '
+'band, null inside; with the reason in plain words (dates in the '
+'session time zone) and the values used.';
+
+CREATE FUNCTION pgtrade.confirmations_validate(params jsonb)
+RETURNS int
+AS 'MODULE_PATHNAME', 'pgtrade_confirmations_validate'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.confirmations_validate(jsonb) IS
+'Validator of strategy kind confirmations: params {"k": 3, '
+'"supertrend_period": 10, "supertrend_multiplier": 3, "sma": 20, '
+'"macd_fast": 12, "macd_slow": 26, "macd_signal": 9, "rsi": 14}; a key '
+'left out takes that default, any other key is refused. Returns the '
+'number of bars an evaluation needs (the most any of its indicators '
+'needs).';
+
+CREATE FUNCTION pgtrade.confirmations_eval(params jsonb, ts timestamptz[],
+    open float8[], high float8[], low float8[], close float8[],
+    volume float8[])
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pgtrade_confirmations_eval'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION pgtrade.confirmations_eval(jsonb, timestamptz[], float8[],
+    float8[], float8[], float8[], float8[]) IS
+'Evaluator of strategy kind confirmations: target 1 (long) when at '
+'least k of SuperTrend up, close above SMA, MACD above its signal and '
+'RSI above 50 hold on the last bar, 0 (flat) when at least k of their '
+'opposites hold, null otherwise; with the reason in plain words (dates '
+'in the session time zone) and the values used.';

@@ -18,7 +18,39 @@ INSERT INTO pgtrade.strategy_kind (name, evaluator, validator, builtin,
 VALUES ('sma_cross',
 	'pgtrade.sma_cross_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
 	'pgtrade.sma_cross_validate(jsonb)', true,
-	'Long while the fast SMA of closes is above the slow SMA, flat while it is below; params {"fast": int, "slow": int}.');
+	'Long while the fast SMA of closes is above the slow SMA, flat while '
+	'it is below; params {"fast": int, "slow": int}.'),
+	('ema_cross',
+	 'pgtrade.ema_cross_eval(jsonb, timestamptz[], float8[], float8[], '
+	 'float8[], float8[], float8[])',
+	 'pgtrade.ema_cross_validate(jsonb)', true,
+	 'Long while the fast EMA of closes is above the slow EMA, flat while '
+	 'it is below; params {"fast": 12, "slow": 26}.'),
+	('macd_cross',
+	 'pgtrade.macd_cross_eval(jsonb, timestamptz[], float8[], float8[], '
+	 'float8[], float8[], float8[])',
+	 'pgtrade.macd_cross_validate(jsonb)', true,
+	 'Long while the MACD line is above its signal, flat while it is below; '
+	 'params {"fast": 12, "slow": 26, "signal": 9}.'),
+	('rsi_reversion',
+	 'pgtrade.rsi_reversion_eval(jsonb, timestamptz[], float8[], float8[], '
+	 'float8[], float8[], float8[])',
+	 'pgtrade.rsi_reversion_validate(jsonb)', true,
+	 'Buys when RSI falls below a low threshold, sells when it rises above '
+	 'a high one; params {"period": 14, "low": 30, "high": 70}.'),
+	('bollinger_breakout',
+	 'pgtrade.bollinger_breakout_eval(jsonb, timestamptz[], float8[], float8[], '
+	 'float8[], float8[], float8[])',
+	 'pgtrade.bollinger_breakout_validate(jsonb)', true,
+	 'Long on a close above the upper Bollinger band, flat on a close below '
+	 'the lower band; params {"period": 20, "k": 2}.'),
+	('confirmations',
+	 'pgtrade.confirmations_eval(jsonb, timestamptz[], float8[], float8[], '
+	 'float8[], float8[], float8[])',
+	 'pgtrade.confirmations_validate(jsonb)', true,
+	 'Long when at least k of four indicators say up (SuperTrend up, close '
+	 'above SMA(20), MACD above its signal, RSI above 50), flat when at '
+	 'least k say down; k defaults to 3.');
 
 /*
  * A user kind's code (its validator here, its evaluator in run_steps)

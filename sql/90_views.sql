@@ -106,7 +106,11 @@ BEGIN
 				'market_check_calendar', 'market_day', 'market_sessions',
 				'market_status', 'market_is_open', 'market_next_close',
 				'market_next_session', 'recent_bars', 'wma', 'stddev', 'roc',
-				'obv', 'supertrend', 'supertrend_direction')
+				'obv', 'supertrend', 'supertrend_direction', 'ema_cross_eval',
+				'ema_cross_validate', 'macd_cross_eval', 'macd_cross_validate',
+				'rsi_reversion_eval', 'rsi_reversion_validate',
+				'bollinger_breakout_eval', 'bollinger_breakout_validate',
+				'confirmations_eval', 'confirmations_validate')
 	LOOP
 		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO '
 			'pgtrade_reader, pgtrade_trader, pgtrade_admin, pgtrade_listener, '

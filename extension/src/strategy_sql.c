@@ -40,6 +40,7 @@
 
 #include "indicators.h"
 #include "sma_cross.h"
+#include "strategy_sql.h"
 
 PG_FUNCTION_INFO_V1(pgtrade_sma_cross_validate);
 PG_FUNCTION_INFO_V1(pgtrade_sma_cross_eval);
@@ -61,8 +62,8 @@ sma_cross_refuse(const char *detail)
 /*
  * Return "a string", "an array", ... for a JSON value, for messages.
  */
-static const char *
-sma_cross_json_kind(const JsonbValue *v)
+const char *
+pgtrade_json_kind(const JsonbValue *v)
 {
 	switch (v->type)
 	{
@@ -97,7 +98,7 @@ sma_cross_int_value(const char *key, const JsonbValue *v)
 
 	if (v->type != jbvNumeric)
 		sma_cross_refuse(psprintf("Key \"%s\" must be an integer, got %s.",
-								  key, sma_cross_json_kind(v)));
+								  key, pgtrade_json_kind(v)));
 	d = DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric));
 	text = DatumGetCString(d);
 	p = text + (*text == '-');
@@ -141,7 +142,7 @@ sma_cross_params(Jsonb *params, int *fast, int *slow)
 		if (JB_ROOT_IS_SCALAR(params) && JsonbExtractScalar(&params->root, &v))
 			sma_cross_refuse(psprintf("Parameters must be a JSON object, "
 									  "got %s.",
-									  sma_cross_json_kind(&v)));
+									  pgtrade_json_kind(&v)));
 		sma_cross_refuse("Parameters must be a JSON object, got an array.");
 	}
 	it = JsonbIteratorInit(&params->root);
@@ -196,8 +197,8 @@ pgtrade_sma_cross_validate(PG_FUNCTION_ARGS)
  * has one dimension (2202E), no nulls (22004) and only finite, strictly
  * increasing values (22023).
  */
-static TimestampTz *
-sma_cross_timestamps(ArrayType *arr, int *n)
+TimestampTz *
+pgtrade_bar_timestamps(ArrayType *arr, int *n)
 {
 	Datum		*elems;
 	bool		*nulls;
@@ -245,8 +246,8 @@ sma_cross_timestamps(ArrayType *arr, int *n)
  * Raise unless an unused bar array (open, high, low or volume) has one
  * dimension and n elements.
  */
-static void
-sma_cross_check_length(ArrayType *arr, const char *name, int n)
+void
+pgtrade_check_bar_length(ArrayType *arr, const char *name, int n)
 {
 	int len;
 
@@ -268,8 +269,8 @@ sma_cross_check_length(ArrayType *arr, const char *name, int n)
  * Return a timestamp as the reason prints it, in the session time zone:
  * "2008-09-12" at midnight, else "2011-01-03 09:30-05".
  */
-static char *
-sma_cross_format_ts(TimestampTz t)
+char *
+pgtrade_format_ts(TimestampTz t)
 {
 	struct pg_tm tm;
 	fsec_t		 fsec;
@@ -296,8 +297,8 @@ sma_cross_format_ts(TimestampTz t)
  * Append "key": number to buf, or "key": null when known is false or the
  * value is not finite, so the JSON never holds NaN.
  */
-static void
-sma_cross_put_number(StringInfo buf, const char *key, bool known, double x)
+void
+pgtrade_put_number(StringInfo buf, const char *key, bool known, double x)
 {
 	escape_json(buf, key);
 	appendStringInfoString(buf, ": ");
@@ -326,16 +327,16 @@ sma_cross_result_jsonb(const SmaCrossResult *res, const TimestampTz *ts,
 	appendStringInfo(&buf, ", \"crossed\": %s, \"reason\": ", crossed);
 	escape_json(&buf, reason);
 	appendStringInfoString(&buf, ", \"values\": {");
-	sma_cross_put_number(&buf, "fast", res->have_last, res->fast);
+	pgtrade_put_number(&buf, "fast", res->have_last, res->fast);
 	appendStringInfoString(&buf, ", ");
-	sma_cross_put_number(&buf, "slow", res->have_last, res->slow);
+	pgtrade_put_number(&buf, "slow", res->have_last, res->slow);
 	appendStringInfoString(&buf, ", ");
-	sma_cross_put_number(&buf, "fast_prev", res->have_prev, res->fast_prev);
+	pgtrade_put_number(&buf, "fast_prev", res->have_prev, res->fast_prev);
 	appendStringInfoString(&buf, ", ");
-	sma_cross_put_number(&buf, "slow_prev", res->have_prev, res->slow_prev);
+	pgtrade_put_number(&buf, "slow_prev", res->have_prev, res->slow_prev);
 	appendStringInfoString(&buf, ", ");
-	sma_cross_put_number(&buf, "last_close", res->have_close,
-						 res->last_close);
+	pgtrade_put_number(&buf, "last_close", res->have_close,
+					   res->last_close);
 	appendStringInfoString(&buf, ", \"last_ts\": ");
 	if (n > 0)
 	{
@@ -373,11 +374,11 @@ pgtrade_sma_cross_eval(PG_FUNCTION_ARGS)
 	char		   reason[1024]; /* fits two %.4f numbers of any size */
 
 	sma_cross_params(PG_GETARG_JSONB_P(0), &fast, &slow);
-	ts = sma_cross_timestamps(PG_GETARG_ARRAYTYPE_P(1), &n);
-	sma_cross_check_length(PG_GETARG_ARRAYTYPE_P(2), "open", n);
-	sma_cross_check_length(PG_GETARG_ARRAYTYPE_P(3), "high", n);
-	sma_cross_check_length(PG_GETARG_ARRAYTYPE_P(4), "low", n);
-	sma_cross_check_length(PG_GETARG_ARRAYTYPE_P(6), "volume", n);
+	ts = pgtrade_bar_timestamps(PG_GETARG_ARRAYTYPE_P(1), &n);
+	pgtrade_check_bar_length(PG_GETARG_ARRAYTYPE_P(2), "open", n);
+	pgtrade_check_bar_length(PG_GETARG_ARRAYTYPE_P(3), "high", n);
+	pgtrade_check_bar_length(PG_GETARG_ARRAYTYPE_P(4), "low", n);
+	pgtrade_check_bar_length(PG_GETARG_ARRAYTYPE_P(6), "volume", n);
 	close = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(5), "close", &nclose);
 	if (nclose != n)
 		ereport(ERROR,
@@ -398,8 +399,8 @@ pgtrade_sma_cross_eval(PG_FUNCTION_ARGS)
 						   res.overflow_period)));
 	if (rc != SMA_CROSS_OK)
 		elog(ERROR, "sma_cross refused checked periods");
-	if (sma_cross_reason(&res, n > 0 ? sma_cross_format_ts(ts[n - 1]) : "",
-						 res.since >= 0 ? sma_cross_format_ts(ts[res.since])
+	if (sma_cross_reason(&res, n > 0 ? pgtrade_format_ts(ts[n - 1]) : "",
+						 res.since >= 0 ? pgtrade_format_ts(ts[res.since])
 										: NULL,
 						 reason, sizeof(reason)) != 0)
 		elog(ERROR, "sma_cross reason does not fit its buffer");

@@ -124,20 +124,6 @@ RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
       FROM unnest(got, want) AS u(g, w)
 $$;
 
--- Run a statement and return the DETAIL of the error it raises.
-CREATE FUNCTION pg_temp.error_detail(q text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_detail text;
-BEGIN
-    EXECUTE q;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_detail = PG_EXCEPTION_DETAIL;
-    RETURN v_detail;
-END
-$$;
-
 -- The four aggregates over SPY alone, default frame, one row per session.
 CREATE TEMP TABLE spy_agg AS
 SELECT n,

@@ -86,20 +86,6 @@ RETURNS boolean LANGUAGE sql AS $$
       FROM unnest(got, want) AS u(g, w)
 $$;
 
--- Run a statement and return the DETAIL of the error it raises.
-CREATE FUNCTION pg_temp.err_detail(q text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_detail text;
-BEGIN
-    EXECUTE q;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_detail = PG_EXCEPTION_DETAIL;
-    RETURN v_detail;
-END
-$$;
-
 -- The closes as one array, and a NULL-padded array from (n, v) rows.
 CREATE TEMP VIEW spy_close AS
     SELECT array_agg(close ORDER BY n) AS a FROM spy;
@@ -209,7 +195,7 @@ SELECT is(pgtrade.atr('{10,11,10.5,14}', '{8,9,9.5,13}', '{9,10,10,13.5}', 2),
 SELECT throws_ok($$SELECT pgtrade.sma('{1,NULL,3}', 2)$$, '22004',
                  'array "series" must not contain nulls',
                  'a null element is refused');
-SELECT is(pg_temp.err_detail($$SELECT pgtrade.ema('{1,2,NULL}', 2)$$),
+SELECT is(pg_temp.error_detail($$SELECT pgtrade.ema('{1,2,NULL}', 2)$$),
           'The element at subscript 3 is null.',
           'the null element is named by its subscript');
 SELECT throws_ok($$SELECT pgtrade.rsi('{{1,2},{3,4}}', 2)$$, '2202E',
@@ -378,25 +364,25 @@ SELECT is(pgtrade.sma_cross_validate('{"fast": 1, "slow": 10000}'), 10001,
 SELECT throws_ok($$SELECT pgtrade.sma_cross_validate('[10, 30]')$$, '22023',
                  'invalid parameters for strategy kind "sma_cross"',
                  'sma_cross params must be an object');
-SELECT is(pg_temp.err_detail(
+SELECT is(pg_temp.error_detail(
               $$SELECT pgtrade.sma_cross_validate('{"fast": 10, "slow": 30,
                                                     "stop": 2}')$$),
           'Key "stop" is not allowed; the only keys are "fast" and "slow".',
           'sma_cross refuses an unknown key and names it');
-SELECT is(pg_temp.err_detail(
+SELECT is(pg_temp.error_detail(
               $$SELECT pgtrade.sma_cross_validate('{"fast": 10}')$$),
           'Key "slow" is missing.', 'sma_cross names a missing key');
-SELECT is(pg_temp.err_detail(
+SELECT is(pg_temp.error_detail(
               $$SELECT pgtrade.sma_cross_validate(
                     '{"fast": 2.5, "slow": 30}')$$),
           'Key "fast" must be an integer, got 2.5.',
           'sma_cross refuses a fractional period');
-SELECT is(pg_temp.err_detail(
+SELECT is(pg_temp.error_detail(
               $$SELECT pgtrade.sma_cross_validate(
                     '{"fast": "2", "slow": 30}')$$),
           'Key "fast" must be an integer, got a string.',
           'sma_cross refuses a period given as a string');
-SELECT is(pg_temp.err_detail(
+SELECT is(pg_temp.error_detail(
               $$SELECT pgtrade.sma_cross_validate(
                     '{"fast": 30, "slow": 30}')$$),
           'Key "fast" (30) must be less than key "slow" (30).',

@@ -248,6 +248,26 @@ SELECT set_eq(
 		('function pgtrade.bollinger_agg_transfn(internal,double precision,'
 		 'bigint,double precision)'),
 		('function pgtrade.bollinger_agg_finalfn(internal)'),
+		('function pgtrade.ema_cross_validate(jsonb)'),
+		('function pgtrade.ema_cross_eval(jsonb,timestamp with time zone[],'
+		 'double precision[],double precision[],double precision[],'
+		 'double precision[],double precision[])'),
+		('function pgtrade.macd_cross_validate(jsonb)'),
+		('function pgtrade.macd_cross_eval(jsonb,timestamp with time zone[],'
+		 'double precision[],double precision[],double precision[],'
+		 'double precision[],double precision[])'),
+		('function pgtrade.rsi_reversion_validate(jsonb)'),
+		('function pgtrade.rsi_reversion_eval(jsonb,timestamp with time zone[],'
+		 'double precision[],double precision[],double precision[],'
+		 'double precision[],double precision[])'),
+		('function pgtrade.bollinger_breakout_validate(jsonb)'),
+		('function pgtrade.bollinger_breakout_eval(jsonb,timestamp with time zone[],'
+		 'double precision[],double precision[],double precision[],'
+		 'double precision[],double precision[])'),
+		('function pgtrade.confirmations_validate(jsonb)'),
+		('function pgtrade.confirmations_eval(jsonb,timestamp with time zone[],'
+		 'double precision[],double precision[],double precision[],'
+		 'double precision[],double precision[])'),
 		('function pgtrade.run_probe(bigint[],text,timestamp with time zone,'
 		 'jsonb)'),
 		('function pgtrade.open_order_rests(text,bigint,bigint)'),
