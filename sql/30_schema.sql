@@ -175,8 +175,21 @@ CREATE TABLE pgtrade.strategy (
 					CHECK (disable_after_failures > 0),
 	disabled_reason	text,
 	activated_at	timestamptz,
+	sizing			text NOT NULL DEFAULT 'fixed'
+					CHECK (sizing IN ('fixed', 'equity_fraction', 'risk')),
+	capital			numeric CHECK (capital > 0 AND capital < 1e15),
+	sizing_fraction	numeric
+					CHECK (sizing_fraction > 0 AND sizing_fraction <= 10),
+	atr_period		integer NOT NULL DEFAULT 14
+					CHECK (atr_period BETWEEN 1 AND 10000),
+	atr_multiple	numeric NOT NULL DEFAULT 2
+					CHECK (atr_multiple > 0 AND atr_multiple <= 100),
 	created_at		timestamptz NOT NULL DEFAULT now(),
-	updated_at		timestamptz NOT NULL DEFAULT now()
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	CONSTRAINT strategy_sizing_complete CHECK (sizing = 'fixed'
+		OR (capital IS NOT NULL AND sizing_fraction IS NOT NULL)),
+	CONSTRAINT strategy_risk_at_most_all CHECK (sizing <> 'risk'
+		OR sizing_fraction <= 1)
 );
 CREATE UNIQUE INDEX strategy_one_per_position
 	ON pgtrade.strategy (account_id, instrument_id);
@@ -188,8 +201,21 @@ COMMENT ON TABLE pgtrade.strategy IS
 	'account, a cron schedule in a time zone, and a fixed order quantity '
 	'per unit of target exposure.';
 COMMENT ON COLUMN pgtrade.strategy.quantity IS
-	'Sizing rule: target position = evaluator target (1, 0 or -1) times '
-	'this quantity.';
+	'With sizing fixed: target position = evaluator target (1, 0 or -1) '
+	'times this quantity.';
+COMMENT ON COLUMN pgtrade.strategy.sizing IS
+	'How a position is sized when the target opens or reverses it: fixed '
+	'(quantity), equity_fraction (equity x sizing_fraction / last close) '
+	'or risk (equity x sizing_fraction / (atr_multiple x ATR(atr_period))), '
+	'rounded down to the lot size; equity is capital plus the position''s '
+	'realized and unrealized P&L at the last close.  A position already '
+	'on the target''s side is not resized.';
+COMMENT ON COLUMN pgtrade.strategy.capital IS
+	'The money the strategy trades with, for equity_fraction and risk '
+	'sizing.';
+COMMENT ON COLUMN pgtrade.strategy.sizing_fraction IS
+	'equity_fraction: the part of equity a position takes (up to 10, '
+	'leverage); risk: the part of equity a stop may lose (up to 1).';
 COMMENT ON COLUMN pgtrade.strategy.next_run_at IS
 	'The next cron slot; run_due runs the strategy once now() reaches it.';
 COMMENT ON COLUMN pgtrade.strategy.grace IS

@@ -396,6 +396,10 @@ BEGIN
 		OR NEW.params IS DISTINCT FROM OLD.params THEN
 		NEW.bars_needed := pgtrade.strategy_kind_validate(NEW.kind, NEW.params);
 	END IF;
+	/* risk sizing reads ATR(atr_period) on the last bar */
+	IF NEW.sizing = 'risk' THEN
+		NEW.bars_needed := greatest(NEW.bars_needed, NEW.atr_period + 1);
+	END IF;
 	PERFORM pgtrade.cron_validate(NEW.schedule);
 	/* pg_timezone_names reads every zone file: only for a new zone */
 	IF (TG_OP = 'INSERT' OR NEW.time_zone IS DISTINCT FROM OLD.time_zone)
@@ -461,7 +465,8 @@ CREATE TRIGGER strategy_before_update
 		account_id, bar_size, schedule, time_zone, quantity, order_type,
 		limit_offset, tif, order_valid_for, active, grace, catch_up,
 		bars_needed, max_bar_age, market_hours, disable_after_failures,
-		disabled_reason, activated_at, created_at
+		disabled_reason, activated_at, sizing, capital, sizing_fraction,
+		atr_period, atr_multiple, created_at
 	ON pgtrade.strategy
 	FOR EACH ROW EXECUTE FUNCTION pgtrade.strategy_before_write();
 CREATE TRIGGER strategy_next_run_cleared
@@ -559,6 +564,95 @@ COMMENT ON FUNCTION pgtrade.decision_reason(text, numeric, numeric, numeric,
 	'and the netting of its target.';
 
 /*
+ * size_target turns an evaluator's target (1, 0, -1 or NULL) into a
+ * target position by the strategy's sizing.  fixed: target x quantity.
+ * equity_fraction and risk size a position only when the target opens
+ * or reverses one: a position (with its open orders) already on the
+ * target's side is kept as it is, so a strategy does not trade a little
+ * every run as its equity moves.  Equity is the capital plus the
+ * position's realized P&L and its unrealized P&L at the last close; the
+ * size is rounded down to the instrument's lot size, in numeric.  A
+ * size it cannot compute (no ATR yet, equity not positive) keeps the
+ * position as it is, and says why.  Returns the target position, a note
+ * for the decision's reason (NULL for fixed) and the sizing's inputs for
+ * the decide step (NULL for fixed, or for no target or a flat one).
+ */
+CREATE FUNCTION pgtrade.size_target(p_s pgtrade.strategy, p_target numeric,
+	p_last_close double precision, p_atr double precision, p_pos numeric,
+	p_open numeric, OUT target_position numeric, OUT note text,
+	OUT detail jsonb)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_held numeric := p_pos + p_open;
+	v_lot numeric;
+	v_p pgtrade.position;
+	v_equity numeric;
+	v_close numeric := p_last_close::numeric;
+	v_per numeric;
+	v_size numeric;
+	v_how text;
+BEGIN
+	IF p_s.sizing = 'fixed' OR p_target IS NULL OR p_target = 0 THEN
+		target_position := p_target * p_s.quantity;
+		RETURN;
+	END IF;
+	detail := jsonb_build_object('sizing', p_s.sizing, 'capital', p_s.capital,
+		'fraction', p_s.sizing_fraction);
+	IF sign(v_held) = sign(p_target) THEN
+		target_position := v_held;
+		note := format('%s already held or on order: not resized', v_held);
+		RETURN;
+	END IF;
+	SELECT i.lot_size INTO STRICT v_lot FROM pgtrade.instrument i
+	WHERE i.instrument_id = p_s.instrument_id;
+	SELECT * INTO v_p FROM pgtrade.position ps
+	WHERE ps.account_id = p_s.account_id
+		AND ps.instrument_id = p_s.instrument_id;
+	v_equity := p_s.capital + coalesce(v_p.realized_pnl, 0)
+		+ coalesce(v_p.quantity * (v_close - v_p.avg_cost), 0);
+	detail := detail || jsonb_build_object('equity', v_equity,
+		'last_close', v_close, 'lot_size', v_lot);
+	IF v_equity <= 0 THEN
+		target_position := v_held;
+		note := format('equity %s is not positive: no new position', v_equity);
+		RETURN;
+	END IF;
+	IF p_s.sizing = 'equity_fraction' THEN
+		v_per := v_close;
+		v_how := format('equity %s x %s / close %s', round(v_equity, 2),
+						p_s.sizing_fraction, v_close);
+	ELSE
+		IF p_atr IS NULL OR p_atr <= 0 THEN
+			target_position := v_held;
+			note := format('cannot size: ATR(%s) needs %s bars and a range',
+						   p_s.atr_period, p_s.atr_period + 1);
+			RETURN;
+		END IF;
+		v_per := p_s.atr_multiple * p_atr::numeric;
+		v_how := format('equity %s x %s / stop %s (%s x ATR(%s) %s)',
+						round(v_equity, 2), p_s.sizing_fraction,
+						round(v_per, 4), p_s.atr_multiple, p_s.atr_period,
+						round(p_atr::numeric, 4));
+		detail := detail || jsonb_build_object('atr', p_atr,
+			'atr_period', p_s.atr_period, 'atr_multiple', p_s.atr_multiple,
+			'stop_distance', v_per);
+	END IF;
+	v_size := floor(v_equity * p_s.sizing_fraction / v_per / v_lot) * v_lot;
+	target_position := p_target * v_size;
+	detail := detail || jsonb_build_object('size', v_size);
+	note := format('sized %s: %s, in lots of %s', v_size, v_how, v_lot);
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.size_target(pgtrade.strategy, numeric,
+	double precision, double precision, numeric, numeric) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.size_target(pgtrade.strategy, numeric,
+	double precision, double precision, numeric, numeric) IS
+	'Internal: the target position an evaluator''s target asks for, by '
+	'the strategy''s sizing.';
+
+/*
  * run_decide nets a target position against the position and the open
  * orders, records the decision (step p_step) and, when the target
  * changes, inserts the order through the risk gate (step p_step + 1).
@@ -568,7 +662,7 @@ CREATE FUNCTION pgtrade.run_decide(p_run bigint, p_step integer,
 	p_s pgtrade.strategy, p_as_of timestamptz, p_target_pos numeric,
 	p_signal text, p_reason text, p_confidence numeric, p_values jsonb,
 	p_last_close double precision, p_last_ts timestamptz, p_bars integer,
-	p_place boolean)
+	p_place boolean, p_sizing jsonb DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -600,7 +694,9 @@ BEGIN
 	RETURNING decision_id INTO v_decision;
 	PERFORM pgtrade.record_step(p_run, p_step, 'decide', v_t,
 		jsonb_build_object('target_position', p_target_pos,
-			'position', v_pos, 'open_orders', v_open),
+			'position', v_pos, 'open_orders', v_open)
+			|| CASE WHEN p_sizing IS NULL THEN '{}'::jsonb
+					ELSE jsonb_build_object('sizing', p_sizing) END,
 		jsonb_build_object('decision_id', v_decision, 'action', v_action,
 			'quantity', abs(v_delta), 'reason', v_reason));
 	IF v_action = 'hold' OR NOT p_place THEN
@@ -631,10 +727,10 @@ END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy,
 	timestamptz, numeric, text, text, numeric, jsonb, double precision,
-	timestamptz, integer, boolean) FROM PUBLIC;
+	timestamptz, integer, boolean, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.run_decide(bigint, integer, pgtrade.strategy,
 	timestamptz, numeric, text, text, numeric, jsonb, double precision,
-	timestamptz, integer, boolean) IS
+	timestamptz, integer, boolean, jsonb) IS
 	'Internal: nets a target against position and open orders, records '
 	'the decision and inserts any order through the risk gate.';
 
@@ -724,6 +820,10 @@ DECLARE
 	v_local timestamp;
 	v_before timestamptz;
 	v_last_end timestamptz;
+	v_tpos numeric;
+	v_note text;
+	v_sizing jsonb;
+	v_msg text;
 BEGIN
 	SELECT * INTO STRICT v_inst FROM pgtrade.instrument
 	WHERE instrument_id = p_s.instrument_id;
@@ -813,8 +913,19 @@ BEGIN
 				coalesce(v_v, '{}'));
 			PERFORM pgtrade.kind_path_check(p_s.kind, v_path);
 			RAISE EXCEPTION 'done' USING ERRCODE = 'PGK00';
-		EXCEPTION WHEN SQLSTATE 'PGK00' THEN
-			NULL;
+		EXCEPTION
+			WHEN SQLSTATE 'PGK00' THEN
+				NULL;
+			/*
+			 * The two errors WHEN OTHERS does not catch, from a kind's
+			 * code, would stop run_due for every strategy after this
+			 * one: each becomes this run's failure.
+			 */
+			WHEN assert_failure OR query_canceled THEN
+				GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+				RAISE EXCEPTION 'evaluator of strategy kind "%" stopped: %',
+					p_s.kind, v_msg
+					USING ERRCODE = 'external_routine_exception';
 		END;
 	END IF;
 	PERFORM set_config('timezone', v_tz, true);
@@ -837,9 +948,20 @@ BEGIN
 				USING ERRCODE = 'data_exception';
 		END IF;
 	END IF;
-	PERFORM pgtrade.run_decide(p_run, 3, p_s, p_as_of,
-		v_target * p_s.quantity, v_out->>'signal', v_out->>'reason', NULL,
-		v_out->'values', v_c[v_n], v_ts[v_n], v_n, p_place);
+	/* step 3 with the size: see size_target */
+	v_tpos := v_target * p_s.quantity;
+	IF p_s.sizing <> 'fixed' AND v_target <> 0 THEN
+		SELECT z.target_position, z.note, z.detail
+		INTO v_tpos, v_note, v_sizing
+		FROM pgtrade.size_target(p_s, v_target, v_c[v_n],
+			CASE WHEN p_s.sizing = 'risk'
+				THEN (pgtrade.atr(v_h, v_l, v_c, p_s.atr_period))[v_n] END,
+			pgtrade.position_quantity(p_s.account_id, p_s.instrument_id),
+			pgtrade.open_quantity(p_s.account_id, p_s.instrument_id)) z;
+	END IF;
+	PERFORM pgtrade.run_decide(p_run, 3, p_s, p_as_of, v_tpos,
+		v_out->>'signal', concat_ws('; ', v_out->>'reason', v_note), NULL,
+		v_out->'values', v_c[v_n], v_ts[v_n], v_n, p_place, v_sizing);
 	RETURN 'succeeded';
 END
 $$;
@@ -942,7 +1064,7 @@ BEGIN
 			RAISE LOG 'run % of strategy "%" skipped: %', v_run, v_s.name,
 				v_msg;
 		END IF;
-	EXCEPTION WHEN OTHERS THEN
+	EXCEPTION WHEN OTHERS OR assert_failure THEN
 		GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE;
 		UPDATE pgtrade.workflow_run SET status = 'failed',
 			finished_at = clock_timestamp(), error = v_msg, sqlstate = v_state
@@ -1363,6 +1485,8 @@ BEGIN
 		SELECT CASE
 			WHEN a.pre <> 'run' THEN a.pre
 			WHEN NOT k.builtin OR st.stale OR NOT v.valid THEN 'left'
+			/* a position to size: run_steps and size_target */
+			WHEN s.sizing <> 'fixed' AND coalesce(v.target, 0) <> 0 THEN 'left'
 			WHEN coalesce(v.target - pq.pos - pq.open_qty, 0) <> 0 AND v.place
 				THEN 'left'
 			ELSE 'decide' END AS outcome) o

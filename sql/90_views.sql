@@ -156,7 +156,8 @@ GRANT EXECUTE ON FUNCTION
 /* traders switch strategies on and off and tune them; account,
    instrument and quantity change only by creating a strategy */
 GRANT UPDATE (active, params, schedule, time_zone, market_hours,
-	disable_after_failures) ON pgtrade.strategy
+	disable_after_failures, sizing, capital, sizing_fraction, atr_period,
+	atr_multiple) ON pgtrade.strategy
 	TO pgtrade_trader, pgtrade_admin;
 
 /* admins set limits, the kill switch, accounts and instruments */

@@ -131,6 +131,7 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 	TupleDesc		tupdesc;
 	AclResult		acl;
 	int				count = 0;
+	int				room;
 	int				i;
 
 	/* the values are copied as Datums, past the slot's next fetch */
@@ -157,8 +158,10 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 	rel = table_open(relid, AccessShareLock);
 	idx = index_open(check_bar_table(rel), AccessShareLock);
 
+	/* room for what is read, not for what is asked: n may be huge */
+	room = Min(limit, 64);
 	for (i = 0; i < BAR_VALUES; i++)
-		values[i] = palloc(sizeof(Datum) * Max(limit, 1));
+		values[i] = palloc(sizeof(Datum) * Max(room, 1));
 
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
 				Int64GetDatum(instrument));
@@ -170,19 +173,23 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 	index_rescan(scan, keys, 3, NULL, 0);
 	slot = table_slot_create(rel, NULL);
 
-	/* newest first, written from the end so the arrays run oldest first */
+	/* newest first; put oldest first below */
 	while (count < limit && index_getnext_slot(scan, BackwardScanDirection, slot))
 	{
-		int at = limit - 1 - count;
-
 		CHECK_FOR_INTERRUPTS();
+		if (count == room)
+		{
+			room = (int) Min((int64) room * 2, (int64) limit);
+			for (i = 0; i < BAR_VALUES; i++)
+				values[i] = repalloc_huge(values[i], sizeof(Datum) * room);
+		}
 		slot_getsomeattrs(slot, BAR_VOLUME);
 		for (i = 0; i < BAR_VALUES; i++)
 		{
 			if (slot->tts_isnull[BAR_TS - 1 + i])
 				elog(ERROR, "a bar of instrument " INT64_FORMAT " has a null %s",
 					 instrument, bar_columns[BAR_TS - 1 + i]);
-			values[i][at] = slot->tts_values[BAR_TS - 1 + i];
+			values[i][count] = slot->tts_values[BAR_TS - 1 + i];
 		}
 		count++;
 	}
@@ -193,14 +200,22 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < BAR_VALUES; i++)
 	{
-		Datum	  *first = values[i] + (limit - count);
+		Datum	  *v = values[i];
 		ArrayType *a;
+		int		   j;
 
+		for (j = 0; j < count / 2; j++)
+		{
+			Datum t = v[j];
+
+			v[j] = v[count - 1 - j];
+			v[count - 1 - j] = t;
+		}
 		if (i == 0)
-			a = construct_array(first, count, TIMESTAMPTZOID, sizeof(TimestampTz),
+			a = construct_array(v, count, TIMESTAMPTZOID, sizeof(TimestampTz),
 								FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 		else
-			a = construct_array(first, count, FLOAT8OID, sizeof(float8),
+			a = construct_array(v, count, FLOAT8OID, sizeof(float8),
 								FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 		result[i] = PointerGetDatum(a);
 	}

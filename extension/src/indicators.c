@@ -16,6 +16,7 @@
  */
 #include "indicators.h"
 
+#include <float.h>
 #include <math.h>
 
 /*
@@ -55,17 +56,62 @@ ind_window_sum(const double *in, size_t start, size_t count)
 }
 
 /*
- * Slide a window's mean and sum of squared deviations (Welford): the
- * oldest value old leaves, x enters, the window holding p values.
+ * Set a window's mean and sum of squared deviations from it (m2) from the
+ * window itself: p values, oldest first buf[(start + j) % p].  Two passes
+ * about the oldest value, so a window of equal values has m2 exactly 0
+ * whatever their size.  The rounding noise starts again from 0.
  */
 void
-ind_welford_slide(double *mean, double *m2, double old, double x, size_t p)
+ind_sigma_reset(IndSigma *sg, const double *buf, size_t p, size_t start)
+{
+	double base = buf[start % p];
+	double shift = 0.0;
+	size_t j;
+
+	for (j = 0; j < p; j++)
+		shift += buf[(start + j) % p] - base;
+	shift /= (double) p;
+	sg->m2 = 0.0;
+	for (j = 0; j < p; j++)
+	{
+		double d = buf[(start + j) % p] - base - shift;
+
+		sg->m2 += d * d;
+	}
+	sg->mean = base + shift;
+	sg->noise = 0.0;
+}
+
+/*
+ * Slide the window's mean and m2 (Welford): the value old leaves, x
+ * enters, buf and start giving the window after the change as for
+ * ind_sigma_reset.  Each slide's rounding is bounded and added up in
+ * noise; when m2 is no longer clearly above it (a window nearly or wholly
+ * flat, after a move: the cancellation would leave a false deviation),
+ * m2 is computed again from the window.
+ */
+void
+ind_sigma_slide(IndSigma *sg, const double *buf, size_t p, size_t start,
+				double old, double x)
 {
 	double delta = x - old;
-	double new_mean = *mean + delta / (double) p;
+	double new_mean = sg->mean + delta / (double) p;
+	double terms = fabs(x - new_mean) + fabs(old - sg->mean) + fabs(new_mean);
 
-	*m2 += delta * ((x - new_mean) + (old - *mean));
-	*mean = new_mean;
+	sg->m2 += delta * ((x - new_mean) + (old - sg->mean));
+	sg->mean = new_mean;
+	sg->noise += 8.0 * DBL_EPSILON * fabs(delta) * terms;
+	if (sg->m2 <= 64.0 * sg->noise)
+		ind_sigma_reset(sg, buf, p, start);
+}
+
+/*
+ * The population standard deviation of the window.
+ */
+double
+ind_sigma_value(const IndSigma *sg, size_t p)
+{
+	return sg->m2 > 0.0 ? sqrt(sg->m2 / (double) p) : 0.0;
 }
 
 /*
@@ -343,17 +389,18 @@ ind_macd(const double *in, size_t n, int fast, int slow, int signal,
  * in[0..n-1] into out[0..n-1].
  *
  * Welford's sum of squared deviations from the mean slides one value at a
- * time and is recomputed exactly from the window every period outputs, at
- * the SMA's positions.  TA-Lib's mean of squares minus squared mean loses
- * digits on large prices; this does not.
+ * time and is computed again from the window every period outputs, at the
+ * SMA's positions, and whenever what it holds is within its rounding
+ * noise (ind_sigma_slide): a flat window gives exactly 0.  TA-Lib's mean
+ * of squares minus squared mean loses digits on large prices; this does
+ * not.
  */
 int
 ind_stddev(const double *in, size_t n, int period, double *out)
 {
-	size_t p;
-	size_t i;
-	double mean = 0.0;
-	double m2 = 0.0;
+	size_t	 p;
+	size_t	 i;
+	IndSigma sg;
 
 	if (!ind_period_ok(period))
 		return IND_EPARAM;
@@ -361,18 +408,13 @@ ind_stddev(const double *in, size_t n, int period, double *out)
 	ind_fill_nan(out, 0, ind_warmup(p - 1, n));
 	for (i = p - 1; i < n; i++)
 	{
-		if ((i + 1 - p) % p == 0)
-		{
-			size_t j;
+		const double *window = in + (i + 1 - p);
 
-			mean = ind_window_sum(in, i + 1 - p, p) / (double) p;
-			m2 = 0.0;
-			for (j = i + 1 - p; j <= i; j++)
-				m2 += (in[j] - mean) * (in[j] - mean);
-		}
+		if ((i + 1 - p) % p == 0)
+			ind_sigma_reset(&sg, window, p, 0);
 		else
-			ind_welford_slide(&mean, &m2, in[i - p], in[i], p);
-		out[i] = m2 > 0.0 ? sqrt(m2 / (double) p) : 0.0;
+			ind_sigma_slide(&sg, window, p, 0, in[i - p], in[i]);
+		out[i] = ind_sigma_value(&sg, p);
 	}
 	return IND_OK;
 }

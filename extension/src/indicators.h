@@ -127,9 +127,25 @@ typedef struct IndSuperTrend
 	int	   trend;
 } IndSuperTrend;
 
-extern void	  ind_welford_slide(double *mean, double *m2, double old,
-								double x, size_t p);
 extern double ind_roc_one(double x, double base);
+
+/*
+ * A window's mean, sum of squared deviations (m2) and the bound of the
+ * rounding its slides have added to m2 (noise): STDDEV's and Bollinger's
+ * state, shared with the running forms.
+ */
+typedef struct IndSigma
+{
+	double mean;
+	double m2;
+	double noise;
+} IndSigma;
+
+extern void	  ind_sigma_reset(IndSigma *sg, const double *buf, size_t p,
+							  size_t start);
+extern void	  ind_sigma_slide(IndSigma *sg, const double *buf, size_t p,
+							  size_t start, double old, double x);
+extern double ind_sigma_value(const IndSigma *sg, size_t p);
 extern double ind_obv_step(double obv, double prev_close, double close,
 						   double volume);
 extern void	  ind_supertrend_start(IndSuperTrend *st, double high, double low,

@@ -2,8 +2,10 @@
  *
  * indicators_agg.c
  *	  Transition and final functions of the aggregate forms of the
- *	  indicators: pgtrade.sma, ema, rsi (value, period) and atr (high,
- *	  low, close, period).
+ *	  indicators: pgtrade.sma, ema, wma, rsi, stddev, roc (value, period),
+ *	  atr (high, low, close, period), obv (close, volume), supertrend and
+ *	  supertrend_direction (high, low, close, period, multiplier), macd
+ *	  (value, fast, slow, signal) and bollinger (value, period, k).
  *
  * The aggregates run an indicator over their input rows in input order
  * (the window's ORDER BY, or an ORDER BY inside the call) and report its
@@ -270,13 +272,14 @@ ind_agg_value(FunctionCallInfo fcinfo, const IndAggInfo *info, int argno,
 }
 
 /*
- * Raise 22003 when the stream is past its warm-up and its value is not
- * finite, which only happens when the arithmetic overflowed.
+ * Raise 22003 when a value the stream holds once ready (its value, MACD's
+ * signal, Bollinger's deviation) is not finite, which only happens when
+ * the arithmetic overflowed.
  */
 static void
-ind_agg_check_value(const IndStream *s)
+ind_agg_check_also(const IndStream *s, bool ready, double v)
 {
-	if (ind_stream_ready(s) && !isfinite(ind_stream_value(s)))
+	if (ready && !isfinite(v))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("indicator value out of range at row %lld",
@@ -286,7 +289,17 @@ ind_agg_check_value(const IndStream *s)
 }
 
 /*
- * Add one row to the state of a single-series aggregate (sma, ema, rsi):
+ * The check for the stream's own value.
+ */
+static void
+ind_agg_check_value(const IndStream *s)
+{
+	ind_agg_check_also(s, ind_stream_ready(s), ind_stream_value(s));
+}
+
+/*
+ * Add one row to the state of a single-series aggregate (sma, ema, wma,
+ * rsi, stddev, roc):
  * arguments (state internal, value float8, period bigint).
  */
 static Datum
@@ -533,6 +546,8 @@ pgtrade_macd_agg_transfn(PG_FUNCTION_ARGS)
 	if (ind_stream_add(s, x) != IND_OK)
 		elog(ERROR, "indicator stream of the wrong kind");
 	ind_agg_check_value(s);
+	ind_agg_check_also(s, s->count + 1 >= (size_t) s->period + s->signal,
+					   s->sum2);
 	PG_RETURN_POINTER(s);
 }
 
@@ -551,6 +566,7 @@ pgtrade_bollinger_agg_transfn(PG_FUNCTION_ARGS)
 	if (ind_stream_add(s, x) != IND_OK)
 		elog(ERROR, "indicator stream of the wrong kind");
 	ind_agg_check_value(s);
+	ind_agg_check_also(s, ind_stream_ready(s), s->prev);
 	PG_RETURN_POINTER(s);
 }
 
@@ -585,7 +601,7 @@ ind_agg_three(FunctionCallInfo fcinfo, const double *v)
 }
 
 /*
- * pgtrade.macd_agg_finalfn(state internal) returns pgtrade.macd_point
+ * pgtrade.macd_agg_finalfn(state internal) returns pgtrade.macd_value
  */
 Datum
 pgtrade_macd_agg_finalfn(PG_FUNCTION_ARGS)
@@ -602,7 +618,7 @@ pgtrade_macd_agg_finalfn(PG_FUNCTION_ARGS)
 }
 
 /*
- * pgtrade.bollinger_agg_finalfn(state internal) returns pgtrade.bands
+ * pgtrade.bollinger_agg_finalfn(state internal) returns pgtrade.bollinger_bands
  */
 Datum
 pgtrade_bollinger_agg_finalfn(PG_FUNCTION_ARGS)

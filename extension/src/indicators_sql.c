@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * indicators_sql.c
- *	  SQL-callable array forms of the indicators: pgtrade.sma, ema, rsi,
- *	  macd, bollinger and atr.
+ *	  SQL-callable array forms of the indicators: pgtrade.sma, ema, wma,
+ *	  rsi, macd, bollinger, atr, stddev, roc, obv and supertrend.
  *
  * Each function reads one-dimensional float8 arrays (any lower bound),
  * runs the pure C core from indicators.c and returns arrays of the same

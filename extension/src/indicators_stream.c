@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * indicators_stream.c
- *	  Running forms of SMA, EMA, RSI and ATR, one value at a time.
+ *	  Running forms of the indicators of indicators.c, one value (or
+ *	  bar) at a time.
  *
  * Each update repeats, in the same order, the floating-point operations
  * that the array functions in indicators.c perform for the same index,
@@ -25,7 +26,7 @@
 #include "indicators.h"
 
 /*
- * Return nonzero when kind names one of the four indicators.
+ * Return nonzero when kind names one of the indicators.
  */
 static int
 ind_stream_kind_ok(IndStreamKind kind)
@@ -158,26 +159,22 @@ ind_stream_mean(IndStream *s, int how, double x, double old)
 }
 
 /*
- * Move the window's mean (avg) and sum of squared deviations (sum2) as
- * ind_stddev() does, after ind_stream_push() returned how; returns the
- * population standard deviation.
+ * Move the window's deviation as ind_stddev() does, after
+ * ind_stream_push() returned how; returns the population standard
+ * deviation.  The window is read oldest first from the slot after the
+ * newest.
  */
 static double
 ind_stream_sigma(IndStream *s, int how, double x, double old)
 {
 	size_t p = (size_t) s->period;
-	size_t j;
+	size_t oldest = s->count % p;
 
 	if (how == 2)
-	{
-		s->avg = ind_stream_window_sum(s) / (double) p;
-		s->sum2 = 0.0;
-		for (j = 0; j < p; j++)
-			s->sum2 += (s->window[j] - s->avg) * (s->window[j] - s->avg);
-	}
+		ind_sigma_reset(&s->sigma, s->window, p, oldest);
 	else
-		ind_welford_slide(&s->avg, &s->sum2, old, x, p);
-	return s->sum2 > 0.0 ? sqrt(s->sum2 / (double) p) : 0.0;
+		ind_sigma_slide(&s->sigma, s->window, p, oldest, old, x);
+	return ind_sigma_value(&s->sigma, p);
 }
 
 /*

@@ -63,19 +63,18 @@ typedef enum IndStreamKind
  * count is the number of values (bars for ATR) added so far and value the
  * indicator at the newest of them.  sum is the SMA's and WMA's window
  * sum, or the sum of the warm-up values (EMA), true ranges (ATR,
- * SuperTrend) or gains (RSI); sum2 is the RSI's warm-up sum of losses and
- * the STDDEV's sum of squared deviations.  avg is the EMA, the ATR, the
- * RSI's average gain, the WMA's weighted sum, the STDDEV's mean or the
- * OBV; avg2 is the RSI's average loss.  prev is the previous value (RSI)
- * or close (ATR, OBV, SuperTrend).  window holds the last period values
- * of SMA, WMA, STDDEV, ROC and Bollinger (MACD: of slow values), value
- * i in slot i % period; other kinds have no window.  multiplier and st
- * are SuperTrend's (multiplier is also Bollinger's k).  MACD keeps its
- * fast and slow EMAs in avg and avg2, the signal's warm-up sum in sum and
- * the signal in sum2, the line in value; fast and signal are its other
+ * SuperTrend) or gains (RSI); sum2 is the RSI's warm-up sum of losses.
+ * avg is the EMA, the ATR, the RSI's average gain, the WMA's weighted sum
+ * or the OBV; avg2 is the RSI's average loss; sigma is STDDEV's and
+ * Bollinger's window state.  prev is the previous value (RSI) or close
+ * (ATR, OBV, SuperTrend).  window holds the last period values of SMA,
+ * WMA, STDDEV, ROC and Bollinger (MACD: of slow values), value i in slot
+ * i % period; other kinds have no window.  multiplier and st are
+ * SuperTrend's (multiplier is also Bollinger's k).  MACD keeps its fast
+ * and slow EMAs in avg and avg2, the signal's warm-up sum in sum and the
+ * signal in sum2, the line in value; fast and signal are its other
  * periods (period is the slow one).  Bollinger keeps the SMA's window sum
- * in sum, the mean and squared deviations in avg and sum2, the middle in
- * value and sigma in prev.
+ * in sum, the middle in value and the deviation in prev.
  */
 typedef struct IndStream
 {
@@ -90,6 +89,7 @@ typedef struct IndStream
 	double		  value;
 	double		  multiplier;
 	IndSuperTrend st;
+	IndSigma	  sigma;
 	int			  fast;
 	int			  signal;
 	double		  window[];

@@ -7,7 +7,7 @@
 -- sessions typed in from shared/data/SPY_1d.csv (2008-07-01 to 2008-09-24;
 -- Yahoo Finance daily bars as republished by matplotlib/mplfinance).
 \ir preamble.psql
-SELECT plan(84);
+SELECT plan(90);
 
 SET LOCAL timezone = 'UTC';
 
@@ -588,6 +588,25 @@ SELECT throws_ok($$SELECT pgtrade.wma('{1,2}', 0)$$, '22023',
                  'period must be between 1 and 100000', 'wma refuses period 0');
 SELECT throws_ok($$SELECT pgtrade.roc('{1,NULL}', 1)$$, '22004', NULL,
                  'roc refuses a null in the series');
+
+-- a window of equal values deviates by exactly 0, after moves too and at
+-- large prices (the slid sums are recomputed when within their noise)
+SELECT is((pgtrade.stddev('{104.41,104.41,104.41}', 3))[3], 0::float8,
+	'stddev of three equal values is 0');
+SELECT is((pgtrade.stddev('{101.67,100.60,104.41,104.41,104.41}', 3))[5],
+	0::float8, 'stddev of equal values after moves is 0');
+SELECT is((pgtrade.stddev('{50000000.37,50000123.456,50000000.5,50000000.5,'
+	'50000000.5}', 3))[5], 0::float8, 'and at prices of 5e7');
+SELECT ok((SELECT b.upper[5] = b.middle[5] AND b.lower[5] = b.middle[5]
+	FROM pgtrade.bollinger('{101.67,100.60,104.41,104.41,104.41}', 3, 2) b),
+	'Bollinger bands of equal values close on their middle');
+SELECT is((SELECT pgtrade.stddev(x, 3) OVER (ORDER BY o) FROM unnest(
+	'{101.67,100.60,104.41,104.41,104.41}'::float8[]) WITH ORDINALITY u(x, o)
+	ORDER BY o DESC LIMIT 1), 0::float8, 'the window form too');
+SELECT throws_ok($$SELECT (pgtrade.macd(x, 1, 2, 3 ORDER BY o)).*
+	FROM unnest('{-1.7e308,1.7e308,1.7e308,1.7e308,1.7e308}'::float8[])
+	WITH ORDINALITY u(x, o)$$, '22003', NULL,
+	'a macd signal that overflows is refused, as the array form refuses it');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -7,7 +7,7 @@
 -- it.  Roles that could write cannot register a kind, and a kind whose
 -- role gains such a privilege later stops running.
 \ir preamble.psql
-SELECT plan(32);
+SELECT plan(36);
 
 SELECT pgtrade.add_account('TAPKA') \g /dev/null
 SELECT pgtrade.add_account('TAPKB') \g /dev/null
@@ -312,6 +312,50 @@ SELECT throws_ok($$SELECT pgtrade.kind_validate_as('postgres', 'tap_q.whoami(jso
 	'42501', NULL, 'nor as a superuser');
 SELECT is(pgtrade.kind_validate_as(NULL, 'tap_q.whoami(jsonb)', '{}'), NULL,
 	'a NULL role calls nothing');
+
+-- a kind whose code fails an ASSERT, or raises query_canceled, fails its
+-- own run: neither reaches past run_execute to stop other strategies
+SET ROLE tap_quant;
+CREATE FUNCTION tap_q.assert_eval(p jsonb, ts timestamptz[], o float8[],
+	h float8[], l float8[], c float8[], v float8[])
+RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF p ? 'cancel' THEN
+		RAISE EXCEPTION 'pretending to be cancelled' USING ERRCODE = 'query_canceled';
+	END IF;
+	ASSERT cardinality(c) > 100000, 'not enough bars';
+	RETURN '{"target": 0, "reason": "x"}';
+END $$;
+CREATE FUNCTION tap_q.assert_validate(jsonb) RETURNS integer LANGUAGE sql
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'SELECT 1';
+SELECT pgtrade.register_kind('tap_assert',
+	'tap_q.assert_eval(jsonb, timestamptz[], float8[], float8[], float8[], '
+	'float8[], float8[])', 'tap_q.assert_validate(jsonb)') \g /dev/null
+RESET ROLE;
+SELECT pgtrade.add_instrument('TAPKS', 990513) \g /dev/null
+INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPKS'), '1 day',
+	date_trunc('day', now()) - interval '1 day', 10, 11, 9, 10, 100);
+SELECT pgtrade.create_strategy('tap_assert_s', 'tap_assert', 'TAPKS', 'TAPKA',
+	'{}', 1, max_bar_age => '100 years', market_hours => 'always')
+\g /dev/null
+UPDATE pgtrade.strategy SET active = (name = 'tap_assert_s');
+UPDATE pgtrade.strategy SET next_run_at = now() - interval '1 minute'
+WHERE name = 'tap_assert_s';
+SELECT ok(pgtrade.run_next_due(now()), 'a failing ASSERT in a kind''s code is caught');
+SELECT results_eq($$SELECT r.status, r.error, r.sqlstate FROM pgtrade.workflow_run r
+	JOIN pgtrade.strategy s USING (strategy_id) WHERE s.name = 'tap_assert_s'$$,
+	$$VALUES ('failed', 'evaluator of strategy kind "tap_assert" stopped: '
+		'not enough bars', '38000')$$,
+	'and recorded as that run''s failure');
+UPDATE pgtrade.strategy SET params = '{"cancel": true}',
+	next_run_at = now() - interval '30 seconds' WHERE name = 'tap_assert_s';
+SELECT ok(pgtrade.run_next_due(now()), 'so is a query_canceled raised by it');
+SELECT is((SELECT r.error FROM pgtrade.workflow_run r
+	JOIN pgtrade.strategy s USING (strategy_id) WHERE s.name = 'tap_assert_s'
+	ORDER BY r.run_id DESC LIMIT 1),
+	'evaluator of strategy kind "tap_assert" stopped: pretending to be cancelled',
+	'which fails that run alone');
 
 -- a privilege granted after registration stops the kind
 GRANT pgtrade_trader TO tap_quant;

@@ -4,7 +4,7 @@
 -- twin strategies, one run each way, compared column by column and step
 -- by step.  What must place an order, or fail, is left to run_next_due.
 \ir preamble.psql
-SELECT plan(44);
+SELECT plan(45);
 
 -- the session's zone differs from the exchange's, as pg_cron's may
 SET TimeZone = 'Asia/Tokyo';
@@ -41,6 +41,9 @@ SELECT results_eq($$SELECT open, high, low, close, bars FROM pgtrade.recent_bars
 SELECT results_eq($$SELECT ts, bars FROM pgtrade.recent_bars(
 	pgtrade.instrument_id('TAPUP'), '1 day', 'infinity', 0)$$,
 	$$VALUES ('{}'::timestamptz[], 0)$$, 'recent_bars: none asked, none read');
+SELECT is((SELECT bars FROM pgtrade.recent_bars(pgtrade.instrument_id('TAPUP'),
+	'1 day', 'infinity', 2147483647)), 6,
+	'recent_bars: a huge n takes room for the bars read, not for n');
 SELECT results_eq($$SELECT close, bars FROM pgtrade.recent_bars(
 	pgtrade.instrument_id('TAPUP'), '1 minute', 'infinity', 10)$$,
 	$$VALUES ('{}'::float8[], 0)$$, 'recent_bars: no bars of another size');

@@ -206,7 +206,9 @@ SELECT set_eq(
 		('function pgtrade.rsi_agg_transfn(internal,double precision,bigint)'),
 		('function pgtrade.run_decide(bigint,integer,pgtrade.strategy,'
 		 'timestamp with time zone,numeric,text,text,numeric,jsonb,'
-		 'double precision,timestamp with time zone,integer,boolean)'),
+		 'double precision,timestamp with time zone,integer,boolean,jsonb)'),
+		('function pgtrade.size_target(pgtrade.strategy,numeric,'
+		 'double precision,double precision,numeric,numeric)'),
 		('function pgtrade.run_due(timestamp with time zone)'),
 		('function pgtrade.run_execute(bigint,text,timestamp with time zone,'
 		 'timestamp with time zone,boolean)'),
