@@ -214,8 +214,10 @@ BEGIN
 	 * A function that runs with the caller's rights writes no more than
 	 * the table privileges above allow; one that writes with the owner's
 	 * is SECURITY DEFINER and VOLATILE.  Of those a reader has,
-	 * strategy_performance only reads, and register_kind writes only a
-	 * kind of its own, which trades nothing until a trader uses it.
+	 * strategy_performance and backtest_sweep only read, register_kind
+	 * writes only a kind of its own, which trades nothing until a trader
+	 * uses it, and backtest only a backtest's own rows, which trade
+	 * nothing.
 	 */
 	SELECT format('may call %s', p.oid::regprocedure) INTO v_what
 	FROM pg_catalog.pg_proc p
@@ -223,7 +225,11 @@ BEGIN
 		AND p.prosecdef AND p.prokind IN ('f', 'p')
 		AND p.oid NOT IN ('pgtrade.strategy_performance(text)'::regprocedure,
 			'pgtrade.register_kind(text, regprocedure, regprocedure, '
-			'text)'::regprocedure)
+			'text)'::regprocedure,
+			'pgtrade.backtest(text, timestamptz, timestamptz, numeric, '
+			'numeric, numeric, jsonb, boolean)'::regprocedure,
+			'pgtrade.backtest_sweep(text, timestamptz, timestamptz, jsonb, '
+			'numeric, numeric, numeric)'::regprocedure)
 		AND has_function_privilege(v_role, p.oid, 'EXECUTE')
 	LIMIT 1;
 	RETURN v_what;
@@ -575,12 +581,13 @@ COMMENT ON FUNCTION pgtrade.decision_reason(text, numeric, numeric, numeric,
  * size it cannot compute (no ATR yet, equity not positive) keeps the
  * position as it is, and says why.  Returns the target position, a note
  * for the decision's reason (NULL for fixed) and the sizing's inputs for
- * the decide step (NULL for fixed, or for no target or a flat one).
+ * the decide step (NULL for fixed, or for no target or a flat one).  A
+ * backtest gives its own equity (p_equity) instead of the position's.
  */
 CREATE FUNCTION pgtrade.size_target(p_s pgtrade.strategy, p_target numeric,
 	p_last_close double precision, p_atr double precision, p_pos numeric,
-	p_open numeric, OUT target_position numeric, OUT note text,
-	OUT detail jsonb)
+	p_open numeric, p_equity numeric DEFAULT NULL,
+	OUT target_position numeric, OUT note text, OUT detail jsonb)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -607,11 +614,15 @@ BEGIN
 	END IF;
 	SELECT i.lot_size INTO STRICT v_lot FROM pgtrade.instrument i
 	WHERE i.instrument_id = p_s.instrument_id;
-	SELECT * INTO v_p FROM pgtrade.position ps
-	WHERE ps.account_id = p_s.account_id
-		AND ps.instrument_id = p_s.instrument_id;
-	v_equity := p_s.capital + coalesce(v_p.realized_pnl, 0)
-		+ coalesce(v_p.quantity * (v_close - v_p.avg_cost), 0);
+	IF p_equity IS NOT NULL THEN
+		v_equity := p_equity;
+	ELSE
+		SELECT * INTO v_p FROM pgtrade.position ps
+		WHERE ps.account_id = p_s.account_id
+			AND ps.instrument_id = p_s.instrument_id;
+		v_equity := p_s.capital + coalesce(v_p.realized_pnl, 0)
+			+ coalesce(v_p.quantity * (v_close - v_p.avg_cost), 0);
+	END IF;
 	detail := detail || jsonb_build_object('equity', v_equity,
 		'last_close', v_close, 'lot_size', v_lot);
 	IF v_equity <= 0 THEN
@@ -646,9 +657,10 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.size_target(pgtrade.strategy, numeric,
-	double precision, double precision, numeric, numeric) FROM PUBLIC;
+	double precision, double precision, numeric, numeric, numeric)
+	FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.size_target(pgtrade.strategy, numeric,
-	double precision, double precision, numeric, numeric) IS
+	double precision, double precision, numeric, numeric, numeric) IS
 	'Internal: the target position an evaluator''s target asks for, by '
 	'the strategy''s sizing.';
 
@@ -790,6 +802,106 @@ COMMENT ON FUNCTION pgtrade.run_market_step(bigint, integer,
 	'it does, else why not.';
 
 /*
+ * evaluate_kind calls a kind's evaluator on bars, oldest first, under
+ * the exchange's time zone p_zone so that the dates it writes into its
+ * reason are session dates, and checks its answer: what every run and
+ * every bar of a backtest does.  A built-in kind's C evaluator is called
+ * directly; a user's runs as its role, read-only, in a subtransaction
+ * always rolled back (see strategy_kind_validate).  Raises when the kind
+ * may not run or its answer lacks a target and a reason.
+ */
+CREATE FUNCTION pgtrade.evaluate_kind(p_kind pgtrade.strategy_kind,
+	p_params jsonb, p_zone text, p_ts timestamptz[], p_o float8[],
+	p_h float8[], p_l float8[], p_c float8[], p_v float8[])
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_why text := pgtrade.kind_refusal(p_kind);
+	v_tz text := current_setting('timezone');
+	v_path text := current_setting('search_path');
+	v_out jsonb;
+	v_msg text;
+BEGIN
+	IF v_why IS NOT NULL THEN
+		RAISE EXCEPTION 'strategy kind "%" may not run: %', p_kind.name, v_why
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	PERFORM set_config('timezone', p_zone, true);
+	IF p_kind.builtin THEN
+		v_out := pgtrade.kind_evaluate(p_kind.evaluator, p_params, p_ts, p_o,
+			p_h, p_l, p_c, p_v);
+	ELSE
+		BEGIN
+			PERFORM set_config('transaction_read_only', 'on', true);
+			v_out := pgtrade.kind_evaluate_as(p_kind.owner_role,
+				p_kind.evaluator, p_params, p_ts, p_o, p_h, p_l, p_c, p_v);
+			PERFORM pgtrade.kind_path_check(p_kind.name, v_path);
+			RAISE EXCEPTION 'done' USING ERRCODE = 'PGK00';
+		EXCEPTION
+			WHEN SQLSTATE 'PGK00' THEN
+				NULL;
+			/*
+			 * The two errors WHEN OTHERS does not catch, from a kind's
+			 * code, would stop run_due for every strategy after this
+			 * one: each becomes this run's failure.
+			 */
+			WHEN assert_failure OR query_canceled THEN
+				GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+				RAISE EXCEPTION 'evaluator of strategy kind "%" stopped: %',
+					p_kind.name, v_msg
+					USING ERRCODE = 'external_routine_exception';
+		END;
+	END IF;
+	PERFORM set_config('timezone', v_tz, true);
+	IF v_out IS NULL OR jsonb_typeof(v_out) <> 'object'
+		OR NOT v_out ? 'target' OR NOT v_out ? 'reason' THEN
+		RAISE EXCEPTION 'evaluator of strategy kind "%" returned no target and reason',
+			p_kind.name
+			USING ERRCODE = 'data_exception', DETAIL = coalesce(v_out::text, 'NULL');
+	END IF;
+	RETURN v_out;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.evaluate_kind(pgtrade.strategy_kind, jsonb,
+	text, timestamptz[], float8[], float8[], float8[], float8[], float8[])
+	FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.evaluate_kind(pgtrade.strategy_kind, jsonb, text,
+	timestamptz[], float8[], float8[], float8[], float8[], float8[]) IS
+	'Internal: a kind''s evaluator on bars, under the exchange''s time '
+	'zone, with its answer checked; live runs and backtests alike.';
+
+/*
+ * kind_target reads an evaluator's target: -1, 0 or 1, or NULL when it
+ * gives none (JSON null or not a number); any other number is refused.
+ */
+CREATE FUNCTION pgtrade.kind_target(p_kind text, p_out jsonb)
+RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_target numeric;
+BEGIN
+	IF jsonb_typeof(p_out -> 'target') <> 'number' THEN
+		RETURN NULL;
+	END IF;
+	v_target := (p_out ->> 'target')::numeric;
+	IF v_target NOT IN (-1, 0, 1) THEN
+		RAISE EXCEPTION 'evaluator of strategy kind "%" returned target %, not -1, 0 or 1',
+			p_kind, v_target
+			USING ERRCODE = 'data_exception';
+	END IF;
+	RETURN v_target;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.kind_target(text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.kind_target(text, jsonb) IS
+	'Internal: an evaluator''s target, -1, 0, 1 or NULL; anything else is '
+	'refused.';
+
+/*
  * run_steps does the work of one run: load bars, evaluate, decide, order.
  * It raises on any failure; run_execute catches that and fails the run.
  */
@@ -813,17 +925,14 @@ DECLARE
 	v_n integer;
 	v_out jsonb;
 	v_target numeric;
-	v_tz text;
 	v_age interval;
 	v_why text;
-	v_path text;
 	v_local timestamp;
 	v_before timestamptz;
 	v_last_end timestamptz;
 	v_tpos numeric;
 	v_note text;
 	v_sizing jsonb;
-	v_msg text;
 BEGIN
 	SELECT * INTO STRICT v_inst FROM pgtrade.instrument
 	WHERE instrument_id = p_s.instrument_id;
@@ -891,63 +1000,15 @@ BEGIN
 	 * dates it writes into its reason are session dates
 	 */
 	v_t := clock_timestamp();
-	v_why := pgtrade.kind_refusal(v_kind);
-	IF v_why IS NOT NULL THEN
-		RAISE EXCEPTION 'strategy kind "%" may not run: %', p_s.kind, v_why
-			USING ERRCODE = 'insufficient_privilege';
-	END IF;
-	v_tz := current_setting('timezone');
-	PERFORM set_config('timezone', v_inst.time_zone, true);
-	v_path := pg_catalog.current_setting('search_path');
-	IF v_kind.builtin THEN
-		v_out := pgtrade.kind_evaluate(v_kind.evaluator, p_s.params,
-			coalesce(v_ts, '{}'), coalesce(v_o, '{}'), coalesce(v_h, '{}'),
-			coalesce(v_l, '{}'), coalesce(v_c, '{}'), coalesce(v_v, '{}'));
-	ELSE
-		/* read-only, and rolled back (see strategy_kind_validate) */
-		BEGIN
-			PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
-			v_out := pgtrade.kind_evaluate_as(v_kind.owner_role, v_kind.evaluator,
-				p_s.params, coalesce(v_ts, '{}'), coalesce(v_o, '{}'),
-				coalesce(v_h, '{}'), coalesce(v_l, '{}'), coalesce(v_c, '{}'),
-				coalesce(v_v, '{}'));
-			PERFORM pgtrade.kind_path_check(p_s.kind, v_path);
-			RAISE EXCEPTION 'done' USING ERRCODE = 'PGK00';
-		EXCEPTION
-			WHEN SQLSTATE 'PGK00' THEN
-				NULL;
-			/*
-			 * The two errors WHEN OTHERS does not catch, from a kind's
-			 * code, would stop run_due for every strategy after this
-			 * one: each becomes this run's failure.
-			 */
-			WHEN assert_failure OR query_canceled THEN
-				GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
-				RAISE EXCEPTION 'evaluator of strategy kind "%" stopped: %',
-					p_s.kind, v_msg
-					USING ERRCODE = 'external_routine_exception';
-		END;
-	END IF;
-	PERFORM set_config('timezone', v_tz, true);
-	IF v_out IS NULL OR jsonb_typeof(v_out) <> 'object'
-		OR NOT v_out ? 'target' OR NOT v_out ? 'reason' THEN
-		RAISE EXCEPTION 'evaluator of strategy kind "%" returned no target and reason',
-			p_s.kind
-			USING ERRCODE = 'data_exception', DETAIL = coalesce(v_out::text, 'NULL');
-	END IF;
+	v_out := pgtrade.evaluate_kind(v_kind, p_s.params, v_inst.time_zone,
+		coalesce(v_ts, '{}'), coalesce(v_o, '{}'), coalesce(v_h, '{}'),
+		coalesce(v_l, '{}'), coalesce(v_c, '{}'), coalesce(v_v, '{}'));
 	PERFORM pgtrade.record_step(p_run, 2, 'evaluate', v_t,
 		jsonb_build_object('kind', p_s.kind, 'params', p_s.params,
 			'bars', v_n), v_out);
 
 	/* steps 3 and 4: net the target, decide, order */
-	IF jsonb_typeof(v_out->'target') = 'number' THEN
-		v_target := (v_out->>'target')::numeric;
-		IF v_target NOT IN (-1, 0, 1) THEN
-			RAISE EXCEPTION 'evaluator of strategy kind "%" returned target %, not -1, 0 or 1',
-				p_s.kind, v_target
-				USING ERRCODE = 'data_exception';
-		END IF;
-	END IF;
+	v_target := pgtrade.kind_target(p_s.kind, v_out);
 	/* step 3 with the size: see size_target */
 	v_tpos := v_target * p_s.quantity;
 	IF p_s.sizing <> 'fixed' AND v_target <> 0 THEN

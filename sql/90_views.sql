@@ -121,6 +121,11 @@ $grants$;
 
 GRANT SELECT ON ALL TABLES IN SCHEMA pgtrade TO pgtrade_reader,
 	pgtrade_trader, pgtrade_admin;
+GRANT EXECUTE ON FUNCTION pgtrade.backtest(text, timestamptz, timestamptz,
+		numeric, numeric, numeric, jsonb, boolean),
+	pgtrade.backtest_sweep(text, timestamptz, timestamptz, jsonb, numeric,
+		numeric, numeric)
+	TO pgtrade_reader, pgtrade_trader, pgtrade_admin;
 GRANT EXECUTE ON FUNCTION pgtrade.instrument_id(text),
 	pgtrade.strategy_performance(text),
 	pgtrade.fill_is_effective(text),

@@ -208,7 +208,7 @@ SELECT set_eq(
 		 'timestamp with time zone,numeric,text,text,numeric,jsonb,'
 		 'double precision,timestamp with time zone,integer,boolean,jsonb)'),
 		('function pgtrade.size_target(pgtrade.strategy,numeric,'
-		 'double precision,double precision,numeric,numeric)'),
+		 'double precision,double precision,numeric,numeric,numeric)'),
 		('function pgtrade.run_due(timestamp with time zone)'),
 		('function pgtrade.run_execute(bigint,text,timestamp with time zone,'
 		 'timestamp with time zone,boolean)'),
@@ -217,6 +217,18 @@ SELECT set_eq(
 		('function pgtrade.decision_reason(text,numeric,numeric,numeric,'
 		 'boolean)'),
 		('type pgtrade.run_probe'),
+		('table pgtrade.backtest'),
+		('sequence pgtrade.backtest_backtest_id_seq'),
+		('table pgtrade.backtest_trade'),
+		('table pgtrade.backtest_decision'),
+		('function pgtrade.backtest(text,timestamp with time zone,'
+		 'timestamp with time zone,numeric,numeric,numeric,jsonb,boolean)'),
+		('function pgtrade.backtest_sweep(text,timestamp with time zone,'
+		 'timestamp with time zone,jsonb,numeric,numeric,numeric)'),
+		('function pgtrade.kind_target(text,jsonb)'),
+		('function pgtrade.evaluate_kind(pgtrade.strategy_kind,jsonb,text,'
+		 'timestamp with time zone[],double precision[],double precision[],'
+		 'double precision[],double precision[],double precision[])'),
 		('function pgtrade.wma(double precision[],integer)'),
 		('function pgtrade.wma(double precision,bigint)'),
 		('function pgtrade.wma_agg_transfn(internal,double precision,bigint)'),

@@ -1,0 +1,417 @@
+/*
+ * 87_backtest.sql: backtests that run a strategy's own evaluator over
+ * stored bars, and sweeps of its parameters.
+ *
+ * A backtest decides at each bar's close from the bars that had ended by
+ * then (the newest bars_needed x 2, as a live run loads them), through
+ * evaluate_kind, kind_target and size_target as a live run does, and
+ * fills what it decides at the next bar's open, priced as paper trading
+ * prices (paper_price: slippage, rounded to the tick against the
+ * trader), with a commission per unit.  It touches no order, fill or
+ * position: it writes only its own tables, and only when asked to keep
+ * its result.
+ */
+
+CREATE TABLE pgtrade.backtest (
+	backtest_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	strategy_id		bigint NOT NULL REFERENCES pgtrade.strategy,
+	kind			text NOT NULL,
+	params			jsonb NOT NULL,
+	sizing			text NOT NULL,
+	from_ts			timestamptz NOT NULL,
+	to_ts			timestamptz NOT NULL,
+	capital			numeric NOT NULL,
+	commission		numeric NOT NULL,
+	slippage_bps	numeric NOT NULL,
+	bars			integer NOT NULL,
+	trades			integer NOT NULL,
+	final_equity	numeric NOT NULL,
+	total_return	numeric NOT NULL,
+	cagr			numeric,
+	sharpe			double precision,
+	sortino			double precision,
+	max_drawdown	numeric NOT NULL,
+	drawdown_peak	timestamptz,
+	drawdown_trough	timestamptz,
+	win_rate		numeric,
+	profit_factor	numeric,
+	exposure		numeric NOT NULL,
+	created_by		name NOT NULL DEFAULT session_user,
+	created_at		timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgtrade.backtest IS
+	'Backtests kept with store => true: what was tested and its summary.';
+
+CREATE TABLE pgtrade.backtest_trade (
+	backtest_id		bigint NOT NULL
+					REFERENCES pgtrade.backtest ON DELETE CASCADE,
+	trade_no		integer NOT NULL,
+	decided_at		timestamptz NOT NULL,
+	filled_at		timestamptz NOT NULL,
+	side			text NOT NULL CHECK (side IN ('buy', 'sell')),
+	quantity		numeric NOT NULL CHECK (quantity > 0),
+	price			numeric NOT NULL,
+	commission		numeric NOT NULL,
+	position		numeric NOT NULL,
+	realized_pnl	numeric NOT NULL,
+	PRIMARY KEY (backtest_id, trade_no)
+);
+COMMENT ON TABLE pgtrade.backtest_trade IS
+	'A kept backtest''s fills: decided at a bar''s close, filled at the '
+	'next bar''s open; realized_pnl is what the fill realized, less its '
+	'commission.';
+
+CREATE TABLE pgtrade.backtest_decision (
+	backtest_id		bigint NOT NULL
+					REFERENCES pgtrade.backtest ON DELETE CASCADE,
+	as_of			timestamptz NOT NULL,
+	target			numeric,
+	target_position	numeric,
+	position		numeric NOT NULL,
+	evaluation		jsonb NOT NULL,
+	PRIMARY KEY (backtest_id, as_of)
+);
+COMMENT ON TABLE pgtrade.backtest_decision IS
+	'A kept backtest''s decisions, one per bar close: the evaluator''s '
+	'answer as a live run records it in its evaluate step.';
+
+/* kept backtests are the users' data: pg_dump keeps them */
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.backtest', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.backtest_backtest_id_seq',
+	'');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.backtest_trade', '');
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.backtest_decision', '');
+
+/*
+ * backtest runs one strategy (with other params, when given) from
+ * from_ts to to_ts: decisions at the closes within, fills at the next
+ * opens.  capital defaults to the strategy's, else 100,000.  It returns
+ * the summary and the trades (as JSON); with store => true it keeps
+ * them, with the decisions, and returns the id.
+ */
+CREATE FUNCTION pgtrade.backtest(strategy text, from_ts timestamptz,
+	to_ts timestamptz, capital numeric DEFAULT NULL,
+	commission numeric DEFAULT 0, slippage_bps numeric DEFAULT 0,
+	params jsonb DEFAULT NULL, store boolean DEFAULT false)
+RETURNS TABLE (backtest_id bigint, bars integer, trades integer,
+	final_equity numeric, total_return numeric, cagr numeric,
+	sharpe double precision, sortino double precision,
+	max_drawdown numeric, drawdown_peak timestamptz,
+	drawdown_trough timestamptz, win_rate numeric, profit_factor numeric,
+	exposure numeric, trade_list jsonb)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	v_s pgtrade.strategy;
+	v_inst pgtrade.instrument;
+	v_kind pgtrade.strategy_kind;
+	v_ts timestamptz[];
+	v_o float8[];
+	v_h float8[];
+	v_l float8[];
+	v_c float8[];
+	v_v float8[];
+	v_n integer;
+	v_window integer;
+	v_lo integer;
+	v_end timestamptz;
+	v_out jsonb;
+	v_target numeric;
+	v_tpos numeric;
+	v_cash numeric;
+	v_pos numeric := 0;
+	v_avg numeric;
+	v_real numeric := 0;
+	v_step record;
+	v_pending numeric := 0;
+	v_pending_at timestamptz;
+	v_price numeric;
+	v_fee numeric;
+	v_side text;
+	v_equity numeric;
+	v_prev_equity numeric;
+	v_peak numeric;
+	v_peak_at timestamptz;
+	v_first timestamptz;
+	v_last timestamptz;
+	v_returns float8[] := '{}';
+	v_in_market integer := 0;
+	v_bars integer := 0;
+	v_pnl numeric;
+	v_wins integer := 0;
+	v_closes integer := 0;
+	v_gain numeric := 0;
+	v_loss numeric := 0;
+	v_trades jsonb := '[]';
+	v_decisions jsonb := '[]';
+	v_ppy float8;
+	v_years float8;
+	i integer;
+BEGIN
+	SELECT * INTO v_s FROM pgtrade.strategy s WHERE s.name = strategy;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'strategy "%" does not exist', strategy
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM pgtrade.require_account(v_s.account_id);
+	IF from_ts IS NULL OR to_ts IS NULL OR NOT isfinite(from_ts)
+		OR NOT isfinite(to_ts) OR from_ts > to_ts THEN
+		RAISE EXCEPTION 'a backtest needs finite from_ts <= to_ts'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF commission < 0 OR slippage_bps < 0 OR capital <= 0
+		OR commission IS NULL OR slippage_bps IS NULL THEN
+		RAISE EXCEPTION 'commission and slippage must be at least 0, capital above 0'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF params IS NOT NULL THEN
+		v_s.params := params;
+		v_s.bars_needed := pgtrade.strategy_kind_validate(v_s.kind, params);
+		IF v_s.sizing = 'risk' THEN
+			v_s.bars_needed := greatest(v_s.bars_needed, v_s.atr_period + 1);
+		END IF;
+	END IF;
+	v_s.capital := coalesce(capital, v_s.capital, 100000);
+	SELECT * INTO STRICT v_inst FROM pgtrade.instrument i
+	WHERE i.instrument_id = v_s.instrument_id;
+	SELECT * INTO STRICT v_kind FROM pgtrade.strategy_kind k
+	WHERE k.name = v_s.kind;
+
+	/* every bar up to to_ts: those before from_ts warm the indicators */
+	SELECT array_agg(b.ts ORDER BY b.ts), array_agg(b.open ORDER BY b.ts),
+		   array_agg(b.high ORDER BY b.ts), array_agg(b.low ORDER BY b.ts),
+		   array_agg(b.close ORDER BY b.ts), array_agg(b.volume ORDER BY b.ts)
+	INTO v_ts, v_o, v_h, v_l, v_c, v_v
+	FROM pgtrade.bar b
+	WHERE b.instrument_id = v_s.instrument_id AND b.bar_size = v_s.bar_size
+		AND b.ts <= to_ts;
+	v_n := coalesce(cardinality(v_ts), 0);
+	v_window := v_s.bars_needed * 2;
+	v_cash := v_s.capital;
+	v_peak := v_s.capital;
+	/* periods a year, for Sharpe and Sortino: sessions, or bars in them */
+	v_ppy := CASE WHEN v_s.bar_size >= interval '1 day' THEN 252
+		ELSE 252 * extract(epoch FROM v_inst.session_close - v_inst.session_open)
+			 / extract(epoch FROM v_s.bar_size) END;
+
+	FOR i IN 1 .. v_n LOOP
+		/* what was decided at the last close fills at this open */
+		IF v_pending <> 0 THEN
+			v_side := CASE WHEN v_pending > 0 THEN 'buy' ELSE 'sell' END;
+			v_price := pgtrade.paper_price(v_side, v_o[i]::numeric,
+				slippage_bps, v_inst.tick_size);
+			v_fee := abs(v_pending) * commission;
+			v_step := pgtrade.position_step(v_pos, v_avg, v_real, v_side,
+				abs(v_pending), v_price);
+			v_pnl := v_step.realized_pnl - v_real - v_fee;
+			IF v_step.realized_pnl <> v_real THEN
+				v_closes := v_closes + 1;
+				v_wins := v_wins + (v_pnl > 0)::integer;
+				v_gain := v_gain + greatest(v_pnl, 0);
+				v_loss := v_loss + greatest(-v_pnl, 0);
+			END IF;
+			v_pos := v_step.quantity;
+			v_avg := v_step.avg_cost;
+			v_real := v_step.realized_pnl;
+			v_cash := v_cash - v_pending * v_price - v_fee;
+			v_trades := v_trades || jsonb_build_object('decided_at',
+				v_pending_at, 'filled_at', v_ts[i], 'side', v_side,
+				'quantity', abs(v_pending), 'price', v_price,
+				'commission', v_fee, 'position', v_pos, 'realized_pnl', v_pnl);
+			v_pending := 0;
+		END IF;
+
+		v_end := pgtrade.bar_end(v_ts[i], v_s.bar_size, v_inst.time_zone,
+								 v_inst.session_close);
+		CONTINUE WHEN v_end < from_ts OR v_end > to_ts;
+
+		/* the close: equity, drawdown, exposure */
+		v_bars := v_bars + 1;
+		v_equity := v_cash + v_pos * v_c[i]::numeric;
+		IF v_prev_equity IS NOT NULL AND v_prev_equity > 0 THEN
+			v_returns := v_returns || (v_equity / v_prev_equity - 1)::float8;
+		END IF;
+		v_prev_equity := v_equity;
+		v_first := coalesce(v_first, v_end);
+		v_last := v_end;
+		/* the peak's time is the last close at it */
+		IF v_equity >= v_peak THEN
+			v_peak := v_equity;
+			v_peak_at := v_end;
+		END IF;
+		IF max_drawdown IS NULL OR v_equity / v_peak - 1 < max_drawdown THEN
+			max_drawdown := v_equity / v_peak - 1;
+			drawdown_peak := coalesce(v_peak_at, v_first);
+			drawdown_trough := v_end;
+		END IF;
+		v_in_market := v_in_market + (v_pos <> 0)::integer;
+
+		/* the decision, as a live run makes it at this close */
+		v_lo := greatest(1, i - v_window + 1);
+		v_out := pgtrade.evaluate_kind(v_kind, v_s.params, v_inst.time_zone,
+			v_ts[v_lo:i], v_o[v_lo:i], v_h[v_lo:i], v_l[v_lo:i],
+			v_c[v_lo:i], v_v[v_lo:i]);
+		v_target := pgtrade.kind_target(v_s.kind, v_out);
+		v_tpos := v_pos;
+		IF v_target IS NOT NULL THEN
+			SELECT z.target_position INTO v_tpos
+			FROM pgtrade.size_target(v_s, v_target, v_c[i],
+				CASE WHEN v_s.sizing = 'risk' THEN (pgtrade.atr(v_h[v_lo:i],
+					v_l[v_lo:i], v_c[v_lo:i], v_s.atr_period))[i - v_lo + 1]
+					END, v_pos, 0, v_equity) z;
+			v_tpos := coalesce(v_tpos, v_pos);
+		END IF;
+		IF store THEN
+			v_decisions := v_decisions || jsonb_build_object('as_of', v_end,
+				'target', v_target, 'target_position', v_tpos,
+				'position', v_pos, 'evaluation', v_out);
+		END IF;
+		/* the last bar has no next open: what it decides is not filled */
+		IF v_tpos <> v_pos AND i < v_n THEN
+			v_pending := v_tpos - v_pos;
+			v_pending_at := v_end;
+		END IF;
+	END LOOP;
+
+	bars := v_bars;
+	trades := jsonb_array_length(v_trades);
+	final_equity := coalesce(v_prev_equity, v_s.capital);
+	total_return := final_equity / v_s.capital - 1;
+	v_years := extract(epoch FROM v_last - v_first) / (365.25 * 86400);
+	IF v_years > 0 AND final_equity > 0 THEN
+		cagr := ((final_equity / v_s.capital)::float8 ^ (1 / v_years) - 1)::numeric;
+	END IF;
+	SELECT avg(r) / nullif(stddev_samp(r), 0) * sqrt(v_ppy),
+		   avg(r) / nullif(sqrt(avg(least(r, 0) ^ 2)), 0) * sqrt(v_ppy)
+	INTO sharpe, sortino
+	FROM unnest(v_returns) r;
+	max_drawdown := coalesce(max_drawdown, 0);
+	win_rate := v_wins::numeric / nullif(v_closes, 0);
+	profit_factor := v_gain / nullif(v_loss, 0);
+	exposure := v_in_market::numeric / nullif(bars, 0);
+	exposure := coalesce(exposure, 0);
+	trade_list := v_trades;
+
+	IF store THEN
+		INSERT INTO pgtrade.backtest AS t (strategy_id, kind, params, sizing,
+			from_ts, to_ts, capital, commission, slippage_bps, bars, trades,
+			final_equity, total_return, cagr, sharpe, sortino, max_drawdown,
+			drawdown_peak, drawdown_trough, win_rate, profit_factor, exposure)
+		VALUES (v_s.strategy_id, v_s.kind, v_s.params, v_s.sizing, from_ts,
+			to_ts, v_s.capital, commission, slippage_bps, bars, trades,
+			final_equity, total_return, cagr, sharpe, sortino, max_drawdown,
+			drawdown_peak, drawdown_trough, win_rate, profit_factor, exposure)
+		RETURNING t.backtest_id INTO backtest_id;
+		INSERT INTO pgtrade.backtest_trade (backtest_id, trade_no, decided_at,
+			filled_at, side, quantity, price, commission, position,
+			realized_pnl)
+		SELECT backtest_id, x.n, (x.t ->> 'decided_at')::timestamptz,
+			(x.t ->> 'filled_at')::timestamptz, x.t ->> 'side',
+			(x.t ->> 'quantity')::numeric, (x.t ->> 'price')::numeric,
+			(x.t ->> 'commission')::numeric, (x.t ->> 'position')::numeric,
+			(x.t ->> 'realized_pnl')::numeric
+		FROM jsonb_array_elements(v_trades) WITH ORDINALITY x(t, n);
+		INSERT INTO pgtrade.backtest_decision (backtest_id, as_of, target,
+			target_position, position, evaluation)
+		SELECT backtest_id, (d ->> 'as_of')::timestamptz,
+			(d ->> 'target')::numeric, (d ->> 'target_position')::numeric,
+			(d ->> 'position')::numeric, d -> 'evaluation'
+		FROM jsonb_array_elements(v_decisions) d;
+	END IF;
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.backtest(text, timestamptz, timestamptz, numeric,
+	numeric, numeric, jsonb, boolean) IS
+	'Backtests a strategy (or its kind with other params) over stored '
+	'bars: decisions at each close in [from_ts, to_ts] by its own '
+	'evaluator and sizing, fills at the next open with slippage (basis '
+	'points, rounded to the tick) and a commission per unit; returns the '
+	'summary and the trades, and keeps them with store => true.';
+
+/*
+ * backtest_sweep backtests every combination of a grid of params: each
+ * key of grid holds an array of values, merged into the strategy's
+ * params.  One row per combination, in the grid's order.
+ */
+CREATE FUNCTION pgtrade.backtest_sweep(strategy text, from_ts timestamptz,
+	to_ts timestamptz, grid jsonb, capital numeric DEFAULT NULL,
+	commission numeric DEFAULT 0, slippage_bps numeric DEFAULT 0)
+RETURNS TABLE (params jsonb, bars integer, trades integer,
+	final_equity numeric, total_return numeric, cagr numeric,
+	sharpe double precision, sortino double precision,
+	max_drawdown numeric, win_rate numeric, profit_factor numeric,
+	exposure numeric)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_base jsonb;
+	v_combos jsonb[] := ARRAY['{}'::jsonb];
+	v_next jsonb[];
+	v_key text;
+	v_vals jsonb;
+	v_c jsonb;
+	v_v jsonb;
+BEGIN
+	SELECT s.params INTO v_base FROM pgtrade.strategy s
+	WHERE s.name = backtest_sweep.strategy;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'strategy "%" does not exist', backtest_sweep.strategy
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF grid IS NULL OR jsonb_typeof(grid) <> 'object' THEN
+		RAISE EXCEPTION 'grid must be a JSON object of arrays'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR v_key, v_vals IN SELECT g.key, g.value FROM jsonb_each(grid) g LOOP
+		IF jsonb_typeof(v_vals) <> 'array' OR jsonb_array_length(v_vals) = 0 THEN
+			RAISE EXCEPTION 'grid key "%" must hold a non-empty array', v_key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		v_next := '{}';
+		FOREACH v_c IN ARRAY v_combos LOOP
+			FOR v_v IN SELECT e FROM jsonb_array_elements(v_vals) e LOOP
+				v_next := v_next || (v_c || jsonb_build_object(v_key, v_v));
+			END LOOP;
+		END LOOP;
+		v_combos := v_next;
+	END LOOP;
+	FOREACH v_c IN ARRAY v_combos LOOP
+		RETURN QUERY
+			SELECT v_base || v_c, b.bars, b.trades, b.final_equity,
+				b.total_return, b.cagr, b.sharpe, b.sortino, b.max_drawdown,
+				b.win_rate, b.profit_factor, b.exposure
+			FROM pgtrade.backtest(backtest_sweep.strategy, from_ts, to_ts,
+				capital, commission, slippage_bps, v_base || v_c) b;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.backtest_sweep(text, timestamptz, timestamptz,
+	jsonb, numeric, numeric, numeric) IS
+	'Backtests every combination of a grid of params ({"fast": [5, 10], '
+	'"slow": [20, 50]}) merged into the strategy''s, one row each.';
+
+ALTER TABLE pgtrade.backtest ENABLE ROW LEVEL SECURITY;
+CREATE POLICY account_scope ON pgtrade.backtest
+	USING (EXISTS (SELECT 1 FROM pgtrade.strategy s
+				   WHERE s.strategy_id = backtest.strategy_id));
+ALTER TABLE pgtrade.backtest_trade ENABLE ROW LEVEL SECURITY;
+CREATE POLICY account_scope ON pgtrade.backtest_trade
+	USING (EXISTS (SELECT 1 FROM pgtrade.backtest b
+				   WHERE b.backtest_id = backtest_trade.backtest_id));
+ALTER TABLE pgtrade.backtest_decision ENABLE ROW LEVEL SECURITY;
+CREATE POLICY account_scope ON pgtrade.backtest_decision
+	USING (EXISTS (SELECT 1 FROM pgtrade.backtest b
+				   WHERE b.backtest_id = backtest_decision.backtest_id));
+/*
+ * Anyone who may see a strategy's account may backtest it and keep the
+ * result (the functions are granted in 90_views.sql); traders and admins
+ * read and delete kept backtests under the policies above.
+ */
+GRANT SELECT ON pgtrade.backtest, pgtrade.backtest_trade,
+	pgtrade.backtest_decision TO pgtrade_trader, pgtrade_admin;
+GRANT DELETE ON pgtrade.backtest TO pgtrade_trader, pgtrade_admin;

@@ -1,0 +1,133 @@
+-- backtest.sql: a backtest's trades and figures worked out by hand on six
+-- bars, its decisions equal to replays' of the same closes, and sweeps.
+\ir preamble.psql
+SELECT plan(20);
+
+SET LOCAL timezone = 'UTC';
+
+-- sma_cross 1/2 (needs 3 bars), 10 shares, commission 1 a share.
+--   day    open close  SMA(1) SMA(2)  decision at the close
+--   01-02   10   10     10     -      too few bars
+--   01-03   10   11     11    10.5    too few bars (2 of 3)
+--   01-04   12   12     12    11.5    long: buy 10 at the next open
+--   01-05   13   13     13    12.5    long, held (bought 10 at 13)
+--   01-08   12   11     11    12      flat: sell 10 at the next open
+--   01-09   10   10     10    10.5    flat (sold 10 at 10)
+-- cash 1000 - 130 - 10 + 100 - 10 = 950; equity at the closes 1000, 1000,
+-- 1000, 860 + 130 = 990, 860 + 110 = 970, 950
+SELECT pgtrade.add_instrument('TAPBT', 990401) \g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPBT'), '1 day',
+	(d::timestamp AT TIME ZONE 'America/New_York'), o, greatest(o, c) + 1,
+	least(o, c) - 1, c, 1000
+FROM (VALUES ('2024-01-02'::date, 10, 10), ('2024-01-03', 10, 11),
+			 ('2024-01-04', 12, 12), ('2024-01-05', 13, 13),
+			 ('2024-01-08', 12, 11), ('2024-01-09', 10, 10)) v(d, o, c);
+SELECT pgtrade.create_strategy('tap_bt', 'sma_cross', 'TAPBT', 'TAPACCT1',
+	'{"fast": 1, "slow": 2}', 10, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
+
+CREATE TEMP TABLE tap_b AS
+SELECT * FROM pgtrade.backtest('tap_bt', '2024-01-01', '2024-01-10',
+	capital => 1000, commission => 1, store => true);
+SELECT results_eq($$SELECT bars, trades, final_equity, total_return FROM tap_b$$,
+	$$VALUES (6, 2, 950::numeric, -0.05::numeric)$$,
+	'six closes, two fills, 1000 down to 950');
+SELECT results_eq($$SELECT t ->> 'side', (t ->> 'quantity')::numeric,
+		(t ->> 'price')::numeric, (t ->> 'filled_at')::timestamptz,
+		(t ->> 'realized_pnl')::numeric
+	FROM tap_b, jsonb_array_elements(trade_list) t$$,
+	$$VALUES ('buy', 10::numeric, 13::numeric, '2024-01-05 05:00+00'::timestamptz,
+			  -10::numeric),
+			 ('sell', 10::numeric, 10::numeric, '2024-01-09 05:00+00'::timestamptz,
+			  -40::numeric)$$,
+	'buy 10 at the 01-05 open (13), sell 10 at the 01-09 open (10); the sale '
+	'realizes 10 x (10 - 13) less its commission: -40');
+SELECT results_eq($$SELECT max_drawdown, drawdown_peak, drawdown_trough FROM tap_b$$,
+	$$VALUES (-0.05::numeric, '2024-01-04 21:00+00'::timestamptz,
+			  '2024-01-09 21:00+00'::timestamptz)$$,
+	'the drawdown: from 1000 at the 01-04 close to 950 at the 01-09 close');
+SELECT results_eq($$SELECT win_rate, profit_factor, round(exposure, 4) FROM tap_b$$,
+	$$VALUES (0::numeric, 0::numeric, 0.3333)$$,
+	'no winning trade, profit factor 0, in the market 2 closes of 6');
+-- Sharpe and Sortino from the close-to-close returns of the equity above
+SELECT ok((SELECT abs(b.sharpe - x.sharpe) < 1e-12 AND abs(b.sortino - x.sortino) < 1e-12
+	FROM tap_b b,
+	(SELECT avg(r) / stddev_samp(r) * sqrt(252) AS sharpe,
+			avg(r) / sqrt(avg(least(r, 0) ^ 2)) * sqrt(252) AS sortino
+	 FROM unnest(ARRAY[0, 0, 990.0 / 1000 - 1, 970.0 / 990 - 1,
+					   950.0 / 970 - 1]::float8[]) r) x),
+	'Sharpe and Sortino: mean return over its deviation, times sqrt(252)');
+SELECT ok(abs((SELECT cagr FROM tap_b)::float8
+	- (0.95::float8 ^ (365.25 * 86400 / extract(epoch FROM
+		'2024-01-09 21:00+00'::timestamptz - '2024-01-02 21:00+00')) - 1)) < 1e-12,
+	'CAGR over the seven days from the first close to the last');
+
+-- kept: the summary, the trades and one decision per close
+SELECT is((SELECT count(*)::int FROM pgtrade.backtest_trade t
+	JOIN tap_b USING (backtest_id)), 2, 'the two trades are kept');
+SELECT is((SELECT array_agg(target ORDER BY as_of) FROM pgtrade.backtest_decision
+	JOIN tap_b USING (backtest_id)), '{NULL,NULL,1,1,0,0}'::numeric[],
+	'the decisions: no opinion twice, long twice, flat twice');
+SELECT is((SELECT count(*)::int FROM pgtrade.orders o
+	JOIN pgtrade.strategy s USING (strategy_id) WHERE s.name = 'tap_bt'), 0,
+	'a backtest places no order');
+SELECT is((SELECT count(*)::int FROM pgtrade.workflow_run r
+	JOIN pgtrade.strategy s USING (strategy_id) WHERE s.name = 'tap_bt'), 0,
+	'nor records a run');
+
+-- the same closes replayed one by one: the same evaluations
+SELECT pgtrade.run_strategy('tap_bt', pgtrade.bar_end(b.ts, '1 day',
+	'America/New_York', '16:00'), 'replay')
+FROM pgtrade.bar b WHERE b.instrument_id = pgtrade.instrument_id('TAPBT')
+ORDER BY b.ts \g /dev/null
+SELECT results_eq($$SELECT d.as_of, d.evaluation FROM pgtrade.backtest_decision d
+		JOIN tap_b USING (backtest_id) ORDER BY d.as_of$$,
+	$$SELECT r.as_of, st.output FROM pgtrade.workflow_run r
+		JOIN pgtrade.strategy s USING (strategy_id)
+		JOIN pgtrade.workflow_step st USING (run_id)
+	  WHERE s.name = 'tap_bt' AND st.name = 'evaluate' ORDER BY r.as_of$$,
+	'every close: the backtest''s evaluation is the replay''s, key for key');
+
+-- slippage of 10 bp: buy at 13 x 1.001 = 13.013, up to the tick 13.02;
+-- sell at 10 x 0.999 = 9.99; 10 x (9.99 - 13.02) = -30.30
+SELECT is((SELECT final_equity FROM pgtrade.backtest('tap_bt', '2024-01-01',
+	'2024-01-10', capital => 1000, slippage_bps => 10)), 969.70::numeric,
+	'slippage moves each fill against the trader, to the tick');
+-- no decision before from_ts: from 01-05 the first long is at 01-05's
+-- close (bought at 01-08's open, 12), sold at 01-09's open (10)
+SELECT results_eq($$SELECT bars, trades, final_equity FROM pgtrade.backtest('tap_bt',
+	'2024-01-05', '2024-01-10', capital => 1000)$$,
+	$$VALUES (3, 2, 980::numeric)$$,
+	'bars before from_ts only warm the indicators');
+-- other params: sma_cross 1/3 (4 bars): at 01-05, 13 > 12; at 01-08, 11
+-- < 12: long from the 01-08 open (12) to the 01-09 open (10): -20
+SELECT results_eq($$SELECT trades, final_equity FROM pgtrade.backtest('tap_bt',
+	'2024-01-01', '2024-01-10', capital => 1000, params => '{"fast": 1, "slow": 3}')$$,
+	$$VALUES (2, 980::numeric)$$, 'the kind with other params');
+
+-- a sweep: every combination, one row each
+SELECT results_eq($$SELECT params, trades, final_equity FROM pgtrade.backtest_sweep(
+	'tap_bt', '2024-01-01', '2024-01-10', '{"slow": [2, 3]}', capital => 1000)$$,
+	$$VALUES ('{"fast": 1, "slow": 2}'::jsonb, 2, 970::numeric),
+			 ('{"fast": 1, "slow": 3}'::jsonb, 2, 980::numeric)$$,
+	'a sweep over slow 2 and 3');
+SELECT is((SELECT count(*)::int FROM pgtrade.backtest_sweep('tap_bt', '2024-01-01',
+	'2024-01-10', '{"fast": [1, 2], "slow": [3, 4, 5]}')), 6,
+	'a grid of 2 x 3 gives 6 rows');
+
+-- bad input
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_bt', '2024-02-01', '2024-01-01')$$,
+	'22023', 'a backtest needs finite from_ts <= to_ts', 'from after to is refused');
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest('nope', '2024-01-01', '2024-02-01')$$,
+	'42704', 'strategy "nope" does not exist', 'an unknown strategy is refused');
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_bt', '2024-01-01', '2024-02-01',
+	params => '{"fast": 3, "slow": 2}')$$, '22023', NULL,
+	'params are validated as the kind validates them');
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest_sweep('tap_bt', '2024-01-01',
+	'2024-02-01', '{"slow": 3}')$$, '22023', 'grid key "slow" must hold a non-empty array',
+	'a grid of a scalar is refused');
+
+SELECT * FROM finish();
+ROLLBACK;
