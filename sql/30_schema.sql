@@ -82,7 +82,9 @@ CREATE TABLE pgtrade.instrument (
 	session_open	time NOT NULL DEFAULT '09:30',
 	session_close	time NOT NULL DEFAULT '16:00',
 	created_at		timestamptz NOT NULL DEFAULT now(),
-	UNIQUE (symbol, sec_type, exchange, currency)
+	UNIQUE (symbol, sec_type, exchange, currency),
+	/* overnight sessions are not supported: a bar would end before it began */
+	CONSTRAINT instrument_session_in_a_day CHECK (session_open < session_close)
 );
 COMMENT ON TABLE pgtrade.instrument IS
 	'Tradable instruments; the IBKR contract id (conid) is cached here '

@@ -394,17 +394,20 @@ BEGIN
 	/* a strategy only for an account the caller may trade */
 	PERFORM pgtrade.require_account(NEW.account_id);
 	/*
-	 * The kind's validator, only when kind or params change: switching a
-	 * strategy on or off, or the scheduler moving next_run_at, must not
-	 * run (or be stopped by) a user kind's code.
+	 * The kind's validator, only when kind, params or the sizing's need
+	 * of bars change: switching a strategy on or off, or the scheduler
+	 * moving next_run_at, must not run (or be stopped by) a user kind's
+	 * code.
 	 */
 	IF TG_OP = 'INSERT' OR NEW.kind IS DISTINCT FROM OLD.kind
-		OR NEW.params IS DISTINCT FROM OLD.params THEN
+		OR NEW.params IS DISTINCT FROM OLD.params
+		OR NEW.sizing IS DISTINCT FROM OLD.sizing
+		OR NEW.atr_period IS DISTINCT FROM OLD.atr_period THEN
 		NEW.bars_needed := pgtrade.strategy_kind_validate(NEW.kind, NEW.params);
-	END IF;
-	/* risk sizing reads ATR(atr_period) on the last bar */
-	IF NEW.sizing = 'risk' THEN
-		NEW.bars_needed := greatest(NEW.bars_needed, NEW.atr_period + 1);
+		/* risk sizing reads ATR(atr_period) on the last bar */
+		IF NEW.sizing = 'risk' THEN
+			NEW.bars_needed := greatest(NEW.bars_needed, NEW.atr_period + 1);
+		END IF;
 	END IF;
 	PERFORM pgtrade.cron_validate(NEW.schedule);
 	/* pg_timezone_names reads every zone file: only for a new zone */
@@ -1419,7 +1422,7 @@ COMMENT ON TYPE pgtrade.run_probe IS
  *   decide	 a decision that places no order (a hold, or a dry run)
  *   left	 anything else, for run_next_due: an order, a kind of a
  *			 user's, stale bars, an answer it must refuse, a calendar run
- *			 out on a live run
+ *			 out on a live run, a position to size (size_target)
  * The positions and open orders are read as position_quantity and
  * open_quantity read them.  The ids of the run and the decision are
  * drawn here so that the caller can write its rows without joins.

@@ -84,10 +84,12 @@ SELECT pg_catalog.pg_extension_config_dump('pgtrade.backtest_decision', '');
 
 /*
  * backtest runs one strategy (with other params, when given) from
- * from_ts to to_ts: decisions at the closes within, fills at the next
- * opens.  capital defaults to the strategy's, else 100,000.  It returns
- * the summary and the trades (as JSON); with store => true it keeps
- * them, with the decisions, and returns the id.
+ * from_ts to to_ts, instants compared with the bars' closes: decisions
+ * at the closes within, fills at the next opens of bars that close
+ * within (what the last close decides is not filled).  capital
+ * defaults to the strategy's, else 100,000.  It returns the summary and
+ * the trades (as JSON); with store => true it keeps them, with the
+ * decisions, and returns the id.
  */
 CREATE FUNCTION pgtrade.backtest(strategy text, from_ts timestamptz,
 	to_ts timestamptz, capital numeric DEFAULT NULL,
@@ -148,6 +150,7 @@ DECLARE
 	v_decisions jsonb := '[]';
 	v_ppy float8;
 	v_years float8;
+	v_caller name;
 	i integer;
 BEGIN
 	SELECT * INTO v_s FROM pgtrade.strategy s WHERE s.name = strategy;
@@ -161,10 +164,22 @@ BEGIN
 		RAISE EXCEPTION 'a backtest needs finite from_ts <= to_ts'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF commission < 0 OR slippage_bps < 0 OR capital <= 0
-		OR commission IS NULL OR slippage_bps IS NULL THEN
-		RAISE EXCEPTION 'commission and slippage must be at least 0, capital above 0'
+	/* NOT (...) also refuses NaN, which no comparison holds for */
+	IF NOT (commission >= 0 AND commission < 1e6)
+		OR NOT (slippage_bps >= 0 AND slippage_bps <= 1000)
+		OR NOT coalesce(capital > 0 AND capital < 1e15, capital IS NULL) THEN
+		RAISE EXCEPTION 'a backtest needs a commission from 0 to 1e6 a unit, '
+			'slippage from 0 to 1000 basis points and capital above 0 and '
+			'below 1e15'
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	/* only a role that may read kept backtests may keep one */
+	v_caller := pgtrade.caller_role();
+	IF store AND NOT has_table_privilege(v_caller, 'pgtrade.backtest',
+										 'SELECT') THEN
+		RAISE EXCEPTION 'role "%" may not keep backtests', v_caller
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Traders and admins may; call it with store => false.';
 	END IF;
 	IF params IS NOT NULL THEN
 		v_s.params := params;
@@ -197,6 +212,10 @@ BEGIN
 			 / extract(epoch FROM v_s.bar_size) END;
 
 	FOR i IN 1 .. v_n LOOP
+		v_end := pgtrade.bar_end(v_ts[i], v_s.bar_size, v_inst.time_zone,
+								 v_inst.session_close);
+		/* a bar that closes after to_ts is outside: nothing fills in it */
+		EXIT WHEN v_end > to_ts;
 		/* what was decided at the last close fills at this open */
 		IF v_pending <> 0 THEN
 			v_side := CASE WHEN v_pending > 0 THEN 'buy' ELSE 'sell' END;
@@ -223,9 +242,7 @@ BEGIN
 			v_pending := 0;
 		END IF;
 
-		v_end := pgtrade.bar_end(v_ts[i], v_s.bar_size, v_inst.time_zone,
-								 v_inst.session_close);
-		CONTINUE WHEN v_end < from_ts OR v_end > to_ts;
+		CONTINUE WHEN v_end < from_ts;
 
 		/* the close: equity, drawdown, exposure */
 		v_bars := v_bars + 1;
@@ -268,14 +285,18 @@ BEGIN
 				'target', v_target, 'target_position', v_tpos,
 				'position', v_pos, 'evaluation', v_out);
 		END IF;
-		/* the last bar has no next open: what it decides is not filled */
-		IF v_tpos <> v_pos AND i < v_n THEN
+		/* what the last close decides has no next open: it is not filled */
+		IF v_tpos <> v_pos THEN
 			v_pending := v_tpos - v_pos;
 			v_pending_at := v_end;
 		END IF;
 	END LOOP;
 
 	bars := v_bars;
+	IF v_bars = 0 THEN
+		RAISE NOTICE 'no % bar of "%" closes between % and %', v_s.bar_size,
+			v_inst.symbol, from_ts, to_ts;
+	END IF;
 	trades := jsonb_array_length(v_trades);
 	final_equity := coalesce(v_prev_equity, v_s.capital);
 	total_return := final_equity / v_s.capital - 1;
@@ -379,6 +400,10 @@ BEGIN
 			END LOOP;
 		END LOOP;
 		v_combos := v_next;
+		IF cardinality(v_combos) > 10000 THEN
+			RAISE EXCEPTION 'a sweep may try at most 10000 combinations'
+				USING ERRCODE = 'program_limit_exceeded';
+		END IF;
 	END LOOP;
 	FOREACH v_c IN ARRAY v_combos LOOP
 		RETURN QUERY

@@ -116,6 +116,39 @@ kind_keys(const KindSpec *spec)
 }
 
 /*
+ * Return true when a number's text has no fraction but zeros ("10",
+ * "10.00"), so that 12.00000000000000000001, which a double rounds to 12,
+ * is no integer.
+ */
+static bool
+kind_integral_text(const char *text)
+{
+	const char *dot = strchr(text, '.');
+
+	if (dot == NULL)
+		return strchr(text, 'e') == NULL && strchr(text, 'E') == NULL;
+	for (dot++; *dot != '\0'; dot++)
+		if (*dot != '0')
+			return false;
+	return true;
+}
+
+/*
+ * Return true when the last count closes (of n) are all equal: RSI is 0
+ * there by TA-Lib's convention, which is no move rather than all losses.
+ */
+static bool
+kind_flat(const double *close, int n, int count)
+{
+	int i;
+
+	for (i = Max(n - count, 0) + 1; i < n; i++)
+		if (close[i] != close[i - 1])
+			return false;
+	return true;
+}
+
+/*
  * Read one parameter's JSON value into *out, refusing a non-number, a
  * fraction for an integer parameter and a value out of range.
  */
@@ -138,7 +171,7 @@ kind_param_value(const KindSpec *spec, const KindParam *kp,
 	num = NumericGetDatum(v->val.numeric);
 	text = DatumGetCString(DirectFunctionCall1(numeric_out, num));
 	x = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, num));
-	if (kp->integer && x != floor(x))
+	if (kp->integer && (x != floor(x) || !kind_integral_text(text)))
 		kind_refuse(spec, psprintf("Key \"%s\" must be an integer, "
 								   "got %s.",
 								   kp->key, text));
@@ -548,7 +581,15 @@ rsi_reversion_evaluate(const double *p, const KindBars *b, KindResult *r)
 	}
 	ind_rsi(b->close, (size_t) n, period, v);
 	x = v[n - 1];
-	if (x < low)
+	kind_check_finite(&kind_rsi_reversion, "RSI", &x, 1);
+	if (kind_flat(b->close, n, n))
+	{
+		kind_target(r, 0);
+		appendStringInfo(why, "RSI(%d): the %d closes given did not move "
+							  "(last bar %s): no signal",
+						 period, n, kind_last_date(b));
+	}
+	else if (x < low)
 	{
 		kind_target(r, 1);
 		appendStringInfo(why, "RSI(%d) %.4f is below %g (oversold) on "
@@ -716,9 +757,13 @@ confirmations_evaluate(const double *p, const KindBars *b, KindResult *r)
 					kind_side(rel), sg[L]);
 	dirs[2] = confirmations_test(&words, rel, text);
 	rel = rsi[L] > 50.0 ? 1 : 0;
-	if (rsi[L] < 50.0)
+	if (rsi[L] < 50.0 && !kind_flat(b->close, n, n))
 		rel = -1;
-	text = psprintf("RSI(%d) %.4f %s 50", rsi_period, rsi[L], kind_side(rel));
+	if (rel == 0 && rsi[L] != 50.0)
+		text = psprintf("RSI(%d) %.4f: no move", rsi_period, rsi[L]);
+	else
+		text = psprintf("RSI(%d) %.4f %s 50", rsi_period, rsi[L],
+						kind_side(rel));
 	dirs[3] = confirmations_test(&words, rel, text);
 	for (i = 0; i < 4; i++)
 	{

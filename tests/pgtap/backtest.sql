@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(20);
+SELECT plan(26);
 
 SET LOCAL timezone = 'UTC';
 
@@ -116,6 +116,34 @@ SELECT results_eq($$SELECT params, trades, final_equity FROM pgtrade.backtest_sw
 SELECT is((SELECT count(*)::int FROM pgtrade.backtest_sweep('tap_bt', '2024-01-01',
 	'2024-01-10', '{"fast": [1, 2], "slow": [3, 4, 5]}')), 6,
 	'a grid of 2 x 3 gives 6 rows');
+
+-- a close after to_ts is outside: what 01-08 decides (sell) has no open
+-- left to fill at, so the position is still held at the 01-08 close
+SELECT results_eq($$SELECT bars, trades, final_equity FROM pgtrade.backtest('tap_bt',
+	'2024-01-01', '2024-01-09 12:00+00', capital => 1000)$$,
+	$$VALUES (5, 1, 980::numeric)$$,
+	'to_ts ends the fills too: the 01-08 sell is not filled');
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_bt', '2024-01-01',
+	'2024-01-10', commission => 'NaN')$$, '22023', NULL, 'a NaN commission is refused');
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_bt', '2024-01-01',
+	'2024-01-10', slippage_bps => 15000)$$, '22023', NULL,
+	'slippage above 1000 basis points is refused');
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest_sweep('tap_bt', '2024-01-01',
+	'2024-01-10', jsonb_build_object('fast', (SELECT jsonb_agg(i)
+		FROM generate_series(1, 101) i), 'slow', (SELECT jsonb_agg(i)
+		FROM generate_series(2, 102) i)))$$, '54000', NULL,
+	'a sweep of more than 10000 combinations is refused before it runs');
+
+-- a reader may backtest an account it sees, but not keep the result
+CREATE ROLE tap_bt_reader IN ROLE pgtrade_reader;
+SELECT pgtrade.grant_account('tap_bt_reader', 'TAPACCT1') \g /dev/null
+SET ROLE tap_bt_reader;
+SELECT is((SELECT trades FROM pgtrade.backtest('tap_bt', '2024-01-01',
+	'2024-01-10')), 2, 'a reader granted the account backtests it');
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_bt', '2024-01-01',
+	'2024-01-10', store => true)$$, '42501', NULL,
+	'but may not keep a backtest it could not read');
+RESET ROLE;
 
 -- bad input
 SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_bt', '2024-02-01', '2024-01-01')$$,

@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(51);
+SELECT plan(52);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -114,6 +114,10 @@ SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
 	'TAPACCT1', '{"fast": 2, "slow": 3}', 0.5)$$, '22023',
 	'strategy quantity 0.5 is not a multiple of the lot size',
 	'a quantity off the lot size is refused');
+SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPOVN', 990998,
+	time_zone => 'America/Chicago', session_open => '17:00',
+	session_close => '16:00')$$, '23514', NULL,
+	'an overnight session (close before open) is refused');
 SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPX', 990999)$$, '23505',
 	'instrument "TAPX" already has conid 990001',
 	'an instrument''s conid is never changed silently');

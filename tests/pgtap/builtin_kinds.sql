@@ -3,7 +3,7 @@
 -- indicator values are worked out by hand in the comments; the decision
 -- follows from them.
 \ir preamble.psql
-SELECT plan(35);
+SELECT plan(37);
 
 SET LOCAL timezone = 'UTC';
 
@@ -120,20 +120,29 @@ SELECT is(pg_temp.eval('confirmations', '{"supertrend_period": 2, '
 	'"macd_signal": 2, "rsi": 2}', '{15,14,13,12,11,10}') -> 'target', '0',
 	'confirmations: a steady fall confirms down: flat');
 -- flat closes: SuperTrend starts up (the close 10 is above the lower
--- band, mid 10 - ATR 2 = 8), the
--- close equals its SMA, MACD equals its signal, RSI of no moves is 0
--- (below 50): 1 up, 1 down, k 3: no signal
+-- band, mid 10 - ATR 2 = 8), the close equals its SMA, MACD equals its
+-- signal, and RSI, 0 by convention when nothing moved, votes neither
+-- way: 1 up, 0 down, k 3: no signal
 SELECT is(pg_temp.eval('confirmations', '{"supertrend_period": 2, '
 	'"supertrend_multiplier": 1, "sma": 3, "macd_fast": 2, "macd_slow": 3, '
 	'"macd_signal": 2, "rsi": 2}', '{10,10,10,10,10,10}') ->> 'reason',
-	'1 of 4 say up and 1 say down, 3 needed, on the last bar (2024-01-06): '
+	'1 of 4 say up and 0 say down, 3 needed, on the last bar (2024-01-06): '
 	'SuperTrend(2, 1) up (line 8.0000), close 10.0000 at SMA(3) 10.0000, '
-	'MACD(2,3,2) 0.0000 at its signal 0.0000, RSI(2) 0.0000 below 50; no signal',
+	'MACD(2,3,2) 0.0000 at its signal 0.0000, RSI(2) 0.0000: no move; no signal',
 	'confirmations: a flat series has no signal, and says why');
 SELECT is(pg_temp.eval('confirmations', '{"k": 1, "supertrend_period": 2, '
 	'"supertrend_multiplier": 1, "sma": 3, "macd_fast": 2, "macd_slow": 3, '
-	'"macd_signal": 2, "rsi": 2}', '{10,10,10,10,10,10}') -> 'target', 'null',
-	'confirmations: k 1 with one up and one down is a conflict: no signal');
+	'"macd_signal": 2, "rsi": 2}', '{10,10,10,10,10,10}') -> 'target', '1',
+	'confirmations: with k 1, SuperTrend''s up alone is enough');
+-- rsi_reversion on closes that never move: RSI is 0 by convention, but
+-- nothing was sold: no signal
+SELECT is(pg_temp.eval('rsi_reversion', '{"period": 2}', '{10,10,10,10}') ->> 'reason',
+	'RSI(2): the 4 closes given did not move (last bar 2024-01-04): no signal',
+	'rsi_reversion: a flat series is not oversold');
+SELECT is(pg_temp.error_detail($$SELECT pgtrade.ema_cross_validate(
+	'{"fast": 12.00000000000000000001}')$$),
+	'Key "fast" must be an integer, got 12.00000000000000000001.',
+	'an integer is read exactly, not as a double');
 
 -- parameters
 SELECT throws_ok($$SELECT pgtrade.ema_cross_validate('{"fast": 26, "slow": 12}')$$,

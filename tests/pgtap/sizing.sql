@@ -3,7 +3,7 @@
 -- times a multiple), rounded down to the lot size in numeric.  Sizes are
 -- worked out by hand in the comments.
 \ir preamble.psql
-SELECT plan(22);
+SELECT plan(24);
 
 SET LOCAL timezone = 'UTC';
 
@@ -77,6 +77,14 @@ SELECT results_eq($$SELECT action, quantity FROM pgtrade.run_strategy('tap_z4',
 	$$VALUES ('hold', 0::numeric)$$, 'without an ATR there is no size: hold');
 SELECT matches((SELECT reason FROM pgtrade.decision ORDER BY decision_id DESC LIMIT 1),
 	'cannot size: ATR\(50\) needs 51 bars', 'and the reason says why');
+
+-- back to a shorter ATR, and back to fixed: bars_needed comes down again
+UPDATE pgtrade.strategy SET atr_period = 5 WHERE name = 'tap_z4';
+SELECT is((SELECT bars_needed FROM pgtrade.strategy WHERE name = 'tap_z4'), 6,
+	'a shorter ATR lowers bars_needed to 6');
+UPDATE pgtrade.strategy SET sizing = 'fixed' WHERE name = 'tap_z4';
+SELECT is((SELECT bars_needed FROM pgtrade.strategy WHERE name = 'tap_z4'), 4,
+	'fixed sizing: the kind''s own 4 again');
 
 -- lots of 10: 10000 x 0.5 / 15 = 333.33, rounded down to 330
 UPDATE pgtrade.strategy SET sizing = 'equity_fraction', capital = 10000,
