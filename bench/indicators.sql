@@ -56,7 +56,46 @@ SELECT pg_temp.time_it('pgtrade.ema window', 'sql recursive ema',
 	$$SELECT count(v) FROM (SELECT pgtrade.ema(x, 20) OVER (ORDER BY n) v
 	  FROM bench_series) s$$);
 
--- RSI(14) and cron_next have no cheap SQL twin; reported alone
+-- STDDEV(20) and Bollinger(20, 2): PostgreSQL's stddev_pop over 20 rows
+SELECT pg_temp.time_it('sql stddev_pop() over 20 rows', NULL,
+	$$SELECT count(v) FROM (SELECT stddev_pop(x) OVER (ORDER BY n
+		ROWS 19 PRECEDING) v FROM bench_series) s$$);
+SELECT pg_temp.time_it('pgtrade.stddev array', 'sql stddev_pop() over 20 rows',
+	$$SELECT count(v) FROM bench_arr, unnest(pgtrade.stddev(a, 20)) v$$);
+SELECT pg_temp.time_it('pgtrade.stddev window', 'sql stddev_pop() over 20 rows',
+	$$SELECT count(v) FROM (SELECT pgtrade.stddev(x, 20) OVER (ORDER BY n) v
+	  FROM bench_series) s$$);
+SELECT pg_temp.time_it('sql avg() +/- 2 stddev_pop() over 20 rows', NULL,
+	$$SELECT count(u) FROM (SELECT avg(x) OVER w + 2 * stddev_pop(x) OVER w u,
+		avg(x) OVER w - 2 * stddev_pop(x) OVER w l FROM bench_series
+		WINDOW w AS (ORDER BY n ROWS 19 PRECEDING)) s$$);
+SELECT pg_temp.time_it('pgtrade.bollinger window',
+	'sql avg() +/- 2 stddev_pop() over 20 rows',
+	$$SELECT count((b).upper) FROM (SELECT pgtrade.bollinger(x, 20, 2)
+		OVER (ORDER BY n) b FROM bench_series) s$$);
+
+-- ROC(10): lag() from the formula
+SELECT pg_temp.time_it('sql lag() roc', NULL,
+	$$SELECT count(v) FROM (SELECT (x / lag(x, 10) OVER (ORDER BY n) - 1) * 100 v
+	  FROM bench_series) s$$);
+SELECT pg_temp.time_it('pgtrade.roc array', 'sql lag() roc',
+	$$SELECT count(v) FROM bench_arr, unnest(pgtrade.roc(a, 10)) v$$);
+SELECT pg_temp.time_it('pgtrade.roc window', 'sql lag() roc',
+	$$SELECT count(v) FROM (SELECT pgtrade.roc(x, 10) OVER (ORDER BY n) v
+	  FROM bench_series) s$$);
+
+-- RSI(14), WMA(20), MACD(12, 26, 9), SuperTrend(10, 3) and cron_next
+-- have no cheap SQL twin; reported alone
+SELECT pg_temp.time_it('pgtrade.wma array', NULL,
+	$$SELECT count(v) FROM bench_arr, unnest(pgtrade.wma(a, 20)) v$$);
+SELECT pg_temp.time_it('pgtrade.macd array', NULL,
+	$$SELECT count(v) FROM bench_arr, unnest((pgtrade.macd(a, 12, 26, 9)).hist) v$$);
+SELECT pg_temp.time_it('pgtrade.macd window', NULL,
+	$$SELECT count((m).hist) FROM (SELECT pgtrade.macd(x, 12, 26, 9)
+		OVER (ORDER BY n) m FROM bench_series) s$$);
+SELECT pg_temp.time_it('pgtrade.supertrend array', NULL,
+	$$SELECT count(v) FROM bench_arr, unnest((pgtrade.supertrend(a, a, a, 10,
+		3)).supertrend) v$$);
 SELECT pg_temp.time_it('pgtrade.rsi array', NULL,
 	$$SELECT count(v) FROM bench_arr, unnest(pgtrade.rsi(a, 14)) v$$);
 SELECT pg_temp.time_it('pgtrade.cron_next x 10000', NULL,

@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import sys
+import time
 from decimal import Decimal, ROUND_CEILING, ROUND_FLOOR
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -29,6 +30,8 @@ if not os.path.isdir(data):
     t.skip_rest("shared data folder %s is absent" % data)
     t.done()
 
+# names of this run's own, so that the test can run again in one database
+RUN = "%X" % (int(time.time() * 1000) % 0xffffff)
 psql("SELECT pgtrade.add_account('BT1')")
 psql("SELECT pgtrade.set_risk_limit('BT1', max_position => 1e9)")
 with open(os.path.join(data, "SPY_1d.csv"), newline="") as f:
@@ -42,7 +45,7 @@ values = ",".join("('%s', %s, %s, %s, %s, %s)" % (
 # one instrument per kind (a strategy owns its account's position), each
 # with SPY's bars from mid-2009 (the warm-up) to the end of 2010
 for i, (kind, params) in enumerate(KINDS):
-    sym = "SPYBT%d" % i
+    sym = "SPYBT%d%s" % (i, RUN)
     psql("SELECT pgtrade.add_instrument(:'p0')", sym)
     psql("""INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high,
             low, close, volume)
@@ -51,10 +54,10 @@ for i, (kind, params) in enumerate(KINDS):
             FROM (VALUES %s) x(d, o, h, l, c, v)""" % values, sym)
     psql("""SELECT pgtrade.create_strategy(:'p0', :'p1', :'p2', 'BT1', :'p3',
             100, max_bar_age => '100 years', market_hours => 'always')""",
-         "bt_" + kind, kind, sym, params)
+         "bt_%s_%s" % (kind, RUN), kind, sym, params)
 
 for kind, _ in KINDS:
-    name = "bt_" + kind
+    name = "bt_%s_%s" % (kind, RUN)
     bid = scalar("""SELECT backtest_id FROM pgtrade.backtest(:'p0', :'p1', :'p2',
                     capital => 1000000, store => true)""", name, FROM, TO)
     psql("""SELECT count(*) FROM pgtrade.bar b
@@ -84,8 +87,9 @@ for kind, _ in KINDS:
 
 # the sma_cross backtest's trades, replayed by hand from its decisions:
 # each change of target position fills at the next session's open
-bid = scalar("""SELECT backtest_id FROM pgtrade.backtest('bt_sma_cross',
-                :'p0', :'p1', capital => 1000000, store => true)""", FROM, TO)
+bid = scalar("""SELECT backtest_id FROM pgtrade.backtest(:'p2',
+                :'p0', :'p1', capital => 1000000, store => true)""", FROM, TO,
+             "bt_sma_cross_" + RUN)
 decisions = psql("""SELECT as_of, coalesce(target_position::text, '')
                     FROM pgtrade.backtest_decision WHERE backtest_id = :'p0'
                     ORDER BY as_of""", bid)
