@@ -10,8 +10,9 @@
  * per run; here one backward scan of bar_pkey fills the six arrays, which
  * is what lets the scheduler load hundreds of strategies' bars in a few
  * milliseconds.  The scan reads with the caller's snapshot and checks
- * the caller's SELECT right on the table, as a query would; the table
- * has no row security (bars are market data, not an account's).
+ * the caller's SELECT right on the table or on the view pgtrade.bars
+ * (which shows every bar: readers are given the view); the table has no
+ * row security (bars are market data, not an account's).
  *
  *-------------------------------------------------------------------------
  */
@@ -147,9 +148,16 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table pgtrade.bar does not exist")));
+	/* the table, or the bars view that readers are given */
 	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
 	if (acl != ACLCHECK_OK)
-		aclcheck_error(acl, OBJECT_TABLE, "bar");
+	{
+		Oid view = get_relname_relid("bars", nsp);
+
+		if (!OidIsValid(view) ||
+			pg_class_aclcheck(view, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			aclcheck_error(acl, OBJECT_TABLE, "bar");
+	}
 	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -4,7 +4,7 @@
 -- twin strategies, one run each way, compared column by column and step
 -- by step.  What must place an order, or fail, is left to run_next_due.
 \ir preamble.psql
-SELECT plan(45);
+SELECT plan(46);
 
 -- the session's zone differs from the exchange's, as pg_cron's may
 SET TimeZone = 'Asia/Tokyo';
@@ -57,6 +57,11 @@ GRANT EXECUTE ON FUNCTION pgtrade.recent_bars(bigint, interval, timestamptz,
 SET ROLE tap_no_bars;
 SELECT throws_ok($$SELECT pgtrade.recent_bars(1, '1 day', now(), 5)$$,
 	'42501', NULL, 'recent_bars: a role that may not read bars may not here');
+RESET ROLE;
+SET ROLE pgtrade_reader;
+SELECT is((SELECT bars FROM pgtrade.recent_bars(pgtrade.instrument_id('TAPUP'),
+	'1 day', 'infinity', 3)), 3,
+	'recent_bars: a reader, who reads bars through the bars view, may');
 RESET ROLE;
 
 -- a market that never opens, and one whose calendar ended in 2001
