@@ -84,6 +84,30 @@ SELECT pg_temp.time_it('pgtrade.roc window', 'sql lag() roc',
 	$$SELECT count(v) FROM (SELECT pgtrade.roc(x, 10) OVER (ORDER BY n) v
 	  FROM bench_series) s$$);
 
+-- each array function called alone, for bench/indicators_loop's plain
+-- C loops: the array read in, the indicator, the result built
+SELECT pg_temp.time_it('call sma(20)', NULL,
+	$$SELECT cardinality(pgtrade.sma(a, 20)) FROM bench_arr$$);
+SELECT pg_temp.time_it('call ema(20)', NULL,
+	$$SELECT cardinality(pgtrade.ema(a, 20)) FROM bench_arr$$);
+SELECT pg_temp.time_it('call wma(20)', NULL,
+	$$SELECT cardinality(pgtrade.wma(a, 20)) FROM bench_arr$$);
+SELECT pg_temp.time_it('call rsi(14)', NULL,
+	$$SELECT cardinality(pgtrade.rsi(a, 14)) FROM bench_arr$$);
+SELECT pg_temp.time_it('call stddev(20)', NULL,
+	$$SELECT cardinality(pgtrade.stddev(a, 20)) FROM bench_arr$$);
+SELECT pg_temp.time_it('call roc(10)', NULL,
+	$$SELECT cardinality(pgtrade.roc(a, 10)) FROM bench_arr$$);
+SELECT pg_temp.time_it('call bollinger(20, 2)', NULL,
+	$$SELECT cardinality((pgtrade.bollinger(a, 20, 2)).upper) FROM bench_arr$$);
+SELECT pg_temp.time_it('call macd(12, 26, 9)', NULL,
+	$$SELECT cardinality((pgtrade.macd(a, 12, 26, 9)).hist) FROM bench_arr$$);
+SELECT pg_temp.time_it('call atr(14)', NULL,
+	$$SELECT cardinality(pgtrade.atr(a, a, a, 14)) FROM bench_arr$$);
+SELECT pg_temp.time_it('call supertrend(10, 3)', NULL,
+	$$SELECT cardinality((pgtrade.supertrend(a, a, a, 10, 3)).supertrend)
+	  FROM bench_arr$$);
+
 -- RSI(14), WMA(20), MACD(12, 26, 9), SuperTrend(10, 3) and cron_next
 -- have no cheap SQL twin; reported alone
 SELECT pg_temp.time_it('pgtrade.wma array', NULL,

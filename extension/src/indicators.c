@@ -670,7 +670,7 @@ ind_supertrend(const double *high, const double *low, const double *close,
 			   size_t n, int period, double multiplier, double *line,
 			   double *trend)
 {
-	IndSuperTrend st;
+	IndSuperTrend st = {0};
 	size_t		  p;
 	size_t		  i;
 
