@@ -123,32 +123,51 @@ ind_check_period(int32 period, const char *name)
 static ArrayType *
 ind_make_array(const double *vals, int n, size_t first)
 {
-	Datum *elems;
-	bool  *isnull;
-	int	   dims[1];
-	int	   lbs[1] = {1};
-	int	   i;
+	int		   nnull = (size_t) n < first ? n : (int) first;
+	int		   nvals = n - nnull;
+	Size	   overhead;
+	Size	   nbytes;
+	ArrayType *result;
+	double	  *data;
+	int		   i;
 
 	if (n == 0)
 		return construct_empty_array(FLOAT8OID);
-	elems = palloc(sizeof(Datum) * n);
-	isnull = palloc(sizeof(bool) * n);
-	for (i = 0; i < n; i++)
-	{
-		isnull[i] = (size_t) i < first;
-		if (!isnull[i] && !isfinite(vals[i]))
+	for (i = nnull; i < n; i++)
+		if (!isfinite(vals[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("indicator value out of range at position %d",
 							i + 1),
 					 errdetail("The input values are too large for "
 							   "double precision arithmetic.")));
-		elems[i] = isnull[i] ? (Datum) 0 : Float8GetDatum(vals[i]);
+
+	/*
+	 * Built in place rather than through Datums: the header, a null
+	 * bitmap when the warm-up has elements (1 marks a value), and the
+	 * values after the warm-up, contiguous.
+	 */
+	overhead = nnull > 0 ? ARR_OVERHEAD_WITHNULLS(1, n) : ARR_OVERHEAD_NONULLS(1);
+	nbytes = overhead + (Size) nvals * sizeof(double);
+	result = (ArrayType *) palloc0(nbytes);
+	SET_VARSIZE(result, nbytes);
+	result->ndim = 1;
+	result->dataoffset = nnull > 0 ? (int32) overhead : 0;
+	result->elemtype = FLOAT8OID;
+	ARR_DIMS(result)
+	[0] = n;
+	ARR_LBOUND(result)
+	[0] = 1;
+	if (nnull > 0)
+	{
+		bits8 *bitmap = ARR_NULLBITMAP(result);
+
+		for (i = nnull; i < n; i++)
+			bitmap[i / 8] |= (bits8) (1 << (i % 8));
 	}
-	dims[0] = n;
-	return construct_md_array(elems, isnull, 1, dims, lbs, FLOAT8OID,
-							  sizeof(float8), FLOAT8PASSBYVAL,
-							  TYPALIGN_DOUBLE);
+	data = (double *) ((char *) result + overhead);
+	memcpy(data, vals + nnull, (Size) nvals * sizeof(double));
+	return result;
 }
 
 /*
