@@ -231,7 +231,8 @@ ind_agg_stream(FunctionCallInfo fcinfo, const IndAggInfo *info)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("period of %s must be the same on every row",
 						info->name),
-				 errdetail("The first row aggregated gave %d and row %lld gives %d.",
+				 errdetail("The first row aggregated gave %d and row %lld "
+						   "gives %d.",
 						   s->period, (long long) row, period)));
 	return s;
 }

@@ -256,6 +256,8 @@ pgtrade_macd(PG_FUNCTION_ARGS)
 	double	  *s;
 	double	  *h;
 	int		   n;
+	size_t	   first;
+	size_t	   first_signal;
 
 	in = pgtrade_array_values(arr, "series", &n);
 	ind_check_period(fast, "fast period");
@@ -272,14 +274,11 @@ pgtrade_macd(PG_FUNCTION_ARGS)
 	h = palloc(sizeof(double) * (n > 0 ? n : 1));
 	if (ind_macd(in, (size_t) n, fast, slow, signal, m, s, h) != IND_OK)
 		elog(ERROR, "indicator refused checked parameters");
-	return ind_three_arrays(fcinfo,
-							ind_make_array(m, n, ind_macd_lookback(slow)),
-							ind_make_array(s, n,
-										   ind_macd_signal_lookback(slow,
-																	signal)),
-							ind_make_array(h, n,
-										   ind_macd_signal_lookback(slow,
-																	signal)));
+	first = ind_macd_lookback(slow);
+	first_signal = ind_macd_signal_lookback(slow, signal);
+	return ind_three_arrays(fcinfo, ind_make_array(m, n, first),
+							ind_make_array(s, n, first_signal),
+							ind_make_array(h, n, first_signal));
 }
 
 /*

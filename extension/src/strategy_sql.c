@@ -152,10 +152,14 @@ sma_cross_params(Jsonb *params, int *fast, int *slow)
 		{
 			key = pnstrdup(v.val.string.val, v.val.string.len);
 			if (strcmp(key, "fast") != 0 && strcmp(key, "slow") != 0)
-				sma_cross_refuse(psprintf("Key \"%s\" is not allowed; the "
-										  "only keys are \"fast\" and "
-										  "\"slow\".",
-										  key));
+			{
+				char *msg;
+
+				msg = psprintf("Key \"%s\" is not allowed; the only keys "
+							   "are \"fast\" and \"slow\".",
+							   key);
+				sma_cross_refuse(msg);
+			}
 		}
 		else if (tok == WJB_VALUE && strcmp(key, "fast") == 0)
 		{
@@ -318,11 +322,13 @@ sma_cross_result_jsonb(const SmaCrossResult *res, const TimestampTz *ts,
 {
 	StringInfoData buf;
 	const char	  *crossed = res->crossed ? "true" : "false";
+	const char	  *target = "null";
+	Datum		   json;
 
+	if (res->has_target)
+		target = res->target == 1 ? "1" : "0";
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"target\": %s, \"signal\": ",
-					 !res->has_target ? "null" : res->target == 1 ? "1"
-																  : "0");
+	appendStringInfo(&buf, "{\"target\": %s, \"signal\": ", target);
 	escape_json(&buf, sma_cross_signal(res));
 	appendStringInfo(&buf, ", \"crossed\": %s, \"reason\": ", crossed);
 	escape_json(&buf, reason);
@@ -350,8 +356,8 @@ sma_cross_result_jsonb(const SmaCrossResult *res, const TimestampTz *ts,
 						   "\"crossed\": %s}}",
 					 res->fast_period,
 					 res->slow_period, crossed);
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-											  CStringGetDatum(buf.data)));
+	json = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	return DatumGetJsonbP(json);
 }
 
 /*

@@ -206,11 +206,13 @@ SELECT results_eq($$SELECT r.status, r.action FROM unnest(ARRAY['ema_cross',
 	'on a quickening rise the trend kinds buy; RSI 100 wants flat (held); '
 	'the close stays inside the bands');
 SELECT matches((SELECT reason FROM pgtrade.decision d
-		   JOIN pgtrade.strategy s USING (strategy_id) WHERE s.name = 'tap_k_confirmations'),
+		   JOIN pgtrade.strategy s USING (strategy_id)
+		   WHERE s.name = 'tap_k_confirmations'),
 	'^4 of 4 say up and 0 say down, 3 needed, on the last bar \(2024-03-29\): SuperTrend',
 	'confirmations'' reason in the decision, dated in the exchange''s zone');
 SELECT is((SELECT d.kind FROM pgtrade.decision d
-		   JOIN pgtrade.strategy s USING (strategy_id) WHERE s.name = 'tap_k_rsi_reversion'),
+		   JOIN pgtrade.strategy s USING (strategy_id)
+		   WHERE s.name = 'tap_k_rsi_reversion'),
 	'rsi_reversion', 'the decision names its kind');
 
 SELECT * FROM finish();
