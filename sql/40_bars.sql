@@ -232,6 +232,31 @@ COMMENT ON FUNCTION pgtrade.bar_end(timestamptz, interval, text, time) IS
 	'for daily bars, start plus size for intraday bars.';
 
 /*
+ * bars_ended_by gives the bound on ts of the bars that had ended by
+ * as_of (no look-ahead): every bar that started before it had ended.  An
+ * intraday bar started by as_of minus its size; a daily bar's session
+ * date is at most the last date whose close came by as_of, so it started
+ * before midnight after that date, in the exchange's zone; and no bar
+ * starts after as_of.  One expression, so that a query calling it takes
+ * it in (inlined).
+ */
+CREATE FUNCTION pgtrade.bars_ended_by(as_of timestamptz, bar_size interval,
+	time_zone text, session_close time)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT least(CASE WHEN $2 >= interval '1 day'
+		THEN ((($1 AT TIME ZONE $3)::date
+			   - CASE WHEN ($1 AT TIME ZONE $3)::time >= $4 THEN 0 ELSE 1 END
+			   + 1)::timestamp) AT TIME ZONE $3
+		ELSE $1 - $2 + interval '1 microsecond' END,
+		$1 + interval '1 microsecond');
+$$;
+COMMENT ON FUNCTION pgtrade.bars_ended_by(timestamptz, interval, text, time) IS
+	'The bound on ts below which every bar had ended by as_of: what a run '
+	'and the scheduler read with recent_bars.';
+
+/*
  * import_bars reads a table (usually a temporary one filled with psql's
  * \copy) with columns line, symbol, ts, open, high, low, close, volume and
  * upserts its rows into pgtrade.bar.  ts is text: a date (YYYY-MM-DD) for

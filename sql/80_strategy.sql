@@ -930,8 +930,6 @@ DECLARE
 	v_target numeric;
 	v_age interval;
 	v_why text;
-	v_local timestamp;
-	v_before timestamptz;
 	v_last_end timestamptz;
 	v_tpos numeric;
 	v_note text;
@@ -950,27 +948,15 @@ BEGIN
 	END IF;
 
 	/*
-	 * step 1: the bars that had ended by as_of, oldest first.  That is
-	 * bar_end(ts) <= as_of, put as a bound on ts for the index: an
-	 * intraday bar started by as_of minus its size; a daily bar's session
-	 * date is at most the last date whose close came by as_of, so it
-	 * started before midnight after that date (in the exchange's zone).
-	 * recent_bars takes the newest by one scan of the key, oldest first.
+	 * step 1: the bars that had ended by as_of (bars_ended_by), oldest
+	 * first; recent_bars takes the newest by one scan of the key
 	 */
 	v_t := clock_timestamp();
-	IF p_s.bar_size >= interval '1 day' THEN
-		v_local := p_as_of AT TIME ZONE v_inst.time_zone;
-		v_before := ((v_local::date
-					  - CASE WHEN v_local::time >= v_inst.session_close
-							 THEN 0 ELSE 1 END + 1)::timestamp)
-					AT TIME ZONE v_inst.time_zone;
-	ELSE
-		v_before := p_as_of - p_s.bar_size + interval '1 microsecond';
-	END IF;
 	SELECT b.ts, b.open, b.high, b.low, b.close, b.volume, b.bars
 	INTO v_ts, v_o, v_h, v_l, v_c, v_v, v_n
 	FROM pgtrade.recent_bars(p_s.instrument_id, p_s.bar_size,
-		least(v_before, p_as_of + interval '1 microsecond'),
+		pgtrade.bars_ended_by(p_as_of, p_s.bar_size, v_inst.time_zone,
+							  v_inst.session_close),
 		p_s.bars_needed * 2) b;
 	PERFORM pgtrade.record_step(p_run, 1, 'load_bars', v_t,
 		jsonb_build_object('symbol', v_inst.symbol, 'bar_size',
@@ -1476,8 +1462,9 @@ BEGIN
 			WHEN p_now - s.next_run_at > s.grace AND NOT s.catch_up
 				THEN 'missed'
 			WHEN m.market IS NULL THEN 'run'
-			ELSE CASE CASE h.hours WHEN 'open' THEN m.market -> 'is_open'
-								   ELSE m.market -> 'trading_day' END
+			ELSE CASE CASE h.hours
+						  WHEN 'open' THEN m.market -> 'is_open'
+						  ELSE m.market -> 'trading_day' END
 				WHEN 'true' THEN 'run'
 				WHEN 'false' THEN 'closed'
 				/* the calendar has run out: run_market_step alerts */
@@ -1485,21 +1472,13 @@ BEGIN
 				END
 			END AS pre
 		OFFSET 0) a
-	/* the bars that had ended by now, bounded as run_steps bounds them */
-	CROSS JOIN LATERAL (
-		SELECT p_now AT TIME ZONE i.time_zone AS local) l
-	CROSS JOIN LATERAL (
-		SELECT CASE WHEN s.bar_size >= interval '1 day'
-			THEN ((l.local::date
-				   - CASE WHEN l.local::time >= i.session_close THEN 0 ELSE 1 END
-				   + 1)::timestamp) AT TIME ZONE i.time_zone
-			ELSE p_now - s.bar_size + interval '1 microsecond'
-			END AS before) c
 	CROSS JOIN LATERAL (
 		SELECT r.ts, r.open AS o, r.high AS h, r.low AS l, r.close AS c,
 			   r.volume AS v, r.bars AS n
+		/* the bars that had ended by now, as run_steps reads them */
 		FROM pgtrade.recent_bars(s.instrument_id, s.bar_size,
-			least(c.before, p_now + interval '1 microsecond'),
+			pgtrade.bars_ended_by(p_now, s.bar_size, i.time_zone,
+								  i.session_close),
 			CASE WHEN a.pre = 'run' AND k.builtin
 				THEN s.bars_needed * 2 ELSE 0 END) r) b
 	CROSS JOIN LATERAL (
@@ -1745,8 +1724,7 @@ LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
 DECLARE
-	v_now timestamptz := coalesce(run_due.now,
-										 pg_catalog.clock_timestamp());
+	v_now timestamptz := coalesce(run_due.now, pg_catalog.clock_timestamp());
 	v_started timestamptz := pg_catalog.clock_timestamp();
 	v_left bigint[];
 	v_id bigint;
@@ -1759,7 +1737,7 @@ BEGIN
 		RAISE EXCEPTION 'run_due cannot run ahead of the clock'
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = pg_catalog.format('now %s, clock %s.', v_now,
-											  pg_catalog.clock_timestamp());
+						pg_catalog.clock_timestamp());
 	END IF;
 	/*
 	 * Every strategy due, however many, for up to 50 seconds; what is

@@ -217,6 +217,8 @@ SELECT set_eq(
 		('function pgtrade.decision_reason(text,numeric,numeric,numeric,'
 		 'boolean)'),
 		('type pgtrade.run_probe'),
+		('function pgtrade.bars_ended_by(timestamp with time zone,interval,'
+		 'text,time without time zone)'),
 		('table pgtrade.backtest'),
 		('sequence pgtrade.backtest_backtest_id_seq'),
 		('table pgtrade.backtest_trade'),
