@@ -351,9 +351,19 @@ COMMENT ON FUNCTION pgtrade.day_order_count(text, bigint, bigint) IS
  * order no max_position limit covers is refused, and so is an order a
  * value or price limit covers when there is no price to check it with.
  * Values are numeric throughout; a bar's close enters as numeric.
+ *
+ * p_state, when given, is a simulated account for backtests: the checks
+ * are the same, but what they read from the tables (position, open
+ * orders, the latest close, the day's orders and P&L) comes from its
+ * keys instead: position, open_buys, open_sells, mark, open_orders (the
+ * open orders besides this one), orders_today (accepted today besides
+ * this one), day_realized, day_unrealized, and at (the simulated time).
+ * A kill switch is an operator's act on live trading, not a limit of the
+ * strategy, so it is not applied to a simulation (the check says so).
  */
 CREATE FUNCTION pgtrade.risk_check(p_order pgtrade.orders, p_halted boolean,
-	p_halt_reason text, p_modify boolean DEFAULT false)
+	p_halt_reason text, p_modify boolean DEFAULT false,
+	p_state jsonb DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -390,10 +400,17 @@ BEGIN
 						   coalesce(p_halt_reason, 'no reason given'));
 	END IF;
 
-	v_pos := pgtrade.position_quantity(p_order.account_id,
-									   p_order.instrument_id);
-	SELECT * INTO v_open FROM pgtrade.open_side_quantities(
-		p_order.account_id, p_order.instrument_id, p_order.order_id);
+	IF p_state IS NULL THEN
+		v_pos := pgtrade.position_quantity(p_order.account_id,
+										   p_order.instrument_id);
+		SELECT * INTO v_open FROM pgtrade.open_side_quantities(
+			p_order.account_id, p_order.instrument_id, p_order.order_id);
+	ELSE
+		v_pos := coalesce((p_state ->> 'position')::numeric, 0);
+		SELECT coalesce((p_state ->> 'open_buys')::numeric, 0) AS buys,
+			   coalesce((p_state ->> 'open_sells')::numeric, 0) AS sells
+		INTO v_open;
+	END IF;
 	/*
 	 * What this order adds to its side: its unfilled rest (all of it for
 	 * a new order; a modification's new quantity less its fills), and in
@@ -431,12 +448,18 @@ BEGIN
 		IF NOT v_mark_known AND (v_lim.max_order_notional IS NOT NULL
 				OR v_lim.max_position_notional IS NOT NULL
 				OR v_lim.price_collar_pct IS NOT NULL) THEN
-			v_mark := pgtrade.latest_close(p_order.instrument_id);
+			v_mark := CASE WHEN p_state IS NULL
+				THEN pgtrade.latest_close(p_order.instrument_id)
+				ELSE (p_state ->> 'mark')::numeric END;
 			v_mark_known := true;
 			SELECT i.symbol INTO v_symbol FROM pgtrade.instrument i
 			WHERE i.instrument_id = p_order.instrument_id;
 		END IF;
-		IF v_lim.kill_switch THEN
+		IF v_lim.kill_switch AND p_state IS NOT NULL THEN
+			v_checks := v_checks || jsonb_build_object('check', 'kill_switch',
+				'passed', true, 'limit_id', v_lim.limit_id,
+				'note', 'not applied to a simulation');
+		ELSIF v_lim.kill_switch THEN
 			v_checks := v_checks || jsonb_build_object('check', 'kill_switch',
 				'passed', false, 'limit_id', v_lim.limit_id,
 				'note', v_lim.note);
@@ -525,8 +548,10 @@ BEGIN
 			END IF;
 		END IF;
 		IF v_lim.max_open_orders IS NOT NULL AND NOT p_modify THEN
-			v_count := pgtrade.open_order_count(p_order.account_id,
-				v_lim.strategy_id, p_order.order_id) + 1;
+			v_count := CASE WHEN p_state IS NULL
+				THEN pgtrade.open_order_count(p_order.account_id,
+					v_lim.strategy_id, p_order.order_id)
+				ELSE coalesce((p_state ->> 'open_orders')::bigint, 0) END + 1;
 			v_checks := v_checks || jsonb_build_object(
 				'check', 'max_open_orders', 'limit_id', v_lim.limit_id,
 				'limit', v_lim.max_open_orders, 'open_orders', v_count,
@@ -538,8 +563,10 @@ BEGIN
 			END IF;
 		END IF;
 		IF v_lim.max_orders_per_day IS NOT NULL AND NOT p_modify THEN
-			v_count := pgtrade.day_order_count(p_order.account_id,
-				v_lim.strategy_id, p_order.order_id) + 1;
+			v_count := CASE WHEN p_state IS NULL
+				THEN pgtrade.day_order_count(p_order.account_id,
+					v_lim.strategy_id, p_order.order_id)
+				ELSE coalesce((p_state ->> 'orders_today')::bigint, 0) END + 1;
 			v_checks := v_checks || jsonb_build_object(
 				'check', 'max_orders_per_day', 'limit_id', v_lim.limit_id,
 				'limit', v_lim.max_orders_per_day, 'orders_today', v_count,
@@ -553,10 +580,19 @@ BEGIN
 		END IF;
 		IF v_lim.max_daily_loss IS NOT NULL THEN
 			/* a strategy's scope is its instrument's position */
-			SELECT * INTO v_pnl FROM pgtrade.account_day_pnl(
-				p_order.account_id,
-				CASE WHEN v_lim.strategy_id IS NOT NULL
-					 THEN p_order.instrument_id END);
+			IF p_state IS NULL THEN
+				SELECT * INTO v_pnl FROM pgtrade.account_day_pnl(
+					p_order.account_id,
+					CASE WHEN v_lim.strategy_id IS NOT NULL
+						 THEN p_order.instrument_id END);
+			ELSE
+				SELECT coalesce((p_state ->> 'day_realized')::numeric, 0)
+						   AS realized,
+					   coalesce((p_state ->> 'day_unrealized')::numeric, 0)
+						   AS unrealized,
+					   '{}'::text[] AS unmarked
+				INTO v_pnl;
+			END IF;
 			v_pnl.realized := trim_scale(v_pnl.realized);
 			v_pnl.unrealized := trim_scale(v_pnl.unrealized);
 			v_loss := trim_scale(-(v_pnl.realized + v_pnl.unrealized));
@@ -638,14 +674,17 @@ BEGIN
 		'checks', v_checks,
 		'asked_by', CASE WHEN current_setting('role') = 'none' THEN session_user
 						 ELSE current_setting('role') END,
-		'at', clock_timestamp());
+		'at', coalesce((p_state ->> 'at')::timestamptz, clock_timestamp()))
+		|| CASE WHEN p_state IS NULL THEN '{}'::jsonb
+				ELSE '{"simulated": true}' END;
 END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.risk_check(pgtrade.orders, boolean,
-	text, boolean) FROM PUBLIC;
+	text, boolean, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.risk_check(pgtrade.orders, boolean, text,
-	boolean) IS
-	'Internal to the risk gate: evaluates every limit covering an order.';
+	boolean, jsonb) IS
+	'Internal to the risk gate and to backtests: evaluates every limit '
+	'covering an order, against the tables or a simulated account.';
 
 CREATE FUNCTION pgtrade.orders_gate()
 RETURNS trigger

@@ -227,9 +227,9 @@ BEGIN
 			'pgtrade.register_kind(text, regprocedure, regprocedure, '
 			'text)'::regprocedure,
 			'pgtrade.backtest(text, timestamptz, timestamptz, numeric, '
-			'numeric, numeric, jsonb, boolean)'::regprocedure,
+			'numeric, numeric, jsonb, boolean, boolean)'::regprocedure,
 			'pgtrade.backtest_sweep(text, timestamptz, timestamptz, jsonb, '
-			'numeric, numeric, numeric)'::regprocedure)
+			'numeric, numeric, numeric, boolean)'::regprocedure)
 		AND has_function_privilege(v_role, p.oid, 'EXECUTE')
 	LIMIT 1;
 	RETURN v_what;

@@ -10,6 +10,13 @@
  * trader), with a commission per unit.  It touches no order, fill or
  * position: it writes only its own tables, and only when asked to keep
  * its result.
+ *
+ * Each order a backtest would place meets the risk gate's own checks
+ * (risk_check) against the account's risk limits as they stand now and
+ * a simulated account: the backtest's position, average cost and P&L,
+ * the close it decides at as the mark, and the orders it placed that
+ * trading day.  A refused order is not filled and the next close decides
+ * again, as a live run would.
  */
 
 CREATE TABLE pgtrade.backtest (
@@ -25,6 +32,8 @@ CREATE TABLE pgtrade.backtest (
 	slippage_bps	numeric NOT NULL,
 	bars			integer NOT NULL,
 	trades			integer NOT NULL,
+	refused			integer NOT NULL DEFAULT 0,
+	risk			boolean NOT NULL DEFAULT true,
 	final_equity	numeric NOT NULL,
 	total_return	numeric NOT NULL,
 	cagr			numeric,
@@ -41,6 +50,10 @@ CREATE TABLE pgtrade.backtest (
 );
 COMMENT ON TABLE pgtrade.backtest IS
 	'Backtests kept with store => true: what was tested and its summary.';
+COMMENT ON COLUMN pgtrade.backtest.refused IS
+	'Orders the risk limits refused (they were not filled).';
+COMMENT ON COLUMN pgtrade.backtest.risk IS
+	'Whether the account''s risk limits were applied.';
 
 CREATE TABLE pgtrade.backtest_trade (
 	backtest_id		bigint NOT NULL
@@ -69,11 +82,15 @@ CREATE TABLE pgtrade.backtest_decision (
 	target_position	numeric,
 	position		numeric NOT NULL,
 	evaluation		jsonb NOT NULL,
+	risk_verdict	jsonb,
 	PRIMARY KEY (backtest_id, as_of)
 );
 COMMENT ON TABLE pgtrade.backtest_decision IS
 	'A kept backtest''s decisions, one per bar close: the evaluator''s '
 	'answer as a live run records it in its evaluate step.';
+COMMENT ON COLUMN pgtrade.backtest_decision.risk_verdict IS
+	'The risk checks'' verdict on the order this close decided, as the '
+	'gate records it in orders.risk_verdict; NULL when no order.';
 
 /* kept backtests are the users' data: pg_dump keeps them */
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.backtest', '');
@@ -89,14 +106,16 @@ SELECT pg_catalog.pg_extension_config_dump('pgtrade.backtest_decision', '');
  * within (what the last close decides is not filled).  capital
  * defaults to the strategy's, else 100,000.  It returns the summary and
  * the trades (as JSON); with store => true it keeps them, with the
- * decisions, and returns the id.
+ * decisions, and returns the id.  risk => false leaves the risk limits
+ * out.
  */
 CREATE FUNCTION pgtrade.backtest(strategy text, from_ts timestamptz,
 	to_ts timestamptz, capital numeric DEFAULT NULL,
 	commission numeric DEFAULT 0, slippage_bps numeric DEFAULT 0,
-	params jsonb DEFAULT NULL, store boolean DEFAULT false)
+	params jsonb DEFAULT NULL, store boolean DEFAULT false,
+	risk boolean DEFAULT true)
 RETURNS TABLE (backtest_id bigint, bars integer, trades integer,
-	final_equity numeric, total_return numeric, cagr numeric,
+	refused integer, final_equity numeric, total_return numeric, cagr numeric,
 	sharpe double precision, sortino double precision,
 	max_drawdown numeric, drawdown_peak timestamptz,
 	drawdown_trough timestamptz, win_rate numeric, profit_factor numeric,
@@ -151,6 +170,15 @@ DECLARE
 	v_ppy float8;
 	v_years float8;
 	v_caller name;
+	v_order pgtrade.orders;
+	v_verdict jsonb;
+	v_acct_tz text;
+	v_day date;
+	v_fill_day date;
+	v_day_real numeric := 0;
+	v_order_day date;
+	v_day_orders integer := 0;
+	v_refused integer := 0;
 	i integer;
 BEGIN
 	SELECT * INTO v_s FROM pgtrade.strategy s WHERE s.name = strategy;
@@ -159,6 +187,10 @@ BEGIN
 			USING ERRCODE = 'undefined_object';
 	END IF;
 	PERFORM pgtrade.require_account(v_s.account_id);
+	IF risk IS NULL THEN
+		RAISE EXCEPTION 'risk must be true or false'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	IF from_ts IS NULL OR to_ts IS NULL OR NOT isfinite(from_ts)
 		OR NOT isfinite(to_ts) OR from_ts > to_ts THEN
 		RAISE EXCEPTION 'a backtest needs finite from_ts <= to_ts'
@@ -193,6 +225,8 @@ BEGIN
 	WHERE i.instrument_id = v_s.instrument_id;
 	SELECT * INTO STRICT v_kind FROM pgtrade.strategy_kind k
 	WHERE k.name = v_s.kind;
+	SELECT a.time_zone INTO STRICT v_acct_tz FROM pgtrade.account a
+	WHERE a.account_id = v_s.account_id;
 
 	/* every bar up to to_ts: those before from_ts warm the indicators */
 	SELECT array_agg(b.ts ORDER BY b.ts), array_agg(b.open ORDER BY b.ts),
@@ -222,6 +256,12 @@ BEGIN
 			v_price := pgtrade.paper_price(v_side, v_o[i]::numeric,
 				slippage_bps, v_inst.tick_size);
 			v_fee := abs(v_pending) * commission;
+			/* the day's realized P&L starts over on a new trading day */
+			v_fill_day := (v_ts[i] AT TIME ZONE v_acct_tz)::date;
+			IF v_fill_day IS DISTINCT FROM v_day THEN
+				v_day := v_fill_day;
+				v_day_real := v_real;
+			END IF;
 			v_step := pgtrade.position_step(v_pos, v_avg, v_real, v_side,
 				abs(v_pending), v_price);
 			v_pnl := v_step.realized_pnl - v_real - v_fee;
@@ -280,13 +320,53 @@ BEGIN
 					END, v_pos, 0, v_equity) z;
 			v_tpos := coalesce(v_tpos, v_pos);
 		END IF;
+		/*
+		 * The order it would place meets the risk checks as the gate
+		 * would put them to it at this close.
+		 */
+		v_verdict := NULL;
+		IF v_tpos <> v_pos AND risk THEN
+			v_order := NULL;
+			v_order.account_id := v_s.account_id;
+			v_order.instrument_id := v_s.instrument_id;
+			v_order.strategy_id := v_s.strategy_id;
+			v_order.side := CASE WHEN v_tpos > v_pos THEN 'buy' ELSE 'sell' END;
+			v_order.quantity := abs(v_tpos - v_pos);
+			v_order.filled_quantity := 0;
+			v_order.order_type := v_s.order_type;
+			IF v_s.order_type = 'limit' THEN
+				v_order.limit_price := v_c[i]::numeric + CASE v_order.side
+					WHEN 'buy' THEN v_s.limit_offset ELSE -v_s.limit_offset END;
+			END IF;
+			IF (v_end AT TIME ZONE v_acct_tz)::date IS DISTINCT FROM v_order_day
+			THEN
+				v_order_day := (v_end AT TIME ZONE v_acct_tz)::date;
+				v_day_orders := 0;
+			END IF;
+			v_verdict := pgtrade.risk_check(v_order, false, NULL, false,
+				jsonb_build_object('position', v_pos, 'open_buys', 0,
+					'open_sells', 0, 'mark', v_c[i]::numeric,
+					'open_orders', 0, 'orders_today', v_day_orders,
+					'day_realized', CASE WHEN v_day = v_order_day
+						THEN v_real - v_day_real ELSE 0 END,
+					'day_unrealized', CASE WHEN v_pos <> 0
+						THEN v_pos * (v_c[i]::numeric - v_avg) ELSE 0 END,
+					'at', v_end));
+			IF (v_verdict ->> 'passed')::boolean THEN
+				v_day_orders := v_day_orders + 1;
+			ELSE
+				v_refused := v_refused + 1;
+			END IF;
+		END IF;
 		IF store THEN
 			v_decisions := v_decisions || jsonb_build_object('as_of', v_end,
 				'target', v_target, 'target_position', v_tpos,
-				'position', v_pos, 'evaluation', v_out);
+				'position', v_pos, 'evaluation', v_out,
+				'risk_verdict', v_verdict);
 		END IF;
 		/* what the last close decides has no next open: it is not filled */
-		IF v_tpos <> v_pos THEN
+		IF v_tpos <> v_pos AND coalesce((v_verdict ->> 'passed')::boolean, true)
+		THEN
 			v_pending := v_tpos - v_pos;
 			v_pending_at := v_end;
 		END IF;
@@ -298,6 +378,7 @@ BEGIN
 			v_inst.symbol, from_ts, to_ts;
 	END IF;
 	trades := jsonb_array_length(v_trades);
+	refused := v_refused;
 	final_equity := coalesce(v_prev_equity, v_s.capital);
 	total_return := final_equity / v_s.capital - 1;
 	v_years := extract(epoch FROM v_last - v_first) / (365.25 * 86400);
@@ -318,11 +399,11 @@ BEGIN
 	IF store THEN
 		INSERT INTO pgtrade.backtest AS t (strategy_id, kind, params, sizing,
 			from_ts, to_ts, capital, commission, slippage_bps, bars, trades,
-			final_equity, total_return, cagr, sharpe, sortino, max_drawdown,
+			refused, risk, final_equity, total_return, cagr, sharpe, sortino, max_drawdown,
 			drawdown_peak, drawdown_trough, win_rate, profit_factor, exposure)
 		VALUES (v_s.strategy_id, v_s.kind, v_s.params, v_s.sizing, from_ts,
 			to_ts, v_s.capital, commission, slippage_bps, bars, trades,
-			final_equity, total_return, cagr, sharpe, sortino, max_drawdown,
+			refused, risk, final_equity, total_return, cagr, sharpe, sortino, max_drawdown,
 			drawdown_peak, drawdown_trough, win_rate, profit_factor, exposure)
 		RETURNING t.backtest_id INTO backtest_id;
 		INSERT INTO pgtrade.backtest_trade (backtest_id, trade_no, decided_at,
@@ -335,20 +416,22 @@ BEGIN
 			(x.t ->> 'realized_pnl')::numeric
 		FROM jsonb_array_elements(v_trades) WITH ORDINALITY x(t, n);
 		INSERT INTO pgtrade.backtest_decision (backtest_id, as_of, target,
-			target_position, position, evaluation)
+			target_position, position, evaluation, risk_verdict)
 		SELECT backtest_id, (d ->> 'as_of')::timestamptz,
 			(d ->> 'target')::numeric, (d ->> 'target_position')::numeric,
-			(d ->> 'position')::numeric, d -> 'evaluation'
+			(d ->> 'position')::numeric, d -> 'evaluation',
+			nullif(d -> 'risk_verdict', 'null')
 		FROM jsonb_array_elements(v_decisions) d;
 	END IF;
 	RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION pgtrade.backtest(text, timestamptz, timestamptz, numeric,
-	numeric, numeric, jsonb, boolean) IS
+	numeric, numeric, jsonb, boolean, boolean) IS
 	'Backtests a strategy (or its kind with other params) over stored '
 	'bars: decisions at each close in [from_ts, to_ts] by its own '
-	'evaluator and sizing, fills at the next open with slippage (basis '
+	'evaluator and sizing, orders through the account''s risk limits '
+	'(unless risk => false), fills at the next open with slippage (basis '
 	'points, rounded to the tick) and a commission per unit; returns the '
 	'summary and the trades, and keeps them with store => true.';
 
@@ -359,9 +442,10 @@ COMMENT ON FUNCTION pgtrade.backtest(text, timestamptz, timestamptz, numeric,
  */
 CREATE FUNCTION pgtrade.backtest_sweep(strategy text, from_ts timestamptz,
 	to_ts timestamptz, grid jsonb, capital numeric DEFAULT NULL,
-	commission numeric DEFAULT 0, slippage_bps numeric DEFAULT 0)
+	commission numeric DEFAULT 0, slippage_bps numeric DEFAULT 0,
+	risk boolean DEFAULT true)
 RETURNS TABLE (params jsonb, bars integer, trades integer,
-	final_equity numeric, total_return numeric, cagr numeric,
+	refused integer, final_equity numeric, total_return numeric, cagr numeric,
 	sharpe double precision, sortino double precision,
 	max_drawdown numeric, win_rate numeric, profit_factor numeric,
 	exposure numeric)
@@ -407,16 +491,17 @@ BEGIN
 	END LOOP;
 	FOREACH v_c IN ARRAY v_combos LOOP
 		RETURN QUERY
-			SELECT v_base || v_c, b.bars, b.trades, b.final_equity,
+			SELECT v_base || v_c, b.bars, b.trades, b.refused, b.final_equity,
 				b.total_return, b.cagr, b.sharpe, b.sortino, b.max_drawdown,
 				b.win_rate, b.profit_factor, b.exposure
 			FROM pgtrade.backtest(backtest_sweep.strategy, from_ts, to_ts,
-				capital, commission, slippage_bps, v_base || v_c) b;
+				capital, commission, slippage_bps, v_base || v_c, false,
+				backtest_sweep.risk) b;
 	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION pgtrade.backtest_sweep(text, timestamptz, timestamptz,
-	jsonb, numeric, numeric, numeric) IS
+	jsonb, numeric, numeric, numeric, boolean) IS
 	'Backtests every combination of a grid of params ({"fast": [5, 10], '
 	'"slow": [20, 50]}) merged into the strategy''s, one row each.';
 

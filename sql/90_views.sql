@@ -123,9 +123,9 @@ $grants$;
 GRANT SELECT ON ALL TABLES IN SCHEMA pgtrade TO pgtrade_reader,
 	pgtrade_trader, pgtrade_admin;
 GRANT EXECUTE ON FUNCTION pgtrade.backtest(text, timestamptz, timestamptz,
-		numeric, numeric, numeric, jsonb, boolean),
+		numeric, numeric, numeric, jsonb, boolean, boolean),
 	pgtrade.backtest_sweep(text, timestamptz, timestamptz, jsonb, numeric,
-		numeric, numeric)
+		numeric, numeric, boolean)
 	TO pgtrade_reader, pgtrade_trader, pgtrade_admin;
 GRANT EXECUTE ON FUNCTION pgtrade.instrument_id(text),
 	pgtrade.strategy_performance(text),

@@ -199,7 +199,7 @@ SELECT set_eq(
 		('function pgtrade.record_unknown(bigint,text)'),
 		('function pgtrade.remove_risk_limit(text,text,bigint)'),
 		('function pgtrade.resolve_unknown(bigint,text,text)'),
-		('function pgtrade.risk_check(pgtrade.orders,boolean,text,boolean)'),
+		('function pgtrade.risk_check(pgtrade.orders,boolean,text,boolean,jsonb)'),
 		('function pgtrade.risk_limit_audit()'),
 		('function pgtrade.rsi(double precision,bigint)'),
 		('function pgtrade.rsi(double precision[],integer)'),
@@ -224,9 +224,10 @@ SELECT set_eq(
 		('table pgtrade.backtest_trade'),
 		('table pgtrade.backtest_decision'),
 		('function pgtrade.backtest(text,timestamp with time zone,'
-		 'timestamp with time zone,numeric,numeric,numeric,jsonb,boolean)'),
+		 'timestamp with time zone,numeric,numeric,numeric,jsonb,boolean,'
+		 'boolean)'),
 		('function pgtrade.backtest_sweep(text,timestamp with time zone,'
-		 'timestamp with time zone,jsonb,numeric,numeric,numeric)'),
+		 'timestamp with time zone,jsonb,numeric,numeric,numeric,boolean)'),
 		('function pgtrade.kind_target(text,jsonb)'),
 		('function pgtrade.evaluate_kind(pgtrade.strategy_kind,jsonb,text,'
 		 'timestamp with time zone[],double precision[],double precision[],'

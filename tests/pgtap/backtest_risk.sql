@@ -1,0 +1,159 @@
+-- backtest_risk.sql: a backtest's orders meet the risk limits of the
+-- account as the gate would put them, against the backtest's own
+-- position and P&L.  Every figure is worked out by hand in the comments.
+\ir preamble.psql
+SELECT plan(16);
+
+SET LOCAL timezone = 'UTC';
+
+-- sma_cross 1/2 (needs 3 bars) is long when a close is above the one
+-- before, flat when below.  10 shares, no commission, capital 1000.
+--   day  open close  decision at the close
+--   d1    10   10    too few bars
+--   d2    10   11    too few bars
+--   d3    11   12    long: buy 10 at the d4 open (12)
+--   d4    12   13    long, held: 10 at 12
+--   d5    13   11    flat: sell 10 at the d6 open (9), realizing -30
+--   d6     9   12    long: buy, on a day that has lost 30
+--   d7    12   13    long
+--   d8    14   14    long
+SELECT pgtrade.add_instrument('TAPBR', 990501) \g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPBR'), '1 day',
+	(d::timestamp AT TIME ZONE 'America/New_York'), o, greatest(o, c) + 1,
+	least(o, c) - 1, c, 1000
+FROM (VALUES ('2024-03-04'::date, 10, 10), ('2024-03-05', 10, 11),
+			 ('2024-03-06', 11, 12), ('2024-03-07', 12, 13),
+			 ('2024-03-08', 13, 11), ('2024-03-11', 9, 12),
+			 ('2024-03-12', 12, 13), ('2024-03-13', 14, 14)) v(d, o, c);
+SELECT pgtrade.add_account(a) FROM unnest(ARRAY['TAPBR1', 'TAPBR2', 'TAPBR3',
+	'TAPBR4']) a \g /dev/null
+SELECT pgtrade.create_strategy('tap_br' || n, 'sma_cross', 'TAPBR',
+	'TAPBR' || n, '{"fast": 1, "slow": 2}', 10, max_bar_age => '100 years',
+	market_hours => 'always')
+FROM generate_series(1, 4) n \g /dev/null
+
+-- TAPBR1 has no limit at all: the gate refuses every order (no
+-- max_position covers the account), so the buys at d3, d4 (still flat),
+-- d6, d7 and d8 are refused; d5 wants flat and is flat.
+CREATE TEMP TABLE tap_r1 AS
+SELECT * FROM pgtrade.backtest('tap_br1', '2024-03-01', '2024-03-14',
+	capital => 1000, store => true);
+SELECT results_eq($$SELECT bars, trades, refused, final_equity FROM tap_r1$$,
+	$$VALUES (8, 0, 5, 1000::numeric)$$,
+	'no max_position limit: five orders refused, nothing traded');
+SELECT is((SELECT d.risk_verdict ->> 'reason' FROM pgtrade.backtest_decision d
+	JOIN tap_r1 USING (backtest_id) WHERE d.as_of = '2024-03-06 21:00+00'),
+	'no max_position limit covers account TAPBR1; set one with pgtrade.set_risk_limit()',
+	'the refusal keeps the gate''s reason');
+SELECT is((SELECT count(*)::int FROM pgtrade.backtest_decision d
+	JOIN tap_r1 USING (backtest_id) WHERE d.risk_verdict IS NULL), 3,
+	'closes that place no order have no verdict (d1, d2, d5)');
+
+-- risk => false: the strategy bare.  buy 10 at 12 (d4), sell 10 at 9
+-- (d6), buy 10 at 12 (d7): cash 1000 - 120 + 90 - 120 = 850, equity at
+-- the d8 close 850 + 140 = 990.
+SELECT results_eq($$SELECT trades, refused, final_equity
+	FROM pgtrade.backtest('tap_br1', '2024-03-01', '2024-03-14',
+		capital => 1000, risk => false)$$,
+	$$VALUES (3, 0, 990::numeric)$$,
+	'risk => false applies no limit: three trades, 990');
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_br1', '2024-03-01',
+	'2024-03-14', risk => NULL)$$, '22023', 'risk must be true or false',
+	'risk NULL is refused');
+
+-- TAPBR2: max_daily_loss 25.  At the d6 close the day has realized
+-- 10 x (9 - 12) = -30 and holds nothing: a loss of 30 has reached 25, so
+-- the buy is refused; d7 is a new day (realized 0) and buys at the d8
+-- open (14): cash 1000 - 120 + 90 - 140 = 830, equity 830 + 140 = 970.
+SELECT pgtrade.set_risk_limit('TAPBR2', max_position => 100,
+	max_daily_loss => 25) \g /dev/null
+CREATE TEMP TABLE tap_r2 AS
+SELECT * FROM pgtrade.backtest('tap_br2', '2024-03-01', '2024-03-14',
+	capital => 1000, store => true);
+SELECT results_eq($$SELECT trades, refused, final_equity FROM tap_r2$$,
+	$$VALUES (3, 1, 970::numeric)$$,
+	'max_daily_loss 25: the d6 buy is refused, d7''s fills at 14');
+SELECT results_eq($$SELECT c ->> 'realized', c ->> 'unrealized', c ->> 'loss',
+		c ->> 'passed'
+	FROM pgtrade.backtest_decision d JOIN tap_r2 USING (backtest_id),
+		jsonb_array_elements(d.risk_verdict -> 'checks') c
+	WHERE c ->> 'check' = 'max_daily_loss' ORDER BY d.as_of$$,
+	$$VALUES ('0', '0', '0', 'true'),
+			 ('0', '-10', '10', 'true'),
+			 ('-30', '0', '30', 'false'),
+			 ('0', '0', '0', 'true')$$,
+	'the day''s P&L as the gate saw it: flat at d3; at d5 long 10 at 12 '
+	'marked at 11; at d6 the sale''s -30; d7 a new day');
+SELECT is((SELECT d.risk_verdict ->> 'reason' FROM pgtrade.backtest_decision d
+	JOIN tap_r2 USING (backtest_id) WHERE d.as_of = '2024-03-11 20:00+00'),
+	'the day''s loss 30 (realized -30, unrealized 0) has reached the limit of '
+	'25; only orders that reduce exposure pass',
+	'the d6 refusal, in the gate''s words');
+
+-- max_daily_loss 50 lets the d6 buy through: 990 as without limits
+SELECT pgtrade.set_risk_limit('TAPBR2', max_daily_loss => 50) \g /dev/null
+SELECT results_eq($$SELECT trades, refused, final_equity
+	FROM pgtrade.backtest('tap_br2', '2024-03-01', '2024-03-14',
+		capital => 1000)$$,
+	$$VALUES (3, 0, 990::numeric)$$,
+	'max_daily_loss 50: the d6 buy passes at a loss of 30');
+
+-- TAPBR3: limit orders 1 away from the close, a 5% collar.  Each buy's
+-- limit is close + 1: 1/12 = 8.3333%, 1/13 = 7.6923%, 1/14 = 7.1429%,
+-- all beyond 5%: every one of the five is refused.
+SELECT pgtrade.set_risk_limit('TAPBR3', max_position => 100,
+	price_collar_pct => 5) \g /dev/null
+UPDATE pgtrade.strategy SET order_type = 'limit', limit_offset = 1
+WHERE name = 'tap_br3';
+CREATE TEMP TABLE tap_r3 AS
+SELECT * FROM pgtrade.backtest('tap_br3', '2024-03-01', '2024-03-14',
+	capital => 1000, store => true);
+SELECT results_eq($$SELECT trades, refused FROM tap_r3$$,
+	$$VALUES (0, 5)$$, 'a 5% collar refuses limits 7% to 8% away');
+SELECT results_eq($$SELECT (c ->> 'price')::numeric, (c ->> 'reference')::numeric,
+		(c ->> 'deviation_pct')::numeric
+	FROM pgtrade.backtest_decision d JOIN tap_r3 USING (backtest_id),
+		jsonb_array_elements(d.risk_verdict -> 'checks') c
+	WHERE c ->> 'check' = 'price_collar' ORDER BY d.as_of$$,
+	$$VALUES (13::numeric, 12::numeric, 8.3333), (14, 13, 7.6923),
+			 (13, 12, 8.3333), (14, 13, 7.6923), (15, 14, 7.1429)$$,
+	'each limit price against the close it was decided at');
+-- a 10% collar lets them all through: 990 as without limits
+SELECT pgtrade.set_risk_limit('TAPBR3', price_collar_pct => 10) \g /dev/null
+SELECT results_eq($$SELECT trades, refused, final_equity
+	FROM pgtrade.backtest('tap_br3', '2024-03-01', '2024-03-14',
+		capital => 1000)$$,
+	$$VALUES (3, 0, 990::numeric)$$, 'a 10% collar refuses none');
+
+-- TAPBR4: max_position 5 refuses the buys of 10; its kill switch, an
+-- operator's act on live trading, does not stop a simulation.
+SELECT pgtrade.set_risk_limit('TAPBR4', max_position => 5) \g /dev/null
+SELECT results_eq($$SELECT trades, refused FROM pgtrade.backtest('tap_br4',
+		'2024-03-01', '2024-03-14')$$,
+	$$VALUES (0, 5)$$, 'max_position 5 refuses buys of 10');
+SELECT pgtrade.set_risk_limit('TAPBR4', max_position => 10) \g /dev/null
+SELECT pgtrade.set_trading_enabled(false, 'TAPBR4') \g /dev/null
+SELECT results_eq($$SELECT trades, refused, final_equity
+	FROM pgtrade.backtest('tap_br4', '2024-03-01', '2024-03-14',
+		capital => 1000)$$,
+	$$VALUES (3, 0, 990::numeric)$$,
+	'max_position 10 passes; the kill switch is not applied');
+-- the live gate still honours it
+SELECT is((SELECT o.status FROM pgtrade.place_order('TAPBR4', 'TAPBR', 'buy', 1) o),
+	'refused', 'the live gate refuses the same account''s order');
+
+-- a sweep passes risk on to each backtest
+SELECT results_eq($$SELECT refused, trades
+	FROM pgtrade.backtest_sweep('tap_br1', '2024-03-01', '2024-03-14',
+		'{"slow": [2]}')
+	UNION ALL
+	SELECT refused, trades
+	FROM pgtrade.backtest_sweep('tap_br1', '2024-03-01', '2024-03-14',
+		'{"slow": [2]}', risk => false)$$,
+	$$VALUES (5, 0), (0, 3)$$,
+	'a sweep applies the limits, or not with risk => false');
+
+SELECT * FROM finish();
+ROLLBACK;
