@@ -399,12 +399,12 @@ BEGIN
 	IF store THEN
 		INSERT INTO pgtrade.backtest AS t (strategy_id, kind, params, sizing,
 			from_ts, to_ts, capital, commission, slippage_bps, bars, trades,
-			refused, risk, final_equity, total_return, cagr, sharpe, sortino, max_drawdown,
-			drawdown_peak, drawdown_trough, win_rate, profit_factor, exposure)
+			refused, risk, final_equity, total_return, cagr, sharpe, sortino,
+			max_drawdown, drawdown_peak, drawdown_trough, win_rate, profit_factor, exposure)
 		VALUES (v_s.strategy_id, v_s.kind, v_s.params, v_s.sizing, from_ts,
 			to_ts, v_s.capital, commission, slippage_bps, bars, trades,
-			refused, risk, final_equity, total_return, cagr, sharpe, sortino, max_drawdown,
-			drawdown_peak, drawdown_trough, win_rate, profit_factor, exposure)
+			refused, risk, final_equity, total_return, cagr, sharpe, sortino,
+			max_drawdown, drawdown_peak, drawdown_trough, win_rate, profit_factor, exposure)
 		RETURNING t.backtest_id INTO backtest_id;
 		INSERT INTO pgtrade.backtest_trade (backtest_id, trade_no, decided_at,
 			filled_at, side, quantity, price, commission, position,
