@@ -100,6 +100,104 @@ SELECT pg_catalog.pg_extension_config_dump('pgtrade.backtest_trade', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.backtest_decision', '');
 
 /*
+ * backtest_sma_cross_engine is backtest's loop for sma_cross with fixed
+ * sizing, in C (backtest_sql.c): the same decisions, fills, checks and
+ * figures, Sharpe and Sortino to rounding.  first and last are the
+ * 1-based indexes of the closes within the period; the trades come back
+ * as arrays of bar indexes and numerics.  NULL when the closes are too
+ * large for it, for the PL/pgSQL loop to take over.
+ */
+CREATE FUNCTION pgtrade.backtest_sma_cross_engine(p_s pgtrade.strategy,
+	fast integer, slow integer, bars_window integer, ts timestamptz[],
+	open double precision[], close double precision[], first integer,
+	last integer, capital numeric, quantity numeric, commission numeric,
+	slippage_bps numeric, tick_size numeric,
+	periods_per_year double precision, risk boolean, account_zone text,
+	OUT bars integer, OUT in_market integer, OUT refused integer,
+	OUT final_equity numeric, OUT max_drawdown numeric,
+	OUT peak_at integer, OUT trough_at integer,
+	OUT sharpe double precision, OUT sortino double precision,
+	OUT wins integer, OUT closes integer, OUT gain numeric,
+	OUT loss numeric, OUT decided integer[], OUT filled integer[],
+	OUT quantities numeric[], OUT prices numeric[], OUT fees numeric[],
+	OUT positions numeric[], OUT pnls numeric[])
+AS 'MODULE_PATHNAME', 'pgtrade_backtest_sma_cross_engine'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy,
+	integer, integer, integer, timestamptz[], double precision[],
+	double precision[], integer, integer, numeric, numeric, numeric,
+	numeric, numeric, double precision, boolean, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy,
+	integer, integer, integer, timestamptz[], double precision[],
+	double precision[], integer, integer, numeric, numeric, numeric,
+	numeric, numeric, double precision, boolean, text) IS
+	'Internal to backtest: its loop for sma_cross with fixed sizing, in C.';
+
+/*
+ * backtest_order_check puts the order a backtest would place at the
+ * close of the bar starting p_ts to the risk checks, against the
+ * simulated account: the position, average cost and realized P&L so
+ * far; the trading day (account time zone) of the last fill and the
+ * realized P&L that day began with; the day of the last order that
+ * passed and how many passed that day.  The order is the one run_decide
+ * would insert: the strategy's order type, a limit offset from the close.
+ * Returns whether it passes, the decision's trading day, and the verdict.
+ */
+CREATE FUNCTION pgtrade.backtest_order_check(p_s pgtrade.strategy,
+	p_side text, p_quantity numeric, p_close double precision,
+	p_position numeric, p_avg_cost numeric, p_realized numeric,
+	p_fill_day date, p_fill_day_realized numeric, p_order_day date,
+	p_order_day_orders integer, p_ts timestamptz,
+	OUT passed boolean, OUT day date, OUT verdict jsonb)
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order pgtrade.orders;
+	v_at timestamptz;
+	v_mark numeric := p_close::numeric;
+BEGIN
+	SELECT pgtrade.bar_end(p_ts, p_s.bar_size, i.time_zone, i.session_close),
+		   (pgtrade.bar_end(p_ts, p_s.bar_size, i.time_zone, i.session_close)
+			AT TIME ZONE a.time_zone)::date
+	INTO STRICT v_at, day
+	FROM pgtrade.instrument i, pgtrade.account a
+	WHERE i.instrument_id = p_s.instrument_id
+		AND a.account_id = p_s.account_id;
+	v_order.account_id := p_s.account_id;
+	v_order.instrument_id := p_s.instrument_id;
+	v_order.strategy_id := p_s.strategy_id;
+	v_order.side := p_side;
+	v_order.quantity := p_quantity;
+	v_order.filled_quantity := 0;
+	v_order.order_type := p_s.order_type;
+	IF p_s.order_type = 'limit' THEN
+		v_order.limit_price := v_mark + CASE p_side
+			WHEN 'buy' THEN p_s.limit_offset ELSE -p_s.limit_offset END;
+	END IF;
+	verdict := pgtrade.risk_check(v_order, false, NULL, false,
+		jsonb_build_object('position', p_position, 'open_buys', 0,
+			'open_sells', 0, 'mark', v_mark, 'open_orders', 0,
+			'orders_today', CASE WHEN p_order_day = day
+				THEN p_order_day_orders ELSE 0 END,
+			'day_realized', CASE WHEN p_fill_day = day
+				THEN p_realized - p_fill_day_realized ELSE 0 END,
+			'day_unrealized', CASE WHEN p_position <> 0
+				THEN p_position * (v_mark - p_avg_cost) ELSE 0 END,
+			'at', v_at));
+	passed := (verdict ->> 'passed')::boolean;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.backtest_order_check(pgtrade.strategy, text,
+	numeric, double precision, numeric, numeric, numeric, date, numeric,
+	date, integer, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.backtest_order_check(pgtrade.strategy, text,
+	numeric, double precision, numeric, numeric, numeric, date, numeric,
+	date, integer, timestamptz) IS
+	'Internal to backtests: the risk checks'' verdict on the order a '
+	'backtest would place, against its simulated account.';
+
+/*
  * backtest runs one strategy (with other params, when given) from
  * from_ts to to_ts, instants compared with the bars' closes: decisions
  * at the closes within, fills at the next opens of bars that close
@@ -170,7 +268,7 @@ DECLARE
 	v_ppy float8;
 	v_years float8;
 	v_caller name;
-	v_order pgtrade.orders;
+	v_check record;
 	v_verdict jsonb;
 	v_acct_tz text;
 	v_day date;
@@ -179,6 +277,13 @@ DECLARE
 	v_order_day date;
 	v_day_orders integer := 0;
 	v_refused integer := 0;
+	v_e record;
+	v_engine boolean := false;
+	v_lo_i integer;
+	v_hi_i integer;
+	v_mid integer;
+	v_first_i integer;
+	v_last_i integer;
 	i integer;
 BEGIN
 	SELECT * INTO v_s FROM pgtrade.strategy s WHERE s.name = strategy;
@@ -244,6 +349,81 @@ BEGIN
 	v_ppy := CASE WHEN v_s.bar_size >= interval '1 day' THEN 252
 		ELSE 252 * extract(epoch FROM v_inst.session_close - v_inst.session_open)
 			 / extract(epoch FROM v_s.bar_size) END;
+
+	/*
+	 * sma_cross with fixed sizing runs in C when nothing is kept: the
+	 * closes within the period are found by bisection (a bar's end grows
+	 * with its start), and the loop below is left to the other kinds.
+	 */
+	IF NOT store AND v_s.kind = 'sma_cross' AND v_s.sizing = 'fixed'
+		AND v_n > 0 THEN
+		/* v_first_i: the first bar ending at or after from_ts */
+		v_lo_i := 1;
+		v_hi_i := v_n + 1;
+		WHILE v_lo_i < v_hi_i LOOP
+			v_mid := (v_lo_i + v_hi_i) / 2;
+			IF pgtrade.bar_end(v_ts[v_mid], v_s.bar_size, v_inst.time_zone,
+							   v_inst.session_close) < from_ts THEN
+				v_lo_i := v_mid + 1;
+			ELSE
+				v_hi_i := v_mid;
+			END IF;
+		END LOOP;
+		v_first_i := v_lo_i;
+		/* v_last_i: the last bar ending by to_ts */
+		v_hi_i := v_n + 1;
+		WHILE v_lo_i < v_hi_i LOOP
+			v_mid := (v_lo_i + v_hi_i) / 2;
+			IF pgtrade.bar_end(v_ts[v_mid], v_s.bar_size, v_inst.time_zone,
+							   v_inst.session_close) <= to_ts THEN
+				v_lo_i := v_mid + 1;
+			ELSE
+				v_hi_i := v_mid;
+			END IF;
+		END LOOP;
+		v_last_i := v_lo_i - 1;
+		v_e := pgtrade.backtest_sma_cross_engine(v_s,
+			(v_s.params ->> 'fast')::integer, (v_s.params ->> 'slow')::integer,
+			v_window, v_ts, v_o, v_c, v_first_i, v_last_i, v_s.capital,
+			v_s.quantity, commission, slippage_bps, v_inst.tick_size, v_ppy,
+			risk, v_acct_tz);
+		v_engine := v_e.bars IS NOT NULL;
+	END IF;
+	IF v_engine THEN
+		v_bars := v_e.bars;
+		v_in_market := v_e.in_market;
+		v_refused := v_e.refused;
+		IF v_bars > 0 THEN
+			v_prev_equity := v_e.final_equity;
+			v_first := pgtrade.bar_end(v_ts[v_first_i], v_s.bar_size,
+				v_inst.time_zone, v_inst.session_close);
+			v_last := pgtrade.bar_end(v_ts[v_first_i + v_bars - 1],
+				v_s.bar_size, v_inst.time_zone, v_inst.session_close);
+			max_drawdown := v_e.max_drawdown;
+			drawdown_peak := pgtrade.bar_end(v_ts[v_e.peak_at], v_s.bar_size,
+				v_inst.time_zone, v_inst.session_close);
+			drawdown_trough := pgtrade.bar_end(v_ts[v_e.trough_at],
+				v_s.bar_size, v_inst.time_zone, v_inst.session_close);
+		END IF;
+		v_wins := v_e.wins;
+		v_closes := v_e.closes;
+		v_gain := v_e.gain;
+		v_loss := v_e.loss;
+		v_trades := coalesce((
+			SELECT jsonb_agg(jsonb_build_object('decided_at',
+				pgtrade.bar_end(v_ts[t.d], v_s.bar_size, v_inst.time_zone,
+								v_inst.session_close),
+				'filled_at', v_ts[t.f],
+				'side', CASE WHEN t.q > 0 THEN 'buy' ELSE 'sell' END,
+				'quantity', abs(t.q), 'price', t.p, 'commission', t.c,
+				'position', t.pos, 'realized_pnl', t.pnl) ORDER BY t.n)
+			FROM unnest(v_e.decided, v_e.filled, v_e.quantities, v_e.prices,
+				v_e.fees, v_e.positions, v_e.pnls)
+				WITH ORDINALITY t(d, f, q, p, c, pos, pnl, n)), '[]');
+		sharpe := v_e.sharpe;
+		sortino := v_e.sortino;
+		v_n := 0;
+	END IF;
 
 	FOR i IN 1 .. v_n LOOP
 		v_end := pgtrade.bar_end(v_ts[i], v_s.bar_size, v_inst.time_zone,
@@ -326,33 +506,16 @@ BEGIN
 		 */
 		v_verdict := NULL;
 		IF v_tpos <> v_pos AND risk THEN
-			v_order := NULL;
-			v_order.account_id := v_s.account_id;
-			v_order.instrument_id := v_s.instrument_id;
-			v_order.strategy_id := v_s.strategy_id;
-			v_order.side := CASE WHEN v_tpos > v_pos THEN 'buy' ELSE 'sell' END;
-			v_order.quantity := abs(v_tpos - v_pos);
-			v_order.filled_quantity := 0;
-			v_order.order_type := v_s.order_type;
-			IF v_s.order_type = 'limit' THEN
-				v_order.limit_price := v_c[i]::numeric + CASE v_order.side
-					WHEN 'buy' THEN v_s.limit_offset ELSE -v_s.limit_offset END;
-			END IF;
-			IF (v_end AT TIME ZONE v_acct_tz)::date IS DISTINCT FROM v_order_day
-			THEN
-				v_order_day := (v_end AT TIME ZONE v_acct_tz)::date;
+			v_check := pgtrade.backtest_order_check(v_s,
+				CASE WHEN v_tpos > v_pos THEN 'buy' ELSE 'sell' END,
+				abs(v_tpos - v_pos), v_c[i], v_pos, v_avg, v_real, v_day,
+				v_day_real, v_order_day, v_day_orders, v_ts[i]);
+			v_verdict := v_check.verdict;
+			IF v_check.day IS DISTINCT FROM v_order_day THEN
+				v_order_day := v_check.day;
 				v_day_orders := 0;
 			END IF;
-			v_verdict := pgtrade.risk_check(v_order, false, NULL, false,
-				jsonb_build_object('position', v_pos, 'open_buys', 0,
-					'open_sells', 0, 'mark', v_c[i]::numeric,
-					'open_orders', 0, 'orders_today', v_day_orders,
-					'day_realized', CASE WHEN v_day = v_order_day
-						THEN v_real - v_day_real ELSE 0 END,
-					'day_unrealized', CASE WHEN v_pos <> 0
-						THEN v_pos * (v_c[i]::numeric - v_avg) ELSE 0 END,
-					'at', v_end));
-			IF (v_verdict ->> 'passed')::boolean THEN
+			IF v_check.passed THEN
 				v_day_orders := v_day_orders + 1;
 			ELSE
 				v_refused := v_refused + 1;
@@ -385,10 +548,12 @@ BEGIN
 	IF v_years > 0 AND final_equity > 0 THEN
 		cagr := ((final_equity / v_s.capital)::float8 ^ (1 / v_years) - 1)::numeric;
 	END IF;
-	SELECT avg(r) / nullif(stddev_samp(r), 0) * sqrt(v_ppy),
-		   avg(r) / nullif(sqrt(avg(least(r, 0) ^ 2)), 0) * sqrt(v_ppy)
-	INTO sharpe, sortino
-	FROM unnest(v_returns) r;
+	IF NOT v_engine THEN
+		SELECT avg(r) / nullif(stddev_samp(r), 0) * sqrt(v_ppy),
+			   avg(r) / nullif(sqrt(avg(least(r, 0) ^ 2)), 0) * sqrt(v_ppy)
+		INTO sharpe, sortino
+		FROM unnest(v_returns) r;
+	END IF;
 	max_drawdown := coalesce(max_drawdown, 0);
 	win_rate := v_wins::numeric / nullif(v_closes, 0);
 	profit_factor := v_gain / nullif(v_loss, 0);

@@ -44,7 +44,7 @@ ind_warmup(size_t lookback, size_t n)
 /*
  * Return the plain sum of in[start .. start+count-1], added in index order.
  */
-static double
+double
 ind_window_sum(const double *in, size_t start, size_t count)
 {
 	double sum = 0.0;

@@ -95,6 +95,9 @@ extern size_t ind_stddev_lookback(int period);
 extern size_t ind_roc_lookback(int period);
 extern size_t ind_supertrend_lookback(int period);
 
+/* the plain sum of in[start .. start + count - 1], in index order */
+extern double ind_window_sum(const double *in, size_t start, size_t count);
+
 extern int ind_sma(const double *in, size_t n, int period, double *out);
 extern int ind_ema(const double *in, size_t n, int period, double *out);
 extern int ind_rsi(const double *in, size_t n, int period, double *out);

@@ -2,7 +2,7 @@
 -- account as the gate would put them, against the backtest's own
 -- position and P&L.  Every figure is worked out by hand in the comments.
 \ir preamble.psql
-SELECT plan(16);
+SELECT plan(18);
 
 SET LOCAL timezone = 'UTC';
 
@@ -154,6 +154,30 @@ SELECT results_eq($$SELECT refused, trades
 		'{"slow": [2]}', risk => false)$$,
 	$$VALUES (5, 0), (0, 3)$$,
 	'a sweep applies the limits, or not with risk => false');
+
+-- The C engine backtest uses for sma_cross when nothing is kept, called
+-- directly over the eight bars (window 6, closes 1 to 8), no limits: buys
+-- decided at the 3rd and 6th closes fill at the next opens (12, 12), the
+-- sale decided at the 5th at the 6th open (9), realizing 10 x (9 - 12).
+-- Equity at the closes: 1000 1000 1000 1010 990 970 980 990; the deepest
+-- fall, 1010 at the 4th close to 970 at the 6th: 970 / 1010 - 1.
+CREATE TEMP TABLE tap_e AS
+SELECT (pgtrade.backtest_sma_cross_engine(s, 1, 2, 6,
+	array_agg(b.ts ORDER BY b.ts), array_agg(b.open ORDER BY b.ts),
+	array_agg(b.close ORDER BY b.ts), 1, 8, 1000, 10, 0, 0, 0.01, 252, false,
+	'America/New_York')).*
+FROM pgtrade.strategy s JOIN pgtrade.bar b USING (instrument_id)
+WHERE s.name = 'tap_br1' GROUP BY s.*;
+SELECT results_eq($$SELECT bars, in_market, refused, final_equity, decided,
+		filled, quantities, prices, pnls FROM tap_e$$,
+	$$VALUES (8, 4, 0, 990::numeric, '{3,5,6}'::int[], '{4,6,7}'::int[],
+			  '{10,-10,10}'::numeric[], '{12,9,12}'::numeric[],
+			  '{0,-30,0}'::numeric[])$$,
+	'the engine''s trades and equity, by hand');
+SELECT results_eq($$SELECT peak_at, trough_at, max_drawdown = 970 / 1010.0 - 1,
+		wins, closes, gain, loss FROM tap_e$$,
+	$$VALUES (4, 6, true, 0, 1, 0::numeric, 30::numeric)$$,
+	'its drawdown from the 4th close to the 6th, and one losing close');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -226,6 +226,13 @@ SELECT set_eq(
 		('function pgtrade.backtest(text,timestamp with time zone,'
 		 'timestamp with time zone,numeric,numeric,numeric,jsonb,boolean,'
 		 'boolean)'),
+		('function pgtrade.backtest_order_check(pgtrade.strategy,text,numeric,'
+		 'double precision,numeric,numeric,numeric,date,numeric,date,integer,'
+		 'timestamp with time zone)'),
+		('function pgtrade.backtest_sma_cross_engine(pgtrade.strategy,integer,'
+		 'integer,integer,timestamp with time zone[],double precision[],'
+		 'double precision[],integer,integer,numeric,numeric,numeric,numeric,'
+		 'numeric,double precision,boolean,text)'),
 		('function pgtrade.backtest_sweep(text,timestamp with time zone,'
 		 'timestamp with time zone,jsonb,numeric,numeric,numeric,boolean)'),
 		('function pgtrade.kind_target(text,jsonb)'),

@@ -1,0 +1,217 @@
+/*-------------------------------------------------------------------------
+ *
+ * backtest_core.c
+ *	  The bar loop of a backtest of sma_cross, over bars in memory.
+ *
+ * See backtest_core.h.  pgtrade.backtest's PL/pgSQL loop is the
+ * reference this loop follows step for step; tests/e2e/test_backtest.py
+ * holds them equal on real bars.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "backtest_core.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "indicators.h"
+#include "sma_cross.h"
+
+/*
+ * A running SMA(p) computed with exactly ind_sma's operations, so that
+ * over a prefix of the series it gives ind_sma's values bit for bit.
+ */
+typedef struct BtSma
+{
+	size_t p;
+	double sum;
+} BtSma;
+
+static inline double
+bt_sma_next(BtSma *s, const double *in, size_t i)
+{
+	if ((i + 1 - s->p) % s->p == 0)
+		s->sum = ind_window_sum(in, i + 1 - s->p, s->p);
+	else
+		s->sum += in[i] - in[i - s->p];
+	return s->sum / (double) s->p;
+}
+
+/*
+ * The decision of sma_cross at close i over the newest window bars:
+ * 1 long, 0 flat, -1 no opinion.  f and s are the running averages at i.
+ */
+static int
+bt_decide(const double *close, size_t i, int fast, int slow, size_t window,
+		  double f, double s, double tol, double *work, BtResult *res)
+{
+	size_t nwin = i + 1 < window ? i + 1 : window;
+	double scale;
+	double band;
+	double d;
+
+	if (nwin < (size_t) slow + 1)
+		return -1;
+	scale = fmax(fabs(f), fabs(s));
+	band = SMA_CROSS_REL_EPS * scale;
+	d = fabs(f - s);
+
+	/*
+	 * Over a window that is the series' prefix the running averages are
+	 * the window's own.  Otherwise they may differ from the window's by
+	 * rounding, at most tol: within that of the band's edge, the window
+	 * decides.
+	 */
+	if (i + 1 > window && fabs(d - band) <= tol)
+	{
+		SmaCrossResult r;
+
+		res->rechecked++;
+		if (sma_cross_evaluate(close + (i + 1 - window), window, fast, slow,
+							   work, &r) != SMA_CROSS_OK)
+			return -2;
+		return r.has_target ? r.target : -1;
+	}
+	if (d <= band)
+		return -1;
+	return f > s ? 1 : 0;
+}
+
+int
+bt_sma_cross_run(const double *open, const double *close, size_t n,
+				 long first, long last, int fast, int slow, int window,
+				 double capital, double periods_per_year,
+				 const BtCallbacks *cb, double *work, BtResult *res)
+{
+	BtSma	sf = {(size_t) fast, 0.0};
+	BtSma	ss = {(size_t) slow, 0.0};
+	double *returns = work + 2 * (size_t) window;
+	double	maxabs = 0.0;
+	double	tol;
+	double	cash = capital;
+	double	pos = 0.0;
+	int		held = 0;	  /* 1 long, 0 flat: what fills made it */
+	int		pending = -1; /* the target to fill at the next open */
+	double	prev = 0.0;
+	bool	have_prev = false;
+	double	peak = capital;
+	long	peak_at = -1;
+	double	f = 0.0;
+	double	s = 0.0;
+	size_t	end;
+	size_t	i;
+
+	*res = (BtResult){0};
+	res->peak_at = -1;
+	res->trough_at = -1;
+	res->sharpe = NAN;
+	res->sortino = NAN;
+	if (sma_cross_check_periods(fast, slow, (char[1]){0}, 1) != 0 ||
+		window < 1 || first < 0 || last < first - 1)
+		return BT_EPARAM;
+	end = (size_t) last + 1 < n ? (size_t) last + 1 : n;
+
+	/*
+	 * Every partial sum is at most slow times the largest close, so they
+	 * stay finite when that does; a window's average then differs from
+	 * the running one by at most (slow + 2) rounding steps of that size
+	 * for each average, twice over for their difference: tol allows
+	 * twice that again.
+	 */
+	for (i = 0; i < end; i++)
+	{
+		if (!isfinite(close[i]))
+			return BT_ENOTFINITE;
+		maxabs = fmax(maxabs, fabs(close[i]));
+	}
+	if (maxabs > DBL_MAX / (4.0 * slow))
+		return BT_ENOTFINITE;
+	tol = 8.0 * (slow + 2) * DBL_EPSILON * maxabs;
+
+	for (i = 0; i < end; i++)
+	{
+		double eq;
+		double dd;
+		int	   target;
+
+		if (i + 1 >= (size_t) fast)
+			f = bt_sma_next(&sf, close, i);
+		if (i + 1 >= (size_t) slow)
+			s = bt_sma_next(&ss, close, i);
+
+		/* what the last close decided fills at this open */
+		if (pending >= 0)
+		{
+			cb->fill(cb->arg, i, &cash, &pos);
+			held = pending;
+			pending = -1;
+		}
+		if ((long) i < first)
+			continue;
+
+		/* the close: equity, returns, drawdown, exposure */
+		res->bars++;
+		eq = cash + pos * close[i];
+		if (have_prev && prev > 0)
+			returns[res->nreturns++] = eq / prev - 1;
+		prev = eq;
+		have_prev = true;
+		if (eq >= peak)
+		{
+			peak = eq;
+			peak_at = (long) i;
+		}
+		dd = eq / peak - 1;
+		if (res->trough_at < 0 || dd < res->max_drawdown)
+		{
+			res->max_drawdown = dd;
+			res->peak_at = peak_at >= 0 ? peak_at : first;
+			res->peak_capital = peak_at < 0;
+			res->trough_at = (long) i;
+		}
+		res->in_market += pos != 0;
+
+		/* the decision, and its order */
+		target = bt_decide(close, i, fast, slow, (size_t) window, f, s, tol,
+						   work, res);
+		if (target == -2)
+			return BT_ENOTFINITE;
+		if (target >= 0 && target != held)
+		{
+			if (cb->order(cb->arg, i, target))
+			{
+				res->orders++;
+				pending = target;
+			}
+			else
+				res->refused++;
+		}
+	}
+
+	/* Sharpe and Sortino: two passes over the close-to-close returns */
+	if (res->nreturns > 0)
+	{
+		double mean = 0.0;
+		double m2 = 0.0;
+		double down = 0.0;
+		long   k;
+
+		for (k = 0; k < res->nreturns; k++)
+			mean += returns[k];
+		mean /= (double) res->nreturns;
+		for (k = 0; k < res->nreturns; k++)
+		{
+			double r = returns[k];
+
+			m2 += (r - mean) * (r - mean);
+			down += r < 0 ? r * r : 0.0;
+		}
+		if (res->nreturns > 1 && m2 > 0)
+			res->sharpe = mean / sqrt(m2 / (double) (res->nreturns - 1)) *
+				sqrt(periods_per_year);
+		if (down > 0)
+			res->sortino = mean / sqrt(down / (double) res->nreturns) *
+				sqrt(periods_per_year);
+	}
+	return BT_OK;
+}

@@ -1,0 +1,81 @@
+/*-------------------------------------------------------------------------
+ *
+ * backtest_core.h
+ *	  The bar loop of a backtest of sma_cross, over bars in memory.
+ *
+ * bt_sma_cross_run walks the bars once, oldest first, as pgtrade.backtest
+ * does in PL/pgSQL: at each bar it fills at the open what the last close
+ * decided, then, for the closes within the tested period, marks equity,
+ * tracks drawdown, exposure and returns, and decides.  The decision is
+ * the one sma_cross_evaluate gives over the window a live run would load
+ * (the newest "window" bars), computed by running sums over the whole
+ * series instead of over each window.  The two differ only by rounding,
+ * so wherever rounding could change the answer (the two averages within
+ * a bound of the equality band's edge) the window itself is evaluated.
+ *
+ * Orders and fills are the caller's: an order callback says whether the
+ * order passes (the risk checks) and a fill callback prices it and gives
+ * back the cash and position the equity is marked with.  That keeps
+ * money out of this file: pgtrade's callbacks work in numeric, the
+ * benchmark's in doubles.  This file includes no PostgreSQL header.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGTRADE_BACKTEST_CORE_H
+#define PGTRADE_BACKTEST_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct BtCallbacks
+{
+	void *arg;
+
+	/*
+	 * An order at close i moving to target (1 long, 0 flat): true when it
+	 * passes and is to fill at the next open.
+	 */
+	bool (*order)(void *arg, size_t i, int target);
+
+	/*
+	 * The pending order fills at the open of bar i; *cash and *position
+	 * are set to what equity is marked with from then on.
+	 */
+	void (*fill)(void *arg, size_t i, double *cash, double *position);
+} BtCallbacks;
+
+typedef struct BtResult
+{
+	long   bars;		 /* closes within the period */
+	long   in_market;	 /* of those, closes with a position */
+	long   orders;		 /* orders that passed */
+	long   refused;		 /* orders that did not */
+	long   rechecked;	 /* closes decided over the window itself */
+	long   peak_at;		 /* drawdown's peak (the first close when
+								 * that peak is the capital) */
+	bool   peak_capital; /* the drawdown's peak is the capital */
+	long   trough_at;	 /* drawdown's trough, -1: no close */
+	double max_drawdown; /* as a fraction, <= 0 */
+	long   nreturns;
+	double sharpe;	/* NaN when undefined */
+	double sortino; /* NaN when undefined */
+} BtResult;
+
+#define BT_OK 0
+#define BT_EPARAM (-1)	   /* periods, window or bounds out of range */
+#define BT_ENOTFINITE (-2) /* a close, or an average, is not finite */
+
+/*
+ * open and close hold n bars, oldest first; closes first .. last (0-based,
+ * inclusive) are within the tested period; bars after last are not read.
+ * window is the number of bars a live run loads; capital the starting
+ * equity; periods_per_year scales Sharpe and Sortino.  work must hold
+ * 2 * window + n doubles.
+ */
+extern int bt_sma_cross_run(const double *open, const double *close, size_t n,
+							long first, long last, int fast, int slow,
+							int window, double capital,
+							double periods_per_year, const BtCallbacks *cb,
+							double *work, BtResult *res);
+
+#endif /* PGTRADE_BACKTEST_CORE_H */

@@ -1,0 +1,554 @@
+/*-------------------------------------------------------------------------
+ *
+ * backtest_sql.c
+ *	  pgtrade.backtest_sma_cross_engine: a backtest of sma_cross in C.
+ *
+ * pgtrade.backtest calls it for the strategies it can run (sma_cross
+ * with fixed sizing, result not kept) instead of its own PL/pgSQL loop,
+ * which stays the reference.  The bar loop is backtest_core.c's; this
+ * file gives it the fills and orders the PL/pgSQL loop makes, in numeric
+ * with the same operations in the same order as paper_price and
+ * position_step, so prices, positions, cash and P&L come out equal to
+ * the last digit.  Orders meet the risk checks through
+ * pgtrade.backtest_order_check, the function the PL/pgSQL loop calls.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "backtest_core.h"
+
+PG_FUNCTION_INFO_V1(pgtrade_backtest_sma_cross_engine);
+
+/* One fill, for the trade list and for marking equity at any close. */
+typedef struct BtFill
+{
+	long	decided;  /* the close it was decided at */
+	long	filled;	  /* the bar at whose open it filled */
+	Numeric quantity; /* signed: + bought, - sold */
+	Numeric price;
+	Numeric fee;
+	Numeric position; /* after it */
+	Numeric pnl;	  /* realized by it, less its fee */
+	Numeric cash;	  /* after it */
+} BtFill;
+
+typedef struct BtState
+{
+	MemoryContext	   mcxt; /* where results live (outside SPI's) */
+	const double	  *open;
+	const double	  *close;
+	const TimestampTz *ts;
+	Datum			   strategy;
+	Oid				   strategy_type;
+	Numeric			   quantity;
+	Numeric			   commission;
+	Numeric			   slippage;
+	Numeric			   tick;
+	text			  *account_tz;
+	bool			   risk;
+	SPIPlanPtr		   check;
+
+	/* the simulated account */
+	Numeric pos;
+	Numeric avg; /* NULL when flat */
+	Numeric real;
+	Numeric cash;
+	long	pending_at;
+	Numeric pending;
+	bool	have_fill_day;
+	DateADT fill_day;
+	Numeric fill_day_real;
+	bool	have_order_day;
+	DateADT order_day;
+	int		order_day_orders;
+
+	/* trades and their tallies */
+	BtFill *fills;
+	long	nfills;
+	long	maxfills;
+	int		wins;
+	int		closes;
+	Numeric gain;
+	Numeric loss;
+} BtState;
+
+static Numeric num_zero;
+static Numeric num_one;
+
+#define N(d) DatumGetNumeric(d)
+#define ND(n) NumericGetDatum(n)
+
+static Numeric
+num_add(Numeric a, Numeric b)
+{
+	return N(DirectFunctionCall2(numeric_add, ND(a), ND(b)));
+}
+
+static Numeric
+num_sub(Numeric a, Numeric b)
+{
+	return N(DirectFunctionCall2(numeric_sub, ND(a), ND(b)));
+}
+
+static Numeric
+num_mul(Numeric a, Numeric b)
+{
+	return N(DirectFunctionCall2(numeric_mul, ND(a), ND(b)));
+}
+
+static Numeric
+num_div(Numeric a, Numeric b)
+{
+	return N(DirectFunctionCall2(numeric_div, ND(a), ND(b)));
+}
+
+static Numeric
+num_abs(Numeric a)
+{
+	return N(DirectFunctionCall1(numeric_abs, ND(a)));
+}
+
+static Numeric
+num_neg(Numeric a)
+{
+	return N(DirectFunctionCall1(numeric_uminus, ND(a)));
+}
+
+static Numeric
+num_sign(Numeric a)
+{
+	return N(DirectFunctionCall1(numeric_sign, ND(a)));
+}
+
+static int
+num_cmp(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, ND(a), ND(b)));
+}
+
+static Numeric
+num_from_float8(double x)
+{
+	return N(DirectFunctionCall1(float8_numeric, Float8GetDatum(x)));
+}
+
+static double
+num_to_float8(Numeric a)
+{
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, ND(a)));
+}
+
+/* greatest(a, b) and least(a, b) as SQL picks them: the first on a tie */
+static Numeric
+num_greatest(Numeric a, Numeric b)
+{
+	return num_cmp(b, a) > 0 ? b : a;
+}
+
+static Numeric
+num_least(Numeric a, Numeric b)
+{
+	return num_cmp(b, a) < 0 ? b : a;
+}
+
+/*
+ * paper_price(side, reference, bps, tick): buys
+ * ceil(reference * (1 + bps / 10000) / tick) * tick, sells floor and
+ * 1 - bps / 10000.
+ */
+static Numeric
+bt_paper_price(bool buy, Numeric reference, Numeric bps, Numeric tick)
+{
+	Numeric frac = num_div(bps, int64_to_numeric(10000));
+	Numeric factor = buy ? num_add(num_one, frac) : num_sub(num_one, frac);
+	Numeric units = num_div(num_mul(reference, factor), tick);
+
+	units = N(DirectFunctionCall1(buy ? numeric_ceil : numeric_floor,
+								  ND(units)));
+	return num_mul(units, tick);
+}
+
+/*
+ * position_step: the new quantity, average cost and realized P&L after
+ * a fill, by its formulas.
+ */
+static void
+bt_position_step(BtState *st, bool buy, Numeric qty, Numeric price)
+{
+	Numeric signed_qty = buy ? qty : num_neg(qty);
+	Numeric next = num_add(st->pos, signed_qty);
+	int		sq = num_cmp(st->pos, num_zero);
+	int		ss = num_cmp(signed_qty, num_zero);
+
+	if (sq == 0 || sq == ss)
+	{
+		Numeric held = num_mul(num_abs(st->pos),
+							   st->avg ? st->avg : num_zero);
+
+		st->avg = num_div(num_add(held, num_mul(qty, price)), num_abs(next));
+	}
+	else
+	{
+		Numeric closed = num_least(num_abs(st->pos), qty);
+
+		st->real = num_add(st->real,
+						   num_mul(num_mul(closed, num_sub(price, st->avg)),
+								   num_sign(st->pos)));
+		if (num_cmp(next, num_zero) == 0)
+			st->avg = NULL;
+		else if (num_cmp(next, num_zero) != sq)
+			st->avg = price;
+	}
+	st->pos = next;
+}
+
+static DateADT
+bt_local_day(BtState *st, TimestampTz t)
+{
+	Datum local = DirectFunctionCall2(timestamptz_zone,
+									  PointerGetDatum(st->account_tz),
+									  TimestampTzGetDatum(t));
+
+	return DatumGetDateADT(DirectFunctionCall1(timestamp_date, local));
+}
+
+static void
+bt_fill(void *arg, size_t i, double *cash, double *position)
+{
+	BtState		 *st = (BtState *) arg;
+	MemoryContext old = MemoryContextSwitchTo(st->mcxt);
+	bool		  buy = num_cmp(st->pending, num_zero) > 0;
+	Numeric		  qty = num_abs(st->pending);
+	Numeric		  price;
+	Numeric		  fee;
+	Numeric		  real_before = st->real;
+	Numeric		  pnl;
+	BtFill		 *f;
+
+	price = bt_paper_price(buy, num_from_float8(st->open[i]), st->slippage,
+						   st->tick);
+	fee = num_mul(qty, st->commission);
+	/* the day's realized P&L starts over on a new trading day */
+	if (st->risk)
+	{
+		DateADT day = bt_local_day(st, st->ts[i]);
+
+		if (!st->have_fill_day || day != st->fill_day)
+		{
+			st->have_fill_day = true;
+			st->fill_day = day;
+			st->fill_day_real = st->real;
+		}
+	}
+	bt_position_step(st, buy, qty, price);
+	pnl = num_sub(num_sub(st->real, real_before), fee);
+	if (num_cmp(st->real, real_before) != 0)
+	{
+		st->closes++;
+		st->wins += num_cmp(pnl, num_zero) > 0;
+		st->gain = num_add(st->gain, num_greatest(pnl, num_zero));
+		st->loss = num_add(st->loss, num_greatest(num_neg(pnl), num_zero));
+	}
+	st->cash = num_sub(num_sub(st->cash, num_mul(st->pending, price)), fee);
+
+	if (st->nfills == st->maxfills)
+	{
+		st->maxfills *= 2;
+		st->fills = repalloc(st->fills, sizeof(BtFill) * st->maxfills);
+	}
+	f = &st->fills[st->nfills++];
+	f->decided = st->pending_at;
+	f->filled = (long) i;
+	f->quantity = st->pending;
+	f->price = price;
+	f->fee = fee;
+	f->position = st->pos;
+	f->pnl = pnl;
+	f->cash = st->cash;
+
+	*cash = num_to_float8(st->cash);
+	*position = num_to_float8(st->pos);
+	MemoryContextSwitchTo(old);
+}
+
+static bool
+bt_order(void *arg, size_t i, int target)
+{
+	BtState		 *st = (BtState *) arg;
+	MemoryContext old = MemoryContextSwitchTo(st->mcxt);
+	Numeric		  tpos = num_mul(int64_to_numeric(target), st->quantity);
+	Numeric		  delta = num_sub(tpos, st->pos);
+	bool		  passed = true;
+
+	if (st->risk)
+	{
+		Datum	values[12];
+		char	nulls[12];
+		bool	isnull;
+		DateADT day;
+		int		rc;
+
+		memset(nulls, ' ', sizeof(nulls));
+		values[0] = st->strategy;
+		values[1] = CStringGetTextDatum(num_cmp(delta, num_zero) > 0 ? "buy" : "sell");
+		values[2] = ND(num_abs(delta));
+		values[3] = Float8GetDatum(st->close[i]);
+		values[4] = ND(st->pos);
+		values[5] = st->avg ? ND(st->avg) : (Datum) 0;
+		nulls[5] = st->avg ? ' ' : 'n';
+		values[6] = ND(st->real);
+		values[7] = DateADTGetDatum(st->fill_day);
+		nulls[7] = st->have_fill_day ? ' ' : 'n';
+		values[8] = st->have_fill_day ? ND(st->fill_day_real) : (Datum) 0;
+		nulls[8] = st->have_fill_day ? ' ' : 'n';
+		values[9] = DateADTGetDatum(st->order_day);
+		nulls[9] = st->have_order_day ? ' ' : 'n';
+		values[10] = Int32GetDatum(st->order_day_orders);
+		values[11] = TimestampTzGetDatum(st->ts[i]);
+		rc = SPI_execute_plan(st->check, values, nulls, true, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "backtest_order_check failed: %s",
+				 SPI_result_code_string(rc));
+		passed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 1,
+											&isnull));
+		passed = passed && !isnull;
+		day = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 2,
+											&isnull));
+		if (!isnull && (!st->have_order_day || day != st->order_day))
+		{
+			st->have_order_day = true;
+			st->order_day = day;
+			st->order_day_orders = 0;
+		}
+		if (passed)
+			st->order_day_orders++;
+		SPI_freetuptable(SPI_tuptable);
+	}
+	if (passed)
+	{
+		st->pending = delta;
+		st->pending_at = (long) i;
+	}
+	MemoryContextSwitchTo(old);
+	return passed;
+}
+
+/* a one-dimensional array without NULLs, as a C array of n elements */
+static void *
+bt_array(ArrayType *a, Oid type, int *n, const char *name)
+{
+	if (ARR_ELEMTYPE(a) != type || ARR_NDIM(a) > 1 || ARR_HASNULL(a))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array without NULLs",
+						name)));
+	*n = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
+	/* ARR_DATA_PTR without NULLs, written out for -Wsign-compare */
+	return (char *) a + ARR_OVERHEAD_NONULLS(ARR_NDIM(a));
+}
+
+/* the numeric equity at close k: cash and position of the last fill */
+static Numeric
+bt_equity_at(BtState *st, Numeric capital, long k)
+{
+	long j = st->nfills - 1;
+
+	while (j >= 0 && st->fills[j].filled > k)
+		j--;
+	if (j < 0)
+		return capital;
+	return num_add(st->fills[j].cash,
+				   num_mul(st->fills[j].position,
+						   num_from_float8(st->close[k])));
+}
+
+/*
+ * pgtrade.backtest_sma_cross_engine(strategy, fast, slow, window, ts,
+ * open, close, first, last, capital, quantity, commission, slippage_bps,
+ * tick_size, periods_per_year, risk, account_time_zone): first and last
+ * are 1-based; see backtest_core.h and pgtrade.backtest.  Returns NULL
+ * when the closes are too large for its doubles: the caller then runs
+ * the reference loop, which says so.
+ */
+Datum
+pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
+{
+	BtState		st = {0};
+	BtCallbacks cb = {&st, bt_order, bt_fill};
+	BtResult	res;
+	TupleDesc	tupdesc;
+	int			nts;
+	int			nopen;
+	int			nclose;
+	int			fast = PG_GETARG_INT32(1);
+	int			slow = PG_GETARG_INT32(2);
+	int			window = PG_GETARG_INT32(3);
+	int			first = PG_GETARG_INT32(7) - 1;
+	int			last = PG_GETARG_INT32(8) - 1;
+	Numeric		capital = PG_GETARG_NUMERIC(9);
+	double		ppy = PG_GETARG_FLOAT8(14);
+	double	   *work;
+	int			rc;
+	Datum		values[20];
+	bool		nulls[20] = {0};
+	Datum	   *dec;
+	Datum	   *fil;
+	Datum	   *qty;
+	Datum	   *prc;
+	Datum	   *fee;
+	Datum	   *pos;
+	Datum	   *pnl;
+	long		k;
+	long		lastclose;
+
+	for (k = 0; k < 17; k++)
+		if (PG_ARGISNULL(k))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("backtest_sma_cross_engine takes no NULL")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "backtest_sma_cross_engine must return a record");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	st.ts = bt_array(PG_GETARG_ARRAYTYPE_P(4), TIMESTAMPTZOID, &nts, "ts");
+	st.open = bt_array(PG_GETARG_ARRAYTYPE_P(5), FLOAT8OID, &nopen, "open");
+	st.close = bt_array(PG_GETARG_ARRAYTYPE_P(6), FLOAT8OID, &nclose,
+						"close");
+	if (nts != nopen || nts != nclose)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("ts, open and close must have as many elements")));
+	if (window < 1 || window > 1000000 || first < 0 || last < first - 1 ||
+		last >= nts)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("backtest_sma_cross_engine: window %d, closes %d to "
+						"%d of %d out of range",
+						window, first + 1, last + 1,
+						nts)));
+
+	num_zero = int64_to_numeric(0);
+	num_one = int64_to_numeric(1);
+	st.mcxt = CurrentMemoryContext;
+	st.strategy = PG_GETARG_DATUM(0);
+	st.strategy_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	st.quantity = PG_GETARG_NUMERIC(10);
+	st.commission = PG_GETARG_NUMERIC(11);
+	st.slippage = PG_GETARG_NUMERIC(12);
+	st.tick = PG_GETARG_NUMERIC(13);
+	st.risk = PG_GETARG_BOOL(15);
+	st.account_tz = PG_GETARG_TEXT_PP(16);
+	st.pos = num_zero;
+	st.real = num_zero;
+	st.cash = capital;
+	st.gain = num_zero;
+	st.loss = num_zero;
+	st.maxfills = 64;
+	st.fills = palloc(sizeof(BtFill) * st.maxfills);
+	work = palloc(sizeof(double) * (2 * (size_t) window + (size_t) nts + 1));
+
+	if (st.risk)
+	{
+		Oid argtypes[12] = {st.strategy_type, TEXTOID, NUMERICOID,
+							FLOAT8OID, NUMERICOID, NUMERICOID, NUMERICOID, DATEOID,
+							NUMERICOID, DATEOID, INT4OID, TIMESTAMPTZOID};
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		st.check = SPI_prepare("SELECT c.passed, c.day FROM "
+							   "pgtrade.backtest_order_check($1, $2, $3, $4, "
+							   "$5, $6, $7, $8, $9, $10, $11, $12) c",
+							   12, argtypes);
+		if (st.check == NULL)
+			elog(ERROR, "SPI_prepare failed: %s",
+				 SPI_result_code_string(SPI_result));
+	}
+	rc = bt_sma_cross_run(st.open, st.close, (size_t) nts, first, last, fast,
+						  slow, window, num_to_float8(capital), ppy, &cb,
+						  work, &res);
+	if (st.risk)
+		SPI_finish();
+	if (rc == BT_ENOTFINITE)
+		PG_RETURN_NULL();
+	if (rc != BT_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("backtest_sma_cross_engine: fast %d, slow %d, window "
+						"%d out of range",
+						fast, slow, window)));
+
+	/* the trades, as arrays the caller turns into its trade list */
+	dec = palloc(sizeof(Datum) * (st.nfills + 1));
+	fil = palloc(sizeof(Datum) * (st.nfills + 1));
+	qty = palloc(sizeof(Datum) * (st.nfills + 1));
+	prc = palloc(sizeof(Datum) * (st.nfills + 1));
+	fee = palloc(sizeof(Datum) * (st.nfills + 1));
+	pos = palloc(sizeof(Datum) * (st.nfills + 1));
+	pnl = palloc(sizeof(Datum) * (st.nfills + 1));
+	for (k = 0; k < st.nfills; k++)
+	{
+		dec[k] = Int32GetDatum((int32) st.fills[k].decided + 1);
+		fil[k] = Int32GetDatum((int32) st.fills[k].filled + 1);
+		qty[k] = ND(st.fills[k].quantity);
+		prc[k] = ND(st.fills[k].price);
+		fee[k] = ND(st.fills[k].fee);
+		pos[k] = ND(st.fills[k].position);
+		pnl[k] = ND(st.fills[k].pnl);
+	}
+	values[0] = Int32GetDatum((int32) res.bars);
+	values[1] = Int32GetDatum((int32) res.in_market);
+	values[2] = Int32GetDatum((int32) res.refused);
+	/* final equity, and the drawdown's two ends, in numeric */
+	lastclose = res.bars > 0 ? (nts - 1 < last ? nts - 1 : last) : -1;
+	values[3] = ND(lastclose >= 0 ? bt_equity_at(&st, capital, lastclose)
+								  : capital);
+	if (res.trough_at >= 0)
+	{
+		Numeric peak = res.peak_capital ? capital
+										: bt_equity_at(&st, capital, res.peak_at);
+		Numeric trough = bt_equity_at(&st, capital, res.trough_at);
+
+		values[4] = ND(num_sub(num_div(trough, peak), num_one));
+		values[5] = Int32GetDatum((int32) res.peak_at + 1);
+		values[6] = Int32GetDatum((int32) res.trough_at + 1);
+	}
+	else
+		nulls[4] = nulls[5] = nulls[6] = true;
+	values[7] = Float8GetDatum(res.sharpe);
+	nulls[7] = isnan(res.sharpe);
+	values[8] = Float8GetDatum(res.sortino);
+	nulls[8] = isnan(res.sortino);
+	values[9] = Int32GetDatum(st.wins);
+	values[10] = Int32GetDatum(st.closes);
+	values[11] = ND(st.gain);
+	values[12] = ND(st.loss);
+	values[13] = PointerGetDatum(construct_array(dec, st.nfills, INT4OID, 4,
+												 true, TYPALIGN_INT));
+	values[14] = PointerGetDatum(construct_array(fil, st.nfills, INT4OID, 4,
+												 true, TYPALIGN_INT));
+	values[15] = PointerGetDatum(construct_array(qty, st.nfills, NUMERICOID,
+												 -1, false, TYPALIGN_INT));
+	values[16] = PointerGetDatum(construct_array(prc, st.nfills, NUMERICOID,
+												 -1, false, TYPALIGN_INT));
+	values[17] = PointerGetDatum(construct_array(fee, st.nfills, NUMERICOID,
+												 -1, false, TYPALIGN_INT));
+	values[18] = PointerGetDatum(construct_array(pos, st.nfills, NUMERICOID,
+												 -1, false, TYPALIGN_INT));
+	values[19] = PointerGetDatum(construct_array(pnl, st.nfills, NUMERICOID,
+												 -1, false, TYPALIGN_INT));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values,
+													  nulls)));
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""pgtrade.backtest runs sma_cross with fixed sizing through its C engine
+(backtest_sma_cross_engine) when the result is not kept, and through its
+PL/pgSQL loop when it is.  On SPY's ten years of daily bars
+(shared/data/SPY_1d.csv, 2,519 sessions), both must agree: every trade
+and every numeric figure equal, Sharpe and Sortino within 1e-9 relative
+(the engine keeps returns in doubles, the loop in numeric first).  The
+grid covers periods, commission, slippage, limit orders under a price
+collar, a daily loss limit that refuses orders, and risk => false.
+
+Skips, with the reason, when the shared folder is absent.
+"""
+import csv
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pgtest import Tap, SHARED, psql  # noqa: E402
+
+PERIODS = [(1, 2), (5, 20), (10, 30), (20, 50), (50, 200), (3, 7)]
+# (commission, slippage_bps, risk, account)
+COSTS = [("0", "0", "true", "plain"), ("0.005", "5", "true", "plain"),
+         ("0.01", "0", "true", "loss"), ("0", "2", "false", "loss"),
+         ("0", "0", "true", "collar")]
+FROM, TO = "2008-03-01", "2017-12-31"
+EXACT = ["bars", "trades", "refused", "final_equity", "total_return", "cagr",
+         "max_drawdown", "drawdown_peak", "drawdown_trough", "win_rate",
+         "profit_factor", "exposure", "trade_list"]
+
+t = Tap(len(PERIODS) * len(COSTS) + 3)
+data = os.path.join(SHARED, "data")
+if not os.path.isdir(data):
+    t.skip_rest("shared data folder %s is absent" % data)
+    t.done()
+
+RUN = "%X" % (int(time.time() * 1000) % 0xffffff)
+with open(os.path.join(data, "SPY_1d.csv"), newline="") as f:
+    rows = list(csv.DictReader(f))
+values = ",".join("('%s', %s, %s, %s, %s, %s)" % (
+    r["ts"], r["open"], r["high"], r["low"], r["close"], r["volume"])
+    for r in rows)
+
+# one account and instrument per risk setting (a strategy owns its
+# account's position in its instrument)
+ACCOUNTS = {
+    "plain": "max_position => 1e9",
+    # 50 shares lose more than 40 in a day now and then: refusals
+    "loss": "max_position => 1e9, max_daily_loss => 40",
+    # limits 0.5 % away from the close, a collar of 0.4 %: all refused
+    # when the close is under 100... and passed above 125
+    "collar": "max_position => 1e9, price_collar_pct => 0.4",
+}
+for acct, limits in ACCOUNTS.items():
+    a = "BE%s%s" % (acct[:2].upper(), RUN)
+    sym = "SPYBE%s%s" % (acct[:2].upper(), RUN)
+    psql("SELECT pgtrade.add_account(:'p0')", a)
+    psql("SELECT pgtrade.set_risk_limit(:'p0', %s)" % limits, a)
+    psql("SELECT pgtrade.add_instrument(:'p0')", sym)
+    psql("""INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high,
+            low, close, volume)
+            SELECT pgtrade.instrument_id(:'p0'), '1 day',
+                   d::timestamp AT TIME ZONE 'America/New_York', o, h, l, c, v
+            FROM (VALUES %s) x(d, o, h, l, c, v)""" % values, sym)
+    psql("""SELECT pgtrade.create_strategy(:'p0', 'sma_cross', :'p1', :'p2',
+            '{"fast": 10, "slow": 30}', 50, max_bar_age => '100 years',
+            market_hours => 'always')""", "be_%s_%s" % (acct, RUN), sym, a)
+psql("""UPDATE pgtrade.strategy SET order_type = 'limit', limit_offset = 0.5
+        WHERE name = :'p0'""", "be_collar_%s" % RUN)
+
+COLS = ", ".join(EXACT + ["sharpe", "sortino"])
+
+
+def run(name, params, commission, slippage, risk, store):
+    out = psql("""SELECT row_to_json(b) FROM (SELECT %s FROM pgtrade.backtest(
+                  :'p0', :'p1', :'p2', capital => 100000, commission => :'p3',
+                  slippage_bps => :'p4', params => :'p5', store => %s,
+                  risk => %s)) b""" % (COLS, store, risk),
+               name, FROM, TO, commission, slippage, params)
+    return json.loads(out[0][0])
+
+
+def close(a, b):
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1e-300)
+
+
+seen_refused = seen_trades = 0
+for fast, slow in PERIODS:
+    params = json.dumps({"fast": fast, "slow": slow})
+    for commission, slippage, risk, acct in COSTS:
+        name = "be_%s_%s" % (acct, RUN)
+        engine = run(name, params, commission, slippage, risk, "false")
+        loop = run(name, params, commission, slippage, risk, "true")
+        diff = [k for k in EXACT if engine[k] != loop[k]]
+        diff += [k for k in ("sharpe", "sortino")
+                 if not close(engine[k], loop[k])]
+        seen_refused += engine["refused"]
+        seen_trades += engine["trades"]
+        t.ok(not diff, "sma_cross %d/%d, commission %s, slippage %s bp, risk "
+             "%s (%s): engine and loop agree (%d trades, %d refused)"
+             % (fast, slow, commission, slippage, risk, acct,
+                engine["trades"], engine["refused"]),
+             "; ".join("%s: %r vs %r" % (k, engine[k], loop[k])
+                       for k in diff)[:2000])
+
+t.ok(seen_trades > 1000, "the grid trades: %d fills" % seen_trades)
+t.ok(seen_refused > 10, "and the limits refuse: %d orders" % seen_refused)
+
+# the engine really runs: called directly, it answers for these bars
+n = psql("""SELECT (pgtrade.backtest_sma_cross_engine(s, 10, 30, 62,
+              array_agg(b.ts ORDER BY b.ts), array_agg(b.open ORDER BY b.ts),
+              array_agg(b.close ORDER BY b.ts), 1, count(*)::int, 100000,
+              50, 0, 0, 0.01, 252, false, 'America/New_York')).bars
+            FROM pgtrade.strategy s JOIN pgtrade.bar b USING (instrument_id)
+            WHERE s.name = :'p0' GROUP BY s.*""", "be_plain_%s" % RUN)
+t.ok(n and n[0][0] == str(len(rows)),
+     "the engine, called directly, decides at all %d closes" % len(rows),
+     repr(n))
+t.done()
