@@ -4,7 +4,7 @@
 # alone and apt is not touched at all when nothing is missing.
 set -eu
 
-PKGS="build-essential make gcc python3 openssl ca-certificates
+PKGS="build-essential make gcc python3 python3-yaml openssl ca-certificates
 postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 libcurl4-openssl-dev libjansson-dev libpq-dev python-matplotlib-data

@@ -350,6 +350,8 @@ SELECT set_eq(
 		('table pgtrade.workflow_step'),
 		('view pgtrade.decisions_explained'),
 		('view pgtrade.listener_health'),
+		('view pgtrade.monitor'),
+		('view pgtrade.monitor_accounts'),
 		('view pgtrade.open_orders'),
 		('view pgtrade.positions'),
 		('view pgtrade.unlinked_fills')$$,
