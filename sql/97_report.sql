@@ -208,7 +208,9 @@ COMMENT ON FUNCTION pgtrade.report_step(float8) IS
  * row per line, as long as ts (NULL leaves a gap); labels and classes
  * name each line for the legend and the style sheet.  marks is a JSON
  * array of {"ts", "y", "class", "shape" (up, down or dot), "title"}.
- * With area the first line is filled down to zero.  The axes fit every
+ * With area the first line is filled down to zero.  Each line's path
+ * carries its count of points and its first, last, lowest and highest
+ * values as data- attributes, for whoever reads the page by program.  The axes fit every
  * point and mark; times are labelled in time_zone.  Without a point it
  * returns a paragraph that says so.
  */
@@ -243,6 +245,7 @@ DECLARE
 	v_x float8;
 	v_fmt text;
 	v_d text;
+	v_data text;
 	v_body text := '';
 	v_grid text := '';
 	v_legend text := '';
@@ -302,8 +305,13 @@ BEGIN
 	/* each line: M at the first point and after a gap, L otherwise */
 	FOR i IN 1 .. v_rows LOOP
 		SELECT string_agg(CASE WHEN p.gap THEN 'M' ELSE 'L' END
-						  || p.x || ',' || p.y, ' ' ORDER BY p.j)
-		INTO v_d
+						  || p.x || ',' || p.y, ' ' ORDER BY p.j),
+			   format('data-points="%s" data-first="%s" data-last="%s" '
+				'data-min="%s" data-max="%s"', count(*),
+				round((array_agg(p.v ORDER BY p.j))[1]::numeric, 6),
+				round((array_agg(p.v ORDER BY p.j DESC))[1]::numeric, 6),
+				round(min(p.v)::numeric, 6), round(max(p.v)::numeric, 6))
+		INTO v_d, v_data
 		FROM (SELECT u.j, u.v,
 				round((c_left + coalesce((extract(epoch FROM u.t) - v_e0)
 					/ nullif(v_e1 - v_e0, 0) * v_pw, v_pw / 2))::numeric, 1) AS x,
@@ -321,8 +329,8 @@ BEGIN
 				round(v_y::numeric, 1),
 				substring(v_d FROM '^M([0-9.-]+),'), round(v_y::numeric, 1));
 		END IF;
-		v_body := v_body || format('<path class="line %s" d="%s"/>',
-			pgtrade.report_escape(classes[i]), v_d);
+		v_body := v_body || format('<path class="line %s" d="%s" %s/>',
+			pgtrade.report_escape(classes[i]), v_d, v_data);
 		v_legend := v_legend || format('<line class="line %s" x1="%s" '
 			'y1="12" x2="%s" y2="12"/><text class="legend" x="%s" y="16">%s'
 			'</text>', pgtrade.report_escape(classes[i]), v_lx, v_lx + 18,
@@ -744,3 +752,290 @@ COMMENT ON FUNCTION pgtrade.report_backtest(bigint) IS
 	'A kept backtest as a self-contained HTML page: summary, prices with '
 	'the kind''s indicators and the fills marked, equity, drawdown and '
 	'the trades.';
+
+/*
+ * report_strategy draws the page of a strategy's own trading, live or
+ * paper, between from_ts and to_ts (instants compared with the bars'
+ * closes, the decisions' bars and the fills' times): the closes with
+ * the kind's lines, a marker at each fill of the strategy's orders and
+ * a ring at each decision to buy or sell, its daily P&L (realized plus
+ * unrealized at the close, before commissions, as strategy_performance
+ * computes it) with its drawdown, and its decisions, orders and fills.
+ * from_ts defaults to the strategy's first decision, order or fill, or
+ * without any to the close of its 250th newest bar; to_ts to no end.
+ */
+CREATE FUNCTION pgtrade.report_strategy(strategy_id bigint,
+	from_ts timestamptz DEFAULT NULL, to_ts timestamptz DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	v_s record;
+	v_i record;
+	v_bars record;
+	v_daily boolean;
+	v_from timestamptz := from_ts;
+	v_to timestamptz := coalesce(to_ts, 'infinity');
+	v_warm integer;
+	v_marks jsonb;
+	v_perf record;
+	v_body text;
+	v_title text;
+	v_rows text;
+	v_counts record;
+BEGIN
+	IF strategy_id IS NULL THEN
+		RAISE EXCEPTION 'a strategy report needs a strategy id'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF v_from > v_to THEN
+		RAISE EXCEPTION 'a strategy report needs from_ts <= to_ts, not % > %',
+			from_ts, to_ts
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT * INTO v_s FROM pgtrade.strategies s
+	WHERE s.strategy_id = report_strategy.strategy_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'strategy % does not exist', strategy_id
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Strategies of accounts you may not see are not '
+					|| 'shown; see pgtrade.strategies.';
+	END IF;
+	SELECT * INTO STRICT v_i FROM pgtrade.instruments i
+	WHERE i.instrument_id = v_s.instrument_id;
+	v_daily := v_s.bar_size >= interval '1 day';
+
+	/* by default, from the strategy's first trace */
+	IF v_from IS NULL THEN
+		SELECT least(
+			(SELECT min(coalesce(d.last_bar_ts, d.as_of))
+			 FROM pgtrade.decisions_explained d WHERE d.strategy = v_s.name),
+			(SELECT min(o.created_at) FROM pgtrade.order_history o
+			 WHERE o.strategy_id = v_s.strategy_id))
+		INTO v_from;
+	END IF;
+	IF v_from IS NULL THEN
+		SELECT pgtrade.bar_end(min(x.ts), v_s.bar_size, v_i.time_zone,
+							   v_i.session_close)
+		INTO v_from
+		FROM (SELECT b.ts FROM pgtrade.bars b
+			  WHERE b.instrument_id = v_s.instrument_id
+				  AND b.bar_size = v_s.bar_size AND b.ts <= v_to
+			  ORDER BY b.ts DESC LIMIT 250) x;
+	END IF;
+	v_from := coalesce(v_from, '-infinity');
+	SELECT * INTO v_counts FROM
+		(SELECT count(*) FILTER (WHERE d.action = 'hold') AS holds,
+				count(*) FILTER (WHERE d.action <> 'hold') AS trades
+		 FROM pgtrade.decisions_explained d
+		 WHERE d.strategy = v_s.name
+			 AND coalesce(d.last_bar_ts, d.as_of) BETWEEN v_from AND v_to) d,
+		(SELECT count(*) AS orders FROM pgtrade.order_history o
+		 WHERE o.strategy_id = v_s.strategy_id
+			 AND o.created_at BETWEEN v_from AND v_to) o,
+		(SELECT count(*) AS fills FROM pgtrade.fills f
+		 JOIN pgtrade.order_history o USING (order_id)
+		 WHERE o.strategy_id = v_s.strategy_id AND f.effective
+			 AND f.trade_time BETWEEN v_from AND v_to) f;
+	SELECT * INTO v_perf FROM pgtrade.strategy_performance(v_s.name) p
+	WHERE (p.day::timestamp AT TIME ZONE v_i.time_zone) <= v_to
+	ORDER BY p.day DESC LIMIT 1;
+
+	v_title := format('Strategy %s on %s', v_s.name, v_s.symbol);
+	v_body := format('<header><h1>%s</h1><p class="sub">%s %s, %s bars, '
+		'account %s, %s; from %s to %s (%s)</p></header>',
+		pgtrade.report_escape(v_title), pgtrade.report_escape(v_s.kind),
+		pgtrade.report_escape(v_s.params::text),
+		pgtrade.report_escape(v_s.bar_size::text),
+		pgtrade.report_escape(v_s.account_id),
+		CASE WHEN v_s.active THEN 'active' ELSE 'inactive' END,
+		CASE WHEN isfinite(v_from) THEN
+			pgtrade.report_time(v_from, v_i.time_zone, false)
+			ELSE 'the first bar' END,
+		CASE WHEN isfinite(v_to) THEN
+			pgtrade.report_time(v_to, v_i.time_zone, false)
+			ELSE 'the last' END,
+		pgtrade.report_escape(v_i.time_zone));
+	v_body := v_body || '<h2>Summary</h2>' || pgtrade.report_figures('summary',
+		ARRAY['Decisions to trade', 'Decisions to hold', 'Orders', 'Fills',
+			  'Position', 'Realized P&L', 'Unrealized P&L', 'P&L',
+			  'Quantity a unit of target'],
+		ARRAY[pgtrade.report_number(v_counts.trades, 0),
+			  pgtrade.report_number(v_counts.holds, 0),
+			  pgtrade.report_number(v_counts.orders, 0),
+			  pgtrade.report_number(v_counts.fills, 0),
+			  pgtrade.report_number(v_perf.net_position, 0, 8),
+			  pgtrade.report_number(v_perf.cumulative_realized, 2),
+			  pgtrade.report_number(v_perf.unrealized_pnl, 2),
+			  pgtrade.report_number(v_perf.equity, 2)
+				|| ' (before commissions, at the last close)',
+			  pgtrade.report_number(v_s.quantity, 0, 8)]);
+
+	v_warm := pgtrade.report_warmup(v_s.params);
+	v_bars := pgtrade.report_bars(v_s.instrument_id, v_s.bar_size,
+		v_i.time_zone, v_i.session_close, v_from, v_to, v_warm);
+	IF v_bars.shown = 0 THEN
+		v_body := v_body || format('<p class="empty" id="no-bars">No %s bar '
+			'of %s closes in this period: there are no prices to chart.</p>',
+			pgtrade.report_escape(v_s.bar_size::text),
+			pgtrade.report_escape(v_s.symbol));
+	ELSE
+		SELECT jsonb_agg(m.v ORDER BY m.t, m.o) INTO v_marks
+		FROM (SELECT f.trade_time AS t, 1 AS o, jsonb_build_object(
+				'ts', f.trade_time, 'y', f.price, 'class', 'marker ' || f.side,
+				'shape', CASE f.side WHEN 'buy' THEN 'up' ELSE 'down' END,
+				'title', format('%s %s at %s on %s (order %s)', f.side,
+					pgtrade.report_number(f.quantity, 0, 8),
+					pgtrade.report_number(f.price, 2, 4),
+					pgtrade.report_time(f.trade_time, v_i.time_zone, false),
+					f.order_id)) AS v
+			  FROM pgtrade.fills f
+			  JOIN pgtrade.order_history o USING (order_id)
+			  WHERE o.strategy_id = v_s.strategy_id AND f.effective
+				  AND f.trade_time BETWEEN v_from AND v_to
+			  UNION ALL
+			  SELECT d.last_bar_ts, 0, jsonb_build_object('ts', d.last_bar_ts,
+				'y', d.last_close, 'class', 'decision ' || d.action,
+				'shape', 'dot',
+				'title', format('decided to %s %s: %s', d.action,
+					pgtrade.report_number(d.quantity, 0, 8), d.reason))
+			  FROM pgtrade.decisions_explained d
+			  WHERE d.strategy = v_s.name AND d.action <> 'hold'
+				  AND d.last_close IS NOT NULL
+				  AND d.last_bar_ts BETWEEN v_from AND v_to) m;
+		v_body := v_body || pgtrade.report_price_charts(v_s.symbol, v_s.kind,
+			v_s.params, v_bars.ts, v_bars.high, v_bars.low, v_bars.close,
+			coalesce(cardinality(v_bars.ts), 0) - v_bars.shown,
+			v_i.time_zone, v_marks);
+	END IF;
+
+	/* P&L by session day, at the day's start in the exchange's zone */
+	SELECT '<h2>P&amp;L</h2>' || pgtrade.report_chart('equity-chart',
+			array_agg(p.t ORDER BY p.t),
+			ARRAY[array_agg(p.equity::float8 ORDER BY p.t)],
+			ARRAY['P&L: realized + unrealized at the close'], ARRAY['equity'],
+			v_i.time_zone, 240)
+		|| '<h2>Drawdown</h2>' || pgtrade.report_chart('drawdown-chart',
+			array_agg(p.t ORDER BY p.t),
+			ARRAY[array_agg(p.drawdown::float8 ORDER BY p.t)],
+			ARRAY['drawdown from the peak of P&L'], ARRAY['drawdown'],
+			v_i.time_zone, 180, area => true)
+	INTO v_rows
+	FROM (SELECT p.day::timestamp AT TIME ZONE v_i.time_zone AS t, p.equity,
+				 p.drawdown
+		  FROM pgtrade.strategy_performance(v_s.name) p) p
+	WHERE p.t BETWEEN v_from - interval '1 day' AND v_to
+	HAVING count(*) > 0;
+	v_body := v_body || coalesce(v_rows, '<h2>P&amp;L</h2><p class="empty" '
+		'id="no-equity">No fills: there is no P&amp;L to chart.</p>');
+
+	/* the decisions that traded, the orders and the fills */
+	SELECT string_agg(format('<tr class="%s"><td class="text">%s</td>'
+		'<td class="text">%s</td><td class="text side">%s</td><td>%s</td>'
+		'<td>%s</td><td class="text">%s</td><td class="text">%s</td></tr>',
+		d.action, pgtrade.report_time(d.as_of, v_i.time_zone, false),
+		pgtrade.report_escape(d.trigger), d.action,
+		pgtrade.report_number(d.quantity, 0, 8),
+		pgtrade.report_number(d.target_position, 0, 8),
+		pgtrade.report_escape(coalesce(d.order_status, 'no order')),
+		pgtrade.report_escape(d.reason)), '' ORDER BY d.as_of, d.decision_id)
+	INTO v_rows
+	FROM pgtrade.decisions_explained d
+	WHERE d.strategy = v_s.name AND d.action <> 'hold'
+		AND coalesce(d.last_bar_ts, d.as_of) BETWEEN v_from AND v_to;
+	v_body := v_body || '<h2>Decisions to trade</h2>' || CASE
+		WHEN v_rows IS NULL THEN '<p class="empty" id="no-decisions">No '
+			'decision to buy or sell in this period.</p>'
+		ELSE '<table id="decisions"><thead><tr><th class="text">as of</th>'
+			'<th class="text">trigger</th><th class="text">action</th>'
+			'<th>quantity</th><th>target</th><th class="text">order</th>'
+			'<th class="text">reason</th></tr></thead><tbody>' || v_rows
+			|| '</tbody></table>' END
+		|| format('<p class="sub">%s decisions to hold are not listed.</p>',
+				  v_counts.holds);
+
+	SELECT string_agg(format('<tr class="%s"><td>%s</td><td class="text">%s'
+		'</td><td class="text side">%s</td><td>%s</td><td class="text">%s</td>'
+		'<td>%s</td><td class="text">%s</td><td>%s</td><td>%s</td>'
+		'<td class="text">%s</td></tr>',
+		o.side, o.order_id,
+		pgtrade.report_time(o.created_at, v_i.time_zone, false), o.side,
+		pgtrade.report_number(o.quantity, 0, 8),
+		pgtrade.report_escape(o.order_type),
+		pgtrade.report_number(coalesce(o.limit_price, o.stop_price), 2, 4),
+		pgtrade.report_escape(o.status),
+		pgtrade.report_number(o.filled_quantity, 0, 8),
+		pgtrade.report_number(o.avg_fill_price, 2, 4),
+		pgtrade.report_escape(o.risk_reason)), '' ORDER BY o.order_id)
+	INTO v_rows
+	FROM pgtrade.order_history o
+	WHERE o.strategy_id = v_s.strategy_id
+		AND o.created_at BETWEEN v_from AND v_to;
+	v_body := v_body || '<h2>Orders</h2>' || CASE
+		WHEN v_rows IS NULL THEN '<p class="empty" id="no-orders">No orders '
+			'in this period.</p>'
+		ELSE '<table id="orders"><thead><tr><th>order</th><th class="text">'
+			'created</th><th class="text">side</th><th>quantity</th>'
+			'<th class="text">type</th><th>limit or stop</th>'
+			'<th class="text">status</th><th>filled</th><th>average price</th>'
+			'<th class="text">risk gate</th></tr></thead><tbody>' || v_rows
+			|| '</tbody></table>' END;
+
+	SELECT string_agg(format('<tr class="%s"><td class="text">%s</td>'
+		'<td class="text side">%s</td><td>%s</td><td>%s</td><td>%s</td>'
+		'<td>%s</td><td class="text">%s</td></tr>',
+		f.side, pgtrade.report_time(f.trade_time, v_i.time_zone, false),
+		f.side, pgtrade.report_number(f.quantity, 0, 8),
+		pgtrade.report_number(f.price, 2, 4),
+		pgtrade.report_number(f.commission, 2, 4), f.order_id,
+		pgtrade.report_escape(f.execution_id)),
+		'' ORDER BY f.trade_time, f.fill_id)
+	INTO v_rows
+	FROM pgtrade.fills f
+	JOIN pgtrade.order_history o USING (order_id)
+	WHERE o.strategy_id = v_s.strategy_id AND f.effective
+		AND f.trade_time BETWEEN v_from AND v_to;
+	v_body := v_body || '<h2>Fills</h2>' || CASE
+		WHEN v_rows IS NULL THEN '<p class="empty" id="no-fills">No fills in '
+			'this period.</p>'
+		ELSE '<table id="fills"><thead><tr><th class="text">time</th>'
+			'<th class="text">side</th><th>quantity</th><th>price</th>'
+			'<th>commission</th><th>order</th><th class="text">execution</th>'
+			'</tr></thead><tbody>' || v_rows || '</tbody></table>' END;
+	RETURN pgtrade.report_page(v_title, v_body);
+END
+$$;
+COMMENT ON FUNCTION pgtrade.report_strategy(bigint, timestamptz,
+	timestamptz) IS
+	'A strategy''s trading as a self-contained HTML page: prices with the '
+	'kind''s indicators, its fills and decisions marked, its daily P&L '
+	'and drawdown, and its decisions, orders and fills.';
+
+/*
+ * The pages run with the caller's rights, so EXECUTE on them lets a
+ * role see nothing it could not query itself: readers draw strategies
+ * (through the views), traders and admins kept backtests as well.  The
+ * helpers they call run with the caller's rights too, and only compute.
+ */
+DO $grants$
+DECLARE
+	v_fn regprocedure;
+BEGIN
+	FOR v_fn IN
+		SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+		WHERE p.pronamespace = 'pgtrade'::regnamespace
+			AND p.proname IN ('report_escape', 'report_number',
+				'report_percent', 'report_time', 'report_indicators',
+				'report_step', 'report_chart', 'report_page', 'report_figures',
+				'report_bars', 'report_warmup', 'report_price_charts',
+				'report_backtest', 'report_strategy')
+	LOOP
+		EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC',
+								  v_fn);
+		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO '
+			'pgtrade_reader, pgtrade_trader, pgtrade_admin', v_fn);
+	END LOOP;
+END
+$grants$;
