@@ -170,8 +170,9 @@ BEGIN
 		RETURN QUERY
 			SELECT 'indicator', format('%s %s', x.l, x.v),
 				array_fill(x.v, ARRAY[v_n])
-			FROM (VALUES (1, 'low', coalesce((v_p ->> 'low')::float8, 30)),
-						 (2, 'high', coalesce((v_p ->> 'high')::float8, 70)))
+			FROM (VALUES
+					(1, 'low', coalesce((v_p ->> 'low')::float8, 30)),
+					(2, 'high', coalesce((v_p ->> 'high')::float8, 70)))
 				x(o, l, v)
 			ORDER BY x.o;
 	ELSE
@@ -314,7 +315,8 @@ BEGIN
 		INTO v_d, v_data
 		FROM (SELECT u.j, u.v,
 				round((c_left + coalesce((extract(epoch FROM u.t) - v_e0)
-					/ nullif(v_e1 - v_e0, 0) * v_pw, v_pw / 2))::numeric, 1) AS x,
+					/ nullif(v_e1 - v_e0, 0) * v_pw, v_pw / 2))::numeric,
+					1) AS x,
 				round((c_top + (v_hi - u.v) / (v_hi - v_lo) * v_ph)::numeric,
 					1) AS y,
 				coalesce(lag(u.v) OVER (ORDER BY u.j) IS NULL, true) AS gap
@@ -658,9 +660,9 @@ BEGIN
 				WHEN v_b.drawdown_trough IS NOT NULL
 					AND v_b.max_drawdown < 0 THEN format(' (%s to %s)',
 					pgtrade.report_time(v_b.drawdown_peak, v_i.time_zone,
-										v_daily),
+						v_daily),
 					pgtrade.report_time(v_b.drawdown_trough, v_i.time_zone,
-										v_daily)) ELSE '' END,
+						v_daily)) ELSE '' END,
 			  pgtrade.report_percent(v_b.win_rate),
 			  pgtrade.report_number(v_b.profit_factor, 2),
 			  pgtrade.report_percent(v_b.exposure),
@@ -707,10 +709,10 @@ BEGIN
 						 WITH ORDINALITY u(t, c, j)
 					LEFT JOIN LATERAL (
 					  SELECT sum(CASE t.side WHEN 'buy' THEN t.quantity
-									 ELSE -t.quantity END * t.price
-								 + t.commission) AS flow,
-							 (array_agg(t.position ORDER BY t.trade_no DESC))[1]
-								 AS pos
+						  ELSE -t.quantity END * t.price + t.commission)
+						  AS flow,
+						  (array_agg(t.position ORDER BY t.trade_no
+							  DESC))[1] AS pos
 					  FROM pgtrade.backtest_trade t
 					  WHERE t.backtest_id = v_b.backtest_id
 						  AND t.filled_at <= u.t) f ON true) e) p;
