@@ -299,7 +299,7 @@ BEGIN
 			'text-anchor="%s">%s</text>', round(v_x::numeric, 1), height - 8,
 			CASE WHEN v_e1 = v_e0 THEN 'middle' WHEN i = 0 THEN 'start'
 				 WHEN i = 5 THEN 'end' ELSE 'middle' END,
-			to_char(to_timestamp(v_e0 + i * (v_e1 - v_e0) / 5)
+			to_char(to_timestamp(round(v_e0 + i * (v_e1 - v_e0) / 5))
 					AT TIME ZONE time_zone, v_fmt));
 	END LOOP;
 
