@@ -7,7 +7,7 @@
 #
 # FROM and TO are instants PostgreSQL reads as timestamptz ('2010-01-01',
 # '2010-06-30 16:00-04'); left out, the page covers the strategy's
-# trading from its first trace on.  The page is one self-contained file
+# trading from its first decision or order on.  The page is one self-contained file
 # (inline CSS and SVG, nothing to fetch).  psql connects as the
 # environment says (PGHOST, PGPORT, PGDATABASE, PGUSER...), so the page
 # shows what that role may see; for the sandbox, first

@@ -763,7 +763,8 @@ COMMENT ON FUNCTION pgtrade.report_backtest(bigint) IS
  * a ring at each decision to buy or sell, its daily P&L (realized plus
  * unrealized at the close, before commissions, as strategy_performance
  * computes it) with its drawdown, and its decisions, orders and fills.
- * from_ts defaults to the strategy's first decision, order or fill, or
+ * from_ts defaults to the bar of the strategy's first decision or to its
+ * first order (a fill follows an order), or
  * without any to the close of its 250th newest bar; to_ts to no end.
  */
 CREATE FUNCTION pgtrade.report_strategy(strategy_id bigint,
@@ -809,7 +810,7 @@ BEGIN
 	WHERE i.instrument_id = v_s.instrument_id;
 	v_daily := v_s.bar_size >= interval '1 day';
 
-	/* by default, from the strategy's first trace */
+	/* by default, from the strategy's first decision or order */
 	IF v_from IS NULL THEN
 		SELECT least(
 			(SELECT min(coalesce(d.last_bar_ts, d.as_of))
