@@ -763,9 +763,9 @@ COMMENT ON FUNCTION pgtrade.report_backtest(bigint) IS
  * a ring at each decision to buy or sell, its daily P&L (realized plus
  * unrealized at the close, before commissions, as strategy_performance
  * computes it) with its drawdown, and its decisions, orders and fills.
- * from_ts defaults to the bar of the strategy's first decision or to its
- * first order (a fill follows an order), or
- * without any to the close of its 250th newest bar; to_ts to no end.
+ * from_ts defaults to the bar of the strategy's first decision or its
+ * first order (a fill follows an order), whichever is earlier, or
+ * without either to the close of its 250th newest bar; to_ts to none.
  */
 CREATE FUNCTION pgtrade.report_strategy(strategy_id bigint,
 	from_ts timestamptz DEFAULT NULL, to_ts timestamptz DEFAULT NULL)
