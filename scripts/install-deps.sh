@@ -1,14 +1,15 @@
 #!/bin/sh
 # install-deps.sh: install the Debian packages pgtrade needs to build,
 # test and run its demo.  Idempotent: packages already present are left
-# alone and apt is not touched at all when nothing is missing.
+# alone and apt is not touched at all when nothing is missing.  chromium
+# is for the tests only: it loads the report pages, headless and offline.
 set -eu
 
 PKGS="build-essential make gcc python3 python3-yaml openssl ca-certificates
 postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 libcurl4-openssl-dev libjansson-dev libpq-dev python-matplotlib-data
-clang-format clang-14 libclang-rt-14-dev"
+clang-format clang-14 libclang-rt-14-dev chromium"
 
 missing=""
 for p in $PKGS; do

@@ -115,11 +115,13 @@ COMMENT ON VIEW pgtrade.fills IS
 CREATE VIEW pgtrade.strategies AS
 	SELECT s.strategy_id, s.name, s.kind, i.symbol, s.account_id,
 		   s.bar_size, s.schedule, s.time_zone, s.quantity, s.params,
-		   s.active, s.next_run_at, s.market_hours, s.disabled_reason
+		   s.active, s.next_run_at, s.market_hours, s.disabled_reason,
+		   s.instrument_id
 	FROM pgtrade.strategy s JOIN pgtrade.instrument i USING (instrument_id)
 	WHERE s.account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]);
 COMMENT ON VIEW pgtrade.strategies IS
-	'Strategies of the accounts the caller may see.';
+	'Strategies of the accounts the caller may see; instrument_id tells '
+	'apart instruments that share a symbol.';
 
 CREATE VIEW pgtrade.upcoming_runs AS
 	SELECT s.strategy_id, s.name AS strategy, s.kind, i.symbol, s.account_id,

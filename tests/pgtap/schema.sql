@@ -235,6 +235,27 @@ SELECT set_eq(
 		 'numeric,double precision,boolean,text)'),
 		('function pgtrade.backtest_sweep(text,timestamp with time zone,'
 		 'timestamp with time zone,jsonb,numeric,numeric,numeric,boolean)'),
+		('function pgtrade.report_backtest(bigint)'),
+		('function pgtrade.report_strategy(bigint,timestamp with time zone,'
+		 'timestamp with time zone)'),
+		('function pgtrade.report_bars(bigint,interval,text,'
+		 'time without time zone,timestamp with time zone,'
+		 'timestamp with time zone,integer)'),
+		('function pgtrade.report_chart(text,timestamp with time zone[],'
+		 'double precision[],text[],text[],text,integer,jsonb,boolean,text)'),
+		('function pgtrade.report_escape(text)'),
+		('function pgtrade.report_figures(text,text[],text[])'),
+		('function pgtrade.report_indicators(text,jsonb,double precision[],'
+		 'double precision[],double precision[])'),
+		('function pgtrade.report_number(numeric,integer,integer)'),
+		('function pgtrade.report_page(text,text)'),
+		('function pgtrade.report_percent(numeric)'),
+		('function pgtrade.report_price_charts(text,text,jsonb,'
+		 'timestamp with time zone[],double precision[],double precision[],'
+		 'double precision[],integer,text,jsonb)'),
+		('function pgtrade.report_step(double precision)'),
+		('function pgtrade.report_time(timestamp with time zone,text,boolean)'),
+		('function pgtrade.report_warmup(jsonb)'),
 		('function pgtrade.kind_target(text,jsonb)'),
 		('function pgtrade.evaluate_kind(pgtrade.strategy_kind,jsonb,text,'
 		 'timestamp with time zone[],double precision[],double precision[],'
