@@ -1,0 +1,181 @@
+#!/usr/bin/python3
+"""make install DESTDIR=... stages every file and touches nothing else.
+
+A package build runs "make install DESTDIR=stage" and packs the stage:
+a file installed outside it would be missing from the package and would
+change the build machine.  The expected list is made here from the
+sources (the control file's version, the SQL parts, the C files), not
+from what the install did; so are the install script's content and the
+modes.  The system directories an install writes to are compared before
+and after.  The same with PREFIX=/usr checks that the listener's unit
+follows the binary.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pgtest import TOP, Tap  # noqa: E402
+
+PG_CONFIG = "/usr/lib/postgresql/15/bin/pg_config"
+
+
+def pg_config(flag):
+    return subprocess.run([PG_CONFIG, flag], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def control_version():
+    with open(os.path.join(TOP, "extension", "pgtrade.control")) as f:
+        m = re.search(r"^default_version\s*=\s*'([^']*)'", f.read(), re.M)
+    return m.group(1)
+
+
+SHAREDIR = pg_config("--sharedir")
+PKGLIBDIR = pg_config("--pkglibdir")
+WITH_LLVM = "--with-llvm" in pg_config("--configure")
+VERSION = control_version()
+C_FILES = sorted(f[:-2] for f in os.listdir(os.path.join(TOP, "extension",
+                                                         "src"))
+                 if f.endswith(".c"))
+
+
+def expected(prefix):
+    """Installed path (without DESTDIR) -> mode, for an install with
+    listener PREFIX prefix."""
+    ext = SHAREDIR + "/extension/"
+    want = {
+        ext + "pgtrade.control": 0o644,
+        ext + "pgtrade--%s.sql" % VERSION: 0o644,
+        PKGLIBDIR + "/pgtrade.so": 0o755,
+        prefix + "/bin/pgtrade-listener": 0o755,
+        prefix + "/lib/systemd/system/pgtrade-listener.service": 0o644,
+        prefix + "/share/doc/pgtrade-listener/pgtrade-listener.conf.example":
+            0o644,
+    }
+    if WITH_LLVM:
+        want[PKGLIBDIR + "/bitcode/pgtrade.index.bc"] = 0o644
+        for name in C_FILES:
+            want[PKGLIBDIR + "/bitcode/pgtrade/src/%s.bc" % name] = 0o644
+    return want
+
+
+def staged(stage):
+    """Files under the stage, as installed paths -> mode."""
+    out = {}
+    for root, _dirs, files in os.walk(stage):
+        for name in files:
+            path = os.path.join(root, name)
+            out[path[len(stage):]] = os.stat(path).st_mode & 0o7777
+    return out
+
+
+# Where an install without DESTDIR writes; none of them may change.
+WATCHED = [SHAREDIR + "/extension", PKGLIBDIR, "/usr/local", "/usr/bin",
+           "/usr/lib/systemd/system", "/etc/systemd", "/etc/pgtrade",
+           "/usr/share/doc"]
+
+
+def snapshot():
+    """Every path under the watched directories with size, mtime and
+    mode."""
+    seen = {}
+    for top in WATCHED:
+        for root, dirs, files in os.walk(top):
+            for name in dirs + files:
+                path = os.path.join(root, name)
+                try:
+                    st = os.lstat(path)
+                except FileNotFoundError:
+                    continue
+                seen[path] = (st.st_size, st.st_mtime_ns, st.st_mode)
+    return seen
+
+
+def make_install(stage, *extra):
+    return subprocess.run(["make", "-s", "-C", TOP, "install",
+                           "DESTDIR=" + stage] + list(extra),
+                          capture_output=True, text=True)
+
+
+def sql_parts():
+    d = os.path.join(TOP, "sql")
+    parts = sorted(f for f in os.listdir(d)
+                   if re.match(r"[0-9].*\.sql$", f))
+    data = b""
+    for f in parts:
+        with open(os.path.join(d, f), "rb") as fh:
+            data += fh.read()
+    return data
+
+
+def unit_value(path, key):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(key + "="):
+                return line[len(key) + 1:].strip()
+    return None
+
+
+WANT = expected("/usr/local")
+WANT_USR = expected("/usr")
+t = Tap(9)
+
+tmp = tempfile.mkdtemp(prefix="pgtrade-destdir-")
+stage = os.path.join(tmp, "stage")
+before = snapshot()
+r = make_install(stage)
+after = snapshot()
+t.ok(r.returncode == 0, "make install DESTDIR=stage succeeds",
+     r.stdout + r.stderr)
+have = staged(stage)
+t.eq(sorted(have), sorted(WANT),
+     "the stage holds the extension, the listener, its unit and example")
+t.eq({p: oct(m) for p, m in have.items()},
+     {p: oct(m) for p, m in WANT.items() if p in have},
+     "each staged file has its mode (programs 0755, data 0644)")
+changed = sorted(p for p in set(before) | set(after)
+                 if before.get(p) != after.get(p))
+t.eq(changed, [], "nothing outside the stage was written or removed")
+
+script = stage + SHAREDIR + "/extension/pgtrade--%s.sql" % VERSION
+with open(script, "rb") as f:
+    t.ok(f.read() == sql_parts(),
+         "the install script is sql/[0-9]*.sql concatenated in name order")
+
+# A stale file in the stage's extension directory goes, as it would in
+# the system directory; the system's own copy stays.
+stale = stage + SHAREDIR + "/extension/pgtrade--0.0.1.sql"
+with open(stale, "w") as f:
+    f.write("-- stale\n")
+before = snapshot()
+r = make_install(stage)
+t.ok(r.returncode == 0 and not os.path.exists(stale)
+     and snapshot() == before,
+     "a second install removes a stale script under DESTDIR only",
+     r.stdout + r.stderr)
+
+# PREFIX=/usr: the listener's files move, the unit names the new binary.
+stage2 = os.path.join(tmp, "stage-usr")
+before = snapshot()
+r = make_install(stage2, "PREFIX=/usr")
+have = staged(stage2)
+t.ok(r.returncode == 0 and sorted(have) == sorted(WANT_USR)
+     and snapshot() == before,
+     "PREFIX=/usr stages the listener under /usr only",
+     "\n".join(sorted(set(have) ^ set(WANT_USR))) + r.stderr)
+unit = stage2 + "/usr/lib/systemd/system/pgtrade-listener.service"
+exec_start = (unit_value(unit, "ExecStart") or "").split()
+t.eq(exec_start[:1], ["/usr/bin/pgtrade-listener"],
+     "with PREFIX=/usr the unit starts /usr/bin/pgtrade-listener")
+with open(unit) as f:
+    text = f.read()
+t.ok("/usr/share/doc/pgtrade-listener/pgtrade-listener.conf.example" in text
+     and "/usr/local" not in text,
+     "with PREFIX=/usr the unit names the example config under /usr")
+
+shutil.rmtree(tmp)
+t.done()
