@@ -9,7 +9,11 @@ from what the install did; so are the install script's content and the
 modes.  The system directories an install writes to are compared before
 and after.  The same with PREFIX=/usr checks that the listener's unit
 follows the binary.
+
+META.json, the PGXN distribution metadata, must parse, carry the
+control file's version and name files that exist.
 """
+import json
 import os
 import re
 import shutil
@@ -120,9 +124,58 @@ def unit_value(path, key):
     return None
 
 
+def readme_license():
+    """The first paragraph of the README's License section."""
+    with open(os.path.join(TOP, "README.md")) as f:
+        text = f.read()
+    m = re.search(r"^## License\n\n(.+?)(\n\n|\Z)", text, re.M | re.S)
+    return m.group(1).strip() if m else None
+
+
+# PGXN's license keys for the licenses a README names
+LICENSE_KEYS = {"PostgreSQL License.": "postgresql"}
+SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+def check_meta(t):
+    """The META.json assertions (8)."""
+    try:
+        with open(os.path.join(TOP, "META.json")) as f:
+            meta = json.load(f)
+        t.ok(isinstance(meta, dict), "META.json parses as JSON")
+    except (OSError, ValueError) as e:
+        t.ok(False, "META.json parses as JSON", e)
+        meta = {}
+    need = ["name", "abstract", "description", "version", "maintainer",
+            "license", "provides", "meta-spec", "prereqs", "resources",
+            "generated_by", "tags"]
+    t.eq([k for k in need if k not in meta], [],
+         "META.json has every field the distribution needs")
+    t.eq(meta.get("meta-spec", {}).get("version"), "1.0.0",
+         "META.json follows meta-spec 1.0.0")
+    provided = meta.get("provides", {}).get("pgtrade", {})
+    t.eq((meta.get("name"), meta.get("version"), provided.get("version")),
+         ("pgtrade", VERSION, VERSION),
+         "META.json's versions are the control file's default_version")
+    t.eq(meta.get("license"), LICENSE_KEYS.get(readme_license()),
+         "META.json's license is the README's License section")
+    files = [provided.get("file"), provided.get("docfile")]
+    t.ok(all(f and os.path.isfile(os.path.join(TOP, f)) for f in files),
+         "the files META.json names exist", files)
+    req = meta.get("prereqs", {}).get("runtime", {}).get("requires", {})
+    t.ok(req.get("PostgreSQL") == "15.0.0" and "pg_cron" in req
+         and all(SEMVER.match(v) for v in req.values()),
+         "META.json requires PostgreSQL 15 and pg_cron at run time", req)
+    tags = meta.get("tags")
+    t.ok(isinstance(tags, list) and tags
+         and all(isinstance(x, str) and x for x in tags),
+         "META.json's tags are a list of strings", tags)
+
+
 WANT = expected("/usr/local")
 WANT_USR = expected("/usr")
-t = Tap(9)
+t = Tap(17)
+check_meta(t)
 
 tmp = tempfile.mkdtemp(prefix="pgtrade-destdir-")
 stage = os.path.join(tmp, "stage")
