@@ -12,6 +12,10 @@ follows the binary.
 
 META.json, the PGXN distribution metadata, must parse, carry the
 control file's version and name files that exist.
+
+The installed systemd unit must start the installed binary, name the
+installed example config, keep its hardening, and pass
+"systemd-analyze verify" without a word (it needs no running systemd).
 """
 import json
 import os
@@ -117,11 +121,67 @@ def sql_parts():
 
 
 def unit_value(path, key):
+    """The last value of a unit setting (systemd's rule for most keys)."""
+    value = None
     with open(path) as f:
         for line in f:
             if line.startswith(key + "="):
-                return line[len(key) + 1:].strip()
-    return None
+                value = line[len(key) + 1:].strip()
+    return value
+
+
+# The unit's hardening, as reviewed: setting -> value
+HARDENING = {
+    "User": "pgtrade", "NoNewPrivileges": "yes", "CapabilityBoundingSet": "",
+    "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
+    "PrivateDevices": "yes", "ProtectKernelTunables": "yes",
+    "ProtectKernelModules": "yes", "ProtectKernelLogs": "yes",
+    "ProtectControlGroups": "yes",
+    "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+    "LockPersonality": "yes", "MemoryDenyWriteExecute": "yes",
+    "Restart": "on-failure", "RestartPreventExitStatus": "2",
+}
+
+
+def check_unit(t, stage):
+    """The systemd unit assertions (6), on the default install."""
+    unit = stage + "/usr/local/lib/systemd/system/pgtrade-listener.service"
+    binary = "/usr/local/bin/pgtrade-listener"
+    argv = (unit_value(unit, "ExecStart") or "").split()
+    t.ok(argv[:1] == [binary] and WANT.get(binary) == 0o755
+         and os.access(stage + binary, os.X_OK),
+         "the unit starts the binary make install puts in place", argv)
+    doc = (unit_value(unit, "Documentation") or "").replace("file:", "", 1)
+    t.ok(doc in WANT and os.path.isfile(stage + doc),
+         "the example config the unit names is installed", doc)
+    with open(os.path.join(TOP, "listener",
+                           "pgtrade-listener.conf.example")) as f:
+        example = f.read()
+    conf = argv[argv.index("-c") + 1] if "-c" in argv[:-1] else None
+    t.ok(conf is not None and ("Install as %s," % conf) in example,
+         "the unit reads the config file the example says to create", conf)
+    t.eq({k: unit_value(unit, k) for k in HARDENING}, HARDENING,
+         "the unit keeps its hardening settings")
+    with open(unit) as f:
+        text = f.read()
+    t.ok(not re.search(r"^\s*Environment=.*(PASSWORD|password=)", text,
+                       re.M),
+         "the unit holds no password")
+    if not shutil.which("systemd-analyze"):
+        t.ok(True, "systemd-analyze verify # SKIP systemd-analyze absent")
+        return
+    # verify checks that ExecStart exists: point it at the staged binary
+    vdir = tempfile.mkdtemp(prefix="pgtrade-unit-")
+    copy = os.path.join(vdir, "pgtrade-listener.service")
+    with open(copy, "w") as f:
+        f.write(text.replace("ExecStart=" + binary,
+                             "ExecStart=" + stage + binary))
+    r = subprocess.run(["systemd-analyze", "verify", copy],
+                       capture_output=True, text=True)
+    t.ok(r.returncode == 0 and not (r.stdout + r.stderr).strip(),
+         "systemd-analyze verify finds nothing to report",
+         r.stdout + r.stderr)
+    shutil.rmtree(vdir)
 
 
 def readme_license():
@@ -174,7 +234,7 @@ def check_meta(t):
 
 WANT = expected("/usr/local")
 WANT_USR = expected("/usr")
-t = Tap(17)
+t = Tap(23)
 check_meta(t)
 
 tmp = tempfile.mkdtemp(prefix="pgtrade-destdir-")
@@ -193,6 +253,7 @@ t.eq({p: oct(m) for p, m in have.items()},
 changed = sorted(p for p in set(before) | set(after)
                  if before.get(p) != after.get(p))
 t.eq(changed, [], "nothing outside the stage was written or removed")
+check_unit(t, stage)
 
 script = stage + SHAREDIR + "/extension/pgtrade--%s.sql" % VERSION
 with open(script, "rb") as f:
