@@ -2,7 +2,8 @@
 #
 #   make               build the extension and the listener
 #   make deps          install the Debian packages pgtrade needs (root)
-#   make install       install the extension and the listener (root)
+#   make install       install the extension and the listener (root);
+#                      DESTDIR=/tmp/stage installs under /tmp/stage only
 #   make sandbox       deps, install, then (re)start the sandbox cluster
 #                      with a freshly created pgtrade
 #   make check         sandbox, then every test suite; ends with the line
@@ -49,13 +50,17 @@ deps:
 	scripts/install-deps.sh
 
 # Files of an earlier build are removed first: a stale install script or
-# library left in the system directories would hide a missing step.
+# library left in the system directories would hide a missing step.  With
+# DESTDIR (a staging tree for a package) only that tree is touched, the
+# removal included; PREFIX, BINDIR and the other listener directories
+# are described in listener/Makefile.
+EXT_SHAREDIR = $(DESTDIR)$(shell $(PG_CONFIG) --sharedir)/extension
+EXT_LIBDIR = $(DESTDIR)$(shell $(PG_CONFIG) --pkglibdir)
+
 install: all
-	rm -f $(shell $(PG_CONFIG) --sharedir)/extension/pgtrade.control \
-		$(shell $(PG_CONFIG) --sharedir)/extension/pgtrade--*.sql \
-		$(shell $(PG_CONFIG) --pkglibdir)/pgtrade.so
-	rm -rf $(shell $(PG_CONFIG) --pkglibdir)/bitcode/pgtrade \
-		$(shell $(PG_CONFIG) --pkglibdir)/bitcode/pgtrade.index.bc
+	rm -f $(EXT_SHAREDIR)/pgtrade.control $(EXT_SHAREDIR)/pgtrade--*.sql \
+		$(EXT_LIBDIR)/pgtrade.so
+	rm -rf $(EXT_LIBDIR)/bitcode/pgtrade $(EXT_LIBDIR)/bitcode/pgtrade.index.bc
 	$(MAKE) -C extension install
 	$(if $(LISTENER),$(MAKE) -C listener install)
 

@@ -1,15 +1,32 @@
 #!/bin/sh
-# install-deps.sh: install the Debian packages pgtrade needs to build,
-# test and run its demo.  Idempotent: packages already present are left
-# alone and apt is not touched at all when nothing is missing.  chromium
-# is for the tests only: it loads the report pages, headless and offline.
+# install-deps.sh: install the Debian packages pgtrade needs.
+#
+#   scripts/install-deps.sh [build]   build, test and run the demo
+#   scripts/install-deps.sh listener  run an installed pgtrade-listener
+#   scripts/install-deps.sh sim       run the CPAPI simulator
+#
+# The two small sets serve the listener and simulator images of docker/.
+# chromium is for the tests only: it loads the report pages, headless and
+# offline.
+# Idempotent: packages already present are left alone and apt is not
+# touched at all when nothing is missing.
 set -eu
 
-PKGS="build-essential make gcc python3 python3-yaml openssl ca-certificates
+case "${1:-build}" in
+build)
+	PKGS="build-essential make gcc python3 openssl ca-certificates
 postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 libcurl4-openssl-dev libjansson-dev libpq-dev python-matplotlib-data
-clang-format clang-14 libclang-rt-14-dev chromium"
+python3-yaml clang-format clang-14 libclang-rt-14-dev chromium"
+	;;
+listener) PKGS="libpq5 libcurl4 libjansson4 ca-certificates" ;;
+sim) PKGS="python3 openssl ca-certificates" ;;
+*)
+	echo "usage: $0 [build|listener|sim]" >&2
+	exit 2
+	;;
+esac
 
 missing=""
 for p in $PKGS; do

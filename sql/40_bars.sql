@@ -261,7 +261,8 @@ COMMENT ON FUNCTION pgtrade.bars_ended_by(timestamptz, interval, text, time) IS
  * \copy) with columns line, symbol, ts, open, high, low, close, volume and
  * upserts its rows into pgtrade.bar.  ts is text: a date (YYYY-MM-DD) for
  * daily bars, taken as midnight in the instrument's zone, or a timestamp
- * with offset for intraday bars.
+ * with offset for intraday bars.  A long import reports its progress
+ * with note_progress (38_progress.sql).
  */
 CREATE FUNCTION pgtrade.import_bars(source regclass,
 	bar_size interval DEFAULT '1 day')
@@ -272,7 +273,13 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_bad record;
-	v_n bigint;
+	v_n bigint := 0;
+	v_rows bigint;
+	v_total bigint;
+	v_checks text;
+	v_blocks integer;
+	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_noted timestamptz := v_started;
 BEGIN
 	IF NOT pgtrade.bar_size_supported(bar_size) THEN
 		RAISE EXCEPTION 'bar size % is not supported', coalesce(bar_size::text, 'NULL')
@@ -295,6 +302,8 @@ BEGIN
 							AND NOT a.attisdropped)
 			 THEN 's.line::bigint' ELSE 'row_number() OVER ()' END,
 		source);
+	GET DIAGNOSTICS v_total = ROW_COUNT;
+	v_checks := pg_catalog.format('checks of %s rows', v_total);
 
 	SELECT * INTO v_bad FROM pgtrade_import
 	WHERE instrument_id IS NULL ORDER BY line LIMIT 1;
@@ -304,11 +313,15 @@ BEGIN
 				  DETAIL = pg_catalog.format('Line %s names it.', v_bad.line),
 				  HINT = 'Add it with pgtrade.add_instrument().';
 	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 1, 12, v_checks,
+		v_started, v_noted);
 	IF (SELECT count(DISTINCT symbol) <> count(DISTINCT instrument_id)
 		FROM pgtrade_import) THEN
 		RAISE EXCEPTION 'a symbol in the batch matches several instruments'
 			USING ERRCODE = 'ambiguous_parameter';
 	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 2, 12, v_checks,
+		v_started, v_noted);
 
 	SELECT * INTO v_bad FROM pgtrade_import
 	WHERE open IS NULL OR high IS NULL OR low IS NULL OR close IS NULL
@@ -318,6 +331,8 @@ BEGIN
 		RAISE EXCEPTION 'bar on line % has an empty field', v_bad.line
 			USING ERRCODE = 'not_null_violation';
 	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 3, 12, v_checks,
+		v_started, v_noted);
 
 	/* ISO 8601 only: a date for daily bars, a timestamp with offset else */
 	SELECT * INTO v_bad FROM pgtrade_import
@@ -335,8 +350,12 @@ BEGIN
 			USING ERRCODE = 'invalid_datetime_format',
 				  HINT = 'Check the bar size: daily files load with ''1 day'', minute files with ''1 minute''.';
 	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 4, 12, v_checks,
+		v_started, v_noted);
 
 	PERFORM pgtrade.import_parse_ts(bar_size);
+	v_noted := pgtrade.note_progress('import_bars', 5, 12, v_checks,
+		v_started, v_noted);
 
 	SELECT * INTO v_bad FROM pgtrade_import
 	WHERE extract(second FROM ts) <> 0 ORDER BY line LIMIT 1;
@@ -345,6 +364,8 @@ BEGIN
 			v_bad.line, v_bad.ts_text
 			USING ERRCODE = 'invalid_datetime_format';
 	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 6, 12, v_checks,
+		v_started, v_noted);
 
 	SELECT * INTO v_bad FROM pgtrade_import
 	WHERE ts > now() ORDER BY line LIMIT 1;
@@ -353,6 +374,8 @@ BEGIN
 			v_bad.ts_text
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 7, 12, v_checks,
+		v_started, v_noted);
 
 	SELECT * INTO v_bad FROM pgtrade_import
 	WHERE NOT (open > '-Infinity' AND open < 'Infinity'
@@ -367,6 +390,8 @@ BEGIN
 				  DETAIL = pg_catalog.format('open %s, high %s, low %s, close %s.',
 					v_bad.open, v_bad.high, v_bad.low, v_bad.close);
 	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 8, 12, v_checks,
+		v_started, v_noted);
 
 	SELECT * INTO v_bad FROM pgtrade_import
 	WHERE NOT (open > 0 AND high > 0 AND low > 0 AND close > 0)
@@ -378,6 +403,8 @@ BEGIN
 				  DETAIL = pg_catalog.format('open %s, high %s, low %s, close %s.',
 					v_bad.open, v_bad.high, v_bad.low, v_bad.close);
 	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 9, 12, v_checks,
+		v_started, v_noted);
 
 	SELECT * INTO v_bad FROM pgtrade_import
 	WHERE high < low ORDER BY line LIMIT 1;
@@ -387,6 +414,8 @@ BEGIN
 				  DETAIL = pg_catalog.format('%s %s: high %s, low %s.',
 					v_bad.symbol, v_bad.ts_text, v_bad.high, v_bad.low);
 	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 10, 12, v_checks,
+		v_started, v_noted);
 
 	SELECT * INTO v_bad FROM pgtrade_import
 	WHERE NOT (volume >= 0 AND volume < 'Infinity') ORDER BY line LIMIT 1;
@@ -397,6 +426,8 @@ BEGIN
 				  DETAIL = pg_catalog.format('%s %s: volume %s.',
 					v_bad.symbol, v_bad.ts_text, v_bad.volume);
 	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 11, 12, v_checks,
+		v_started, v_noted);
 
 	SELECT cur.line, cur.symbol, cur.ts_text, prev_line, prev_ts_text
 	INTO v_bad
@@ -417,17 +448,40 @@ BEGIN
 					v_bad.line, v_bad.ts_text, v_bad.prev_line,
 					v_bad.prev_ts_text);
 	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 12, 12, v_checks,
+		v_started, v_noted);
 
-	INSERT INTO pgtrade.bar AS b
-		(instrument_id, bar_size, ts, open, high, low, close, volume)
-	SELECT instrument_id, import_bars.bar_size, ts, open, high, low, close,
-		   volume
-	FROM pgtrade_import ORDER BY instrument_id, ts
-	ON CONFLICT (instrument_id, bar_size, ts) DO UPDATE
-		SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
-			close = EXCLUDED.close, volume = EXCLUDED.volume;
-	GET DIAGNOSTICS v_n = ROW_COUNT;
+	/*
+	 * The rows are written in (instrument, time) order, as one sorted
+	 * INSERT would lock them, but in slices of 1024 pages (8 MB) of a
+	 * sorted copy, each read by ctid range without a scan of the rest,
+	 * so that progress can be reported between slices.
+	 */
+	CREATE TEMP TABLE pgtrade_import_sorted ON COMMIT DROP AS
+	SELECT instrument_id, ts, open, high, low, close, volume
+	FROM pgtrade_import ORDER BY instrument_id, ts;
 	DROP TABLE pgtrade_import;
+	v_blocks := pg_catalog.pg_relation_size('pgtrade_import_sorted')
+		/ pg_catalog.current_setting('block_size')::integer;
+	FOR v_from IN 0 .. v_blocks BY 1024 LOOP
+		INSERT INTO pgtrade.bar AS b
+			(instrument_id, bar_size, ts, open, high, low, close, volume)
+		SELECT instrument_id, import_bars.bar_size, ts, open, high, low,
+			   close, volume
+		FROM pgtrade_import_sorted
+		WHERE ctid >= pg_catalog.format('(%s,0)', v_from)::tid
+		  AND ctid < pg_catalog.format('(%s,0)', v_from + 1024)::tid
+		ORDER BY instrument_id, ts
+		ON CONFLICT (instrument_id, bar_size, ts) DO UPDATE
+			SET open = EXCLUDED.open, high = EXCLUDED.high,
+				low = EXCLUDED.low, close = EXCLUDED.close,
+				volume = EXCLUDED.volume;
+		GET DIAGNOSTICS v_rows = ROW_COUNT;
+		v_n := v_n + v_rows;
+		v_noted := pgtrade.note_progress('import_bars', v_n, v_total,
+			'rows written', v_started, v_noted);
+	END LOOP;
+	DROP TABLE pgtrade_import_sorted;
 	RETURN v_n;
 END
 $$;

@@ -626,6 +626,9 @@ DECLARE
 	v_vals jsonb;
 	v_c jsonb;
 	v_v jsonb;
+	v_i integer := 0;
+	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_noted timestamptz := v_started;
 BEGIN
 	SELECT s.params INTO v_base FROM pgtrade.strategy s
 	WHERE s.name = backtest_sweep.strategy;
@@ -662,6 +665,9 @@ BEGIN
 			FROM pgtrade.backtest(backtest_sweep.strategy, from_ts, to_ts,
 				capital, commission, slippage_bps, v_base || v_c, false,
 				backtest_sweep.risk) b;
+		v_i := v_i + 1;
+		v_noted := pgtrade.note_progress('backtest_sweep', v_i,
+			cardinality(v_combos), 'combinations', v_started, v_noted);
 	END LOOP;
 END
 $$;

@@ -176,6 +176,8 @@ GRANT EXECUTE ON FUNCTION
 	pgtrade.set_instrument_calendar(text, text),
 	pgtrade.import_bars(regclass, interval),
 	pgtrade.import_parse_ts(interval),
+	pgtrade.note_progress(text, bigint, bigint, text, timestamptz,
+		timestamptz),
 	pgtrade.bar_size_supported(interval),
 	pgtrade.remove_risk_limit(text, text, bigint),
 	pgtrade.resolve_unknown(bigint, text, text),

@@ -142,6 +142,8 @@ SELECT set_eq(
 		('function pgtrade.fill_immutable()'),
 		('function pgtrade.import_bars(regclass,interval)'),
 		('function pgtrade.import_parse_ts(interval)'),
+		('function pgtrade.note_progress(text,bigint,bigint,text,'
+		 'timestamp with time zone,timestamp with time zone)'),
 		('function pgtrade.indicator_agg_finalfn(internal)'),
 		('function pgtrade.install_jobs(name,interval,interval)'),
 		('function pgtrade.instrument_id(text)'),

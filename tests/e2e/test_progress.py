@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""Long calls report progress; short ones stay quiet.
+
+import_bars and backtest_sweep raise a NOTICE at most every
+pgtrade.progress_interval seconds (default 5).  NOTICEs reach the
+client, not a pgTAP file, so each case runs psql in a transaction that
+is rolled back and reads its standard error.  Expected lines are built
+here from the counts the case chose: 12 checks, then the rows written
+in slices, each percentage the floor of done * 100 / total.
+"""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pgtest import Tap  # noqa: E402
+
+ROWS = 120000  # more than one slice of 1024 pages (about 97 bars a page)
+CHECKS = 12
+
+
+def session(sql):
+    """Run sql in one rolled-back transaction; return (status, notices,
+    stderr)."""
+    r = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"],
+                       input="BEGIN;\n" + sql + "\nROLLBACK;\n",
+                       capture_output=True, text=True)
+    notices = [l[len("NOTICE:  "):] for l in r.stderr.splitlines()
+               if l.startswith("NOTICE:  ")]
+    return r.returncode, notices, r.stderr
+
+
+def bars_sql(symbol, n):
+    """An instrument and n one-minute bars ending long ago, staged in
+    table src."""
+    return """
+SELECT pgtrade.add_instrument('%(s)s') \\g /dev/null
+CREATE TEMP TABLE src AS
+SELECT '%(s)s'::text AS symbol,
+       to_char(timestamptz '2015-01-01 00:00+00' + g * interval '1 minute',
+               'YYYY-MM-DD"T"HH24:MI:SS"+00"') AS ts,
+       10 + g %% 7 AS open, 20 AS high, 5 AS low, 11 AS close, 100 AS volume
+FROM generate_series(1, %(n)d) g;
+""" % {"s": symbol, "n": n}
+
+
+IMPORT = "SELECT pgtrade.import_bars('src', '1 minute');"
+LINE = re.compile(r"^(\w+): (\d+) of (\d+) (.*) \((\d+)%\), (\d+\.\d) s$")
+
+
+def parse(notices):
+    return [LINE.match(n) for n in notices]
+
+
+t = Tap(11)
+
+# interval 0: every report is raised
+rc, notices, err = session("SET LOCAL pgtrade.progress_interval = 0;\n" +
+                           bars_sql("PROGA", ROWS) + IMPORT)
+t.ok(rc == 0, "an import with pgtrade.progress_interval 0 succeeds", err)
+checks = ["import_bars: %d of %d checks of %d rows (%d%%)"
+          % (k, CHECKS, ROWS, k * 100 // CHECKS)
+          for k in range(1, CHECKS + 1)]
+t.eq([n.rsplit(",", 1)[0] for n in notices[:CHECKS]], checks,
+     "one notice after each of the 12 checks, with its share")
+written = [m for m in parse(notices[CHECKS:])]
+ok_lines = all(m and m.group(1) == "import_bars"
+               and m.group(4) == "rows written"
+               and int(m.group(3)) == ROWS
+               and int(m.group(5)) == int(m.group(2)) * 100 // ROWS
+               for m in written)
+done = [int(m.group(2)) for m in written if m]
+t.ok(ok_lines and len(done) >= 2
+     and all(a < b for a, b in zip(done, done[1:])),
+     "then one notice per slice written, rows rising, percentage exact",
+     "\n".join(notices[CHECKS:]))
+t.eq(notices[-1].rsplit(",", 1)[0] if notices else None,
+     "import_bars: %d of %d rows written (100%%)" % (ROWS, ROWS),
+     "the last notice counts every row")
+secs = [float(m.group(6)) for m in parse(notices) if m]
+t.ok(len(secs) == len(notices)
+     and all(a <= b for a, b in zip(secs, secs[1:])),
+     "every notice carries the seconds since the call began, rising")
+
+# the default interval: a short import says nothing
+rc, notices, err = session(bars_sql("PROGB", 500) + IMPORT)
+t.ok(rc == 0 and notices == [],
+     "a short import with the default interval raises no notice",
+     err)
+
+# an interval of 0.3 s: no two notices closer than that (less the
+# rounding of the figures to 0.1 s)
+rc, notices, err = session("SET LOCAL pgtrade.progress_interval = '0.3';\n"
+                           + bars_sql("PROGC", ROWS) + IMPORT)
+secs = [float(m.group(6)) for m in parse(notices) if m]
+gaps = [b - a for a, b in zip([0.0] + secs, secs)]
+t.ok(rc == 0 and len(secs) >= 2 and min(gaps) >= 0.3 - 0.1 - 1e-9,
+     "with an interval of 0.3 s notices come at least 0.3 s apart",
+     "%s\n%s" % (notices, err))
+
+rc, notices, err = session("SET LOCAL pgtrade.progress_interval = 'often';\n"
+                           + bars_sql("PROGD", 10) + IMPORT)
+t.ok(rc != 0 and 'invalid value for pgtrade.progress_interval: "often"'
+     in err, "a setting that is not a number of seconds is refused", err)
+
+# backtest_sweep: one report per combination
+SWEEP = """
+SELECT pgtrade.add_account('PROGACCT1') \\g /dev/null
+SELECT pgtrade.add_instrument('PROGS', 990901) \\g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low,
+	close, volume)
+SELECT pgtrade.instrument_id('PROGS'), '1 day',
+	(d::timestamp AT TIME ZONE 'America/New_York'), 10 + i %% 3, 14, 8,
+	10 + i %% 4, 1000
+FROM generate_series(0, 9) i, LATERAL (SELECT date '2024-01-01' + i AS d) x;
+SELECT pgtrade.create_strategy('prog_bt', 'sma_cross', 'PROGS', 'PROGACCT1',
+	'{"fast": 1, "slow": 2}', 10, max_bar_age => '100 years',
+	market_hours => 'always') \\g /dev/null
+SELECT count(*) FROM pgtrade.backtest_sweep('prog_bt', '2024-01-01',
+	'2024-01-11', '{"slow": [2, 3, 4]}');
+"""
+rc, notices, err = session("SET LOCAL pgtrade.progress_interval = 0;\n"
+                           + SWEEP % ())
+t.eq([n.rsplit(",", 1)[0] for n in notices],
+     ["backtest_sweep: %d of 3 combinations (%d%%)" % (i, i * 100 // 3)
+      for i in (1, 2, 3)],
+     "a sweep of 3 combinations reports each one with interval 0")
+t.ok(rc == 0, "that sweep succeeds", err)
+rc, notices, err = session(SWEEP % ())
+t.ok(rc == 0 and notices == [],
+     "the same sweep with the default interval raises no notice", err)
+t.done()
