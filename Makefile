@@ -19,6 +19,8 @@
 #   make crash         sandbox, then the listener crash suite: the listener
 #                      killed CRASH_KILLS times (default 200)
 #   make stop          stop the sandbox and the processes tests started
+#   make reference     regenerate doc/reference.md from the sandbox's
+#                      catalog and the listener's --describe-config
 #   make format-check  report C files clang-format would change
 #   make clean         remove build products
 #
@@ -36,7 +38,7 @@ FORMAT_FILES = $(sort $(wildcard extension/src/*.[ch] listener/src/*.[ch] \
 	tests/unit/*.[ch] tests/fuzz/*.c))
 
 .PHONY: all extension listener deps install sandbox check unit demo stop bench \
-	crash format-check format clean fuzz fuzz-brief
+	crash format-check format clean fuzz fuzz-brief reference
 
 all: extension $(LISTENER)
 
@@ -100,6 +102,14 @@ bench:
 crash:
 	$(MAKE) sandbox
 	/usr/bin/python3 tests/crash/crash_suite.py
+
+# Written to a temporary file first: a failed run leaves the old
+# reference in place instead of an empty one.
+reference: listener
+	eval "$$(scripts/sandbox.sh env)" && \
+		/usr/bin/python3 scripts/gen-reference.py >doc/reference.md.tmp || \
+		{ rm -f doc/reference.md.tmp; exit 1; }
+	mv doc/reference.md.tmp doc/reference.md
 
 format-check:
 	@if ! command -v clang-format >/dev/null; then \

@@ -556,6 +556,38 @@ CREATE VIEW pgtrade.open_drift AS
 COMMENT ON VIEW pgtrade.open_drift IS
 	'Unresolved position drift: open (new orders of the account are held '
 	'back) or acknowledged (trading goes on with the difference noted).';
+COMMENT ON COLUMN pgtrade.open_drift.drift_id IS
+	'Identifies the drift (position_drift.drift_id); pass it to '
+	'acknowledge_drift or resolve_drift.';
+COMMENT ON COLUMN pgtrade.open_drift.account_id IS
+	'The account (account.account_id).';
+COMMENT ON COLUMN pgtrade.open_drift.symbol IS
+	'The contract''s symbol as the broker reported it.';
+COMMENT ON COLUMN pgtrade.open_drift.conid IS 'The broker''s contract id.';
+COMMENT ON COLUMN pgtrade.open_drift.pgtrade_quantity IS
+	'pgtrade''s position when the drift was confirmed.';
+COMMENT ON COLUMN pgtrade.open_drift.broker_quantity IS
+	'The broker''s position when the drift was confirmed.';
+COMMENT ON COLUMN pgtrade.open_drift.difference IS
+	'broker_quantity - pgtrade_quantity: what resolve_drift adds to '
+	'pgtrade''s position.';
+COMMENT ON COLUMN pgtrade.open_drift.status IS
+	'open (new orders of the account are held back) or acknowledged '
+	'(trading goes on with the difference noted).';
+COMMENT ON COLUMN pgtrade.open_drift.blocks_orders IS
+	'True while the drift is open: the risk gate refuses the account''s '
+	'new orders.';
+COMMENT ON COLUMN pgtrade.open_drift.first_seen IS
+	'When the first of the two comparisons that confirmed it was made.';
+COMMENT ON COLUMN pgtrade.open_drift.confirmed_at IS
+	'When the second comparison confirmed it.';
+COMMENT ON COLUMN pgtrade.open_drift.last_seen IS
+	'When a comparison last showed it.';
+COMMENT ON COLUMN pgtrade.open_drift.acknowledged_by IS
+	'The role that acknowledged it, or NULL.';
+COMMENT ON COLUMN pgtrade.open_drift.note IS
+	'The operator''s note given with acknowledge_drift or '
+	'resolve_drift.';
 
 GRANT EXECUTE ON FUNCTION
 	pgtrade.acknowledge_drift(bigint, text),

@@ -20,6 +20,38 @@ CREATE VIEW pgtrade.open_orders AS
 		AND o.account_id = ANY ((SELECT pgtrade.visible_accounts(current_user))::text[]);
 COMMENT ON VIEW pgtrade.open_orders IS
 	'Orders that may still trade, with their instrument symbol.';
+COMMENT ON COLUMN pgtrade.open_orders.order_id IS
+	'Identifies the order (orders.order_id).';
+COMMENT ON COLUMN pgtrade.open_orders.client_order_id IS
+	'The cOID sent to IBKR: pgt-<installation prefix>-<order_id>.';
+COMMENT ON COLUMN pgtrade.open_orders.account_id IS
+	'The account (account.account_id).';
+COMMENT ON COLUMN pgtrade.open_orders.symbol IS
+	'The instrument''s symbol (instrument.symbol).';
+COMMENT ON COLUMN pgtrade.open_orders.side IS 'buy or sell.';
+COMMENT ON COLUMN pgtrade.open_orders.quantity IS
+	'Ordered quantity, always positive.';
+COMMENT ON COLUMN pgtrade.open_orders.filled_quantity IS
+	'Sum of the order''s recorded fills.';
+COMMENT ON COLUMN pgtrade.open_orders.order_type IS
+	'market, limit, stop or stop_limit.';
+COMMENT ON COLUMN pgtrade.open_orders.limit_price IS
+	'Limit price of a limit or stop_limit order, else NULL.';
+COMMENT ON COLUMN pgtrade.open_orders.stop_price IS
+	'Stop price of a stop or stop_limit order, else NULL.';
+COMMENT ON COLUMN pgtrade.open_orders.status IS
+	'pending, submitting, working, cancel_requested or unknown (the '
+	'statuses in which an order may still trade).';
+COMMENT ON COLUMN pgtrade.open_orders.broker_order_id IS
+	'The broker''s order id once the order was accepted.';
+COMMENT ON COLUMN pgtrade.open_orders.broker_status IS
+	'The order''s status as the broker last reported it.';
+COMMENT ON COLUMN pgtrade.open_orders.valid_until IS
+	'A pending order not claimed by then is expired, never sent.';
+COMMENT ON COLUMN pgtrade.open_orders.created_at IS
+	'When the order was inserted (and passed or failed the risk gate).';
+COMMENT ON COLUMN pgtrade.open_orders.updated_at IS
+	'When the order row last changed.';
 
 CREATE VIEW pgtrade.positions AS
 	SELECT p.account_id, i.symbol, p.quantity, p.avg_cost,
@@ -43,6 +75,27 @@ CREATE VIEW pgtrade.positions AS
 COMMENT ON VIEW pgtrade.positions IS
 	'Positions with realized P&L, unrealized P&L at the latest bar''s '
 	'close, and commissions paid.';
+COMMENT ON COLUMN pgtrade.positions.account_id IS
+	'The account (account.account_id).';
+COMMENT ON COLUMN pgtrade.positions.symbol IS
+	'The instrument''s symbol (instrument.symbol).';
+COMMENT ON COLUMN pgtrade.positions.quantity IS
+	'Signed position: positive long, negative short, 0 flat.';
+COMMENT ON COLUMN pgtrade.positions.avg_cost IS
+	'Average cost of the open position; NULL when flat.';
+COMMENT ON COLUMN pgtrade.positions.realized_pnl IS
+	'Realized profit and loss from closing trades, before commissions.';
+COMMENT ON COLUMN pgtrade.positions.last_close IS
+	'Close of the instrument''s latest stored bar of any size.';
+COMMENT ON COLUMN pgtrade.positions.last_bar_ts IS 'Start of that bar.';
+COMMENT ON COLUMN pgtrade.positions.unrealized_pnl IS
+	'quantity x (last_close - avg_cost); NULL when flat or without a '
+	'bar.';
+COMMENT ON COLUMN pgtrade.positions.commissions IS
+	'Commissions of the effective fills of the account in the '
+	'instrument (0 when none).';
+COMMENT ON COLUMN pgtrade.positions.updated_at IS
+	'When the position last changed.';
 
 CREATE VIEW pgtrade.decisions_explained AS
 	SELECT d.decision_id, s.name AS strategy, i.symbol, d.as_of,
@@ -63,6 +116,66 @@ COMMENT ON VIEW pgtrade.decisions_explained IS
 	'A decision in one row: the data (last bar, bars used, last close), '
 	'the rule (kind and its params then), the values (indicators), the '
 	'reason, what the risk gate said, and the order that resulted.';
+COMMENT ON COLUMN pgtrade.decisions_explained.decision_id IS
+	'Identifies the decision (decision.decision_id).';
+COMMENT ON COLUMN pgtrade.decisions_explained.strategy IS
+	'The strategy''s name.';
+COMMENT ON COLUMN pgtrade.decisions_explained.symbol IS
+	'The instrument''s symbol (instrument.symbol).';
+COMMENT ON COLUMN pgtrade.decisions_explained.as_of IS
+	'The instant the run decided as of (now for a live run, the past '
+	'for a replay).';
+COMMENT ON COLUMN pgtrade.decisions_explained.last_bar_ts IS
+	'Start of the last bar the run used.';
+COMMENT ON COLUMN pgtrade.decisions_explained.action IS 'buy, sell or hold.';
+COMMENT ON COLUMN pgtrade.decisions_explained.quantity IS
+	'Quantity of the order the decision asked for.';
+COMMENT ON COLUMN pgtrade.decisions_explained.target_position IS
+	'The position the decision aimed at, or NULL when the evaluator '
+	'gave no target.';
+COMMENT ON COLUMN pgtrade.decisions_explained.position IS
+	'The account''s position in the instrument when the decision was '
+	'made.';
+COMMENT ON COLUMN pgtrade.decisions_explained.open_quantity IS
+	'Signed remaining quantity of the account''s open orders in the '
+	'instrument then.';
+COMMENT ON COLUMN pgtrade.decisions_explained.reason IS
+	'Why, in plain words.';
+COMMENT ON COLUMN pgtrade.decisions_explained.risk_reason IS
+	'The risk gate''s reason for the order, if one was placed.';
+COMMENT ON COLUMN pgtrade.decisions_explained.client_order_id IS
+	'The cOID of the resulting order, or NULL.';
+COMMENT ON COLUMN pgtrade.decisions_explained.order_status IS
+	'The resulting order''s status now, or NULL.';
+COMMENT ON COLUMN pgtrade.decisions_explained.trigger IS
+	'What started the run: cron, manual, replay or external.';
+COMMENT ON COLUMN pgtrade.decisions_explained.run_id IS
+	'The run that made the decision (workflow_run.run_id).';
+COMMENT ON COLUMN pgtrade.decisions_explained.account_id IS
+	'The strategy''s account.';
+COMMENT ON COLUMN pgtrade.decisions_explained.kind IS
+	'The strategy kind that decided.';
+COMMENT ON COLUMN pgtrade.decisions_explained.params IS
+	'The kind''s parameters at the time.';
+COMMENT ON COLUMN pgtrade.decisions_explained.signal IS
+	'The evaluator''s signal, as it named it.';
+COMMENT ON COLUMN pgtrade.decisions_explained.bars_used IS
+	'How many bars the evaluator was given.';
+COMMENT ON COLUMN pgtrade.decisions_explained.last_close IS
+	'Close of the last bar used.';
+COMMENT ON COLUMN pgtrade.decisions_explained.indicators IS
+	'The indicator values the evaluator reported, as JSON.';
+COMMENT ON COLUMN pgtrade.decisions_explained.confidence IS
+	'The decider''s confidence from 0 to 1 when it gave one '
+	'(submit_decision), else NULL.';
+COMMENT ON COLUMN pgtrade.decisions_explained.risk_verdict IS
+	'The risk gate''s whole verdict on the order, as JSON.';
+COMMENT ON COLUMN pgtrade.decisions_explained.order_id IS
+	'The order the decision placed, or NULL.';
+COMMENT ON COLUMN pgtrade.decisions_explained.filled_quantity IS
+	'Filled quantity of that order so far.';
+COMMENT ON COLUMN pgtrade.decisions_explained.avg_fill_price IS
+	'Average price of its fills so far.';
 
 CREATE VIEW pgtrade.listener_health AS
 	SELECT l.listener_id, l.name, l.pid, l.db_user, l.started_at,
@@ -86,6 +199,32 @@ COMMENT ON VIEW pgtrade.listener_health IS
 	'minute), stopped, gateway <state> while the gateway session is not '
 	'authenticated, or drift blocks <accounts> while open position drift '
 	'holds back new orders of accounts it serves.';
+COMMENT ON COLUMN pgtrade.listener_health.listener_id IS
+	'Identifies the listener start (listener.listener_id).';
+COMMENT ON COLUMN pgtrade.listener_health.name IS
+	'Listener name: its name setting, by default the host name.';
+COMMENT ON COLUMN pgtrade.listener_health.pid IS
+	'The listener''s process id.';
+COMMENT ON COLUMN pgtrade.listener_health.db_user IS
+	'The database role it connected as.';
+COMMENT ON COLUMN pgtrade.listener_health.started_at IS 'When it registered.';
+COMMENT ON COLUMN pgtrade.listener_health.heartbeat_at IS
+	'Its last heartbeat.';
+COMMENT ON COLUMN pgtrade.listener_health.heartbeat_age IS
+	'now() - heartbeat_at.';
+COMMENT ON COLUMN pgtrade.listener_health.gateway_state IS
+	'The gateway session as the listener last saw it (authenticated, '
+	'competing, ...).';
+COMMENT ON COLUMN pgtrade.listener_health.accounts IS
+	'The accounts it serves.';
+COMMENT ON COLUMN pgtrade.listener_health.last_error IS
+	'The last error it recorded.';
+COMMENT ON COLUMN pgtrade.listener_health.health IS
+	'alive, stale (no heartbeat for over a minute), stopped, gateway '
+	'<state> or drift blocks <accounts>.';
+COMMENT ON COLUMN pgtrade.listener_health.drift_blocked IS
+	'Accounts it serves whose new orders open position drift holds '
+	'back; NULL once stopped.';
 
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pgtrade FROM PUBLIC;
 REVOKE EXECUTE ON ALL PROCEDURES IN SCHEMA pgtrade FROM PUBLIC;

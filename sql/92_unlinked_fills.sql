@@ -22,6 +22,26 @@ CREATE VIEW pgtrade.unlinked_fills AS
 COMMENT ON VIEW pgtrade.unlinked_fills IS
 	'Executions recorded without a pgtrade order (manual trades at the '
 	'broker, or an order_ref that does not match its order).';
+COMMENT ON COLUMN pgtrade.unlinked_fills.fill_id IS
+	'Identifies the fill (fill.fill_id).';
+COMMENT ON COLUMN pgtrade.unlinked_fills.execution_id IS
+	'The broker''s execution id.';
+COMMENT ON COLUMN pgtrade.unlinked_fills.account_id IS
+	'The account (account.account_id).';
+COMMENT ON COLUMN pgtrade.unlinked_fills.symbol IS
+	'The instrument''s symbol (instrument.symbol).';
+COMMENT ON COLUMN pgtrade.unlinked_fills.side IS 'buy or sell.';
+COMMENT ON COLUMN pgtrade.unlinked_fills.quantity IS 'Executed quantity.';
+COMMENT ON COLUMN pgtrade.unlinked_fills.price IS 'Execution price.';
+COMMENT ON COLUMN pgtrade.unlinked_fills.trade_time IS
+	'When the broker executed it.';
+COMMENT ON COLUMN pgtrade.unlinked_fills.order_ref IS
+	'The order reference the broker reported, which matched no pgtrade '
+	'order.';
+COMMENT ON COLUMN pgtrade.unlinked_fills.commission IS
+	'The first commission reported for it, or NULL.';
+COMMENT ON COLUMN pgtrade.unlinked_fills.recorded_at IS
+	'When pgtrade recorded it.';
 
 GRANT SELECT ON pgtrade.unlinked_fills TO pgtrade_reader, pgtrade_trader,
 	pgtrade_admin;

@@ -402,6 +402,26 @@ CREATE VIEW pgtrade.alerts WITH (security_barrier) AS
 COMMENT ON VIEW pgtrade.alerts IS
 	'Alerts of the accounts the caller may see, with the order''s state '
 	'now; open ones have no acknowledged_at.';
+COMMENT ON COLUMN pgtrade.alerts.alert_id IS
+	'Identifies the alert; pass it to acknowledge_alert.';
+COMMENT ON COLUMN pgtrade.alerts.raised_at IS 'When it was raised.';
+COMMENT ON COLUMN pgtrade.alerts.kind IS
+	'stuck_order, strategy_disabled or calendar_ended.';
+COMMENT ON COLUMN pgtrade.alerts.account_id IS
+	'The account (account.account_id).';
+COMMENT ON COLUMN pgtrade.alerts.strategy IS
+	'The strategy concerned, or NULL.';
+COMMENT ON COLUMN pgtrade.alerts.order_id IS
+	'The order concerned (stuck_order), or NULL.';
+COMMENT ON COLUMN pgtrade.alerts.order_status IS
+	'The order''s status when the alert was raised.';
+COMMENT ON COLUMN pgtrade.alerts.order_status_now IS
+	'The order''s status now.';
+COMMENT ON COLUMN pgtrade.alerts.message IS 'What happened, in plain words.';
+COMMENT ON COLUMN pgtrade.alerts.acknowledged_at IS
+	'When it was first acknowledged; NULL while open.';
+COMMENT ON COLUMN pgtrade.alerts.acknowledged_by IS
+	'The role that first acknowledged it.';
 
 CREATE VIEW pgtrade.strategy_daily WITH (security_barrier) AS
 	SELECT s.name AS strategy, s.account_id, i.symbol, p.day, p.trades,
@@ -414,5 +434,28 @@ CREATE VIEW pgtrade.strategy_daily WITH (security_barrier) AS
 COMMENT ON VIEW pgtrade.strategy_daily IS
 	'Daily performance of the strategies of the accounts the caller may '
 	'see, as the rollup stored it.';
+COMMENT ON COLUMN pgtrade.strategy_daily.strategy IS 'The strategy''s name.';
+COMMENT ON COLUMN pgtrade.strategy_daily.account_id IS
+	'The strategy''s account.';
+COMMENT ON COLUMN pgtrade.strategy_daily.symbol IS
+	'The instrument''s symbol (instrument.symbol).';
+COMMENT ON COLUMN pgtrade.strategy_daily.day IS 'The session day.';
+COMMENT ON COLUMN pgtrade.strategy_daily.trades IS
+	'Fills of the account in the instrument that day.';
+COMMENT ON COLUMN pgtrade.strategy_daily.net_position IS
+	'Position at the end of the day.';
+COMMENT ON COLUMN pgtrade.strategy_daily.realized_pnl IS
+	'Realized P&L of the day, before commissions.';
+COMMENT ON COLUMN pgtrade.strategy_daily.cumulative_realized IS
+	'Realized P&L to date, before commissions.';
+COMMENT ON COLUMN pgtrade.strategy_daily.unrealized_pnl IS
+	'Unrealized P&L at the day''s close; NULL without a daily bar.';
+COMMENT ON COLUMN pgtrade.strategy_daily.equity IS
+	'cumulative_realized + unrealized_pnl; NULL without a daily bar.';
+COMMENT ON COLUMN pgtrade.strategy_daily.drawdown IS
+	'equity less its running peak (0 or negative); NULL without a daily '
+	'bar.';
+COMMENT ON COLUMN pgtrade.strategy_daily.computed_at IS
+	'When the rollup stored the row.';
 GRANT SELECT ON pgtrade.alerts, pgtrade.strategy_daily
 	TO pgtrade_reader, pgtrade_trader, pgtrade_admin;

@@ -50,37 +50,68 @@ typedef struct Setting
 	const char *boot;	/* default as text; NULL: unset */
 	double		min;	/* bounds of numeric settings */
 	double		max;
+	const char *desc; /* one line for --describe-config */
 } Setting;
 
 #define CFG(field) offsetof(Config, field)
 
 static const Setting settings[] = {
-	{"conninfo", SET_STRING, CFG(conninfo), NULL, 0, 0},
-	{"gateway", SET_STRING, CFG(gateway_url), LISTENER_DEFAULT_GATEWAY, 0, 0},
-	{"cacert", SET_STRING, CFG(cacert), NULL, 0, 0},
-	{"insecure", SET_BOOL, CFG(insecure), "off", 0, 0},
-	{"compete", SET_BOOL, CFG(compete), "off", 0, 0},
-	{"rate_budget", SET_BOOL, CFG(rate_budget), "on", 0, 0},
-	{"accounts", SET_LIST, CFG(accounts), "", 0, 0},
-	{"confirm_ids", SET_LIST, CFG(confirm_ids), "", 0, 0},
-	{"suppress_ids", SET_LIST, CFG(suppress_ids), "", 0, 0},
-	{"poll_interval", SET_DOUBLE, CFG(poll_interval), "2", 0.01, 3600},
-	{"time_scale", SET_DOUBLE, CFG(time_scale), "1", 0.001, 1000},
-	{"http_timeout", SET_DOUBLE, CFG(http_timeout), "15", 0.1, 600},
-	{"connect_timeout", SET_DOUBLE, CFG(connect_timeout), "5", 0.1, 120},
-	{"once_timeout", SET_DOUBLE, CFG(once_timeout), "300", 0.1, 86400},
+	{"conninfo", SET_STRING, CFG(conninfo), NULL, 0, 0,
+	 "database name or connection string; unset: libpq's defaults and the "
+	 "PG* environment variables"},
+	{"gateway", SET_STRING, CFG(gateway_url), LISTENER_DEFAULT_GATEWAY, 0, 0,
+	 "gateway base URL: https, or http to localhost only"},
+	{"cacert", SET_STRING, CFG(cacert), NULL, 0, 0,
+	 "CA certificate that signs the gateway's certificate; unset: the "
+	 "system store"},
+	{"insecure", SET_BOOL, CFG(insecure), "off", 0, 0,
+	 "skip certificate checks; refused unless the gateway is on localhost"},
+	{"compete", SET_BOOL, CFG(compete), "off", 0, 0,
+	 "take the brokerage session over from another platform; off: wait "
+	 "until it is free"},
+	{"rate_budget", SET_BOOL, CFG(rate_budget), "on", 0, 0,
+	 "keep requests under the gateway's 10 per second; off for benchmarks "
+	 "only"},
+	{"accounts", SET_LIST, CFG(accounts), "", 0, 0,
+	 "accounts to serve, comma-separated; empty: every account the gateway "
+	 "lists"},
+	{"confirm_ids", SET_LIST, CFG(confirm_ids), "", 0, 0,
+	 "prompt message ids that may be confirmed, comma-separated"},
+	{"suppress_ids", SET_LIST, CFG(suppress_ids), "", 0, 0,
+	 "message ids suppressed at the start of every brokerage session"},
+	{"poll_interval", SET_DOUBLE, CFG(poll_interval), "2", 0.01, 3600,
+	 "seconds between database polls and heartbeats"},
+	{"time_scale", SET_DOUBLE, CFG(time_scale), "1", 0.001, 1000,
+	 "factor on the gateway's timers (tickle, pacing, back-off, polls)"},
+	{"http_timeout", SET_DOUBLE, CFG(http_timeout), "15", 0.1, 600,
+	 "longest HTTP exchange with the gateway, seconds"},
+	{"connect_timeout", SET_DOUBLE, CFG(connect_timeout), "5", 0.1, 120,
+	 "longest connect to the gateway, seconds"},
+	{"once_timeout", SET_DOUBLE, CFG(once_timeout), "300", 0.1, 86400,
+	 "longest wait of --once, seconds"},
 	{"positions_interval", SET_DOUBLE, CFG(pos_interval), "300", 0,
-	 86400},
+	 86400,
+	 "seconds between comparisons of the broker's positions with "
+	 "pgtrade's (not scaled); 0: never"},
 	{"statement_timeout", SET_INT, CFG(statement_timeout), "15000", 100,
-	 3600000},
-	{"lock_timeout", SET_INT, CFG(lock_timeout), "5000", 100, 3600000},
-	{"name", SET_STRING, CFG(name), NULL, 0, 0},
-	{"verbose", SET_BOOL, CFG(verbose), "off", 0, 0},
-	{"bars_interval", SET_DOUBLE, CFG(bars_interval), "0", 0, 86400},
-	{"paper", SET_BOOL, CFG(paper), "off", 0, 0},
-	{"paper_slippage_bps", SET_DOUBLE, CFG(paper_slippage), "5", 0, 1000},
+	 3600000, "statement timeout of the database session, milliseconds"},
+	{"lock_timeout", SET_INT, CFG(lock_timeout), "5000", 100, 3600000,
+	 "lock timeout of the database session, milliseconds"},
+	{"name", SET_STRING, CFG(name), NULL, 0, 0,
+	 "listener name recorded in pgtrade.listener; unset: the host name"},
+	{"verbose", SET_BOOL, CFG(verbose), "off", 0, 0,
+	 "write DEBUG lines too"},
+	{"bars_interval", SET_DOUBLE, CFG(bars_interval), "0", 0, 86400,
+	 "seconds between market-data refreshes, times time_scale; 0: off"},
+	{"paper", SET_BOOL, CFG(paper), "off", 0, 0,
+	 "paper mode: no gateway, orders filled from stored bars; needs "
+	 "accounts; read at start only"},
+	{"paper_slippage_bps", SET_DOUBLE, CFG(paper_slippage), "5", 0, 1000,
+	 "slippage of paper fills against the trader, basis points"},
 	{"paper_max_bar_age", SET_DOUBLE, CFG(paper_bar_age), "0", 0,
-	 31536000},
+	 31536000,
+	 "no paper fill from a bar that ended longer ago, seconds; 0: the "
+	 "strategy's max_bar_age rule"},
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -106,7 +137,8 @@ enum
 	OPT_PAPER,
 	OPT_PAPER_SLIPPAGE,
 	OPT_PAPER_MAX_BAR_AGE,
-	OPT_NO_RATE_BUDGET
+	OPT_NO_RATE_BUDGET,
+	OPT_DESCRIBE_CONFIG
 };
 
 /* Map of option codes to setting keys (flags without a key are NULL). */
@@ -137,6 +169,36 @@ static const struct
 	{OPT_PAPER_MAX_BAR_AGE, "paper_max_bar_age"},
 };
 
+/* The command-line options; option_keys maps them onto settings. */
+static const struct option long_options[] = {
+	{"config", required_argument, NULL, 'c'},
+	{"dbname", required_argument, NULL, 'd'},
+	{"gateway", required_argument, NULL, OPT_GATEWAY},
+	{"cacert", required_argument, NULL, OPT_CACERT},
+	{"insecure", no_argument, NULL, OPT_INSECURE},
+	{"accounts", required_argument, NULL, OPT_ACCOUNTS},
+	{"confirm-ids", required_argument, NULL, OPT_CONFIRM_IDS},
+	{"suppress-ids", required_argument, NULL, OPT_SUPPRESS_IDS},
+	{"poll-interval", required_argument, NULL, OPT_POLL_INTERVAL},
+	{"time-scale", required_argument, NULL, OPT_TIME_SCALE},
+	{"http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT},
+	{"once", no_argument, NULL, OPT_ONCE},
+	{"once-timeout", required_argument, NULL, OPT_ONCE_TIMEOUT},
+	{"name", required_argument, NULL, OPT_NAME},
+	{"positions-interval", required_argument, NULL,
+	 OPT_POSITIONS_INTERVAL},
+	{"compete", no_argument, NULL, OPT_COMPETE},
+	{"no-rate-budget", no_argument, NULL, OPT_NO_RATE_BUDGET},
+	{"verbose", no_argument, NULL, 'v'},
+	{"bars-interval", required_argument, NULL, OPT_BARS_INTERVAL},
+	{"paper", no_argument, NULL, OPT_PAPER},
+	{"paper-slippage-bps", required_argument, NULL, OPT_PAPER_SLIPPAGE},
+	{"paper-max-bar-age", required_argument, NULL, OPT_PAPER_MAX_BAR_AGE},
+	{"version", no_argument, NULL, 'V'},
+	{"help", no_argument, NULL, '?'},
+	{"describe-config", no_argument, NULL, OPT_DESCRIBE_CONFIG},
+	{NULL, 0, NULL, 0}};
+
 /* Print the --help text. */
 static void
 print_help(void)
@@ -160,6 +222,8 @@ print_help(void)
 	printf("  -V, --version              output version information, "
 		   "then exit\n");
 	printf("  -?, --help                 show this help, then exit\n");
+	printf("      --describe-config      list every setting (tab-separated), "
+		   "then exit\n");
 	printf("\nGateway options:\n");
 	printf("      --gateway=URL          gateway base URL\n"
 		   "                             (default: %s)\n",
@@ -212,6 +276,65 @@ print_help(void)
 		   "variables.\n");
 	printf("Exit status: 0 normal, 1 runtime failure, 2 usage or "
 		   "configuration error.\n");
+}
+
+/*
+ * Append to buf the command-line flags that set the setting key, as
+ * "-d, --dbname": a short letter when the option has one, then every long
+ * name whose option code maps onto key.
+ */
+static void
+setting_flags(const char *key, char *buf, size_t len)
+{
+	size_t i;
+	size_t o;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(option_keys) / sizeof(option_keys[0]); i++)
+	{
+		int code = option_keys[i].code;
+
+		if (strcmp(option_keys[i].key, key) != 0)
+			continue;
+		if (code < 256)
+			snprintf(buf + strlen(buf), len - strlen(buf), "%s-%c",
+					 buf[0] ? ", " : "", code);
+		for (o = 0; long_options[o].name != NULL; o++)
+			if (long_options[o].val == code)
+				snprintf(buf + strlen(buf), len - strlen(buf), "%s--%s",
+						 buf[0] ? ", " : "", long_options[o].name);
+	}
+}
+
+/*
+ * Print every setting on one tab-separated line, in table order: key,
+ * type, default (empty when unset), minimum and maximum (empty unless
+ * numeric), command-line flags, description.  The reference generator
+ * reads this, so the documentation cannot lose a setting.
+ */
+static void
+print_describe_config(void)
+{
+	/* in the order of SettingType */
+	static const char *const type_names[] = {"string", "bool", "real",
+											 "integer", "list"};
+	char					 flags[128];
+	size_t					 i;
+
+	for (i = 0; i < N_SETTINGS; i++)
+	{
+		const Setting *s = &settings[i];
+		bool		   numeric = s->type == SET_DOUBLE || s->type == SET_INT;
+
+		setting_flags(s->key, flags, sizeof(flags));
+		printf("%s\t%s\t%s\t", s->key, type_names[s->type],
+			   s->boot ? s->boot : "");
+		if (numeric)
+			printf("%.15g\t%.15g\t", s->min, s->max);
+		else
+			printf("\t\t");
+		printf("%s\t%s\n", flags, s->desc ? s->desc : "");
+	}
 }
 
 /* Return the setting with the given key, or NULL. */
@@ -499,33 +622,6 @@ option_key(int code)
 static ConfigOutcome
 config_parse_options(int argc, char **argv, Config *cfg)
 {
-	static const struct option long_options[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"dbname", required_argument, NULL, 'd'},
-		{"gateway", required_argument, NULL, OPT_GATEWAY},
-		{"cacert", required_argument, NULL, OPT_CACERT},
-		{"insecure", no_argument, NULL, OPT_INSECURE},
-		{"accounts", required_argument, NULL, OPT_ACCOUNTS},
-		{"confirm-ids", required_argument, NULL, OPT_CONFIRM_IDS},
-		{"suppress-ids", required_argument, NULL, OPT_SUPPRESS_IDS},
-		{"poll-interval", required_argument, NULL, OPT_POLL_INTERVAL},
-		{"time-scale", required_argument, NULL, OPT_TIME_SCALE},
-		{"http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT},
-		{"once", no_argument, NULL, OPT_ONCE},
-		{"once-timeout", required_argument, NULL, OPT_ONCE_TIMEOUT},
-		{"name", required_argument, NULL, OPT_NAME},
-		{"positions-interval", required_argument, NULL,
-		 OPT_POSITIONS_INTERVAL},
-		{"compete", no_argument, NULL, OPT_COMPETE},
-		{"no-rate-budget", no_argument, NULL, OPT_NO_RATE_BUDGET},
-		{"verbose", no_argument, NULL, 'v'},
-		{"bars-interval", required_argument, NULL, OPT_BARS_INTERVAL},
-		{"paper", no_argument, NULL, OPT_PAPER},
-		{"paper-slippage-bps", required_argument, NULL, OPT_PAPER_SLIPPAGE},
-		{"paper-max-bar-age", required_argument, NULL, OPT_PAPER_MAX_BAR_AGE},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, '?'},
-		{NULL, 0, NULL, 0}};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "c:d:vV?", long_options, NULL)) != -1)
@@ -547,6 +643,11 @@ config_parse_options(int argc, char **argv, Config *cfg)
 		}
 		else if (c == OPT_ONCE)
 			cfg->once = true;
+		else if (c == OPT_DESCRIBE_CONFIG)
+		{
+			print_describe_config();
+			return CONFIG_DONE;
+		}
 		else if (c == 'V')
 		{
 			printf("pgtrade-listener (pgtrade) %s\n", LISTENER_VERSION);
@@ -679,6 +780,11 @@ config_from_args(int argc, char **argv, Config *cfg)
 	if (strcmp(first, "--help") == 0 || strcmp(first, "-?") == 0)
 	{
 		print_help();
+		return CONFIG_DONE;
+	}
+	if (strcmp(first, "--describe-config") == 0)
+	{
+		print_describe_config();
 		return CONFIG_DONE;
 	}
 	if (strcmp(first, "--version") == 0 || strcmp(first, "-V") == 0)
