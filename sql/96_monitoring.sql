@@ -139,6 +139,19 @@ COMMENT ON VIEW pgtrade.monitor_accounts IS
 	'unresolved position drift, runs failed and missed in the last 24 '
 	'hours, unacknowledged alerts, and the heartbeat age and gateway state '
 	'of the listener that last held the account''s lease.';
+COMMENT ON COLUMN pgtrade.monitor_accounts.account_id IS
+	'The account.';
+COMMENT ON COLUMN pgtrade.monitor_accounts.time_zone IS
+	'The account''s time zone, which defines its trading day.';
+COMMENT ON COLUMN pgtrade.monitor_accounts.submitting_orders IS
+	'Orders being sent to the broker now.';
+COMMENT ON COLUMN pgtrade.monitor_accounts.working_orders IS
+	'Orders the broker holds, unfilled or part filled.';
+COMMENT ON COLUMN pgtrade.monitor_accounts.cancel_requested_orders IS
+	'Orders whose cancel was asked for and not yet confirmed.';
+COMMENT ON COLUMN pgtrade.monitor_accounts.unknown_orders IS
+	'Orders whose state at the broker is unknown: the account halts until '
+	'an operator settles them.';
 COMMENT ON COLUMN pgtrade.monitor_accounts.trading_day IS
 	'The account''s trading day now, in its time_zone: what "today" means '
 	'in this row.';
@@ -253,6 +266,46 @@ COMMENT ON VIEW pgtrade.monitor IS
 	'see (counts summed, ages the oldest), with the listeners alive '
 	'(running, heartbeat within a minute) and the heartbeat age and '
 	'gateway state of the freshest listener.';
+COMMENT ON COLUMN pgtrade.monitor.halted_accounts IS
+	'Sum of monitor_accounts.halted over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.kill_switched_accounts IS
+	'Sum of monitor_accounts.kill_switch over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.pending_orders IS
+	'Sum of monitor_accounts.pending_orders over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.submitting_orders IS
+	'Sum of monitor_accounts.submitting_orders over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.working_orders IS
+	'Sum of monitor_accounts.working_orders over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.cancel_requested_orders IS
+	'Sum of monitor_accounts.cancel_requested_orders over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.unknown_orders IS
+	'Sum of monitor_accounts.unknown_orders over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.open_orders IS
+	'Sum of monitor_accounts.open_orders over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.fills_today IS
+	'Sum of monitor_accounts.fills_today over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.fills_today_notional IS
+	'Sum of monitor_accounts.fills_today_notional over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.rejects_today IS
+	'Sum of monitor_accounts.rejects_today over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.refusals_today IS
+	'Sum of monitor_accounts.refusals_today over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.drifts_blocking IS
+	'Sum of monitor_accounts.drifts_blocking over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.drifts_unresolved IS
+	'Sum of monitor_accounts.drifts_unresolved over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.runs_failed_24h IS
+	'Sum of monitor_accounts.runs_failed_24h over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.runs_missed_24h IS
+	'Sum of monitor_accounts.runs_missed_24h over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.alerts_unacknowledged IS
+	'Sum of monitor_accounts.alerts_unacknowledged over the accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.oldest_pending_order_age_seconds IS
+	'Largest monitor_accounts.oldest_pending_order_age_seconds of the '
+	'accounts the caller may see.';
+COMMENT ON COLUMN pgtrade.monitor.oldest_open_order_age_seconds IS
+	'Largest monitor_accounts.oldest_open_order_age_seconds of the '
+	'accounts the caller may see.';
 COMMENT ON COLUMN pgtrade.monitor.accounts IS
 	'Accounts the caller may see: 0 means the figures cover nothing.';
 COMMENT ON COLUMN pgtrade.monitor.listeners_alive IS
