@@ -134,6 +134,7 @@ RUN = int(time.time() * 1000) % 0xffffff
 SYM, NAME, LIVE = "SPYRP%X" % RUN, "rp_bt_%X" % RUN, "rp_live_%X" % RUN
 CONID = 700000000 + RUN
 psql("SELECT pgtrade.add_account('RPE1')")
+psql("SELECT pgtrade.set_risk_limit('RPE1', max_position => 1e9)")
 psql("SELECT pgtrade.add_account('RPE2')")
 psql("SELECT pgtrade.set_risk_limit('RPE2', max_position => 1e9)")
 psql("SELECT pgtrade.add_instrument(:'p0', :'p1')", SYM, CONID)
