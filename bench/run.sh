@@ -2,7 +2,7 @@
 # bench/run.sh: run pgtrade's benchmarks against the sandbox cluster and
 # print their medians.
 #
-#   bench/run.sh [all|indicators|listener|run_due]
+#   bench/run.sh [all|indicators|listener|run_due|backtest]
 #
 # indicators: BENCH_ROWS sets the series length (default 200,000; the
 # recursive-CTE baseline runs on the same rows).
@@ -11,13 +11,19 @@
 # its own simulator and listener (see bench/listener.py).
 # run_due: scheduler ticks of 500 and 5,000 strategies (BENCH_STRATEGIES,
 # BENCH_TICKS) in a database of its own (see bench/run_due.py).
+# backtest: backtests end to end from SQL and the engine over bars in
+# memory, BENCH_BARS bars (see bench/backtest.py).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 eval "$("$here/../scripts/sandbox.sh" env)"
 what=${1:-all}
-case $what in all|indicators|listener|run_due) ;; *)
-	echo "usage: $0 [all|indicators|listener|run_due]" >&2; exit 2 ;;
+case $what in all|indicators|listener|run_due|backtest) ;; *)
+	echo "usage: $0 [all|indicators|listener|run_due|backtest]" >&2; exit 2 ;;
 esac
+if [ "$what" = all ] || [ "$what" = backtest ]; then
+	/usr/bin/python3 "$here/backtest.py"
+	[ "$what" = all ] || exit 0
+fi
 if [ "$what" = all ] || [ "$what" = run_due ]; then
 	/usr/bin/python3 "$here/run_due.py"
 	[ "$what" = all ] || exit 0

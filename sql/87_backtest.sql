@@ -333,14 +333,14 @@ BEGIN
 	SELECT a.time_zone INTO STRICT v_acct_tz FROM pgtrade.account a
 	WHERE a.account_id = v_s.account_id;
 
-	/* every bar up to to_ts: those before from_ts warm the indicators */
-	SELECT array_agg(b.ts ORDER BY b.ts), array_agg(b.open ORDER BY b.ts),
-		   array_agg(b.high ORDER BY b.ts), array_agg(b.low ORDER BY b.ts),
-		   array_agg(b.close ORDER BY b.ts), array_agg(b.volume ORDER BY b.ts)
+	/*
+	 * every bar up to to_ts, by one scan of the key: those before from_ts
+	 * warm the indicators
+	 */
+	SELECT r.ts, r.open, r.high, r.low, r.close, r.volume
 	INTO v_ts, v_o, v_h, v_l, v_c, v_v
-	FROM pgtrade.bar b
-	WHERE b.instrument_id = v_s.instrument_id AND b.bar_size = v_s.bar_size
-		AND b.ts <= to_ts;
+	FROM pgtrade.recent_bars(v_s.instrument_id, v_s.bar_size,
+		to_ts + interval '1 microsecond', 2147483647) r;
 	v_n := coalesce(cardinality(v_ts), 0);
 	v_window := v_s.bars_needed * 2;
 	v_cash := v_s.capital;

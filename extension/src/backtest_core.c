@@ -24,16 +24,22 @@
 typedef struct BtSma
 {
 	size_t p;
+	size_t left; /* values until the sum is taken afresh: ind_sma's
+				  * (i + 1 - p) % p == 0, counted down */
 	double sum;
 } BtSma;
 
 static inline double
 bt_sma_next(BtSma *s, const double *in, size_t i)
 {
-	if ((i + 1 - s->p) % s->p == 0)
+	if (s->left == 0)
+	{
 		s->sum = ind_window_sum(in, i + 1 - s->p, s->p);
+		s->left = s->p;
+	}
 	else
 		s->sum += in[i] - in[i - s->p];
+	s->left--;
 	return s->sum / (double) s->p;
 }
 
@@ -41,7 +47,7 @@ bt_sma_next(BtSma *s, const double *in, size_t i)
  * The decision of sma_cross at close i over the newest window bars:
  * 1 long, 0 flat, -1 no opinion.  f and s are the running averages at i.
  */
-static int
+static inline int
 bt_decide(const double *close, size_t i, int fast, int slow, size_t window,
 		  double f, double s, double tol, double *work, BtResult *res)
 {
@@ -78,15 +84,18 @@ bt_decide(const double *close, size_t i, int fast, int slow, size_t window,
 }
 
 int
-bt_sma_cross_run(const double *open, const double *close, size_t n,
+bt_sma_cross_run(const double *close, size_t n,
 				 long first, long last, int fast, int slow, int window,
 				 double capital, double periods_per_year,
 				 const BtCallbacks *cb, double *work, BtResult *res)
 {
-	BtSma	sf = {(size_t) fast, 0.0};
-	BtSma	ss = {(size_t) slow, 0.0};
+	BtSma	sf = {(size_t) fast, 0, 0.0};
+	BtSma	ss = {(size_t) slow, 0, 0.0};
+	size_t	b = 0;		  /* the block of close i */
+	size_t	in_block = 0; /* close i's place in it */
 	double *returns = work + 2 * (size_t) window;
-	double	maxabs = 0.0;
+	double *blockmax;
+	size_t	block = 2 * (size_t) slow;
 	double	tol;
 	double	cash = capital;
 	double	pos = 0.0;
@@ -112,21 +121,24 @@ bt_sma_cross_run(const double *open, const double *close, size_t n,
 	end = (size_t) last + 1 < n ? (size_t) last + 1 : n;
 
 	/*
-	 * Every partial sum is at most slow times the largest close, so they
-	 * stay finite when that does; a window's average then differs from
-	 * the running one by at most (slow + 2) rounding steps of that size
-	 * for each average, twice over for their difference: tol allows
-	 * twice that again.
+	 * The averages at close i, running or over a window, add only closes
+	 * from i - 2 slow + 1 to i, so every partial sum is at most slow times
+	 * the largest of those: blockmax keeps the largest close of each
+	 * block of 2 slow closes, and a block and the one before it cover
+	 * them.  The sums stay finite when that bound does.
 	 */
+	blockmax = returns + n;
 	for (i = 0; i < end; i++)
 	{
 		if (!isfinite(close[i]))
 			return BT_ENOTFINITE;
-		maxabs = fmax(maxabs, fabs(close[i]));
+		if (i % block == 0)
+			blockmax[i / block] = 0.0;
+		blockmax[i / block] = fmax(blockmax[i / block], fabs(close[i]));
 	}
-	if (maxabs > DBL_MAX / (4.0 * slow))
-		return BT_ENOTFINITE;
-	tol = 8.0 * (slow + 2) * DBL_EPSILON * maxabs;
+	for (i = 0; i * block < end; i++)
+		if (blockmax[i] > DBL_MAX / (4.0 * slow))
+			return BT_ENOTFINITE;
 
 	for (i = 0; i < end; i++)
 	{
@@ -134,6 +146,12 @@ bt_sma_cross_run(const double *open, const double *close, size_t n,
 		double dd;
 		int	   target;
 
+		if (in_block == block)
+		{
+			b++;
+			in_block = 0;
+		}
+		in_block++;
 		if (i + 1 >= (size_t) fast)
 			f = bt_sma_next(&sf, close, i);
 		if (i + 1 >= (size_t) slow)
@@ -171,7 +189,14 @@ bt_sma_cross_run(const double *open, const double *close, size_t n,
 		}
 		res->in_market += pos != 0;
 
-		/* the decision, and its order */
+		/*
+		 * The decision, and its order.  A window's average differs from
+		 * the running one by at most (slow + 2) rounding steps of the
+		 * largest partial sum for each average, twice over for their
+		 * difference: tol allows twice that again.
+		 */
+		tol = 8.0 * (slow + 2) * DBL_EPSILON *
+			fmax(blockmax[b], b > 0 ? blockmax[b - 1] : 0.0);
 		target = bt_decide(close, i, fast, slow, (size_t) window, f, s, tol,
 						   work, res);
 		if (target == -2)

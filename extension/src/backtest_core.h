@@ -66,13 +66,13 @@ typedef struct BtResult
 #define BT_ENOTFINITE (-2) /* a close, or an average, is not finite */
 
 /*
- * open and close hold n bars, oldest first; closes first .. last (0-based,
+ * close holds n closes, oldest first; closes first .. last (0-based,
  * inclusive) are within the tested period; bars after last are not read.
  * window is the number of bars a live run loads; capital the starting
  * equity; periods_per_year scales Sharpe and Sortino.  work must hold
- * 2 * window + n doubles.
+ * 2 * window + 2 * n doubles.
  */
-extern int bt_sma_cross_run(const double *open, const double *close, size_t n,
+extern int bt_sma_cross_run(const double *close, size_t n,
 							long first, long last, int fast, int slow,
 							int window, double capital,
 							double periods_per_year, const BtCallbacks *cb,

@@ -458,7 +458,7 @@ pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
 	st.loss = num_zero;
 	st.maxfills = 64;
 	st.fills = palloc(sizeof(BtFill) * st.maxfills);
-	work = palloc(sizeof(double) * (2 * (size_t) window + (size_t) nts + 1));
+	work = palloc(sizeof(double) * (2 * (size_t) window + 2 * (size_t) nts + 1));
 
 	if (st.risk)
 	{
@@ -476,7 +476,7 @@ pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
 			elog(ERROR, "SPI_prepare failed: %s",
 				 SPI_result_code_string(SPI_result));
 	}
-	rc = bt_sma_cross_run(st.open, st.close, (size_t) nts, first, last, fast,
+	rc = bt_sma_cross_run(st.close, (size_t) nts, first, last, fast,
 						  slow, window, num_to_float8(capital), ppy, &cb,
 						  work, &res);
 	if (st.risk)

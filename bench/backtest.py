@@ -1,0 +1,107 @@
+#!/usr/bin/python3
+"""bench/backtest.py: backtests end to end from the SQL call, in bars a
+second, against the engine over bars already in memory.
+
+In a database of its own (pgtrade_bench_bt, in the sandbox cluster,
+created again each run) it stores BENCH_BARS daily bars (default
+1,000,000, a seeded random walk) of one instrument and an sma_cross 10/30
+strategy on an account with a position limit, then times in one session,
+five times each, medians:
+  - the bars read into arrays (recent_bars, what backtest reads with);
+  - pgtrade.backtest over all of them, risk => false and risk => true
+    (the C engine: sma_cross, fixed size, nothing kept);
+  - the PL/pgSQL loop (store => true) over the last BENCH_LOOP_BARS
+    closes (default 20,000), the baseline;
+and runs bench/backtest_loop, the engine alone over as many bars in C
+arrays.
+
+    bench/run.sh backtest
+"""
+import os
+import statistics
+import subprocess
+import sys
+
+BARS = int(os.environ.get("BENCH_BARS", "1000000"))
+LOOP_BARS = int(os.environ.get("BENCH_LOOP_BARS", "20000"))
+RUNS = 5
+DB = "pgtrade_bench_bt"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def psql(sql, db=DB):
+    cmd = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db]
+    out = subprocess.run(cmd, input=sql, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit("bench: SQL failed: %s\n%s" % (sql.strip()[:200], out.stderr))
+    return out.stdout.strip()
+
+
+def timed(sql):
+    """Milliseconds of each of RUNS runs of one statement, by the server's
+    clock, in one session."""
+    script = ""
+    for _ in range(RUNS):
+        script += ("SELECT extract(epoch FROM clock_timestamp()) \\gset t0_\n"
+                   + sql + " \\g /dev/null\n"
+                   "SELECT (extract(epoch FROM clock_timestamp()) - "
+                   ":t0_extract) * 1000;\n")
+    return [float(x) for x in psql(script).splitlines()]
+
+
+psql("DROP DATABASE IF EXISTS %s" % DB, db="postgres")
+psql("CREATE DATABASE %s" % DB, db="postgres")
+psql("""
+    SET client_min_messages = warning;
+    CREATE EXTENSION pgtrade;
+    SELECT pgtrade.add_account('BENCHBT');
+    SELECT pgtrade.set_risk_limit('BENCHBT', max_position => 1e9);
+    SELECT pgtrade.add_instrument('BENCHBT', 1);
+    SELECT setseed(0.42);
+    INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low,
+        close, volume)
+    SELECT pgtrade.instrument_id('BENCHBT'), '1 day',
+        ('1900-01-01'::date + n)::timestamp AT TIME ZONE 'America/New_York',
+        c, c * 1.01, c * 0.99, c, 1000
+    FROM (SELECT n, 100 * exp(sum(ln(1 + (random() - 0.5) * 0.02))
+                             OVER (ORDER BY n)) AS c
+          FROM generate_series(1, %d) n) w;
+    SELECT pgtrade.create_strategy('bench_bt', 'sma_cross', 'BENCHBT',
+        'BENCHBT', '{"fast": 10, "slow": 30}', 100,
+        max_bar_age => '100000 years', market_hours => 'always');
+    VACUUM ANALYZE pgtrade.bar;
+""" % BARS)
+last = psql("""SELECT pgtrade.bar_end(max(ts), '1 day', 'America/New_York',
+               '16:00') FROM pgtrade.bar""")
+loop_from = psql("""SELECT pgtrade.bar_end(ts, '1 day', 'America/New_York',
+                    '16:00') FROM pgtrade.bar ORDER BY ts DESC
+                    OFFSET %d LIMIT 1""" % (LOOP_BARS - 1))
+
+print("bench: backtests of sma_cross 10/30, %d daily bars, %d cores, "
+      "PostgreSQL %s" % (BARS, os.cpu_count(),
+                         psql("SHOW server_version")))
+rows = []
+read = timed("""SELECT (pgtrade.recent_bars(pgtrade.instrument_id('BENCHBT'),
+                '1 day', 'infinity', 2147483647)).bars""")
+rows.append(("bars read into arrays (`recent_bars`)", BARS, read))
+for risk in ("false", "true"):
+    t = timed("""SELECT trades FROM pgtrade.backtest('bench_bt', '1900-01-01',
+                 '%s', risk => %s)""" % (last, risk))
+    rows.append(("`backtest`, engine, risk => %s" % risk, BARS, t))
+t = timed("""SELECT trades FROM pgtrade.backtest('bench_bt', '%s', '%s',
+             risk => false, store => true)""" % (loop_from, last))
+rows.append(("`backtest`, PL/pgSQL loop (`store => true`), risk => false",
+             LOOP_BARS, t))
+trades = psql("""SELECT trades FROM pgtrade.backtest('bench_bt', '1900-01-01',
+                 '%s', risk => false)""" % last)
+
+print("| what | bars | median | bars a second |")
+print("| --- | --- | --- | --- |")
+for what, n, t in rows:
+    m = statistics.median(t)
+    print("| %s | %d | %.1f ms | %.2f million |" % (what, n, m,
+                                                    n / m / 1000.0))
+print("(%s trades over the %d bars)" % (trades, BARS))
+subprocess.run(["make", "-s", "-C", HERE, "backtest_loop"], check=True)
+subprocess.run([os.path.join(HERE, "backtest_loop"), str(BARS)], check=True)
+psql("DROP DATABASE IF EXISTS %s" % DB, db="postgres")
