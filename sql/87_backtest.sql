@@ -156,11 +156,12 @@ DECLARE
 	v_order pgtrade.orders;
 	v_at timestamptz;
 	v_mark numeric := p_close::numeric;
+	v_tick numeric;
 BEGIN
 	SELECT pgtrade.bar_end(p_ts, p_s.bar_size, i.time_zone, i.session_close),
 		   (pgtrade.bar_end(p_ts, p_s.bar_size, i.time_zone, i.session_close)
-			AT TIME ZONE a.time_zone)::date
-	INTO STRICT v_at, day
+			AT TIME ZONE a.time_zone)::date, i.tick_size
+	INTO STRICT v_at, day, v_tick
 	FROM pgtrade.instrument i, pgtrade.account a
 	WHERE i.instrument_id = p_s.instrument_id
 		AND a.account_id = p_s.account_id;
@@ -171,9 +172,20 @@ BEGIN
 	v_order.quantity := p_quantity;
 	v_order.filled_quantity := 0;
 	v_order.order_type := p_s.order_type;
+	/* the limit price as the gate rounds it: away from the market */
 	IF p_s.order_type = 'limit' THEN
 		v_order.limit_price := v_mark + CASE p_side
 			WHEN 'buy' THEN p_s.limit_offset ELSE -p_s.limit_offset END;
+		v_order.limit_price := CASE p_side
+			WHEN 'buy' THEN floor(v_order.limit_price / v_tick)
+			ELSE ceil(v_order.limit_price / v_tick) END * v_tick;
+		IF v_order.limit_price <= 0 THEN
+			passed := false;
+			verdict := jsonb_build_object('passed', false, 'reason',
+				format('order price rounds to zero at tick size %s', v_tick),
+				'simulated', true, 'at', v_at);
+			RETURN;
+		END IF;
 	END IF;
 	verdict := pgtrade.risk_check(v_order, false, NULL, false,
 		jsonb_build_object('position', p_position, 'open_buys', 0,
@@ -263,8 +275,13 @@ DECLARE
 	v_closes integer := 0;
 	v_gain numeric := 0;
 	v_loss numeric := 0;
-	v_trades jsonb := '[]';
-	v_decisions jsonb := '[]';
+	v_trades jsonb[] := '{}';
+	v_d_as_of timestamptz[] := '{}';
+	v_d_target numeric[] := '{}';
+	v_d_tpos numeric[] := '{}';
+	v_d_pos numeric[] := '{}';
+	v_d_eval jsonb[] := '{}';
+	v_d_verdict jsonb[] := '{}';
 	v_ppy float8;
 	v_years float8;
 	v_caller name;
@@ -292,8 +309,8 @@ BEGIN
 			USING ERRCODE = 'undefined_object';
 	END IF;
 	PERFORM pgtrade.require_account(v_s.account_id);
-	IF risk IS NULL THEN
-		RAISE EXCEPTION 'risk must be true or false'
+	IF risk IS NULL OR store IS NULL THEN
+		RAISE EXCEPTION 'risk and store must be true or false'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF from_ts IS NULL OR to_ts IS NULL OR NOT isfinite(from_ts)
@@ -302,8 +319,8 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	/* NOT (...) also refuses NaN, which no comparison holds for */
-	IF NOT (commission >= 0 AND commission < 1e6)
-		OR NOT (slippage_bps >= 0 AND slippage_bps <= 1000)
+	IF NOT coalesce(commission >= 0 AND commission < 1e6, false)
+		OR NOT coalesce(slippage_bps >= 0 AND slippage_bps <= 1000, false)
 		OR NOT coalesce(capital > 0 AND capital < 1e15, capital IS NULL) THEN
 		RAISE EXCEPTION 'a backtest needs a commission from 0 to 1e6 a unit, '
 			'slippage from 0 to 1000 basis points and capital above 0 and '
@@ -383,7 +400,8 @@ BEGIN
 		END LOOP;
 		v_last_i := v_lo_i - 1;
 		v_e := pgtrade.backtest_sma_cross_engine(v_s,
-			(v_s.params ->> 'fast')::integer, (v_s.params ->> 'slow')::integer,
+			(v_s.params ->> 'fast')::numeric::integer,
+			(v_s.params ->> 'slow')::numeric::integer,
 			v_window, v_ts, v_o, v_c, v_first_i, v_last_i, v_s.capital,
 			v_s.quantity, commission, slippage_bps, v_inst.tick_size, v_ppy,
 			risk, v_acct_tz);
@@ -410,7 +428,7 @@ BEGIN
 		v_gain := v_e.gain;
 		v_loss := v_e.loss;
 		v_trades := coalesce((
-			SELECT jsonb_agg(jsonb_build_object('decided_at',
+			SELECT array_agg(jsonb_build_object('decided_at',
 				pgtrade.bar_end(v_ts[t.d], v_s.bar_size, v_inst.time_zone,
 								v_inst.session_close),
 				'filled_at', v_ts[t.f],
@@ -419,7 +437,7 @@ BEGIN
 				'position', t.pos, 'realized_pnl', t.pnl) ORDER BY t.n)
 			FROM unnest(v_e.decided, v_e.filled, v_e.quantities, v_e.prices,
 				v_e.fees, v_e.positions, v_e.pnls)
-				WITH ORDINALITY t(d, f, q, p, c, pos, pnl, n)), '[]');
+				WITH ORDINALITY t(d, f, q, p, c, pos, pnl, n)), '{}');
 		sharpe := v_e.sharpe;
 		sortino := v_e.sortino;
 		v_n := 0;
@@ -445,7 +463,8 @@ BEGIN
 			v_step := pgtrade.position_step(v_pos, v_avg, v_real, v_side,
 				abs(v_pending), v_price);
 			v_pnl := v_step.realized_pnl - v_real - v_fee;
-			IF v_step.realized_pnl <> v_real THEN
+			/* a fill against the position closes some of it */
+			IF v_pos <> 0 AND sign(v_pending) <> sign(v_pos) THEN
 				v_closes := v_closes + 1;
 				v_wins := v_wins + (v_pnl > 0)::integer;
 				v_gain := v_gain + greatest(v_pnl, 0);
@@ -522,10 +541,12 @@ BEGIN
 			END IF;
 		END IF;
 		IF store THEN
-			v_decisions := v_decisions || jsonb_build_object('as_of', v_end,
-				'target', v_target, 'target_position', v_tpos,
-				'position', v_pos, 'evaluation', v_out,
-				'risk_verdict', v_verdict);
+			v_d_as_of := v_d_as_of || v_end;
+			v_d_target := v_d_target || v_target;
+			v_d_tpos := v_d_tpos || v_tpos;
+			v_d_pos := v_d_pos || v_pos;
+			v_d_eval := v_d_eval || v_out;
+			v_d_verdict := v_d_verdict || v_verdict;
 		END IF;
 		/* what the last close decides has no next open: it is not filled */
 		IF v_tpos <> v_pos AND coalesce((v_verdict ->> 'passed')::boolean, true)
@@ -540,7 +561,7 @@ BEGIN
 		RAISE NOTICE 'no % bar of "%" closes between % and %', v_s.bar_size,
 			v_inst.symbol, from_ts, to_ts;
 	END IF;
-	trades := jsonb_array_length(v_trades);
+	trades := cardinality(v_trades);
 	refused := v_refused;
 	final_equity := coalesce(v_prev_equity, v_s.capital);
 	total_return := final_equity / v_s.capital - 1;
@@ -559,7 +580,7 @@ BEGIN
 	profit_factor := v_gain / nullif(v_loss, 0);
 	exposure := v_in_market::numeric / nullif(bars, 0);
 	exposure := coalesce(exposure, 0);
-	trade_list := v_trades;
+	trade_list := to_jsonb(v_trades);
 
 	IF store THEN
 		INSERT INTO pgtrade.backtest AS t (strategy_id, kind, params, sizing,
@@ -579,14 +600,12 @@ BEGIN
 			(x.t ->> 'quantity')::numeric, (x.t ->> 'price')::numeric,
 			(x.t ->> 'commission')::numeric, (x.t ->> 'position')::numeric,
 			(x.t ->> 'realized_pnl')::numeric
-		FROM jsonb_array_elements(v_trades) WITH ORDINALITY x(t, n);
+		FROM unnest(v_trades) WITH ORDINALITY x(t, n);
 		INSERT INTO pgtrade.backtest_decision (backtest_id, as_of, target,
 			target_position, position, evaluation, risk_verdict)
-		SELECT backtest_id, (d ->> 'as_of')::timestamptz,
-			(d ->> 'target')::numeric, (d ->> 'target_position')::numeric,
-			(d ->> 'position')::numeric, d -> 'evaluation',
-			nullif(d -> 'risk_verdict', 'null')
-		FROM jsonb_array_elements(v_decisions) d;
+		SELECT backtest_id, d.*
+		FROM unnest(v_d_as_of, v_d_target, v_d_tpos, v_d_pos, v_d_eval,
+					v_d_verdict) d;
 	END IF;
 	RETURN NEXT;
 END

@@ -235,6 +235,7 @@ bt_fill(void *arg, size_t i, double *cash, double *position)
 	Numeric		  real_before = st->real;
 	Numeric		  pnl;
 	BtFill		 *f;
+	bool		  closing;
 
 	price = bt_paper_price(buy, num_from_float8(st->open[i]), st->slippage,
 						   st->tick);
@@ -251,9 +252,12 @@ bt_fill(void *arg, size_t i, double *cash, double *position)
 			st->fill_day_real = st->real;
 		}
 	}
+	closing = num_cmp(st->pos, num_zero) != 0 &&
+		num_cmp(st->pos, num_zero) != (buy ? 1 : -1);
 	bt_position_step(st, buy, qty, price);
 	pnl = num_sub(num_sub(st->real, real_before), fee);
-	if (num_cmp(st->real, real_before) != 0)
+	/* a fill against the position closes some of it */
+	if (closing)
 	{
 		st->closes++;
 		st->wins += num_cmp(pnl, num_zero) > 0;

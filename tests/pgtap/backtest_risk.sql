@@ -2,7 +2,7 @@
 -- account as the gate would put them, against the backtest's own
 -- position and P&L.  Every figure is worked out by hand in the comments.
 \ir preamble.psql
-SELECT plan(18);
+SELECT plan(22);
 
 SET LOCAL timezone = 'UTC';
 
@@ -60,8 +60,20 @@ SELECT results_eq($$SELECT trades, refused, final_equity
 	$$VALUES (3, 0, 990::numeric)$$,
 	'risk => false applies no limit: three trades, 990');
 SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_br1', '2024-03-01',
-	'2024-03-14', risk => NULL)$$, '22023', 'risk must be true or false',
+	'2024-03-14', risk => NULL)$$, '22023', 'risk and store must be true or false',
 	'risk NULL is refused');
+
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_br1', '2024-03-01',
+	'2024-03-14', store => NULL)$$, '22023', 'risk and store must be true or false',
+	'store NULL is refused');
+SELECT throws_like($$SELECT * FROM pgtrade.backtest('tap_br1', '2024-03-01',
+	'2024-03-14', commission => NULL)$$, 'a backtest needs a commission%',
+	'commission NULL is refused, not taken for none');
+-- params written 1.0 are the integer 1, as the validator reads them
+SELECT results_eq($$SELECT trades, final_equity
+	FROM pgtrade.backtest('tap_br1', '2024-03-01', '2024-03-14',
+		capital => 1000, risk => false, params => '{"fast": 1.0, "slow": 2}')$$,
+	$$VALUES (3, 990::numeric)$$, 'params 1.0 and 2 run as 1 and 2');
 
 -- TAPBR2: max_daily_loss 25.  At the d6 close the day has realized
 -- 10 x (9 - 12) = -30 and holds nothing: a loss of 30 has reached 25, so
@@ -143,6 +155,22 @@ SELECT results_eq($$SELECT trades, refused, final_equity
 -- the live gate still honours it
 SELECT is((SELECT o.status FROM pgtrade.place_order('TAPBR4', 'TAPBR', 'buy', 1) o),
 	'refused', 'the live gate refuses the same account''s order');
+
+-- the limit price meets the checks rounded as the gate rounds it: with a
+-- tick of 5, a buy limit of 12 + 1 goes down to 10, a sell limit of
+-- 12 - 1 up to 15
+UPDATE pgtrade.instrument SET tick_size = 5 WHERE symbol = 'TAPBR';
+SELECT results_eq($$SELECT (c ->> 'price')::numeric
+	FROM pgtrade.strategy s,
+		LATERAL (VALUES ('buy'), ('sell')) v(side),
+		LATERAL pgtrade.backtest_order_check(s, v.side, 10, 12, 0, NULL, 0,
+			NULL, NULL, NULL, 0, '2024-03-06 05:00+00') k,
+		jsonb_array_elements(k.verdict -> 'checks') c
+	WHERE s.name = 'tap_br3' AND c ->> 'check' = 'price_collar'
+	ORDER BY v.side$$,
+	$$VALUES (10::numeric), (15::numeric)$$,
+	'limit prices rounded away from the market before the collar');
+UPDATE pgtrade.instrument SET tick_size = 0.01 WHERE symbol = 'TAPBR';
 
 -- a sweep passes risk on to each backtest
 SELECT results_eq($$SELECT refused, trades

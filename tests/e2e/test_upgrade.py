@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+"""Every release upgrades to the current version with ALTER EXTENSION.
+
+The releases are the versioned install scripts kept in
+extension/releases/ (pgtrade--<version>.sql) and the upgrade scripts
+beside them (pgtrade--<from>--<to>.sql).  For the oldest release this
+test creates it in a database of its own, updates it one step at a time
+to the control file's default_version, and compares the catalog that
+results, object for object, with a fresh install of that version in
+another database: functions and procedures as pg_get_functiondef gives
+them, aggregates, tables with their columns, defaults, constraints,
+indexes, triggers, policies, row security and grants, views, sequences,
+types, comments, the extension's members and its configuration tables.
+Any difference fails and is shown.  Every release is also created on
+its own, so its install script keeps working with the current library.
+"""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pgtest import Tap, TOP, psql  # noqa: E402
+
+REL = os.path.join(TOP, "extension", "releases")
+with open(os.path.join(TOP, "extension", "pgtrade.control")) as f:
+    CURRENT = re.search(r"^default_version\s*=\s*'([^']*)'", f.read(),
+                        re.M).group(1)
+
+
+def vkey(v):
+    return tuple(int(x) for x in v.split("."))
+
+
+RELEASES = sorted((m.group(1) for m in
+                   (re.fullmatch(r"pgtrade--(\d+\.\d+\.\d+)\.sql", n)
+                    for n in os.listdir(REL)) if m), key=vkey)
+STEPS = {}
+for n in os.listdir(REL):
+    m = re.fullmatch(r"pgtrade--([\d.]+)--([\d.]+)\.sql", n)
+    if m:
+        STEPS[m.group(1)] = m.group(2)
+
+# Each object as lines of text; sorted, the two catalogs must be equal.
+SNAPSHOT = r"""
+WITH members AS (
+    SELECT d.classid, d.objid FROM pg_depend d
+    JOIN pg_extension e ON e.oid = d.refobjid
+    WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+        AND e.extname = 'pgtrade'),
+rels AS (
+    SELECT c.* FROM pg_class c JOIN members m
+        ON m.classid = 'pg_class'::regclass AND m.objid = c.oid)
+SELECT line FROM (
+    SELECT 'member ' || pg_describe_object(classid, objid, 0) AS line
+    FROM members
+  UNION ALL
+    SELECT 'function ' || p.oid::regprocedure || ' acl=' ||
+        coalesce(p.proacl::text, '-') || ' comment=' ||
+        coalesce(obj_description(p.oid, 'pg_proc'), '-') || E'\n' ||
+        CASE WHEN p.prokind = 'a' THEN
+            (SELECT format('aggregate trans=%s final=%s type=%s combine=%s '
+                           'serial=%s deserial=%s init=%s',
+                           a.aggtransfn, a.aggfinalfn, a.aggtranstype::regtype,
+                           a.aggcombinefn, a.aggserialfn, a.aggdeserialfn,
+                           a.agginitval)
+             FROM pg_aggregate a WHERE a.aggfnoid = p.oid)
+        ELSE pg_get_functiondef(p.oid) END
+    FROM pg_proc p JOIN members m
+        ON m.classid = 'pg_proc'::regclass AND m.objid = p.oid
+  UNION ALL
+    SELECT format('relation %s kind=%s acl=%s rls=%s/%s options=%s comment=%s',
+        c.oid::regclass, c.relkind, coalesce(c.relacl::text, '-'),
+        c.relrowsecurity, c.relforcerowsecurity,
+        coalesce(c.reloptions::text, '-'),
+        coalesce(obj_description(c.oid, 'pg_class'), '-'))
+        || CASE WHEN c.relkind = 'v'
+                THEN E'\n' || pg_get_viewdef(c.oid) ELSE '' END
+    FROM rels c
+  UNION ALL
+    SELECT format('column %s.%s %s notnull=%s default=%s identity=%s '
+                  'generated=%s acl=%s comment=%s', a.attrelid::regclass,
+        a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+        coalesce(pg_get_expr(d.adbin, d.adrelid), '-'), a.attidentity,
+        a.attgenerated, coalesce(a.attacl::text, '-'),
+        coalesce(col_description(a.attrelid, a.attnum), '-'))
+    FROM rels c JOIN pg_attribute a ON a.attrelid = c.oid
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    WHERE a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+    SELECT format('constraint %s %s %s', co.conrelid::regclass, co.conname,
+        pg_get_constraintdef(co.oid))
+    FROM rels c JOIN pg_constraint co ON co.conrelid = c.oid
+  UNION ALL
+    SELECT 'index ' || pg_get_indexdef(i.indexrelid)
+    FROM rels c JOIN pg_index i ON i.indrelid = c.oid
+  UNION ALL
+    SELECT format('trigger %s enabled=%s', pg_get_triggerdef(tg.oid),
+        tg.tgenabled)
+    FROM rels c JOIN pg_trigger tg ON tg.tgrelid = c.oid
+    WHERE NOT tg.tgisinternal
+  UNION ALL
+    SELECT format('policy %s.%s cmd=%s permissive=%s roles=%s using=%s '
+                  'check=%s', pol.polrelid::regclass, pol.polname,
+        pol.polcmd, pol.polpermissive,
+        (SELECT string_agg(r::regrole::text, ',' ORDER BY r::regrole::text)
+         FROM unnest(pol.polroles) r),
+        coalesce(pg_get_expr(pol.polqual, pol.polrelid), '-'),
+        coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), '-'))
+    FROM rels c JOIN pg_policy pol ON pol.polrelid = c.oid
+  UNION ALL
+    SELECT format('sequence %s %s %s %s %s %s', s.seqrelid::regclass,
+        s.seqtypid::regtype, s.seqstart, s.seqincrement, s.seqmin, s.seqmax)
+    FROM rels c JOIN pg_sequence s ON s.seqrelid = c.oid
+  UNION ALL
+    SELECT format('type %s %s comment=%s', t.oid::regtype, t.typtype,
+        coalesce(obj_description(t.oid, 'pg_type'), '-'))
+    FROM pg_type t JOIN members m
+        ON m.classid = 'pg_type'::regclass AND m.objid = t.oid
+  UNION ALL
+    SELECT format('schema acl=%s comment=%s', n.nspacl,
+        coalesce(obj_description(n.oid, 'pg_namespace'), '-'))
+    FROM pg_namespace n WHERE n.nspname = 'pgtrade'
+  UNION ALL
+    SELECT format('extension version=%s config=%s conditions=%s',
+        e.extversion,
+        (SELECT string_agg(x::regclass::text, ',' ORDER BY x::regclass::text)
+         FROM unnest(e.extconfig) x), e.extcondition)
+    FROM pg_extension e WHERE e.extname = 'pgtrade'
+) s ORDER BY line;
+"""
+
+
+def in_db(db, sql):
+    r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v",
+                        "ON_ERROR_STOP=1", "-d", db],
+                       input=sql, capture_output=True, text=True)
+    return r.returncode, r.stdout, r.stderr
+
+
+def fresh_db(name):
+    psql("DROP DATABASE IF EXISTS %s" % name)
+    psql("CREATE DATABASE %s" % name)
+
+
+t = Tap(len(RELEASES) + 3)
+t.ok(RELEASES and vkey(RELEASES[-1]) < vkey(CURRENT),
+     "releases %s, each older than the current version %s"
+     % (", ".join(RELEASES), CURRENT))
+
+# every release's own script still installs against today's library
+for v in RELEASES:
+    fresh_db("pgtrade_release")
+    rc, _, err = in_db("pgtrade_release", "SET client_min_messages = warning;"
+                       "CREATE EXTENSION pgtrade VERSION '%s';" % v)
+    t.ok(rc == 0, "release %s installs with the current library" % v,
+         err[-1500:])
+
+# the oldest, updated step by step
+fresh_db("pgtrade_upgraded")
+steps = []
+v = RELEASES[0]
+sql = ("SET client_min_messages = warning;"
+       "CREATE EXTENSION pgtrade VERSION '%s';" % v)
+while v != CURRENT and v in STEPS:
+    v = STEPS[v]
+    steps.append(v)
+    sql += "ALTER EXTENSION pgtrade UPDATE TO '%s';" % v
+rc, _, err = in_db("pgtrade_upgraded", sql)
+t.ok(rc == 0 and v == CURRENT, "%s updates step by step to %s (%s)"
+     % (RELEASES[0], CURRENT, " -> ".join([RELEASES[0]] + steps)),
+     err[-1500:] or "no upgrade script reaches %s from %s" % (CURRENT, v))
+
+fresh_db("pgtrade_fresh")
+in_db("pgtrade_fresh", "SET client_min_messages = warning;"
+      "CREATE EXTENSION pgtrade;")
+_, up, err_up = in_db("pgtrade_upgraded", SNAPSHOT)
+_, fr, err_fr = in_db("pgtrade_fresh", SNAPSHOT)
+a = set(up.split("\n"))
+b = set(fr.split("\n"))
+diff = ["only after the upgrade: " + x for x in sorted(a - b)] + \
+       ["only in a fresh install: " + x for x in sorted(b - a)]
+t.ok(not diff and len(b) > 1000,
+     "the upgraded catalog is a fresh install's (%d lines compared)" % len(b),
+     (err_up + err_fr + "\n".join(diff))[:4000])
+for name in ("pgtrade_release", "pgtrade_upgraded", "pgtrade_fresh"):
+    psql("DROP DATABASE IF EXISTS %s" % name)
+t.done()
