@@ -393,6 +393,20 @@ def write_settings(doc, settings, variables, ext):
     else:
         doc.add("The extension defines no server settings (`%s.*`)." % ext,
                 "")
+    # read by the extension but set by none of its functions: the user's
+    user = [v for v in variables if not v["set_by"]]
+    variables = [v for v in variables if v["set_by"]]
+    doc.add("### Session settings", "", wrap(
+            "Names under `%s.` that the extension's functions read with "
+            "`current_setting` and never set themselves: set them with `SET`, "
+            "`ALTER ROLE ... SET` or `ALTER DATABASE ... SET`.  The functions "
+            "that read them say what they do." % ext), "")
+    if user:
+        doc.table(["setting", "read by"],
+                  [(code(v["name"]), ", ".join(sorted(v["read_by"] or [])))
+                   for v in user])
+    else:
+        doc.add("None.", "")
     doc.add("### Transaction-local variables", "", wrap(
             "Names under `%s.` that the extension's own functions set with "
             "`set_config(..., true)` and read back within the same "

@@ -644,12 +644,16 @@ BEGIN
 		pgtrade.report_escape(v_i.time_zone),
 		pgtrade.report_escape(v_s.account_id));
 	v_body := v_body || '<h2>Summary</h2>' || pgtrade.report_figures('summary',
-		ARRAY['Bars', 'Trades', 'Capital', 'Final equity', 'Total return',
+		ARRAY['Bars', 'Trades', 'Orders refused', 'Capital', 'Final equity',
+			  'Total return',
 			  'CAGR', 'Sharpe', 'Sortino', 'Max drawdown', 'Win rate',
 			  'Profit factor', 'Exposure', 'Commission a unit', 'Slippage',
 			  'Sizing', 'Kept by'],
 		ARRAY[pgtrade.report_number(v_b.bars, 0),
 			  pgtrade.report_number(v_b.trades, 0),
+			  pgtrade.report_number(v_b.refused, 0) || CASE WHEN v_b.risk
+				THEN ' (by the account''s risk limits)'
+				ELSE ' (risk limits not applied)' END,
 			  pgtrade.report_number(v_b.capital, 2),
 			  pgtrade.report_number(v_b.final_equity, 2),
 			  pgtrade.report_percent(v_b.total_return),
@@ -740,8 +744,12 @@ BEGIN
 	FROM pgtrade.backtest_trade t
 	WHERE t.backtest_id = v_b.backtest_id;
 	v_body := v_body || '<h2>Trades</h2>' || CASE WHEN v_rows IS NULL
-		THEN '<p class="empty" id="no-trades">No trades: the strategy never '
-			 'changed its position in this period.</p>'
+		THEN CASE WHEN v_b.refused > 0
+			THEN format('<p class="empty" id="no-trades">No trades: the risk '
+				'limits refused all %s orders the strategy placed.</p>',
+				v_b.refused)
+			ELSE '<p class="empty" id="no-trades">No trades: the strategy '
+				 'never changed its position in this period.</p>' END
 		ELSE '<table id="trades"><thead><tr><th>#</th><th class="text">'
 			 'decided</th><th class="text">filled</th><th class="text">side'
 			 '</th><th>quantity</th><th>price</th><th>commission</th>'
