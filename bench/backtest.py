@@ -10,6 +10,8 @@ five times each, medians:
   - the bars read into arrays (recent_bars, what backtest reads with);
   - pgtrade.backtest over all of them, risk => false and risk => true
     (the C engine: sma_cross, fixed size, nothing kept);
+  - a sweep of 20 combinations over all of them (bars read once), in bar
+    evaluations a second;
   - the PL/pgSQL loop (store => true) over the last BENCH_LOOP_BARS
     closes (default 20,000), the baseline;
 and runs bench/backtest_loop, the engine alone over as many bars in C
@@ -88,6 +90,11 @@ for risk in ("false", "true"):
     t = timed("""SELECT trades FROM pgtrade.backtest('bench_bt', '1900-01-01',
                  '%s', risk => %s)""" % (last, risk))
     rows.append(("`backtest`, engine, risk => %s" % risk, BARS, t))
+t = timed("""SELECT count(*) FROM pgtrade.backtest_sweep('bench_bt',
+             '1900-01-01', '%s', '{"fast": [5, 10, 15, 20],
+             "slow": [30, 40, 50, 60, 70]}', risk => false)""" % last)
+rows.append(("`backtest_sweep`, 20 combinations, engine, risk => false "
+             "(bars read once)", 20 * BARS, t))
 t = timed("""SELECT trades FROM pgtrade.backtest('bench_bt', '%s', '%s',
              risk => false, store => true)""" % (loop_from, last))
 rows.append(("`backtest`, PL/pgSQL loop (`store => true`), risk => false",

@@ -219,11 +219,16 @@ COMMENT ON FUNCTION pgtrade.backtest_order_check(pgtrade.strategy, text,
  * decisions, and returns the id.  risk => false leaves the risk limits
  * out.
  */
-CREATE FUNCTION pgtrade.backtest(strategy text, from_ts timestamptz,
+CREATE FUNCTION pgtrade.backtest_run(strategy text, from_ts timestamptz,
 	to_ts timestamptz, capital numeric DEFAULT NULL,
 	commission numeric DEFAULT 0, slippage_bps numeric DEFAULT 0,
 	params jsonb DEFAULT NULL, store boolean DEFAULT false,
-	risk boolean DEFAULT true)
+	risk boolean DEFAULT true, bar_ts timestamptz[] DEFAULT NULL,
+	bar_open double precision[] DEFAULT NULL,
+	bar_high double precision[] DEFAULT NULL,
+	bar_low double precision[] DEFAULT NULL,
+	bar_close double precision[] DEFAULT NULL,
+	bar_volume double precision[] DEFAULT NULL)
 RETURNS TABLE (backtest_id bigint, bars integer, trades integer,
 	refused integer, final_equity numeric, total_return numeric, cagr numeric,
 	sharpe double precision, sortino double precision,
@@ -247,6 +252,12 @@ DECLARE
 	v_n integer;
 	v_window integer;
 	v_lo integer;
+	v_w_ts timestamptz[];
+	v_w_o float8[];
+	v_w_h float8[];
+	v_w_l float8[];
+	v_w_c float8[];
+	v_w_v float8[];
 	v_end timestamptz;
 	v_out jsonb;
 	v_target numeric;
@@ -351,13 +362,23 @@ BEGIN
 	WHERE a.account_id = v_s.account_id;
 
 	/*
-	 * every bar up to to_ts, by one scan of the key: those before from_ts
-	 * warm the indicators
+	 * every bar up to to_ts, by one scan of the key (or as a sweep read
+	 * them once for all its backtests): those before from_ts warm the
+	 * indicators
 	 */
-	SELECT r.ts, r.open, r.high, r.low, r.close, r.volume
-	INTO v_ts, v_o, v_h, v_l, v_c, v_v
-	FROM pgtrade.recent_bars(v_s.instrument_id, v_s.bar_size,
-		to_ts + interval '1 microsecond', 2147483647) r;
+	IF bar_ts IS NULL THEN
+		SELECT r.ts, r.open, r.high, r.low, r.close, r.volume
+		INTO v_ts, v_o, v_h, v_l, v_c, v_v
+		FROM pgtrade.recent_bars(v_s.instrument_id, v_s.bar_size,
+			to_ts + interval '1 microsecond', 2147483647) r;
+	ELSE
+		v_ts := bar_ts;
+		v_o := bar_open;
+		v_h := bar_high;
+		v_l := bar_low;
+		v_c := bar_close;
+		v_v := bar_volume;
+	END IF;
 	v_n := coalesce(cardinality(v_ts), 0);
 	v_window := v_s.bars_needed * 2;
 	v_cash := v_s.capital;
@@ -368,37 +389,40 @@ BEGIN
 			 / extract(epoch FROM v_s.bar_size) END;
 
 	/*
-	 * sma_cross with fixed sizing runs in C when nothing is kept: the
-	 * closes within the period are found by bisection (a bar's end grows
-	 * with its start), and the loop below is left to the other kinds.
+	 * The closes within the period, found by bisection (a bar's end grows
+	 * with its start): v_first_i the first bar ending at or after from_ts,
+	 * v_last_i the last ending by to_ts.
+	 */
+	v_lo_i := 1;
+	v_hi_i := v_n + 1;
+	WHILE v_lo_i < v_hi_i LOOP
+		v_mid := (v_lo_i + v_hi_i) / 2;
+		IF pgtrade.bar_end(v_ts[v_mid], v_s.bar_size, v_inst.time_zone,
+						   v_inst.session_close) < from_ts THEN
+			v_lo_i := v_mid + 1;
+		ELSE
+			v_hi_i := v_mid;
+		END IF;
+	END LOOP;
+	v_first_i := v_lo_i;
+	v_hi_i := v_n + 1;
+	WHILE v_lo_i < v_hi_i LOOP
+		v_mid := (v_lo_i + v_hi_i) / 2;
+		IF pgtrade.bar_end(v_ts[v_mid], v_s.bar_size, v_inst.time_zone,
+						   v_inst.session_close) <= to_ts THEN
+			v_lo_i := v_mid + 1;
+		ELSE
+			v_hi_i := v_mid;
+		END IF;
+	END LOOP;
+	v_last_i := v_lo_i - 1;
+
+	/*
+	 * sma_cross with fixed sizing runs in C when nothing is kept; the loop
+	 * below is left to the other kinds.
 	 */
 	IF NOT store AND v_s.kind = 'sma_cross' AND v_s.sizing = 'fixed'
 		AND v_n > 0 THEN
-		/* v_first_i: the first bar ending at or after from_ts */
-		v_lo_i := 1;
-		v_hi_i := v_n + 1;
-		WHILE v_lo_i < v_hi_i LOOP
-			v_mid := (v_lo_i + v_hi_i) / 2;
-			IF pgtrade.bar_end(v_ts[v_mid], v_s.bar_size, v_inst.time_zone,
-							   v_inst.session_close) < from_ts THEN
-				v_lo_i := v_mid + 1;
-			ELSE
-				v_hi_i := v_mid;
-			END IF;
-		END LOOP;
-		v_first_i := v_lo_i;
-		/* v_last_i: the last bar ending by to_ts */
-		v_hi_i := v_n + 1;
-		WHILE v_lo_i < v_hi_i LOOP
-			v_mid := (v_lo_i + v_hi_i) / 2;
-			IF pgtrade.bar_end(v_ts[v_mid], v_s.bar_size, v_inst.time_zone,
-							   v_inst.session_close) <= to_ts THEN
-				v_lo_i := v_mid + 1;
-			ELSE
-				v_hi_i := v_mid;
-			END IF;
-		END LOOP;
-		v_last_i := v_lo_i - 1;
 		v_e := pgtrade.backtest_sma_cross_engine(v_s,
 			(v_s.params ->> 'fast')::numeric::integer,
 			(v_s.params ->> 'slow')::numeric::integer,
@@ -443,7 +467,20 @@ BEGIN
 		v_n := 0;
 	END IF;
 
-	FOR i IN 1 .. v_n LOOP
+	/*
+	 * The loop starts at the first close: before it nothing is decided,
+	 * so nothing fills.  The window a live run would load moves with it,
+	 * a bar in and a bar out at each close: slicing the whole series
+	 * each time would copy all of it, as PL/pgSQL keeps arrays expanded.
+	 */
+	v_lo := greatest(1, v_first_i - v_window + 1);
+	v_w_ts := v_ts[v_lo:v_first_i - 1];
+	v_w_o := v_o[v_lo:v_first_i - 1];
+	v_w_h := v_h[v_lo:v_first_i - 1];
+	v_w_l := v_l[v_lo:v_first_i - 1];
+	v_w_c := v_c[v_lo:v_first_i - 1];
+	v_w_v := v_v[v_lo:v_first_i - 1];
+	FOR i IN v_first_i .. v_n LOOP
 		v_end := pgtrade.bar_end(v_ts[i], v_s.bar_size, v_inst.time_zone,
 								 v_inst.session_close);
 		/* a bar that closes after to_ts is outside: nothing fills in it */
@@ -505,17 +542,29 @@ BEGIN
 		v_in_market := v_in_market + (v_pos <> 0)::integer;
 
 		/* the decision, as a live run makes it at this close */
-		v_lo := greatest(1, i - v_window + 1);
+		v_w_ts := v_w_ts || v_ts[i];
+		v_w_o := v_w_o || v_o[i];
+		v_w_h := v_w_h || v_h[i];
+		v_w_l := v_w_l || v_l[i];
+		v_w_c := v_w_c || v_c[i];
+		v_w_v := v_w_v || v_v[i];
+		IF cardinality(v_w_ts) > v_window THEN
+			v_w_ts := v_w_ts[2:];
+			v_w_o := v_w_o[2:];
+			v_w_h := v_w_h[2:];
+			v_w_l := v_w_l[2:];
+			v_w_c := v_w_c[2:];
+			v_w_v := v_w_v[2:];
+		END IF;
 		v_out := pgtrade.evaluate_kind(v_kind, v_s.params, v_inst.time_zone,
-			v_ts[v_lo:i], v_o[v_lo:i], v_h[v_lo:i], v_l[v_lo:i],
-			v_c[v_lo:i], v_v[v_lo:i]);
+			v_w_ts, v_w_o, v_w_h, v_w_l, v_w_c, v_w_v);
 		v_target := pgtrade.kind_target(v_s.kind, v_out);
 		v_tpos := v_pos;
 		IF v_target IS NOT NULL THEN
 			SELECT z.target_position INTO v_tpos
 			FROM pgtrade.size_target(v_s, v_target, v_c[i],
-				CASE WHEN v_s.sizing = 'risk' THEN (pgtrade.atr(v_h[v_lo:i],
-					v_l[v_lo:i], v_c[v_lo:i], v_s.atr_period))[i - v_lo + 1]
+				CASE WHEN v_s.sizing = 'risk' THEN (pgtrade.atr(v_w_h, v_w_l,
+					v_w_c, v_s.atr_period))[cardinality(v_w_c)]
 					END, v_pos, 0, v_equity) z;
 			v_tpos := coalesce(v_tpos, v_pos);
 		END IF;
@@ -586,11 +635,13 @@ BEGIN
 		INSERT INTO pgtrade.backtest AS t (strategy_id, kind, params, sizing,
 			from_ts, to_ts, capital, commission, slippage_bps, bars, trades,
 			refused, risk, final_equity, total_return, cagr, sharpe, sortino,
-			max_drawdown, drawdown_peak, drawdown_trough, win_rate, profit_factor, exposure)
+			max_drawdown, drawdown_peak, drawdown_trough, win_rate,
+			profit_factor, exposure)
 		VALUES (v_s.strategy_id, v_s.kind, v_s.params, v_s.sizing, from_ts,
 			to_ts, v_s.capital, commission, slippage_bps, bars, trades,
 			refused, risk, final_equity, total_return, cagr, sharpe, sortino,
-			max_drawdown, drawdown_peak, drawdown_trough, win_rate, profit_factor, exposure)
+			max_drawdown, drawdown_peak, drawdown_trough, win_rate,
+			profit_factor, exposure)
 		RETURNING t.backtest_id INTO backtest_id;
 		INSERT INTO pgtrade.backtest_trade (backtest_id, trade_no, decided_at,
 			filled_at, side, quantity, price, commission, position,
@@ -608,6 +659,36 @@ BEGIN
 					v_d_verdict) d;
 	END IF;
 	RETURN NEXT;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.backtest_run(text, timestamptz, timestamptz,
+	numeric, numeric, numeric, jsonb, boolean, boolean, timestamptz[],
+	double precision[], double precision[], double precision[],
+	double precision[], double precision[]) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.backtest_run(text, timestamptz, timestamptz,
+	numeric, numeric, numeric, jsonb, boolean, boolean, timestamptz[],
+	double precision[], double precision[], double precision[],
+	double precision[], double precision[]) IS
+	'Internal: backtest, over the bars given (a sweep''s, read once) or '
+	'read here.';
+
+CREATE FUNCTION pgtrade.backtest(strategy text, from_ts timestamptz,
+	to_ts timestamptz, capital numeric DEFAULT NULL,
+	commission numeric DEFAULT 0, slippage_bps numeric DEFAULT 0,
+	params jsonb DEFAULT NULL, store boolean DEFAULT false,
+	risk boolean DEFAULT true)
+RETURNS TABLE (backtest_id bigint, bars integer, trades integer,
+	refused integer, final_equity numeric, total_return numeric, cagr numeric,
+	sharpe double precision, sortino double precision,
+	max_drawdown numeric, drawdown_peak timestamptz,
+	drawdown_trough timestamptz, win_rate numeric, profit_factor numeric,
+	exposure numeric, trade_list jsonb)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN QUERY SELECT * FROM pgtrade.backtest_run($1, $2, $3, $4, $5, $6,
+		$7, $8, $9);
 END
 $$;
 COMMENT ON FUNCTION pgtrade.backtest(text, timestamptz, timestamptz, numeric,
@@ -648,8 +729,17 @@ DECLARE
 	v_i integer := 0;
 	v_started timestamptz := pg_catalog.clock_timestamp();
 	v_noted timestamptz := v_started;
+	v_instrument bigint;
+	v_size interval;
+	v_ts timestamptz[];
+	v_o float8[];
+	v_h float8[];
+	v_l float8[];
+	v_cl float8[];
+	v_vol float8[];
 BEGIN
-	SELECT s.params INTO v_base FROM pgtrade.strategy s
+	SELECT s.params, s.instrument_id, s.bar_size
+	INTO v_base, v_instrument, v_size FROM pgtrade.strategy s
 	WHERE s.name = backtest_sweep.strategy;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'strategy "%" does not exist', backtest_sweep.strategy
@@ -676,14 +766,21 @@ BEGIN
 				USING ERRCODE = 'program_limit_exceeded';
 		END IF;
 	END LOOP;
+	/* the bars, read once for every combination (backtest_run checks the rest) */
+	IF isfinite(from_ts) AND isfinite(to_ts) AND from_ts <= to_ts THEN
+		SELECT r.ts, r.open, r.high, r.low, r.close, r.volume
+		INTO v_ts, v_o, v_h, v_l, v_cl, v_vol
+		FROM pgtrade.recent_bars(v_instrument, v_size,
+			to_ts + interval '1 microsecond', 2147483647) r;
+	END IF;
 	FOREACH v_c IN ARRAY v_combos LOOP
 		RETURN QUERY
 			SELECT v_base || v_c, b.bars, b.trades, b.refused, b.final_equity,
 				b.total_return, b.cagr, b.sharpe, b.sortino, b.max_drawdown,
 				b.win_rate, b.profit_factor, b.exposure
-			FROM pgtrade.backtest(backtest_sweep.strategy, from_ts, to_ts,
+			FROM pgtrade.backtest_run(backtest_sweep.strategy, from_ts, to_ts,
 				capital, commission, slippage_bps, v_base || v_c, false,
-				backtest_sweep.risk) b;
+				backtest_sweep.risk, v_ts, v_o, v_h, v_l, v_cl, v_vol) b;
 		v_i := v_i + 1;
 		v_noted := pgtrade.note_progress('backtest_sweep', v_i,
 			cardinality(v_combos), 'combinations', v_started, v_noted);

@@ -228,6 +228,11 @@ SELECT set_eq(
 		('function pgtrade.backtest(text,timestamp with time zone,'
 		 'timestamp with time zone,numeric,numeric,numeric,jsonb,boolean,'
 		 'boolean)'),
+		('function pgtrade.backtest_run(text,timestamp with time zone,'
+		 'timestamp with time zone,numeric,numeric,numeric,jsonb,boolean,'
+		 'boolean,timestamp with time zone[],double precision[],'
+		 'double precision[],double precision[],double precision[],'
+		 'double precision[])'),
 		('function pgtrade.backtest_order_check(pgtrade.strategy,text,numeric,'
 		 'double precision,numeric,numeric,numeric,date,numeric,date,integer,'
 		 'timestamp with time zone)'),
