@@ -61,7 +61,7 @@ def on_standby(sql, role=None):
     if role:
         pre += "SET ROLE %s;\n" % role
     out = subprocess.run(
-        ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", SBY_RUN,
+        ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", SBY_RUN,
          "-p", str(SBY_PORT), "-U", "postgres", "-d", "pgtrade"],
         input=pre + sql, capture_output=True, text=True)
     if out.returncode == 0:
@@ -74,7 +74,7 @@ def on_standby(sql, role=None):
 def on_primary(sql, role=None):
     """Run sql on the primary like on_standby."""
     pre = "SET ROLE %s;\n" % role if role else ""
-    out = subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1"],
+    out = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"],
                          input=pre + sql, capture_output=True, text=True)
     return out.returncode == 0, out.stdout if out.returncode == 0 \
         else out.stderr
@@ -169,7 +169,7 @@ WRITES = [
      "limit_price => 50)" % (ACC1, SYM), TRADER),
 ]
 
-t = Tap(3 + len(READS) + len(WRITES) + 1)
+t = Tap(3 + len(READS) + 1 + len(WRITES) + 1)
 
 # --- the standby -------------------------------------------------------------
 parent = os.path.dirname(SANDBOX.rstrip("/"))
@@ -210,6 +210,8 @@ try:
         have = on_standby(sql, role)
         t.ok(have == want, "standby: %s gives the primary's answer" % desc,
              "primary %r, standby %r" % (want, have))
+    t.eq(on_standby(READS[-1][1], TRADER), (True, ACC1 + "\n"),
+         "standby: the trader sees the order of %s only" % ACC1)
     for desc, sql, role in WRITES:
         ok, out = on_standby(sql, role)
         t.ok(not ok and out.startswith("25006"),
