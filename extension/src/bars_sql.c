@@ -15,9 +15,10 @@
  * row security (bars are market data, not an account's).
  *
  * Only a plain table has one index to scan.  A bar table partitioned
- * (by time, say) is read by a query instead: the planner drops the
- * partitions that start after the bound and reads the rest's keys
- * backward, newest partition first, so the answer is the same.
+ * (by time, say) is read by a query instead: the planner leaves out the
+ * partitions that start at or after the bound and reads the others' keys
+ * backward (merged, or newest partition first when there is no default
+ * partition), so the answer is the same.
  *
  *-------------------------------------------------------------------------
  */
