@@ -284,7 +284,16 @@ BEGIN
 						  v_i.session_close) > now();
 	GET DIAGNOSTICS forming = ROW_COUNT;
 
-	WITH up AS (
+	/*
+	 * Which bars were new is told by the rows stored before the upsert (in
+	 * its snapshot), not by xmax: a partitioned bar table cannot return
+	 * system columns.
+	 */
+	WITH stored AS (
+		SELECT b.ts FROM pgtrade.bar b JOIN pgtrade_history h USING (ts)
+		WHERE b.instrument_id = v_i.instrument_id
+			AND b.bar_size = record_bars.bar_size),
+	up AS (
 		INSERT INTO pgtrade.bar AS b
 			(instrument_id, bar_size, ts, open, high, low, close, volume)
 		SELECT v_i.instrument_id, record_bars.bar_size, h.ts, h.open,
@@ -298,9 +307,10 @@ BEGIN
 				IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high,
 								  EXCLUDED.low, EXCLUDED.close,
 								  EXCLUDED.volume)
-		RETURNING (b.xmax = 0) AS fresh)
-	SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh)
-	INTO inserted, updated FROM up;
+		RETURNING b.ts)
+	SELECT count(*) FILTER (WHERE s.ts IS NULL),
+		   count(*) FILTER (WHERE s.ts IS NOT NULL)
+	INTO inserted, updated FROM up LEFT JOIN stored s USING (ts);
 	unchanged := v_total - forming - inserted - updated;
 	DROP TABLE pgtrade_history;
 	RETURN NEXT;

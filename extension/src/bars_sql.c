@@ -14,6 +14,12 @@
  * (which shows every bar: readers are given the view); the table has no
  * row security (bars are market data, not an account's).
  *
+ * Only a plain table has one index to scan.  A bar table partitioned
+ * (by time, say) is read by a query instead: the planner leaves out the
+ * partitions that start at or after the bound and reads the others' keys
+ * backward (merged, or newest partition first when there is no default
+ * partition), so the answer is the same.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -26,6 +32,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -108,6 +115,57 @@ check_bar_table(Relation rel)
 }
 
 /*
+ * Reads the bars by a query, for a bar table that is not a plain table,
+ * and returns recent_bars' result for tupdesc.  via_view names the view
+ * pgtrade.bars instead of the table, for a caller who may read only the
+ * view.  Operators and functions are qualified: a caller's search_path
+ * must not choose them.
+ */
+static Datum
+recent_bars_by_query(bool via_view, int64 instrument, Interval *size,
+					 TimestampTz before, int32 limit, TupleDesc tupdesc)
+{
+	Oid		types[4] = {INT8OID, INTERVALOID, TIMESTAMPTZOID, INT4OID};
+	Datum	args[4];
+	Datum	result;
+	char   *sql;
+	int		rc;
+
+	args[0] = Int64GetDatum(instrument);
+	args[1] = IntervalPGetDatum(size);
+	args[2] = TimestampTzGetDatum(before);
+	args[3] = Int32GetDatum(limit);
+	/* newest n first, then the arrays oldest first; COALESCE for no bars */
+	sql = psprintf(
+		"SELECT COALESCE(pg_catalog.array_agg(ts ORDER BY ts), '{}'),"
+		" COALESCE(pg_catalog.array_agg(open ORDER BY ts), '{}'),"
+		" COALESCE(pg_catalog.array_agg(high ORDER BY ts), '{}'),"
+		" COALESCE(pg_catalog.array_agg(low ORDER BY ts), '{}'),"
+		" COALESCE(pg_catalog.array_agg(close ORDER BY ts), '{}'),"
+		" COALESCE(pg_catalog.array_agg(volume ORDER BY ts), '{}'),"
+		" pg_catalog.count(*)::pg_catalog.int4"
+		" FROM (SELECT b.ts, b.open, b.high, b.low, b.close, b.volume"
+		" FROM pgtrade.%s b"
+		" WHERE b.instrument_id OPERATOR(pg_catalog.=) $1"
+		" AND b.bar_size OPERATOR(pg_catalog.=) $2"
+		" AND b.ts OPERATOR(pg_catalog.<) $3"
+		" ORDER BY b.ts DESC LIMIT $4) r",
+		via_view ? "bars" : "bar");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "recent_bars could not connect to SPI");
+	rc = SPI_execute_with_args(sql, 4, types, args, NULL, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "recent_bars could not read the bars: %s",
+			 SPI_result_code_string(rc));
+	/* copied into the caller's context, out of SPI's */
+	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0],
+											 BlessTupleDesc(tupdesc)));
+	SPI_finish();
+	return result;
+}
+
+/*
  * recent_bars(instrument_id, bar_size, before, n): the newest n bars
  * of the instrument and size that started before "before", oldest first,
  * as six arrays and their length.
@@ -164,6 +222,13 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 				 errmsg("recent_bars cannot read pgtrade.bar under row security")));
 
 	rel = table_open(relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+	{
+		/* no single index to scan; the lock is held to transaction end */
+		table_close(rel, NoLock);
+		PG_RETURN_DATUM(recent_bars_by_query(acl != ACLCHECK_OK, instrument,
+											 size, before, limit, tupdesc));
+	}
 	idx = index_open(check_bar_table(rel), AccessShareLock);
 
 	/* room for what is read, not for what is asked: n may be huge */
