@@ -125,11 +125,11 @@ static Datum
 recent_bars_by_query(bool via_view, int64 instrument, Interval *size,
 					 TimestampTz before, int32 limit, TupleDesc tupdesc)
 {
-	Oid		types[4] = {INT8OID, INTERVALOID, TIMESTAMPTZOID, INT4OID};
-	Datum	args[4];
-	Datum	result;
-	char   *sql;
-	int		rc;
+	Oid	  types[4] = {INT8OID, INTERVALOID, TIMESTAMPTZOID, INT4OID};
+	Datum args[4];
+	Datum result;
+	char *sql;
+	int	  rc;
 
 	args[0] = Int64GetDatum(instrument);
 	args[1] = IntervalPGetDatum(size);
