@@ -228,7 +228,8 @@ CREATE FUNCTION pgtrade.backtest_run(strategy text, from_ts timestamptz,
 	bar_high double precision[] DEFAULT NULL,
 	bar_low double precision[] DEFAULT NULL,
 	bar_close double precision[] DEFAULT NULL,
-	bar_volume double precision[] DEFAULT NULL)
+	bar_volume double precision[] DEFAULT NULL,
+	want_trades boolean DEFAULT true)
 RETURNS TABLE (backtest_id bigint, bars integer, trades integer,
 	refused integer, final_equity numeric, total_return numeric, cagr numeric,
 	sharpe double precision, sortino double precision,
@@ -287,6 +288,7 @@ DECLARE
 	v_gain numeric := 0;
 	v_loss numeric := 0;
 	v_trades jsonb[] := '{}';
+	v_ntrades integer := 0;
 	v_d_as_of timestamptz[] := '{}';
 	v_d_target numeric[] := '{}';
 	v_d_tpos numeric[] := '{}';
@@ -451,7 +453,8 @@ BEGIN
 		v_closes := v_e.closes;
 		v_gain := v_e.gain;
 		v_loss := v_e.loss;
-		v_trades := coalesce((
+		v_ntrades := cardinality(v_e.filled);
+		v_trades := CASE WHEN want_trades THEN coalesce((
 			SELECT array_agg(jsonb_build_object('decided_at',
 				pgtrade.bar_end(v_ts[t.d], v_s.bar_size, v_inst.time_zone,
 								v_inst.session_close),
@@ -461,7 +464,7 @@ BEGIN
 				'position', t.pos, 'realized_pnl', t.pnl) ORDER BY t.n)
 			FROM unnest(v_e.decided, v_e.filled, v_e.quantities, v_e.prices,
 				v_e.fees, v_e.positions, v_e.pnls)
-				WITH ORDINALITY t(d, f, q, p, c, pos, pnl, n)), '{}');
+				WITH ORDINALITY t(d, f, q, p, c, pos, pnl, n)), '{}') END;
 		sharpe := v_e.sharpe;
 		sortino := v_e.sortino;
 		v_n := 0;
@@ -511,10 +514,14 @@ BEGIN
 			v_avg := v_step.avg_cost;
 			v_real := v_step.realized_pnl;
 			v_cash := v_cash - v_pending * v_price - v_fee;
-			v_trades := v_trades || jsonb_build_object('decided_at',
-				v_pending_at, 'filled_at', v_ts[i], 'side', v_side,
-				'quantity', abs(v_pending), 'price', v_price,
-				'commission', v_fee, 'position', v_pos, 'realized_pnl', v_pnl);
+			v_ntrades := v_ntrades + 1;
+			IF want_trades THEN
+				v_trades := v_trades || jsonb_build_object('decided_at',
+					v_pending_at, 'filled_at', v_ts[i], 'side', v_side,
+					'quantity', abs(v_pending), 'price', v_price,
+					'commission', v_fee, 'position', v_pos,
+					'realized_pnl', v_pnl);
+			END IF;
 			v_pending := 0;
 		END IF;
 
@@ -610,7 +617,7 @@ BEGIN
 		RAISE NOTICE 'no % bar of "%" closes between % and %', v_s.bar_size,
 			v_inst.symbol, from_ts, to_ts;
 	END IF;
-	trades := cardinality(v_trades);
+	trades := v_ntrades;
 	refused := v_refused;
 	final_equity := coalesce(v_prev_equity, v_s.capital);
 	total_return := final_equity / v_s.capital - 1;
@@ -629,7 +636,7 @@ BEGIN
 	profit_factor := v_gain / nullif(v_loss, 0);
 	exposure := v_in_market::numeric / nullif(bars, 0);
 	exposure := coalesce(exposure, 0);
-	trade_list := to_jsonb(v_trades);
+	trade_list := CASE WHEN want_trades THEN to_jsonb(v_trades) END;
 
 	IF store THEN
 		INSERT INTO pgtrade.backtest AS t (strategy_id, kind, params, sizing,
@@ -664,13 +671,13 @@ $$;
 REVOKE ALL ON FUNCTION pgtrade.backtest_run(text, timestamptz, timestamptz,
 	numeric, numeric, numeric, jsonb, boolean, boolean, timestamptz[],
 	double precision[], double precision[], double precision[],
-	double precision[], double precision[]) FROM PUBLIC;
+	double precision[], double precision[], boolean) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.backtest_run(text, timestamptz, timestamptz,
 	numeric, numeric, numeric, jsonb, boolean, boolean, timestamptz[],
 	double precision[], double precision[], double precision[],
-	double precision[], double precision[]) IS
+	double precision[], double precision[], boolean) IS
 	'Internal: backtest, over the bars given (a sweep''s, read once) or '
-	'read here.';
+	'read here; want_trades => false leaves the trade list out.';
 
 CREATE FUNCTION pgtrade.backtest(strategy text, from_ts timestamptz,
 	to_ts timestamptz, capital numeric DEFAULT NULL,
@@ -780,7 +787,7 @@ BEGIN
 				b.win_rate, b.profit_factor, b.exposure
 			FROM pgtrade.backtest_run(backtest_sweep.strategy, from_ts, to_ts,
 				capital, commission, slippage_bps, v_base || v_c, false,
-				backtest_sweep.risk, v_ts, v_o, v_h, v_l, v_cl, v_vol) b;
+				backtest_sweep.risk, v_ts, v_o, v_h, v_l, v_cl, v_vol, false) b;
 		v_i := v_i + 1;
 		v_noted := pgtrade.note_progress('backtest_sweep', v_i,
 			cardinality(v_combos), 'combinations', v_started, v_noted);

@@ -58,6 +58,8 @@ def expected(prefix):
     want = {
         ext + "pgtrade.control": 0o644,
         ext + "pgtrade--%s.sql" % VERSION: 0o644,
+        **{ext + n: 0o644 for n in os.listdir(os.path.join(
+            TOP, "extension", "releases")) if n.endswith(".sql")},
         PKGLIBDIR + "/pgtrade.so": 0o755,
         prefix + "/bin/pgtrade-listener": 0o755,
         prefix + "/lib/systemd/system/pgtrade-listener.service": 0o644,

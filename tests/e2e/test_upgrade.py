@@ -132,7 +132,9 @@ SELECT line FROM (
 
 
 def in_db(db, sql):
-    r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v",
+    """Exit status, rows (separated by \x1e: a row may hold newlines) and
+    errors of a script."""
+    r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-R", "\x1e", "-v",
                         "ON_ERROR_STOP=1", "-d", db],
                        input=sql, capture_output=True, text=True)
     return r.returncode, r.stdout, r.stderr
@@ -176,12 +178,13 @@ in_db("pgtrade_fresh", "SET client_min_messages = warning;"
       "CREATE EXTENSION pgtrade;")
 _, up, err_up = in_db("pgtrade_upgraded", SNAPSHOT)
 _, fr, err_fr = in_db("pgtrade_fresh", SNAPSHOT)
-a = set(up.split("\n"))
-b = set(fr.split("\n"))
+a = set(up.strip().split("\x1e"))
+b = set(fr.strip().split("\x1e"))
 diff = ["only after the upgrade: " + x for x in sorted(a - b)] + \
        ["only in a fresh install: " + x for x in sorted(b - a)]
 t.ok(not diff and len(b) > 1000,
-     "the upgraded catalog is a fresh install's (%d lines compared)" % len(b),
+     "the upgraded catalog is a fresh install's (%d objects and parts "
+     "compared)" % len(b),
      (err_up + err_fr + "\n".join(diff))[:4000])
 for name in ("pgtrade_release", "pgtrade_upgraded", "pgtrade_fresh"):
     psql("DROP DATABASE IF EXISTS %s" % name)

@@ -232,7 +232,7 @@ SELECT set_eq(
 		 'timestamp with time zone,numeric,numeric,numeric,jsonb,boolean,'
 		 'boolean,timestamp with time zone[],double precision[],'
 		 'double precision[],double precision[],double precision[],'
-		 'double precision[])'),
+		 'double precision[],boolean)'),
 		('function pgtrade.backtest_order_check(pgtrade.strategy,text,numeric,'
 		 'double precision,numeric,numeric,numeric,date,numeric,date,integer,'
 		 'timestamp with time zone)'),
