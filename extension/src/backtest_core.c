@@ -21,6 +21,16 @@
  * A running SMA(p) computed with exactly ind_sma's operations, so that
  * over a prefix of the series it gives ind_sma's values bit for bit.
  */
+/*
+ * The larger of two finite values.  libm's fmax, which must also order
+ * NaNs, is a call at -O2; every value here is finite.
+ */
+static inline double
+bt_max(double a, double b)
+{
+	return a > b ? a : b;
+}
+
 typedef struct BtSma
 {
 	size_t p;
@@ -58,7 +68,7 @@ bt_decide(const double *close, size_t i, int fast, int slow, size_t window,
 
 	if (nwin < (size_t) slow + 1)
 		return -1;
-	scale = fmax(fabs(f), fabs(s));
+	scale = bt_max(fabs(f), fabs(s));
 	band = SMA_CROSS_REL_EPS * scale;
 	d = fabs(f - s);
 
@@ -109,6 +119,9 @@ bt_sma_cross_run(const double *close, size_t n,
 	double	s = 0.0;
 	size_t	end;
 	size_t	i;
+	long	nbars = 0;
+	long	in_market = 0;
+	long	nreturns = 0;
 
 	*res = (BtResult){0};
 	res->peak_at = -1;
@@ -134,7 +147,7 @@ bt_sma_cross_run(const double *close, size_t n,
 			return BT_ENOTFINITE;
 		if (i % block == 0)
 			blockmax[i / block] = 0.0;
-		blockmax[i / block] = fmax(blockmax[i / block], fabs(close[i]));
+		blockmax[i / block] = bt_max(blockmax[i / block], fabs(close[i]));
 	}
 	for (i = 0; i * block < end; i++)
 		if (blockmax[i] > DBL_MAX / (4.0 * slow))
@@ -168,18 +181,21 @@ bt_sma_cross_run(const double *close, size_t n,
 			continue;
 
 		/* the close: equity, returns, drawdown, exposure */
-		res->bars++;
+		nbars++;
 		eq = cash + pos * close[i];
 		if (have_prev && prev > 0)
-			returns[res->nreturns++] = eq / prev - 1;
+			returns[nreturns++] = eq / prev - 1;
 		prev = eq;
 		have_prev = true;
+		/* at a new peak the fall is 0, exactly as eq / eq - 1 */
 		if (eq >= peak)
 		{
 			peak = eq;
 			peak_at = (long) i;
+			dd = 0.0;
 		}
-		dd = eq / peak - 1;
+		else
+			dd = eq / peak - 1;
 		if (res->trough_at < 0 || dd < res->max_drawdown)
 		{
 			res->max_drawdown = dd;
@@ -187,7 +203,7 @@ bt_sma_cross_run(const double *close, size_t n,
 			res->peak_capital = peak_at < 0;
 			res->trough_at = (long) i;
 		}
-		res->in_market += pos != 0;
+		in_market += pos != 0;
 
 		/*
 		 * The decision, and its order.  A window's average differs from
@@ -196,7 +212,7 @@ bt_sma_cross_run(const double *close, size_t n,
 		 * difference: tol allows twice that again.
 		 */
 		tol = 8.0 * (slow + 2) * DBL_EPSILON *
-			fmax(blockmax[b], b > 0 ? blockmax[b - 1] : 0.0);
+			bt_max(blockmax[b], b > 0 ? blockmax[b - 1] : 0.0);
 		target = bt_decide(close, i, fast, slow, (size_t) window, f, s, tol,
 						   work, res);
 		if (target == -2)
@@ -212,6 +228,10 @@ bt_sma_cross_run(const double *close, size_t n,
 				res->refused++;
 		}
 	}
+
+	res->bars = nbars;
+	res->in_market = in_market;
+	res->nreturns = nreturns;
 
 	/* Sharpe and Sortino: two passes over the close-to-close returns */
 	if (res->nreturns > 0)
