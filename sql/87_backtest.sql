@@ -289,6 +289,8 @@ DECLARE
 	v_loss numeric := 0;
 	v_trades jsonb[] := '{}';
 	v_ntrades integer := 0;
+	v_started timestamptz := clock_timestamp();
+	v_noted timestamptz;
 	v_d_as_of timestamptz[] := '{}';
 	v_d_target numeric[] := '{}';
 	v_d_tpos numeric[] := '{}';
@@ -484,6 +486,11 @@ BEGIN
 	v_w_c := v_c[v_lo:v_first_i - 1];
 	v_w_v := v_v[v_lo:v_first_i - 1];
 	FOR i IN v_first_i .. v_n LOOP
+		/* a long backtest says how far it is (a sweep, per combination) */
+		IF bar_ts IS NULL AND (i - v_first_i) % 256 = 255 THEN
+			v_noted := pgtrade.note_progress('backtest', i - v_first_i + 1,
+				v_last_i - v_first_i + 1, 'closes', v_started, v_noted);
+		END IF;
 		v_end := pgtrade.bar_end(v_ts[i], v_s.bar_size, v_inst.time_zone,
 								 v_inst.session_close);
 		/* a bar that closes after to_ts is outside: nothing fills in it */

@@ -53,7 +53,7 @@ def parse(notices):
     return [LINE.match(n) for n in notices]
 
 
-t = Tap(11)
+t = Tap(12)
 
 # interval 0: every report is raised
 rc, notices, err = session("SET LOCAL pgtrade.progress_interval = 0;\n" +
@@ -130,4 +130,27 @@ t.ok(rc == 0, "that sweep succeeds", err)
 rc, notices, err = session(SWEEP % ())
 t.ok(rc == 0 and notices == [],
      "the same sweep with the default interval raises no notice", err)
+
+# a long backtest in the PL/pgSQL loop (kept): a report every 256 closes
+LONG = """
+SELECT pgtrade.add_account('PROGACCT2') \\g /dev/null
+SELECT pgtrade.set_risk_limit('PROGACCT2', max_position => 100) \\g /dev/null
+SELECT pgtrade.add_instrument('PROGL', 990902) \\g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low,
+	close, volume)
+SELECT pgtrade.instrument_id('PROGL'), '1 day',
+	(date '2020-01-01' + i)::timestamp AT TIME ZONE 'America/New_York',
+	10 + i % 3, 14, 8, 10 + i % 4, 1000
+FROM generate_series(0, 599) i;
+SELECT pgtrade.create_strategy('prog_long', 'sma_cross', 'PROGL',
+	'PROGACCT2', '{"fast": 1, "slow": 2}', 10, max_bar_age => '100 years',
+	market_hours => 'always') \\g /dev/null
+SELECT bars FROM pgtrade.backtest('prog_long', '2019-12-31', '2022-01-01',
+	store => true);
+"""
+rc, notices, err = session("SET LOCAL pgtrade.progress_interval = 0;\n"
+                           + LONG)
+t.eq([n.rsplit(",", 1)[0] for n in notices],
+     ["backtest: 256 of 600 closes (42%)", "backtest: 512 of 600 closes (85%)"],
+     "a backtest of 600 closes in the PL/pgSQL loop reports at 256 and 512")
 t.done()
