@@ -179,7 +179,7 @@ def deps_profiles():
 
 
 compose_path = os.path.join(DOCKER, "compose.yaml")
-t = Tap(17)
+t = Tap(18)
 
 try:
     compose = yaml.safe_load(read(compose_path))
@@ -384,6 +384,16 @@ t.eq(sorted(lines), sorted(["name = 'it''s #1'",
                             "confirm_ids = 'o354,o163'", "600",
                             "args: --once"]),
      "listener.sh writes each variable as a quoted line of a 0600 file")
+
+env = dict(base_env, PGTRADE_LISTENER=fake, TMPDIR=tmp,
+           PGTRADE_LISTENER_ACCOUNTS="", PGTRADE_LISTENER_CACERT="",
+           PGTRADE_LISTENER_NAME="n1")
+r = subprocess.run([os.path.join(DOCKER, "listener.sh")],
+                   env=env, capture_output=True, text=True)
+lines = [l for l in r.stdout.splitlines() if not l.startswith("#")]
+t.eq(sorted(lines), sorted(["name = 'n1'", "600", "args: "]),
+     "listener.sh leaves out empty variables: they never unset a setting "
+     "of the mounted file")
 
 env = dict(base_env, PGTRADE_LISTENER=listener_binary(), TMPDIR=tmp,
            PGTRADE_LISTENER_GATEWAY_URL="https://127.0.0.1:1/v1/api")
