@@ -134,6 +134,40 @@ COMMENT ON FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy,
 	'Internal to backtest: its loop for sma_cross with fixed sizing, in C.';
 
 /*
+ * backtest_kind_engine is the same for the built-in kinds other than
+ * sma_cross: each close is decided by the kind's own evaluation over the
+ * window a live run loads, in C, without its JSON answer.
+ */
+CREATE FUNCTION pgtrade.backtest_kind_engine(p_s pgtrade.strategy,
+	kind text, params jsonb, bars_window integer, ts timestamptz[],
+	open double precision[], high double precision[],
+	low double precision[], close double precision[], first integer,
+	last integer, capital numeric, quantity numeric, commission numeric,
+	slippage_bps numeric, tick_size numeric,
+	periods_per_year double precision, risk boolean, account_zone text,
+	OUT bars integer, OUT in_market integer, OUT refused integer,
+	OUT final_equity numeric, OUT max_drawdown numeric,
+	OUT peak_at integer, OUT trough_at integer,
+	OUT sharpe double precision, OUT sortino double precision,
+	OUT wins integer, OUT closes integer, OUT gain numeric,
+	OUT loss numeric, OUT decided integer[], OUT filled integer[],
+	OUT quantities numeric[], OUT prices numeric[], OUT fees numeric[],
+	OUT positions numeric[], OUT pnls numeric[])
+AS 'MODULE_PATHNAME', 'pgtrade_backtest_kind_engine'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text,
+	jsonb, integer, timestamptz[], double precision[], double precision[],
+	double precision[], double precision[], integer, integer, numeric,
+	numeric, numeric, numeric, numeric, double precision, boolean, text)
+	FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text,
+	jsonb, integer, timestamptz[], double precision[], double precision[],
+	double precision[], double precision[], integer, integer, numeric,
+	numeric, numeric, numeric, numeric, double precision, boolean, text) IS
+	'Internal to backtest: its loop for the other built-in kinds with '
+	'fixed sizing, in C.';
+
+/*
  * backtest_order_check puts the order a backtest would place at the
  * close of the bar starting p_ts to the risk checks, against the
  * simulated account: the position, average cost and realized P&L so
@@ -311,6 +345,7 @@ DECLARE
 	v_refused integer := 0;
 	v_e record;
 	v_engine boolean := false;
+	v_own boolean;
 	v_lo_i integer;
 	v_hi_i integer;
 	v_mid integer;
@@ -422,11 +457,23 @@ BEGIN
 	v_last_i := v_lo_i - 1;
 
 	/*
-	 * sma_cross with fixed sizing runs in C when nothing is kept; the loop
-	 * below is left to the other kinds.
+	 * The built-in kinds with fixed sizing run in C when nothing is kept,
+	 * as long as the kind's evaluator is still its own; the loop below
+	 * is left to the rest.
 	 */
+	v_own := v_kind.builtin AND v_kind.evaluator = to_regprocedure(format(
+		'pgtrade.%s_eval(jsonb, timestamptz[], float8[], float8[], float8[], '
+		'float8[], float8[])', v_s.kind));
+	IF NOT store AND v_s.sizing = 'fixed' AND v_n > 0 AND v_own
+		AND v_s.kind <> 'sma_cross' THEN
+		v_e := pgtrade.backtest_kind_engine(v_s, v_s.kind, v_s.params,
+			v_window, v_ts, v_o, v_h, v_l, v_c, v_first_i, v_last_i,
+			v_s.capital, v_s.quantity, commission, slippage_bps,
+			v_inst.tick_size, v_ppy, risk, v_acct_tz);
+		v_engine := true;
+	END IF;
 	IF NOT store AND v_s.kind = 'sma_cross' AND v_s.sizing = 'fixed'
-		AND v_n > 0 THEN
+		AND v_n > 0 AND v_own THEN
 		v_e := pgtrade.backtest_sma_cross_engine(v_s,
 			(v_s.params ->> 'fast')::numeric::integer,
 			(v_s.params ->> 'slow')::numeric::integer,

@@ -93,41 +93,155 @@ bt_decide(const double *close, size_t i, int fast, int slow, size_t window,
 	return f > s ? 1 : 0;
 }
 
+/*
+ * What a backtest's loop carries from bar to bar, apart from the
+ * decision: the simulated account as the fill callback marks it, the
+ * pending order, and the running figures.
+ */
+typedef struct BtLoop
+{
+	const BtCallbacks *cb;
+	double			  *returns;
+	long			   first;
+	double			   cash;
+	double			   pos;
+	int				   held;	/* 1 long, 0 flat: what fills made it */
+	int				   pending; /* the target to fill at the next open */
+	double			   prev;
+	bool			   have_prev;
+	double			   peak;
+	long			   peak_at;
+	long			   nbars;
+	long			   in_market;
+	long			   nreturns;
+} BtLoop;
+
+static inline void
+bt_loop_start(BtLoop *L, const BtCallbacks *cb, double *returns, long first,
+			  double capital, BtResult *res)
+{
+	*L = (BtLoop){cb, returns, first, capital, 0.0, 0, -1, 0.0, false,
+				  capital, -1, 0, 0, 0};
+	*res = (BtResult){0};
+	res->peak_at = -1;
+	res->trough_at = -1;
+	res->sharpe = NAN;
+	res->sortino = NAN;
+}
+
+/* what the last close decided fills at the open of bar i */
+static inline void
+bt_loop_open(BtLoop *L, size_t i)
+{
+	if (L->pending >= 0)
+	{
+		L->cb->fill(L->cb->arg, i, &L->cash, &L->pos);
+		L->held = L->pending;
+		L->pending = -1;
+	}
+}
+
+/* the close of bar i: equity, returns, drawdown, exposure */
+static inline void
+bt_loop_close(BtLoop *L, size_t i, double close, BtResult *res)
+{
+	double eq = L->cash + L->pos * close;
+	double dd;
+
+	L->nbars++;
+	if (L->have_prev && L->prev > 0)
+		L->returns[L->nreturns++] = eq / L->prev - 1;
+	L->prev = eq;
+	L->have_prev = true;
+	/* at a new peak the fall is 0, exactly as eq / eq - 1 */
+	if (eq >= L->peak)
+	{
+		L->peak = eq;
+		L->peak_at = (long) i;
+		dd = 0.0;
+	}
+	else
+		dd = eq / L->peak - 1;
+	if (res->trough_at < 0 || dd < res->max_drawdown)
+	{
+		res->max_drawdown = dd;
+		res->peak_at = L->peak_at >= 0 ? L->peak_at : L->first;
+		res->peak_capital = L->peak_at < 0;
+		res->trough_at = (long) i;
+	}
+	L->in_market += L->pos != 0;
+}
+
+/* the decision at close i (-1: none), and its order */
+static inline void
+bt_loop_decide(BtLoop *L, size_t i, int target, BtResult *res)
+{
+	if (target >= 0 && target != L->held)
+	{
+		if (L->cb->order(L->cb->arg, i, target))
+		{
+			res->orders++;
+			L->pending = target;
+		}
+		else
+			res->refused++;
+	}
+}
+
+/* the counts, and Sharpe and Sortino by two passes over the returns */
+static void
+bt_loop_finish(BtLoop *L, double periods_per_year, BtResult *res)
+{
+	res->bars = L->nbars;
+	res->in_market = L->in_market;
+	res->nreturns = L->nreturns;
+	if (res->nreturns > 0)
+	{
+		double mean = 0.0;
+		double m2 = 0.0;
+		double down = 0.0;
+		long   k;
+
+		for (k = 0; k < res->nreturns; k++)
+			mean += L->returns[k];
+		mean /= (double) res->nreturns;
+		for (k = 0; k < res->nreturns; k++)
+		{
+			double r = L->returns[k];
+
+			m2 += (r - mean) * (r - mean);
+			down += r < 0 ? r * r : 0.0;
+		}
+		if (res->nreturns > 1 && m2 > 0)
+			res->sharpe = mean / sqrt(m2 / (double) (res->nreturns - 1)) *
+				sqrt(periods_per_year);
+		if (down > 0)
+			res->sortino = mean / sqrt(down / (double) res->nreturns) *
+				sqrt(periods_per_year);
+	}
+}
+
 int
-bt_sma_cross_run(const double *close, size_t n,
-				 long first, long last, int fast, int slow, int window,
-				 double capital, double periods_per_year,
-				 const BtCallbacks *cb, double *work, BtResult *res)
+bt_sma_cross_run(const double *close, size_t n, long first, long last,
+				 int fast, int slow, int window, double capital,
+				 double periods_per_year, const BtCallbacks *cb,
+				 double *work, BtResult *res)
 {
 	BtSma	sf = {(size_t) fast, 0, 0.0};
 	BtSma	ss = {(size_t) slow, 0, 0.0};
+	BtLoop	L;
 	size_t	b = 0;		  /* the block of close i */
 	size_t	in_block = 0; /* close i's place in it */
 	double *returns = work + 2 * (size_t) window;
 	double *blockmax;
 	size_t	block = 2 * (size_t) slow;
 	double	tol;
-	double	cash = capital;
-	double	pos = 0.0;
-	int		held = 0;	  /* 1 long, 0 flat: what fills made it */
-	int		pending = -1; /* the target to fill at the next open */
-	double	prev = 0.0;
-	bool	have_prev = false;
-	double	peak = capital;
-	long	peak_at = -1;
 	double	f = 0.0;
 	double	s = 0.0;
 	size_t	end;
 	size_t	i;
-	long	nbars = 0;
-	long	in_market = 0;
-	long	nreturns = 0;
 
-	*res = (BtResult){0};
-	res->peak_at = -1;
-	res->trough_at = -1;
-	res->sharpe = NAN;
-	res->sortino = NAN;
+	bt_loop_start(&L, cb, returns, first, capital, res);
 	if (sma_cross_check_periods(fast, slow, (char[1]){0}, 1) != 0 ||
 		window < 1 || first < 0 || last < first - 1)
 		return BT_EPARAM;
@@ -155,9 +269,7 @@ bt_sma_cross_run(const double *close, size_t n,
 
 	for (i = 0; i < end; i++)
 	{
-		double eq;
-		double dd;
-		int	   target;
+		int target;
 
 		if (in_block == block)
 		{
@@ -170,40 +282,10 @@ bt_sma_cross_run(const double *close, size_t n,
 		if (i + 1 >= (size_t) slow)
 			s = bt_sma_next(&ss, close, i);
 
-		/* what the last close decided fills at this open */
-		if (pending >= 0)
-		{
-			cb->fill(cb->arg, i, &cash, &pos);
-			held = pending;
-			pending = -1;
-		}
+		bt_loop_open(&L, i);
 		if ((long) i < first)
 			continue;
-
-		/* the close: equity, returns, drawdown, exposure */
-		nbars++;
-		eq = cash + pos * close[i];
-		if (have_prev && prev > 0)
-			returns[nreturns++] = eq / prev - 1;
-		prev = eq;
-		have_prev = true;
-		/* at a new peak the fall is 0, exactly as eq / eq - 1 */
-		if (eq >= peak)
-		{
-			peak = eq;
-			peak_at = (long) i;
-			dd = 0.0;
-		}
-		else
-			dd = eq / peak - 1;
-		if (res->trough_at < 0 || dd < res->max_drawdown)
-		{
-			res->max_drawdown = dd;
-			res->peak_at = peak_at >= 0 ? peak_at : first;
-			res->peak_capital = peak_at < 0;
-			res->trough_at = (long) i;
-		}
-		in_market += pos != 0;
+		bt_loop_close(&L, i, close[i], res);
 
 		/*
 		 * The decision, and its order.  A window's average differs from
@@ -217,46 +299,31 @@ bt_sma_cross_run(const double *close, size_t n,
 						   work, res);
 		if (target == -2)
 			return BT_ENOTFINITE;
-		if (target >= 0 && target != held)
-		{
-			if (cb->order(cb->arg, i, target))
-			{
-				res->orders++;
-				pending = target;
-			}
-			else
-				res->refused++;
-		}
+		bt_loop_decide(&L, i, target, res);
 	}
+	bt_loop_finish(&L, periods_per_year, res);
+	return BT_OK;
+}
 
-	res->bars = nbars;
-	res->in_market = in_market;
-	res->nreturns = nreturns;
+int
+bt_run(const double *close, size_t n, long first, long last,
+	   double capital, double periods_per_year, BtDecide decide,
+	   void *decide_arg, const BtCallbacks *cb, double *work, BtResult *res)
+{
+	BtLoop L;
+	size_t end;
+	size_t i;
 
-	/* Sharpe and Sortino: two passes over the close-to-close returns */
-	if (res->nreturns > 0)
+	bt_loop_start(&L, cb, work, first, capital, res);
+	if (first < 0 || last < first - 1)
+		return BT_EPARAM;
+	end = (size_t) last + 1 < n ? (size_t) last + 1 : n;
+	for (i = (size_t) first; i < end; i++)
 	{
-		double mean = 0.0;
-		double m2 = 0.0;
-		double down = 0.0;
-		long   k;
-
-		for (k = 0; k < res->nreturns; k++)
-			mean += returns[k];
-		mean /= (double) res->nreturns;
-		for (k = 0; k < res->nreturns; k++)
-		{
-			double r = returns[k];
-
-			m2 += (r - mean) * (r - mean);
-			down += r < 0 ? r * r : 0.0;
-		}
-		if (res->nreturns > 1 && m2 > 0)
-			res->sharpe = mean / sqrt(m2 / (double) (res->nreturns - 1)) *
-				sqrt(periods_per_year);
-		if (down > 0)
-			res->sortino = mean / sqrt(down / (double) res->nreturns) *
-				sqrt(periods_per_year);
+		bt_loop_open(&L, i);
+		bt_loop_close(&L, i, close[i], res);
+		bt_loop_decide(&L, i, decide(decide_arg, i), res);
 	}
+	bt_loop_finish(&L, periods_per_year, res);
 	return BT_OK;
 }

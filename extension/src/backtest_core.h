@@ -78,4 +78,17 @@ extern int bt_sma_cross_run(const double *close, size_t n,
 							double periods_per_year, const BtCallbacks *cb,
 							double *work, BtResult *res);
 
+/*
+ * The same loop with the decision the caller's: decide(decide_arg, i)
+ * gives the target at close i (1 long, 0 flat, -1 none).  Before first
+ * nothing is decided, so nothing fills: the loop starts there.  work
+ * must hold n doubles.
+ */
+typedef int (*BtDecide)(void *arg, size_t i);
+
+extern int bt_run(const double *close, size_t n, long first, long last,
+				  double capital, double periods_per_year, BtDecide decide,
+				  void *decide_arg, const BtCallbacks *cb, double *work,
+				  BtResult *res);
+
 #endif /* PGTRADE_BACKTEST_CORE_H */

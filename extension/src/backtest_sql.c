@@ -23,12 +23,15 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "backtest_core.h"
+#include "kinds.h"
 
 PG_FUNCTION_INFO_V1(pgtrade_backtest_sma_cross_engine);
+PG_FUNCTION_INFO_V1(pgtrade_backtest_kind_engine);
 
 /* One fill, for the trade list and for marking equity at any close. */
 typedef struct BtFill
@@ -379,6 +382,53 @@ bt_equity_at(BtState *st, Numeric capital, long k)
 						   num_from_float8(st->close[k])));
 }
 
+/* Where each argument is, for the two SQL functions. */
+typedef struct BtArgs
+{
+	const char *fn;
+	int			window;
+	int			ts;
+	int			open;
+	int			high; /* -1: not taken */
+	int			low;
+	int			close;
+	int			first; /* then last, capital, quantity, commission,
+								 * slippage_bps, tick_size, periods a year,
+								 * risk and the account's zone, in order */
+	int			nargs;
+} BtArgs;
+
+/* A built-in kind's decision over the window a live run loads. */
+typedef struct BtKindDecide
+{
+	const KindSpec *spec;
+	double			p[KIND_MAX_PARAMS];
+	int				window;
+	TimestampTz	   *ts;
+	double		   *high;
+	double		   *low;
+	double		   *close;
+	MemoryContext	cxt; /* each evaluation's, reset after it */
+} BtKindDecide;
+
+static int
+bt_kind_decide(void *arg, size_t i)
+{
+	BtKindDecide *d = (BtKindDecide *) arg;
+	size_t		  lo = i + 1 > (size_t) d->window ? i + 1 - d->window : 0;
+	MemoryContext old = MemoryContextSwitchTo(d->cxt);
+	int			  target;
+
+	target = pgtrade_kind_decide(d->spec, d->p, (int) (i + 1 - lo), d->ts + lo,
+								 d->high + lo, d->low + lo, d->close + lo);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(d->cxt);
+	return target;
+}
+
+static Datum bt_engine(FunctionCallInfo fcinfo, const BtArgs *a,
+					   BtKindDecide *kind);
+
 /*
  * pgtrade.backtest_sma_cross_engine(strategy, fast, slow, window, ts,
  * open, close, first, last, capital, quantity, commission, slippage_bps,
@@ -390,6 +440,50 @@ bt_equity_at(BtState *st, Numeric capital, long k)
 Datum
 pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
 {
+	static const BtArgs a = {"backtest_sma_cross_engine", 3, 4, 5, -1, -1,
+							 6, 7, 17};
+
+	return bt_engine(fcinfo, &a, NULL);
+}
+
+/*
+ * pgtrade.backtest_kind_engine(strategy, kind, params, window, ts, open,
+ * high, low, close, first, last, capital, quantity, commission,
+ * slippage_bps, tick_size, periods_per_year, risk, account_time_zone):
+ * the same for the built-in kinds of kinds.c, whose evaluation over the
+ * window a live run loads decides each close, as pgtrade.<kind>_eval
+ * decides a live run.
+ */
+Datum
+pgtrade_backtest_kind_engine(PG_FUNCTION_ARGS)
+{
+	static const BtArgs a = {"backtest_kind_engine", 3, 4, 5, 6, 7, 8, 9,
+							 19};
+	BtKindDecide		d = {0};
+	char			   *name;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("backtest_kind_engine takes no NULL")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	d.spec = pgtrade_kind_lookup(name);
+	if (d.spec == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" is not a built-in kind of the backtest engine",
+						name)));
+	pgtrade_kind_params(d.spec, PG_GETARG_JSONB_P(2), d.p);
+	return bt_engine(fcinfo, &a, &d);
+}
+
+/*
+ * The engine: the arguments read, the loop run with fills and orders in
+ * numeric, the result built.  With kind NULL, sma_cross's own loop.
+ */
+static Datum
+bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
+{
 	BtState		st = {0};
 	BtCallbacks cb = {&st, bt_order, bt_fill};
 	BtResult	res;
@@ -397,13 +491,14 @@ pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
 	int			nts;
 	int			nopen;
 	int			nclose;
-	int			fast = PG_GETARG_INT32(1);
-	int			slow = PG_GETARG_INT32(2);
-	int			window = PG_GETARG_INT32(3);
-	int			first = PG_GETARG_INT32(7) - 1;
-	int			last = PG_GETARG_INT32(8) - 1;
-	Numeric		capital = PG_GETARG_NUMERIC(9);
-	double		ppy = PG_GETARG_FLOAT8(14);
+	int			f = a->first;
+	int			fast;
+	int			slow;
+	int			window;
+	int			first;
+	int			last;
+	Numeric		capital;
+	double		ppy;
 	double	   *work;
 	int			rc;
 	Datum		values[20];
@@ -418,43 +513,62 @@ pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
 	long		k;
 	long		lastclose;
 
-	for (k = 0; k < 17; k++)
+	for (k = 0; k < a->nargs; k++)
 		if (PG_ARGISNULL(k))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("backtest_sma_cross_engine takes no NULL")));
+					 errmsg("%s takes no NULL", a->fn)));
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "backtest_sma_cross_engine must return a record");
+		elog(ERROR, "%s must return a record", a->fn);
 	tupdesc = BlessTupleDesc(tupdesc);
+	fast = kind ? 0 : PG_GETARG_INT32(1);
+	slow = kind ? 0 : PG_GETARG_INT32(2);
+	window = PG_GETARG_INT32(a->window);
+	first = PG_GETARG_INT32(f) - 1;
+	last = PG_GETARG_INT32(f + 1) - 1;
+	capital = PG_GETARG_NUMERIC(f + 2);
+	ppy = PG_GETARG_FLOAT8(f + 7);
 
-	st.ts = bt_array(PG_GETARG_ARRAYTYPE_P(4), TIMESTAMPTZOID, &nts, "ts");
-	st.open = bt_array(PG_GETARG_ARRAYTYPE_P(5), FLOAT8OID, &nopen, "open");
-	st.close = bt_array(PG_GETARG_ARRAYTYPE_P(6), FLOAT8OID, &nclose,
+	st.ts = bt_array(PG_GETARG_ARRAYTYPE_P(a->ts), TIMESTAMPTZOID, &nts,
+					 "ts");
+	st.open = bt_array(PG_GETARG_ARRAYTYPE_P(a->open), FLOAT8OID, &nopen,
+					   "open");
+	st.close = bt_array(PG_GETARG_ARRAYTYPE_P(a->close), FLOAT8OID, &nclose,
 						"close");
+	if (kind)
+	{
+		int nhigh;
+		int nlow;
+
+		kind->high = bt_array(PG_GETARG_ARRAYTYPE_P(a->high), FLOAT8OID,
+							  &nhigh, "high");
+		kind->low = bt_array(PG_GETARG_ARRAYTYPE_P(a->low), FLOAT8OID, &nlow,
+							 "low");
+		if (nhigh != nts || nlow != nts)
+			nopen = -1;
+	}
 	if (nts != nopen || nts != nclose)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("ts, open and close must have as many elements")));
+				 errmsg("the bars' arrays must have as many elements")));
 	if (window < 1 || window > 1000000 || first < 0 || last < first - 1 ||
 		last >= nts)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("backtest_sma_cross_engine: window %d, closes %d to "
-						"%d of %d out of range",
-						window, first + 1, last + 1,
-						nts)));
+				 errmsg("%s: window %d, closes %d to %d of %d out of range",
+						a->fn, window, first + 1, last + 1, nts)));
 
 	num_zero = int64_to_numeric(0);
 	num_one = int64_to_numeric(1);
 	st.mcxt = CurrentMemoryContext;
 	st.strategy = PG_GETARG_DATUM(0);
 	st.strategy_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
-	st.quantity = PG_GETARG_NUMERIC(10);
-	st.commission = PG_GETARG_NUMERIC(11);
-	st.slippage = PG_GETARG_NUMERIC(12);
-	st.tick = PG_GETARG_NUMERIC(13);
-	st.risk = PG_GETARG_BOOL(15);
-	st.account_tz = PG_GETARG_TEXT_PP(16);
+	st.quantity = PG_GETARG_NUMERIC(f + 3);
+	st.commission = PG_GETARG_NUMERIC(f + 4);
+	st.slippage = PG_GETARG_NUMERIC(f + 5);
+	st.tick = PG_GETARG_NUMERIC(f + 6);
+	st.risk = PG_GETARG_BOOL(f + 8);
+	st.account_tz = PG_GETARG_TEXT_PP(f + 9);
 	st.pos = num_zero;
 	st.real = num_zero;
 	st.cash = capital;
@@ -480,9 +594,22 @@ pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
 			elog(ERROR, "SPI_prepare failed: %s",
 				 SPI_result_code_string(SPI_result));
 	}
-	rc = bt_sma_cross_run(st.close, (size_t) nts, first, last, fast,
-						  slow, window, num_to_float8(capital), ppy, &cb,
-						  work, &res);
+	if (kind)
+	{
+		kind->window = window;
+		kind->ts = (TimestampTz *) st.ts;
+		kind->close = (double *) st.close;
+		kind->cxt = AllocSetContextCreate(CurrentMemoryContext,
+										  "backtest kind evaluation",
+										  ALLOCSET_DEFAULT_SIZES);
+		rc = bt_run(st.close, (size_t) nts, first, last,
+					num_to_float8(capital), ppy, bt_kind_decide, kind, &cb,
+					work, &res);
+	}
+	else
+		rc = bt_sma_cross_run(st.close, (size_t) nts, first, last, fast,
+							  slow, window, num_to_float8(capital), ppy, &cb,
+							  work, &res);
 	if (st.risk)
 		SPI_finish();
 	if (rc == BT_ENOTFINITE)
@@ -490,9 +617,8 @@ pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
 	if (rc != BT_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("backtest_sma_cross_engine: fast %d, slow %d, window "
-						"%d out of range",
-						fast, slow, window)));
+				 errmsg("%s: fast %d, slow %d, window %d out of range",
+						a->fn, fast, slow, window)));
 
 	/* the trades, as arrays the caller turns into its trade list */
 	dec = palloc(sizeof(Datum) * (st.nfills + 1));

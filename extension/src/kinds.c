@@ -39,9 +39,8 @@
 #include "utils/numeric.h"
 
 #include "indicators.h"
+#include "kinds.h"
 #include "strategy_sql.h"
-
-#define KIND_MAX_PARAMS 8
 
 /* two values closer than this times their size are equal (as sma_cross) */
 #define KIND_REL_EPS 1e-10
@@ -74,7 +73,7 @@ typedef struct KindResult
 	StringInfoData values; /* JSON object members, comma-separated */
 } KindResult;
 
-typedef struct KindSpec
+struct KindSpec
 {
 	const char *name;
 	int			nparams;
@@ -82,7 +81,7 @@ typedef struct KindSpec
 	int			less[2]; /* params[less[0]] < params[less[1]], or -1s */
 	int (*bars_needed)(const double *p);
 	void (*evaluate)(const double *p, const KindBars *b, KindResult *r);
-} KindSpec;
+};
 
 static void kind_refuse(const KindSpec *spec, const char *detail)
 	pg_attribute_noreturn();
@@ -870,6 +869,53 @@ kind_evaluate(FunctionCallInfo fcinfo, const KindSpec *spec)
 		appendStringInfoString(&buf, "null");
 	appendStringInfoString(&buf, "}}");
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * The kind of a name, or NULL when it is not one of this file's.
+ */
+const KindSpec *
+pgtrade_kind_lookup(const char *name)
+{
+	static const KindSpec *const all[] = {
+		&kind_ema_cross, &kind_macd_cross, &kind_rsi_reversion,
+		&kind_bollinger_breakout, &kind_confirmations};
+	size_t i;
+
+	for (i = 0; i < lengthof(all); i++)
+		if (strcmp(all[i]->name, name) == 0)
+			return all[i];
+	return NULL;
+}
+
+/*
+ * Read a kind's params (KIND_MAX_PARAMS doubles), checked as the
+ * validator checks them.
+ */
+void
+pgtrade_kind_params(const KindSpec *spec, Jsonb *params, double *p)
+{
+	kind_params(spec, params, p);
+}
+
+/*
+ * The target of one evaluation over n bars, oldest first: 1 long, 0
+ * flat, -1 no opinion.  The same evaluation pgtrade.<kind>_eval makes;
+ * its reason and values are left in CurrentMemoryContext, for the caller
+ * to reset.
+ */
+int
+pgtrade_kind_decide(const KindSpec *spec, const double *p, int n,
+					TimestampTz *ts, double *high, double *low, double *close)
+{
+	KindBars   b = {n, ts, high, low, close};
+	KindResult r;
+
+	memset(&r, 0, sizeof(r));
+	initStringInfo(&r.reason);
+	initStringInfo(&r.values);
+	spec->evaluate(p, &b, &r);
+	return r.has_target ? r.target : -1;
 }
 
 PG_FUNCTION_INFO_V1(pgtrade_ema_cross_validate);

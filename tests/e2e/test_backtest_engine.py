@@ -1,12 +1,15 @@
 #!/usr/bin/python3
-"""pgtrade.backtest runs sma_cross with fixed sizing through its C engine
-(backtest_sma_cross_engine) when the result is not kept, and through its
-PL/pgSQL loop when it is.  On SPY's ten years of daily bars
+"""pgtrade.backtest runs the built-in kinds with fixed sizing through its
+C engine (backtest_sma_cross_engine for sma_cross, backtest_kind_engine
+for the others) when the result is not kept, and through its PL/pgSQL
+loop when it is.  On SPY's ten years of daily bars
 (shared/data/SPY_1d.csv, 2,519 sessions), both must agree: every trade
 and every numeric figure equal, Sharpe and Sortino within 1e-9 relative
 (the engine keeps returns in doubles, the loop in numeric first).  The
-grid covers periods, commission, slippage, limit orders under a price
-collar, a daily loss limit that refuses orders, and risk => false.
+grid covers sma_cross's periods, commission, slippage, limit orders
+under a price collar, a daily loss limit that refuses orders, and
+risk => false; then each other built-in kind, with its defaults and
+other params, under costs and those limits.
 
 Skips, with the reason, when the shared folder is absent.
 """
@@ -29,7 +32,16 @@ EXACT = ["bars", "trades", "refused", "final_equity", "total_return", "cagr",
          "max_drawdown", "drawdown_peak", "drawdown_trough", "win_rate",
          "profit_factor", "exposure", "trade_list"]
 
-t = Tap(len(PERIODS) * len(COSTS) + 3)
+# the other kinds: (kind, params) under each of KIND_COSTS
+KINDS = [("ema_cross", "{}"), ("ema_cross", '{"fast": 5, "slow": 20}'),
+         ("macd_cross", "{}"), ("rsi_reversion", "{}"),
+         ("rsi_reversion", '{"period": 7, "low": 25, "high": 75}'),
+         ("bollinger_breakout", "{}"), ("confirmations", "{}"),
+         ("confirmations", '{"k": 2}')]
+KIND_COSTS = [("0.005", "5", "true", "plain"), ("0.01", "0", "true", "loss"),
+              ("0", "0", "true", "collar")]
+
+t = Tap(len(PERIODS) * len(COSTS) + len(KINDS) * len(KIND_COSTS) + 4)
 data = os.path.join(SHARED, "data")
 if not os.path.isdir(data):
     t.skip_rest("shared data folder %s is absent" % data)
@@ -66,8 +78,23 @@ for acct, limits in ACCOUNTS.items():
     psql("""SELECT pgtrade.create_strategy(:'p0', 'sma_cross', :'p1', :'p2',
             '{"fast": 10, "slow": 30}', 50, max_bar_age => '100 years',
             market_hours => 'always')""", "be_%s_%s" % (acct, RUN), sym, a)
+    # one instrument a kind (a strategy owns its account's position)
+    for kind in sorted(set(k for k, _ in KINDS)):
+        ksym = "%s%s" % (sym, kind[:3].upper())
+        psql("SELECT pgtrade.add_instrument(:'p0')", ksym)
+        psql("""INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open,
+                high, low, close, volume)
+                SELECT pgtrade.instrument_id(:'p0'), bar_size, ts, open, high,
+                       low, close, volume
+                FROM pgtrade.bar WHERE instrument_id =
+                    pgtrade.instrument_id(:'p1')""", ksym, sym)
+        psql("""SELECT pgtrade.create_strategy(:'p0', :'p1', :'p2', :'p3',
+                '{}', 50, max_bar_age => '100 years',
+                market_hours => 'always')""",
+             "be_%s_%s_%s" % (acct, kind, RUN), kind, ksym, a)
 psql("""UPDATE pgtrade.strategy SET order_type = 'limit', limit_offset = 0.5
-        WHERE name = :'p0'""", "be_collar_%s" % RUN)
+        WHERE name = :'p0' OR name LIKE :'p1'""", "be_collar_" + RUN,
+     "be\\_collar\\_%\\_" + RUN)
 
 COLS = ", ".join(EXACT + ["sharpe", "sortino"])
 
@@ -87,24 +114,40 @@ def close(a, b):
     return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1e-300)
 
 
+def compare(label, name, params, commission, slippage, risk):
+    """One test: the same backtest through the engine (not kept) and the
+    PL/pgSQL loop (kept); returns the engine's figures."""
+    engine = run(name, params, commission, slippage, risk, "false")
+    loop = run(name, params, commission, slippage, risk, "true")
+    diff = [k for k in EXACT if engine[k] != loop[k]]
+    diff += [k for k in ("sharpe", "sortino") if not close(engine[k], loop[k])]
+    t.ok(not diff, "%s, commission %s, slippage %s bp, risk %s: engine and "
+         "loop agree (%d trades, %d refused)"
+         % (label, commission, slippage, risk, engine["trades"],
+            engine["refused"]),
+         "; ".join("%s: %r vs %r" % (k, engine[k], loop[k])
+                   for k in diff)[:2000])
+    return engine
+
+
 seen_refused = seen_trades = 0
 for fast, slow in PERIODS:
     params = json.dumps({"fast": fast, "slow": slow})
     for commission, slippage, risk, acct in COSTS:
-        name = "be_%s_%s" % (acct, RUN)
-        engine = run(name, params, commission, slippage, risk, "false")
-        loop = run(name, params, commission, slippage, risk, "true")
-        diff = [k for k in EXACT if engine[k] != loop[k]]
-        diff += [k for k in ("sharpe", "sortino")
-                 if not close(engine[k], loop[k])]
-        seen_refused += engine["refused"]
-        seen_trades += engine["trades"]
-        t.ok(not diff, "sma_cross %d/%d, commission %s, slippage %s bp, risk "
-             "%s (%s): engine and loop agree (%d trades, %d refused)"
-             % (fast, slow, commission, slippage, risk, acct,
-                engine["trades"], engine["refused"]),
-             "; ".join("%s: %r vs %r" % (k, engine[k], loop[k])
-                       for k in diff)[:2000])
+        e = compare("sma_cross %d/%d (%s)" % (fast, slow, acct),
+                    "be_%s_%s" % (acct, RUN), params, commission, slippage,
+                    risk)
+        seen_refused += e["refused"]
+        seen_trades += e["trades"]
+
+seen_kind = 0
+for kind, params in KINDS:
+    for commission, slippage, risk, acct in KIND_COSTS:
+        e = compare("%s %s (%s)" % (kind, params, acct),
+                    "be_%s_%s_%s" % (acct, kind, RUN), params, commission,
+                    slippage, risk)
+        seen_kind += e["trades"]
+t.ok(seen_kind > 200, "the other kinds trade: %d fills" % seen_kind)
 
 t.ok(seen_trades > 1000, "the grid trades: %d fills" % seen_trades)
 t.ok(seen_refused > 10, "and the limits refuse: %d orders" % seen_refused)

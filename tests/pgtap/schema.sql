@@ -236,6 +236,11 @@ SELECT set_eq(
 		('function pgtrade.backtest_order_check(pgtrade.strategy,text,numeric,'
 		 'double precision,numeric,numeric,numeric,date,numeric,date,integer,'
 		 'timestamp with time zone)'),
+		('function pgtrade.backtest_kind_engine(pgtrade.strategy,text,jsonb,'
+		 'integer,timestamp with time zone[],double precision[],'
+		 'double precision[],double precision[],double precision[],integer,'
+		 'integer,numeric,numeric,numeric,numeric,numeric,double precision,'
+		 'boolean,text)'),
 		('function pgtrade.backtest_sma_cross_engine(pgtrade.strategy,integer,'
 		 'integer,integer,timestamp with time zone[],double precision[],'
 		 'double precision[],integer,integer,numeric,numeric,numeric,numeric,'
