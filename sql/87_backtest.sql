@@ -470,7 +470,7 @@ BEGIN
 			v_window, v_ts, v_o, v_h, v_l, v_c, v_first_i, v_last_i,
 			v_s.capital, v_s.quantity, commission, slippage_bps,
 			v_inst.tick_size, v_ppy, risk, v_acct_tz);
-		v_engine := true;
+		v_engine := v_e.bars IS NOT NULL;
 	END IF;
 	IF NOT store AND v_s.kind = 'sma_cross' AND v_s.sizing = 'fixed'
 		AND v_n > 0 AND v_own THEN
