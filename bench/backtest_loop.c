@@ -92,6 +92,7 @@ main(int argc, char **argv)
 	LoopFills lf;
 	size_t	  i;
 	int		  r;
+	int		  rc;
 
 	if (!open || !close || !work || n < 2)
 	{
@@ -113,8 +114,9 @@ main(int argc, char **argv)
 
 		lf = (LoopFills){open, 1e9, 0.0, 0, 0};
 		t0 = now_ns();
-		if (bt_sma_cross_run(close, n, 0, (long) n - 1, fast, slow,
-							 window, 1e9, 252, &cb, work, &res) != BT_OK)
+		rc = bt_sma_cross_run(close, n, 0, (long) n - 1, fast, slow, window,
+							  1e9, 252, &cb, work, &res);
+		if (rc != BT_OK)
 		{
 			fprintf(stderr, "backtest_loop: the engine refused the bars\n");
 			return 1;

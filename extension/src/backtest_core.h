@@ -72,11 +72,10 @@ typedef struct BtResult
  * equity; periods_per_year scales Sharpe and Sortino.  work must hold
  * 2 * window + 2 * n doubles.
  */
-extern int bt_sma_cross_run(const double *close, size_t n,
-							long first, long last, int fast, int slow,
-							int window, double capital,
-							double periods_per_year, const BtCallbacks *cb,
-							double *work, BtResult *res);
+extern int bt_sma_cross_run(
+	const double *close, size_t n, long first, long last, int fast,
+	int slow, int window, double capital, double periods_per_year,
+	const BtCallbacks *cb, double *work, BtResult *res);
 
 /*
  * The same loop with the decision the caller's: decide(decide_arg, i)

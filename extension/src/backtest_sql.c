@@ -219,8 +219,8 @@ bt_position_step(BtState *st, bool buy, Numeric qty, Numeric price)
 static DateADT
 bt_local_day(BtState *st, TimestampTz t)
 {
-	Datum local = DirectFunctionCall2(timestamptz_zone,
-									  PointerGetDatum(st->account_tz),
+	Datum zone = PointerGetDatum(st->account_tz);
+	Datum local = DirectFunctionCall2(timestamptz_zone, zone,
 									  TimestampTzGetDatum(t));
 
 	return DatumGetDateADT(DirectFunctionCall1(timestamp_date, local));
@@ -300,11 +300,13 @@ bt_order(void *arg, size_t i, int target)
 
 	if (st->risk)
 	{
-		Datum	values[12];
-		char	nulls[12];
-		bool	isnull;
-		DateADT day;
-		int		rc;
+		Datum	  values[12];
+		HeapTuple row;
+		TupleDesc desc;
+		char	  nulls[12];
+		bool	  isnull;
+		DateADT	  day;
+		int		  rc;
 
 		memset(nulls, ' ', sizeof(nulls));
 		values[0] = st->strategy;
@@ -327,13 +329,11 @@ bt_order(void *arg, size_t i, int target)
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "backtest_order_check failed: %s",
 				 SPI_result_code_string(rc));
-		passed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-											SPI_tuptable->tupdesc, 1,
-											&isnull));
+		row = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		passed = DatumGetBool(SPI_getbinval(row, desc, 1, &isnull));
 		passed = passed && !isnull;
-		day = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0],
-											SPI_tuptable->tupdesc, 2,
-											&isnull));
+		day = DatumGetDateADT(SPI_getbinval(row, desc, 2, &isnull));
 		if (!isnull && (!st->have_order_day || day != st->order_day))
 		{
 			st->have_order_day = true;
@@ -367,12 +367,64 @@ bt_array(ArrayType *a, Oid type, int *n, const char *name)
 	return (char *) a + ARR_OVERHEAD_NONULLS(ARR_NDIM(a));
 }
 
-/* the numeric equity at close k: cash and position of the last fill */
+/*
+ * Column c of the trades as an array: 0 the closes decided at and 1 the
+ * bars filled at (1-based), then quantity (signed), price, fee, position
+ * after and realized P&L less the fee.
+ */
+static Datum
+bt_fill_column(const BtState *st, int c)
+{
+	Datum *d = palloc(sizeof(Datum) * (st->nfills + 1));
+	long   k;
+
+	for (k = 0; k < st->nfills; k++)
+	{
+		const BtFill *f = &st->fills[k];
+
+		switch (c)
+		{
+			case 0:
+				d[k] = Int32GetDatum((int32) f->decided + 1);
+				break;
+			case 1:
+				d[k] = Int32GetDatum((int32) f->filled + 1);
+				break;
+			case 2:
+				d[k] = ND(f->quantity);
+				break;
+			case 3:
+				d[k] = ND(f->price);
+				break;
+			case 4:
+				d[k] = ND(f->fee);
+				break;
+			case 5:
+				d[k] = ND(f->position);
+				break;
+			default:
+				d[k] = ND(f->pnl);
+				break;
+		}
+	}
+	if (c < 2)
+		return PointerGetDatum(
+			construct_array(d, st->nfills, INT4OID, 4, true, TYPALIGN_INT));
+	return PointerGetDatum(
+		construct_array(d, st->nfills, NUMERICOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * The numeric equity at close k: cash and position of the last fill
+ * before it.  k < 0 is the start: the capital.
+ */
 static Numeric
 bt_equity_at(BtState *st, Numeric capital, long k)
 {
 	long j = st->nfills - 1;
 
+	if (k < 0)
+		return capital;
 	while (j >= 0 && st->fills[j].filled > k)
 		j--;
 	if (j < 0)
@@ -392,10 +444,10 @@ typedef struct BtArgs
 	int			high; /* -1: not taken */
 	int			low;
 	int			close;
-	int			first; /* then last, capital, quantity, commission,
-								 * slippage_bps, tick_size, periods a year,
-								 * risk and the account's zone, in order */
-	int			nargs;
+	/* then last, capital, quantity, commission, slippage_bps, tick_size,
+	 * periods a year, risk and the account's zone, in order */
+	int first;
+	int nargs;
 } BtArgs;
 
 /* A built-in kind's decision over the window a live run loads. */
@@ -419,8 +471,9 @@ bt_kind_decide(void *arg, size_t i)
 	MemoryContext old = MemoryContextSwitchTo(d->cxt);
 	int			  target;
 
-	target = pgtrade_kind_decide(d->spec, d->p, (int) (i + 1 - lo), d->ts + lo,
-								 d->high + lo, d->low + lo, d->close + lo);
+	target = pgtrade_kind_decide(
+		d->spec, d->p, (int) (i + 1 - lo), d->ts + lo, d->high + lo,
+		d->low + lo, d->close + lo);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(d->cxt);
 	return target;
@@ -499,19 +552,14 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	int			last;
 	Numeric		capital;
 	double		ppy;
+	double		cap;
 	double	   *work;
 	int			rc;
 	Datum		values[20];
 	bool		nulls[20] = {0};
-	Datum	   *dec;
-	Datum	   *fil;
-	Datum	   *qty;
-	Datum	   *prc;
-	Datum	   *fee;
-	Datum	   *pos;
-	Datum	   *pnl;
 	long		k;
 	long		lastclose;
+	HeapTuple	tuple;
 
 	for (k = 0; k < a->nargs; k++)
 		if (PG_ARGISNULL(k))
@@ -528,6 +576,7 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	last = PG_GETARG_INT32(f + 1) - 1;
 	capital = PG_GETARG_NUMERIC(f + 2);
 	ppy = PG_GETARG_FLOAT8(f + 7);
+	cap = num_to_float8(capital);
 
 	st.ts = bt_array(PG_GETARG_ARRAYTYPE_P(a->ts), TIMESTAMPTZOID, &nts,
 					 "ts");
@@ -580,16 +629,18 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 
 	if (st.risk)
 	{
-		Oid argtypes[12] = {st.strategy_type, TEXTOID, NUMERICOID,
-							FLOAT8OID, NUMERICOID, NUMERICOID, NUMERICOID, DATEOID,
-							NUMERICOID, DATEOID, INT4OID, TIMESTAMPTZOID};
+		/* backtest_order_check's argument types, in order */
+		Oid types[12] = {
+			st.strategy_type, TEXTOID, NUMERICOID, FLOAT8OID, NUMERICOID,
+			NUMERICOID, NUMERICOID, DATEOID, NUMERICOID, DATEOID, INT4OID,
+			TIMESTAMPTZOID};
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		st.check = SPI_prepare("SELECT c.passed, c.day FROM "
-							   "pgtrade.backtest_order_check($1, $2, $3, $4, "
-							   "$5, $6, $7, $8, $9, $10, $11, $12) c",
-							   12, argtypes);
+		st.check = SPI_prepare(
+			"SELECT c.passed, c.day FROM pgtrade.backtest_order_check($1, $2, "
+			"$3, $4, $5, $6, $7, $8, $9, $10, $11, $12) c",
+			12, types);
 		if (st.check == NULL)
 			elog(ERROR, "SPI_prepare failed: %s",
 				 SPI_result_code_string(SPI_result));
@@ -599,17 +650,14 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 		kind->window = window;
 		kind->ts = (TimestampTz *) st.ts;
 		kind->close = (double *) st.close;
-		kind->cxt = AllocSetContextCreate(CurrentMemoryContext,
-										  "backtest kind evaluation",
-										  ALLOCSET_DEFAULT_SIZES);
-		rc = bt_run(st.close, (size_t) nts, first, last,
-					num_to_float8(capital), ppy, bt_kind_decide, kind, &cb,
-					work, &res);
+		kind->cxt = AllocSetContextCreate(
+			CurrentMemoryContext, "backtest evaluation", ALLOCSET_DEFAULT_SIZES);
+		rc = bt_run(st.close, (size_t) nts, first, last, cap, ppy,
+					bt_kind_decide, kind, &cb, work, &res);
 	}
 	else
-		rc = bt_sma_cross_run(st.close, (size_t) nts, first, last, fast,
-							  slow, window, num_to_float8(capital), ppy, &cb,
-							  work, &res);
+		rc = bt_sma_cross_run(st.close, (size_t) nts, first, last, fast, slow,
+							  window, cap, ppy, &cb, work, &res);
 	if (st.risk)
 		SPI_finish();
 	if (rc == BT_ENOTFINITE)
@@ -620,35 +668,16 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 				 errmsg("%s: fast %d, slow %d, window %d out of range",
 						a->fn, fast, slow, window)));
 
-	/* the trades, as arrays the caller turns into its trade list */
-	dec = palloc(sizeof(Datum) * (st.nfills + 1));
-	fil = palloc(sizeof(Datum) * (st.nfills + 1));
-	qty = palloc(sizeof(Datum) * (st.nfills + 1));
-	prc = palloc(sizeof(Datum) * (st.nfills + 1));
-	fee = palloc(sizeof(Datum) * (st.nfills + 1));
-	pos = palloc(sizeof(Datum) * (st.nfills + 1));
-	pnl = palloc(sizeof(Datum) * (st.nfills + 1));
-	for (k = 0; k < st.nfills; k++)
-	{
-		dec[k] = Int32GetDatum((int32) st.fills[k].decided + 1);
-		fil[k] = Int32GetDatum((int32) st.fills[k].filled + 1);
-		qty[k] = ND(st.fills[k].quantity);
-		prc[k] = ND(st.fills[k].price);
-		fee[k] = ND(st.fills[k].fee);
-		pos[k] = ND(st.fills[k].position);
-		pnl[k] = ND(st.fills[k].pnl);
-	}
 	values[0] = Int32GetDatum((int32) res.bars);
 	values[1] = Int32GetDatum((int32) res.in_market);
 	values[2] = Int32GetDatum((int32) res.refused);
 	/* final equity, and the drawdown's two ends, in numeric */
 	lastclose = res.bars > 0 ? (nts - 1 < last ? nts - 1 : last) : -1;
-	values[3] = ND(lastclose >= 0 ? bt_equity_at(&st, capital, lastclose)
-								  : capital);
+	values[3] = ND(bt_equity_at(&st, capital, lastclose));
 	if (res.trough_at >= 0)
 	{
-		Numeric peak = res.peak_capital ? capital
-										: bt_equity_at(&st, capital, res.peak_at);
+		long	peak_at = res.peak_capital ? -1 : res.peak_at;
+		Numeric peak = bt_equity_at(&st, capital, peak_at);
 		Numeric trough = bt_equity_at(&st, capital, res.trough_at);
 
 		values[4] = ND(num_sub(num_div(trough, peak), num_one));
@@ -665,20 +694,9 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	values[10] = Int32GetDatum(st.closes);
 	values[11] = ND(st.gain);
 	values[12] = ND(st.loss);
-	values[13] = PointerGetDatum(construct_array(dec, st.nfills, INT4OID, 4,
-												 true, TYPALIGN_INT));
-	values[14] = PointerGetDatum(construct_array(fil, st.nfills, INT4OID, 4,
-												 true, TYPALIGN_INT));
-	values[15] = PointerGetDatum(construct_array(qty, st.nfills, NUMERICOID,
-												 -1, false, TYPALIGN_INT));
-	values[16] = PointerGetDatum(construct_array(prc, st.nfills, NUMERICOID,
-												 -1, false, TYPALIGN_INT));
-	values[17] = PointerGetDatum(construct_array(fee, st.nfills, NUMERICOID,
-												 -1, false, TYPALIGN_INT));
-	values[18] = PointerGetDatum(construct_array(pos, st.nfills, NUMERICOID,
-												 -1, false, TYPALIGN_INT));
-	values[19] = PointerGetDatum(construct_array(pnl, st.nfills, NUMERICOID,
-												 -1, false, TYPALIGN_INT));
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values,
-													  nulls)));
+	/* the trades, as arrays the caller turns into its trade list */
+	for (k = 0; k < 7; k++)
+		values[13 + k] = bt_fill_column(&st, (int) k);
+	tuple = heap_form_tuple(tupdesc, values, nulls);
+	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
 }

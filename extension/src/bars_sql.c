@@ -159,8 +159,9 @@ recent_bars_by_query(bool via_view, int64 instrument, Interval *size,
 		elog(ERROR, "recent_bars could not read the bars: %s",
 			 SPI_result_code_string(rc));
 	/* copied into the caller's context, out of SPI's */
-	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0],
-											 BlessTupleDesc(tupdesc)));
+	tupdesc = BlessTupleDesc(tupdesc);
+	result = PointerGetDatum(
+		SPI_returntuple(SPI_tuptable->vals[0], tupdesc));
 	SPI_finish();
 	return result;
 }
@@ -226,8 +227,8 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 	{
 		/* no single index to scan; the lock is held to transaction end */
 		table_close(rel, NoLock);
-		PG_RETURN_DATUM(recent_bars_by_query(acl != ACLCHECK_OK, instrument,
-											 size, before, limit, tupdesc));
+		PG_RETURN_DATUM(recent_bars_by_query(
+			acl != ACLCHECK_OK, instrument, size, before, limit, tupdesc));
 	}
 	idx = index_open(check_bar_table(rel), AccessShareLock);
 

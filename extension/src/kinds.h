@@ -22,10 +22,10 @@
 typedef struct KindSpec KindSpec;
 
 extern const KindSpec *pgtrade_kind_lookup(const char *name);
-extern void			   pgtrade_kind_params(const KindSpec *spec, Jsonb *params,
-										   double *p);
-extern int			   pgtrade_kind_decide(const KindSpec *spec, const double *p, int n,
-										   TimestampTz *ts, double *high, double *low,
-										   double *close);
+extern void			   pgtrade_kind_params(
+			   const KindSpec *spec, Jsonb *params, double *p);
+extern int pgtrade_kind_decide(
+	const KindSpec *spec, const double *p, int n, TimestampTz *ts,
+	double *high, double *low, double *close);
 
 #endif /* PGTRADE_KINDS_H */

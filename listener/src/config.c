@@ -316,10 +316,10 @@ static void
 print_describe_config(void)
 {
 	/* in the order of SettingType */
-	static const char *const type_names[] = {"string", "bool", "real",
-											 "integer", "list"};
-	char					 flags[128];
-	size_t					 i;
+	static const char *const type_names[] = {
+		"string", "bool", "real", "integer", "list"};
+	char   flags[128];
+	size_t i;
 
 	for (i = 0; i < N_SETTINGS; i++)
 	{

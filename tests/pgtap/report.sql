@@ -100,7 +100,8 @@ SELECT is((SELECT ARRAY[pg_temp.attr(html, 'drawdown', 'data-min'),
 		   pg_temp.attr(html, 'drawdown', 'data-last')] FROM tap_page),
 	ARRAY['-0.049950', '0.000000'],
 	'backtest: the drawdown of 1000.5 from 1001, and none at the end');
-SELECT ok((SELECT html ~ '<th>Orders refused</th><td class="text">0 \(by the account''s risk limits\)</td>'
+SELECT ok((SELECT html ~ ('<th>Orders refused</th><td class="text">0 '
+			'\(by the account''s risk limits\)</td>')
 		   AND html ~ '<th>Final equity</th><td class="text">1,006.00</td>'
 		   AND html ~ '<th>Max drawdown</th><td class="text">-0.05 %'
 		   FROM tap_page), 'backtest: the summary''s figures, formatted');
