@@ -210,9 +210,8 @@ BEGIN
 	IF p_s.order_type = 'limit' THEN
 		v_order.limit_price := v_mark + CASE p_side
 			WHEN 'buy' THEN p_s.limit_offset ELSE -p_s.limit_offset END;
-		v_order.limit_price := CASE p_side
-			WHEN 'buy' THEN floor(v_order.limit_price / v_tick)
-			ELSE ceil(v_order.limit_price / v_tick) END * v_tick;
+		v_order.limit_price := pgtrade.tick_price(p_side, 'limit',
+			v_order.limit_price, v_tick);
 		IF v_order.limit_price <= 0 THEN
 			passed := false;
 			verdict := jsonb_build_object('passed', false, 'reason',

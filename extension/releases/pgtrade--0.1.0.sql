@@ -3690,7 +3690,7 @@ BEGIN
 
 	IF p_state IS NULL THEN
 		v_pos := pgtrade.position_quantity(p_order.account_id,
-										   p_order.instrument_id);
+			p_order.instrument_id);
 		SELECT * INTO v_open FROM pgtrade.open_side_quantities(
 			p_order.account_id, p_order.instrument_id, p_order.order_id);
 	ELSE
@@ -3974,6 +3974,25 @@ COMMENT ON FUNCTION pgtrade.risk_check(pgtrade.orders, boolean, text,
 	'Internal to the risk gate and to backtests: evaluates every limit '
 	'covering an order, against the tables or a simulated account.';
 
+/*
+ * tick_price rounds an order's price to the tick, always to the less
+ * aggressive side: a buy limit down, a sell limit up; a buy stop up, a
+ * sell stop down.  kind is 'limit' or 'stop'.
+ */
+CREATE FUNCTION pgtrade.tick_price(side text, kind text, price numeric,
+	tick_size numeric)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT CASE WHEN ($1 = 'buy') = ($2 = 'limit') THEN floor($3 / $4)
+				ELSE ceil($3 / $4) END * $4;
+$$;
+REVOKE ALL ON FUNCTION pgtrade.tick_price(text, text, numeric, numeric)
+	FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.tick_price(text, text, numeric, numeric) IS
+	'An order''s limit or stop price rounded to the tick away from the '
+	'market, as the risk gate rounds it.';
+
 CREATE FUNCTION pgtrade.orders_gate()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -4063,21 +4082,13 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	/*
-	 * Only the prices pgtrade sends are rounded to the tick size, and
-	 * always to the less aggressive side: a buy limit down, a sell limit
-	 * up; a buy stop up, a sell stop down.
+	 * Only the prices pgtrade sends are rounded to the tick size, always
+	 * to the less aggressive side (tick_price).
 	 */
-	IF NEW.side = 'buy' THEN
-		NEW.limit_price := floor(NEW.limit_price / v_inst.tick_size)
-						   * v_inst.tick_size;
-		NEW.stop_price := ceil(NEW.stop_price / v_inst.tick_size)
-						  * v_inst.tick_size;
-	ELSE
-		NEW.limit_price := ceil(NEW.limit_price / v_inst.tick_size)
-						   * v_inst.tick_size;
-		NEW.stop_price := floor(NEW.stop_price / v_inst.tick_size)
-						  * v_inst.tick_size;
-	END IF;
+	NEW.limit_price := pgtrade.tick_price(NEW.side, 'limit',
+		NEW.limit_price, v_inst.tick_size);
+	NEW.stop_price := pgtrade.tick_price(NEW.side, 'stop', NEW.stop_price,
+		v_inst.tick_size);
 	IF NEW.limit_price <= 0 OR NEW.stop_price <= 0 THEN
 		RAISE EXCEPTION 'order price rounds to zero at tick size %',
 			v_inst.tick_size
@@ -10068,9 +10079,8 @@ BEGIN
 	IF p_s.order_type = 'limit' THEN
 		v_order.limit_price := v_mark + CASE p_side
 			WHEN 'buy' THEN p_s.limit_offset ELSE -p_s.limit_offset END;
-		v_order.limit_price := CASE p_side
-			WHEN 'buy' THEN floor(v_order.limit_price / v_tick)
-			ELSE ceil(v_order.limit_price / v_tick) END * v_tick;
+		v_order.limit_price := pgtrade.tick_price(p_side, 'limit',
+			v_order.limit_price, v_tick);
 		IF v_order.limit_price <= 0 THEN
 			passed := false;
 			verdict := jsonb_build_object('passed', false, 'reason',

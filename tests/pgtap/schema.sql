@@ -102,6 +102,7 @@ SELECT set_eq(
 		 'boolean,numeric,numeric)'),
 		('function pgtrade.paper_latest_bar(pgtrade.instrument)'),
 		('function pgtrade.paper_price(text,numeric,numeric,numeric)'),
+		('function pgtrade.tick_price(text,text,numeric,numeric)'),
 		('function pgtrade.paper_step(bigint,numeric,interval)'),
 		('function pgtrade.record_bars(bigint,interval,jsonb)'),
 		('function pgtrade.record_bars_check(text)'),
