@@ -195,9 +195,14 @@ CREATE TABLE pgtrade.strategy (
 );
 CREATE UNIQUE INDEX strategy_one_per_position
 	ON pgtrade.strategy (account_id, instrument_id);
-/* the scheduler's question: which active strategy is due first */
-CREATE INDEX strategy_due ON pgtrade.strategy (next_run_at, strategy_id)
-	WHERE active;
+/*
+ * next_run_at has no index, on purpose: every run moves it, and a move
+ * that touches no indexed column is a HOT update, which writes none of
+ * the table's indexes.  The room left in each page is for those new row
+ * versions.  The scheduler takes its due strategies 500 at a time, so
+ * reading the table for them costs a scan per 500 runs.
+ */
+ALTER TABLE pgtrade.strategy SET (fillfactor = 80);
 COMMENT ON TABLE pgtrade.strategy IS
 	'Strategies: a kind with validated params, one instrument and '
 	'account, a cron schedule in a time zone, and a fixed order quantity '
