@@ -215,18 +215,18 @@ COMMENT ON FUNCTION pgtrade.recent_bars(bigint, interval, timestamptz,
  * its date in the exchange time zone; an intraday bar ends at its start
  * plus its size.  An early close in the instrument's calendar does not
  * move it: a half-day session's bar is taken to end at the usual close,
- * later than it did, never earlier.
+ * later than it did, never earlier.  In C (bars_sql.c), by the expression
+ *   CASE WHEN bar_size >= interval '1 day'
+ *	 THEN (((ts AT TIME ZONE time_zone)::date
+ *			+ (bar_size - interval '1 day'))::date
+ *		   + session_close) AT TIME ZONE time_zone
+ *	 ELSE ts + bar_size END
  */
 CREATE FUNCTION pgtrade.bar_end(ts timestamptz, bar_size interval,
 	time_zone text, session_close time)
 RETURNS timestamptz
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$
-	SELECT CASE WHEN $2 >= interval '1 day'
-		THEN ((($1 AT TIME ZONE $3)::date + ($2 - interval '1 day'))::date
-			  + $4) AT TIME ZONE $3
-		ELSE $1 + $2 END;
-$$;
+AS 'MODULE_PATHNAME', 'pgtrade_bar_end'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION pgtrade.bar_end(timestamptz, interval, text, time) IS
 	'When a bar has ended: session close of its date in the exchange zone '
 	'for daily bars, start plus size for intraday bars.';

@@ -104,7 +104,8 @@ SELECT pg_catalog.pg_extension_config_dump('pgtrade.backtest_decision', '');
  * sizing, in C (backtest_sql.c): the same decisions, fills, checks and
  * figures, Sharpe and Sortino to rounding.  first and last are the
  * 1-based indexes of the closes within the period; the trades come back
- * as arrays of bar indexes and numerics.  NULL when the closes are too
+ * as arrays of bar indexes and numerics (with trades false, the bar
+ * indexes alone: a sweep keeps no trade list).  NULL when the closes are too
  * large for it, for the PL/pgSQL loop to take over.
  */
 CREATE FUNCTION pgtrade.backtest_sma_cross_engine(p_s pgtrade.strategy,
@@ -113,7 +114,7 @@ CREATE FUNCTION pgtrade.backtest_sma_cross_engine(p_s pgtrade.strategy,
 	last integer, capital numeric, quantity numeric, commission numeric,
 	slippage_bps numeric, tick_size numeric,
 	periods_per_year double precision, risk boolean, account_zone text,
-	OUT bars integer, OUT in_market integer, OUT refused integer,
+	trades boolean, OUT bars integer, OUT in_market integer, OUT refused integer,
 	OUT final_equity numeric, OUT max_drawdown numeric,
 	OUT peak_at integer, OUT trough_at integer,
 	OUT sharpe double precision, OUT sortino double precision,
@@ -126,11 +127,11 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy,
 	integer, integer, integer, timestamptz[], double precision[],
 	double precision[], integer, integer, numeric, numeric, numeric,
-	numeric, numeric, double precision, boolean, text) FROM PUBLIC;
+	numeric, numeric, double precision, boolean, text, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy,
 	integer, integer, integer, timestamptz[], double precision[],
 	double precision[], integer, integer, numeric, numeric, numeric,
-	numeric, numeric, double precision, boolean, text) IS
+	numeric, numeric, double precision, boolean, text, boolean) IS
 	'Internal to backtest: its loop for sma_cross with fixed sizing, in C.';
 
 /*
@@ -145,7 +146,7 @@ CREATE FUNCTION pgtrade.backtest_kind_engine(p_s pgtrade.strategy,
 	last integer, capital numeric, quantity numeric, commission numeric,
 	slippage_bps numeric, tick_size numeric,
 	periods_per_year double precision, risk boolean, account_zone text,
-	OUT bars integer, OUT in_market integer, OUT refused integer,
+	trades boolean, OUT bars integer, OUT in_market integer, OUT refused integer,
 	OUT final_equity numeric, OUT max_drawdown numeric,
 	OUT peak_at integer, OUT trough_at integer,
 	OUT sharpe double precision, OUT sortino double precision,
@@ -158,12 +159,13 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text,
 	jsonb, integer, timestamptz[], double precision[], double precision[],
 	double precision[], double precision[], integer, integer, numeric,
-	numeric, numeric, numeric, numeric, double precision, boolean, text)
-	FROM PUBLIC;
+	numeric, numeric, numeric, numeric, double precision, boolean, text,
+	boolean) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text,
 	jsonb, integer, timestamptz[], double precision[], double precision[],
 	double precision[], double precision[], integer, integer, numeric,
-	numeric, numeric, numeric, numeric, double precision, boolean, text) IS
+	numeric, numeric, numeric, numeric, double precision, boolean, text,
+	boolean) IS
 	'Internal to backtest: its loop for the other built-in kinds with '
 	'fixed sizing, in C.';
 
@@ -277,12 +279,8 @@ DECLARE
 	v_s pgtrade.strategy;
 	v_inst pgtrade.instrument;
 	v_kind pgtrade.strategy_kind;
-	v_ts timestamptz[];
-	v_o float8[];
-	v_h float8[];
-	v_l float8[];
-	v_c float8[];
-	v_v float8[];
+	/* the bars are read into bar_ts .. bar_volume unless a sweep gave them */
+	v_swept boolean := bar_ts IS NOT NULL;
 	v_n integer;
 	v_window integer;
 	v_lo integer;
@@ -404,20 +402,20 @@ BEGIN
 	 * them once for all its backtests): those before from_ts warm the
 	 * indicators
 	 */
-	IF bar_ts IS NULL THEN
-		SELECT r.ts, r.open, r.high, r.low, r.close, r.volume
-		INTO v_ts, v_o, v_h, v_l, v_c, v_v
-		FROM pgtrade.recent_bars(v_s.instrument_id, v_s.bar_size,
-			to_ts + interval '1 microsecond', 2147483647) r;
-	ELSE
-		v_ts := bar_ts;
-		v_o := bar_open;
-		v_h := bar_high;
-		v_l := bar_low;
-		v_c := bar_close;
-		v_v := bar_volume;
+	IF NOT v_swept THEN
+		/*
+		 * Called in the select list, not in FROM: a function in FROM
+		 * hands its row over through a tuplestore, which writes a long
+		 * history's arrays out to a temporary file and reads them back.
+		 */
+		SELECT (b.r).ts, (b.r).open, (b.r).high, (b.r).low, (b.r).close,
+			   (b.r).volume
+		INTO bar_ts, bar_open, bar_high, bar_low, bar_close, bar_volume
+		FROM (SELECT pgtrade.recent_bars(v_s.instrument_id, v_s.bar_size,
+				to_ts + interval '1 microsecond', 2147483647) AS r
+			  OFFSET 0) b;
 	END IF;
-	v_n := coalesce(cardinality(v_ts), 0);
+	v_n := coalesce(cardinality(bar_ts), 0);
 	v_window := v_s.bars_needed * 2;
 	v_cash := v_s.capital;
 	v_peak := v_s.capital;
@@ -435,7 +433,7 @@ BEGIN
 	v_hi_i := v_n + 1;
 	WHILE v_lo_i < v_hi_i LOOP
 		v_mid := (v_lo_i + v_hi_i) / 2;
-		IF pgtrade.bar_end(v_ts[v_mid], v_s.bar_size, v_inst.time_zone,
+		IF pgtrade.bar_end(bar_ts[v_mid], v_s.bar_size, v_inst.time_zone,
 						   v_inst.session_close) < from_ts THEN
 			v_lo_i := v_mid + 1;
 		ELSE
@@ -446,7 +444,7 @@ BEGIN
 	v_hi_i := v_n + 1;
 	WHILE v_lo_i < v_hi_i LOOP
 		v_mid := (v_lo_i + v_hi_i) / 2;
-		IF pgtrade.bar_end(v_ts[v_mid], v_s.bar_size, v_inst.time_zone,
+		IF pgtrade.bar_end(bar_ts[v_mid], v_s.bar_size, v_inst.time_zone,
 						   v_inst.session_close) <= to_ts THEN
 			v_lo_i := v_mid + 1;
 		ELSE
@@ -466,9 +464,9 @@ BEGIN
 	IF NOT store AND v_s.sizing = 'fixed' AND v_n > 0 AND v_own
 		AND v_s.kind <> 'sma_cross' THEN
 		v_e := pgtrade.backtest_kind_engine(v_s, v_s.kind, v_s.params,
-			v_window, v_ts, v_o, v_h, v_l, v_c, v_first_i, v_last_i,
-			v_s.capital, v_s.quantity, commission, slippage_bps,
-			v_inst.tick_size, v_ppy, risk, v_acct_tz);
+			v_window, bar_ts, bar_open, bar_high, bar_low, bar_close,
+			v_first_i, v_last_i, v_s.capital, v_s.quantity, commission, slippage_bps,
+			v_inst.tick_size, v_ppy, risk, v_acct_tz, want_trades);
 		v_engine := v_e.bars IS NOT NULL;
 	END IF;
 	IF NOT store AND v_s.kind = 'sma_cross' AND v_s.sizing = 'fixed'
@@ -476,9 +474,9 @@ BEGIN
 		v_e := pgtrade.backtest_sma_cross_engine(v_s,
 			(v_s.params ->> 'fast')::numeric::integer,
 			(v_s.params ->> 'slow')::numeric::integer,
-			v_window, v_ts, v_o, v_c, v_first_i, v_last_i, v_s.capital,
+			v_window, bar_ts, bar_open, bar_close, v_first_i, v_last_i, v_s.capital,
 			v_s.quantity, commission, slippage_bps, v_inst.tick_size, v_ppy,
-			risk, v_acct_tz);
+			risk, v_acct_tz, want_trades);
 		v_engine := v_e.bars IS NOT NULL;
 	END IF;
 	IF v_engine THEN
@@ -487,14 +485,14 @@ BEGIN
 		v_refused := v_e.refused;
 		IF v_bars > 0 THEN
 			v_prev_equity := v_e.final_equity;
-			v_first := pgtrade.bar_end(v_ts[v_first_i], v_s.bar_size,
+			v_first := pgtrade.bar_end(bar_ts[v_first_i], v_s.bar_size,
 				v_inst.time_zone, v_inst.session_close);
-			v_last := pgtrade.bar_end(v_ts[v_first_i + v_bars - 1],
+			v_last := pgtrade.bar_end(bar_ts[v_first_i + v_bars - 1],
 				v_s.bar_size, v_inst.time_zone, v_inst.session_close);
 			max_drawdown := v_e.max_drawdown;
-			drawdown_peak := pgtrade.bar_end(v_ts[v_e.peak_at], v_s.bar_size,
+			drawdown_peak := pgtrade.bar_end(bar_ts[v_e.peak_at], v_s.bar_size,
 				v_inst.time_zone, v_inst.session_close);
-			drawdown_trough := pgtrade.bar_end(v_ts[v_e.trough_at],
+			drawdown_trough := pgtrade.bar_end(bar_ts[v_e.trough_at],
 				v_s.bar_size, v_inst.time_zone, v_inst.session_close);
 		END IF;
 		v_wins := v_e.wins;
@@ -504,9 +502,9 @@ BEGIN
 		v_ntrades := cardinality(v_e.filled);
 		v_trades := CASE WHEN want_trades THEN coalesce((
 			SELECT array_agg(jsonb_build_object('decided_at',
-				pgtrade.bar_end(v_ts[t.d], v_s.bar_size, v_inst.time_zone,
+				pgtrade.bar_end(bar_ts[t.d], v_s.bar_size, v_inst.time_zone,
 								v_inst.session_close),
-				'filled_at', v_ts[t.f],
+				'filled_at', bar_ts[t.f],
 				'side', CASE WHEN t.q > 0 THEN 'buy' ELSE 'sell' END,
 				'quantity', abs(t.q), 'price', t.p, 'commission', t.c,
 				'position', t.pos, 'realized_pnl', t.pnl) ORDER BY t.n)
@@ -524,31 +522,34 @@ BEGIN
 	 * a bar in and a bar out at each close: slicing the whole series
 	 * each time would copy all of it, as PL/pgSQL keeps arrays expanded.
 	 */
-	v_lo := greatest(1, v_first_i - v_window + 1);
-	v_w_ts := v_ts[v_lo:v_first_i - 1];
-	v_w_o := v_o[v_lo:v_first_i - 1];
-	v_w_h := v_h[v_lo:v_first_i - 1];
-	v_w_l := v_l[v_lo:v_first_i - 1];
-	v_w_c := v_c[v_lo:v_first_i - 1];
-	v_w_v := v_v[v_lo:v_first_i - 1];
+	IF v_first_i <= v_n THEN
+		/* a slice flattens the whole series: only when the loop runs */
+		v_lo := greatest(1, v_first_i - v_window + 1);
+		v_w_ts := bar_ts[v_lo:v_first_i - 1];
+		v_w_o := bar_open[v_lo:v_first_i - 1];
+		v_w_h := bar_high[v_lo:v_first_i - 1];
+		v_w_l := bar_low[v_lo:v_first_i - 1];
+		v_w_c := bar_close[v_lo:v_first_i - 1];
+		v_w_v := bar_volume[v_lo:v_first_i - 1];
+	END IF;
 	FOR i IN v_first_i .. v_n LOOP
 		/* a long backtest says how far it is (a sweep, per combination) */
-		IF bar_ts IS NULL AND (i - v_first_i) % 256 = 255 THEN
+		IF NOT v_swept AND (i - v_first_i) % 256 = 255 THEN
 			v_noted := pgtrade.note_progress('backtest', i - v_first_i + 1,
 				v_last_i - v_first_i + 1, 'closes', v_started, v_noted);
 		END IF;
-		v_end := pgtrade.bar_end(v_ts[i], v_s.bar_size, v_inst.time_zone,
+		v_end := pgtrade.bar_end(bar_ts[i], v_s.bar_size, v_inst.time_zone,
 								 v_inst.session_close);
 		/* a bar that closes after to_ts is outside: nothing fills in it */
 		EXIT WHEN v_end > to_ts;
 		/* what was decided at the last close fills at this open */
 		IF v_pending <> 0 THEN
 			v_side := CASE WHEN v_pending > 0 THEN 'buy' ELSE 'sell' END;
-			v_price := pgtrade.paper_price(v_side, v_o[i]::numeric,
+			v_price := pgtrade.paper_price(v_side, bar_open[i]::numeric,
 				slippage_bps, v_inst.tick_size);
 			v_fee := abs(v_pending) * commission;
 			/* the day's realized P&L starts over on a new trading day */
-			v_fill_day := (v_ts[i] AT TIME ZONE v_acct_tz)::date;
+			v_fill_day := (bar_ts[i] AT TIME ZONE v_acct_tz)::date;
 			IF v_fill_day IS DISTINCT FROM v_day THEN
 				v_day := v_fill_day;
 				v_day_real := v_real;
@@ -570,7 +571,7 @@ BEGIN
 			v_ntrades := v_ntrades + 1;
 			IF want_trades THEN
 				v_trades := v_trades || jsonb_build_object('decided_at',
-					v_pending_at, 'filled_at', v_ts[i], 'side', v_side,
+					v_pending_at, 'filled_at', bar_ts[i], 'side', v_side,
 					'quantity', abs(v_pending), 'price', v_price,
 					'commission', v_fee, 'position', v_pos,
 					'realized_pnl', v_pnl);
@@ -582,7 +583,7 @@ BEGIN
 
 		/* the close: equity, drawdown, exposure */
 		v_bars := v_bars + 1;
-		v_equity := v_cash + v_pos * v_c[i]::numeric;
+		v_equity := v_cash + v_pos * bar_close[i]::numeric;
 		IF v_prev_equity IS NOT NULL AND v_prev_equity > 0 THEN
 			v_returns := v_returns || (v_equity / v_prev_equity - 1)::float8;
 		END IF;
@@ -602,12 +603,12 @@ BEGIN
 		v_in_market := v_in_market + (v_pos <> 0)::integer;
 
 		/* the decision, as a live run makes it at this close */
-		v_w_ts := v_w_ts || v_ts[i];
-		v_w_o := v_w_o || v_o[i];
-		v_w_h := v_w_h || v_h[i];
-		v_w_l := v_w_l || v_l[i];
-		v_w_c := v_w_c || v_c[i];
-		v_w_v := v_w_v || v_v[i];
+		v_w_ts := v_w_ts || bar_ts[i];
+		v_w_o := v_w_o || bar_open[i];
+		v_w_h := v_w_h || bar_high[i];
+		v_w_l := v_w_l || bar_low[i];
+		v_w_c := v_w_c || bar_close[i];
+		v_w_v := v_w_v || bar_volume[i];
 		IF cardinality(v_w_ts) > v_window THEN
 			v_w_ts := v_w_ts[2:];
 			v_w_o := v_w_o[2:];
@@ -622,7 +623,7 @@ BEGIN
 		v_tpos := v_pos;
 		IF v_target IS NOT NULL THEN
 			SELECT z.target_position INTO v_tpos
-			FROM pgtrade.size_target(v_s, v_target, v_c[i],
+			FROM pgtrade.size_target(v_s, v_target, bar_close[i],
 				CASE WHEN v_s.sizing = 'risk' THEN (pgtrade.atr(v_w_h, v_w_l,
 					v_w_c, v_s.atr_period))[cardinality(v_w_c)]
 					END, v_pos, 0, v_equity) z;
@@ -636,8 +637,8 @@ BEGIN
 		IF v_tpos <> v_pos AND risk THEN
 			v_check := pgtrade.backtest_order_check(v_s,
 				CASE WHEN v_tpos > v_pos THEN 'buy' ELSE 'sell' END,
-				abs(v_tpos - v_pos), v_c[i], v_pos, v_avg, v_real, v_day,
-				v_day_real, v_order_day, v_day_orders, v_ts[i]);
+				abs(v_tpos - v_pos), bar_close[i], v_pos, v_avg, v_real, v_day,
+				v_day_real, v_order_day, v_day_orders, bar_ts[i]);
 			v_verdict := v_check.verdict;
 			IF v_check.day IS DISTINCT FROM v_order_day THEN
 				v_order_day := v_check.day;
@@ -828,10 +829,13 @@ BEGIN
 	END LOOP;
 	/* the bars, read once for every combination (backtest_run checks the rest) */
 	IF isfinite(from_ts) AND isfinite(to_ts) AND from_ts <= to_ts THEN
-		SELECT r.ts, r.open, r.high, r.low, r.close, r.volume
+		/* in the select list, for the reason backtest_run gives */
+		SELECT (b.r).ts, (b.r).open, (b.r).high, (b.r).low, (b.r).close,
+			   (b.r).volume
 		INTO v_ts, v_o, v_h, v_l, v_cl, v_vol
-		FROM pgtrade.recent_bars(v_instrument, v_size,
-			to_ts + interval '1 microsecond', 2147483647) r;
+		FROM (SELECT pgtrade.recent_bars(v_instrument, v_size,
+				to_ts + interval '1 microsecond', 2147483647) AS r
+			  OFFSET 0) b;
 	END IF;
 	FOREACH v_c IN ARRAY v_combos LOOP
 		RETURN QUERY

@@ -10,3 +10,635 @@
 /* next_run_at moves by HOT updates: no index on it, room in each page */
 DROP INDEX pgtrade.strategy_due;
 ALTER TABLE pgtrade.strategy SET (fillfactor = 80);
+
+/* bar_end in C: the same expression, without a query run at each call */
+CREATE OR REPLACE FUNCTION pgtrade.bar_end(ts timestamptz, bar_size interval,
+	time_zone text, session_close time)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'pgtrade_bar_end'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+/*
+ * The engines take whether to return the trade list's numeric columns
+ * (a sweep keeps none); they read the bars where a caller's expanded
+ * arrays lie.
+ */
+DROP FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy, integer,
+	integer, integer, timestamptz[], double precision[], double precision[],
+	integer, integer, numeric, numeric, numeric, numeric, numeric,
+	double precision, boolean, text);
+DROP FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text, jsonb,
+	integer, timestamptz[], double precision[], double precision[],
+	double precision[], double precision[], integer, integer, numeric,
+	numeric, numeric, numeric, numeric, double precision, boolean, text);
+CREATE FUNCTION pgtrade.backtest_sma_cross_engine(p_s pgtrade.strategy,
+	fast integer, slow integer, bars_window integer, ts timestamptz[],
+	open double precision[], close double precision[], first integer,
+	last integer, capital numeric, quantity numeric, commission numeric,
+	slippage_bps numeric, tick_size numeric,
+	periods_per_year double precision, risk boolean, account_zone text,
+	trades boolean, OUT bars integer, OUT in_market integer, OUT refused integer,
+	OUT final_equity numeric, OUT max_drawdown numeric,
+	OUT peak_at integer, OUT trough_at integer,
+	OUT sharpe double precision, OUT sortino double precision,
+	OUT wins integer, OUT closes integer, OUT gain numeric,
+	OUT loss numeric, OUT decided integer[], OUT filled integer[],
+	OUT quantities numeric[], OUT prices numeric[], OUT fees numeric[],
+	OUT positions numeric[], OUT pnls numeric[])
+AS 'MODULE_PATHNAME', 'pgtrade_backtest_sma_cross_engine'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy,
+	integer, integer, integer, timestamptz[], double precision[],
+	double precision[], integer, integer, numeric, numeric, numeric,
+	numeric, numeric, double precision, boolean, text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy,
+	integer, integer, integer, timestamptz[], double precision[],
+	double precision[], integer, integer, numeric, numeric, numeric,
+	numeric, numeric, double precision, boolean, text, boolean) IS
+	'Internal to backtest: its loop for sma_cross with fixed sizing, in C.';
+
+CREATE FUNCTION pgtrade.backtest_kind_engine(p_s pgtrade.strategy,
+	kind text, params jsonb, bars_window integer, ts timestamptz[],
+	open double precision[], high double precision[],
+	low double precision[], close double precision[], first integer,
+	last integer, capital numeric, quantity numeric, commission numeric,
+	slippage_bps numeric, tick_size numeric,
+	periods_per_year double precision, risk boolean, account_zone text,
+	trades boolean, OUT bars integer, OUT in_market integer, OUT refused integer,
+	OUT final_equity numeric, OUT max_drawdown numeric,
+	OUT peak_at integer, OUT trough_at integer,
+	OUT sharpe double precision, OUT sortino double precision,
+	OUT wins integer, OUT closes integer, OUT gain numeric,
+	OUT loss numeric, OUT decided integer[], OUT filled integer[],
+	OUT quantities numeric[], OUT prices numeric[], OUT fees numeric[],
+	OUT positions numeric[], OUT pnls numeric[])
+AS 'MODULE_PATHNAME', 'pgtrade_backtest_kind_engine'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text,
+	jsonb, integer, timestamptz[], double precision[], double precision[],
+	double precision[], double precision[], integer, integer, numeric,
+	numeric, numeric, numeric, numeric, double precision, boolean, text,
+	boolean) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text,
+	jsonb, integer, timestamptz[], double precision[], double precision[],
+	double precision[], double precision[], integer, integer, numeric,
+	numeric, numeric, numeric, numeric, double precision, boolean, text,
+	boolean) IS
+	'Internal to backtest: its loop for the other built-in kinds with '
+	'fixed sizing, in C.';
+
+/* backtests read their bars once, into their own arguments, uncopied */
+CREATE OR REPLACE FUNCTION pgtrade.backtest_run(strategy text, from_ts timestamptz,
+	to_ts timestamptz, capital numeric DEFAULT NULL,
+	commission numeric DEFAULT 0, slippage_bps numeric DEFAULT 0,
+	params jsonb DEFAULT NULL, store boolean DEFAULT false,
+	risk boolean DEFAULT true, bar_ts timestamptz[] DEFAULT NULL,
+	bar_open double precision[] DEFAULT NULL,
+	bar_high double precision[] DEFAULT NULL,
+	bar_low double precision[] DEFAULT NULL,
+	bar_close double precision[] DEFAULT NULL,
+	bar_volume double precision[] DEFAULT NULL,
+	want_trades boolean DEFAULT true)
+RETURNS TABLE (backtest_id bigint, bars integer, trades integer,
+	refused integer, final_equity numeric, total_return numeric, cagr numeric,
+	sharpe double precision, sortino double precision,
+	max_drawdown numeric, drawdown_peak timestamptz,
+	drawdown_trough timestamptz, win_rate numeric, profit_factor numeric,
+	exposure numeric, trade_list jsonb)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	v_s pgtrade.strategy;
+	v_inst pgtrade.instrument;
+	v_kind pgtrade.strategy_kind;
+	/* the bars are read into bar_ts .. bar_volume unless a sweep gave them */
+	v_swept boolean := bar_ts IS NOT NULL;
+	v_n integer;
+	v_window integer;
+	v_lo integer;
+	v_w_ts timestamptz[];
+	v_w_o float8[];
+	v_w_h float8[];
+	v_w_l float8[];
+	v_w_c float8[];
+	v_w_v float8[];
+	v_end timestamptz;
+	v_out jsonb;
+	v_target numeric;
+	v_tpos numeric;
+	v_cash numeric;
+	v_pos numeric := 0;
+	v_avg numeric;
+	v_real numeric := 0;
+	v_step record;
+	v_pending numeric := 0;
+	v_pending_at timestamptz;
+	v_price numeric;
+	v_fee numeric;
+	v_side text;
+	v_equity numeric;
+	v_prev_equity numeric;
+	v_peak numeric;
+	v_peak_at timestamptz;
+	v_first timestamptz;
+	v_last timestamptz;
+	v_returns float8[] := '{}';
+	v_in_market integer := 0;
+	v_bars integer := 0;
+	v_pnl numeric;
+	v_wins integer := 0;
+	v_closes integer := 0;
+	v_gain numeric := 0;
+	v_loss numeric := 0;
+	v_trades jsonb[] := '{}';
+	v_ntrades integer := 0;
+	v_started timestamptz := clock_timestamp();
+	v_noted timestamptz;
+	v_d_as_of timestamptz[] := '{}';
+	v_d_target numeric[] := '{}';
+	v_d_tpos numeric[] := '{}';
+	v_d_pos numeric[] := '{}';
+	v_d_eval jsonb[] := '{}';
+	v_d_verdict jsonb[] := '{}';
+	v_ppy float8;
+	v_years float8;
+	v_caller name;
+	v_check record;
+	v_verdict jsonb;
+	v_acct_tz text;
+	v_day date;
+	v_fill_day date;
+	v_day_real numeric := 0;
+	v_order_day date;
+	v_day_orders integer := 0;
+	v_refused integer := 0;
+	v_e record;
+	v_engine boolean := false;
+	v_own boolean;
+	v_lo_i integer;
+	v_hi_i integer;
+	v_mid integer;
+	v_first_i integer;
+	v_last_i integer;
+	i integer;
+BEGIN
+	SELECT * INTO v_s FROM pgtrade.strategy s WHERE s.name = strategy;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'strategy "%" does not exist', strategy
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM pgtrade.require_account(v_s.account_id);
+	IF risk IS NULL OR store IS NULL THEN
+		RAISE EXCEPTION 'risk and store must be true or false'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF from_ts IS NULL OR to_ts IS NULL OR NOT isfinite(from_ts)
+		OR NOT isfinite(to_ts) OR from_ts > to_ts THEN
+		RAISE EXCEPTION 'a backtest needs finite from_ts <= to_ts'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	/* NOT (...) also refuses NaN, which no comparison holds for */
+	IF NOT coalesce(commission >= 0 AND commission < 1e6, false)
+		OR NOT coalesce(slippage_bps >= 0 AND slippage_bps <= 1000, false)
+		OR NOT coalesce(capital > 0 AND capital < 1e15, capital IS NULL) THEN
+		RAISE EXCEPTION 'a backtest needs a commission from 0 to 1e6 a unit, '
+			'slippage from 0 to 1000 basis points and capital above 0 and '
+			'below 1e15'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	/* only a role that may read kept backtests may keep one */
+	v_caller := pgtrade.caller_role();
+	IF store AND NOT has_table_privilege(v_caller, 'pgtrade.backtest',
+										 'SELECT') THEN
+		RAISE EXCEPTION 'role "%" may not keep backtests', v_caller
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Traders and admins may; call it with store => false.';
+	END IF;
+	IF params IS NOT NULL THEN
+		v_s.params := params;
+		v_s.bars_needed := pgtrade.strategy_kind_validate(v_s.kind, params);
+		IF v_s.sizing = 'risk' THEN
+			v_s.bars_needed := greatest(v_s.bars_needed, v_s.atr_period + 1);
+		END IF;
+	END IF;
+	v_s.capital := coalesce(capital, v_s.capital, 100000);
+	SELECT * INTO STRICT v_inst FROM pgtrade.instrument i
+	WHERE i.instrument_id = v_s.instrument_id;
+	SELECT * INTO STRICT v_kind FROM pgtrade.strategy_kind k
+	WHERE k.name = v_s.kind;
+	SELECT a.time_zone INTO STRICT v_acct_tz FROM pgtrade.account a
+	WHERE a.account_id = v_s.account_id;
+
+	/*
+	 * every bar up to to_ts, by one scan of the key (or as a sweep read
+	 * them once for all its backtests): those before from_ts warm the
+	 * indicators
+	 */
+	IF NOT v_swept THEN
+		/*
+		 * Called in the select list, not in FROM: a function in FROM
+		 * hands its row over through a tuplestore, which writes a long
+		 * history's arrays out to a temporary file and reads them back.
+		 */
+		SELECT (b.r).ts, (b.r).open, (b.r).high, (b.r).low, (b.r).close,
+			   (b.r).volume
+		INTO bar_ts, bar_open, bar_high, bar_low, bar_close, bar_volume
+		FROM (SELECT pgtrade.recent_bars(v_s.instrument_id, v_s.bar_size,
+				to_ts + interval '1 microsecond', 2147483647) AS r
+			  OFFSET 0) b;
+	END IF;
+	v_n := coalesce(cardinality(bar_ts), 0);
+	v_window := v_s.bars_needed * 2;
+	v_cash := v_s.capital;
+	v_peak := v_s.capital;
+	/* periods a year, for Sharpe and Sortino: sessions, or bars in them */
+	v_ppy := CASE WHEN v_s.bar_size >= interval '1 day' THEN 252
+		ELSE 252 * extract(epoch FROM v_inst.session_close - v_inst.session_open)
+			 / extract(epoch FROM v_s.bar_size) END;
+
+	/*
+	 * The closes within the period, found by bisection (a bar's end grows
+	 * with its start): v_first_i the first bar ending at or after from_ts,
+	 * v_last_i the last ending by to_ts.
+	 */
+	v_lo_i := 1;
+	v_hi_i := v_n + 1;
+	WHILE v_lo_i < v_hi_i LOOP
+		v_mid := (v_lo_i + v_hi_i) / 2;
+		IF pgtrade.bar_end(bar_ts[v_mid], v_s.bar_size, v_inst.time_zone,
+						   v_inst.session_close) < from_ts THEN
+			v_lo_i := v_mid + 1;
+		ELSE
+			v_hi_i := v_mid;
+		END IF;
+	END LOOP;
+	v_first_i := v_lo_i;
+	v_hi_i := v_n + 1;
+	WHILE v_lo_i < v_hi_i LOOP
+		v_mid := (v_lo_i + v_hi_i) / 2;
+		IF pgtrade.bar_end(bar_ts[v_mid], v_s.bar_size, v_inst.time_zone,
+						   v_inst.session_close) <= to_ts THEN
+			v_lo_i := v_mid + 1;
+		ELSE
+			v_hi_i := v_mid;
+		END IF;
+	END LOOP;
+	v_last_i := v_lo_i - 1;
+
+	/*
+	 * The built-in kinds with fixed sizing run in C when nothing is kept,
+	 * as long as the kind's evaluator is still its own; the loop below
+	 * is left to the rest.
+	 */
+	v_own := v_kind.builtin AND v_kind.evaluator = to_regprocedure(format(
+		'pgtrade.%s_eval(jsonb, timestamptz[], float8[], float8[], float8[], '
+		'float8[], float8[])', v_s.kind));
+	IF NOT store AND v_s.sizing = 'fixed' AND v_n > 0 AND v_own
+		AND v_s.kind <> 'sma_cross' THEN
+		v_e := pgtrade.backtest_kind_engine(v_s, v_s.kind, v_s.params,
+			v_window, bar_ts, bar_open, bar_high, bar_low, bar_close,
+			v_first_i, v_last_i, v_s.capital, v_s.quantity, commission, slippage_bps,
+			v_inst.tick_size, v_ppy, risk, v_acct_tz, want_trades);
+		v_engine := v_e.bars IS NOT NULL;
+	END IF;
+	IF NOT store AND v_s.kind = 'sma_cross' AND v_s.sizing = 'fixed'
+		AND v_n > 0 AND v_own THEN
+		v_e := pgtrade.backtest_sma_cross_engine(v_s,
+			(v_s.params ->> 'fast')::numeric::integer,
+			(v_s.params ->> 'slow')::numeric::integer,
+			v_window, bar_ts, bar_open, bar_close, v_first_i, v_last_i, v_s.capital,
+			v_s.quantity, commission, slippage_bps, v_inst.tick_size, v_ppy,
+			risk, v_acct_tz, want_trades);
+		v_engine := v_e.bars IS NOT NULL;
+	END IF;
+	IF v_engine THEN
+		v_bars := v_e.bars;
+		v_in_market := v_e.in_market;
+		v_refused := v_e.refused;
+		IF v_bars > 0 THEN
+			v_prev_equity := v_e.final_equity;
+			v_first := pgtrade.bar_end(bar_ts[v_first_i], v_s.bar_size,
+				v_inst.time_zone, v_inst.session_close);
+			v_last := pgtrade.bar_end(bar_ts[v_first_i + v_bars - 1],
+				v_s.bar_size, v_inst.time_zone, v_inst.session_close);
+			max_drawdown := v_e.max_drawdown;
+			drawdown_peak := pgtrade.bar_end(bar_ts[v_e.peak_at], v_s.bar_size,
+				v_inst.time_zone, v_inst.session_close);
+			drawdown_trough := pgtrade.bar_end(bar_ts[v_e.trough_at],
+				v_s.bar_size, v_inst.time_zone, v_inst.session_close);
+		END IF;
+		v_wins := v_e.wins;
+		v_closes := v_e.closes;
+		v_gain := v_e.gain;
+		v_loss := v_e.loss;
+		v_ntrades := cardinality(v_e.filled);
+		v_trades := CASE WHEN want_trades THEN coalesce((
+			SELECT array_agg(jsonb_build_object('decided_at',
+				pgtrade.bar_end(bar_ts[t.d], v_s.bar_size, v_inst.time_zone,
+								v_inst.session_close),
+				'filled_at', bar_ts[t.f],
+				'side', CASE WHEN t.q > 0 THEN 'buy' ELSE 'sell' END,
+				'quantity', abs(t.q), 'price', t.p, 'commission', t.c,
+				'position', t.pos, 'realized_pnl', t.pnl) ORDER BY t.n)
+			FROM unnest(v_e.decided, v_e.filled, v_e.quantities, v_e.prices,
+				v_e.fees, v_e.positions, v_e.pnls)
+				WITH ORDINALITY t(d, f, q, p, c, pos, pnl, n)), '{}') END;
+		sharpe := v_e.sharpe;
+		sortino := v_e.sortino;
+		v_n := 0;
+	END IF;
+
+	/*
+	 * The loop starts at the first close: before it nothing is decided,
+	 * so nothing fills.  The window a live run would load moves with it,
+	 * a bar in and a bar out at each close: slicing the whole series
+	 * each time would copy all of it, as PL/pgSQL keeps arrays expanded.
+	 */
+	IF v_first_i <= v_n THEN
+		/* a slice flattens the whole series: only when the loop runs */
+		v_lo := greatest(1, v_first_i - v_window + 1);
+		v_w_ts := bar_ts[v_lo:v_first_i - 1];
+		v_w_o := bar_open[v_lo:v_first_i - 1];
+		v_w_h := bar_high[v_lo:v_first_i - 1];
+		v_w_l := bar_low[v_lo:v_first_i - 1];
+		v_w_c := bar_close[v_lo:v_first_i - 1];
+		v_w_v := bar_volume[v_lo:v_first_i - 1];
+	END IF;
+	FOR i IN v_first_i .. v_n LOOP
+		/* a long backtest says how far it is (a sweep, per combination) */
+		IF NOT v_swept AND (i - v_first_i) % 256 = 255 THEN
+			v_noted := pgtrade.note_progress('backtest', i - v_first_i + 1,
+				v_last_i - v_first_i + 1, 'closes', v_started, v_noted);
+		END IF;
+		v_end := pgtrade.bar_end(bar_ts[i], v_s.bar_size, v_inst.time_zone,
+								 v_inst.session_close);
+		/* a bar that closes after to_ts is outside: nothing fills in it */
+		EXIT WHEN v_end > to_ts;
+		/* what was decided at the last close fills at this open */
+		IF v_pending <> 0 THEN
+			v_side := CASE WHEN v_pending > 0 THEN 'buy' ELSE 'sell' END;
+			v_price := pgtrade.paper_price(v_side, bar_open[i]::numeric,
+				slippage_bps, v_inst.tick_size);
+			v_fee := abs(v_pending) * commission;
+			/* the day's realized P&L starts over on a new trading day */
+			v_fill_day := (bar_ts[i] AT TIME ZONE v_acct_tz)::date;
+			IF v_fill_day IS DISTINCT FROM v_day THEN
+				v_day := v_fill_day;
+				v_day_real := v_real;
+			END IF;
+			v_step := pgtrade.position_step(v_pos, v_avg, v_real, v_side,
+				abs(v_pending), v_price);
+			v_pnl := v_step.realized_pnl - v_real - v_fee;
+			/* a fill against the position closes some of it */
+			IF v_pos <> 0 AND sign(v_pending) <> sign(v_pos) THEN
+				v_closes := v_closes + 1;
+				v_wins := v_wins + (v_pnl > 0)::integer;
+				v_gain := v_gain + greatest(v_pnl, 0);
+				v_loss := v_loss + greatest(-v_pnl, 0);
+			END IF;
+			v_pos := v_step.quantity;
+			v_avg := v_step.avg_cost;
+			v_real := v_step.realized_pnl;
+			v_cash := v_cash - v_pending * v_price - v_fee;
+			v_ntrades := v_ntrades + 1;
+			IF want_trades THEN
+				v_trades := v_trades || jsonb_build_object('decided_at',
+					v_pending_at, 'filled_at', bar_ts[i], 'side', v_side,
+					'quantity', abs(v_pending), 'price', v_price,
+					'commission', v_fee, 'position', v_pos,
+					'realized_pnl', v_pnl);
+			END IF;
+			v_pending := 0;
+		END IF;
+
+		CONTINUE WHEN v_end < from_ts;
+
+		/* the close: equity, drawdown, exposure */
+		v_bars := v_bars + 1;
+		v_equity := v_cash + v_pos * bar_close[i]::numeric;
+		IF v_prev_equity IS NOT NULL AND v_prev_equity > 0 THEN
+			v_returns := v_returns || (v_equity / v_prev_equity - 1)::float8;
+		END IF;
+		v_prev_equity := v_equity;
+		v_first := coalesce(v_first, v_end);
+		v_last := v_end;
+		/* the peak's time is the last close at it */
+		IF v_equity >= v_peak THEN
+			v_peak := v_equity;
+			v_peak_at := v_end;
+		END IF;
+		IF max_drawdown IS NULL OR v_equity / v_peak - 1 < max_drawdown THEN
+			max_drawdown := v_equity / v_peak - 1;
+			drawdown_peak := coalesce(v_peak_at, v_first);
+			drawdown_trough := v_end;
+		END IF;
+		v_in_market := v_in_market + (v_pos <> 0)::integer;
+
+		/* the decision, as a live run makes it at this close */
+		v_w_ts := v_w_ts || bar_ts[i];
+		v_w_o := v_w_o || bar_open[i];
+		v_w_h := v_w_h || bar_high[i];
+		v_w_l := v_w_l || bar_low[i];
+		v_w_c := v_w_c || bar_close[i];
+		v_w_v := v_w_v || bar_volume[i];
+		IF cardinality(v_w_ts) > v_window THEN
+			v_w_ts := v_w_ts[2:];
+			v_w_o := v_w_o[2:];
+			v_w_h := v_w_h[2:];
+			v_w_l := v_w_l[2:];
+			v_w_c := v_w_c[2:];
+			v_w_v := v_w_v[2:];
+		END IF;
+		v_out := pgtrade.evaluate_kind(v_kind, v_s.params, v_inst.time_zone,
+			v_w_ts, v_w_o, v_w_h, v_w_l, v_w_c, v_w_v);
+		v_target := pgtrade.kind_target(v_s.kind, v_out);
+		v_tpos := v_pos;
+		IF v_target IS NOT NULL THEN
+			SELECT z.target_position INTO v_tpos
+			FROM pgtrade.size_target(v_s, v_target, bar_close[i],
+				CASE WHEN v_s.sizing = 'risk' THEN (pgtrade.atr(v_w_h, v_w_l,
+					v_w_c, v_s.atr_period))[cardinality(v_w_c)]
+					END, v_pos, 0, v_equity) z;
+			v_tpos := coalesce(v_tpos, v_pos);
+		END IF;
+		/*
+		 * The order it would place meets the risk checks as the gate
+		 * would put them to it at this close.
+		 */
+		v_verdict := NULL;
+		IF v_tpos <> v_pos AND risk THEN
+			v_check := pgtrade.backtest_order_check(v_s,
+				CASE WHEN v_tpos > v_pos THEN 'buy' ELSE 'sell' END,
+				abs(v_tpos - v_pos), bar_close[i], v_pos, v_avg, v_real, v_day,
+				v_day_real, v_order_day, v_day_orders, bar_ts[i]);
+			v_verdict := v_check.verdict;
+			IF v_check.day IS DISTINCT FROM v_order_day THEN
+				v_order_day := v_check.day;
+				v_day_orders := 0;
+			END IF;
+			IF v_check.passed THEN
+				v_day_orders := v_day_orders + 1;
+			ELSE
+				v_refused := v_refused + 1;
+			END IF;
+		END IF;
+		IF store THEN
+			v_d_as_of := v_d_as_of || v_end;
+			v_d_target := v_d_target || v_target;
+			v_d_tpos := v_d_tpos || v_tpos;
+			v_d_pos := v_d_pos || v_pos;
+			v_d_eval := v_d_eval || v_out;
+			v_d_verdict := v_d_verdict || v_verdict;
+		END IF;
+		/* what the last close decides has no next open: it is not filled */
+		IF v_tpos <> v_pos AND coalesce((v_verdict ->> 'passed')::boolean, true)
+		THEN
+			v_pending := v_tpos - v_pos;
+			v_pending_at := v_end;
+		END IF;
+	END LOOP;
+
+	bars := v_bars;
+	IF v_bars = 0 THEN
+		RAISE NOTICE 'no % bar of "%" closes between % and %', v_s.bar_size,
+			v_inst.symbol, from_ts, to_ts;
+	END IF;
+	trades := v_ntrades;
+	refused := v_refused;
+	final_equity := coalesce(v_prev_equity, v_s.capital);
+	total_return := final_equity / v_s.capital - 1;
+	v_years := extract(epoch FROM v_last - v_first) / (365.25 * 86400);
+	IF v_years > 0 AND final_equity > 0 THEN
+		cagr := ((final_equity / v_s.capital)::float8 ^ (1 / v_years) - 1)::numeric;
+	END IF;
+	IF NOT v_engine THEN
+		SELECT avg(r) / nullif(stddev_samp(r), 0) * sqrt(v_ppy),
+			   avg(r) / nullif(sqrt(avg(least(r, 0) ^ 2)), 0) * sqrt(v_ppy)
+		INTO sharpe, sortino
+		FROM unnest(v_returns) r;
+	END IF;
+	max_drawdown := coalesce(max_drawdown, 0);
+	win_rate := v_wins::numeric / nullif(v_closes, 0);
+	profit_factor := v_gain / nullif(v_loss, 0);
+	exposure := v_in_market::numeric / nullif(bars, 0);
+	exposure := coalesce(exposure, 0);
+	trade_list := CASE WHEN want_trades THEN to_jsonb(v_trades) END;
+
+	IF store THEN
+		INSERT INTO pgtrade.backtest AS t (strategy_id, kind, params, sizing,
+			from_ts, to_ts, capital, commission, slippage_bps, bars, trades,
+			refused, risk, final_equity, total_return, cagr, sharpe, sortino,
+			max_drawdown, drawdown_peak, drawdown_trough, win_rate,
+			profit_factor, exposure)
+		VALUES (v_s.strategy_id, v_s.kind, v_s.params, v_s.sizing, from_ts,
+			to_ts, v_s.capital, commission, slippage_bps, bars, trades,
+			refused, risk, final_equity, total_return, cagr, sharpe, sortino,
+			max_drawdown, drawdown_peak, drawdown_trough, win_rate,
+			profit_factor, exposure)
+		RETURNING t.backtest_id INTO backtest_id;
+		INSERT INTO pgtrade.backtest_trade (backtest_id, trade_no, decided_at,
+			filled_at, side, quantity, price, commission, position,
+			realized_pnl)
+		SELECT backtest_id, x.n, (x.t ->> 'decided_at')::timestamptz,
+			(x.t ->> 'filled_at')::timestamptz, x.t ->> 'side',
+			(x.t ->> 'quantity')::numeric, (x.t ->> 'price')::numeric,
+			(x.t ->> 'commission')::numeric, (x.t ->> 'position')::numeric,
+			(x.t ->> 'realized_pnl')::numeric
+		FROM unnest(v_trades) WITH ORDINALITY x(t, n);
+		INSERT INTO pgtrade.backtest_decision (backtest_id, as_of, target,
+			target_position, position, evaluation, risk_verdict)
+		SELECT backtest_id, d.*
+		FROM unnest(v_d_as_of, v_d_target, v_d_tpos, v_d_pos, v_d_eval,
+					v_d_verdict) d;
+	END IF;
+	RETURN NEXT;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pgtrade.backtest_sweep(strategy text, from_ts timestamptz,
+	to_ts timestamptz, grid jsonb, capital numeric DEFAULT NULL,
+	commission numeric DEFAULT 0, slippage_bps numeric DEFAULT 0,
+	risk boolean DEFAULT true)
+RETURNS TABLE (params jsonb, bars integer, trades integer,
+	refused integer, final_equity numeric, total_return numeric, cagr numeric,
+	sharpe double precision, sortino double precision,
+	max_drawdown numeric, win_rate numeric, profit_factor numeric,
+	exposure numeric)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_base jsonb;
+	v_combos jsonb[] := ARRAY['{}'::jsonb];
+	v_next jsonb[];
+	v_key text;
+	v_vals jsonb;
+	v_c jsonb;
+	v_v jsonb;
+	v_i integer := 0;
+	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_noted timestamptz := v_started;
+	v_instrument bigint;
+	v_size interval;
+	v_ts timestamptz[];
+	v_o float8[];
+	v_h float8[];
+	v_l float8[];
+	v_cl float8[];
+	v_vol float8[];
+BEGIN
+	SELECT s.params, s.instrument_id, s.bar_size
+	INTO v_base, v_instrument, v_size FROM pgtrade.strategy s
+	WHERE s.name = backtest_sweep.strategy;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'strategy "%" does not exist', backtest_sweep.strategy
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF grid IS NULL OR jsonb_typeof(grid) <> 'object' THEN
+		RAISE EXCEPTION 'grid must be a JSON object of arrays'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR v_key, v_vals IN SELECT g.key, g.value FROM jsonb_each(grid) g LOOP
+		IF jsonb_typeof(v_vals) <> 'array' OR jsonb_array_length(v_vals) = 0 THEN
+			RAISE EXCEPTION 'grid key "%" must hold a non-empty array', v_key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		v_next := '{}';
+		FOREACH v_c IN ARRAY v_combos LOOP
+			FOR v_v IN SELECT e FROM jsonb_array_elements(v_vals) e LOOP
+				v_next := v_next || (v_c || jsonb_build_object(v_key, v_v));
+			END LOOP;
+		END LOOP;
+		v_combos := v_next;
+		IF cardinality(v_combos) > 10000 THEN
+			RAISE EXCEPTION 'a sweep may try at most 10000 combinations'
+				USING ERRCODE = 'program_limit_exceeded';
+		END IF;
+	END LOOP;
+	/* the bars, read once for every combination (backtest_run checks the rest) */
+	IF isfinite(from_ts) AND isfinite(to_ts) AND from_ts <= to_ts THEN
+		/* in the select list, for the reason backtest_run gives */
+		SELECT (b.r).ts, (b.r).open, (b.r).high, (b.r).low, (b.r).close,
+			   (b.r).volume
+		INTO v_ts, v_o, v_h, v_l, v_cl, v_vol
+		FROM (SELECT pgtrade.recent_bars(v_instrument, v_size,
+				to_ts + interval '1 microsecond', 2147483647) AS r
+			  OFFSET 0) b;
+	END IF;
+	FOREACH v_c IN ARRAY v_combos LOOP
+		RETURN QUERY
+			SELECT v_base || v_c, b.bars, b.trades, b.refused, b.final_equity,
+				b.total_return, b.cagr, b.sharpe, b.sortino, b.max_drawdown,
+				b.win_rate, b.profit_factor, b.exposure
+			FROM pgtrade.backtest_run(backtest_sweep.strategy, from_ts, to_ts,
+				capital, commission, slippage_bps, v_base || v_c, false,
+				backtest_sweep.risk, v_ts, v_o, v_h, v_l, v_cl, v_vol, false) b;
+		v_i := v_i + 1;
+		v_noted := pgtrade.note_progress('backtest_sweep', v_i,
+			cardinality(v_combos), 'combinations', v_started, v_noted);
+	END LOOP;
+END
+$$;

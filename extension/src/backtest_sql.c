@@ -56,8 +56,10 @@ typedef struct BtState
 	Oid				   strategy_type;
 	Numeric			   quantity;
 	Numeric			   commission;
-	Numeric			   slippage;
+	Numeric			   buy_factor;	/* 1 + slippage_bps / 10000 */
+	Numeric			   sell_factor; /* 1 - slippage_bps / 10000 */
 	Numeric			   tick;
+	bool			   want_trades; /* the trade list's numeric columns */
 	text			  *account_tz;
 	bool			   risk;
 	SPIPlanPtr		   check;
@@ -128,12 +130,6 @@ num_neg(Numeric a)
 	return N(DirectFunctionCall1(numeric_uminus, ND(a)));
 }
 
-static Numeric
-num_sign(Numeric a)
-{
-	return N(DirectFunctionCall1(numeric_sign, ND(a)));
-}
-
 static int
 num_cmp(Numeric a, Numeric b)
 {
@@ -168,13 +164,12 @@ num_least(Numeric a, Numeric b)
 /*
  * paper_price(side, reference, bps, tick): buys
  * ceil(reference * (1 + bps / 10000) / tick) * tick, sells floor and
- * 1 - bps / 10000.
+ * 1 - bps / 10000.  The factor, the same numeric at every fill, is
+ * computed once (bt_engine).
  */
 static Numeric
-bt_paper_price(bool buy, Numeric reference, Numeric bps, Numeric tick)
+bt_paper_price(bool buy, Numeric reference, Numeric factor, Numeric tick)
 {
-	Numeric frac = num_div(bps, int64_to_numeric(10000));
-	Numeric factor = buy ? num_add(num_one, frac) : num_sub(num_one, frac);
 	Numeric units = num_div(num_mul(reference, factor), tick);
 
 	units = N(DirectFunctionCall1(buy ? numeric_ceil : numeric_floor,
@@ -184,14 +179,15 @@ bt_paper_price(bool buy, Numeric reference, Numeric bps, Numeric tick)
 
 /*
  * position_step: the new quantity, average cost and realized P&L after
- * a fill, by its formulas.
+ * a fill of qty (signed_qty with its sign: + bought), by its formulas.
+ * sq is the sign of the position before it.  Multiplying by sign(pos),
+ * 1 or -1 at scale 0, gives the numeric that keeping or negating gives.
  */
 static void
-bt_position_step(BtState *st, bool buy, Numeric qty, Numeric price)
+bt_position_step(BtState *st, int sq, Numeric signed_qty, Numeric qty,
+				 Numeric price)
 {
-	Numeric signed_qty = buy ? qty : num_neg(qty);
 	Numeric next = num_add(st->pos, signed_qty);
-	int		sq = num_cmp(st->pos, num_zero);
 	int		ss = num_cmp(signed_qty, num_zero);
 
 	if (sq == 0 || sq == ss)
@@ -204,10 +200,9 @@ bt_position_step(BtState *st, bool buy, Numeric qty, Numeric price)
 	else
 	{
 		Numeric closed = num_least(num_abs(st->pos), qty);
+		Numeric gain = num_mul(closed, num_sub(price, st->avg));
 
-		st->real = num_add(st->real,
-						   num_mul(num_mul(closed, num_sub(price, st->avg)),
-								   num_sign(st->pos)));
+		st->real = num_add(st->real, sq > 0 ? gain : num_neg(gain));
 		if (num_cmp(next, num_zero) == 0)
 			st->avg = NULL;
 		else if (num_cmp(next, num_zero) != sq)
@@ -238,9 +233,12 @@ bt_fill(void *arg, size_t i, double *cash, double *position)
 	Numeric		  real_before = st->real;
 	Numeric		  pnl;
 	BtFill		 *f;
+	Numeric		  factor;
+	int			  sq;
 	bool		  closing;
 
-	price = bt_paper_price(buy, num_from_float8(st->open[i]), st->slippage,
+	factor = buy ? st->buy_factor : st->sell_factor;
+	price = bt_paper_price(buy, num_from_float8(st->open[i]), factor,
 						   st->tick);
 	fee = num_mul(qty, st->commission);
 	/* the day's realized P&L starts over on a new trading day */
@@ -255,9 +253,9 @@ bt_fill(void *arg, size_t i, double *cash, double *position)
 			st->fill_day_real = st->real;
 		}
 	}
-	closing = num_cmp(st->pos, num_zero) != 0 &&
-		num_cmp(st->pos, num_zero) != (buy ? 1 : -1);
-	bt_position_step(st, buy, qty, price);
+	sq = num_cmp(st->pos, num_zero);
+	closing = sq != 0 && sq != (buy ? 1 : -1);
+	bt_position_step(st, sq, st->pending, qty, price);
 	pnl = num_sub(num_sub(st->real, real_before), fee);
 	/* a fill against the position closes some of it */
 	if (closing)
@@ -353,11 +351,47 @@ bt_order(void *arg, size_t i, int target)
 	return passed;
 }
 
-/* a one-dimensional array without NULLs, as a C array of n elements */
-static void *
-bt_array(ArrayType *a, Oid type, int *n, const char *name)
+/*
+ * Argument k, a one-dimensional array of 8-byte by-value elements (float8
+ * or timestamptz) without NULLs, as a C array of n elements.  An expanded
+ * array (a PL/pgSQL variable's, or a sweep's bars passed on) is read
+ * where it lies: flattening it would copy every bar on each call.
+ */
+static const void *
+bt_array(FunctionCallInfo fcinfo, int k, Oid type, int *n, const char *name)
 {
-	if (ARR_ELEMTYPE(a) != type || ARR_NDIM(a) > 1 || ARR_HASNULL(a))
+	AnyArrayType *any = PG_GETARG_ANY_ARRAY_P(k);
+	ArrayType	 *a;
+
+	if (VARATT_IS_EXPANDED_HEADER(any))
+	{
+		ExpandedArrayHeader *e = &any->xpn;
+
+		if (e->element_type != type || e->ndims > 1)
+			a = NULL; /* refused below */
+		else if (e->fvalue != NULL)
+			a = e->fvalue; /* its flat value, unchanged since */
+		else
+		{
+			int j;
+
+			deconstruct_expanded_array(e);
+			for (j = 0; e->dnulls != NULL && j < e->nelems; j++)
+				if (e->dnulls[j])
+					break;
+			if (e->dnulls == NULL || j == e->nelems)
+			{
+				/* by-value 8-byte Datums hold the values' own bits */
+				*n = e->nelems;
+				return e->dvalues;
+			}
+			a = NULL;
+		}
+	}
+	else
+		a = &any->flt;
+	if (a == NULL || ARR_ELEMTYPE(a) != type || ARR_NDIM(a) > 1 ||
+		ARR_HASNULL(a))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be a one-dimensional array without NULLs",
@@ -410,6 +444,8 @@ bt_fill_column(const BtState *st, int c)
 	if (c < 2)
 		return PointerGetDatum(
 			construct_array(d, st->nfills, INT4OID, 4, true, TYPALIGN_INT));
+	if (!st->want_trades)
+		return (Datum) 0;
 	return PointerGetDatum(
 		construct_array(d, st->nfills, NUMERICOID, -1, false, TYPALIGN_INT));
 }
@@ -445,7 +481,8 @@ typedef struct BtArgs
 	int			low;
 	int			close;
 	/* then last, capital, quantity, commission, slippage_bps, tick_size,
-	 * periods a year, risk and the account's zone, in order */
+	 * periods a year, risk, the account's zone and whether to return the
+	 * trades' numeric columns, in order */
 	int first;
 	int nargs;
 } BtArgs;
@@ -453,14 +490,14 @@ typedef struct BtArgs
 /* A built-in kind's decision over the window a live run loads. */
 typedef struct BtKindDecide
 {
-	const KindSpec *spec;
-	double			p[KIND_MAX_PARAMS];
-	int				window;
-	TimestampTz	   *ts;
-	double		   *high;
-	double		   *low;
-	double		   *close;
-	MemoryContext	cxt; /* each evaluation's, reset after it */
+	const KindSpec	  *spec;
+	double			   p[KIND_MAX_PARAMS];
+	int				   window;
+	const TimestampTz *ts;
+	const double	  *high;
+	const double	  *low;
+	const double	  *close;
+	MemoryContext	   cxt; /* each evaluation's, reset after it */
 } BtKindDecide;
 
 static int
@@ -485,8 +522,9 @@ static Datum bt_engine(FunctionCallInfo fcinfo, const BtArgs *a,
 /*
  * pgtrade.backtest_sma_cross_engine(strategy, fast, slow, window, ts,
  * open, close, first, last, capital, quantity, commission, slippage_bps,
- * tick_size, periods_per_year, risk, account_time_zone): first and last
- * are 1-based; see backtest_core.h and pgtrade.backtest.  Returns NULL
+ * tick_size, periods_per_year, risk, account_time_zone, trades): first
+ * and last are 1-based; without trades the trade arrays but the bar
+ * indexes are NULL; see backtest_core.h and pgtrade.backtest.  Returns NULL
  * when the closes are too large for its doubles: the caller then runs
  * the reference loop, which says so.
  */
@@ -494,7 +532,7 @@ Datum
 pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
 {
 	static const BtArgs a = {"backtest_sma_cross_engine", 3, 4, 5, -1, -1,
-							 6, 7, 17};
+							 6, 7, 18};
 
 	return bt_engine(fcinfo, &a, NULL);
 }
@@ -502,7 +540,8 @@ pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
 /*
  * pgtrade.backtest_kind_engine(strategy, kind, params, window, ts, open,
  * high, low, close, first, last, capital, quantity, commission,
- * slippage_bps, tick_size, periods_per_year, risk, account_time_zone):
+ * slippage_bps, tick_size, periods_per_year, risk, account_time_zone,
+ * trades):
  * the same for the built-in kinds of kinds.c, whose evaluation over the
  * window a live run loads decides each close, as pgtrade.<kind>_eval
  * decides a live run.
@@ -511,7 +550,7 @@ Datum
 pgtrade_backtest_kind_engine(PG_FUNCTION_ARGS)
 {
 	static const BtArgs a = {"backtest_kind_engine", 3, 4, 5, 6, 7, 8, 9,
-							 19};
+							 20};
 	BtKindDecide		d = {0};
 	char			   *name;
 
@@ -551,6 +590,7 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	int			first;
 	int			last;
 	Numeric		capital;
+	Numeric		frac;
 	double		ppy;
 	double		cap;
 	double	   *work;
@@ -578,21 +618,16 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	ppy = PG_GETARG_FLOAT8(f + 7);
 	cap = num_to_float8(capital);
 
-	st.ts = bt_array(PG_GETARG_ARRAYTYPE_P(a->ts), TIMESTAMPTZOID, &nts,
-					 "ts");
-	st.open = bt_array(PG_GETARG_ARRAYTYPE_P(a->open), FLOAT8OID, &nopen,
-					   "open");
-	st.close = bt_array(PG_GETARG_ARRAYTYPE_P(a->close), FLOAT8OID, &nclose,
-						"close");
+	st.ts = bt_array(fcinfo, a->ts, TIMESTAMPTZOID, &nts, "ts");
+	st.open = bt_array(fcinfo, a->open, FLOAT8OID, &nopen, "open");
+	st.close = bt_array(fcinfo, a->close, FLOAT8OID, &nclose, "close");
 	if (kind)
 	{
 		int nhigh;
 		int nlow;
 
-		kind->high = bt_array(PG_GETARG_ARRAYTYPE_P(a->high), FLOAT8OID,
-							  &nhigh, "high");
-		kind->low = bt_array(PG_GETARG_ARRAYTYPE_P(a->low), FLOAT8OID, &nlow,
-							 "low");
+		kind->high = bt_array(fcinfo, a->high, FLOAT8OID, &nhigh, "high");
+		kind->low = bt_array(fcinfo, a->low, FLOAT8OID, &nlow, "low");
 		if (nhigh != nts || nlow != nts)
 			nopen = -1;
 	}
@@ -614,10 +649,13 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	st.strategy_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
 	st.quantity = PG_GETARG_NUMERIC(f + 3);
 	st.commission = PG_GETARG_NUMERIC(f + 4);
-	st.slippage = PG_GETARG_NUMERIC(f + 5);
+	frac = num_div(PG_GETARG_NUMERIC(f + 5), int64_to_numeric(10000));
+	st.buy_factor = num_add(num_one, frac);
+	st.sell_factor = num_sub(num_one, frac);
 	st.tick = PG_GETARG_NUMERIC(f + 6);
 	st.risk = PG_GETARG_BOOL(f + 8);
 	st.account_tz = PG_GETARG_TEXT_PP(f + 9);
+	st.want_trades = PG_GETARG_BOOL(f + 10);
 	st.pos = num_zero;
 	st.real = num_zero;
 	st.cash = capital;
@@ -648,8 +686,8 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	if (kind)
 	{
 		kind->window = window;
-		kind->ts = (TimestampTz *) st.ts;
-		kind->close = (double *) st.close;
+		kind->ts = st.ts;
+		kind->close = st.close;
 		kind->cxt = AllocSetContextCreate(
 			CurrentMemoryContext, "backtest evaluation", ALLOCSET_DEFAULT_SIZES);
 		rc = bt_run(st.close, (size_t) nts, first, last, cap, ppy,
@@ -694,9 +732,15 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	values[10] = Int32GetDatum(st.closes);
 	values[11] = ND(st.gain);
 	values[12] = ND(st.loss);
-	/* the trades, as arrays the caller turns into its trade list */
+	/*
+	 * the trades, as arrays the caller turns into its trade list; without
+	 * one (a sweep), only the bar indexes, whose length counts them
+	 */
 	for (k = 0; k < 7; k++)
+	{
 		values[13 + k] = bt_fill_column(&st, (int) k);
+		nulls[13 + k] = k >= 2 && !st.want_trades;
+	}
 	tuple = heap_form_tuple(tupdesc, values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
 }

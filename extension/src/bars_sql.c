@@ -39,6 +39,8 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -47,6 +49,7 @@
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(pgtrade_recent_bars);
+PG_FUNCTION_INFO_V1(pgtrade_bar_end);
 
 /* the bar table's columns, in the order of its definition */
 enum
@@ -296,4 +299,41 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 	result[BAR_VALUES] = Int32GetDatum(count);
 	tupdesc = BlessTupleDesc(tupdesc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, nulls)));
+}
+
+/*
+ * bar_end(ts, bar_size, time_zone, session_close): when a bar has ended.
+ * A daily bar (a day or more) ends at the session close of its last date
+ * in the exchange's zone:
+ *   (((ts AT TIME ZONE zone)::date + (bar_size - 1 day))::date
+ *    + session_close) AT TIME ZONE zone
+ * an intraday bar at ts + bar_size.  The same operators' functions as that
+ * expression, in the same order, so the same answers and errors; in C
+ * because a backtest asks it for every trade, and a SQL function whose
+ * body is a CASE is not inlined but run as a query each call.
+ */
+Datum
+pgtrade_bar_end(PG_FUNCTION_ARGS)
+{
+	Datum	 ts = PG_GETARG_DATUM(0);
+	Datum	 size = PG_GETARG_DATUM(1);
+	Datum	 zone = PG_GETARG_DATUM(2);
+	Datum	 close = PG_GETARG_DATUM(3);
+	Interval day = {0};
+	Datum	 one_day;
+	Datum	 local;
+	Datum	 date;
+	Datum	 extra;
+
+	day.day = 1;
+	one_day = IntervalPGetDatum(&day);
+	if (!DatumGetBool(DirectFunctionCall2(interval_ge, size, one_day)))
+		return DirectFunctionCall2(timestamptz_pl_interval, ts, size);
+	local = DirectFunctionCall2(timestamptz_zone, zone, ts);
+	date = DirectFunctionCall1(timestamp_date, local);
+	extra = DirectFunctionCall2(interval_mi, size, one_day);
+	local = DirectFunctionCall2(date_pl_interval, date, extra);
+	date = DirectFunctionCall1(timestamp_date, local);
+	local = DirectFunctionCall2(datetime_timestamp, date, close);
+	return DirectFunctionCall2(timestamp_zone, zone, local);
 }

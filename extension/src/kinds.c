@@ -57,11 +57,11 @@ typedef struct KindParam
 /* The bars of one evaluation, oldest first. */
 typedef struct KindBars
 {
-	int			 n;
-	TimestampTz *ts;
-	double		*high;
-	double		*low;
-	double		*close;
+	int				   n;
+	const TimestampTz *ts;
+	const double	  *high;
+	const double	  *low;
+	const double	  *close;
 } KindBars;
 
 /* What an evaluation found: target, reason and the values it used. */
@@ -906,7 +906,8 @@ pgtrade_kind_params(const KindSpec *spec, Jsonb *params, double *p)
  */
 int
 pgtrade_kind_decide(const KindSpec *spec, const double *p, int n,
-					TimestampTz *ts, double *high, double *low, double *close)
+					const TimestampTz *ts, const double *high,
+					const double *low, const double *close)
 {
 	KindBars   b = {n, ts, high, low, close};
 	KindResult r;

@@ -25,7 +25,7 @@ extern const KindSpec *pgtrade_kind_lookup(const char *name);
 extern void			   pgtrade_kind_params(
 			   const KindSpec *spec, Jsonb *params, double *p);
 extern int pgtrade_kind_decide(
-	const KindSpec *spec, const double *p, int n, TimestampTz *ts,
-	double *high, double *low, double *close);
+	const KindSpec *spec, const double *p, int n, const TimestampTz *ts,
+	const double *high, const double *low, const double *close);
 
 #endif /* PGTRADE_KINDS_H */

@@ -2,7 +2,7 @@
 -- account as the gate would put them, against the backtest's own
 -- position and P&L.  Every figure is worked out by hand in the comments.
 \ir preamble.psql
-SELECT plan(22);
+SELECT plan(23);
 
 SET LOCAL timezone = 'UTC';
 
@@ -193,7 +193,7 @@ CREATE TEMP TABLE tap_e AS
 SELECT (pgtrade.backtest_sma_cross_engine(s, 1, 2, 6,
 	array_agg(b.ts ORDER BY b.ts), array_agg(b.open ORDER BY b.ts),
 	array_agg(b.close ORDER BY b.ts), 1, 8, 1000, 10, 0, 0, 0.01, 252, false,
-	'America/New_York')).*
+	'America/New_York', true)).*
 FROM pgtrade.strategy s JOIN pgtrade.bar b USING (instrument_id)
 WHERE s.name = 'tap_br1' GROUP BY s.*;
 SELECT results_eq($$SELECT bars, in_market, refused, final_equity, decided,
@@ -206,6 +206,23 @@ SELECT results_eq($$SELECT peak_at, trough_at, max_drawdown = 970 / 1010.0 - 1,
 		wins, closes, gain, loss FROM tap_e$$,
 	$$VALUES (4, 6, true, 0, 1, 0::numeric, 30::numeric)$$,
 	'its drawdown from the 4th close to the 6th, and one losing close');
+
+-- Without the trade list (a sweep's call), the same figures and the bar
+-- indexes that count the trades, and no numeric columns.
+SELECT results_eq($$SELECT e.bars, e.final_equity, e.decided, e.filled,
+		e.quantities IS NULL AND e.prices IS NULL AND e.fees IS NULL
+		AND e.positions IS NULL AND e.pnls IS NULL
+	FROM pgtrade.strategy s
+	CROSS JOIN LATERAL (SELECT array_agg(b.ts ORDER BY b.ts) AS ts,
+			array_agg(b.open ORDER BY b.ts) AS o,
+			array_agg(b.close ORDER BY b.ts) AS c
+		FROM pgtrade.bar b WHERE b.instrument_id = s.instrument_id) b
+	CROSS JOIN LATERAL pgtrade.backtest_sma_cross_engine(s, 1, 2, 6, b.ts,
+		b.o, b.c, 1, 8, 1000, 10, 0, 0, 0.01, 252, false,
+		'America/New_York', false) e
+	WHERE s.name = 'tap_br1'$$,
+	$$VALUES (8, 990::numeric, '{3,5,6}'::int[], '{4,6,7}'::int[], true)$$,
+	'without the trade list: the same figures, the bar indexes alone');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -2,7 +2,7 @@
 -- target against position and open orders, record every step, and fail
 -- alone.  The series and its SMAs are worked out by hand below.
 \ir preamble.psql
-SELECT plan(51);
+SELECT plan(54);
 
 -- closes 10, 9, 8, 9, 11, 12 on 2024-01-02 .. 2024-01-09 (weekdays);
 -- fast SMA(2) and slow SMA(3) on each bar from the third:
@@ -30,6 +30,27 @@ SELECT is(pgtrade.bar_end('2024-07-01 04:00+00', '1 day', 'America/New_York',
 SELECT is(pgtrade.bar_end('2024-07-01 13:30+00', '1 minute',
 	'America/New_York', '16:00'), '2024-07-01 13:31:00+00'::timestamptz,
 	'a one-minute bar ends a minute after its start');
+-- The C function against the expression it implements, hour by hour over
+-- two years (the clock changes of both zones among them), for daily,
+-- two-day and intraday sizes and four closes.
+SELECT is((SELECT count(*) FROM generate_series('2023-12-30 00:00+00'::timestamptz,
+		'2026-01-02 00:00+00', '1 hour') t,
+	unnest(ARRAY['America/New_York', 'Europe/London', 'Asia/Tokyo']) z,
+	unnest(ARRAY['1 day', '2 days', '1 minute', '5 minutes', '1 hour',
+				 '23 hours 59 minutes']::interval[]) s,
+	unnest(ARRAY['16:00', '13:00', '00:00', '23:59:59.999999']::time[]) c
+	WHERE pgtrade.bar_end(t, s, z, c) IS DISTINCT FROM
+		CASE WHEN s >= interval '1 day'
+			THEN (((t AT TIME ZONE z)::date + (s - interval '1 day'))::date
+				  + c) AT TIME ZONE z
+			ELSE t + s END), 0::bigint,
+	'bar_end is its expression at 1.3 million times, sizes, zones and closes');
+SELECT is(pgtrade.bar_end('2024-03-10 05:00+00', '1 day', 'America/New_York',
+	'02:30'), '2024-03-10 07:30:00+00'::timestamptz,
+	'a close in the hour skipped in spring is taken an hour later, as '
+	'AT TIME ZONE takes it');
+SELECT is(pgtrade.bar_end('infinity', '1 day', 'America/New_York', '16:00'),
+	'infinity'::timestamptz, 'the end of an infinite start is infinite');
 SELECT is(pgtrade.import_bars('tap_bars'), 6::bigint,
 	'loading the same bars again upserts them');
 SELECT is((SELECT count(*)::int FROM pgtrade.bar WHERE instrument_id =
