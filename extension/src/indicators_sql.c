@@ -41,6 +41,48 @@ PG_FUNCTION_INFO_V1(pgtrade_roc);
 PG_FUNCTION_INFO_V1(pgtrade_obv);
 PG_FUNCTION_INFO_V1(pgtrade_supertrend);
 
+/*
+ * The index of the first value of v[0..n) that is NaN or infinite, or -1.
+ * The common case, all finite, is one pass without branches: a double is
+ * not finite when its eleven exponent bits are all ones, and adding one
+ * at the exponent's lowest bit then carries into the sign bit, which is
+ * gathered by OR, in four independent lanes.
+ */
+static inline uint64
+ind_exponent_carry(const double *x)
+{
+	uint64 bits;
+
+	memcpy(&bits, x, sizeof(bits));
+	return (bits & UINT64CONST(0x7FF0000000000000)) + (UINT64CONST(1) << 52);
+}
+
+static long
+ind_first_nonfinite(const double *v, long n)
+{
+	uint64 s0 = 0;
+	uint64 s1 = 0;
+	uint64 s2 = 0;
+	uint64 s3 = 0;
+	long   i;
+
+	for (i = 0; i + 4 <= n; i += 4)
+	{
+		s0 |= ind_exponent_carry(&v[i]);
+		s1 |= ind_exponent_carry(&v[i + 1]);
+		s2 |= ind_exponent_carry(&v[i + 2]);
+		s3 |= ind_exponent_carry(&v[i + 3]);
+	}
+	for (; i < n; i++)
+		s0 |= ind_exponent_carry(&v[i]);
+	if (((s0 | s1 | s2 | s3) >> 63) == 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return i;
+	return -1; /* not reached */
+}
+
 /* Signature shared by the single-series cores. */
 typedef int (*IndSeriesFn)(const double *in, size_t n, int period,
 						   double *out);
@@ -89,14 +131,14 @@ pgtrade_array_values(ArrayType *arr, const char *name, int *n)
 	else
 		offset = ARR_OVERHEAD_NONULLS(ARR_NDIM(arr));
 	vals = (double *) ((char *) arr + offset);
-	for (i = 0; i < *n; i++)
-		if (!isfinite(vals[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("array \"%s\" must contain only finite values",
-							name),
-					 errdetail("The element at subscript %d is %s.", lb + i,
-							   isnan(vals[i]) ? "NaN" : "infinite")));
+	i = (int) ind_first_nonfinite(vals, *n);
+	if (i >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("array \"%s\" must contain only finite values",
+						name),
+				 errdetail("The element at subscript %d is %s.", lb + i,
+						   isnan(vals[i]) ? "NaN" : "infinite")));
 	return vals;
 }
 
@@ -116,58 +158,116 @@ ind_check_period(int32 period, const char *name)
 }
 
 /*
- * Build a float8[] of n values, lower bound 1, with NULL at indexes below
- * first.  Raises 22003 when a value past the warm-up is not finite, which
- * only happens when the arithmetic overflowed.
+ * Set the bits of elements from to n - 1 in a zeroed null bitmap (a set
+ * bit marks a value): whole bytes at once.
  */
-static ArrayType *
-ind_make_array(const double *vals, int n, size_t first)
+static void
+ind_mark_values(bits8 *bitmap, int from, int n)
 {
-	int		   nnull = (size_t) n < first ? n : (int) first;
-	int		   nvals = n - nnull;
-	Size	   overhead;
-	Size	   nbytes;
-	ArrayType *result;
-	double	  *data;
-	int		   i;
+	int i = from;
 
-	if (n == 0)
-		return construct_empty_array(FLOAT8OID);
-	for (i = nnull; i < n; i++)
-		if (!isfinite(vals[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("indicator value out of range at position %d",
-							i + 1),
-					 errdetail("The input values are too large for "
-							   "double precision arithmetic.")));
-
-	/*
-	 * Built in place rather than through Datums: the header, a null
-	 * bitmap when the warm-up has elements (1 marks a value), and the
-	 * values after the warm-up, contiguous.
-	 */
-	overhead = nnull > 0 ? ARR_OVERHEAD_WITHNULLS(1, n) : ARR_OVERHEAD_NONULLS(1);
-	nbytes = overhead + (Size) nvals * sizeof(double);
-	result = (ArrayType *) palloc0(nbytes);
-	SET_VARSIZE(result, nbytes);
-	result->ndim = 1;
-	result->dataoffset = nnull > 0 ? (int32) overhead : 0;
-	result->elemtype = FLOAT8OID;
-	ARR_DIMS(result)
-	[0] = n;
-	ARR_LBOUND(result)
-	[0] = 1;
-	if (nnull > 0)
+	for (; i < n && i % 8 != 0; i++)
+		bitmap[i / 8] |= (bits8) (1 << (i % 8));
+	if (i < n)
 	{
-		bits8 *bitmap = ARR_NULLBITMAP(result);
-
-		for (i = nnull; i < n; i++)
+		memset(bitmap + i / 8, 0xFF, (Size) (n - i) / 8);
+		for (i += (n - i) / 8 * 8; i < n; i++)
 			bitmap[i / 8] |= (bits8) (1 << (i % 8));
 	}
-	data = (double *) ((char *) result + overhead);
-	memcpy(data, vals + nnull, (Size) nvals * sizeof(double));
-	return result;
+}
+
+/*
+ * The header of a one-dimensional array of n elements of type elemtype,
+ * lower bound 1, nbytes in all; dataoffset 0 when it has no bitmap.
+ */
+static void
+ind_array_header(ArrayType *a, Size nbytes, int n, Size dataoffset,
+				 Oid elemtype)
+{
+	int *dims;
+	int *lbounds;
+
+	SET_VARSIZE(a, nbytes);
+	a->ndim = 1; /* first: where the bounds lie depends on it */
+	a->dataoffset = (int32) dataoffset;
+	a->elemtype = elemtype;
+	dims = ARR_DIMS(a);
+	lbounds = ARR_LBOUND(a);
+	dims[0] = n;
+	lbounds[0] = 1;
+}
+
+/*
+ * A float8[] result of n values, lower bound 1, with NULL at indexes
+ * below first, built around the buffer its indicator writes.
+ *
+ * ind_result_start gives the buffer for all n values.  When the array's
+ * header and null bitmap take at least as many bytes as the warm-up's
+ * values, the buffer is the array itself, placed so that the values past
+ * the warm-up land where the array keeps them and the warm-up's (never
+ * kept) over the header, which ind_result_finish writes afterwards: no
+ * copy.  Otherwise (short series) it is a buffer of its own, copied.
+ */
+typedef struct IndResult
+{
+	ArrayType *array;
+	double	  *out;
+	int		   n;
+	int		   nnull;
+	Size	   overhead; /* header and bitmap: where the values start */
+} IndResult;
+
+static double *
+ind_result_start(IndResult *r, int n, size_t first)
+{
+	Size nbytes;
+
+	r->n = n;
+	r->nnull = (size_t) n < first ? n : (int) first;
+	r->overhead = r->nnull > 0 ? ARR_OVERHEAD_WITHNULLS(1, n)
+							   : ARR_OVERHEAD_NONULLS(1);
+	nbytes = r->overhead + (Size) (n - r->nnull) * sizeof(double);
+	r->array = (ArrayType *) palloc(nbytes);
+	if (n > 0 && r->overhead >= (Size) r->nnull * sizeof(double))
+		r->out = (double *) ((char *) r->array + r->overhead) - r->nnull;
+	else
+		r->out = palloc(sizeof(double) * (n > 0 ? n : 1));
+	return r->out;
+}
+
+/*
+ * The array, once the indicator has written r->out.  Raises 22003 when a
+ * value past the warm-up is not finite, which only happens when the
+ * arithmetic overflowed.
+ */
+static ArrayType *
+ind_result_finish(IndResult *r)
+{
+	ArrayType *a = r->array;
+	double	  *data = (double *) ((char *) a + r->overhead);
+	int		   nvals = r->n - r->nnull;
+	long	   bad;
+
+	if (r->n == 0)
+		return construct_empty_array(FLOAT8OID);
+	bad = ind_first_nonfinite(r->out + r->nnull, nvals);
+	if (bad >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("indicator value out of range at position %d",
+						r->nnull + (int) bad + 1),
+				 errdetail("The input values are too large for "
+						   "double precision arithmetic.")));
+	if (r->out + r->nnull != data)
+		memcpy(data, r->out + r->nnull, (Size) nvals * sizeof(double));
+
+	/* the header and the bitmap (1 marks a value), over the warm-up */
+	memset(a, 0, r->overhead);
+	ind_array_header(a, r->overhead + (Size) nvals * sizeof(double), r->n,
+					 r->nnull > 0 ? r->overhead : 0, FLOAT8OID);
+	if (r->nnull > 0)
+		ind_mark_values(ARR_NULLBITMAP(a), r->nnull, r->n);
+	return a;
 }
 
 /*
@@ -183,13 +283,14 @@ ind_series_call(FunctionCallInfo fcinfo, IndSeriesFn fn,
 	double	  *in;
 	double	  *out;
 	int		   n;
+	IndResult  r;
 
 	in = pgtrade_array_values(arr, "series", &n);
 	ind_check_period(period, "period");
-	out = palloc(sizeof(double) * (n > 0 ? n : 1));
+	out = ind_result_start(&r, n, lookback(period));
 	if (fn(in, (size_t) n, period, out) != IND_OK)
 		elog(ERROR, "indicator refused checked parameters");
-	PG_RETURN_ARRAYTYPE_P(ind_make_array(out, n, lookback(period)));
+	PG_RETURN_ARRAYTYPE_P(ind_result_finish(&r));
 }
 
 /*
@@ -240,6 +341,18 @@ ind_three_arrays(FunctionCallInfo fcinfo, ArrayType *a, ArrayType *b,
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
+/* ind_three_arrays of three results, finished in order. */
+static Datum
+ind_three_results(FunctionCallInfo fcinfo, IndResult *a, IndResult *b,
+				  IndResult *c)
+{
+	ArrayType *first = ind_result_finish(a);
+	ArrayType *second = ind_result_finish(b);
+	ArrayType *third = ind_result_finish(c);
+
+	return ind_three_arrays(fcinfo, first, second, third);
+}
+
 /*
  * pgtrade.macd(series float8[], fast int, slow int, signal int,
  *				OUT macd float8[], OUT signal float8[], OUT hist float8[])
@@ -256,8 +369,9 @@ pgtrade_macd(PG_FUNCTION_ARGS)
 	double	  *s;
 	double	  *h;
 	int		   n;
-	size_t	   first;
-	size_t	   first_signal;
+	IndResult  rm;
+	IndResult  rs;
+	IndResult  rh;
 
 	in = pgtrade_array_values(arr, "series", &n);
 	ind_check_period(fast, "fast period");
@@ -269,16 +383,12 @@ pgtrade_macd(PG_FUNCTION_ARGS)
 				 errmsg("fast period must be less than slow period"),
 				 errdetail("The fast period is %d and the slow period is %d.",
 						   fast, slow)));
-	m = palloc(sizeof(double) * (n > 0 ? n : 1));
-	s = palloc(sizeof(double) * (n > 0 ? n : 1));
-	h = palloc(sizeof(double) * (n > 0 ? n : 1));
+	m = ind_result_start(&rm, n, ind_macd_lookback(slow));
+	s = ind_result_start(&rs, n, ind_macd_signal_lookback(slow, signal));
+	h = ind_result_start(&rh, n, ind_macd_signal_lookback(slow, signal));
 	if (ind_macd(in, (size_t) n, fast, slow, signal, m, s, h) != IND_OK)
 		elog(ERROR, "indicator refused checked parameters");
-	first = ind_macd_lookback(slow);
-	first_signal = ind_macd_signal_lookback(slow, signal);
-	return ind_three_arrays(fcinfo, ind_make_array(m, n, first),
-							ind_make_array(s, n, first_signal),
-							ind_make_array(h, n, first_signal));
+	return ind_three_results(fcinfo, &rm, &rs, &rh);
 }
 
 /*
@@ -298,6 +408,9 @@ pgtrade_bollinger(PG_FUNCTION_ARGS)
 	double	  *l;
 	int		   n;
 	size_t	   first;
+	IndResult  ru;
+	IndResult  rm;
+	IndResult  rl;
 
 	in = pgtrade_array_values(arr, "series", &n);
 	ind_check_period(period, "period");
@@ -307,15 +420,13 @@ pgtrade_bollinger(PG_FUNCTION_ARGS)
 				 errmsg("k must be a finite number of at least 0"),
 				 errdetail("The value given was %s.",
 						   float8out_internal(k))));
-	u = palloc(sizeof(double) * (n > 0 ? n : 1));
-	m = palloc(sizeof(double) * (n > 0 ? n : 1));
-	l = palloc(sizeof(double) * (n > 0 ? n : 1));
+	first = ind_bollinger_lookback(period);
+	u = ind_result_start(&ru, n, first);
+	m = ind_result_start(&rm, n, first);
+	l = ind_result_start(&rl, n, first);
 	if (ind_bollinger(in, (size_t) n, period, k, u, m, l) != IND_OK)
 		elog(ERROR, "indicator refused checked parameters");
-	first = ind_bollinger_lookback(period);
-	return ind_three_arrays(fcinfo, ind_make_array(u, n, first),
-							ind_make_array(m, n, first),
-							ind_make_array(l, n, first));
+	return ind_three_results(fcinfo, &ru, &rm, &rl);
 }
 
 /*
@@ -325,14 +436,15 @@ pgtrade_bollinger(PG_FUNCTION_ARGS)
 Datum
 pgtrade_atr(PG_FUNCTION_ARGS)
 {
-	int32	period = PG_GETARG_INT32(3);
-	double *high;
-	double *low;
-	double *close;
-	double *out;
-	int		nh;
-	int		nl;
-	int		nc;
+	int32	  period = PG_GETARG_INT32(3);
+	double	 *high;
+	double	 *low;
+	double	 *close;
+	double	 *out;
+	int		  nh;
+	int		  nl;
+	int		  nc;
+	IndResult r;
 
 	high = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(0), "high", &nh);
 	low = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(1), "low", &nl);
@@ -344,10 +456,10 @@ pgtrade_atr(PG_FUNCTION_ARGS)
 						"the same length"),
 				 errdetail("Their lengths are %d, %d and %d.", nh, nl, nc)));
 	ind_check_period(period, "period");
-	out = palloc(sizeof(double) * (nh > 0 ? nh : 1));
+	out = ind_result_start(&r, nh, ind_atr_lookback(period));
 	if (ind_atr(high, low, close, (size_t) nh, period, out) != IND_OK)
 		elog(ERROR, "indicator refused checked parameters");
-	PG_RETURN_ARRAYTYPE_P(ind_make_array(out, nh, ind_atr_lookback(period)));
+	PG_RETURN_ARRAYTYPE_P(ind_result_finish(&r));
 }
 
 /*
@@ -408,42 +520,46 @@ pgtrade_obv(PG_FUNCTION_ARGS)
 	double					*close;
 	double					*volume;
 	double					*out;
+	IndResult				 r;
 
 	close = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(0), "close", &lens[0]);
 	volume = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(1), "volume",
 								  &lens[1]);
 	ind_check_lengths(2, names, lens);
-	out = palloc(sizeof(double) * (lens[0] > 0 ? lens[0] : 1));
+	out = ind_result_start(&r, lens[0], 0);
 	if (ind_obv(close, volume, (size_t) lens[0], out) != IND_OK)
 		elog(ERROR, "indicator refused checked parameters");
-	PG_RETURN_ARRAYTYPE_P(ind_make_array(out, lens[0], 0));
+	PG_RETURN_ARRAYTYPE_P(ind_result_finish(&r));
 }
 
 /*
  * Build an int[] of n values, lower bound 1, with NULL at indexes below
- * first (for SuperTrend's direction).
+ * first (for SuperTrend's direction), written in place as
+ * ind_result_finish writes a float8[].
  */
 static ArrayType *
 ind_make_int_array(const double *vals, int n, size_t first)
 {
-	Datum *elems;
-	bool  *isnull;
-	int	   dims[1];
-	int	   lbs[1] = {1};
-	int	   i;
+	int		   nnull = (size_t) n < first ? n : (int) first;
+	Size	   overhead;
+	Size	   nbytes;
+	ArrayType *a;
+	int32	  *data;
+	int		   i;
 
 	if (n == 0)
 		return construct_empty_array(INT4OID);
-	elems = palloc(sizeof(Datum) * n);
-	isnull = palloc(sizeof(bool) * n);
-	for (i = 0; i < n; i++)
-	{
-		isnull[i] = (size_t) i < first;
-		elems[i] = isnull[i] ? (Datum) 0 : Int32GetDatum((int32) vals[i]);
-	}
-	dims[0] = n;
-	return construct_md_array(elems, isnull, 1, dims, lbs, INT4OID,
-							  sizeof(int32), true, TYPALIGN_INT);
+	overhead = nnull > 0 ? ARR_OVERHEAD_WITHNULLS(1, n) : ARR_OVERHEAD_NONULLS(1);
+	nbytes = overhead + (Size) (n - nnull) * sizeof(int32);
+	a = (ArrayType *) palloc(nbytes);
+	memset(a, 0, overhead);
+	ind_array_header(a, nbytes, n, nnull > 0 ? overhead : 0, INT4OID);
+	if (nnull > 0)
+		ind_mark_values(ARR_NULLBITMAP(a), nnull, n);
+	data = (int32 *) ((char *) a + overhead);
+	for (i = nnull; i < n; i++)
+		data[i - nnull] = (int32) vals[i];
+	return a;
 }
 
 /*
@@ -468,6 +584,7 @@ pgtrade_supertrend(PG_FUNCTION_ARGS)
 	TupleDesc				 tupdesc;
 	Datum					 values[2];
 	bool					 nulls[2] = {false, false};
+	IndResult				 r;
 
 	high = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(0), "high", &lens[0]);
 	low = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(1), "low", &lens[1]);
@@ -481,17 +598,17 @@ pgtrade_supertrend(PG_FUNCTION_ARGS)
 				 errdetail("The value given was %s.",
 						   float8out_internal(multiplier))));
 	n = lens[0];
-	line = palloc(sizeof(double) * (n > 0 ? n : 1));
+	first = ind_supertrend_lookback(period);
+	line = ind_result_start(&r, n, first);
 	trend = palloc(sizeof(double) * (n > 0 ? n : 1));
 	if (ind_supertrend(high, low, close, (size_t) n, period, multiplier, line,
 					   trend) != IND_OK)
 		elog(ERROR, "indicator refused checked parameters");
-	first = ind_supertrend_lookback(period);
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
-	values[0] = PointerGetDatum(ind_make_array(line, n, first));
+	values[0] = PointerGetDatum(ind_result_finish(&r));
 	values[1] = PointerGetDatum(ind_make_int_array(trend, n, first));
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }

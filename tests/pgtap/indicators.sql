@@ -7,7 +7,7 @@
 -- sessions typed in from shared/data/SPY_1d.csv (2008-07-01 to 2008-09-24;
 -- Yahoo Finance daily bars as republished by matplotlib/mplfinance).
 \ir preamble.psql
-SELECT plan(90);
+SELECT plan(92);
 
 SET LOCAL timezone = 'UTC';
 
@@ -607,6 +607,104 @@ SELECT throws_ok($$SELECT (pgtrade.macd(x, 1, 2, 3 ORDER BY o)).*
 	FROM unnest('{-1.7e308,1.7e308,1.7e308,1.7e308,1.7e308}'::float8[])
 	WITH ORDINALITY u(x, o)$$, '22003', NULL,
 	'a macd signal that overflows is refused, as the array form refuses it');
+
+-- The arrays are built around the indicators' own output buffers, with
+-- the warm-up's NULLs in a bitmap written afterwards.  Every length from
+-- 0 to 130 (a bitmap of up to 17 bytes, both ways of building) and eight
+-- periods: each array form equals its window form row for row.
+CREATE TEMP TABLE tap_len AS
+SELECT i, 100 + 5 * sin(i) + i * 0.1 AS c,
+	101 + 5 * sin(i) + i * 0.1 + abs(cos(i)) AS h,
+	99 + 5 * sin(i) + i * 0.1 - abs(sin(i * 1.3)) AS l,
+	(1000 + 10 * i)::float8 AS v
+FROM generate_series(1, 130) i;
+CREATE TEMP TABLE tap_lp AS
+SELECT n, p FROM generate_series(0, 130) n,
+	unnest(ARRAY[1, 2, 3, 7, 8, 9, 14, 20]) p;
+CREATE TEMP TABLE tap_lw AS
+SELECT tap_lp.n, tap_lp.p, a.*, w.*
+FROM tap_lp
+CROSS JOIN LATERAL (SELECT
+		coalesce(array_agg(c ORDER BY i), '{}')::float8[] AS ac,
+		coalesce(array_agg(h ORDER BY i), '{}')::float8[] AS ah,
+		coalesce(array_agg(l ORDER BY i), '{}')::float8[] AS al,
+		coalesce(array_agg(v ORDER BY i), '{}')::float8[] AS av
+	FROM tap_len WHERE i <= tap_lp.n) a
+CROSS JOIN LATERAL (SELECT
+		coalesce(array_agg(x.sma ORDER BY x.i), '{}') AS wsma,
+		coalesce(array_agg(x.ema ORDER BY x.i), '{}') AS wema,
+		coalesce(array_agg(x.wma ORDER BY x.i), '{}') AS wwma,
+		coalesce(array_agg(x.rsi ORDER BY x.i), '{}') AS wrsi,
+		coalesce(array_agg(x.sd ORDER BY x.i), '{}') AS wsd,
+		coalesce(array_agg(x.roc ORDER BY x.i), '{}') AS wroc,
+		coalesce(array_agg(x.atr ORDER BY x.i), '{}') AS watr,
+		coalesce(array_agg(x.st ORDER BY x.i), '{}') AS wst,
+		coalesce(array_agg(x.obv ORDER BY x.i), '{}') AS wobv,
+		coalesce(array_agg((x.b).upper ORDER BY x.i), '{}') AS wbu,
+		coalesce(array_agg((x.b).middle ORDER BY x.i), '{}') AS wbm,
+		coalesce(array_agg((x.b).lower ORDER BY x.i), '{}') AS wbl,
+		coalesce(array_agg((x.m).macd ORDER BY x.i), '{}') AS wmm,
+		coalesce(array_agg((x.m).signal ORDER BY x.i), '{}') AS wms,
+		coalesce(array_agg((x.m).hist ORDER BY x.i), '{}') AS wmh
+	FROM (SELECT t.i, pgtrade.sma(t.c, tap_lp.p) OVER o AS sma,
+			pgtrade.ema(t.c, tap_lp.p) OVER o AS ema,
+			pgtrade.wma(t.c, tap_lp.p) OVER o AS wma,
+			pgtrade.rsi(t.c, tap_lp.p) OVER o AS rsi,
+			pgtrade.stddev(t.c, tap_lp.p) OVER o AS sd,
+			pgtrade.roc(t.c, tap_lp.p) OVER o AS roc,
+			pgtrade.atr(t.h, t.l, t.c, tap_lp.p) OVER o AS atr,
+			pgtrade.supertrend(t.h, t.l, t.c, tap_lp.p, 3) OVER o AS st,
+			pgtrade.obv(t.c, t.v) OVER o AS obv,
+			pgtrade.bollinger(t.c, tap_lp.p, 2) OVER o AS b,
+			pgtrade.macd(t.c, tap_lp.p, tap_lp.p + 5, 3) OVER o AS m
+		FROM tap_len t WHERE t.i <= tap_lp.n
+		WINDOW o AS (ORDER BY t.i)) x) w;
+SELECT results_eq($$SELECT
+	count(*) FILTER (WHERE pgtrade.sma(ac, p) IS DISTINCT FROM wsma),
+	count(*) FILTER (WHERE pgtrade.ema(ac, p) IS DISTINCT FROM wema),
+	count(*) FILTER (WHERE pgtrade.wma(ac, p) IS DISTINCT FROM wwma),
+	count(*) FILTER (WHERE pgtrade.rsi(ac, p) IS DISTINCT FROM wrsi),
+	count(*) FILTER (WHERE pgtrade.stddev(ac, p) IS DISTINCT FROM wsd),
+	count(*) FILTER (WHERE pgtrade.roc(ac, p) IS DISTINCT FROM wroc),
+	count(*) FILTER (WHERE pgtrade.atr(ah, al, ac, p) IS DISTINCT FROM watr),
+	count(*) FILTER (WHERE (pgtrade.supertrend(ah, al, ac, p, 3)).supertrend
+		IS DISTINCT FROM wst),
+	count(*) FILTER (WHERE pgtrade.obv(ac, av) IS DISTINCT FROM wobv),
+	count(*) FILTER (WHERE row((b).upper, (b).middle, (b).lower)
+		IS DISTINCT FROM row(wbu, wbm, wbl)),
+	count(*) FILTER (WHERE row((m).macd, (m).signal, (m).hist)
+		IS DISTINCT FROM row(wmm, wms, wmh)),
+	count(*)
+	FROM tap_lw,
+	LATERAL (SELECT pgtrade.bollinger(ac, p, 2) AS b,
+					pgtrade.macd(ac, p, p + 5, 3) AS m) f$$,
+	$$VALUES (0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
+			  0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
+			  0::bigint, 1048::bigint)$$,
+	'every array form is its window form, at 1,048 lengths and periods');
+
+-- A NaN or an infinity is found wherever it is (the check reads four
+-- values at a time, then the rest one by one): 13 places in 13 values.
+CREATE FUNCTION pg_temp.tap_bad_at(a float8[]) RETURNS text
+LANGUAGE plpgsql AS $f$
+DECLARE
+	v_state text;
+	v_detail text;
+BEGIN
+	PERFORM pgtrade.sma(a, 2);
+	RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE,
+		v_detail = PG_EXCEPTION_DETAIL;
+	RETURN v_state || ' ' || v_detail;
+END $f$;
+SELECT is((SELECT count(*) FROM generate_series(1, 13) k,
+		unnest(ARRAY['NaN', 'Infinity', '-Infinity']::float8[]) bad
+	WHERE pg_temp.tap_bad_at(array_fill(1.5::float8, ARRAY[k - 1]) || bad
+			|| array_fill(2.5::float8, ARRAY[13 - k]))
+		IS DISTINCT FROM format('22023 The element at subscript %s is %s.', k,
+			CASE WHEN bad = 'NaN' THEN 'NaN' ELSE 'infinite' END)),
+	0::bigint, 'a NaN or infinity is named at each of 13 subscripts');
 
 SELECT * FROM finish();
 ROLLBACK;
