@@ -301,7 +301,8 @@ BEGIN
 			v_window, bar_ts, bar_open, bar_high, bar_low, bar_close,
 			v_first_i, v_last_i, v_s.capital, v_s.quantity, commission, slippage_bps,
 			v_inst.tick_size, v_ppy, risk, v_acct_tz, want_trades);
-		v_engine := v_e.bars IS NOT NULL;
+		/* NULL (closes too large for it): the loop below says so */
+		v_engine := NOT (v_e IS NULL);
 	END IF;
 	IF NOT store AND v_s.kind = 'sma_cross' AND v_s.sizing = 'fixed'
 		AND v_n > 0 AND v_own THEN
@@ -311,7 +312,8 @@ BEGIN
 			v_window, bar_ts, bar_open, bar_close, v_first_i, v_last_i, v_s.capital,
 			v_s.quantity, commission, slippage_bps, v_inst.tick_size, v_ppy,
 			risk, v_acct_tz, want_trades);
-		v_engine := v_e.bars IS NOT NULL;
+		/* NULL (closes too large for it): the loop below says so */
+		v_engine := NOT (v_e IS NULL);
 	END IF;
 	IF v_engine THEN
 		v_bars := v_e.bars;
@@ -514,10 +516,16 @@ BEGIN
 		cagr := ((final_equity / v_s.capital)::float8 ^ (1 / v_years) - 1)::numeric;
 	END IF;
 	IF NOT v_engine THEN
-		SELECT avg(r) / nullif(stddev_samp(r), 0) * sqrt(v_ppy),
-			   avg(r) / nullif(sqrt(avg(least(r, 0) ^ 2)), 0) * sqrt(v_ppy)
+		/*
+		 * In numeric: the squares of returns far from 1 (equity from
+		 * almost nothing to a great deal) would overflow or underflow
+		 * double precision, which raises an error.
+		 */
+		SELECT (avg(x.r) / nullif(stddev_samp(x.r), 0))::float8 * sqrt(v_ppy),
+			   (avg(x.r) / nullif(sqrt(avg(least(x.r, 0) * least(x.r, 0))),
+								  0))::float8 * sqrt(v_ppy)
 		INTO sharpe, sortino
-		FROM unnest(v_returns) r;
+		FROM (SELECT r::numeric AS r FROM unnest(v_returns) r) x;
 	END IF;
 	max_drawdown := coalesce(max_drawdown, 0);
 	win_rate := v_wins::numeric / nullif(v_closes, 0);
@@ -568,6 +576,12 @@ RETURNS TABLE (params jsonb, bars integer, trades integer,
 	exposure numeric)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+/*
+ * Generic plans, so that the bars go to each backtest_run as PL/pgSQL
+ * holds them: a custom plan would put them in as constants, a flat copy
+ * of every bar for each of the first combinations.
+ */
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE

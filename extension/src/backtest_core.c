@@ -200,14 +200,24 @@ bt_loop_finish(BtLoop *L, double periods_per_year, BtResult *res)
 		double mean = 0.0;
 		double m2 = 0.0;
 		double down = 0.0;
+		double scale = 0.0;
 		long   k;
 
+		/*
+		 * Both ratios are the same for returns scaled by any positive
+		 * number: scaled by the largest, no square overflows however
+		 * large the returns.
+		 */
 		for (k = 0; k < res->nreturns; k++)
-			mean += L->returns[k];
+			scale = fabs(L->returns[k]) > scale ? fabs(L->returns[k]) : scale;
+		if (scale == 0.0)
+			scale = 1.0;
+		for (k = 0; k < res->nreturns; k++)
+			mean += L->returns[k] / scale;
 		mean /= (double) res->nreturns;
 		for (k = 0; k < res->nreturns; k++)
 		{
-			double r = L->returns[k];
+			double r = L->returns[k] / scale;
 
 			m2 += (r - mean) * (r - mean);
 			down += r < 0 ? r * r : 0.0;

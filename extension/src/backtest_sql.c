@@ -390,14 +390,17 @@ bt_array(FunctionCallInfo fcinfo, int k, Oid type, int *n, const char *name)
 	}
 	else
 		a = &any->flt;
+	/* a bitmap may be left from NULLs since replaced: the elements count */
 	if (a == NULL || ARR_ELEMTYPE(a) != type || ARR_NDIM(a) > 1 ||
-		ARR_HASNULL(a))
+		array_contains_nulls(a))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be a one-dimensional array without NULLs",
 						name)));
 	*n = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
-	/* ARR_DATA_PTR without NULLs, written out for -Wsign-compare */
+	/* ARR_DATA_PTR, written out for -Wsign-compare */
+	if (ARR_HASNULL(a))
+		return (char *) a + a->dataoffset;
 	return (char *) a + ARR_OVERHEAD_NONULLS(ARR_NDIM(a));
 }
 

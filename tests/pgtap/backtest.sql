@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(26);
+SELECT plan(30);
 
 SET LOCAL timezone = 'UTC';
 
@@ -156,6 +156,82 @@ SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_bt', '2024-01-01', '2024-
 SELECT throws_ok($$SELECT * FROM pgtrade.backtest_sweep('tap_bt', '2024-01-01',
 	'2024-02-01', '{"slow": 3}')$$, '22023', 'grid key "slow" must hold a non-empty array',
 	'a grid of a scalar is refused');
+
+-- Closes too large for the engine's doubles: it gives way to the PL/pgSQL
+-- loop, which refuses them as a kept backtest does (and so does a sweep).
+SELECT pgtrade.add_instrument('TAPBIG', 990503) \g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPBIG'), '1 day',
+	('2024-01-01'::date + k)::timestamp AT TIME ZONE 'America/New_York',
+	1, 1, 1, 1e308, 1
+FROM generate_series(1, 10) k;
+SELECT pgtrade.create_strategy('tap_big', 'sma_cross', 'TAPBIG', 'TAPACCT1',
+	'{"fast": 2, "slow": 3}', 1, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
+SELECT throws_ok($$SELECT bars FROM pgtrade.backtest('tap_big', '2024-01-01',
+	'2024-03-01', risk => false)$$, '22003',
+	'moving average out of range at position 2',
+	'closes too large for the engine: the loop refuses them');
+SELECT throws_ok($$SELECT count(*) FROM pgtrade.backtest_sweep('tap_big',
+	'2024-01-01', '2024-03-01', '{"fast": [2, 1]}', risk => false)$$, '22003',
+	'moving average out of range at position 2', 'and so does a sweep');
+
+-- An array that held a NULL, since replaced, is taken by the engine
+-- whether it comes flat (PL/pgSQL's first runs of a statement put it in
+-- as a constant) or expanded (later runs): seven calls, one answer.
+CREATE FUNCTION pg_temp.tap_refilled() RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+	s pgtrade.strategy;
+	c float8[] := '{1,2,3,4,5,6}';
+	ts timestamptz[] := ARRAY(SELECT '2024-01-01'::timestamptz
+		+ i * interval '1 day' FROM generate_series(1, 6) i);
+	r record;
+BEGIN
+	SELECT * INTO s FROM pgtrade.strategy WHERE name = 'tap_big';
+	c[5] := NULL;
+	c[5] := 100;
+	SELECT * INTO r FROM pgtrade.backtest_sma_cross_engine(s, 1, 2, 6, ts, c,
+		c, 1, 6, 100000, 1, 0, 0, 0.01, 252, false, 'UTC', true);
+	RETURN r.bars || ' ' || r.final_equity;
+END $f$;
+SELECT results_eq($$SELECT pg_temp.tap_refilled() FROM generate_series(1, 7)$$,
+	$$SELECT '6 100002.00' FROM generate_series(1, 7)$$,
+	'a refilled array: the same answer flat or expanded');
+
+-- Equity from almost nothing to 1e301 and back: returns around 1e295,
+-- whose squares overflow double precision.  Sharpe and Sortino are ratios
+-- of returns, so the same backtest scaled down by 1e295 (prices about
+-- 1e6 instead of 1e301, capital 1e-290 instead of 1e5) has the same ones:
+-- computed, not an error, in the loop and in the engine.
+SELECT pgtrade.add_instrument(s, n) FROM (VALUES ('TAPHUGE', 990504),
+	('TAPSMALL', 990505)) v(s, n) \g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id(s), '1 day',
+	('2024-01-01'::date + k)::timestamp AT TIME ZONE 'America/New_York',
+	c, c, c, c, 1
+FROM (VALUES ('TAPHUGE', 1e300::float8), ('TAPSMALL', 1e5)) v(s, f),
+	generate_series(1, 40) k, LATERAL (SELECT (10 + k % 7) * f AS c) x;
+SELECT pgtrade.create_strategy(lower(s), 'sma_cross', s, 'TAPACCT1',
+	'{"fast": 2, "slow": 3}', 1, max_bar_age => '100 years',
+	market_hours => 'always')
+FROM unnest(ARRAY['TAPHUGE', 'TAPSMALL']) s \g /dev/null
+CREATE TEMP TABLE tap_scaled AS
+SELECT k.store, h.trades AS huge_trades, h.sharpe AS huge_sharpe,
+	h.sortino AS huge_sortino, s.trades, s.sharpe, s.sortino
+FROM (VALUES (true), (false)) k(store)
+CROSS JOIN LATERAL pgtrade.backtest('taphuge', '2024-01-01', '2024-03-01',
+	capital => 100000, risk => false, store => k.store) h
+CROSS JOIN LATERAL pgtrade.backtest('tapsmall', '2024-01-01', '2024-03-01',
+	capital => 1e-290, risk => false, store => k.store) s;
+SELECT results_eq($$SELECT store, huge_trades = trades,
+		abs(huge_sharpe / sharpe - 1) < 1e-9,
+		abs(huge_sortino / sortino - 1) < 1e-9
+	FROM tap_scaled ORDER BY store$$,
+	$$VALUES (false, true, true, true), (true, true, true, true)$$,
+	'returns beyond double precision''s squares: the figures of the same '
+	'backtest scaled down, in the engine and in the loop');
 
 SELECT * FROM finish();
 ROLLBACK;
