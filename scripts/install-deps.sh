@@ -6,8 +6,10 @@
 #   scripts/install-deps.sh sim       run the CPAPI simulator
 #
 # The two small sets serve the listener and simulator images of docker/.
-# chromium is for the tests only: it loads the report pages, headless and
-# offline.
+# chromium and prometheus-postgres-exporter are for the tests only: one
+# loads the report pages, headless and offline; the other scrapes the
+# monitoring queries, started by the test on a loopback port (the
+# package's own service is not started).
 # Idempotent: packages already present are left alone and apt is not
 # touched at all when nothing is missing.
 set -eu
@@ -18,7 +20,8 @@ build)
 postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 libcurl4-openssl-dev libjansson-dev libpq-dev python-matplotlib-data
-python3-yaml clang-format clang-14 libclang-rt-14-dev chromium"
+python3-yaml clang-format clang-14 libclang-rt-14-dev chromium
+prometheus-postgres-exporter"
 	;;
 listener) PKGS="libpq5 libcurl4 libjansson4 ca-certificates" ;;
 sim) PKGS="python3 openssl ca-certificates" ;;
@@ -48,6 +51,16 @@ fi
 
 echo "install-deps: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
+# No package's service is started by its installation (PostgreSQL's own
+# cluster, the exporter): pgtrade starts what it needs itself.  A
+# policy-rc.d already in place is left as it is.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	policy=/usr/sbin/policy-rc.d
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing

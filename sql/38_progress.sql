@@ -5,10 +5,22 @@
  * show.  Such a call asks note_progress at points where it knows how far
  * it is; a NOTICE is raised only when pgtrade.progress_interval seconds
  * (default 5) have passed since the call began or since its last report,
- * so a call shorter than that prints nothing.  The interval is an
- * ordinary custom setting, read on every report: SET it for a session,
- * or to 0 to see every report.
+ * so a call shorter than that prints nothing.  The interval is a server
+ * setting the library defines (pgtrade.c), read on every report: SET it
+ * for a session, or to 0 to see every report.  A bad value is refused by
+ * SET once the library is loaded in the session; SET before that, it
+ * draws a WARNING when the library loads and the default applies, so a
+ * long call never fails over it.
  */
+
+CREATE FUNCTION pgtrade.progress_interval()
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'pgtrade_progress_interval'
+LANGUAGE C STABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION pgtrade.progress_interval() FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.progress_interval() IS
+	'Internal to note_progress: pgtrade.progress_interval in seconds; '
+	'calling it loads the library, which defines the setting.';
 
 CREATE FUNCTION pgtrade.note_progress(caller text, done bigint,
 	total bigint, unit text, started timestamptz, noted timestamptz)
@@ -17,20 +29,9 @@ LANGUAGE plpgsql VOLATILE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_setting text :=
-		pg_catalog.current_setting('pgtrade.progress_interval', true);
 	v_now timestamptz := pg_catalog.clock_timestamp();
-	v_every double precision := 5;
+	v_every double precision := pgtrade.progress_interval();
 BEGIN
-	IF pg_catalog.btrim(v_setting) <> '' THEN
-		IF v_setting !~ '^\s*[0-9]+(\.[0-9]*)?\s*$' THEN
-			RAISE EXCEPTION 'invalid value for pgtrade.progress_interval: "%"',
-				v_setting
-				USING ERRCODE = 'invalid_parameter_value',
-					  HINT = 'Give a number of seconds, 0 or more.';
-		END IF;
-		v_every := v_setting::double precision;
-	END IF;
 	IF v_now - coalesce(noted, started, v_now)
 		< pg_catalog.make_interval(secs => v_every) THEN
 		RETURN noted;

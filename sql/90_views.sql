@@ -317,6 +317,7 @@ GRANT EXECUTE ON FUNCTION
 	pgtrade.import_parse_ts(interval),
 	pgtrade.note_progress(text, bigint, bigint, text, timestamptz,
 		timestamptz),
+	pgtrade.progress_interval(),
 	pgtrade.bar_size_supported(interval),
 	pgtrade.remove_risk_limit(text, text, bigint),
 	pgtrade.resolve_unknown(bigint, text, text),

@@ -656,3 +656,39 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+/*
+ * pgtrade.progress_interval is a server setting of the library, checked
+ * by SET once the library is loaded; note_progress reads it through
+ * progress_interval(), which loads the library.
+ */
+CREATE FUNCTION pgtrade.progress_interval()
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'pgtrade_progress_interval'
+LANGUAGE C STABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION pgtrade.progress_interval() FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.progress_interval() IS
+	'Internal to note_progress: pgtrade.progress_interval in seconds; '
+	'calling it loads the library, which defines the setting.';
+GRANT EXECUTE ON FUNCTION pgtrade.progress_interval() TO pgtrade_admin;
+CREATE OR REPLACE FUNCTION pgtrade.note_progress(caller text, done bigint,
+	total bigint, unit text, started timestamptz, noted timestamptz)
+RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := pg_catalog.clock_timestamp();
+	v_every double precision := pgtrade.progress_interval();
+BEGIN
+	IF v_now - coalesce(noted, started, v_now)
+		< pg_catalog.make_interval(secs => v_every) THEN
+		RETURN noted;
+	END IF;
+	RAISE NOTICE '%: % of % % (%), % s', caller, done, total, unit,
+		CASE WHEN total > 0 THEN pg_catalog.floor(done * 100.0 / total)
+			 ELSE 100 END || '%',
+		pg_catalog.round(extract(epoch FROM v_now - started), 1);
+	RETURN v_now;
+END
+$$;

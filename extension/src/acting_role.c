@@ -34,11 +34,11 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "acting_role.h"
+
 PG_FUNCTION_INFO_V1(pgtrade_acting_role);
 PG_FUNCTION_INFO_V1(pgtrade_kind_call_as);
 PG_FUNCTION_INFO_V1(pgtrade_kind_call);
-
-void _PG_init(void);
 
 static char acting_role[NAMEDATALEN];
 static bool acting = false;
@@ -73,8 +73,9 @@ acting_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		acting_clear();
 }
 
+/* Registers the callbacks that forget the role; from _PG_init. */
 void
-_PG_init(void)
+pgtrade_acting_init(void)
 {
 	if (callbacks_registered)
 		return;

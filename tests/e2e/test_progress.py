@@ -53,7 +53,7 @@ def parse(notices):
     return [LINE.match(n) for n in notices]
 
 
-t = Tap(12)
+t = Tap(14)
 
 # interval 0: every report is raised
 rc, notices, err = session("SET LOCAL pgtrade.progress_interval = 0;\n" +
@@ -99,10 +99,27 @@ t.ok(rc == 0 and len(secs) >= 2 and min(gaps) >= 0.3 - 0.1 - 1e-9,
      "with an interval of 0.3 s notices come at least 0.3 s apart",
      "%s\n%s" % (notices, err))
 
+# The library defines the setting when a session loads it: from then on
+# SET refuses a bad value (22023); set before, the value draws a WARNING
+# when the library loads and the default applies, and the call goes on.
+rc, notices, err = session("SELECT pgtrade.progress_interval() \\g /dev/null\n"
+                           "\\set VERBOSITY verbose\n"
+                           "SET LOCAL pgtrade.progress_interval = 'often';\n")
+t.ok(rc != 0 and 'ERROR:  22023: invalid value for parameter '
+     '"pgtrade.progress_interval": "often"' in err,
+     "once the library is loaded, SET refuses a value that is not a number "
+     "of seconds", err)
+rc, notices, err = session("SELECT pgtrade.progress_interval() \\g /dev/null\n"
+                           "SET LOCAL pgtrade.progress_interval = -1;\n")
+t.ok(rc != 0 and '-1 is outside the valid range for parameter '
+     '"pgtrade.progress_interval"' in err, "and a negative one", err)
 rc, notices, err = session("SET LOCAL pgtrade.progress_interval = 'often';\n"
-                           + bars_sql("PROGD", 10) + IMPORT)
-t.ok(rc != 0 and 'invalid value for pgtrade.progress_interval: "often"'
-     in err, "a setting that is not a number of seconds is refused", err)
+                           + bars_sql("PROGD", 10) + IMPORT
+                           + "\nSHOW pgtrade.progress_interval;")
+t.ok(rc == 0 and 'WARNING:  invalid value for parameter '
+     '"pgtrade.progress_interval": "often"' in err,
+     "set before the library loads, it is reported with a WARNING and the "
+     "import goes on", err)
 
 # backtest_sweep: one report per combination
 SWEEP = """

@@ -145,6 +145,7 @@ SELECT set_eq(
 		('function pgtrade.import_parse_ts(interval)'),
 		('function pgtrade.note_progress(text,bigint,bigint,text,'
 		 'timestamp with time zone,timestamp with time zone)'),
+		('function pgtrade.progress_interval()'),
 		('function pgtrade.indicator_agg_finalfn(internal)'),
 		('function pgtrade.install_jobs(name,interval,interval)'),
 		('function pgtrade.instrument_id(text)'),
