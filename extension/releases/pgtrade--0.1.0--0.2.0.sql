@@ -19,9 +19,9 @@ AS 'MODULE_PATHNAME', 'pgtrade_bar_end'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 /*
- * The engines take whether to return the trade list's numeric columns
- * (a sweep keeps none); they read the bars where a caller's expanded
- * arrays lie.
+ * The engines return the trade list, built in C (a sweep asks for none),
+ * with the bar size, zone and close that give each trade's decided_at;
+ * they read the bars where a caller's expanded arrays lie.
  */
 DROP FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy, integer,
 	integer, integer, timestamptz[], double precision[], double precision[],
@@ -37,24 +37,25 @@ CREATE FUNCTION pgtrade.backtest_sma_cross_engine(p_s pgtrade.strategy,
 	last integer, capital numeric, quantity numeric, commission numeric,
 	slippage_bps numeric, tick_size numeric,
 	periods_per_year double precision, risk boolean, account_zone text,
-	trades boolean, OUT bars integer, OUT in_market integer, OUT refused integer,
+	bar_size interval, time_zone text, session_close time, trades boolean,
+	OUT bars integer, OUT in_market integer, OUT refused integer,
 	OUT final_equity numeric, OUT max_drawdown numeric,
 	OUT peak_at integer, OUT trough_at integer,
 	OUT sharpe double precision, OUT sortino double precision,
 	OUT wins integer, OUT closes integer, OUT gain numeric,
-	OUT loss numeric, OUT decided integer[], OUT filled integer[],
-	OUT quantities numeric[], OUT prices numeric[], OUT fees numeric[],
-	OUT positions numeric[], OUT pnls numeric[])
+	OUT loss numeric, OUT trades integer, OUT trade_list jsonb)
 AS 'MODULE_PATHNAME', 'pgtrade_backtest_sma_cross_engine'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy,
 	integer, integer, integer, timestamptz[], double precision[],
 	double precision[], integer, integer, numeric, numeric, numeric,
-	numeric, numeric, double precision, boolean, text, boolean) FROM PUBLIC;
+	numeric, numeric, double precision, boolean, text, interval, text, time,
+	boolean) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy,
 	integer, integer, integer, timestamptz[], double precision[],
 	double precision[], integer, integer, numeric, numeric, numeric,
-	numeric, numeric, double precision, boolean, text, boolean) IS
+	numeric, numeric, double precision, boolean, text, interval, text, time,
+	boolean) IS
 	'Internal to backtest: its loop for sma_cross with fixed sizing, in C.';
 
 CREATE FUNCTION pgtrade.backtest_kind_engine(p_s pgtrade.strategy,
@@ -64,26 +65,25 @@ CREATE FUNCTION pgtrade.backtest_kind_engine(p_s pgtrade.strategy,
 	last integer, capital numeric, quantity numeric, commission numeric,
 	slippage_bps numeric, tick_size numeric,
 	periods_per_year double precision, risk boolean, account_zone text,
-	trades boolean, OUT bars integer, OUT in_market integer, OUT refused integer,
+	bar_size interval, time_zone text, session_close time, trades boolean,
+	OUT bars integer, OUT in_market integer, OUT refused integer,
 	OUT final_equity numeric, OUT max_drawdown numeric,
 	OUT peak_at integer, OUT trough_at integer,
 	OUT sharpe double precision, OUT sortino double precision,
 	OUT wins integer, OUT closes integer, OUT gain numeric,
-	OUT loss numeric, OUT decided integer[], OUT filled integer[],
-	OUT quantities numeric[], OUT prices numeric[], OUT fees numeric[],
-	OUT positions numeric[], OUT pnls numeric[])
+	OUT loss numeric, OUT trades integer, OUT trade_list jsonb)
 AS 'MODULE_PATHNAME', 'pgtrade_backtest_kind_engine'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text,
 	jsonb, integer, timestamptz[], double precision[], double precision[],
 	double precision[], double precision[], integer, integer, numeric,
 	numeric, numeric, numeric, numeric, double precision, boolean, text,
-	boolean) FROM PUBLIC;
+	interval, text, time, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text,
 	jsonb, integer, timestamptz[], double precision[], double precision[],
 	double precision[], double precision[], integer, integer, numeric,
 	numeric, numeric, numeric, numeric, double precision, boolean, text,
-	boolean) IS
+	interval, text, time, boolean) IS
 	'Internal to backtest: its loop for the other built-in kinds with '
 	'fixed sizing, in C.';
 
@@ -153,6 +153,7 @@ DECLARE
 	v_gain numeric := 0;
 	v_loss numeric := 0;
 	v_trades jsonb[] := '{}';
+	v_trade_list jsonb; /* the engine's, built in C */
 	v_ntrades integer := 0;
 	v_started timestamptz := clock_timestamp();
 	v_noted timestamptz;
@@ -300,7 +301,8 @@ BEGIN
 		v_e := pgtrade.backtest_kind_engine(v_s, v_s.kind, v_s.params,
 			v_window, bar_ts, bar_open, bar_high, bar_low, bar_close,
 			v_first_i, v_last_i, v_s.capital, v_s.quantity, commission, slippage_bps,
-			v_inst.tick_size, v_ppy, risk, v_acct_tz, want_trades);
+			v_inst.tick_size, v_ppy, risk, v_acct_tz, v_s.bar_size,
+			v_inst.time_zone, v_inst.session_close, want_trades);
 		/* NULL (closes too large for it): the loop below says so */
 		v_engine := NOT (v_e IS NULL);
 	END IF;
@@ -311,7 +313,8 @@ BEGIN
 			(v_s.params ->> 'slow')::numeric::integer,
 			v_window, bar_ts, bar_open, bar_close, v_first_i, v_last_i, v_s.capital,
 			v_s.quantity, commission, slippage_bps, v_inst.tick_size, v_ppy,
-			risk, v_acct_tz, want_trades);
+			risk, v_acct_tz, v_s.bar_size, v_inst.time_zone,
+			v_inst.session_close, want_trades);
 		/* NULL (closes too large for it): the loop below says so */
 		v_engine := NOT (v_e IS NULL);
 	END IF;
@@ -335,18 +338,8 @@ BEGIN
 		v_closes := v_e.closes;
 		v_gain := v_e.gain;
 		v_loss := v_e.loss;
-		v_ntrades := cardinality(v_e.filled);
-		v_trades := CASE WHEN want_trades THEN coalesce((
-			SELECT array_agg(jsonb_build_object('decided_at',
-				pgtrade.bar_end(bar_ts[t.d], v_s.bar_size, v_inst.time_zone,
-								v_inst.session_close),
-				'filled_at', bar_ts[t.f],
-				'side', CASE WHEN t.q > 0 THEN 'buy' ELSE 'sell' END,
-				'quantity', abs(t.q), 'price', t.p, 'commission', t.c,
-				'position', t.pos, 'realized_pnl', t.pnl) ORDER BY t.n)
-			FROM unnest(v_e.decided, v_e.filled, v_e.quantities, v_e.prices,
-				v_e.fees, v_e.positions, v_e.pnls)
-				WITH ORDINALITY t(d, f, q, p, c, pos, pnl, n)), '{}') END;
+		v_ntrades := v_e.trades;
+		v_trade_list := v_e.trade_list;
 		sharpe := v_e.sharpe;
 		sortino := v_e.sortino;
 		v_n := 0;
@@ -532,7 +525,8 @@ BEGIN
 	profit_factor := v_gain / nullif(v_loss, 0);
 	exposure := v_in_market::numeric / nullif(bars, 0);
 	exposure := coalesce(exposure, 0);
-	trade_list := CASE WHEN want_trades THEN to_jsonb(v_trades) END;
+	trade_list := CASE WHEN want_trades
+		THEN coalesce(v_trade_list, to_jsonb(v_trades)) END;
 
 	IF store THEN
 		INSERT INTO pgtrade.backtest AS t (strategy_id, kind, params, sizing,

@@ -23,11 +23,14 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "backtest_core.h"
+#include "bars_sql.h"
 #include "kinds.h"
 
 PG_FUNCTION_INFO_V1(pgtrade_backtest_sma_cross_engine);
@@ -404,53 +407,85 @@ bt_array(FunctionCallInfo fcinfo, int k, Oid type, int *n, const char *name)
 	return (char *) a + ARR_OVERHEAD_NONULLS(ARR_NDIM(a));
 }
 
+/* key: value into the object being built */
+static void
+bt_put(JsonbParseState **state, const char *key, JsonbValue *value)
+{
+	JsonbValue k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = (int) strlen(key);
+	pushJsonbValue(state, WJB_KEY, &k);
+	pushJsonbValue(state, WJB_VALUE, value);
+}
+
+static void
+bt_put_string(JsonbParseState **state, const char *key, char *s)
+{
+	JsonbValue v;
+
+	v.type = jbvString;
+	v.val.string.val = s;
+	v.val.string.len = (int) strlen(s);
+	bt_put(state, key, &v);
+}
+
+static void
+bt_put_numeric(JsonbParseState **state, const char *key, Numeric n)
+{
+	JsonbValue v;
+
+	v.type = jbvNumeric;
+	v.val.numeric = n;
+	bt_put(state, key, &v);
+}
+
+/* a timestamptz as to_jsonb writes it, in the session's zone */
+static void
+bt_put_time(JsonbParseState **state, const char *key, TimestampTz t)
+{
+	bt_put_string(state, key,
+				  JsonEncodeDateTime(NULL, TimestampTzGetDatum(t),
+									 TIMESTAMPTZOID, NULL));
+}
+
 /*
- * Column c of the trades as an array: 0 the closes decided at and 1 the
- * bars filled at (1-based), then quantity (signed), price, fee, position
- * after and realized P&L less the fee.
+ * The trade list, as backtest's PL/pgSQL loop writes it: one object per
+ * fill, decided_at the end of the bar it was decided at (bar_end with
+ * the instrument's bar size, zone and close), filled_at the start of the
+ * bar at whose open it filled, side, quantity, price, commission,
+ * position after and realized P&L less the fee.
  */
 static Datum
-bt_fill_column(const BtState *st, int c)
+bt_trade_list(const BtState *st, Datum size, Datum zone, Datum close)
 {
-	Datum *d = palloc(sizeof(Datum) * (st->nfills + 1));
-	long   k;
+	JsonbParseState *state = NULL;
+	JsonbValue		*list;
+	long			 k;
 
+	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
 	for (k = 0; k < st->nfills; k++)
 	{
 		const BtFill *f = &st->fills[k];
+		Datum		  decided = TimestampTzGetDatum(st->ts[f->decided]);
+		bool		  buy = num_cmp(f->quantity, num_zero) > 0;
 
-		switch (c)
-		{
-			case 0:
-				d[k] = Int32GetDatum((int32) f->decided + 1);
-				break;
-			case 1:
-				d[k] = Int32GetDatum((int32) f->filled + 1);
-				break;
-			case 2:
-				d[k] = ND(f->quantity);
-				break;
-			case 3:
-				d[k] = ND(f->price);
-				break;
-			case 4:
-				d[k] = ND(f->fee);
-				break;
-			case 5:
-				d[k] = ND(f->position);
-				break;
-			default:
-				d[k] = ND(f->pnl);
-				break;
-		}
+		decided = DirectFunctionCall4(pgtrade_bar_end, decided, size, zone,
+									  close);
+		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		bt_put_time(&state, "decided_at", DatumGetTimestampTz(decided));
+		bt_put_time(&state, "filled_at", st->ts[f->filled]);
+		bt_put_string(&state, "side", buy ? "buy" : "sell");
+		bt_put_numeric(&state, "quantity", num_abs(f->quantity));
+		bt_put_numeric(&state, "price", f->price);
+		bt_put_numeric(&state, "commission", f->fee);
+		bt_put_numeric(&state, "position", f->position);
+		bt_put_numeric(&state, "realized_pnl", f->pnl);
+		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	}
-	if (c < 2)
-		return PointerGetDatum(
-			construct_array(d, st->nfills, INT4OID, 4, true, TYPALIGN_INT));
-	if (!st->want_trades)
-		return (Datum) 0;
-	return PointerGetDatum(
-		construct_array(d, st->nfills, NUMERICOID, -1, false, TYPALIGN_INT));
+	list = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(list));
 }
 
 /*
@@ -484,8 +519,9 @@ typedef struct BtArgs
 	int			low;
 	int			close;
 	/* then last, capital, quantity, commission, slippage_bps, tick_size,
-	 * periods a year, risk, the account's zone and whether to return the
-	 * trades' numeric columns, in order */
+	 * periods a year, risk, the account's zone, the bar size, the
+	 * instrument's zone and session close (for the trades' decided_at)
+	 * and whether to return the trade list, in order */
 	int first;
 	int nargs;
 } BtArgs;
@@ -525,9 +561,10 @@ static Datum bt_engine(FunctionCallInfo fcinfo, const BtArgs *a,
 /*
  * pgtrade.backtest_sma_cross_engine(strategy, fast, slow, window, ts,
  * open, close, first, last, capital, quantity, commission, slippage_bps,
- * tick_size, periods_per_year, risk, account_time_zone, trades): first
- * and last are 1-based; without trades the trade arrays but the bar
- * indexes are NULL; see backtest_core.h and pgtrade.backtest.  Returns NULL
+ * tick_size, periods_per_year, risk, account_time_zone, bar_size,
+ * time_zone, session_close, trades): first and last are 1-based; the
+ * trade list is NULL without trades (a sweep's call), their number is
+ * always there; see backtest_core.h and pgtrade.backtest.  Returns NULL
  * when the closes are too large for its doubles: the caller then runs
  * the reference loop, which says so.
  */
@@ -535,7 +572,7 @@ Datum
 pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
 {
 	static const BtArgs a = {"backtest_sma_cross_engine", 3, 4, 5, -1, -1,
-							 6, 7, 18};
+							 6, 7, 21};
 
 	return bt_engine(fcinfo, &a, NULL);
 }
@@ -544,8 +581,7 @@ pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
  * pgtrade.backtest_kind_engine(strategy, kind, params, window, ts, open,
  * high, low, close, first, last, capital, quantity, commission,
  * slippage_bps, tick_size, periods_per_year, risk, account_time_zone,
- * trades):
- * the same for the built-in kinds of kinds.c, whose evaluation over the
+ * bar_size, time_zone, session_close, trades): the same for the built-in kinds of kinds.c, whose evaluation over the
  * window a live run loads decides each close, as pgtrade.<kind>_eval
  * decides a live run.
  */
@@ -553,7 +589,7 @@ Datum
 pgtrade_backtest_kind_engine(PG_FUNCTION_ARGS)
 {
 	static const BtArgs a = {"backtest_kind_engine", 3, 4, 5, 6, 7, 8, 9,
-							 20};
+							 23};
 	BtKindDecide		d = {0};
 	char			   *name;
 
@@ -598,8 +634,8 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	double		cap;
 	double	   *work;
 	int			rc;
-	Datum		values[20];
-	bool		nulls[20] = {0};
+	Datum		values[15];
+	bool		nulls[15] = {0};
 	long		k;
 	long		lastclose;
 	HeapTuple	tuple;
@@ -658,7 +694,7 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	st.tick = PG_GETARG_NUMERIC(f + 6);
 	st.risk = PG_GETARG_BOOL(f + 8);
 	st.account_tz = PG_GETARG_TEXT_PP(f + 9);
-	st.want_trades = PG_GETARG_BOOL(f + 10);
+	st.want_trades = PG_GETARG_BOOL(f + 13);
 	st.pos = num_zero;
 	st.real = num_zero;
 	st.cash = capital;
@@ -735,15 +771,14 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	values[10] = Int32GetDatum(st.closes);
 	values[11] = ND(st.gain);
 	values[12] = ND(st.loss);
-	/*
-	 * the trades, as arrays the caller turns into its trade list; without
-	 * one (a sweep), only the bar indexes, whose length counts them
-	 */
-	for (k = 0; k < 7; k++)
-	{
-		values[13 + k] = bt_fill_column(&st, (int) k);
-		nulls[13 + k] = k >= 2 && !st.want_trades;
-	}
+	/* the trades: how many, and their list unless a sweep's */
+	values[13] = Int32GetDatum((int32) st.nfills);
+	if (st.want_trades)
+		values[14] = bt_trade_list(&st, PG_GETARG_DATUM(f + 10),
+								   PG_GETARG_DATUM(f + 11),
+								   PG_GETARG_DATUM(f + 12));
+	else
+		nulls[14] = true;
 	tuple = heap_form_tuple(tupdesc, values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
 }

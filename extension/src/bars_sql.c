@@ -48,6 +48,8 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "bars_sql.h"
+
 PG_FUNCTION_INFO_V1(pgtrade_recent_bars);
 PG_FUNCTION_INFO_V1(pgtrade_bar_end);
 

@@ -156,7 +156,8 @@ t.ok(seen_refused > 10, "and the limits refuse: %d orders" % seen_refused)
 n = psql("""SELECT (pgtrade.backtest_sma_cross_engine(s, 10, 30, 62,
               array_agg(b.ts ORDER BY b.ts), array_agg(b.open ORDER BY b.ts),
               array_agg(b.close ORDER BY b.ts), 1, count(*)::int, 100000,
-              50, 0, 0, 0.01, 252, false, 'America/New_York', true)).bars
+              50, 0, 0, 0.01, 252, false, 'America/New_York', '1 day',
+              'America/New_York', '16:00', true)).bars
             FROM pgtrade.strategy s JOIN pgtrade.bar b USING (instrument_id)
             WHERE s.name = :'p0' GROUP BY s.*""", "be_plain_%s" % RUN)
 t.ok(n and n[0][0] == str(len(rows)),

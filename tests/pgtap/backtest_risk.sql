@@ -2,7 +2,7 @@
 -- account as the gate would put them, against the backtest's own
 -- position and P&L.  Every figure is worked out by hand in the comments.
 \ir preamble.psql
-SELECT plan(23);
+SELECT plan(24);
 
 SET LOCAL timezone = 'UTC';
 
@@ -189,29 +189,42 @@ SELECT results_eq($$SELECT refused, trades
 -- sale decided at the 5th at the 6th open (9), realizing 10 x (9 - 12).
 -- Equity at the closes: 1000 1000 1000 1010 990 970 980 990; the deepest
 -- fall, 1010 at the 4th close to 970 at the 6th: 970 / 1010 - 1.
+-- New York keeps EST to March 10 (closes at 21:00 UTC, days start at
+-- 05:00 UTC) and EDT from then (20:00 and 04:00).
 CREATE TEMP TABLE tap_e AS
 SELECT (pgtrade.backtest_sma_cross_engine(s, 1, 2, 6,
 	array_agg(b.ts ORDER BY b.ts), array_agg(b.open ORDER BY b.ts),
 	array_agg(b.close ORDER BY b.ts), 1, 8, 1000, 10, 0, 0, 0.01, 252, false,
-	'America/New_York', true)).*
+	'America/New_York', '1 day', 'America/New_York', '16:00', true)).*
 FROM pgtrade.strategy s JOIN pgtrade.bar b USING (instrument_id)
 WHERE s.name = 'tap_br1' GROUP BY s.*;
-SELECT results_eq($$SELECT bars, in_market, refused, final_equity, decided,
-		filled, quantities, prices, pnls FROM tap_e$$,
-	$$VALUES (8, 4, 0, 990::numeric, '{3,5,6}'::int[], '{4,6,7}'::int[],
-			  '{10,-10,10}'::numeric[], '{12,9,12}'::numeric[],
-			  '{0,-30,0}'::numeric[])$$,
-	'the engine''s trades and equity, by hand');
+SELECT results_eq($$SELECT bars, in_market, refused, final_equity, trades
+	FROM tap_e$$,
+	$$VALUES (8, 4, 0, 990::numeric, 3)$$,
+	'the engine''s closes, fills and equity, by hand');
+SELECT results_eq($$SELECT (t ->> 'decided_at')::timestamptz,
+		(t ->> 'filled_at')::timestamptz, t ->> 'side',
+		(t ->> 'quantity')::numeric, (t ->> 'price')::numeric,
+		(t ->> 'commission')::numeric, (t ->> 'position')::numeric,
+		(t ->> 'realized_pnl')::numeric
+	FROM tap_e, jsonb_array_elements(trade_list) WITH ORDINALITY x(t, n)
+	ORDER BY n$$,
+	$$VALUES ('2024-03-06 21:00+00'::timestamptz,
+			  '2024-03-07 05:00+00'::timestamptz, 'buy', 10::numeric,
+			  12::numeric, 0::numeric, 10::numeric, 0::numeric),
+			 ('2024-03-08 21:00+00', '2024-03-11 04:00+00', 'sell', 10, 9, 0,
+			  0, -30),
+			 ('2024-03-11 20:00+00', '2024-03-12 04:00+00', 'buy', 10, 12, 0,
+			  10, 0)$$,
+	'its trade list, by hand, across the change to daylight saving');
 SELECT results_eq($$SELECT peak_at, trough_at, max_drawdown = 970 / 1010.0 - 1,
 		wins, closes, gain, loss FROM tap_e$$,
 	$$VALUES (4, 6, true, 0, 1, 0::numeric, 30::numeric)$$,
 	'its drawdown from the 4th close to the 6th, and one losing close');
 
--- Without the trade list (a sweep's call), the same figures and the bar
--- indexes that count the trades, and no numeric columns.
-SELECT results_eq($$SELECT e.bars, e.final_equity, e.decided, e.filled,
-		e.quantities IS NULL AND e.prices IS NULL AND e.fees IS NULL
-		AND e.positions IS NULL AND e.pnls IS NULL
+-- Without the trade list (a sweep's call), the same figures and count.
+SELECT results_eq($$SELECT e.bars, e.final_equity, e.trades,
+		e.trade_list IS NULL
 	FROM pgtrade.strategy s
 	CROSS JOIN LATERAL (SELECT array_agg(b.ts ORDER BY b.ts) AS ts,
 			array_agg(b.open ORDER BY b.ts) AS o,
@@ -219,10 +232,10 @@ SELECT results_eq($$SELECT e.bars, e.final_equity, e.decided, e.filled,
 		FROM pgtrade.bar b WHERE b.instrument_id = s.instrument_id) b
 	CROSS JOIN LATERAL pgtrade.backtest_sma_cross_engine(s, 1, 2, 6, b.ts,
 		b.o, b.c, 1, 8, 1000, 10, 0, 0, 0.01, 252, false,
-		'America/New_York', false) e
+		'America/New_York', '1 day', 'America/New_York', '16:00', false) e
 	WHERE s.name = 'tap_br1'$$,
-	$$VALUES (8, 990::numeric, '{3,5,6}'::int[], '{4,6,7}'::int[], true)$$,
-	'without the trade list: the same figures, the bar indexes alone');
+	$$VALUES (8, 990::numeric, 3, true)$$,
+	'without the trade list: the same figures and count');
 
 SELECT * FROM finish();
 ROLLBACK;
