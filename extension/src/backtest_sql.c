@@ -581,9 +581,10 @@ pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
  * pgtrade.backtest_kind_engine(strategy, kind, params, window, ts, open,
  * high, low, close, first, last, capital, quantity, commission,
  * slippage_bps, tick_size, periods_per_year, risk, account_time_zone,
- * bar_size, time_zone, session_close, trades): the same for the built-in kinds of kinds.c, whose evaluation over the
- * window a live run loads decides each close, as pgtrade.<kind>_eval
- * decides a live run.
+ * bar_size, time_zone, session_close, trades): the same for the
+ * built-in kinds of kinds.c, whose evaluation over the window a live
+ * run loads decides each close, as pgtrade.<kind>_eval decides a live
+ * run.
  */
 Datum
 pgtrade_backtest_kind_engine(PG_FUNCTION_ARGS)
