@@ -236,28 +236,38 @@ ind_result_start(IndResult *r, int n, size_t first)
 }
 
 /*
- * The array, once the indicator has written r->out.  Raises 22003 when a
- * value past the warm-up is not finite, which only happens when the
- * arithmetic overflowed.
+ * The position (from 1) of the first value past the warm-up that is not
+ * finite, which only happens when the arithmetic overflowed; 0 if none.
  */
+static int
+ind_result_overflow(const IndResult *r)
+{
+	long bad = ind_first_nonfinite(r->out + r->nnull, r->n - r->nnull);
+
+	return bad < 0 ? 0 : r->nnull + (int) bad + 1;
+}
+
+static void
+ind_raise_overflow(int position)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("indicator value out of range at position %d",
+					position),
+			 errdetail("The input values are too large for "
+					   "double precision arithmetic.")));
+}
+
+/* The array, once the indicator has written r->out and it is checked. */
 static ArrayType *
-ind_result_finish(IndResult *r)
+ind_result_build(IndResult *r)
 {
 	ArrayType *a = r->array;
 	double	  *data = (double *) ((char *) a + r->overhead);
 	int		   nvals = r->n - r->nnull;
-	long	   bad;
 
 	if (r->n == 0)
 		return construct_empty_array(FLOAT8OID);
-	bad = ind_first_nonfinite(r->out + r->nnull, nvals);
-	if (bad >= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("indicator value out of range at position %d",
-						r->nnull + (int) bad + 1),
-				 errdetail("The input values are too large for "
-						   "double precision arithmetic.")));
 	if (r->out + r->nnull != data)
 		memcpy(data, r->out + r->nnull, (Size) nvals * sizeof(double));
 
@@ -268,6 +278,20 @@ ind_result_finish(IndResult *r)
 	if (r->nnull > 0)
 		ind_mark_values(ARR_NULLBITMAP(a), r->nnull, r->n);
 	return a;
+}
+
+/*
+ * The array, once the indicator has written r->out; 22003 when a value
+ * overflowed.
+ */
+static ArrayType *
+ind_result_finish(IndResult *r)
+{
+	int overflow = ind_result_overflow(r);
+
+	if (overflow > 0)
+		ind_raise_overflow(overflow);
+	return ind_result_build(r);
 }
 
 /*
@@ -341,16 +365,30 @@ ind_three_arrays(FunctionCallInfo fcinfo, ArrayType *a, ArrayType *b,
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
-/* ind_three_arrays of three results, finished in order. */
+/*
+ * ind_three_arrays of three results.  An overflow is reported at the
+ * earliest position of any of the three, as the window form meets it
+ * row by row.
+ */
 static Datum
 ind_three_results(FunctionCallInfo fcinfo, IndResult *a, IndResult *b,
 				  IndResult *c)
 {
-	ArrayType *first = ind_result_finish(a);
-	ArrayType *second = ind_result_finish(b);
-	ArrayType *third = ind_result_finish(c);
+	IndResult *r[3] = {a, b, c};
+	int		   first = 0;
+	int		   i;
 
-	return ind_three_arrays(fcinfo, first, second, third);
+	for (i = 0; i < 3; i++)
+	{
+		int overflow = ind_result_overflow(r[i]);
+
+		if (overflow > 0 && (first == 0 || overflow < first))
+			first = overflow;
+	}
+	if (first > 0)
+		ind_raise_overflow(first);
+	return ind_three_arrays(fcinfo, ind_result_build(a), ind_result_build(b),
+							ind_result_build(c));
 }
 
 /*

@@ -7,7 +7,7 @@
 -- sessions typed in from shared/data/SPY_1d.csv (2008-07-01 to 2008-09-24;
 -- Yahoo Finance daily bars as republished by matplotlib/mplfinance).
 \ir preamble.psql
-SELECT plan(92);
+SELECT plan(94);
 
 SET LOCAL timezone = 'UTC';
 
@@ -705,6 +705,22 @@ SELECT is((SELECT count(*) FROM generate_series(1, 13) k,
 		IS DISTINCT FROM format('22023 The element at subscript %s is %s.', k,
 			CASE WHEN bad = 'NaN' THEN 'NaN' ELSE 'infinite' END)),
 	0::bigint, 'a NaN or infinity is named at each of 13 subscripts');
+
+-- macd's three outputs overflow at different places: the error names the
+-- earliest, as the window form meets it row by row.  fast 1, slow 2,
+-- signal 2 on 1.7e308, -1.7e308, -8.5e307, ... (both EMAs from the second
+-- value): the line is -1.7e308 - (1.7e308 - 1.7e308) / 2 = -1.7e308, then
+-- -8.5e307 - -5.67e307 = -2.83e307; the signal's seed adds those two,
+-- -1.98e308, beyond double precision, so signal and histogram overflow at
+-- the third value, the line itself only at the sixth.
+SELECT throws_ok($$SELECT * FROM pgtrade.macd(
+		'{1.7e308,-1.7e308,-8.5e307,0,-5e307,1.7e308}'::float8[], 1, 2, 2)$$,
+	'22003', 'indicator value out of range at position 3',
+	'macd names the earliest overflow of its three outputs');
+SELECT throws_ok($$SELECT (pgtrade.macd(x, 1, 2, 2) OVER (ORDER BY o)).*
+	FROM unnest('{1.7e308,-1.7e308,-8.5e307,0,-5e307,1.7e308}'::float8[])
+		WITH ORDINALITY u(x, o)$$,
+	'22003', NULL, 'and so does its window form');
 
 SELECT * FROM finish();
 ROLLBACK;
