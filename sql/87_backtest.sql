@@ -780,12 +780,6 @@ RETURNS TABLE (params jsonb, bars integer, trades integer,
 	exposure numeric)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-/*
- * Generic plans, so that the bars go to each backtest_run as PL/pgSQL
- * holds them: a custom plan would put them in as constants, a flat copy
- * of every bar for each of the first combinations.
- */
-SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE

@@ -200,24 +200,35 @@ bt_loop_finish(BtLoop *L, double periods_per_year, BtResult *res)
 		double mean = 0.0;
 		double m2 = 0.0;
 		double down = 0.0;
-		double scale = 0.0;
+		double scale = 1.0;
+		bool   huge = false;
 		long   k;
+
+		for (k = 0; k < res->nreturns; k++)
+		{
+			mean += L->returns[k];
+			huge |= fabs(L->returns[k]) > 1e150;
+		}
 
 		/*
 		 * Both ratios are the same for returns scaled by any positive
-		 * number: scaled by the largest, no square overflows however
-		 * large the returns.
+		 * number.  Returns whose squares could overflow (equity from
+		 * almost nothing to a great deal) are scaled by the largest.
 		 */
-		for (k = 0; k < res->nreturns; k++)
-			scale = fabs(L->returns[k]) > scale ? fabs(L->returns[k]) : scale;
-		if (scale == 0.0)
-			scale = 1.0;
-		for (k = 0; k < res->nreturns; k++)
-			mean += L->returns[k] / scale;
+		if (huge)
+		{
+			scale = 0.0;
+			for (k = 0; k < res->nreturns; k++)
+				if (fabs(L->returns[k]) > scale)
+					scale = fabs(L->returns[k]);
+			mean = 0.0;
+			for (k = 0; k < res->nreturns; k++)
+				mean += L->returns[k] / scale;
+		}
 		mean /= (double) res->nreturns;
 		for (k = 0; k < res->nreturns; k++)
 		{
-			double r = L->returns[k] / scale;
+			double r = huge ? L->returns[k] / scale : L->returns[k];
 
 			m2 += (r - mean) * (r - mean);
 			down += r < 0 ? r * r : 0.0;
