@@ -205,7 +205,7 @@ ind_array_header(ArrayType *a, Size nbytes, int n, Size dataoffset,
  * header and null bitmap take at least as many bytes as the warm-up's
  * values, the buffer is the array itself, placed so that the values past
  * the warm-up land where the array keeps them and the warm-up's (never
- * kept) over the header, which ind_result_finish writes afterwards: no
+ * kept) over the header, which ind_result_build writes afterwards: no
  * copy.  Otherwise (short series) it is a buffer of its own, copied.
  */
 typedef struct IndResult
