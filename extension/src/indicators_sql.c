@@ -573,7 +573,7 @@ pgtrade_obv(PG_FUNCTION_ARGS)
 /*
  * Build an int[] of n values, lower bound 1, with NULL at indexes below
  * first (for SuperTrend's direction), written in place as
- * ind_result_finish writes a float8[].
+ * ind_result_build writes a float8[].
  */
 static ArrayType *
 ind_make_int_array(const double *vals, int n, size_t first)
