@@ -63,13 +63,19 @@ export DEBIAN_FRONTEND=noninteractive
 # On CI's machine no package's service is started by its installation
 # (PostgreSQL's own cluster, the exporter): pgtrade starts what it needs
 # itself.  A policy-rc.d already in place is left as it is.
-policy=""
 if [ "$no_services" = yes ] && [ ! -e /usr/sbin/policy-rc.d ]; then
 	policy=/usr/sbin/policy-rc.d
+	# removed however the script ends: dash runs an EXIT trap on exit
+	# only, so a signal exits first
+	trap 'rm -f "$policy"' EXIT
+	trap 'exit 1' HUP INT TERM
 	printf '#!/bin/sh\nexit 101\n' >"$policy"
 	chmod 755 "$policy"
-	trap 'rm -f "$policy"' EXIT
 fi
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
+# the exporter's package enables its service for the next boot as well
+if [ "$no_services" = yes ] && command -v systemctl >/dev/null; then
+	systemctl disable prometheus-postgres-exporter.service
+fi

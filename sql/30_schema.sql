@@ -198,11 +198,13 @@ CREATE UNIQUE INDEX strategy_one_per_position
 /*
  * next_run_at has no index, on purpose: every run moves it, and a move
  * that touches no indexed column is a HOT update, which writes none of
- * the table's indexes.  The room left in each page is for those new row
- * versions.  The scheduler takes its due strategies 500 at a time, so
+ * the table's indexes, if the new row version fits in the old one's
+ * page.  A tick moves every due strategy of a page in one transaction,
+ * before any old version can be pruned: half of each page is left for
+ * them.  The scheduler takes its due strategies 500 at a time, so
  * reading the table for them costs a scan per 500 runs.
  */
-ALTER TABLE pgtrade.strategy SET (fillfactor = 80);
+ALTER TABLE pgtrade.strategy SET (fillfactor = 50);
 COMMENT ON TABLE pgtrade.strategy IS
 	'Strategies: a kind with validated params, one instrument and '
 	'account, a cron schedule in a time zone, and a fixed order quantity '

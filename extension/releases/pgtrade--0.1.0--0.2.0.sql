@@ -7,9 +7,13 @@
  */
 \echo Use "ALTER EXTENSION pgtrade UPDATE TO '0.2.0'" to load this file. \quit
 
-/* next_run_at moves by HOT updates: no index on it, room in each page */
+/*
+ * next_run_at moves by HOT updates: no index on it, room in each page.
+ * Pages already full get the room as rows move to new ones over the next
+ * ticks; VACUUM FULL pgtrade.strategy makes it at once.
+ */
 DROP INDEX pgtrade.strategy_due;
-ALTER TABLE pgtrade.strategy SET (fillfactor = 80);
+ALTER TABLE pgtrade.strategy SET (fillfactor = 50);
 
 /* bar_end in C: the same expression, without a query run at each call */
 CREATE OR REPLACE FUNCTION pgtrade.bar_end(ts timestamptz, bar_size interval,

@@ -188,6 +188,65 @@ bt_loop_decide(BtLoop *L, size_t i, int target, BtResult *res)
 	}
 }
 
+/*
+ * Add x to a sum of squares kept as scale^2 * ssq, scale the largest
+ * magnitude so far (as LAPACK's dnrm2): neither overflows nor loses the
+ * small terms however far apart the magnitudes are.
+ */
+static void
+bt_ssq_add(double x, double *scale, double *ssq)
+{
+	double a = fabs(x);
+
+	if (a == 0.0)
+		return;
+	if (a > *scale)
+	{
+		*ssq = 1.0 + *ssq * (*scale / a) * (*scale / a);
+		*scale = a;
+	}
+	else
+		*ssq += (a / *scale) * (a / *scale);
+}
+
+/*
+ * Sharpe and Sortino (before annualizing) of returns some of which are
+ * beyond 1e150 (equity from almost nothing to a great deal), whose
+ * squares would overflow: the mean of the returns scaled by the largest,
+ * and each sum of squares kept scaled (bt_ssq_add).  NaN where the plain
+ * formula has none.
+ */
+static void
+bt_huge_ratios(const double *r, long n, double *sharpe, double *sortino)
+{
+	double largest = 0.0;
+	double mean = 0.0;
+	double dev_scale = 0.0;
+	double dev_ssq = 0.0;
+	double down_scale = 0.0;
+	double down_ssq = 0.0;
+	long   k;
+
+	for (k = 0; k < n; k++)
+		if (fabs(r[k]) > largest)
+			largest = fabs(r[k]);
+	for (k = 0; k < n; k++)
+		mean += r[k] / largest;
+	mean = mean / (double) n * largest;
+	for (k = 0; k < n; k++)
+	{
+		bt_ssq_add(r[k] - mean, &dev_scale, &dev_ssq);
+		if (r[k] < 0)
+			bt_ssq_add(r[k], &down_scale, &down_ssq);
+	}
+	*sharpe = n > 1 && dev_ssq > 0
+		? mean / dev_scale / sqrt(dev_ssq / (double) (n - 1))
+		: NAN;
+	*sortino = down_ssq > 0
+		? mean / down_scale / sqrt(down_ssq / (double) n)
+		: NAN;
+}
+
 /* the counts, and Sharpe and Sortino by two passes over the returns */
 static void
 bt_loop_finish(BtLoop *L, double periods_per_year, BtResult *res)
@@ -200,7 +259,6 @@ bt_loop_finish(BtLoop *L, double periods_per_year, BtResult *res)
 		double mean = 0.0;
 		double m2 = 0.0;
 		double down = 0.0;
-		double scale = 1.0;
 		bool   huge = false;
 		long   k;
 
@@ -209,26 +267,22 @@ bt_loop_finish(BtLoop *L, double periods_per_year, BtResult *res)
 			mean += L->returns[k];
 			huge |= fabs(L->returns[k]) > 1e150;
 		}
-
-		/*
-		 * Both ratios are the same for returns scaled by any positive
-		 * number.  Returns whose squares could overflow (equity from
-		 * almost nothing to a great deal) are scaled by the largest.
-		 */
 		if (huge)
 		{
-			scale = 0.0;
-			for (k = 0; k < res->nreturns; k++)
-				if (fabs(L->returns[k]) > scale)
-					scale = fabs(L->returns[k]);
-			mean = 0.0;
-			for (k = 0; k < res->nreturns; k++)
-				mean += L->returns[k] / scale;
+			double sharpe;
+			double sortino;
+
+			bt_huge_ratios(L->returns, res->nreturns, &sharpe, &sortino);
+			if (!isnan(sharpe))
+				res->sharpe = sharpe * sqrt(periods_per_year);
+			if (!isnan(sortino))
+				res->sortino = sortino * sqrt(periods_per_year);
+			return;
 		}
 		mean /= (double) res->nreturns;
 		for (k = 0; k < res->nreturns; k++)
 		{
-			double r = huge ? L->returns[k] / scale : L->returns[k];
+			double r = L->returns[k];
 
 			m2 += (r - mean) * (r - mean);
 			down += r < 0 ? r * r : 0.0;

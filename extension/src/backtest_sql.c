@@ -366,6 +366,9 @@ bt_array(FunctionCallInfo fcinfo, int k, Oid type, int *n, const char *name)
 	AnyArrayType *any = PG_GETARG_ANY_ARRAY_P(k);
 	ArrayType	 *a;
 
+	/* the dvalues below are the values' own bits only if so */
+	StaticAssertStmt(FLOAT8PASSBYVAL, "the engines need 64-bit Datums");
+
 	if (VARATT_IS_EXPANDED_HEADER(any))
 	{
 		ExpandedArrayHeader *e = &any->xpn;
@@ -641,13 +644,26 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	long		lastclose;
 	HeapTuple	tuple;
 
+	/*
+	 * A database whose pgtrade is older than this library declares the
+	 * function with other arguments and columns: refused, never read
+	 * past the ones it passes.
+	 */
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "%s must return a record", a->fn);
+	if (PG_NARGS() != a->nargs || tupdesc->natts != lengthof(values))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s is declared for another version of pgtrade's "
+						"library",
+						a->fn),
+				 errhint("Run ALTER EXTENSION pgtrade UPDATE in this "
+						 "database.")));
 	for (k = 0; k < a->nargs; k++)
 		if (PG_ARGISNULL(k))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s takes no NULL", a->fn)));
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "%s must return a record", a->fn);
 	tupdesc = BlessTupleDesc(tupdesc);
 	fast = kind ? 0 : PG_GETARG_INT32(1);
 	slow = kind ? 0 : PG_GETARG_INT32(2);

@@ -311,8 +311,9 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
  *    + session_close) AT TIME ZONE zone
  * an intraday bar at ts + bar_size.  The same operators' functions as that
  * expression, in the same order, so the same answers and errors; in C
- * because a backtest asks it for every trade, and a SQL function whose
- * body is a CASE is not inlined but run as a query each call.
+ * because a backtest asks it for every trade, and as a STRICT SQL
+ * function whose body (a CASE) is not strict it was not inlined but run
+ * as a query each call.
  */
 Datum
 pgtrade_bar_end(PG_FUNCTION_ARGS)

@@ -37,7 +37,7 @@ _PG_init(void)
 	DefineCustomRealVariable(
 		"pgtrade.progress_interval",
 		"Seconds between progress NOTICEs of a long call (import_bars, "
-		"backtest_sweep); 0 reports every step.",
+		"backtest, backtest_sweep); 0 reports every step.",
 		NULL, &progress_interval, 5.0, 0.0, 1e6, PGC_USERSET, 0, NULL, NULL,
 		NULL);
 	pgtrade_acting_init();

@@ -145,7 +145,7 @@ def fresh_db(name):
     psql("CREATE DATABASE %s" % name)
 
 
-t = Tap(len(RELEASES) + 3)
+t = Tap(2 * len(RELEASES) + 3)
 t.ok(RELEASES and vkey(RELEASES[-1]) < vkey(CURRENT),
      "releases %s, each older than the current version %s"
      % (", ".join(RELEASES), CURRENT))
@@ -157,6 +157,31 @@ for v in RELEASES:
                        "CREATE EXTENSION pgtrade VERSION '%s';" % v)
     t.ok(rc == 0, "release %s installs with the current library" % v,
          err[-1500:])
+    # until UPDATE runs, the library meets the release's declarations: a
+    # backtest runs, or, where an engine's arguments changed since the
+    # release, is refused with a hint; it never reads arguments the call
+    # does not pass (which took the server down)
+    rc, _, err = in_db("pgtrade_release", """
+        SET client_min_messages = warning;
+        SELECT pgtrade.add_account('UPA1');
+        SELECT pgtrade.add_instrument('UPX1', 1);
+        INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high,
+                                 low, close, volume)
+        SELECT pgtrade.instrument_id('UPX1'), '1 day',
+               '2020-01-01'::timestamptz + i * interval '1 day',
+               10 + i % 3, 12, 9, 10 + i % 4, 1
+        FROM generate_series(1, 50) i;
+        SELECT pgtrade.create_strategy('upx1', 'sma_cross', 'UPX1', 'UPA1',
+               '{"fast": 2, "slow": 3}', 1, max_bar_age => '100 years',
+               market_hours => 'always');
+        SELECT bars FROM pgtrade.backtest('upx1', '2020-01-01', '2020-03-01',
+                                          risk => false);
+    """)
+    t.ok(rc == 0 or ("is declared for another version of pgtrade's "
+                     "library" in err
+                     and "Run ALTER EXTENSION pgtrade UPDATE" in err),
+         "release %s's backtest under the current library runs or is "
+         "refused with a hint" % v, err[-1500:])
 
 # the oldest, updated step by step
 fresh_db("pgtrade_upgraded")
