@@ -509,7 +509,13 @@ BEGIN
 	final_equity := coalesce(v_prev_equity, v_s.capital);
 	total_return := final_equity / v_s.capital - 1;
 	v_years := extract(epoch FROM v_last - v_first) / (365.25 * 86400);
-	IF v_years > 0 AND final_equity > 0 THEN
+	/*
+	 * NULL when the yearly growth is beyond double precision (equity from
+	 * almost nothing to a great deal in a short time): the power would
+	 * overflow and fail the backtest.
+	 */
+	IF v_years > 0 AND final_equity > 0
+		AND abs(ln(final_equity / v_s.capital)) / v_years < 700 THEN
 		cagr := ((final_equity / v_s.capital)::float8 ^ (1 / v_years) - 1)::numeric;
 	END IF;
 	IF NOT v_engine THEN

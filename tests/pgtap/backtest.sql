@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(30);
+SELECT plan(31);
 
 SET LOCAL timezone = 'UTC';
 
@@ -233,6 +233,28 @@ SELECT results_eq($$SELECT store, huge_trades = trades,
 	$$VALUES (false, true, true, true), (true, true, true, true)$$,
 	'returns beyond double precision''s squares: the figures of the same '
 	'backtest scaled down, in the engine and in the loop');
+
+-- From a capital of 1e-200 to about 36 in six weeks: a yearly growth
+-- beyond double precision.  CAGR is NULL instead of an overflow, in the
+-- loop and in the engine; the total return is still there.
+SELECT pgtrade.add_instrument('TAPRISE', 990507) \g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPRISE'), '1 day',
+	('2024-01-01'::date + k)::timestamp AT TIME ZONE 'America/New_York',
+	10 + k, 10 + k, 10 + k, 10 + k, 1
+FROM generate_series(1, 40) k;
+SELECT pgtrade.create_strategy('taprise', 'sma_cross', 'TAPRISE', 'TAPACCT1',
+	'{"fast": 2, "slow": 3}', 1, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
+SELECT results_eq($$SELECT k.store, b.trades, b.cagr IS NULL,
+		b.total_return > 1e200
+	FROM (VALUES (true), (false)) k(store),
+	LATERAL pgtrade.backtest('taprise', '2024-01-01', '2024-03-01',
+		capital => 1e-200, risk => false, store => k.store) b
+	ORDER BY k.store$$,
+	$$VALUES (false, 1, true, true), (true, 1, true, true)$$,
+	'a yearly growth beyond double precision: CAGR NULL, no overflow');
 
 SELECT * FROM finish();
 ROLLBACK;
