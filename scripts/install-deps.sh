@@ -75,7 +75,9 @@ fi
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
-# the exporter's package enables its service for the next boot as well
+# the exporter's package enables its service for the next boot as well;
+# a machine that cannot say so still has its packages
 if [ "$no_services" = yes ] && command -v systemctl >/dev/null; then
-	systemctl disable prometheus-postgres-exporter.service
+	systemctl disable prometheus-postgres-exporter.service ||
+		echo "install-deps: could not disable prometheus-postgres-exporter.service" >&2
 fi
