@@ -100,6 +100,31 @@ SELECT pg_catalog.pg_extension_config_dump('pgtrade.backtest_trade', '');
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.backtest_decision', '');
 
 /*
+ * What both C engines return (backtest_sql.c): the closes, the figures
+ * with the drawdown's two ends as 1-based bar indexes, the tallies of
+ * closing fills, and the trades, counted and listed.
+ */
+CREATE TYPE pgtrade.backtest_engine_result AS (
+	bars			integer,
+	in_market		integer,
+	refused			integer,
+	final_equity	numeric,
+	max_drawdown	numeric,
+	peak_at			integer,
+	trough_at		integer,
+	sharpe			double precision,
+	sortino			double precision,
+	wins			integer,
+	closes			integer,
+	gain			numeric,
+	loss			numeric,
+	trades			integer,
+	trade_list		jsonb
+);
+COMMENT ON TYPE pgtrade.backtest_engine_result IS
+	'Internal to backtest: what its C engines return.';
+
+/*
  * backtest_sma_cross_engine is backtest's loop for sma_cross with fixed
  * sizing, in C (backtest_sql.c): the same decisions, fills, checks and
  * figures, Sharpe and Sortino to rounding.  first and last are the
@@ -115,13 +140,8 @@ CREATE FUNCTION pgtrade.backtest_sma_cross_engine(p_s pgtrade.strategy,
 	last integer, capital numeric, quantity numeric, commission numeric,
 	slippage_bps numeric, tick_size numeric,
 	periods_per_year double precision, risk boolean, account_zone text,
-	bar_size interval, time_zone text, session_close time, trades boolean,
-	OUT bars integer, OUT in_market integer, OUT refused integer,
-	OUT final_equity numeric, OUT max_drawdown numeric,
-	OUT peak_at integer, OUT trough_at integer,
-	OUT sharpe double precision, OUT sortino double precision,
-	OUT wins integer, OUT closes integer, OUT gain numeric,
-	OUT loss numeric, OUT trades integer, OUT trade_list jsonb)
+	bar_size interval, time_zone text, session_close time, trades boolean)
+RETURNS pgtrade.backtest_engine_result
 AS 'MODULE_PATHNAME', 'pgtrade_backtest_sma_cross_engine'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy,
@@ -148,13 +168,8 @@ CREATE FUNCTION pgtrade.backtest_kind_engine(p_s pgtrade.strategy,
 	last integer, capital numeric, quantity numeric, commission numeric,
 	slippage_bps numeric, tick_size numeric,
 	periods_per_year double precision, risk boolean, account_zone text,
-	bar_size interval, time_zone text, session_close time, trades boolean,
-	OUT bars integer, OUT in_market integer, OUT refused integer,
-	OUT final_equity numeric, OUT max_drawdown numeric,
-	OUT peak_at integer, OUT trough_at integer,
-	OUT sharpe double precision, OUT sortino double precision,
-	OUT wins integer, OUT closes integer, OUT gain numeric,
-	OUT loss numeric, OUT trades integer, OUT trade_list jsonb)
+	bar_size interval, time_zone text, session_close time, trades boolean)
+RETURNS pgtrade.backtest_engine_result
 AS 'MODULE_PATHNAME', 'pgtrade_backtest_kind_engine'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text,
@@ -342,7 +357,7 @@ DECLARE
 	v_order_day date;
 	v_day_orders integer := 0;
 	v_refused integer := 0;
-	v_e record;
+	v_e pgtrade.backtest_engine_result;
 	v_engine boolean := false;
 	v_own boolean;
 	v_lo_i integer;

@@ -23,9 +23,10 @@ AS 'MODULE_PATHNAME', 'pgtrade_bar_end'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 /*
- * The engines return the trade list, built in C (a sweep asks for none),
- * with the bar size, zone and close that give each trade's decided_at;
- * they read the bars where a caller's expanded arrays lie.
+ * The engines return one composite type, with the trade list built in C
+ * (a sweep asks for none), and take the bar size, zone and close that
+ * give each trade's decided_at; they read the bars where a caller's
+ * expanded arrays lie.
  */
 DROP FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy, integer,
 	integer, integer, timestamptz[], double precision[], double precision[],
@@ -35,19 +36,34 @@ DROP FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text, jsonb,
 	integer, timestamptz[], double precision[], double precision[],
 	double precision[], double precision[], integer, integer, numeric,
 	numeric, numeric, numeric, numeric, double precision, boolean, text);
+CREATE TYPE pgtrade.backtest_engine_result AS (
+	bars			integer,
+	in_market		integer,
+	refused			integer,
+	final_equity	numeric,
+	max_drawdown	numeric,
+	peak_at			integer,
+	trough_at		integer,
+	sharpe			double precision,
+	sortino			double precision,
+	wins			integer,
+	closes			integer,
+	gain			numeric,
+	loss			numeric,
+	trades			integer,
+	trade_list		jsonb
+);
+COMMENT ON TYPE pgtrade.backtest_engine_result IS
+	'Internal to backtest: what its C engines return.';
+
 CREATE FUNCTION pgtrade.backtest_sma_cross_engine(p_s pgtrade.strategy,
 	fast integer, slow integer, bars_window integer, ts timestamptz[],
 	open double precision[], close double precision[], first integer,
 	last integer, capital numeric, quantity numeric, commission numeric,
 	slippage_bps numeric, tick_size numeric,
 	periods_per_year double precision, risk boolean, account_zone text,
-	bar_size interval, time_zone text, session_close time, trades boolean,
-	OUT bars integer, OUT in_market integer, OUT refused integer,
-	OUT final_equity numeric, OUT max_drawdown numeric,
-	OUT peak_at integer, OUT trough_at integer,
-	OUT sharpe double precision, OUT sortino double precision,
-	OUT wins integer, OUT closes integer, OUT gain numeric,
-	OUT loss numeric, OUT trades integer, OUT trade_list jsonb)
+	bar_size interval, time_zone text, session_close time, trades boolean)
+RETURNS pgtrade.backtest_engine_result
 AS 'MODULE_PATHNAME', 'pgtrade_backtest_sma_cross_engine'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy,
@@ -69,13 +85,8 @@ CREATE FUNCTION pgtrade.backtest_kind_engine(p_s pgtrade.strategy,
 	last integer, capital numeric, quantity numeric, commission numeric,
 	slippage_bps numeric, tick_size numeric,
 	periods_per_year double precision, risk boolean, account_zone text,
-	bar_size interval, time_zone text, session_close time, trades boolean,
-	OUT bars integer, OUT in_market integer, OUT refused integer,
-	OUT final_equity numeric, OUT max_drawdown numeric,
-	OUT peak_at integer, OUT trough_at integer,
-	OUT sharpe double precision, OUT sortino double precision,
-	OUT wins integer, OUT closes integer, OUT gain numeric,
-	OUT loss numeric, OUT trades integer, OUT trade_list jsonb)
+	bar_size interval, time_zone text, session_close time, trades boolean)
+RETURNS pgtrade.backtest_engine_result
 AS 'MODULE_PATHNAME', 'pgtrade_backtest_kind_engine'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text,
@@ -179,7 +190,7 @@ DECLARE
 	v_order_day date;
 	v_day_orders integer := 0;
 	v_refused integer := 0;
-	v_e record;
+	v_e pgtrade.backtest_engine_result;
 	v_engine boolean := false;
 	v_own boolean;
 	v_lo_i integer;

@@ -221,6 +221,7 @@ SELECT set_eq(
 		('function pgtrade.decision_reason(text,numeric,numeric,numeric,'
 		 'boolean)'),
 		('type pgtrade.run_probe'),
+		('type pgtrade.backtest_engine_result'),
 		('function pgtrade.bars_ended_by(timestamp with time zone,interval,'
 		 'text,time without time zone)'),
 		('table pgtrade.backtest'),
