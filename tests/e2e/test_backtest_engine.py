@@ -4,8 +4,9 @@ C engine (backtest_sma_cross_engine for sma_cross, backtest_kind_engine
 for the others) when the result is not kept, and through its PL/pgSQL
 loop when it is.  On SPY's ten years of daily bars
 (shared/data/SPY_1d.csv, 2,519 sessions), both must agree: every trade
-and every numeric figure equal, Sharpe and Sortino within 1e-9 relative
-(the engine keeps returns in doubles, the loop in numeric first).  The
+and every numeric figure equal, digit for digit and in scale (compared
+as text), Sharpe and Sortino within 1e-9 relative (the engine keeps
+returns in doubles, the loop in numeric first).  The
 grid covers sma_cross's periods, commission, slippage, limit orders
 under a price collar, a daily loss limit that refuses orders, and
 risk => false; then each other built-in kind, with its defaults and
@@ -105,12 +106,14 @@ def run(name, params, commission, slippage, risk, store):
                   slippage_bps => :'p4', params => :'p5', store => %s,
                   risk => %s)) b""" % (COLS, store, risk),
                name, FROM, TO, commission, slippage, params)
-    return json.loads(out[0][0])
+    # numbers as their text: numerics must agree in every digit and scale
+    return json.loads(out[0][0], parse_float=str)
 
 
 def close(a, b):
     if a is None or b is None:
         return a is None and b is None
+    a, b = float(a), float(b)
     return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1e-300)
 
 

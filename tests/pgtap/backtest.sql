@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(31);
+SELECT plan(34);
 
 SET LOCAL timezone = 'UTC';
 
@@ -255,6 +255,43 @@ SELECT results_eq($$SELECT k.store, b.trades, b.cagr IS NULL,
 	ORDER BY k.store$$,
 	$$VALUES (false, 1, true, true), (true, 1, true, true)$$,
 	'a yearly growth beyond double precision: CAGR NULL, no overflow');
+
+-- The engine works its fills in 128-bit decimals and does the run again
+-- in numeric when a value does not fit: from the start (a commission at
+-- 40 decimals), or from the middle of a run (a commission at 30 decimals
+-- fits, but a capital of 1e10 at that scale, the cash after the first
+-- fill, does not).  Each way its figures and trades are the loop's,
+-- compared as text: every digit, every scale.
+SELECT pgtrade.add_instrument('TAPEXACT', 990508) \g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPEXACT'), '1 day',
+	('2024-01-01'::date + k)::timestamp AT TIME ZONE 'America/New_York',
+	c - 0.13, c + 0.5, c - 0.5, c, 1
+FROM generate_series(1, 40) k, LATERAL (SELECT (10 + k % 7) * 1.37::float8
+	+ k * 0.011 AS c) x;
+SELECT pgtrade.create_strategy('tapexact', 'sma_cross', 'TAPEXACT',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', 7, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
+CREATE FUNCTION pg_temp.tap_figures(p_capital numeric, p_commission numeric,
+	p_risk boolean, p_store boolean)
+RETURNS text LANGUAGE sql AS $f$
+	SELECT row(b.bars, b.trades, b.refused, b.final_equity, b.total_return,
+		b.cagr, b.max_drawdown, b.drawdown_peak, b.drawdown_trough,
+		b.win_rate, b.profit_factor, b.exposure, b.trade_list)::text
+	FROM pgtrade.backtest('tapexact', '2024-01-01', '2024-03-01',
+		capital => p_capital, commission => p_commission,
+		slippage_bps => 3, risk => p_risk, store => p_store) b
+$f$;
+SELECT is(pg_temp.tap_figures(100000, 0.005, true, false),
+	pg_temp.tap_figures(100000, 0.005, true, true),
+	'decimals throughout, under the risk checks: the loop''s figures');
+SELECT is(pg_temp.tap_figures(1e10, 1e-30, false, false),
+	pg_temp.tap_figures(1e10, 1e-30, false, true),
+	'numeric from the middle of the run: the loop''s figures');
+SELECT is(pg_temp.tap_figures(100000, 1e-40, false, false),
+	pg_temp.tap_figures(100000, 1e-40, false, true),
+	'numeric from the start: the loop''s figures');
 
 SELECT * FROM finish();
 ROLLBACK;
