@@ -207,15 +207,11 @@ num_least(Numeric a, Numeric b)
 static Numeric
 dec_numeric(Dec a)
 {
-	char	 buf[DEC_FORMAT_LEN];
-	__int128 m = a.m;
-	int		 k;
+	char	  buf[DEC_FORMAT_LEN];
+	long long digits;
 
-	/* m at the display scale: its digits and the scale's zeros */
-	for (k = a.exp; k < a.scale && m >= PG_INT64_MIN && m <= PG_INT64_MAX; k++)
-		m *= 10;
-	if (k == a.scale && m >= PG_INT64_MIN && m <= PG_INT64_MAX)
-		return int64_div_fast_to_numeric((int64) m, a.scale);
+	if (dec_digits_int64(a, &digits))
+		return int64_div_fast_to_numeric((int64) digits, a.scale);
 	dec_format(a, buf, sizeof(buf));
 	return N(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
 								 ObjectIdGetDatum(InvalidOid),

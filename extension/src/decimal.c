@@ -436,6 +436,22 @@ dec_from_double(double x, Dec *r)
 	return false;
 }
 
+/*
+ * The value times 10^scale (its digits and the scale's zeros) when that
+ * fits in 64 bits: with the scale, what int64_div_fast_to_numeric takes.
+ */
+bool
+dec_digits_int64(Dec a, long long *digits)
+{
+	__int128 m;
+
+	if (a.scale - a.exp > 18 || !scale_up(a.m, a.scale - a.exp, &m) ||
+		m < INT64_MIN || m > INT64_MAX)
+		return false;
+	*digits = (long long) m;
+	return true;
+}
+
 /* numeric_out's text: the value's digits and the scale's zeros */
 size_t
 dec_format(Dec a, char *buf, size_t len)

@@ -51,6 +51,7 @@ extern bool	  dec_from_double(double x, Dec *r);
 extern bool	  dec_to_double(Dec a, double *r);
 extern bool	  dec_parse(const char *s, Dec *r);
 extern size_t dec_format(Dec a, char *buf, size_t len);
+extern bool	  dec_digits_int64(Dec a, long long *digits);
 
 extern bool dec_add(Dec a, Dec b, Dec *r);
 extern bool dec_sub(Dec a, Dec b, Dec *r);

@@ -317,6 +317,18 @@ check_arithmetic(void)
 		   dec_cmp(parse("-100000000000000000000"),
 				   parse("-0.000000000000000000000000000001")) < 0,
 	   "comparison across scales, including where scaling up would overflow");
+	{
+		long long digits;
+
+		ok(dec_digits_int64(parse("1.000000000000000000"), &digits) &&
+			   digits == 1000000000000000000LL &&
+			   !dec_digits_int64(parse("1.0000000000000000000"), &digits) &&
+			   dec_digits_int64(parse("-92233720368547.75807"), &digits) &&
+			   digits == -9223372036854775807LL &&
+			   !dec_digits_int64(parse("92233720368547.75808"), &digits),
+		   "digits at the scale: 10^18 and -(2^63 - 1) fit, 10^19 and 2^63 "
+		   "do not");
+	}
 	ok(!dec_parse("NaN", &r) && !dec_parse("Infinity", &r) &&
 		   !dec_parse("1e5", &r) && !dec_parse("", &r),
 	   "NaN, infinities and exponents are not read");
