@@ -14,8 +14,9 @@
  *
  * The fills are first worked in exact mode: the same operations on the
  * same values, in 128-bit decimals (decimal.c), which give what numeric
- * gives, digit for digit and in scale, about ten times faster.  Should
- * a value not fit in 128 bits, the run is done again in numeric.
+ * gives, digit for digit and in scale, without numeric's allocations
+ * and text conversions.  Should a value not fit in 128 bits, the run is
+ * done again in numeric.
  *
  *-------------------------------------------------------------------------
  */
