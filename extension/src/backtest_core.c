@@ -114,6 +114,7 @@ typedef struct BtLoop
 	long			   nbars;
 	long			   in_market;
 	long			   nreturns;
+	bool			   overflow; /* an equity not finite: doubles do not do */
 } BtLoop;
 
 static inline void
@@ -121,7 +122,7 @@ bt_loop_start(BtLoop *L, const BtCallbacks *cb, double *returns, long first,
 			  double capital, BtResult *res)
 {
 	*L = (BtLoop){cb, returns, first, capital, 0.0, 0, -1, 0.0, false,
-				  capital, -1, 0, 0, 0};
+				  capital, -1, 0, 0, 0, false};
 	*res = (BtResult){0};
 	res->peak_at = -1;
 	res->trough_at = -1;
@@ -148,6 +149,7 @@ bt_loop_close(BtLoop *L, size_t i, double close, BtResult *res)
 	double eq = L->cash + L->pos * close;
 	double dd;
 
+	L->overflow |= !isfinite(eq);
 	L->nbars++;
 	if (L->have_prev && L->prev > 0)
 		L->returns[L->nreturns++] = eq / L->prev - 1;
@@ -376,6 +378,8 @@ bt_sma_cross_run(const double *close, size_t n, long first, long last,
 			return BT_ENOTFINITE;
 		bt_loop_decide(&L, i, target, res);
 	}
+	if (L.overflow)
+		return BT_ENOTFINITE;
 	bt_loop_finish(&L, periods_per_year, res);
 	return BT_OK;
 }
@@ -399,6 +403,8 @@ bt_run(const double *close, size_t n, long first, long last,
 		bt_loop_close(&L, i, close[i], res);
 		bt_loop_decide(&L, i, decide(decide_arg, i), res);
 	}
+	if (L.overflow)
+		return BT_ENOTFINITE;
 	bt_loop_finish(&L, periods_per_year, res);
 	return BT_OK;
 }

@@ -63,7 +63,7 @@ typedef struct BtResult
 
 #define BT_OK 0
 #define BT_EPARAM (-1)	   /* periods, window or bounds out of range */
-#define BT_ENOTFINITE (-2) /* a close, or an average, is not finite */
+#define BT_ENOTFINITE (-2) /* a close, an average or an equity is not finite */
 
 /*
  * close holds n closes, oldest first; closes first .. last (0-based,

@@ -185,10 +185,16 @@ num_from_float8(double x)
 	return N(DirectFunctionCall1(float8_numeric, Float8GetDatum(x)));
 }
 
+/*
+ * numeric_float8, but a value beyond double precision's range gives an
+ * infinity or 0 instead of an error: the engine then hands the backtest
+ * to the loop, which works in numeric.
+ */
 static double
 num_to_float8(Numeric a)
 {
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, ND(a)));
+	return DatumGetFloat8(
+		DirectFunctionCall1(numeric_float8_no_overflow, ND(a)));
 }
 
 /* greatest(a, b) and least(a, b) as SQL picks them: the first on a tie */
@@ -784,8 +790,10 @@ bt_equity_at(BtState *st, Numeric capital, long k)
 		return capital;
 	while (j >= 0 && st->fills[j].filled > k)
 		j--;
+	/* as the loop: capital + 0 * close, at the close's scale too */
 	if (j < 0)
-		return capital;
+		return num_add(capital,
+					   num_mul(num_zero, num_from_float8(st->close[k])));
 	bt_fill_numerics(st, &st->fills[j]);
 	return num_add(st->fills[j].cash,
 				   num_mul(st->fills[j].position,
@@ -849,8 +857,9 @@ static Datum bt_engine(FunctionCallInfo fcinfo, const BtArgs *a,
  * time_zone, session_close, trades): first and last are 1-based; the
  * trade list is NULL without trades (a sweep's call), their number is
  * always there; see backtest_core.h and pgtrade.backtest.  Returns NULL
- * when the closes are too large for its doubles: the caller then runs
- * the reference loop, which says so.
+ * when the closes, the capital or an equity are beyond its doubles (too
+ * large, or a capital too small for a normal double): the caller then
+ * runs the reference loop, which works in numeric or says why not.
  */
 Datum
 pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
@@ -956,6 +965,9 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	capital = PG_GETARG_NUMERIC(f + 2);
 	ppy = PG_GETARG_FLOAT8(f + 7);
 	cap = num_to_float8(capital);
+	/* a capital the doubles cannot hold (1e-400, say): the loop's */
+	if (!isnormal(cap))
+		PG_RETURN_NULL();
 
 	st.ts = bt_array(fcinfo, a->ts, TIMESTAMPTZOID, &nts, "ts");
 	st.open = bt_array(fcinfo, a->open, FLOAT8OID, &nopen, "open");
@@ -1067,6 +1079,8 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	}
 	if (st.risk)
 		SPI_finish();
+	if (rc == BT_ENOTFINITE)
+		PG_RETURN_NULL();
 	if (st.exact)
 	{
 		st.gain = dec_numeric(st.dgain);
@@ -1075,8 +1089,6 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 			for (k = 0; k < st.nfills; k++)
 				bt_fill_numerics(&st, &st.fills[k]);
 	}
-	if (rc == BT_ENOTFINITE)
-		PG_RETURN_NULL();
 	if (rc != BT_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

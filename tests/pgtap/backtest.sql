@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(34);
+SELECT plan(37);
 
 SET LOCAL timezone = 'UTC';
 
@@ -274,12 +274,12 @@ SELECT pgtrade.create_strategy('tapexact', 'sma_cross', 'TAPEXACT',
 	'TAPACCT1', '{"fast": 2, "slow": 3}', 7, max_bar_age => '100 years',
 	market_hours => 'always') \g /dev/null
 CREATE FUNCTION pg_temp.tap_figures(p_capital numeric, p_commission numeric,
-	p_risk boolean, p_store boolean)
+	p_risk boolean, p_store boolean, p_name text DEFAULT 'tapexact')
 RETURNS text LANGUAGE sql AS $f$
 	SELECT row(b.bars, b.trades, b.refused, b.final_equity, b.total_return,
 		b.cagr, b.max_drawdown, b.drawdown_peak, b.drawdown_trough,
 		b.win_rate, b.profit_factor, b.exposure, b.trade_list)::text
-	FROM pgtrade.backtest('tapexact', '2024-01-01', '2024-03-01',
+	FROM pgtrade.backtest(p_name, '2024-01-01', '2024-03-01',
 		capital => p_capital, commission => p_commission,
 		slippage_bps => 3, risk => p_risk, store => p_store) b
 $f$;
@@ -292,6 +292,36 @@ SELECT is(pg_temp.tap_figures(1e10, 1e-30, false, false),
 SELECT is(pg_temp.tap_figures(100000, 1e-40, false, false),
 	pg_temp.tap_figures(100000, 1e-40, false, true),
 	'numeric from the start: the loop''s figures');
+
+-- Closes that never cross: no fill, and the equity at each close is the
+-- loop's capital + 0 * close, at the close's scale (100000.0, not 100000).
+SELECT pgtrade.add_instrument('TAPFLAT', 990509) \g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPFLAT'), '1 day',
+	('2024-01-01'::date + k)::timestamp AT TIME ZONE 'America/New_York',
+	10.5, 10.5, 10.5, 10.5, 1
+FROM generate_series(1, 10) k;
+SELECT pgtrade.create_strategy('tapflat', 'sma_cross', 'TAPFLAT', 'TAPACCT1',
+	'{"fast": 2, "slow": 3}', 1, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
+SELECT is(pg_temp.tap_figures(100000, 0, false, false, 'tapflat'),
+	pg_temp.tap_figures(100000, 0, false, true, 'tapflat'),
+	'no fill: the equity at the closes'' scale, as the loop''s');
+
+-- Beyond the engine's doubles it hands the backtest to the loop: a
+-- capital of 1e-400 (0 as a double), and a cash of about -1.2e309 after
+-- buying 1e9 at about 1.2e300.  Each way the loop's answer, not an error.
+SELECT is(pg_temp.tap_figures(1e-400, 0, false, false, 'tapflat'),
+	pg_temp.tap_figures(1e-400, 0, false, true, 'tapflat'),
+	'a capital below double precision: the loop''s figures');
+SELECT pgtrade.add_account('TAPACCTQ', 'pgTAP fixture') \g /dev/null
+SELECT pgtrade.create_strategy('taphugeq', 'sma_cross', 'TAPHUGE',
+	'TAPACCTQ', '{"fast": 2, "slow": 3}', 1e9, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
+SELECT is(pg_temp.tap_figures(100000, 0, false, false, 'taphugeq'),
+	pg_temp.tap_figures(100000, 0, false, true, 'taphugeq'),
+	'a cash beyond double precision: the loop''s figures');
 
 SELECT * FROM finish();
 ROLLBACK;
