@@ -11,7 +11,10 @@ SELECT setseed(0.42) \g /dev/null
 CREATE TEMP TABLE bench_series AS
 SELECT n, 100 + sum(random() - 0.5) OVER (ORDER BY n) AS x
 FROM generate_series(1, :rows) n;
-CREATE TEMP TABLE bench_arr AS SELECT array_agg(x ORDER BY n) AS a
+-- a: the series as closes; h and l: a range of 1 around each, as
+-- bench/indicators_loop builds its highs and lows from the same values
+CREATE TEMP TABLE bench_arr AS SELECT array_agg(x ORDER BY n) AS a,
+	array_agg(x + 0.5 ORDER BY n) AS h, array_agg(x - 0.5 ORDER BY n) AS l
 FROM bench_series;
 CREATE UNIQUE INDEX ON bench_series (n);
 ANALYZE bench_series;
@@ -103,9 +106,9 @@ SELECT pg_temp.time_it('call bollinger(20, 2)', NULL,
 SELECT pg_temp.time_it('call macd(12, 26, 9)', NULL,
 	$$SELECT cardinality((pgtrade.macd(a, 12, 26, 9)).hist) FROM bench_arr$$);
 SELECT pg_temp.time_it('call atr(14)', NULL,
-	$$SELECT cardinality(pgtrade.atr(a, a, a, 14)) FROM bench_arr$$);
+	$$SELECT cardinality(pgtrade.atr(h, l, a, 14)) FROM bench_arr$$);
 SELECT pg_temp.time_it('call supertrend(10, 3)', NULL,
-	$$SELECT cardinality((pgtrade.supertrend(a, a, a, 10, 3)).supertrend)
+	$$SELECT cardinality((pgtrade.supertrend(h, l, a, 10, 3)).supertrend)
 	  FROM bench_arr$$);
 
 -- the same calls with the array already in memory, as the C loops have
@@ -120,12 +123,12 @@ DECLARE
 	v_t timestamptz;
 	v_n bigint;
 BEGIN
-	SELECT a INTO v_r FROM bench_arr;
+	SELECT a, h, l INTO v_r FROM bench_arr;
 	FOR i IN 1..5 LOOP
 		v_t := clock_timestamp();
 		EXECUTE format('SELECT count(%s) FROM generate_series(1, 50) g',
 					   p_call)
-			INTO v_n USING v_r.a;
+			INTO v_n USING v_r.a, v_r.h, v_r.l;
 		INSERT INTO bench_result VALUES (p_name, NULL, i,
 			extract(epoch FROM clock_timestamp() - v_t) * 1000 / 50);
 	END LOOP;
@@ -147,9 +150,9 @@ SELECT pg_temp.time_mem('in memory bollinger(20, 2)',
 SELECT pg_temp.time_mem('in memory macd(12, 26, 9)',
 	'cardinality((pgtrade.macd($1, 12 + 0 * g, 26, 9)).hist)');
 SELECT pg_temp.time_mem('in memory atr(14)',
-	'cardinality(pgtrade.atr($1, $1, $1, 14 + 0 * g))');
+	'cardinality(pgtrade.atr($2, $3, $1, 14 + 0 * g))');
 SELECT pg_temp.time_mem('in memory supertrend(10, 3)',
-	'cardinality((pgtrade.supertrend($1, $1, $1, 10 + 0 * g, 3)).supertrend)');
+	'cardinality((pgtrade.supertrend($2, $3, $1, 10 + 0 * g, 3)).supertrend)');
 
 -- RSI(14), WMA(20), MACD(12, 26, 9), SuperTrend(10, 3) and cron_next
 -- have no cheap SQL twin; reported alone
@@ -161,7 +164,7 @@ SELECT pg_temp.time_it('pgtrade.macd window', NULL,
 	$$SELECT count((m).hist) FROM (SELECT pgtrade.macd(x, 12, 26, 9)
 		OVER (ORDER BY n) m FROM bench_series) s$$);
 SELECT pg_temp.time_it('pgtrade.supertrend array', NULL,
-	$$SELECT count(v) FROM bench_arr, unnest((pgtrade.supertrend(a, a, a, 10,
+	$$SELECT count(v) FROM bench_arr, unnest((pgtrade.supertrend(h, l, a, 10,
 		3)).supertrend) v$$);
 SELECT pg_temp.time_it('pgtrade.rsi array', NULL,
 	$$SELECT count(v) FROM bench_arr, unnest(pgtrade.rsi(a, 14)) v$$);
@@ -171,6 +174,11 @@ SELECT pg_temp.time_it('pgtrade.cron_next x 10000', NULL,
 		'America/New_York')) FROM generate_series(1, 10000) i$$);
 
 \o
+-- the series itself, for bench/indicators_loop to run the C loops on the
+-- same values
+\if :{?series_file}
+COPY (SELECT x FROM bench_series ORDER BY n) TO STDOUT \g :series_file
+\endif
 WITH med AS (
 	SELECT name, baseline,
 		   percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS median_ms

@@ -5,12 +5,17 @@
  *	  pgtrade's SQL array functions are compared with (bench/run.sh).
  *
  * It runs each indicator of extension/src/indicators.c, the code the SQL
- * functions call, over a random walk of n doubles held in memory, five
- * times, and prints the median in nanoseconds a value.  The SQL side of
- * the comparison is bench/indicators.sql's "call" queries, which time the
- * same indicators called through SQL on the same number of values.
+ * functions call, over n closes held in memory (highs and lows 0.5 above
+ * and below each), five times, and prints the median in nanoseconds a
+ * value.  The SQL side of the comparison is bench/indicators.sql's "call"
+ * and "in memory" queries, which time the same indicators called through
+ * SQL; bench/run.sh hands this program the series those queries used, so
+ * that both sides compute on the same values.
  *
- *	  indicators_loop [n]		(default 200000)
+ *	  indicators_loop [n [file]]	(default 200000)
+ *
+ * file holds at least n closes, one a line; without it the closes are a
+ * random walk of its own.
  *
  *-------------------------------------------------------------------------
  */
@@ -128,6 +133,33 @@ median_ns(BenchFn fn, size_t n)
 	return ns[RUNS / 2];
 }
 
+/*
+ * Read n closes, one a line, from path into out; 0 on success, else an
+ * error printed.
+ */
+static int
+read_closes(const char *path, size_t n, double *out)
+{
+	FILE  *f = fopen(path, "r");
+	size_t i;
+
+	if (f == NULL)
+	{
+		perror(path);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (fscanf(f, "%lf", &out[i]) != 1)
+		{
+			fprintf(stderr, "indicators_loop: %s has %zu values, not %zu\n",
+					path, i, n);
+			fclose(f);
+			return -1;
+		}
+	fclose(f);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -168,16 +200,21 @@ main(int argc, char **argv)
 		fprintf(stderr, "indicators_loop: out of memory\n");
 		return 1;
 	}
-	/* a random walk (xorshift64), with a range of 1 around each close */
+	if (argc > 2 && read_closes(argv[2], n, in_close) != 0)
+		return 1;
+	/* without a file, a random walk (xorshift64) */
 	for (i = 0; i < n; i++)
 	{
-		s ^= s << 13;
-		s ^= s >> 7;
-		s ^= s << 17;
-		x += (double) (s >> 11) / 9007199254740992.0 - 0.5;
-		in_close[i] = x;
-		in_high[i] = x + 0.5;
-		in_low[i] = x - 0.5;
+		if (argc <= 2)
+		{
+			s ^= s << 13;
+			s ^= s >> 7;
+			s ^= s << 17;
+			x += (double) (s >> 11) / 9007199254740992.0 - 0.5;
+			in_close[i] = x;
+		}
+		in_high[i] = in_close[i] + 0.5;
+		in_low[i] = in_close[i] - 0.5;
 	}
 	printf("indicator|ns_per_value\n");
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)

@@ -30,10 +30,13 @@ if [ "$what" = all ] || [ "$what" = run_due ]; then
 fi
 if [ "$what" != listener ]; then
 	echo "bench: $(nproc) cores, PostgreSQL $(psql -XAtc 'SHOW server_version'), rows ${BENCH_ROWS:-200000}"
-	psql -X -q -v rows="${BENCH_ROWS:-200000}" -f "$here/indicators.sql"
+	series=$(mktemp)
+	trap 'rm -f "$series"' EXIT
+	psql -X -q -v rows="${BENCH_ROWS:-200000}" -v series_file="$series" \
+		-f "$here/indicators.sql"
 	make -s -C "$here" indicators_loop
-	echo "bench: the same indicators as plain C loops over a C array"
-	"$here/indicators_loop" "${BENCH_ROWS:-200000}"
+	echo "bench: the same indicators as plain C loops over a C array, same series"
+	"$here/indicators_loop" "${BENCH_ROWS:-200000}" "$series"
 fi
 if [ "$what" != indicators ]; then
 	make -s -C "$here" listener_client

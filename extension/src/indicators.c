@@ -499,15 +499,6 @@ ind_atr(const double *high, const double *low, const double *close,
 }
 
 /*
- * One ROC value: x against base, the value period bars before.
- */
-double
-ind_roc_one(double x, double base)
-{
-	return base != 0.0 ? (x / base - 1.0) * 100.0 : 0.0;
-}
-
-/*
  * One OBV step: the total after a bar whose close follows prev_close.
  */
 double

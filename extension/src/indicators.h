@@ -130,7 +130,15 @@ typedef struct IndSuperTrend
 	int	   trend;
 } IndSuperTrend;
 
-extern double ind_roc_one(double x, double base);
+/*
+ * One ROC value: x against base, the value period bars before (inline, as
+ * the SQL form runs it in a loop of its own).
+ */
+static inline double
+ind_roc_one(double x, double base)
+{
+	return base != 0.0 ? (x / base - 1.0) * 100.0 : 0.0;
+}
 
 /*
  * A window's mean, sum of squared deviations (m2) and the bound of the

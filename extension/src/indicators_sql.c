@@ -20,6 +20,8 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
+#include "access/tupmacs.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -42,23 +44,32 @@ PG_FUNCTION_INFO_V1(pgtrade_obv);
 PG_FUNCTION_INFO_V1(pgtrade_supertrend);
 
 /*
- * The index of the first value of v[0..n) that is NaN or infinite, or -1.
- * The common case, all finite, is one pass without branches: a double is
- * not finite when its eleven exponent bits are all ones, and adding one
- * at the exponent's lowest bit then carries into the sign bit, which is
- * gathered by OR, in four independent lanes.
+ * Bit 63 of the result is set when the biased exponent of *x is at least
+ * e (1 to 2047): e = 2047 is NaN or infinite.  The exponent's bits plus
+ * 2048 - e at their lowest bit carry into the sign bit exactly then.
  */
 static inline uint64
-ind_exponent_carry(const double *x)
+ind_exponent_at_least(const double *x, uint64 e)
 {
 	uint64 bits;
 
 	memcpy(&bits, x, sizeof(bits));
-	return (bits & UINT64CONST(0x7FF0000000000000)) + (UINT64CONST(1) << 52);
+	return (bits & UINT64CONST(0x7FF0000000000000)) + ((2048 - e) << 52);
 }
 
-static long
-ind_first_nonfinite(const double *v, long n)
+/* NaN or infinite, for ind_roc_finite's loop */
+static inline uint64
+ind_exponent_carry(const double *x)
+{
+	return ind_exponent_at_least(x, 2047);
+}
+
+/*
+ * Whether every biased exponent in v[0..n) is below e: one pass without
+ * branches, the carries gathered by OR in four independent lanes.
+ */
+static bool
+ind_exponents_below(const double *v, long n, uint64 e)
 {
 	uint64 s0 = 0;
 	uint64 s1 = 0;
@@ -68,19 +79,47 @@ ind_first_nonfinite(const double *v, long n)
 
 	for (i = 0; i + 4 <= n; i += 4)
 	{
-		s0 |= ind_exponent_carry(&v[i]);
-		s1 |= ind_exponent_carry(&v[i + 1]);
-		s2 |= ind_exponent_carry(&v[i + 2]);
-		s3 |= ind_exponent_carry(&v[i + 3]);
+		s0 |= ind_exponent_at_least(&v[i], e);
+		s1 |= ind_exponent_at_least(&v[i + 1], e);
+		s2 |= ind_exponent_at_least(&v[i + 2], e);
+		s3 |= ind_exponent_at_least(&v[i + 3], e);
 	}
 	for (; i < n; i++)
-		s0 |= ind_exponent_carry(&v[i]);
-	if (((s0 | s1 | s2 | s3) >> 63) == 0)
+		s0 |= ind_exponent_at_least(&v[i], e);
+	return ((s0 | s1 | s2 | s3) >> 63) == 0;
+}
+
+/* The index of the first value of v[0..n) that is NaN or infinite, or -1. */
+static long
+ind_first_nonfinite(const double *v, long n)
+{
+	long i;
+
+	if (ind_exponents_below(v, n, 2047))
 		return -1;
 	for (i = 0; i < n; i++)
 		if (!isfinite(v[i]))
 			return i;
 	return -1; /* not reached */
+}
+
+/*
+ * Inputs below 2^256 in magnitude ("tame": prices and volumes are, by
+ * some 70 orders of magnitude) cannot make any of these indicators
+ * overflow, so their outputs need no check of their own.  Every output is
+ * a mean, a difference, a Wilder or exponential average, a sum of at most
+ * 2^27 inputs (the most a float8[] holds), a weighted sum with weights of
+ * at most 100,000 over at most 100,000 values, or (STDDEV, Bollinger) the
+ * square root of a sum of squared deviations, times k or a multiplier
+ * that is also below 2^256: all below 2^600.  ROC, a quotient, is left
+ * out; it checks its own.  The limit is a biased exponent, 1023 + 256.
+ */
+#define IND_TAME_EXPONENT (1023 + 256)
+
+static bool
+ind_tame_param(double k)
+{
+	return fabs(k) < ldexp(1.0, 256);
 }
 
 /* Signature shared by the single-series cores. */
@@ -89,21 +128,17 @@ typedef int (*IndSeriesFn)(const double *in, size_t n, int period,
 typedef size_t (*IndLookbackFn)(int period);
 
 /*
- * Return the values of a float8[] argument as a C array of *n doubles.
- *
- * name is the argument's SQL name, used in error messages.  Raises 2202E
- * for more than one dimension, 22004 for a null element and 22023 for NaN
- * or an infinity; the message gives the element's subscript.  The result
- * may point into the array itself and must not be modified.
+ * The values of a float8[] argument as a C array of *n doubles, without
+ * looking at them: pgtrade_array_values less its finiteness check, for a
+ * caller that checks as it goes.  Raises 2202E and 22004 as that does.
  */
-double *
-pgtrade_array_values(ArrayType *arr, const char *name, int *n)
+static double *
+ind_array_values_unchecked(ArrayType *arr, const char *name, int *n)
 {
-	double *vals;
-	Size	offset;
-	bits8  *nulls = ARR_NULLBITMAP(arr);
-	int		lb;
-	int		i;
+	Size   offset;
+	bits8 *nulls = ARR_NULLBITMAP(arr);
+	int	   lb;
+	int	   i;
 
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
@@ -130,8 +165,19 @@ pgtrade_array_values(ArrayType *arr, const char *name, int *n)
 		offset = (Size) arr->dataoffset;
 	else
 		offset = ARR_OVERHEAD_NONULLS(ARR_NDIM(arr));
-	vals = (double *) ((char *) arr + offset);
-	i = (int) ind_first_nonfinite(vals, *n);
+	return (double *) ((char *) arr + offset);
+}
+
+/*
+ * Raise 22023, naming the element's subscript, if any of the n values of
+ * arr (as ind_array_values_unchecked returned them) is NaN or infinite.
+ */
+static void
+ind_check_finite(ArrayType *arr, const double *vals, int n, const char *name)
+{
+	int lb = ARR_NDIM(arr) == 0 ? 1 : ARR_LBOUND(arr)[0];
+	int i = (int) ind_first_nonfinite(vals, n);
+
 	if (i >= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -139,7 +185,40 @@ pgtrade_array_values(ArrayType *arr, const char *name, int *n)
 						name),
 				 errdetail("The element at subscript %d is %s.", lb + i,
 						   isnan(vals[i]) ? "NaN" : "infinite")));
+}
+
+/*
+ * pgtrade_array_values, also clearing *tame unless every value is tame
+ * (IND_TAME_EXPONENT).  One pass in the common case: a value that is not
+ * tame may be NaN or infinite, which only then is looked for.
+ */
+static double *
+ind_values(ArrayType *arr, const char *name, int *n, bool *tame)
+{
+	double *vals = ind_array_values_unchecked(arr, name, n);
+
+	if (!ind_exponents_below(vals, *n, IND_TAME_EXPONENT))
+	{
+		*tame = false;
+		ind_check_finite(arr, vals, *n, name);
+	}
 	return vals;
+}
+
+/*
+ * Return the values of a float8[] argument as a C array of *n doubles.
+ *
+ * name is the argument's SQL name, used in error messages.  Raises 2202E
+ * for more than one dimension, 22004 for a null element and 22023 for NaN
+ * or an infinity; the message gives the element's subscript.  The result
+ * may point into the array itself and must not be modified.
+ */
+double *
+pgtrade_array_values(ArrayType *arr, const char *name, int *n)
+{
+	bool tame = true;
+
+	return ind_values(arr, name, n, &tame);
 }
 
 /*
@@ -198,15 +277,20 @@ ind_array_header(ArrayType *a, Size nbytes, int n, Size dataoffset,
 }
 
 /*
- * A float8[] result of n values, lower bound 1, with NULL at indexes
- * below first, built around the buffer its indicator writes.
+ * A float8[] (or, for SuperTrend's direction, int[]) result of n values,
+ * lower bound 1, with NULL at indexes below first, built around the
+ * buffer its indicator writes.
  *
- * ind_result_start gives the buffer for all n values.  When the array's
- * header and null bitmap take at least as many bytes as the warm-up's
- * values, the buffer is the array itself, placed so that the values past
- * the warm-up land where the array keeps them and the warm-up's (never
- * kept) over the header, which ind_result_build writes afterwards: no
- * copy.  Otherwise (short series) it is a buffer of its own, copied.
+ * ind_result_size works out the array's size; ind_result_place puts it at
+ * a given address, in a palloc'd block of its own (ind_result_start) or
+ * inside a composite result (IndTuple below), and gives a float8 result
+ * the buffer for all n values.  When the array's header and null bitmap
+ * take at least as many bytes as the warm-up's values, that buffer is the
+ * array itself, placed so that the values past the warm-up land where the
+ * array keeps them and the warm-up's (never kept) over the header, which
+ * ind_result_build writes afterwards: no copy, and nothing written outside
+ * the array's own bytes.  Otherwise (short series) it is a buffer of its
+ * own, copied.
  */
 typedef struct IndResult
 {
@@ -214,25 +298,43 @@ typedef struct IndResult
 	double	  *out;
 	int		   n;
 	int		   nnull;
+	Size	   elemsize; /* sizeof(double), or sizeof(int32) */
 	Size	   overhead; /* header and bitmap: where the values start */
+	Size	   nbytes;	 /* the whole array */
+	bool	   tame;	 /* inputs tame: no value can have overflowed */
 } IndResult;
+
+static void
+ind_result_size(IndResult *r, int n, size_t first, Size elemsize)
+{
+	r->n = n;
+	r->nnull = (size_t) n < first ? n : (int) first;
+	r->elemsize = elemsize;
+	r->overhead = r->nnull > 0 ? ARR_OVERHEAD_WITHNULLS(1, n)
+							   : ARR_OVERHEAD_NONULLS(1);
+	r->nbytes = r->overhead + (Size) (n - r->nnull) * elemsize;
+	r->tame = false;
+}
+
+static double *
+ind_result_place(IndResult *r, void *where)
+{
+	r->array = (ArrayType *) where;
+	r->out = NULL;
+	if (r->elemsize != sizeof(double))
+		return NULL;
+	if (r->n > 0 && r->overhead >= (Size) r->nnull * sizeof(double))
+		r->out = (double *) ((char *) r->array + r->overhead) - r->nnull;
+	else
+		r->out = palloc(sizeof(double) * (r->n > 0 ? r->n : 1));
+	return r->out;
+}
 
 static double *
 ind_result_start(IndResult *r, int n, size_t first)
 {
-	Size nbytes;
-
-	r->n = n;
-	r->nnull = (size_t) n < first ? n : (int) first;
-	r->overhead = r->nnull > 0 ? ARR_OVERHEAD_WITHNULLS(1, n)
-							   : ARR_OVERHEAD_NONULLS(1);
-	nbytes = r->overhead + (Size) (n - r->nnull) * sizeof(double);
-	r->array = (ArrayType *) palloc(nbytes);
-	if (n > 0 && r->overhead >= (Size) r->nnull * sizeof(double))
-		r->out = (double *) ((char *) r->array + r->overhead) - r->nnull;
-	else
-		r->out = palloc(sizeof(double) * (n > 0 ? n : 1));
-	return r->out;
+	ind_result_size(r, n, first, sizeof(double));
+	return ind_result_place(r, palloc(r->nbytes));
 }
 
 /*
@@ -242,8 +344,11 @@ ind_result_start(IndResult *r, int n, size_t first)
 static int
 ind_result_overflow(const IndResult *r)
 {
-	long bad = ind_first_nonfinite(r->out + r->nnull, r->n - r->nnull);
+	long bad;
 
+	if (r->tame)
+		return 0;
+	bad = ind_first_nonfinite(r->out + r->nnull, r->n - r->nnull);
 	return bad < 0 ? 0 : r->nnull + (int) bad + 1;
 }
 
@@ -295,6 +400,29 @@ ind_result_finish(IndResult *r)
 }
 
 /*
+ * ind_roc into out, with the checks of input and output that other
+ * indicators make in passes of their own folded into its loop: false when
+ * a value of either is not finite.  ROC costs one division a value, and
+ * two more passes over the data had added a third to a call; in the loop
+ * they take what the division's latency leaves idle.
+ */
+static bool
+ind_roc_finite(const double *in, int n, int period, double *out)
+{
+	uint64 s = 0;
+	int	   i;
+
+	for (i = 0; i < n && i < period; i++)
+		s |= ind_exponent_carry(&in[i]);
+	for (; i < n; i++)
+	{
+		out[i] = ind_roc_one(in[i], in[i - period]);
+		s |= ind_exponent_carry(&in[i]) | ind_exponent_carry(&out[i]);
+	}
+	return (s >> 63) == 0;
+}
+
+/*
  * Run a single-series indicator on arguments (series float8[], period int)
  * and return the result as a Datum.
  */
@@ -307,11 +435,13 @@ ind_series_call(FunctionCallInfo fcinfo, IndSeriesFn fn,
 	double	  *in;
 	double	  *out;
 	int		   n;
+	bool	   tame = true;
 	IndResult  r;
 
-	in = pgtrade_array_values(arr, "series", &n);
+	in = ind_values(arr, "series", &n, &tame);
 	ind_check_period(period, "period");
 	out = ind_result_start(&r, n, lookback(period));
+	r.tame = tame;
 	if (fn(in, (size_t) n, period, out) != IND_OK)
 		elog(ERROR, "indicator refused checked parameters");
 	PG_RETURN_ARRAYTYPE_P(ind_result_finish(&r));
@@ -345,50 +475,180 @@ pgtrade_rsi(PG_FUNCTION_ARGS)
 }
 
 /*
- * Return a composite Datum of three float8[] values, for the function's
- * declared OUT parameters.
+ * A composite result whose fields are the arrays of IndResults (macd,
+ * bollinger, supertrend), built as one tuple with each array where
+ * heap_form_tuple would copy it: the indicator writes straight into the
+ * tuple, which is then neither zeroed whole nor copied (three arrays of
+ * 1.6 MB for 200,000 values).  The layout is heap_fill_tuple's for a
+ * tuple without nulls: the header, then each field at its type's
+ * alignment, with a four-byte varlena header.  Empty arrays and arrays
+ * small enough for a one-byte header (130 bytes or less) are left to
+ * heap_form_tuple, which converts those headers.
  */
-static Datum
-ind_three_arrays(FunctionCallInfo fcinfo, ArrayType *a, ArrayType *b,
-				 ArrayType *c)
+#define IND_TUPLE_MAX 3
+
+typedef struct IndTuple
+{
+	TupleDesc		tupdesc;
+	HeapTupleHeader td; /* NULL when heap_form_tuple builds it */
+	Size			hoff;
+	Size			len;
+	int				count;
+} IndTuple;
+
+/*
+ * Place count results, sized by ind_result_size, as the fields of the
+ * composite result of fcinfo's function, in order.
+ */
+static void
+ind_tuple_start(FunctionCallInfo fcinfo, IndTuple *t, IndResult *const *rs,
+				int count)
 {
 	TupleDesc tupdesc;
-	Datum	  values[3];
-	bool	  nulls[3] = {false, false, false};
+	Size	  offs[IND_TUPLE_MAX];
+	Size	  off;
+	bool	  inplace = true;
+	int		  i;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
-	values[0] = PointerGetDatum(a);
-	values[1] = PointerGetDatum(b);
-	values[2] = PointerGetDatum(c);
-	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+	t->tupdesc = BlessTupleDesc(tupdesc);
+	if (count > IND_TUPLE_MAX || t->tupdesc->natts != count)
+		elog(ERROR, "return type must have %d fields", count);
+	t->count = count;
+	t->td = NULL;
+	t->hoff = MAXALIGN(offsetof(HeapTupleHeaderData, t_bits));
+	off = t->hoff;
+	for (i = 0; i < count; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(t->tupdesc, i);
+
+		if (att->attlen != -1 || att->attisdropped || rs[i]->n == 0 ||
+			rs[i]->nbytes - VARHDRSZ + VARHDRSZ_SHORT <= VARATT_SHORT_MAX)
+			inplace = false;
+		off = att_align_nominal(off, att->attalign);
+		offs[i] = off;
+		off += rs[i]->nbytes;
+	}
+	if (!inplace)
+	{
+		for (i = 0; i < count; i++)
+			ind_result_place(rs[i], palloc(rs[i]->nbytes));
+		return;
+	}
+	t->len = off;
+	t->td = (HeapTupleHeader) palloc(t->len);
+	off = 0;
+	for (i = 0; i < count; i++)
+	{
+		/* the header (before the first field) and the alignment padding */
+		memset((char *) t->td + off, 0, offs[i] - off);
+		ind_result_place(rs[i], (char *) t->td + offs[i]);
+		off = offs[i] + rs[i]->nbytes;
+	}
 }
 
 /*
- * ind_three_arrays of three results.  An overflow is reported at the
- * earliest position of any of the three, as the window form meets it
- * row by row.
+ * The composite Datum of the arrays that ind_result_build (or
+ * ind_make_int_array) made of the results ind_tuple_start placed.
  */
 static Datum
-ind_three_results(FunctionCallInfo fcinfo, IndResult *a, IndResult *b,
-				  IndResult *c)
+ind_tuple_finish(IndTuple *t, ArrayType *const *arrays)
 {
-	IndResult *r[3] = {a, b, c};
+	HeapTupleHeader td = t->td;
+	Datum			values[IND_TUPLE_MAX];
+	bool			nulls[IND_TUPLE_MAX];
+	int				i;
+
+	if (td == NULL)
+	{
+		for (i = 0; i < t->count; i++)
+		{
+			values[i] = PointerGetDatum(arrays[i]);
+			nulls[i] = false;
+		}
+		return HeapTupleGetDatum(heap_form_tuple(t->tupdesc, values, nulls));
+	}
+	/*
+	 * The fields are in place; the header as heap_form_tuple writes it.
+	 * Minor releases that mark and version composite datums
+	 * (HEAP_IS_DATUM) have a function for the datum's fields, which reads
+	 * the number of attributes; without the mark, each reader would copy
+	 * the tuple to mark it.
+	 */
+	td->t_infomask = HEAP_HASVARWIDTH;
+	HeapTupleHeaderSetNatts(td, t->count);
+	td->t_hoff = (uint8) t->hoff;
+#ifdef HEAP_IS_DATUM
+	heap_tuple_set_datum(td, t->tupdesc, (uint32) t->len);
+#else
+	HeapTupleHeaderSetDatumLength(td, t->len);
+	HeapTupleHeaderSetTypeId(td, t->tupdesc->tdtypeid);
+	HeapTupleHeaderSetTypMod(td, t->tupdesc->tdtypmod);
+	ItemPointerSetInvalid(&td->t_ctid);
+#endif
+#ifdef USE_ASSERT_CHECKING
+	{
+		/* the same bytes as heap_form_tuple's */
+		HeapTuple ref;
+
+		for (i = 0; i < t->count; i++)
+		{
+			values[i] = PointerGetDatum(arrays[i]);
+			nulls[i] = false;
+		}
+		ref = heap_form_tuple(t->tupdesc, values, nulls);
+		if (ref->t_len != t->len || memcmp(ref->t_data, td, t->len) != 0)
+			elog(ERROR, "composite result differs from heap_form_tuple's");
+		heap_freetuple(ref);
+	}
+#endif
+	return HeapTupleHeaderGetDatum(td);
+}
+
+/*
+ * Size three float8[] results of n values with NULL below first1, first2
+ * and first3, tame or not, and place them in fcinfo's composite result.
+ */
+static void
+ind_three_start(FunctionCallInfo fcinfo, IndTuple *t, IndResult *r, int n,
+				size_t first1, size_t first2, size_t first3, bool tame)
+{
+	IndResult *rs[3] = {&r[0], &r[1], &r[2]};
+	int		   i;
+
+	ind_result_size(&r[0], n, first1, sizeof(double));
+	ind_result_size(&r[1], n, first2, sizeof(double));
+	ind_result_size(&r[2], n, first3, sizeof(double));
+	for (i = 0; i < 3; i++)
+		r[i].tame = tame;
+	ind_tuple_start(fcinfo, t, rs, 3);
+}
+
+/*
+ * The composite of three results once the indicator has written them.  An
+ * overflow is reported at the earliest position of any of the three, as
+ * the window form meets it row by row.
+ */
+static Datum
+ind_three_results(IndTuple *t, IndResult *r)
+{
+	ArrayType *arrays[3];
 	int		   first = 0;
 	int		   i;
 
 	for (i = 0; i < 3; i++)
 	{
-		int overflow = ind_result_overflow(r[i]);
+		int overflow = ind_result_overflow(&r[i]);
 
 		if (overflow > 0 && (first == 0 || overflow < first))
 			first = overflow;
 	}
 	if (first > 0)
 		ind_raise_overflow(first);
-	return ind_three_arrays(fcinfo, ind_result_build(a), ind_result_build(b),
-							ind_result_build(c));
+	for (i = 0; i < 3; i++)
+		arrays[i] = ind_result_build(&r[i]);
+	return ind_tuple_finish(t, arrays);
 }
 
 /*
@@ -403,15 +663,12 @@ pgtrade_macd(PG_FUNCTION_ARGS)
 	int32	   slow = PG_GETARG_INT32(2);
 	int32	   signal = PG_GETARG_INT32(3);
 	double	  *in;
-	double	  *m;
-	double	  *s;
-	double	  *h;
 	int		   n;
-	IndResult  rm;
-	IndResult  rs;
-	IndResult  rh;
+	bool	   tame = true;
+	IndResult  r[3];
+	IndTuple   t;
 
-	in = pgtrade_array_values(arr, "series", &n);
+	in = ind_values(arr, "series", &n, &tame);
 	ind_check_period(fast, "fast period");
 	ind_check_period(slow, "slow period");
 	ind_check_period(signal, "signal period");
@@ -421,12 +678,13 @@ pgtrade_macd(PG_FUNCTION_ARGS)
 				 errmsg("fast period must be less than slow period"),
 				 errdetail("The fast period is %d and the slow period is %d.",
 						   fast, slow)));
-	m = ind_result_start(&rm, n, ind_macd_lookback(slow));
-	s = ind_result_start(&rs, n, ind_macd_signal_lookback(slow, signal));
-	h = ind_result_start(&rh, n, ind_macd_signal_lookback(slow, signal));
-	if (ind_macd(in, (size_t) n, fast, slow, signal, m, s, h) != IND_OK)
+	ind_three_start(fcinfo, &t, r, n, ind_macd_lookback(slow),
+					ind_macd_signal_lookback(slow, signal),
+					ind_macd_signal_lookback(slow, signal), tame);
+	if (ind_macd(in, (size_t) n, fast, slow, signal, r[0].out, r[1].out,
+				 r[2].out) != IND_OK)
 		elog(ERROR, "indicator refused checked parameters");
-	return ind_three_results(fcinfo, &rm, &rs, &rh);
+	return ind_three_results(&t, r);
 }
 
 /*
@@ -441,16 +699,13 @@ pgtrade_bollinger(PG_FUNCTION_ARGS)
 	int32	   period = PG_GETARG_INT32(1);
 	float8	   k = PG_GETARG_FLOAT8(2);
 	double	  *in;
-	double	  *u;
-	double	  *m;
-	double	  *l;
 	int		   n;
 	size_t	   first;
-	IndResult  ru;
-	IndResult  rm;
-	IndResult  rl;
+	bool	   tame = true;
+	IndResult  r[3];
+	IndTuple   t;
 
-	in = pgtrade_array_values(arr, "series", &n);
+	in = ind_values(arr, "series", &n, &tame);
 	ind_check_period(period, "period");
 	if (!isfinite(k) || k < 0.0)
 		ereport(ERROR,
@@ -459,12 +714,12 @@ pgtrade_bollinger(PG_FUNCTION_ARGS)
 				 errdetail("The value given was %s.",
 						   float8out_internal(k))));
 	first = ind_bollinger_lookback(period);
-	u = ind_result_start(&ru, n, first);
-	m = ind_result_start(&rm, n, first);
-	l = ind_result_start(&rl, n, first);
-	if (ind_bollinger(in, (size_t) n, period, k, u, m, l) != IND_OK)
+	ind_three_start(fcinfo, &t, r, n, first, first, first,
+					tame && ind_tame_param(k));
+	if (ind_bollinger(in, (size_t) n, period, k, r[0].out, r[1].out,
+					  r[2].out) != IND_OK)
 		elog(ERROR, "indicator refused checked parameters");
-	return ind_three_results(fcinfo, &ru, &rm, &rl);
+	return ind_three_results(&t, r);
 }
 
 /*
@@ -482,11 +737,12 @@ pgtrade_atr(PG_FUNCTION_ARGS)
 	int		  nh;
 	int		  nl;
 	int		  nc;
+	bool	  tame = true;
 	IndResult r;
 
-	high = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(0), "high", &nh);
-	low = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(1), "low", &nl);
-	close = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(2), "close", &nc);
+	high = ind_values(PG_GETARG_ARRAYTYPE_P(0), "high", &nh, &tame);
+	low = ind_values(PG_GETARG_ARRAYTYPE_P(1), "low", &nl, &tame);
+	close = ind_values(PG_GETARG_ARRAYTYPE_P(2), "close", &nc, &tame);
 	if (nh != nl || nh != nc)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -495,6 +751,7 @@ pgtrade_atr(PG_FUNCTION_ARGS)
 				 errdetail("Their lengths are %d, %d and %d.", nh, nl, nc)));
 	ind_check_period(period, "period");
 	out = ind_result_start(&r, nh, ind_atr_lookback(period));
+	r.tame = tame;
 	if (ind_atr(high, low, close, (size_t) nh, period, out) != IND_OK)
 		elog(ERROR, "indicator refused checked parameters");
 	PG_RETURN_ARRAYTYPE_P(ind_result_finish(&r));
@@ -524,7 +781,27 @@ pgtrade_stddev(PG_FUNCTION_ARGS)
 Datum
 pgtrade_roc(PG_FUNCTION_ARGS)
 {
-	return ind_series_call(fcinfo, ind_roc, ind_roc_lookback);
+	ArrayType *arr = PG_GETARG_ARRAYTYPE_P(0);
+	int32	   period = PG_GETARG_INT32(1);
+	double	  *in;
+	double	  *out;
+	int		   n;
+	int		   overflow;
+	IndResult  r;
+
+	in = ind_array_values_unchecked(arr, "series", &n);
+	ind_check_period(period, "period");
+	out = ind_result_start(&r, n, ind_roc_lookback(period));
+	if (ind_roc_finite(in, n, period, out))
+		PG_RETURN_ARRAYTYPE_P(ind_result_build(&r));
+
+	/* something is not finite: report it as the other indicators do */
+	ind_check_finite(arr, in, n, "series");
+	overflow = ind_result_overflow(&r);
+	if (overflow == 0)
+		elog(ERROR, "rate of change found no value that is not finite");
+	ind_raise_overflow(overflow);
+	PG_RETURN_NULL(); /* not reached */
 }
 
 /*
@@ -558,45 +835,41 @@ pgtrade_obv(PG_FUNCTION_ARGS)
 	double					*close;
 	double					*volume;
 	double					*out;
+	bool					 tame = true;
 	IndResult				 r;
 
-	close = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(0), "close", &lens[0]);
-	volume = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(1), "volume",
-								  &lens[1]);
+	close = ind_values(PG_GETARG_ARRAYTYPE_P(0), "close", &lens[0], &tame);
+	volume = ind_values(PG_GETARG_ARRAYTYPE_P(1), "volume", &lens[1], &tame);
 	ind_check_lengths(2, names, lens);
 	out = ind_result_start(&r, lens[0], 0);
+	r.tame = tame;
 	if (ind_obv(close, volume, (size_t) lens[0], out) != IND_OK)
 		elog(ERROR, "indicator refused checked parameters");
 	PG_RETURN_ARRAYTYPE_P(ind_result_finish(&r));
 }
 
 /*
- * Build an int[] of n values, lower bound 1, with NULL at indexes below
- * first (for SuperTrend's direction), written in place as
- * ind_result_build writes a float8[].
+ * Build an int[] result, sized by ind_result_size with sizeof(int32) and
+ * placed, from n doubles (SuperTrend's direction): NULL below its first
+ * value, written in place as ind_result_build writes a float8[].
  */
 static ArrayType *
-ind_make_int_array(const double *vals, int n, size_t first)
+ind_make_int_array(IndResult *r, const double *vals)
 {
-	int		   nnull = (size_t) n < first ? n : (int) first;
-	Size	   overhead;
-	Size	   nbytes;
-	ArrayType *a;
+	ArrayType *a = r->array;
 	int32	  *data;
 	int		   i;
 
-	if (n == 0)
+	if (r->n == 0)
 		return construct_empty_array(INT4OID);
-	overhead = nnull > 0 ? ARR_OVERHEAD_WITHNULLS(1, n) : ARR_OVERHEAD_NONULLS(1);
-	nbytes = overhead + (Size) (n - nnull) * sizeof(int32);
-	a = (ArrayType *) palloc(nbytes);
-	memset(a, 0, overhead);
-	ind_array_header(a, nbytes, n, nnull > 0 ? overhead : 0, INT4OID);
-	if (nnull > 0)
-		ind_mark_values(ARR_NULLBITMAP(a), nnull, n);
-	data = (int32 *) ((char *) a + overhead);
-	for (i = nnull; i < n; i++)
-		data[i - nnull] = (int32) vals[i];
+	memset(a, 0, r->overhead);
+	ind_array_header(a, r->nbytes, r->n, r->nnull > 0 ? r->overhead : 0,
+					 INT4OID);
+	if (r->nnull > 0)
+		ind_mark_values(ARR_NULLBITMAP(a), r->nnull, r->n);
+	data = (int32 *) ((char *) a + r->overhead);
+	for (i = r->nnull; i < r->n; i++)
+		data[i - r->nnull] = (int32) vals[i];
 	return a;
 }
 
@@ -615,18 +888,18 @@ pgtrade_supertrend(PG_FUNCTION_ARGS)
 	double					*high;
 	double					*low;
 	double					*close;
-	double					*line;
 	double					*trend;
 	size_t					 first;
 	int						 n;
-	TupleDesc				 tupdesc;
-	Datum					 values[2];
-	bool					 nulls[2] = {false, false};
-	IndResult				 r;
+	IndResult				 r[2];
+	IndResult				*rs[2] = {&r[0], &r[1]};
+	bool					 tame = true;
+	ArrayType				*arrays[2];
+	IndTuple				 t;
 
-	high = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(0), "high", &lens[0]);
-	low = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(1), "low", &lens[1]);
-	close = pgtrade_array_values(PG_GETARG_ARRAYTYPE_P(2), "close", &lens[2]);
+	high = ind_values(PG_GETARG_ARRAYTYPE_P(0), "high", &lens[0], &tame);
+	low = ind_values(PG_GETARG_ARRAYTYPE_P(1), "low", &lens[1], &tame);
+	close = ind_values(PG_GETARG_ARRAYTYPE_P(2), "close", &lens[2], &tame);
 	ind_check_lengths(3, names, lens);
 	ind_check_period(period, "period");
 	if (!isfinite(multiplier) || multiplier < 0.0)
@@ -637,16 +910,15 @@ pgtrade_supertrend(PG_FUNCTION_ARGS)
 						   float8out_internal(multiplier))));
 	n = lens[0];
 	first = ind_supertrend_lookback(period);
-	line = ind_result_start(&r, n, first);
+	ind_result_size(&r[0], n, first, sizeof(double));
+	ind_result_size(&r[1], n, first, sizeof(int32));
+	r[0].tame = tame && ind_tame_param(multiplier);
+	ind_tuple_start(fcinfo, &t, rs, 2);
 	trend = palloc(sizeof(double) * (n > 0 ? n : 1));
-	if (ind_supertrend(high, low, close, (size_t) n, period, multiplier, line,
-					   trend) != IND_OK)
+	if (ind_supertrend(high, low, close, (size_t) n, period, multiplier,
+					   r[0].out, trend) != IND_OK)
 		elog(ERROR, "indicator refused checked parameters");
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
-	values[0] = PointerGetDatum(ind_result_finish(&r));
-	values[1] = PointerGetDatum(ind_make_int_array(trend, n, first));
-	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+	arrays[0] = ind_result_finish(&r[0]);
+	arrays[1] = ind_make_int_array(&r[1], trend);
+	return ind_tuple_finish(&t, arrays);
 }

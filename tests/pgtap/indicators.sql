@@ -7,7 +7,7 @@
 -- sessions typed in from shared/data/SPY_1d.csv (2008-07-01 to 2008-09-24;
 -- Yahoo Finance daily bars as republished by matplotlib/mplfinance).
 \ir preamble.psql
-SELECT plan(94);
+SELECT plan(100);
 
 SET LOCAL timezone = 'UTC';
 
@@ -685,26 +685,31 @@ SELECT results_eq($$SELECT
 
 -- A NaN or an infinity is found wherever it is (the check reads four
 -- values at a time, then the rest one by one): 13 places in 13 values.
-CREATE FUNCTION pg_temp.tap_bad_at(a float8[]) RETURNS text
+-- tap_bad_count gives the places where fn(series, 2) does not name it.
+CREATE FUNCTION pg_temp.tap_bad_at(a float8[], fn text) RETURNS text
 LANGUAGE plpgsql AS $f$
 DECLARE
 	v_state text;
 	v_detail text;
 BEGIN
-	PERFORM pgtrade.sma(a, 2);
+	EXECUTE format('SELECT pgtrade.%I($1, 2)', fn) USING a;
 	RETURN 'accepted';
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE,
 		v_detail = PG_EXCEPTION_DETAIL;
 	RETURN v_state || ' ' || v_detail;
 END $f$;
-SELECT is((SELECT count(*) FROM generate_series(1, 13) k,
+CREATE FUNCTION pg_temp.tap_bad_count(fn text) RETURNS bigint
+LANGUAGE sql AS $f$
+SELECT count(*) FROM generate_series(1, 13) k,
 		unnest(ARRAY['NaN', 'Infinity', '-Infinity']::float8[]) bad
 	WHERE pg_temp.tap_bad_at(array_fill(1.5::float8, ARRAY[k - 1]) || bad
-			|| array_fill(2.5::float8, ARRAY[13 - k]))
+			|| array_fill(2.5::float8, ARRAY[13 - k]), fn)
 		IS DISTINCT FROM format('22023 The element at subscript %s is %s.', k,
-			CASE WHEN bad = 'NaN' THEN 'NaN' ELSE 'infinite' END)),
-	0::bigint, 'a NaN or infinity is named at each of 13 subscripts');
+			CASE WHEN bad = 'NaN' THEN 'NaN' ELSE 'infinite' END)
+$f$;
+SELECT is(pg_temp.tap_bad_count('sma'), 0::bigint,
+	'a NaN or infinity is named at each of 13 subscripts');
 
 -- macd's three outputs overflow at different places: the error names the
 -- earliest, as the window form meets it row by row.  fast 1, slow 2,
@@ -721,6 +726,48 @@ SELECT throws_ok($$SELECT (pgtrade.macd(x, 1, 2, 2) OVER (ORDER BY o)).*
 	FROM unnest('{1.7e308,-1.7e308,-8.5e307,0,-5e307,1.7e308}'::float8[])
 		WITH ORDINALITY u(x, o)$$,
 	'22003', NULL, 'and so does its window form');
+
+-- Outputs of inputs below 2^256 in magnitude cannot overflow, so only
+-- larger inputs, k or multipliers have their outputs checked: each of
+-- these overflows from values a price could never take.  Bollinger(2) of
+-- 1, 2, 3, 100 with k = 1e307: sigma is 0.5, 0.5, then 48.5, and
+-- 48.5e307 is beyond double precision at the fourth value.
+SELECT throws_ok($$SELECT pgtrade.bollinger('{1,2,3,100}', 2, 1e307)$$,
+	'22003', 'indicator value out of range at position 4',
+	'a k beyond 2^256 has the bands checked for overflow');
+-- SuperTrend(2, 1e308): true ranges 2 and 3 (high less low), ATR 2.5 at
+-- the third bar, upper band 1.5 + 2.5e308
+SELECT throws_ok($$SELECT pgtrade.supertrend('{1,2,3,100}', '{0,0,0,0}',
+	'{1,1,1,1}', 2, 1e308)$$,
+	'22003', 'indicator value out of range at position 3',
+	'so does a multiplier beyond it');
+-- ROC checks inside its own loop: 1e300 / 1e-300 overflows; a value that
+-- is only ever a base (the first two) is still named
+SELECT throws_ok($$SELECT pgtrade.roc('{1e-300,1e300}', 1)$$, '22003',
+	'indicator value out of range at position 2',
+	'roc refuses a quotient beyond double precision');
+SELECT is(pg_temp.tap_bad_count('roc'), 0::bigint,
+	'roc names a NaN or infinity at each of 13 subscripts');
+SELECT is(pgtrade.roc('{1e300,2e300,0,1}', 1), '{NULL,100,-100,0}'::float8[],
+	'roc of values beyond 2^256 that stay finite');
+
+-- A composite result of long arrays is built in place; its fields,
+-- stored in a table (and so compressed or moved out of line) and read
+-- back, equal the window form's row for row
+CREATE TEMP TABLE tap_macd_big AS
+SELECT (pgtrade.macd(array_agg(100 + 10 * sin(i / 7.0) ORDER BY i), 12, 26,
+	9)).* FROM generate_series(1, 5000) i;
+CREATE TEMP TABLE tap_macd_win AS
+SELECT i, (m).macd, (m).signal, (m).hist
+FROM (SELECT i, pgtrade.macd(100 + 10 * sin(i / 7.0), 12, 26, 9)
+		OVER (ORDER BY i) AS m
+	FROM generate_series(1, 5000) i) w;
+SELECT is((SELECT count(*) FROM tap_macd_big b, tap_macd_win w
+	WHERE (b.macd[w.i], b.signal[w.i], b.hist[w.i])
+		IS NOT DISTINCT FROM (w.macd, w.signal, w.hist)
+		AND w.hist IS NOT NULL),
+	4967::bigint,
+	'a macd of 5,000 values, stored, reads back as its window form');
 
 SELECT * FROM finish();
 ROLLBACK;
