@@ -291,19 +291,6 @@ ind_ema(const double *in, size_t n, int period, double *out)
 }
 
 /*
- * Return the RSI for Wilder averages of gains and losses; 0 when both are 0.
- */
-static double
-ind_rsi_value(double gain, double loss)
-{
-	double total = gain + loss;
-
-	if (total == 0.0)
-		return 0.0;
-	return 100.0 * (gain / total);
-}
-
-/*
  * Compute Wilder's relative strength index of in[0..n-1] into out[0..n-1].
  */
 int

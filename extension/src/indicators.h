@@ -71,6 +71,7 @@
 #ifndef PGTRADE_INDICATORS_H
 #define PGTRADE_INDICATORS_H
 
+#include <math.h>
 #include <stddef.h>
 
 /* Accepted range of every period parameter (TA-Lib uses the same cap). */
@@ -129,6 +130,24 @@ typedef struct IndSuperTrend
 	double prev_close;
 	int	   trend;
 } IndSuperTrend;
+
+/*
+ * The RSI for Wilder averages of gains and losses; 0 when both are 0.
+ * When an average overflowed (changes beyond double precision), the
+ * infinity itself, for the caller's overflow check: the ratio would be a
+ * finite and wrong 0 or 100.
+ */
+static inline double
+ind_rsi_value(double gain, double loss)
+{
+	double total = gain + loss;
+
+	if (total == 0.0)
+		return 0.0;
+	if (isinf(total))
+		return total;
+	return 100.0 * (gain / total);
+}
 
 /*
  * One ROC value: x against base, the value period bars before (inline, as

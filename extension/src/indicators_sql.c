@@ -790,6 +790,9 @@ pgtrade_roc(PG_FUNCTION_ARGS)
 	IndResult  r;
 
 	in = ind_array_values_unchecked(arr, "series", &n);
+	/* the series is checked first, as by the other indicators */
+	if (!ind_period_ok(period))
+		ind_check_finite(arr, in, n, "series");
 	ind_check_period(period, "period");
 	out = ind_result_start(&r, n, ind_roc_lookback(period));
 	if (ind_roc_finite(in, n, period, out))

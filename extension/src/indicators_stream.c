@@ -217,20 +217,6 @@ ind_stream_ema_add(IndStream *s, double x)
 }
 
 /*
- * Return the RSI for Wilder averages of gains and losses; 0 when both are
- * 0.  The same formula as in indicators.c.
- */
-static double
-ind_stream_rsi_value(double gain, double loss)
-{
-	double total = gain + loss;
-
-	if (total == 0.0)
-		return 0.0;
-	return 100.0 * (gain / total);
-}
-
-/*
  * Add a value to an RSI stream: the first period changes are summed into
  * plain means, later ones enter Wilder's smoothing as in ind_rsi().
  */
@@ -266,7 +252,7 @@ ind_stream_rsi_add(IndStream *s, double x)
 		s->avg /= (double) p;
 		s->avg2 /= (double) p;
 	}
-	s->value = ind_stream_rsi_value(s->avg, s->avg2);
+	s->value = ind_rsi_value(s->avg, s->avg2);
 }
 
 /*

@@ -7,7 +7,7 @@
 -- sessions typed in from shared/data/SPY_1d.csv (2008-07-01 to 2008-09-24;
 -- Yahoo Finance daily bars as republished by matplotlib/mplfinance).
 \ir preamble.psql
-SELECT plan(100);
+SELECT plan(103);
 
 SET LOCAL timezone = 'UTC';
 
@@ -748,6 +748,17 @@ SELECT throws_ok($$SELECT pgtrade.roc('{1e-300,1e300}', 1)$$, '22003',
 	'roc refuses a quotient beyond double precision');
 SELECT is(pg_temp.tap_bad_count('roc'), 0::bigint,
 	'roc names a NaN or infinity at each of 13 subscripts');
+SELECT throws_ok($$SELECT pgtrade.roc('{NaN}', 0)$$, '22023',
+	'array "series" must contain only finite values',
+	'roc checks the series before the period, as the others do');
+-- RSI(2) of 0, 1e308, -1e308: the second change, -2e308, is beyond double
+-- precision, and so is the average loss; the ratio would be a finite 0
+SELECT throws_ok($$SELECT pgtrade.rsi('{0,1e308,-1e308,0}', 2)$$, '22003',
+	'indicator value out of range at position 3',
+	'an RSI whose average loss overflowed is refused, not 0');
+SELECT throws_ok($$SELECT pgtrade.rsi(x, 2) OVER (ORDER BY o)
+	FROM unnest('{0,1e308,-1e308,0}'::float8[]) WITH ORDINALITY u(x, o)$$,
+	'22003', NULL, 'and so does its window form');
 SELECT is(pgtrade.roc('{1e300,2e300,0,1}', 1), '{NULL,100,-100,0}'::float8[],
 	'roc of values beyond 2^256 that stay finite');
 
