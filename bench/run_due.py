@@ -111,6 +111,9 @@ def build(n, tag, rising):
         ALTER TABLE pgtrade.strategy ENABLE TRIGGER USER;
         ANALYZE;
     """ % {"p": prefix, "n": n, "slope": slope})
+    # what autovacuum leaves after the bars' inserts (pgtrade.bar asks
+    # for a vacuum every thousand new rows): pages all-visible
+    psql("VACUUM pgtrade.bar")
     return prefix
 
 

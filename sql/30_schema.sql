@@ -104,7 +104,8 @@ CREATE TABLE pgtrade.bar (
 	volume			double precision NOT NULL,
 	suspect			boolean GENERATED ALWAYS AS
 		(open < low OR open > high OR close < low OR close > high) STORED,
-	PRIMARY KEY (instrument_id, bar_size, ts),
+	PRIMARY KEY (instrument_id, bar_size, ts)
+		INCLUDE (open, high, low, close, volume),
 	CONSTRAINT bar_prices_finite CHECK (
 		open > '-Infinity' AND open < 'Infinity' AND
 		high > '-Infinity' AND high < 'Infinity' AND
@@ -116,7 +117,17 @@ CREATE TABLE pgtrade.bar (
 		OR (bar_size < interval '1 day'
 			AND extract(epoch FROM bar_size) % 60 = 0)),
 	CONSTRAINT bar_volume_valid CHECK (volume >= 0 AND volume < 'Infinity')
-);
+)
+/*
+ * The key carries the prices so that recent_bars (and any query of a
+ * few columns along the key) reads an instrument's bars from the key
+ * alone where the visibility map says their pages are all-visible.  A
+ * vacuum after every thousand new bars, whatever the table's size, keeps
+ * that true of all but the newest: by default autovacuum would wait for
+ * a fifth of the table, the very bars a run reads.
+ */
+WITH (autovacuum_vacuum_insert_threshold = 1000,
+	  autovacuum_vacuum_insert_scale_factor = 0);
 COMMENT ON TABLE pgtrade.bar IS
 	'OHLCV bars; ts is the bar''s start.  A daily bar''s ts is midnight '
 	'of its session date in the exchange time zone.';

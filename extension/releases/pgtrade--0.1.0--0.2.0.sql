@@ -701,3 +701,15 @@ BEGIN
 	RETURN v_now;
 END
 $$;
+
+/*
+ * The bar key carries the prices and the volume, so that recent_bars
+ * reads bars on all-visible pages from the key alone; a vacuum after
+ * every thousand new bars keeps the newest pages all-visible.  The key
+ * is built again: the table is locked while it is.
+ */
+ALTER TABLE pgtrade.bar DROP CONSTRAINT bar_pkey,
+	ADD CONSTRAINT bar_pkey PRIMARY KEY (instrument_id, bar_size, ts)
+		INCLUDE (open, high, low, close, volume);
+ALTER TABLE pgtrade.bar SET (autovacuum_vacuum_insert_threshold = 1000,
+	autovacuum_vacuum_insert_scale_factor = 0);

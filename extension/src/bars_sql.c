@@ -9,7 +9,12 @@
  * A query with array_agg does the same with a sort and six aggregates
  * per run; here one backward scan of bar_pkey fills the six arrays, which
  * is what lets the scheduler load hundreds of strategies' bars in a few
- * milliseconds.  The scan reads with the caller's snapshot and checks
+ * milliseconds.  The key carries the prices and the volume (INCLUDE), so
+ * that a bar on a heap page the visibility map marks all-visible is read
+ * from the key alone, as an index-only scan reads it: an instrument's
+ * bars lie together in the key, while in the heap each lies on a page of
+ * its own day.  Other bars (newer than the last vacuum, or updated) are
+ * read from the heap and checked against the snapshot.  The scan reads with the caller's snapshot and checks
  * the caller's SELECT right on the table or on the view pgtrade.bars
  * (which shows every bar: readers are given the view); the table has no
  * row security (bars are market data, not an account's).
@@ -29,6 +34,7 @@
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/visibilitymap.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
@@ -37,6 +43,8 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/predicate.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -75,10 +83,11 @@ static const char *const bar_columns[] = {
 /*
  * Checks that the table is the one this code reads: the columns where it
  * expects them, and a primary key on (instrument_id, bar_size, ts).
- * Returns the key's OID.
+ * Returns the key's OID, and sets *covering when the key includes open,
+ * high, low, close and volume, in that order, after its three columns.
  */
 static Oid
-check_bar_table(Relation rel)
+check_bar_table(Relation rel, bool *covering)
 {
 	TupleDesc desc = RelationGetDescr(rel);
 	Oid		  pk = RelationGetPrimaryKeyIndex(rel);
@@ -110,6 +119,9 @@ check_bar_table(Relation rel)
 		idx->rd_index->indkey.values[1] == BAR_SIZE &&
 		idx->rd_index->indkey.values[2] == BAR_TS &&
 		idx->rd_rel->relam == BTREE_AM_OID;
+	*covering = ok && idx->rd_index->indnatts == 3 + BAR_VALUES - 1;
+	for (i = 0; *covering && i < BAR_VALUES - 1; i++)
+		*covering = idx->rd_index->indkey.values[3 + i] == BAR_OPEN + i;
 	index_close(idx, NoLock);
 	if (!ok)
 		ereport(ERROR,
@@ -195,6 +207,11 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 	bool			nulls[BAR_VALUES + 1] = {0};
 	TupleDesc		tupdesc;
 	AclResult		acl;
+	bool			covering;
+	Datum			keyvals[BAR_VOLUME]; /* the key's columns, all eight */
+	bool			keynulls[BAR_VOLUME];
+	Buffer			vmbuf = InvalidBuffer;
+	ItemPointer		tid;
 	int				count = 0;
 	int				room;
 	int				i;
@@ -235,7 +252,7 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(recent_bars_by_query(
 			acl != ACLCHECK_OK, instrument, size, before, limit, tupdesc));
 	}
-	idx = index_open(check_bar_table(rel), AccessShareLock);
+	idx = index_open(check_bar_table(rel, &covering), AccessShareLock);
 
 	/* room for what is read, not for what is asked: n may be huge */
 	room = Min(limit, 64);
@@ -249,29 +266,60 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 	ScanKeyInit(&keys[2], 3, BTLessStrategyNumber, F_TIMESTAMP_LT,
 				TimestampTzGetDatum(before));
 	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 3, 0);
+	scan->xs_want_itup = covering;
 	index_rescan(scan, keys, 3, NULL, 0);
 	slot = table_slot_create(rel, NULL);
 
 	/* newest first; put oldest first below */
-	while (count < limit && index_getnext_slot(scan, BackwardScanDirection, slot))
+	while (count < limit &&
+		   (tid = index_getnext_tid(scan, BackwardScanDirection)) != NULL)
 	{
+		Datum *vals;
+		bool  *nulls;
+
 		CHECK_FOR_INTERRUPTS();
+		if (covering &&
+			VM_ALL_VISIBLE(rel, ItemPointerGetBlockNumber(tid), &vmbuf))
+		{
+			/*
+			 * Every tuple of the page is visible to every snapshot: the
+			 * key's copy of the bar is the bar.  The page is not read,
+			 * so a serializable reader locks it as a whole, as an
+			 * index-only scan does.
+			 */
+			index_deform_tuple(scan->xs_itup, scan->xs_itupdesc, keyvals,
+							   keynulls);
+			PredicateLockPage(rel, ItemPointerGetBlockNumber(tid),
+							  scan->xs_snapshot);
+			vals = keyvals + BAR_TS - 1;
+			nulls = keynulls + BAR_TS - 1;
+		}
+		else
+		{
+			/* the heap's tuple, if the snapshot sees one */
+			if (!index_fetch_heap(scan, slot))
+				continue;
+			slot_getsomeattrs(slot, BAR_VOLUME);
+			vals = slot->tts_values + BAR_TS - 1;
+			nulls = slot->tts_isnull + BAR_TS - 1;
+		}
 		if (count == room)
 		{
 			room = (int) Min((int64) room * 2, (int64) limit);
 			for (i = 0; i < BAR_VALUES; i++)
 				values[i] = repalloc_huge(values[i], sizeof(Datum) * room);
 		}
-		slot_getsomeattrs(slot, BAR_VOLUME);
 		for (i = 0; i < BAR_VALUES; i++)
 		{
-			if (slot->tts_isnull[BAR_TS - 1 + i])
+			if (nulls[i])
 				elog(ERROR, "a bar of instrument " INT64_FORMAT " has a null %s",
 					 instrument, bar_columns[BAR_TS - 1 + i]);
-			values[i][count] = slot->tts_values[BAR_TS - 1 + i];
+			values[i][count] = vals[i];
 		}
 		count++;
 	}
+	if (BufferIsValid(vmbuf))
+		ReleaseBuffer(vmbuf);
 	ExecDropSingleTupleTableSlot(slot);
 	index_endscan(scan);
 	index_close(idx, NoLock);
