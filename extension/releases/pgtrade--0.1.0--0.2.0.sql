@@ -706,10 +706,52 @@ $$;
  * The bar key carries the prices and the volume, so that recent_bars
  * reads bars on all-visible pages from the key alone; a vacuum after
  * every thousand new bars keeps the newest pages all-visible.  The key
- * is built again: the table is locked while it is.
+ * is built again, under its own name (a table partitioned as
+ * doc/scale.md shows may have another), clustered on again if it was;
+ * the table is locked while it is.  A key that other objects depend on
+ * (a foreign key to it, a view grouping by it) is left as it was, with
+ * a warning: recent_bars then reads every bar from the heap, as before.
+ * A partitioned table takes no autovacuum settings; its partitions do.
  */
-ALTER TABLE pgtrade.bar DROP CONSTRAINT bar_pkey,
-	ADD CONSTRAINT bar_pkey PRIMARY KEY (instrument_id, bar_size, ts)
-		INCLUDE (open, high, low, close, volume);
-ALTER TABLE pgtrade.bar SET (autovacuum_vacuum_insert_threshold = 1000,
-	autovacuum_vacuum_insert_scale_factor = 0);
+DO $$
+DECLARE
+	v_kind "char";
+	v_key name;
+	v_clustered boolean;
+BEGIN
+	SELECT c.relkind INTO v_kind FROM pg_catalog.pg_class c
+	WHERE c.oid = 'pgtrade.bar'::pg_catalog.regclass;
+	SELECT con.conname, i.indisclustered INTO v_key, v_clustered
+	FROM pg_catalog.pg_constraint con
+	JOIN pg_catalog.pg_index i ON i.indexrelid = con.conindid
+	WHERE con.conrelid = 'pgtrade.bar'::pg_catalog.regclass
+		AND con.contype = 'p';
+	IF v_key IS NOT NULL THEN
+		BEGIN
+			EXECUTE pg_catalog.format('ALTER TABLE pgtrade.bar '
+				'DROP CONSTRAINT %1$I, ADD CONSTRAINT %1$I PRIMARY KEY '
+				'(instrument_id, bar_size, ts) '
+				'INCLUDE (open, high, low, close, volume)', v_key);
+			IF v_clustered THEN
+				EXECUTE pg_catalog.format(
+					'ALTER TABLE pgtrade.bar CLUSTER ON %I', v_key);
+			END IF;
+		EXCEPTION WHEN dependent_objects_still_exist THEN
+			RAISE WARNING 'the primary key of pgtrade.bar is left without '
+				'the prices: other objects depend on it'
+				USING DETAIL = SQLERRM,
+					  HINT = 'recent_bars reads the bars from the table '
+						  'until the key is built with INCLUDE (open, high, '
+						  'low, close, volume), as a fresh install has it.';
+		END;
+	END IF;
+	IF v_kind = 'r' THEN
+		ALTER TABLE pgtrade.bar SET (autovacuum_vacuum_insert_threshold = 1000,
+			autovacuum_vacuum_insert_scale_factor = 0);
+	ELSE
+		RAISE WARNING 'pgtrade.bar is partitioned: give its partitions '
+			'autovacuum_vacuum_insert_threshold = 1000 and '
+			'autovacuum_vacuum_insert_scale_factor = 0';
+	END IF;
+END
+$$;

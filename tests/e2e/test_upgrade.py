@@ -13,6 +13,9 @@ indexes, triggers, policies, row security and grants, views, sequences,
 types, comments, the extension's members and its configuration tables.
 Any difference fails and is shown.  Every release is also created on
 its own, so its install script keeps working with the current library.
+The update of the bar key is also run on a database where a foreign key
+depends on it, one clustered on it, and one partitioned as doc/scale.md
+shows.
 """
 import os
 import re
@@ -145,7 +148,7 @@ def fresh_db(name):
     psql("CREATE DATABASE %s" % name)
 
 
-t = Tap(2 * len(RELEASES) + 3)
+t = Tap(2 * len(RELEASES) + 6)
 t.ok(RELEASES and vkey(RELEASES[-1]) < vkey(CURRENT),
      "releases %s, each older than the current version %s"
      % (", ".join(RELEASES), CURRENT))
@@ -211,6 +214,75 @@ t.ok(not diff and len(b) > 1000,
      "the upgraded catalog is a fresh install's (%d objects and parts "
      "compared)" % len(b),
      (err_up + err_fr + "\n".join(diff))[:4000])
+
+
+# The bar key is rebuilt with the prices by name-independent catalog
+# lookups; three databases it must not trip over.  Each: the oldest
+# release, some bars, what the case prepares, then UPDATE.
+BARS = """
+    SET client_min_messages = warning;
+    CREATE EXTENSION pgtrade VERSION '%s';
+    SELECT pgtrade.add_instrument('UPB1', 1);
+    INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low,
+                             close, volume)
+    SELECT pgtrade.instrument_id('UPB1'), '1 day',
+           '2020-01-01'::timestamptz + i * interval '1 day', 10, 12, 9,
+           10 + i, 1
+    FROM generate_series(1, 30) i;
+""" % RELEASES[0]
+KEY = """
+    SELECT i.indnatts || ' ' || i.indisclustered || ' ' ||
+           (SELECT (pgtrade.recent_bars(pgtrade.instrument_id('UPB1'),
+                    '1 day', 'infinity', 3)).close::text)
+    FROM pg_constraint c JOIN pg_index i ON i.indexrelid = c.conindid
+    WHERE c.conrelid = 'pgtrade.bar'::regclass AND c.contype = 'p';
+"""
+
+
+def upgrade_case(prepare):
+    """rc, stderr of the update, and the key's column count, clustered
+    flag and the last three closes by recent_bars after it."""
+    fresh_db("pgtrade_upgraded")
+    rc, _, err = in_db("pgtrade_upgraded", BARS + prepare)
+    if rc != 0:
+        return rc, err, None
+    rc, _, err = in_db("pgtrade_upgraded", "ALTER EXTENSION pgtrade UPDATE;")
+    _, key, _ = in_db("pgtrade_upgraded", KEY)
+    return rc, err, key.strip("\x1e\n")
+
+
+rc, err, key = upgrade_case("""
+    CREATE TABLE public.bar_note (instrument_id bigint, bar_size interval,
+        ts timestamptz, FOREIGN KEY (instrument_id, bar_size, ts)
+        REFERENCES pgtrade.bar);""")
+t.ok(rc == 0 and "left without the prices" in err
+     and key == "3 false {38,39,40}",
+     "a key a foreign key depends on is left as it was, with a warning, "
+     "and recent_bars reads the heap", "rc %s, key %r\n%s" % (rc, key, err))
+rc, err, key = upgrade_case("CLUSTER pgtrade.bar USING bar_pkey;")
+t.ok(rc == 0 and key == "8 true {38,39,40}",
+     "a key the table was clustered on is rebuilt and clustered on again",
+     "rc %s, key %r\n%s" % (rc, key, err))
+# partitioned as doc/scale.md shows: the old table keeps the name
+# bar_pkey, so the new key is bar_pkey1
+rc, err, key = upgrade_case("""
+    BEGIN;
+    ALTER TABLE pgtrade.bar RENAME TO bar_unpartitioned;
+    CREATE TABLE pgtrade.bar (LIKE pgtrade.bar_unpartitioned
+        INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED)
+        PARTITION BY RANGE (ts);
+    ALTER TABLE pgtrade.bar ADD PRIMARY KEY (instrument_id, bar_size, ts);
+    CREATE TABLE pgtrade.bar_default PARTITION OF pgtrade.bar DEFAULT;
+    INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low,
+        close, volume)
+    SELECT instrument_id, bar_size, ts, open, high, low, close, volume
+    FROM pgtrade.bar_unpartitioned;
+    COMMIT;""")
+t.ok(rc == 0 and "is partitioned" in err and key == "8 false {38,39,40}",
+     "a partitioned bar table's key is rebuilt, under its own name, and "
+     "the partitions' autovacuum settings are left to the operator",
+     "rc %s, key %r\n%s" % (rc, key, err))
+
 for name in ("pgtrade_release", "pgtrade_upgraded", "pgtrade_fresh"):
     psql("DROP DATABASE IF EXISTS %s" % name)
 t.done()
