@@ -740,9 +740,9 @@ BEGIN
 			RAISE WARNING 'the primary key of pgtrade.bar is left without '
 				'the prices: other objects depend on it'
 				USING DETAIL = SQLERRM,
-					  HINT = 'recent_bars reads the bars from the table '
-						  'until the key is built with INCLUDE (open, high, '
-						  'low, close, volume), as a fresh install has it.';
+					HINT = 'recent_bars reads the bars from the table until '
+						'the key is built with INCLUDE (open, high, low, '
+						'close, volume), as a fresh install has it.';
 		END;
 	END IF;
 	IF v_kind = 'r' THEN

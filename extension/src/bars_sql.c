@@ -14,10 +14,11 @@
  * from the key alone, as an index-only scan reads it: an instrument's
  * bars lie together in the key, while in the heap each lies on a page of
  * its own day.  Other bars (newer than the last vacuum, or updated) are
- * read from the heap and checked against the snapshot.  The scan reads with the caller's snapshot and checks
- * the caller's SELECT right on the table or on the view pgtrade.bars
- * (which shows every bar: readers are given the view); the table has no
- * row security (bars are market data, not an account's).
+ * read from the heap and checked against the snapshot.  The scan reads
+ * with the caller's snapshot and checks the caller's SELECT right on the
+ * table or on the view pgtrade.bars (which shows every bar: readers are
+ * given the view); the table has no row security (bars are market data,
+ * not an account's).
  *
  * Only a plain table has one index to scan.  A bar table partitioned
  * (by time, say) is read by a query instead: the planner leaves out the

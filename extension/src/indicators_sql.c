@@ -560,15 +560,13 @@ ind_tuple_finish(IndTuple *t, ArrayType *const *arrays)
 	bool			nulls[IND_TUPLE_MAX];
 	int				i;
 
-	if (td == NULL)
+	for (i = 0; i < t->count; i++)
 	{
-		for (i = 0; i < t->count; i++)
-		{
-			values[i] = PointerGetDatum(arrays[i]);
-			nulls[i] = false;
-		}
-		return HeapTupleGetDatum(heap_form_tuple(t->tupdesc, values, nulls));
+		values[i] = PointerGetDatum(arrays[i]);
+		nulls[i] = false;
 	}
+	if (td == NULL)
+		return HeapTupleGetDatum(heap_form_tuple(t->tupdesc, values, nulls));
 	/*
 	 * The fields are in place; the header as heap_form_tuple writes it.
 	 * Minor releases that mark and version composite datums
@@ -590,14 +588,8 @@ ind_tuple_finish(IndTuple *t, ArrayType *const *arrays)
 #ifdef USE_ASSERT_CHECKING
 	{
 		/* the same bytes as heap_form_tuple's */
-		HeapTuple ref;
+		HeapTuple ref = heap_form_tuple(t->tupdesc, values, nulls);
 
-		for (i = 0; i < t->count; i++)
-		{
-			values[i] = PointerGetDatum(arrays[i]);
-			nulls[i] = false;
-		}
-		ref = heap_form_tuple(t->tupdesc, values, nulls);
 		if (ref->t_len != t->len || memcmp(ref->t_data, td, t->len) != 0)
 			elog(ERROR, "composite result differs from heap_form_tuple's");
 		heap_freetuple(ref);
