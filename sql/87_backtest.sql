@@ -186,6 +186,59 @@ COMMENT ON FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text,
 	'fixed sizing, in C.';
 
 /*
+ * backtest_engine_read is either engine over the bars it reads itself,
+ * straight from the table into the engine (backtest_sql.c): every bar
+ * of the instrument starting by to_ts, as backtest reads them, without
+ * the arrays' copies.  It finds the closes within the period as backtest
+ * does, and returns the drawdown's ends and the first and last closes
+ * tested as times.  NULL when there is no bar, when pgtrade.bar is not a
+ * plain table, or when the closes are too large for it: backtest then
+ * reads the bars itself.
+ */
+CREATE TYPE pgtrade.backtest_read_result AS (
+	bars			integer,
+	in_market		integer,
+	refused			integer,
+	final_equity	numeric,
+	max_drawdown	numeric,
+	drawdown_peak	timestamptz,
+	drawdown_trough	timestamptz,
+	sharpe			double precision,
+	sortino			double precision,
+	wins			integer,
+	closes			integer,
+	gain			numeric,
+	loss			numeric,
+	trades			integer,
+	trade_list		jsonb,
+	first_close		timestamptz,
+	last_close		timestamptz
+);
+COMMENT ON TYPE pgtrade.backtest_read_result IS
+	'Internal to backtest: what backtest_engine_read returns.';
+
+CREATE FUNCTION pgtrade.backtest_engine_read(p_s pgtrade.strategy,
+	instrument_id bigint, kind text, params jsonb, fast integer,
+	slow integer, bars_window integer, from_ts timestamptz,
+	to_ts timestamptz, capital numeric, quantity numeric,
+	commission numeric, slippage_bps numeric, tick_size numeric,
+	periods_per_year double precision, risk boolean, account_zone text,
+	bar_size interval, time_zone text, session_close time, trades boolean)
+RETURNS pgtrade.backtest_read_result
+AS 'MODULE_PATHNAME', 'pgtrade_backtest_engine_read'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION pgtrade.backtest_engine_read(pgtrade.strategy, bigint,
+	text, jsonb, integer, integer, integer, timestamptz, timestamptz,
+	numeric, numeric, numeric, numeric, numeric, double precision, boolean,
+	text, interval, text, time, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.backtest_engine_read(pgtrade.strategy, bigint,
+	text, jsonb, integer, integer, integer, timestamptz, timestamptz,
+	numeric, numeric, numeric, numeric, numeric, double precision, boolean,
+	text, interval, text, time, boolean) IS
+	'Internal to backtest: an engine over the bars it reads from the '
+	'table itself.';
+
+/*
  * backtest_order_check puts the order a backtest would place at the
  * close of the bar starting p_ts to the risk checks, against the
  * simulated account: the position, average cost and realized P&L so
@@ -358,7 +411,9 @@ DECLARE
 	v_day_orders integer := 0;
 	v_refused integer := 0;
 	v_e pgtrade.backtest_engine_result;
+	v_r pgtrade.backtest_read_result;
 	v_engine boolean := false;
+	v_read boolean := false; /* the engine read the bars itself */
 	v_own boolean;
 	v_lo_i integer;
 	v_hi_i integer;
@@ -414,12 +469,62 @@ BEGIN
 	SELECT a.time_zone INTO STRICT v_acct_tz FROM pgtrade.account a
 	WHERE a.account_id = v_s.account_id;
 
+	v_window := v_s.bars_needed * 2;
+	/* periods a year, for Sharpe and Sortino: sessions, or bars in them */
+	v_ppy := CASE WHEN v_s.bar_size >= interval '1 day' THEN 252
+		ELSE 252 * extract(epoch FROM v_inst.session_close - v_inst.session_open)
+			 / extract(epoch FROM v_s.bar_size) END;
+	/*
+	 * The built-in kinds with fixed sizing run in C when nothing is kept,
+	 * as long as the kind's evaluator is still its own; the loop below
+	 * is left to the rest.  Unless a sweep gave the bars, the engine
+	 * reads them itself, straight from the table (NULL when it cannot,
+	 * and the bars are read below).
+	 */
+	v_own := v_kind.builtin AND v_kind.evaluator = to_regprocedure(format(
+		'pgtrade.%s_eval(jsonb, timestamptz[], float8[], float8[], float8[], '
+		'float8[], float8[])', v_s.kind));
+	IF NOT v_swept AND NOT store AND v_s.sizing = 'fixed' AND v_own THEN
+		v_r := pgtrade.backtest_engine_read(v_s, v_s.instrument_id, v_s.kind,
+			v_s.params,
+			CASE WHEN v_s.kind = 'sma_cross'
+				THEN (v_s.params ->> 'fast')::numeric::integer ELSE 0 END,
+			CASE WHEN v_s.kind = 'sma_cross'
+				THEN (v_s.params ->> 'slow')::numeric::integer ELSE 0 END,
+			v_window, from_ts, to_ts, v_s.capital, v_s.quantity, commission,
+			slippage_bps, v_inst.tick_size, v_ppy, risk, v_acct_tz,
+			v_s.bar_size, v_inst.time_zone, v_inst.session_close, want_trades);
+		IF NOT (v_r IS NULL) THEN
+			v_engine := true;
+			v_read := true;
+			v_bars := v_r.bars;
+			v_in_market := v_r.in_market;
+			v_refused := v_r.refused;
+			IF v_bars > 0 THEN
+				v_prev_equity := v_r.final_equity;
+				v_first := v_r.first_close;
+				v_last := v_r.last_close;
+				max_drawdown := v_r.max_drawdown;
+				drawdown_peak := v_r.drawdown_peak;
+				drawdown_trough := v_r.drawdown_trough;
+			END IF;
+			v_wins := v_r.wins;
+			v_closes := v_r.closes;
+			v_gain := v_r.gain;
+			v_loss := v_r.loss;
+			v_ntrades := v_r.trades;
+			v_trade_list := v_r.trade_list;
+			sharpe := v_r.sharpe;
+			sortino := v_r.sortino;
+		END IF;
+	END IF;
+
 	/*
 	 * every bar up to to_ts, by one scan of the key (or as a sweep read
 	 * them once for all its backtests): those before from_ts warm the
 	 * indicators
 	 */
-	IF NOT v_swept THEN
+	IF NOT v_swept AND NOT v_read THEN
 		/*
 		 * Called in the select list, not in FROM: a function in FROM
 		 * hands its row over through a tuplestore, which writes a long
@@ -433,13 +538,8 @@ BEGIN
 			  OFFSET 0) b;
 	END IF;
 	v_n := coalesce(cardinality(bar_ts), 0);
-	v_window := v_s.bars_needed * 2;
 	v_cash := v_s.capital;
 	v_peak := v_s.capital;
-	/* periods a year, for Sharpe and Sortino: sessions, or bars in them */
-	v_ppy := CASE WHEN v_s.bar_size >= interval '1 day' THEN 252
-		ELSE 252 * extract(epoch FROM v_inst.session_close - v_inst.session_open)
-			 / extract(epoch FROM v_s.bar_size) END;
 
 	/*
 	 * The closes within the period, found by bisection (a bar's end grows
@@ -470,15 +570,8 @@ BEGIN
 	END LOOP;
 	v_last_i := v_lo_i - 1;
 
-	/*
-	 * The built-in kinds with fixed sizing run in C when nothing is kept,
-	 * as long as the kind's evaluator is still its own; the loop below
-	 * is left to the rest.
-	 */
-	v_own := v_kind.builtin AND v_kind.evaluator = to_regprocedure(format(
-		'pgtrade.%s_eval(jsonb, timestamptz[], float8[], float8[], float8[], '
-		'float8[], float8[])', v_s.kind));
-	IF NOT store AND v_s.sizing = 'fixed' AND v_n > 0 AND v_own
+	/* the engines over the bars as arrays (a sweep's, or read above) */
+	IF NOT v_read AND NOT store AND v_s.sizing = 'fixed' AND v_n > 0 AND v_own
 		AND v_s.kind <> 'sma_cross' THEN
 		v_e := pgtrade.backtest_kind_engine(v_s, v_s.kind, v_s.params,
 			v_window, bar_ts, bar_open, bar_high, bar_low, bar_close,
@@ -488,8 +581,8 @@ BEGIN
 		/* NULL (closes too large for it): the loop below says so */
 		v_engine := NOT (v_e IS NULL);
 	END IF;
-	IF NOT store AND v_s.kind = 'sma_cross' AND v_s.sizing = 'fixed'
-		AND v_n > 0 AND v_own THEN
+	IF NOT v_read AND NOT store AND v_s.kind = 'sma_cross'
+		AND v_s.sizing = 'fixed' AND v_n > 0 AND v_own THEN
 		v_e := pgtrade.backtest_sma_cross_engine(v_s,
 			(v_s.params ->> 'fast')::numeric::integer,
 			(v_s.params ->> 'slow')::numeric::integer,
@@ -500,7 +593,7 @@ BEGIN
 		/* NULL (closes too large for it): the loop below says so */
 		v_engine := NOT (v_e IS NULL);
 	END IF;
-	IF v_engine THEN
+	IF v_engine AND NOT v_read THEN
 		v_bars := v_e.bars;
 		v_in_market := v_e.in_market;
 		v_refused := v_e.refused;

@@ -1,11 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * backtest_sql.c
- *	  pgtrade.backtest_sma_cross_engine: a backtest of sma_cross in C.
+ *	  The backtest engine in C: sma_cross and the other built-in kinds.
  *
- * pgtrade.backtest calls it for the strategies it can run (sma_cross
- * with fixed sizing, result not kept) instead of its own PL/pgSQL loop,
- * which stays the reference.  The bar loop is backtest_core.c's; this
+ * pgtrade.backtest calls it for the strategies it can run (a built-in
+ * kind with fixed sizing, result not kept) instead of its own PL/pgSQL
+ * loop, which stays the reference: backtest_engine_read, which reads the
+ * bars from the table straight into the engine, or, for a sweep that
+ * read its bars once, backtest_sma_cross_engine and backtest_kind_engine
+ * over them as arrays.  The bar loop is backtest_core.c's; this
  * file gives it the fills and orders the PL/pgSQL loop makes, in numeric
  * with the same operations in the same order as paper_price and
  * position_step, so prices, positions, cash and P&L come out equal to
@@ -42,6 +45,7 @@
 
 PG_FUNCTION_INFO_V1(pgtrade_backtest_sma_cross_engine);
 PG_FUNCTION_INFO_V1(pgtrade_backtest_kind_engine);
+PG_FUNCTION_INFO_V1(pgtrade_backtest_engine_read);
 
 /*
  * One fill, for the trade list and for marking equity at any close.  In
@@ -696,47 +700,48 @@ bt_array(FunctionCallInfo fcinfo, int k, Oid type, int *n, const char *name)
 	return (char *) a + ARR_OVERHEAD_NONULLS(ARR_NDIM(a));
 }
 
-/* key: value into the object being built */
-static void
-bt_put(JsonbParseState **state, const char *key, JsonbValue *value)
+/*
+ * The trade list's keys, in the order a jsonb object keeps its keys
+ * (shorter first, then bytewise), so that its objects are built already
+ * in that order: pushJsonbValue would sort each one's keys again.
+ */
+enum
 {
-	JsonbValue k;
+	TK_SIDE,
+	TK_PRICE,
+	TK_POSITION,
+	TK_QUANTITY,
+	TK_FILLED_AT,
+	TK_COMMISSION,
+	TK_DECIDED_AT,
+	TK_REALIZED_PNL,
+	TK_KEYS
+};
 
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = (int) strlen(key);
-	pushJsonbValue(state, WJB_KEY, &k);
-	pushJsonbValue(state, WJB_VALUE, value);
+static const char *const trade_keys[TK_KEYS] = {
+	"side", "price", "position", "quantity", "filled_at", "commission",
+	"decided_at", "realized_pnl"};
+
+static void
+bt_string_value(JsonbValue *v, char *s)
+{
+	v->type = jbvString;
+	v->val.string.val = s;
+	v->val.string.len = (int) strlen(s);
 }
 
 static void
-bt_put_string(JsonbParseState **state, const char *key, char *s)
+bt_numeric_value(JsonbValue *v, Numeric n)
 {
-	JsonbValue v;
-
-	v.type = jbvString;
-	v.val.string.val = s;
-	v.val.string.len = (int) strlen(s);
-	bt_put(state, key, &v);
-}
-
-static void
-bt_put_numeric(JsonbParseState **state, const char *key, Numeric n)
-{
-	JsonbValue v;
-
-	v.type = jbvNumeric;
-	v.val.numeric = n;
-	bt_put(state, key, &v);
+	v->type = jbvNumeric;
+	v->val.numeric = n;
 }
 
 /* a timestamptz as to_jsonb writes it, in the session's zone */
 static void
-bt_put_time(JsonbParseState **state, const char *key, TimestampTz t)
+bt_time_value(JsonbValue *v, TimestampTz t)
 {
-	bt_put_string(state, key,
-				  JsonEncodeDateTime(NULL, TimestampTzGetDatum(t),
-									 TIMESTAMPTZOID, NULL));
+	bt_string_value(v, JsonEncodeDateTime(NULL, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL));
 }
 
 /*
@@ -744,37 +749,62 @@ bt_put_time(JsonbParseState **state, const char *key, TimestampTz t)
  * fill, decided_at the end of the bar it was decided at (bar_end with
  * the instrument's bar size, zone and close), filled_at the start of the
  * bar at whose open it filled, side, quantity, price, commission,
- * position after and realized P&L less the fee.
+ * position after and realized P&L less the fee.  The values are laid
+ * out as one tree and made into jsonb once.
  */
 static Datum
 bt_trade_list(const BtState *st, Datum size, Datum zone, Datum close)
 {
-	JsonbParseState *state = NULL;
-	JsonbValue		*list;
-	long			 k;
+	JsonbValue	list;
+	JsonbValue *objects;
+	JsonbPair  *pairs;
+	long		k;
+	int			j;
 
-	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	/* the keys' order is jsonb's: checked, as a wrong one reads wrong */
+	for (j = 1; j < TK_KEYS; j++)
+	{
+		size_t a = strlen(trade_keys[j - 1]);
+		size_t b = strlen(trade_keys[j]);
+
+		if (a > b || (a == b && memcmp(trade_keys[j - 1], trade_keys[j], a) >= 0))
+			elog(ERROR, "the trade list's keys are out of jsonb's order");
+	}
+	objects = palloc_extended(sizeof(JsonbValue) * Max(st->nfills, 1),
+							  MCXT_ALLOC_HUGE);
+	pairs = palloc_extended(sizeof(JsonbPair) * TK_KEYS * Max(st->nfills, 1),
+							MCXT_ALLOC_HUGE);
 	for (k = 0; k < st->nfills; k++)
 	{
 		const BtFill *f = &st->fills[k];
+		JsonbPair	 *p = pairs + k * TK_KEYS;
 		Datum		  decided = TimestampTzGetDatum(st->ts[f->decided]);
 		bool		  buy = num_cmp(f->quantity, num_zero) > 0;
 
 		decided = DirectFunctionCall4(pgtrade_bar_end, decided, size, zone,
 									  close);
-		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-		bt_put_time(&state, "decided_at", DatumGetTimestampTz(decided));
-		bt_put_time(&state, "filled_at", st->ts[f->filled]);
-		bt_put_string(&state, "side", buy ? "buy" : "sell");
-		bt_put_numeric(&state, "quantity", num_abs(f->quantity));
-		bt_put_numeric(&state, "price", f->price);
-		bt_put_numeric(&state, "commission", f->fee);
-		bt_put_numeric(&state, "position", f->position);
-		bt_put_numeric(&state, "realized_pnl", f->pnl);
-		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+		for (j = 0; j < TK_KEYS; j++)
+		{
+			bt_string_value(&p[j].key, (char *) trade_keys[j]);
+			p[j].order = (uint32) j;
+		}
+		bt_string_value(&p[TK_SIDE].value, buy ? "buy" : "sell");
+		bt_numeric_value(&p[TK_PRICE].value, f->price);
+		bt_numeric_value(&p[TK_POSITION].value, f->position);
+		bt_numeric_value(&p[TK_QUANTITY].value, num_abs(f->quantity));
+		bt_time_value(&p[TK_FILLED_AT].value, st->ts[f->filled]);
+		bt_numeric_value(&p[TK_COMMISSION].value, f->fee);
+		bt_time_value(&p[TK_DECIDED_AT].value, DatumGetTimestampTz(decided));
+		bt_numeric_value(&p[TK_REALIZED_PNL].value, f->pnl);
+		objects[k].type = jbvObject;
+		objects[k].val.object.nPairs = TK_KEYS;
+		objects[k].val.object.pairs = p;
 	}
-	list = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
-	return JsonbPGetDatum(JsonbValueToJsonb(list));
+	list.type = jbvArray;
+	list.val.array.nElems = (int) st->nfills;
+	list.val.array.elems = objects;
+	list.val.array.rawScalar = false;
+	return JsonbPGetDatum(JsonbValueToJsonb(&list));
 }
 
 /*
@@ -847,8 +877,42 @@ bt_kind_decide(void *arg, size_t i)
 	return target;
 }
 
-static Datum bt_engine(FunctionCallInfo fcinfo, const BtArgs *a,
-					   BtKindDecide *kind);
+/* What an engine runs on, from its arguments or read from the table. */
+typedef struct BtInput
+{
+	const char		  *fn;
+	int				   fast; /* sma_cross's; 0 for the other kinds */
+	int				   slow;
+	int				   window;
+	int				   first; /* the period's closes, 0-based */
+	int				   last;
+	int				   n;
+	const TimestampTz *ts;
+	const double	  *open;
+	const double	  *close;
+	Datum			   strategy;
+	Oid				   strategy_type;
+	Numeric			   capital;
+	Numeric			   quantity;
+	Numeric			   commission;
+	Numeric			   slippage_bps;
+	Numeric			   tick;
+	double			   ppy;
+	bool			   risk;
+	text			  *account_tz;
+	Datum			   bar_size; /* for the trades' decided_at */
+	Datum			   time_zone;
+	Datum			   session_close;
+	bool			   want_trades;
+} BtInput;
+
+/* the engines' result columns, as pgtrade.backtest_engine_result has them */
+#define BT_COLUMNS 15
+
+static bool	 bt_engine(BtInput *in, BtKindDecide *kind, Datum *values,
+					   bool *nulls);
+static Datum bt_engine_call(FunctionCallInfo fcinfo, const BtArgs *a,
+							BtKindDecide *kind);
 
 /*
  * pgtrade.backtest_sma_cross_engine(strategy, fast, slow, window, ts,
@@ -867,7 +931,7 @@ pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
 	static const BtArgs a = {"backtest_sma_cross_engine", 3, 4, 5, -1, -1,
 							 6, 7, 21};
 
-	return bt_engine(fcinfo, &a, NULL);
+	return bt_engine_call(fcinfo, &a, NULL);
 }
 
 /*
@@ -899,79 +963,63 @@ pgtrade_backtest_kind_engine(PG_FUNCTION_ARGS)
 				 errmsg("\"%s\" is not a built-in kind of the backtest engine",
 						name)));
 	pgtrade_kind_params(d.spec, PG_GETARG_JSONB_P(2), d.p);
-	return bt_engine(fcinfo, &a, &d);
+	return bt_engine_call(fcinfo, &a, &d);
 }
 
 /*
- * The engine: the arguments read, the loop run with fills and orders in
- * numeric, the result built.  With kind NULL, sma_cross's own loop.
+ * The result row for a function declared to return BT_COLUMNS columns
+ * plus "extra"; an error when a database whose pgtrade is older than this
+ * library declares it with other arguments or columns, never read past
+ * the ones it passes.
  */
-static Datum
-bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
+static TupleDesc
+bt_result_desc(FunctionCallInfo fcinfo, const char *fn, int nargs, int extra)
 {
-	BtState		st = {0};
-	BtCallbacks cb = {&st, bt_order, bt_fill};
-	BtResult	res;
-	TupleDesc	tupdesc;
-	int			nts;
-	int			nopen;
-	int			nclose;
-	int			f = a->first;
-	int			fast;
-	int			slow;
-	int			window;
-	int			first;
-	int			last;
-	Numeric		capital;
-	Dec			dcapital = {0, 0, 0};
-	size_t		n;
-	Numeric		frac;
-	double		ppy;
-	double		cap;
-	double	   *work;
-	int			rc;
-	Datum		values[15];
-	bool		nulls[15] = {0};
-	long		k;
-	long		lastclose;
-	HeapTuple	tuple;
+	TupleDesc tupdesc;
+	int		  k;
 
-	/*
-	 * A database whose pgtrade is older than this library declares the
-	 * function with other arguments and columns: refused, never read
-	 * past the ones it passes.
-	 */
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "%s must return a record", a->fn);
-	if (PG_NARGS() != a->nargs || tupdesc->natts != lengthof(values))
+		elog(ERROR, "%s must return a record", fn);
+	if (PG_NARGS() != nargs || tupdesc->natts != BT_COLUMNS + extra)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("%s is declared for another version of pgtrade's "
 						"library",
-						a->fn),
+						fn),
 				 errhint("Run ALTER EXTENSION pgtrade UPDATE in this "
 						 "database.")));
-	for (k = 0; k < a->nargs; k++)
+	for (k = 0; k < nargs; k++)
 		if (PG_ARGISNULL(k))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s takes no NULL", a->fn)));
-	tupdesc = BlessTupleDesc(tupdesc);
-	fast = kind ? 0 : PG_GETARG_INT32(1);
-	slow = kind ? 0 : PG_GETARG_INT32(2);
-	window = PG_GETARG_INT32(a->window);
-	first = PG_GETARG_INT32(f) - 1;
-	last = PG_GETARG_INT32(f + 1) - 1;
-	capital = PG_GETARG_NUMERIC(f + 2);
-	ppy = PG_GETARG_FLOAT8(f + 7);
-	cap = num_to_float8(capital);
-	/* a capital the doubles cannot hold (1e-400, say): the loop's */
-	if (!isnormal(cap))
-		PG_RETURN_NULL();
+					 errmsg("%s takes no NULL", fn)));
+	return BlessTupleDesc(tupdesc);
+}
 
-	st.ts = bt_array(fcinfo, a->ts, TIMESTAMPTZOID, &nts, "ts");
-	st.open = bt_array(fcinfo, a->open, FLOAT8OID, &nopen, "open");
-	st.close = bt_array(fcinfo, a->close, FLOAT8OID, &nclose, "close");
+/*
+ * The engines called with the bars as arrays: the arguments read, the
+ * engine run, its row made.  With kind NULL, sma_cross's own loop.
+ */
+static Datum
+bt_engine_call(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
+{
+	BtInput	  in = {0};
+	TupleDesc tupdesc = bt_result_desc(fcinfo, a->fn, a->nargs, 0);
+	int		  f = a->first;
+	int		  nopen;
+	int		  nclose;
+	Datum	  values[BT_COLUMNS];
+	bool	  nulls[BT_COLUMNS] = {0};
+
+	in.fn = a->fn;
+	in.fast = kind ? 0 : PG_GETARG_INT32(1);
+	in.slow = kind ? 0 : PG_GETARG_INT32(2);
+	in.window = PG_GETARG_INT32(a->window);
+	in.first = PG_GETARG_INT32(f) - 1;
+	in.last = PG_GETARG_INT32(f + 1) - 1;
+	in.ts = bt_array(fcinfo, a->ts, TIMESTAMPTZOID, &in.n, "ts");
+	in.open = bt_array(fcinfo, a->open, FLOAT8OID, &nopen, "open");
+	in.close = bt_array(fcinfo, a->close, FLOAT8OID, &nclose, "close");
 	if (kind)
 	{
 		int nhigh;
@@ -979,36 +1027,238 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 
 		kind->high = bt_array(fcinfo, a->high, FLOAT8OID, &nhigh, "high");
 		kind->low = bt_array(fcinfo, a->low, FLOAT8OID, &nlow, "low");
-		if (nhigh != nts || nlow != nts)
+		if (nhigh != in.n || nlow != in.n)
 			nopen = -1;
 	}
-	if (nts != nopen || nts != nclose)
+	if (in.n != nopen || in.n != nclose)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("the bars' arrays must have as many elements")));
-	if (window < 1 || window > 1000000 || first < 0 || last < first - 1 ||
-		last >= nts)
+	in.strategy = PG_GETARG_DATUM(0);
+	in.strategy_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	in.capital = PG_GETARG_NUMERIC(f + 2);
+	in.quantity = PG_GETARG_NUMERIC(f + 3);
+	in.commission = PG_GETARG_NUMERIC(f + 4);
+	in.slippage_bps = PG_GETARG_NUMERIC(f + 5);
+	in.tick = PG_GETARG_NUMERIC(f + 6);
+	in.ppy = PG_GETARG_FLOAT8(f + 7);
+	in.risk = PG_GETARG_BOOL(f + 8);
+	in.account_tz = PG_GETARG_TEXT_PP(f + 9);
+	in.bar_size = PG_GETARG_DATUM(f + 10);
+	in.time_zone = PG_GETARG_DATUM(f + 11);
+	in.session_close = PG_GETARG_DATUM(f + 12);
+	in.want_trades = PG_GETARG_BOOL(f + 13);
+	if (!bt_engine(&in, kind, values, nulls))
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* bar_end of a bar start, with the instrument's size, zone and close */
+static TimestampTz
+bt_bar_end(const BtInput *in, TimestampTz t)
+{
+	return DatumGetTimestampTz(DirectFunctionCall4(
+		pgtrade_bar_end, TimestampTzGetDatum(t), in->bar_size, in->time_zone,
+		in->session_close));
+}
+
+/*
+ * pgtrade.backtest_engine_read(strategy, instrument_id, kind, params,
+ * fast, slow, window, from_ts, to_ts, capital, quantity, commission,
+ * slippage_bps, tick_size, periods_per_year, risk, account_time_zone,
+ * bar_size, time_zone, session_close, trades): the engine for the kind
+ * (sma_cross with fast and slow, or another built-in kind with params)
+ * over the bars read here, straight from the table into the engine's
+ * arrays, as backtest reads them with recent_bars: every bar starting by
+ * to_ts.  The closes within the period are found here, as backtest finds
+ * them, and the row carries the drawdown's ends and the first and last
+ * of those closes as times.  NULL when there is no bar, when the table
+ * is not a plain one (recent_bars reads it by a query), or when the
+ * engine's doubles cannot hold the run: backtest then reads the bars
+ * itself.  Reading a million bars this way skips the arrays' three
+ * copies (recent_bars' arrays, the row that carries them, PL/pgSQL's
+ * variables) and the columns the engine does not read.
+ */
+Datum
+pgtrade_backtest_engine_read(PG_FUNCTION_ARGS)
+{
+	const char	 *fn = "backtest_engine_read";
+	TupleDesc	  tupdesc = bt_result_desc(fcinfo, fn, 21, 2);
+	BtInput		  in = {0};
+	BtKindDecide  d = {0};
+	BtKindDecide *kind = NULL;
+	char		 *name = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	TimestampTz	  from = PG_GETARG_TIMESTAMPTZ(7);
+	TimestampTz	  to = PG_GETARG_TIMESTAMPTZ(8);
+	PgtradeBars	  bars;
+	Datum		  values[BT_COLUMNS + 2];
+	bool		  nulls[BT_COLUMNS + 2] = {0};
+	int			  columns = BARS_TS | BARS_OPEN | BARS_CLOSE;
+	int			  lo;
+	int			  hi;
+	int			  k;
+
+	if (strcmp(name, "sma_cross") != 0)
+	{
+		d.spec = pgtrade_kind_lookup(name);
+		if (d.spec == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("\"%s\" is not a built-in kind of the backtest "
+							"engine",
+							name)));
+		pgtrade_kind_params(d.spec, PG_GETARG_JSONB_P(3), d.p);
+		kind = &d;
+		columns |= BARS_HIGH | BARS_LOW;
+	}
+	if (TIMESTAMP_NOT_FINITE(from) || TIMESTAMP_NOT_FINITE(to) || from > to)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s needs finite from_ts <= to_ts", fn)));
+	/* every bar that starts by to_ts (before it plus a microsecond) */
+	if (!pgtrade_read_bars(PG_GETARG_INT64(1), PG_GETARG_INTERVAL_P(17),
+						   to + 1, PG_INT32_MAX, columns, &bars) ||
+		bars.n == 0)
+		PG_RETURN_NULL();
+
+	in.fn = fn;
+	in.fast = kind ? 0 : PG_GETARG_INT32(4);
+	in.slow = kind ? 0 : PG_GETARG_INT32(5);
+	in.window = PG_GETARG_INT32(6);
+	in.n = bars.n;
+	in.ts = (const TimestampTz *) bars.col[0];
+	in.open = (const double *) bars.col[1];
+	in.close = (const double *) bars.col[4];
+	if (kind)
+	{
+		d.high = (const double *) bars.col[2];
+		d.low = (const double *) bars.col[3];
+	}
+	in.strategy = PG_GETARG_DATUM(0);
+	in.strategy_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	in.capital = PG_GETARG_NUMERIC(9);
+	in.quantity = PG_GETARG_NUMERIC(10);
+	in.commission = PG_GETARG_NUMERIC(11);
+	in.slippage_bps = PG_GETARG_NUMERIC(12);
+	in.tick = PG_GETARG_NUMERIC(13);
+	in.ppy = PG_GETARG_FLOAT8(14);
+	in.risk = PG_GETARG_BOOL(15);
+	in.account_tz = PG_GETARG_TEXT_PP(16);
+	in.bar_size = PG_GETARG_DATUM(17);
+	in.time_zone = PG_GETARG_DATUM(18);
+	in.session_close = PG_GETARG_DATUM(19);
+	in.want_trades = PG_GETARG_BOOL(20);
+
+	/*
+	 * The closes within the period, by bisection (a bar's end grows with
+	 * its start): the first bar ending at or after from_ts, and the last
+	 * ending by to_ts.
+	 */
+	lo = 0;
+	hi = in.n;
+	while (lo < hi)
+	{
+		int mid = lo + (hi - lo) / 2;
+
+		if (bt_bar_end(&in, in.ts[mid]) < from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	in.first = lo;
+	hi = in.n;
+	while (lo < hi)
+	{
+		int mid = lo + (hi - lo) / 2;
+
+		if (bt_bar_end(&in, in.ts[mid]) <= to)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	in.last = lo - 1;
+
+	if (!bt_engine(&in, kind, values, nulls))
+		PG_RETURN_NULL();
+	/* the drawdown's ends (1-based closes) as the closes' times */
+	for (k = 5; k <= 6; k++)
+	{
+		int at = nulls[k] ? 0 : DatumGetInt32(values[k]);
+
+		nulls[k] = at < 1 || at > in.n || DatumGetInt32(values[0]) == 0;
+		if (!nulls[k])
+			values[k] = TimestampTzGetDatum(bt_bar_end(&in, in.ts[at - 1]));
+	}
+	/* the first and last closes tested */
+	nulls[BT_COLUMNS] = nulls[BT_COLUMNS + 1] = DatumGetInt32(values[0]) == 0;
+	if (!nulls[BT_COLUMNS])
+	{
+		values[BT_COLUMNS] = TimestampTzGetDatum(
+			bt_bar_end(&in, in.ts[in.first]));
+		values[BT_COLUMNS + 1] = TimestampTzGetDatum(bt_bar_end(
+			&in, in.ts[in.first + DatumGetInt32(values[0]) - 1]));
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * The engine: the loop run with fills and orders in numeric, the result
+ * columns made.  With kind NULL, sma_cross's own loop.  false when the
+ * result is NULL: the closes, the capital or an equity are beyond its
+ * doubles.
+ */
+static bool
+bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
+{
+	BtState		st = {0};
+	BtCallbacks cb = {&st, bt_order, bt_fill};
+	BtResult	res;
+	int			nts = in->n;
+	int			first = in->first;
+	int			last = in->last;
+	int			fast = in->fast;
+	int			slow = in->slow;
+	int			window = in->window;
+	double		ppy = in->ppy;
+	Dec			dcapital = {0, 0, 0};
+	size_t		n;
+	Numeric		frac;
+	double		cap;
+	double	   *work;
+	int			rc;
+	long		k;
+	long		lastclose;
+
+	cap = num_to_float8(in->capital);
+	/* a capital the doubles cannot hold (1e-400, say): the loop's */
+	if (!isnormal(cap))
+		return false;
+	if (in->window < 1 || in->window > 1000000 || first < 0 ||
+		last < first - 1 || last >= nts)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: window %d, closes %d to %d of %d out of range",
-						a->fn, window, first + 1, last + 1, nts)));
+						in->fn, in->window, first + 1, last + 1, nts)));
 
 	num_zero = int64_to_numeric(0);
 	num_one = int64_to_numeric(1);
+	st.ts = in->ts;
+	st.open = in->open;
+	st.close = in->close;
 	st.mcxt = CurrentMemoryContext;
-	st.strategy = PG_GETARG_DATUM(0);
-	st.strategy_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
-	st.quantity = PG_GETARG_NUMERIC(f + 3);
-	st.commission = PG_GETARG_NUMERIC(f + 4);
-	frac = num_div(PG_GETARG_NUMERIC(f + 5), int64_to_numeric(10000));
+	st.strategy = in->strategy;
+	st.strategy_type = in->strategy_type;
+	st.quantity = in->quantity;
+	st.commission = in->commission;
+	frac = num_div(in->slippage_bps, int64_to_numeric(10000));
 	st.buy_factor = num_add(num_one, frac);
 	st.sell_factor = num_sub(num_one, frac);
-	st.tick = PG_GETARG_NUMERIC(f + 6);
-	st.risk = PG_GETARG_BOOL(f + 8);
-	st.account_tz = PG_GETARG_TEXT_PP(f + 9);
-	st.want_trades = PG_GETARG_BOOL(f + 13);
+	st.tick = in->tick;
+	st.risk = in->risk;
+	st.account_tz = in->account_tz;
+	st.want_trades = in->want_trades;
 	/* exact mode when every figure given fits in a Dec */
-	st.exact = numeric_dec(capital, &dcapital) &&
+	st.exact = numeric_dec(in->capital, &dcapital) &&
 		numeric_dec(st.quantity, &st.dquantity) &&
 		numeric_dec(st.commission, &st.dcommission) &&
 		numeric_dec(st.buy_factor, &st.dbuy_factor) &&
@@ -1016,7 +1266,9 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 		numeric_dec(st.tick, &st.dtick);
 	st.maxfills = 64;
 	st.fills = palloc(sizeof(BtFill) * st.maxfills);
-	work = palloc(sizeof(double) * (2 * (size_t) window + 2 * (size_t) nts + 1));
+	work = palloc_extended(
+		sizeof(double) * (2 * (size_t) in->window + 2 * (size_t) nts + 1),
+		MCXT_ALLOC_HUGE);
 
 	if (st.risk)
 	{
@@ -1038,7 +1290,7 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	}
 	if (kind)
 	{
-		kind->window = window;
+		kind->window = in->window;
 		kind->ts = st.ts;
 		kind->close = st.close;
 		kind->cxt = AllocSetContextCreate(
@@ -1051,7 +1303,7 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 		st.pos = num_zero;
 		st.avg = NULL;
 		st.real = num_zero;
-		st.cash = capital;
+		st.cash = in->capital;
 		st.pending = NULL;
 		st.pending_at = 0;
 		st.have_fill_day = false;
@@ -1080,7 +1332,7 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	if (st.risk)
 		SPI_finish();
 	if (rc == BT_ENOTFINITE)
-		PG_RETURN_NULL();
+		return false;
 	if (st.exact)
 	{
 		st.gain = dec_numeric(st.dgain);
@@ -1093,19 +1345,19 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: fast %d, slow %d, window %d out of range",
-						a->fn, fast, slow, window)));
+						in->fn, in->fast, in->slow, in->window)));
 
 	values[0] = Int32GetDatum((int32) res.bars);
 	values[1] = Int32GetDatum((int32) res.in_market);
 	values[2] = Int32GetDatum((int32) res.refused);
 	/* final equity, and the drawdown's two ends, in numeric */
 	lastclose = res.bars > 0 ? (nts - 1 < last ? nts - 1 : last) : -1;
-	values[3] = ND(bt_equity_at(&st, capital, lastclose));
+	values[3] = ND(bt_equity_at(&st, in->capital, lastclose));
 	if (res.trough_at >= 0)
 	{
 		long	peak_at = res.peak_capital ? -1 : res.peak_at;
-		Numeric peak = bt_equity_at(&st, capital, peak_at);
-		Numeric trough = bt_equity_at(&st, capital, res.trough_at);
+		Numeric peak = bt_equity_at(&st, in->capital, peak_at);
+		Numeric trough = bt_equity_at(&st, in->capital, res.trough_at);
 
 		values[4] = ND(num_sub(num_div(trough, peak), num_one));
 		values[5] = Int32GetDatum((int32) res.peak_at + 1);
@@ -1124,11 +1376,9 @@ bt_engine(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	/* the trades: how many, and their list unless a sweep's */
 	values[13] = Int32GetDatum((int32) st.nfills);
 	if (st.want_trades)
-		values[14] = bt_trade_list(&st, PG_GETARG_DATUM(f + 10),
-								   PG_GETARG_DATUM(f + 11),
-								   PG_GETARG_DATUM(f + 12));
+		values[14] = bt_trade_list(&st, in->bar_size, in->time_zone,
+								   in->session_close);
 	else
 		nulls[14] = true;
-	tuple = heap_form_tuple(tupdesc, values, nulls);
-	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+	return true;
 }

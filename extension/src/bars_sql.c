@@ -185,33 +185,96 @@ recent_bars_by_query(bool via_view, int64 instrument, Interval *size,
 }
 
 /*
- * recent_bars(instrument_id, bar_size, before, n): the newest n bars
- * of the instrument and size that started before "before", oldest first,
- * as six arrays and their length.
+ * The bar table, checked for the caller: its SELECT right on the table
+ * or on the view pgtrade.bars (*via_view then), and no row security.
  */
-Datum
-pgtrade_recent_bars(PG_FUNCTION_ARGS)
+static Oid
+bars_relation(bool *via_view)
 {
-	int64			instrument = PG_GETARG_INT64(0);
-	Interval	   *size = PG_GETARG_INTERVAL_P(1);
-	TimestampTz		before = PG_GETARG_TIMESTAMPTZ(2);
-	int32			limit = PG_GETARG_INT32(3);
-	Oid				nsp = get_namespace_oid("pgtrade", false);
-	Oid				relid = get_relname_relid("bar", nsp);
+	Oid		  nsp = get_namespace_oid("pgtrade", false);
+	Oid		  relid = get_relname_relid("bar", nsp);
+	AclResult acl;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table pgtrade.bar does not exist")));
+	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	*via_view = acl != ACLCHECK_OK;
+	if (*via_view)
+	{
+		Oid view = get_relname_relid("bars", nsp);
+
+		if (!OidIsValid(view) ||
+			pg_class_aclcheck(view, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			aclcheck_error(acl, OBJECT_TABLE, "bar");
+	}
+	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("recent_bars cannot read pgtrade.bar under row security")));
+	return relid;
+}
+
+/*
+ * Where each of the key's columns lies in an index tuple without NULLs,
+ * when all are of fixed length: then a bar is read from the key without
+ * index_deform_tuple's walk over the columns.  false when one is not.
+ */
+static bool
+key_offsets(TupleDesc itupdesc, int *offsets)
+{
+	int off = 0;
+	int i;
+
+	if (itupdesc->natts != BAR_VOLUME)
+		return false;
+	for (i = 0; i < itupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(itupdesc, i);
+
+		if (att->attlen <= 0)
+			return false;
+		off = att_align_nominal(off, att->attalign);
+		offsets[i] = off;
+		off += att->attlen;
+	}
+	/* the values taken are 8-byte by-value Datums: ts and the prices */
+	for (i = BAR_TS - 1; i < BAR_VOLUME; i++)
+		if (TupleDescAttr(itupdesc, i)->attlen != sizeof(Datum) ||
+			!TupleDescAttr(itupdesc, i)->attbyval)
+			return false;
+	return true;
+}
+
+/*
+ * Reads the newest "limit" bars of an instrument and size that started
+ * before "before" into out, oldest first: of ts, open, high, low, close
+ * and volume, the columns whose bits are set in "columns" (BARS_TS and
+ * so on; the others are left NULL).  Returns false, having read nothing,
+ * when pgtrade.bar is not a plain table (partitioned, say), which a
+ * query reads instead; out->via_view says then whether the caller may
+ * read only the view pgtrade.bars.  The arrays are palloc'd in the
+ * current memory context.
+ */
+bool
+pgtrade_read_bars(int64 instrument, Interval *size, TimestampTz before,
+				  int32 limit, int columns, PgtradeBars *out)
+{
+	Oid				relid;
 	Relation		rel;
 	Relation		idx;
 	IndexScanDesc	scan;
 	TupleTableSlot *slot;
 	ScanKeyData		keys[3];
-	Datum		   *values[BAR_VALUES];
-	Datum			result[BAR_VALUES + 1];
-	bool			nulls[BAR_VALUES + 1] = {0};
-	TupleDesc		tupdesc;
-	AclResult		acl;
+	Datum		  **values = out->col;
 	bool			covering;
+	bool			fixed = false;
+	int				offsets[BAR_VOLUME];
 	Datum			keyvals[BAR_VOLUME]; /* the key's columns, all eight */
 	bool			keynulls[BAR_VOLUME];
 	Buffer			vmbuf = InvalidBuffer;
+	BlockNumber		locked = InvalidBlockNumber; /* page last locked */
 	ItemPointer		tid;
 	int				count = 0;
 	int				room;
@@ -224,41 +287,24 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the number of bars must not be negative, not %d", limit)));
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "recent_bars must be called where a record can be taken");
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table pgtrade.bar does not exist")));
-	/* the table, or the bars view that readers are given */
-	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
-	if (acl != ACLCHECK_OK)
-	{
-		Oid view = get_relname_relid("bars", nsp);
-
-		if (!OidIsValid(view) ||
-			pg_class_aclcheck(view, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-			aclcheck_error(acl, OBJECT_TABLE, "bar");
-	}
-	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("recent_bars cannot read pgtrade.bar under row security")));
-
+	relid = bars_relation(&out->via_view);
+	out->n = 0;
+	for (i = 0; i < BAR_VALUES; i++)
+		out->col[i] = NULL;
 	rel = table_open(relid, AccessShareLock);
 	if (rel->rd_rel->relkind != RELKIND_RELATION)
 	{
 		/* no single index to scan; the lock is held to transaction end */
 		table_close(rel, NoLock);
-		PG_RETURN_DATUM(recent_bars_by_query(
-			acl != ACLCHECK_OK, instrument, size, before, limit, tupdesc));
+		return false;
 	}
 	idx = index_open(check_bar_table(rel, &covering), AccessShareLock);
 
 	/* room for what is read, not for what is asked: n may be huge */
 	room = Min(limit, 64);
 	for (i = 0; i < BAR_VALUES; i++)
-		values[i] = palloc(sizeof(Datum) * Max(room, 1));
+		if (columns & (1 << i))
+			values[i] = palloc(sizeof(Datum) * Max(room, 1));
 
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
 				Int64GetDatum(instrument));
@@ -270,28 +316,45 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 	scan->xs_want_itup = covering;
 	index_rescan(scan, keys, 3, NULL, 0);
 	slot = table_slot_create(rel, NULL);
+	if (covering)
+		fixed = key_offsets(scan->xs_itupdesc, offsets);
 
 	/* newest first; put oldest first below */
 	while (count < limit &&
 		   (tid = index_getnext_tid(scan, BackwardScanDirection)) != NULL)
 	{
-		Datum *vals;
-		bool  *nulls;
+		BlockNumber block = ItemPointerGetBlockNumber(tid);
+		Datum	   *vals;
+		bool	   *nulls;
 
 		CHECK_FOR_INTERRUPTS();
-		if (covering &&
-			VM_ALL_VISIBLE(rel, ItemPointerGetBlockNumber(tid), &vmbuf))
+		if (covering && VM_ALL_VISIBLE(rel, block, &vmbuf))
 		{
+			IndexTuple itup = scan->xs_itup;
+
 			/*
 			 * Every tuple of the page is visible to every snapshot: the
 			 * key's copy of the bar is the bar.  The page is not read,
 			 * so a serializable reader locks it as a whole, as an
-			 * index-only scan does.
+			 * index-only scan does (once for a run of its bars).  The
+			 * map is asked again for each bar, as an index-only scan
+			 * asks it: a bar inserted since may have cleared the bit.
 			 */
-			index_deform_tuple(scan->xs_itup, scan->xs_itupdesc, keyvals,
-							   keynulls);
-			PredicateLockPage(rel, ItemPointerGetBlockNumber(tid),
-							  scan->xs_snapshot);
+			if (block != locked)
+				PredicateLockPage(rel, block, scan->xs_snapshot);
+			locked = block;
+			if (fixed && !IndexTupleHasNulls(itup))
+			{
+				char *data = (char *) itup + IndexInfoFindDataOffset(itup->t_info);
+
+				for (i = BAR_TS - 1; i < BAR_VOLUME; i++)
+				{
+					keyvals[i] = *(Datum *) (data + offsets[i]);
+					keynulls[i] = false;
+				}
+			}
+			else
+				index_deform_tuple(itup, scan->xs_itupdesc, keyvals, keynulls);
 			vals = keyvals + BAR_TS - 1;
 			nulls = keynulls + BAR_TS - 1;
 		}
@@ -308,14 +371,16 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 		{
 			room = (int) Min((int64) room * 2, (int64) limit);
 			for (i = 0; i < BAR_VALUES; i++)
-				values[i] = repalloc_huge(values[i], sizeof(Datum) * room);
+				if (values[i] != NULL)
+					values[i] = repalloc_huge(values[i], sizeof(Datum) * room);
 		}
 		for (i = 0; i < BAR_VALUES; i++)
 		{
 			if (nulls[i])
 				elog(ERROR, "a bar of instrument " INT64_FORMAT " has a null %s",
 					 instrument, bar_columns[BAR_TS - 1 + i]);
-			values[i][count] = vals[i];
+			if (values[i] != NULL)
+				values[i][count] = vals[i];
 		}
 		count++;
 	}
@@ -328,26 +393,53 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < BAR_VALUES; i++)
 	{
-		Datum	  *v = values[i];
-		ArrayType *a;
-		int		   j;
+		Datum *v = values[i];
+		int	   j;
 
-		for (j = 0; j < count / 2; j++)
+		for (j = 0; v != NULL && j < count / 2; j++)
 		{
 			Datum t = v[j];
 
 			v[j] = v[count - 1 - j];
 			v[count - 1 - j] = t;
 		}
-		if (i == 0)
-			a = construct_array(v, count, TIMESTAMPTZOID, sizeof(TimestampTz),
-								FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-		else
-			a = construct_array(v, count, FLOAT8OID, sizeof(float8),
-								FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-		result[i] = PointerGetDatum(a);
 	}
-	result[BAR_VALUES] = Int32GetDatum(count);
+	out->n = count;
+	return true;
+}
+
+/*
+ * recent_bars(instrument_id, bar_size, before, n): the newest n bars
+ * of the instrument and size that started before "before", oldest first,
+ * as six arrays and their length.
+ */
+Datum
+pgtrade_recent_bars(PG_FUNCTION_ARGS)
+{
+	int64		instrument = PG_GETARG_INT64(0);
+	Interval   *size = PG_GETARG_INTERVAL_P(1);
+	TimestampTz before = PG_GETARG_TIMESTAMPTZ(2);
+	int32		limit = PG_GETARG_INT32(3);
+	PgtradeBars bars;
+	Datum		result[BAR_VALUES + 1];
+	bool		nulls[BAR_VALUES + 1] = {0};
+	TupleDesc	tupdesc;
+	int			i;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "recent_bars must be called where a record can be taken");
+	if (!pgtrade_read_bars(instrument, size, before, limit, BARS_ALL, &bars))
+	{
+		Datum r = recent_bars_by_query(bars.via_view, instrument, size, before,
+									   limit, tupdesc);
+
+		PG_RETURN_DATUM(r);
+	}
+	for (i = 0; i < BAR_VALUES; i++)
+		result[i] = PointerGetDatum(construct_array(
+			bars.col[i], bars.n, i == 0 ? TIMESTAMPTZOID : FLOAT8OID,
+			sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	result[BAR_VALUES] = Int32GetDatum(bars.n);
 	tupdesc = BlessTupleDesc(tupdesc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, nulls)));
 }

@@ -9,6 +9,32 @@
 #define PGTRADE_BARS_SQL_H
 
 #include "fmgr.h"
+#include "datatype/timestamp.h"
+
+/* the bars' columns, as bits of pgtrade_read_bars' "columns" */
+#define BARS_TS (1 << 0)
+#define BARS_OPEN (1 << 1)
+#define BARS_HIGH (1 << 2)
+#define BARS_LOW (1 << 3)
+#define BARS_CLOSE (1 << 4)
+#define BARS_VOLUME (1 << 5)
+#define BARS_ALL 0x3f
+
+/*
+ * Bars read oldest first: n of them, each column asked for an array of n
+ * Datums (timestamptz or float8 bits), ts, open, high, low, close, volume
+ * in that order; a column not asked for is NULL.
+ */
+typedef struct PgtradeBars
+{
+	int	   n;
+	Datum *col[6];
+	bool   via_view; /* the caller may read only the view pgtrade.bars */
+} PgtradeBars;
+
+extern bool pgtrade_read_bars(int64 instrument, Interval *size,
+							  TimestampTz before, int32 limit,
+							  int columns, PgtradeBars *out);
 
 /* pgtrade.bar_end(ts, bar_size, time_zone, session_close) */
 extern Datum pgtrade_bar_end(PG_FUNCTION_ARGS);

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """pgtrade.backtest runs the built-in kinds with fixed sizing through its
-C engine (backtest_sma_cross_engine for sma_cross, backtest_kind_engine
-for the others) when the result is not kept, and through its PL/pgSQL
-loop when it is.  On SPY's ten years of daily bars
+C engine when the result is not kept (backtest_engine_read, which reads
+the bars itself; a sweep hands its bars to backtest_sma_cross_engine or
+backtest_kind_engine as arrays), and through its PL/pgSQL loop when it
+is.  On SPY's ten years of daily bars
 (shared/data/SPY_1d.csv, 2,519 sessions), both must agree: every trade
 and every numeric figure equal, digit for digit and in scale (compared
 as text), Sharpe and Sortino within 1e-9 relative (the engine keeps
@@ -10,7 +11,10 @@ returns in doubles, the loop in numeric first).  The
 grid covers sma_cross's periods, commission, slippage, limit orders
 under a price collar, a daily loss limit that refuses orders, and
 risk => false; then each other built-in kind, with its defaults and
-other params, under costs and those limits.
+other params, under costs and those limits.  A sweep of one combination
+(the engines over arrays) must give the same figures as the backtest
+that read its own bars, and the functions called are counted to show
+which path each took.
 
 Skips, with the reason, when the shared folder is absent.
 """
@@ -42,7 +46,7 @@ KINDS = [("ema_cross", "{}"), ("ema_cross", '{"fast": 5, "slow": 20}'),
 KIND_COSTS = [("0.005", "5", "true", "plain"), ("0.01", "0", "true", "loss"),
               ("0", "0", "true", "collar")]
 
-t = Tap(len(PERIODS) * len(COSTS) + len(KINDS) * len(KIND_COSTS) + 4)
+t = Tap(len(PERIODS) * len(COSTS) + len(KINDS) * len(KIND_COSTS) + 7)
 data = os.path.join(SHARED, "data")
 if not os.path.isdir(data):
     t.skip_rest("shared data folder %s is absent" % data)
@@ -110,6 +114,27 @@ def run(name, params, commission, slippage, risk, store):
     return json.loads(out[0][0], parse_float=str)
 
 
+SWEPT = ["bars", "trades", "refused", "final_equity", "total_return", "cagr",
+         "max_drawdown", "win_rate", "profit_factor", "exposure", "sharpe",
+         "sortino"]
+
+
+def swept(name, params, commission, slippage, risk):
+    """The same backtest as a sweep of one combination: the bars read
+    once into arrays and handed to the engine."""
+    grid = json.dumps({k: [v] for k, v in json.loads(params).items()})
+    out = psql("""SELECT row_to_json(b) FROM (SELECT %s FROM
+                  pgtrade.backtest_sweep(:'p0', :'p1', :'p2', :'p5',
+                  capital => 100000, commission => :'p3',
+                  slippage_bps => :'p4', risk => %s)) b"""
+               % (", ".join(SWEPT), risk),
+               name, FROM, TO, commission, slippage, grid)
+    return json.loads(out[0][0], parse_float=str)
+
+
+sweep_diffs = []
+
+
 def close(a, b):
     if a is None or b is None:
         return a is None and b is None
@@ -122,6 +147,9 @@ def compare(label, name, params, commission, slippage, risk):
     PL/pgSQL loop (kept); returns the engine's figures."""
     engine = run(name, params, commission, slippage, risk, "false")
     loop = run(name, params, commission, slippage, risk, "true")
+    sweep = swept(name, params, commission, slippage, risk)
+    sweep_diffs.extend("%s: %s %r vs %r" % (label, k, engine[k], sweep[k])
+                       for k in SWEPT if engine[k] != sweep[k])
     diff = [k for k in EXACT if engine[k] != loop[k]]
     diff += [k for k in ("sharpe", "sortino") if not close(engine[k], loop[k])]
     t.ok(not diff, "%s, commission %s, slippage %s bp, risk %s: engine and "
@@ -154,6 +182,39 @@ t.ok(seen_kind > 200, "the other kinds trade: %d fills" % seen_kind)
 
 t.ok(seen_trades > 1000, "the grid trades: %d fills" % seen_trades)
 t.ok(seen_refused > 10, "and the limits refuse: %d orders" % seen_refused)
+t.ok(not sweep_diffs, "each sweep of one combination (bars as arrays) "
+     "gives the figures of the backtest that read its own bars",
+     "; ".join(sweep_diffs)[:2000])
+
+
+def calls(sql, *params):
+    """How often each engine was called by sql, in one transaction (the
+    statement's own row has one column, the counts two)."""
+    out = psql("""BEGIN;
+                  SET LOCAL track_functions = 'all';
+                  %s;
+                  SELECT f.funcname, f.calls
+                  FROM pg_stat_xact_user_functions f
+                  WHERE f.schemaname = 'pgtrade'
+                    AND f.funcname LIKE 'backtest%%engine%%';
+                  COMMIT;""" % sql, *params)
+    return dict((r[0], int(r[1])) for r in out if len(r) == 2)
+
+
+got = calls("""SELECT count(*) FROM pgtrade.backtest(:'p0', :'p1', :'p2',
+               risk => false)""",
+            "be_plain_" + RUN, FROM, TO)
+t.ok(got.get("backtest_engine_read") == 1
+     and not got.get("backtest_sma_cross_engine")
+     and not got.get("backtest_kind_engine"),
+     "a backtest not kept reads its bars in the engine, once", repr(got))
+got = calls("""SELECT count(*) FROM pgtrade.backtest_sweep(:'p0', :'p1',
+               :'p2', '{"fast": [5, 10], "slow": [30]}', risk => false)""",
+            "be_plain_" + RUN, FROM, TO)
+t.ok(got.get("backtest_sma_cross_engine") == 2
+     and not got.get("backtest_engine_read"),
+     "a sweep hands the bars it read once to the engine over arrays",
+     repr(got))
 
 # the engine really runs: called directly, it answers for these bars
 n = psql("""SELECT (pgtrade.backtest_sma_cross_engine(s, 10, 30, 62,

@@ -222,6 +222,12 @@ SELECT set_eq(
 		 'boolean)'),
 		('type pgtrade.run_probe'),
 		('type pgtrade.backtest_engine_result'),
+		('type pgtrade.backtest_read_result'),
+		('function pgtrade.backtest_engine_read(pgtrade.strategy,bigint,text,'
+		 'jsonb,integer,integer,integer,timestamp with time zone,'
+		 'timestamp with time zone,numeric,numeric,numeric,numeric,numeric,'
+		 'double precision,boolean,text,interval,text,'
+		 'time without time zone,boolean)'),
 		('function pgtrade.bars_ended_by(timestamp with time zone,interval,'
 		 'text,time without time zone)'),
 		('table pgtrade.backtest'),
