@@ -238,12 +238,15 @@ COMMENT ON FUNCTION pgtrade.bar_end(timestamptz, interval, text, time) IS
  * date is at most the last date whose close came by as_of, so it started
  * before midnight after that date, in the exchange's zone; and no bar
  * starts after as_of.  One expression, so that a query calling it takes
- * it in (inlined).
+ * it in (inlined).  STABLE, as the expression is (timestamptz plus or
+ * minus an interval depends on the session's zone): declared IMMUTABLE it
+ * was not inlined but run as a query of its own on every call, 5 % of a
+ * scheduler tick.
  */
 CREATE FUNCTION pgtrade.bars_ended_by(as_of timestamptz, bar_size interval,
 	time_zone text, session_close time)
 RETURNS timestamptz
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
 	SELECT least(CASE WHEN $2 >= interval '1 day'
 		THEN ((($1 AT TIME ZONE $3)::date

@@ -22,6 +22,11 @@ RETURNS timestamptz
 AS 'MODULE_PATHNAME', 'pgtrade_bar_end'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+/* bars_ended_by is taken into the queries that call it: STABLE, as its
+   expression is */
+ALTER FUNCTION pgtrade.bars_ended_by(timestamptz, interval, text, time)
+	STABLE;
+
 /*
  * The engines return one composite type, with the trade list built in C
  * (a sweep asks for none), and take the bar size, zone and close that

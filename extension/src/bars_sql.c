@@ -248,14 +248,32 @@ key_offsets(TupleDesc itupdesc, int *offsets)
 }
 
 /*
+ * A column's room for n values (at least one), with an array's header
+ * before it; col NULL for a new one, else the one to grow.
+ */
+static Datum *
+bars_room(Datum *col, int n)
+{
+	Size  size = BARS_ARRAY_HEADER + sizeof(Datum) * (Size) Max(n, 1);
+	char *base;
+
+	if (col == NULL)
+		base = palloc_extended(size, MCXT_ALLOC_HUGE);
+	else
+		base = repalloc_huge((char *) col - BARS_ARRAY_HEADER, size);
+	return (Datum *) (base + BARS_ARRAY_HEADER);
+}
+
+/*
  * Reads the newest "limit" bars of an instrument and size that started
  * before "before" into out, oldest first: of ts, open, high, low, close
  * and volume, the columns whose bits are set in "columns" (BARS_TS and
  * so on; the others are left NULL).  Returns false, having read nothing,
  * when pgtrade.bar is not a plain table (partitioned, say), which a
  * query reads instead; out->via_view says then whether the caller may
- * read only the view pgtrade.bars.  The arrays are palloc'd in the
- * current memory context.
+ * read only the view pgtrade.bars.  The columns are palloc'd in the
+ * current memory context, each with room for an array's header before
+ * it (BARS_ARRAY_HEADER).
  */
 bool
 pgtrade_read_bars(int64 instrument, Interval *size, TimestampTz before,
@@ -300,11 +318,15 @@ pgtrade_read_bars(int64 instrument, Interval *size, TimestampTz before,
 	}
 	idx = index_open(check_bar_table(rel, &covering), AccessShareLock);
 
-	/* room for what is read, not for what is asked: n may be huge */
+	/*
+	 * Room for what is read, not for what is asked: n may be huge.  Each
+	 * column has room for an array's header before it, so that
+	 * recent_bars makes it an array where it lies.
+	 */
 	room = Min(limit, 64);
 	for (i = 0; i < BAR_VALUES; i++)
 		if (columns & (1 << i))
-			values[i] = palloc(sizeof(Datum) * Max(room, 1));
+			values[i] = bars_room(NULL, room);
 
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
 				Int64GetDatum(instrument));
@@ -372,7 +394,7 @@ pgtrade_read_bars(int64 instrument, Interval *size, TimestampTz before,
 			room = (int) Min((int64) room * 2, (int64) limit);
 			for (i = 0; i < BAR_VALUES; i++)
 				if (values[i] != NULL)
-					values[i] = repalloc_huge(values[i], sizeof(Datum) * room);
+					values[i] = bars_room(values[i], room);
 		}
 		for (i = 0; i < BAR_VALUES; i++)
 		{
@@ -409,6 +431,37 @@ pgtrade_read_bars(int64 instrument, Interval *size, TimestampTz before,
 }
 
 /*
+ * A column read by pgtrade_read_bars as a one-dimensional array of n
+ * elements of type (timestamptz or float8), made where it lies: the
+ * header goes in the room left before it, the values are the elements.
+ */
+static ArrayType *
+bars_array(Datum *col, int n, Oid type)
+{
+	ArrayType *a = (ArrayType *) ((char *) col - BARS_ARRAY_HEADER);
+	Size	   size = BARS_ARRAY_HEADER + sizeof(Datum) * (Size) n;
+
+	StaticAssertStmt(BARS_ARRAY_HEADER == ARR_OVERHEAD_NONULLS(1),
+					 "the room left must be an array's header");
+	if (n == 0)
+		return construct_empty_array(type);
+	if (!AllocSizeIsValid(size))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("array size exceeds the maximum allowed (%d)",
+						(int) MaxAllocSize)));
+	SET_VARSIZE(a, size);
+	a->ndim = 1;
+	a->dataoffset = 0;
+	a->elemtype = type;
+	ARR_DIMS(a)
+	[0] = n;
+	ARR_LBOUND(a)
+	[0] = 1;
+	return a;
+}
+
+/*
  * recent_bars(instrument_id, bar_size, before, n): the newest n bars
  * of the instrument and size that started before "before", oldest first,
  * as six arrays and their length.
@@ -426,8 +479,22 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	int			i;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "recent_bars must be called where a record can be taken");
+	/*
+	 * The row's descriptor, made once a query: for a function with OUT
+	 * arguments it is built from the catalog on every call otherwise.
+	 */
+	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (tupdesc == NULL)
+	{
+		MemoryContext old;
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "recent_bars must be called where a record can be taken");
+		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = tupdesc;
+	}
 	if (!pgtrade_read_bars(instrument, size, before, limit, BARS_ALL, &bars))
 	{
 		Datum r = recent_bars_by_query(bars.via_view, instrument, size, before,
@@ -436,11 +503,9 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(r);
 	}
 	for (i = 0; i < BAR_VALUES; i++)
-		result[i] = PointerGetDatum(construct_array(
-			bars.col[i], bars.n, i == 0 ? TIMESTAMPTZOID : FLOAT8OID,
-			sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		result[i] = PointerGetDatum(bars_array(
+			bars.col[i], bars.n, i == 0 ? TIMESTAMPTZOID : FLOAT8OID));
 	result[BAR_VALUES] = Int32GetDatum(bars.n);
-	tupdesc = BlessTupleDesc(tupdesc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, nulls)));
 }
 

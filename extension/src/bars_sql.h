@@ -20,6 +20,9 @@
 #define BARS_VOLUME (1 << 5)
 #define BARS_ALL 0x3f
 
+/* the room left before each column read, for an array's header */
+#define BARS_ARRAY_HEADER MAXALIGN(sizeof(int32) * 4 + sizeof(int) * 2)
+
 /*
  * Bars read oldest first: n of them, each column asked for an array of n
  * Datums (timestamptz or float8 bits), ts, open, high, low, close, volume
