@@ -109,8 +109,9 @@ COMMENT ON FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text,
 
 /*
  * backtest_engine_read is either engine over the bars it reads itself,
- * straight from the table into the engine (backtest_sql.c): every bar
- * of the instrument starting by to_ts, as backtest reads them, without
+ * straight from the table into the engine (backtest_sql.c): the bars of
+ * the instrument starting by to_ts, back to the window a live run loads
+ * at the period's first close (the earlier ones decide nothing), without
  * the arrays' copies.  It finds the closes within the period as backtest
  * does, and returns the drawdown's ends and the first and last closes
  * tested as times.  NULL when there is no bar, when pgtrade.bar is not a

@@ -1063,14 +1063,37 @@ bt_bar_end(const BtInput *in, TimestampTz t)
 }
 
 /*
+ * A time before which every bar of the size starts early enough to end
+ * before from_ts.  An intraday bar ends at its start plus its size; a
+ * daily one at the session close of its local date, less than its size
+ * after its start but for a change of the zone's offset in between (an
+ * hour or two).  Each part of the interval is taken at its longest, and
+ * two days more.  DT_NOBEGIN (no bar before it) for an interval with a
+ * negative part.
+ */
+static TimestampTz
+bt_floor(TimestampTz from, const Interval *size)
+{
+	int64 span;
+
+	if (size->month < 0 || size->day < 0 || size->time < 0 ||
+		size->month > 12 * 100 || size->day > 366 * 100 ||
+		size->time > USECS_PER_DAY * 366 * 100)
+		return DT_NOBEGIN;
+	span = ((int64) size->month * 31 + size->day + 2) * USECS_PER_DAY +
+		size->time;
+	return from - span;
+}
+
+/*
  * pgtrade.backtest_engine_read(strategy, instrument_id, kind, params,
  * fast, slow, window, from_ts, to_ts, capital, quantity, commission,
  * slippage_bps, tick_size, periods_per_year, risk, account_time_zone,
  * bar_size, time_zone, session_close, trades): the engine for the kind
  * (sma_cross with fast and slow, or another built-in kind with params)
  * over the bars read here, straight from the table into the engine's
- * arrays, as backtest reads them with recent_bars: every bar starting by
- * to_ts.  The closes within the period are found here, as backtest finds
+ * arrays: those starting by to_ts, back to the window before the
+ * period's first close.  The closes within the period are found here, as backtest finds
  * them, and the row carries the drawdown's ends and the first and last
  * of those closes as times.  NULL when there is no bar, when the table
  * is not a plain one (recent_bars reads it by a query), or when the
@@ -1090,6 +1113,8 @@ pgtrade_backtest_engine_read(PG_FUNCTION_ARGS)
 	char		 *name = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	TimestampTz	  from = PG_GETARG_TIMESTAMPTZ(7);
 	TimestampTz	  to = PG_GETARG_TIMESTAMPTZ(8);
+	Interval	 *size = PG_GETARG_INTERVAL_P(17);
+	TimestampTz	  floor_ts;
 	PgtradeBars	  bars;
 	Datum		  values[BT_COLUMNS + 2];
 	bool		  nulls[BT_COLUMNS + 2] = {0};
@@ -1115,16 +1140,29 @@ pgtrade_backtest_engine_read(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s needs finite from_ts <= to_ts", fn)));
-	/* every bar that starts by to_ts (before it plus a microsecond) */
-	if (!pgtrade_read_bars(PG_GETARG_INT64(1), PG_GETARG_INTERVAL_P(17),
-						   to + 1, PG_INT32_MAX, columns, &bars) ||
+	in.window = PG_GETARG_INT32(6);
+	if (in.window < 1 || in.window > 1000000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: window %d out of range", fn, in.window)));
+	/*
+	 * Every bar that starts by to_ts (before it plus a microsecond), back
+	 * to the window a live run would load at the first close of the
+	 * period, and no further: a bar that starts before floor_ts has ended
+	 * before from_ts, and the window bars before the first close are all
+	 * any decision looks at (the engine decides each close over that
+	 * window, as backtest's loop does).  A backtest of the last year of
+	 * a long history reads a year of bars and a window, not all of them.
+	 */
+	floor_ts = bt_floor(from, size);
+	if (!pgtrade_read_bars(PG_GETARG_INT64(1), size, to + 1, PG_INT32_MAX,
+						   floor_ts, in.window, columns, &bars) ||
 		bars.n == 0)
 		PG_RETURN_NULL();
 
 	in.fn = fn;
 	in.fast = kind ? 0 : PG_GETARG_INT32(4);
 	in.slow = kind ? 0 : PG_GETARG_INT32(5);
-	in.window = PG_GETARG_INT32(6);
 	in.n = bars.n;
 	in.ts = (const TimestampTz *) bars.col[0];
 	in.open = (const double *) bars.col[1];

@@ -268,7 +268,9 @@ bars_room(Datum *col, int n)
  * Reads the newest "limit" bars of an instrument and size that started
  * before "before" into out, oldest first: of ts, open, high, low, close
  * and volume, the columns whose bits are set in "columns" (BARS_TS and
- * so on; the others are left NULL).  Returns false, having read nothing,
+ * so on; the others are left NULL).  With beyond above 0 it stops sooner,
+ * once it has read that many bars starting before floor_ts (the bars a
+ * backtest's first close needs before it).  Returns false, having read nothing,
  * when pgtrade.bar is not a plain table (partitioned, say), which a
  * query reads instead; out->via_view says then whether the caller may
  * read only the view pgtrade.bars.  The columns are palloc'd in the
@@ -277,7 +279,8 @@ bars_room(Datum *col, int n)
  */
 bool
 pgtrade_read_bars(int64 instrument, Interval *size, TimestampTz before,
-				  int32 limit, int columns, PgtradeBars *out)
+				  int32 limit, TimestampTz floor_ts, int beyond, int columns,
+				  PgtradeBars *out)
 {
 	Oid				relid;
 	Relation		rel;
@@ -295,6 +298,7 @@ pgtrade_read_bars(int64 instrument, Interval *size, TimestampTz before,
 	BlockNumber		locked = InvalidBlockNumber; /* page last locked */
 	ItemPointer		tid;
 	int				count = 0;
+	int				below = 0; /* of them, bars starting before floor_ts */
 	int				room;
 	int				i;
 
@@ -405,6 +409,10 @@ pgtrade_read_bars(int64 instrument, Interval *size, TimestampTz before,
 				values[i][count] = vals[i];
 		}
 		count++;
+		/* newest first: every bar after one before floor_ts is too */
+		if (beyond > 0 && DatumGetTimestampTz(vals[0]) < floor_ts &&
+			++below >= beyond)
+			break;
 	}
 	if (BufferIsValid(vmbuf))
 		ReleaseBuffer(vmbuf);
@@ -495,7 +503,8 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 		fcinfo->flinfo->fn_extra = tupdesc;
 	}
-	if (!pgtrade_read_bars(instrument, size, before, limit, BARS_ALL, &bars))
+	if (!pgtrade_read_bars(instrument, size, before, limit, 0, 0, BARS_ALL,
+						   &bars))
 	{
 		Datum r = recent_bars_by_query(bars.via_view, instrument, size, before,
 									   limit, tupdesc);

@@ -37,6 +37,7 @@ typedef struct PgtradeBars
 
 extern bool pgtrade_read_bars(int64 instrument, Interval *size,
 							  TimestampTz before, int32 limit,
+							  TimestampTz floor_ts, int beyond,
 							  int columns, PgtradeBars *out);
 
 /* pgtrade.bar_end(ts, bar_size, time_zone, session_close) */

@@ -45,8 +45,20 @@ KINDS = [("ema_cross", "{}"), ("ema_cross", '{"fast": 5, "slow": 20}'),
          ("confirmations", '{"k": 2}')]
 KIND_COSTS = [("0.005", "5", "true", "plain"), ("0.01", "0", "true", "loss"),
               ("0", "0", "true", "collar")]
+# (label, strategy name pattern, params, period) of later starts
+LATER = [("sma_cross 10/30", "be_plain_%s", '{"fast": 10, "slow": 30}',
+          ("2013-06-03", "2015-12-31")),
+         ("sma_cross 50/200", "be_plain_%s", '{"fast": 50, "slow": 200}',
+          ("2009-06-01", "2011-06-30")),
+         ("sma_cross 3/7", "be_loss_%s", '{"fast": 3, "slow": 7}',
+          ("2016-02-29 21:00+00", "2017-12-31")),
+         ("confirmations", "be_plain_confirmations_%s", "{}",
+          ("2014-01-02", "2016-06-30")),
+         ("macd_cross", "be_plain_macd_cross_%s", "{}",
+          ("2012-03-15", "2014-03-14"))]
 
-t = Tap(len(PERIODS) * len(COSTS) + len(KINDS) * len(KIND_COSTS) + 7)
+t = Tap(len(PERIODS) * len(COSTS) + len(KINDS) * len(KIND_COSTS)
+        + len(LATER) + 8)
 data = os.path.join(SHARED, "data")
 if not os.path.isdir(data):
     t.skip_rest("shared data folder %s is absent" % data)
@@ -104,12 +116,13 @@ psql("""UPDATE pgtrade.strategy SET order_type = 'limit', limit_offset = 0.5
 COLS = ", ".join(EXACT + ["sharpe", "sortino"])
 
 
-def run(name, params, commission, slippage, risk, store):
+def run(name, params, commission, slippage, risk, store, period=None):
+    first, last = period or (FROM, TO)
     out = psql("""SELECT row_to_json(b) FROM (SELECT %s FROM pgtrade.backtest(
                   :'p0', :'p1', :'p2', capital => 100000, commission => :'p3',
                   slippage_bps => :'p4', params => :'p5', store => %s,
                   risk => %s)) b""" % (COLS, store, risk),
-               name, FROM, TO, commission, slippage, params)
+               name, first, last, commission, slippage, params)
     # numbers as their text: numerics must agree in every digit and scale
     return json.loads(out[0][0], parse_float=str)
 
@@ -142,14 +155,17 @@ def close(a, b):
     return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1e-300)
 
 
-def compare(label, name, params, commission, slippage, risk):
+def compare(label, name, params, commission, slippage, risk, period=None):
     """One test: the same backtest through the engine (not kept) and the
-    PL/pgSQL loop (kept); returns the engine's figures."""
-    engine = run(name, params, commission, slippage, risk, "false")
-    loop = run(name, params, commission, slippage, risk, "true")
-    sweep = swept(name, params, commission, slippage, risk)
-    sweep_diffs.extend("%s: %s %r vs %r" % (label, k, engine[k], sweep[k])
-                       for k in SWEPT if engine[k] != sweep[k])
+    PL/pgSQL loop (kept); returns the engine's figures.  The whole period
+    is also run as a sweep of one combination."""
+    engine = run(name, params, commission, slippage, risk, "false", period)
+    loop = run(name, params, commission, slippage, risk, "true", period)
+    if period is None:
+        sweep = swept(name, params, commission, slippage, risk)
+        sweep_diffs.extend("%s: %s %r vs %r" % (label, k, engine[k],
+                                                  sweep[k])
+                           for k in SWEPT if engine[k] != sweep[k])
     diff = [k for k in EXACT if engine[k] != loop[k]]
     diff += [k for k in ("sharpe", "sortino") if not close(engine[k], loop[k])]
     t.ok(not diff, "%s, commission %s, slippage %s bp, risk %s: engine and "
@@ -179,6 +195,13 @@ for kind, params in KINDS:
                     slippage, risk)
         seen_kind += e["trades"]
 t.ok(seen_kind > 200, "the other kinds trade: %d fills" % seen_kind)
+
+# Periods that start years into the bars: the engine reads back only to
+# the window a live run loads at the first close, the loop reads them all.
+# 50/200 loads 402 bars, more than lie before mid-2009's first close.
+for label, name, params, period in LATER:
+    compare("%s from %s" % (label, period[0]), name % RUN, params, "0.005",
+            "5", "true", period)
 
 t.ok(seen_trades > 1000, "the grid trades: %d fills" % seen_trades)
 t.ok(seen_refused > 10, "and the limits refuse: %d orders" % seen_refused)
@@ -215,6 +238,39 @@ t.ok(got.get("backtest_sma_cross_engine") == 2
      and not got.get("backtest_engine_read"),
      "a sweep hands the bars it read once to the engine over arrays",
      repr(got))
+
+# how many bars a later start reads: those starting from three days
+# before from_ts (a daily bar starting then has ended before it) up to
+# to_ts, and the window a live run loads before them, no more
+name, params, (p_from, p_to) = "be_plain_" + RUN, '{"fast": 10, "slow": 30}', \
+    ("2013-06-03", "2015-12-31")
+TUPLES = """SELECT pg_stat_force_next_flush();
+             SELECT pg_sleep(0);
+             SELECT x.idx_tup_read FROM pg_stat_user_indexes x
+             WHERE x.indexrelid = 'pgtrade.bar_pkey'::regclass;"""
+out = psql(TUPLES + """
+              SELECT count(*) FROM pgtrade.backtest(:'p0', :'p1', :'p2',
+                  params => :'p3', risk => false);
+              """ + TUPLES + """
+              SELECT count(*) FILTER (WHERE b.ts >= :'p1'::timestamptz
+                                      - interval '3 days')
+                     + least(count(*) FILTER (WHERE b.ts < :'p1'::timestamptz
+                                              - interval '3 days'),
+                             2 * pgtrade.strategy_kind_validate('sma_cross',
+                                                                :'p3'))
+              FROM pgtrade.bar b JOIN pgtrade.strategy s USING (instrument_id)
+              WHERE s.name = :'p0' AND b.ts <= :'p2';
+              SELECT count(*) FROM pgtrade.bar b
+              JOIN pgtrade.strategy s USING (instrument_id)
+              WHERE s.name = :'p0' AND b.ts <= :'p2';""",
+           name, p_from, p_to, params)
+vals = [int(r[0]) for r in out if r and r[0].isdigit()]
+before, _, after, want, upto = vals[0], vals[1], vals[2], vals[3], vals[4]
+got = after - before
+t.ok(got == want and want < upto,
+     "a backtest from %s reads %d bars, back to its first close's window, "
+     "not the %d before its end" % (p_from, want, upto),
+     "read %d, want %d" % (got, want))
 
 # the engine really runs: called directly, it answers for these bars
 n = psql("""SELECT (pgtrade.backtest_sma_cross_engine(s, 10, 30, 62,
