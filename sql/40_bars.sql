@@ -211,6 +211,45 @@ COMMENT ON FUNCTION pgtrade.recent_bars(bigint, interval, timestamptz,
 	'pgtrade.bar).';
 
 /*
+ * bars_floor gives a time before which every bar of the size has ended
+ * before from_ts: from_ts less the size (each part at its longest) and
+ * two days.  Internal: a backtest looks for its first close from there,
+ * and reads back only a window before it.
+ */
+CREATE FUNCTION pgtrade.bars_floor(from_ts timestamptz, bar_size interval)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'pgtrade_bars_floor_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+REVOKE ALL ON FUNCTION pgtrade.bars_floor(timestamptz, interval) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.bars_floor(timestamptz, interval) IS
+	'Internal: a time before which every bar of the size ended before '
+	'from_ts.';
+
+/*
+ * period_bars reads the bars a backtest of from_ts to to_ts looks at, as
+ * recent_bars gives them: every bar that starts by to_ts, back to
+ * bars_window bars before the first that could end at or after from_ts.
+ * A backtest decides each close over the window a live run loads, so
+ * the bars before that change nothing.  Internal: a sweep reads its bars
+ * with it once for all its combinations.
+ */
+CREATE FUNCTION pgtrade.period_bars(instrument_id bigint, bar_size interval,
+	from_ts timestamptz, to_ts timestamptz, bars_window integer,
+	OUT ts timestamptz[], OUT open double precision[],
+	OUT high double precision[], OUT low double precision[],
+	OUT close double precision[], OUT volume double precision[],
+	OUT bars integer)
+RETURNS record
+AS 'MODULE_PATHNAME', 'pgtrade_period_bars'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+REVOKE ALL ON FUNCTION pgtrade.period_bars(bigint, interval, timestamptz,
+	timestamptz, integer) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.period_bars(bigint, interval, timestamptz,
+	timestamptz, integer) IS
+	'Internal: the bars a backtest from from_ts to to_ts looks at, back to '
+	'bars_window bars before its first close, as arrays.';
+
+/*
  * A daily bar (bar_size of one day or more) ends at the session close of
  * its date in the exchange time zone; an intraday bar ends at its start
  * plus its size.  An early close in the instrument's calendar does not

@@ -28,6 +28,45 @@ ALTER FUNCTION pgtrade.bars_ended_by(timestamptz, interval, text, time)
 	STABLE;
 
 /*
+ * bars_floor gives a time before which every bar of the size has ended
+ * before from_ts: from_ts less the size (each part at its longest) and
+ * two days.  Internal: a backtest looks for its first close from there,
+ * and reads back only a window before it.
+ */
+CREATE FUNCTION pgtrade.bars_floor(from_ts timestamptz, bar_size interval)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'pgtrade_bars_floor_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+REVOKE ALL ON FUNCTION pgtrade.bars_floor(timestamptz, interval) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.bars_floor(timestamptz, interval) IS
+	'Internal: a time before which every bar of the size ended before '
+	'from_ts.';
+
+/*
+ * period_bars reads the bars a backtest of from_ts to to_ts looks at, as
+ * recent_bars gives them: every bar that starts by to_ts, back to
+ * bars_window bars before the first that could end at or after from_ts.
+ * A backtest decides each close over the window a live run loads, so
+ * the bars before that change nothing.  Internal: a sweep reads its bars
+ * with it once for all its combinations.
+ */
+CREATE FUNCTION pgtrade.period_bars(instrument_id bigint, bar_size interval,
+	from_ts timestamptz, to_ts timestamptz, bars_window integer,
+	OUT ts timestamptz[], OUT open double precision[],
+	OUT high double precision[], OUT low double precision[],
+	OUT close double precision[], OUT volume double precision[],
+	OUT bars integer)
+RETURNS record
+AS 'MODULE_PATHNAME', 'pgtrade_period_bars'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+REVOKE ALL ON FUNCTION pgtrade.period_bars(bigint, interval, timestamptz,
+	timestamptz, integer) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.period_bars(bigint, interval, timestamptz,
+	timestamptz, integer) IS
+	'Internal: the bars a backtest from from_ts to to_ts looks at, back to '
+	'bars_window bars before its first close, as arrays.';
+
+/*
  * The engines return one composite type, with the trade list built in C
  * (a sweep asks for none), and take the bar size, zone and close that
  * give each trade's decided_at; they read the bars where a caller's
@@ -260,6 +299,7 @@ DECLARE
 	v_mid integer;
 	v_first_i integer;
 	v_last_i integer;
+	v_floor timestamptz;
 	i integer;
 BEGIN
 	SELECT * INTO v_s FROM pgtrade.strategy s WHERE s.name = strategy;
@@ -384,9 +424,24 @@ BEGIN
 	/*
 	 * The closes within the period, found by bisection (a bar's end grows
 	 * with its start): v_first_i the first bar ending at or after from_ts,
-	 * v_last_i the last ending by to_ts.
+	 * v_last_i the last ending by to_ts.  The search starts at the first
+	 * bar starting at or after bars_floor: every bar before it ends
+	 * before from_ts, and from there it looks at the same bars however
+	 * far back they were read (a sweep and the engine read back only to
+	 * the window before the first close), even where a bar's end does not
+	 * grow with its start (a zone whose local date once went back).
 	 */
+	v_floor := pgtrade.bars_floor(from_ts, v_s.bar_size);
 	v_lo_i := 1;
+	v_hi_i := v_n + 1;
+	WHILE v_lo_i < v_hi_i LOOP
+		v_mid := (v_lo_i + v_hi_i) / 2;
+		IF bar_ts[v_mid] < v_floor THEN
+			v_lo_i := v_mid + 1;
+		ELSE
+			v_hi_i := v_mid;
+		END IF;
+	END LOOP;
 	v_hi_i := v_n + 1;
 	WHILE v_lo_i < v_hi_i LOOP
 		v_mid := (v_lo_i + v_hi_i) / 2;
@@ -457,7 +512,9 @@ BEGIN
 		v_trade_list := v_e.trade_list;
 		sharpe := v_e.sharpe;
 		sortino := v_e.sortino;
+		/* the loop below has nothing left to do */
 		v_n := 0;
+		v_last_i := 0;
 	END IF;
 
 	/*
@@ -476,16 +533,19 @@ BEGIN
 		v_w_c := bar_close[v_lo:v_first_i - 1];
 		v_w_v := bar_volume[v_lo:v_first_i - 1];
 	END IF;
-	FOR i IN v_first_i .. v_n LOOP
+	FOR i IN v_first_i .. v_last_i LOOP
 		/* a long backtest says how far it is (a sweep, per combination) */
 		IF NOT v_swept AND (i - v_first_i) % 256 = 255 THEN
 			v_noted := pgtrade.note_progress('backtest', i - v_first_i + 1,
 				v_last_i - v_first_i + 1, 'closes', v_started, v_noted);
 		END IF;
+		/*
+		 * The closes are the bisection's, as the engines take them: a bar
+		 * after v_last_i, which closes after to_ts, is outside, and
+		 * nothing fills in it.
+		 */
 		v_end := pgtrade.bar_end(bar_ts[i], v_s.bar_size, v_inst.time_zone,
 								 v_inst.session_close);
-		/* a bar that closes after to_ts is outside: nothing fills in it */
-		EXIT WHEN v_end > to_ts;
 		/* what was decided at the last close fills at this open */
 		IF v_pending <> 0 THEN
 			v_side := CASE WHEN v_pending > 0 THEN 'buy' ELSE 'sell' END;
@@ -523,7 +583,6 @@ BEGIN
 			v_pending := 0;
 		END IF;
 
-		CONTINUE WHEN v_end < from_ts;
 
 		/* the close: equity, drawdown, exposure */
 		v_bars := v_bars + 1;
@@ -712,9 +771,16 @@ DECLARE
 	v_l float8[];
 	v_cl float8[];
 	v_vol float8[];
+	v_kind text;
+	v_sizing text;
+	v_atr integer;
+	v_need integer;
+	v_window integer := 1;
 BEGIN
-	SELECT s.params, s.instrument_id, s.bar_size
-	INTO v_base, v_instrument, v_size FROM pgtrade.strategy s
+	SELECT s.params, s.instrument_id, s.bar_size, s.kind, s.sizing,
+		   s.atr_period
+	INTO v_base, v_instrument, v_size, v_kind, v_sizing, v_atr
+	FROM pgtrade.strategy s
 	WHERE s.name = backtest_sweep.strategy;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'strategy "%" does not exist', backtest_sweep.strategy
@@ -741,14 +807,25 @@ BEGIN
 				USING ERRCODE = 'program_limit_exceeded';
 		END IF;
 	END LOOP;
-	/* the bars, read once for every combination (backtest_run checks the rest) */
+	/*
+	 * The bars, read once for every combination (backtest_run checks the
+	 * rest), back to the longest window a combination's live run would
+	 * load at the first close: backtest_run's, bars_needed twice over.
+	 */
 	IF isfinite(from_ts) AND isfinite(to_ts) AND from_ts <= to_ts THEN
+		FOREACH v_c IN ARRAY v_combos LOOP
+			v_need := pgtrade.strategy_kind_validate(v_kind, v_base || v_c);
+			IF v_sizing = 'risk' THEN
+				v_need := greatest(v_need, v_atr + 1);
+			END IF;
+			v_window := greatest(v_window, 2 * v_need);
+		END LOOP;
 		/* in the select list, for the reason backtest_run gives */
 		SELECT (b.r).ts, (b.r).open, (b.r).high, (b.r).low, (b.r).close,
 			   (b.r).volume
 		INTO v_ts, v_o, v_h, v_l, v_cl, v_vol
-		FROM (SELECT pgtrade.recent_bars(v_instrument, v_size,
-				to_ts + interval '1 microsecond', 2147483647) AS r
+		FROM (SELECT pgtrade.period_bars(v_instrument, v_size, from_ts,
+				to_ts, v_window) AS r
 			  OFFSET 0) b;
 	END IF;
 	FOREACH v_c IN ARRAY v_combos LOOP

@@ -1063,29 +1063,6 @@ bt_bar_end(const BtInput *in, TimestampTz t)
 }
 
 /*
- * A time before which every bar of the size starts early enough to end
- * before from_ts.  An intraday bar ends at its start plus its size; a
- * daily one at the session close of its local date, less than its size
- * after its start but for a change of the zone's offset in between (an
- * hour or two).  Each part of the interval is taken at its longest, and
- * two days more.  DT_NOBEGIN (no bar before it) for an interval with a
- * negative part.
- */
-static TimestampTz
-bt_floor(TimestampTz from, const Interval *size)
-{
-	int64 span;
-
-	if (size->month < 0 || size->day < 0 || size->time < 0 ||
-		size->month > 12 * 100 || size->day > 366 * 100 ||
-		size->time > USECS_PER_DAY * 366 * 100)
-		return DT_NOBEGIN;
-	span = ((int64) size->month * 31 + size->day + 2) * USECS_PER_DAY +
-		size->time;
-	return from - span;
-}
-
-/*
  * pgtrade.backtest_engine_read(strategy, instrument_id, kind, params,
  * fast, slow, window, from_ts, to_ts, capital, quantity, commission,
  * slippage_bps, tick_size, periods_per_year, risk, account_time_zone,
@@ -1154,7 +1131,7 @@ pgtrade_backtest_engine_read(PG_FUNCTION_ARGS)
 	 * window, as backtest's loop does).  A backtest of the last year of
 	 * a long history reads a year of bars and a window, not all of them.
 	 */
-	floor_ts = bt_floor(from, size);
+	floor_ts = pgtrade_bars_floor(from, size);
 	if (!pgtrade_read_bars(PG_GETARG_INT64(1), size, to + 1, PG_INT32_MAX,
 						   floor_ts, in.window, columns, &bars) ||
 		bars.n == 0)
@@ -1188,11 +1165,26 @@ pgtrade_backtest_engine_read(PG_FUNCTION_ARGS)
 	in.want_trades = PG_GETARG_BOOL(20);
 
 	/*
-	 * The closes within the period, by bisection (a bar's end grows with
-	 * its start): the first bar ending at or after from_ts, and the last
-	 * ending by to_ts.
+	 * The closes within the period, found as backtest_run finds them:
+	 * the first bar starting at or after floor_ts (by its start), then
+	 * from there by bisection (a bar's end grows with its start) the
+	 * first ending at or after from_ts, and the last ending by to_ts.
+	 * Every bar before floor_ts ends before from_ts; starting there, the
+	 * search looks at the same bars whatever was read before them, even
+	 * where a bar's end does not grow with its start (a zone whose local
+	 * date once went back, as Alaska's did in 1867).
 	 */
 	lo = 0;
+	hi = in.n;
+	while (lo < hi)
+	{
+		int mid = lo + (hi - lo) / 2;
+
+		if (in.ts[mid] < floor_ts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	hi = in.n;
 	while (lo < hi)
 	{

@@ -60,6 +60,8 @@
 #include "bars_sql.h"
 
 PG_FUNCTION_INFO_V1(pgtrade_recent_bars);
+PG_FUNCTION_INFO_V1(pgtrade_period_bars);
+PG_FUNCTION_INFO_V1(pgtrade_bars_floor_sql);
 PG_FUNCTION_INFO_V1(pgtrade_bar_end);
 
 /* the bar table's columns, in the order of its definition */
@@ -134,26 +136,49 @@ check_bar_table(Relation rel, bool *covering)
 
 /*
  * Reads the bars by a query, for a bar table that is not a plain table,
- * and returns recent_bars' result for tupdesc.  via_view names the view
- * pgtrade.bars instead of the table, for a caller who may read only the
- * view.  Operators and functions are qualified: a caller's search_path
- * must not choose them.
+ * and returns the row of recent_bars or period_bars for tupdesc: the
+ * newest "limit" bars that started before "before", or with beyond above
+ * 0 every bar that started before it from floor_ts on and the newest
+ * "beyond" before floor_ts (what pgtrade_read_bars reads).  via_view
+ * names the view pgtrade.bars instead of the table, for a caller who may
+ * read only the view.  Operators and functions are qualified: a caller's
+ * search_path must not choose them.
  */
 static Datum
-recent_bars_by_query(bool via_view, int64 instrument, Interval *size,
-					 TimestampTz before, int32 limit, TupleDesc tupdesc)
+bars_by_query(bool via_view, int64 instrument, Interval *size,
+			  TimestampTz before, int32 limit, TimestampTz floor_ts,
+			  int32 beyond, TupleDesc tupdesc)
 {
-	Oid	  types[4] = {INT8OID, INTERVALOID, TIMESTAMPTZOID, INT4OID};
-	Datum args[4];
-	Datum result;
-	char *sql;
-	int	  rc;
+	Oid			types[5] = {INT8OID, INTERVALOID, TIMESTAMPTZOID, INT4OID,
+							TIMESTAMPTZOID};
+	Datum		args[5];
+	Datum		result;
+	const char *table = via_view ? "bars" : "bar";
+	char	   *bars;
+	char	   *sql;
+	int			rc;
 
 	args[0] = Int64GetDatum(instrument);
 	args[1] = IntervalPGetDatum(size);
 	args[2] = TimestampTzGetDatum(before);
-	args[3] = Int32GetDatum(limit);
-	/* newest n first, then the arrays oldest first; COALESCE for no bars */
+	args[3] = Int32GetDatum(beyond > 0 ? beyond : limit);
+	args[4] = TimestampTzGetDatum(floor_ts);
+#define BARS_OF                                             \
+	"SELECT b.ts, b.open, b.high, b.low, b.close, b.volume" \
+	" FROM pgtrade.%s b"                                    \
+	" WHERE b.instrument_id OPERATOR(pg_catalog.=) $1"      \
+	" AND b.bar_size OPERATOR(pg_catalog.=) $2"             \
+	" AND b.ts OPERATOR(pg_catalog.<) $3"
+	if (beyond > 0)
+		bars = psprintf("(" BARS_OF " AND b.ts OPERATOR(pg_catalog.>=) $5)"
+						" UNION ALL (" BARS_OF
+						" AND b.ts OPERATOR(pg_catalog.<) $5"
+						" ORDER BY b.ts DESC LIMIT $4)",
+						table, table);
+	else
+		bars = psprintf(BARS_OF " ORDER BY b.ts DESC LIMIT $4", table);
+#undef BARS_OF
+	/* then the arrays oldest first; COALESCE for no bars */
 	sql = psprintf(
 		"SELECT COALESCE(pg_catalog.array_agg(ts ORDER BY ts), '{}'),"
 		" COALESCE(pg_catalog.array_agg(open ORDER BY ts), '{}'),"
@@ -162,17 +187,12 @@ recent_bars_by_query(bool via_view, int64 instrument, Interval *size,
 		" COALESCE(pg_catalog.array_agg(close ORDER BY ts), '{}'),"
 		" COALESCE(pg_catalog.array_agg(volume ORDER BY ts), '{}'),"
 		" pg_catalog.count(*)::pg_catalog.int4"
-		" FROM (SELECT b.ts, b.open, b.high, b.low, b.close, b.volume"
-		" FROM pgtrade.%s b"
-		" WHERE b.instrument_id OPERATOR(pg_catalog.=) $1"
-		" AND b.bar_size OPERATOR(pg_catalog.=) $2"
-		" AND b.ts OPERATOR(pg_catalog.<) $3"
-		" ORDER BY b.ts DESC LIMIT $4) r",
-		via_view ? "bars" : "bar");
+		" FROM (%s) r",
+		bars);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "recent_bars could not connect to SPI");
-	rc = SPI_execute_with_args(sql, 4, types, args, NULL, true, 1);
+	rc = SPI_execute_with_args(sql, 5, types, args, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "recent_bars could not read the bars: %s",
 			 SPI_result_code_string(rc));
@@ -470,28 +490,22 @@ bars_array(Datum *col, int n, Oid type)
 }
 
 /*
- * recent_bars(instrument_id, bar_size, before, n): the newest n bars
- * of the instrument and size that started before "before", oldest first,
- * as six arrays and their length.
+ * The row of recent_bars or period_bars: the bars read as recent_bars
+ * reads them (see pgtrade_read_bars, or bars_by_query for a bar table
+ * that is not a plain one), as six arrays and their length.  The row's
+ * descriptor is made once a query: for a function with OUT arguments it
+ * is built from the catalog on every call otherwise.
  */
-Datum
-pgtrade_recent_bars(PG_FUNCTION_ARGS)
+static Datum
+bars_row(FunctionCallInfo fcinfo, int64 instrument, Interval *size,
+		 TimestampTz before, int32 limit, TimestampTz floor_ts, int32 beyond)
 {
-	int64		instrument = PG_GETARG_INT64(0);
-	Interval   *size = PG_GETARG_INTERVAL_P(1);
-	TimestampTz before = PG_GETARG_TIMESTAMPTZ(2);
-	int32		limit = PG_GETARG_INT32(3);
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
 	PgtradeBars bars;
 	Datum		result[BAR_VALUES + 1];
 	bool		nulls[BAR_VALUES + 1] = {0};
-	TupleDesc	tupdesc;
 	int			i;
 
-	/*
-	 * The row's descriptor, made once a query: for a function with OUT
-	 * arguments it is built from the catalog on every call otherwise.
-	 */
-	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
 	if (tupdesc == NULL)
 	{
 		MemoryContext old;
@@ -503,19 +517,92 @@ pgtrade_recent_bars(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 		fcinfo->flinfo->fn_extra = tupdesc;
 	}
-	if (!pgtrade_read_bars(instrument, size, before, limit, 0, 0, BARS_ALL,
-						   &bars))
-	{
-		Datum r = recent_bars_by_query(bars.via_view, instrument, size, before,
-									   limit, tupdesc);
-
-		PG_RETURN_DATUM(r);
-	}
+	if (!pgtrade_read_bars(instrument, size, before, limit, floor_ts, beyond,
+						   BARS_ALL, &bars))
+		return bars_by_query(bars.via_view, instrument, size, before, limit,
+							 floor_ts, beyond, tupdesc);
 	for (i = 0; i < BAR_VALUES; i++)
 		result[i] = PointerGetDatum(bars_array(
 			bars.col[i], bars.n, i == 0 ? TIMESTAMPTZOID : FLOAT8OID));
 	result[BAR_VALUES] = Int32GetDatum(bars.n);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, nulls)));
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, result, nulls));
+}
+
+/*
+ * recent_bars(instrument_id, bar_size, before, n): the newest n bars
+ * of the instrument and size that started before "before", oldest first,
+ * as six arrays and their length.
+ */
+Datum
+pgtrade_recent_bars(PG_FUNCTION_ARGS)
+{
+	int64		instrument = PG_GETARG_INT64(0);
+	Interval   *size = PG_GETARG_INTERVAL_P(1);
+	TimestampTz before = PG_GETARG_TIMESTAMPTZ(2);
+	int32		limit = PG_GETARG_INT32(3);
+
+	PG_RETURN_DATUM(bars_row(fcinfo, instrument, size, before, limit, 0, 0));
+}
+
+/*
+ * A time before which every bar of the size starts early enough to end
+ * before "from".  An intraday bar ends at its start plus its size; a
+ * daily one at the session close of its local date, less than its size
+ * after its start but for a change of the zone's offset in between (an
+ * hour or two).  Each part of the interval is taken at its longest, and
+ * two days more.  DT_NOBEGIN (no bar before it) for an interval with a
+ * negative or outlandish part.
+ */
+TimestampTz
+pgtrade_bars_floor(TimestampTz from, const Interval *size)
+{
+	int64 span;
+
+	if (size->month < 0 || size->day < 0 || size->time < 0 ||
+		size->month > 12 * 100 || size->day > 366 * 100 ||
+		size->time > USECS_PER_DAY * 366 * 100 || TIMESTAMP_NOT_FINITE(from))
+		return DT_NOBEGIN;
+	span = ((int64) size->month * 31 + size->day + 2) * USECS_PER_DAY +
+		size->time;
+	return from - span;
+}
+
+/* bars_floor(from_ts, bar_size): pgtrade_bars_floor, for SQL */
+Datum
+pgtrade_bars_floor_sql(PG_FUNCTION_ARGS)
+{
+	TimestampTz from = PG_GETARG_TIMESTAMPTZ(0);
+	Interval   *size = PG_GETARG_INTERVAL_P(1);
+
+	PG_RETURN_TIMESTAMPTZ(pgtrade_bars_floor(from, size));
+}
+
+/*
+ * period_bars(instrument_id, bar_size, from_ts, to_ts, bars_window): the
+ * bars a backtest of from_ts to to_ts looks at, oldest first, as
+ * recent_bars gives them: every bar that starts by to_ts, back to
+ * bars_window bars before the first that could end at or after from_ts
+ * (pgtrade_bars_floor).  A backtest decides each close over the window a
+ * live run loads, so earlier bars would change nothing.
+ */
+Datum
+pgtrade_period_bars(PG_FUNCTION_ARGS)
+{
+	TimestampTz from = PG_GETARG_TIMESTAMPTZ(2);
+	TimestampTz to = PG_GETARG_TIMESTAMPTZ(3);
+	Interval   *size = PG_GETARG_INTERVAL_P(1);
+	int32		window = PG_GETARG_INT32(4);
+	TimestampTz floor_ts;
+
+	if (TIMESTAMP_NOT_FINITE(from) || TIMESTAMP_NOT_FINITE(to) || from > to ||
+		window < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("period_bars needs finite from_ts <= to_ts and a "
+						"window of at least one bar")));
+	floor_ts = pgtrade_bars_floor(from, size);
+	PG_RETURN_DATUM(bars_row(fcinfo, PG_GETARG_INT64(0), size, to + 1,
+							 PG_INT32_MAX, floor_ts, window));
 }
 
 /*

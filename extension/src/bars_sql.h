@@ -35,6 +35,10 @@ typedef struct PgtradeBars
 	bool   via_view; /* the caller may read only the view pgtrade.bars */
 } PgtradeBars;
 
+/* a time before which every bar of the size ended before "from" */
+extern TimestampTz pgtrade_bars_floor(TimestampTz from, const Interval *size);
+
+/* the bars of an instrument and size (bars_sql.c) */
 extern bool pgtrade_read_bars(int64 instrument, Interval *size,
 							  TimestampTz before, int32 limit,
 							  TimestampTz floor_ts, int beyond,

@@ -45,6 +45,10 @@ KINDS = [("ema_cross", "{}"), ("ema_cross", '{"fast": 5, "slow": 20}'),
          ("confirmations", '{"k": 2}')]
 KIND_COSTS = [("0.005", "5", "true", "plain"), ("0.01", "0", "true", "loss"),
               ("0", "0", "true", "collar")]
+# ends of periods from 1867-10-19 12:00Z on Alaska's bars (below)
+ALASKA_TO = ["1867-10-23 20:00+00", "1867-10-31 20:00+00",
+             "1867-11-12 00:00+00", "1867-12-06 00:00+00",
+             "1867-12-11 00:00+00", "1867-12-18 20:00+00"]
 # (label, strategy name pattern, params, period) of later starts
 LATER = [("sma_cross 10/30", "be_plain_%s", '{"fast": 10, "slow": 30}',
           ("2013-06-03", "2015-12-31")),
@@ -58,7 +62,7 @@ LATER = [("sma_cross 10/30", "be_plain_%s", '{"fast": 10, "slow": 30}',
           ("2012-03-15", "2014-03-14"))]
 
 t = Tap(len(PERIODS) * len(COSTS) + len(KINDS) * len(KIND_COSTS)
-        + len(LATER) + 8)
+        + len(LATER) + len(ALASKA_TO) + 9)
 data = os.path.join(SHARED, "data")
 if not os.path.isdir(data):
     t.skip_rest("shared data folder %s is absent" % data)
@@ -132,16 +136,17 @@ SWEPT = ["bars", "trades", "refused", "final_equity", "total_return", "cagr",
          "sortino"]
 
 
-def swept(name, params, commission, slippage, risk):
+def swept(name, params, commission, slippage, risk, period=None):
     """The same backtest as a sweep of one combination: the bars read
     once into arrays and handed to the engine."""
+    first, last = period or (FROM, TO)
     grid = json.dumps({k: [v] for k, v in json.loads(params).items()})
     out = psql("""SELECT row_to_json(b) FROM (SELECT %s FROM
                   pgtrade.backtest_sweep(:'p0', :'p1', :'p2', :'p5',
                   capital => 100000, commission => :'p3',
                   slippage_bps => :'p4', risk => %s)) b"""
                % (", ".join(SWEPT), risk),
-               name, FROM, TO, commission, slippage, grid)
+               name, first, last, commission, slippage, grid)
     return json.loads(out[0][0], parse_float=str)
 
 
@@ -157,15 +162,13 @@ def close(a, b):
 
 def compare(label, name, params, commission, slippage, risk, period=None):
     """One test: the same backtest through the engine (not kept) and the
-    PL/pgSQL loop (kept); returns the engine's figures.  The whole period
-    is also run as a sweep of one combination."""
+    PL/pgSQL loop (kept); returns the engine's figures.  It is also run
+    as a sweep of one combination, whose figures must be the engine's."""
     engine = run(name, params, commission, slippage, risk, "false", period)
     loop = run(name, params, commission, slippage, risk, "true", period)
-    if period is None:
-        sweep = swept(name, params, commission, slippage, risk)
-        sweep_diffs.extend("%s: %s %r vs %r" % (label, k, engine[k],
-                                                  sweep[k])
-                           for k in SWEPT if engine[k] != sweep[k])
+    sweep = swept(name, params, commission, slippage, risk, period)
+    sweep_diffs.extend("%s: %s %r vs %r" % (label, k, engine[k], sweep[k])
+                       for k in SWEPT if engine[k] != sweep[k])
     diff = [k for k in EXACT if engine[k] != loop[k]]
     diff += [k for k in ("sharpe", "sortino") if not close(engine[k], loop[k])]
     t.ok(not diff, "%s, commission %s, slippage %s bp, risk %s: engine and "
@@ -196,6 +199,34 @@ for kind, params in KINDS:
         seen_kind += e["trades"]
 t.ok(seen_kind > 200, "the other kinds trade: %d fills" % seen_kind)
 
+# A zone whose local date once went back (America/Sitka, October 1867:
+# from +14:58 to -9:01): the bar starting 03:00Z on the 19th ends before
+# the one starting 00:00Z, so a bar's end does not grow with its start
+# there.  The engine, its sweep and the loop must still take the same
+# closes, however far back each read the bars.
+AK = "AK%s" % RUN
+psql("SELECT pgtrade.add_account(:'p0')", AK)
+psql("SELECT pgtrade.set_risk_limit(:'p0', max_position => 1e9)", AK)
+psql("SELECT pgtrade.add_instrument(:'p0', time_zone => 'America/Sitka')", AK)
+psql("""INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low,
+        close, volume)
+        SELECT pgtrade.instrument_id(:'p0'), '1 day', ts, c, c, c, c, 100
+        FROM (SELECT ts, 100 + (row_number() OVER (ORDER BY ts) % 5) AS c
+              FROM (SELECT generate_series(timestamptz '1867-01-01 00:00+00',
+                                           '1867-10-17 00:00+00', '1 day') ts
+                    UNION ALL VALUES (timestamptz '1867-10-19 00:00+00'),
+                                     (timestamptz '1867-10-19 03:00+00')
+                    UNION ALL SELECT generate_series(
+                        timestamptz '1867-10-20 12:00+00',
+                        '1867-12-31 12:00+00', '1 day')) y) x""", AK)
+psql("""SELECT pgtrade.create_strategy(:'p0', 'sma_cross', :'p1', :'p1',
+        '{"fast": 1, "slow": 2}', 10, max_bar_age => '1000 years',
+        market_hours => 'always')""", "be_ak_" + RUN, AK)
+for to in ALASKA_TO:
+    compare("sma_cross 1/2, America/Sitka 1867", "be_ak_" + RUN,
+            '{"fast": 1, "slow": 2}', "0", "0", "true",
+            ("1867-10-19 12:00+00", to))
+
 # Periods that start years into the bars: the engine reads back only to
 # the window a live run loads at the first close, the loop reads them all.
 # 50/200 loads 402 bars, more than lie before mid-2009's first close.
@@ -205,9 +236,25 @@ for label, name, params, period in LATER:
 
 t.ok(seen_trades > 1000, "the grid trades: %d fills" % seen_trades)
 t.ok(seen_refused > 10, "and the limits refuse: %d orders" % seen_refused)
-t.ok(not sweep_diffs, "each sweep of one combination (bars as arrays) "
-     "gives the figures of the backtest that read its own bars",
-     "; ".join(sweep_diffs)[:2000])
+# a sweep over a late period reads back to its longest window (20/200's
+# 402 bars, where 5/30 loads 62): each row must be its own backtest's
+p_from, p_to = "2012-01-03", "2013-12-31"
+rows_ = psql("""SELECT s.params, row_to_json(s) FROM pgtrade.backtest_sweep(
+                :'p0', :'p1', :'p2', '{"fast": [5, 20], "slow": [30, 200]}',
+                capital => 100000, commission => 0.005, slippage_bps => 5)
+                s ORDER BY s.params::text""", "be_plain_" + RUN, p_from, p_to)
+for combo, row in rows_:
+    one = run("be_plain_" + RUN, combo, "0.005", "5", "true", "false",
+              (p_from, p_to))
+    got_ = json.loads(row, parse_float=str)
+    sweep_diffs.extend("grid %s from %s: %s %r vs %r" % (combo, p_from, k,
+                                                          one[k], got_[k])
+                       for k in SWEPT if one[k] != got_[k])
+t.ok(len(rows_) == 4, "a grid over a late period gives its 4 combinations",
+     repr(rows_)[:500])
+t.ok(not sweep_diffs, "each sweep (bars as arrays, read back to the "
+     "longest window) gives the figures of the backtest that read its own "
+     "bars", "; ".join(sweep_diffs)[:2000])
 
 
 def calls(sql, *params):

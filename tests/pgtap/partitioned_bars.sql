@@ -1,9 +1,9 @@
 -- partitioned_bars.sql: pgtrade.bar range-partitioned by time answers as
 -- the plain table does: recent_bars (the table's and the view's reader),
--- a replayed run, a backtest and record_bars.  The suite swaps in a
+-- period_bars, a replayed run, a backtest and record_bars.  The suite swaps in a
 -- partitioned copy of the table inside its own transaction (rolled back).
 \ir preamble.psql
-SELECT plan(15);
+SELECT plan(19);
 
 SET LOCAL timezone = 'UTC';
 
@@ -39,6 +39,15 @@ INSERT INTO tap_case VALUES (1, '2024-01-04 05:00+00', 3),
 CREATE TEMP TABLE tap_plain AS
 SELECT c.k, r.* FROM tap_case c, pgtrade.recent_bars(
 	pgtrade.instrument_id('TAPPB'), '1 day', c.before, c.n) r;
+-- period_bars' cases: (from, to, window)
+CREATE TEMP TABLE tap_pcase (k int, f timestamptz, t timestamptz, w int);
+INSERT INTO tap_pcase VALUES (1, '2024-01-04 00:00+00', '2024-01-06', 1),
+	(2, '2024-01-04 00:00+00', '2024-01-04 05:00+00', 1),
+	(3, '2024-01-04 00:00+00', '2024-01-06', 10),
+	(4, '2023-11-01', '2023-12-01', 3), (5, '2024-01-05', '2024-01-05', 2);
+CREATE TEMP TABLE tap_pplain AS
+SELECT c.k, r.* FROM tap_pcase c, pgtrade.period_bars(
+	pgtrade.instrument_id('TAPPB'), '1 day', c.f, c.t, c.w) r;
 CREATE TEMP TABLE tap_plain_bt AS
 SELECT * FROM pgtrade.backtest('tap_pb', '2023-12-01', '2024-01-06',
 	capital => 1000, commission => 1);
@@ -98,6 +107,31 @@ SELECT results_eq($$SELECT c.k, r.* FROM tap_case c, pgtrade.recent_bars(
 		pgtrade.instrument_id('TAPPB'), '1 day', c.before, c.n) r ORDER BY c.k$$,
 	$$SELECT * FROM tap_plain ORDER BY k$$,
 	'every case answers as the plain table did');
+
+-- period_bars from 01-04 00:00 UTC: every bar starting from three days
+-- before it (01-01 00:00) on, 01-02 to 01-05, and one bar before: 12-29
+SELECT results_eq($$SELECT ts, close, bars FROM pgtrade.period_bars(
+		pgtrade.instrument_id('TAPPB'), '1 day', '2024-01-04 00:00+00',
+		'2024-01-06', 1)$$,
+	$$VALUES (ARRAY['2023-12-29 05:00+00', '2024-01-02 05:00+00',
+			'2024-01-03 05:00+00', '2024-01-04 05:00+00',
+			'2024-01-05 05:00+00']::timestamptz[], '{11,12,13,11,10}'::float8[],
+			5)$$,
+	'period_bars reads back one window bar past the period''s floor');
+SELECT results_eq($$SELECT ts, open, bars FROM pgtrade.period_bars(
+		pgtrade.instrument_id('TAPPB'), '1 day', '2024-01-04 00:00+00',
+		'2024-01-04 05:00+00', 1)$$,
+	$$VALUES (ARRAY['2023-12-29 05:00+00', '2024-01-02 05:00+00',
+			'2024-01-03 05:00+00', '2024-01-04 05:00+00']::timestamptz[],
+			'{10,12,13,12}'::float8[], 4)$$,
+	'a bar starting at to_ts is in; the later one is not');
+SELECT results_eq($$SELECT c.k, r.* FROM tap_pcase c, pgtrade.period_bars(
+		pgtrade.instrument_id('TAPPB'), '1 day', c.f, c.t, c.w) r ORDER BY c.k$$,
+	$$SELECT * FROM tap_pplain ORDER BY k$$,
+	'every period_bars case answers as the plain table did');
+SELECT throws_ok($$SELECT pgtrade.period_bars(pgtrade.instrument_id('TAPPB'),
+		'1 day', '2024-01-04', '2024-01-06', 0)$$, '22023', NULL,
+	'period_bars refuses a window of no bars');
 
 -- a reader may read the view, not the table: recent_bars reads the view
 SET LOCAL ROLE pgtrade_reader;

@@ -228,6 +228,9 @@ SELECT set_eq(
 		 'timestamp with time zone,numeric,numeric,numeric,numeric,numeric,'
 		 'double precision,boolean,text,interval,text,'
 		 'time without time zone,boolean)'),
+		('function pgtrade.bars_floor(timestamp with time zone,interval)'),
+		('function pgtrade.period_bars(bigint,interval,'
+		 'timestamp with time zone,timestamp with time zone,integer)'),
 		('function pgtrade.bars_ended_by(timestamp with time zone,interval,'
 		 'text,time without time zone)'),
 		('table pgtrade.backtest'),
