@@ -741,7 +741,10 @@ bt_numeric_value(JsonbValue *v, Numeric n)
 static void
 bt_time_value(JsonbValue *v, TimestampTz t)
 {
-	bt_string_value(v, JsonEncodeDateTime(NULL, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL));
+	char *text = JsonEncodeDateTime(NULL, TimestampTzGetDatum(t),
+									TIMESTAMPTZOID, NULL);
+
+	bt_string_value(v, text);
 }
 
 /*
@@ -997,6 +1000,32 @@ bt_result_desc(FunctionCallInfo fcinfo, const char *fn, int nargs, int extra)
 }
 
 /*
+ * The arguments every engine takes in the same order, from argument k
+ * on: capital, quantity, commission, slippage_bps, tick_size, periods a
+ * year, risk, the account's zone, the bar size, the instrument's zone
+ * and session close, whether to list the trades; and the strategy, the
+ * first argument.
+ */
+static void
+bt_input_args(FunctionCallInfo fcinfo, int k, BtInput *in)
+{
+	in->strategy = PG_GETARG_DATUM(0);
+	in->strategy_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	in->capital = PG_GETARG_NUMERIC(k);
+	in->quantity = PG_GETARG_NUMERIC(k + 1);
+	in->commission = PG_GETARG_NUMERIC(k + 2);
+	in->slippage_bps = PG_GETARG_NUMERIC(k + 3);
+	in->tick = PG_GETARG_NUMERIC(k + 4);
+	in->ppy = PG_GETARG_FLOAT8(k + 5);
+	in->risk = PG_GETARG_BOOL(k + 6);
+	in->account_tz = PG_GETARG_TEXT_PP(k + 7);
+	in->bar_size = PG_GETARG_DATUM(k + 8);
+	in->time_zone = PG_GETARG_DATUM(k + 9);
+	in->session_close = PG_GETARG_DATUM(k + 10);
+	in->want_trades = PG_GETARG_BOOL(k + 11);
+}
+
+/*
  * The engines called with the bars as arrays: the arguments read, the
  * engine run, its row made.  With kind NULL, sma_cross's own loop.
  */
@@ -1034,20 +1063,7 @@ bt_engine_call(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("the bars' arrays must have as many elements")));
-	in.strategy = PG_GETARG_DATUM(0);
-	in.strategy_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
-	in.capital = PG_GETARG_NUMERIC(f + 2);
-	in.quantity = PG_GETARG_NUMERIC(f + 3);
-	in.commission = PG_GETARG_NUMERIC(f + 4);
-	in.slippage_bps = PG_GETARG_NUMERIC(f + 5);
-	in.tick = PG_GETARG_NUMERIC(f + 6);
-	in.ppy = PG_GETARG_FLOAT8(f + 7);
-	in.risk = PG_GETARG_BOOL(f + 8);
-	in.account_tz = PG_GETARG_TEXT_PP(f + 9);
-	in.bar_size = PG_GETARG_DATUM(f + 10);
-	in.time_zone = PG_GETARG_DATUM(f + 11);
-	in.session_close = PG_GETARG_DATUM(f + 12);
-	in.want_trades = PG_GETARG_BOOL(f + 13);
+	bt_input_args(fcinfo, f + 2, &in);
 	if (!bt_engine(&in, kind, values, nulls))
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
@@ -1060,6 +1076,30 @@ bt_bar_end(const BtInput *in, TimestampTz t)
 	return DatumGetTimestampTz(DirectFunctionCall4(
 		pgtrade_bar_end, TimestampTzGetDatum(t), in->bar_size, in->time_zone,
 		in->session_close));
+}
+
+/*
+ * The first bar from lo on that ends after bound (at or after it, unless
+ * inclusive), by bisection: a bar's end grows with its start.  in->n when
+ * none does.
+ */
+static int
+bt_first_end_past(const BtInput *in, int lo, TimestampTz bound,
+				  bool inclusive)
+{
+	int hi = in->n;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		TimestampTz end = bt_bar_end(in, in->ts[mid]);
+
+		if (end < bound || (inclusive && end == bound))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /*
@@ -1149,20 +1189,7 @@ pgtrade_backtest_engine_read(PG_FUNCTION_ARGS)
 		d.high = (const double *) bars.col[2];
 		d.low = (const double *) bars.col[3];
 	}
-	in.strategy = PG_GETARG_DATUM(0);
-	in.strategy_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
-	in.capital = PG_GETARG_NUMERIC(9);
-	in.quantity = PG_GETARG_NUMERIC(10);
-	in.commission = PG_GETARG_NUMERIC(11);
-	in.slippage_bps = PG_GETARG_NUMERIC(12);
-	in.tick = PG_GETARG_NUMERIC(13);
-	in.ppy = PG_GETARG_FLOAT8(14);
-	in.risk = PG_GETARG_BOOL(15);
-	in.account_tz = PG_GETARG_TEXT_PP(16);
-	in.bar_size = PG_GETARG_DATUM(17);
-	in.time_zone = PG_GETARG_DATUM(18);
-	in.session_close = PG_GETARG_DATUM(19);
-	in.want_trades = PG_GETARG_BOOL(20);
+	bt_input_args(fcinfo, 9, &in);
 
 	/*
 	 * The closes within the period, found as backtest_run finds them:
@@ -1185,28 +1212,8 @@ pgtrade_backtest_engine_read(PG_FUNCTION_ARGS)
 		else
 			hi = mid;
 	}
-	hi = in.n;
-	while (lo < hi)
-	{
-		int mid = lo + (hi - lo) / 2;
-
-		if (bt_bar_end(&in, in.ts[mid]) < from)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	in.first = lo;
-	hi = in.n;
-	while (lo < hi)
-	{
-		int mid = lo + (hi - lo) / 2;
-
-		if (bt_bar_end(&in, in.ts[mid]) <= to)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	in.last = lo - 1;
+	in.first = bt_first_end_past(&in, lo, from, false);
+	in.last = bt_first_end_past(&in, in.first, to, true) - 1;
 
 	if (!bt_engine(&in, kind, values, nulls))
 		PG_RETURN_NULL();

@@ -328,7 +328,8 @@ pgtrade_read_bars(int64 instrument, Interval *size, TimestampTz before,
 	if (limit < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the number of bars must not be negative, not %d", limit)));
+				 errmsg("the number of bars must not be negative, not %d",
+						limit)));
 	relid = bars_relation(&out->via_view);
 	out->n = 0;
 	for (i = 0; i < BAR_VALUES; i++)
@@ -391,7 +392,9 @@ pgtrade_read_bars(int64 instrument, Interval *size, TimestampTz before,
 			locked = block;
 			if (fixed && !IndexTupleHasNulls(itup))
 			{
-				char *data = (char *) itup + IndexInfoFindDataOffset(itup->t_info);
+				char *data = (char *) itup;
+
+				data += IndexInfoFindDataOffset(itup->t_info);
 
 				for (i = BAR_TS - 1; i < BAR_VOLUME; i++)
 				{
