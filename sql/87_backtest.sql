@@ -83,11 +83,16 @@ CREATE TABLE pgtrade.backtest_decision (
 	position		numeric NOT NULL,
 	evaluation		jsonb NOT NULL,
 	risk_verdict	jsonb,
-	PRIMARY KEY (backtest_id, as_of)
+	close_no		integer NOT NULL,
+	PRIMARY KEY (backtest_id, close_no)
 );
 COMMENT ON TABLE pgtrade.backtest_decision IS
 	'A kept backtest''s decisions, one per bar close: the evaluator''s '
 	'answer as a live run records it in its evaluate step.';
+COMMENT ON COLUMN pgtrade.backtest_decision.close_no IS
+	'The close''s place among the backtest''s closes, from 1, in the '
+	'order of the bars (two bars can close at the same as_of: two daily '
+	'bars of one session date).';
 COMMENT ON COLUMN pgtrade.backtest_decision.risk_verdict IS
 	'The risk checks'' verdict on the order this close decided, as the '
 	'gate records it in orders.risk_verdict; NULL when no order.';
@@ -852,10 +857,10 @@ BEGIN
 			(x.t ->> 'realized_pnl')::numeric
 		FROM unnest(v_trades) WITH ORDINALITY x(t, n);
 		INSERT INTO pgtrade.backtest_decision (backtest_id, as_of, target,
-			target_position, position, evaluation, risk_verdict)
+			target_position, position, evaluation, risk_verdict, close_no)
 		SELECT backtest_id, d.*
 		FROM unnest(v_d_as_of, v_d_target, v_d_tpos, v_d_pos, v_d_eval,
-					v_d_verdict) d;
+					v_d_verdict) WITH ORDINALITY d;
 	END IF;
 	RETURN NEXT;
 END

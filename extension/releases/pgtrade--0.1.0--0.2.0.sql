@@ -15,6 +15,28 @@
 DROP INDEX pgtrade.strategy_due;
 ALTER TABLE pgtrade.strategy SET (fillfactor = 50);
 
+/*
+ * A kept backtest's decisions are keyed by their close's place: two bars
+ * can close at the same instant (two daily bars of one session date),
+ * and keying them by as_of refused to keep such a backtest.  The
+ * decisions kept so far closed at distinct instants, in bar order.
+ */
+ALTER TABLE pgtrade.backtest_decision ADD COLUMN close_no integer;
+UPDATE pgtrade.backtest_decision d
+SET close_no = x.n
+FROM (SELECT b.backtest_id, b.as_of,
+			 row_number() OVER (PARTITION BY b.backtest_id
+								ORDER BY b.as_of)::integer AS n
+	  FROM pgtrade.backtest_decision b) x
+WHERE x.backtest_id = d.backtest_id AND x.as_of = d.as_of;
+ALTER TABLE pgtrade.backtest_decision ALTER COLUMN close_no SET NOT NULL,
+	DROP CONSTRAINT backtest_decision_pkey,
+	ADD PRIMARY KEY (backtest_id, close_no);
+COMMENT ON COLUMN pgtrade.backtest_decision.close_no IS
+	'The close''s place among the backtest''s closes, from 1, in the '
+	'order of the bars (two bars can close at the same as_of: two daily '
+	'bars of one session date).';
+
 /* bar_end in C: the same expression, without a query run at each call */
 CREATE OR REPLACE FUNCTION pgtrade.bar_end(ts timestamptz, bar_size interval,
 	time_zone text, session_close time)
@@ -730,10 +752,10 @@ BEGIN
 			(x.t ->> 'realized_pnl')::numeric
 		FROM unnest(v_trades) WITH ORDINALITY x(t, n);
 		INSERT INTO pgtrade.backtest_decision (backtest_id, as_of, target,
-			target_position, position, evaluation, risk_verdict)
+			target_position, position, evaluation, risk_verdict, close_no)
 		SELECT backtest_id, d.*
 		FROM unnest(v_d_as_of, v_d_target, v_d_tpos, v_d_pos, v_d_eval,
-					v_d_verdict) d;
+					v_d_verdict) WITH ORDINALITY d;
 	END IF;
 	RETURN NEXT;
 END

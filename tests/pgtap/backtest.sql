@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(37);
+SELECT plan(39);
 
 SET LOCAL timezone = 'UTC';
 
@@ -70,6 +70,9 @@ SELECT is((SELECT count(*)::int FROM pgtrade.backtest_trade t
 SELECT is((SELECT array_agg(target ORDER BY as_of) FROM pgtrade.backtest_decision
 	JOIN tap_b USING (backtest_id)), '{NULL,NULL,1,1,0,0}'::numeric[],
 	'the decisions: no opinion twice, long twice, flat twice');
+SELECT is((SELECT array_agg(close_no ORDER BY as_of)
+	FROM pgtrade.backtest_decision JOIN tap_b USING (backtest_id)),
+	'{1,2,3,4,5,6}'::int[], 'the closes numbered in their order, from 1');
 SELECT is((SELECT count(*)::int FROM pgtrade.orders o
 	JOIN pgtrade.strategy s USING (strategy_id) WHERE s.name = 'tap_bt'), 0,
 	'a backtest places no order');
@@ -322,6 +325,31 @@ SELECT pgtrade.create_strategy('taphugeq', 'sma_cross', 'TAPHUGE',
 SELECT is(pg_temp.tap_figures(100000, 0, false, false, 'taphugeq'),
 	pg_temp.tap_figures(100000, 0, false, true, 'taphugeq'),
 	'a cash beyond double precision: the loop''s figures');
+
+-- Two daily bars of one session date (10:00 and 12:00 on 01-02) close at
+-- the same instant; a kept backtest keeps a decision for each.  fast 1,
+-- slow 2 needs 3 bars: no opinion at the first two closes, then long at
+-- 01-03 (12 over (11 + 12) / 2) and 01-04 (13 over 12.5).
+SELECT pgtrade.add_instrument('TAPTWIN', 990611) \g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPTWIN'), '1 day',
+	t::timestamp AT TIME ZONE 'America/New_York', c, c, c, c, 1
+FROM (VALUES ('2024-01-02 10:00', 10), ('2024-01-02 12:00', 11),
+			 ('2024-01-03 09:30', 12), ('2024-01-04 09:30', 13)) v(t, c);
+SELECT pgtrade.create_strategy('taptwin', 'sma_cross', 'TAPTWIN', 'TAPACCTQ',
+	'{"fast": 1, "slow": 2}', 1, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
+CREATE TEMP TABLE tap_twin AS
+SELECT * FROM pgtrade.backtest('taptwin', '2024-01-01', '2024-01-05',
+	capital => 1000, store => true, risk => false);
+SELECT results_eq($$SELECT d.close_no, d.as_of, d.target
+		FROM pgtrade.backtest_decision d JOIN tap_twin USING (backtest_id)
+		ORDER BY d.close_no$$,
+	$$VALUES (1, '2024-01-02 21:00+00'::timestamptz, NULL::numeric),
+			 (2, '2024-01-02 21:00+00', NULL), (3, '2024-01-03 21:00+00', 1),
+			 (4, '2024-01-04 21:00+00', 1)$$,
+	'two closes at one instant are both kept, in bar order');
 
 SELECT * FROM finish();
 ROLLBACK;
