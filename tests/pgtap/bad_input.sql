@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(52);
+SELECT plan(57);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -93,6 +93,24 @@ SELECT throws_ok($$INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPX')
 	'a direct insert of high below low meets the check constraint');
 
 -- strategies: invalid cron, unknown kind, bad params, bad time zone
+-- a name is 1 to 63 of A-Z a-z 0-9 _ . -
+SELECT throws_ok($q$DO $do$ BEGIN
+		PERFORM pgtrade.create_strategy(repeat('a', 62) || '.', 'sma_cross',
+			'TAPX', 'TAPACCT1', '{"fast": 2, "slow": 3}', 10);
+		RAISE EXCEPTION 'created';
+	END $do$$q$, 'P0001', 'created', 'a name of 63 characters is taken');
+SELECT throws_ok($$SELECT pgtrade.create_strategy(repeat('a', 64), 'sma_cross',
+	'TAPX', 'TAPACCT1', '{"fast": 2, "slow": 3}', 10)$$, '23514', NULL,
+	'a name of 64 characters is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', 10)$$, '23514', NULL,
+	'an empty name is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', 10)$$, '23514', NULL,
+	'a name with a space is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy(E'tap_s\n', 'sma_cross',
+	'TAPX', 'TAPACCT1', '{"fast": 2, "slow": 3}', 10)$$, '23514', NULL,
+	'a name ending in a newline is refused');
 SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
 	'TAPACCT1', '{"fast": 2, "slow": 3}', 10, '61 * * * *')$$, '22023',
 	NULL, 'an invalid cron expression is refused');
