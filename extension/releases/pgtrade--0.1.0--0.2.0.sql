@@ -1073,32 +1073,39 @@ BEGIN
 				'reason', d.reason)
 		FROM d;
 
-		/* the steps of run_steps: 0 market_hours, 1 load_bars, 2 evaluate */
+		/*
+		 * The steps of run_steps: 0 market_hours, 1 load_bars, 2 evaluate,
+		 * each step's objects built only for the runs that have it.
+		 */
 		INSERT INTO pgtrade.workflow_step (run_id, step_no, name, started_at,
 			finished_at, input, output)
 		SELECT p.run_id, st.no, st.name, v_t0, v_t1, st.input, st.output
 		FROM unnest(v_rows) p
-		CROSS JOIN LATERAL (VALUES
-			(0, 'market_hours',
-			 jsonb_build_object('calendar', p.calendar,
-				'market_hours', p.hours, 'as_of', p_now),
-			 jsonb_build_object('open', p.market -> 'is_open',
-				'trading_day', p.market -> 'trading_day',
-				'opens', p.market -> 'opens', 'closes', p.market -> 'closes',
-				'reason', p.market -> 'reason')),
-			(1, 'load_bars',
-			 jsonb_build_object('symbol', p.symbol, 'bar_size',
-				p.bar_size::text, 'as_of', p_now,
-				'bars_wanted', p.bars_wanted),
-			 jsonb_build_object('bars', p.bars, 'first_ts', p.first_ts,
-				'last_ts', p.last_ts, 'last_close', p.last_close)),
-			(2, 'evaluate',
-			 jsonb_build_object('kind', p.kind, 'params', p.params,
-				'bars', p.bars),
-			 p.output)) st(no, name, input, output)
-		WHERE p.outcome IN ('closed', 'decide')
-			AND CASE st.no WHEN 0 THEN p.market IS NOT NULL
-						   ELSE p.outcome = 'decide' END;
+		CROSS JOIN LATERAL (
+			SELECT 0, 'market_hours',
+				jsonb_build_object('calendar', p.calendar,
+					'market_hours', p.hours, 'as_of', p_now),
+				jsonb_build_object('open', p.market -> 'is_open',
+					'trading_day', p.market -> 'trading_day',
+					'opens', p.market -> 'opens',
+					'closes', p.market -> 'closes',
+					'reason', p.market -> 'reason')
+			WHERE p.market IS NOT NULL AND p.outcome IN ('closed', 'decide')
+			UNION ALL
+			SELECT 1, 'load_bars',
+				jsonb_build_object('symbol', p.symbol, 'bar_size',
+					p.bar_size::text, 'as_of', p_now,
+					'bars_wanted', p.bars_wanted),
+				jsonb_build_object('bars', p.bars, 'first_ts', p.first_ts,
+					'last_ts', p.last_ts, 'last_close', p.last_close)
+			WHERE p.outcome = 'decide'
+			UNION ALL
+			SELECT 2, 'evaluate',
+				jsonb_build_object('kind', p.kind, 'params', p.params,
+					'bars', p.bars),
+				p.output
+			WHERE p.outcome = 'decide') st(no, name, input, output);
+
 		UPDATE pgtrade.strategy s
 		SET next_run_at = coalesce(pgtrade.cron_next(s.schedule,
 			greatest(p_now, p.slot), s.time_zone), 'infinity')

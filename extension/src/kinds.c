@@ -64,13 +64,25 @@ typedef struct KindBars
 	const double	  *close;
 } KindBars;
 
+/* One member of an answer's "values": a number (NULL when unknown) or a flag. */
+typedef struct KindValue
+{
+	const char *key;
+	bool		is_flag;
+	bool		known;
+	double		x;
+} KindValue;
+
+#define KIND_MAX_VALUES 12
+
 /* What an evaluation found: target, reason and the values it used. */
 typedef struct KindResult
 {
 	bool		   has_target;
 	int			   target;
 	StringInfoData reason;
-	StringInfoData values; /* JSON object members, comma-separated */
+	int			   nvalues;
+	KindValue	   values[KIND_MAX_VALUES];
 } KindResult;
 
 struct KindSpec
@@ -244,14 +256,30 @@ kind_params(const KindSpec *spec, Jsonb *params, double *p)
 }
 
 /*
- * Append "key": value to the values object under construction.
+ * Add key: x (null when not known) to the answer's values.
  */
 static void
 kind_value(KindResult *r, const char *key, bool known, double x)
 {
-	if (r->values.len > 0)
-		appendStringInfoString(&r->values, ", ");
-	pgtrade_put_number(&r->values, key, known, x);
+	KindValue *v;
+
+	if (r->nvalues >= KIND_MAX_VALUES)
+		elog(ERROR, "too many values in a strategy kind's answer");
+	v = &r->values[r->nvalues++];
+	v->key = key;
+	v->is_flag = false;
+	v->known = known;
+	v->x = x;
+}
+
+/*
+ * Add key: true or false to the answer's values.
+ */
+static void
+kind_flag(KindResult *r, const char *key, bool flag)
+{
+	kind_value(r, key, true, flag ? 1.0 : 0.0);
+	r->values[r->nvalues - 1].is_flag = true;
 }
 
 /*
@@ -515,8 +543,7 @@ ema_cross_evaluate(const double *p, const KindBars *b, KindResult *r)
 	kind_value(r, "slow", true, s[n - 1]);
 	kind_value(r, "fast_prev", true, f[n - 2]);
 	kind_value(r, "slow_prev", true, s[n - 2]);
-	appendStringInfo(&r->values, ", \"crossed\": %s",
-					 now != 0 && now != before ? "true" : "false");
+	kind_flag(r, "crossed", now != 0 && now != before);
 }
 
 static void
@@ -558,8 +585,7 @@ macd_cross_evaluate(const double *p, const KindBars *b, KindResult *r)
 	kind_value(r, "hist", true, h[n - 1]);
 	kind_value(r, "macd_prev", true, m[n - 2]);
 	kind_value(r, "signal_prev", true, sg[n - 2]);
-	appendStringInfo(&r->values, ", \"crossed\": %s",
-					 now != 0 && now != before ? "true" : "false");
+	kind_flag(r, "crossed", now != 0 && now != before);
 }
 
 static void
@@ -812,15 +838,15 @@ kind_validate(FunctionCallInfo fcinfo, const KindSpec *spec)
 static Datum
 kind_evaluate(FunctionCallInfo fcinfo, const KindSpec *spec)
 {
-	double		   p[KIND_MAX_PARAMS];
-	KindBars	   b;
-	KindResult	   r;
-	int			   nh;
-	int			   nl;
-	int			   nc;
-	StringInfoData buf;
-	const char	  *target;
-	const char	  *signal;
+	double			 p[KIND_MAX_PARAMS];
+	KindBars		 b;
+	KindResult		 r;
+	int				 nh;
+	int				 nl;
+	int				 nc;
+	JsonbParseState *st = NULL;
+	JsonbValue		*top;
+	int				 i;
 
 	kind_params(spec, PG_GETARG_JSONB_P(0), p);
 	b.ts = pgtrade_bar_timestamps(PG_GETARG_ARRAYTYPE_P(1), &b.n);
@@ -839,36 +865,34 @@ kind_evaluate(FunctionCallInfo fcinfo, const KindSpec *spec)
 
 	memset(&r, 0, sizeof(r));
 	initStringInfo(&r.reason);
-	initStringInfo(&r.values);
 	spec->evaluate(p, &b, &r);
 
-	initStringInfo(&buf);
-	target = "null";
-	signal = "none";
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	if (r.has_target)
-	{
-		target = r.target == 1 ? "1" : "0";
-		signal = r.target == 1 ? "long" : "flat";
-	}
-	appendStringInfo(&buf, "{\"target\": %s, \"signal\": \"%s\", "
-						   "\"reason\": ",
-					 target, signal);
-	escape_json(&buf, r.reason.data);
-	appendStringInfo(&buf, ", \"values\": {%s%s", r.values.data,
-					 r.values.len > 0 ? ", " : "");
-	pgtrade_put_number(&buf, "last_close", b.n > 0,
-					   b.n > 0 ? b.close[b.n - 1] : 0.0);
-	appendStringInfoString(&buf, ", \"last_ts\": ");
-	if (b.n > 0)
-	{
-		Datum last = TimestampTzGetDatum(b.ts[b.n - 1]);
-
-		escape_json(&buf, JsonEncodeDateTime(NULL, last, TIMESTAMPTZOID, NULL));
-	}
+		pgtrade_jb_int(&st, "target", r.target == 1 ? 1 : 0);
 	else
-		appendStringInfoString(&buf, "null");
-	appendStringInfoString(&buf, "}}");
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+		pgtrade_jb_string(&st, "target", NULL);
+	pgtrade_jb_string(&st, "signal",
+					  !r.has_target ? "none" : r.target == 1 ? "long"
+															 : "flat");
+	pgtrade_jb_string(&st, "reason", r.reason.data);
+	pgtrade_jb_key(&st, "values");
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (i = 0; i < r.nvalues; i++)
+	{
+		const KindValue *v = &r.values[i];
+
+		if (v->is_flag)
+			pgtrade_jb_bool(&st, v->key, v->x != 0.0);
+		else
+			pgtrade_jb_number(&st, v->key, v->known, v->x);
+	}
+	pgtrade_jb_number(&st, "last_close", b.n > 0,
+					  b.n > 0 ? b.close[b.n - 1] : 0.0);
+	pgtrade_jb_time(&st, "last_ts", b.n > 0, b.n > 0 ? b.ts[b.n - 1] : 0);
+	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	top = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(top));
 }
 
 /*
@@ -914,7 +938,6 @@ pgtrade_kind_decide(const KindSpec *spec, const double *p, int n,
 
 	memset(&r, 0, sizeof(r));
 	initStringInfo(&r.reason);
-	initStringInfo(&r.values);
 	spec->evaluate(p, &b, &r);
 	return r.has_target ? r.target : -1;
 }

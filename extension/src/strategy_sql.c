@@ -298,18 +298,93 @@ pgtrade_format_ts(TimestampTz t)
 }
 
 /*
- * Append "key": number to buf, or "key": null when known is false or the
- * value is not finite, so the JSON never holds NaN.
+ * An evaluator's answer is built as a JsonbValue tree member by member,
+ * as jsonb_in would build it from the JSON text: a number is the numeric
+ * of float8out's shortest text for the double, a time the text JSON
+ * gives a timestamptz.  pushJsonbValue orders each object's keys.
  */
 void
-pgtrade_put_number(StringInfo buf, const char *key, bool known, double x)
+pgtrade_jb_key(JsonbParseState **st, const char *key)
 {
-	escape_json(buf, key);
-	appendStringInfoString(buf, ": ");
+	JsonbValue k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &k);
+}
+
+/* key: the double x, or null when known is false or x is not finite */
+void
+pgtrade_jb_number(JsonbParseState **st, const char *key, bool known,
+				  double x)
+{
+	JsonbValue v;
+
+	pgtrade_jb_key(st, key);
 	if (known && isfinite(x))
-		appendStringInfoString(buf, float8out_internal(x));
+	{
+		v.type = jbvNumeric;
+		v.val.numeric = DatumGetNumeric(
+			DirectFunctionCall3(numeric_in,
+								CStringGetDatum(float8out_internal(x)),
+								ObjectIdGetDatum(InvalidOid),
+								Int32GetDatum(-1)));
+	}
 	else
-		appendStringInfoString(buf, "null");
+		v.type = jbvNull;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+void
+pgtrade_jb_int(JsonbParseState **st, const char *key, int64 x)
+{
+	JsonbValue v;
+
+	pgtrade_jb_key(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(x);
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+void
+pgtrade_jb_bool(JsonbParseState **st, const char *key, bool b)
+{
+	JsonbValue v;
+
+	pgtrade_jb_key(st, key);
+	v.type = jbvBool;
+	v.val.boolean = b;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* key: the string s, or null when s is NULL */
+void
+pgtrade_jb_string(JsonbParseState **st, const char *key, const char *s)
+{
+	JsonbValue v;
+
+	pgtrade_jb_key(st, key);
+	if (s != NULL)
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) s;
+		v.val.string.len = strlen(s);
+	}
+	else
+		v.type = jbvNull;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* key: the time t as JSON writes a timestamptz, or null */
+void
+pgtrade_jb_time(JsonbParseState **st, const char *key, bool known,
+				TimestampTz t)
+{
+	pgtrade_jb_string(st, key,
+					  known ? JsonEncodeDateTime(NULL, TimestampTzGetDatum(t),
+												 TIMESTAMPTZOID, NULL)
+							: NULL);
 }
 
 /*
@@ -320,44 +395,31 @@ static Jsonb *
 sma_cross_result_jsonb(const SmaCrossResult *res, const TimestampTz *ts,
 					   int n, const char *reason)
 {
-	StringInfoData buf;
-	const char	  *crossed = res->crossed ? "true" : "false";
-	const char	  *target = "null";
-	Datum		   json;
+	JsonbParseState *st = NULL;
+	JsonbValue		*top;
 
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	if (res->has_target)
-		target = res->target == 1 ? "1" : "0";
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"target\": %s, \"signal\": ", target);
-	escape_json(&buf, sma_cross_signal(res));
-	appendStringInfo(&buf, ", \"crossed\": %s, \"reason\": ", crossed);
-	escape_json(&buf, reason);
-	appendStringInfoString(&buf, ", \"values\": {");
-	pgtrade_put_number(&buf, "fast", res->have_last, res->fast);
-	appendStringInfoString(&buf, ", ");
-	pgtrade_put_number(&buf, "slow", res->have_last, res->slow);
-	appendStringInfoString(&buf, ", ");
-	pgtrade_put_number(&buf, "fast_prev", res->have_prev, res->fast_prev);
-	appendStringInfoString(&buf, ", ");
-	pgtrade_put_number(&buf, "slow_prev", res->have_prev, res->slow_prev);
-	appendStringInfoString(&buf, ", ");
-	pgtrade_put_number(&buf, "last_close", res->have_close,
-					   res->last_close);
-	appendStringInfoString(&buf, ", \"last_ts\": ");
-	if (n > 0)
-	{
-		Datum last = TimestampTzGetDatum(ts[n - 1]);
-
-		escape_json(&buf, JsonEncodeDateTime(NULL, last, TIMESTAMPTZOID, NULL));
-	}
+		pgtrade_jb_int(&st, "target", res->target == 1 ? 1 : 0);
 	else
-		appendStringInfoString(&buf, "null");
-	appendStringInfo(&buf, ", \"fast_period\": %d, \"slow_period\": %d, "
-						   "\"crossed\": %s}}",
-					 res->fast_period,
-					 res->slow_period, crossed);
-	json = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
-	return DatumGetJsonbP(json);
+		pgtrade_jb_string(&st, "target", NULL);
+	pgtrade_jb_string(&st, "signal", sma_cross_signal(res));
+	pgtrade_jb_bool(&st, "crossed", res->crossed);
+	pgtrade_jb_string(&st, "reason", reason);
+	pgtrade_jb_key(&st, "values");
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	pgtrade_jb_number(&st, "fast", res->have_last, res->fast);
+	pgtrade_jb_number(&st, "slow", res->have_last, res->slow);
+	pgtrade_jb_number(&st, "fast_prev", res->have_prev, res->fast_prev);
+	pgtrade_jb_number(&st, "slow_prev", res->have_prev, res->slow_prev);
+	pgtrade_jb_number(&st, "last_close", res->have_close, res->last_close);
+	pgtrade_jb_time(&st, "last_ts", n > 0, n > 0 ? ts[n - 1] : 0);
+	pgtrade_jb_int(&st, "fast_period", res->fast_period);
+	pgtrade_jb_int(&st, "slow_period", res->slow_period);
+	pgtrade_jb_bool(&st, "crossed", res->crossed);
+	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	top = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(top);
 }
 
 /*

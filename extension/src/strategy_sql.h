@@ -3,7 +3,8 @@
  * strategy_sql.h
  *	  What the SQL glue of the built-in strategy kinds shares
  *	  (strategy_sql.c): reading the bar arrays every evaluator takes,
- *	  printing a bar's time in a reason, and writing JSON numbers.
+ *	  printing a bar's time in a reason, and building an evaluator's jsonb
+ *	  answer member by member.
  *
  *-------------------------------------------------------------------------
  */
@@ -22,7 +23,14 @@ extern TimestampTz *pgtrade_bar_timestamps(ArrayType *arr, int *n);
 extern void			pgtrade_check_bar_length(ArrayType *arr, const char *name,
 											 int n);
 extern char		   *pgtrade_format_ts(TimestampTz t);
-extern void			pgtrade_put_number(StringInfo buf, const char *key,
-									   bool known, double x);
+extern void			pgtrade_jb_key(JsonbParseState **st, const char *key);
+extern void			pgtrade_jb_number(JsonbParseState **st, const char *key,
+									  bool known, double x);
+extern void			pgtrade_jb_int(JsonbParseState **st, const char *key, int64 x);
+extern void			pgtrade_jb_bool(JsonbParseState **st, const char *key, bool b);
+extern void			pgtrade_jb_string(JsonbParseState **st, const char *key,
+									  const char *s);
+extern void			pgtrade_jb_time(JsonbParseState **st, const char *key,
+									bool known, TimestampTz t);
 
 #endif /* PGTRADE_STRATEGY_SQL_H */
