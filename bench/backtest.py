@@ -14,6 +14,8 @@ five times each, medians:
     evaluations a second;
   - the PL/pgSQL loop (store => true) over the last BENCH_LOOP_BARS
     closes (default 20,000), the baseline;
+  - a backtest of each other built-in kind (each on an account of its
+    own) over the last BENCH_KIND_BARS closes (default 200,000);
 and runs bench/backtest_loop, the engine alone over as many bars in C
 arrays.
 
@@ -26,6 +28,12 @@ import sys
 
 BARS = int(os.environ.get("BENCH_BARS", "1000000"))
 LOOP_BARS = int(os.environ.get("BENCH_LOOP_BARS", "20000"))
+KIND_BARS = int(os.environ.get("BENCH_KIND_BARS", "200000"))
+KINDS = [("ema_cross", '{"fast": 12, "slow": 26}'),
+         ("macd_cross", '{"fast": 12, "slow": 26, "signal": 9}'),
+         ("rsi_reversion", '{"period": 14, "low": 30, "high": 70}'),
+         ("bollinger_breakout", '{"period": 20, "k": 2}'),
+         ("confirmations", '{"k": 3}')]
 RUNS = 5
 DB = "pgtrade_bench_bt"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -73,13 +81,24 @@ psql("""
         max_bar_age => '100000 years', market_hours => 'always');
     VACUUM ANALYZE pgtrade.bar;
 """ % BARS)
+for kind, params in KINDS:
+    psql("""SET client_min_messages = warning;
+        SELECT pgtrade.add_account('BK_%s');
+        SELECT pgtrade.set_risk_limit('BK_%s', max_position => 1e9);
+        SELECT pgtrade.create_strategy('bench_%s', '%s', 'BENCHBT', 'BK_%s',
+            '%s', 100, max_bar_age => '100000 years',
+            market_hours => 'always');""" % ((kind,) * 5 + (params,)))
 last = psql("""SELECT pgtrade.bar_end(max(ts), '1 day', 'America/New_York',
                '16:00') FROM pgtrade.bar""")
 loop_from = psql("""SELECT pgtrade.bar_end(ts, '1 day', 'America/New_York',
                     '16:00') FROM pgtrade.bar ORDER BY ts DESC
                     OFFSET %d LIMIT 1""" % (LOOP_BARS - 1))
+kind_from = psql("""SELECT pgtrade.bar_end(ts, '1 day', 'America/New_York',
+                    '16:00') FROM pgtrade.bar ORDER BY ts DESC
+                    OFFSET %d LIMIT 1""" % (KIND_BARS - 1))
 
-print("bench: backtests of sma_cross 10/30, %d daily bars, %d cores, "
+print("bench: backtests (sma_cross 10/30 unless named), %d daily bars, "
+      "%d cores, "
       "PostgreSQL %s" % (BARS, os.cpu_count(),
                          psql("SHOW server_version")))
 rows = []
@@ -99,6 +118,11 @@ t = timed("""SELECT trades FROM pgtrade.backtest('bench_bt', '%s', '%s',
              risk => false, store => true)""" % (loop_from, last))
 rows.append(("`backtest`, PL/pgSQL loop (`store => true`), risk => false",
              LOOP_BARS, t))
+for kind, params in KINDS:
+    t = timed("""SELECT trades FROM pgtrade.backtest('bench_%s', '%s', '%s',
+                 risk => false)""" % (kind, kind_from, last))
+    rows.append(("`backtest`, engine, %s %s, risk => false"
+                 % (kind, params), KIND_BARS, t))
 trades = psql("""SELECT trades FROM pgtrade.backtest('bench_bt', '1900-01-01',
                  '%s', risk => false)""" % last)
 

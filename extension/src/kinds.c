@@ -75,9 +75,15 @@ typedef struct KindValue
 
 #define KIND_MAX_VALUES 12
 
-/* What an evaluation found: target, reason and the values it used. */
+/*
+ * What an evaluation found: target, reason and the values it used.  The
+ * reason is written only when words is set: the backtest engines ask
+ * each close for its target alone, and printing the reason was most of
+ * their time.
+ */
 typedef struct KindResult
 {
+	bool		   words;
 	bool		   has_target;
 	int			   target;
 	StringInfoData reason;
@@ -322,8 +328,10 @@ static void
 kind_too_few(KindResult *r, const char *what, int needed, int given)
 {
 	r->has_target = false;
-	appendStringInfo(&r->reason, "not enough bars: %s needs %d bars, %d given",
-					 what, needed, given);
+	if (r->words)
+		appendStringInfo(&r->reason,
+						 "not enough bars: %s needs %d bars, %d given", what,
+						 needed, given);
 }
 
 /*
@@ -536,9 +544,10 @@ ema_cross_evaluate(const double *p, const KindBars *b, KindResult *r)
 	now = kind_compare(f[n - 1], s[n - 1]);
 	before = kind_compare(f[n - 2], s[n - 2]);
 	kind_target(r, now);
-	kind_cross_reason(r, psprintf("fast EMA(%d)", fast), f[n - 1],
-					  psprintf("slow EMA(%d)", slow), s[n - 1], now, before,
-					  kind_last_date(b));
+	if (r->words)
+		kind_cross_reason(r, psprintf("fast EMA(%d)", fast), f[n - 1],
+						  psprintf("slow EMA(%d)", slow), s[n - 1], now,
+						  before, kind_last_date(b));
 	kind_value(r, "fast", true, f[n - 1]);
 	kind_value(r, "slow", true, s[n - 1]);
 	kind_value(r, "fast_prev", true, f[n - 2]);
@@ -558,15 +567,15 @@ macd_cross_evaluate(const double *p, const KindBars *b, KindResult *r)
 	double *h = kind_buffer(n);
 	int		now;
 	int		before;
-	char   *name = psprintf("MACD(%d,%d,%d)", fast, slow, signal);
 	double	last[4];
 
 	if (n < macd_cross_bars(p))
 	{
-		char *what = psprintf("the signal of %s on the bar before the last",
-							  name);
-
-		kind_too_few(r, what, macd_cross_bars(p), n);
+		kind_too_few(r,
+					 psprintf("the signal of MACD(%d,%d,%d) on the bar "
+							  "before the last",
+							  fast, slow, signal),
+					 macd_cross_bars(p), n);
 		return;
 	}
 	ind_macd(b->close, (size_t) n, fast, slow, signal, m, sg, h);
@@ -578,8 +587,10 @@ macd_cross_evaluate(const double *p, const KindBars *b, KindResult *r)
 	now = kind_compare(m[n - 1], sg[n - 1]);
 	before = kind_compare(m[n - 2], sg[n - 2]);
 	kind_target(r, now);
-	kind_cross_reason(r, name, m[n - 1], "its signal", sg[n - 1], now, before,
-					  kind_last_date(b));
+	if (r->words)
+		kind_cross_reason(r, psprintf("MACD(%d,%d,%d)", fast, slow, signal),
+						  m[n - 1], "its signal", sg[n - 1], now, before,
+						  kind_last_date(b));
 	kind_value(r, "macd", true, m[n - 1]);
 	kind_value(r, "signal", true, sg[n - 1]);
 	kind_value(r, "hist", true, h[n - 1]);
@@ -610,30 +621,34 @@ rsi_reversion_evaluate(const double *p, const KindBars *b, KindResult *r)
 	if (kind_flat(b->close, n, n))
 	{
 		kind_target(r, 0);
-		appendStringInfo(why, "RSI(%d): the %d closes given did not move "
-							  "(last bar %s): no signal",
-						 period, n, kind_last_date(b));
+		if (r->words)
+			appendStringInfo(why, "RSI(%d): the %d closes given did not move "
+								  "(last bar %s): no signal",
+							 period, n, kind_last_date(b));
 	}
 	else if (x < low)
 	{
 		kind_target(r, 1);
-		appendStringInfo(why, "RSI(%d) %.4f is below %g (oversold) on "
-							  "the last bar (%s)",
-						 period, x, low, kind_last_date(b));
+		if (r->words)
+			appendStringInfo(why, "RSI(%d) %.4f is below %g (oversold) on "
+								  "the last bar (%s)",
+							 period, x, low, kind_last_date(b));
 	}
 	else if (x > high)
 	{
 		kind_target(r, -1);
-		appendStringInfo(why, "RSI(%d) %.4f is above %g (overbought) "
-							  "on the last bar (%s)",
-						 period, x, high, kind_last_date(b));
+		if (r->words)
+			appendStringInfo(why, "RSI(%d) %.4f is above %g (overbought) "
+								  "on the last bar (%s)",
+							 period, x, high, kind_last_date(b));
 	}
 	else
 	{
 		kind_target(r, 0);
-		appendStringInfo(why, "RSI(%d) %.4f lies within %g to %g on "
-							  "the last bar (%s): no signal",
-						 period, x, low, high, kind_last_date(b));
+		if (r->words)
+			appendStringInfo(why, "RSI(%d) %.4f lies within %g to %g on "
+								  "the last bar (%s): no signal",
+							 period, x, low, high, kind_last_date(b));
 	}
 	kind_value(r, "rsi", true, x);
 	kind_value(r, "low", true, low);
@@ -666,29 +681,32 @@ bollinger_breakout_evaluate(const double *p, const KindBars *b,
 	last[1] = l[n - 1];
 	kind_check_finite(&kind_bollinger_breakout, "a Bollinger band", last, 2);
 	c = b->close[n - 1];
-	date = kind_last_date(b);
+	date = r->words ? kind_last_date(b) : NULL;
 	if (kind_compare(c, u[n - 1]) > 0)
 	{
 		kind_target(r, 1);
-		appendStringInfo(why, "close %.4f is above the upper band "
-							  "%.4f (SMA(%d) %.4f + %g sd) on the last "
-							  "bar (%s)",
-						 c, u[n - 1], period, m[n - 1], k, date);
+		if (r->words)
+			appendStringInfo(why, "close %.4f is above the upper band "
+								  "%.4f (SMA(%d) %.4f + %g sd) on the last "
+								  "bar (%s)",
+							 c, u[n - 1], period, m[n - 1], k, date);
 	}
 	else if (kind_compare(c, l[n - 1]) < 0)
 	{
 		kind_target(r, -1);
-		appendStringInfo(why, "close %.4f is below the lower band "
-							  "%.4f (SMA(%d) %.4f - %g sd) on the last "
-							  "bar (%s)",
-						 c, l[n - 1], period, m[n - 1], k, date);
+		if (r->words)
+			appendStringInfo(why, "close %.4f is below the lower band "
+								  "%.4f (SMA(%d) %.4f - %g sd) on the last "
+								  "bar (%s)",
+							 c, l[n - 1], period, m[n - 1], k, date);
 	}
 	else
 	{
 		kind_target(r, 0);
-		appendStringInfo(why, "close %.4f lies within the bands %.4f "
-							  "to %.4f on the last bar (%s): no signal",
-						 c, l[n - 1], u[n - 1], kind_last_date(b));
+		if (r->words)
+			appendStringInfo(why, "close %.4f lies within the bands %.4f "
+								  "to %.4f on the last bar (%s): no signal",
+							 c, l[n - 1], u[n - 1], date);
 	}
 	kind_value(r, "upper", true, u[n - 1]);
 	kind_value(r, "middle", true, m[n - 1]);
@@ -708,11 +726,13 @@ kind_side(int rel)
 
 /*
  * One of confirmations' four tests: up (1), down (-1) or neither (0),
- * with the words for the reason.
+ * with the words for the reason (none when text is NULL).
  */
 static int
 confirmations_test(StringInfo words, int dir, const char *text)
 {
+	if (text == NULL)
+		return dir;
 	if (words->len > 0)
 		appendStringInfoString(words, ", ");
 	appendStringInfoString(words, text);
@@ -770,21 +790,26 @@ confirmations_evaluate(const double *p, const KindBars *b, KindResult *r)
 	c = b->close[L];
 	initStringInfo(&words);
 	rel = (int) trend[L];
-	text = psprintf("SuperTrend(%d, %g) %s (line %.4f)", st_period, st_mult,
-					rel > 0 ? "up" : "down", line[L]);
+	text = !r->words ? NULL
+					 : psprintf("SuperTrend(%d, %g) %s (line %.4f)", st_period,
+								st_mult, rel > 0 ? "up" : "down", line[L]);
 	dirs[0] = confirmations_test(&words, rel, text);
 	rel = kind_compare(c, sma[L]);
-	text = psprintf("close %.4f %s SMA(%d) %.4f", c, kind_side(rel),
-					sma_period, sma[L]);
+	text = !r->words ? NULL
+					 : psprintf("close %.4f %s SMA(%d) %.4f", c, kind_side(rel),
+								sma_period, sma[L]);
 	dirs[1] = confirmations_test(&words, rel, text);
 	rel = kind_compare(m[L], sg[L]);
-	text = psprintf("MACD(%d,%d,%d) %.4f %s its signal %.4f", mf, ms, mg, m[L],
-					kind_side(rel), sg[L]);
+	text = !r->words ? NULL
+					 : psprintf("MACD(%d,%d,%d) %.4f %s its signal %.4f", mf, ms,
+								mg, m[L], kind_side(rel), sg[L]);
 	dirs[2] = confirmations_test(&words, rel, text);
 	rel = rsi[L] > 50.0 ? 1 : 0;
 	if (rsi[L] < 50.0 && !kind_flat(b->close, n, n))
 		rel = -1;
-	if (rel == 0 && rsi[L] != 50.0)
+	if (!r->words)
+		text = NULL;
+	else if (rel == 0 && rsi[L] != 50.0)
 		text = psprintf("RSI(%d) %.4f: no move", rsi_period, rsi[L]);
 	else
 		text = psprintf("RSI(%d) %.4f %s 50", rsi_period, rsi[L],
@@ -801,10 +826,11 @@ confirmations_evaluate(const double *p, const KindBars *b, KindResult *r)
 		kind_target(r, -1);
 	else
 		kind_target(r, 0);
-	appendStringInfo(why, "%d of 4 say up and %d say down, %d needed, "
-						  "on the last bar (%s): %s%s",
-					 ups, downs, k, kind_last_date(b), words.data,
-					 r->has_target ? "" : "; no signal");
+	if (r->words)
+		appendStringInfo(why, "%d of 4 say up and %d say down, %d needed, "
+							  "on the last bar (%s): %s%s",
+						 ups, downs, k, kind_last_date(b), words.data,
+						 r->has_target ? "" : "; no signal");
 	kind_value(r, "up", true, ups);
 	kind_value(r, "down", true, downs);
 	kind_value(r, "supertrend", true, line[L]);
@@ -864,6 +890,7 @@ kind_evaluate(FunctionCallInfo fcinfo, const KindSpec *spec)
 						   b.n, nh, nl, nc)));
 
 	memset(&r, 0, sizeof(r));
+	r.words = true;
 	initStringInfo(&r.reason);
 	spec->evaluate(p, &b, &r);
 
@@ -924,9 +951,9 @@ pgtrade_kind_params(const KindSpec *spec, Jsonb *params, double *p)
 
 /*
  * The target of one evaluation over n bars, oldest first: 1 long, 0
- * flat, -1 no opinion.  The same evaluation pgtrade.<kind>_eval makes;
- * its reason and values are left in CurrentMemoryContext, for the caller
- * to reset.
+ * flat, -1 no opinion.  The same evaluation pgtrade.<kind>_eval makes,
+ * without the words of its reason; what it allocates is left in
+ * CurrentMemoryContext, for the caller to reset.
  */
 int
 pgtrade_kind_decide(const KindSpec *spec, const double *p, int n,
