@@ -6,6 +6,39 @@
  * with the offending line, so a bad file never leaves half a batch.
  */
 
+/*
+ * PostgreSQL reads a zone's name without regard to case; pgtrade keeps
+ * the spelling pg_timezone_names gives it, so that equal zones compare
+ * equal as text.  pg_timezone_names reads every zone file: this is for
+ * a zone being set, not for every run.
+ */
+CREATE FUNCTION pgtrade.time_zone_name(zone text)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_name text;
+BEGIN
+	IF zone IS NULL THEN
+		RETURN NULL;
+	END IF;
+	SELECT z.name INTO v_name
+	FROM pg_catalog.pg_timezone_names z
+	WHERE lower(z.name) = lower(zone)
+	ORDER BY z.name = zone DESC, z.name
+	LIMIT 1;
+	IF v_name IS NULL THEN
+		RAISE EXCEPTION 'time zone "%" not recognized', zone
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN v_name;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.time_zone_name(text) IS
+	'The name of a time zone as pg_timezone_names spells it, given in any '
+	'case; an error for a zone PostgreSQL does not know.';
+
 CREATE FUNCTION pgtrade.add_account(account_id text, description text DEFAULT NULL,
 	time_zone text DEFAULT NULL)
 RETURNS text
@@ -14,11 +47,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
-	IF time_zone IS NOT NULL AND NOT EXISTS (
-		SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = time_zone) THEN
-		RAISE EXCEPTION 'time zone "%" not recognized', time_zone
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
+	time_zone := pgtrade.time_zone_name(time_zone);
 	IF time_zone IS NOT NULL AND EXISTS (
 		SELECT 1 FROM pgtrade.account a
 		WHERE a.account_id = add_account.account_id AND a.time_zone <> time_zone) THEN
@@ -65,12 +94,7 @@ DECLARE
 	v_i pgtrade.instrument;
 	v_c pgtrade.market_calendar;
 BEGIN
-	IF time_zone IS NOT NULL AND NOT EXISTS (
-		SELECT 1 FROM pg_catalog.pg_timezone_names z
-		WHERE z.name = add_instrument.time_zone) THEN
-		RAISE EXCEPTION 'time zone "%" not recognized', time_zone
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
+	time_zone := pgtrade.time_zone_name(time_zone);
 	IF calendar IS NOT NULL THEN
 		PERFORM pgtrade.market_check_calendar(calendar);
 	END IF;

@@ -46,11 +46,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z
-				   WHERE z.name = NEW.time_zone) THEN
-		RAISE EXCEPTION 'time zone "%" not recognized', NEW.time_zone
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
+	NEW.time_zone := pgtrade.time_zone_name(NEW.time_zone);
 	IF TG_OP = 'UPDATE' AND EXISTS (
 		SELECT 1 FROM pgtrade.instrument i
 		WHERE i.calendar = OLD.calendar
@@ -272,8 +268,12 @@ DECLARE
 	v_d record;
 	v_next timestamptz;
 BEGIN
-	IF at IS NULL OR NOT isfinite(at) THEN
-		RAISE EXCEPTION 'market_status needs a finite time'
+	IF at IS NULL THEN
+		RAISE EXCEPTION 'market_status needs a time, not NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT isfinite(at) THEN
+		RAISE EXCEPTION 'market_status needs a finite time, not %', at
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	v_day := (at AT TIME ZONE v_c.time_zone)::date;

@@ -409,13 +409,15 @@ BEGIN
 			NEW.bars_needed := greatest(NEW.bars_needed, NEW.atr_period + 1);
 		END IF;
 	END IF;
+	IF NEW.schedule IS NULL OR NEW.time_zone IS NULL THEN
+		RAISE EXCEPTION 'a strategy''s % must not be NULL',
+			CASE WHEN NEW.schedule IS NULL THEN 'schedule' ELSE 'time_zone' END
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	PERFORM pgtrade.cron_validate(NEW.schedule);
 	/* pg_timezone_names reads every zone file: only for a new zone */
-	IF (TG_OP = 'INSERT' OR NEW.time_zone IS DISTINCT FROM OLD.time_zone)
-		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names
-						WHERE name = NEW.time_zone) THEN
-		RAISE EXCEPTION 'time zone "%" not recognized', NEW.time_zone
-			USING ERRCODE = 'invalid_parameter_value';
+	IF TG_OP = 'INSERT' OR NEW.time_zone IS DISTINCT FROM OLD.time_zone THEN
+		NEW.time_zone := pgtrade.time_zone_name(NEW.time_zone);
 	END IF;
 	IF NOT (NEW.quantity > 0 AND NEW.quantity < 1e12) THEN
 		RAISE EXCEPTION 'strategy quantity must be a positive number below 1e12, not %',

@@ -1130,3 +1130,319 @@ BEGIN
 			FROM unnest(v_rows) p WHERE p.outcome = 'left');
 END
 $$;
+
+/*
+ * PostgreSQL reads a zone's name without regard to case; pgtrade keeps
+ * the spelling pg_timezone_names gives it, so that equal zones compare
+ * equal as text.  pg_timezone_names reads every zone file: this is for
+ * a zone being set, not for every run.
+ */
+CREATE FUNCTION pgtrade.time_zone_name(zone text)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_name text;
+BEGIN
+	IF zone IS NULL THEN
+		RETURN NULL;
+	END IF;
+	SELECT z.name INTO v_name
+	FROM pg_catalog.pg_timezone_names z
+	WHERE lower(z.name) = lower(zone)
+	ORDER BY z.name = zone DESC, z.name
+	LIMIT 1;
+	IF v_name IS NULL THEN
+		RAISE EXCEPTION 'time zone "%" not recognized', zone
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN v_name;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.time_zone_name(text) IS
+	'The name of a time zone as pg_timezone_names spells it, given in any '
+	'case; an error for a zone PostgreSQL does not know.';
+REVOKE ALL ON FUNCTION pgtrade.time_zone_name(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgtrade.time_zone_name(text) TO pgtrade_reader,
+	pgtrade_trader, pgtrade_admin, pgtrade_listener, pgtrade_scheduler;
+
+/*
+ * Zones are kept as pg_timezone_names spells them, given in any case;
+ * a strategy's NULL schedule or zone, and market_status's NULL time,
+ * are refused as NULLs.
+ */
+CREATE OR REPLACE FUNCTION pgtrade.add_account(account_id text, description text DEFAULT NULL,
+	time_zone text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	time_zone := pgtrade.time_zone_name(time_zone);
+	IF time_zone IS NOT NULL AND EXISTS (
+		SELECT 1 FROM pgtrade.account a
+		WHERE a.account_id = add_account.account_id AND a.time_zone <> time_zone) THEN
+		RAISE EXCEPTION 'account "%" keeps its trading day in %, not %', account_id,
+			(SELECT a.time_zone FROM pgtrade.account a
+			 WHERE a.account_id = add_account.account_id), time_zone
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'The zone moves the day the daily risk limits '
+						   'count; it is never changed silently.';
+	END IF;
+	INSERT INTO pgtrade.account AS a (account_id, description, time_zone)
+	VALUES (account_id, description, coalesce(time_zone, 'America/New_York'))
+	ON CONFLICT ON CONSTRAINT account_pkey DO UPDATE
+		SET description = coalesce(EXCLUDED.description, a.description),
+			time_zone = CASE WHEN add_account.time_zone IS NULL THEN a.time_zone
+							 ELSE EXCLUDED.time_zone END;
+	RETURN account_id;
+END
+$$;
+CREATE OR REPLACE FUNCTION pgtrade.add_instrument(symbol text, conid bigint DEFAULT NULL,
+	sec_type text DEFAULT 'STK', exchange text DEFAULT 'SMART',
+	currency text DEFAULT 'USD', time_zone text DEFAULT NULL,
+	session_open time DEFAULT NULL, session_close time DEFAULT NULL,
+	calendar text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_i pgtrade.instrument;
+	v_c pgtrade.market_calendar;
+BEGIN
+	time_zone := pgtrade.time_zone_name(time_zone);
+	IF calendar IS NOT NULL THEN
+		PERFORM pgtrade.market_check_calendar(calendar);
+	END IF;
+	SELECT * INTO v_i FROM pgtrade.instrument i
+	WHERE i.symbol = add_instrument.symbol
+		AND i.sec_type = add_instrument.sec_type
+		AND i.exchange = add_instrument.exchange
+		AND i.currency = add_instrument.currency
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		/*
+		 * A New York instrument follows XNYS unless told otherwise; one
+		 * elsewhere has no calendar unless named (it would not trade by
+		 * New York's).  A calendar gives the zone and session it lacks,
+		 * and must agree with a zone it is given.
+		 */
+		IF calendar IS NOT NULL
+			OR pgtrade.same_time_zone(coalesce(time_zone, 'America/New_York'),
+									  'America/New_York') THEN
+			v_c := pgtrade.market_check_calendar(coalesce(calendar, 'XNYS'));
+			IF NOT pgtrade.same_time_zone(time_zone, v_c.time_zone) THEN
+				RAISE EXCEPTION 'instrument "%" in time zone % cannot follow '
+					'calendar %, which is in %',
+					symbol, time_zone, v_c.calendar, v_c.time_zone
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+		ELSE
+			RAISE NOTICE 'instrument "%" in time zone % has no calendar: its '
+				'strategies run at all hours', symbol, time_zone
+				USING HINT = 'Name one with calendar => ..., or add one to '
+							 'pgtrade.market_calendar.';
+		END IF;
+		INSERT INTO pgtrade.instrument AS i (symbol, conid, sec_type,
+			exchange, currency, time_zone, session_open, session_close,
+			calendar)
+		VALUES (add_instrument.symbol, add_instrument.conid,
+			add_instrument.sec_type, add_instrument.exchange,
+			add_instrument.currency,
+			coalesce(add_instrument.time_zone, v_c.time_zone,
+					 'America/New_York'),
+			coalesce(add_instrument.session_open, v_c.regular_open, '09:30'),
+			coalesce(add_instrument.session_close, v_c.regular_close,
+					 '16:00'),
+			v_c.calendar)
+		RETURNING i.instrument_id INTO v_i.instrument_id;
+		RETURN v_i.instrument_id;
+	END IF;
+	IF conid IS NOT NULL AND v_i.conid IS NOT NULL AND conid <> v_i.conid THEN
+		RAISE EXCEPTION 'instrument "%" already has conid %', symbol, v_i.conid
+			USING ERRCODE = 'unique_violation',
+				  DETAIL = pg_catalog.format('The call gave conid %s.', conid),
+				  HINT = 'A conid names a contract; orders follow it, so it is never changed silently.';
+	END IF;
+	IF v_i.time_zone <> coalesce(time_zone, v_i.time_zone)
+		OR v_i.session_open <> coalesce(session_open, v_i.session_open)
+		OR v_i.session_close <> coalesce(session_close, v_i.session_close) THEN
+		RAISE EXCEPTION 'instrument "%" is already registered with time zone % and session %-%',
+			symbol, v_i.time_zone, v_i.session_open, v_i.session_close
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF v_i.calendar IS DISTINCT FROM coalesce(calendar, v_i.calendar) THEN
+		RAISE EXCEPTION 'instrument "%" is already registered with calendar %',
+			symbol, coalesce(v_i.calendar, 'NULL (all hours)')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Change it with pgtrade.set_instrument_calendar().';
+	END IF;
+	IF conid IS NOT NULL AND v_i.conid IS NULL THEN
+		UPDATE pgtrade.instrument i SET conid = add_instrument.conid
+		WHERE i.instrument_id = v_i.instrument_id;
+	END IF;
+	RETURN v_i.instrument_id;
+END
+$$;
+CREATE OR REPLACE FUNCTION pgtrade.market_calendar_before_write()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.time_zone := pgtrade.time_zone_name(NEW.time_zone);
+	IF TG_OP = 'UPDATE' AND EXISTS (
+		SELECT 1 FROM pgtrade.instrument i
+		WHERE i.calendar = OLD.calendar
+			AND NOT pgtrade.same_time_zone(i.time_zone, NEW.time_zone)) THEN
+		RAISE EXCEPTION 'calendar % has instruments in another time zone than %',
+			OLD.calendar, NEW.time_zone
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Move them to another calendar first.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE OR REPLACE FUNCTION pgtrade.market_status(calendar text, at timestamptz,
+	OUT is_open boolean, OUT trading_day boolean, OUT opens timestamptz,
+	OUT closes timestamptz, OUT reason text)
+RETURNS record
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_c pgtrade.market_calendar := pgtrade.market_check_calendar(calendar);
+	v_day date;
+	v_d record;
+	v_next timestamptz;
+BEGIN
+	IF at IS NULL THEN
+		RAISE EXCEPTION 'market_status needs a time, not NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT isfinite(at) THEN
+		RAISE EXCEPTION 'market_status needs a finite time, not %', at
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	v_day := (at AT TIME ZONE v_c.time_zone)::date;
+	v_d := pgtrade.market_day(v_c, v_day);
+	IF NOT v_d.is_known THEN
+		reason := format('calendar %s has no data for %s (it covers %s to %s)',
+						 v_c.calendar, v_day, v_c.first_day, v_c.last_day);
+		RETURN;
+	END IF;
+	opens := v_d.opens;
+	closes := v_d.closes;
+	trading_day := v_d.opens IS NOT NULL;
+	is_open := trading_day AND at >= v_d.opens AND at < v_d.closes;
+	IF is_open THEN
+		RETURN;
+	END IF;
+
+	/* closed: say why, and when it opens next */
+	IF NOT trading_day THEN
+		reason := format('%s is closed on %s (%s)', v_c.calendar, v_day,
+						 v_d.note);
+	ELSIF at < v_d.opens THEN
+		reason := format('%s opens at %s%s', v_c.calendar,
+						 to_char(v_d.opens AT TIME ZONE v_c.time_zone,
+								 'HH24:MI'),
+						 coalesce(' (' || v_d.note || ')', ''));
+		RETURN;
+	ELSE
+		reason := format('%s closed at %s%s', v_c.calendar,
+						 to_char(v_d.closes AT TIME ZONE v_c.time_zone,
+								 'HH24:MI'),
+						 coalesce(' (' || v_d.note || ')', ''));
+	END IF;
+	v_next := (pgtrade.market_next_session(v_c, at)).opens;
+	IF v_next IS NOT NULL THEN
+		reason := reason || format('; next session opens %s %s',
+			to_char(v_next AT TIME ZONE v_c.time_zone, 'YYYY-MM-DD HH24:MI'),
+			v_c.time_zone);
+	ELSE
+		reason := reason || format('; the calendar''s data ends on %s',
+								   v_c.last_day);
+	END IF;
+END
+$$;
+CREATE OR REPLACE FUNCTION pgtrade.strategy_before_write()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	/* a strategy only for an account the caller may trade */
+	PERFORM pgtrade.require_account(NEW.account_id);
+	/*
+	 * The kind's validator, only when kind, params or the sizing's need
+	 * of bars change: switching a strategy on or off, or the scheduler
+	 * moving next_run_at, must not run (or be stopped by) a user kind's
+	 * code.
+	 */
+	IF TG_OP = 'INSERT' OR NEW.kind IS DISTINCT FROM OLD.kind
+		OR NEW.params IS DISTINCT FROM OLD.params
+		OR NEW.sizing IS DISTINCT FROM OLD.sizing
+		OR NEW.atr_period IS DISTINCT FROM OLD.atr_period THEN
+		NEW.bars_needed := pgtrade.strategy_kind_validate(NEW.kind, NEW.params);
+		/* risk sizing reads ATR(atr_period) on the last bar */
+		IF NEW.sizing = 'risk' THEN
+			NEW.bars_needed := greatest(NEW.bars_needed, NEW.atr_period + 1);
+		END IF;
+	END IF;
+	IF NEW.schedule IS NULL OR NEW.time_zone IS NULL THEN
+		RAISE EXCEPTION 'a strategy''s % must not be NULL',
+			CASE WHEN NEW.schedule IS NULL THEN 'schedule' ELSE 'time_zone' END
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM pgtrade.cron_validate(NEW.schedule);
+	/* pg_timezone_names reads every zone file: only for a new zone */
+	IF TG_OP = 'INSERT' OR NEW.time_zone IS DISTINCT FROM OLD.time_zone THEN
+		NEW.time_zone := pgtrade.time_zone_name(NEW.time_zone);
+	END IF;
+	IF NOT (NEW.quantity > 0 AND NEW.quantity < 1e12) THEN
+		RAISE EXCEPTION 'strategy quantity must be a positive number below 1e12, not %',
+			NEW.quantity
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NEW.quantity % (SELECT i.lot_size FROM pgtrade.instrument i
+					   WHERE i.instrument_id = NEW.instrument_id) <> 0 THEN
+		RAISE EXCEPTION 'strategy quantity % is not a multiple of the lot size',
+			NEW.quantity
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pgtrade.strategy s
+			   WHERE s.account_id = NEW.account_id
+				 AND s.instrument_id = NEW.instrument_id
+				 AND s.strategy_id <> NEW.strategy_id) THEN
+		RAISE EXCEPTION 'account % already has a strategy on this instrument',
+			NEW.account_id
+			USING ERRCODE = 'unique_violation',
+				  DETAIL = 'Positions are kept per account and instrument; two '
+				     || 'strategies on one would net against each other''s '
+				     || 'position.';
+	END IF;
+	IF NEW.active AND (TG_OP = 'INSERT' OR NOT OLD.active) THEN
+		NEW.disabled_reason := NULL;
+		NEW.activated_at := clock_timestamp();
+	END IF;
+	IF TG_OP = 'INSERT' OR NEW.schedule <> OLD.schedule
+		OR NEW.time_zone <> OLD.time_zone
+		OR (NEW.active AND NOT OLD.active) OR NEW.next_run_at IS NULL THEN
+		NEW.next_run_at := pgtrade.cron_next(NEW.schedule, now(),
+											 NEW.time_zone);
+		IF NEW.next_run_at IS NULL THEN
+			RAISE EXCEPTION 'cron expression "%" never matches', NEW.schedule
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END IF;
+	NEW.updated_at := now();
+	RETURN NEW;
+END
+$$;

@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(57);
+SELECT plan(63);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -93,6 +93,26 @@ SELECT throws_ok($$INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPX')
 	'a direct insert of high below low meets the check constraint');
 
 -- strategies: invalid cron, unknown kind, bad params, bad time zone
+-- a NULL schedule or zone is named as a NULL; a zone in any case is kept
+-- as pg_timezone_names spells it
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', 10, schedule => NULL)$$, '22004',
+	'a strategy''s schedule must not be NULL', 'a NULL schedule is refused');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', 10, time_zone => NULL)$$, '22004',
+	'a strategy''s time_zone must not be NULL', 'a NULL zone is refused');
+SELECT throws_ok($q$DO $do$ BEGIN
+		PERFORM pgtrade.create_strategy('tap_tz', 'sma_cross', 'TAPX',
+			'TAPACCT1', '{"fast": 2, "slow": 3}', 10,
+			time_zone => 'EUROPE/london');
+		RAISE EXCEPTION '%', (SELECT s.time_zone FROM pgtrade.strategy s
+							  WHERE s.name = 'tap_tz');
+	END $do$$q$, 'P0001', 'Europe/London',
+	'a zone given in another case is kept as PostgreSQL spells it');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', 10, time_zone => 'Europe/Londres')$$,
+	'22023', 'time zone "Europe/Londres" not recognized',
+	'an unknown zone is refused, named');
 -- a name is 1 to 63 of A-Z a-z 0-9 _ . -
 SELECT throws_ok($q$DO $do$ BEGIN
 		PERFORM pgtrade.create_strategy(repeat('a', 62) || '.', 'sma_cross',
@@ -143,6 +163,11 @@ SELECT is(pgtrade.add_instrument('TAPX'), pgtrade.instrument_id('TAPX'),
 	'registering an instrument again returns it unchanged');
 SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPX', time_zone => 'Europe/London')$$,
 	'22023', NULL, 'an instrument''s time zone is never changed silently');
+SELECT is(pgtrade.add_instrument('TAPX', time_zone => 'america/NEW_YORK'),
+	pgtrade.instrument_id('TAPX'),
+	'its own zone in another case is its zone, not a change');
+SELECT is(pgtrade.add_account('TAPACCT1', time_zone => 'AMERICA/new_york'),
+	'TAPACCT1', 'so is an account''s');
 SELECT throws_ok($$SELECT * FROM pgtrade.run_strategy('x', '-infinity')$$,
 	'22023', 'as_of must be a finite time', 'an infinite as_of is refused');
 SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'no_such_kind',

@@ -21,7 +21,7 @@
 --   change is Mar 10, so 09:30 is 14:30 UTC on Mar 8 and 13:30 UTC on
 --   Mar 11.
 \ir preamble.psql
-SELECT plan(68);
+SELECT plan(69);
 
 SELECT is((SELECT count(*)::int FROM pgtrade.market_calendar
 		   WHERE calendar = 'XNYS' AND time_zone = 'America/New_York'
@@ -134,7 +134,10 @@ SELECT throws_ok($$SELECT * FROM pgtrade.market_sessions('XNYS', '2024-02-01',
 SELECT throws_ok($$SELECT pgtrade.market_is_open('XLON', now())$$, '42704',
 	'market calendar "XLON" does not exist', 'an unknown calendar is refused');
 SELECT throws_ok($$SELECT pgtrade.market_is_open('XNYS', 'infinity')$$,
-	'22023', 'market_status needs a finite time', 'infinity is refused');
+	'22023', 'market_status needs a finite time, not infinity',
+	'infinity is refused');
+SELECT throws_ok($$SELECT pgtrade.market_is_open('XNYS', NULL)$$,
+	'22004', 'market_status needs a time, not NULL', 'a NULL time is refused');
 SELECT throws_ok($$SELECT pgtrade.set_instrument_calendar('TAPX', 'XLON')$$,
 	'42704', 'market calendar "XLON" does not exist',
 	'an instrument cannot name an unknown calendar');
