@@ -16,6 +16,9 @@ five times each, medians:
     closes (default 20,000), the baseline;
   - a backtest of each other built-in kind (each on an account of its
     own) over the last BENCH_KIND_BARS closes (default 200,000);
+  - sma_cross 10/30 sized by risk (1 % of equity a stop of 2 ATR(14)),
+    over all the bars in the engine and, kept, over the last
+    BENCH_LOOP_BARS closes in the loop;
 and runs bench/backtest_loop, the engine alone over as many bars in C
 arrays.
 
@@ -81,6 +84,15 @@ psql("""
         max_bar_age => '100000 years', market_hours => 'always');
     VACUUM ANALYZE pgtrade.bar;
 """ % BARS)
+psql("""SET client_min_messages = warning;
+    SELECT pgtrade.add_account('BK_sized');
+    SELECT pgtrade.set_risk_limit('BK_sized', max_position => 1e9);
+    SELECT pgtrade.create_strategy('bench_sized', 'sma_cross', 'BENCHBT',
+        'BK_sized', '{"fast": 10, "slow": 30}', 100,
+        max_bar_age => '100000 years', market_hours => 'always');
+    UPDATE pgtrade.strategy SET sizing = 'risk', capital = 100000,
+        sizing_fraction = 0.01, atr_period = 14, atr_multiple = 2
+    WHERE name = 'bench_sized';""")
 for kind, params in KINDS:
     psql("""SET client_min_messages = warning;
         SELECT pgtrade.add_account('BK_%s');
@@ -123,6 +135,13 @@ for kind, params in KINDS:
                  risk => false)""" % (kind, kind_from, last))
     rows.append(("`backtest`, engine, %s %s, risk => false"
                  % (kind, params), KIND_BARS, t))
+t = timed("""SELECT trades FROM pgtrade.backtest('bench_sized', '1900-01-01',
+             '%s', risk => false)""" % last)
+rows.append(("`backtest`, engine, sized by risk, risk => false", BARS, t))
+t = timed("""SELECT trades FROM pgtrade.backtest('bench_sized', '%s', '%s',
+             risk => false, store => true)""" % (loop_from, last))
+rows.append(("`backtest`, PL/pgSQL loop (`store => true`), sized by risk, "
+             "risk => false", LOOP_BARS, t))
 trades = psql("""SELECT trades FROM pgtrade.backtest('bench_bt', '1900-01-01',
                  '%s', risk => false)""" % last)
 

@@ -34,14 +34,14 @@ typedef struct LoopFills
 	long		  fills;
 } LoopFills;
 
-static bool
+static int
 loop_order(void *arg, size_t i, int target)
 {
 	LoopFills *lf = arg;
 
 	(void) i;
 	lf->pending = target;
-	return true;
+	return BT_PLACED;
 }
 
 static void

@@ -130,9 +130,10 @@ COMMENT ON TYPE pgtrade.backtest_engine_result IS
 	'Internal to backtest: what its C engines return.';
 
 /*
- * backtest_sma_cross_engine is backtest's loop for sma_cross with fixed
- * sizing, in C (backtest_sql.c): the same decisions, fills, checks and
- * figures, Sharpe and Sortino to rounding.  first and last are the
+ * backtest_sma_cross_engine is backtest's loop for sma_cross, in C
+ * (backtest_sql.c): the same decisions, sizes, fills, checks and figures,
+ * Sharpe and Sortino to rounding.  It is given no highs and lows, so a
+ * strategy with risk sizing (an ATR) is not for it.  first and last are the
  * 1-based indexes of the closes within the period; the trades come back
  * counted and, unless trades is false (a sweep keeps none), as the trade
  * list backtest returns, built in C; bar_size, time_zone and
@@ -159,7 +160,8 @@ COMMENT ON FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy,
 	double precision[], integer, integer, numeric, numeric, numeric,
 	numeric, numeric, double precision, boolean, text, interval, text, time,
 	boolean) IS
-	'Internal to backtest: its loop for sma_cross with fixed sizing, in C.';
+	'Internal to backtest: its loop for sma_cross, in C (not for risk '
+	'sizing).';
 
 /*
  * backtest_kind_engine is the same for the built-in kinds other than
@@ -187,8 +189,7 @@ COMMENT ON FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text,
 	double precision[], double precision[], integer, integer, numeric,
 	numeric, numeric, numeric, numeric, double precision, boolean, text,
 	interval, text, time, boolean) IS
-	'Internal to backtest: its loop for the other built-in kinds with '
-	'fixed sizing, in C.';
+	'Internal to backtest: its loop for the other built-in kinds, in C.';
 
 /*
  * backtest_engine_read is either engine over the bars it reads itself,
@@ -482,16 +483,17 @@ BEGIN
 		ELSE 252 * extract(epoch FROM v_inst.session_close - v_inst.session_open)
 			 / extract(epoch FROM v_s.bar_size) END;
 	/*
-	 * The built-in kinds with fixed sizing run in C when nothing is kept,
-	 * as long as the kind's evaluator is still its own; the loop below
-	 * is left to the rest.  Unless a sweep gave the bars, the engine
+	 * The built-in kinds run in C when nothing is kept, as long as the
+	 * kind's evaluator is still its own (and but for sma_cross with risk
+	 * sizing given a sweep's bars: that engine takes no highs and lows);
+	 * the loop below is left to the rest.  Unless a sweep gave the bars, the engine
 	 * reads them itself, straight from the table (NULL when it cannot,
 	 * and the bars are read below).
 	 */
 	v_own := v_kind.builtin AND v_kind.evaluator = to_regprocedure(format(
 		'pgtrade.%s_eval(jsonb, timestamptz[], float8[], float8[], float8[], '
 		'float8[], float8[])', v_s.kind));
-	IF NOT v_swept AND NOT store AND v_s.sizing = 'fixed' AND v_own THEN
+	IF NOT v_swept AND NOT store AND v_own THEN
 		v_r := pgtrade.backtest_engine_read(v_s, v_s.instrument_id, v_s.kind,
 			v_s.params,
 			CASE WHEN v_s.kind = 'sma_cross'
@@ -593,7 +595,7 @@ BEGIN
 	v_last_i := v_lo_i - 1;
 
 	/* the engines over the bars as arrays (a sweep's, or read above) */
-	IF NOT v_read AND NOT store AND v_s.sizing = 'fixed' AND v_n > 0 AND v_own
+	IF NOT v_read AND NOT store AND v_n > 0 AND v_own
 		AND v_s.kind <> 'sma_cross' THEN
 		v_e := pgtrade.backtest_kind_engine(v_s, v_s.kind, v_s.params,
 			v_window, bar_ts, bar_open, bar_high, bar_low, bar_close,
@@ -604,7 +606,7 @@ BEGIN
 		v_engine := NOT (v_e IS NULL);
 	END IF;
 	IF NOT v_read AND NOT store AND v_s.kind = 'sma_cross'
-		AND v_s.sizing = 'fixed' AND v_n > 0 AND v_own THEN
+		AND v_s.sizing <> 'risk' AND v_n > 0 AND v_own THEN
 		v_e := pgtrade.backtest_sma_cross_engine(v_s,
 			(v_s.params ->> 'fast')::numeric::integer,
 			(v_s.params ->> 'slow')::numeric::integer,

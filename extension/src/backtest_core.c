@@ -180,12 +180,14 @@ bt_loop_decide(BtLoop *L, size_t i, int target, BtResult *res)
 {
 	if (target >= 0 && target != L->held)
 	{
-		if (L->cb->order(L->cb->arg, i, target))
+		int placed = L->cb->order(L->cb->arg, i, target);
+
+		if (placed == BT_PLACED)
 		{
 			res->orders++;
 			L->pending = target;
 		}
-		else
+		else if (placed == BT_REFUSED)
 			res->refused++;
 	}
 }

@@ -32,10 +32,12 @@ typedef struct BtCallbacks
 	void *arg;
 
 	/*
-	 * An order at close i moving to target (1 long, 0 flat): true when it
-	 * passes and is to fill at the next open.
+	 * An order at close i moving to target (1 long, 0 flat): BT_PLACED
+	 * when it passes and is to fill at the next open, BT_REFUSED when the
+	 * risk checks refuse it, BT_NO_ORDER when the target asks for the
+	 * position held (a size that rounds down to nothing, say).
 	 */
-	bool (*order)(void *arg, size_t i, int target);
+	int (*order)(void *arg, size_t i, int target);
 
 	/*
 	 * The pending order fills at the open of bar i; *cash and *position
@@ -43,6 +45,10 @@ typedef struct BtCallbacks
 	 */
 	void (*fill)(void *arg, size_t i, double *cash, double *position);
 } BtCallbacks;
+
+#define BT_REFUSED 0
+#define BT_PLACED 1
+#define BT_NO_ORDER 2
 
 typedef struct BtResult
 {

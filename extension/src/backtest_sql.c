@@ -41,6 +41,7 @@
 #include "backtest_core.h"
 #include "bars_sql.h"
 #include "decimal.h"
+#include "indicators.h"
 #include "kinds.h"
 
 PG_FUNCTION_INFO_V1(pgtrade_backtest_sma_cross_engine);
@@ -70,6 +71,14 @@ typedef struct BtFill
 	Dec		dcash;
 } BtFill;
 
+/* How a strategy sizes its positions (pgtrade.size_target). */
+typedef enum BtSizing
+{
+	BT_FIXED,
+	BT_EQUITY_FRACTION,
+	BT_RISK
+} BtSizing;
+
 typedef struct BtState
 {
 	MemoryContext	   mcxt; /* where results live (outside SPI's) */
@@ -87,6 +96,24 @@ typedef struct BtState
 	text			  *account_tz;
 	bool			   risk;
 	SPIPlanPtr		   check;
+
+	/*
+	 * Sizing other than fixed: a long target from flat takes the size
+	 * size_target gives (equity x fraction / the close, or / the ATR's
+	 * stop distance, down to whole lots).  fallback: an ATR beyond the
+	 * doubles; the run's result is thrown away and the loop runs it.
+	 */
+	BtSizing	  sizing;
+	Numeric		  capital;
+	Numeric		  fraction;
+	Numeric		  atr_multiple;
+	int			  atr_period;
+	Numeric		  lot;
+	int			  window;
+	const double *high;
+	const double *low;
+	double		 *atr; /* window doubles */
+	bool		  fallback;
 
 	/* the simulated account */
 	Numeric pos;
@@ -550,7 +577,57 @@ bt_fill(void *arg, size_t i, double *cash, double *position)
 	MemoryContextSwitchTo(old);
 }
 
-static bool
+static Numeric	bt_equity_at(BtState *st, Numeric capital, long k);
+static BtSizing bt_strategy_sizing(Datum strategy);
+
+/*
+ * The position a long target asks for from flat at close i, as
+ * size_target gives it with the backtest's own equity at that close:
+ * floor(equity x fraction / per / lot) x lot, per the close (as numeric)
+ * for equity_fraction, or atr_multiple x the ATR of the window a live
+ * run loads for risk.  NULL when there is nothing to size with (equity
+ * not positive, no ATR yet or none above 0): the position stays flat.
+ */
+static Numeric
+bt_size(BtState *st, size_t i)
+{
+	Numeric equity = bt_equity_at(st, st->capital, (long) i);
+	Numeric per;
+	Numeric units;
+
+	if (num_cmp(equity, num_zero) <= 0)
+		return NULL;
+	if (st->sizing == BT_EQUITY_FRACTION)
+		per = num_from_float8(st->close[i]);
+	else
+	{
+		size_t lo = i + 1 > (size_t) st->window ? i + 1 - st->window : 0;
+		size_t m = i + 1 - lo;
+		double atr;
+
+		if (ind_atr(st->high + lo, st->low + lo, st->close + lo, m,
+					st->atr_period, st->atr) != IND_OK)
+			elog(ERROR, "ATR refused its checked period");
+		atr = st->atr[m - 1];
+		/* NaN: its warm-up, NULL in SQL */
+		if (isnan(atr))
+			return NULL;
+		if (!isfinite(atr))
+		{
+			st->fallback = true;
+			return NULL;
+		}
+		if (atr <= 0)
+			return NULL;
+		per = num_mul(st->atr_multiple, num_from_float8(atr));
+	}
+	units = num_div(num_div(num_mul(equity, st->fraction), per), st->lot);
+	units = DatumGetNumeric(DirectFunctionCall1(numeric_floor, ND(units)));
+	/* target x size, as size_target multiplies them */
+	return num_mul(num_one, num_mul(units, st->lot));
+}
+
+static int
 bt_order(void *arg, size_t i, int target)
 {
 	BtState		 *st = (BtState *) arg;
@@ -558,20 +635,40 @@ bt_order(void *arg, size_t i, int target)
 	Numeric		  delta = NULL;
 	Dec			  ddelta = {0, 0, 0};
 	bool		  passed = true;
+	Numeric		  tpos = NULL;
 
-	if (st->overflowed)
-		return false;
+	if (st->overflowed || st->fallback)
+		return BT_NO_ORDER;
 	old = MemoryContextSwitchTo(st->mcxt);
+	/* a sized long from flat: nothing to size with is no order at all */
+	if (st->sizing != BT_FIXED && target == 1)
+	{
+		tpos = bt_size(st, i);
+		if (tpos == NULL)
+		{
+			MemoryContextSwitchTo(old);
+			return BT_NO_ORDER;
+		}
+	}
 	if (st->exact)
 	{
-		Dec tpos;
+		Dec	 dtpos;
+		bool fits;
 
-		if (!dec_mul(dec_int(target), st->dquantity, &tpos) ||
-			!dec_sub(tpos, st->dpos, &ddelta))
+		if (tpos != NULL)
+			fits = numeric_dec(tpos, &dtpos);
+		else
+			fits = dec_mul(dec_int(target), st->dquantity, &dtpos);
+		if (!fits || !dec_sub(dtpos, st->dpos, &ddelta))
 		{
 			st->overflowed = true;
 			MemoryContextSwitchTo(old);
-			return false;
+			return BT_NO_ORDER;
+		}
+		if (dec_sign(ddelta) == 0)
+		{
+			MemoryContextSwitchTo(old);
+			return BT_NO_ORDER;
 		}
 		if (st->risk)
 		{
@@ -585,8 +682,16 @@ bt_order(void *arg, size_t i, int target)
 		}
 	}
 	else
-		delta = num_sub(num_mul(int64_to_numeric(target), st->quantity),
-						st->pos);
+	{
+		if (tpos == NULL)
+			tpos = num_mul(int64_to_numeric(target), st->quantity);
+		delta = num_sub(tpos, st->pos);
+		if (num_cmp(delta, num_zero) == 0)
+		{
+			MemoryContextSwitchTo(old);
+			return BT_NO_ORDER;
+		}
+	}
 
 	if (st->risk)
 	{
@@ -641,7 +746,7 @@ bt_order(void *arg, size_t i, int target)
 		st->pending_at = (long) i;
 	}
 	MemoryContextSwitchTo(old);
-	return passed;
+	return passed ? BT_PLACED : BT_REFUSED;
 }
 
 /*
@@ -893,6 +998,8 @@ typedef struct BtInput
 	const TimestampTz *ts;
 	const double	  *open;
 	const double	  *close;
+	const double	  *high; /* NULL when not read */
+	const double	  *low;
 	Datum			   strategy;
 	Oid				   strategy_type;
 	Numeric			   capital;
@@ -1058,6 +1165,8 @@ bt_engine_call(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 		kind->low = bt_array(fcinfo, a->low, FLOAT8OID, &nlow, "low");
 		if (nhigh != in.n || nlow != in.n)
 			nopen = -1;
+		in.high = kind->high;
+		in.low = kind->low;
 	}
 	if (in.n != nopen || in.n != nclose)
 		ereport(ERROR,
@@ -1153,6 +1262,9 @@ pgtrade_backtest_engine_read(PG_FUNCTION_ARGS)
 		kind = &d;
 		columns |= BARS_HIGH | BARS_LOW;
 	}
+	/* risk sizing reads the ATR, for sma_cross too */
+	if (bt_strategy_sizing(PG_GETARG_DATUM(0)) == BT_RISK)
+		columns |= BARS_HIGH | BARS_LOW;
 	if (TIMESTAMP_NOT_FINITE(from) || TIMESTAMP_NOT_FINITE(to) || from > to)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1184,10 +1296,15 @@ pgtrade_backtest_engine_read(PG_FUNCTION_ARGS)
 	in.ts = (const TimestampTz *) bars.col[0];
 	in.open = (const double *) bars.col[1];
 	in.close = (const double *) bars.col[4];
+	if (columns & BARS_HIGH)
+	{
+		in.high = (const double *) bars.col[2];
+		in.low = (const double *) bars.col[3];
+	}
 	if (kind)
 	{
-		d.high = (const double *) bars.col[2];
-		d.low = (const double *) bars.col[3];
+		d.high = in.high;
+		d.low = in.low;
 	}
 	bt_input_args(fcinfo, 9, &in);
 
@@ -1236,6 +1353,83 @@ pgtrade_backtest_engine_read(PG_FUNCTION_ARGS)
 			&in, in.ts[in.first + DatumGetInt32(values[0]) - 1]));
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* The sizing of a pgtrade.strategy row. */
+static BtSizing
+bt_strategy_sizing(Datum strategy)
+{
+	bool  isnull;
+	Datum d = GetAttributeByName(DatumGetHeapTupleHeader(strategy), "sizing",
+								 &isnull);
+	char *sizing;
+
+	if (isnull)
+		elog(ERROR, "a strategy without its sizing");
+	sizing = TextDatumGetCString(d);
+	if (strcmp(sizing, "fixed") == 0)
+		return BT_FIXED;
+	if (strcmp(sizing, "equity_fraction") == 0)
+		return BT_EQUITY_FRACTION;
+	if (strcmp(sizing, "risk") == 0)
+		return BT_RISK;
+	elog(ERROR, "unknown sizing \"%s\"", sizing);
+	return BT_FIXED; /* keep the compiler quiet */
+}
+
+/* A strategy row's attribute that is never NULL where it is read. */
+static Datum
+bt_strategy_attr(Datum strategy, const char *name)
+{
+	bool  isnull;
+	Datum d = GetAttributeByName(DatumGetHeapTupleHeader(strategy), name,
+								 &isnull);
+
+	if (isnull)
+		elog(ERROR, "a sized strategy without its %s", name);
+	return d;
+}
+
+/*
+ * What sizing reads: the strategy's fraction, ATR period and multiple,
+ * the instrument's lot size, and room for the ATR of a window.
+ */
+static void
+bt_sizing_params(BtState *st, const BtInput *in)
+{
+	Oid	  type = INT8OID;
+	Datum id = bt_strategy_attr(in->strategy, "instrument_id");
+	Datum lot;
+	bool  isnull;
+	int	  rc;
+
+	st->fraction = DatumGetNumeric(
+		bt_strategy_attr(in->strategy, "sizing_fraction"));
+	st->atr_multiple = DatumGetNumeric(
+		bt_strategy_attr(in->strategy, "atr_multiple"));
+	st->atr_period = DatumGetInt32(
+		bt_strategy_attr(in->strategy, "atr_period"));
+	st->window = in->window;
+	st->high = in->high;
+	st->low = in->low;
+	st->atr = palloc(sizeof(double) * (size_t) in->window);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args(
+		"SELECT i.lot_size FROM pgtrade.instrument i "
+		"WHERE i.instrument_id = $1",
+		1, &type, &id, NULL, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "the lot size of instrument %lld not found",
+			 (long long) DatumGetInt64(id));
+	lot = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						&isnull);
+	if (isnull)
+		elog(ERROR, "instrument without a lot size");
+	lot = SPI_datumTransfer(lot, false, -1);
+	SPI_finish();
+	/* unpacked (a short header) here, not in SPI's memory */
+	st->lot = DatumGetNumeric(lot);
 }
 
 /*
@@ -1301,6 +1495,15 @@ bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
 		numeric_dec(st.buy_factor, &st.dbuy_factor) &&
 		numeric_dec(st.sell_factor, &st.dsell_factor) &&
 		numeric_dec(st.tick, &st.dtick);
+	st.capital = in->capital;
+	st.sizing = bt_strategy_sizing(in->strategy);
+	if (st.sizing != BT_FIXED)
+	{
+		/* risk sizing without the highs and lows: the loop's */
+		if (st.sizing == BT_RISK && in->high == NULL)
+			return false;
+		bt_sizing_params(&st, in);
+	}
 	st.maxfills = 64;
 	st.fills = palloc(sizeof(BtFill) * st.maxfills);
 	work = palloc_extended(
@@ -1368,7 +1571,7 @@ bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
 	}
 	if (st.risk)
 		SPI_finish();
-	if (rc == BT_ENOTFINITE)
+	if (rc == BT_ENOTFINITE || st.fallback)
 		return false;
 	if (st.exact)
 	{

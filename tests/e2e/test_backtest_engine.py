@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""pgtrade.backtest runs the built-in kinds with fixed sizing through its
-C engine when the result is not kept (backtest_engine_read, which reads
+"""pgtrade.backtest runs the built-in kinds through its C engine when
+the result is not kept (backtest_engine_read, which reads
 the bars itself; a sweep hands its bars to backtest_sma_cross_engine or
 backtest_kind_engine as arrays), and through its PL/pgSQL loop when it
 is.  On SPY's ten years of daily bars
@@ -11,7 +11,9 @@ returns in doubles, the loop in numeric first).  The
 grid covers sma_cross's periods, commission, slippage, limit orders
 under a price collar, a daily loss limit that refuses orders, and
 risk => false; then each other built-in kind, with its defaults and
-other params, under costs and those limits.  A sweep of one combination
+other params, under costs and those limits; then sizing by a fraction
+of equity and by risk (an ATR stop), lots of 1, 10 and 1,000 (where no
+size is ever whole), with and without refusals.  A sweep of one combination
 (the engines over arrays) must give the same figures as the backtest
 that read its own bars, and the functions called are counted to show
 which path each took.
@@ -45,6 +47,32 @@ KINDS = [("ema_cross", "{}"), ("ema_cross", '{"fast": 5, "slow": 20}'),
          ("confirmations", '{"k": 2}')]
 KIND_COSTS = [("0.005", "5", "true", "plain"), ("0.01", "0", "true", "loss"),
               ("0", "0", "true", "collar")]
+# sized strategies: (label, kind, params, sizing, fraction, atr_period,
+# atr_multiple, lot size, account, commission, slippage, risk)
+SIZED = [
+    ("sma_cross 10/30, equity x 0.5", "sma_cross", '{"fast": 10, "slow": 30}',
+     "equity_fraction", "0.5", 14, 2, 1, "plain", "0.005", "5", "true"),
+    ("sma_cross 10/30, equity x 2, lots of 10", "sma_cross",
+     '{"fast": 10, "slow": 30}', "equity_fraction", "2", 14, 2, 10, "plain",
+     "0", "0", "false"),
+    ("sma_cross 5/20, risk 1 % of 2 ATR(14)", "sma_cross",
+     '{"fast": 5, "slow": 20}', "risk", "0.01", 14, 2, 1, "plain", "0.005",
+     "2", "true"),
+    ("sma_cross 3/7, risk 5 % of 1.5 ATR(20), loss limit", "sma_cross",
+     '{"fast": 3, "slow": 7}', "risk", "0.05", 20, "1.5", 1, "loss", "0.01",
+     "0", "true"),
+    ("sma_cross 10/30, equity x 0.5, lots of 1,000", "sma_cross",
+     '{"fast": 10, "slow": 30}', "equity_fraction", "0.5", 14, 2, 1000,
+     "plain", "0", "0", "true"),
+    ("ema_cross, equity x 1", "ema_cross", "{}", "equity_fraction", "1", 14,
+     2, 1, "plain", "0.005", "5", "true"),
+    ("confirmations, risk 2 % of 3 ATR(10)", "confirmations", "{}", "risk",
+     "0.02", 10, 3, 1, "plain", "0", "0", "true"),
+    ("rsi_reversion, equity x 0.3, lots of 10, loss limit", "rsi_reversion",
+     "{}", "equity_fraction", "0.3", 14, 2, 10, "loss", "0.01", "0", "true"),
+    ("macd_cross, risk 5 % of 1.5 ATR(40)", "macd_cross", "{}", "risk",
+     "0.05", 40, "1.5", 1, "plain", "0", "3", "false"),
+]
 # ends of periods from 1867-10-19 12:00Z on Alaska's bars (below)
 ALASKA_TO = ["1867-10-23 20:00+00", "1867-10-31 20:00+00",
              "1867-11-12 00:00+00", "1867-12-06 00:00+00",
@@ -62,7 +90,7 @@ LATER = [("sma_cross 10/30", "be_plain_%s", '{"fast": 10, "slow": 30}',
           ("2012-03-15", "2014-03-14"))]
 
 t = Tap(len(PERIODS) * len(COSTS) + len(KINDS) * len(KIND_COSTS)
-        + len(LATER) + len(ALASKA_TO) + 9)
+        + len(SIZED) + len(LATER) + len(ALASKA_TO) + 12)
 data = os.path.join(SHARED, "data")
 if not os.path.isdir(data):
     t.skip_rest("shared data folder %s is absent" % data)
@@ -160,15 +188,20 @@ def close(a, b):
     return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1e-300)
 
 
-def compare(label, name, params, commission, slippage, risk, period=None):
+def compare(label, name, params, commission, slippage, risk, period=None,
+            sweep_engine=True):
     """One test: the same backtest through the engine (not kept) and the
     PL/pgSQL loop (kept); returns the engine's figures.  It is also run
-    as a sweep of one combination, whose figures must be the engine's."""
+    as a sweep of one combination, whose figures must be the engine's
+    (Sharpe and Sortino to 1e-9 where the sweep runs the loop instead,
+    sweep_engine false)."""
     engine = run(name, params, commission, slippage, risk, "false", period)
     loop = run(name, params, commission, slippage, risk, "true", period)
     sweep = swept(name, params, commission, slippage, risk, period)
-    sweep_diffs.extend("%s: %s %r vs %r" % (label, k, engine[k], sweep[k])
-                       for k in SWEPT if engine[k] != sweep[k])
+    sweep_diffs.extend(
+        "%s: %s %r vs %r" % (label, k, engine[k], sweep[k]) for k in SWEPT
+        if engine[k] != sweep[k] and (sweep_engine or k not in (
+            "sharpe", "sortino") or not close(engine[k], sweep[k])))
     diff = [k for k in EXACT if engine[k] != loop[k]]
     diff += [k for k in ("sharpe", "sortino") if not close(engine[k], loop[k])]
     t.ok(not diff, "%s, commission %s, slippage %s bp, risk %s: engine and "
@@ -198,6 +231,38 @@ for kind, params in KINDS:
                     slippage, risk)
         seen_kind += e["trades"]
 t.ok(seen_kind > 200, "the other kinds trade: %d fills" % seen_kind)
+
+# Sizing: each setting on an instrument of its own (its lot size), the
+# engine (reading its own bars, and a sweep's arrays) against the loop.
+sized_trades = []
+for k, (label, kind, params, sizing, fraction, atr_period, atr_multiple, lot,
+        acct, commission, slippage, risk) in enumerate(SIZED):
+    a = "BE%s%s" % (acct[:2].upper(), RUN)
+    sym = "SPYBESZ%d%s" % (k, RUN)
+    name = "be_sized_%d_%s" % (k, RUN)
+    psql("SELECT pgtrade.add_instrument(:'p0')", sym)
+    psql("UPDATE pgtrade.instrument SET lot_size = :'p1' WHERE symbol = :'p0'",
+         sym, str(lot))
+    psql("""INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high,
+            low, close, volume)
+            SELECT pgtrade.instrument_id(:'p0'), bar_size, ts, open, high, low,
+                   close, volume
+            FROM pgtrade.bar WHERE instrument_id =
+                pgtrade.instrument_id(:'p1')""", sym,
+         "SPYBE%s%s" % (acct[:2].upper(), RUN))
+    psql("""SELECT pgtrade.create_strategy(:'p0', :'p1', :'p2', :'p3',
+            :'p4', %d, max_bar_age => '100 years', market_hours => 'always')"""
+         % lot, name, kind, sym, a, params)
+    psql("""UPDATE pgtrade.strategy SET sizing = :'p1', capital = 100000,
+            sizing_fraction = :'p2', atr_period = :'p3', atr_multiple = :'p4'
+            WHERE name = :'p0'""", name, sizing, fraction, str(atr_period),
+         str(atr_multiple))
+    e = compare(label, name, params, commission, slippage, risk,
+                sweep_engine=not (kind == "sma_cross" and sizing == "risk"))
+    sized_trades.append(e["trades"])
+t.ok(sized_trades[4] == 0 and min(sized_trades[:4] + sized_trades[5:]) > 10,
+     "sized strategies trade, but for lots of 1,000 that no equity fills: "
+     "%r fills" % sized_trades)
 
 # A zone whose local date once went back (America/Sitka, October 1867:
 # from +14:58 to -9:01): the bar starting 03:00Z on the 19th ends before
@@ -284,6 +349,22 @@ got = calls("""SELECT count(*) FROM pgtrade.backtest_sweep(:'p0', :'p1',
 t.ok(got.get("backtest_sma_cross_engine") == 2
      and not got.get("backtest_engine_read"),
      "a sweep hands the bars it read once to the engine over arrays",
+     repr(got))
+got = calls("""SELECT count(*) FROM pgtrade.backtest(:'p0', :'p1', :'p2',
+               risk => false)""", "be_sized_2_" + RUN, FROM, TO)
+t.ok(got.get("backtest_engine_read") == 1,
+     "a risk-sized sma_cross runs in the engine, its highs and lows read too",
+     repr(got))
+got = calls("""SELECT count(*) FROM pgtrade.backtest_sweep(:'p0', :'p1',
+               :'p2', '{"fast": [5, 10], "slow": [30]}', risk => false)""",
+            "be_sized_2_" + RUN, FROM, TO)
+t.ok(not got, "a sweep of it runs the loop: sma_cross's engine over arrays "
+     "is given no highs and lows", repr(got))
+got = calls("""SELECT count(*) FROM pgtrade.backtest_sweep(:'p0', :'p1',
+               :'p2', '{"k": [2, 3]}', risk => false)""",
+            "be_sized_6_" + RUN, FROM, TO)
+t.ok(got.get("backtest_kind_engine") == 2,
+     "a sweep of a risk-sized confirmations runs the kinds' engine",
      repr(got))
 
 # how many bars a later start reads: those starting from three days
