@@ -90,7 +90,7 @@ LATER = [("sma_cross 10/30", "be_plain_%s", '{"fast": 10, "slow": 30}',
           ("2012-03-15", "2014-03-14"))]
 
 t = Tap(len(PERIODS) * len(COSTS) + len(KINDS) * len(KIND_COSTS)
-        + len(SIZED) + len(LATER) + len(ALASKA_TO) + 12)
+        + len(SIZED) + len(LATER) + len(ALASKA_TO) + 13)
 data = os.path.join(SHARED, "data")
 if not os.path.isdir(data):
     t.skip_rest("shared data folder %s is absent" % data)
