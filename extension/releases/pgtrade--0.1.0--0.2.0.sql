@@ -287,6 +287,8 @@ DECLARE
 	v_prev_equity numeric;
 	v_peak numeric;
 	v_peak_at timestamptz;
+	v_dd_equity numeric; /* the deepest drawdown's equity and peak */
+	v_dd_peak numeric;
 	v_first timestamptz;
 	v_last timestamptz;
 	v_returns float8[] := '{}';
@@ -630,7 +632,15 @@ BEGIN
 			v_peak := v_equity;
 			v_peak_at := v_end;
 		END IF;
-		IF max_drawdown IS NULL OR v_equity / v_peak - 1 < max_drawdown THEN
+		/*
+		 * Deeper compared exactly (peaks are above 0), not as quotients
+		 * rounded at each equity's scale: equal drawdowns (a flat
+		 * account's equity, its scale that of each close) keep the first.
+		 */
+		IF max_drawdown IS NULL
+			OR v_equity * v_dd_peak < v_dd_equity * v_peak THEN
+			v_dd_equity := v_equity;
+			v_dd_peak := v_peak;
 			max_drawdown := v_equity / v_peak - 1;
 			drawdown_peak := coalesce(v_peak_at, v_first);
 			drawdown_trough := v_end;

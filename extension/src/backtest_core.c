@@ -108,7 +108,9 @@ typedef struct BtLoop
 	int				   held;	/* 1 long, 0 flat: what fills made it */
 	int				   pending; /* the target to fill at the next open */
 	double			   prev;
+	double			   prev_close;
 	bool			   have_prev;
+	bool			   filled; /* a fill since the last close */
 	double			   peak;
 	long			   peak_at;
 	long			   nbars;
@@ -121,8 +123,8 @@ static inline void
 bt_loop_start(BtLoop *L, const BtCallbacks *cb, double *returns, long first,
 			  double capital, BtResult *res)
 {
-	*L = (BtLoop){cb, returns, first, capital, 0.0, 0, -1, 0.0, false,
-				  capital, -1, 0, 0, 0, false};
+	*L = (BtLoop){cb, returns, first, capital, 0.0, 0, -1, 0.0, 0.0, false,
+				  false, capital, -1, 0, 0, 0, false};
 	*res = (BtResult){0};
 	res->peak_at = -1;
 	res->trough_at = -1;
@@ -139,6 +141,7 @@ bt_loop_open(BtLoop *L, size_t i)
 		L->cb->fill(L->cb->arg, i, &L->cash, &L->pos);
 		L->held = L->pending;
 		L->pending = -1;
+		L->filled = true;
 	}
 }
 
@@ -152,8 +155,24 @@ bt_loop_close(BtLoop *L, size_t i, double close, BtResult *res)
 	L->overflow |= !isfinite(eq);
 	L->nbars++;
 	if (L->have_prev && L->prev > 0)
-		L->returns[L->nreturns++] = eq / L->prev - 1;
+	{
+		/*
+		 * Without a fill since the last close only the position's value
+		 * moved: the change is taken from the two closes, whose
+		 * difference is exact when they are near, instead of from two
+		 * equities that cancel but for it.  Returns that nearly cancel
+		 * each other (a small position in a large account) keep their
+		 * digits so, for Sharpe and Sortino.
+		 */
+		double r = L->pos * (close - L->prev_close) / L->prev;
+
+		if (L->filled || !isfinite(r))
+			r = eq / L->prev - 1;
+		L->returns[L->nreturns++] = r;
+	}
 	L->prev = eq;
+	L->prev_close = close;
+	L->filled = false;
 	L->have_prev = true;
 	/* at a new peak the fall is 0, exactly as eq / eq - 1 */
 	if (eq >= L->peak)
@@ -266,11 +285,19 @@ bt_loop_finish(BtLoop *L, double periods_per_year, BtResult *res)
 		bool   huge = false;
 		long   k;
 
+		double comp = 0.0;
+
+		/* Neumaier's sum: returns that nearly cancel keep their mean */
 		for (k = 0; k < res->nreturns; k++)
 		{
-			mean += L->returns[k];
-			huge |= fabs(L->returns[k]) > 1e150;
+			double r = L->returns[k];
+			double t = mean + r;
+
+			comp += fabs(mean) >= fabs(r) ? (mean - t) + r : (r - t) + mean;
+			mean = t;
+			huge |= fabs(r) > 1e150;
 		}
+		mean += comp;
 		if (huge)
 		{
 			double sharpe;

@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(39);
+SELECT plan(41);
 
 SET LOCAL timezone = 'UTC';
 
@@ -350,6 +350,38 @@ SELECT results_eq($$SELECT d.close_no, d.as_of, d.target
 			 (2, '2024-01-02 21:00+00', NULL), (3, '2024-01-03 21:00+00', 1),
 			 (4, '2024-01-04 21:00+00', 1)$$,
 	'two closes at one instant are both kept, in bar order');
+
+-- Once the position is flat, equity stays the same at every close (below
+-- zero here: a commission of 100 a unit on units of 1e-8), its numeric
+-- scale that of each close's price.  The deepest drawdown is the first
+-- close at that equity, the close of the last fill's bar, and engine
+-- and loop say so alike, in value and scale.
+SELECT pgtrade.add_instrument('TAPDD', 990612) \g /dev/null
+UPDATE pgtrade.instrument SET lot_size = 1e-8 WHERE symbol = 'TAPDD';
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPDD'), '1 day',
+	('2020-01-01'::date + (i - 1)::int)::timestamp
+		AT TIME ZONE 'America/New_York', c, c, c, c, 100
+FROM unnest('{100,100,100,100,100,101,102,90,85,84.123456789012,84.12,
+	83.987654321098,83.98}'::float8[]) WITH ORDINALITY u(c, i);
+SELECT pgtrade.create_strategy('tapdd', 'sma_cross', 'TAPDD', 'TAPACCTQ',
+	'{"fast": 1, "slow": 2}', 1, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
+UPDATE pgtrade.strategy SET sizing = 'equity_fraction', capital = 100000,
+	sizing_fraction = 1 WHERE name = 'tapdd';
+CREATE TEMP TABLE tap_dd AS
+SELECT s AS kept, max_drawdown::text AS dd, drawdown_trough, trade_list
+FROM unnest(ARRAY[false, true]) s,
+	pgtrade.backtest('tapdd', '2019-12-01', '2020-12-31', capital => 123456.789,
+		commission => 100, store => s, risk => false);
+SELECT is((SELECT dd || ' ' || drawdown_trough FROM tap_dd WHERE NOT kept),
+	(SELECT dd || ' ' || drawdown_trough FROM tap_dd WHERE kept),
+	'a flat account''s equal drawdowns: engine and loop keep the same one');
+SELECT is((SELECT drawdown_trough FROM tap_dd WHERE kept),
+	(SELECT pgtrade.bar_end((trade_list -> -1 ->> 'filled_at')::timestamptz,
+		'1 day', 'America/New_York', '16:00') FROM tap_dd WHERE kept),
+	'the trough is the first close at that equity: the last fill''s bar');
 
 SELECT * FROM finish();
 ROLLBACK;
