@@ -1277,7 +1277,8 @@ BEGIN
 		RAISE EXCEPTION 'instrument "%" already has conid %', symbol, v_i.conid
 			USING ERRCODE = 'unique_violation',
 				  DETAIL = pg_catalog.format('The call gave conid %s.', conid),
-				  HINT = 'A conid names a contract; orders follow it, so it is never changed silently.';
+				  HINT = 'A conid names a contract; orders follow it, so it '
+					  || 'is never changed silently.';
 	END IF;
 	IF v_i.time_zone <> coalesce(time_zone, v_i.time_zone)
 		OR v_i.session_open <> coalesce(session_open, v_i.session_open)

@@ -329,9 +329,9 @@ kind_too_few(KindResult *r, const char *what, int needed, int given)
 {
 	r->has_target = false;
 	if (r->words)
-		appendStringInfo(&r->reason,
-						 "not enough bars: %s needs %d bars, %d given", what,
-						 needed, given);
+		appendStringInfo(&r->reason, "not enough bars: %s needs %d bars, "
+									 "%d given",
+						 what, needed, given);
 }
 
 /*
@@ -686,26 +686,30 @@ bollinger_breakout_evaluate(const double *p, const KindBars *b,
 	{
 		kind_target(r, 1);
 		if (r->words)
-			appendStringInfo(why, "close %.4f is above the upper band "
-								  "%.4f (SMA(%d) %.4f + %g sd) on the last "
-								  "bar (%s)",
+			appendStringInfo(why,
+							 "close %.4f is above the upper band %.4f "
+							 "(SMA(%d) %.4f + %g sd) "
+							 "on the last bar (%s)",
 							 c, u[n - 1], period, m[n - 1], k, date);
 	}
 	else if (kind_compare(c, l[n - 1]) < 0)
 	{
 		kind_target(r, -1);
 		if (r->words)
-			appendStringInfo(why, "close %.4f is below the lower band "
-								  "%.4f (SMA(%d) %.4f - %g sd) on the last "
-								  "bar (%s)",
+			appendStringInfo(why,
+							 "close %.4f is below the lower band %.4f "
+							 "(SMA(%d) %.4f - %g sd) "
+							 "on the last bar (%s)",
 							 c, l[n - 1], period, m[n - 1], k, date);
 	}
 	else
 	{
 		kind_target(r, 0);
 		if (r->words)
-			appendStringInfo(why, "close %.4f lies within the bands %.4f "
-								  "to %.4f on the last bar (%s): no signal",
+			appendStringInfo(why,
+							 "close %.4f lies within the bands "
+							 "%.4f to %.4f "
+							 "on the last bar (%s): no signal",
 							 c, l[n - 1], u[n - 1], date);
 	}
 	kind_value(r, "upper", true, u[n - 1]);
@@ -790,19 +794,20 @@ confirmations_evaluate(const double *p, const KindBars *b, KindResult *r)
 	c = b->close[L];
 	initStringInfo(&words);
 	rel = (int) trend[L];
-	text = !r->words ? NULL
-					 : psprintf("SuperTrend(%d, %g) %s (line %.4f)", st_period,
-								st_mult, rel > 0 ? "up" : "down", line[L]);
+	text = NULL;
+	if (r->words)
+		text = psprintf("SuperTrend(%d, %g) %s (line %.4f)", st_period,
+						st_mult, rel > 0 ? "up" : "down", line[L]);
 	dirs[0] = confirmations_test(&words, rel, text);
 	rel = kind_compare(c, sma[L]);
-	text = !r->words ? NULL
-					 : psprintf("close %.4f %s SMA(%d) %.4f", c, kind_side(rel),
-								sma_period, sma[L]);
+	if (r->words)
+		text = psprintf("close %.4f %s SMA(%d) %.4f", c, kind_side(rel),
+						sma_period, sma[L]);
 	dirs[1] = confirmations_test(&words, rel, text);
 	rel = kind_compare(m[L], sg[L]);
-	text = !r->words ? NULL
-					 : psprintf("MACD(%d,%d,%d) %.4f %s its signal %.4f", mf, ms,
-								mg, m[L], kind_side(rel), sg[L]);
+	if (r->words)
+		text = psprintf("MACD(%d,%d,%d) %.4f %s its signal %.4f", mf, ms, mg,
+						m[L], kind_side(rel), sg[L]);
 	dirs[2] = confirmations_test(&words, rel, text);
 	rel = rsi[L] > 50.0 ? 1 : 0;
 	if (rsi[L] < 50.0 && !kind_flat(b->close, n, n))
@@ -872,6 +877,7 @@ kind_evaluate(FunctionCallInfo fcinfo, const KindSpec *spec)
 	int				 nc;
 	JsonbParseState *st = NULL;
 	JsonbValue		*top;
+	const char		*signal;
 	int				 i;
 
 	kind_params(spec, PG_GETARG_JSONB_P(0), p);
@@ -899,9 +905,10 @@ kind_evaluate(FunctionCallInfo fcinfo, const KindSpec *spec)
 		pgtrade_jb_int(&st, "target", r.target == 1 ? 1 : 0);
 	else
 		pgtrade_jb_string(&st, "target", NULL);
-	pgtrade_jb_string(&st, "signal",
-					  !r.has_target ? "none" : r.target == 1 ? "long"
-															 : "flat");
+	signal = "none";
+	if (r.has_target)
+		signal = r.target == 1 ? "long" : "flat";
+	pgtrade_jb_string(&st, "signal", signal);
 	pgtrade_jb_string(&st, "reason", r.reason.data);
 	pgtrade_jb_key(&st, "values");
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);

@@ -324,12 +324,11 @@ pgtrade_jb_number(JsonbParseState **st, const char *key, bool known,
 	pgtrade_jb_key(st, key);
 	if (known && isfinite(x))
 	{
+		Datum text = CStringGetDatum(float8out_internal(x));
+
 		v.type = jbvNumeric;
-		v.val.numeric = DatumGetNumeric(
-			DirectFunctionCall3(numeric_in,
-								CStringGetDatum(float8out_internal(x)),
-								ObjectIdGetDatum(InvalidOid),
-								Int32GetDatum(-1)));
+		v.val.numeric = DatumGetNumeric(DirectFunctionCall3(
+			numeric_in, text, ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 	}
 	else
 		v.type = jbvNull;
@@ -381,10 +380,12 @@ void
 pgtrade_jb_time(JsonbParseState **st, const char *key, bool known,
 				TimestampTz t)
 {
-	pgtrade_jb_string(st, key,
-					  known ? JsonEncodeDateTime(NULL, TimestampTzGetDatum(t),
-												 TIMESTAMPTZOID, NULL)
-							: NULL);
+	char *text = NULL;
+
+	if (known)
+		text = JsonEncodeDateTime(NULL, TimestampTzGetDatum(t), TIMESTAMPTZOID,
+								  NULL);
+	pgtrade_jb_string(st, key, text);
 }
 
 /*
