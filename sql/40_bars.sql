@@ -152,7 +152,8 @@ BEGIN
 	IF v_i.time_zone <> coalesce(time_zone, v_i.time_zone)
 		OR v_i.session_open <> coalesce(session_open, v_i.session_open)
 		OR v_i.session_close <> coalesce(session_close, v_i.session_close) THEN
-		RAISE EXCEPTION 'instrument "%" is already registered with time zone % and session %-%',
+		RAISE EXCEPTION 'instrument "%" is already registered with time '
+			'zone % and session %-%',
 			symbol, v_i.time_zone, v_i.session_open, v_i.session_close
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;

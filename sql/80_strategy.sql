@@ -420,7 +420,8 @@ BEGIN
 		NEW.time_zone := pgtrade.time_zone_name(NEW.time_zone);
 	END IF;
 	IF NOT (NEW.quantity > 0 AND NEW.quantity < 1e12) THEN
-		RAISE EXCEPTION 'strategy quantity must be a positive number below 1e12, not %',
+		RAISE EXCEPTION 'strategy quantity must be a positive number below '
+			'1e12, not %',
 			NEW.quantity
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -449,7 +450,7 @@ BEGIN
 		OR NEW.time_zone <> OLD.time_zone
 		OR (NEW.active AND NOT OLD.active) OR NEW.next_run_at IS NULL THEN
 		NEW.next_run_at := pgtrade.cron_next(NEW.schedule, now(),
-											 NEW.time_zone);
+			NEW.time_zone);
 		IF NEW.next_run_at IS NULL THEN
 			RAISE EXCEPTION 'cron expression "%" never matches', NEW.schedule
 				USING ERRCODE = 'invalid_parameter_value';
@@ -1647,7 +1648,8 @@ BEGIN
 			SELECT p.decision_id, p.run_id, p.strategy_id, p_now,
 				CASE WHEN n.delta > 0 THEN 'buy' WHEN n.delta < 0 THEN 'sell'
 					 ELSE 'hold' END,
-				p.output ->> 'signal', p.target, p.pos, p.open_qty, abs(n.delta),
+				p.output ->> 'signal', p.target, p.pos, p.open_qty,
+				abs(n.delta),
 				p.last_close, NULL,
 				pgtrade.decision_reason(p.output ->> 'reason', p.target, p.pos,
 					p.open_qty, p.place),

@@ -250,7 +250,8 @@ BEGIN
 				'ema_cross_validate', 'macd_cross_eval', 'macd_cross_validate',
 				'rsi_reversion_eval', 'rsi_reversion_validate',
 				'bollinger_breakout_eval', 'bollinger_breakout_validate',
-				'confirmations_eval', 'confirmations_validate', 'time_zone_name')
+				'confirmations_eval', 'confirmations_validate',
+				'time_zone_name')
 	LOOP
 		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO '
 			'pgtrade_reader, pgtrade_trader, pgtrade_admin, pgtrade_listener, '
