@@ -13,6 +13,8 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "indicators.h"
 #include "sma_cross.h"
@@ -29,6 +31,16 @@ static inline double
 bt_max(double a, double b)
 {
 	return a > b ? a : b;
+}
+
+/* add x to the sum kept as *sum + *comp (Neumaier's compensated sum) */
+static inline void
+bt_neumaier_add(double *sum, double *comp, double x)
+{
+	double t = *sum + x;
+
+	*comp += fabs(*sum) >= fabs(x) ? (*sum - t) + x : (x - t) + *sum;
+	*sum = t;
 }
 
 typedef struct BtSma
@@ -112,10 +124,14 @@ typedef struct BtLoop
 	bool			   have_prev;
 	bool			   filled; /* a fill since the last close */
 	double			   peak;
+	double			   low; /* the lowest equity since the peak */
 	long			   peak_at;
 	long			   nbars;
 	long			   in_market;
 	long			   nreturns;
+	double			   sum;		 /* of the returns, with comp: */
+	double			   comp;	 /* a compensated sum (bt_neumaier_add) */
+	double			   largest;	 /* the largest return's magnitude */
 	bool			   overflow; /* an equity not finite: doubles do not do */
 } BtLoop;
 
@@ -124,7 +140,7 @@ bt_loop_start(BtLoop *L, const BtCallbacks *cb, double *returns, long first,
 			  double capital, BtResult *res)
 {
 	*L = (BtLoop){cb, returns, first, capital, 0.0, 0, -1, 0.0, 0.0, false,
-				  false, capital, -1, 0, 0, 0, false};
+				  false, capital, capital, -1, 0, 0, 0, 0.0, 0.0, 0.0, false};
 	*res = (BtResult){0};
 	res->peak_at = -1;
 	res->trough_at = -1;
@@ -138,7 +154,13 @@ bt_loop_open(BtLoop *L, size_t i)
 {
 	if (L->pending >= 0)
 	{
-		L->cb->fill(L->cb->arg, i, &L->cash, &L->pos);
+		/* through locals, so that the loop's state can stay in registers */
+		double cash = L->cash;
+		double pos = L->pos;
+
+		L->cb->fill(L->cb->arg, i, &cash, &pos);
+		L->cash = cash;
+		L->pos = pos;
 		L->held = L->pending;
 		L->pending = -1;
 		L->filled = true;
@@ -164,25 +186,46 @@ bt_loop_close(BtLoop *L, size_t i, double close, BtResult *res)
 		 * each other (a small position in a large account) keep their
 		 * digits so, for Sharpe and Sortino.
 		 */
-		double r = L->pos * (close - L->prev_close) / L->prev;
+		double r;
 
-		if (L->filled || !isfinite(r))
+		if (L->filled)
 			r = eq / L->prev - 1;
+		else if (L->pos == 0)
+			r = 0.0; /* flat: nothing moved (the formula's 0 or -0) */
+		else
+		{
+			r = L->pos * (close - L->prev_close) / L->prev;
+			if (!isfinite(r))
+				r = eq / L->prev - 1;
+		}
 		L->returns[L->nreturns++] = r;
+		bt_neumaier_add(&L->sum, &L->comp, r);
+		L->largest = bt_max(L->largest, fabs(r));
 	}
 	L->prev = eq;
 	L->prev_close = close;
 	L->filled = false;
 	L->have_prev = true;
-	/* at a new peak the fall is 0, exactly as eq / eq - 1 */
+	/*
+	 * At a new peak the fall is 0, exactly as eq / eq - 1.  Below it, the
+	 * fall is rounded from eq / peak, which does not decrease as eq
+	 * grows: an equity no lower than the lowest since the peak (whose
+	 * fall was compared) cannot set a deeper drawdown, and is not divided.
+	 */
 	if (eq >= L->peak)
 	{
 		L->peak = eq;
 		L->peak_at = (long) i;
+		L->low = eq;
 		dd = 0.0;
 	}
-	else
+	else if (eq < L->low)
+	{
+		L->low = eq;
 		dd = eq / L->peak - 1;
+	}
+	else
+		dd = 0.0;
 	if (res->trough_at < 0 || dd < res->max_drawdown)
 	{
 		res->max_drawdown = dd;
@@ -270,61 +313,83 @@ bt_huge_ratios(const double *r, long n, double *sharpe, double *sortino)
 		: NAN;
 }
 
-/* the counts, and Sharpe and Sortino by two passes over the returns */
+/* x when it is below 0, else 0, without a branch: the sign bit as a mask */
+static inline double
+bt_negative_part(double x)
+{
+	uint64_t bits;
+
+	memcpy(&bits, &x, sizeof(bits));
+	bits &= (uint64_t) 0 - (bits >> 63);
+	memcpy(&x, &bits, sizeof(x));
+	return x;
+}
+
+/*
+ * The counts, and Sharpe and Sortino.  The returns' mean comes from their
+ * compensated sum (returns that nearly cancel keep their mean), and their
+ * deviations from it by a second pass, which keeps two sums a side, the
+ * even returns' and the odd ones', so that consecutive additions do not
+ * wait on each other.
+ */
 static void
 bt_loop_finish(BtLoop *L, double periods_per_year, BtResult *res)
 {
+	const double *r = L->returns;
+	long		  n = L->nreturns;
+	double		  m2a = 0.0;
+	double		  m2b = 0.0;
+	double		  downa = 0.0;
+	double		  downb = 0.0;
+	double		  mean;
+	long		  k;
+
 	res->bars = L->nbars;
 	res->in_market = L->in_market;
-	res->nreturns = L->nreturns;
-	if (res->nreturns > 0)
+	res->nreturns = n;
+	if (n == 0)
+		return;
+	if (L->largest > 1e150)
 	{
-		double mean = 0.0;
-		double m2 = 0.0;
-		double down = 0.0;
-		bool   huge = false;
-		long   k;
+		double sharpe;
+		double sortino;
 
-		double comp = 0.0;
-
-		/* Neumaier's sum: returns that nearly cancel keep their mean */
-		for (k = 0; k < res->nreturns; k++)
-		{
-			double r = L->returns[k];
-			double t = mean + r;
-
-			comp += fabs(mean) >= fabs(r) ? (mean - t) + r : (r - t) + mean;
-			mean = t;
-			huge |= fabs(r) > 1e150;
-		}
-		mean += comp;
-		if (huge)
-		{
-			double sharpe;
-			double sortino;
-
-			bt_huge_ratios(L->returns, res->nreturns, &sharpe, &sortino);
-			if (!isnan(sharpe))
-				res->sharpe = sharpe * sqrt(periods_per_year);
-			if (!isnan(sortino))
-				res->sortino = sortino * sqrt(periods_per_year);
-			return;
-		}
-		mean /= (double) res->nreturns;
-		for (k = 0; k < res->nreturns; k++)
-		{
-			double r = L->returns[k];
-
-			m2 += (r - mean) * (r - mean);
-			down += r < 0 ? r * r : 0.0;
-		}
-		if (res->nreturns > 1 && m2 > 0)
-			res->sharpe = mean / sqrt(m2 / (double) (res->nreturns - 1)) *
-				sqrt(periods_per_year);
-		if (down > 0)
-			res->sortino = mean / sqrt(down / (double) res->nreturns) *
-				sqrt(periods_per_year);
+		bt_huge_ratios(r, n, &sharpe, &sortino);
+		if (!isnan(sharpe))
+			res->sharpe = sharpe * sqrt(periods_per_year);
+		if (!isnan(sortino))
+			res->sortino = sortino * sqrt(periods_per_year);
+		return;
 	}
+	mean = (L->sum + L->comp) / (double) n;
+	for (k = 0; k + 1 < n; k += 2)
+	{
+		double da = r[k] - mean;
+		double db = r[k + 1] - mean;
+		double na = bt_negative_part(r[k]);
+		double nb = bt_negative_part(r[k + 1]);
+
+		m2a += da * da;
+		m2b += db * db;
+		downa += na * na;
+		downb += nb * nb;
+	}
+	if (k < n)
+	{
+		double da = r[k] - mean;
+		double na = bt_negative_part(r[k]);
+
+		m2a += da * da;
+		downa += na * na;
+	}
+	m2a += m2b;
+	downa += downb;
+	if (n > 1 && m2a > 0)
+		res->sharpe = mean / sqrt(m2a / (double) (n - 1)) *
+			sqrt(periods_per_year);
+	if (downa > 0)
+		res->sortino = mean / sqrt(downa / (double) n) *
+			sqrt(periods_per_year);
 }
 
 int
@@ -333,79 +398,77 @@ bt_sma_cross_run(const double *close, size_t n, long first, long last,
 				 double periods_per_year, const BtCallbacks *cb,
 				 double *work, BtResult *res)
 {
-	BtSma	sf = {(size_t) fast, 0, 0.0};
-	BtSma	ss = {(size_t) slow, 0, 0.0};
-	BtLoop	L;
-	size_t	b = 0;		  /* the block of close i */
-	size_t	in_block = 0; /* close i's place in it */
-	double *returns = work + 2 * (size_t) window;
-	double *blockmax;
-	size_t	block = 2 * (size_t) slow;
-	double	tol;
-	double	f = 0.0;
-	double	s = 0.0;
-	size_t	end;
-	size_t	i;
+	BtSma  sf = {(size_t) fast, 0, 0.0};
+	BtSma  ss = {(size_t) slow, 0, 0.0};
+	BtLoop L;
+	size_t block = 2 * (size_t) slow;
+	double prevmax = 0.0; /* the largest close of the block before */
+	double f = 0.0;
+	double s = 0.0;
+	size_t end;
+	size_t b0;
 
-	bt_loop_start(&L, cb, returns, first, capital, res);
+	bt_loop_start(&L, cb, work + 2 * (size_t) window, first, capital, res);
 	if (sma_cross_check_periods(fast, slow, (char[1]){0}, 1) != 0 ||
 		window < 1 || first < 0 || last < first - 1)
 		return BT_EPARAM;
 	end = (size_t) last + 1 < n ? (size_t) last + 1 : n;
 
 	/*
-	 * The averages at close i, running or over a window, add only closes
-	 * from i - 2 slow + 1 to i, so every partial sum is at most slow times
-	 * the largest of those: blockmax keeps the largest close of each
-	 * block of 2 slow closes, and a block and the one before it cover
-	 * them.  The sums stay finite when that bound does.
+	 * The closes go by blocks of 2 slow.  The averages at close i, running
+	 * or over a window, add only closes from i - 2 slow + 1 to i, so every
+	 * partial sum is at most slow times the largest of those, which the
+	 * block of i and the one before it hold.  A block's largest close is
+	 * taken before its closes are used: the sums stay finite when that
+	 * bound does, and the block is then in cache for the loop.
 	 */
-	blockmax = returns + n;
-	for (i = 0; i < end; i++)
+	for (b0 = 0; b0 < end; b0 += block)
 	{
-		if (!isfinite(close[i]))
-			return BT_ENOTFINITE;
-		if (i % block == 0)
-			blockmax[i / block] = 0.0;
-		blockmax[i / block] = bt_max(blockmax[i / block], fabs(close[i]));
-	}
-	for (i = 0; i * block < end; i++)
-		if (blockmax[i] > DBL_MAX / (4.0 * slow))
-			return BT_ENOTFINITE;
+		size_t stop = end - b0 < block ? end : b0 + block;
+		double m = 0.0;
+		double tol;
+		size_t i;
 
-	for (i = 0; i < end; i++)
-	{
-		int target;
-
-		if (in_block == block)
+		/* !(x <= DBL_MAX) is true for infinities and NaN alike */
+		for (i = b0; i < stop; i++)
 		{
-			b++;
-			in_block = 0;
+			if (!(fabs(close[i]) <= DBL_MAX))
+				return BT_ENOTFINITE;
+			m = bt_max(m, fabs(close[i]));
 		}
-		in_block++;
-		if (i + 1 >= (size_t) fast)
-			f = bt_sma_next(&sf, close, i);
-		if (i + 1 >= (size_t) slow)
-			s = bt_sma_next(&ss, close, i);
-
-		bt_loop_open(&L, i);
-		if ((long) i < first)
-			continue;
-		bt_loop_close(&L, i, close[i], res);
+		if (m > DBL_MAX / (4.0 * slow))
+			return BT_ENOTFINITE;
 
 		/*
-		 * The decision, and its order.  A window's average differs from
-		 * the running one by at most (slow + 2) rounding steps of the
-		 * largest partial sum for each average, twice over for their
-		 * difference: tol allows twice that again.
+		 * A window's average differs from the running one by at most
+		 * (slow + 2) rounding steps of the largest partial sum for each
+		 * average, twice over for their difference: tol allows twice that
+		 * again.
 		 */
-		tol = 8.0 * (slow + 2) * DBL_EPSILON *
-			bt_max(blockmax[b], b > 0 ? blockmax[b - 1] : 0.0);
-		target = bt_decide(close, i, fast, slow, (size_t) window, f, s, tol,
-						   work, res);
-		if (target == -2)
-			return BT_ENOTFINITE;
-		bt_loop_decide(&L, i, target, res);
+		tol = 8.0 * (slow + 2) * DBL_EPSILON * bt_max(m, prevmax);
+		prevmax = m;
+
+		for (i = b0; i < stop; i++)
+		{
+			int target;
+
+			if (i + 1 >= (size_t) fast)
+				f = bt_sma_next(&sf, close, i);
+			if (i + 1 >= (size_t) slow)
+				s = bt_sma_next(&ss, close, i);
+
+			bt_loop_open(&L, i);
+			if ((long) i < first)
+				continue;
+			bt_loop_close(&L, i, close[i], res);
+
+			/* the decision, and its order */
+			target = bt_decide(close, i, fast, slow, (size_t) window, f, s,
+							   tol, work, res);
+			if (target == -2)
+				return BT_ENOTFINITE;
+			bt_loop_decide(&L, i, target, res);
+		}
 	}
 	if (L.overflow)
 		return BT_ENOTFINITE;

@@ -76,7 +76,7 @@ typedef struct BtResult
  * inclusive) are within the tested period; bars after last are not read.
  * window is the number of bars a live run loads; capital the starting
  * equity; periods_per_year scales Sharpe and Sortino.  work must hold
- * 2 * window + 2 * n doubles.
+ * 2 * window + n doubles.
  */
 extern int bt_sma_cross_run(
 	const double *close, size_t n, long first, long last, int fast,
