@@ -84,7 +84,7 @@ main(int argc, char **argv)
 	int		  window = 2 * (slow + 1);
 	double	 *open = malloc(sizeof(double) * n);
 	double	 *close = malloc(sizeof(double) * n);
-	double	 *work = malloc(sizeof(double) * (2 * (size_t) window + n));
+	double	 *work = malloc(sizeof(double) * bt_work_doubles(n, window));
 	double	  t[RUNS];
 	uint64_t  seed = 42;
 	double	  price = 100.0;

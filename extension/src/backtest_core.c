@@ -12,6 +12,7 @@
 #include "backtest_core.h"
 
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -23,6 +24,16 @@
  * A running SMA(p) computed with exactly ind_sma's operations, so that
  * over a prefix of the series it gives ind_sma's values bit for bit.
  */
+/*
+ * The loop's steps are inlined into each loop, whatever the compiler
+ * makes of their size: a call per bar costs more than they do.
+ */
+#if defined(__GNUC__)
+#define BT_INLINE inline __attribute__((always_inline))
+#else
+#define BT_INLINE inline
+#endif
+
 /*
  * The larger of two finite values.  libm's fmax, which must also order
  * NaNs, is a call at -O2; every value here is finite.
@@ -41,6 +52,18 @@ bt_neumaier_add(double *sum, double *comp, double x)
 
 	*comp += fabs(*sum) >= fabs(x) ? (*sum - t) + x : (x - t) + *sum;
 	*sum = t;
+}
+
+/* x when it is below 0, else 0, without a branch: the sign bit as a mask */
+static inline double
+bt_negative_part(double x)
+{
+	uint64_t bits;
+
+	memcpy(&bits, &x, sizeof(bits));
+	bits &= (uint64_t) 0 - (bits >> 63);
+	memcpy(&x, &bits, sizeof(x));
+	return x;
 }
 
 typedef struct BtSma
@@ -106,6 +129,37 @@ bt_decide(const double *close, size_t i, int fast, int slow, size_t window,
 }
 
 /*
+ * Sharpe needs the returns' squared deviations from their mean, which is
+ * known only at the end.  Rather than keep every return to read again
+ * then (from memory: a million of them do not stay in cache), each run
+ * of BT_CHUNK returns is summed up while it is in cache, around its own
+ * centre: for any centre c, the deviations from the mean m add up as
+ *
+ *	 sum (r - m)^2 = sum (r - c)^2 + 2 (c - m) sum (r - c) + k (c - m)^2
+ *
+ * over a run's k returns.  With c the run's mean (as rounded), the middle
+ * term is rounding's and every other is a sum of squares: nothing cancels.
+ *
+ * Returns beyond 1e150 (equity from almost nothing to a great deal) have
+ * squares beyond double precision: a run holding one keeps its sums of
+ * the returns times 2^-scale, its largest return's binary exponent, which
+ * rounds as the unscaled values do, and squares under 4.
+ */
+#define BT_CHUNK 512
+#define BT_HUGE 1e150
+
+typedef struct BtChunk
+{
+	double centre; /* the run's mean */
+	double dev2;   /* sum of (r - centre)^2 */
+	double dev;	   /* sum of (r - centre) */
+	double down;   /* sum of r^2 over r < 0 */
+	long   count;
+	long   scale;	   /* centre, dev2 and dev are of r * 2^-scale */
+	long   down_scale; /* down is of r * 2^-down_scale */
+} BtChunk;
+
+/*
  * What a backtest's loop carries from bar to bar, apart from the
  * decision: the simulated account as the fill callback marks it, the
  * pending order, and the running figures.
@@ -113,7 +167,8 @@ bt_decide(const double *close, size_t i, int fast, int slow, size_t window,
 typedef struct BtLoop
 {
 	const BtCallbacks *cb;
-	double			  *returns;
+	double			  *run;	   /* the returns since the last BtChunk */
+	BtChunk			  *chunks; /* one for every BT_CHUNK returns */
 	long			   first;
 	double			   cash;
 	double			   pos;
@@ -129,18 +184,103 @@ typedef struct BtLoop
 	long			   nbars;
 	long			   in_market;
 	long			   nreturns;
+	long			   nrun;	 /* returns in run */
+	long			   nchunks;	 /* runs summed up */
 	double			   sum;		 /* of the returns, with comp: */
 	double			   comp;	 /* a compensated sum (bt_neumaier_add) */
 	double			   largest;	 /* the largest return's magnitude */
 	bool			   overflow; /* an equity not finite: doubles do not do */
 } BtLoop;
 
+/*
+ * Sum up the returns of the run into the next BtChunk.  Each pass keeps
+ * two sums a side, so that consecutive additions need not wait.
+ */
+static void
+bt_chunk_fold(BtLoop *L)
+{
+	const double *r = L->run;
+	long		  k = L->nrun;
+	BtChunk		 *c = &L->chunks[L->nchunks++];
+	double		  m0 = 0.0;
+	double		  neg0 = 0.0;
+	double		  s0 = 0.0;
+	double		  s1 = 0.0;
+	double		  q0 = 0.0;
+	double		  q1 = 0.0;
+	double		  d0 = 0.0;
+	double		  d1 = 0.0;
+	double		  n0 = 0.0;
+	double		  n1 = 0.0;
+	double		  f = 1.0;
+	double		  g = 1.0;
+	int			  e = 0;
+	int			  ed = 0;
+	long		  j;
+
+	/* the largest magnitudes, of all returns and of the negative ones */
+	for (j = 0; j < k; j++)
+	{
+		m0 = bt_max(m0, fabs(r[j]));
+		neg0 = bt_max(neg0, -bt_negative_part(r[j]));
+	}
+	if (m0 > BT_HUGE)
+	{
+		(void) frexp(m0, &e);
+		f = ldexp(1.0, -e);
+	}
+	if (neg0 > BT_HUGE)
+	{
+		(void) frexp(neg0, &ed);
+		g = ldexp(1.0, -ed);
+	}
+	for (j = 0; j + 1 < k; j += 2)
+	{
+		s0 += r[j] * f;
+		s1 += r[j + 1] * f;
+	}
+	if (j < k)
+		s0 += r[j] * f;
+	c->centre = (s0 + s1) / (double) k;
+	for (j = 0; j + 1 < k; j += 2)
+	{
+		double a = r[j] * f - c->centre;
+		double b = r[j + 1] * f - c->centre;
+		double na = bt_negative_part(r[j]) * g;
+		double nb = bt_negative_part(r[j + 1]) * g;
+
+		q0 += a * a;
+		q1 += b * b;
+		d0 += a;
+		d1 += b;
+		n0 += na * na;
+		n1 += nb * nb;
+	}
+	if (j < k)
+	{
+		double a = r[j] * f - c->centre;
+		double na = bt_negative_part(r[j]) * g;
+
+		q0 += a * a;
+		d0 += a;
+		n0 += na * na;
+	}
+	c->dev2 = q0 + q1;
+	c->dev = d0 + d1;
+	c->down = n0 + n1;
+	c->count = k;
+	c->scale = e;
+	c->down_scale = ed;
+	L->nrun = 0;
+}
+
 static inline void
-bt_loop_start(BtLoop *L, const BtCallbacks *cb, double *returns, long first,
+bt_loop_start(BtLoop *L, const BtCallbacks *cb, double *work, long first,
 			  double capital, BtResult *res)
 {
-	*L = (BtLoop){cb, returns, first, capital, 0.0, 0, -1, 0.0, 0.0, false,
-				  false, capital, capital, -1, 0, 0, 0, 0.0, 0.0, 0.0, false};
+	*L = (BtLoop){cb, work, (BtChunk *) (work + BT_CHUNK), first, capital,
+				  0.0, 0, -1, 0.0, 0.0, false, false, capital, capital, -1,
+				  0, 0, 0, 0, 0, 0.0, 0.0, 0.0, false};
 	*res = (BtResult){0};
 	res->peak_at = -1;
 	res->trough_at = -1;
@@ -149,7 +289,7 @@ bt_loop_start(BtLoop *L, const BtCallbacks *cb, double *returns, long first,
 }
 
 /* what the last close decided fills at the open of bar i */
-static inline void
+static BT_INLINE void
 bt_loop_open(BtLoop *L, size_t i)
 {
 	if (L->pending >= 0)
@@ -168,7 +308,7 @@ bt_loop_open(BtLoop *L, size_t i)
 }
 
 /* the close of bar i: equity, returns, drawdown, exposure */
-static inline void
+static BT_INLINE void
 bt_loop_close(BtLoop *L, size_t i, double close, BtResult *res)
 {
 	double eq = L->cash + L->pos * close;
@@ -198,7 +338,10 @@ bt_loop_close(BtLoop *L, size_t i, double close, BtResult *res)
 			if (!isfinite(r))
 				r = eq / L->prev - 1;
 		}
-		L->returns[L->nreturns++] = r;
+		L->nreturns++;
+		L->run[L->nrun++] = r;
+		if (L->nrun == BT_CHUNK)
+			bt_chunk_fold(L);
 		bt_neumaier_add(&L->sum, &L->comp, r);
 		L->largest = bt_max(L->largest, fabs(r));
 	}
@@ -237,7 +380,7 @@ bt_loop_close(BtLoop *L, size_t i, double close, BtResult *res)
 }
 
 /* the decision at close i (-1: none), and its order */
-static inline void
+static BT_INLINE void
 bt_loop_decide(BtLoop *L, size_t i, int target, BtResult *res)
 {
 	if (target >= 0 && target != L->held)
@@ -255,106 +398,87 @@ bt_loop_decide(BtLoop *L, size_t i, int target, BtResult *res)
 }
 
 /*
- * Add x to a sum of squares kept as scale^2 * ssq, scale the largest
- * magnitude so far (as LAPACK's dnrm2): neither overflows nor loses the
- * small terms however far apart the magnitudes are.
+ * Sharpe and Sortino, before annualizing, of returns of which one is
+ * beyond BT_HUGE: the runs' sums each taken times 2^-2top (squares) or
+ * 2^-top, top the largest run's scale, and the downside's own sum times
+ * 2^-2down, its own largest run's, where the upside's may be so much
+ * larger that the downside's would vanish at its scale.  The returns' sum
+ * itself may be beyond double precision: the mean is the runs' mean.
  */
 static void
-bt_ssq_add(double x, double *scale, double *ssq)
+bt_huge_ratios(const BtLoop *L, double *sharpe, double *sortino)
 {
-	double a = fabs(x);
-
-	if (a == 0.0)
-		return;
-	if (a > *scale)
-	{
-		*ssq = 1.0 + *ssq * (*scale / a) * (*scale / a);
-		*scale = a;
-	}
-	else
-		*ssq += (a / *scale) * (a / *scale);
-}
-
-/*
- * Sharpe and Sortino (before annualizing) of returns some of which are
- * beyond 1e150 (equity from almost nothing to a great deal), whose
- * squares would overflow: the mean of the returns scaled by the largest,
- * and each sum of squares kept scaled (bt_ssq_add).  NaN where the plain
- * formula has none.
- */
-static void
-bt_huge_ratios(const double *r, long n, double *sharpe, double *sortino)
-{
-	double largest = 0.0;
+	long   n = L->nreturns;
+	long   top = LONG_MIN;
+	long   dtop = LONG_MIN;
 	double mean = 0.0;
-	double dev_scale = 0.0;
-	double dev_ssq = 0.0;
-	double down_scale = 0.0;
-	double down_ssq = 0.0;
+	double m2 = 0.0;
+	double down = 0.0;
 	long   k;
 
-	for (k = 0; k < n; k++)
-		if (fabs(r[k]) > largest)
-			largest = fabs(r[k]);
-	for (k = 0; k < n; k++)
-		mean += r[k] / largest;
-	mean = mean / (double) n * largest;
-	for (k = 0; k < n; k++)
+	for (k = 0; k < L->nchunks; k++)
 	{
-		bt_ssq_add(r[k] - mean, &dev_scale, &dev_ssq);
-		if (r[k] < 0)
-			bt_ssq_add(r[k], &down_scale, &down_ssq);
+		const BtChunk *c = &L->chunks[k];
+		int			   x;
+		long		   t;
+
+		top = c->scale > top ? c->scale : top;
+		if (c->down > 0)
+		{
+			/* the run's downside, c->down 2^2down_scale, is under 2^2t */
+			(void) frexp(c->down, &x);
+			t = c->down_scale + (x + 1) / 2;
+			dtop = t > dtop ? t : dtop;
+		}
 	}
-	*sharpe = n > 1 && dev_ssq > 0
-		? mean / dev_scale / sqrt(dev_ssq / (double) (n - 1))
-		: NAN;
-	*sortino = down_ssq > 0
-		? mean / down_scale / sqrt(down_ssq / (double) n)
-		: NAN;
-}
+	for (k = 0; k < L->nchunks; k++)
+		mean += ldexp(L->chunks[k].centre, (int) (L->chunks[k].scale - top)) *
+			(double) L->chunks[k].count;
+	mean /= (double) n;
+	for (k = 0; k < L->nchunks; k++)
+	{
+		const BtChunk *c = &L->chunks[k];
+		int			   to = (int) (c->scale - top);
+		double		   off = ldexp(c->centre, to) - mean;
 
-/* x when it is below 0, else 0, without a branch: the sign bit as a mask */
-static inline double
-bt_negative_part(double x)
-{
-	uint64_t bits;
-
-	memcpy(&bits, &x, sizeof(bits));
-	bits &= (uint64_t) 0 - (bits >> 63);
-	memcpy(&x, &bits, sizeof(x));
-	return x;
+		m2 += ldexp(c->dev2, 2 * to) + 2 * off * ldexp(c->dev, to) +
+			(double) c->count * off * off;
+		if (c->down > 0)
+			down += ldexp(c->down, (int) (2 * (c->down_scale - dtop)));
+	}
+	*sharpe = n > 1 && m2 > 0 ? mean / sqrt(m2 / (double) (n - 1)) : NAN;
+	*sortino = down > 0
+		? ldexp(mean / sqrt(down / (double) n), (int) (top - dtop))
+		: NAN;
 }
 
 /*
- * The counts, and Sharpe and Sortino.  The returns' mean comes from their
- * compensated sum (returns that nearly cancel keep their mean), and their
- * deviations from it by a second pass, which keeps two sums a side, the
- * even returns' and the odd ones', so that consecutive additions do not
- * wait on each other.
+ * The counts, and Sharpe and Sortino from the runs' sums (BtChunk).  The
+ * returns' mean is their compensated sum's: returns that nearly cancel
+ * keep their mean.
  */
 static void
 bt_loop_finish(BtLoop *L, double periods_per_year, BtResult *res)
 {
-	const double *r = L->returns;
-	long		  n = L->nreturns;
-	double		  m2a = 0.0;
-	double		  m2b = 0.0;
-	double		  downa = 0.0;
-	double		  downb = 0.0;
-	double		  mean;
-	long		  k;
+	long   n = L->nreturns;
+	double mean;
+	double m2 = 0.0;
+	double down = 0.0;
+	long   k;
 
 	res->bars = L->nbars;
 	res->in_market = L->in_market;
 	res->nreturns = n;
 	if (n == 0)
 		return;
-	if (L->largest > 1e150)
+	if (L->nrun > 0)
+		bt_chunk_fold(L);
+	if (L->largest > BT_HUGE)
 	{
 		double sharpe;
 		double sortino;
 
-		bt_huge_ratios(r, n, &sharpe, &sortino);
+		bt_huge_ratios(L, &sharpe, &sortino);
 		if (!isnan(sharpe))
 			res->sharpe = sharpe * sqrt(periods_per_year);
 		if (!isnan(sortino))
@@ -362,34 +486,29 @@ bt_loop_finish(BtLoop *L, double periods_per_year, BtResult *res)
 		return;
 	}
 	mean = (L->sum + L->comp) / (double) n;
-	for (k = 0; k + 1 < n; k += 2)
+	for (k = 0; k < L->nchunks; k++)
 	{
-		double da = r[k] - mean;
-		double db = r[k + 1] - mean;
-		double na = bt_negative_part(r[k]);
-		double nb = bt_negative_part(r[k + 1]);
+		const BtChunk *c = &L->chunks[k];
+		double		   off = c->centre - mean;
 
-		m2a += da * da;
-		m2b += db * db;
-		downa += na * na;
-		downb += nb * nb;
+		m2 += c->dev2 + 2 * off * c->dev + (double) c->count * off * off;
+		down += c->down;
 	}
-	if (k < n)
-	{
-		double da = r[k] - mean;
-		double na = bt_negative_part(r[k]);
+	if (n > 1 && m2 > 0)
+		res->sharpe = mean / sqrt(m2 / (double) (n - 1)) *
+			sqrt(periods_per_year);
+	if (down > 0)
+		res->sortino = mean / sqrt(down / (double) n) *
+			sqrt(periods_per_year);
+}
 
-		m2a += da * da;
-		downa += na * na;
-	}
-	m2a += m2b;
-	downa += downb;
-	if (n > 1 && m2a > 0)
-		res->sharpe = mean / sqrt(m2a / (double) (n - 1)) *
-			sqrt(periods_per_year);
-	if (downa > 0)
-		res->sortino = mean / sqrt(downa / (double) n) *
-			sqrt(periods_per_year);
+size_t
+bt_work_doubles(size_t n, int window)
+{
+	_Static_assert(sizeof(BtChunk) % sizeof(double) == 0,
+				   "a BtChunk is a whole number of doubles");
+	return 2 * (size_t) window + BT_CHUNK +
+		(n / BT_CHUNK + 1) * (sizeof(BtChunk) / sizeof(double));
 }
 
 int

@@ -76,8 +76,11 @@ typedef struct BtResult
  * inclusive) are within the tested period; bars after last are not read.
  * window is the number of bars a live run loads; capital the starting
  * equity; periods_per_year scales Sharpe and Sortino.  work must hold
- * 2 * window + n doubles.
+ * bt_work_doubles(n, window) doubles.
  */
+/* the doubles of work a loop over n bars with that window needs */
+extern size_t bt_work_doubles(size_t n, int window);
+
 extern int bt_sma_cross_run(
 	const double *close, size_t n, long first, long last, int fast,
 	int slow, int window, double capital, double periods_per_year,
@@ -87,7 +90,7 @@ extern int bt_sma_cross_run(
  * The same loop with the decision the caller's: decide(decide_arg, i)
  * gives the target at close i (1 long, 0 flat, -1 none).  Before first
  * nothing is decided, so nothing fills: the loop starts there.  work
- * must hold n doubles.
+ * must hold bt_work_doubles(n, 0) doubles.
  */
 typedef int (*BtDecide)(void *arg, size_t i);
 

@@ -1507,7 +1507,7 @@ bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
 	st.maxfills = 64;
 	st.fills = palloc(sizeof(BtFill) * st.maxfills);
 	work = palloc_extended(
-		sizeof(double) * (2 * (size_t) in->window + (size_t) nts + 1),
+		sizeof(double) * bt_work_doubles((size_t) nts, in->window),
 		MCXT_ALLOC_HUGE);
 
 	if (st.risk)
