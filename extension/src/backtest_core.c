@@ -66,6 +66,16 @@ bt_negative_part(double x)
 	return x;
 }
 
+/*
+ * x when it is below 0, else 0, for |x| below DBL_MAX / 2: x - |x| is 2x
+ * or 0 exactly, and halving it is exact.
+ */
+static inline double
+bt_below_zero(double x)
+{
+	return (x - fabs(x)) * 0.5;
+}
+
 typedef struct BtSma
 {
 	size_t p;
@@ -184,12 +194,13 @@ typedef struct BtLoop
 	long			   nbars;
 	long			   in_market;
 	long			   nreturns;
-	long			   nrun;	 /* returns in run */
-	long			   nchunks;	 /* runs summed up */
-	double			   sum;		 /* of the returns, with comp: */
-	double			   comp;	 /* a compensated sum (bt_neumaier_add) */
-	double			   largest;	 /* the largest return's magnitude */
-	bool			   overflow; /* an equity not finite: doubles do not do */
+	long			   nrun;		/* returns in run */
+	long			   nchunks;		/* runs summed up */
+	double			   sum;			/* of the returns, with comp: */
+	double			   comp;		/* a compensated sum (bt_neumaier_add) */
+	double			   largest;		/* the largest return's magnitude, */
+	double			   run_largest; /* and the run's */
+	bool			   overflow;	/* an equity not finite: doubles do not do */
 } BtLoop;
 
 /*
@@ -218,22 +229,24 @@ bt_chunk_fold(BtLoop *L)
 	int			  ed = 0;
 	long		  j;
 
-	/* the largest magnitudes, of all returns and of the negative ones */
-	for (j = 0; j < k; j++)
+	if (L->run_largest > BT_HUGE)
 	{
-		m0 = bt_max(m0, fabs(r[j]));
-		neg0 = bt_max(neg0, -bt_negative_part(r[j]));
-	}
-	if (m0 > BT_HUGE)
-	{
+		/* the scales: the largest magnitudes, of all and of the negative */
+		for (j = 0; j < k; j++)
+		{
+			m0 = bt_max(m0, fabs(r[j]));
+			neg0 = bt_max(neg0, -bt_negative_part(r[j]));
+		}
 		(void) frexp(m0, &e);
 		f = ldexp(1.0, -e);
+		if (neg0 > BT_HUGE)
+		{
+			(void) frexp(neg0, &ed);
+			g = ldexp(1.0, -ed);
+		}
 	}
-	if (neg0 > BT_HUGE)
-	{
-		(void) frexp(neg0, &ed);
-		g = ldexp(1.0, -ed);
-	}
+	L->largest = bt_max(L->largest, L->run_largest);
+	L->run_largest = 0.0;
 	for (j = 0; j + 1 < k; j += 2)
 	{
 		s0 += r[j] * f;
@@ -246,8 +259,8 @@ bt_chunk_fold(BtLoop *L)
 	{
 		double a = r[j] * f - c->centre;
 		double b = r[j + 1] * f - c->centre;
-		double na = bt_negative_part(r[j]) * g;
-		double nb = bt_negative_part(r[j + 1]) * g;
+		double na = bt_below_zero(r[j] * g);
+		double nb = bt_below_zero(r[j + 1] * g);
 
 		q0 += a * a;
 		q1 += b * b;
@@ -259,7 +272,7 @@ bt_chunk_fold(BtLoop *L)
 	if (j < k)
 	{
 		double a = r[j] * f - c->centre;
-		double na = bt_negative_part(r[j]) * g;
+		double na = bt_below_zero(r[j] * g);
 
 		q0 += a * a;
 		d0 += a;
@@ -280,7 +293,7 @@ bt_loop_start(BtLoop *L, const BtCallbacks *cb, double *work, long first,
 {
 	*L = (BtLoop){cb, work, (BtChunk *) (work + BT_CHUNK), first, capital,
 				  0.0, 0, -1, 0.0, 0.0, false, false, capital, capital, -1,
-				  0, 0, 0, 0, 0, 0.0, 0.0, 0.0, false};
+				  0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, false};
 	*res = (BtResult){0};
 	res->peak_at = -1;
 	res->trough_at = -1;
@@ -343,7 +356,7 @@ bt_loop_close(BtLoop *L, size_t i, double close, BtResult *res)
 		if (L->nrun == BT_CHUNK)
 			bt_chunk_fold(L);
 		bt_neumaier_add(&L->sum, &L->comp, r);
-		L->largest = bt_max(L->largest, fabs(r));
+		L->run_largest = bt_max(L->run_largest, fabs(r));
 	}
 	L->prev = eq;
 	L->prev_close = close;
