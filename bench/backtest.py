@@ -138,6 +138,11 @@ for kind, params in KINDS:
 t = timed("""SELECT trades FROM pgtrade.backtest('bench_sized', '1900-01-01',
              '%s', risk => false)""" % last)
 rows.append(("`backtest`, engine, sized by risk, risk => false", BARS, t))
+t = timed("""SELECT count(*) FROM pgtrade.backtest_sweep('bench_sized',
+             '%s', '%s', '{"fast": [5, 10, 15, 20], "slow": [30, 40, 50, 60,
+             70]}', risk => false)""" % (kind_from, last))
+rows.append(("`backtest_sweep`, 20 combinations, sized by risk, engine, "
+             "risk => false", 20 * KIND_BARS, t))
 t = timed("""SELECT trades FROM pgtrade.backtest('bench_sized', '%s', '%s',
              risk => false, store => true)""" % (loop_from, last))
 rows.append(("`backtest`, PL/pgSQL loop (`store => true`), sized by risk, "

@@ -132,17 +132,18 @@ COMMENT ON TYPE pgtrade.backtest_engine_result IS
 /*
  * backtest_sma_cross_engine is backtest's loop for sma_cross, in C
  * (backtest_sql.c): the same decisions, sizes, fills, checks and figures,
- * Sharpe and Sortino to rounding.  It is given no highs and lows, so a
- * strategy with risk sizing (an ATR) is not for it.  first and last are the
- * 1-based indexes of the closes within the period; the trades come back
- * counted and, unless trades is false (a sweep keeps none), as the trade
- * list backtest returns, built in C; bar_size, time_zone and
- * session_close give each trade's decided_at.  NULL when the closes are too
- * large for it, for the PL/pgSQL loop to take over.
+ * Sharpe and Sortino to rounding; the highs and lows serve risk sizing's
+ * ATR.  first and last are the 1-based indexes of the closes within the
+ * period; the trades come back counted and, unless trades is false (a
+ * sweep keeps none), as the trade list backtest returns, built in C;
+ * bar_size, time_zone and session_close give each trade's decided_at.
+ * NULL when the closes are too large for it, for the PL/pgSQL loop to
+ * take over.
  */
 CREATE FUNCTION pgtrade.backtest_sma_cross_engine(p_s pgtrade.strategy,
 	fast integer, slow integer, bars_window integer, ts timestamptz[],
-	open double precision[], close double precision[], first integer,
+	open double precision[], high double precision[],
+	low double precision[], close double precision[], first integer,
 	last integer, capital numeric, quantity numeric, commission numeric,
 	slippage_bps numeric, tick_size numeric,
 	periods_per_year double precision, risk boolean, account_zone text,
@@ -152,16 +153,15 @@ AS 'MODULE_PATHNAME', 'pgtrade_backtest_sma_cross_engine'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy,
 	integer, integer, integer, timestamptz[], double precision[],
-	double precision[], integer, integer, numeric, numeric, numeric,
-	numeric, numeric, double precision, boolean, text, interval, text, time,
-	boolean) FROM PUBLIC;
+	double precision[], double precision[], double precision[], integer,
+	integer, numeric, numeric, numeric, numeric, numeric, double precision,
+	boolean, text, interval, text, time, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.backtest_sma_cross_engine(pgtrade.strategy,
 	integer, integer, integer, timestamptz[], double precision[],
-	double precision[], integer, integer, numeric, numeric, numeric,
-	numeric, numeric, double precision, boolean, text, interval, text, time,
-	boolean) IS
-	'Internal to backtest: its loop for sma_cross, in C (not for risk '
-	'sizing).';
+	double precision[], double precision[], double precision[], integer,
+	integer, numeric, numeric, numeric, numeric, numeric, double precision,
+	boolean, text, interval, text, time, boolean) IS
+	'Internal to backtest: its loop for sma_cross, in C.';
 
 /*
  * backtest_kind_engine is the same for the built-in kinds other than
@@ -608,11 +608,12 @@ BEGIN
 		v_engine := NOT (v_e IS NULL);
 	END IF;
 	IF NOT v_read AND NOT store AND v_s.kind = 'sma_cross'
-		AND v_s.sizing <> 'risk' AND v_n > 0 AND v_own THEN
+		AND v_n > 0 AND v_own THEN
 		v_e := pgtrade.backtest_sma_cross_engine(v_s,
 			(v_s.params ->> 'fast')::numeric::integer,
 			(v_s.params ->> 'slow')::numeric::integer,
-			v_window, bar_ts, bar_open, bar_close, v_first_i, v_last_i, v_s.capital,
+			v_window, bar_ts, bar_open, bar_high, bar_low, bar_close, v_first_i,
+			v_last_i, v_s.capital,
 			v_s.quantity, commission, slippage_bps, v_inst.tick_size, v_ppy,
 			risk, v_acct_tz, v_s.bar_size, v_inst.time_zone,
 			v_inst.session_close, want_trades);

@@ -1026,9 +1026,10 @@ static Datum bt_engine_call(FunctionCallInfo fcinfo, const BtArgs *a,
 
 /*
  * pgtrade.backtest_sma_cross_engine(strategy, fast, slow, window, ts,
- * open, close, first, last, capital, quantity, commission, slippage_bps,
- * tick_size, periods_per_year, risk, account_time_zone, bar_size,
- * time_zone, session_close, trades): first and last are 1-based; the
+ * open, high, low, close, first, last, capital, quantity, commission,
+ * slippage_bps, tick_size, periods_per_year, risk, account_time_zone,
+ * bar_size, time_zone, session_close, trades): first and last are
+ * 1-based; the highs and lows serve risk sizing's ATR only; the
  * trade list is NULL without trades (a sweep's call), their number is
  * always there; see backtest_core.h and pgtrade.backtest.  Returns NULL
  * when the closes, the capital or an equity are beyond its doubles (too
@@ -1038,8 +1039,8 @@ static Datum bt_engine_call(FunctionCallInfo fcinfo, const BtArgs *a,
 Datum
 pgtrade_backtest_sma_cross_engine(PG_FUNCTION_ARGS)
 {
-	static const BtArgs a = {"backtest_sma_cross_engine", 3, 4, 5, -1, -1,
-							 6, 7, 21};
+	static const BtArgs a = {"backtest_sma_cross_engine", 3, 4, 5, 6, 7, 8, 9,
+							 23};
 
 	return bt_engine_call(fcinfo, &a, NULL);
 }
@@ -1156,17 +1157,20 @@ bt_engine_call(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 	in.ts = bt_array(fcinfo, a->ts, TIMESTAMPTZOID, &in.n, "ts");
 	in.open = bt_array(fcinfo, a->open, FLOAT8OID, &nopen, "open");
 	in.close = bt_array(fcinfo, a->close, FLOAT8OID, &nclose, "close");
-	if (kind)
+	if (a->high >= 0)
 	{
 		int nhigh;
 		int nlow;
 
-		kind->high = bt_array(fcinfo, a->high, FLOAT8OID, &nhigh, "high");
-		kind->low = bt_array(fcinfo, a->low, FLOAT8OID, &nlow, "low");
+		in.high = bt_array(fcinfo, a->high, FLOAT8OID, &nhigh, "high");
+		in.low = bt_array(fcinfo, a->low, FLOAT8OID, &nlow, "low");
 		if (nhigh != in.n || nlow != in.n)
 			nopen = -1;
-		in.high = kind->high;
-		in.low = kind->low;
+		if (kind)
+		{
+			kind->high = in.high;
+			kind->low = in.low;
+		}
 	}
 	if (in.n != nopen || in.n != nclose)
 		ereport(ERROR,

@@ -188,20 +188,16 @@ def close(a, b):
     return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1e-300)
 
 
-def compare(label, name, params, commission, slippage, risk, period=None,
-            sweep_engine=True):
+def compare(label, name, params, commission, slippage, risk, period=None):
     """One test: the same backtest through the engine (not kept) and the
     PL/pgSQL loop (kept); returns the engine's figures.  It is also run
-    as a sweep of one combination, whose figures must be the engine's
-    (Sharpe and Sortino to 1e-9 where the sweep runs the loop instead,
-    sweep_engine false)."""
+    as a sweep of one combination, whose figures must be the engine's."""
     engine = run(name, params, commission, slippage, risk, "false", period)
     loop = run(name, params, commission, slippage, risk, "true", period)
     sweep = swept(name, params, commission, slippage, risk, period)
     sweep_diffs.extend(
         "%s: %s %r vs %r" % (label, k, engine[k], sweep[k]) for k in SWEPT
-        if engine[k] != sweep[k] and (sweep_engine or k not in (
-            "sharpe", "sortino") or not close(engine[k], sweep[k])))
+        if engine[k] != sweep[k])
     diff = [k for k in EXACT if engine[k] != loop[k]]
     diff += [k for k in ("sharpe", "sortino") if not close(engine[k], loop[k])]
     t.ok(not diff, "%s, commission %s, slippage %s bp, risk %s: engine and "
@@ -257,8 +253,7 @@ for k, (label, kind, params, sizing, fraction, atr_period, atr_multiple, lot,
             sizing_fraction = :'p2', atr_period = :'p3', atr_multiple = :'p4'
             WHERE name = :'p0'""", name, sizing, fraction, str(atr_period),
          str(atr_multiple))
-    e = compare(label, name, params, commission, slippage, risk,
-                sweep_engine=not (kind == "sma_cross" and sizing == "risk"))
+    e = compare(label, name, params, commission, slippage, risk)
     sized_trades.append(e["trades"])
 t.ok(sized_trades[4] == 0 and min(sized_trades[:4] + sized_trades[5:]) > 10,
      "sized strategies trade, but for lots of 1,000 that no equity fills: "
@@ -358,8 +353,10 @@ t.ok(got.get("backtest_engine_read") == 1,
 got = calls("""SELECT count(*) FROM pgtrade.backtest_sweep(:'p0', :'p1',
                :'p2', '{"fast": [5, 10], "slow": [30]}', risk => false)""",
             "be_sized_2_" + RUN, FROM, TO)
-t.ok(not got, "a sweep of it runs the loop: sma_cross's engine over arrays "
-     "is given no highs and lows", repr(got))
+t.ok(got.get("backtest_sma_cross_engine") == 2
+     and not got.get("backtest_engine_read"),
+     "a sweep of it hands the engine over arrays the highs and lows too",
+     repr(got))
 got = calls("""SELECT count(*) FROM pgtrade.backtest_sweep(:'p0', :'p1',
                :'p2', '{"k": [2, 3]}', risk => false)""",
             "be_sized_6_" + RUN, FROM, TO)
@@ -403,6 +400,7 @@ t.ok(got == want and want < upto,
 # the engine really runs: called directly, it answers for these bars
 n = psql("""SELECT (pgtrade.backtest_sma_cross_engine(s, 10, 30, 62,
               array_agg(b.ts ORDER BY b.ts), array_agg(b.open ORDER BY b.ts),
+              array_agg(b.high ORDER BY b.ts), array_agg(b.low ORDER BY b.ts),
               array_agg(b.close ORDER BY b.ts), 1, count(*)::int, 100000,
               50, 0, 0, 0.01, 252, false, 'America/New_York', '1 day',
               'America/New_York', '16:00', true)).bars

@@ -195,7 +195,7 @@ BEGIN
 	c[5] := NULL;
 	c[5] := 100;
 	SELECT * INTO r FROM pgtrade.backtest_sma_cross_engine(s, 1, 2, 6, ts, c,
-		c, 1, 6, 100000, 1, 0, 0, 0.01, 252, false, 'UTC', '1 day', 'UTC',
+		c, c, c, 1, 6, 100000, 1, 0, 0, 0.01, 252, false, 'UTC', '1 day', 'UTC',
 		'16:00', true);
 	RETURN r.bars || ' ' || r.final_equity;
 END $f$;

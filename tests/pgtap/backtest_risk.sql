@@ -194,6 +194,7 @@ SELECT results_eq($$SELECT refused, trades
 CREATE TEMP TABLE tap_e AS
 SELECT (pgtrade.backtest_sma_cross_engine(s, 1, 2, 6,
 	array_agg(b.ts ORDER BY b.ts), array_agg(b.open ORDER BY b.ts),
+	array_agg(b.high ORDER BY b.ts), array_agg(b.low ORDER BY b.ts),
 	array_agg(b.close ORDER BY b.ts), 1, 8, 1000, 10, 0, 0, 0.01, 252, false,
 	'America/New_York', '1 day', 'America/New_York', '16:00', true)).*
 FROM pgtrade.strategy s JOIN pgtrade.bar b USING (instrument_id)
@@ -228,10 +229,12 @@ SELECT results_eq($$SELECT e.bars, e.final_equity, e.trades,
 	FROM pgtrade.strategy s
 	CROSS JOIN LATERAL (SELECT array_agg(b.ts ORDER BY b.ts) AS ts,
 			array_agg(b.open ORDER BY b.ts) AS o,
+			array_agg(b.high ORDER BY b.ts) AS h,
+			array_agg(b.low ORDER BY b.ts) AS l,
 			array_agg(b.close ORDER BY b.ts) AS c
 		FROM pgtrade.bar b WHERE b.instrument_id = s.instrument_id) b
 	CROSS JOIN LATERAL pgtrade.backtest_sma_cross_engine(s, 1, 2, 6, b.ts,
-		b.o, b.c, 1, 8, 1000, 10, 0, 0, 0.01, 252, false,
+		b.o, b.h, b.l, b.c, 1, 8, 1000, 10, 0, 0, 0.01, 252, false,
 		'America/New_York', '1 day', 'America/New_York', '16:00', false) e
 	WHERE s.name = 'tap_br1'$$,
 	$$VALUES (8, 990::numeric, 3, true)$$,

@@ -256,9 +256,9 @@ SELECT set_eq(
 		 'boolean,text,interval,text,time without time zone,boolean)'),
 		('function pgtrade.backtest_sma_cross_engine(pgtrade.strategy,integer,'
 		 'integer,integer,timestamp with time zone[],double precision[],'
-		 'double precision[],integer,integer,numeric,numeric,numeric,numeric,'
-		 'numeric,double precision,boolean,text,interval,text,'
-		 'time without time zone,boolean)'),
+		 'double precision[],double precision[],double precision[],integer,'
+		 'integer,numeric,numeric,numeric,numeric,numeric,double precision,'
+		 'boolean,text,interval,text,time without time zone,boolean)'),
 		('function pgtrade.backtest_sweep(text,timestamp with time zone,'
 		 'timestamp with time zone,jsonb,numeric,numeric,numeric,boolean)'),
 		('function pgtrade.report_backtest(bigint)'),
