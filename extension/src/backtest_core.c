@@ -353,10 +353,11 @@ bt_loop_close(BtLoop *L, size_t i, double close, BtResult *res)
 		}
 		L->nreturns++;
 		L->run[L->nrun++] = r;
-		if (L->nrun == BT_CHUNK)
-			bt_chunk_fold(L);
 		bt_neumaier_add(&L->sum, &L->comp, r);
 		L->run_largest = bt_max(L->run_largest, fabs(r));
+		/* the run is summed up with every return of it counted above */
+		if (L->nrun == BT_CHUNK)
+			bt_chunk_fold(L);
 	}
 	L->prev = eq;
 	L->prev_close = close;

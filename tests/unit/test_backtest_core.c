@@ -249,24 +249,34 @@ main(void)
 
 	/*
 	 * Equity from almost nothing to a great deal: a capital of 1e-290
-	 * puts half in 0.5e-292 shares at about 100.  At bar 700 the price
+	 * puts half in 0.5e-292 shares at about 100.  At bar "at" the price
 	 * is 1e200 times what it was, the equity about 5e-91, and that
 	 * close's return about 5e199, whose square is beyond double
-	 * precision.  Sharpe and Sortino are still computed, over returns
-	 * in forty runs.
+	 * precision.  Sharpe and Sortino are still computed: with the
+	 * return inside a run of 512, as the 512th and 1024th (the last of
+	 * a run), and as the very last return.
 	 */
-	for (i = 0; i < most; i++)
 	{
-		hopen[i] = i < 700 ? open[i] : open[i] * 1e200;
-		hclose[i] = i < 700 ? close[i] : close[i] * 1e200;
-	}
-	{
+		size_t at[] = {700, 512, 1024, 512};
+		size_t len[] = {most, most, most, 513};
 		int	  *held = malloc(sizeof(int) * most);
-		Script s = {most, hopen, hclose, held, 0.5e-292};
 
 		for (i = 0; i < most; i++)
 			held[i] = 1;
-		check("a return beyond 1e150", &s, 1e-290, 1e-12);
+		for (k = 0; k < sizeof(at) / sizeof(at[0]); k++)
+		{
+			Script s = {len[k], hopen, hclose, held, 0.5e-292};
+
+			for (i = 0; i < most; i++)
+			{
+				hopen[i] = i < at[k] ? open[i] : open[i] * 1e200;
+				hclose[i] = i < at[k] ? close[i] : close[i] * 1e200;
+			}
+			snprintf(label, sizeof(label),
+					 "a return beyond 1e150 at close %zu of %zu", at[k],
+					 len[k]);
+			check(label, &s, 1e-290, 1e-12);
+		}
 		free(held);
 	}
 	free(open);
