@@ -45,7 +45,8 @@ loop_order(void *arg, size_t i, int target)
 }
 
 static void
-loop_fill(void *arg, size_t i, double *cash, double *position)
+loop_fill(void *arg, size_t i, double *cash, double *position,
+		  double *ret)
 {
 	LoopFills *lf = arg;
 	double	   next = lf->pending ? 100.0 : 0.0;
@@ -55,6 +56,7 @@ loop_fill(void *arg, size_t i, double *cash, double *position)
 	lf->fills++;
 	*cash = lf->cash;
 	*position = lf->pos;
+	(void) ret; /* no exact equities here: the engine's doubles decide */
 }
 
 static double
@@ -109,7 +111,7 @@ main(int argc, char **argv)
 	}
 	for (r = 0; r < RUNS; r++)
 	{
-		BtCallbacks cb = {&lf, loop_order, loop_fill};
+		BtCallbacks cb = {&lf, loop_order, loop_fill, NULL, NULL};
 		double		t0;
 
 		lf = (LoopFills){open, 1e9, 0.0, 0, 0};

@@ -719,8 +719,15 @@ BEGIN
 		/* the close: equity, drawdown, exposure */
 		v_bars := v_bars + 1;
 		v_equity := v_cash + v_pos * bar_close[i]::numeric;
+		/*
+		 * The change over the equity before: numeric divides to 16
+		 * significant digits of the quotient, so a return taken as a
+		 * quotient less 1 (1.000000001234... for a small position in a
+		 * large account) would keep 7 of them.
+		 */
 		IF v_prev_equity IS NOT NULL AND v_prev_equity > 0 THEN
-			v_returns := v_returns || (v_equity / v_prev_equity - 1)::float8;
+			v_returns := v_returns ||
+				((v_equity - v_prev_equity) / v_prev_equity)::float8;
 		END IF;
 		v_prev_equity := v_equity;
 		v_first := coalesce(v_first, v_end);

@@ -187,20 +187,38 @@ typedef struct BtLoop
 	double			   prev;
 	double			   prev_close;
 	bool			   have_prev;
-	bool			   filled; /* a fill since the last close */
-	double			   peak;
-	double			   low; /* the lowest equity since the peak */
-	long			   peak_at;
+	bool			   filled;	 /* a fill since the last close */
+	double			   fill_ret; /* its exact return, or NaN */
+	long			   nfills;
 	long			   nbars;
 	long			   in_market;
-	long			   nreturns;
-	long			   nrun;		/* returns in run */
-	long			   nchunks;		/* runs summed up */
-	double			   sum;			/* of the returns, with comp: */
-	double			   comp;		/* a compensated sum (bt_neumaier_add) */
-	double			   largest;		/* the largest return's magnitude, */
-	double			   run_largest; /* and the run's */
-	bool			   overflow;	/* an equity not finite: doubles do not do */
+
+	/*
+	 * The drawdown.  Each equity comes with a bound on how far its double
+	 * may be from the exact value (bt_equity_error), and with the fills
+	 * and the close it was marked with: between two closes without a
+	 * fill only the close moved the equity.
+	 */
+	double peak;
+	double peak_err;
+	long   peak_at; /* -1: the capital */
+	long   peak_fills;
+	double peak_close;
+	double low; /* the lowest equity since the peak whose fall was compared */
+	double low_err;
+	long   dd_peak_at; /* the deepest fall's peak (-1: the capital) */
+	long   dd_fills;
+	double dd_close;
+	double dd_err; /* bound on res->max_drawdown's error */
+
+	long   nreturns;
+	long   nrun;		/* returns in run */
+	long   nchunks;		/* runs summed up */
+	double sum;			/* of the returns, with comp: */
+	double comp;		/* a compensated sum (bt_neumaier_add) */
+	double largest;		/* the largest return's magnitude, */
+	double run_largest; /* and the run's */
+	bool   overflow;	/* an equity not finite: doubles do not do */
 } BtLoop;
 
 /*
@@ -291,9 +309,19 @@ static inline void
 bt_loop_start(BtLoop *L, const BtCallbacks *cb, double *work, long first,
 			  double capital, BtResult *res)
 {
-	*L = (BtLoop){cb, work, (BtChunk *) (work + BT_CHUNK), first, capital,
-				  0.0, 0, -1, 0.0, 0.0, false, false, capital, capital, -1,
-				  0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, false};
+	*L = (BtLoop){.cb = cb,
+				  .run = work,
+				  .chunks = (BtChunk *) (work + BT_CHUNK),
+				  .first = first,
+				  .cash = capital,
+				  .pending = -1,
+				  .fill_ret = NAN,
+				  .peak = capital,
+				  .peak_err = 4 * DBL_EPSILON * fabs(capital),
+				  .peak_at = -1,
+				  .low = capital,
+				  .low_err = 4 * DBL_EPSILON * fabs(capital),
+				  .dd_peak_at = -1};
 	*res = (BtResult){0};
 	res->peak_at = -1;
 	res->trough_at = -1;
@@ -310,39 +338,180 @@ bt_loop_open(BtLoop *L, size_t i)
 		/* through locals, so that the loop's state can stay in registers */
 		double cash = L->cash;
 		double pos = L->pos;
+		double ret = NAN;
 
-		L->cb->fill(L->cb->arg, i, &cash, &pos);
+		L->cb->fill(L->cb->arg, i, &cash, &pos, &ret);
 		L->cash = cash;
 		L->pos = pos;
+		L->fill_ret = ret;
 		L->held = L->pending;
 		L->pending = -1;
 		L->filled = true;
+		L->nfills++;
 	}
+}
+
+/*
+ * How far the double cash + pos * close may be from the exact equity the
+ * reference marks (numeric cash and position, and the close as numeric
+ * takes a double, to 15 significant digits): the cash and the position
+ * rounded to doubles, the close's digits past the 15th (up to half a unit
+ * in the 15th, 5e-15 of it), the product and the sum rounded.
+ */
+static inline double
+bt_equity_error(double cash, double value)
+{
+	return 4 * DBL_EPSILON * fabs(cash) + 8e-15 * fabs(value);
+}
+
+/*
+ * The sign of pos * (b - a) in the reference's exact arithmetic, b and a
+ * two closes: 2 when it cannot tell (two closes so near that numeric may
+ * take them as the same 15 digits, which keeps their order or makes them
+ * equal).
+ */
+static inline int
+bt_move_sign(double pos, double b, double a)
+{
+	if (pos == 0 || b == a)
+		return 0;
+	if (fabs(b - a) <= 1e-14 * bt_max(fabs(a), fabs(b)))
+		return 2;
+	return (b > a) == (pos > 0) ? 1 : -1;
+}
+
+/*
+ * The sign of the equity at close i, eq, less the peak's: from the
+ * doubles when they are farther apart than their errors, from the closes
+ * when no fill came between, else from the caller's exact equities.
+ */
+static inline int
+bt_above_peak(const BtLoop *L, size_t i, double close, double eq, double err)
+{
+	int s;
+
+	if (eq - L->peak > err + L->peak_err)
+		return 1;
+	if (L->peak - eq > err + L->peak_err)
+		return -1;
+	if (L->nfills == L->peak_fills)
+	{
+		/* the same cash and position; the capital's were 0 */
+		s = L->peak_at < 0 ? 0 : bt_move_sign(L->pos, close, L->peak_close);
+		if (s != 2)
+			return s;
+	}
+	if (L->cb->cmp_equity != NULL)
+		return L->cb->cmp_equity(L->cb->arg, (long) i, L->peak_at);
+	return eq > L->peak ? 1 : eq < L->peak ? -1
+										   : 0;
+}
+
+/*
+ * Whether the fall to eq at close i, dd (eq / peak - 1, within dd_err),
+ * is deeper than the deepest so far, exactly: equal falls keep the first.
+ */
+static inline bool
+bt_deeper(const BtLoop *L, size_t i, double close, double dd, double dd_err,
+		  const BtResult *res)
+{
+	int s;
+
+	if (dd < res->max_drawdown - (dd_err + L->dd_err))
+		return true;
+	if (dd > res->max_drawdown + (dd_err + L->dd_err))
+		return false;
+	if (L->peak_at == L->dd_peak_at && L->nfills == L->dd_fills)
+	{
+		/* the same peak, cash and position: the closes tell */
+		s = bt_move_sign(L->pos, close, L->dd_close);
+		if (s != 2)
+			return s < 0;
+	}
+	if (L->cb->cmp_drawdown != NULL)
+		return L->cb->cmp_drawdown(L->cb->arg, (long) i, L->peak_at,
+								   res->trough_at, L->dd_peak_at) < 0;
+	return dd < res->max_drawdown;
+}
+
+/*
+ * The drawdown at close i, compared as the reference compares equities,
+ * exactly.  At a new peak (eq at or above the peak) the fall is 0, as
+ * eq / eq - 1.  Below it, the fall is eq / peak - 1, which does not
+ * decrease as eq grows: an equity above the lowest since the peak (whose
+ * fall was compared) cannot set a deeper drawdown, and is not divided.
+ */
+static BT_INLINE void
+bt_loop_drawdown(BtLoop *L, size_t i, double close, double eq, double err,
+				 BtResult *res)
+{
+	double dd;
+	double dd_err;
+
+	if (bt_above_peak(L, i, close, eq, err) >= 0)
+	{
+		L->peak = eq;
+		L->peak_err = err;
+		L->peak_at = (long) i;
+		L->peak_fills = L->nfills;
+		L->peak_close = close;
+		L->low = eq;
+		L->low_err = err;
+		if (res->trough_at >= 0)
+			return;
+		dd = 0.0;
+		dd_err = 0.0;
+	}
+	else
+	{
+		if (res->trough_at >= 0 && eq - L->low > err + L->low_err)
+			return;
+		if (eq < L->low)
+		{
+			L->low = eq;
+			L->low_err = err;
+		}
+		dd = eq / L->peak - 1;
+		/* the two equities' errors, and two roundings */
+		dd_err = (err + fabs(eq / L->peak) * L->peak_err) / L->peak +
+			2 * DBL_EPSILON * bt_max(1.0, fabs(dd));
+		if (res->trough_at >= 0 && !bt_deeper(L, i, close, dd, dd_err, res))
+			return;
+	}
+	res->max_drawdown = dd;
+	res->peak_at = L->peak_at >= 0 ? L->peak_at : L->first;
+	res->peak_capital = L->peak_at < 0;
+	res->trough_at = (long) i;
+	L->dd_peak_at = L->peak_at;
+	L->dd_fills = L->nfills;
+	L->dd_close = close;
+	L->dd_err = dd_err;
 }
 
 /* the close of bar i: equity, returns, drawdown, exposure */
 static BT_INLINE void
 bt_loop_close(BtLoop *L, size_t i, double close, BtResult *res)
 {
-	double eq = L->cash + L->pos * close;
-	double dd;
+	double value = L->pos * close;
+	double eq = L->cash + value;
 
 	L->overflow |= !isfinite(eq);
 	L->nbars++;
 	if (L->have_prev && L->prev > 0)
 	{
 		/*
-		 * Without a fill since the last close only the position's value
-		 * moved: the change is taken from the two closes, whose
-		 * difference is exact when they are near, instead of from two
-		 * equities that cancel but for it.  Returns that nearly cancel
-		 * each other (a small position in a large account) keep their
-		 * digits so, for Sharpe and Sortino.
+		 * After a fill, the return the caller worked out from the exact
+		 * equities, if it did.  Without a fill since the last close only
+		 * the position's value moved: the change is taken from the two
+		 * closes, whose difference is exact when they are near, instead
+		 * of from two equities that cancel but for it.  Returns that
+		 * nearly cancel each other (a small position in a large account)
+		 * keep their digits so, for Sharpe and Sortino.
 		 */
 		double r;
 
 		if (L->filled)
-			r = eq / L->prev - 1;
+			r = isnan(L->fill_ret) ? eq / L->prev - 1 : L->fill_ret;
 		else if (L->pos == 0)
 			r = 0.0; /* flat: nothing moved (the formula's 0 or -0) */
 		else
@@ -363,33 +532,7 @@ bt_loop_close(BtLoop *L, size_t i, double close, BtResult *res)
 	L->prev_close = close;
 	L->filled = false;
 	L->have_prev = true;
-	/*
-	 * At a new peak the fall is 0, exactly as eq / eq - 1.  Below it, the
-	 * fall is rounded from eq / peak, which does not decrease as eq
-	 * grows: an equity no lower than the lowest since the peak (whose
-	 * fall was compared) cannot set a deeper drawdown, and is not divided.
-	 */
-	if (eq >= L->peak)
-	{
-		L->peak = eq;
-		L->peak_at = (long) i;
-		L->low = eq;
-		dd = 0.0;
-	}
-	else if (eq < L->low)
-	{
-		L->low = eq;
-		dd = eq / L->peak - 1;
-	}
-	else
-		dd = 0.0;
-	if (res->trough_at < 0 || dd < res->max_drawdown)
-	{
-		res->max_drawdown = dd;
-		res->peak_at = L->peak_at >= 0 ? L->peak_at : L->first;
-		res->peak_capital = L->peak_at < 0;
-		res->trough_at = (long) i;
-	}
+	bt_loop_drawdown(L, i, close, eq, bt_equity_error(L->cash, value), res);
 	L->in_market += L->pos != 0;
 }
 

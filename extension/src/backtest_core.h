@@ -41,9 +41,26 @@ typedef struct BtCallbacks
 
 	/*
 	 * The pending order fills at the open of bar i; *cash and *position
-	 * are set to what equity is marked with from then on.
+	 * are set to what equity is marked with from then on, and *ret to the
+	 * return from close i - 1 to close i as the exact equities give it
+	 * (NaN when the caller has none: the loop then takes it from its own
+	 * doubles).
 	 */
-	void (*fill)(void *arg, size_t i, double *cash, double *position);
+	void (*fill)(void *arg, size_t i, double *cash, double *position,
+				 double *ret);
+
+	/*
+	 * The loop follows equity in doubles.  Where two equities are too
+	 * close for its doubles to order, it asks the caller, which keeps
+	 * them exactly; either may be NULL, and the doubles then decide.
+	 *
+	 * cmp_equity: the sign of the equity at close i less that at close j
+	 * (j -1: the capital).  cmp_drawdown: the sign of e(i) e(pt) - e(t)
+	 * e(pi), e the equity at a close (-1 the capital): below 0 when the
+	 * fall from pi to i is deeper than that from pt to t.
+	 */
+	int (*cmp_equity)(void *arg, long i, long j);
+	int (*cmp_drawdown)(void *arg, long i, long pi, long t, long pt);
 } BtCallbacks;
 
 #define BT_REFUSED 0

@@ -81,7 +81,8 @@ typedef enum BtSizing
 
 typedef struct BtState
 {
-	MemoryContext	   mcxt; /* where results live (outside SPI's) */
+	MemoryContext	   mcxt;	/* where results live (outside SPI's) */
+	MemoryContext	   scratch; /* the exact comparisons' numerics */
 	const double	  *open;
 	const double	  *close;
 	const TimestampTz *ts;
@@ -407,12 +408,109 @@ bt_new_fill(BtState *st)
 }
 
 /*
+ * The return from close i - 1 to close i across a fill at the open of i,
+ * as the loop computes it: ((e(i) - e(i - 1)) / e(i - 1))::float8 of the
+ * exact equities, cash plus position times the close as numeric, given
+ * the cash and position before the fill and after.  NaN when the equity
+ * before is not above 0: the loop counts no return then.  Its numerics
+ * are made in st->scratch, for the caller to reset.
+ */
+static double
+bt_fill_return_numeric(BtState *st, size_t i, Numeric cash_before,
+					   Numeric pos_before, Numeric cash_after,
+					   Numeric pos_after)
+{
+	MemoryContext old = MemoryContextSwitchTo(st->scratch);
+	Numeric		  before;
+	Numeric		  after;
+	double		  r = NAN;
+
+	before = num_add(cash_before,
+					 num_mul(pos_before, num_from_float8(st->close[i - 1])));
+	after = num_add(cash_after,
+					num_mul(pos_after, num_from_float8(st->close[i])));
+	if (num_cmp(before, num_zero) > 0)
+		r = num_to_float8(num_div(num_sub(after, before), before));
+	MemoryContextSwitchTo(old);
+	return r;
+}
+
+/*
+ * a / b to within a unit in the last place, for exact a and b (b not 0):
+ * each made a long double (64 bits of mantissa, exact powers of ten up to
+ * 10^27), the quotient rounded to a double once.  It keeps a's sign, and
+ * is 0 only when a is.
+ */
+static double
+dec_ratio(Dec a, Dec b)
+{
+	static long double p10[DEC_MAX_EXP + 1];
+	long double		   x;
+	long double		   y;
+
+	if (p10[0] == 0)
+	{
+		int k;
+
+		p10[0] = 1;
+		for (k = 1; k <= DEC_MAX_EXP; k++)
+			p10[k] = p10[k - 1] * 10;
+	}
+	x = (long double) a.m / p10[a.exp];
+	y = (long double) b.m / p10[b.exp];
+	return (double) (x / y);
+}
+
+/*
+ * The same from the Decs of exact mode: the equities and their change
+ * exactly, the quotient to a unit in the last place (numeric's, whose 16
+ * or more digits are then rounded to a double, may be a unit away), with
+ * the change's sign and its zero.  In numeric when a Dec does not hold
+ * a value.
+ */
+static void
+bt_fill_return(BtState *st, size_t i, Dec cash_before, Dec pos_before,
+			   double *ret)
+{
+	MemoryContext old;
+	Dec			  before;
+	Dec			  after;
+	Dec			  c;
+	Dec			  t;
+
+	if (i == 0)
+		return;
+	if (float8_dec(st->close[i - 1], &c) && dec_mul(pos_before, c, &t) &&
+		dec_add(cash_before, t, &before) && float8_dec(st->close[i], &c) &&
+		dec_mul(st->dpos, c, &t) && dec_add(st->dcash, t, &after))
+	{
+		if (dec_sign(before) <= 0)
+			return;
+		if (dec_sub(after, before, &t))
+		{
+			*ret = dec_ratio(t, before);
+			return;
+		}
+	}
+	old = MemoryContextSwitchTo(st->scratch);
+	*ret = bt_fill_return_numeric(st, i, dec_numeric(cash_before),
+								  dec_numeric(pos_before),
+								  dec_numeric(st->dcash),
+								  dec_numeric(st->dpos));
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(st->scratch);
+}
+
+/*
  * bt_fill in exact mode: the same steps in Decs.  When a value does not
  * fit it marks the run overflowed and stops; the run is then done again.
  */
 static void
-bt_fill_exact(BtState *st, size_t i, double *cash, double *position)
+bt_fill_exact(BtState *st, size_t i, double *cash, double *position,
+			  double *ret)
 {
+	Dec		cash_before = st->dcash;
+	Dec		pos_before = st->dpos;
 	bool	buy = dec_sign(st->dpending) > 0;
 	Dec		qty = dec_abs(st->dpending);
 	Dec		reference;
@@ -486,6 +584,7 @@ bt_fill_exact(BtState *st, size_t i, double *cash, double *position)
 
 	dec_to_double(st->dcash, cash);
 	dec_to_double(st->dpos, position);
+	bt_fill_return(st, i, cash_before, pos_before, ret);
 }
 
 /* an exact-mode fill's numerics, made once, where results live */
@@ -507,7 +606,7 @@ bt_fill_numerics(const BtState *st, BtFill *f)
 }
 
 static void
-bt_fill(void *arg, size_t i, double *cash, double *position)
+bt_fill(void *arg, size_t i, double *cash, double *position, double *ret)
 {
 	BtState		 *st = (BtState *) arg;
 	MemoryContext old;
@@ -519,16 +618,20 @@ bt_fill(void *arg, size_t i, double *cash, double *position)
 	Numeric		  pnl;
 	BtFill		 *f;
 	Numeric		  factor;
+	Numeric		  cash_before;
+	Numeric		  pos_before;
 	int			  sq;
 	bool		  closing;
 
 	if (st->exact)
 	{
 		if (!st->overflowed)
-			bt_fill_exact(st, i, cash, position);
+			bt_fill_exact(st, i, cash, position, ret);
 		return;
 	}
 	old = MemoryContextSwitchTo(st->mcxt);
+	cash_before = st->cash;
+	pos_before = st->pos;
 	buy = num_cmp(st->pending, num_zero) > 0;
 	qty = num_abs(st->pending);
 	real_before = st->real;
@@ -561,6 +664,12 @@ bt_fill(void *arg, size_t i, double *cash, double *position)
 		st->loss = num_add(st->loss, num_greatest(num_neg(pnl), num_zero));
 	}
 	st->cash = num_sub(num_sub(st->cash, num_mul(st->pending, price)), fee);
+	if (i > 0)
+	{
+		*ret = bt_fill_return_numeric(st, i, cash_before, pos_before, st->cash,
+									  st->pos);
+		MemoryContextReset(st->scratch);
+	}
 
 	f = bt_new_fill(st);
 	f->decided = st->pending_at;
@@ -922,12 +1031,23 @@ bt_trade_list(const BtState *st, Datum size, Datum zone, Datum close)
 static Numeric
 bt_equity_at(BtState *st, Numeric capital, long k)
 {
-	long j = st->nfills - 1;
+	long lo = 0;
+	long hi = st->nfills;
+	long j;
 
 	if (k < 0)
 		return capital;
-	while (j >= 0 && st->fills[j].filled > k)
-		j--;
+	/* the last fill at or before k: fills are in bar order */
+	while (lo < hi)
+	{
+		long mid = lo + (hi - lo) / 2;
+
+		if (st->fills[mid].filled <= k)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	j = lo - 1;
 	/* as the loop: capital + 0 * close, at the close's scale too */
 	if (j < 0)
 		return num_add(capital,
@@ -936,6 +1056,40 @@ bt_equity_at(BtState *st, Numeric capital, long k)
 	return num_add(st->fills[j].cash,
 				   num_mul(st->fills[j].position,
 						   num_from_float8(st->close[k])));
+}
+
+/*
+ * The engine's exact comparisons of equities (see BtCallbacks), in
+ * numeric, in a context of their own: they are rare, where its doubles
+ * cannot tell.
+ */
+static int
+bt_cmp_equity(void *arg, long i, long j)
+{
+	BtState		 *st = (BtState *) arg;
+	MemoryContext old = MemoryContextSwitchTo(st->scratch);
+	int			  c = num_cmp(bt_equity_at(st, st->capital, i),
+							  bt_equity_at(st, st->capital, j));
+
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(st->scratch);
+	return c;
+}
+
+static int
+bt_cmp_drawdown(void *arg, long i, long pi, long t, long pt)
+{
+	BtState		 *st = (BtState *) arg;
+	MemoryContext old = MemoryContextSwitchTo(st->scratch);
+	Numeric		  ei = bt_equity_at(st, st->capital, i);
+	Numeric		  ept = bt_equity_at(st, st->capital, pt);
+	Numeric		  et = bt_equity_at(st, st->capital, t);
+	Numeric		  epi = bt_equity_at(st, st->capital, pi);
+	int			  c = num_cmp(num_mul(ei, ept), num_mul(et, epi));
+
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(st->scratch);
+	return c;
 }
 
 /* Where each argument is, for the two SQL functions. */
@@ -1446,7 +1600,7 @@ static bool
 bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
 {
 	BtState		st = {0};
-	BtCallbacks cb = {&st, bt_order, bt_fill};
+	BtCallbacks cb = {&st, bt_order, bt_fill, bt_cmp_equity, bt_cmp_drawdown};
 	BtResult	res;
 	int			nts = in->n;
 	int			first = in->first;
@@ -1481,6 +1635,9 @@ bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
 	st.open = in->open;
 	st.close = in->close;
 	st.mcxt = CurrentMemoryContext;
+	st.scratch = AllocSetContextCreate(CurrentMemoryContext,
+									   "pgtrade backtest comparisons",
+									   ALLOCSET_SMALL_SIZES);
 	st.strategy = in->strategy;
 	st.strategy_type = in->strategy_type;
 	st.quantity = in->quantity;

@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(41);
+SELECT plan(43);
 
 SET LOCAL timezone = 'UTC';
 
@@ -382,6 +382,43 @@ SELECT is((SELECT drawdown_trough FROM tap_dd WHERE kept),
 	(SELECT pgtrade.bar_end((trade_list -> -1 ->> 'filled_at')::timestamptz,
 		'1 day', 'America/New_York', '16:00') FROM tap_dd WHERE kept),
 	'the trough is the first close at that equity: the last fill''s bar');
+
+-- Prices alternating 100 and 100.02 (open = close), sma_cross 1/2, 7
+-- shares from 1,000: it buys at 100 on the bar after each 100.02 and
+-- sells at 100.02 on the next, 18 times over 40 bars.  Worked out: each
+-- buy's close is 100, the price paid, so the equity stays what it was
+-- (cash 300.00 + 7 x 100, or 299.86 + 7 x 100.02 on a later one), and
+-- each sale adds 0.14: 1,002.52 at the end, never a fall (the deepest
+-- is 0, at the first close) and no return below 0 (no Sortino).  In
+-- doubles the buys' equities come out a unit in the last place apart;
+-- the engine must still see them equal.
+SELECT pgtrade.add_instrument('TAPZIG', 990613) \g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPZIG'), '1 day',
+	('1990-01-01'::date + i)::timestamp AT TIME ZONE 'America/New_York',
+	p, p, p, p, 1000
+FROM generate_series(0, 39) i,
+	LATERAL (SELECT CASE WHEN i % 2 = 1 THEN 100.02 ELSE 100 END::float8 AS p) x;
+SELECT pgtrade.create_strategy('tapzig', 'sma_cross', 'TAPZIG', 'TAPACCT1',
+	'{"fast": 1, "slow": 2}', 7, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
+CREATE TEMP TABLE tap_zig AS
+SELECT s AS kept, b.*
+FROM unnest(ARRAY[false, true]) s,
+	pgtrade.backtest('tapzig', '1989-12-01', '1990-12-31', capital => 1000,
+		store => s, risk => false) b;
+SELECT results_eq($$SELECT kept, trades, final_equity, max_drawdown = 0,
+		drawdown_peak, drawdown_trough, sortino IS NULL
+	FROM tap_zig ORDER BY kept$$,
+	$$SELECT k, 36, 1002.52, true, t, t, true
+	FROM unnest(ARRAY[false, true]) k,
+		(SELECT '1990-01-01 16:00 America/New_York'::timestamptz AS t) x$$,
+	'equal equities a unit in the last place apart in doubles: no fall and '
+	'no Sortino, in the engine as in the loop');
+SELECT ok((SELECT abs(e.sharpe / l.sharpe - 1) < 1e-12
+	FROM tap_zig e, tap_zig l WHERE NOT e.kept AND l.kept),
+	'and the same Sharpe, its returns at the fills exact');
 
 SELECT * FROM finish();
 ROLLBACK;

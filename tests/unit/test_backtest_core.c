@@ -52,7 +52,8 @@ script_order(void *arg, size_t i, int target)
 }
 
 static void
-script_fill(void *arg, size_t i, double *cash, double *position)
+script_fill(void *arg, size_t i, double *cash, double *position,
+			double *ret)
 {
 	Script *s = arg;
 	double	next = s->pending ? s->quantity : 0.0;
@@ -155,7 +156,7 @@ static void
 check(const char *label, Script *in, double capital, double rel)
 {
 	double	   *work = malloc(sizeof(double) * bt_work_doubles(in->n, 0));
-	BtCallbacks cb = {in, script_order, script_fill};
+	BtCallbacks cb = {in, script_order, script_fill, NULL, NULL};
 	BtResult	res;
 	Expected	e = expected_figures(in, capital);
 	int			rc;
