@@ -151,12 +151,15 @@ bt_decide(const double *close, size_t i, int fast, int slow, size_t window,
  * term is rounding's and every other is a sum of squares: nothing cancels.
  *
  * Returns beyond 1e150 (equity from almost nothing to a great deal) have
- * squares beyond double precision: a run holding one keeps its sums of
- * the returns times 2^-scale, its largest return's binary exponent, which
- * rounds as the unscaled values do, and squares under 4.
+ * squares beyond double precision, and those of a run whose returns are
+ * all below 1e-100 (a small position in a huge account) lose digits to
+ * underflow or vanish: such a run keeps its sums of the returns times
+ * 2^-scale, its largest return's binary exponent, which rounds as the
+ * unscaled values do, and squares under 4.
  */
 #define BT_CHUNK 512
 #define BT_HUGE 1e150
+#define BT_TINY 1e-100
 
 typedef struct BtChunk
 {
@@ -185,6 +188,7 @@ typedef struct BtLoop
 	int				   held;	/* 1 long, 0 flat: what fills made it */
 	int				   pending; /* the target to fill at the next open */
 	double			   prev;
+	double			   prev_err; /* its bound (bt_equity_error) */
 	double			   prev_close;
 	bool			   have_prev;
 	bool			   filled;	 /* a fill since the last close */
@@ -218,6 +222,7 @@ typedef struct BtLoop
 	double comp;		/* a compensated sum (bt_neumaier_add) */
 	double largest;		/* the largest return's magnitude, */
 	double run_largest; /* and the run's */
+	bool   scaled;		/* a run's sums are scaled (BtChunk) */
 	bool   overflow;	/* an equity not finite: doubles do not do */
 } BtLoop;
 
@@ -247,7 +252,8 @@ bt_chunk_fold(BtLoop *L)
 	int			  ed = 0;
 	long		  j;
 
-	if (L->run_largest > BT_HUGE)
+	if (L->run_largest > BT_HUGE ||
+		(L->run_largest < BT_TINY && L->run_largest > 0))
 	{
 		/* the scales: the largest magnitudes, of all and of the negative */
 		for (j = 0; j < k; j++)
@@ -257,11 +263,12 @@ bt_chunk_fold(BtLoop *L)
 		}
 		(void) frexp(m0, &e);
 		f = ldexp(1.0, -e);
-		if (neg0 > BT_HUGE)
+		if (neg0 > BT_HUGE || (neg0 < BT_TINY && neg0 > 0))
 		{
 			(void) frexp(neg0, &ed);
 			g = ldexp(1.0, -ed);
 		}
+		L->scaled = true;
 	}
 	L->largest = bt_max(L->largest, L->run_largest);
 	L->run_largest = 0.0;
@@ -488,16 +495,43 @@ bt_loop_drawdown(BtLoop *L, size_t i, double close, double eq, double err,
 	L->dd_err = dd_err;
 }
 
+/* count the return r of a close */
+static BT_INLINE void
+bt_loop_return(BtLoop *L, double r)
+{
+	L->nreturns++;
+	L->run[L->nrun++] = r;
+	bt_neumaier_add(&L->sum, &L->comp, r);
+	L->run_largest = bt_max(L->run_largest, fabs(r));
+	/* the run is summed up with every return of it counted above */
+	if (L->nrun == BT_CHUNK)
+		bt_chunk_fold(L);
+}
+
 /* the close of bar i: equity, returns, drawdown, exposure */
 static BT_INLINE void
 bt_loop_close(BtLoop *L, size_t i, double close, BtResult *res)
 {
 	double value = L->pos * close;
 	double eq = L->cash + value;
+	double err = bt_equity_error(L->cash, value);
 
 	L->overflow |= !isfinite(eq);
 	L->nbars++;
-	if (L->have_prev && L->prev > 0)
+	if (L->have_prev && !(L->prev_err < 1e-12 * fabs(L->prev)) &&
+		L->cb->exact_return != NULL)
+	{
+		/*
+		 * The equity before is known to less than 12 digits (or its sign
+		 * not at all): the caller's exact equities give the return, or
+		 * say that none counts.
+		 */
+		double r = L->cb->exact_return(L->cb->arg, (long) i);
+
+		if (!isnan(r))
+			bt_loop_return(L, r);
+	}
+	else if (L->have_prev && L->prev > 0)
 	{
 		/*
 		 * After a fill, the return the caller worked out from the exact
@@ -520,19 +554,14 @@ bt_loop_close(BtLoop *L, size_t i, double close, BtResult *res)
 			if (!isfinite(r))
 				r = eq / L->prev - 1;
 		}
-		L->nreturns++;
-		L->run[L->nrun++] = r;
-		bt_neumaier_add(&L->sum, &L->comp, r);
-		L->run_largest = bt_max(L->run_largest, fabs(r));
-		/* the run is summed up with every return of it counted above */
-		if (L->nrun == BT_CHUNK)
-			bt_chunk_fold(L);
+		bt_loop_return(L, r);
 	}
 	L->prev = eq;
+	L->prev_err = err;
 	L->prev_close = close;
 	L->filled = false;
 	L->have_prev = true;
-	bt_loop_drawdown(L, i, close, eq, bt_equity_error(L->cash, value), res);
+	bt_loop_drawdown(L, i, close, eq, err, res);
 	L->in_market += L->pos != 0;
 }
 
@@ -555,15 +584,16 @@ bt_loop_decide(BtLoop *L, size_t i, int target, BtResult *res)
 }
 
 /*
- * Sharpe and Sortino, before annualizing, of returns of which one is
- * beyond BT_HUGE: the runs' sums each taken times 2^-2top (squares) or
- * 2^-top, top the largest run's scale, and the downside's own sum times
- * 2^-2down, its own largest run's, where the upside's may be so much
- * larger that the downside's would vanish at its scale.  The returns' sum
- * itself may be beyond double precision: the mean is the runs' mean.
+ * Sharpe and Sortino, before annualizing, when a run's sums are scaled:
+ * the runs' sums each taken times 2^-2top (squares) or 2^-top, top the
+ * largest run's scale, and the downside's own sum times 2^-2down, its
+ * own largest run's, where the upside's may be so much larger that the
+ * downside's would vanish at its scale.  With a return beyond BT_HUGE,
+ * the returns' sum itself may be beyond double precision: the mean is
+ * then the runs' mean.
  */
 static void
-bt_huge_ratios(const BtLoop *L, double *sharpe, double *sortino)
+bt_scaled_ratios(const BtLoop *L, double *sharpe, double *sortino)
 {
 	long   n = L->nreturns;
 	long   top = LONG_MIN;
@@ -588,10 +618,16 @@ bt_huge_ratios(const BtLoop *L, double *sharpe, double *sortino)
 			dtop = t > dtop ? t : dtop;
 		}
 	}
-	for (k = 0; k < L->nchunks; k++)
-		mean += ldexp(L->chunks[k].centre, (int) (L->chunks[k].scale - top)) *
-			(double) L->chunks[k].count;
-	mean /= (double) n;
+	if (L->largest > BT_HUGE)
+	{
+		for (k = 0; k < L->nchunks; k++)
+			mean += ldexp(L->chunks[k].centre,
+						  (int) (L->chunks[k].scale - top)) *
+				(double) L->chunks[k].count;
+		mean /= (double) n;
+	}
+	else
+		mean = ldexp((L->sum + L->comp) / (double) n, (int) -top);
 	for (k = 0; k < L->nchunks; k++)
 	{
 		const BtChunk *c = &L->chunks[k];
@@ -630,12 +666,12 @@ bt_loop_finish(BtLoop *L, double periods_per_year, BtResult *res)
 		return;
 	if (L->nrun > 0)
 		bt_chunk_fold(L);
-	if (L->largest > BT_HUGE)
+	if (L->scaled)
 	{
 		double sharpe;
 		double sortino;
 
-		bt_huge_ratios(L, &sharpe, &sortino);
+		bt_scaled_ratios(L, &sharpe, &sortino);
 		if (!isnan(sharpe))
 			res->sharpe = sharpe * sqrt(periods_per_year);
 		if (!isnan(sortino))

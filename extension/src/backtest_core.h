@@ -61,6 +61,15 @@ typedef struct BtCallbacks
 	 */
 	int (*cmp_equity)(void *arg, long i, long j);
 	int (*cmp_drawdown)(void *arg, long i, long pi, long t, long pt);
+
+	/*
+	 * The return from close i - 1 to close i from the exact equities,
+	 * NaN when the equity at i - 1 is not above 0 (no return counts), for
+	 * an equity before whose double is too far from exact to divide by
+	 * (a small difference of a large cash and a large position).  May be
+	 * NULL: the doubles then decide.
+	 */
+	double (*exact_return)(void *arg, long i);
 } BtCallbacks;
 
 #define BT_REFUSED 0

@@ -1059,9 +1059,9 @@ bt_equity_at(BtState *st, Numeric capital, long k)
 }
 
 /*
- * The engine's exact comparisons of equities (see BtCallbacks), in
- * numeric, in a context of their own: they are rare, where its doubles
- * cannot tell.
+ * The engine's exact comparisons of equities and its exact returns (see
+ * BtCallbacks), in numeric, in a context of their own: they are rare,
+ * where its doubles cannot tell.
  */
 static int
 bt_cmp_equity(void *arg, long i, long j)
@@ -1090,6 +1090,22 @@ bt_cmp_drawdown(void *arg, long i, long pi, long t, long pt)
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(st->scratch);
 	return c;
+}
+
+static double
+bt_exact_return(void *arg, long i)
+{
+	BtState		 *st = (BtState *) arg;
+	MemoryContext old = MemoryContextSwitchTo(st->scratch);
+	Numeric		  before = bt_equity_at(st, st->capital, i - 1);
+	double		  r = NAN;
+
+	if (num_cmp(before, num_zero) > 0)
+		r = num_to_float8(
+			num_div(num_sub(bt_equity_at(st, st->capital, i), before), before));
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(st->scratch);
+	return r;
 }
 
 /* Where each argument is, for the two SQL functions. */
@@ -1600,7 +1616,8 @@ static bool
 bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
 {
 	BtState		st = {0};
-	BtCallbacks cb = {&st, bt_order, bt_fill, bt_cmp_equity, bt_cmp_drawdown};
+	BtCallbacks cb = {&st, bt_order, bt_fill,
+					  bt_cmp_equity, bt_cmp_drawdown, bt_exact_return};
 	BtResult	res;
 	int			nts = in->n;
 	int			first = in->first;

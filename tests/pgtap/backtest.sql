@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(43);
+SELECT plan(45);
 
 SET LOCAL timezone = 'UTC';
 
@@ -419,6 +419,55 @@ SELECT results_eq($$SELECT kept, trades, final_equity, max_drawdown = 0,
 SELECT ok((SELECT abs(e.sharpe / l.sharpe - 1) < 1e-12
 	FROM tap_zig e, tap_zig l WHERE NOT e.kept AND l.kept),
 	'and the same Sharpe, its returns at the fills exact');
+
+-- 300,000 shares bought at 99.94 with a capital of 3,000: the close of
+-- 99.93 leaves cash of -29,979,000 and an equity of exactly 0, a double
+-- of 3.7e-9.  No return counts from an equity of 0 (the loop's rule), so
+-- the engine must not count one from 3.7e-9 to 6,000 either: its Sharpe
+-- and Sortino are the loop's.
+SELECT pgtrade.add_instrument('TAPZERO', 990614) \g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPZERO'), '1 day',
+	('1990-01-01'::date + i)::timestamp AT TIME ZONE 'America/New_York',
+	o, greatest(o, c), least(o, c), c, 1000
+FROM generate_series(0, 35) i,
+	LATERAL (SELECT (CASE WHEN i < 30 THEN 99 ELSE (ARRAY[99.5, 99.93, 99.95,
+		99.96, 99.94, 99.97])[i - 29] END)::float8 AS c) y,
+	LATERAL (SELECT CASE WHEN i = 31 THEN 99.94 ELSE c END AS o) z;
+SELECT pgtrade.create_strategy('tapzero', 'sma_cross', 'TAPZERO', 'TAPACCT1',
+	'{"fast": 1, "slow": 30}', 300000, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
+-- One share at about 1e-150 in an account of 1e14: returns near 1e-166,
+-- whose squares are below double precision's range.
+SELECT pgtrade.add_instrument('TAPTINY', 990615) \g /dev/null
+UPDATE pgtrade.instrument SET tick_size = 1e-200 WHERE symbol = 'TAPTINY';
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPTINY'), '1 day',
+	('1990-01-01'::date + i)::timestamp AT TIME ZONE 'America/New_York',
+	c, c, c, c, 1000
+FROM generate_series(0, 299) i,
+	LATERAL (SELECT 1e-150::float8 * (1 + 0.01 * ((i * 7919) % 13 - 6)) AS c) x;
+SELECT pgtrade.create_strategy('taptiny', 'sma_cross', 'TAPTINY', 'TAPACCT1',
+	'{"fast": 3, "slow": 7}', 1, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
+CREATE TEMP TABLE tap_edge AS
+SELECT name, s AS kept, b.sharpe, b.sortino
+FROM (VALUES ('tapzero', 3000::numeric), ('taptiny', 1e14)) v(name, capital),
+	unnest(ARRAY[false, true]) s,
+	pgtrade.backtest(v.name, '1989-12-01', '1990-12-31', capital => v.capital,
+		store => s, risk => false) b;
+SELECT ok((SELECT abs(e.sharpe / l.sharpe - 1) < 1e-12
+		AND abs(e.sortino / l.sortino - 1) < 1e-12
+	FROM tap_edge e, tap_edge l
+	WHERE e.name = 'tapzero' AND l.name = 'tapzero' AND NOT e.kept AND l.kept),
+	'no return counts after an equity of exactly 0 whose double is not');
+SELECT ok((SELECT abs(e.sharpe / l.sharpe - 1) < 1e-12
+		AND abs(e.sortino / l.sortino - 1) < 1e-12
+	FROM tap_edge e, tap_edge l
+	WHERE e.name = 'taptiny' AND l.name = 'taptiny' AND NOT e.kept AND l.kept),
+	'returns near 1e-166, whose squares double precision cannot hold');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -87,6 +87,8 @@ expected_figures(const Script *in, double capital)
 	int			 pending = -1;
 	long double	 eql;
 	long double	 prevl = 0.0L;
+	double		 prev_cash = capital;
+	long double	 prev_value = 0.0L;
 	long double	 mean = 0.0L;
 	long double	 m2 = 0.0L;
 	long double	 down = 0.0L;
@@ -107,12 +109,21 @@ expected_figures(const Script *in, double capital)
 			held = pending;
 			pending = -1;
 		}
+		/*
+		 * Each return is the equity's change over the equity before, the
+		 * change from the cash's and the position's value's own, so that
+		 * a small position's moves in a large account keep their digits.
+		 */
 		eq = cash + pos * in->close[i];
 		eql = (long double) cash + (long double) pos * in->close[i];
 		if (i > 0 && prev > 0)
-			r[e.nreturns++] = eql / prevl - 1.0L;
+			r[e.nreturns++] = (((long double) cash - prev_cash) +
+							   ((long double) pos * in->close[i] - prev_value)) /
+				prevl;
 		prev = eq;
 		prevl = eql;
+		prev_cash = cash;
+		prev_value = (long double) pos * in->close[i];
 		if (eq > peak)
 			peak = eq;
 		dd = eq / peak - 1;
@@ -156,7 +167,7 @@ static void
 check(const char *label, Script *in, double capital, double rel)
 {
 	double	   *work = malloc(sizeof(double) * bt_work_doubles(in->n, 0));
-	BtCallbacks cb = {in, script_order, script_fill, NULL, NULL};
+	BtCallbacks cb = {in, script_order, script_fill, NULL, NULL, NULL};
 	BtResult	res;
 	Expected	e = expected_figures(in, capital);
 	int			rc;
