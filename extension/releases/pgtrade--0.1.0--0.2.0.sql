@@ -293,6 +293,8 @@ DECLARE
 	v_first timestamptz;
 	v_last timestamptz;
 	v_returns float8[] := '{}';
+	v_ret numeric;
+	v_beyond boolean := false;
 	v_in_market integer := 0;
 	v_bars integer := 0;
 	v_pnl numeric;
@@ -630,8 +632,19 @@ BEGIN
 		 * large account) would keep 7 of them.
 		 */
 		IF v_prev_equity IS NOT NULL AND v_prev_equity > 0 THEN
-			v_returns := v_returns ||
-				((v_equity - v_prev_equity) / v_prev_equity)::float8;
+			v_ret := (v_equity - v_prev_equity) / v_prev_equity;
+			/*
+			 * A return beyond double precision (from an equity next to
+			 * nothing) leaves Sharpe and Sortino undefined, as in the
+			 * engine; one below its smallest normal value counts as 0.
+			 */
+			IF abs(v_ret) > 1.7976931348623157e308 THEN
+				v_beyond := true;
+			ELSIF abs(v_ret) < 2.2250738585072014e-308 THEN
+				v_returns := v_returns || 0::float8;
+			ELSE
+				v_returns := v_returns || v_ret::float8;
+			END IF;
 		END IF;
 		v_prev_equity := v_equity;
 		v_first := coalesce(v_first, v_end);
@@ -749,7 +762,8 @@ BEGIN
 			   (avg(x.r) / nullif(sqrt(avg(least(x.r, 0) * least(x.r, 0))),
 								  0))::float8 * sqrt(v_ppy)
 		INTO sharpe, sortino
-		FROM (SELECT r::numeric AS r FROM unnest(v_returns) r) x;
+		FROM (SELECT r::numeric AS r FROM unnest(v_returns) r) x
+		WHERE NOT v_beyond;
 	END IF;
 	max_drawdown := coalesce(max_drawdown, 0);
 	win_rate := v_wins::numeric / nullif(v_closes, 0);

@@ -666,6 +666,9 @@ bt_loop_finish(BtLoop *L, double periods_per_year, BtResult *res)
 		return;
 	if (L->nrun > 0)
 		bt_chunk_fold(L);
+	/* a return beyond double precision: both undefined, as in the loop */
+	if (!isfinite(L->largest))
+		return;
 	if (L->scaled)
 	{
 		double sharpe;

@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(45);
+SELECT plan(46);
 
 SET LOCAL timezone = 'UTC';
 
@@ -468,6 +468,32 @@ SELECT ok((SELECT abs(e.sharpe / l.sharpe - 1) < 1e-12
 	FROM tap_edge e, tap_edge l
 	WHERE e.name = 'taptiny' AND l.name = 'taptiny' AND NOT e.kept AND l.kept),
 	'returns near 1e-166, whose squares double precision cannot hold');
+
+-- All of 100,000 in 50 shares at 2,000 (cash 0), then a close of 5e-324
+-- (the smallest double): the equity falls to 2.5e-322, and the next
+-- close of 1,000 makes it 50,000, a return near 2e326, beyond double
+-- precision.  Sharpe and Sortino are then undefined, NULL in the engine
+-- and in the loop alike (the loop raised an error).
+SELECT pgtrade.add_instrument('TAPSUB', 990616) \g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPSUB'), '1 day',
+	('1990-01-01'::date + i)::timestamp AT TIME ZONE 'America/New_York',
+	o, greatest(o, c), least(o, c), c, 1000
+FROM generate_series(0, 59) i,
+	LATERAL (SELECT (CASE WHEN i < 2 THEN 2000 WHEN i < 40 THEN 2001
+		WHEN i = 40 THEN 5e-324 ELSE 1000 END)::float8 AS c) y,
+	LATERAL (SELECT CASE WHEN i = 3 THEN 2000 ELSE c END AS o) z;
+SELECT pgtrade.create_strategy('tapsub', 'sma_cross', 'TAPSUB', 'TAPACCT1',
+	'{"fast": 1, "slow": 2}', 50, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
+SELECT results_eq($$SELECT s, b.trades, b.final_equity, b.sharpe IS NULL,
+		b.sortino IS NULL
+	FROM unnest(ARRAY[false, true]) s,
+		pgtrade.backtest('tapsub', '1989-12-01', '1990-12-31',
+			capital => 100000, store => s, risk => false) b ORDER BY s$$,
+	$$VALUES (false, 3, 50000.00, true, true), (true, 3, 50000.00, true, true)$$,
+	'a return beyond double precision: no Sharpe or Sortino, in both');
 
 SELECT * FROM finish();
 ROLLBACK;
