@@ -1,5 +1,6 @@
 #!/bin/bash
-# load-bars.sh: load a bar CSV into the sandbox's pgtrade database.
+# load-bars.sh: load a bar CSV into the sandbox's pgtrade database, or
+# into the one PGHOST (with PGPORT, PGDATABASE, PGUSER) names when set.
 #
 # Usage: load-bars.sh FILE.csv [BAR_SIZE]     (FILE "-" reads stdin)
 #
@@ -36,11 +37,15 @@ if [ "$file" != - ]; then
 		exit 2
 	fi
 fi
-if ! "$here/sandbox.sh" status >/dev/null; then
-	echo "load-bars: the sandbox is not running; start it with 'make sandbox'" >&2
-	exit 1
+# PGHOST set names the server to load into (as for services.sh);
+# otherwise the sandbox's
+if [ -z "${PGHOST:-}" ]; then
+	if ! "$here/sandbox.sh" status >/dev/null; then
+		echo "load-bars: the sandbox is not running; start it with 'make sandbox'" >&2
+		exit 1
+	fi
+	eval "$("$here/sandbox.sh" env)"
 fi
-eval "$("$here/sandbox.sh" env)"
 
 # The file arrives on standard input (\copy ... FROM pstdin), which
 # spares quoting its name inside the \copy command; the script itself is
@@ -71,7 +76,7 @@ FROM (SELECT DISTINCT symbol FROM bar_import ORDER BY symbol) AS s
 SELECT pgtrade.import_bars('bar_import'::regclass, :'bar_size'::interval)
 	AS bars
 \gset
-\echo load-bars: :bars bars loaded for :symbols symbols (bar size :bar_size)
+\echo load-bars: :bars bars loaded for :symbols symbols (bar size :bar_size) into database :DBNAME at :HOST port :PORT
 SQL
 if [ "$rc" -ne 0 ]; then
 	echo "load-bars: nothing loaded from $file (psql exit status $rc)" >&2
