@@ -390,7 +390,93 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
+DECLARE
+	v_null text;
+	v_bad text;
 BEGIN
+	/*
+	 * The table's own checks print the whole row; these say which column
+	 * is wrong and why, first.
+	 */
+	v_null := CASE
+		WHEN NEW.name IS NULL THEN 'name'
+		WHEN NEW.kind IS NULL THEN 'kind'
+		WHEN NEW.params IS NULL THEN 'params'
+		WHEN NEW.instrument_id IS NULL THEN 'instrument'
+		WHEN NEW.account_id IS NULL THEN 'account'
+		WHEN NEW.quantity IS NULL THEN 'quantity'
+		WHEN NEW.bar_size IS NULL THEN 'bar_size'
+		WHEN NEW.active IS NULL THEN 'active'
+		WHEN NEW.order_type IS NULL THEN 'order_type'
+		WHEN NEW.limit_offset IS NULL THEN 'limit_offset'
+		WHEN NEW.tif IS NULL THEN 'tif'
+		WHEN NEW.order_valid_for IS NULL THEN 'order_valid_for'
+		WHEN NEW.grace IS NULL THEN 'grace'
+		WHEN NEW.catch_up IS NULL THEN 'catch_up'
+		WHEN NEW.sizing IS NULL THEN 'sizing'
+		WHEN NEW.atr_period IS NULL THEN 'atr_period'
+		WHEN NEW.atr_multiple IS NULL THEN 'atr_multiple' END;
+	IF v_null IS NOT NULL THEN
+		RAISE EXCEPTION 'a strategy''s % must not be NULL', v_null
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	v_bad := CASE
+		WHEN NOT (NEW.name ~ '^[A-Za-z0-9_.-]+$' AND length(NEW.name) <= 63)
+			THEN format('strategy name %s must be 1 to 63 of A-Z a-z 0-9 _ . -',
+						quote_literal(NEW.name))
+		WHEN NOT (NEW.bar_size = interval '1 day'
+				  OR (NEW.bar_size > interval '0'
+					  AND NEW.bar_size < interval '1 day'
+					  AND extract(epoch FROM NEW.bar_size) % 60 = 0))
+			THEN format('bar size must be 1 day or whole minutes under a day, '
+						'not %s', NEW.bar_size)
+		WHEN NEW.order_type NOT IN ('market', 'limit')
+			THEN format('order type must be market or limit, not %s',
+						quote_literal(NEW.order_type))
+		WHEN NEW.tif NOT IN ('day', 'gtc', 'ioc')
+			THEN format('time in force must be day, gtc or ioc, not %s',
+						quote_literal(NEW.tif))
+		WHEN NEW.market_hours NOT IN ('open', 'trading_day', 'always')
+			THEN format('market_hours must be open, trading_day or always, '
+						'not %s', quote_literal(NEW.market_hours))
+		WHEN NEW.sizing NOT IN ('fixed', 'equity_fraction', 'risk')
+			THEN format('sizing must be fixed, equity_fraction or risk, not %s',
+						quote_literal(NEW.sizing))
+		WHEN NEW.limit_offset < 0
+			THEN format('limit offset must not be negative, not %s',
+						NEW.limit_offset)
+		WHEN NEW.order_valid_for <= interval '0'
+			THEN format('order_valid_for must be above 0, not %s',
+						NEW.order_valid_for)
+		WHEN NEW.grace < interval '0'
+			THEN format('grace must not be negative, not %s', NEW.grace)
+		WHEN NEW.max_bar_age <= interval '0'
+			THEN format('max_bar_age must be above 0, not %s', NEW.max_bar_age)
+		WHEN NEW.disable_after_failures <= 0
+			THEN format('disable_after_failures must be above 0, not %s',
+						NEW.disable_after_failures)
+		WHEN NOT (NEW.capital > 0 AND NEW.capital < 1e15)
+			THEN format('capital must be above 0 and below 1e15, not %s',
+						NEW.capital)
+		WHEN NOT (NEW.sizing_fraction > 0 AND NEW.sizing_fraction <= 10)
+			THEN format('sizing_fraction must be above 0 and at most 10, not %s',
+						NEW.sizing_fraction)
+		WHEN NOT (NEW.atr_period BETWEEN 1 AND 10000)
+			THEN format('atr_period must be 1 to 10000, not %s', NEW.atr_period)
+		WHEN NOT (NEW.atr_multiple > 0 AND NEW.atr_multiple <= 100)
+			THEN format('atr_multiple must be above 0 and at most 100, not %s',
+						NEW.atr_multiple)
+		WHEN NEW.sizing <> 'fixed'
+			AND (NEW.capital IS NULL OR NEW.sizing_fraction IS NULL)
+			THEN format('sizing %s needs capital and sizing_fraction',
+						NEW.sizing)
+		WHEN NEW.sizing = 'risk' AND NEW.sizing_fraction > 1
+			THEN format('sizing risk puts at most all of the equity at risk: '
+						'sizing_fraction at most 1, not %s',
+						NEW.sizing_fraction) END;
+	IF v_bad IS NOT NULL THEN
+		RAISE EXCEPTION '%', v_bad USING ERRCODE = 'check_violation';
+	END IF;
 	/* a strategy only for an account the caller may trade */
 	PERFORM pgtrade.require_account(NEW.account_id);
 	/*

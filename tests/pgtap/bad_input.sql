@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(63);
+SELECT plan(68);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -113,6 +113,26 @@ SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
 	'TAPACCT1', '{"fast": 2, "slow": 3}', 10, time_zone => 'Europe/Londres')$$,
 	'22023', 'time zone "Europe/Londres" not recognized',
 	'an unknown zone is refused, named');
+-- a NULL or a value the table's checks refuse is named, not the row
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', NULL)$$, '22004',
+	'a strategy''s quantity must not be NULL', 'a NULL quantity is named');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', NULL, 10)$$, '22004',
+	'a strategy''s params must not be NULL', 'NULL params are named');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', 10, bar_size => '90 seconds')$$,
+	'23514', 'bar size must be 1 day or whole minutes under a day, not 00:01:30',
+	'a bar size of 90 seconds is refused, named');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', 10, market_hours => 'sometimes')$$,
+	'23514',
+	'market_hours must be open, trading_day or always, not ''sometimes''',
+	'an unknown market_hours is refused, named');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('', 'sma_cross', 'TAPX',
+	'TAPACCT1', '{"fast": 2, "slow": 3}', 10)$$, '23514',
+	'strategy name '''' must be 1 to 63 of A-Z a-z 0-9 _ . -',
+	'an empty name is refused with the rule');
 -- a name is 1 to 63 of A-Z a-z 0-9 _ . -
 SELECT throws_ok($q$DO $do$ BEGIN
 		PERFORM pgtrade.create_strategy(repeat('a', 62) || '.', 'sma_cross',
