@@ -329,3 +329,58 @@ GRANT EXECUTE ON FUNCTION
 	pgtrade.paper_step(bigint, numeric, interval),
 	pgtrade.paper_cancel(bigint)
 	TO pgtrade_listener;
+
+/*
+ * paper_modify carries out a modification of a paper order, as a broker
+ * answers one: marked sent, then applied, or refused when it would leave
+ * less to the order than has already filled.  The gate checked it when
+ * it was asked for (modify_order); the order's next paper_step prices
+ * with what it changed.
+ */
+CREATE FUNCTION pgtrade.paper_modify(modification_id bigint,
+	listener_id bigint)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_m pgtrade.order_modification;
+	v_o pgtrade.orders;
+	v_payload jsonb := jsonb_build_object('paper', true);
+BEGIN
+	SELECT * INTO v_m FROM pgtrade.order_modification m
+	WHERE m.modification_id = paper_modify.modification_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'modification % does not exist', modification_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	v_o := pgtrade.lock_order(v_m.order_id);
+	IF v_o.broker_order_id IS DISTINCT FROM 'PAPER-' || v_o.client_order_id THEN
+		RAISE EXCEPTION 'order % is not a paper order', v_o.order_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('Its broker order id is %s.',
+					coalesce(v_o.broker_order_id, 'not known'));
+	END IF;
+	IF v_m.status = 'requested'
+		AND NOT pgtrade.record_modification_sent(v_m.modification_id,
+												  listener_id) THEN
+		RETURN (SELECT m.status FROM pgtrade.order_modification m
+				WHERE m.modification_id = v_m.modification_id);
+	END IF;
+	IF v_m.quantity < v_o.filled_quantity THEN
+		RETURN pgtrade.record_modification(v_m.modification_id, false,
+			pg_catalog.format('paper: %s already filled, more than the new '
+							  'quantity %s', v_o.filled_quantity, v_m.quantity),
+			NULL, v_payload);
+	END IF;
+	RETURN pgtrade.record_modification(v_m.modification_id, true, NULL, NULL,
+		v_payload);
+END
+$$;
+COMMENT ON FUNCTION pgtrade.paper_modify(bigint, bigint) IS
+	'Paper listener: carries out a requested modification of a paper '
+	'order (applied, or refused below the filled quantity).';
+REVOKE ALL ON FUNCTION pgtrade.paper_modify(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgtrade.paper_modify(bigint, bigint)
+	TO pgtrade_listener;

@@ -12,7 +12,8 @@
  * to pgtrade.paper_step, which fills it from the instrument's latest
  * ended bar with the configured slippage, or leaves it working, or
  * cancels it; working paper orders are stepped again every poll, and
- * their cancels carried out (pgtrade.paper_cancel).  All price logic
+ * their cancels and modifications carried out (pgtrade.paper_cancel,
+ * pgtrade.paper_modify).  All price logic
  * lives in those SQL functions, in numeric.
  *
  * Orders in flight that are not paper orders (sent to a broker by a live
@@ -145,8 +146,9 @@ paper_step(Listener *L, int64_t id)
 }
 
 /*
- * Run a one-value paper function (paper_accept, paper_cancel) on order
- * id; returns its text (malloc'ed) or NULL when the call failed.
+ * Run a one-value paper function (paper_accept, paper_cancel,
+ * paper_modify) on an order's or a modification's id; returns its text
+ * (malloc'ed) or NULL when the call failed.
  */
 static char *
 paper_call(Listener *L, const char *what, const char *sql, int64_t id)
@@ -253,6 +255,61 @@ paper_cancels(Listener *L, const StrList *served)
 	cancel_list_free(&list);
 }
 
+/*
+ * Carry out the modifications due on paper orders: a paper order's
+ * broker is this listener, which applies them (pgtrade.paper_modify).
+ */
+static void
+paper_modifications(Listener *L, const StrList *served)
+{
+	char	   *arr = db_text_array(served);
+	const char *params[1] = {arr};
+	PGresult   *res;
+	DbResult	rc;
+	int			i;
+
+	rc = db_exec(L->db, "modifications_due",
+				 "SELECT modification_id, order_id, broker_order_id "
+				 "FROM pgtrade.modifications_due($1::text[], interval '0')",
+				 1, params, &res);
+	free(arr);
+	if (rc == DB_LOST)
+		listener_db_lost(L);
+	if (rc != DB_OK)
+		return;
+	for (i = 0; i < PQntuples(res) && db_is_connected(L->db); i++)
+	{
+		int64_t		mod = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		int64_t		order = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		const char *broker = PQgetisnull(res, i, 2) ? NULL
+													: PQgetvalue(res, i, 2);
+		char	   *key;
+		char	   *status;
+		char		ctx[32];
+
+		if (!paper_is_paper_id(broker))
+		{
+			key = xasprintf("%lld|modify", (long long) order);
+			paper_warn_once(L, key, "modification asked for an order that is "
+									"not a paper order; a paper listener "
+									"cannot send it",
+							order);
+			free(key);
+			continue;
+		}
+		status = paper_call(L, "paper_modify",
+							"SELECT pgtrade.paper_modify($1::bigint, "
+							"$2::bigint)",
+							mod);
+		paper_ctx(ctx, sizeof(ctx), order);
+		if (status != NULL)
+			log_info(ctx, "paper modification %lld carried out: %s",
+					 (long long) mod, status);
+		free(status);
+	}
+	PQclear(res);
+}
+
 /* Step one order in flight, as its status and broker order id allow. */
 static void
 paper_in_flight(Listener *L, const InFlightOrder *r)
@@ -309,8 +366,8 @@ paper_working(Listener *L, const StrList *served)
 
 /*
  * Do the paper work of one turn: on a notification or a poll tick,
- * take leases, carry out cancels, claim and fill pending orders, then
- * step the working ones.
+ * take leases, carry out cancels and modifications, claim and fill
+ * pending orders, then step the working ones.
  */
 void
 paper_work(Listener *L, double now)
@@ -324,6 +381,8 @@ paper_work(Listener *L, double now)
 	leases_served(L, &served);
 	if (served.n > 0 && db_is_connected(L->db))
 		paper_cancels(L, &served);
+	if (served.n > 0 && db_is_connected(L->db))
+		paper_modifications(L, &served);
 	if (served.n > 0 && db_is_connected(L->db))
 		paper_claims(L, &served);
 	if (served.n > 0 && db_is_connected(L->db))

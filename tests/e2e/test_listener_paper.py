@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import Tap, TOP, SANDBOX, psql, scalar, wait_until  # noqa: E402
 
-t = Tap(27)
+t = Tap(29)
 ACCT = "PAPER%d" % os.getpid()  # a fresh account: orders start at none
 LISTENER = os.environ.get("PGTRADE_LISTENER",
                           os.path.join(TOP, "listener", "pgtrade-listener"))
@@ -157,6 +157,19 @@ gone = place("PAPX", "sell", 1, order_type="limit", limit_price="101.00",
              tif="gtc")
 t.eq(wait_status(gone, "working"), "working",
      "a sell limit of 101.00 above 100.26 stays working")
+# a modification of a working paper order: the paper listener is its
+# broker, and applies it
+mod = scalar("SELECT (pgtrade.modify_order(:'p0', 2, 101.10, NULL))"
+             ".modification_id", gone)
+t.eq(wait_until(lambda: scalar(
+    "SELECT status FROM pgtrade.order_modification "
+    "WHERE modification_id = :'p0'", mod) == "applied" and "applied", 20)
+     or scalar("SELECT status FROM pgtrade.order_modification "
+               "WHERE modification_id = :'p0'", mod), "applied",
+     "its modification is applied by the paper listener")
+t.eq(psql("SELECT status, quantity, limit_price FROM pgtrade.orders "
+          "WHERE order_id = :'p0'", gone), [["working", "2", "101.10"]],
+     "the order works on with the new quantity and limit")
 psql("SELECT pgtrade.cancel_order(:'p0')", gone)
 t.eq(wait_status(gone, "cancelled"), "cancelled",
      "its cancel is carried out by the paper listener")

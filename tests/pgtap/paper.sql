@@ -4,7 +4,7 @@
 -- rounded up to the tick, sells get reference x (1 - bps/10000) rounded
 -- down.
 \ir preamble.psql
-SELECT plan(22);
+SELECT plan(25);
 
 SELECT is(pgtrade.paper_price('buy', 100.37, 10, 0.01), 100.48,
 	'buy: 100.37 x 1.001 = 100.47037, up to 100.48');
@@ -69,6 +69,28 @@ SELECT is((SELECT outcome FROM pgtrade.paper_step((SELECT oid FROM tap_p), 10)),
 SELECT is((SELECT count(*)::int FROM pgtrade.fill
 	WHERE order_id = (SELECT oid FROM tap_p)), 1, 'still one fill');
 
+-- a modification of a working paper order: the paper listener, its
+-- broker, applies it
+UPDATE tap_p SET oid = (pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 2,
+	'limit', 19.50, tif => 'gtc')).order_id;
+SELECT pgtrade.claim_order((SELECT lid FROM tap_p), ARRAY['TAPACCT1'])
+	\g /dev/null
+SELECT pgtrade.paper_accept((SELECT oid FROM tap_p), (SELECT lid FROM tap_p))
+	\g /dev/null
+CREATE TEMP TABLE tap_m AS
+SELECT (pgtrade.modify_order((SELECT oid FROM tap_p), 3, 19.60, NULL))
+	.modification_id AS mid;
+SELECT is(pgtrade.paper_modify((SELECT mid FROM tap_m), (SELECT lid FROM tap_p)),
+	'applied', 'paper_modify applies a modification of a working paper order');
+SELECT results_eq($$SELECT o.status, o.quantity, o.limit_price, m.status,
+		m.payload ->> 'paper'
+	FROM pgtrade.orders o JOIN pgtrade.order_modification m USING (order_id)
+	WHERE m.modification_id = (SELECT mid FROM tap_m)$$,
+	$$VALUES ('working', 3::numeric, 19.60::numeric, 'applied', 'true')$$,
+	'the order works on with quantity 3 and limit 19.60, marked paper');
+SELECT is(pgtrade.paper_modify((SELECT mid FROM tap_m), (SELECT lid FROM tap_p)),
+	'applied', 'an answered modification is answered once');
+
 -- an order another listener claimed is not taken over
 UPDATE tap_p SET oid = (pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 1)).order_id;
 SELECT pgtrade.claim_order((SELECT lid FROM tap_p), ARRAY['TAPACCT1'])
@@ -80,6 +102,7 @@ SELECT throws_ok($$SELECT pgtrade.paper_cancel((SELECT oid FROM tap_p))$$,
 	'55000', NULL, 'paper_cancel refuses an order that is not a paper order');
 SELECT is((SELECT outcome FROM pgtrade.paper_step((SELECT oid FROM tap_p), 10)),
 	'ignored', 'paper_step leaves an order that is not a paper order alone');
+
 
 SELECT * FROM finish();
 ROLLBACK;

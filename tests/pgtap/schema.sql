@@ -96,6 +96,7 @@ SELECT set_eq(
 		 'timestamp with time zone,integer)'),
 		('function pgtrade.paper_accept(bigint,bigint)'),
 		('function pgtrade.paper_cancel(bigint)'),
+		('function pgtrade.paper_modify(bigint,bigint)'),
 		('function pgtrade.paper_day_close(timestamp with time zone,text,'
 		 'time without time zone)'),
 		('function pgtrade.paper_end(pgtrade.orders,text,jsonb)'),
