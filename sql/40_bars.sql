@@ -348,7 +348,25 @@ DECLARE
 	v_blocks integer;
 	v_started timestamptz := pg_catalog.clock_timestamp();
 	v_noted timestamptz := v_started;
+	v_missing text;
 BEGIN
+	IF source IS NULL THEN
+		RAISE EXCEPTION 'import_bars needs a source table, not NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT c.col INTO v_missing
+	FROM unnest(ARRAY['symbol', 'ts', 'open', 'high', 'low', 'close',
+					  'volume']) WITH ORDINALITY c(col, n)
+	WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+					  WHERE a.attrelid = source AND a.attname = c.col
+						AND a.attnum > 0 AND NOT a.attisdropped)
+	ORDER BY c.n LIMIT 1;
+	IF v_missing IS NOT NULL THEN
+		RAISE EXCEPTION '% has no column %', source, v_missing
+			USING ERRCODE = 'undefined_column',
+				  HINT = 'A source of bars has the columns symbol, ts, open, '
+						 'high, low, close and volume (and line, optionally).';
+	END IF;
 	IF NOT pgtrade.bar_size_supported(bar_size) THEN
 		RAISE EXCEPTION 'bar size % is not supported', coalesce(bar_size::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',

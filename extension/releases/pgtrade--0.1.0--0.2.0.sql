@@ -1639,3 +1639,244 @@ COMMENT ON FUNCTION pgtrade.paper_modify(bigint, bigint) IS
 REVOKE ALL ON FUNCTION pgtrade.paper_modify(bigint, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pgtrade.paper_modify(bigint, bigint)
 	TO pgtrade_listener;
+
+/* import_bars names a NULL source or a missing column */
+CREATE OR REPLACE FUNCTION pgtrade.import_bars(source regclass,
+	bar_size interval DEFAULT '1 day')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_bad record;
+	v_n bigint := 0;
+	v_rows bigint;
+	v_total bigint;
+	v_checks text;
+	v_blocks integer;
+	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_noted timestamptz := v_started;
+	v_missing text;
+BEGIN
+	IF source IS NULL THEN
+		RAISE EXCEPTION 'import_bars needs a source table, not NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT c.col INTO v_missing
+	FROM unnest(ARRAY['symbol', 'ts', 'open', 'high', 'low', 'close',
+					  'volume']) WITH ORDINALITY c(col, n)
+	WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+					  WHERE a.attrelid = source AND a.attname = c.col
+						AND a.attnum > 0 AND NOT a.attisdropped)
+	ORDER BY c.n LIMIT 1;
+	IF v_missing IS NOT NULL THEN
+		RAISE EXCEPTION '% has no column %', source, v_missing
+			USING ERRCODE = 'undefined_column',
+				  HINT = 'A source of bars has the columns symbol, ts, open, '
+						 'high, low, close and volume (and line, optionally).';
+	END IF;
+	IF NOT pgtrade.bar_size_supported(bar_size) THEN
+		RAISE EXCEPTION 'bar size % is not supported', coalesce(bar_size::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Bars are daily (1 day) or a whole number of minutes under a day.';
+	END IF;
+
+	/* line numbers: the source's own, or the order rows come in */
+	EXECUTE pg_catalog.format(
+		'CREATE TEMP TABLE pgtrade_import ON COMMIT DROP AS
+		 SELECT %s AS line, s.symbol::text AS symbol,
+				s.ts::text AS ts_text,
+				s.open::float8 AS open, s.high::float8 AS high,
+				s.low::float8 AS low, s.close::float8 AS close,
+				s.volume::float8 AS volume, i.instrument_id,
+				i.time_zone, NULL::timestamptz AS ts
+		 FROM %s s LEFT JOIN pgtrade.instrument i ON i.symbol = s.symbol',
+		CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+						  WHERE a.attrelid = source AND a.attname = 'line'
+							AND NOT a.attisdropped)
+			 THEN 's.line::bigint' ELSE 'row_number() OVER ()' END,
+		source);
+	GET DIAGNOSTICS v_total = ROW_COUNT;
+	v_checks := pg_catalog.format('checks of %s rows', v_total);
+
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE instrument_id IS NULL ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'instrument "%" does not exist', v_bad.symbol
+			USING ERRCODE = 'foreign_key_violation',
+				  DETAIL = pg_catalog.format('Line %s names it.', v_bad.line),
+				  HINT = 'Add it with pgtrade.add_instrument().';
+	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 1, 12, v_checks,
+		v_started, v_noted);
+	IF (SELECT count(DISTINCT symbol) <> count(DISTINCT instrument_id)
+		FROM pgtrade_import) THEN
+		RAISE EXCEPTION 'a symbol in the batch matches several instruments'
+			USING ERRCODE = 'ambiguous_parameter';
+	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 2, 12, v_checks,
+		v_started, v_noted);
+
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE open IS NULL OR high IS NULL OR low IS NULL OR close IS NULL
+		OR volume IS NULL OR ts_text IS NULL
+	ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % has an empty field', v_bad.line
+			USING ERRCODE = 'not_null_violation';
+	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 3, 12, v_checks,
+		v_started, v_noted);
+
+	/* ISO 8601 only: a date for daily bars, a timestamp with offset else */
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE CASE WHEN bar_size >= interval '1 day'
+			   THEN ts_text !~ '^\d{4}-\d{2}-\d{2}$'
+			   ELSE ts_text !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$'
+		  END
+	ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % has time "%", not %', v_bad.line,
+			v_bad.ts_text,
+			CASE WHEN bar_size >= interval '1 day'
+				 THEN 'a date (YYYY-MM-DD) as daily bars need'
+				 ELSE 'a timestamp with its offset (YYYY-MM-DDTHH:MM:SS+HH:MM) as intraday bars need' END
+			USING ERRCODE = 'invalid_datetime_format',
+				  HINT = 'Check the bar size: daily files load with ''1 day'', minute files with ''1 minute''.';
+	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 4, 12, v_checks,
+		v_started, v_noted);
+
+	PERFORM pgtrade.import_parse_ts(bar_size);
+	v_noted := pgtrade.note_progress('import_bars', 5, 12, v_checks,
+		v_started, v_noted);
+
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE extract(second FROM ts) <> 0 ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % does not start on a whole minute (%)',
+			v_bad.line, v_bad.ts_text
+			USING ERRCODE = 'invalid_datetime_format';
+	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 6, 12, v_checks,
+		v_started, v_noted);
+
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE ts > now() ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % starts in the future (%)', v_bad.line,
+			v_bad.ts_text
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 7, 12, v_checks,
+		v_started, v_noted);
+
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE NOT (open > '-Infinity' AND open < 'Infinity'
+		AND high > '-Infinity' AND high < 'Infinity'
+		AND low > '-Infinity' AND low < 'Infinity'
+		AND close > '-Infinity' AND close < 'Infinity')
+	ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % has a price that is not a finite number',
+			v_bad.line
+			USING ERRCODE = 'check_violation',
+				  DETAIL = pg_catalog.format('open %s, high %s, low %s, close %s.',
+					v_bad.open, v_bad.high, v_bad.low, v_bad.close);
+	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 8, 12, v_checks,
+		v_started, v_noted);
+
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE NOT (open > 0 AND high > 0 AND low > 0 AND close > 0)
+	ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % has a price that is not positive',
+			v_bad.line
+			USING ERRCODE = 'check_violation',
+				  DETAIL = pg_catalog.format('open %s, high %s, low %s, close %s.',
+					v_bad.open, v_bad.high, v_bad.low, v_bad.close);
+	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 9, 12, v_checks,
+		v_started, v_noted);
+
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE high < low ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % has high below low', v_bad.line
+			USING ERRCODE = 'check_violation',
+				  DETAIL = pg_catalog.format('%s %s: high %s, low %s.',
+					v_bad.symbol, v_bad.ts_text, v_bad.high, v_bad.low);
+	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 10, 12, v_checks,
+		v_started, v_noted);
+
+	SELECT * INTO v_bad FROM pgtrade_import
+	WHERE NOT (volume >= 0 AND volume < 'Infinity') ORDER BY line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bar on line % has a negative or invalid volume',
+			v_bad.line
+			USING ERRCODE = 'check_violation',
+				  DETAIL = pg_catalog.format('%s %s: volume %s.',
+					v_bad.symbol, v_bad.ts_text, v_bad.volume);
+	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 11, 12, v_checks,
+		v_started, v_noted);
+
+	SELECT cur.line, cur.symbol, cur.ts_text, prev_line, prev_ts_text
+	INTO v_bad
+	FROM (SELECT line, symbol, ts, ts_text,
+				 lag(ts) OVER w AS prev_ts,
+				 lag(line) OVER w AS prev_line,
+				 lag(ts_text) OVER w AS prev_ts_text
+		  FROM pgtrade_import
+		  WINDOW w AS (PARTITION BY instrument_id ORDER BY line)) cur
+	WHERE cur.ts <= cur.prev_ts
+	ORDER BY cur.line LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'bars for "%" are not in increasing time order',
+			v_bad.symbol
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format(
+					'Line %s (%s) does not come after line %s (%s).',
+					v_bad.line, v_bad.ts_text, v_bad.prev_line,
+					v_bad.prev_ts_text);
+	END IF;
+	v_noted := pgtrade.note_progress('import_bars', 12, 12, v_checks,
+		v_started, v_noted);
+
+	/*
+	 * The rows are written in (instrument, time) order, as one sorted
+	 * INSERT would lock them, but in slices of 1024 pages (8 MB) of a
+	 * sorted copy, each read by ctid range without a scan of the rest,
+	 * so that progress can be reported between slices.
+	 */
+	CREATE TEMP TABLE pgtrade_import_sorted ON COMMIT DROP AS
+	SELECT instrument_id, ts, open, high, low, close, volume
+	FROM pgtrade_import ORDER BY instrument_id, ts;
+	DROP TABLE pgtrade_import;
+	v_blocks := pg_catalog.pg_relation_size('pgtrade_import_sorted')
+		/ pg_catalog.current_setting('block_size')::integer;
+	FOR v_from IN 0 .. v_blocks BY 1024 LOOP
+		INSERT INTO pgtrade.bar AS b
+			(instrument_id, bar_size, ts, open, high, low, close, volume)
+		SELECT instrument_id, import_bars.bar_size, ts, open, high, low,
+			   close, volume
+		FROM pgtrade_import_sorted
+		WHERE ctid >= pg_catalog.format('(%s,0)', v_from)::tid
+		  AND ctid < pg_catalog.format('(%s,0)', v_from + 1024)::tid
+		ORDER BY instrument_id, ts
+		ON CONFLICT (instrument_id, bar_size, ts) DO UPDATE
+			SET open = EXCLUDED.open, high = EXCLUDED.high,
+				low = EXCLUDED.low, close = EXCLUDED.close,
+				volume = EXCLUDED.volume;
+		GET DIAGNOSTICS v_rows = ROW_COUNT;
+		v_n := v_n + v_rows;
+		v_noted := pgtrade.note_progress('import_bars', v_n, v_total,
+			'rows written', v_started, v_noted);
+	END LOOP;
+	DROP TABLE pgtrade_import_sorted;
+	RETURN v_n;
+END
+$$;

@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(68);
+SELECT plan(70);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -82,6 +82,13 @@ SELECT throws_ok($$SELECT pgtrade.add_instrument(' TAPX')$$, '23514', NULL,
 	'a symbol with a leading space is refused');
 SELECT throws_ok($$SELECT pgtrade.import_bars('tap_bars', '1 mon')$$,
 	'22023', 'bar size 1 mon is not supported', 'a monthly bar size is refused');
+SELECT throws_ok($$SELECT pgtrade.import_bars(NULL)$$, '22004',
+	'import_bars needs a source table, not NULL', 'a NULL source is named');
+CREATE TEMP TABLE tap_novol (symbol text, ts text, open float8, high float8,
+	low float8, close float8);
+SELECT throws_ok($$SELECT pgtrade.import_bars('tap_novol')$$, '42703',
+	'tap_novol has no column volume',
+	'a source without a column is refused, naming it');
 SELECT throws_ok($$SELECT pg_temp.load($r$('TAPX', '2024-01-02', 10, 11, 9, 10, 100),
 	('NOPE', '2024-01-03', 10, 11, 9, 10, 100)$r$)$$,
 	'23503', 'instrument "NOPE" does not exist', 'an unknown symbol is refused');
