@@ -354,12 +354,19 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	/* NOT (...) also refuses NaN, which no comparison holds for */
-	IF NOT coalesce(commission >= 0 AND commission < 1e6, false)
-		OR NOT coalesce(slippage_bps >= 0 AND slippage_bps <= 1000, false)
-		OR NOT coalesce(capital > 0 AND capital < 1e15, capital IS NULL) THEN
-		RAISE EXCEPTION 'a backtest needs a commission from 0 to 1e6 a unit, '
-			'slippage from 0 to 1000 basis points and capital above 0 and '
-			'below 1e15'
+	IF NOT coalesce(commission >= 0 AND commission < 1e6, false) THEN
+		RAISE EXCEPTION 'a backtest''s commission must be from 0 to below 1e6 '
+			'a unit, not %', coalesce(commission::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT coalesce(slippage_bps >= 0 AND slippage_bps <= 1000, false) THEN
+		RAISE EXCEPTION 'a backtest''s slippage_bps must be from 0 to 1000 '
+			'basis points, not %', coalesce(slippage_bps::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT coalesce(capital > 0 AND capital < 1e15, capital IS NULL) THEN
+		RAISE EXCEPTION 'a backtest''s capital must be above 0 and below 1e15, '
+			'not %', capital
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	/* only a role that may read kept backtests may keep one */

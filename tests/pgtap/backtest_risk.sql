@@ -2,7 +2,7 @@
 -- account as the gate would put them, against the backtest's own
 -- position and P&L.  Every figure is worked out by hand in the comments.
 \ir preamble.psql
-SELECT plan(24);
+SELECT plan(26);
 
 SET LOCAL timezone = 'UTC';
 
@@ -66,9 +66,18 @@ SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_br1', '2024-03-01',
 SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_br1', '2024-03-01',
 	'2024-03-14', store => NULL)$$, '22023', 'risk and store must be true or false',
 	'store NULL is refused');
-SELECT throws_like($$SELECT * FROM pgtrade.backtest('tap_br1', '2024-03-01',
-	'2024-03-14', commission => NULL)$$, 'a backtest needs a commission%',
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_br1', '2024-03-01',
+	'2024-03-14', commission => NULL)$$, '22023',
+	'a backtest''s commission must be from 0 to below 1e6 a unit, not NULL',
 	'commission NULL is refused, not taken for none');
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_br1', '2024-03-01',
+	'2024-03-14', slippage_bps => 1001)$$, '22023',
+	'a backtest''s slippage_bps must be from 0 to 1000 basis points, not 1001',
+	'slippage beyond 1000 basis points is refused, named');
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_br1', '2024-03-01',
+	'2024-03-14', capital => 'NaN')$$, '22023',
+	'a backtest''s capital must be above 0 and below 1e15, not NaN',
+	'a capital of NaN is refused, named');
 -- params written 1.0 are the integer 1, as the validator reads them
 SELECT results_eq($$SELECT trades, final_equity
 	FROM pgtrade.backtest('tap_br1', '2024-03-01', '2024-03-14',
