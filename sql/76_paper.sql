@@ -362,16 +362,15 @@ BEGIN
 				  DETAIL = pg_catalog.format('Its broker order id is %s.',
 					coalesce(v_o.broker_order_id, 'not known'));
 	END IF;
-	IF v_m.status = 'requested'
-		AND NOT pgtrade.record_modification_sent(v_m.modification_id,
-												  listener_id) THEN
+	IF v_m.status = 'requested' AND NOT pgtrade.record_modification_sent(
+			v_m.modification_id, listener_id) THEN
 		RETURN (SELECT m.status FROM pgtrade.order_modification m
 				WHERE m.modification_id = v_m.modification_id);
 	END IF;
 	IF v_m.quantity < v_o.filled_quantity THEN
 		RETURN pgtrade.record_modification(v_m.modification_id, false,
-			pg_catalog.format('paper: %s already filled, more than the new '
-							  'quantity %s', v_o.filled_quantity, v_m.quantity),
+			pg_catalog.format('paper: %s already filled, more than the '
+				'new quantity %s', v_o.filled_quantity, v_m.quantity),
 			NULL, v_payload);
 	END IF;
 	RETURN pgtrade.record_modification(v_m.modification_id, true, NULL, NULL,

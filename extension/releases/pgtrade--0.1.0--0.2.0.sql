@@ -1624,16 +1624,15 @@ BEGIN
 				  DETAIL = pg_catalog.format('Its broker order id is %s.',
 					coalesce(v_o.broker_order_id, 'not known'));
 	END IF;
-	IF v_m.status = 'requested'
-		AND NOT pgtrade.record_modification_sent(v_m.modification_id,
-												  listener_id) THEN
+	IF v_m.status = 'requested' AND NOT pgtrade.record_modification_sent(
+			v_m.modification_id, listener_id) THEN
 		RETURN (SELECT m.status FROM pgtrade.order_modification m
 				WHERE m.modification_id = v_m.modification_id);
 	END IF;
 	IF v_m.quantity < v_o.filled_quantity THEN
 		RETURN pgtrade.record_modification(v_m.modification_id, false,
-			pg_catalog.format('paper: %s already filled, more than the new '
-							  'quantity %s', v_o.filled_quantity, v_m.quantity),
+			pg_catalog.format('paper: %s already filled, more than the '
+				'new quantity %s', v_o.filled_quantity, v_m.quantity),
 			NULL, v_payload);
 	END IF;
 	RETURN pgtrade.record_modification(v_m.modification_id, true, NULL, NULL,
@@ -1680,13 +1679,15 @@ BEGIN
 	IF v_missing IS NOT NULL THEN
 		RAISE EXCEPTION '% has no column %', source, v_missing
 			USING ERRCODE = 'undefined_column',
-				  HINT = 'A source of bars has the columns symbol, ts, open, '
-						 'high, low, close and volume (and line, optionally).';
+				  HINT = 'A source of bars has the columns symbol, ts, '
+					  'open, high, low, close and volume (and line, '
+					  'optionally).';
 	END IF;
 	IF NOT pgtrade.bar_size_supported(bar_size) THEN
 		RAISE EXCEPTION 'bar size % is not supported', coalesce(bar_size::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Bars are daily (1 day) or a whole number of minutes under a day.';
+				  HINT = 'Bars are daily (1 day) or a whole number of '
+					  'minutes under a day.';
 	END IF;
 
 	/* line numbers: the source's own, or the order rows come in */
@@ -1740,7 +1741,8 @@ BEGIN
 	SELECT * INTO v_bad FROM pgtrade_import
 	WHERE CASE WHEN bar_size >= interval '1 day'
 			   THEN ts_text !~ '^\d{4}-\d{2}-\d{2}$'
-			   ELSE ts_text !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$'
+			   ELSE ts_text !~ ('^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}'
+								 '(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$')
 		  END
 	ORDER BY line LIMIT 1;
 	IF FOUND THEN
@@ -1748,9 +1750,12 @@ BEGIN
 			v_bad.ts_text,
 			CASE WHEN bar_size >= interval '1 day'
 				 THEN 'a date (YYYY-MM-DD) as daily bars need'
-				 ELSE 'a timestamp with its offset (YYYY-MM-DDTHH:MM:SS+HH:MM) as intraday bars need' END
+				 ELSE 'a timestamp with its offset '
+					  '(YYYY-MM-DDTHH:MM:SS+HH:MM) as intraday bars need'
+			END
 			USING ERRCODE = 'invalid_datetime_format',
-				  HINT = 'Check the bar size: daily files load with ''1 day'', minute files with ''1 minute''.';
+				  HINT = 'Check the bar size: daily files load with '
+					  '''1 day'', minute files with ''1 minute''.';
 	END IF;
 	v_noted := pgtrade.note_progress('import_bars', 4, 12, v_checks,
 		v_started, v_noted);

@@ -435,10 +435,11 @@ bt_deeper(const BtLoop *L, size_t i, double close, double dd, double dd_err,
 		if (s != 2)
 			return s < 0;
 	}
-	if (L->cb->cmp_drawdown != NULL)
-		return L->cb->cmp_drawdown(L->cb->arg, (long) i, L->peak_at,
-								   res->trough_at, L->dd_peak_at) < 0;
-	return dd < res->max_drawdown;
+	if (L->cb->cmp_drawdown == NULL)
+		return dd < res->max_drawdown;
+	s = L->cb->cmp_drawdown(L->cb->arg, (long) i, L->peak_at, res->trough_at,
+							L->dd_peak_at);
+	return s < 0;
 }
 
 /*

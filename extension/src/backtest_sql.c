@@ -1652,8 +1652,7 @@ bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
 	st.open = in->open;
 	st.close = in->close;
 	st.mcxt = CurrentMemoryContext;
-	st.scratch = AllocSetContextCreate(CurrentMemoryContext,
-									   "pgtrade backtest comparisons",
+	st.scratch = AllocSetContextCreate(st.mcxt, "pgtrade backtest exact",
 									   ALLOCSET_SMALL_SIZES);
 	st.strategy = in->strategy;
 	st.strategy_type = in->strategy_type;

@@ -281,18 +281,19 @@ paper_modifications(Listener *L, const StrList *served)
 	{
 		int64_t		mod = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		int64_t		order = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-		const char *broker = PQgetisnull(res, i, 2) ? NULL
-													: PQgetvalue(res, i, 2);
+		const char *broker = NULL;
 		char	   *key;
 		char	   *status;
 		char		ctx[32];
 
+		if (!PQgetisnull(res, i, 2))
+			broker = PQgetvalue(res, i, 2);
 		if (!paper_is_paper_id(broker))
 		{
 			key = xasprintf("%lld|modify", (long long) order);
-			paper_warn_once(L, key, "modification asked for an order that is "
-									"not a paper order; a paper listener "
-									"cannot send it",
+			paper_warn_once(L, key,
+							"modification of an order that is not a paper "
+							"order; a paper listener cannot send it",
 							order);
 			free(key);
 			continue;

@@ -89,6 +89,7 @@ expected_figures(const Script *in, double capital)
 	long double	 prevl = 0.0L;
 	double		 prev_cash = capital;
 	long double	 prev_value = 0.0L;
+	long double	 value;
 	long double	 mean = 0.0L;
 	long double	 m2 = 0.0L;
 	long double	 down = 0.0L;
@@ -114,16 +115,16 @@ expected_figures(const Script *in, double capital)
 		 * change from the cash's and the position's value's own, so that
 		 * a small position's moves in a large account keep their digits.
 		 */
+		value = (long double) pos * in->close[i];
 		eq = cash + pos * in->close[i];
-		eql = (long double) cash + (long double) pos * in->close[i];
+		eql = (long double) cash + value;
 		if (i > 0 && prev > 0)
-			r[e.nreturns++] = (((long double) cash - prev_cash) +
-							   ((long double) pos * in->close[i] - prev_value)) /
-				prevl;
+			r[e.nreturns++] =
+				(((long double) cash - prev_cash) + (value - prev_value)) / prevl;
 		prev = eq;
 		prevl = eql;
 		prev_cash = cash;
-		prev_value = (long double) pos * in->close[i];
+		prev_value = value;
 		if (eq > peak)
 			peak = eq;
 		dd = eq / peak - 1;
