@@ -407,98 +407,37 @@ bt_new_fill(BtState *st)
 	return &st->fills[st->nfills++];
 }
 
+static double bt_exact_return(void *arg, long i);
+
 /*
  * The return from close i - 1 to close i across a fill at the open of i,
- * as the loop computes it: ((e(i) - e(i - 1)) / e(i - 1))::float8 of the
- * exact equities, cash plus position times the close as numeric, given
- * the cash and position before the fill and after.  NaN when the equity
- * before is not above 0: the loop counts no return then.  Its numerics
- * are made in st->scratch, for the caller to reset.
- */
-static double
-bt_fill_return_numeric(BtState *st, size_t i, Numeric cash_before,
-					   Numeric pos_before, Numeric cash_after,
-					   Numeric pos_after)
-{
-	MemoryContext old = MemoryContextSwitchTo(st->scratch);
-	Numeric		  before;
-	Numeric		  after;
-	double		  r = NAN;
-
-	before = num_add(cash_before,
-					 num_mul(pos_before, num_from_float8(st->close[i - 1])));
-	after = num_add(cash_after,
-					num_mul(pos_after, num_from_float8(st->close[i])));
-	if (num_cmp(before, num_zero) > 0)
-		r = num_to_float8(num_div(num_sub(after, before), before));
-	MemoryContextSwitchTo(old);
-	return r;
-}
-
-/*
- * a / b to within a unit in the last place, for exact a and b (b not 0):
- * each made a long double (64 bits of mantissa, exact powers of ten up to
- * 10^27), the quotient rounded to a double once.  It keeps a's sign, and
- * is 0 only when a is.
- */
-static double
-dec_ratio(Dec a, Dec b)
-{
-	static long double p10[DEC_MAX_EXP + 1];
-	long double		   x;
-	long double		   y;
-
-	if (p10[0] == 0)
-	{
-		int k;
-
-		p10[0] = 1;
-		for (k = 1; k <= DEC_MAX_EXP; k++)
-			p10[k] = p10[k - 1] * 10;
-	}
-	x = (long double) a.m / p10[a.exp];
-	y = (long double) b.m / p10[b.exp];
-	return (double) (x / y);
-}
-
-/*
- * The same from the Decs of exact mode: the equities and their change
- * exactly, the quotient to a unit in the last place (numeric's, whose 16
- * or more digits are then rounded to a double, may be a unit away), with
- * the change's sign and its zero.  In numeric when a Dec does not hold
- * a value.
+ * as the loop computes it, ((e(i) - e(i - 1)) / e(i - 1))::float8 of the
+ * exact equities (cash plus position times the close as numeric): from
+ * the Decs of exact mode, the equities and their change exactly and the
+ * quotient to a unit in the last place (numeric's 16 or more digits,
+ * then rounded to a double, may be a unit away), with the change's sign
+ * and its zero; NaN when the equity before is not above 0 (the loop
+ * counts no return then).  In numeric when a Dec does not hold a value.
+ * The fill is among st's fills already.
  */
 static void
 bt_fill_return(BtState *st, size_t i, Dec cash_before, Dec pos_before,
 			   double *ret)
 {
-	MemoryContext old;
-	Dec			  before;
-	Dec			  after;
-	Dec			  c;
-	Dec			  t;
+	Dec before;
+	Dec after;
+	Dec c;
+	Dec t;
 
 	if (i == 0)
 		return;
 	if (float8_dec(st->close[i - 1], &c) && dec_mul(pos_before, c, &t) &&
 		dec_add(cash_before, t, &before) && float8_dec(st->close[i], &c) &&
-		dec_mul(st->dpos, c, &t) && dec_add(st->dcash, t, &after))
-	{
-		if (dec_sign(before) <= 0)
-			return;
-		if (dec_sub(after, before, &t))
-		{
-			*ret = dec_ratio(t, before);
-			return;
-		}
-	}
-	old = MemoryContextSwitchTo(st->scratch);
-	*ret = bt_fill_return_numeric(st, i, dec_numeric(cash_before),
-								  dec_numeric(pos_before),
-								  dec_numeric(st->dcash),
-								  dec_numeric(st->dpos));
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(st->scratch);
+		dec_mul(st->dpos, c, &t) && dec_add(st->dcash, t, &after) &&
+		dec_sub(after, before, &t))
+		*ret = dec_sign(before) > 0 ? dec_ratio(t, before) : NAN;
+	else
+		*ret = bt_exact_return(st, (long) i);
 }
 
 /*
@@ -618,8 +557,6 @@ bt_fill(void *arg, size_t i, double *cash, double *position, double *ret)
 	Numeric		  pnl;
 	BtFill		 *f;
 	Numeric		  factor;
-	Numeric		  cash_before;
-	Numeric		  pos_before;
 	int			  sq;
 	bool		  closing;
 
@@ -630,8 +567,6 @@ bt_fill(void *arg, size_t i, double *cash, double *position, double *ret)
 		return;
 	}
 	old = MemoryContextSwitchTo(st->mcxt);
-	cash_before = st->cash;
-	pos_before = st->pos;
 	buy = num_cmp(st->pending, num_zero) > 0;
 	qty = num_abs(st->pending);
 	real_before = st->real;
@@ -664,12 +599,6 @@ bt_fill(void *arg, size_t i, double *cash, double *position, double *ret)
 		st->loss = num_add(st->loss, num_greatest(num_neg(pnl), num_zero));
 	}
 	st->cash = num_sub(num_sub(st->cash, num_mul(st->pending, price)), fee);
-	if (i > 0)
-	{
-		*ret = bt_fill_return_numeric(st, i, cash_before, pos_before, st->cash,
-									  st->pos);
-		MemoryContextReset(st->scratch);
-	}
 
 	f = bt_new_fill(st);
 	f->decided = st->pending_at;
@@ -684,6 +613,8 @@ bt_fill(void *arg, size_t i, double *cash, double *position, double *ret)
 	*cash = num_to_float8(st->cash);
 	*position = num_to_float8(st->pos);
 	MemoryContextSwitchTo(old);
+	if (i > 0)
+		*ret = bt_exact_return(st, (long) i);
 }
 
 static Numeric	bt_equity_at(BtState *st, Numeric capital, long k);

@@ -53,16 +53,17 @@ extern bool	  dec_parse(const char *s, Dec *r);
 extern size_t dec_format(Dec a, char *buf, size_t len);
 extern bool	  dec_digits_int64(Dec a, long long *digits);
 
-extern bool dec_add(Dec a, Dec b, Dec *r);
-extern bool dec_sub(Dec a, Dec b, Dec *r);
-extern bool dec_mul(Dec a, Dec b, Dec *r);
-extern bool dec_div(Dec a, Dec b, Dec *r);
-extern Dec	dec_ceil(Dec a);
-extern Dec	dec_floor(Dec a);
-extern int	dec_cmp(Dec a, Dec b);
-extern int	dec_sign(Dec a);
-extern Dec	dec_abs(Dec a);
-extern Dec	dec_neg(Dec a);
+extern bool	  dec_add(Dec a, Dec b, Dec *r);
+extern bool	  dec_sub(Dec a, Dec b, Dec *r);
+extern bool	  dec_mul(Dec a, Dec b, Dec *r);
+extern bool	  dec_div(Dec a, Dec b, Dec *r);
+extern double dec_ratio(Dec a, Dec b);
+extern Dec	  dec_ceil(Dec a);
+extern Dec	  dec_floor(Dec a);
+extern int	  dec_cmp(Dec a, Dec b);
+extern int	  dec_sign(Dec a);
+extern Dec	  dec_abs(Dec a);
+extern Dec	  dec_neg(Dec a);
 
 /* room dec_format needs: sign, digits, point, the scale's zeros, NUL */
 #define DEC_FORMAT_LEN (DEC_MAX_SCALE + DEC_MAX_EXP + 8)

@@ -334,11 +334,70 @@ check_arithmetic(void)
 	   "NaN, infinities and exponents are not read");
 }
 
+/*
+ * dec_ratio against dec_div's quotient (numeric's 16 or more digits)
+ * made a double by dec_to_double: within two units in the last place,
+ * over random values of many scales and signs; exact where the quotient
+ * is a double; its sign and zero exact.
+ */
+static void
+check_ratio(void)
+{
+	int	 tried = 0;
+	int	 far = 0;
+	int	 sign = 0;
+	int	 k;
+	char a[64];
+	char b[64];
+
+	for (k = 0; k < 200000; k++)
+	{
+		unsigned long long ma = next_random() % 1000000000000000000ULL;
+		unsigned long long mb = next_random() % 1000000000000000000ULL + 1;
+		Dec				   da;
+		Dec				   db;
+		Dec				   q;
+		double			   got;
+		double			   want;
+
+		snprintf(a, sizeof(a), "%s%llu.%0*llu", next_random() % 2 ? "-" : "",
+				 ma / 1000000, 6, ma % 1000000);
+		snprintf(b, sizeof(b), "%llu.%0*llu", mb / 1000, 3, mb % 1000);
+		da = parse(a);
+		db = parse(b);
+		if (!dec_div(da, db, &q) || !dec_to_double(q, &want))
+			continue;
+		tried++;
+		got = dec_ratio(da, db);
+		if (fabs(got - want) > 2 * fabs(nextafter(want, INFINITY) - want))
+		{
+			if (far++ < 5)
+				printf("# %s / %s: %.17g, want %.17g\n", a, b, got, want);
+		}
+		if ((got < 0) != (da.m < 0) || (got == 0) != (da.m == 0))
+			sign++;
+	}
+	ok(tried > 190000 && far == 0,
+	   "dec_ratio within 2 ulp of the quotient over %d values (%d not)",
+	   tried, far);
+	ok(sign == 0, "dec_ratio keeps the sign and the zero (%d not)", sign);
+	ok(dec_ratio(parse("1"), parse("3")) == 1.0 / 3.0 &&
+		   dec_ratio(parse("10"), parse("4")) == 2.5 &&
+		   dec_ratio(parse("-7.00"), parse("2")) == -3.5 &&
+		   dec_ratio(parse("0.14"), parse("1000.00")) == 1.4e-4,
+	   "dec_ratio: 1/3, 10/4, -7.00/2 and 0.14/1000.00 to the nearest "
+	   "double");
+	ok(dec_ratio(parse("0"), parse("5")) == 0 &&
+		   !signbit(dec_ratio(parse("0"), parse("5"))),
+	   "dec_ratio: 0 / 5 is 0");
+}
+
 int
 main(void)
 {
 	check_from_double();
 	check_to_double();
 	check_arithmetic();
+	check_ratio();
 	return tap_finish();
 }
