@@ -427,7 +427,7 @@ BEGIN
 	WHERE CASE WHEN bar_size >= interval '1 day'
 			   THEN ts_text !~ '^\d{4}-\d{2}-\d{2}$'
 			   ELSE ts_text !~ ('^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}'
-								 '(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$')
+				   '(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$')
 		  END
 	ORDER BY line LIMIT 1;
 	IF FOUND THEN

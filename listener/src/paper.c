@@ -262,6 +262,8 @@ paper_cancels(Listener *L, const StrList *served)
 static void
 paper_modifications(Listener *L, const StrList *served)
 {
+	static const char *not_paper =
+		"not a paper order: a paper listener cannot send its modification";
 	char	   *arr = db_text_array(served);
 	const char *params[1] = {arr};
 	PGresult   *res;
@@ -291,10 +293,7 @@ paper_modifications(Listener *L, const StrList *served)
 		if (!paper_is_paper_id(broker))
 		{
 			key = xasprintf("%lld|modify", (long long) order);
-			paper_warn_once(L, key,
-							"modification of an order that is not a paper "
-							"order; a paper listener cannot send it",
-							order);
+			paper_warn_once(L, key, not_paper, order);
 			free(key);
 			continue;
 		}
