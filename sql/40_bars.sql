@@ -98,6 +98,20 @@ BEGIN
 	IF calendar IS NOT NULL THEN
 		PERFORM pgtrade.market_check_calendar(calendar);
 	END IF;
+	/* IBKR's security types, as its contract searches name them */
+	IF sec_type IS NULL OR sec_type NOT IN ('STK', 'OPT', 'FUT', 'FOP',
+		'CASH', 'CFD', 'BOND', 'WAR', 'IND', 'FUND', 'CMDTY', 'CRYPTO') THEN
+		RAISE EXCEPTION 'sec_type must be an IBKR security type such as STK, '
+			'not %', coalesce('"' || sec_type || '"', 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'STK, OPT, FUT, FOP, CASH, CFD, BOND, WAR, IND, FUND, '
+					  || 'CMDTY or CRYPTO, in capitals.';
+	END IF;
+	IF currency IS NULL OR currency !~ '^[A-Z]{3}$' THEN
+		RAISE EXCEPTION 'currency must be an ISO 4217 code such as USD, not %',
+			coalesce('"' || currency || '"', 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	SELECT * INTO v_i FROM pgtrade.instrument i
 	WHERE i.symbol = add_instrument.symbol
 		AND i.sec_type = add_instrument.sec_type
@@ -126,6 +140,12 @@ BEGIN
 				'strategies run at all hours', symbol, time_zone
 				USING HINT = 'Name one with calendar => ..., or add one to '
 							 'pgtrade.market_calendar.';
+		END IF;
+		IF sec_type <> 'STK' THEN
+			RAISE NOTICE 'instrument "%" has sec_type %: its bars, indicators '
+				'and backtests work, but the risk gate refuses its orders',
+				symbol, sec_type
+				USING DETAIL = 'pgtrade-listener sends stock (STK) orders only.';
 		END IF;
 		INSERT INTO pgtrade.instrument AS i (symbol, conid, sec_type,
 			exchange, currency, time_zone, session_open, session_close,

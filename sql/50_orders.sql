@@ -392,12 +392,30 @@ DECLARE
 	v_kind text;
 	v_collar_price numeric;
 	v_dev numeric;
+	v_sec_type text;
 BEGIN
 	v_checks := v_checks || jsonb_build_object('check', 'account_halted',
 		'passed', NOT p_halted, 'detail', p_halt_reason);
 	IF p_halted THEN
 		v_reason := format('account %s is halted: %s', p_order.account_id,
 						   coalesce(p_halt_reason, 'no reason given'));
+	END IF;
+	/*
+	 * The listener sends every order as a stock's (and looks contracts
+	 * up as stocks): an order for any other kind of instrument would
+	 * reach the broker as something else.  A simulation sends nothing.
+	 */
+	IF p_state IS NULL THEN
+		SELECT i.sec_type INTO v_sec_type FROM pgtrade.instrument i
+		WHERE i.instrument_id = p_order.instrument_id;
+		v_checks := v_checks || jsonb_build_object('check', 'sec_type',
+			'passed', v_sec_type IS NOT DISTINCT FROM 'STK',
+			'detail', v_sec_type);
+		IF v_sec_type IS DISTINCT FROM 'STK' THEN
+			v_reason := coalesce(v_reason, format('instrument %s has sec_type '
+				'%s: pgtrade-listener sends stock (STK) orders only',
+				p_order.instrument_id, coalesce(v_sec_type, 'NULL')));
+		END IF;
 	END IF;
 
 	IF p_state IS NULL THEN
@@ -1257,17 +1275,18 @@ BEGIN
 					SET %I = NULL, updated_by = session_user,
 						updated_at = now()
 					WHERE coalesce(l.account_id, '''') = coalesce($1, '''')
-						AND coalesce(l.strategy_id, 0) = coalesce($2, 0)',
-				   limit_name)
+						AND coalesce(l.strategy_id, 0) = coalesce($2, 0)
+						AND l.%I IS NOT NULL',
+				   limit_name, limit_name)
 		USING account_id, strategy_id;
 	GET DIAGNOSTICS v_n = ROW_COUNT;
 	RETURN v_n > 0;
 END
 $$;
 COMMENT ON FUNCTION pgtrade.remove_risk_limit(text, text, bigint) IS
-	'Removes one limit of a scope (its column becomes NULL); returns false '
-	'when the scope had no row.  Without any max_position the gate refuses '
-	'every order of the account.';
+	'Removes one limit of a scope (its column becomes NULL); returns false, '
+	'and changes and records nothing, when the scope had no such limit.  '
+	'Without any max_position the gate refuses every order of the account.';
 
 CREATE FUNCTION pgtrade.set_trading_enabled(enabled boolean,
 	account_id text DEFAULT NULL, strategy_id bigint DEFAULT NULL,

@@ -89,6 +89,16 @@ BEGIN
 			v_type, coalesce(p_o.order_type, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	/* an exit the broker cancels at once would leave the entry unguarded */
+	IF p_o.tif IS DISTINCT FROM 'day' AND p_o.tif IS DISTINCT FROM 'gtc' THEN
+		RAISE EXCEPTION 'a bracket''s % must rest until it fills or is '
+			'cancelled: time in force day or gtc, not %', p_o.bracket_role,
+			coalesce(p_o.tif, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'An ioc exit is cancelled by the broker as soon as it '
+					 || 'is not filled, which would leave the position it '
+					 || 'protects without its take-profit or stop-loss.';
+	END IF;
 	IF EXISTS (SELECT 1 FROM pgtrade.orders o
 			   WHERE o.parent_order_id = p_o.parent_order_id
 				 AND o.bracket_role = p_o.bracket_role) THEN
@@ -147,6 +157,14 @@ BEGIN
 	IF valid_for IS NULL OR valid_for <= interval '0' THEN
 		RAISE EXCEPTION 'valid_for must be a positive interval'
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF lower(exit_tif) IS DISTINCT FROM 'day'
+		AND lower(exit_tif) IS DISTINCT FROM 'gtc' THEN
+		RAISE EXCEPTION 'exit_tif must be day or gtc, not %',
+			coalesce(exit_tif, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'The take-profit and stop-loss rest until one fills; '
+					 || 'an ioc exit would be cancelled at once.';
 	END IF;
 
 	INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity,

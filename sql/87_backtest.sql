@@ -321,6 +321,14 @@ COMMENT ON FUNCTION pgtrade.backtest_order_check(pgtrade.strategy, text,
 	'backtest would place, against its simulated account.';
 
 /*
+ * A backtest's result is one row, whose trade list is one value that may
+ * be tens of megabytes (about 240 bytes a trade).  PL/pgSQL hands a set
+ * over in a tuplestore, which writes what passes work_mem to a temporary
+ * file; the list is already in memory, so backtest and backtest_run keep
+ * their tuplestores there up to 256MB rather than write it out and read
+ * it back (17 ms of 197 for 39,162 trades).  Nothing else they run holds
+ * more than a few rows.
+ *
  * backtest runs one strategy (with other params, when given) from
  * from_ts to to_ts, instants compared with the bars' closes: decisions
  * at the closes within, fills at the next opens of bars that close
@@ -349,6 +357,7 @@ RETURNS TABLE (backtest_id bigint, bars integer, trades integer,
 	exposure numeric, trade_list jsonb)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET work_mem = '256MB'
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -930,6 +939,7 @@ RETURNS TABLE (backtest_id bigint, bars integer, trades integer,
 	exposure numeric, trade_list jsonb)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET work_mem = '256MB'
 AS $$
 BEGIN
 	RETURN QUERY SELECT * FROM pgtrade.backtest_run($1, $2, $3, $4, $5, $6,

@@ -253,6 +253,7 @@ RETURNS TABLE (backtest_id bigint, bars integer, trades integer,
 	exposure numeric, trade_list jsonb)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET work_mem = '256MB'
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -1260,6 +1261,20 @@ BEGIN
 	IF calendar IS NOT NULL THEN
 		PERFORM pgtrade.market_check_calendar(calendar);
 	END IF;
+	/* IBKR's security types, as its contract searches name them */
+	IF sec_type IS NULL OR sec_type NOT IN ('STK', 'OPT', 'FUT', 'FOP',
+		'CASH', 'CFD', 'BOND', 'WAR', 'IND', 'FUND', 'CMDTY', 'CRYPTO') THEN
+		RAISE EXCEPTION 'sec_type must be an IBKR security type such as STK, '
+			'not %', coalesce('"' || sec_type || '"', 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'STK, OPT, FUT, FOP, CASH, CFD, BOND, WAR, IND, FUND, '
+					  || 'CMDTY or CRYPTO, in capitals.';
+	END IF;
+	IF currency IS NULL OR currency !~ '^[A-Z]{3}$' THEN
+		RAISE EXCEPTION 'currency must be an ISO 4217 code such as USD, not %',
+			coalesce('"' || currency || '"', 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	SELECT * INTO v_i FROM pgtrade.instrument i
 	WHERE i.symbol = add_instrument.symbol
 		AND i.sec_type = add_instrument.sec_type
@@ -1288,6 +1303,12 @@ BEGIN
 				'strategies run at all hours', symbol, time_zone
 				USING HINT = 'Name one with calendar => ..., or add one to '
 							 'pgtrade.market_calendar.';
+		END IF;
+		IF sec_type <> 'STK' THEN
+			RAISE NOTICE 'instrument "%" has sec_type %: its bars, indicators '
+				'and backtests work, but the risk gate refuses its orders',
+				symbol, sec_type
+				USING DETAIL = 'pgtrade-listener sends stock (STK) orders only.';
 		END IF;
 		INSERT INTO pgtrade.instrument AS i (symbol, conid, sec_type,
 			exchange, currency, time_zone, session_open, session_close,
@@ -1890,5 +1911,541 @@ BEGIN
 	END LOOP;
 	DROP TABLE pgtrade_import_sorted;
 	RETURN v_n;
+END
+$$;
+
+/* a backtest's trade list stays in memory on its way out (87_backtest.sql) */
+ALTER FUNCTION pgtrade.backtest(text, timestamptz, timestamptz, numeric,
+	numeric, numeric, jsonb, boolean, boolean) SET work_mem = '256MB';
+
+/* a bracket's exits must rest: day or gtc, never ioc */
+CREATE OR REPLACE FUNCTION pgtrade.bracket_child_group(p_o pgtrade.orders)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_p pgtrade.orders;
+	v_type text;
+BEGIN
+	IF p_o.parent_order_id IS NULL THEN
+		IF p_o.bracket_role IN ('take_profit', 'stop_loss') THEN
+			RAISE EXCEPTION 'a % order needs a parent order', p_o.bracket_role
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		RETURN NULL;
+	END IF;
+	SELECT * INTO v_p FROM pgtrade.orders o
+	WHERE o.order_id = p_o.parent_order_id;
+	IF NOT FOUND OR v_p.bracket_role IS DISTINCT FROM 'entry'
+		OR v_p.status <> 'pending' OR v_p.account_id <> p_o.account_id
+		OR v_p.instrument_id <> p_o.instrument_id OR v_p.side = p_o.side
+		OR p_o.quantity > v_p.quantity
+		OR p_o.bracket_role IS NULL OR p_o.bracket_role = 'entry' THEN
+		RAISE EXCEPTION 'order % cannot be a child of order %',
+			p_o.order_id, p_o.parent_order_id
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A bracket child is a take_profit or stop_loss of a '
+				     || 'pending entry order of the same account and instrument, '
+				     || 'on the other side, no larger than it.';
+	END IF;
+	/*
+	 * One of each, of its own type: the gate counts an OCA group once,
+	 * as the broker fills one member and cancels the rest, so a third
+	 * member would go out uncounted.
+	 */
+	v_type := CASE p_o.bracket_role WHEN 'take_profit' THEN 'limit'
+				   ELSE 'stop' END;
+	IF p_o.order_type IS DISTINCT FROM v_type THEN
+		RAISE EXCEPTION 'a bracket''s % is a % order, not %', p_o.bracket_role,
+			v_type, coalesce(p_o.order_type, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	/* an exit the broker cancels at once would leave the entry unguarded */
+	IF p_o.tif IS DISTINCT FROM 'day' AND p_o.tif IS DISTINCT FROM 'gtc' THEN
+		RAISE EXCEPTION 'a bracket''s % must rest until it fills or is '
+			'cancelled: time in force day or gtc, not %', p_o.bracket_role,
+			coalesce(p_o.tif, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'An ioc exit is cancelled by the broker as soon as it '
+					 || 'is not filled, which would leave the position it '
+					 || 'protects without its take-profit or stop-loss.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pgtrade.orders o
+			   WHERE o.parent_order_id = p_o.parent_order_id
+				 AND o.bracket_role = p_o.bracket_role) THEN
+		RAISE EXCEPTION 'order % already has a %', p_o.parent_order_id,
+			p_o.bracket_role
+			USING ERRCODE = 'unique_violation',
+				  DETAIL = 'A bracket has one take_profit and one stop_loss.';
+	END IF;
+	RETURN format('%s-oca', v_p.client_order_id);
+END
+$$;
+
+/* place_bracket says so before it writes anything */
+CREATE OR REPLACE FUNCTION pgtrade.place_bracket(account_id text, symbol text,
+	side text, quantity numeric, entry_price numeric, take_profit numeric,
+	stop_loss numeric, tif text DEFAULT 'day', exit_tif text DEFAULT 'gtc',
+	valid_for interval DEFAULT '15 minutes', outside_rth boolean DEFAULT false)
+RETURNS SETOF pgtrade.orders
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_side text := lower(place_bracket.side);
+	v_exit text;
+	v_sign integer;
+	v_parent pgtrade.orders;
+	v_tp pgtrade.orders;
+	v_sl pgtrade.orders;
+	v_instrument bigint := pgtrade.instrument_id(symbol);
+BEGIN
+	IF v_side IS NULL OR v_side NOT IN ('buy', 'sell') THEN
+		RAISE EXCEPTION 'order side must be buy or sell, not "%"',
+			place_bracket.side
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	v_exit := CASE v_side WHEN 'buy' THEN 'sell' ELSE 'buy' END;
+	v_sign := CASE v_side WHEN 'buy' THEN 1 ELSE -1 END;
+	IF take_profit IS NULL OR stop_loss IS NULL THEN
+		RAISE EXCEPTION 'a bracket needs a take-profit and a stop-loss price'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF v_sign * (take_profit - stop_loss) <= 0
+		OR v_sign * (coalesce(entry_price, stop_loss + v_sign) - stop_loss) <= 0
+		OR v_sign * (take_profit - coalesce(entry_price, take_profit - v_sign)) <= 0
+	THEN
+		RAISE EXCEPTION 'bracket prices out of order for a %: stop-loss %, entry %, take-profit %',
+			v_side, stop_loss, coalesce(entry_price::text, 'market'), take_profit
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'A buy needs stop-loss < entry < take-profit; a sell the reverse.';
+	END IF;
+	IF valid_for IS NULL OR valid_for <= interval '0' THEN
+		RAISE EXCEPTION 'valid_for must be a positive interval'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF lower(exit_tif) IS DISTINCT FROM 'day'
+		AND lower(exit_tif) IS DISTINCT FROM 'gtc' THEN
+		RAISE EXCEPTION 'exit_tif must be day or gtc, not %',
+			coalesce(exit_tif, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'The take-profit and stop-loss rest until one fills; '
+					 || 'an ioc exit would be cancelled at once.';
+	END IF;
+
+	INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity,
+		order_type, limit_price, tif, outside_rth, valid_until, bracket_role)
+	VALUES (place_bracket.account_id, v_instrument, v_side, quantity,
+		CASE WHEN entry_price IS NULL THEN 'market' ELSE 'limit' END,
+		entry_price, lower(tif), outside_rth, now() + valid_for, 'entry')
+	RETURNING * INTO v_parent;
+	IF v_parent.status <> 'pending' THEN
+		RETURN NEXT v_parent;
+		RETURN;
+	END IF;
+	INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity,
+		order_type, limit_price, tif, outside_rth, valid_until,
+		parent_order_id, bracket_role)
+	VALUES (place_bracket.account_id, v_instrument, v_exit, quantity, 'limit',
+		take_profit, lower(exit_tif), outside_rth, v_parent.valid_until,
+		v_parent.order_id, 'take_profit')
+	RETURNING * INTO v_tp;
+	INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity,
+		order_type, stop_price, tif, outside_rth, valid_until,
+		parent_order_id, bracket_role)
+	VALUES (place_bracket.account_id, v_instrument, v_exit, quantity, 'stop',
+		stop_loss, lower(exit_tif), outside_rth, v_parent.valid_until,
+		v_parent.order_id, 'stop_loss')
+	RETURNING * INTO v_sl;
+	IF v_tp.status <> 'pending' OR v_sl.status <> 'pending' THEN
+		/* no entry without both protections: cancelling it cancels them */
+		PERFORM pgtrade.order_move(v_parent.order_id, 'cancelled',
+			'user ' || session_user,
+			'bracket not placed: a child order was refused by the risk gate');
+	END IF;
+	RETURN QUERY SELECT * FROM pgtrade.orders o
+		WHERE o.order_id IN (v_parent.order_id, v_tp.order_id, v_sl.order_id)
+		ORDER BY o.order_id;
+END
+$$;
+
+/* removing a limit that is not set changes and records nothing */
+CREATE OR REPLACE FUNCTION pgtrade.remove_risk_limit(limit_name text,
+	account_id text DEFAULT NULL, strategy_id bigint DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_n bigint;
+BEGIN
+	IF limit_name IS NULL OR limit_name NOT IN ('max_position',
+		'max_order_quantity', 'max_order_notional', 'max_position_notional',
+		'max_open_orders', 'max_orders_per_day', 'max_daily_loss',
+		'price_collar_pct', 'allow_short') THEN
+		RAISE EXCEPTION 'unknown limit %', coalesce('"' || limit_name || '"', 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Limits are max_position, max_order_quantity, '
+					  || 'max_order_notional, max_position_notional, '
+					  || 'max_open_orders, max_orders_per_day, '
+					  || 'max_daily_loss, price_collar_pct and allow_short.';
+	END IF;
+	/* the name is one of the list above: safe as a column name */
+	EXECUTE format('UPDATE pgtrade.risk_limit l
+					SET %I = NULL, updated_by = session_user,
+						updated_at = now()
+					WHERE coalesce(l.account_id, '''') = coalesce($1, '''')
+						AND coalesce(l.strategy_id, 0) = coalesce($2, 0)
+						AND l.%I IS NOT NULL',
+				   limit_name, limit_name)
+		USING account_id, strategy_id;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+	RETURN v_n > 0;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.remove_risk_limit(text, text, bigint) IS
+	'Removes one limit of a scope (its column becomes NULL); returns false, '
+	'and changes and records nothing, when the scope had no such limit.  '
+	'Without any max_position the gate refuses every order of the account.';
+
+/* the gate refuses live orders for instruments other than stocks */
+CREATE OR REPLACE FUNCTION pgtrade.risk_check(p_order pgtrade.orders, p_halted boolean,
+	p_halt_reason text, p_modify boolean DEFAULT false,
+	p_state jsonb DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_checks jsonb := '[]';
+	v_reason text;
+	v_lim record;
+	v_pos numeric;
+	v_open record;
+	v_worst numeric;
+	v_before numeric;
+	v_reduces boolean;
+	v_add numeric;
+	v_has_position_limit boolean := false;
+	v_symbol text;
+	v_mark numeric;
+	v_mark_known boolean := false;
+	v_price numeric;
+	v_value numeric;
+	v_count bigint;
+	v_pnl record;
+	v_loss numeric;
+	v_passed boolean;
+	v_kind text;
+	v_collar_price numeric;
+	v_dev numeric;
+	v_sec_type text;
+BEGIN
+	v_checks := v_checks || jsonb_build_object('check', 'account_halted',
+		'passed', NOT p_halted, 'detail', p_halt_reason);
+	IF p_halted THEN
+		v_reason := format('account %s is halted: %s', p_order.account_id,
+						   coalesce(p_halt_reason, 'no reason given'));
+	END IF;
+	/*
+	 * The listener sends every order as a stock's (and looks contracts
+	 * up as stocks): an order for any other kind of instrument would
+	 * reach the broker as something else.  A simulation sends nothing.
+	 */
+	IF p_state IS NULL THEN
+		SELECT i.sec_type INTO v_sec_type FROM pgtrade.instrument i
+		WHERE i.instrument_id = p_order.instrument_id;
+		v_checks := v_checks || jsonb_build_object('check', 'sec_type',
+			'passed', v_sec_type IS NOT DISTINCT FROM 'STK',
+			'detail', v_sec_type);
+		IF v_sec_type IS DISTINCT FROM 'STK' THEN
+			v_reason := coalesce(v_reason, format('instrument %s has sec_type '
+				'%s: pgtrade-listener sends stock (STK) orders only',
+				p_order.instrument_id, coalesce(v_sec_type, 'NULL')));
+		END IF;
+	END IF;
+
+	IF p_state IS NULL THEN
+		v_pos := pgtrade.position_quantity(p_order.account_id,
+			p_order.instrument_id);
+		SELECT * INTO v_open FROM pgtrade.open_side_quantities(
+			p_order.account_id, p_order.instrument_id, p_order.order_id);
+	ELSE
+		v_pos := coalesce((p_state ->> 'position')::numeric, 0);
+		SELECT coalesce((p_state ->> 'open_buys')::numeric, 0) AS buys,
+			   coalesce((p_state ->> 'open_sells')::numeric, 0) AS sells
+		INTO v_open;
+	END IF;
+	/*
+	 * What this order adds to its side: its unfilled rest (all of it for
+	 * a new order; a modification's new quantity less its fills), and in
+	 * an OCA group only what exceeds the group's other members.
+	 */
+	v_add := p_order.quantity - coalesce(p_order.filled_quantity, 0);
+	IF p_order.oca_group IS NOT NULL THEN
+		v_add := greatest(v_add - pgtrade.oca_open_quantity(
+			p_order.oca_group, p_order.side, p_order.order_id), 0);
+	END IF;
+	/* the worst case of this order's side, as a long (+) or short (-) */
+	v_before := CASE p_order.side
+		WHEN 'buy' THEN v_pos + v_open.buys
+		ELSE v_pos - v_open.sells END;
+	v_worst := CASE p_order.side
+		WHEN 'buy' THEN v_before + v_add
+		ELSE v_before - v_add END;
+	/*
+	 * Not worsening: the side's worst case moves toward zero without
+	 * crossing it, as a sell of 30 from a long of 100 does.  Such an order passes
+	 * a position limit it cannot bring the position under, or a position
+	 * already over a lowered limit could never be closed.
+	 */
+	v_reduces := abs(v_worst) <= abs(v_before)
+		AND (v_worst = 0 OR sign(v_worst) = sign(v_before));
+
+	FOR v_lim IN
+		SELECT * FROM pgtrade.risk_limit l
+		WHERE (l.account_id IS NULL OR l.account_id = p_order.account_id)
+			AND (l.strategy_id IS NULL
+				 OR l.strategy_id IS NOT DISTINCT FROM p_order.strategy_id)
+		ORDER BY l.account_id NULLS FIRST, l.strategy_id NULLS FIRST
+	LOOP
+		/* the latest close, read once and only when a limit needs it */
+		IF NOT v_mark_known AND (v_lim.max_order_notional IS NOT NULL
+				OR v_lim.max_position_notional IS NOT NULL
+				OR v_lim.price_collar_pct IS NOT NULL) THEN
+			v_mark := CASE WHEN p_state IS NULL
+				THEN pgtrade.latest_close(p_order.instrument_id)
+				ELSE (p_state ->> 'mark')::numeric END;
+			v_mark_known := true;
+			SELECT i.symbol INTO v_symbol FROM pgtrade.instrument i
+			WHERE i.instrument_id = p_order.instrument_id;
+		END IF;
+		IF v_lim.kill_switch AND p_state IS NOT NULL THEN
+			v_checks := v_checks || jsonb_build_object('check', 'kill_switch',
+				'passed', true, 'limit_id', v_lim.limit_id,
+				'note', 'not applied to a simulation');
+		ELSIF v_lim.kill_switch THEN
+			v_checks := v_checks || jsonb_build_object('check', 'kill_switch',
+				'passed', false, 'limit_id', v_lim.limit_id,
+				'note', v_lim.note);
+			v_reason := coalesce(v_reason, format(
+				'kill switch is on for %s%s', coalesce('account ' ||
+				v_lim.account_id, 'all accounts'),
+				coalesce(' strategy ' || v_lim.strategy_id, '')));
+		END IF;
+		IF v_lim.max_order_quantity IS NOT NULL THEN
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_order_quantity', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_order_quantity,
+				'quantity', p_order.quantity,
+				'passed', p_order.quantity <= v_lim.max_order_quantity);
+			IF p_order.quantity > v_lim.max_order_quantity THEN
+				v_reason := coalesce(v_reason, format(
+					'order quantity %s exceeds the limit of %s',
+					p_order.quantity, v_lim.max_order_quantity));
+			END IF;
+		END IF;
+		IF v_lim.max_order_notional IS NOT NULL THEN
+			/*
+			 * At its own price, but never below the latest close: a sell
+			 * limit far under the market trades at the market.
+			 */
+			v_price := greatest(CASE p_order.order_type
+				WHEN 'market' THEN NULL
+				WHEN 'stop' THEN p_order.stop_price
+				ELSE p_order.limit_price END, v_mark);
+			v_value := p_order.quantity * v_price;
+			v_passed := v_value IS NOT NULL
+				AND v_value <= v_lim.max_order_notional;
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_order_notional', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_order_notional, 'quantity', p_order.quantity,
+				'price', v_price, 'notional', v_value, 'passed', v_passed);
+			IF v_price IS NULL THEN
+				v_reason := coalesce(v_reason, format(
+					'no price to value a market order in %s: it has no bars',
+					v_symbol));
+			ELSIF NOT v_passed THEN
+				v_reason := coalesce(v_reason, format(
+					'order value %s (%s at %s) exceeds the limit of %s',
+					v_value, p_order.quantity, v_price,
+					v_lim.max_order_notional));
+			END IF;
+		END IF;
+		IF v_lim.max_position IS NOT NULL THEN
+			v_has_position_limit := true;
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_position', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_position, 'position', v_pos,
+				'open_buys', v_open.buys, 'open_sells', v_open.sells,
+				'projected', v_worst, 'reduces', v_reduces,
+				'passed', abs(v_worst) <= v_lim.max_position
+						  OR v_reduces);
+			IF abs(v_worst) > v_lim.max_position AND NOT v_reduces THEN
+				v_reason := coalesce(v_reason, format(
+					'projected position %s (position %s, open buys %s, open sells %s, this %s %s) exceeds the limit of %s',
+					v_worst, v_pos, v_open.buys, v_open.sells, p_order.side,
+					p_order.quantity, v_lim.max_position));
+			END IF;
+		END IF;
+		IF v_lim.max_position_notional IS NOT NULL THEN
+			/* marked at the latest close, else at the order's own price */
+			v_price := coalesce(v_mark, CASE p_order.order_type
+				WHEN 'stop' THEN p_order.stop_price
+				ELSE p_order.limit_price END);
+			v_value := abs(v_worst) * v_price;
+			v_passed := v_reduces OR (v_value IS NOT NULL
+				AND v_value <= v_lim.max_position_notional);
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_position_notional', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_position_notional, 'projected', v_worst,
+				'price', v_price, 'notional', v_value, 'reduces', v_reduces,
+				'passed', v_passed);
+			IF NOT v_passed AND v_price IS NULL THEN
+				v_reason := coalesce(v_reason, format(
+					'no price to value the position in %s: it has no bars',
+					v_symbol));
+			ELSIF NOT v_passed THEN
+				v_reason := coalesce(v_reason, format(
+					'projected position value %s (%s at %s) '
+					'exceeds the limit of %s',
+					v_value, v_worst, v_price, v_lim.max_position_notional));
+			END IF;
+		END IF;
+		IF v_lim.max_open_orders IS NOT NULL AND NOT p_modify THEN
+			v_count := CASE WHEN p_state IS NULL
+				THEN pgtrade.open_order_count(p_order.account_id,
+					v_lim.strategy_id, p_order.order_id)
+				ELSE coalesce((p_state ->> 'open_orders')::bigint, 0) END + 1;
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_open_orders', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_open_orders, 'open_orders', v_count,
+				'passed', v_count <= v_lim.max_open_orders);
+			IF v_count > v_lim.max_open_orders THEN
+				v_reason := coalesce(v_reason, format(
+					'%s open orders with this one exceed the limit of %s',
+					v_count, v_lim.max_open_orders));
+			END IF;
+		END IF;
+		IF v_lim.max_orders_per_day IS NOT NULL AND NOT p_modify THEN
+			v_count := CASE WHEN p_state IS NULL
+				THEN pgtrade.day_order_count(p_order.account_id,
+					v_lim.strategy_id, p_order.order_id)
+				ELSE coalesce((p_state ->> 'orders_today')::bigint, 0) END + 1;
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_orders_per_day', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_orders_per_day, 'orders_today', v_count,
+				'passed', v_count <= v_lim.max_orders_per_day);
+			IF v_count > v_lim.max_orders_per_day THEN
+				v_reason := coalesce(v_reason, format(
+					'%s orders today with this one exceed '
+					'the limit of %s a day',
+					v_count, v_lim.max_orders_per_day));
+			END IF;
+		END IF;
+		IF v_lim.max_daily_loss IS NOT NULL THEN
+			/* a strategy's scope is its instrument's position */
+			IF p_state IS NULL THEN
+				SELECT * INTO v_pnl FROM pgtrade.account_day_pnl(
+					p_order.account_id,
+					CASE WHEN v_lim.strategy_id IS NOT NULL
+						 THEN p_order.instrument_id END);
+			ELSE
+				SELECT coalesce((p_state ->> 'day_realized')::numeric, 0)
+						   AS realized,
+					   coalesce((p_state ->> 'day_unrealized')::numeric, 0)
+						   AS unrealized,
+					   '{}'::text[] AS unmarked
+				INTO v_pnl;
+			END IF;
+			v_pnl.realized := trim_scale(v_pnl.realized);
+			v_pnl.unrealized := trim_scale(v_pnl.unrealized);
+			v_loss := trim_scale(-(v_pnl.realized + v_pnl.unrealized));
+			/* reached: a loss at the limit stops new risk; no loss never does */
+			v_passed := v_reduces OR (cardinality(v_pnl.unmarked) = 0
+				AND (v_loss <= 0 OR v_loss < v_lim.max_daily_loss));
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_daily_loss', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_daily_loss, 'realized', v_pnl.realized,
+				'unrealized', v_pnl.unrealized, 'loss', v_loss,
+				'unmarked', to_jsonb(v_pnl.unmarked), 'reduces', v_reduces,
+				'passed', v_passed);
+			IF NOT v_passed AND cardinality(v_pnl.unmarked) > 0 THEN
+				v_reason := coalesce(v_reason, format(
+					'the day''s loss cannot be known: no bar to '
+					'mark the position in %s',
+					array_to_string(v_pnl.unmarked, ', ')));
+			ELSIF NOT v_passed THEN
+				v_reason := coalesce(v_reason, format(
+					'the day''s loss %s (realized %s, unrealized %s) has '
+					'reached the limit of %s; only orders that reduce '
+					'exposure pass',
+					v_loss, v_pnl.realized, v_pnl.unrealized,
+					v_lim.max_daily_loss));
+			END IF;
+		END IF;
+		IF v_lim.price_collar_pct IS NOT NULL THEN
+			FOREACH v_kind IN ARRAY ARRAY['limit', 'stop'] LOOP
+				v_collar_price := CASE v_kind
+					WHEN 'limit' THEN p_order.limit_price
+					ELSE p_order.stop_price END;
+				CONTINUE WHEN v_collar_price IS NULL;
+				v_dev := round(abs(v_collar_price - v_mark) / v_mark * 100, 4);
+				v_passed := v_dev IS NOT NULL AND v_dev <= v_lim.price_collar_pct;
+				v_checks := v_checks || jsonb_build_object(
+					'check', 'price_collar', 'limit_id', v_lim.limit_id,
+					'price_kind', v_kind, 'price', v_collar_price,
+					'reference', v_mark, 'deviation_pct', v_dev,
+					'limit', v_lim.price_collar_pct, 'passed', v_passed);
+				IF v_mark IS NULL THEN
+					v_reason := coalesce(v_reason, format(
+						'no bar in %s to check the %s price against',
+						v_symbol, v_kind));
+				ELSIF NOT v_passed THEN
+					v_reason := coalesce(v_reason, format(
+						'%s price %s is %s%% from the latest close '
+						'%s, beyond the collar of %s%%',
+						v_kind, v_collar_price, v_dev, v_mark,
+						v_lim.price_collar_pct));
+				END IF;
+			END LOOP;
+		END IF;
+		IF v_lim.allow_short IS NOT NULL AND NOT v_lim.allow_short THEN
+			v_passed := v_worst >= 0 OR v_reduces;
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'allow_short', 'limit_id', v_lim.limit_id,
+				'projected', v_worst, 'reduces', v_reduces,
+				'passed', v_passed);
+			IF NOT v_passed THEN
+				v_reason := coalesce(v_reason, format(
+					'short selling is not allowed for %s: the '
+					'projected position would be %s',
+					coalesce('account ' || v_lim.account_id, 'any account'),
+					v_worst));
+			END IF;
+		END IF;
+	END LOOP;
+
+	v_checks := v_checks || jsonb_build_object('check', 'position_limit_set',
+		'passed', v_has_position_limit);
+	IF NOT v_has_position_limit THEN
+		v_reason := coalesce(v_reason, format(
+			'no max_position limit covers account %s; set one with pgtrade.set_risk_limit()',
+			p_order.account_id));
+	END IF;
+
+	RETURN jsonb_build_object('passed', v_reason IS NULL,
+		'reason', coalesce(v_reason, 'all risk checks passed'),
+		'checks', v_checks,
+		'asked_by', CASE WHEN current_setting('role') = 'none' THEN session_user
+						 ELSE current_setting('role') END,
+		'at', coalesce((p_state ->> 'at')::timestamptz, clock_timestamp()))
+		|| CASE WHEN p_state IS NULL THEN '{}'::jsonb
+				ELSE '{"simulated": true}' END;
 END
 $$;

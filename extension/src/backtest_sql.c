@@ -901,7 +901,7 @@ bt_time_value(JsonbValue *v, TimestampTz t)
  * out as one tree and made into jsonb once.
  */
 static Datum
-bt_trade_list(const BtState *st, Datum size, Datum zone, Datum close)
+bt_trade_list(const BtState *st, const PgtradeBarEnd *bar_end)
 {
 	JsonbValue	list;
 	JsonbValue *objects;
@@ -926,11 +926,9 @@ bt_trade_list(const BtState *st, Datum size, Datum zone, Datum close)
 	{
 		const BtFill *f = &st->fills[k];
 		JsonbPair	 *p = pairs + k * TK_KEYS;
-		Datum		  decided = TimestampTzGetDatum(st->ts[f->decided]);
+		TimestampTz	  decided = st->ts[f->decided];
 		bool		  buy = num_cmp(f->quantity, num_zero) > 0;
 
-		decided = DirectFunctionCall4(pgtrade_bar_end, decided, size, zone,
-									  close);
 		for (j = 0; j < TK_KEYS; j++)
 		{
 			bt_string_value(&p[j].key, (char *) trade_keys[j]);
@@ -942,7 +940,8 @@ bt_trade_list(const BtState *st, Datum size, Datum zone, Datum close)
 		bt_numeric_value(&p[TK_QUANTITY].value, num_abs(f->quantity));
 		bt_time_value(&p[TK_FILLED_AT].value, st->ts[f->filled]);
 		bt_numeric_value(&p[TK_COMMISSION].value, f->fee);
-		bt_time_value(&p[TK_DECIDED_AT].value, DatumGetTimestampTz(decided));
+		decided = pgtrade_bar_end_at(bar_end, decided);
+		bt_time_value(&p[TK_DECIDED_AT].value, decided);
 		bt_numeric_value(&p[TK_REALIZED_PNL].value, f->pnl);
 		objects[k].type = jbvObject;
 		objects[k].val.object.nPairs = TK_KEYS;
@@ -1114,6 +1113,7 @@ typedef struct BtInput
 	Datum			   bar_size; /* for the trades' decided_at */
 	Datum			   time_zone;
 	Datum			   session_close;
+	PgtradeBarEnd	   bar_end; /* the three prepared */
 	bool			   want_trades;
 } BtInput;
 
@@ -1231,6 +1231,8 @@ bt_input_args(FunctionCallInfo fcinfo, int k, BtInput *in)
 	in->bar_size = PG_GETARG_DATUM(k + 8);
 	in->time_zone = PG_GETARG_DATUM(k + 9);
 	in->session_close = PG_GETARG_DATUM(k + 10);
+	pgtrade_bar_end_prepare(&in->bar_end, in->bar_size, in->time_zone,
+							in->session_close);
 	in->want_trades = PG_GETARG_BOOL(k + 11);
 }
 
@@ -1287,9 +1289,7 @@ bt_engine_call(FunctionCallInfo fcinfo, const BtArgs *a, BtKindDecide *kind)
 static TimestampTz
 bt_bar_end(const BtInput *in, TimestampTz t)
 {
-	return DatumGetTimestampTz(DirectFunctionCall4(
-		pgtrade_bar_end, TimestampTzGetDatum(t), in->bar_size, in->time_zone,
-		in->session_close));
+	return pgtrade_bar_end_at(&in->bar_end, t);
 }
 
 /*
@@ -1724,8 +1724,7 @@ bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
 	/* the trades: how many, and their list unless a sweep's */
 	values[13] = Int32GetDatum((int32) st.nfills);
 	if (st.want_trades)
-		values[14] = bt_trade_list(&st, in->bar_size, in->time_zone,
-								   in->session_close);
+		values[14] = bt_trade_list(&st, &in->bar_end);
 	else
 		nulls[14] = true;
 	return true;

@@ -44,12 +44,16 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "parser/scansup.h"
+#include "pgtime.h"
 #include "storage/bufmgr.h"
 #include "storage/predicate.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -619,29 +623,157 @@ pgtrade_period_bars(PG_FUNCTION_ARGS)
  * because a backtest asks it for every trade, and as a STRICT SQL
  * function whose body (a CASE) is not strict it was not inlined but run
  * as a query each call.
+ *
+ * Each AT TIME ZONE looks its zone up by name, two lookups a call and
+ * most of its time.  pgtrade_bar_end_prepare looks the zone up once, as
+ * those functions do: a name that is a time zone abbreviation (a fixed
+ * or dynamic offset), or not a zone at all, is left to them; a full zone
+ * name is kept, and pgtrade_bar_end_at converts with it as they convert
+ * with a full name (timestamp2tm into the zone, DetermineTimeZoneOffset
+ * out of it), the same steps with the same results.
+ */
+void
+pgtrade_bar_end_prepare(PgtradeBarEnd *be, Datum size, Datum zone,
+						Datum close)
+{
+	Interval day = {0};
+	Datum	 one_day = IntervalPGetDatum(&day);
+	text	*zone_text = DatumGetTextPP(zone);
+	char	 name[TZ_STRLEN_MAX + 1];
+	char	*lower;
+	int		 type;
+	int		 offset;
+	pg_tz	*abbrev_tz = NULL;
+
+	day.day = 1;
+	be->size = size;
+	be->zone = zone;
+	be->close = close;
+	be->tz = NULL;
+	be->daily = DatumGetBool(DirectFunctionCall2(interval_ge, size, one_day));
+	if (!be->daily)
+		return;
+	be->extra =
+		DatumGetIntervalP(DirectFunctionCall2(interval_mi, size, one_day));
+	if (VARSIZE_ANY_EXHDR(zone_text) > TZ_STRLEN_MAX)
+		return;
+	text_to_cstring_buffer(zone_text, name, sizeof(name));
+	lower = downcase_truncate_identifier(name, strlen(name), false);
+	type = DecodeTimezoneAbbrev(0, lower, &offset, &abbrev_tz);
+	if (type == TZ || type == DTZ || type == DYNTZ)
+		return;
+	be->tz = pg_tzset(name);
+}
+
+static void
+bar_end_out_of_range(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("timestamp out of range")));
+}
+
+/* a daily bar's end as the expression takes it, AT TIME ZONE by name */
+static TimestampTz
+bar_end_by_name(const PgtradeBarEnd *be, TimestampTz ts)
+{
+	Datum l = DirectFunctionCall2(timestamptz_zone, be->zone,
+								  TimestampTzGetDatum(ts));
+	Datum date = DirectFunctionCall1(timestamp_date, l);
+
+	l = DirectFunctionCall2(date_pl_interval, date,
+							IntervalPGetDatum(be->extra));
+	date = DirectFunctionCall1(timestamp_date, l);
+	l = DirectFunctionCall2(datetime_timestamp, date, be->close);
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, be->zone, l));
+}
+
+TimestampTz
+pgtrade_bar_end_at(const PgtradeBarEnd *be, TimestampTz ts)
+{
+	struct pg_tm tm;
+	fsec_t		 fsec;
+	int			 tz;
+	Timestamp	 local;
+	TimestampTz	 result;
+	Datum		 date;
+	Datum		 extra;
+
+	if (!be->daily)
+		return DatumGetTimestampTz(DirectFunctionCall2(
+			timestamptz_pl_interval, TimestampTzGetDatum(ts), be->size));
+	if (be->tz == NULL || TIMESTAMP_NOT_FINITE(ts))
+		return bar_end_by_name(be, ts);
+	/* ts AT TIME ZONE zone */
+	if (timestamp2tm(ts, &tz, &tm, &fsec, NULL, be->tz) != 0 ||
+		tm2timestamp(&tm, fsec, NULL, &local) != 0 || !IS_VALID_TIMESTAMP(local))
+		bar_end_out_of_range();
+	/* ::date + (size - 1 day), ::date + close */
+	extra = IntervalPGetDatum(be->extra);
+	date = DirectFunctionCall1(timestamp_date, TimestampGetDatum(local));
+	date = DirectFunctionCall2(date_pl_interval, date, extra);
+	date = DirectFunctionCall1(timestamp_date, date);
+	local = DatumGetTimestamp(
+		DirectFunctionCall2(datetime_timestamp, date, be->close));
+	if (TIMESTAMP_NOT_FINITE(local))
+		return DatumGetTimestampTz(DirectFunctionCall2(
+			timestamp_zone, be->zone, TimestampGetDatum(local)));
+	/* AT TIME ZONE zone again, from local time */
+	if (timestamp2tm(local, NULL, &tm, &fsec, NULL, NULL) != 0)
+		bar_end_out_of_range();
+	tz = DetermineTimeZoneOffset(&tm, be->tz);
+	if (tm2timestamp(&tm, fsec, &tz, &result) != 0)
+	{
+		char name[TZ_STRLEN_MAX + 1];
+
+		text_to_cstring_buffer(DatumGetTextPP(be->zone), name, sizeof(name));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not convert to time zone \"%s\"", name)));
+	}
+	if (!IS_VALID_TIMESTAMP(result))
+		bar_end_out_of_range();
+	return result;
+}
+
+/* two texts of the same bytes */
+static bool
+bar_end_same_text(Datum a, Datum b)
+{
+	text *x = DatumGetTextPP(a);
+	text *y = DatumGetTextPP(b);
+
+	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
+		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+}
+
+/*
+ * The SQL function keeps its prepared zone for the query's calls with
+ * the same size, zone and close.
  */
 Datum
 pgtrade_bar_end(PG_FUNCTION_ARGS)
 {
-	Datum	 ts = PG_GETARG_DATUM(0);
-	Datum	 size = PG_GETARG_DATUM(1);
-	Datum	 zone = PG_GETARG_DATUM(2);
-	Datum	 close = PG_GETARG_DATUM(3);
-	Interval day = {0};
-	Datum	 one_day;
-	Datum	 local;
-	Datum	 date;
-	Datum	 extra;
+	Datum		   ts = PG_GETARG_DATUM(0);
+	Datum		   size = PG_GETARG_DATUM(1);
+	Datum		   zone = PG_GETARG_DATUM(2);
+	Datum		   close = PG_GETARG_DATUM(3);
+	PgtradeBarEnd *be = (PgtradeBarEnd *) fcinfo->flinfo->fn_extra;
 
-	day.day = 1;
-	one_day = IntervalPGetDatum(&day);
-	if (!DatumGetBool(DirectFunctionCall2(interval_ge, size, one_day)))
-		return DirectFunctionCall2(timestamptz_pl_interval, ts, size);
-	local = DirectFunctionCall2(timestamptz_zone, zone, ts);
-	date = DirectFunctionCall1(timestamp_date, local);
-	extra = DirectFunctionCall2(interval_mi, size, one_day);
-	local = DirectFunctionCall2(date_pl_interval, date, extra);
-	date = DirectFunctionCall1(timestamp_date, local);
-	local = DirectFunctionCall2(datetime_timestamp, date, close);
-	return DirectFunctionCall2(timestamp_zone, zone, local);
+	if (be == NULL ||
+		memcmp(DatumGetIntervalP(size), DatumGetIntervalP(be->size),
+			   sizeof(Interval)) != 0 ||
+		!bar_end_same_text(zone, be->zone) ||
+		DatumGetTimeADT(close) != DatumGetTimeADT(be->close))
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (be == NULL)
+			be = palloc(sizeof(PgtradeBarEnd));
+		pgtrade_bar_end_prepare(be, datumCopy(size, false, sizeof(Interval)),
+								datumCopy(zone, false, -1), close);
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = be;
+	}
+	return TimestampTzGetDatum(pgtrade_bar_end_at(be, DatumGetTimestampTz(ts)));
 }

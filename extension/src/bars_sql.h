@@ -47,4 +47,22 @@ extern bool pgtrade_read_bars(int64 instrument, Interval *size,
 /* pgtrade.bar_end(ts, bar_size, time_zone, session_close) */
 extern Datum pgtrade_bar_end(PG_FUNCTION_ARGS);
 
+/* bar_end with its size, zone and close prepared once (bars_sql.c) */
+typedef struct PgtradeBarEnd
+{
+	Datum		  size;	 /* interval */
+	Datum		  zone;	 /* text */
+	Datum		  close; /* time */
+	bool		  daily; /* a day or more */
+	Interval	 *extra; /* size less a day, for a daily size */
+	struct pg_tz *tz;	 /* the zone by full name, or NULL */
+} PgtradeBarEnd;
+
+/* resolves the zone once */
+extern void pgtrade_bar_end_prepare(PgtradeBarEnd *be, Datum size,
+									Datum zone, Datum close);
+
+/* bar_end(ts, size, zone, close), as the SQL function */
+extern TimestampTz pgtrade_bar_end_at(const PgtradeBarEnd *be, TimestampTz ts);
+
 #endif /* PGTRADE_BARS_SQL_H */

@@ -440,6 +440,28 @@ db_lease_try(DbConn *db, const char *account, bool *got)
 	return rc;
 }
 
+/*
+ * Tell whether pgtrade knows an account (pgtrade.account): orders come
+ * only for accounts it knows, so a listener serving another waits for
+ * nothing.  *known is true unless the answer is no.
+ */
+DbResult
+db_account_known(DbConn *db, const char *account, bool *known)
+{
+	const char *params[1] = {account};
+	PGresult   *res;
+	DbResult	rc;
+
+	*known = true;
+	rc = db_exec(db, "account",
+				 "SELECT count(*) FROM pgtrade.account WHERE account_id = $1",
+				 1, params, &res);
+	if (rc == DB_OK)
+		*known = PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+	PQclear(res);
+	return rc;
+}
+
 /* Give up the lease of an account. */
 DbResult
 db_lease_release(DbConn *db, const char *account)

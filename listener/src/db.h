@@ -160,6 +160,8 @@ extern DbResult db_listener_heartbeat(DbConn *db, int64_t id,
 									  const char	*last_error);
 extern DbResult db_lease_try(DbConn *db, const char *account, bool *got);
 extern DbResult db_lease_release(DbConn *db, const char *account);
+extern DbResult db_account_known(DbConn *db, const char *account,
+								 bool *known);
 extern DbResult db_claim_order(DbConn *db, int64_t id,
 							   const StrList *accounts, ClaimedOrder *out,
 							   bool *found);

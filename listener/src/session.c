@@ -520,6 +520,17 @@ leases_update(Listener *L)
 	strlist_free(&want);
 }
 
+/* An account pgtrade does not know: no order of it will ever come. */
+static void
+warn_unknown_account(const char *account)
+{
+	log_warning("account",
+				"%s: pgtrade has no such account, so no order of it will "
+				"come; check --accounts, or register it with "
+				"pgtrade.add_account",
+				account);
+}
+
 /* Try to take every lease not held yet. */
 void
 leases_take(Listener *L)
@@ -542,12 +553,16 @@ leases_take(Listener *L)
 		}
 		if (rc == DB_OK && got)
 		{
+			bool known;
+
 			l->held = true;
 			L->need_reconcile = true;
 			positions_reset(L, l);
 			log_info("account", "%s: lease taken%s; serving it", l->account,
 					 l->standby ? " after standing by" : "");
 			l->standby = false;
+			if (db_account_known(L->db, l->account, &known) == DB_OK && !known)
+				warn_unknown_account(l->account);
 		}
 		else if (rc == DB_OK && !l->standby)
 		{

@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import Tap, TOP, SANDBOX, psql, scalar, wait_until  # noqa: E402
 
-t = Tap(29)
+t = Tap(30)
 ACCT = "PAPER%d" % os.getpid()  # a fresh account: orders start at none
 LISTENER = os.environ.get("PGTRADE_LISTENER",
                           os.path.join(TOP, "listener", "pgtrade-listener"))
@@ -78,8 +78,11 @@ FROM (VALUES ('PAPX', 1, 100, 101, 99.5, 100.37, 1000),
 
 logf = open(LOG, "ab")
 log_mark = logf.tell()
+# a second account pgtrade does not know: served, with a warning
+NOSUCH = "NOSUCH%d" % os.getpid()
 proc = subprocess.Popen([LISTENER, "-d", CONNINFO, "--paper",
-                         "--accounts", ACCT, "--paper-slippage-bps", "10",
+                         "--accounts", ACCT + "," + NOSUCH,
+                         "--paper-slippage-bps", "10",
                          "--poll-interval", "0.3", "--gateway", GATEWAY,
                          "--name", "paper-test"],
                         stdout=logf, stderr=logf)
@@ -122,6 +125,10 @@ def fills_of(order_id):
 
 t.ok(wait_until(lambda: "paper mode, no gateway" in log_text(), 20),
      "the start-up line says paper mode, no gateway")
+t.ok(wait_until(lambda: "%s: pgtrade has no such account" % NOSUCH
+                in log_text(), 20) and
+     "%s: pgtrade has no such account" % ACCT not in log_text(),
+     "an account pgtrade does not know is warned of, and only that one")
 
 # market orders: filled at once from yesterday's close
 buy = place("PAPX", "buy", 10)

@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(70);
+SELECT plan(73);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -80,6 +80,15 @@ SELECT throws_ok($$TRUNCATE tap_bars RESTART IDENTITY;
 	'a minute bar off the whole minute is refused');
 SELECT throws_ok($$SELECT pgtrade.add_instrument(' TAPX')$$, '23514', NULL,
 	'a symbol with a leading space is refused');
+SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPSEC', sec_type => 'stock')$$,
+	'22023', 'sec_type must be an IBKR security type such as STK, not "stock"',
+	'a security type IBKR does not know is refused');
+SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPSEC', currency => 'usd')$$,
+	'22023', 'currency must be an ISO 4217 code such as USD, not "usd"',
+	'a currency not in capitals is refused');
+SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPSEC', sec_type => NULL)$$,
+	'22023', 'sec_type must be an IBKR security type such as STK, not NULL',
+	'a NULL security type is refused');
 SELECT throws_ok($$SELECT pgtrade.import_bars('tap_bars', '1 mon')$$,
 	'22023', 'bar size 1 mon is not supported', 'a monthly bar size is refused');
 SELECT throws_ok($$SELECT pgtrade.import_bars(NULL)$$, '22004',

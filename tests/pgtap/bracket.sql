@@ -2,7 +2,7 @@
 -- claiming a parent with its children, and what becomes of the children
 -- when the parent ends.  Figures are worked out by hand per case.
 \ir preamble.psql
-SELECT plan(27);
+SELECT plan(29);
 
 CREATE TEMP TABLE tap_b (name text PRIMARY KEY, p bigint, tp bigint,
 	sl bigint);
@@ -75,6 +75,21 @@ SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 1)).status,
 	'refused', 'a further sell of 1 is refused: worst short 0 - 10 - 1');
 SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1)).status,
 	'refused', 'a further buy of 1 is refused: worst long 10 + 1');
+
+-- an exit must rest: ioc would be cancelled at once, leaving the entry
+-- unguarded, whether asked of place_bracket or written as a child
+SELECT throws_ok($$SELECT pgtrade.place_bracket('TAPACCT1', 'TAPX', 'buy',
+	10, 50, 55, 45, exit_tif => 'IOC')$$, '22023',
+	'exit_tif must be day or gtc, not IOC',
+	'place_bracket refuses an ioc take-profit and stop-loss');
+SELECT throws_ok(format($$INSERT INTO pgtrade.orders (account_id,
+	instrument_id, side, quantity, order_type, stop_price, tif,
+	parent_order_id, bracket_role) VALUES ('TAPACCT1',
+	pgtrade.instrument_id('TAPX'), 'sell', 10, 'stop', 45, 'ioc', %s,
+	'stop_loss')$$, (SELECT p FROM tap_b WHERE name = 'a')), '22023',
+	'a bracket''s stop_loss must rest until it fills or is cancelled: '
+	'time in force day or gtc, not ioc',
+	'the gate refuses an ioc child of a pending entry');
 
 -- claiming: the parent and its children move together; children are
 -- never claimed alone

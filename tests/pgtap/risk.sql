@@ -2,7 +2,7 @@
 -- counts open orders toward position limits and lets exposure-reducing
 -- orders through.  Expected outcomes are worked out by hand per case.
 \ir preamble.psql
-SELECT plan(48);
+SELECT plan(53);
 
 -- kill switch on the account: the order is stored refused, with verdict
 SELECT pgtrade.set_trading_enabled(false, 'TAPACCT1', note => 'tap halt');
@@ -68,6 +68,11 @@ SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 25)).status,
 	'pending', 'order at max_order_quantity 25 passes');
 SELECT ok(pgtrade.remove_risk_limit('max_order_quantity', 'TAPACCT1'),
 	'a limit is removed by name');
+SELECT count(*) AS tap_history FROM pgtrade.risk_limit_history \gset
+SELECT is(pgtrade.remove_risk_limit('max_order_quantity', 'TAPACCT1'), false,
+	'removing a limit that is not set says false');
+SELECT is((SELECT count(*) FROM pgtrade.risk_limit_history), :tap_history::bigint,
+	'and records nothing in the limits'' history');
 SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 26)).status,
 	'pending', 'without max_order_quantity 26 passes');
 
@@ -79,6 +84,23 @@ SELECT matches((SELECT risk_verdict->>'reason' FROM pgtrade.orders
 				ORDER BY order_id DESC LIMIT 1),
 	'^no max_position limit covers account TAPACCT2',
 	'the refusal says no position limit is set');
+
+-- an instrument that is not a stock: the listener would send its orders
+-- as a stock's, so the gate refuses them
+SET client_min_messages = warning;
+SELECT pgtrade.add_instrument('TAPOPT', sec_type => 'OPT') \gset tap_opt_
+RESET client_min_messages;
+SELECT is((pgtrade.place_order('TAPACCT1', 'TAPOPT', 'buy', 1)).status,
+	'refused', 'an order for an option instrument is refused');
+SELECT is((SELECT risk_verdict->>'reason' FROM pgtrade.orders
+		   ORDER BY order_id DESC LIMIT 1),
+	format('instrument %s has sec_type OPT: pgtrade-listener sends stock '
+		   '(STK) orders only', :tap_opt_add_instrument),
+	'the refusal names the instrument and its sec_type');
+SELECT is((SELECT c->>'passed' FROM pgtrade.orders o,
+		   jsonb_array_elements(o.risk_verdict->'checks') c
+		   WHERE o.account_id = 'TAPACCT2' AND c->>'check' = 'sec_type'),
+	'true', 'a stock passes the sec_type check');
 
 -- a halted account refuses everything
 UPDATE pgtrade.account SET halted = true, halt_reason = 'tap test'

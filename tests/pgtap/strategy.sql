@@ -2,7 +2,7 @@
 -- target against position and open orders, record every step, and fail
 -- alone.  The series and its SMAs are worked out by hand below.
 \ir preamble.psql
-SELECT plan(54);
+SELECT plan(55);
 
 -- closes 10, 9, 8, 9, 11, 12 on 2024-01-02 .. 2024-01-09 (weekdays);
 -- fast SMA(2) and slow SMA(3) on each bar from the third:
@@ -45,6 +45,21 @@ SELECT is((SELECT count(*) FROM generate_series('2023-12-30 00:00+00'::timestamp
 				  + c) AT TIME ZONE z
 			ELSE t + s END), 0::bigint,
 	'bar_end is its expression at 1.3 million times, sizes, zones and closes');
+-- Zones bar_end resolves once and converts with itself (full names, in any
+-- case, with half-hour offsets and southern summers) and names it leaves
+-- to AT TIME ZONE (abbreviations: CET is both an abbreviation, a fixed
+-- hour, and a zone with summer time, and AT TIME ZONE takes the first).
+SELECT is((SELECT count(*) FROM generate_series('2023-12-30 00:00+00'::timestamptz,
+		'2026-01-02 00:00+00', '1 hour') t,
+	unnest(ARRAY['CET', 'EST', 'UTC', 'Australia/Sydney', 'America/St_Johns',
+				 'america/new_york']) z,
+	unnest(ARRAY['1 day', '3 days']::interval[]) s,
+	unnest(ARRAY['16:00', '02:30']::time[]) c
+	WHERE pgtrade.bar_end(t, s, z, c) IS DISTINCT FROM
+		(((t AT TIME ZONE z)::date + (s - interval '1 day'))::date
+		 + c) AT TIME ZONE z), 0::bigint,
+	'bar_end is its expression for abbreviations, half-hour and southern '
+	'zones, and a zone name in lower case');
 SELECT is(pgtrade.bar_end('2024-03-10 05:00+00', '1 day', 'America/New_York',
 	'02:30'), '2024-03-10 07:30:00+00'::timestamptz,
 	'a close in the hour skipped in spring is taken an hour later, as '
