@@ -1679,6 +1679,9 @@ DECLARE
 	v_bad record;
 	v_n bigint := 0;
 	v_rows bigint;
+	v_changed bigint;
+	v_new bigint := 0;
+	v_replaced bigint := 0;
 	v_total bigint;
 	v_checks text;
 	v_blocks integer;
@@ -1891,28 +1894,55 @@ BEGIN
 	DROP TABLE pgtrade_import;
 	v_blocks := pg_catalog.pg_relation_size('pgtrade_import_sorted')
 		/ pg_catalog.current_setting('block_size')::integer;
+	/*
+	 * A bar already stored with the same values is left as it is (no
+	 * new row version); one with other values is replaced, and a notice
+	 * at the end says how many were (a vendor's correction, or a wrong
+	 * file).
+	 */
 	FOR v_from IN 0 .. v_blocks BY 1024 LOOP
-		INSERT INTO pgtrade.bar AS b
-			(instrument_id, bar_size, ts, open, high, low, close, volume)
-		SELECT instrument_id, import_bars.bar_size, ts, open, high, low,
-			   close, volume
-		FROM pgtrade_import_sorted
-		WHERE ctid >= pg_catalog.format('(%s,0)', v_from)::tid
-		  AND ctid < pg_catalog.format('(%s,0)', v_from + 1024)::tid
-		ORDER BY instrument_id, ts
-		ON CONFLICT (instrument_id, bar_size, ts) DO UPDATE
-			SET open = EXCLUDED.open, high = EXCLUDED.high,
-				low = EXCLUDED.low, close = EXCLUDED.close,
-				volume = EXCLUDED.volume;
-		GET DIAGNOSTICS v_rows = ROW_COUNT;
-		v_n := v_n + v_rows;
+		WITH w AS (
+			INSERT INTO pgtrade.bar AS b
+				(instrument_id, bar_size, ts, open, high, low, close, volume)
+			SELECT instrument_id, import_bars.bar_size, ts, open, high, low,
+				   close, volume
+			FROM pgtrade_import_sorted
+			WHERE ctid >= pg_catalog.format('(%s,0)', v_from)::tid
+			  AND ctid < pg_catalog.format('(%s,0)', v_from + 1024)::tid
+			ORDER BY instrument_id, ts
+			ON CONFLICT (instrument_id, bar_size, ts) DO UPDATE
+				SET open = EXCLUDED.open, high = EXCLUDED.high,
+					low = EXCLUDED.low, close = EXCLUDED.close,
+					volume = EXCLUDED.volume
+				WHERE (b.open, b.high, b.low, b.close, b.volume)
+					IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high,
+						EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume)
+			RETURNING b.xmax = 0 AS inserted)
+		SELECT count(*) FILTER (WHERE w.inserted),
+			   count(*) FILTER (WHERE NOT w.inserted)
+		INTO v_rows, v_changed
+		FROM w;
+		v_new := v_new + v_rows;
+		v_replaced := v_replaced + v_changed;
+		v_n := least(v_total, (v_from + 1024)::bigint * v_total
+			/ greatest(v_blocks, 1));
 		v_noted := pgtrade.note_progress('import_bars', v_n, v_total,
 			'rows written', v_started, v_noted);
 	END LOOP;
 	DROP TABLE pgtrade_import_sorted;
-	RETURN v_n;
+	IF v_replaced > 0 THEN
+		RAISE NOTICE 'import_bars: % of % bars replaced stored bars with '
+			'other values (% new, % unchanged)', v_replaced, v_total, v_new,
+			v_total - v_new - v_replaced;
+	END IF;
+	RETURN v_total;
 END
 $$;
+COMMENT ON FUNCTION pgtrade.import_bars(regclass, interval) IS
+	'Validates and upserts a batch of bars from a table (symbol, ts, '
+	'open, high, low, close, volume, and optionally line for error '
+	'messages); all or nothing.  Returns the bars in the batch; a notice '
+	'says how many replaced stored bars with other values.';
 
 /* a backtest's trade list stays in memory on its way out (87_backtest.sql) */
 ALTER FUNCTION pgtrade.backtest(text, timestamptz, timestamptz, numeric,

@@ -53,7 +53,7 @@ def parse(notices):
     return [LINE.match(n) for n in notices]
 
 
-t = Tap(14)
+t = Tap(15)
 
 # interval 0: every report is raised
 rc, notices, err = session("SET LOCAL pgtrade.progress_interval = 0;\n" +
@@ -88,6 +88,26 @@ rc, notices, err = session(bars_sql("PROGB", 500) + IMPORT)
 t.ok(rc == 0 and notices == [],
      "a short import with the default interval raises no notice",
      err)
+
+# loading the same bars again says nothing; bars whose values differ from
+# those stored are replaced, and a notice says how many
+CHANGED = """
+CREATE TEMP TABLE src2 AS
+SELECT row_number() OVER (ORDER BY ts) AS line, symbol, ts, open, high, low,
+       CASE WHEN ts IN (SELECT ts FROM src ORDER BY ts LIMIT 2) THEN 12
+            ELSE close END AS close, volume
+FROM src;
+SELECT pgtrade.import_bars('src2', '1 minute');
+"""
+rc, notices, err = session(bars_sql("PROGE", 500) + IMPORT + CHANGED +
+                           IMPORT + "\n" + IMPORT)
+t.eq((rc, notices),
+     (0, ["import_bars: 2 of 500 bars replaced stored bars with other values "
+          "(0 new, 498 unchanged)",
+          "import_bars: 2 of 500 bars replaced stored bars with other values "
+          "(0 new, 498 unchanged)"]),
+     "an import that replaces stored bars with other values says how many, "
+     "and one that changes nothing says nothing")
 
 # an interval of 0.3 s: no two notices closer than that (less the
 # rounding of the figures to 0.1 s)

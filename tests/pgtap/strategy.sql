@@ -2,7 +2,7 @@
 -- target against position and open orders, record every step, and fail
 -- alone.  The series and its SMAs are worked out by hand below.
 \ir preamble.psql
-SELECT plan(55);
+SELECT plan(56);
 
 -- closes 10, 9, 8, 9, 11, 12 on 2024-01-02 .. 2024-01-09 (weekdays);
 -- fast SMA(2) and slow SMA(3) on each bar from the third:
@@ -70,6 +70,14 @@ SELECT is(pgtrade.import_bars('tap_bars'), 6::bigint,
 	'loading the same bars again upserts them');
 SELECT is((SELECT count(*)::int FROM pgtrade.bar WHERE instrument_id =
 	pgtrade.instrument_id('TAPX')), 6, 'the upsert made no duplicates');
+CREATE TEMP TABLE tap_ctid AS SELECT ts, ctid::text AS c FROM pgtrade.bar
+	WHERE instrument_id = pgtrade.instrument_id('TAPX');
+SELECT pgtrade.import_bars('tap_bars') \g /dev/null
+SELECT is((SELECT count(*)::int FROM pgtrade.bar b JOIN tap_ctid t USING (ts)
+		   WHERE b.instrument_id = pgtrade.instrument_id('TAPX')
+			 AND b.ctid::text = t.c), 6,
+	'bars loaded again with the same values are left where they were, '
+	'not written again');
 
 -- max_bar_age of a century: the scheduler tests below run on these 2024
 -- bars today, which the default staleness guard would rightly refuse
