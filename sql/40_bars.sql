@@ -92,6 +92,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_i pgtrade.instrument;
+	v_other pgtrade.instrument;
 	v_c pgtrade.market_calendar;
 BEGIN
 	time_zone := pgtrade.time_zone_name(time_zone);
@@ -119,6 +120,24 @@ BEGIN
 		AND i.currency = add_instrument.currency
 	FOR UPDATE;
 	IF NOT FOUND THEN
+		/*
+		 * Functions name an instrument by its symbol alone: a second
+		 * instrument with the same symbol would make every one of them
+		 * refuse both as ambiguous.
+		 */
+		SELECT * INTO v_other FROM pgtrade.instrument i
+		WHERE i.symbol = add_instrument.symbol
+		ORDER BY i.instrument_id LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'symbol "%" is already registered, as % on % in %',
+				symbol, v_other.sec_type, v_other.exchange, v_other.currency
+				USING ERRCODE = 'unique_violation',
+					  DETAIL = 'pgtrade''s functions name an instrument by its '
+						 || 'symbol alone; a second one with it would make '
+						 || 'them refuse both as ambiguous.',
+					  HINT = 'Give the other contract a symbol of its own '
+						 || '(its local symbol, say).';
+		END IF;
 		/*
 		 * A New York instrument follows XNYS unless told otherwise; one
 		 * elsewhere has no calendar unless named (it would not trade by

@@ -89,7 +89,11 @@ BEGIN
 			v_type, coalesce(p_o.order_type, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	/* an exit the broker cancels at once would leave the entry unguarded */
+	/*
+	 * An exit must rest as long as its entry may fill: one the broker
+	 * cancels at once (ioc), or at today's close while a gtc entry may
+	 * fill on a later day, would leave the position unguarded.
+	 */
 	IF p_o.tif IS DISTINCT FROM 'day' AND p_o.tif IS DISTINCT FROM 'gtc' THEN
 		RAISE EXCEPTION 'a bracket''s % must rest until it fills or is '
 			'cancelled: time in force day or gtc, not %', p_o.bracket_role,
@@ -98,6 +102,13 @@ BEGIN
 				  DETAIL = 'An ioc exit is cancelled by the broker as soon as it '
 					 || 'is not filled, which would leave the position it '
 					 || 'protects without its take-profit or stop-loss.';
+	END IF;
+	IF v_p.tif = 'gtc' AND p_o.tif <> 'gtc' THEN
+		RAISE EXCEPTION 'a bracket''s % must be gtc when its entry is gtc, '
+			'not %', p_o.bracket_role, p_o.tif
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A day exit expires at the close, and the entry may '
+					 || 'fill on a later day without it.';
 	END IF;
 	IF EXISTS (SELECT 1 FROM pgtrade.orders o
 			   WHERE o.parent_order_id = p_o.parent_order_id
@@ -165,6 +176,12 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = 'The take-profit and stop-loss rest until one fills; '
 					 || 'an ioc exit would be cancelled at once.';
+	END IF;
+	IF lower(tif) = 'gtc' AND lower(exit_tif) <> 'gtc' THEN
+		RAISE EXCEPTION 'exit_tif must be gtc when tif is gtc, not %', exit_tif
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A day exit expires at the close, and a gtc entry '
+					 || 'may fill on a later day without it.';
 	END IF;
 
 	INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity,

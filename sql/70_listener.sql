@@ -112,6 +112,7 @@ DECLARE
 	v_skipped integer;
 	v_children integer;
 	v_accounts text[];
+	v_sec_type text;
 BEGIN
 	IF max_orders IS NULL OR max_orders < 1 THEN
 		RAISE EXCEPTION 'max_orders must be at least 1, not %',
@@ -162,6 +163,20 @@ BEGIN
 				v_blocked := v_blocked || coalesce(v_why, '');
 			ELSE
 				v_why := nullif(v_blocked[v_i], '');
+			END IF;
+			/*
+			 * The gate refuses orders for instruments that are not
+			 * stocks; one placed before that rule, or before its
+			 * instrument's type was changed, is not sent either.
+			 */
+			IF v_why IS NULL THEN
+				SELECT i.sec_type INTO v_sec_type FROM pgtrade.instrument i
+				WHERE i.instrument_id = v_o.instrument_id;
+				IF v_sec_type IS DISTINCT FROM 'STK' THEN
+					v_why := format('instrument %s has sec_type %s: '
+						'pgtrade-listener sends stock (STK) orders only',
+						v_o.instrument_id, coalesce(v_sec_type, 'NULL'));
+				END IF;
 			END IF;
 			IF v_why IS NOT NULL THEN
 				PERFORM pgtrade.order_move(v_o.order_id, 'cancelled', v_source,

@@ -532,6 +532,18 @@ BEGIN
 		NEW.disabled_reason := NULL;
 		NEW.activated_at := clock_timestamp();
 	END IF;
+	/* its runs would decide, and the gate refuse every order they place */
+	IF NEW.active AND (TG_OP = 'INSERT' OR NOT OLD.active
+					   OR NEW.instrument_id <> OLD.instrument_id)
+		AND EXISTS (SELECT 1 FROM pgtrade.instrument i
+					WHERE i.instrument_id = NEW.instrument_id
+					  AND i.sec_type <> 'STK') THEN
+		RAISE WARNING 'strategy "%" is active on an instrument that is not a '
+			'stock: the risk gate will refuse every order its runs place',
+			NEW.name
+			USING HINT = 'Backtest it inactive; pgtrade-listener sends stock '
+						 '(STK) orders only.';
+	END IF;
 	IF TG_OP = 'INSERT' OR NEW.schedule <> OLD.schedule
 		OR NEW.time_zone <> OLD.time_zone
 		OR (NEW.active AND NOT OLD.active) OR NEW.next_run_at IS NULL THEN

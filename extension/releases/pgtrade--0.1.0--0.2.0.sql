@@ -1255,6 +1255,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_i pgtrade.instrument;
+	v_other pgtrade.instrument;
 	v_c pgtrade.market_calendar;
 BEGIN
 	time_zone := pgtrade.time_zone_name(time_zone);
@@ -1282,6 +1283,24 @@ BEGIN
 		AND i.currency = add_instrument.currency
 	FOR UPDATE;
 	IF NOT FOUND THEN
+		/*
+		 * Functions name an instrument by its symbol alone: a second
+		 * instrument with the same symbol would make every one of them
+		 * refuse both as ambiguous.
+		 */
+		SELECT * INTO v_other FROM pgtrade.instrument i
+		WHERE i.symbol = add_instrument.symbol
+		ORDER BY i.instrument_id LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'symbol "%" is already registered, as % on % in %',
+				symbol, v_other.sec_type, v_other.exchange, v_other.currency
+				USING ERRCODE = 'unique_violation',
+					  DETAIL = 'pgtrade''s functions name an instrument by its '
+						 || 'symbol alone; a second one with it would make '
+						 || 'them refuse both as ambiguous.',
+					  HINT = 'Give the other contract a symbol of its own '
+						 || '(its local symbol, say).';
+		END IF;
 		/*
 		 * A New York instrument follows XNYS unless told otherwise; one
 		 * elsewhere has no calendar unless named (it would not trade by
@@ -1583,6 +1602,18 @@ BEGIN
 	IF NEW.active AND (TG_OP = 'INSERT' OR NOT OLD.active) THEN
 		NEW.disabled_reason := NULL;
 		NEW.activated_at := clock_timestamp();
+	END IF;
+	/* its runs would decide, and the gate refuse every order they place */
+	IF NEW.active AND (TG_OP = 'INSERT' OR NOT OLD.active
+					   OR NEW.instrument_id <> OLD.instrument_id)
+		AND EXISTS (SELECT 1 FROM pgtrade.instrument i
+					WHERE i.instrument_id = NEW.instrument_id
+					  AND i.sec_type <> 'STK') THEN
+		RAISE WARNING 'strategy "%" is active on an instrument that is not a '
+			'stock: the risk gate will refuse every order its runs place',
+			NEW.name
+			USING HINT = 'Backtest it inactive; pgtrade-listener sends stock '
+						 '(STK) orders only.';
 	END IF;
 	IF TG_OP = 'INSERT' OR NEW.schedule <> OLD.schedule
 		OR NEW.time_zone <> OLD.time_zone
@@ -1992,7 +2023,11 @@ BEGIN
 			v_type, coalesce(p_o.order_type, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	/* an exit the broker cancels at once would leave the entry unguarded */
+	/*
+	 * An exit must rest as long as its entry may fill: one the broker
+	 * cancels at once (ioc), or at today's close while a gtc entry may
+	 * fill on a later day, would leave the position unguarded.
+	 */
 	IF p_o.tif IS DISTINCT FROM 'day' AND p_o.tif IS DISTINCT FROM 'gtc' THEN
 		RAISE EXCEPTION 'a bracket''s % must rest until it fills or is '
 			'cancelled: time in force day or gtc, not %', p_o.bracket_role,
@@ -2001,6 +2036,13 @@ BEGIN
 				  DETAIL = 'An ioc exit is cancelled by the broker as soon as it '
 					 || 'is not filled, which would leave the position it '
 					 || 'protects without its take-profit or stop-loss.';
+	END IF;
+	IF v_p.tif = 'gtc' AND p_o.tif <> 'gtc' THEN
+		RAISE EXCEPTION 'a bracket''s % must be gtc when its entry is gtc, '
+			'not %', p_o.bracket_role, p_o.tif
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A day exit expires at the close, and the entry may '
+					 || 'fill on a later day without it.';
 	END IF;
 	IF EXISTS (SELECT 1 FROM pgtrade.orders o
 			   WHERE o.parent_order_id = p_o.parent_order_id
@@ -2064,6 +2106,12 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = 'The take-profit and stop-loss rest until one fills; '
 					 || 'an ioc exit would be cancelled at once.';
+	END IF;
+	IF lower(tif) = 'gtc' AND lower(exit_tif) <> 'gtc' THEN
+		RAISE EXCEPTION 'exit_tif must be gtc when tif is gtc, not %', exit_tif
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A day exit expires at the close, and a gtc entry '
+					 || 'may fill on a later day without it.';
 	END IF;
 
 	INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity,
@@ -2477,5 +2525,160 @@ BEGIN
 		'at', coalesce((p_state ->> 'at')::timestamptz, clock_timestamp()))
 		|| CASE WHEN p_state IS NULL THEN '{}'::jsonb
 				ELSE '{"simulated": true}' END;
+END
+$$;
+
+/* an order for an instrument that is not a stock is not sent */
+CREATE OR REPLACE FUNCTION pgtrade.claim_orders(listener_id bigint, accounts text[],
+	max_orders integer)
+RETURNS TABLE (order_id bigint, client_order_id text, account_id text,
+	conid bigint, symbol text, side text, quantity numeric,
+	order_type text, limit_price numeric, stop_price numeric, tif text,
+	outside_rth boolean, attempts integer, children integer)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders;
+	v_source text := 'listener ' || claim_orders.listener_id;
+	v_why text;
+	v_checked text[] := '{}';	/* "account strategy" pairs checked */
+	v_blocked text[] := '{}';	/* the reason for each of them, or '' */
+	v_key text;
+	v_i integer;
+	v_n integer := 0;
+	v_skipped integer;
+	v_children integer;
+	v_accounts text[];
+	v_sec_type text;
+BEGIN
+	IF max_orders IS NULL OR max_orders < 1 THEN
+		RAISE EXCEPTION 'max_orders must be at least 1, not %',
+			coalesce(max_orders::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	/*
+	 * Accounts with open drift are left out before the scan, so that
+	 * their queued orders are not read and passed over on every claim;
+	 * the scan checks again, for drift recorded meanwhile.
+	 */
+	v_accounts := ARRAY(
+		SELECT unnest(claim_orders.accounts)
+		EXCEPT
+		SELECT unnest(pgtrade.drift_blocked_accounts(claim_orders.accounts)));
+	LOOP
+		v_skipped := 0;
+		FOR v_o IN
+			SELECT * FROM pgtrade.orders o
+			WHERE o.status = 'pending'
+				AND o.account_id = ANY (v_accounts)
+				AND o.parent_order_id IS NULL	/* children go with the parent */
+				/* open position drift holds an account's claims */
+				AND NOT EXISTS (SELECT 1 FROM pgtrade.position_drift d
+								WHERE d.account_id = o.account_id
+								  AND d.status = 'open')
+			ORDER BY o.order_id
+			LIMIT max_orders - v_n
+			FOR UPDATE SKIP LOCKED
+		LOOP
+			IF v_o.valid_until < clock_timestamp() THEN
+				PERFORM pgtrade.order_move(v_o.order_id, 'expired', v_source,
+					format('not sent: valid until %s', v_o.valid_until));
+				v_skipped := v_skipped + 1;
+				CONTINUE;
+			END IF;
+
+			v_key := v_o.account_id || ' ' || coalesce(v_o.strategy_id::text, '');
+			v_i := array_position(v_checked, v_key);
+			IF v_i IS NULL THEN
+				v_why := pgtrade.kill_switch_reason(v_o.account_id,
+					v_o.strategy_id);
+				IF v_why IS NULL AND (SELECT a.halted FROM pgtrade.account a
+						WHERE a.account_id = v_o.account_id) THEN
+					v_why := format('account %s is halted', v_o.account_id);
+				END IF;
+				v_checked := v_checked || v_key;
+				v_blocked := v_blocked || coalesce(v_why, '');
+			ELSE
+				v_why := nullif(v_blocked[v_i], '');
+			END IF;
+			/*
+			 * The gate refuses orders for instruments that are not
+			 * stocks; one placed before that rule, or before its
+			 * instrument's type was changed, is not sent either.
+			 */
+			IF v_why IS NULL THEN
+				SELECT i.sec_type INTO v_sec_type FROM pgtrade.instrument i
+				WHERE i.instrument_id = v_o.instrument_id;
+				IF v_sec_type IS DISTINCT FROM 'STK' THEN
+					v_why := format('instrument %s has sec_type %s: '
+						'pgtrade-listener sends stock (STK) orders only',
+						v_o.instrument_id, coalesce(v_sec_type, 'NULL'));
+				END IF;
+			END IF;
+			IF v_why IS NOT NULL THEN
+				PERFORM pgtrade.order_move(v_o.order_id, 'cancelled', v_source,
+					'not sent: ' || v_why);
+				v_skipped := v_skipped + 1;
+				CONTINUE;
+			END IF;
+
+			/* the claim and its event in one row version (see order_move) */
+			PERFORM set_config('pgtrade.event_source', v_source, true);
+			PERFORM set_config('pgtrade.event_detail', 'claimed for submission',
+							   true);
+			PERFORM set_config('pgtrade.event_payload', '', true);
+			UPDATE pgtrade.orders o
+			SET status = 'submitting', attempts = o.attempts + 1,
+				claimed_by = claim_orders.listener_id,
+				submitted_at = clock_timestamp()
+			WHERE o.order_id = v_o.order_id;
+			/* only a bracket's entry has children */
+			v_children := CASE WHEN v_o.bracket_role = 'entry' THEN
+				pgtrade.bracket_claim_children(v_o.order_id,
+					claim_orders.listener_id) ELSE 0 END;
+			v_n := v_n + 1;
+
+			RETURN QUERY
+				SELECT o.order_id, o.client_order_id, o.account_id, i.conid,
+					   i.symbol, o.side, o.quantity, o.order_type,
+					   o.limit_price, o.stop_price, o.tif, o.outside_rth,
+					   o.attempts, v_children
+				FROM pgtrade.orders o
+				JOIN pgtrade.instrument i USING (instrument_id)
+				WHERE o.order_id = v_o.order_id;
+		END LOOP;
+		/* orders expired or cancelled took places: look for more */
+		EXIT WHEN v_skipped = 0 OR v_n >= max_orders;
+	END LOOP;
+END
+$$;
+/* CREATE OR REPLACE reset its settings (94_listener_plans.sql) */
+ALTER FUNCTION pgtrade.claim_orders(bigint, text[], integer)
+	SET enable_seqscan = off SET jit = off SET enable_sort = off;
+
+/*
+ * 0.1.0 took any sec_type and sent every order as a stock's; 0.2.0
+ * refuses live orders for instruments that are not stocks, and does not
+ * send those already pending.  Say which instruments that touches.
+ */
+DO $$
+DECLARE
+	v_list text;
+BEGIN
+	SELECT string_agg(pg_catalog.format('%s (%s)', i.symbol, i.sec_type),
+					  ', ' ORDER BY i.symbol)
+	INTO v_list
+	FROM pgtrade.instrument i WHERE i.sec_type <> 'STK';
+	IF v_list IS NOT NULL THEN
+		RAISE WARNING 'pgtrade now refuses live orders for instruments that '
+			'are not stocks (sec_type STK), and cancels their pending ones at '
+			'the claim: %', v_list
+			USING HINT = 'An instrument that is a stock but was registered '
+						 'with another sec_type (such as stk) can be '
+						 'corrected by its owner: UPDATE pgtrade.instrument '
+						 'SET sec_type = ''STK'' WHERE ...';
+	END IF;
 END
 $$;

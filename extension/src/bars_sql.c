@@ -722,16 +722,7 @@ pgtrade_bar_end_at(const PgtradeBarEnd *be, TimestampTz ts)
 	if (timestamp2tm(local, NULL, &tm, &fsec, NULL, NULL) != 0)
 		bar_end_out_of_range();
 	tz = DetermineTimeZoneOffset(&tm, be->tz);
-	if (tm2timestamp(&tm, fsec, &tz, &result) != 0)
-	{
-		char name[TZ_STRLEN_MAX + 1];
-
-		text_to_cstring_buffer(DatumGetTextPP(be->zone), name, sizeof(name));
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("could not convert to time zone \"%s\"", name)));
-	}
-	if (!IS_VALID_TIMESTAMP(result))
+	if (tm2timestamp(&tm, fsec, &tz, &result) != 0 || !IS_VALID_TIMESTAMP(result))
 		bar_end_out_of_range();
 	return result;
 }

@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(73);
+SELECT plan(74);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -89,6 +89,10 @@ SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPSEC', currency => 'usd')$$,
 SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPSEC', sec_type => NULL)$$,
 	'22023', 'sec_type must be an IBKR security type such as STK, not NULL',
 	'a NULL security type is refused');
+SELECT throws_ok($$SELECT pgtrade.add_instrument('TAPX', sec_type => 'OPT')$$,
+	'23505', 'symbol "TAPX" is already registered, as STK on SMART in USD',
+	'a second instrument with a symbol already used is refused: it would '
+	'make every function that takes the symbol refuse both');
 SELECT throws_ok($$SELECT pgtrade.import_bars('tap_bars', '1 mon')$$,
 	'22023', 'bar size 1 mon is not supported', 'a monthly bar size is refused');
 SELECT throws_ok($$SELECT pgtrade.import_bars(NULL)$$, '22004',

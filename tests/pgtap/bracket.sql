@@ -2,7 +2,7 @@
 -- claiming a parent with its children, and what becomes of the children
 -- when the parent ends.  Figures are worked out by hand per case.
 \ir preamble.psql
-SELECT plan(29);
+SELECT plan(31);
 
 CREATE TEMP TABLE tap_b (name text PRIMARY KEY, p bigint, tp bigint,
 	sl bigint);
@@ -77,7 +77,11 @@ SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1)).status,
 	'refused', 'a further buy of 1 is refused: worst long 10 + 1');
 
 -- an exit must rest: ioc would be cancelled at once, leaving the entry
--- unguarded, whether asked of place_bracket or written as a child
+-- unguarded, whether asked of place_bracket or written as a child; and a
+-- gtc entry's exits must be gtc
+SELECT pgtrade.set_risk_limit('TAPACCT1', max_position => 100) \g /dev/null
+INSERT INTO tap_b SELECT 'g', min(order_id) FROM pgtrade.place_bracket(
+	'TAPACCT1', 'TAPX', 'buy', 1, 50, 55, 45, tif => 'gtc');
 SELECT throws_ok($$SELECT pgtrade.place_bracket('TAPACCT1', 'TAPX', 'buy',
 	10, 50, 55, 45, exit_tif => 'IOC')$$, '22023',
 	'exit_tif must be day or gtc, not IOC',
@@ -90,6 +94,21 @@ SELECT throws_ok(format($$INSERT INTO pgtrade.orders (account_id,
 	'a bracket''s stop_loss must rest until it fills or is cancelled: '
 	'time in force day or gtc, not ioc',
 	'the gate refuses an ioc child of a pending entry');
+SELECT throws_ok($$SELECT pgtrade.place_bracket('TAPACCT1', 'TAPX', 'buy',
+	10, 50, 55, 45, tif => 'GTC', exit_tif => 'day')$$, '22023',
+	'exit_tif must be gtc when tif is gtc, not day',
+	'a gtc entry''s exits must be gtc: a day exit expires before it may fill');
+SELECT throws_ok(format($$INSERT INTO pgtrade.orders (account_id,
+	instrument_id, side, quantity, order_type, limit_price, tif,
+	parent_order_id, bracket_role) VALUES ('TAPACCT1',
+	pgtrade.instrument_id('TAPX'), 'sell', 1, 'limit', 55, 'day', %s,
+	'take_profit')$$, (SELECT p FROM tap_b WHERE name = 'g')), '22023',
+	'a bracket''s take_profit must be gtc when its entry is gtc, not day',
+	'the gate refuses a day child of a gtc entry');
+UPDATE pgtrade.orders SET status = 'cancelled'
+	WHERE (SELECT p FROM tap_b WHERE name = 'g') IN (order_id, parent_order_id)
+	\g /dev/null
+SELECT pgtrade.set_risk_limit('TAPACCT1', max_position => 10) \g /dev/null
 
 -- claiming: the parent and its children move together; children are
 -- never claimed alone

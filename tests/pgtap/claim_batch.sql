@@ -4,7 +4,7 @@
 -- texts are worked out from the fixture below, not read back from the
 -- functions under test.
 \ir preamble.psql
-SELECT plan(34);
+SELECT plan(36);
 
 -- nothing else of the fixture account may be pending
 UPDATE pgtrade.orders SET status = 'cancelled'
@@ -188,6 +188,24 @@ SELECT results_eq($$SELECT o.status, e.source, e.detail
 	$$VALUES ('cancelled'::text, 'listener 7'::text,
 		'not sent: valid until passed'::text)$$,
 	'it is cancelled, with who and why');
+
+-- an order that passed the gate for a stock whose instrument has since
+-- become something else (the owner's change) is not sent as a stock's
+UPDATE pgtrade.orders SET status = 'cancelled'
+WHERE status = 'pending' AND account_id = 'TAPACCT1';
+CREATE TEMP TABLE tap_f AS
+SELECT (pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1)).order_id;
+UPDATE pgtrade.instrument SET sec_type = 'FUT' WHERE symbol = 'TAPX';
+SELECT is((SELECT count(*)::int FROM pgtrade.claim_orders(7,
+	ARRAY['TAPACCT1'], 5)), 0, 'an order for a future is not claimed');
+SELECT results_eq($$SELECT o.status, e.detail
+	FROM pgtrade.orders o JOIN pgtrade.order_event e USING (order_id)
+	WHERE o.order_id = (SELECT order_id FROM tap_f)
+	  AND e.to_status = 'cancelled'$$,
+	$$VALUES ('cancelled'::text, format('not sent: instrument %s has '
+		'sec_type FUT: pgtrade-listener sends stock (STK) orders only',
+		pgtrade.instrument_id('TAPX')))$$,
+	'it is cancelled, saying why');
 
 SELECT * FROM finish();
 ROLLBACK;

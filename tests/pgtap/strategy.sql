@@ -2,7 +2,7 @@
 -- target against position and open orders, record every step, and fail
 -- alone.  The series and its SMAs are worked out by hand below.
 \ir preamble.psql
-SELECT plan(56);
+SELECT plan(58);
 
 -- closes 10, 9, 8, 9, 11, 12 on 2024-01-02 .. 2024-01-09 (weekdays);
 -- fast SMA(2) and slow SMA(3) on each bar from the third:
@@ -66,6 +66,13 @@ SELECT is(pgtrade.bar_end('2024-03-10 05:00+00', '1 day', 'America/New_York',
 	'AT TIME ZONE takes it');
 SELECT is(pgtrade.bar_end('infinity', '1 day', 'America/New_York', '16:00'),
 	'infinity'::timestamptz, 'the end of an infinite start is infinite');
+SELECT throws_ok($$SELECT ((('294276-12-31 12:00+00'::timestamptz AT TIME ZONE
+	'America/New_York')::date + interval '0')::date + time '23:00')
+	AT TIME ZONE 'America/New_York'$$, '22008', 'timestamp out of range',
+	'past the last timestamp the expression fails as out of range');
+SELECT throws_ok($$SELECT pgtrade.bar_end('294276-12-31 12:00+00', '1 day',
+	'America/New_York', '23:00')$$, '22008', 'timestamp out of range',
+	'and bar_end with it');
 SELECT is(pgtrade.import_bars('tap_bars'), 6::bigint,
 	'loading the same bars again upserts them');
 SELECT is((SELECT count(*)::int FROM pgtrade.bar WHERE instrument_id =
