@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -517,12 +518,23 @@ config_read_file(Config *cfg, const char *path, char *err, size_t errlen)
 	int	  lineno = 0;
 	int	  rc = 0;
 
+	struct stat st;
+
 	if (f == NULL)
 	{
 		snprintf(err, errlen, "could not open config file \"%s\": %s",
 				 path, strerror(errno));
 		return -1;
 	}
+	/* a directory opens and reads as empty: every setting its default */
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+	{
+		snprintf(err, errlen, "config file \"%s\" is not a regular file",
+				 path);
+		fclose(f);
+		return -1;
+	}
+	cfg->config_file_mode = (int) (st.st_mode & 07777);
 	while (rc == 0 && fgets(line, sizeof(line), f) != NULL)
 	{
 		char		  *key;
@@ -549,6 +561,36 @@ config_read_file(Config *cfg, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * Tell whether path is a readable file holding a PEM certificate, as
+ * the gateway client's CA file must: anything else would fail every TLS
+ * handshake, forever.  Returns false with err set.
+ */
+static bool
+ca_file_ok(const char *path, char *err, size_t errlen)
+{
+	FILE	   *f = fopen(path, "r");
+	struct stat st;
+	char		line[512];
+	bool		found = false;
+
+	if (f == NULL)
+	{
+		snprintf(err, errlen, "could not read CA file \"%s\": %s", path,
+				 strerror(errno));
+		return false;
+	}
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
+		while (!found && fgets(line, sizeof(line), f) != NULL)
+			found = strncmp(line, "-----BEGIN CERTIFICATE-----", 27) == 0;
+	fclose(f);
+	if (!found)
+		snprintf(err, errlen, "CA file \"%s\" holds no PEM certificate "
+							  "(-----BEGIN CERTIFICATE-----)",
+				 path);
+	return found;
+}
+
 /* Fill in derived defaults and check the whole configuration. */
 static int
 config_finish(Config *cfg, char *err, size_t errlen)
@@ -562,6 +604,29 @@ config_finish(Config *cfg, char *err, size_t errlen)
 			snprintf(host, sizeof(host), "pgtrade-listener");
 		host[sizeof(host) - 1] = '\0';
 		cfg->name = xstrdup(host);
+	}
+	/*
+	 * A connection string (key=value pairs or a URI; anything else is a
+	 * database name) that libpq cannot parse would fail every connection
+	 * attempt, forever.
+	 */
+	if (cfg->conninfo != NULL &&
+		(strchr(cfg->conninfo, '=') != NULL ||
+		 strncmp(cfg->conninfo, "postgresql://", 13) == 0 ||
+		 strncmp(cfg->conninfo, "postgres://", 11) == 0))
+	{
+		char			 *why = NULL;
+		PQconninfoOption *opts = PQconninfoParse(cfg->conninfo, &why);
+
+		if (opts == NULL)
+		{
+			n = why != NULL ? strcspn(why, "\n") : 0;
+			snprintf(err, errlen, "database connection string: %.*s",
+					 (int) n, why != NULL ? why : "out of memory");
+			PQfreemem(why);
+			return -1;
+		}
+		PQconninfoFree(opts);
 	}
 	if (cfg->paper)
 	{
@@ -583,12 +648,8 @@ config_finish(Config *cfg, char *err, size_t errlen)
 	n = strlen(cfg->gateway_url);
 	while (n > 0 && cfg->gateway_url[n - 1] == '/')
 		cfg->gateway_url[--n] = '\0';
-	if (cfg->cacert != NULL && access(cfg->cacert, R_OK) != 0)
-	{
-		snprintf(err, errlen, "could not read CA file \"%s\": %s",
-				 cfg->cacert, strerror(errno));
+	if (cfg->cacert != NULL && !ca_file_ok(cfg->cacert, err, errlen))
 		return -1;
-	}
 	return gateway_check_url(cfg->gateway_url, cfg->insecure, err, errlen);
 }
 

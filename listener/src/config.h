@@ -52,7 +52,8 @@ typedef struct Config
 	/* command line only */
 	bool	once;
 	char   *config_file;
-	StrList override_keys; /* settings given on the command line */
+	int		config_file_mode; /* its permission bits, once read */
+	StrList override_keys;	  /* settings given on the command line */
 	StrList override_values;
 } Config;
 

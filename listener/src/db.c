@@ -194,6 +194,25 @@ db_connect(DbConn *db, const char *conninfo, int statement_timeout_ms,
 }
 
 /*
+ * What the server says outside an answer (a WARNING, or the FATAL of a
+ * connection it ends), as a line of the listener's log rather than
+ * libpq's bare text on stderr.
+ */
+static void
+db_notice(void *arg, const char *message)
+{
+	char line[512];
+
+	(void) arg;
+	first_line(message, line, sizeof(line));
+	if (strncmp(line, "NOTICE:", 7) == 0 || strncmp(line, "INFO:", 5) == 0 ||
+		strncmp(line, "LOG:", 4) == 0 || strncmp(line, "DEBUG", 5) == 0)
+		log_info("database", "server: %s", line);
+	else
+		log_warning("database", "server: %s", line);
+}
+
+/*
  * Open the session as db_connect does; with listen false it does not
  * LISTEN (a second session that only records, whose notifications
  * nobody would read).
@@ -223,6 +242,7 @@ db_connect_as(DbConn *db, const char *conninfo, int statement_timeout_ms,
 		db_disconnect(db);
 		return DB_LOST;
 	}
+	PQsetNoticeProcessor(db->conn, db_notice, NULL);
 	snprintf(st, sizeof(st), "%d", statement_timeout_ms);
 	snprintf(lt, sizeof(lt), "%d", lock_timeout_ms);
 	rc = db_exec(db, "session setup",

@@ -122,17 +122,19 @@ typedef enum SessionState
 typedef struct Lease
 {
 	char	*account;
-	bool	 held;		   /* our advisory lock is taken */
-	bool	 standby;	   /* found held by another listener, logged */
-	int		 trades_tail;  /* trade polls still owed */
-	int		 trades_days;  /* days of the next trade poll, 0: one */
-	unsigned trades_polls; /* trade polls read so far */
-	unsigned once_mark;	   /* --once: trades_polls when settled */
-	bool	 pos_verified; /* compared since taken or session back */
-	double	 pos_next;	   /* next position comparison (monotonic) */
-	double	 next_idle;	   /* next trade poll while nothing is owed */
-	double	 ended_next;   /* next live-orders read for ended orders */
-	int		 live_tail;	   /* live-orders reads owed after working */
+	bool	 held;			 /* our advisory lock is taken */
+	bool	 standby;		 /* found held by another listener, logged */
+	int		 trades_tail;	 /* trade polls still owed */
+	int		 trades_days;	 /* days of the next trade poll, 0: one */
+	unsigned trades_polls;	 /* trade polls read so far */
+	unsigned once_mark;		 /* --once: trades_polls when settled */
+	bool	 pos_verified;	 /* compared since taken or session back */
+	double	 pos_next;		 /* next position comparison (monotonic) */
+	double	 pos_held_since; /* unverified and postponed since, or 0 */
+	bool	 pos_held_told;	 /* that wait has been warned of */
+	double	 next_idle;		 /* next trade poll while nothing is owed */
+	double	 ended_next;	 /* next live-orders read for ended orders */
+	int		 live_tail;		 /* live-orders reads owed after working */
 } Lease;
 
 typedef struct RetrySlot

@@ -72,6 +72,11 @@ log_settings(const Config *cfg)
 	log_info("config", "pgtrade-listener %s starting as \"%s\"; %s",
 			 LISTENER_VERSION, cfg->name, settings);
 	free(settings);
+	if (cfg->config_file != NULL && (cfg->config_file_mode & 077) != 0)
+		log_warning("config",
+					"config file %s is open to other users (mode %04o); "
+					"it may hold passwords: chmod 0600 it",
+					cfg->config_file, cfg->config_file_mode);
 }
 
 /* Release everything the listener holds (at exit). */

@@ -40,6 +40,9 @@
 /* Most pages of positions read for one account (100 per page). */
 #define POSITIONS_PAGES_MAX 100
 
+/* How long new orders wait for a first comparison before a warning. */
+#define POSITIONS_HELD_WARN_SECONDS 30.0
+
 /* Delay before retrying a comparison that could not be made, scaled. */
 #define POSITIONS_RETRY_SECONDS 30.0
 
@@ -60,6 +63,8 @@ positions_reset(Listener *L, Lease *l)
 	(void) L;
 	l->pos_verified = false;
 	l->pos_next = 0;
+	l->pos_held_since = 0;
+	l->pos_held_told = false;
 }
 
 /* Reset every lease: the gateway session came back. */
@@ -269,6 +274,33 @@ positions_log_row(const char *account, const PositionDiff *d)
 }
 
 /*
+ * A comparison of an account not compared since its lease or the session
+ * came back was put off: until one is made, the account takes no new
+ * order.  Say so once it lasts, as an order resting at the broker holds
+ * it for as long as it rests.
+ */
+static void
+positions_held(Listener *L, Lease *l, double now)
+{
+	if (l->pos_verified)
+		return;
+	if (l->pos_held_since == 0)
+		l->pos_held_since = now;
+	if (!l->pos_held_told &&
+		now - l->pos_held_since >=
+			POSITIONS_HELD_WARN_SECONDS * L->cfg.time_scale)
+	{
+		log_warning("account",
+					"%s: new orders wait: positions cannot be compared with "
+					"the broker while an order of the account is in flight "
+					"(working, or with fills to record); they are claimed "
+					"once none is",
+					l->account);
+		l->pos_held_told = true;
+	}
+}
+
+/*
  * Settle a lease after a comparison: log its rows and decide when the
  * next one is due and whether the account may be claimed for.
  */
@@ -299,8 +331,11 @@ positions_settle(Listener *L, Lease *l, const PositionDiffList *diffs,
 							 "compared later",
 				  l->account);
 		l->pos_next = now + L->cfg.poll_interval;
+		positions_held(L, l, now);
 		return;
 	}
+	l->pos_held_since = 0;
+	l->pos_held_told = false;
 	if (suspected)
 		l->pos_next = now + POSITIONS_CONFIRM_SECONDS * L->cfg.time_scale;
 	else
@@ -397,7 +432,10 @@ positions_tick(Listener *L)
 		if (!l->held || l->pos_next > now)
 			continue;
 		if (positions_busy(L, l, &rows))
+		{
 			l->pos_next = now + L->cfg.poll_interval;
+			positions_held(L, l, now);
+		}
 		else if (wait > 0)
 			l->pos_next = now + wait;
 		else

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import (Tap, SANDBOX, psql, scalar, wait_until, Sim,  # noqa: E402
                     services)
 
-t = Tap(28)
+t = Tap(32)
 TAG = uuid.uuid4().hex[:6].upper()
 A = "DUDA" + TAG
 B = "DUDB" + TAG
@@ -225,6 +225,30 @@ t.ok(0 <= ready < compared < sent,
      "it was sent only after B's positions were compared again",
      "session ready at %d, compared at %d, sent at %d" % (ready, compared,
                                                           sent))
+
+# an order resting at the broker holds back the account's new orders
+# once the session comes back (positions cannot be compared while it is
+# in flight), and the listener says so rather than waiting silently
+sim.call("POST", "/sim/config", {"fill_mode": "never"})
+b4 = place(B, 1)
+t.eq(wait_status(b4, "working"), "working", "a B order rests at the broker")
+held_mark = size_of(LISTENER_LOG)
+sim.call("POST", "/sim/auth", {"nightly_reset": True})
+wait_until(lambda: "LOG: gateway: session ready" in
+           new_text(LISTENER_LOG, held_mark), 30)
+b5 = place(B, 1)
+t.ok(wait_until(lambda: re.search(
+    r"\] WARNING: account: %s: new orders wait: positions cannot be "
+    r"compared with the broker while an order of the account is in flight"
+    % B, new_text(LISTENER_LOG, held_mark)), 30),
+     "the listener warns that B's new orders wait for the resting one")
+t.eq(scalar("SELECT status FROM pgtrade.orders WHERE order_id = :'p0'", b5),
+     "pending", "and the new order is still pending")
+psql("SELECT pgtrade.cancel_order(:'p0')", b4)
+t.eq(wait_status(b5, "working"), "working",
+     "once the resting order is cancelled, the new one is sent")
+psql("SELECT pgtrade.cancel_order(:'p0')", b5)
+wait_status(b5, "cancelled")
 
 services("stop")
 t.done()
