@@ -900,6 +900,50 @@ COMMENT ON FUNCTION pgtrade.resolve_unknown(bigint, text, text) IS
 	'(working, filled, cancelled or rejected), with a note.  Fills still '
 	'come from the listener.';
 
+/*
+ * resolve_vanished ends an order the broker no longer shows: one it
+ * ended while nothing was listening (a day order that expired during an
+ * outage, which a restarted gateway leaves out of its live orders), or
+ * one it lost.  The listener cannot tell such an order from one it has
+ * yet to see, so it keeps it working (and a cancel of it is answered
+ * that the order does not exist, again and again); an operator who has
+ * checked the broker ends it here.
+ */
+CREATE FUNCTION pgtrade.resolve_vanished(order_id bigint, note text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders := pgtrade.lock_order(resolve_vanished.order_id);
+BEGIN
+	PERFORM pgtrade.require_account(v_o.account_id);
+	IF v_o.status = 'unknown' THEN
+		RAISE EXCEPTION 'order % is unknown, not working or cancel_requested',
+			v_o.order_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'An unknown order is settled with resolve_unknown.';
+	ELSIF v_o.status NOT IN ('working', 'cancel_requested') THEN
+		RAISE EXCEPTION 'order % is %, not working or cancel_requested',
+			v_o.order_id, v_o.status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF coalesce(btrim(note), '') = '' THEN
+		RAISE EXCEPTION 'ending a vanished order needs a note saying what '
+			'the broker shows'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM pgtrade.order_move(v_o.order_id, 'cancelled',
+		'operator ' || session_user, 'vanished from the broker: ' || note);
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.resolve_vanished(bigint, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.resolve_vanished(bigint, text) IS
+	'Operator: cancels a working or cancel_requested order the broker no '
+	'longer shows (ended while nothing listened, or lost), with a note; '
+	'fills it had still come from the listener.';
+
 CREATE FUNCTION pgtrade.unhalt_account(account_id text, note text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER

@@ -322,6 +322,7 @@ GRANT EXECUTE ON FUNCTION
 	pgtrade.bar_size_supported(interval),
 	pgtrade.remove_risk_limit(text, text, bigint),
 	pgtrade.resolve_unknown(bigint, text, text),
+	pgtrade.resolve_vanished(bigint, text),
 	pgtrade.unhalt_account(text, text)
 	TO pgtrade_admin;
 /* import_bars runs with the caller's rights: it writes bars, no more */

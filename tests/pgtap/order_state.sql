@@ -3,7 +3,7 @@
 -- moves below are DESIGN.md's table, typed in here, not read from the
 -- extension; position figures are worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(67);
+SELECT plan(72);
 
 -- Every (from, to) pair: force the from status with triggers off, then
 -- try the move as a plain UPDATE with the state machine trigger on.
@@ -118,6 +118,32 @@ SELECT is(pgtrade.broker_status_target('Pending Submit'), 'working',
 	'"Pending Submit" with a space maps to working');
 SELECT throws_ok($$SELECT pgtrade.record_unknown((SELECT b FROM tap_o), 'x')$$,
 	'55000', NULL, 'only a submitting order can become unknown');
+
+-- an order the broker no longer shows is ended by an operator, with a note
+SELECT throws_ok($$SELECT pgtrade.resolve_vanished((SELECT b FROM tap_o),
+	'gone')$$, '55000',
+	format('order %s is filled, not working or cancel_requested',
+		   (SELECT b FROM tap_o)),
+	'a filled order cannot be ended as vanished');
+CREATE TEMP TABLE tap_v AS
+SELECT (pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 2)).order_id AS id;
+SELECT is((SELECT order_id FROM pgtrade.claim_order(1, ARRAY['TAPACCT1'])),
+	(SELECT id FROM tap_v), 'a new order is claimed');
+SELECT pgtrade.record_submission((SELECT id FROM tap_v), '1009', 'Submitted',
+	'{}') \g /dev/null
+SELECT pgtrade.cancel_order((SELECT id FROM tap_v)) \g /dev/null
+SELECT throws_ok($$SELECT pgtrade.resolve_vanished((SELECT id FROM tap_v),
+	' ')$$, '22023', NULL, 'ending a vanished order needs a note');
+SELECT lives_ok($$SELECT pgtrade.resolve_vanished((SELECT id FROM tap_v),
+	'not in live orders nor in a week of trades')$$,
+	'an operator ends a cancel_requested order the broker does not show');
+SELECT results_eq($$SELECT o.status, e.source, e.detail
+	FROM pgtrade.orders o JOIN pgtrade.order_event e USING (order_id)
+	WHERE o.order_id = (SELECT id FROM tap_v) AND e.to_status = 'cancelled'$$,
+	$$VALUES ('cancelled'::text, ('operator ' || session_user) COLLATE "default",
+		'vanished from the broker: not in live orders nor in a week of '
+		'trades'::text)$$,
+	'it is cancelled, saying who and why');
 
 -- fills: exactly once, positions by hand
 --   buy 60 @ 10 + buy 40 @ 12.5: qty 100, avg (600 + 500) / 100 = 11

@@ -205,6 +205,7 @@ SELECT set_eq(
 		('function pgtrade.record_unknown(bigint,text)'),
 		('function pgtrade.remove_risk_limit(text,text,bigint)'),
 		('function pgtrade.resolve_unknown(bigint,text,text)'),
+		('function pgtrade.resolve_vanished(bigint,text)'),
 		('function pgtrade.risk_check(pgtrade.orders,boolean,text,boolean,jsonb)'),
 		('function pgtrade.risk_limit_audit()'),
 		('function pgtrade.rsi(double precision,bigint)'),
