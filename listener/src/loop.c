@@ -298,6 +298,31 @@ loop_once_done(Listener *L)
 }
 
 /*
+ * For --once, at the end: 1 when the lease of an account it was to serve
+ * is held by another listener, so that this run may not have sent that
+ * account's orders (a job that runs --once must not take that for
+ * success), else 0.
+ */
+static int
+loop_once_unserved(const Listener *L)
+{
+	int i;
+	int n = 0;
+
+	for (i = 0; i < L->n_leases; i++)
+		if (!L->leases[i].held)
+		{
+			log_warning("account",
+						"%s: --once: the run ends without this account's "
+						"lease (another listener holds it), so its orders "
+						"may not have been sent",
+						L->leases[i].account);
+			n++;
+		}
+	return n > 0 ? 1 : 0;
+}
+
+/*
  * Return the seconds the loop may sleep: until the next timer that the
  * current state will service (a timer the state ignores must not wake
  * the loop, or it would spin).
@@ -525,6 +550,7 @@ listener_run(Listener *L)
 		{
 			log_info("loop", "--once: every order of this run has left "
 							 "flight; exiting");
+			status = loop_once_unserved(L);
 			break;
 		}
 		/* a tracking read that finished while the loop was elsewhere */
