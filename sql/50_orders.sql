@@ -1226,8 +1226,29 @@ BEGIN
 		updated_by = session_user, updated_at = now()
 	WHERE coalesce(l.account_id, '') = coalesce(set_risk_limit.account_id, '')
 		AND coalesce(l.strategy_id, 0) = coalesce(set_risk_limit.strategy_id, 0)
+		/* a call that changes nothing writes nothing, nor its history */
+		AND (l.max_position, l.max_order_quantity, l.max_order_notional,
+			 l.max_position_notional, l.max_open_orders, l.max_orders_per_day,
+			 l.max_daily_loss, l.price_collar_pct, l.allow_short, l.note)
+			IS DISTINCT FROM
+			(coalesce(set_risk_limit.max_position, l.max_position),
+			 coalesce(set_risk_limit.max_order_quantity, l.max_order_quantity),
+			 coalesce(set_risk_limit.max_order_notional, l.max_order_notional),
+			 coalesce(set_risk_limit.max_position_notional,
+					  l.max_position_notional),
+			 coalesce(set_risk_limit.max_open_orders, l.max_open_orders),
+			 coalesce(set_risk_limit.max_orders_per_day, l.max_orders_per_day),
+			 coalesce(set_risk_limit.max_daily_loss, l.max_daily_loss),
+			 coalesce(set_risk_limit.price_collar_pct, l.price_collar_pct),
+			 coalesce(set_risk_limit.allow_short, l.allow_short),
+			 coalesce(set_risk_limit.note, l.note))
 	RETURNING l.limit_id INTO v_id;
 	IF NOT FOUND THEN
+		SELECT l.limit_id INTO v_id FROM pgtrade.risk_limit l
+		WHERE coalesce(l.account_id, '') = coalesce(set_risk_limit.account_id, '')
+			AND coalesce(l.strategy_id, 0) = coalesce(set_risk_limit.strategy_id, 0);
+	END IF;
+	IF v_id IS NULL THEN
 		INSERT INTO pgtrade.risk_limit (account_id, strategy_id, max_position,
 			max_order_quantity, max_order_notional, max_position_notional,
 			max_open_orders, max_orders_per_day, max_daily_loss,

@@ -2728,3 +2728,139 @@ COMMENT ON FUNCTION pgtrade.resolve_vanished(bigint, text) IS
 	'fills it had still come from the listener.';
 GRANT EXECUTE ON FUNCTION pgtrade.resolve_vanished(bigint, text)
 	TO pgtrade_admin;
+
+/* set_risk_limit that changes nothing writes nothing */
+CREATE OR REPLACE FUNCTION pgtrade.set_risk_limit(account_id text DEFAULT NULL,
+	strategy_id bigint DEFAULT NULL, max_position numeric DEFAULT NULL,
+	max_order_quantity numeric DEFAULT NULL, note text DEFAULT NULL,
+	max_order_notional numeric DEFAULT NULL,
+	max_position_notional numeric DEFAULT NULL,
+	max_open_orders integer DEFAULT NULL,
+	max_orders_per_day integer DEFAULT NULL,
+	max_daily_loss numeric DEFAULT NULL,
+	price_collar_pct numeric DEFAULT NULL,
+	allow_short boolean DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	v_id bigint;
+	v_bad text;
+BEGIN
+	/* NaN sorts above Infinity in numeric: it fails the finite test too */
+	v_bad := CASE
+		WHEN NOT (coalesce(max_position, 0) >= 0
+				  AND coalesce(max_position, 0) < 'Infinity')
+			THEN format('max_position must be a finite number of at least 0, not %s',
+				max_position)
+		WHEN NOT (coalesce(max_order_quantity, 1) > 0
+				  AND coalesce(max_order_quantity, 1) < 'Infinity')
+			THEN format('max_order_quantity must be a finite number above 0, not %s',
+				max_order_quantity)
+		WHEN NOT (coalesce(max_order_notional, 1) > 0
+				  AND coalesce(max_order_notional, 1) < 'Infinity')
+			THEN format('max_order_notional must be a finite number above 0, not %s',
+				max_order_notional)
+		WHEN NOT (coalesce(max_position_notional, 0) >= 0
+				  AND coalesce(max_position_notional, 0) < 'Infinity')
+			THEN format('max_position_notional must be a finite number of '
+						'at least 0, not %s', max_position_notional)
+		WHEN coalesce(max_open_orders, 0) < 0
+			THEN format('max_open_orders must be at least 0, not %s', max_open_orders)
+		WHEN coalesce(max_orders_per_day, 0) < 0
+			THEN format('max_orders_per_day must be at least 0, not %s',
+				max_orders_per_day)
+		WHEN NOT (coalesce(max_daily_loss, 0) >= 0
+				  AND coalesce(max_daily_loss, 0) < 'Infinity')
+			THEN format('max_daily_loss must be a finite number of at least 0, not %s',
+				max_daily_loss)
+		WHEN NOT (coalesce(price_collar_pct, 1) > 0
+				  AND coalesce(price_collar_pct, 1) < 'Infinity')
+			THEN format('price_collar_pct must be a finite percentage above 0, not %s',
+				price_collar_pct)
+		END;
+	IF v_bad IS NOT NULL THEN
+		RAISE EXCEPTION '%', v_bad USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF account_id IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.account a WHERE a.account_id = set_risk_limit.account_id) THEN
+		RAISE EXCEPTION 'account "%" does not exist', account_id
+			USING ERRCODE = 'foreign_key_violation',
+				  HINT = 'Add it with pgtrade.add_account().';
+	END IF;
+	IF strategy_id IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.strategy st
+		WHERE st.strategy_id = set_risk_limit.strategy_id) THEN
+		RAISE EXCEPTION 'strategy % does not exist', strategy_id
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
+	IF strategy_id IS NOT NULL AND account_id IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.strategy st
+		WHERE st.strategy_id = set_risk_limit.strategy_id
+			AND st.account_id = set_risk_limit.account_id) THEN
+		RAISE EXCEPTION 'strategy % does not trade account "%": such a limit '
+			'would never apply', strategy_id, account_id
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	UPDATE pgtrade.risk_limit l
+	SET max_position = coalesce(set_risk_limit.max_position, l.max_position),
+		max_order_quantity = coalesce(set_risk_limit.max_order_quantity,
+									  l.max_order_quantity),
+		max_order_notional = coalesce(set_risk_limit.max_order_notional,
+									  l.max_order_notional),
+		max_position_notional = coalesce(
+			set_risk_limit.max_position_notional, l.max_position_notional),
+		max_open_orders = coalesce(set_risk_limit.max_open_orders,
+								   l.max_open_orders),
+		max_orders_per_day = coalesce(set_risk_limit.max_orders_per_day,
+									  l.max_orders_per_day),
+		max_daily_loss = coalesce(set_risk_limit.max_daily_loss,
+								  l.max_daily_loss),
+		price_collar_pct = coalesce(set_risk_limit.price_collar_pct,
+									l.price_collar_pct),
+		allow_short = coalesce(set_risk_limit.allow_short, l.allow_short),
+		note = coalesce(set_risk_limit.note, l.note),
+		updated_by = session_user, updated_at = now()
+	WHERE coalesce(l.account_id, '') = coalesce(set_risk_limit.account_id, '')
+		AND coalesce(l.strategy_id, 0) = coalesce(set_risk_limit.strategy_id, 0)
+		/* a call that changes nothing writes nothing, nor its history */
+		AND (l.max_position, l.max_order_quantity, l.max_order_notional,
+			 l.max_position_notional, l.max_open_orders, l.max_orders_per_day,
+			 l.max_daily_loss, l.price_collar_pct, l.allow_short, l.note)
+			IS DISTINCT FROM
+			(coalesce(set_risk_limit.max_position, l.max_position),
+			 coalesce(set_risk_limit.max_order_quantity, l.max_order_quantity),
+			 coalesce(set_risk_limit.max_order_notional, l.max_order_notional),
+			 coalesce(set_risk_limit.max_position_notional,
+					  l.max_position_notional),
+			 coalesce(set_risk_limit.max_open_orders, l.max_open_orders),
+			 coalesce(set_risk_limit.max_orders_per_day, l.max_orders_per_day),
+			 coalesce(set_risk_limit.max_daily_loss, l.max_daily_loss),
+			 coalesce(set_risk_limit.price_collar_pct, l.price_collar_pct),
+			 coalesce(set_risk_limit.allow_short, l.allow_short),
+			 coalesce(set_risk_limit.note, l.note))
+	RETURNING l.limit_id INTO v_id;
+	IF NOT FOUND THEN
+		SELECT l.limit_id INTO v_id FROM pgtrade.risk_limit l
+		WHERE coalesce(l.account_id, '') = coalesce(set_risk_limit.account_id, '')
+			AND coalesce(l.strategy_id, 0) = coalesce(set_risk_limit.strategy_id, 0);
+	END IF;
+	IF v_id IS NULL THEN
+		INSERT INTO pgtrade.risk_limit (account_id, strategy_id, max_position,
+			max_order_quantity, max_order_notional, max_position_notional,
+			max_open_orders, max_orders_per_day, max_daily_loss,
+			price_collar_pct, allow_short, note, updated_by)
+		VALUES (set_risk_limit.account_id, set_risk_limit.strategy_id,
+			set_risk_limit.max_position, set_risk_limit.max_order_quantity,
+			set_risk_limit.max_order_notional,
+			set_risk_limit.max_position_notional,
+			set_risk_limit.max_open_orders, set_risk_limit.max_orders_per_day,
+			set_risk_limit.max_daily_loss, set_risk_limit.price_collar_pct,
+			set_risk_limit.allow_short, set_risk_limit.note, session_user)
+		RETURNING limit_id INTO v_id;
+	END IF;
+	RETURN v_id;
+END
+$$;

@@ -2,7 +2,7 @@
 -- counts open orders toward position limits and lets exposure-reducing
 -- orders through.  Expected outcomes are worked out by hand per case.
 \ir preamble.psql
-SELECT plan(53);
+SELECT plan(55);
 
 -- kill switch on the account: the order is stored refused, with verdict
 SELECT pgtrade.set_trading_enabled(false, 'TAPACCT1', note => 'tap halt');
@@ -73,6 +73,15 @@ SELECT is(pgtrade.remove_risk_limit('max_order_quantity', 'TAPACCT1'), false,
 	'removing a limit that is not set says false');
 SELECT is((SELECT count(*) FROM pgtrade.risk_limit_history), :tap_history::bigint,
 	'and records nothing in the limits'' history');
+SELECT is(ARRAY[pgtrade.set_risk_limit('TAPACCT1'),
+		pgtrade.set_risk_limit('TAPACCT1', max_position => 100)],
+	ARRAY[(SELECT limit_id FROM pgtrade.risk_limit
+		   WHERE account_id = 'TAPACCT1' AND strategy_id IS NULL)] || ARRAY[
+		  (SELECT limit_id FROM pgtrade.risk_limit
+		   WHERE account_id = 'TAPACCT1' AND strategy_id IS NULL)],
+	'setting no limit, or a limit to the value it has, returns the scope''s id');
+SELECT is((SELECT count(*) FROM pgtrade.risk_limit_history), :tap_history::bigint,
+	'and records nothing either');
 SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 26)).status,
 	'pending', 'without max_order_quantity 26 passes');
 
