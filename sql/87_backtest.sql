@@ -912,6 +912,20 @@ BEGIN
 		FROM unnest(v_d_as_of, v_d_target, v_d_tpos, v_d_pos, v_d_eval,
 					v_d_verdict) WITH ORDINALITY d;
 	END IF;
+	/*
+	 * A fall of all the equity or more: the account went to zero or
+	 * below (positions too large for the capital), and the returns,
+	 * ratios and drawdown after that mean little.  Said of a backtest,
+	 * not of each combination of a sweep (which wants no trade list).
+	 */
+	IF want_trades AND max_drawdown <= -1 THEN
+		RAISE NOTICE 'backtest of "%": the equity fell to zero or below '
+			'(max drawdown %, lowest at %); returns after that are not '
+			'meaningful', backtest_run.strategy, round(max_drawdown, 4),
+			drawdown_trough
+			USING HINT = 'Give it more capital, or size positions to the '
+						 'equity.';
+	END IF;
 	RETURN NEXT;
 END
 $$;

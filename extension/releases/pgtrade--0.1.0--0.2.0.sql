@@ -808,6 +808,20 @@ BEGIN
 		FROM unnest(v_d_as_of, v_d_target, v_d_tpos, v_d_pos, v_d_eval,
 					v_d_verdict) WITH ORDINALITY d;
 	END IF;
+	/*
+	 * A fall of all the equity or more: the account went to zero or
+	 * below (positions too large for the capital), and the returns,
+	 * ratios and drawdown after that mean little.  Said of a backtest,
+	 * not of each combination of a sweep (which wants no trade list).
+	 */
+	IF want_trades AND max_drawdown <= -1 THEN
+		RAISE NOTICE 'backtest of "%": the equity fell to zero or below '
+			'(max drawdown %, lowest at %); returns after that are not '
+			'meaningful', backtest_run.strategy, round(max_drawdown, 4),
+			drawdown_trough
+			USING HINT = 'Give it more capital, or size positions to the '
+						 'equity.';
+	END IF;
 	RETURN NEXT;
 END
 $$;
@@ -1975,9 +1989,28 @@ COMMENT ON FUNCTION pgtrade.import_bars(regclass, interval) IS
 	'messages); all or nothing.  Returns the bars in the batch; a notice '
 	'says how many replaced stored bars with other values.';
 
-/* a backtest's trade list stays in memory on its way out (87_backtest.sql) */
-ALTER FUNCTION pgtrade.backtest(text, timestamptz, timestamptz, numeric,
-	numeric, numeric, jsonb, boolean, boolean) SET work_mem = '256MB';
+/* a backtest's trade list stays in memory on its way out, and a backtest
+   whose equity fell to zero or below says so (87_backtest.sql) */
+CREATE OR REPLACE FUNCTION pgtrade.backtest(strategy text, from_ts timestamptz,
+	to_ts timestamptz, capital numeric DEFAULT NULL,
+	commission numeric DEFAULT 0, slippage_bps numeric DEFAULT 0,
+	params jsonb DEFAULT NULL, store boolean DEFAULT false,
+	risk boolean DEFAULT true)
+RETURNS TABLE (backtest_id bigint, bars integer, trades integer,
+	refused integer, final_equity numeric, total_return numeric, cagr numeric,
+	sharpe double precision, sortino double precision,
+	max_drawdown numeric, drawdown_peak timestamptz,
+	drawdown_trough timestamptz, win_rate numeric, profit_factor numeric,
+	exposure numeric, trade_list jsonb)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET work_mem = '256MB'
+AS $$
+BEGIN
+	RETURN QUERY SELECT * FROM pgtrade.backtest_run($1, $2, $3, $4, $5, $6,
+		$7, $8, $9);
+END
+$$;
 
 /* a bracket's exits must rest: day or gtc, never ioc */
 CREATE OR REPLACE FUNCTION pgtrade.bracket_child_group(p_o pgtrade.orders)
