@@ -334,6 +334,28 @@ COMMENT ON FUNCTION pgtrade.day_order_count(text, bigint, bigint) IS
 	'gate since its trading day began, leaving one order out.';
 
 /*
+ * sec_type_refusal is why an instrument's live orders may not go out, or
+ * NULL: pgtrade-listener sends every order as a stock's and looks
+ * contracts up as stocks, so an order for any other kind of instrument
+ * would reach the broker as something else.  The gate and the claim
+ * say it alike.
+ */
+CREATE FUNCTION pgtrade.sec_type_refusal(p_instrument bigint,
+	p_sec_type text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT CASE WHEN p_sec_type IS DISTINCT FROM 'STK'
+		THEN pg_catalog.format('instrument %s has sec_type %s: '
+			'pgtrade-listener sends stock (STK) orders only', p_instrument,
+			coalesce(p_sec_type, 'NULL')) END;
+$$;
+REVOKE ALL ON FUNCTION pgtrade.sec_type_refusal(bigint, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.sec_type_refusal(bigint, text) IS
+	'Internal: why orders of an instrument that is not a stock may not be '
+	'sent, or NULL for a stock.';
+
+/*
  * risk_check evaluates every limit covering an order and returns the
  * verdict as jsonb: {"passed": bool, "reason": text, "checks": [...],
  * "asked_by": role, "at": time}.  The caller must hold the account's
@@ -400,22 +422,15 @@ BEGIN
 		v_reason := format('account %s is halted: %s', p_order.account_id,
 						   coalesce(p_halt_reason, 'no reason given'));
 	END IF;
-	/*
-	 * The listener sends every order as a stock's (and looks contracts
-	 * up as stocks): an order for any other kind of instrument would
-	 * reach the broker as something else.  A simulation sends nothing.
-	 */
+	/* only stocks go out (sec_type_refusal); a simulation sends nothing */
 	IF p_state IS NULL THEN
 		SELECT i.sec_type INTO v_sec_type FROM pgtrade.instrument i
 		WHERE i.instrument_id = p_order.instrument_id;
 		v_checks := v_checks || jsonb_build_object('check', 'sec_type',
 			'passed', v_sec_type IS NOT DISTINCT FROM 'STK',
 			'detail', v_sec_type);
-		IF v_sec_type IS DISTINCT FROM 'STK' THEN
-			v_reason := coalesce(v_reason, format('instrument %s has sec_type '
-				'%s: pgtrade-listener sends stock (STK) orders only',
-				p_order.instrument_id, coalesce(v_sec_type, 'NULL')));
-		END IF;
+		v_reason := coalesce(v_reason, pgtrade.sec_type_refusal(
+			p_order.instrument_id, v_sec_type));
 	END IF;
 
 	IF p_state IS NULL THEN
@@ -536,7 +551,8 @@ BEGIN
 						  OR v_reduces);
 			IF abs(v_worst) > v_lim.max_position AND NOT v_reduces THEN
 				v_reason := coalesce(v_reason, format(
-					'projected position %s (position %s, open buys %s, open sells %s, this %s %s) exceeds the limit of %s',
+					'projected position %s (position %s, open buys %s, '
+					'open sells %s, this %s %s) exceeds the limit of %s',
 					v_worst, v_pos, v_open.buys, v_open.sells, p_order.side,
 					p_order.quantity, v_lim.max_position));
 			END IF;
@@ -683,7 +699,8 @@ BEGIN
 		'passed', v_has_position_limit);
 	IF NOT v_has_position_limit THEN
 		v_reason := coalesce(v_reason, format(
-			'no max_position limit covers account %s; set one with pgtrade.set_risk_limit()',
+			'no max_position limit covers account %s; set one with '
+			'pgtrade.set_risk_limit()',
 			p_order.account_id));
 	END IF;
 

@@ -160,10 +160,12 @@ BEGIN
 		OR v_sign * (coalesce(entry_price, stop_loss + v_sign) - stop_loss) <= 0
 		OR v_sign * (take_profit - coalesce(entry_price, take_profit - v_sign)) <= 0
 	THEN
-		RAISE EXCEPTION 'bracket prices out of order for a %: stop-loss %, entry %, take-profit %',
+		RAISE EXCEPTION 'bracket prices out of order for a %: stop-loss %, '
+			'entry %, take-profit %',
 			v_side, stop_loss, coalesce(entry_price::text, 'market'), take_profit
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'A buy needs stop-loss < entry < take-profit; a sell the reverse.';
+				  HINT = 'A buy needs stop-loss < entry < take-profit; '
+					  || 'a sell the reverse.';
 	END IF;
 	IF valid_for IS NULL OR valid_for <= interval '0' THEN
 		RAISE EXCEPTION 'valid_for must be a positive interval'

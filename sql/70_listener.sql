@@ -112,7 +112,7 @@ DECLARE
 	v_skipped integer;
 	v_children integer;
 	v_accounts text[];
-	v_sec_type text;
+	v_not_stocks jsonb;	/* instrument id -> sec_type, of those not STK */
 BEGIN
 	IF max_orders IS NULL OR max_orders < 1 THEN
 		RAISE EXCEPTION 'max_orders must be at least 1, not %',
@@ -128,6 +128,9 @@ BEGIN
 		SELECT unnest(claim_orders.accounts)
 		EXCEPT
 		SELECT unnest(pgtrade.drift_blocked_accounts(claim_orders.accounts)));
+	/* read once a claim, not once an order: there are seldom any */
+	SELECT jsonb_object_agg(i.instrument_id, i.sec_type) INTO v_not_stocks
+	FROM pgtrade.instrument i WHERE i.sec_type <> 'STK';
 	LOOP
 		v_skipped := 0;
 		FOR v_o IN
@@ -170,13 +173,8 @@ BEGIN
 			 * instrument's type was changed, is not sent either.
 			 */
 			IF v_why IS NULL THEN
-				SELECT i.sec_type INTO v_sec_type FROM pgtrade.instrument i
-				WHERE i.instrument_id = v_o.instrument_id;
-				IF v_sec_type IS DISTINCT FROM 'STK' THEN
-					v_why := format('instrument %s has sec_type %s: '
-						'pgtrade-listener sends stock (STK) orders only',
-						v_o.instrument_id, coalesce(v_sec_type, 'NULL'));
-				END IF;
+				v_why := pgtrade.sec_type_refusal(v_o.instrument_id,
+					coalesce(v_not_stocks ->> v_o.instrument_id::text, 'STK'));
 			END IF;
 			IF v_why IS NOT NULL THEN
 				PERFORM pgtrade.order_move(v_o.order_id, 'cancelled', v_source,

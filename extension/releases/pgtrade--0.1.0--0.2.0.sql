@@ -2123,10 +2123,12 @@ BEGIN
 		OR v_sign * (coalesce(entry_price, stop_loss + v_sign) - stop_loss) <= 0
 		OR v_sign * (take_profit - coalesce(entry_price, take_profit - v_sign)) <= 0
 	THEN
-		RAISE EXCEPTION 'bracket prices out of order for a %: stop-loss %, entry %, take-profit %',
+		RAISE EXCEPTION 'bracket prices out of order for a %: stop-loss %, '
+			'entry %, take-profit %',
 			v_side, stop_loss, coalesce(entry_price::text, 'market'), take_profit
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'A buy needs stop-loss < entry < take-profit; a sell the reverse.';
+				  HINT = 'A buy needs stop-loss < entry < take-profit; '
+					  || 'a sell the reverse.';
 	END IF;
 	IF valid_for IS NULL OR valid_for <= interval '0' THEN
 		RAISE EXCEPTION 'valid_for must be a positive interval'
@@ -2223,6 +2225,28 @@ COMMENT ON FUNCTION pgtrade.remove_risk_limit(text, text, bigint) IS
 	'and changes and records nothing, when the scope had no such limit.  '
 	'Without any max_position the gate refuses every order of the account.';
 
+/*
+ * sec_type_refusal is why an instrument's live orders may not go out, or
+ * NULL: pgtrade-listener sends every order as a stock's and looks
+ * contracts up as stocks, so an order for any other kind of instrument
+ * would reach the broker as something else.  The gate and the claim
+ * say it alike.
+ */
+CREATE FUNCTION pgtrade.sec_type_refusal(p_instrument bigint,
+	p_sec_type text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT CASE WHEN p_sec_type IS DISTINCT FROM 'STK'
+		THEN pg_catalog.format('instrument %s has sec_type %s: '
+			'pgtrade-listener sends stock (STK) orders only', p_instrument,
+			coalesce(p_sec_type, 'NULL')) END;
+$$;
+REVOKE ALL ON FUNCTION pgtrade.sec_type_refusal(bigint, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.sec_type_refusal(bigint, text) IS
+	'Internal: why orders of an instrument that is not a stock may not be '
+	'sent, or NULL for a stock.';
+
 /* the gate refuses live orders for instruments other than stocks */
 CREATE OR REPLACE FUNCTION pgtrade.risk_check(p_order pgtrade.orders, p_halted boolean,
 	p_halt_reason text, p_modify boolean DEFAULT false,
@@ -2263,22 +2287,15 @@ BEGIN
 		v_reason := format('account %s is halted: %s', p_order.account_id,
 						   coalesce(p_halt_reason, 'no reason given'));
 	END IF;
-	/*
-	 * The listener sends every order as a stock's (and looks contracts
-	 * up as stocks): an order for any other kind of instrument would
-	 * reach the broker as something else.  A simulation sends nothing.
-	 */
+	/* only stocks go out (sec_type_refusal); a simulation sends nothing */
 	IF p_state IS NULL THEN
 		SELECT i.sec_type INTO v_sec_type FROM pgtrade.instrument i
 		WHERE i.instrument_id = p_order.instrument_id;
 		v_checks := v_checks || jsonb_build_object('check', 'sec_type',
 			'passed', v_sec_type IS NOT DISTINCT FROM 'STK',
 			'detail', v_sec_type);
-		IF v_sec_type IS DISTINCT FROM 'STK' THEN
-			v_reason := coalesce(v_reason, format('instrument %s has sec_type '
-				'%s: pgtrade-listener sends stock (STK) orders only',
-				p_order.instrument_id, coalesce(v_sec_type, 'NULL')));
-		END IF;
+		v_reason := coalesce(v_reason, pgtrade.sec_type_refusal(
+			p_order.instrument_id, v_sec_type));
 	END IF;
 
 	IF p_state IS NULL THEN
@@ -2399,7 +2416,8 @@ BEGIN
 						  OR v_reduces);
 			IF abs(v_worst) > v_lim.max_position AND NOT v_reduces THEN
 				v_reason := coalesce(v_reason, format(
-					'projected position %s (position %s, open buys %s, open sells %s, this %s %s) exceeds the limit of %s',
+					'projected position %s (position %s, open buys %s, '
+					'open sells %s, this %s %s) exceeds the limit of %s',
 					v_worst, v_pos, v_open.buys, v_open.sells, p_order.side,
 					p_order.quantity, v_lim.max_position));
 			END IF;
@@ -2546,7 +2564,8 @@ BEGIN
 		'passed', v_has_position_limit);
 	IF NOT v_has_position_limit THEN
 		v_reason := coalesce(v_reason, format(
-			'no max_position limit covers account %s; set one with pgtrade.set_risk_limit()',
+			'no max_position limit covers account %s; set one with '
+			'pgtrade.set_risk_limit()',
 			p_order.account_id));
 	END IF;
 
@@ -2584,7 +2603,7 @@ DECLARE
 	v_skipped integer;
 	v_children integer;
 	v_accounts text[];
-	v_sec_type text;
+	v_not_stocks jsonb;	/* instrument id -> sec_type, of those not STK */
 BEGIN
 	IF max_orders IS NULL OR max_orders < 1 THEN
 		RAISE EXCEPTION 'max_orders must be at least 1, not %',
@@ -2600,6 +2619,9 @@ BEGIN
 		SELECT unnest(claim_orders.accounts)
 		EXCEPT
 		SELECT unnest(pgtrade.drift_blocked_accounts(claim_orders.accounts)));
+	/* read once a claim, not once an order: there are seldom any */
+	SELECT jsonb_object_agg(i.instrument_id, i.sec_type) INTO v_not_stocks
+	FROM pgtrade.instrument i WHERE i.sec_type <> 'STK';
 	LOOP
 		v_skipped := 0;
 		FOR v_o IN
@@ -2642,13 +2664,8 @@ BEGIN
 			 * instrument's type was changed, is not sent either.
 			 */
 			IF v_why IS NULL THEN
-				SELECT i.sec_type INTO v_sec_type FROM pgtrade.instrument i
-				WHERE i.instrument_id = v_o.instrument_id;
-				IF v_sec_type IS DISTINCT FROM 'STK' THEN
-					v_why := format('instrument %s has sec_type %s: '
-						'pgtrade-listener sends stock (STK) orders only',
-						v_o.instrument_id, coalesce(v_sec_type, 'NULL'));
-				END IF;
+				v_why := pgtrade.sec_type_refusal(v_o.instrument_id,
+					coalesce(v_not_stocks ->> v_o.instrument_id::text, 'STK'));
 			END IF;
 			IF v_why IS NOT NULL THEN
 				PERFORM pgtrade.order_move(v_o.order_id, 'cancelled', v_source,
@@ -2709,9 +2726,9 @@ BEGIN
 			'are not stocks (sec_type STK), and cancels their pending ones at '
 			'the claim: %', v_list
 			USING HINT = 'An instrument that is a stock but was registered '
-						 'with another sec_type (such as stk) can be '
-						 'corrected by its owner: UPDATE pgtrade.instrument '
-						 'SET sec_type = ''STK'' WHERE ...';
+				'with another sec_type (such as stk) can be corrected by '
+				'its owner: UPDATE pgtrade.instrument SET sec_type = ''STK'' '
+				'WHERE ...';
 	END IF;
 END
 $$;

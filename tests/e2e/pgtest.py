@@ -96,6 +96,16 @@ def psql(sql, *params, user=None, check=True):
     return [line.split("\t") for line in out.stdout.splitlines() if line]
 
 
+def rolled_back(sql):
+    """Run sql through psql in one transaction that is rolled back;
+    return (exit status, stdout, stderr): what a test of notices,
+    warnings and errors reads."""
+    r = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"],
+                       input="BEGIN;\n" + sql + "\nROLLBACK;\n",
+                       capture_output=True, text=True)
+    return r.returncode, r.stdout, r.stderr
+
+
 def scalar(sql, *params, **kw):
     rows = psql(sql, *params, **kw)
     return rows[0][0] if rows else None

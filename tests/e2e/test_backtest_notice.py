@@ -11,12 +11,11 @@ A backtest that keeps its equity above zero says nothing.  Everything
 runs in a transaction that is rolled back.
 """
 import os
-import subprocess
 import sys
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgtest import Tap  # noqa: E402
+from pgtest import Tap, rolled_back  # noqa: E402
 
 t = Tap(3)
 
@@ -38,12 +37,10 @@ RESET client_min_messages;
 
 
 def session(sql):
-    r = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"],
-                       input="BEGIN;\n" + SETUP + sql + "\nROLLBACK;\n",
-                       capture_output=True, text=True)
-    said = [line for line in r.stderr.splitlines()
+    rc, out, err = rolled_back(SETUP + sql)
+    said = [line for line in err.splitlines()
             if line.startswith(("NOTICE:  ", "HINT:  "))]
-    return r.returncode, r.stdout.strip(), said
+    return rc, out.strip(), said
 
 
 rc, out, said = session(

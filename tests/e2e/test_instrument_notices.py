@@ -9,11 +9,10 @@ one, by create_strategy or by an UPDATE, and not when it stays inactive.
 Each case runs in a transaction that is rolled back.
 """
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgtest import Tap  # noqa: E402
+from pgtest import Tap, rolled_back  # noqa: E402
 
 t = Tap(5)
 
@@ -21,12 +20,10 @@ t = Tap(5)
 def session(sql):
     """Run sql in one rolled-back transaction; return (status, the
     NOTICE and WARNING lines, stderr)."""
-    r = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"],
-                       input="BEGIN;\n" + sql + "\nROLLBACK;\n",
-                       capture_output=True, text=True)
-    said = [line for line in r.stderr.splitlines()
+    rc, _, err = rolled_back(sql)
+    said = [line for line in err.splitlines()
             if line.startswith(("NOTICE:  ", "WARNING:  "))]
-    return r.returncode, said, r.stderr
+    return rc, said, err
 
 
 SETUP = """

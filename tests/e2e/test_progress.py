@@ -10,11 +10,10 @@ in slices, each percentage the floor of done * 100 / total.
 """
 import os
 import re
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgtest import Tap  # noqa: E402
+from pgtest import Tap, rolled_back  # noqa: E402
 
 ROWS = 120000  # more than one slice of 1024 pages (about 97 bars a page)
 CHECKS = 12
@@ -23,12 +22,10 @@ CHECKS = 12
 def session(sql):
     """Run sql in one rolled-back transaction; return (status, notices,
     stderr)."""
-    r = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"],
-                       input="BEGIN;\n" + sql + "\nROLLBACK;\n",
-                       capture_output=True, text=True)
-    notices = [l[len("NOTICE:  "):] for l in r.stderr.splitlines()
+    rc, _, err = rolled_back(sql)
+    notices = [l[len("NOTICE:  "):] for l in err.splitlines()
                if l.startswith("NOTICE:  ")]
-    return r.returncode, notices, r.stderr
+    return rc, notices, err
 
 
 def bars_sql(symbol, n):

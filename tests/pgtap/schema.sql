@@ -207,6 +207,7 @@ SELECT set_eq(
 		('function pgtrade.resolve_unknown(bigint,text,text)'),
 		('function pgtrade.resolve_vanished(bigint,text)'),
 		('function pgtrade.risk_check(pgtrade.orders,boolean,text,boolean,jsonb)'),
+		('function pgtrade.sec_type_refusal(bigint,text)'),
 		('function pgtrade.risk_limit_audit()'),
 		('function pgtrade.rsi(double precision,bigint)'),
 		('function pgtrade.rsi(double precision[],integer)'),
