@@ -1148,6 +1148,26 @@ CREATE TRIGGER risk_limit_audit AFTER INSERT OR UPDATE OR DELETE
  * is; remove_risk_limit takes one away.  Every change lands in
  * risk_limit_history through the audit trigger.
  */
+/*
+ * A strategy's limits and kill switch are those of the strategy on its
+ * own account, however the call names it: set_risk_limit(strategy_id =>
+ * 7) and set_risk_limit('DU1', 7) address one row, so that the one can
+ * be changed or removed through the other.
+ */
+CREATE FUNCTION pgtrade.limit_scope_account(p_account text, p_strategy bigint)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN p_account IS NOT NULL OR p_strategy IS NULL THEN p_account
+		ELSE (SELECT s.account_id FROM pgtrade.strategy s
+			  WHERE s.strategy_id = p_strategy) END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.limit_scope_account(text, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.limit_scope_account(text, bigint) IS
+	'Internal: the account of a risk limit''s scope; a strategy''s own '
+	'when only the strategy is named.';
+
 CREATE FUNCTION pgtrade.set_risk_limit(account_id text DEFAULT NULL,
 	strategy_id bigint DEFAULT NULL, max_position numeric DEFAULT NULL,
 	max_order_quantity numeric DEFAULT NULL, note text DEFAULT NULL,
@@ -1222,6 +1242,7 @@ BEGIN
 			'would never apply', strategy_id, account_id
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	account_id := pgtrade.limit_scope_account(account_id, strategy_id);
 	UPDATE pgtrade.risk_limit l
 	SET max_position = coalesce(set_risk_limit.max_position, l.max_position),
 		max_order_quantity = coalesce(set_risk_limit.max_order_quantity,
@@ -1308,6 +1329,8 @@ BEGIN
 					  || 'max_open_orders, max_orders_per_day, '
 					  || 'max_daily_loss, price_collar_pct and allow_short.';
 	END IF;
+	remove_risk_limit.account_id := pgtrade.limit_scope_account(
+		remove_risk_limit.account_id, remove_risk_limit.strategy_id);
 	/* the name is one of the list above: safe as a column name */
 	EXECUTE format('UPDATE pgtrade.risk_limit l
 					SET %I = NULL, updated_by = session_user,
@@ -1354,6 +1377,8 @@ BEGIN
 			set_trading_enabled.strategy_id
 			USING ERRCODE = 'foreign_key_violation';
 	END IF;
+	set_trading_enabled.account_id := pgtrade.limit_scope_account(
+		set_trading_enabled.account_id, set_trading_enabled.strategy_id);
 	UPDATE pgtrade.risk_limit l
 	SET kill_switch = NOT enabled, note = coalesce(set_trading_enabled.note, l.note),
 		updated_by = session_user, updated_at = now()

@@ -2207,6 +2207,8 @@ BEGIN
 					  || 'max_open_orders, max_orders_per_day, '
 					  || 'max_daily_loss, price_collar_pct and allow_short.';
 	END IF;
+	remove_risk_limit.account_id := pgtrade.limit_scope_account(
+		remove_risk_limit.account_id, remove_risk_limit.strategy_id);
 	/* the name is one of the list above: safe as a column name */
 	EXECUTE format('UPDATE pgtrade.risk_limit l
 					SET %I = NULL, updated_by = session_user,
@@ -2854,6 +2856,7 @@ BEGIN
 			'would never apply', strategy_id, account_id
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	account_id := pgtrade.limit_scope_account(account_id, strategy_id);
 	UPDATE pgtrade.risk_limit l
 	SET max_position = coalesce(set_risk_limit.max_position, l.max_position),
 		max_order_quantity = coalesce(set_risk_limit.max_order_quantity,
@@ -2912,5 +2915,103 @@ BEGIN
 		RETURNING limit_id INTO v_id;
 	END IF;
 	RETURN v_id;
+END
+$$;
+
+/*
+ * A strategy's limits and kill switch are those of the strategy on its
+ * own account, however the call names it: set_risk_limit(strategy_id =>
+ * 7) and set_risk_limit('DU1', 7) address one row, so that the one can
+ * be changed or removed through the other.
+ */
+CREATE FUNCTION pgtrade.limit_scope_account(p_account text, p_strategy bigint)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN p_account IS NOT NULL OR p_strategy IS NULL THEN p_account
+		ELSE (SELECT s.account_id FROM pgtrade.strategy s
+			  WHERE s.strategy_id = p_strategy) END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.limit_scope_account(text, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.limit_scope_account(text, bigint) IS
+	'Internal: the account of a risk limit''s scope; a strategy''s own '
+	'when only the strategy is named.';
+
+
+/*
+ * A strategy's scope used to be kept as named: set_risk_limit(NULL, 7)
+ * and set_risk_limit('DU1', 7) made two rows, and neither call could
+ * change or remove the other's.  Rows named by the strategy alone move
+ * to its account; where the account's row exists too, both stay (the
+ * gate applies both, the stricter wins) and a warning names them.
+ */
+DO $scope$
+DECLARE
+	v_r record;
+BEGIN
+	FOR v_r IN
+		SELECT l.limit_id, l.strategy_id, s.account_id,
+			   EXISTS (SELECT 1 FROM pgtrade.risk_limit o
+					   WHERE o.strategy_id = l.strategy_id
+						 AND o.account_id = s.account_id) AS both
+		FROM pgtrade.risk_limit l
+		JOIN pgtrade.strategy s ON s.strategy_id = l.strategy_id
+		WHERE l.account_id IS NULL
+	LOOP
+		IF v_r.both THEN
+			RAISE WARNING 'strategy % has two rows of risk limits (% and the '
+				'one of account %): both apply; merge them by hand',
+				v_r.strategy_id, v_r.limit_id, v_r.account_id;
+		ELSE
+			UPDATE pgtrade.risk_limit SET account_id = v_r.account_id
+			WHERE limit_id = v_r.limit_id;
+		END IF;
+	END LOOP;
+END
+$scope$;
+
+/* a strategy's kill switch is kept on its account */
+CREATE OR REPLACE FUNCTION pgtrade.set_trading_enabled(enabled boolean,
+	account_id text DEFAULT NULL, strategy_id bigint DEFAULT NULL,
+	note text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	IF enabled IS NULL THEN
+		RAISE EXCEPTION 'enabled must be true or false'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF set_trading_enabled.account_id IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.account a
+		WHERE a.account_id = set_trading_enabled.account_id) THEN
+		RAISE EXCEPTION 'account "%" does not exist',
+			set_trading_enabled.account_id
+			USING ERRCODE = 'foreign_key_violation',
+				  HINT = 'Add it with pgtrade.add_account().';
+	END IF;
+	IF set_trading_enabled.strategy_id IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.strategy st
+		WHERE st.strategy_id = set_trading_enabled.strategy_id) THEN
+		RAISE EXCEPTION 'strategy % does not exist',
+			set_trading_enabled.strategy_id
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
+	set_trading_enabled.account_id := pgtrade.limit_scope_account(
+		set_trading_enabled.account_id, set_trading_enabled.strategy_id);
+	UPDATE pgtrade.risk_limit l
+	SET kill_switch = NOT enabled, note = coalesce(set_trading_enabled.note, l.note),
+		updated_by = session_user, updated_at = now()
+	WHERE coalesce(l.account_id, '') = coalesce(set_trading_enabled.account_id, '')
+		AND coalesce(l.strategy_id, 0) = coalesce(set_trading_enabled.strategy_id, 0);
+	IF NOT FOUND THEN
+		INSERT INTO pgtrade.risk_limit (account_id, strategy_id, kill_switch,
+										note, updated_by)
+		VALUES (set_trading_enabled.account_id, set_trading_enabled.strategy_id,
+				NOT enabled, set_trading_enabled.note, session_user);
+	END IF;
 END
 $$;

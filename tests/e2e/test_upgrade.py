@@ -148,7 +148,7 @@ def fresh_db(name):
     psql("CREATE DATABASE %s" % name)
 
 
-t = Tap(2 * len(RELEASES) + 6)
+t = Tap(2 * len(RELEASES) + 7)
 t.ok(RELEASES and vkey(RELEASES[-1]) < vkey(CURRENT),
      "releases %s, each older than the current version %s"
      % (", ".join(RELEASES), CURRENT))
@@ -282,6 +282,27 @@ t.ok(rc == 0 and "is partitioned" in err and key == "8 false {38,39,40}",
      "a partitioned bar table's key is rebuilt, under its own name, and "
      "the partitions' autovacuum settings are left to the operator",
      "rc %s, key %r\n%s" % (rc, key, err))
+
+# a strategy's limits named by the strategy alone move to its account,
+# unless the account's row exists too: then both stay, with a warning
+rc, err, _ = upgrade_case("""
+    SELECT pgtrade.add_account(a) FROM unnest('{UPS1,UPS2}'::text[]) a;
+    SELECT pgtrade.create_strategy(lower(a), 'sma_cross', 'UPB1', a,
+           '{"fast": 2, "slow": 3}', 1) FROM unnest('{UPS1,UPS2}'::text[]) a;
+    SELECT pgtrade.set_risk_limit(NULL, strategy_id, max_position => 5)
+    FROM pgtrade.strategy;
+    SELECT pgtrade.set_risk_limit('UPS2', strategy_id, max_position => 3)
+    FROM pgtrade.strategy WHERE name = 'ups2';""")
+_, rows, _ = in_db("pgtrade_upgraded", """
+    SELECT string_agg(s.name || ':' || coalesce(l.account_id, '-') || ':'
+                      || l.max_position, ' '
+                      ORDER BY s.name, coalesce(l.account_id, '-'))
+    FROM pgtrade.risk_limit l JOIN pgtrade.strategy s USING (strategy_id);""")
+t.ok(rc == 0 and rows.strip("\x1e\n") == "ups1:UPS1:5 ups2:-:5 ups2:UPS2:3"
+     and "has two rows of risk limits" in err,
+     "a strategy's limits kept without its account move to it on update, "
+     "or stay beside the account's row with a warning",
+     "rc %s, rows %r\n%s" % (rc, rows, err))
 
 for name in ("pgtrade_release", "pgtrade_upgraded", "pgtrade_fresh"):
     psql("DROP DATABASE IF EXISTS %s" % name)

@@ -2,7 +2,7 @@
 -- counts open orders toward position limits and lets exposure-reducing
 -- orders through.  Expected outcomes are worked out by hand per case.
 \ir preamble.psql
-SELECT plan(55);
+SELECT plan(59);
 
 -- kill switch on the account: the order is stored refused, with verdict
 SELECT pgtrade.set_trading_enabled(false, 'TAPACCT1', note => 'tap halt');
@@ -84,6 +84,25 @@ SELECT is((SELECT count(*) FROM pgtrade.risk_limit_history), :tap_history::bigin
 	'and records nothing either');
 SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 26)).status,
 	'pending', 'without max_order_quantity 26 passes');
+
+-- a strategy's scope is one row however it is named: by the strategy
+-- alone or with its account
+SELECT pgtrade.create_strategy('tap_scope', 'sma_cross', 'TAPX', 'TAPACCT1',
+	'{"fast": 1, "slow": 2}', 10) AS tap_sid \gset
+SELECT pgtrade.set_risk_limit(strategy_id => :tap_sid, max_position => 5)
+	AS tap_lid \gset
+SELECT is((SELECT account_id FROM pgtrade.risk_limit WHERE limit_id = :tap_lid),
+	'TAPACCT1', 'a limit set by the strategy alone is kept on its account');
+SELECT is(pgtrade.set_risk_limit('TAPACCT1', :tap_sid, max_position => 6),
+	:tap_lid::bigint, 'the same scope named with its account is that row');
+SELECT ok(pgtrade.remove_risk_limit('max_position', NULL, :tap_sid),
+	'and the strategy alone removes what was set with the account');
+SELECT pgtrade.set_trading_enabled(false, 'TAPACCT1', :tap_sid) \g /dev/null
+SELECT pgtrade.set_trading_enabled(true, strategy_id => :tap_sid) \g /dev/null
+SELECT is((SELECT array_agg(kill_switch) FROM pgtrade.risk_limit
+		   WHERE strategy_id = :tap_sid), '{f}'::boolean[],
+	'a strategy''s kill switch set with its account is lifted by the '
+	'strategy alone, on the one row');
 
 -- fail closed: no position limit, no order
 SELECT pgtrade.add_account('TAPACCT2');

@@ -203,6 +203,7 @@ SELECT set_eq(
 		('function pgtrade.record_submissions(bigint[],text[],text[],jsonb[])'),
 		('function pgtrade.release_unsent(bigint,bigint,text)'),
 		('function pgtrade.record_unknown(bigint,text)'),
+		('function pgtrade.limit_scope_account(text,bigint)'),
 		('function pgtrade.remove_risk_limit(text,text,bigint)'),
 		('function pgtrade.resolve_unknown(bigint,text,text)'),
 		('function pgtrade.resolve_vanished(bigint,text)'),
