@@ -135,6 +135,56 @@ COMMENT ON FUNCTION pgtrade.same_time_zone(text, text) IS
 	'agree through the seasons of 2024).';
 
 /*
+ * A zone changed by hand, by an UPDATE of an instrument or an account
+ * (the functions that add them check their own), is held to the same
+ * rules: a zone PostgreSQL knows, kept as pg_timezone_names spells it,
+ * and for an instrument the clock of the calendar it follows.  A zone
+ * PostgreSQL does not know would otherwise surface later, as an error
+ * in every run of the instrument's strategies or at the gate of every
+ * order of the account.
+ */
+CREATE FUNCTION pgtrade.zone_before_update()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone text;
+BEGIN
+	NEW.time_zone := pgtrade.time_zone_name(NEW.time_zone);
+	IF TG_TABLE_NAME <> 'instrument' THEN
+		RETURN NEW;
+	END IF;
+	/* an account's row has no calendar: read only an instrument's */
+	v_zone := (SELECT c.time_zone FROM pgtrade.market_calendar c
+			   WHERE c.calendar = NEW.calendar);
+	IF NOT pgtrade.same_time_zone(NEW.time_zone, v_zone) THEN
+		RAISE EXCEPTION 'instrument "%" in time zone % cannot follow '
+			'calendar %, which is in %',
+			NEW.symbol, NEW.time_zone, NEW.calendar, v_zone
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.zone_before_update() FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.zone_before_update() IS
+	'BEFORE UPDATE of an instrument''s or account''s time zone (or an '
+	'instrument''s calendar): a zone PostgreSQL knows, in the calendar''s '
+	'clock.';
+CREATE TRIGGER instrument_zone
+	BEFORE UPDATE OF time_zone, calendar ON pgtrade.instrument
+	FOR EACH ROW
+	WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone
+		  OR OLD.calendar IS DISTINCT FROM NEW.calendar)
+	EXECUTE FUNCTION pgtrade.zone_before_update();
+CREATE TRIGGER account_zone
+	BEFORE UPDATE OF time_zone ON pgtrade.account
+	FOR EACH ROW
+	WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone)
+	EXECUTE FUNCTION pgtrade.zone_before_update();
+
+/*
  * The session of one local day, or no row when the market is closed that
  * day; NULL is_known when the day lies outside the calendar's data.
  */

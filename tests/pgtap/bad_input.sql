@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(74);
+SELECT plan(78);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -208,6 +208,25 @@ SELECT is(pgtrade.add_instrument('TAPX', time_zone => 'america/NEW_YORK'),
 	'its own zone in another case is its zone, not a change');
 SELECT is(pgtrade.add_account('TAPACCT1', time_zone => 'AMERICA/new_york'),
 	'TAPACCT1', 'so is an account''s');
+-- a zone changed by hand meets the same rules
+SELECT throws_ok($$UPDATE pgtrade.instrument SET time_zone = 'Mars/Olympus'
+	WHERE symbol = 'TAPX'$$, '22023', 'time zone "Mars/Olympus" not recognized',
+	'an UPDATE of an instrument to a zone PostgreSQL does not know is refused');
+SELECT throws_ok($$UPDATE pgtrade.instrument SET time_zone = 'Europe/London'
+	WHERE symbol = 'TAPX'$$, '22023',
+	'instrument "TAPX" in time zone Europe/London cannot follow calendar '
+	'XNYS, which is in America/New_York',
+	'an UPDATE of an instrument off its calendar''s clock is refused');
+SELECT throws_ok($$UPDATE pgtrade.account SET time_zone = 'Nowhere'
+	WHERE account_id = 'TAPACCT1'$$, '22023',
+	'time zone "Nowhere" not recognized',
+	'an UPDATE of an account to a zone PostgreSQL does not know is refused');
+UPDATE pgtrade.account SET time_zone = 'america/CHICAGO'
+WHERE account_id = 'TAPACCT1';
+SELECT is((SELECT time_zone FROM pgtrade.account WHERE account_id = 'TAPACCT1'),
+	'America/Chicago', 'a zone set by hand is kept in its own spelling');
+UPDATE pgtrade.account SET time_zone = 'America/New_York'
+WHERE account_id = 'TAPACCT1';
 SELECT throws_ok($$SELECT * FROM pgtrade.run_strategy('x', '-infinity')$$,
 	'22023', 'as_of must be a finite time', 'an infinite as_of is refused');
 SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'no_such_kind',

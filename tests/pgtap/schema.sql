@@ -34,6 +34,7 @@ SELECT set_eq(
 		('function pgtrade.market_next_session(pgtrade.market_calendar,'
 		 'timestamp with time zone)'),
 		('function pgtrade.same_time_zone(text,text)'),
+		('function pgtrade.zone_before_update()'),
 		('function pgtrade.time_zone_name(text)'),
 		('function pgtrade.market_next_close(text,timestamp with time zone)'),
 		('function pgtrade.market_calendar_before_write()'),
