@@ -78,7 +78,9 @@ ind_sigma_reset(IndSigma *sg, const double *buf, size_t p, size_t start)
 
 		sg->m2 += d * d;
 	}
-	sg->mean = base + shift;
+	sg->base = base;
+	sg->shift = shift;
+	sg->shift_err = 0.0;
 	sg->noise = 0.0;
 }
 
@@ -86,21 +88,32 @@ ind_sigma_reset(IndSigma *sg, const double *buf, size_t p, size_t start)
  * Slide the window's mean and m2 (Welford): the value old leaves, x
  * enters, buf and start giving the window after the change as for
  * ind_sigma_reset.  Each slide's rounding is bounded and added up in
- * noise; when m2 is no longer clearly above it (a window nearly or wholly
- * flat, after a move: the cancellation would leave a false deviation),
- * m2 is computed again from the window.
+ * noise: that of the two deviations, each taken from base (one rounding
+ * of x - base, one of the difference) and shift (its own rounding so
+ * far, shift_err), and of their sum and product.  When m2 is no longer
+ * clearly above it (a window nearly or wholly flat, after a move: the
+ * cancellation would leave a false deviation), m2 is computed again
+ * from the window.
  */
 void
 ind_sigma_slide(IndSigma *sg, const double *buf, size_t p, size_t start,
 				double old, double x)
 {
 	double delta = x - old;
-	double new_mean = sg->mean + delta / (double) p;
-	double terms = fabs(x - new_mean) + fabs(old - sg->mean) + fabs(new_mean);
+	double new_shift = sg->shift + delta / (double) p;
+	double x_base = x - sg->base;
+	double old_base = old - sg->base;
+	double dx = x_base - new_shift;
+	double dold = old_base - sg->shift;
+	double err;
 
-	sg->m2 += delta * ((x - new_mean) + (old - sg->mean));
-	sg->mean = new_mean;
-	sg->noise += 8.0 * DBL_EPSILON * fabs(delta) * terms;
+	sg->shift_err += DBL_EPSILON * (fabs(new_shift) + fabs(delta) / (double) p);
+	err = DBL_EPSILON * (fabs(x_base) + fabs(old_base) + 2.0 * fabs(dx) +
+						 2.0 * fabs(dold) + fabs(delta)) +
+		2.0 * sg->shift_err;
+	sg->m2 += delta * (dx + dold);
+	sg->shift = new_shift;
+	sg->noise += 8.0 * fabs(delta) * err;
 	if (sg->m2 <= 64.0 * sg->noise)
 		ind_sigma_reset(sg, buf, p, start);
 }
@@ -378,9 +391,11 @@ ind_macd(const double *in, size_t n, int fast, int slow, int signal,
  * Welford's sum of squared deviations from the mean slides one value at a
  * time and is computed again from the window every period outputs, at the
  * SMA's positions, and whenever what it holds is within its rounding
- * noise (ind_sigma_slide): a flat window gives exactly 0.  TA-Lib's mean
- * of squares minus squared mean loses digits on large prices; this does
- * not.
+ * noise (ind_sigma_slide): a flat window gives exactly 0.  The
+ * deviations are taken from a value of the window, not from a mean whose
+ * rounding grows with the prices: TA-Lib's mean of squares minus squared
+ * mean loses digits on large prices, and so does a sliding mean near 1e9
+ * (its ulp is 1.2e-7).
  */
 int
 ind_stddev(const double *in, size_t n, int period, double *out)

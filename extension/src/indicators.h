@@ -162,11 +162,17 @@ ind_roc_one(double x, double base)
 /*
  * A window's mean, sum of squared deviations (m2) and the bound of the
  * rounding its slides have added to m2 (noise): STDDEV's and Bollinger's
- * state, shared with the running forms.
+ * state, shared with the running forms.  The mean is kept as base, a
+ * value of the window when it was last computed whole, plus shift: a
+ * deviation taken as (x - base) - shift keeps the digits that one taken
+ * from a mean near 1e9, whose own rounding is about 1e-7, would lose.
+ * shift_err bounds the rounding the slides have added to shift.
  */
 typedef struct IndSigma
 {
-	double mean;
+	double base;
+	double shift;
+	double shift_err;
 	double m2;
 	double noise;
 } IndSigma;

@@ -23,6 +23,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -487,6 +488,73 @@ test_bollinger(void)
 /*
  * ATR: hand cases, period 1, warm-up and TA-Lib's published values.
  */
+/*
+ * STDDEV against its definition computed in long double, two passes over
+ * each window, relative error.  The prices are random walks at levels
+ * 1e2, 1e6 and 1e9 whose steps are about one unit: at 1e9 a mean slid
+ * in double has an ulp of 1.2e-7, a deviation of 1 taken from it loses
+ * seven digits.
+ */
+static void
+test_stddev(void)
+{
+	/* window {1e9+3, 1e9+1, 1e9+1}: sqrt(8/9) by hand */
+	static const double hand[] = {1e9 + 1, 1e9 + 2, 1e9 + 3, 1e9 + 1, 1e9 + 1,
+								  1e9 + 1};
+	static const double levels[] = {1e2, 1e6, 1e9};
+	static const int periods[] = {2, 3, 14, 20, 50};
+	double		out[6];
+	double	   *in = malloc(20000 * sizeof(double));
+	double	   *got = malloc(20000 * sizeof(double));
+	unsigned	seed = 7;
+	size_t		li;
+	size_t		pi;
+	size_t		i;
+
+	ind_stddev(hand, 6, 3, out);
+	ok(fabs(out[4] / sqrt(8.0 / 9.0) - 1.0) < 4 * DBL_EPSILON,
+	   "stddev(3) of {1e9+3, 1e9+1, 1e9+1} is sqrt(8/9) to the last digits");
+	for (li = 0; li < NPOINTS(levels); li++)
+		for (pi = 0; pi < NPOINTS(periods); pi++)
+		{
+			size_t		p = (size_t) periods[pi];
+			double		worst = 0.0;
+			int			zero_ok = 1;
+
+			in[0] = levels[li];
+			for (i = 1; i < 20000; i++)
+			{
+				seed = seed * 1103515245u + 12345u;
+				/* steps of -1 to 1 in 1/64ths, a few of them 0 */
+				in[i] = in[i - 1] + (double) ((int) ((seed >> 8) % 129) - 64) / 64.0;
+			}
+			ind_stddev(in, 20000, (int) p, got);
+			for (i = p - 1; i < 20000; i++)
+			{
+				long double mean = 0.0L;
+				long double ss = 0.0L;
+				long double want;
+				size_t		j;
+
+				for (j = i + 1 - p; j <= i; j++)
+					mean += in[j];
+				mean /= (long double) p;
+				for (j = i + 1 - p; j <= i; j++)
+					ss += (in[j] - mean) * (in[j] - mean);
+				want = sqrtl(ss / (long double) p);
+				if (want == 0.0L)
+					zero_ok = zero_ok && got[i] == 0.0;
+				else if (fabsl(got[i] / want - 1.0L) > worst)
+					worst = (double) fabsl(got[i] / want - 1.0L);
+			}
+			ok(worst < 1e-12 && zero_ok,
+			   "stddev(%zu) of a walk near %g: worst relative error %.2g, "
+			   "flat windows 0", p, levels[li], worst);
+		}
+	free(in);
+	free(got);
+}
+
 static void
 test_atr(void)
 {
@@ -546,6 +614,7 @@ main(void)
 	test_rsi();
 	test_macd();
 	test_bollinger();
+	test_stddev();
 	test_atr();
 	return tap_finish();
 }
