@@ -349,8 +349,13 @@ BEGIN
 		RAISE EXCEPTION 'risk and store must be true or false'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF from_ts IS NULL OR to_ts IS NULL OR NOT isfinite(from_ts)
-		OR NOT isfinite(to_ts) OR from_ts > to_ts THEN
+	IF from_ts IS NULL OR to_ts IS NULL THEN
+		RAISE EXCEPTION 'a backtest needs from_ts and to_ts, not %',
+			CASE WHEN from_ts IS NULL THEN 'a NULL from_ts'
+				 ELSE 'a NULL to_ts' END
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT isfinite(from_ts) OR NOT isfinite(to_ts) OR from_ts > to_ts THEN
 		RAISE EXCEPTION 'a backtest needs finite from_ts <= to_ts'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;

@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(46);
+SELECT plan(48);
 
 SET LOCAL timezone = 'UTC';
 
@@ -151,6 +151,13 @@ RESET ROLE;
 -- bad input
 SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_bt', '2024-02-01', '2024-01-01')$$,
 	'22023', 'a backtest needs finite from_ts <= to_ts', 'from after to is refused');
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_bt', NULL, '2024-01-01')$$,
+	'22004', 'a backtest needs from_ts and to_ts, not a NULL from_ts',
+	'a NULL from_ts is refused as NULL');
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest_sweep('tap_bt', '2024-01-01',
+	NULL, '{"fast": [1]}')$$,
+	'22004', 'a backtest needs from_ts and to_ts, not a NULL to_ts',
+	'so is a sweep''s NULL to_ts');
 SELECT throws_ok($$SELECT * FROM pgtrade.backtest('nope', '2024-01-01', '2024-02-01')$$,
 	'42704', 'strategy "nope" does not exist', 'an unknown strategy is refused');
 SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_bt', '2024-01-01', '2024-02-01',
