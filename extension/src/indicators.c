@@ -108,9 +108,8 @@ ind_sigma_slide(IndSigma *sg, const double *buf, size_t p, size_t start,
 	double err;
 
 	sg->shift_err += DBL_EPSILON * (fabs(new_shift) + fabs(delta) / (double) p);
-	err = DBL_EPSILON * (fabs(x_base) + fabs(old_base) + 2.0 * fabs(dx) +
-						 2.0 * fabs(dold) + fabs(delta)) +
-		2.0 * sg->shift_err;
+	err = fabs(x_base) + fabs(old_base) + fabs(delta);
+	err = DBL_EPSILON * (err + 2.0 * (fabs(dx) + fabs(dold))) + 2.0 * sg->shift_err;
 	sg->m2 += delta * (dx + dold);
 	sg->shift = new_shift;
 	sg->noise += 8.0 * fabs(delta) * err;

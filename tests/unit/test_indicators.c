@@ -502,14 +502,14 @@ test_stddev(void)
 	static const double hand[] = {1e9 + 1, 1e9 + 2, 1e9 + 3, 1e9 + 1, 1e9 + 1,
 								  1e9 + 1};
 	static const double levels[] = {1e2, 1e6, 1e9};
-	static const int periods[] = {2, 3, 14, 20, 50};
-	double		out[6];
-	double	   *in = malloc(20000 * sizeof(double));
-	double	   *got = malloc(20000 * sizeof(double));
-	unsigned	seed = 7;
-	size_t		li;
-	size_t		pi;
-	size_t		i;
+	static const int	periods[] = {2, 3, 14, 20, 50};
+	double				out[6];
+	double			   *in = malloc(20000 * sizeof(double));
+	double			   *got = malloc(20000 * sizeof(double));
+	unsigned			seed = 7;
+	size_t				li;
+	size_t				pi;
+	size_t				i;
 
 	ind_stddev(hand, 6, 3, out);
 	ok(fabs(out[4] / sqrt(8.0 / 9.0) - 1.0) < 4 * DBL_EPSILON,
@@ -517,9 +517,9 @@ test_stddev(void)
 	for (li = 0; li < NPOINTS(levels); li++)
 		for (pi = 0; pi < NPOINTS(periods); pi++)
 		{
-			size_t		p = (size_t) periods[pi];
-			double		worst = 0.0;
-			int			zero_ok = 1;
+			size_t p = (size_t) periods[pi];
+			double worst = 0.0;
+			int	   zero_ok = 1;
 
 			in[0] = levels[li];
 			for (i = 1; i < 20000; i++)
@@ -549,7 +549,8 @@ test_stddev(void)
 			}
 			ok(worst < 1e-12 && zero_ok,
 			   "stddev(%zu) of a walk near %g: worst relative error %.2g, "
-			   "flat windows 0", p, levels[li], worst);
+			   "flat windows 0",
+			   p, levels[li], worst);
 		}
 	free(in);
 	free(got);
