@@ -331,7 +331,9 @@ CREATE TABLE pgtrade.orders (
 	decision_id		bigint,
 	broker_order_id	text,
 	broker_status	text,
-	broker_filled_quantity numeric,
+	broker_filled_quantity numeric
+					CHECK (broker_filled_quantity >= 0
+						   AND broker_filled_quantity < 'Infinity'),
 	filled_quantity	numeric NOT NULL DEFAULT 0,
 	avg_fill_price	numeric,
 	attempts		integer NOT NULL DEFAULT 0,
@@ -434,8 +436,14 @@ CREATE TABLE pgtrade.fill (
 	account_id		text NOT NULL REFERENCES pgtrade.account,
 	instrument_id	bigint NOT NULL REFERENCES pgtrade.instrument,
 	side			text NOT NULL CHECK (side IN ('buy', 'sell')),
-	quantity		numeric NOT NULL CHECK (quantity > 0),
-	price			numeric NOT NULL CHECK (price > 0),
+	/*
+	 * finite: NaN compares above every number in numeric, so a NaN
+	 * quantity passed "> 0" and made the position NaN, which the gate's
+	 * comparisons then let through
+	 */
+	quantity		numeric NOT NULL
+					CHECK (quantity > 0 AND quantity < 'Infinity'),
+	price			numeric NOT NULL CHECK (price > 0 AND price < 'Infinity'),
 	trade_time		timestamptz NOT NULL,
 	recorded_at		timestamptz NOT NULL DEFAULT clock_timestamp(),
 	payload			jsonb,
@@ -470,7 +478,8 @@ COMMENT ON TABLE pgtrade.fill IS
 CREATE TABLE pgtrade.commission (
 	commission_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	execution_id	text NOT NULL REFERENCES pgtrade.fill (execution_id),
-	amount			numeric NOT NULL,
+	amount			numeric NOT NULL
+					CHECK (amount > '-Infinity' AND amount < 'Infinity'),
 	currency		text,
 	recorded_at		timestamptz NOT NULL DEFAULT clock_timestamp()
 );

@@ -97,7 +97,7 @@ DECLARE
 BEGIN
 	time_zone := pgtrade.time_zone_name(time_zone);
 	IF calendar IS NOT NULL THEN
-		PERFORM pgtrade.market_check_calendar(calendar);
+		calendar := (pgtrade.market_check_calendar(calendar)).calendar;
 	END IF;
 	/* IBKR's security types, as its contract searches name them */
 	IF sec_type IS NULL OR sec_type NOT IN ('STK', 'OPT', 'FUT', 'FOP',
@@ -334,6 +334,27 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION pgtrade.bar_end(timestamptz, interval, text, time) IS
 	'When a bar has ended: session close of its date in the exchange zone '
 	'for daily bars, start plus size for intraday bars.';
+
+/*
+ * A bar named in its exchange's clock, for messages, whatever the
+ * session's zone (pg_cron's is UTC): a daily bar by its session date, an
+ * intraday one by its local start and the zone.
+ */
+CREATE FUNCTION pgtrade.bar_label(ts timestamptz, bar_size interval,
+	time_zone text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN bar_size >= interval '1 day'
+		THEN 'is of session ' || to_char(ts AT TIME ZONE time_zone, 'YYYY-MM-DD')
+		ELSE 'started ' || to_char(ts AT TIME ZONE time_zone, 'YYYY-MM-DD HH24:MI ')
+			 || time_zone END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.bar_label(timestamptz, interval, text)
+	FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.bar_label(timestamptz, interval, text) IS
+	'Internal: a bar as messages name it, in its exchange''s clock.';
 
 /*
  * bars_ended_by gives the bound on ts of the bars that had ended by

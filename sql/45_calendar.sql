@@ -98,8 +98,11 @@ AS $$
 DECLARE
 	v_c pgtrade.market_calendar;
 BEGIN
+	/* a name in any case, as zones are taken; its own spelling first */
 	SELECT * INTO v_c FROM pgtrade.market_calendar c
-	WHERE c.calendar = p_calendar;
+	WHERE upper(c.calendar) = upper(p_calendar)
+	ORDER BY c.calendar = p_calendar DESC, c.calendar
+	LIMIT 1;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'market calendar "%" does not exist', p_calendar
 			USING ERRCODE = 'undefined_object',
@@ -109,7 +112,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.market_check_calendar(text) IS
-	'Internal: the calendar of that name, or an error.';
+	'Internal: the calendar of that name, given in any case, or an error.';
 
 /*
  * Two zone names keep the same clock when their offsets agree in both

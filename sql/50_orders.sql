@@ -1128,11 +1128,16 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-	INSERT INTO pgtrade.risk_limit_history (limit_id, operation, old_row,
-											new_row)
+	/*
+	 * who asked, not current_user: inside the SECURITY DEFINER functions
+	 * that change limits that is always pgtrade's owner
+	 */
+	INSERT INTO pgtrade.risk_limit_history (limit_id, operation,
+		old_row, new_row, changed_by)
 	VALUES (coalesce(NEW.limit_id, OLD.limit_id), TG_OP,
 			CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
-			CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);
+			CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END,
+			pgtrade.caller_role());
 	RETURN NULL;
 END
 $$;
@@ -1261,7 +1266,7 @@ BEGIN
 									l.price_collar_pct),
 		allow_short = coalesce(set_risk_limit.allow_short, l.allow_short),
 		note = coalesce(set_risk_limit.note, l.note),
-		updated_by = session_user, updated_at = now()
+		updated_by = pgtrade.caller_role(), updated_at = now()
 	WHERE coalesce(l.account_id, '') = coalesce(set_risk_limit.account_id, '')
 		AND coalesce(l.strategy_id, 0) = coalesce(set_risk_limit.strategy_id, 0)
 		/* a call that changes nothing writes nothing, nor its history */
@@ -1297,7 +1302,8 @@ BEGIN
 			set_risk_limit.max_position_notional,
 			set_risk_limit.max_open_orders, set_risk_limit.max_orders_per_day,
 			set_risk_limit.max_daily_loss, set_risk_limit.price_collar_pct,
-			set_risk_limit.allow_short, set_risk_limit.note, session_user)
+			set_risk_limit.allow_short, set_risk_limit.note,
+			pgtrade.caller_role())
 		RETURNING limit_id INTO v_id;
 	END IF;
 	RETURN v_id;
@@ -1333,7 +1339,7 @@ BEGIN
 		remove_risk_limit.account_id, remove_risk_limit.strategy_id);
 	/* the name is one of the list above: safe as a column name */
 	EXECUTE format('UPDATE pgtrade.risk_limit l
-					SET %I = NULL, updated_by = session_user,
+					SET %I = NULL, updated_by = pgtrade.caller_role(),
 						updated_at = now()
 					WHERE coalesce(l.account_id, '''') = coalesce($1, '''')
 						AND coalesce(l.strategy_id, 0) = coalesce($2, 0)
@@ -1381,14 +1387,14 @@ BEGIN
 		set_trading_enabled.account_id, set_trading_enabled.strategy_id);
 	UPDATE pgtrade.risk_limit l
 	SET kill_switch = NOT enabled, note = coalesce(set_trading_enabled.note, l.note),
-		updated_by = session_user, updated_at = now()
+		updated_by = pgtrade.caller_role(), updated_at = now()
 	WHERE coalesce(l.account_id, '') = coalesce(set_trading_enabled.account_id, '')
 		AND coalesce(l.strategy_id, 0) = coalesce(set_trading_enabled.strategy_id, 0);
 	IF NOT FOUND THEN
 		INSERT INTO pgtrade.risk_limit (account_id, strategy_id, kill_switch,
 										note, updated_by)
 		VALUES (set_trading_enabled.account_id, set_trading_enabled.strategy_id,
-				NOT enabled, set_trading_enabled.note, session_user);
+				NOT enabled, set_trading_enabled.note, pgtrade.caller_role());
 	END IF;
 END
 $$;

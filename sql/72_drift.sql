@@ -27,7 +27,9 @@ CREATE TABLE pgtrade.position_drift (
 	conid				bigint,
 	symbol				text,
 	pgtrade_quantity	numeric NOT NULL,
-	broker_quantity		numeric NOT NULL,
+	broker_quantity		numeric NOT NULL
+						CHECK (broker_quantity > '-Infinity'
+							   AND broker_quantity < 'Infinity'),
 	difference			numeric NOT NULL
 						GENERATED ALWAYS AS (broker_quantity - pgtrade_quantity)
 						STORED,
@@ -340,9 +342,20 @@ DECLARE
 	v_suspected jsonb := '[]';
 	v_on_record boolean := false;
 	v_keys bigint[] := '{}';
+	v_bad jsonb;
 BEGIN
 	IF jsonb_typeof(positions) IS DISTINCT FROM 'array' THEN
 		RAISE EXCEPTION 'broker positions must be a JSON array'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	/* NaN compares above every number: a quantity must be finite */
+	SELECT e INTO v_bad FROM jsonb_array_elements(positions) e
+	WHERE NOT ((e ->> 'position')::numeric > '-Infinity'
+			   AND (e ->> 'position')::numeric < 'Infinity')
+	LIMIT 1;
+	IF v_bad IS NOT NULL THEN
+		RAISE EXCEPTION 'broker position % of conid % is not a finite number',
+			v_bad ->> 'position', v_bad ->> 'conid'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	INSERT INTO pgtrade.account (account_id) VALUES (v_acct)

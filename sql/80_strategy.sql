@@ -132,10 +132,16 @@ BEGIN
 			NULL;
 		END;
 	END IF;
-	IF v_n IS NULL OR v_n < 1 THEN
+	/*
+	 * A run reads twice the bars needed, at most 200,000 as the
+	 * indicators' longest period is 100,000: more would fail every run
+	 * later (twice it overflows an integer), not here.
+	 */
+	IF v_n IS NULL OR v_n < 1 OR v_n > 100000 THEN
 		RAISE EXCEPTION 'validator of strategy kind "%" returned % bars needed',
 			p_kind, coalesce(v_n::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'A kind needs from 1 to 100000 bars.';
 	END IF;
 	RETURN v_n;
 END
@@ -448,8 +454,14 @@ BEGIN
 		WHEN NEW.order_valid_for <= interval '0'
 			THEN format('order_valid_for must be above 0, not %s',
 						NEW.order_valid_for)
-		WHEN NEW.grace < interval '0'
-			THEN format('grace must not be negative, not %s', NEW.grace)
+		/*
+		 * pg_cron starts a run some milliseconds after its minute: a
+		 * shorter grace would record every run as missed
+		 */
+		WHEN NEW.grace < interval '1 minute'
+			AND (TG_OP = 'INSERT' OR NEW.grace IS DISTINCT FROM OLD.grace)
+			THEN format('grace must be at least 1 minute, not %s: pg_cron '
+						'starts a run a little after its slot', NEW.grace)
 		WHEN NEW.max_bar_age <= interval '0'
 			THEN format('max_bar_age must be above 0, not %s', NEW.max_bar_age)
 		WHEN NEW.disable_after_failures <= 0
@@ -978,7 +990,8 @@ COMMENT ON FUNCTION pgtrade.evaluate_kind(pgtrade.strategy_kind, jsonb, text,
 
 /*
  * kind_target reads an evaluator's target: -1, 0 or 1, or NULL when it
- * gives none (JSON null or not a number); any other number is refused.
+ * gives none (JSON null); any other number, and a target that is not a
+ * number (a string "1" would otherwise read as no opinion), is refused.
  */
 CREATE FUNCTION pgtrade.kind_target(p_kind text, p_out jsonb)
 RETURNS numeric
@@ -988,8 +1001,14 @@ AS $$
 DECLARE
 	v_target numeric;
 BEGIN
-	IF jsonb_typeof(p_out -> 'target') <> 'number' THEN
+	IF jsonb_typeof(p_out -> 'target') = 'null' THEN
 		RETURN NULL;
+	END IF;
+	IF jsonb_typeof(p_out -> 'target') <> 'number' THEN
+		RAISE EXCEPTION 'evaluator of strategy kind "%" returned target %, '
+			'a %, not -1, 0, 1 or null', p_kind, p_out -> 'target',
+			jsonb_typeof(p_out -> 'target')
+			USING ERRCODE = 'data_exception';
 	END IF;
 	v_target := (p_out ->> 'target')::numeric;
 	IF v_target NOT IN (-1, 0, 1) THEN
@@ -1077,10 +1096,10 @@ BEGIN
 		ELSE v_ts[v_n] + p_s.bar_size END;
 	IF v_n = 0 OR v_last_end < p_as_of - v_age THEN
 		UPDATE pgtrade.workflow_run r
-		SET error = format('stale bars: the last %s bar of %s %s; a run needs one that ended within %s',
-						   p_s.bar_size, v_inst.symbol,
-						   coalesce('started ' || v_ts[v_n]::text,
-									'does not exist'), v_age)
+		SET error = format('stale bars: the last %s bar of %s %s; a run '
+			'needs one that ended within %s', p_s.bar_size, v_inst.symbol,
+			coalesce(pgtrade.bar_label(v_ts[v_n], p_s.bar_size,
+				v_inst.time_zone), 'does not exist'), v_age)
 		WHERE r.run_id = p_run;
 		RETURN 'skipped';
 	END IF;
@@ -1334,6 +1353,17 @@ BEGIN
 	END IF;
 	SELECT * INTO STRICT v_inst FROM pgtrade.instrument i
 	WHERE i.instrument_id = v_s.instrument_id;
+	/* NaN compares above every number: "< Infinity" refuses it too */
+	IF NOT (target_position > '-Infinity' AND target_position < 'Infinity') THEN
+		RAISE EXCEPTION 'target position must be a finite number, not %',
+			target_position
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF target_position % v_inst.lot_size <> 0 THEN
+		RAISE EXCEPTION 'target position % is not a whole number of lots of %',
+			target_position, v_inst.lot_size
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	SELECT b.ts, b.close INTO v_bar FROM pgtrade.bar b
 	WHERE b.instrument_id = v_s.instrument_id AND b.bar_size = v_s.bar_size
 		AND b.ts <= now()
@@ -1612,7 +1642,8 @@ BEGIN
 				AND e.output ? 'target' AND e.output ? 'reason'
 				AND CASE WHEN t.numeric_target
 					THEN (e.output ->> 'target')::numeric IN (-1, 0, 1)
-					ELSE true END, false) AS valid,
+					ELSE jsonb_typeof(e.output -> 'target') = 'null' END,
+				false) AS valid,
 			   CASE WHEN t.numeric_target
 				   THEN (e.output ->> 'target')::numeric * s.quantity END AS target,
 			   p_now >= clock_timestamp() - s.grace AS place) v

@@ -282,8 +282,16 @@ GRANT EXECUTE ON FUNCTION pgtrade.open_quantity(text, bigint, bigint),
 	pgtrade.latest_close(bigint)
 	TO pgtrade_trader, pgtrade_admin;
 
-/* traders run strategies and place orders; both meet the gate */
-GRANT INSERT ON pgtrade.orders TO pgtrade_trader;
+/*
+ * traders run strategies and place orders; both meet the gate.  A direct
+ * INSERT names what is asked for, never the order's id (the sequence's:
+ * an unused lower id would put a new order ahead of older ones) nor what
+ * pgtrade and the broker fill in.
+ */
+GRANT INSERT (account_id, instrument_id, side, quantity, order_type,
+	limit_price, stop_price, tif, outside_rth, valid_until, strategy_id,
+	decision_id, parent_order_id, oca_group, bracket_role)
+	ON pgtrade.orders TO pgtrade_trader;
 GRANT EXECUTE ON FUNCTION
 	pgtrade.place_order(text, text, text, numeric, text, numeric, numeric, text, interval, boolean),
 	pgtrade.cancel_order(bigint, text),

@@ -1279,7 +1279,7 @@ DECLARE
 BEGIN
 	time_zone := pgtrade.time_zone_name(time_zone);
 	IF calendar IS NOT NULL THEN
-		PERFORM pgtrade.market_check_calendar(calendar);
+		calendar := (pgtrade.market_check_calendar(calendar)).calendar;
 	END IF;
 	/* IBKR's security types, as its contract searches name them */
 	IF sec_type IS NULL OR sec_type NOT IN ('STK', 'OPT', 'FUT', 'FOP',
@@ -1538,8 +1538,14 @@ BEGIN
 		WHEN NEW.order_valid_for <= interval '0'
 			THEN format('order_valid_for must be above 0, not %s',
 						NEW.order_valid_for)
-		WHEN NEW.grace < interval '0'
-			THEN format('grace must not be negative, not %s', NEW.grace)
+		/*
+		 * pg_cron starts a run some milliseconds after its minute: a
+		 * shorter grace would record every run as missed
+		 */
+		WHEN NEW.grace < interval '1 minute'
+			AND (TG_OP = 'INSERT' OR NEW.grace IS DISTINCT FROM OLD.grace)
+			THEN format('grace must be at least 1 minute, not %s: pg_cron '
+						'starts a run a little after its slot', NEW.grace)
 		WHEN NEW.max_bar_age <= interval '0'
 			THEN format('max_bar_age must be above 0, not %s', NEW.max_bar_age)
 		WHEN NEW.disable_after_failures <= 0
@@ -2216,7 +2222,7 @@ BEGIN
 		remove_risk_limit.account_id, remove_risk_limit.strategy_id);
 	/* the name is one of the list above: safe as a column name */
 	EXECUTE format('UPDATE pgtrade.risk_limit l
-					SET %I = NULL, updated_by = session_user,
+					SET %I = NULL, updated_by = pgtrade.caller_role(),
 						updated_at = now()
 					WHERE coalesce(l.account_id, '''') = coalesce($1, '''')
 						AND coalesce(l.strategy_id, 0) = coalesce($2, 0)
@@ -2880,7 +2886,7 @@ BEGIN
 									l.price_collar_pct),
 		allow_short = coalesce(set_risk_limit.allow_short, l.allow_short),
 		note = coalesce(set_risk_limit.note, l.note),
-		updated_by = session_user, updated_at = now()
+		updated_by = pgtrade.caller_role(), updated_at = now()
 	WHERE coalesce(l.account_id, '') = coalesce(set_risk_limit.account_id, '')
 		AND coalesce(l.strategy_id, 0) = coalesce(set_risk_limit.strategy_id, 0)
 		/* a call that changes nothing writes nothing, nor its history */
@@ -2916,7 +2922,8 @@ BEGIN
 			set_risk_limit.max_position_notional,
 			set_risk_limit.max_open_orders, set_risk_limit.max_orders_per_day,
 			set_risk_limit.max_daily_loss, set_risk_limit.price_collar_pct,
-			set_risk_limit.allow_short, set_risk_limit.note, session_user)
+			set_risk_limit.allow_short, set_risk_limit.note,
+			pgtrade.caller_role())
 		RETURNING limit_id INTO v_id;
 	END IF;
 	RETURN v_id;
@@ -3009,14 +3016,14 @@ BEGIN
 		set_trading_enabled.account_id, set_trading_enabled.strategy_id);
 	UPDATE pgtrade.risk_limit l
 	SET kill_switch = NOT enabled, note = coalesce(set_trading_enabled.note, l.note),
-		updated_by = session_user, updated_at = now()
+		updated_by = pgtrade.caller_role(), updated_at = now()
 	WHERE coalesce(l.account_id, '') = coalesce(set_trading_enabled.account_id, '')
 		AND coalesce(l.strategy_id, 0) = coalesce(set_trading_enabled.strategy_id, 0);
 	IF NOT FOUND THEN
 		INSERT INTO pgtrade.risk_limit (account_id, strategy_id, kill_switch,
 										note, updated_by)
 		VALUES (set_trading_enabled.account_id, set_trading_enabled.strategy_id,
-				NOT enabled, set_trading_enabled.note, session_user);
+				NOT enabled, set_trading_enabled.note, pgtrade.caller_role());
 	END IF;
 END
 $$;
@@ -3070,3 +3077,676 @@ CREATE TRIGGER account_zone
 	FOR EACH ROW
 	WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone)
 	EXECUTE FUNCTION pgtrade.zone_before_update();
+
+/*
+ * A grace under a minute recorded every run pg_cron started as missed
+ * (it starts them a little after the minute); such strategies get the
+ * smallest grace now allowed, and a warning names them.
+ */
+DO $grace$
+DECLARE
+	v_names text;
+BEGIN
+	SELECT string_agg(s.name || ' (' || s.grace || ')', ', ' ORDER BY s.name)
+	INTO v_names
+	FROM pgtrade.strategy s WHERE s.grace < interval '1 minute';
+	IF v_names IS NOT NULL THEN
+		UPDATE pgtrade.strategy SET grace = interval '1 minute'
+		WHERE grace < interval '1 minute';
+		RAISE WARNING 'strategies with a grace under a minute now have 1 '
+			'minute: %', v_names;
+	END IF;
+END
+$grace$;
+
+/* calendar names are taken in any case */
+CREATE OR REPLACE FUNCTION pgtrade.market_check_calendar(p_calendar text)
+RETURNS pgtrade.market_calendar
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_c pgtrade.market_calendar;
+BEGIN
+	/* a name in any case, as zones are taken; its own spelling first */
+	SELECT * INTO v_c FROM pgtrade.market_calendar c
+	WHERE upper(c.calendar) = upper(p_calendar)
+	ORDER BY c.calendar = p_calendar DESC, c.calendar
+	LIMIT 1;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'market calendar "%" does not exist', p_calendar
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'See SELECT calendar FROM pgtrade.market_calendar.';
+	END IF;
+	RETURN v_c;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.market_check_calendar(text) IS
+	'Internal: the calendar of that name, given in any case, or an error.';
+
+/*
+ * A bar named in its exchange's clock, for messages, whatever the
+ * session's zone (pg_cron's is UTC): a daily bar by its session date, an
+ * intraday one by its local start and the zone.
+ */
+CREATE FUNCTION pgtrade.bar_label(ts timestamptz, bar_size interval,
+	time_zone text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN bar_size >= interval '1 day'
+		THEN 'is of session ' || to_char(ts AT TIME ZONE time_zone, 'YYYY-MM-DD')
+		ELSE 'started ' || to_char(ts AT TIME ZONE time_zone, 'YYYY-MM-DD HH24:MI ')
+			 || time_zone END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.bar_label(timestamptz, interval, text)
+	FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.bar_label(timestamptz, interval, text) IS
+	'Internal: a bar as messages name it, in its exchange''s clock.';
+
+/* a stale bar is named in the exchange's clock */
+CREATE OR REPLACE FUNCTION pgtrade.run_steps(p_run bigint, p_s pgtrade.strategy,
+	p_as_of timestamptz, p_place boolean)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_inst pgtrade.instrument;
+	v_kind pgtrade.strategy_kind;
+	v_t timestamptz;
+	v_ts timestamptz[];
+	v_o float8[];
+	v_h float8[];
+	v_l float8[];
+	v_c float8[];
+	v_v float8[];
+	v_n integer;
+	v_out jsonb;
+	v_target numeric;
+	v_age interval;
+	v_why text;
+	v_last_end timestamptz;
+	v_tpos numeric;
+	v_note text;
+	v_sizing jsonb;
+BEGIN
+	SELECT * INTO STRICT v_inst FROM pgtrade.instrument
+	WHERE instrument_id = p_s.instrument_id;
+	SELECT * INTO STRICT v_kind FROM pgtrade.strategy_kind
+	WHERE name = p_s.kind;
+
+	/* step 0: the market's hours by the instrument's calendar */
+	v_why := pgtrade.run_market_step(p_run, 0, p_s, v_inst.calendar, p_as_of);
+	IF v_why IS NOT NULL THEN
+		UPDATE pgtrade.workflow_run r SET error = v_why WHERE r.run_id = p_run;
+		RETURN 'closed';
+	END IF;
+
+	/*
+	 * step 1: the bars that had ended by as_of (bars_ended_by), oldest
+	 * first; recent_bars takes the newest by one scan of the key
+	 */
+	v_t := clock_timestamp();
+	SELECT b.ts, b.open, b.high, b.low, b.close, b.volume, b.bars
+	INTO v_ts, v_o, v_h, v_l, v_c, v_v, v_n
+	FROM pgtrade.recent_bars(p_s.instrument_id, p_s.bar_size,
+		pgtrade.bars_ended_by(p_as_of, p_s.bar_size, v_inst.time_zone,
+							  v_inst.session_close),
+		p_s.bars_needed * 2) b;
+	PERFORM pgtrade.record_step(p_run, 1, 'load_bars', v_t,
+		jsonb_build_object('symbol', v_inst.symbol, 'bar_size',
+			p_s.bar_size::text, 'as_of', p_as_of, 'bars_wanted',
+			p_s.bars_needed * 2),
+		jsonb_build_object('bars', v_n, 'first_ts', v_ts[1],
+			'last_ts', v_ts[v_n], 'last_close', v_c[v_n]));
+
+	/* stale bars: the market data stopped, or the run is far too late */
+	v_age := coalesce(p_s.max_bar_age,
+		CASE WHEN p_s.bar_size >= interval '1 day' THEN interval '5 days'
+			 ELSE greatest(interval '15 minutes', 3 * p_s.bar_size) END);
+	/* bar_end of the newest bar, written out: a call costs more here */
+	v_last_end := CASE WHEN p_s.bar_size >= interval '1 day'
+		THEN ((v_ts[v_n] AT TIME ZONE v_inst.time_zone)::date
+			  + v_inst.session_close) AT TIME ZONE v_inst.time_zone
+		ELSE v_ts[v_n] + p_s.bar_size END;
+	IF v_n = 0 OR v_last_end < p_as_of - v_age THEN
+		UPDATE pgtrade.workflow_run r
+		SET error = format('stale bars: the last %s bar of %s %s; a run '
+			'needs one that ended within %s', p_s.bar_size, v_inst.symbol,
+			coalesce(pgtrade.bar_label(v_ts[v_n], p_s.bar_size,
+				v_inst.time_zone), 'does not exist'), v_age)
+		WHERE r.run_id = p_run;
+		RETURN 'skipped';
+	END IF;
+
+	/*
+	 * step 2: the kind's evaluator, under the exchange's time zone so the
+	 * dates it writes into its reason are session dates
+	 */
+	v_t := clock_timestamp();
+	v_out := pgtrade.evaluate_kind(v_kind, p_s.params, v_inst.time_zone,
+		coalesce(v_ts, '{}'), coalesce(v_o, '{}'), coalesce(v_h, '{}'),
+		coalesce(v_l, '{}'), coalesce(v_c, '{}'), coalesce(v_v, '{}'));
+	PERFORM pgtrade.record_step(p_run, 2, 'evaluate', v_t,
+		jsonb_build_object('kind', p_s.kind, 'params', p_s.params,
+			'bars', v_n), v_out);
+
+	/* steps 3 and 4: net the target, decide, order */
+	v_target := pgtrade.kind_target(p_s.kind, v_out);
+	/* step 3 with the size: see size_target */
+	v_tpos := v_target * p_s.quantity;
+	IF p_s.sizing <> 'fixed' AND v_target <> 0 THEN
+		SELECT z.target_position, z.note, z.detail
+		INTO v_tpos, v_note, v_sizing
+		FROM pgtrade.size_target(p_s, v_target, v_c[v_n],
+			CASE WHEN p_s.sizing = 'risk'
+				THEN (pgtrade.atr(v_h, v_l, v_c, p_s.atr_period))[v_n] END,
+			pgtrade.position_quantity(p_s.account_id, p_s.instrument_id),
+			pgtrade.open_quantity(p_s.account_id, p_s.instrument_id)) z;
+	END IF;
+	PERFORM pgtrade.run_decide(p_run, 3, p_s, p_as_of, v_tpos,
+		v_out->>'signal', concat_ws('; ', v_out->>'reason', v_note), NULL,
+		v_out->'values', v_c[v_n], v_ts[v_n], v_n, p_place, v_sizing);
+	RETURN 'succeeded';
+END
+$$;
+
+/*
+ * What the broker reports must be finite: NaN compares above every
+ * number in numeric, so a NaN fill quantity passed "> 0", made the
+ * position NaN and let the gate's position limit pass every order.
+ * Rows already stored are checked too; where one is not finite the
+ * constraint stays NOT VALID (new rows are checked all the same) and a
+ * warning names it.
+ */
+ALTER TABLE pgtrade.fill DROP CONSTRAINT fill_quantity_check,
+	DROP CONSTRAINT fill_price_check,
+	ADD CONSTRAINT fill_quantity_check
+		CHECK (quantity > 0 AND quantity < 'Infinity') NOT VALID,
+	ADD CONSTRAINT fill_price_check
+		CHECK (price > 0 AND price < 'Infinity') NOT VALID;
+ALTER TABLE pgtrade.commission ADD CONSTRAINT commission_amount_check
+	CHECK (amount > '-Infinity' AND amount < 'Infinity') NOT VALID;
+ALTER TABLE pgtrade.orders ADD CONSTRAINT orders_broker_filled_quantity_check
+	CHECK (broker_filled_quantity >= 0
+		   AND broker_filled_quantity < 'Infinity') NOT VALID;
+ALTER TABLE pgtrade.position_drift
+	ADD CONSTRAINT position_drift_broker_quantity_check
+	CHECK (broker_quantity > '-Infinity' AND broker_quantity < 'Infinity')
+	NOT VALID;
+DO $finite$
+DECLARE
+	v_c record;
+BEGIN
+	FOR v_c IN
+		SELECT * FROM (VALUES ('fill', 'fill_quantity_check'),
+			('fill', 'fill_price_check'),
+			('commission', 'commission_amount_check'),
+			('orders', 'orders_broker_filled_quantity_check'),
+			('position_drift', 'position_drift_broker_quantity_check')) t(tab, con)
+	LOOP
+		BEGIN
+			EXECUTE pg_catalog.format(
+				'ALTER TABLE pgtrade.%I VALIDATE CONSTRAINT %I', v_c.tab, v_c.con);
+		EXCEPTION WHEN check_violation THEN
+			RAISE WARNING 'pgtrade.% holds values that are not finite: % is '
+				'left NOT VALID (new rows are checked)', v_c.tab, v_c.con
+				USING HINT = 'Correct those rows, then ALTER TABLE ... '
+							 'VALIDATE CONSTRAINT.';
+		END;
+	END LOOP;
+END
+$finite$;
+
+/*
+ * A trader's direct INSERT into orders names only what is asked for: an
+ * explicit order_id below the sequence took an id never drawn and put
+ * the order ahead of older ones in the claim.
+ */
+REVOKE INSERT ON pgtrade.orders FROM pgtrade_trader;
+GRANT INSERT (account_id, instrument_id, side, quantity, order_type,
+	limit_price, stop_price, tif, outside_rth, valid_until, strategy_id,
+	decision_id, parent_order_id, oca_group, bracket_role)
+	ON pgtrade.orders TO pgtrade_trader;
+
+/* a limit's history names who asked, not pgtrade's owner */
+CREATE OR REPLACE FUNCTION pgtrade.risk_limit_audit()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	/*
+	 * who asked, not current_user: inside the SECURITY DEFINER functions
+	 * that change limits that is always pgtrade's owner
+	 */
+	INSERT INTO pgtrade.risk_limit_history (limit_id, operation,
+		old_row, new_row, changed_by)
+	VALUES (coalesce(NEW.limit_id, OLD.limit_id), TG_OP,
+			CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
+			CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END,
+			pgtrade.caller_role());
+	RETURN NULL;
+END
+$$;
+
+/* a kind's bars needed are at most 100,000 */
+CREATE OR REPLACE FUNCTION pgtrade.strategy_kind_validate(p_kind text, p_params jsonb)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_validator regprocedure;
+	v_n integer;
+	v_why text;
+	v_owner name;
+	v_path text;
+BEGIN
+	SELECT k.validator INTO v_validator FROM pgtrade.strategy_kind k
+	WHERE k.name = p_kind;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'strategy kind "%" does not exist', p_kind
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'See pgtrade.strategy_kind for the kinds available.';
+	END IF;
+	v_why := pgtrade.kind_refusal((SELECT k FROM pgtrade.strategy_kind k
+								   WHERE k.name = p_kind));
+	IF v_why IS NOT NULL THEN
+		RAISE EXCEPTION 'strategy kind "%" may not run: %', p_kind, v_why
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	/* a user's kind: its code runs as its role, watched (kind_call) */
+	v_owner := (SELECT k.owner_role FROM pgtrade.strategy_kind k
+				WHERE k.name = p_kind AND NOT k.builtin);
+	v_path := pg_catalog.current_setting('search_path');
+	IF v_owner IS NULL THEN
+		EXECUTE format('SELECT %s($1)', pgtrade.proc_call_name(v_validator))
+			INTO v_n USING p_params;
+	ELSE
+		/* read-only, and rolled back: see "A user kind's code" above */
+		BEGIN
+			PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
+			v_n := pgtrade.kind_validate_as(v_owner, v_validator, p_params);
+			PERFORM pgtrade.kind_path_check(p_kind, v_path);
+			RAISE EXCEPTION 'done' USING ERRCODE = 'PGK00';
+		EXCEPTION WHEN SQLSTATE 'PGK00' THEN
+			NULL;
+		END;
+	END IF;
+	/*
+	 * A run reads twice the bars needed, at most 200,000 as the
+	 * indicators' longest period is 100,000: more would fail every run
+	 * later (twice it overflows an integer), not here.
+	 */
+	IF v_n IS NULL OR v_n < 1 OR v_n > 100000 THEN
+		RAISE EXCEPTION 'validator of strategy kind "%" returned % bars needed',
+			p_kind, coalesce(v_n::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'A kind needs from 1 to 100000 bars.';
+	END IF;
+	RETURN v_n;
+END
+$$;
+
+/* a target that is not a number is refused, not read as none */
+CREATE OR REPLACE FUNCTION pgtrade.kind_target(p_kind text, p_out jsonb)
+RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_target numeric;
+BEGIN
+	IF jsonb_typeof(p_out -> 'target') = 'null' THEN
+		RETURN NULL;
+	END IF;
+	IF jsonb_typeof(p_out -> 'target') <> 'number' THEN
+		RAISE EXCEPTION 'evaluator of strategy kind "%" returned target %, '
+			'a %, not -1, 0, 1 or null', p_kind, p_out -> 'target',
+			jsonb_typeof(p_out -> 'target')
+			USING ERRCODE = 'data_exception';
+	END IF;
+	v_target := (p_out ->> 'target')::numeric;
+	IF v_target NOT IN (-1, 0, 1) THEN
+		RAISE EXCEPTION 'evaluator of strategy kind "%" returned target %, not -1, 0 or 1',
+			p_kind, v_target
+			USING ERRCODE = 'data_exception';
+	END IF;
+	RETURN v_target;
+END
+$$;
+
+/* the bulk path leaves a target that is not a number to the run that refuses it */
+CREATE OR REPLACE FUNCTION pgtrade.run_probe(p_ids bigint[], p_zone text,
+	p_now timestamptz, p_markets jsonb)
+RETURNS SETOF pgtrade.run_probe
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+SET join_collapse_limit = 1
+SET from_collapse_limit = 1
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_live boolean := p_now >= clock_timestamp() - interval '1 day';
+BEGIN
+	RETURN QUERY
+	SELECT s.strategy_id, s.next_run_at, o.outcome,
+		CASE WHEN o.outcome IN ('missed', 'closed', 'decide')
+			THEN nextval('pgtrade.workflow_run_run_id_seq') END,
+		CASE WHEN o.outcome = 'decide'
+			THEN nextval('pgtrade.decision_decision_id_seq') END,
+		CASE o.outcome
+			WHEN 'missed' THEN format('started %s after its slot, past the '
+				'grace period of %s', p_now - s.next_run_at, s.grace)
+			WHEN 'closed' THEN 'market closed: ' || (m.market ->> 'reason') END,
+		i.calendar, h.hours, m.market, i.symbol, s.bar_size,
+		s.bars_needed * 2, b.n, b.ts[1], b.ts[b.n], b.c[b.n], e.output,
+		v.target, pq.pos, pq.open_qty, v.place, s.kind, s.params
+	FROM pgtrade.strategy s
+	JOIN pgtrade.instrument i ON i.instrument_id = s.instrument_id
+	JOIN pgtrade.strategy_kind k ON k.name = s.kind
+	CROSS JOIN LATERAL (
+		SELECT coalesce(s.market_hours,
+			CASE WHEN s.bar_size >= interval '1 day' THEN 'trading_day'
+				 ELSE 'open' END) AS hours) h
+	CROSS JOIN LATERAL (
+		SELECT CASE WHEN i.calendar IS NOT NULL AND h.hours <> 'always'
+			THEN p_markets -> i.calendar END AS market) m
+	/*
+	 * OFFSET 0 keeps a subquery whole, so that what it computes is
+	 * computed once a row, not again wherever its columns are used.
+	 *
+	 * May it go ahead: the order of run_next_due and run_market_step.
+	 */
+	CROSS JOIN LATERAL (
+		SELECT CASE
+			WHEN EXISTS (
+				SELECT 1 FROM pgtrade.workflow_run w
+				WHERE w.strategy_id = s.strategy_id
+					AND w.slot = s.next_run_at AND w.trigger = 'cron')
+				THEN 'taken'
+			WHEN p_now - s.next_run_at > s.grace AND NOT s.catch_up
+				THEN 'missed'
+			WHEN m.market IS NULL THEN 'run'
+			ELSE CASE CASE h.hours
+						  WHEN 'open' THEN m.market -> 'is_open'
+						  ELSE m.market -> 'trading_day' END
+				WHEN 'true' THEN 'run'
+				WHEN 'false' THEN 'closed'
+				/* the calendar has run out: run_market_step alerts */
+				ELSE CASE WHEN v_live THEN 'left' ELSE 'closed' END
+				END
+			END AS pre
+		OFFSET 0) a
+	CROSS JOIN LATERAL (
+		SELECT r.ts, r.open AS o, r.high AS h, r.low AS l, r.close AS c,
+			   r.volume AS v, r.bars AS n
+		/* the bars that had ended by now, as run_steps reads them */
+		FROM pgtrade.recent_bars(s.instrument_id, s.bar_size,
+			pgtrade.bars_ended_by(p_now, s.bar_size, i.time_zone,
+								  i.session_close),
+			CASE WHEN a.pre = 'run' AND k.builtin
+				THEN s.bars_needed * 2 ELSE 0 END) r) b
+	CROSS JOIN LATERAL (
+		SELECT coalesce(s.max_bar_age,
+			CASE WHEN s.bar_size >= interval '1 day' THEN interval '5 days'
+				 ELSE greatest(interval '15 minutes', 3 * s.bar_size) END)
+			AS allowed) g
+	CROSS JOIN LATERAL (
+		SELECT b.n = 0 OR
+			CASE WHEN s.bar_size >= interval '1 day'
+				THEN ((b.ts[b.n] AT TIME ZONE i.time_zone)::date
+					  + i.session_close) AT TIME ZONE i.time_zone
+				ELSE b.ts[b.n] + s.bar_size END < p_now - g.allowed
+			AS stale) st
+	CROSS JOIN LATERAL (
+		SELECT CASE WHEN a.pre = 'run' AND k.builtin AND NOT st.stale
+			THEN pgtrade.kind_evaluate(k.evaluator, s.params, b.ts, b.o, b.h,
+				b.l, b.c, b.v) END AS output
+		OFFSET 0) e
+	/* run_steps' checks of the answer, without raising */
+	CROSS JOIN LATERAL (
+		SELECT jsonb_typeof(e.output -> 'target') = 'number' AS numeric_target) t
+	CROSS JOIN LATERAL (
+		SELECT coalesce(jsonb_typeof(e.output) = 'object'
+				AND e.output ? 'target' AND e.output ? 'reason'
+				AND CASE WHEN t.numeric_target
+					THEN (e.output ->> 'target')::numeric IN (-1, 0, 1)
+					ELSE jsonb_typeof(e.output -> 'target') = 'null' END,
+				false) AS valid,
+			   CASE WHEN t.numeric_target
+				   THEN (e.output ->> 'target')::numeric * s.quantity END AS target,
+			   p_now >= clock_timestamp() - s.grace AS place) v
+	/* position_quantity and open_quantity, taken in */
+	CROSS JOIN LATERAL (
+		SELECT CASE WHEN v.valid THEN coalesce((
+				SELECT ps.quantity FROM pgtrade.position ps
+				WHERE ps.account_id = s.account_id
+					AND ps.instrument_id = s.instrument_id), 0) END AS pos,
+			   CASE WHEN v.valid THEN (
+				SELECT coalesce(sum(q.q) FILTER (WHERE q.side = 'buy'), 0)
+					   - coalesce(sum(q.q) FILTER (WHERE q.side = 'sell'), 0)
+				FROM (SELECT x.side, max(x.q) AS q
+					  FROM pgtrade.open_order_rests(s.account_id,
+						s.instrument_id, NULL) x
+					  GROUP BY x.side, x.grp) q) END AS open_qty
+		OFFSET 0) pq
+	CROSS JOIN LATERAL (
+		SELECT CASE
+			WHEN a.pre <> 'run' THEN a.pre
+			WHEN NOT k.builtin OR st.stale OR NOT v.valid THEN 'left'
+			/* a position to size: run_steps and size_target */
+			WHEN s.sizing <> 'fixed' AND coalesce(v.target, 0) <> 0 THEN 'left'
+			WHEN coalesce(v.target - pq.pos - pq.open_qty, 0) <> 0 AND v.place
+				THEN 'left'
+			ELSE 'decide' END AS outcome) o
+	WHERE s.strategy_id = ANY (p_ids) AND i.time_zone = p_zone;
+END
+$$;
+
+/* a decision's target is finite and a whole number of lots */
+CREATE OR REPLACE FUNCTION pgtrade.submit_decision(strategy text,
+	target_position numeric, explanation text,
+	confidence numeric DEFAULT NULL, indicators jsonb DEFAULT NULL)
+RETURNS TABLE (run_id bigint, action text, quantity numeric,
+	order_id bigint, order_status text, status text, reason text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_s pgtrade.strategy;
+	v_inst pgtrade.instrument;
+	v_run bigint;
+	v_bar record;
+	v_why text;
+BEGIN
+	SELECT * INTO v_s FROM pgtrade.strategy s
+	WHERE s.name = submit_decision.strategy;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'strategy "%" does not exist', submit_decision.strategy
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM pgtrade.require_account(v_s.account_id);
+	IF target_position IS NULL THEN
+		RAISE EXCEPTION 'target position must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF coalesce(btrim(explanation), '') = '' THEN
+		RAISE EXCEPTION 'a decision needs an explanation'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF confidence < 0 OR confidence > 1 THEN
+		RAISE EXCEPTION 'confidence must be between 0 and 1, not %', confidence
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT * INTO STRICT v_inst FROM pgtrade.instrument i
+	WHERE i.instrument_id = v_s.instrument_id;
+	/* NaN compares above every number: "< Infinity" refuses it too */
+	IF NOT (target_position > '-Infinity' AND target_position < 'Infinity') THEN
+		RAISE EXCEPTION 'target position must be a finite number, not %',
+			target_position
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF target_position % v_inst.lot_size <> 0 THEN
+		RAISE EXCEPTION 'target position % is not a whole number of lots of %',
+			target_position, v_inst.lot_size
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT b.ts, b.close INTO v_bar FROM pgtrade.bar b
+	WHERE b.instrument_id = v_s.instrument_id AND b.bar_size = v_s.bar_size
+		AND b.ts <= now()
+		AND pgtrade.bar_end(b.ts, b.bar_size, v_inst.time_zone,
+							v_inst.session_close) <= now()
+	ORDER BY b.ts DESC LIMIT 1;
+
+	INSERT INTO pgtrade.workflow_run (strategy_id, trigger, slot, as_of)
+	VALUES (v_s.strategy_id, 'external', now(), now())
+	RETURNING workflow_run.run_id INTO v_run;
+	PERFORM pgtrade.record_step(v_run, 1, 'external_decision',
+		clock_timestamp(),
+		jsonb_build_object('submitted_by', session_user, 'target_position',
+			target_position, 'confidence', confidence,
+			'explanation', explanation, 'indicators', indicators),
+		NULL);
+	/* a closed market skips an outside decision as it skips a run */
+	v_why := pgtrade.run_market_step(v_run, 0, v_s, v_inst.calendar, now());
+	IF v_why IS NOT NULL THEN
+		UPDATE pgtrade.workflow_run r SET status = 'skipped',
+			finished_at = clock_timestamp(), error = v_why
+		WHERE r.run_id = v_run;
+		RETURN QUERY SELECT v_run, NULL::text, NULL::numeric, NULL::bigint,
+			NULL::text, 'skipped'::text, v_why;
+		RETURN;
+	END IF;
+	PERFORM pgtrade.run_decide(v_run, 2, v_s, now(), target_position,
+		'external', format('decision by %s: %s', session_user, explanation),
+		confidence, indicators, v_bar.close, v_bar.ts,
+		CASE WHEN v_bar.ts IS NULL THEN 0 ELSE 1 END, true);
+	UPDATE pgtrade.workflow_run r SET status = 'succeeded',
+		finished_at = clock_timestamp()
+	WHERE r.run_id = v_run;
+	RETURN QUERY
+		SELECT v_run, d.action, d.quantity, o.order_id, o.status,
+			'succeeded'::text, d.reason
+		FROM pgtrade.decision d
+		LEFT JOIN pgtrade.orders o ON o.order_id = d.order_id
+		WHERE d.run_id = v_run;
+END
+$$;
+
+/* a broker position must be finite */
+CREATE OR REPLACE FUNCTION pgtrade.record_positions(listener_id bigint,
+	account_id text, positions jsonb)
+RETURNS TABLE (drift_id bigint, conid bigint, symbol text,
+	pgtrade_quantity numeric, broker_quantity numeric, outcome text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_acct text := record_positions.account_id;
+	v_lid bigint := record_positions.listener_id;
+	v_prev pgtrade.position_check;
+	v_chain boolean;
+	v_d record;
+	v_drift pgtrade.position_drift;
+	v_suspected jsonb := '[]';
+	v_on_record boolean := false;
+	v_keys bigint[] := '{}';
+	v_bad jsonb;
+BEGIN
+	IF jsonb_typeof(positions) IS DISTINCT FROM 'array' THEN
+		RAISE EXCEPTION 'broker positions must be a JSON array'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	/* NaN compares above every number: a quantity must be finite */
+	SELECT e INTO v_bad FROM jsonb_array_elements(positions) e
+	WHERE NOT ((e ->> 'position')::numeric > '-Infinity'
+			   AND (e ->> 'position')::numeric < 'Infinity')
+	LIMIT 1;
+	IF v_bad IS NOT NULL THEN
+		RAISE EXCEPTION 'broker position % of conid % is not a finite number',
+			v_bad ->> 'position', v_bad ->> 'conid'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO pgtrade.account (account_id) VALUES (v_acct)
+	ON CONFLICT DO NOTHING;
+	SELECT * INTO v_prev FROM pgtrade.position_check c
+	WHERE c.account_id = v_acct FOR UPDATE;
+	IF EXISTS (SELECT 1 FROM pgtrade.orders o
+			   WHERE o.account_id = v_acct
+				 AND o.status IN ('submitting', 'working', 'cancel_requested',
+								  'unknown')) THEN
+		PERFORM pgtrade.position_check_save(v_acct, v_lid, 'postponed',
+											NULL, NULL);
+		RETURN QUERY SELECT NULL::bigint, NULL::bigint, NULL::text,
+			NULL::numeric, NULL::numeric, 'postponed'::text;
+		RETURN;
+	END IF;
+	v_chain := v_prev.outcome = 'suspected' AND v_prev.listener_id = v_lid
+		AND NOT pgtrade.position_activity_since(v_acct, v_prev.checked_at);
+
+	FOR v_d IN SELECT * FROM pgtrade.position_differences(v_acct, positions)
+	LOOP
+		v_keys := v_keys || v_d.drift_key;
+		SELECT * INTO v_drift FROM pgtrade.position_drift d
+		WHERE d.account_id = v_acct
+			AND coalesce(d.conid, -d.instrument_id) = v_d.drift_key
+			AND d.status <> 'resolved'
+		FOR UPDATE;
+		IF FOUND AND v_drift.difference =
+			v_d.broker_quantity - v_d.pgtrade_quantity THEN
+			/* the difference already recorded */
+			UPDATE pgtrade.position_drift d SET last_seen = now()
+			WHERE d.drift_id = v_drift.drift_id;
+			v_on_record := true;
+			RETURN QUERY SELECT v_drift.drift_id, v_d.conid, v_d.symbol,
+				v_d.pgtrade_quantity, v_d.broker_quantity, v_drift.status;
+		ELSIF v_chain AND EXISTS (
+			SELECT 1 FROM jsonb_array_elements(v_prev.suspected) s
+			WHERE (s->>'drift_key')::bigint = v_d.drift_key
+				AND (s->>'pgtrade_quantity')::numeric = v_d.pgtrade_quantity
+				AND (s->>'broker_quantity')::numeric = v_d.broker_quantity)
+		THEN
+			/* seen twice in a row with nothing in between: drift */
+			UPDATE pgtrade.position_drift d
+			SET status = 'resolved', resolution = 'superseded',
+				resolved_by = 'listener ' || v_lid, resolved_at = now()
+			WHERE d.drift_id = v_drift.drift_id;
+			INSERT INTO pgtrade.position_drift AS d (account_id,
+				instrument_id, conid, symbol, pgtrade_quantity,
+				broker_quantity, first_seen, listener_id)
+			VALUES (v_acct, v_d.instrument_id, v_d.conid, v_d.symbol,
+				v_d.pgtrade_quantity, v_d.broker_quantity,
+				v_prev.suspected_since, v_lid)
+			RETURNING * INTO v_drift;
+			v_on_record := true;
+			RETURN QUERY SELECT v_drift.drift_id, v_d.conid, v_d.symbol,
+				v_d.pgtrade_quantity, v_d.broker_quantity, 'drift'::text;
+		ELSE
+			v_suspected := v_suspected || jsonb_build_object(
+				'drift_key', v_d.drift_key, 'conid', v_d.conid,
+				'symbol', v_d.symbol,
+				'pgtrade_quantity', v_d.pgtrade_quantity,
+				'broker_quantity', v_d.broker_quantity);
+			RETURN QUERY SELECT NULL::bigint, v_d.conid, v_d.symbol,
+				v_d.pgtrade_quantity, v_d.broker_quantity, 'suspected'::text;
+		END IF;
+	END LOOP;
+
+	RETURN QUERY SELECT * FROM pgtrade.drift_close_agreed(v_acct, v_lid,
+		v_keys, positions);
+
+	PERFORM pgtrade.position_check_save(v_acct, v_lid,
+		CASE WHEN jsonb_array_length(v_suspected) > 0 THEN 'suspected'
+			 WHEN v_on_record THEN 'drift' ELSE 'agreed' END,
+		nullif(v_suspected, '[]'), positions);
+END
+$$;

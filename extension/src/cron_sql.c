@@ -153,20 +153,16 @@ cron_unix_seconds(TimestampTz ts)
 }
 
 /*
- * Return the timestamp of Unix second secs, or raise
- * datetime_field_overflow when timestamptz cannot hold it.
+ * Store the timestamp of Unix second secs in *ts; false when timestamptz
+ * cannot hold it.  A run past the end of timestamptz's range is no run:
+ * cron_next answers NULL for it, as for an expression that never
+ * matches again, and cron_next_n stops before it.
  */
-static TimestampTz
-cron_timestamp(int64 secs)
+static bool
+cron_timestamp(int64 secs, TimestampTz *ts)
 {
-	TimestampTz ts;
-
-	if (pg_mul_s64_overflow(secs - CRON_PG_EPOCH_SECS, USECS_PER_SEC, &ts) ||
-		!IS_VALID_TIMESTAMP(ts))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
-	return ts;
+	return !pg_mul_s64_overflow(secs - CRON_PG_EPOCH_SECS, USECS_PER_SEC, ts) &&
+		IS_VALID_TIMESTAMP(*ts);
 }
 
 /*
@@ -216,12 +212,14 @@ cron_search_start(TimestampTz after, int64 *secs)
  * cron_next(expr text, after timestamptz, tz text) returns timestamptz
  *
  * The first run strictly after after, or NULL when the expression never
- * matches (or after is +infinity).
+ * matches again before the end of timestamptz's range (or after is
+ * +infinity).
  */
 Datum
 pgtrade_cron_next(PG_FUNCTION_ARGS)
 {
 	TimestampTz after = PG_GETARG_TIMESTAMPTZ(1);
+	TimestampTz result;
 	CronExpr	expr;
 	pg_tz	   *tz;
 	int64		start;
@@ -230,9 +228,10 @@ pgtrade_cron_next(PG_FUNCTION_ARGS)
 	cron_parse_text(PG_GETARG_TEXT_PP(0), &expr);
 	tz = cron_zone_lookup(PG_GETARG_TEXT_PP(2));
 	if (!cron_search_start(after, &start) ||
-		!cron_next_second(&expr, tz, start, &next))
+		!cron_next_second(&expr, tz, start, &next) ||
+		!cron_timestamp(next, &result))
 		PG_RETURN_NULL();
-	PG_RETURN_TIMESTAMPTZ(cron_timestamp(next));
+	PG_RETURN_TIMESTAMPTZ(result);
 }
 
 /*
@@ -274,6 +273,7 @@ pgtrade_cron_next_n(PG_FUNCTION_ARGS)
 	FuncCallContext *funcctx;
 	CronScan		*scan;
 	int64			 next;
+	TimestampTz		 result;
 
 	if (SRF_IS_FIRSTCALL())
 	{
@@ -300,10 +300,11 @@ pgtrade_cron_next_n(PG_FUNCTION_ARGS)
 	funcctx = SRF_PERCALL_SETUP();
 	scan = (CronScan *) funcctx->user_fctx;
 	if (funcctx->call_cntr < funcctx->max_calls &&
-		cron_next_second(&scan->expr, scan->tz, scan->after, &next))
+		cron_next_second(&scan->expr, scan->tz, scan->after, &next) &&
+		cron_timestamp(next, &result))
 	{
 		scan->after = next;
-		SRF_RETURN_NEXT(funcctx, TimestampTzGetDatum(cron_timestamp(next)));
+		SRF_RETURN_NEXT(funcctx, TimestampTzGetDatum(result));
 	}
 	SRF_RETURN_DONE(funcctx);
 }

@@ -148,7 +148,7 @@ def fresh_db(name):
     psql("CREATE DATABASE %s" % name)
 
 
-t = Tap(2 * len(RELEASES) + 7)
+t = Tap(2 * len(RELEASES) + 8)
 t.ok(RELEASES and vkey(RELEASES[-1]) < vkey(CURRENT),
      "releases %s, each older than the current version %s"
      % (", ".join(RELEASES), CURRENT))
@@ -292,7 +292,8 @@ rc, err, _ = upgrade_case("""
     SELECT pgtrade.set_risk_limit(NULL, strategy_id, max_position => 5)
     FROM pgtrade.strategy;
     SELECT pgtrade.set_risk_limit('UPS2', strategy_id, max_position => 3)
-    FROM pgtrade.strategy WHERE name = 'ups2';""")
+    FROM pgtrade.strategy WHERE name = 'ups2';
+    UPDATE pgtrade.strategy SET grace = '0' WHERE name = 'ups1';""")
 _, rows, _ = in_db("pgtrade_upgraded", """
     SELECT string_agg(s.name || ':' || coalesce(l.account_id, '-') || ':'
                       || l.max_position, ' '
@@ -303,6 +304,13 @@ t.ok(rc == 0 and rows.strip("\x1e\n") == "ups1:UPS1:5 ups2:-:5 ups2:UPS2:3"
      "a strategy's limits kept without its account move to it on update, "
      "or stay beside the account's row with a warning",
      "rc %s, rows %r\n%s" % (rc, rows, err))
+_, grace, _ = in_db("pgtrade_upgraded", """
+    SELECT string_agg(name || ':' || grace, ' ' ORDER BY name)
+    FROM pgtrade.strategy;""")
+t.ok(grace.strip("\x1e\n") == "ups1:00:01:00 ups2:00:05:00"
+     and "now have 1 minute: ups1 (00:00:00)" in err,
+     "a grace under a minute, which made every pg_cron run missed, becomes "
+     "a minute on update, with a warning", "grace %r\n%s" % (grace, err))
 
 for name in ("pgtrade_release", "pgtrade_upgraded", "pgtrade_fresh"):
     psql("DROP DATABASE IF EXISTS %s" % name)

@@ -5,7 +5,7 @@
 -- row-level security hides them.  Account TAPA is granted to the
 -- trader and the analyst; TAPB to nobody.
 \ir preamble.psql
-SELECT plan(53);
+SELECT plan(55);
 
 SELECT pgtrade.add_account('TAPA') \g /dev/null
 SELECT pgtrade.add_account('TAPB') \g /dev/null
@@ -68,8 +68,17 @@ SELECT throws_ok($$INSERT INTO pgtrade.orders (account_id, instrument_id, side,
 SELECT throws_ok($$INSERT INTO pgtrade.orders (order_id, account_id, instrument_id,
 	side, quantity) OVERRIDING SYSTEM VALUE
 	VALUES (9000000000, 'TAPA', pgtrade.instrument_id('TAPX'), 'buy', 1)$$,
-	'42501', 'order ids are assigned by pgtrade, not 9000000000',
+	'42501', 'permission denied for table orders',
 	'trader: an order id picked ahead of the sequence is refused');
+SELECT throws_ok($$INSERT INTO pgtrade.orders (order_id, account_id, instrument_id,
+	side, quantity) OVERRIDING SYSTEM VALUE
+	VALUES (1, 'TAPA', pgtrade.instrument_id('TAPX'), 'buy', 1)$$,
+	'42501', 'permission denied for table orders',
+	'trader: so is one below it, never drawn or not');
+SELECT throws_ok($$INSERT INTO pgtrade.orders (account_id, instrument_id, side,
+	quantity, status) VALUES ('TAPA', pgtrade.instrument_id('TAPX'), 'buy', 1,
+	'filled')$$, '42501', 'permission denied for table orders',
+	'trader: and a status of the trader''s own');
 CREATE TEMP TABLE tap_br AS SELECT * FROM pgtrade.place_bracket('TAPA', 'TAPX', 'buy',
 	5, 50, 60, 40);
 SELECT throws_ok($$INSERT INTO pgtrade.orders (account_id, instrument_id, side,

@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(78);
+SELECT plan(79);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -133,6 +133,14 @@ SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
 	'TAPACCT1', '{"fast": 2, "slow": 3}', 10, time_zone => 'Europe/Londres')$$,
 	'22023', 'time zone "Europe/Londres" not recognized',
 	'an unknown zone is refused, named');
+-- a grace under a minute would record every run pg_cron starts as missed
+SELECT throws_ok($q$DO $do$ BEGIN
+		PERFORM pgtrade.create_strategy('tap_gr', 'sma_cross', 'TAPX',
+			'TAPACCT1', '{"fast": 2, "slow": 3}', 10);
+		UPDATE pgtrade.strategy SET grace = '30 seconds' WHERE name = 'tap_gr';
+	END $do$$q$, '23514',
+	'grace must be at least 1 minute, not 00:00:30: pg_cron starts a run a '
+	'little after its slot', 'a grace under a minute is refused');
 -- a NULL or a value the table's checks refuse is named, not the row
 SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
 	'TAPACCT1', '{"fast": 2, "slow": 3}', NULL)$$, '22004',

@@ -21,7 +21,7 @@
 --   change is Mar 10, so 09:30 is 14:30 UTC on Mar 8 and 13:30 UTC on
 --   Mar 11.
 \ir preamble.psql
-SELECT plan(69);
+SELECT plan(72);
 
 SELECT is((SELECT count(*)::int FROM pgtrade.market_calendar
 		   WHERE calendar = 'XNYS' AND time_zone = 'America/New_York'
@@ -133,6 +133,18 @@ SELECT throws_ok($$SELECT * FROM pgtrade.market_sessions('XNYS', '2024-02-01',
 	'2024-01-01')$$, '22023', NULL, 'a reversed range is refused');
 SELECT throws_ok($$SELECT pgtrade.market_is_open('XLON', now())$$, '42704',
 	'market calendar "XLON" does not exist', 'an unknown calendar is refused');
+-- a calendar's name in any case, as zones are taken
+SELECT is((SELECT reason FROM pgtrade.market_status('xnys',
+		   '2024-11-29 14:00 America/New_York')),
+	(SELECT reason FROM pgtrade.market_status('XNYS',
+	 '2024-11-29 14:00 America/New_York')),
+	'a calendar named in lower case is the calendar');
+SELECT pgtrade.add_instrument('TAPCASE', calendar => 'xnys') \g /dev/null
+SELECT is((SELECT calendar FROM pgtrade.instrument WHERE symbol = 'TAPCASE'),
+	'XNYS', 'and an instrument keeps its own spelling');
+SELECT is(pgtrade.add_instrument('TAPCASE', calendar => 'Xnys'),
+	pgtrade.instrument_id('TAPCASE'),
+	'registering it again in another case is no change');
 SELECT throws_ok($$SELECT pgtrade.market_is_open('XNYS', 'infinity')$$,
 	'22023', 'market_status needs a finite time, not infinity',
 	'infinity is refused');

@@ -4,7 +4,7 @@
 -- kept by position_rebuild, and who may call what.  Quantities are
 -- worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(55);
+SELECT plan(60);
 
 -- A second account and instrument of this suite only.
 SELECT pgtrade.add_account('TAPDRIFT2', 'pgTAP drift fixture') \g /dev/null
@@ -25,6 +25,24 @@ LANGUAGE sql AS $$
 	FROM pgtrade.record_positions(p_listener, p_account, p_pos) r
 	ORDER BY r.conid NULLS FIRST, r.outcome;
 $$;
+
+-- what the broker reports must be finite: NaN compares above every
+-- number, and a NaN position would pass the gate's limits
+SELECT throws_ok($$SELECT * FROM pg_temp.cmp(1, 'TAPACCT1',
+	'[{"conid": 990001, "symbol": "TAPX", "position": "NaN"}]')$$, '22023',
+	'broker position NaN of conid 990001 is not a finite number',
+	'a NaN broker position is refused');
+SELECT throws_ok($$SELECT pgtrade.record_fill('tapdrift.nan.01.01', NULL,
+	'TAPACCT1', 990001, 'B', 'NaN', 50, '2026-01-05 15:02+00')$$, '23514',
+	NULL, 'a NaN fill quantity is refused');
+SELECT throws_ok($$SELECT pgtrade.record_fill('tapdrift.inf.01.01', NULL,
+	'TAPACCT1', 990001, 'B', 1, 'Infinity', '2026-01-05 15:02+00')$$, '23514',
+	NULL, 'an infinite fill price is refused');
+SELECT throws_ok($$SELECT pgtrade.record_fill('tapdrift.0001.01.01', NULL,
+	'TAPACCT1', 990001, 'B', 12, 50, '2026-01-05 15:00+00', 'NaN')$$,
+	'23514', NULL, 'a NaN commission is refused');
+SELECT is(pgtrade.position_quantity('TAPACCT1', pgtrade.instrument_id('TAPX')),
+	10::numeric, 'and the position is still 12 - 2 = 10');
 
 -- agreement: the broker also shows 10 (as the text "10.0")
 SELECT is_empty($$SELECT * FROM pg_temp.cmp(1, 'TAPACCT1',

@@ -7,7 +7,7 @@
 -- it.  Roles that could write cannot register a kind, and a kind whose
 -- role gains such a privilege later stops running.
 \ir preamble.psql
-SELECT plan(36);
+SELECT plan(38);
 
 SELECT pgtrade.add_account('TAPKA') \g /dev/null
 SELECT pgtrade.add_account('TAPKB') \g /dev/null
@@ -356,6 +356,38 @@ SELECT is((SELECT r.error FROM pgtrade.workflow_run r
 	ORDER BY r.run_id DESC LIMIT 1),
 	'evaluator of strategy kind "tap_assert" stopped: pretending to be cancelled',
 	'which fails that run alone');
+
+-- a target that is not a number is refused, not read as no opinion; a
+-- validator's count of bars beyond what a run can read is refused at once
+SET ROLE tap_quant;
+CREATE FUNCTION tap_q.str_eval(jsonb, timestamptz[], float8[], float8[],
+	float8[], float8[], float8[]) RETURNS jsonb LANGUAGE sql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT '{"target": "1", "reason": "a string"}'::jsonb $$;
+CREATE FUNCTION tap_q.huge_validate(jsonb) RETURNS integer LANGUAGE sql
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT 2147483647 $$;
+SELECT pgtrade.register_kind('tap_str',
+	'tap_q.str_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_q.snoop_validate(jsonb)') \g /dev/null
+SELECT pgtrade.register_kind('tap_huge',
+	'tap_q.str_eval(jsonb, timestamptz[], float8[], float8[], float8[], float8[], float8[])',
+	'tap_q.huge_validate(jsonb)') \g /dev/null
+RESET ROLE;
+SELECT pgtrade.add_instrument('TAPKW', 990519) \g /dev/null
+INSERT INTO pgtrade.bar VALUES (pgtrade.instrument_id('TAPKW'), '1 day',
+	date_trunc('day', now()) - interval '1 day', 10, 11, 9, 10, 100);
+SELECT pgtrade.create_strategy('tap_str_s', 'tap_str', 'TAPKW', 'TAPKA', '{}',
+	1, max_bar_age => '100 years', market_hours => 'always') \g /dev/null
+SELECT is((SELECT status || ': ' || reason FROM
+		   pgtrade.run_strategy('tap_str_s', place_orders => true)),
+	'failed: evaluator of strategy kind "tap_str" returned target "1", a '
+	'string, not -1, 0, 1 or null',
+	'a string target fails the run');
+SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_huge_s', 'tap_huge',
+	'TAPKW', 'TAPKB', '{}', 1)$$, '22023',
+	'validator of strategy kind "tap_huge" returned 2147483647 bars needed',
+	'a validator''s count of bars beyond 100000 is refused');
 
 -- a privilege granted after registration stops the kind
 GRANT pgtrade_trader TO tap_quant;

@@ -3,7 +3,7 @@
 -- moves below are DESIGN.md's table, typed in here, not read from the
 -- extension; position figures are worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(72);
+SELECT plan(73);
 
 -- Every (from, to) pair: force the from status with triggers off, then
 -- try the move as a plain UPDATE with the state machine trigger on.
@@ -104,6 +104,9 @@ SELECT is(pgtrade.record_status((SELECT b FROM tap_o), 'PendingCancel'),
 SELECT is(pgtrade.record_status((SELECT b FROM tap_o), 'Submitted'),
 	'cancel_requested',
 	'Submitted while a cancel is pending does not drop the cancel');
+SELECT throws_ok($$SELECT pgtrade.record_status((SELECT b FROM tap_o),
+	'Submitted', 'NaN')$$, '23514', NULL,
+	'a NaN filled quantity from the broker is refused');
 SELECT is(pgtrade.record_status((SELECT b FROM tap_o), 'Filled', 7, 10),
 	'filled', 'Filled -> filled');
 SELECT is(pgtrade.record_status((SELECT b FROM tap_o), 'Submitted'),

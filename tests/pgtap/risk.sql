@@ -2,7 +2,7 @@
 -- counts open orders toward position limits and lets exposure-reducing
 -- orders through.  Expected outcomes are worked out by hand per case.
 \ir preamble.psql
-SELECT plan(59);
+SELECT plan(62);
 
 -- kill switch on the account: the order is stored refused, with verdict
 SELECT pgtrade.set_trading_enabled(false, 'TAPACCT1', note => 'tap halt');
@@ -18,6 +18,17 @@ SELECT is((SELECT count(*)::int FROM pgtrade.risk_limit_history
 		   WHERE new_row->>'account_id' = 'TAPACCT1'
 			 AND (new_row->>'kill_switch')::boolean), 1,
 	'kill switch change is audited');
+
+-- the history names who changed a limit, not pgtrade's owner
+CREATE ROLE tap_limits_admin IN ROLE pgtrade_admin;
+SET ROLE tap_limits_admin;
+SELECT pgtrade.set_risk_limit('TAPACCT1', max_open_orders => 500) \g /dev/null
+RESET ROLE;
+SELECT is((SELECT changed_by || ' ' || (new_row->>'updated_by')
+		   FROM pgtrade.risk_limit_history ORDER BY history_id DESC LIMIT 1),
+	'tap_limits_admin tap_limits_admin',
+	'a limit''s change is recorded as the role''s that made it');
+SELECT pgtrade.remove_risk_limit('max_open_orders', 'TAPACCT1') \g /dev/null
 
 -- a global kill switch covers every account
 SELECT pgtrade.set_trading_enabled(true, 'TAPACCT1');
@@ -161,13 +172,23 @@ CREATE ROLE tap_trader_role IN ROLE pgtrade_trader;
 SELECT pgtrade.grant_account('tap_trader_role', 'TAPACCT1');
 SELECT pgtrade.set_trading_enabled(false, 'TAPACCT1');
 SET ROLE tap_trader_role;
+INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity)
+VALUES ('TAPACCT1', pgtrade.instrument_id('TAPX'), 'buy', 5);
+SELECT throws_ok($$INSERT INTO pgtrade.orders (account_id, instrument_id, side,
+	quantity, filled_quantity) VALUES ('TAPACCT1',
+	pgtrade.instrument_id('TAPX'), 'buy', 5, 5)$$, '42501', NULL,
+	'a trader''s direct insert cannot name its fills');
+RESET ROLE;
+SELECT is((SELECT status FROM pgtrade.orders ORDER BY order_id DESC LIMIT 1),
+	'refused', 'direct insert by a trader is refused by the kill switch');
+-- what an insert claims beyond the request is overwritten by the gate,
+-- whoever inserts
 INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity,
 	status, filled_quantity, broker_order_id)
 VALUES ('TAPACCT1', pgtrade.instrument_id('TAPX'), 'buy', 5, 'filled', 5,
 		'999');
-RESET ROLE;
 SELECT is((SELECT status FROM pgtrade.orders ORDER BY order_id DESC LIMIT 1),
-	'refused', 'direct insert by a trader is refused by the kill switch');
+	'refused', 'a direct insert claiming to be filled meets the kill switch');
 SELECT is((SELECT filled_quantity FROM pgtrade.orders
 		   ORDER BY order_id DESC LIMIT 1), 0::numeric,
 	'direct insert cannot claim fills');
