@@ -938,7 +938,8 @@ class Execution:
         """Return a JSON-ready description for --state-file."""
         return {"execution_id": self.execution_id, "size": str(self.size),
                 "price": str(self.price), "ts": self.ts,
-                "commission": str(self.commission)}
+                "commission": str(self.commission),
+                "corrected": self.corrected}
 
 
 class Order:
@@ -1238,9 +1239,12 @@ class Order:
             exe = Execution(item["execution_id"], order,
                             Decimal(item["size"]), Decimal(item["price"]),
                             item["ts"], Decimal(item["commission"]))
+            # a state file written before corrections were kept has none
+            exe.corrected = item.get("corrected", False)
             order.executions.append(exe)
-            order.filled += exe.size
-            order.cost += exe.size * exe.price
+            if not exe.corrected:
+                order.filled += exe.size
+                order.cost += exe.size * exe.price
         return order
 
 

@@ -1697,6 +1697,10 @@ def test_state_file():
                                   "orders" % ACCOUNT,
                                   {"orders": [order_body(coid=coid)]})
         equal(body[0]["order_status"], "Filled", "order over plain HTTP")
+        # a corrected execution stays corrected across the restart
+        plain.ok("POST", "/sim/order", {"cOID": coid, "correct":
+                                        {"price": "400.50"}})
+        before = plain.ok("GET", "/sim/book")["orders"][0]
     finally:
         proc.send_signal(signal.SIGTERM)
         equal(proc.wait(timeout=15), 0, "exit status")
@@ -1704,6 +1708,13 @@ def test_state_file():
     try:
         orders = plain.ok("GET", "/sim/book")["orders"]
         equal([o["cOID"] for o in orders], [coid], "book after restart")
+        equal([(e["execution_id"], e["corrected"])
+               for e in orders[0]["executions"]],
+              [(e["execution_id"], e["corrected"])
+               for e in before["executions"]], "corrections after restart")
+        equal((orders[0]["filled"], orders[0]["avg_price"]),
+              (before["filled"], before["avg_price"]),
+              "totals after restart count the correction only")
         plain.ok("GET", "/v1/api/iserver/accounts")
         status, body = plain.call("POST", "/v1/api/iserver/account/%s/"
                                   "orders" % ACCOUNT,
@@ -1711,7 +1722,8 @@ def test_state_file():
         check("already registered" in body.get("error", ""),
               "cOID forgotten: %r" % body)
         trades = plain.ok("GET", "/v1/api/iserver/account/trades")
-        equal([t["order_ref"] for t in trades], [coid], "trades")
+        equal([t["order_ref"] for t in trades], [coid, coid],
+              "trades: the execution and its correction")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
