@@ -196,20 +196,27 @@ db_connect(DbConn *db, const char *conninfo, int statement_timeout_ms,
 /*
  * What the server says outside an answer (a WARNING, or the FATAL of a
  * connection it ends), as a line of the listener's log rather than
- * libpq's bare text on stderr.
+ * libpq's bare text on stderr: at the listener's level for it, with the
+ * server's own severity named only where the level does not say it.
  */
 static void
-db_notice(void *arg, const char *message)
+db_notice(void *arg, const PGresult *res)
 {
-	char line[512];
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	char		line[512];
 
 	(void) arg;
-	first_line(message, line, sizeof(line));
-	if (strncmp(line, "NOTICE:", 7) == 0 || strncmp(line, "INFO:", 5) == 0 ||
-		strncmp(line, "LOG:", 4) == 0 || strncmp(line, "DEBUG", 5) == 0)
-		log_info("database", "server: %s", line);
-	else
+	first_line(msg ? msg : PQresultErrorMessage(res), line, sizeof(line));
+	if (sev == NULL)
 		log_warning("database", "server: %s", line);
+	else if (strcmp(sev, "NOTICE") == 0 || strcmp(sev, "INFO") == 0 ||
+			 strcmp(sev, "LOG") == 0 || strncmp(sev, "DEBUG", 5) == 0)
+		log_info("database", "server: %s", line);
+	else if (strcmp(sev, "WARNING") == 0)
+		log_warning("database", "server: %s", line);
+	else
+		log_warning("database", "server %s: %s", sev, line);
 }
 
 /*
@@ -242,7 +249,7 @@ db_connect_as(DbConn *db, const char *conninfo, int statement_timeout_ms,
 		db_disconnect(db);
 		return DB_LOST;
 	}
-	PQsetNoticeProcessor(db->conn, db_notice, NULL);
+	PQsetNoticeReceiver(db->conn, db_notice, NULL);
 	snprintf(st, sizeof(st), "%d", statement_timeout_ms);
 	snprintf(lt, sizeof(lt), "%d", lock_timeout_ms);
 	rc = db_exec(db, "session setup",

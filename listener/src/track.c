@@ -618,7 +618,18 @@ apply_status(Listener *L, const InFlightOrder *row, const CpapiLiveOrder *lo)
 							  lo->avg_price, lo->payload, &status);
 		if (rc == DB_OK)
 		{
+			Lease *lease = lease_of(L, row->account_id);
+
 			seen_add(&L->status_seen, key);
+			/*
+			 * A filled quantity the broker reports anew: its execution
+			 * may date from before the trades list's day (one just
+			 * before midnight UTC, read after it), which the next read
+			 * covers too
+			 */
+			if (lease != NULL && lo->filled != NULL &&
+				strtod(lo->filled, NULL) > 0 && lease->trades_days < 2)
+				lease->trades_days = 2;
 			if (status_is_final(status) && !status_is_final(row->status))
 				track_note_ended(L, row->account_id, row->client_order_id,
 								 row->order_id, status);
@@ -632,6 +643,62 @@ apply_status(Listener *L, const InFlightOrder *row, const CpapiLiveOrder *lo)
 	}
 	free(status);
 	free(key);
+	return rc;
+}
+
+/*
+ * A working or cancel_requested order that has no broker order id (one an
+ * operator settled with resolve_unknown, whose answer never came back):
+ * the live orders show it by cOID, so record the id there, without which
+ * no cancel or modification can be sent.  Only when account, contract,
+ * side and quantity match; otherwise say so once.
+ */
+static DbResult
+learn_broker_id(Listener *L, const InFlightOrder *row, const LiveView *v,
+				const CpapiTrades *t)
+{
+	BrokerMatch m;
+	char		ctx[48];
+	char	   *why;
+	char	   *key;
+	char	   *st = NULL;
+	DbResult	rc = DB_OK;
+
+	if (row->broker_order_id != NULL && row->broker_order_id[0] != '\0')
+		return DB_OK;
+	broker_match_fill(&m, v, t, row->account_id, row->client_order_id);
+	if (!m.in_live || m.order_id == NULL)
+	{
+		broker_match_free(&m);
+		return DB_OK;
+	}
+	snprintf(ctx, sizeof(ctx), "order %lld", (long long) row->order_id);
+	why = match_differs(&m, row->client_order_id, row->account_id,
+						row->conid, row->side, row->quantity);
+	if (why == NULL)
+	{
+		rc = db_record_submission(L->db, row->order_id, m.order_id, m.status,
+								  m.payload, &st);
+		if (rc == DB_OK)
+			log_info(ctx, "broker order id %s learned from the live orders "
+						  "(cOID %s)",
+					 m.order_id, row->client_order_id);
+	}
+	else
+	{
+		key = xasprintf("%lld|differs", (long long) row->order_id);
+		if (!seen_check(&L->status_seen, key))
+		{
+			seen_add(&L->status_seen, key);
+			log_warning(ctx, "%s; its broker order id is not taken, so it "
+							 "cannot be cancelled or modified from here",
+						why);
+		}
+		free(key);
+	}
+	free(st);
+	free(why);
+	broker_match_free(&m);
 	return rc;
 }
 
@@ -1011,7 +1078,11 @@ reconcile_account(Listener *L, const char *account, const InFlightList *rows)
 			rc = reconcile_order(L, row, &v, &t);
 		else if ((lo = live_view_find(&v, account,
 									  row->client_order_id)) != NULL)
-			rc = apply_status(L, row, lo);
+		{
+			rc = learn_broker_id(L, row, &v, &t);
+			if (rc == DB_OK)
+				rc = apply_status(L, row, lo);
+		}
 		if (rc == DB_LOST)
 			listener_db_lost(L);
 		rc = rc == DB_OK ? 0 : -1;
@@ -1251,7 +1322,11 @@ track_apply(Listener *L, FetchJob *job)
 		else if (strcmp(row->status, "submitting") != 0 &&
 				 (lo = live_view_find(&v, lease->account,
 									  row->client_order_id)) != NULL)
-			rc = apply_status(L, row, lo);
+		{
+			rc = learn_broker_id(L, row, &v, &job->trades);
+			if (rc == DB_OK)
+				rc = apply_status(L, row, lo);
+		}
 	}
 	if (rc != DB_LOST)
 		rc = apply_ended(L, lease->account, &v);

@@ -11,6 +11,12 @@ started then must adopt the first and leave the other three unknown
 (which halts the account until an operator resolves them), naming the
 difference, and must send none of them.  Once an operator has settled
 them and lifted the halt, the account trades again.
+
+A fifth, the same order booked at the broker, had gone unknown before
+any answer came back (record_unknown), so pgtrade never learned its
+broker order id.  An operator who finds it at the broker settles it as
+working; the listener then learns the id from the live orders, and a
+cancel of it reaches the broker.
 """
 import os
 import sys
@@ -19,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import Tap, psql, scalar, services, wait_until  # noqa: E402
 from faultlib import fresh_sim, status_of, coid_of, events  # noqa: E402
 
-t = Tap(12)
+t = Tap(14)
 ACCT = "DU7770001"
 MSFT, AAPL = 272093, 265598
 
@@ -41,13 +47,13 @@ def place():
                       ACCT))
 
 
-same, side, size, contract = (place() for _ in range(4))
+same, side, size, contract, lost = (place() for _ in range(5))
 earlier = scalar("SELECT pgtrade.listener_register('a listener that died', "
                  "1, 'test')")
 claimed = psql("SELECT order_id FROM pgtrade.claim_orders(:'p0', "
                "ARRAY[:'p1'], 10) ORDER BY order_id", earlier, ACCT)
-t.eq([int(r[0]) for r in claimed], [same, side, size, contract],
-     "an earlier process claimed the four orders")
+t.eq([int(r[0]) for r in claimed], [same, side, size, contract, lost],
+     "an earlier process claimed the five orders")
 
 
 def book(order_id, **change):
@@ -68,8 +74,11 @@ broker_same = book(same, quantity=10.0)
 book(side, side="SELL")
 book(size, quantity=7)
 book(contract, conid=AAPL)
-t.eq(len(sim.call("GET", "/sim/log")["entries"]), 4,
-     "the broker holds four orders under the four cOIDs")
+broker_lost = book(lost)
+psql("SELECT pgtrade.record_unknown(:'p0', 'test: the answer was lost')",
+     lost)
+t.eq(len(sim.call("GET", "/sim/log")["entries"]), 5,
+     "the broker holds five orders under the five cOIDs")
 
 services("start-listener")
 t.eq(wait_until(lambda: status_of(same) == "working" and "working", 30) or
@@ -102,7 +111,7 @@ t.eq(why(contract), ["cOID %s %s" % (coid_of(contract), expect % (
      "the other contract is named")
 places = [e for e in sim.call("GET", "/sim/log")["entries"]
           if e["kind"] == "place"]
-t.eq(len(places), 4, "the listener sent none of the four")
+t.eq(len(places), 5, "the listener sent none of the five")
 
 # an unknown order halts its account: the gate refuses new orders
 late = place()
@@ -111,14 +120,23 @@ t.eq(status_of(late), "refused", "a new order of the halted account is "
 for i in (side, size, contract):
     psql("SELECT pgtrade.resolve_unknown(:'p0', 'cancelled', 'not ours at "
          "the broker; the broker order was cancelled by hand')", i)
+psql("SELECT pgtrade.resolve_unknown(:'p0', 'working', 'found working at "
+     "the broker')", lost)
 psql("SELECT pgtrade.unhalt_account(:'p0', 'three foreign cOIDs settled')",
      ACCT)
 late = place()
 t.eq(wait_until(lambda: status_of(late) == "working" and "working", 30) or
      status_of(late), "working",
      "once an operator resolves them and lifts the halt, it trades again")
-t.eq(len(sim.call("GET", "/sim/log")["entries"]), 5,
-     "and that order was sent once")
+t.eq(len([e for e in sim.call("GET", "/sim/log")["entries"]
+            if e["kind"] == "place"]), 6, "and that order was sent once")
+t.eq(wait_until(lambda: scalar("SELECT broker_order_id FROM pgtrade.orders "
+                               "WHERE order_id = :'p0'", lost), 30),
+     broker_lost, "the order settled as working gets its broker order id "
+     "from the live orders")
+psql("SELECT pgtrade.cancel_order(:'p0')", lost)
+t.eq(wait_until(lambda: status_of(lost) == "cancelled" and "cancelled", 30)
+     or status_of(lost), "cancelled", "and a cancel of it reaches the broker")
 
 services("stop")
 sys.exit(t.done())

@@ -17,13 +17,14 @@ rule: max(1.00, 0.005 x size), at most 1% of size x price, in cents.
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import Tap, psql, scalar, wait_until, Sim, services  # noqa: E402
 from faultlib import (SCALE, LISTENER_LOG, mark, text_since,  # noqa: E402
                       place, coid_of, wait_status)
 
-t = Tap(16)
+t = Tap(17)
 ACCT = "DU1234567"
 SYM, CONID = "FLTE", 990302
 
@@ -144,6 +145,23 @@ t.eq(scalar("SELECT count(*) FROM pgtrade.fill f WHERE f.execution_id IN "
 t.eq(scalar("SELECT count(*) FROM pgtrade.orders o JOIN pgtrade.instrument "
             "i USING (instrument_id) WHERE i.symbol = :'p0'", SYM), "2",
      "manual trades: no order was made up for them")
+
+# --- an execution of just before midnight UTC, reported after it ---------
+# The trades list's default day starts at midnight UTC; a filled quantity
+# reported anew makes the next read cover the day before too.
+sim.call("POST", "/sim/config", {"fill_mode": "never"})
+oid = place(ACCT, SYM, 2, extra=", order_type => 'limit', "
+            "limit_price => 60")
+wait_status(oid, "working")
+midnight_ms = int(time.time() // 86400 * 86400 * 1000)
+sim.call("POST", "/sim/order", {"cOID": coid_of(oid), "status": "Filled",
+                                "fill": {"size": 2, "price": "60.00",
+                                         "time_ms": midnight_ms - 2000}})
+t.eq(wait_until(lambda: psql(
+    "SELECT status, trim_scale(filled_quantity) FROM pgtrade.orders "
+    "WHERE order_id = :'p0' AND filled_quantity > 0", oid), 30),
+     [["filled", "2"]], "an execution dated before the trades list's day "
+     "is recorded without a restart")
 
 sim.call("POST", "/sim/config", {"fill_mode": "immediate"})
 services("stop")
