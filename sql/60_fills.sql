@@ -257,7 +257,7 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	PERFORM pgtrade.position_apply(NEW.account_id, NEW.instrument_id,
-								   NEW.side, NEW.quantity, NEW.price);
+		NEW.side, NEW.quantity, NEW.price);
 	IF NEW.order_id IS NULL THEN
 		RETURN NULL;
 	END IF;
@@ -276,6 +276,25 @@ BEGIN
 		format('execution %s: %s %s at %s (filled %s of %s)',
 			   NEW.execution_id, NEW.side, NEW.quantity, NEW.price,
 			   v_filled, v_order.quantity), NEW.payload);
+	/*
+	 * The fill counts either way (it happened); said out loud when the
+	 * broker and pgtrade disagree on the order: one that traded after it
+	 * ended otherwise, or beyond its quantity
+	 */
+	IF v_order.status IN ('rejected', 'cancelled', 'expired', 'refused') THEN
+		RAISE WARNING 'order % (%) is %, yet execution % fills % of it',
+			NEW.order_id, v_order.client_order_id, v_order.status,
+			NEW.execution_id, NEW.quantity
+			USING HINT = 'The broker traded it: check the order there.  The '
+						 'fill counts in the position.';
+	ELSIF v_filled > v_order.quantity THEN
+		RAISE WARNING 'order % (%) is filled % of its %: the broker''s order '
+			'is larger than pgtrade''s', NEW.order_id,
+			v_order.client_order_id, v_filled, v_order.quantity
+			USING HINT = 'A modification the broker applied that pgtrade did '
+						 'not record, perhaps; check the order there.  The '
+						 'fills count in the position.';
+	END IF;
 	IF v_filled >= v_order.quantity
 		AND v_order.status IN ('submitting', 'working', 'cancel_requested',
 							   'unknown') THEN

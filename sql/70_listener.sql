@@ -146,9 +146,12 @@ BEGIN
 			LIMIT max_orders - v_n
 			FOR UPDATE SKIP LOCKED
 		LOOP
+			/* an order not sent is a line of the listener's log too */
 			IF v_o.valid_until < clock_timestamp() THEN
 				PERFORM pgtrade.order_move(v_o.order_id, 'expired', v_source,
 					format('not sent: valid until %s', v_o.valid_until));
+				RAISE WARNING 'order % (%) expired, not sent: valid until %',
+					v_o.order_id, v_o.client_order_id, v_o.valid_until;
 				v_skipped := v_skipped + 1;
 				CONTINUE;
 			END IF;
@@ -179,6 +182,8 @@ BEGIN
 			IF v_why IS NOT NULL THEN
 				PERFORM pgtrade.order_move(v_o.order_id, 'cancelled', v_source,
 					'not sent: ' || v_why);
+				RAISE WARNING 'order % (%) cancelled, not sent: %',
+					v_o.order_id, v_o.client_order_id, v_why;
 				v_skipped := v_skipped + 1;
 				CONTINUE;
 			END IF;
@@ -805,6 +810,20 @@ BEGIN
 	PERFORM pgtrade.order_note(v_o.order_id, v_o.status, 'listener',
 		pg_catalog.format('cancel sent to the broker for broker order %s',
 						  v_o.broker_order_id), payload);
+	/*
+	 * A cancel sent again and again without an outcome: the broker may no
+	 * longer have the order.  Said once, at the third sending.
+	 */
+	IF (SELECT count(*) FROM pgtrade.order_event e
+		WHERE e.order_id = v_o.order_id AND e.source = 'listener'
+			AND e.detail LIKE 'cancel sent to the broker%') = 3 THEN
+		RAISE WARNING 'order % (%): its cancel was sent 3 times and the '
+			'broker has reported no outcome', v_o.order_id,
+			v_o.client_order_id
+			USING HINT = pg_catalog.format('If the broker no longer has the '
+				'order, cancel it here with pgtrade.resolve_vanished(%s, '
+				'note).', v_o.order_id);
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION pgtrade.record_cancel_sent(bigint, jsonb) IS

@@ -2650,9 +2650,12 @@ BEGIN
 			LIMIT max_orders - v_n
 			FOR UPDATE SKIP LOCKED
 		LOOP
+			/* an order not sent is a line of the listener's log too */
 			IF v_o.valid_until < clock_timestamp() THEN
 				PERFORM pgtrade.order_move(v_o.order_id, 'expired', v_source,
 					format('not sent: valid until %s', v_o.valid_until));
+				RAISE WARNING 'order % (%) expired, not sent: valid until %',
+					v_o.order_id, v_o.client_order_id, v_o.valid_until;
 				v_skipped := v_skipped + 1;
 				CONTINUE;
 			END IF;
@@ -2683,6 +2686,8 @@ BEGIN
 			IF v_why IS NOT NULL THEN
 				PERFORM pgtrade.order_move(v_o.order_id, 'cancelled', v_source,
 					'not sent: ' || v_why);
+				RAISE WARNING 'order % (%) cancelled, not sent: %',
+					v_o.order_id, v_o.client_order_id, v_why;
 				v_skipped := v_skipped + 1;
 				CONTINUE;
 			END IF;
@@ -3750,3 +3755,106 @@ BEGIN
 		nullif(v_suspected, '[]'), positions);
 END
 $$;
+
+/* an order traded after it ended, or beyond its quantity, is said out loud */
+CREATE OR REPLACE FUNCTION pgtrade.fill_after_insert()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_order pgtrade.orders;
+	v_filled numeric;
+BEGIN
+	IF EXISTS (SELECT 1 FROM pgtrade.fill f
+			   WHERE f.execution_base = NEW.execution_base
+				 AND f.fill_id <> NEW.fill_id) THEN
+		PERFORM pgtrade.fill_correct(NEW.execution_base);
+		RETURN NULL;
+	END IF;
+	PERFORM pgtrade.position_apply(NEW.account_id, NEW.instrument_id,
+		NEW.side, NEW.quantity, NEW.price);
+	IF NEW.order_id IS NULL THEN
+		RETURN NULL;
+	END IF;
+
+	SELECT * INTO STRICT v_order FROM pgtrade.orders
+	WHERE order_id = NEW.order_id FOR UPDATE;
+	v_filled := v_order.filled_quantity + NEW.quantity;
+	UPDATE pgtrade.orders
+	SET filled_quantity = v_filled,
+		avg_fill_price = (v_order.filled_quantity
+						  * coalesce(v_order.avg_fill_price, 0)
+						  + NEW.quantity * NEW.price) / v_filled
+	WHERE order_id = NEW.order_id;
+
+	PERFORM pgtrade.order_note(NEW.order_id, v_order.status, 'fill',
+		format('execution %s: %s %s at %s (filled %s of %s)',
+			   NEW.execution_id, NEW.side, NEW.quantity, NEW.price,
+			   v_filled, v_order.quantity), NEW.payload);
+	/*
+	 * The fill counts either way (it happened); said out loud when the
+	 * broker and pgtrade disagree on the order: one that traded after it
+	 * ended otherwise, or beyond its quantity
+	 */
+	IF v_order.status IN ('rejected', 'cancelled', 'expired', 'refused') THEN
+		RAISE WARNING 'order % (%) is %, yet execution % fills % of it',
+			NEW.order_id, v_order.client_order_id, v_order.status,
+			NEW.execution_id, NEW.quantity
+			USING HINT = 'The broker traded it: check the order there.  The '
+						 'fill counts in the position.';
+	ELSIF v_filled > v_order.quantity THEN
+		RAISE WARNING 'order % (%) is filled % of its %: the broker''s order '
+			'is larger than pgtrade''s', NEW.order_id,
+			v_order.client_order_id, v_filled, v_order.quantity
+			USING HINT = 'A modification the broker applied that pgtrade did '
+						 'not record, perhaps; check the order there.  The '
+						 'fills count in the position.';
+	END IF;
+	IF v_filled >= v_order.quantity
+		AND v_order.status IN ('submitting', 'working', 'cancel_requested',
+							   'unknown') THEN
+		PERFORM pgtrade.order_move(NEW.order_id, 'filled', 'fill',
+			format('filled %s at average %s', v_filled,
+				   (SELECT avg_fill_price FROM pgtrade.orders
+					WHERE order_id = NEW.order_id)));
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+/* a cancel sent three times without an outcome is said out loud */
+CREATE OR REPLACE FUNCTION pgtrade.record_cancel_sent(order_id bigint,
+	payload jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders := pgtrade.lock_order(record_cancel_sent.order_id);
+BEGIN
+	UPDATE pgtrade.orders o SET cancel_sent_at = clock_timestamp()
+	WHERE o.order_id = v_o.order_id;
+	PERFORM pgtrade.order_note(v_o.order_id, v_o.status, 'listener',
+		pg_catalog.format('cancel sent to the broker for broker order %s',
+						  v_o.broker_order_id), payload);
+	/*
+	 * A cancel sent again and again without an outcome: the broker may no
+	 * longer have the order.  Said once, at the third sending.
+	 */
+	IF (SELECT count(*) FROM pgtrade.order_event e
+		WHERE e.order_id = v_o.order_id AND e.source = 'listener'
+			AND e.detail LIKE 'cancel sent to the broker%') = 3 THEN
+		RAISE WARNING 'order % (%): its cancel was sent 3 times and the '
+			'broker has reported no outcome', v_o.order_id,
+			v_o.client_order_id
+			USING HINT = pg_catalog.format('If the broker no longer has the '
+				'order, cancel it here with pgtrade.resolve_vanished(%s, '
+				'note).', v_o.order_id);
+	END IF;
+END
+$$;
+ALTER FUNCTION pgtrade.record_cancel_sent(bigint, jsonb)
+	SET enable_seqscan = off SET jit = off;

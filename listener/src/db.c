@@ -197,17 +197,28 @@ db_connect(DbConn *db, const char *conninfo, int statement_timeout_ms,
  * What the server says outside an answer (a WARNING, or the FATAL of a
  * connection it ends), as a line of the listener's log rather than
  * libpq's bare text on stderr: at the listener's level for it, with the
- * server's own severity named only where the level does not say it.
+ * server's own severity named only where the level does not say it, and
+ * its hint, if any, on the same line.
  */
 static void
 db_notice(void *arg, const PGresult *res)
 {
 	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
 	char		line[512];
+	char		hint_line[256];
+	size_t		len;
 
 	(void) arg;
 	first_line(msg ? msg : PQresultErrorMessage(res), line, sizeof(line));
+	/* what to do, where the server says it, on the same line */
+	if (hint != NULL)
+	{
+		first_line(hint, hint_line, sizeof(hint_line));
+		len = strlen(line);
+		snprintf(line + len, sizeof(line) - len, " (hint: %s)", hint_line);
+	}
 	if (sev == NULL)
 		log_warning("database", "server: %s", line);
 	else if (strcmp(sev, "NOTICE") == 0 || strcmp(sev, "INFO") == 0 ||

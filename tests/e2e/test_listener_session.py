@@ -32,7 +32,7 @@ from faultlib import (SCALE, REQUEST_LOG, LISTENER_LOG, mark,  # noqa: E402
                       wait_state, place, status_of, coid_of, wait_status,
                       posts_of, accepted_posts)
 
-t = Tap(49)
+t = Tap(51)
 ACCT = "DU1234567"
 TICKLE = 60 * SCALE          # the contract's 60 s keep-alive, scaled
 HOLD = 2.0                   # seconds an order must stay pending (4 polls)
@@ -120,9 +120,17 @@ t.ok(any(e["status"] == 401 for e in requests_since(r0)),
 t.ok("session lost" in text_since(LISTENER_LOG, l0),
      "idle timeout: the listener logs the session loss")
 oid, coid = order_pending_while_down("idle timeout")
+# one whose time runs out while the session is down
+short = place(ACCT, "AAPL", 1, extra=", valid_for => '1 second'")
+time.sleep(1.5)
 before = sim.call("GET", "/sim/auth")["brokerage_session"]
 auth(idle_timeout_s=360, state="authenticated")   # a fresh browser login
 sent_once("idle timeout", oid, coid)
+t.eq(wait_status(short, "expired"), "expired", "idle timeout: an order "
+     "whose valid_until passed meanwhile expires unsent")
+t.ok(wait_until(lambda: "order %s (%s) expired, not sent: valid until"
+                % (short, coid_of(short)) in text_since(LISTENER_LOG, l0),
+                10), "idle timeout: and the listener's log says so")
 view = sim.call("GET", "/sim/auth")
 t.ok(view["brokerage_session"] > before and view["suppressed"] == ["o383"],
      "idle timeout: o383 is suppressed again in the new brokerage session",
