@@ -583,6 +583,44 @@ status_is_final(const char *status)
 }
 
 /*
+ * Warn, once, when the broker's order is of another size than pgtrade's
+ * in two live reads running: a modification the broker applied after
+ * pgtrade recorded it refused (its answer lost), say.  One read alone
+ * may fall between the broker applying a modification and the loop
+ * recording it.
+ */
+static void
+note_size_differs(Listener *L, const InFlightOrder *row,
+				  const CpapiLiveOrder *lo)
+{
+	char  ctx[48];
+	char *seen;
+	char *told;
+
+	if (lo->total_size == NULL || row->quantity == NULL ||
+		cpapi_decimal_equal(lo->total_size, row->quantity))
+		return;
+	seen = xasprintf("%lld|size|%s", (long long) row->order_id,
+					 lo->total_size);
+	told = xasprintf("%lld|size told|%s", (long long) row->order_id,
+					 lo->total_size);
+	if (!seen_check(&L->status_seen, seen))
+		seen_add(&L->status_seen, seen);
+	else if (!seen_check(&L->status_seen, told))
+	{
+		seen_add(&L->status_seen, told);
+		snprintf(ctx, sizeof(ctx), "order %lld", (long long) row->order_id);
+		log_warning(ctx, "the broker's order (cOID %s) is for %s, pgtrade's "
+						 "for %s: a modification the broker applied after "
+						 "its answer was lost, perhaps; check the order at "
+						 "the broker",
+					row->client_order_id, lo->total_size, row->quantity);
+	}
+	free(seen);
+	free(told);
+}
+
+/*
  * Record a live order's status for a working row, unless already sent.
  * A cancel_requested order is not moved back to working by a working
  * status: until its cancel reaches the broker the broker still says
@@ -599,6 +637,7 @@ apply_status(Listener *L, const InFlightOrder *row, const CpapiLiveOrder *lo)
 
 	if (lo->status == NULL)
 		return DB_OK;
+	note_size_differs(L, row, lo);
 	if (strcmp(row->status, "cancel_requested") == 0 &&
 		status_is_working(lo->status))
 	{

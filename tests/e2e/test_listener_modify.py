@@ -15,8 +15,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import Tap, psql, scalar, wait_until, Sim, services  # noqa: E402
+from faultlib import LISTENER_LOG, mark, text_since, coid_of  # noqa: E402
 
-t = Tap(33)
+t = Tap(35)
 ACCT = "DU1234567"
 INST = {"MODA": 990221, "MODB": 990222}
 
@@ -216,6 +217,22 @@ t.eq([p["body"]["quantity"] for p in modify_posts(b)].count(9), 1,
      "it was posted once, not sent again")
 t.eq((terms(b), book(b).get("quantity")), (["7", "91.00"], 7.0),
      "order and broker keep quantity 7")
+
+# the request arrives late (held 20 s, past the listener's 15 s HTTP
+# timeout): settled meanwhile as refused from the live orders, which
+# still show 7; when the broker applies it after all, the sizes differ
+# and the listener says so once it has seen it twice
+l0 = mark(LISTENER_LOG)
+sim.call("POST", "/sim/config", {"hold": {"route": "modify_order",
+                                          "phase": "before", "ms": 20000,
+                                          "count": 1}})
+mod, st = modify(b, quantity=8)
+t.eq(wait_mod(mod, 60)[0], "refused", "a request held past the timeout is "
+     "settled as refused meanwhile")
+t.ok(wait_until(lambda: "the broker's order (cOID %s) is for 8, pgtrade's "
+                "for 7" % coid_of(b) in text_since(LISTENER_LOG, l0), 60),
+     "when the broker applies it after all, the listener warns that the "
+     "sizes differ")
 
 # cancel the rest; nothing stays pending
 psql("SELECT pgtrade.cancel_order(:'p0')", b)
