@@ -184,7 +184,7 @@ BEGIN
 				  HINT = 'Add it with pgtrade.add_account().';
 	END IF;
 	INSERT INTO pgtrade.account_grant AS g (role_name, account_id, granted_by)
-	VALUES (role_name, account_id, session_user)
+	VALUES (role_name, account_id, pgtrade.caller_role())
 	ON CONFLICT ON CONSTRAINT account_grant_pkey DO NOTHING;
 END
 $$;

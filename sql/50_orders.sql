@@ -1097,11 +1097,11 @@ BEGIN
 	PERFORM pgtrade.require_account(v_account);
 	IF v_status = 'pending' THEN
 		PERFORM pgtrade.order_move(cancel_order.order_id, 'cancelled',
-			'user ' || session_user, reason);
+			'user ' || pgtrade.caller_role(), reason);
 		RETURN 'cancelled';
 	ELSIF v_status = 'working' THEN
 		PERFORM pgtrade.order_move(cancel_order.order_id, 'cancel_requested',
-			'user ' || session_user, reason);
+			'user ' || pgtrade.caller_role(), reason);
 		PERFORM pg_notify('pgtrade_order', 'cancel ' || cancel_order.order_id);
 		RETURN 'cancel_requested';
 	ELSIF v_status = 'submitting' THEN

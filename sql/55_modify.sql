@@ -283,7 +283,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	RETURN pgtrade.modify_request(v_o, v_t.quantity, v_t.limit_price,
-		v_t.stop_price, 'user ' || session_user);
+		v_t.stop_price, 'user ' || pgtrade.caller_role());
 END
 $$;
 COMMENT ON FUNCTION pgtrade.modify_order(bigint, numeric, numeric, numeric) IS

@@ -213,7 +213,7 @@ BEGIN
 	IF v_tp.status <> 'pending' OR v_sl.status <> 'pending' THEN
 		/* no entry without both protections: cancelling it cancels them */
 		PERFORM pgtrade.order_move(v_parent.order_id, 'cancelled',
-			'user ' || session_user,
+			'user ' || pgtrade.caller_role(),
 			'bracket not placed: a child order was refused by the risk gate');
 	END IF;
 	RETURN QUERY SELECT * FROM pgtrade.orders o

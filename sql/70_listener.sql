@@ -900,16 +900,18 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 	IF status NOT IN ('working', 'filled', 'cancelled', 'rejected') THEN
-		RAISE EXCEPTION 'an unknown order resolves to working, filled, cancelled or rejected, not "%"',
+		RAISE EXCEPTION 'an unknown order resolves to working, filled, '
+			'cancelled or rejected, not "%"',
 			status
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF coalesce(btrim(note), '') = '' THEN
-		RAISE EXCEPTION 'resolving an unknown order needs a note saying what the broker shows'
+		RAISE EXCEPTION 'resolving an unknown order needs a note saying what '
+			'the broker shows'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM pgtrade.order_move(v_o.order_id, status,
-		'operator ' || session_user, note);
+		'operator ' || pgtrade.caller_role(), note);
 END
 $$;
 COMMENT ON FUNCTION pgtrade.resolve_unknown(bigint, text, text) IS
@@ -952,7 +954,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM pgtrade.order_move(v_o.order_id, 'cancelled',
-		'operator ' || session_user, 'vanished from the broker: ' || note);
+		'operator ' || pgtrade.caller_role(), 'vanished from the broker: ' || note);
 END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.resolve_vanished(bigint, text) FROM PUBLIC;
@@ -982,7 +984,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	UPDATE pgtrade.account a SET halted = false,
-		halt_reason = pg_catalog.format('halt lifted by %s: %s', session_user,
+		halt_reason = pg_catalog.format('halt lifted by %s: %s', pgtrade.caller_role(),
 										 note)
 	WHERE a.account_id = unhalt_account.account_id;
 	IF NOT FOUND THEN

@@ -506,7 +506,7 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 	UPDATE pgtrade.position_drift d
-	SET status = 'acknowledged', acknowledged_by = session_user,
+	SET status = 'acknowledged', acknowledged_by = pgtrade.caller_role(),
 		acknowledged_at = now(), note = acknowledge_drift.note
 	WHERE d.drift_id = v_d.drift_id;
 	/* the account's pending orders may go now */
@@ -537,16 +537,17 @@ BEGIN
 		RAISE EXCEPTION 'position drift % is in conid %, which pgtrade does not know',
 			v_d.drift_id, v_d.conid
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'Register it with pgtrade.add_instrument() first, or acknowledge the drift.';
+				  HINT = 'Register it with pgtrade.add_instrument() first, or '
+						 'acknowledge the drift.';
 	END IF;
 	INSERT INTO pgtrade.position_adjustment (account_id, instrument_id,
-		quantity, drift_id, reason)
+		quantity, drift_id, reason, created_by)
 	VALUES (v_d.account_id, v_instrument, v_d.difference, v_d.drift_id,
-		resolve_drift.note)
+		resolve_drift.note, pgtrade.caller_role())
 	RETURNING adjustment_id INTO v_id;
 	UPDATE pgtrade.position_drift d
 	SET status = 'resolved', resolution = 'adjusted',
-		resolved_by = session_user, resolved_at = now(),
+		resolved_by = pgtrade.caller_role(), resolved_at = now(),
 		note = resolve_drift.note
 	WHERE d.drift_id = v_d.drift_id;
 	PERFORM pg_notify('pgtrade_order', '');

@@ -1376,7 +1376,7 @@ BEGIN
 	RETURNING workflow_run.run_id INTO v_run;
 	PERFORM pgtrade.record_step(v_run, 1, 'external_decision',
 		clock_timestamp(),
-		jsonb_build_object('submitted_by', session_user, 'target_position',
+		jsonb_build_object('submitted_by', pgtrade.caller_role(), 'target_position',
 			target_position, 'confidence', confidence,
 			'explanation', explanation, 'indicators', indicators),
 		NULL);
@@ -1391,7 +1391,7 @@ BEGIN
 		RETURN;
 	END IF;
 	PERFORM pgtrade.run_decide(v_run, 2, v_s, now(), target_position,
-		'external', format('decision by %s: %s', session_user, explanation),
+		'external', format('decision by %s: %s', pgtrade.caller_role(), explanation),
 		confidence, indicators, v_bar.close, v_bar.ts,
 		CASE WHEN v_bar.ts IS NULL THEN 0 ELSE 1 END, true);
 	UPDATE pgtrade.workflow_run r SET status = 'succeeded',

@@ -2187,7 +2187,7 @@ BEGIN
 	IF v_tp.status <> 'pending' OR v_sl.status <> 'pending' THEN
 		/* no entry without both protections: cancelling it cancels them */
 		PERFORM pgtrade.order_move(v_parent.order_id, 'cancelled',
-			'user ' || session_user,
+			'user ' || pgtrade.caller_role(),
 			'bracket not placed: a child order was refused by the risk gate');
 	END IF;
 	RETURN QUERY SELECT * FROM pgtrade.orders o
@@ -2786,7 +2786,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM pgtrade.order_move(v_o.order_id, 'cancelled',
-		'operator ' || session_user, 'vanished from the broker: ' || note);
+		'operator ' || pgtrade.caller_role(), 'vanished from the broker: ' || note);
 END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.resolve_vanished(bigint, text) FROM PUBLIC;
@@ -3616,7 +3616,7 @@ BEGIN
 	RETURNING workflow_run.run_id INTO v_run;
 	PERFORM pgtrade.record_step(v_run, 1, 'external_decision',
 		clock_timestamp(),
-		jsonb_build_object('submitted_by', session_user, 'target_position',
+		jsonb_build_object('submitted_by', pgtrade.caller_role(), 'target_position',
 			target_position, 'confidence', confidence,
 			'explanation', explanation, 'indicators', indicators),
 		NULL);
@@ -3631,7 +3631,7 @@ BEGIN
 		RETURN;
 	END IF;
 	PERFORM pgtrade.run_decide(v_run, 2, v_s, now(), target_position,
-		'external', format('decision by %s: %s', session_user, explanation),
+		'external', format('decision by %s: %s', pgtrade.caller_role(), explanation),
 		confidence, indicators, v_bar.close, v_bar.ts,
 		CASE WHEN v_bar.ts IS NULL THEN 0 ELSE 1 END, true);
 	UPDATE pgtrade.workflow_run r SET status = 'succeeded',
@@ -3858,3 +3858,235 @@ END
 $$;
 ALTER FUNCTION pgtrade.record_cancel_sent(bigint, jsonb)
 	SET enable_seqscan = off SET jit = off;
+
+/* records name the role that asked (caller_role), as the gate's asked_by does */
+CREATE OR REPLACE FUNCTION pgtrade.grant_account(role_name name, account_id text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+				   WHERE r.rolname = role_name) THEN
+		RAISE EXCEPTION 'role "%" does not exist', role_name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pgtrade.account a
+				   WHERE a.account_id = grant_account.account_id) THEN
+		RAISE EXCEPTION 'account "%" does not exist', account_id
+			USING ERRCODE = 'foreign_key_violation',
+				  HINT = 'Add it with pgtrade.add_account().';
+	END IF;
+	INSERT INTO pgtrade.account_grant AS g (role_name, account_id, granted_by)
+	VALUES (role_name, account_id, pgtrade.caller_role())
+	ON CONFLICT ON CONSTRAINT account_grant_pkey DO NOTHING;
+END
+$$;
+
+/* records name the role that asked (caller_role), as the gate's asked_by does */
+CREATE OR REPLACE FUNCTION pgtrade.cancel_order(order_id bigint,
+	reason text DEFAULT 'cancelled by user')
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_status text;
+	v_account text;
+BEGIN
+	SELECT o.status, o.account_id INTO v_status, v_account FROM pgtrade.orders o
+	WHERE o.order_id = cancel_order.order_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', cancel_order.order_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM pgtrade.require_account(v_account);
+	IF v_status = 'pending' THEN
+		PERFORM pgtrade.order_move(cancel_order.order_id, 'cancelled',
+			'user ' || pgtrade.caller_role(), reason);
+		RETURN 'cancelled';
+	ELSIF v_status = 'working' THEN
+		PERFORM pgtrade.order_move(cancel_order.order_id, 'cancel_requested',
+			'user ' || pgtrade.caller_role(), reason);
+		PERFORM pg_notify('pgtrade_order', 'cancel ' || cancel_order.order_id);
+		RETURN 'cancel_requested';
+	ELSIF v_status = 'submitting' THEN
+		RAISE EXCEPTION 'cannot cancel order % while it is being submitted',
+			cancel_order.order_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Retry once the broker has acknowledged it.';
+	ELSIF v_status = 'cancel_requested' THEN
+		RETURN v_status;
+	END IF;
+	RAISE EXCEPTION 'cannot cancel order %: it is %', cancel_order.order_id,
+		v_status
+		USING ERRCODE = 'object_not_in_prerequisite_state';
+END
+$$;
+
+/* records name the role that asked (caller_role), as the gate's asked_by does */
+CREATE OR REPLACE FUNCTION pgtrade.modify_order(order_id bigint,
+	quantity numeric DEFAULT NULL, limit_price numeric DEFAULT NULL,
+	stop_price numeric DEFAULT NULL)
+RETURNS pgtrade.order_modification
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders;
+	v_t record;
+BEGIN
+	SELECT * INTO v_o FROM pgtrade.orders o
+	WHERE o.order_id = modify_order.order_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', modify_order.order_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM pgtrade.require_account(v_o.account_id);
+	/* the gate lock first, as the gate on INSERT takes it, then the row */
+	UPDATE pgtrade.account a SET gate_seq = a.gate_seq + 1
+	WHERE a.account_id = v_o.account_id;
+	v_o := pgtrade.lock_order(modify_order.order_id);
+	SELECT * INTO v_t FROM pgtrade.modify_target(v_o, modify_order.quantity,
+		modify_order.limit_price, modify_order.stop_price) t;
+	PERFORM pgtrade.modify_check_state(v_o, v_t.quantity);
+	IF v_t.quantity = v_o.quantity
+		AND v_t.limit_price IS NOT DISTINCT FROM v_o.limit_price
+		AND v_t.stop_price IS NOT DISTINCT FROM v_o.stop_price THEN
+		RAISE EXCEPTION 'cannot modify order %: the new terms equal the current ones',
+			v_o.order_id
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN pgtrade.modify_request(v_o, v_t.quantity, v_t.limit_price,
+		v_t.stop_price, 'user ' || pgtrade.caller_role());
+END
+$$;
+
+/* records name the role that asked (caller_role), as the gate's asked_by does */
+CREATE OR REPLACE FUNCTION pgtrade.resolve_unknown(order_id bigint, status text,
+	note text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders := pgtrade.lock_order(resolve_unknown.order_id);
+BEGIN
+	IF v_o.status <> 'unknown' THEN
+		RAISE EXCEPTION 'order % is %, not unknown', v_o.order_id, v_o.status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF status NOT IN ('working', 'filled', 'cancelled', 'rejected') THEN
+		RAISE EXCEPTION 'an unknown order resolves to working, filled, '
+			'cancelled or rejected, not "%"',
+			status
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF coalesce(btrim(note), '') = '' THEN
+		RAISE EXCEPTION 'resolving an unknown order needs a note saying what '
+			'the broker shows'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM pgtrade.order_move(v_o.order_id, status,
+		'operator ' || pgtrade.caller_role(), note);
+END
+$$;
+
+/* records name the role that asked (caller_role), as the gate's asked_by does */
+CREATE OR REPLACE FUNCTION pgtrade.unhalt_account(account_id text, note text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_n integer;
+BEGIN
+	SELECT count(*) INTO v_n FROM pgtrade.orders o
+	WHERE o.account_id = unhalt_account.account_id AND o.status = 'unknown';
+	IF v_n > 0 THEN
+		RAISE EXCEPTION 'account % still has % unknown order(s)', account_id, v_n
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Settle them with pgtrade.resolve_unknown() first.';
+	END IF;
+	IF coalesce(btrim(note), '') = '' THEN
+		RAISE EXCEPTION 'lifting a halt needs a note'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	UPDATE pgtrade.account a SET halted = false,
+		halt_reason = pg_catalog.format('halt lifted by %s: %s', pgtrade.caller_role(),
+										 note)
+	WHERE a.account_id = unhalt_account.account_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'account "%" does not exist', account_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+
+/* records name the role that asked (caller_role), as the gate's asked_by does */
+CREATE OR REPLACE FUNCTION pgtrade.acknowledge_drift(drift_id bigint, note text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_d pgtrade.position_drift := pgtrade.drift_lock(
+		acknowledge_drift.drift_id, acknowledge_drift.note);
+BEGIN
+	IF v_d.status = 'acknowledged' THEN
+		RAISE EXCEPTION 'position drift % is already acknowledged', v_d.drift_id
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE pgtrade.position_drift d
+	SET status = 'acknowledged', acknowledged_by = pgtrade.caller_role(),
+		acknowledged_at = now(), note = acknowledge_drift.note
+	WHERE d.drift_id = v_d.drift_id;
+	/* the account's pending orders may go now */
+	PERFORM pg_notify('pgtrade_order', '');
+END
+$$;
+
+/* records name the role that asked (caller_role), as the gate's asked_by does */
+CREATE OR REPLACE FUNCTION pgtrade.resolve_drift(drift_id bigint, note text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_d pgtrade.position_drift := pgtrade.drift_lock(
+		resolve_drift.drift_id, resolve_drift.note);
+	v_instrument bigint := v_d.instrument_id;
+	v_id bigint;
+BEGIN
+	IF v_instrument IS NULL THEN
+		SELECT i.instrument_id INTO v_instrument FROM pgtrade.instrument i
+		WHERE i.conid = v_d.conid;
+	END IF;
+	IF v_instrument IS NULL THEN
+		RAISE EXCEPTION 'position drift % is in conid %, which pgtrade does not know',
+			v_d.drift_id, v_d.conid
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Register it with pgtrade.add_instrument() first, or '
+						 'acknowledge the drift.';
+	END IF;
+	INSERT INTO pgtrade.position_adjustment (account_id, instrument_id,
+		quantity, drift_id, reason, created_by)
+	VALUES (v_d.account_id, v_instrument, v_d.difference, v_d.drift_id,
+		resolve_drift.note, pgtrade.caller_role())
+	RETURNING adjustment_id INTO v_id;
+	UPDATE pgtrade.position_drift d
+	SET status = 'resolved', resolution = 'adjusted',
+		resolved_by = pgtrade.caller_role(), resolved_at = now(),
+		note = resolve_drift.note
+	WHERE d.drift_id = v_d.drift_id;
+	PERFORM pg_notify('pgtrade_order', '');
+	RETURN v_id;
+END
+$$;

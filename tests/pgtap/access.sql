@@ -5,7 +5,7 @@
 -- row-level security hides them.  Account TAPA is granted to the
 -- trader and the analyst; TAPB to nobody.
 \ir preamble.psql
-SELECT plan(55);
+SELECT plan(57);
 
 SELECT pgtrade.add_account('TAPA') \g /dev/null
 SELECT pgtrade.add_account('TAPB') \g /dev/null
@@ -59,6 +59,14 @@ SELECT is((SELECT count(*)::int FROM pgtrade.order_history), 2,
 	'trader: the order history shows the two TAPA orders');
 SELECT is((pgtrade.place_order('TAPA', 'TAPX', 'buy', 1)).status, 'pending',
 	'trader: places an order in TAPA');
+SELECT is(pgtrade.cancel_order((SELECT max(order_id) FROM pgtrade.orders
+								 WHERE account_id = 'TAPA')),
+	'cancelled', 'trader: cancels it');
+SELECT is((SELECT source FROM pgtrade.order_event
+		   WHERE order_id = (SELECT max(order_id) FROM pgtrade.orders
+							 WHERE account_id = 'TAPA')
+		   ORDER BY event_id DESC LIMIT 1), 'user tap_trader',
+	'trader: the cancel is recorded as the role''s, not the login''s');
 SELECT throws_ok($$SELECT pgtrade.place_order('TAPB', 'TAPX', 'buy', 1)$$,
 	'42501', 'role "tap_trader" may not trade or see account "TAPB"',
 	'trader: place_order in TAPB is refused');
