@@ -336,6 +336,27 @@ COMMENT ON FUNCTION pgtrade.bar_end(timestamptz, interval, text, time) IS
 	'for daily bars, start plus size for intraday bars.';
 
 /*
+ * A bar size as messages name it: "1 day", "5 minute", "1 hour" (an
+ * interval's own text says 00:05:00).
+ */
+CREATE FUNCTION pgtrade.bar_size_label(bar_size interval)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+		WHEN bar_size >= interval '1 day' THEN bar_size::text
+		WHEN extract(epoch FROM bar_size)::numeric % 3600 = 0
+			THEN (extract(epoch FROM bar_size)::numeric / 3600)::int || ' hour'
+		WHEN extract(epoch FROM bar_size)::numeric % 60 = 0
+			THEN (extract(epoch FROM bar_size)::numeric / 60)::int || ' minute'
+		ELSE bar_size::text END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.bar_size_label(interval) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.bar_size_label(interval) IS
+	'Internal: a bar size as messages name it (5 minute, 1 hour, 1 day).';
+
+/*
  * A bar named in its exchange's clock, for messages, whatever the
  * session's zone (pg_cron's is UTC): a daily bar by its session date, an
  * intraday one by its local start and the zone.

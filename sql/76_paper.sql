@@ -197,10 +197,12 @@ DECLARE
 	v_o pgtrade.orders := pgtrade.lock_order(paper_step.order_id);
 	v_i pgtrade.instrument;
 	v_bar pgtrade.bar;
+	v_test pgtrade.bar;	/* the bar as it may elect a stop */
 	v_ended timestamptz;
 	v_age interval;
 	v_elected boolean;
 	v_payload jsonb;
+	v_sib pgtrade.orders;
 BEGIN
 	IF v_o.status <> 'working' OR v_o.broker_order_id IS NULL
 		OR v_o.broker_order_id <> 'PAPER-' || v_o.client_order_id THEN
@@ -255,14 +257,26 @@ BEGIN
 	v_elected := EXISTS (SELECT 1 FROM pgtrade.order_event e
 		WHERE e.order_id = v_o.order_id AND e.source = 'paper'
 			AND e.detail LIKE 'paper: stop elected%');
-	price := pgtrade.paper_fill_price(v_o, v_bar, v_elected, slippage_bps,
+	/*
+	 * A bar that ended before the order was placed elects a stop by its
+	 * close alone, the price when the order came: not by a high or low
+	 * traded before the order existed.
+	 */
+	v_test := v_bar;
+	IF v_ended <= v_o.created_at THEN
+		v_test.high := v_bar.close;
+		v_test.low := v_bar.close;
+	END IF;
+	price := pgtrade.paper_fill_price(v_o, v_test, v_elected, slippage_bps,
 									  v_i.tick_size);
 	IF NOT v_elected AND v_o.order_type IN ('stop', 'stop_limit')
-		AND (price IS NOT NULL OR (v_o.side = 'buy' AND v_bar.high >= v_o.stop_price)
-			 OR (v_o.side = 'sell' AND v_bar.low <= v_o.stop_price)) THEN
+		AND (price IS NOT NULL
+			 OR (v_o.side = 'buy' AND v_test.high >= v_o.stop_price)
+			 OR (v_o.side = 'sell' AND v_test.low <= v_o.stop_price)) THEN
 		PERFORM pgtrade.order_note(v_o.order_id, v_o.status, 'paper',
-			pg_catalog.format('paper: stop elected by the %s bar of %s (high %s, low %s)',
-							  v_bar.bar_size, v_bar.ts, v_bar.high, v_bar.low),
+			pg_catalog.format('paper: stop elected by the %s bar of %s (high '
+				'%s, low %s)', pgtrade.bar_size_label(v_bar.bar_size),
+				v_bar.ts, v_test.high, v_test.low),
 			v_payload);
 	END IF;
 	IF price IS NULL THEN
@@ -282,12 +296,30 @@ BEGIN
 		v_o.client_order_id, v_o.account_id, v_i.conid, v_o.side,
 		v_o.quantity - v_o.filled_quantity, price, now(), NULL,
 		v_payload || jsonb_build_object('symbol', v_i.symbol));
+	/*
+	 * A bracket's exits are one group at the broker: a fill of one
+	 * cancels the other.  The paper broker does the same.
+	 */
+	IF v_o.oca_group IS NOT NULL THEN
+		FOR v_sib IN
+			SELECT o.* FROM pgtrade.orders o
+			WHERE o.oca_group = v_o.oca_group AND o.order_id <> v_o.order_id
+				AND o.status IN ('working', 'cancel_requested')
+			ORDER BY o.order_id
+			FOR UPDATE
+		LOOP
+			PERFORM pgtrade.paper_end(v_sib, pg_catalog.format(
+				'one-cancels-other: order %s of its group filled',
+				v_o.order_id), v_payload);
+		END LOOP;
+	END IF;
 	RETURN QUERY SELECT 'filled',
 		(SELECT o.status FROM pgtrade.orders o WHERE o.order_id = v_o.order_id),
 		price, v_bar.ts,
 		pg_catalog.format('%s %s at %s from the close %s of the %s bar of %s',
 						  v_o.side, v_o.quantity - v_o.filled_quantity, price,
-						  v_bar.close, v_bar.bar_size, v_bar.ts);
+						  v_bar.close, pgtrade.bar_size_label(v_bar.bar_size),
+						  v_bar.ts);
 END
 $$;
 COMMENT ON FUNCTION pgtrade.paper_step(bigint, numeric, interval) IS

@@ -1097,7 +1097,8 @@ BEGIN
 	IF v_n = 0 OR v_last_end < p_as_of - v_age THEN
 		UPDATE pgtrade.workflow_run r
 		SET error = format('stale bars: the last %s bar of %s %s; a run '
-			'needs one that ended within %s', p_s.bar_size, v_inst.symbol,
+			'needs one that ended within %s',
+			pgtrade.bar_size_label(p_s.bar_size), v_inst.symbol,
 			coalesce(pgtrade.bar_label(v_ts[v_n], p_s.bar_size,
 				v_inst.time_zone), 'does not exist'), v_age)
 		WHERE r.run_id = p_run;

@@ -3130,6 +3130,27 @@ COMMENT ON FUNCTION pgtrade.market_check_calendar(text) IS
 	'Internal: the calendar of that name, given in any case, or an error.';
 
 /*
+ * A bar size as messages name it: "1 day", "5 minute", "1 hour" (an
+ * interval's own text says 00:05:00).
+ */
+CREATE FUNCTION pgtrade.bar_size_label(bar_size interval)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+		WHEN bar_size >= interval '1 day' THEN bar_size::text
+		WHEN extract(epoch FROM bar_size)::numeric % 3600 = 0
+			THEN (extract(epoch FROM bar_size)::numeric / 3600)::int || ' hour'
+		WHEN extract(epoch FROM bar_size)::numeric % 60 = 0
+			THEN (extract(epoch FROM bar_size)::numeric / 60)::int || ' minute'
+		ELSE bar_size::text END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.bar_size_label(interval) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.bar_size_label(interval) IS
+	'Internal: a bar size as messages name it (5 minute, 1 hour, 1 day).';
+
+/*
  * A bar named in its exchange's clock, for messages, whatever the
  * session's zone (pg_cron's is UTC): a daily bar by its session date, an
  * intraday one by its local start and the zone.
@@ -3220,7 +3241,8 @@ BEGIN
 	IF v_n = 0 OR v_last_end < p_as_of - v_age THEN
 		UPDATE pgtrade.workflow_run r
 		SET error = format('stale bars: the last %s bar of %s %s; a run '
-			'needs one that ended within %s', p_s.bar_size, v_inst.symbol,
+			'needs one that ended within %s',
+			pgtrade.bar_size_label(p_s.bar_size), v_inst.symbol,
 			coalesce(pgtrade.bar_label(v_ts[v_n], p_s.bar_size,
 				v_inst.time_zone), 'does not exist'), v_age)
 		WHERE r.run_id = p_run;
@@ -4088,5 +4110,144 @@ BEGIN
 	WHERE d.drift_id = v_d.drift_id;
 	PERFORM pg_notify('pgtrade_order', '');
 	RETURN v_id;
+END
+$$;
+
+/* the paper broker cancels a bracket's other exit, and elects a stop by no price traded before the order */
+CREATE OR REPLACE FUNCTION pgtrade.paper_step(order_id bigint, slippage_bps numeric,
+	max_bar_age interval DEFAULT NULL)
+RETURNS TABLE (outcome text, status text, price numeric,
+	bar_ts timestamptz, detail text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders := pgtrade.lock_order(paper_step.order_id);
+	v_i pgtrade.instrument;
+	v_bar pgtrade.bar;
+	v_test pgtrade.bar;	/* the bar as it may elect a stop */
+	v_ended timestamptz;
+	v_age interval;
+	v_elected boolean;
+	v_payload jsonb;
+	v_sib pgtrade.orders;
+BEGIN
+	IF v_o.status <> 'working' OR v_o.broker_order_id IS NULL
+		OR v_o.broker_order_id <> 'PAPER-' || v_o.client_order_id THEN
+		RETURN QUERY SELECT 'ignored', v_o.status, NULL::numeric,
+			NULL::timestamptz, 'not a working paper order'::text;
+		RETURN;
+	END IF;
+	IF slippage_bps IS NULL OR slippage_bps < 0 THEN
+		RAISE EXCEPTION 'slippage must be zero or more basis points'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT * INTO v_i FROM pgtrade.instrument i
+	WHERE i.instrument_id = v_o.instrument_id;
+	v_bar := pgtrade.paper_latest_bar(v_i);
+	v_ended := pgtrade.bar_end(v_bar.ts, v_bar.bar_size, v_i.time_zone,
+							   v_i.session_close);
+	v_payload := jsonb_build_object('paper', true, 'bar_ts', v_bar.ts,
+		'bar_size', v_bar.bar_size, 'close', v_bar.close,
+		'slippage_bps', slippage_bps, 'tick_size', v_i.tick_size);
+
+	IF v_o.tif = 'day' AND now() >= pgtrade.paper_day_close(
+			v_o.submitted_at, v_i.time_zone, v_i.session_close) THEN
+		RETURN QUERY SELECT 'cancelled', pgtrade.paper_end(v_o,
+			'DAY order expired at the session close', v_payload),
+			NULL::numeric, v_bar.ts, 'DAY order expired at the session close';
+		RETURN;
+	END IF;
+
+	/* the strategy's staleness rule, as run_strategy applies it */
+	SELECT coalesce(paper_step.max_bar_age, s.max_bar_age,
+		CASE WHEN v_bar.bar_size >= interval '1 day' THEN interval '5 days'
+			 ELSE greatest(interval '15 minutes', 3 * v_bar.bar_size) END)
+	INTO v_age
+	FROM (SELECT NULL) one
+	LEFT JOIN pgtrade.strategy s ON s.strategy_id = v_o.strategy_id;
+	IF v_ended IS NULL OR v_ended < now() - v_age THEN
+		detail := CASE WHEN v_ended IS NULL
+			THEN pg_catalog.format('no ended bar of %s', v_i.symbol)
+			ELSE pg_catalog.format('the last bar of %s ended %s, longer than %s ago',
+								   v_i.symbol, v_ended, v_age) END;
+		IF v_o.tif = 'ioc' THEN
+			RETURN QUERY SELECT 'cancelled', pgtrade.paper_end(v_o,
+				'IOC order not filled: ' || detail, v_payload),
+				NULL::numeric, v_bar.ts, detail;
+		ELSE
+			RETURN QUERY SELECT 'stale', v_o.status, NULL::numeric,
+				v_bar.ts, detail;
+		END IF;
+		RETURN;
+	END IF;
+
+	v_elected := EXISTS (SELECT 1 FROM pgtrade.order_event e
+		WHERE e.order_id = v_o.order_id AND e.source = 'paper'
+			AND e.detail LIKE 'paper: stop elected%');
+	/*
+	 * A bar that ended before the order was placed elects a stop by its
+	 * close alone, the price when the order came: not by a high or low
+	 * traded before the order existed.
+	 */
+	v_test := v_bar;
+	IF v_ended <= v_o.created_at THEN
+		v_test.high := v_bar.close;
+		v_test.low := v_bar.close;
+	END IF;
+	price := pgtrade.paper_fill_price(v_o, v_test, v_elected, slippage_bps,
+									  v_i.tick_size);
+	IF NOT v_elected AND v_o.order_type IN ('stop', 'stop_limit')
+		AND (price IS NOT NULL
+			 OR (v_o.side = 'buy' AND v_test.high >= v_o.stop_price)
+			 OR (v_o.side = 'sell' AND v_test.low <= v_o.stop_price)) THEN
+		PERFORM pgtrade.order_note(v_o.order_id, v_o.status, 'paper',
+			pg_catalog.format('paper: stop elected by the %s bar of %s (high '
+				'%s, low %s)', pgtrade.bar_size_label(v_bar.bar_size),
+				v_bar.ts, v_test.high, v_test.low),
+			v_payload);
+	END IF;
+	IF price IS NULL THEN
+		IF v_o.tif = 'ioc' THEN
+			RETURN QUERY SELECT 'cancelled', pgtrade.paper_end(v_o,
+				'IOC order not filled on the last bar', v_payload),
+				NULL::numeric, v_bar.ts, 'IOC order not filled on the last bar';
+		ELSE
+			RETURN QUERY SELECT 'working', v_o.status, NULL::numeric,
+				v_bar.ts, pg_catalog.format('not fillable on the bar of %s (close %s)',
+											v_bar.ts, v_bar.close);
+		END IF;
+		RETURN;
+	END IF;
+
+	PERFORM pgtrade.record_fill('PAPER-' || v_o.client_order_id || '-1',
+		v_o.client_order_id, v_o.account_id, v_i.conid, v_o.side,
+		v_o.quantity - v_o.filled_quantity, price, now(), NULL,
+		v_payload || jsonb_build_object('symbol', v_i.symbol));
+	/*
+	 * A bracket's exits are one group at the broker: a fill of one
+	 * cancels the other.  The paper broker does the same.
+	 */
+	IF v_o.oca_group IS NOT NULL THEN
+		FOR v_sib IN
+			SELECT o.* FROM pgtrade.orders o
+			WHERE o.oca_group = v_o.oca_group AND o.order_id <> v_o.order_id
+				AND o.status IN ('working', 'cancel_requested')
+			ORDER BY o.order_id
+			FOR UPDATE
+		LOOP
+			PERFORM pgtrade.paper_end(v_sib, pg_catalog.format(
+				'one-cancels-other: order %s of its group filled',
+				v_o.order_id), v_payload);
+		END LOOP;
+	END IF;
+	RETURN QUERY SELECT 'filled',
+		(SELECT o.status FROM pgtrade.orders o WHERE o.order_id = v_o.order_id),
+		price, v_bar.ts,
+		pg_catalog.format('%s %s at %s from the close %s of the %s bar of %s',
+						  v_o.side, v_o.quantity - v_o.filled_quantity, price,
+						  v_bar.close, pgtrade.bar_size_label(v_bar.bar_size),
+						  v_bar.ts);
 END
 $$;

@@ -199,13 +199,13 @@ t.eq(wait_status(limit, "filled"), "filled",
 t.eq(fills_of(limit), [["3", "100.36"]],
      "bought 3 at 100.36 = 100.25 x 1.001 rounded up")
 t.eq(status_of(stop), "working", "the stop is still not elected (high 100.6)")
+# a bar that ends now, after the stop was placed (a high or low traded
+# before an order existed elects nothing)
 psql("""
 INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low,
                          close, volume)
-SELECT instrument_id, bar_size, ts + interval '5 minutes',
-       100.5, 101.8, 100.4, 101.2, 80
-FROM pgtrade.bar WHERE instrument_id = pgtrade.instrument_id('PAPX')
-    AND bar_size = '5 minutes'""")
+VALUES (pgtrade.instrument_id('PAPX'), '5 minutes',
+        now() - interval '5 minutes', 100.5, 101.8, 100.4, 101.2, 80)""")
 t.eq(wait_status(stop, "filled"), "filled",
      "a bar whose high 101.8 crosses 101.50 elects the stop, which fills")
 # from max(close 101.2, stop 101.50) = 101.50: x 1.001 = 101.6015 -> 101.61

@@ -4,7 +4,7 @@
 -- rounded up to the tick, sells get reference x (1 - bps/10000) rounded
 -- down.
 \ir preamble.psql
-SELECT plan(25);
+SELECT plan(30);
 
 SELECT is(pgtrade.paper_price('buy', 100.37, 10, 0.01), 100.48,
 	'buy: 100.37 x 1.001 = 100.47037, up to 100.48');
@@ -90,6 +90,48 @@ SELECT results_eq($$SELECT o.status, o.quantity, o.limit_price, m.status,
 	'the order works on with quantity 3 and limit 19.60, marked paper');
 SELECT is(pgtrade.paper_modify((SELECT mid FROM tap_m), (SELECT lid FROM tap_p)),
 	'applied', 'an answered modification is answered once');
+
+-- a stop is elected by what traded after it was placed: the one ended
+-- bar (yesterday's: high 20.5, low 19.8, close 20.03) ended before these
+-- orders, so its close alone can elect them
+UPDATE tap_p SET oid = (pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
+	order_type => 'stop', stop_price => 20.40, tif => 'gtc')).order_id;
+SELECT pgtrade.claim_order((SELECT lid FROM tap_p), ARRAY['TAPACCT1'])
+	\g /dev/null
+SELECT pgtrade.paper_accept((SELECT oid FROM tap_p), (SELECT lid FROM tap_p))
+	\g /dev/null
+SELECT is((SELECT outcome FROM pgtrade.paper_step((SELECT oid FROM tap_p), 10)),
+	'working', 'a buy stop at 20.40 is not elected by the high of 20.50 '
+	'of a bar that ended before it was placed');
+UPDATE tap_p SET oid = (pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1,
+	order_type => 'stop', stop_price => 20.00, tif => 'gtc')).order_id;
+SELECT pgtrade.claim_order((SELECT lid FROM tap_p), ARRAY['TAPACCT1'])
+	\g /dev/null
+SELECT pgtrade.paper_accept((SELECT oid FROM tap_p), (SELECT lid FROM tap_p))
+	\g /dev/null
+SELECT results_eq($$SELECT outcome, price
+	FROM pgtrade.paper_step((SELECT oid FROM tap_p), 10)$$,
+	$$VALUES ('filled', 20.06)$$,
+	'a buy stop at 20.00 under that close is elected by it and fills from '
+	'the worse of close and stop: 20.03 x 1.001 = 20.05003, up to 20.06');
+
+-- a bracket's exits are one-cancels-other at the paper broker too
+CREATE TEMP TABLE tap_b AS
+SELECT * FROM pgtrade.place_bracket('TAPACCT1', 'TAPX', 'buy', 2, NULL,
+	20.00, 19.50);
+SELECT pgtrade.claim_order((SELECT lid FROM tap_p), ARRAY['TAPACCT1'])
+	\g /dev/null
+SELECT pgtrade.paper_accept(order_id, (SELECT lid FROM tap_p))
+FROM tap_b ORDER BY order_id \g /dev/null
+SELECT is((SELECT outcome FROM pgtrade.paper_step((SELECT order_id FROM tap_b
+	WHERE bracket_role = 'entry'), 10)), 'filled', 'the entry fills at market');
+SELECT is((SELECT outcome || ' ' || price FROM pgtrade.paper_step(
+	(SELECT order_id FROM tap_b WHERE bracket_role = 'take_profit'), 10)),
+	'filled 20.00', 'the take-profit sells at 20.03 x 0.999 = 20.00997, '
+	'down to 20.00, at its limit');
+SELECT is((SELECT status FROM pgtrade.orders WHERE order_id =
+	(SELECT order_id FROM tap_b WHERE bracket_role = 'stop_loss')),
+	'cancelled', 'the stop-loss of its group is cancelled with it');
 
 -- an order another listener claimed is not taken over
 UPDATE tap_p SET oid = (pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 1)).order_id;

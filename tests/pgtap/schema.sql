@@ -118,6 +118,7 @@ SELECT set_eq(
 		('function pgtrade.atr_agg_transfn(internal,double precision,'
 		 'double precision,double precision,bigint)'),
 		('function pgtrade.bar_label(timestamp with time zone,interval,text)'),
+		('function pgtrade.bar_size_label(interval)'),
 		('function pgtrade.bar_end(timestamp with time zone,interval,text,'
 		 'time without time zone)'),
 		('function pgtrade.bar_size_supported(interval)'),
