@@ -1863,6 +1863,35 @@ COMMENT ON FUNCTION pgtrade.run_due_bulk(timestamptz, integer) IS
 	'returns the strategies left to run one by one.';
 
 /*
+ * The scheduler's heartbeat: when run_due last finished a call.  A
+ * pg_cron that stopped scheduling (its scheduler shuts down when its
+ * database is dropped and restored, say) leaves strategies unrun with no
+ * error anywhere; pgtrade.monitor shows the heartbeat's age, to alert on.
+ */
+CREATE TABLE pgtrade.scheduler_tick (
+	singleton	boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	ticked_at	timestamptz NOT NULL
+);
+COMMENT ON TABLE pgtrade.scheduler_tick IS
+	'One row: when run_due last finished a call (the scheduler''s '
+	'heartbeat).';
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.scheduler_tick', '');
+
+CREATE FUNCTION pgtrade.scheduler_ticked(p_at timestamptz)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO pgtrade.scheduler_tick AS t (singleton, ticked_at)
+	VALUES (true, p_at)
+	ON CONFLICT (singleton) DO UPDATE
+		SET ticked_at = greatest(t.ticked_at, EXCLUDED.ticked_at);
+$$;
+REVOKE ALL ON FUNCTION pgtrade.scheduler_ticked(timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.scheduler_ticked(timestamptz) IS
+	'Internal to run_due: records its heartbeat.';
+
+/*
  * run_due carries no SET clause: a procedure with one cannot commit.
  * Everything it calls is schema-qualified instead.
  */
@@ -1902,6 +1931,9 @@ BEGIN
 			COMMIT;
 		END LOOP;
 	END LOOP;
+	/* the heartbeat, in a transaction that need not wait for its WAL */
+	PERFORM pgtrade.scheduler_ticked(pg_catalog.clock_timestamp());
+	PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
 END
 $$;
 COMMENT ON PROCEDURE pgtrade.run_due(timestamptz) IS

@@ -342,6 +342,8 @@ GRANT EXECUTE ON FUNCTION
 
 /* the scheduler runs due strategies and nothing else */
 GRANT EXECUTE ON PROCEDURE pgtrade.run_due(timestamptz) TO pgtrade_scheduler;
+GRANT EXECUTE ON FUNCTION pgtrade.scheduler_ticked(timestamptz)
+	TO pgtrade_scheduler;
 GRANT EXECUTE ON FUNCTION pgtrade.run_next_due(timestamptz, bigint),
 	pgtrade.run_due_bulk(timestamptz, integer)
 	TO pgtrade_scheduler;

@@ -216,7 +216,9 @@ CREATE VIEW pgtrade.monitor WITH (security_barrier) AS
 		   t.refusals_today, t.drifts_blocking, t.drifts_unresolved,
 		   t.runs_failed_24h, t.runs_missed_24h, t.alerts_unacknowledged,
 		   l.listeners_alive, f.listener_heartbeat_age_seconds,
-		   f.gateway_state, coalesce(f.gateway_ready, 0) AS gateway_ready
+		   f.gateway_state, coalesce(f.gateway_ready, 0) AS gateway_ready,
+		   (SELECT extract(epoch FROM now() - st.ticked_at)
+			FROM pgtrade.scheduler_tick st) AS scheduler_tick_age_seconds
 	FROM (
 		SELECT count(*) AS accounts,
 			   coalesce(sum(m.halted), 0) AS halted_accounts,
@@ -266,6 +268,9 @@ COMMENT ON VIEW pgtrade.monitor IS
 	'see (counts summed, ages the oldest), with the listeners alive '
 	'(running, heartbeat within a minute) and the heartbeat age and '
 	'gateway state of the freshest listener.';
+COMMENT ON COLUMN pgtrade.monitor.scheduler_tick_age_seconds IS
+	'Seconds since run_due last finished a call (pg_cron calls it every '
+	'minute); NULL before the first.';
 COMMENT ON COLUMN pgtrade.monitor.halted_accounts IS
 	'Sum of monitor_accounts.halted over the accounts the caller may see.';
 COMMENT ON COLUMN pgtrade.monitor.kill_switched_accounts IS

@@ -4251,3 +4251,138 @@ BEGIN
 						  v_bar.ts);
 END
 $$;
+
+/*
+ * The scheduler's heartbeat: when run_due last finished a call.  A
+ * pg_cron that stopped scheduling (its scheduler shuts down when its
+ * database is dropped and restored, say) leaves strategies unrun with no
+ * error anywhere; pgtrade.monitor shows the heartbeat's age, to alert on.
+ */
+CREATE TABLE pgtrade.scheduler_tick (
+	singleton	boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	ticked_at	timestamptz NOT NULL
+);
+COMMENT ON TABLE pgtrade.scheduler_tick IS
+	'One row: when run_due last finished a call (the scheduler''s '
+	'heartbeat).';
+SELECT pg_catalog.pg_extension_config_dump('pgtrade.scheduler_tick', '');
+
+CREATE FUNCTION pgtrade.scheduler_ticked(p_at timestamptz)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO pgtrade.scheduler_tick AS t (singleton, ticked_at)
+	VALUES (true, p_at)
+	ON CONFLICT (singleton) DO UPDATE
+		SET ticked_at = greatest(t.ticked_at, EXCLUDED.ticked_at);
+$$;
+REVOKE ALL ON FUNCTION pgtrade.scheduler_ticked(timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.scheduler_ticked(timestamptz) IS
+	'Internal to run_due: records its heartbeat.';
+GRANT SELECT ON pgtrade.scheduler_tick TO pgtrade_trader, pgtrade_admin;
+GRANT EXECUTE ON FUNCTION pgtrade.scheduler_ticked(timestamptz)
+	TO pgtrade_scheduler;
+
+/* run_due records its heartbeat; monitor shows its age */
+CREATE OR REPLACE PROCEDURE pgtrade.run_due(now timestamptz DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_now timestamptz := coalesce(run_due.now, pg_catalog.clock_timestamp());
+	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_left bigint[];
+	v_id bigint;
+BEGIN
+	/*
+	 * A time ahead of the clock would run slots early, on bars that have
+	 * not ended, and use them up: refused.
+	 */
+	IF v_now > pg_catalog.clock_timestamp() THEN
+		RAISE EXCEPTION 'run_due cannot run ahead of the clock'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('now %s, clock %s.', v_now,
+						pg_catalog.clock_timestamp());
+	END IF;
+	/*
+	 * Every strategy due, however many, for up to 50 seconds; what is
+	 * left then waits for the next call, oldest slot first.  The runs
+	 * that place no order are recorded 500 at a time; the rest, one by
+	 * one straight after, each committed on its own.
+	 */
+	WHILE pg_catalog.clock_timestamp() < v_started + interval '50 seconds'
+	LOOP
+		v_left := pgtrade.run_due_bulk(v_now, 500);
+		COMMIT;
+		EXIT WHEN v_left IS NULL;
+		FOREACH v_id IN ARRAY v_left LOOP
+			PERFORM pgtrade.run_next_due(v_now, v_id);
+			COMMIT;
+		END LOOP;
+	END LOOP;
+	/* the heartbeat, in a transaction that need not wait for its WAL */
+	PERFORM pgtrade.scheduler_ticked(pg_catalog.clock_timestamp());
+	PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+END
+$$;
+
+CREATE OR REPLACE VIEW pgtrade.monitor WITH (security_barrier) AS
+	SELECT t.accounts, t.halted_accounts, t.kill_switched_accounts,
+		   t.pending_orders, t.oldest_pending_order_age_seconds,
+		   t.submitting_orders, t.working_orders, t.cancel_requested_orders,
+		   t.unknown_orders, t.open_orders, t.oldest_open_order_age_seconds,
+		   t.fills_today, t.fills_today_notional, t.rejects_today,
+		   t.refusals_today, t.drifts_blocking, t.drifts_unresolved,
+		   t.runs_failed_24h, t.runs_missed_24h, t.alerts_unacknowledged,
+		   l.listeners_alive, f.listener_heartbeat_age_seconds,
+		   f.gateway_state, coalesce(f.gateway_ready, 0) AS gateway_ready,
+		   (SELECT extract(epoch FROM now() - st.ticked_at)
+			FROM pgtrade.scheduler_tick st) AS scheduler_tick_age_seconds
+	FROM (
+		SELECT count(*) AS accounts,
+			   coalesce(sum(m.halted), 0) AS halted_accounts,
+			   coalesce(sum(m.kill_switch), 0) AS kill_switched_accounts,
+			   coalesce(sum(m.pending_orders), 0)::bigint AS pending_orders,
+			   coalesce(max(m.oldest_pending_order_age_seconds), 0)
+				   AS oldest_pending_order_age_seconds,
+			   coalesce(sum(m.submitting_orders), 0)::bigint
+				   AS submitting_orders,
+			   coalesce(sum(m.working_orders), 0)::bigint AS working_orders,
+			   coalesce(sum(m.cancel_requested_orders), 0)::bigint
+				   AS cancel_requested_orders,
+			   coalesce(sum(m.unknown_orders), 0)::bigint AS unknown_orders,
+			   coalesce(sum(m.open_orders), 0)::bigint AS open_orders,
+			   coalesce(max(m.oldest_open_order_age_seconds), 0)
+				   AS oldest_open_order_age_seconds,
+			   coalesce(sum(m.fills_today), 0)::bigint AS fills_today,
+			   coalesce(sum(m.fills_today_notional), 0)
+				   AS fills_today_notional,
+			   coalesce(sum(m.rejects_today), 0)::bigint AS rejects_today,
+			   coalesce(sum(m.refusals_today), 0)::bigint AS refusals_today,
+			   coalesce(sum(m.drifts_blocking), 0)::bigint AS drifts_blocking,
+			   coalesce(sum(m.drifts_unresolved), 0)::bigint
+				   AS drifts_unresolved,
+			   coalesce(sum(m.runs_failed_24h), 0)::bigint AS runs_failed_24h,
+			   coalesce(sum(m.runs_missed_24h), 0)::bigint AS runs_missed_24h,
+			   coalesce(sum(m.alerts_unacknowledged), 0)::bigint
+				   AS alerts_unacknowledged
+		FROM pgtrade.monitor_accounts m) t
+	CROSS JOIN (
+		SELECT count(*) AS listeners_alive FROM pgtrade.listener li
+		WHERE li.stopped_at IS NULL
+			AND li.heartbeat_at > now() - interval '1 minute') l
+	/* the freshest listener of all: a clean stop writes a last heartbeat */
+	LEFT JOIN LATERAL (
+		SELECT extract(epoch FROM now() - li.heartbeat_at)
+				   AS listener_heartbeat_age_seconds,
+			   CASE WHEN li.stopped_at IS NOT NULL THEN 'stopped'
+					ELSE li.gateway_state END AS gateway_state,
+			   (li.stopped_at IS NULL AND li.gateway_state
+				IN ('authenticated', 'paper'))::integer AS gateway_ready
+		FROM pgtrade.listener li
+		ORDER BY li.heartbeat_at DESC, li.listener_id DESC
+		LIMIT 1) f ON true;
+COMMENT ON COLUMN pgtrade.monitor.scheduler_tick_age_seconds IS
+	'Seconds since run_due last finished a call (pg_cron calls it every '
+	'minute); NULL before the first.';

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import (TOP, Tap, psql, scalar, wait_until, load_csv, Sim,  # noqa
                     services, run)
 
-t = Tap(20)
+t = Tap(21)
 
 # GOOG bars as CSV, then the cross computed from the formula
 tmp = tempfile.mkdtemp(prefix="pgtrade-e2e-")
@@ -181,6 +181,13 @@ ran = wait_until(lambda: int(scalar("""
     WHERE j.jobname = 'pgtrade-stuck-orders' AND d.status = 'succeeded'
       AND d.start_time > :'p0'""", started)) > 0, 90, 1.0)
 t.ok(bool(ran), "pg_cron ran the stuck-order check as pgtrade_cron")
+# run_due's heartbeat, as the monitoring role reads it: pg_cron calls
+# run_due every minute, so the last call finished within about one
+age = wait_until(lambda: scalar(
+    "SELECT scheduler_tick_age_seconds FROM pgtrade.monitor"), 90, 1.0)
+t.ok(age is not None and 0 <= float(age) < 120,
+     "monitor shows the age of run_due's last call under pg_cron: %s s"
+     % age)
 failed = []
 for name, command in jobs:
     if name == "pgtrade-run-due":

@@ -7,7 +7,7 @@
 -- and stopped.  Every figure expected below is counted by hand from
 -- that list; now() is the transaction's start, t0, throughout.
 \ir preamble.psql
-SELECT plan(22);
+SELECT plan(24);
 
 -- TAPMON1 keeps UTC's day, TAPMON2 Tokyo's, TAPMON3 New York's (the
 -- default); the reader below is granted the first two only.
@@ -292,6 +292,16 @@ SELECT results_eq($$SELECT accounts, pending_orders, fills_today,
 	$$VALUES (1::bigint, 1::bigint, 1::bigint, 1::bigint)$$,
 	'a trader''s total covers the accounts granted to it');
 RESET ROLE;
+
+-- the scheduler's heartbeat: NULL before run_due's first call, then its
+-- age (a pg_cron job of the database may have called run_due already)
+DELETE FROM pgtrade.scheduler_tick;
+SELECT is((SELECT scheduler_tick_age_seconds FROM pgtrade.monitor), NULL,
+	'no scheduler heartbeat before run_due''s first call');
+SELECT pgtrade.scheduler_ticked(now() - interval '90 seconds') \g /dev/null
+SELECT pgtrade.scheduler_ticked(now() - interval '150 seconds') \g /dev/null
+SELECT is((SELECT scheduler_tick_age_seconds FROM pgtrade.monitor), 90::numeric,
+	'its age is that of the latest call recorded, 90 s, not an older one');
 
 -- the freshest heartbeat moves with the listeners
 SELECT pgtrade.listener_heartbeat(id, 'authenticated', '{TAPMON1}', NULL)

@@ -242,6 +242,8 @@ SELECT set_eq(
 		('function pgtrade.bars_ended_by(timestamp with time zone,interval,'
 		 'text,time without time zone)'),
 		('table pgtrade.backtest'),
+		('table pgtrade.scheduler_tick'),
+		('function pgtrade.scheduler_ticked(timestamp with time zone)'),
 		('sequence pgtrade.backtest_backtest_id_seq'),
 		('table pgtrade.backtest_trade'),
 		('table pgtrade.backtest_decision'),
