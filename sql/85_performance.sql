@@ -34,6 +34,7 @@ DECLARE
 	v_j integer := 0;
 	v_k integer := 0;
 	v_before numeric := 0;
+	v_close double precision;	/* the last close known by the day */
 BEGIN
 	SELECT * INTO v_s FROM pgtrade.strategy s
 	WHERE s.name = strategy_performance.strategy;
@@ -81,6 +82,16 @@ BEGIN
 	 */
 	SELECT array_agg(k ORDER BY v_fday[k], k) INTO v_order
 	FROM generate_subscripts(v_fday, 1) k;
+	/*
+	 * A day without a bar (a fill on a weekend, in paper trading) is
+	 * marked at the last close before it, as the positions view marks a
+	 * position.
+	 */
+	SELECT b.close INTO v_close FROM pgtrade.bar b
+	WHERE b.instrument_id = v_s.instrument_id
+		AND b.bar_size = interval '1 day'
+		AND (b.ts AT TIME ZONE v_tz)::date < v_fday[v_order[1]]
+	ORDER BY b.ts DESC LIMIT 1;
 	v_peak := NULL;
 	FOR v_day IN
 		SELECT d.day, max(d.close) AS close
@@ -107,8 +118,9 @@ BEGIN
 		cumulative_realized := v_freal[v_k];
 		realized_pnl := cumulative_realized - v_before;
 		v_before := cumulative_realized;
+		v_close := coalesce(v_day.close, v_close);
 		unrealized_pnl := CASE WHEN net_position = 0 THEN 0
-			ELSE net_position * (v_day.close::numeric - v_fcost[v_k]) END;
+			ELSE net_position * (v_close::numeric - v_fcost[v_k]) END;
 		equity := cumulative_realized + unrealized_pnl;
 		v_peak := greatest(v_peak, equity);
 		drawdown := equity - v_peak;
@@ -119,5 +131,6 @@ $$;
 COMMENT ON FUNCTION pgtrade.strategy_performance(text) IS
 	'A strategy''s daily performance from its fills and daily closes: '
 	'trades, net position, realized P&L of the day and to date, '
-	'unrealized P&L at the close, equity (realized + unrealized, before '
-	'commissions) and drawdown from the running peak.';
+	'unrealized P&L at the close (the last one before a day without a '
+	'bar), equity (realized + unrealized, before commissions) and '
+	'drawdown from the running peak.';

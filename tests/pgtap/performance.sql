@@ -1,7 +1,7 @@
 -- performance.sql: a strategy's daily performance from its fills and
 -- daily closes.  Every figure is worked out by hand below.
 \ir preamble.psql
-SELECT plan(18);
+SELECT plan(19);
 
 -- Closes 10, 12, 9, 11 on 2024-01-02 .. 01-05; fills (New York times):
 --   01-02 15:00 buy 10 @ 10        position 10 @ 10
@@ -51,6 +51,24 @@ SELECT results_eq(
 SELECT is((SELECT sum(realized_pnl) FROM pgtrade.strategy_performance('tap_perf')),
 	(SELECT realized_pnl FROM pgtrade.position WHERE account_id = 'TAPPERF'),
 	'daily realized P&L adds up to the position''s');
+
+-- a fill on a day without a bar (a Saturday, as paper trading fills) is
+-- marked at the last close before it: bought 10 @ 10 on Saturday
+-- 2024-01-06, Friday's close 11: unrealized 10 * (11 - 10) = 10
+SELECT pgtrade.add_account('TAPPERF3') \g /dev/null
+SELECT pgtrade.add_instrument('TAPPQ', 990058) \g /dev/null
+INSERT INTO tap_bars VALUES ('TAPPQ', '2024-01-05', 11, 12, 10, 11, 1000);
+DELETE FROM tap_bars WHERE symbol = 'TAPP';
+SELECT pgtrade.import_bars('tap_bars') \g /dev/null
+SELECT pgtrade.create_strategy('tap_perf_sat', 'sma_cross', 'TAPPQ',
+	'TAPPERF3', '{"fast": 2, "slow": 3}', 10) \g /dev/null
+SELECT pgtrade.record_fill('pf.sat.01.01', NULL, 'TAPPERF3', 990058, 'B', 10, 10,
+	'2024-01-06 12:00 America/New_York') \g /dev/null
+SELECT results_eq(
+	$$SELECT day, net_position, unrealized_pnl, equity FROM
+	  pgtrade.strategy_performance('tap_perf_sat')$$,
+	$$VALUES ('2024-01-06'::date, 10::numeric, 10::numeric, 10::numeric)$$,
+	'a day without a bar is marked at the last close before it');
 
 -- the daily rollup stores the same figures, once
 SELECT is(pgtrade.rollup_performance('tap_perf'), 4, 'the rollup stores four days');
