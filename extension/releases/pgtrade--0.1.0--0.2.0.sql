@@ -4440,8 +4440,7 @@ BEGIN
 				  WHERE g.execution_base = f.execution_base), f.fill_id
 	LOOP
 		v_pos := pgtrade.position_step(v_pos.quantity, v_pos.avg_cost,
-									   v_pos.realized_pnl, v_f.side,
-									   v_f.quantity, v_f.price);
+			v_pos.realized_pnl, v_f.side, v_f.quantity, v_f.price);
 		v_n := v_n + 1;
 		v_fday[v_n] := v_f.day;
 		v_freal[v_n] := v_pos.realized_pnl;
