@@ -38,7 +38,7 @@ CREATE TABLE pgtrade.alert (
 	raised_at		timestamptz NOT NULL DEFAULT now(),
 	kind			text NOT NULL
 					CHECK (kind IN ('stuck_order', 'strategy_disabled',
-									'calendar_ended')),
+						'calendar_ended', 'order_mismatch')),
 	account_id		text NOT NULL REFERENCES pgtrade.account,
 	strategy_id		bigint REFERENCES pgtrade.strategy,
 	order_id		bigint REFERENCES pgtrade.orders,
@@ -46,7 +46,7 @@ CREATE TABLE pgtrade.alert (
 	message			text NOT NULL,
 	acknowledged_at	timestamptz,
 	acknowledged_by	name,
-	CHECK ((kind = 'stuck_order')
+	CHECK ((kind IN ('stuck_order', 'order_mismatch'))
 		   = (order_id IS NOT NULL AND order_status IS NOT NULL))
 );
 CREATE UNIQUE INDEX alert_stuck_order_once

@@ -3816,23 +3816,26 @@ BEGIN
 			   NEW.execution_id, NEW.side, NEW.quantity, NEW.price,
 			   v_filled, v_order.quantity), NEW.payload);
 	/*
-	 * The fill counts either way (it happened); said out loud when the
-	 * broker and pgtrade disagree on the order: one that traded after it
-	 * ended otherwise, or beyond its quantity
+	 * The fill counts either way (it happened); an alert when the broker
+	 * and pgtrade disagree on the order: one that traded after it ended
+	 * otherwise, or beyond its quantity
 	 */
 	IF v_order.status IN ('rejected', 'cancelled', 'expired', 'refused') THEN
-		RAISE WARNING 'order % (%) is %, yet execution % fills % of it',
-			NEW.order_id, v_order.client_order_id, v_order.status,
-			NEW.execution_id, NEW.quantity
-			USING HINT = 'The broker traded it: check the order there.  The '
-						 'fill counts in the position.';
+		PERFORM pgtrade.raise_alert('order_mismatch', v_order.account_id,
+			v_order.strategy_id, v_order.order_id, v_order.status,
+			format('order %s (%s) is %s, yet execution %s fills %s of it: '
+				   'the broker traded it; check the order there (the fill '
+				   'counts in the position)', NEW.order_id,
+				   v_order.client_order_id, v_order.status, NEW.execution_id,
+				   NEW.quantity));
 	ELSIF v_filled > v_order.quantity THEN
-		RAISE WARNING 'order % (%) is filled % of its %: the broker''s order '
-			'is larger than pgtrade''s', NEW.order_id,
-			v_order.client_order_id, v_filled, v_order.quantity
-			USING HINT = 'A modification the broker applied that pgtrade did '
-						 'not record, perhaps; check the order there.  The '
-						 'fills count in the position.';
+		PERFORM pgtrade.raise_alert('order_mismatch', v_order.account_id,
+			v_order.strategy_id, v_order.order_id, v_order.status,
+			format('order %s (%s) is filled %s of its %s: the broker''s order '
+				   'is larger than pgtrade''s, a modification it applied that '
+				   'pgtrade did not record perhaps; check the order there '
+				   '(the fills count in the position)', NEW.order_id,
+				   v_order.client_order_id, v_filled, v_order.quantity));
 	END IF;
 	IF v_filled >= v_order.quantity
 		AND v_order.status IN ('submitting', 'working', 'cancel_requested',
@@ -4512,3 +4515,13 @@ COMMENT ON FUNCTION pgtrade.strategy_performance(text) IS
 	'unrealized P&L at the close (the last one before a day without a '
 	'bar), equity (realized + unrealized, before commissions) and '
 	'drawdown from the running peak.';
+
+/* an order the broker traded otherwise than pgtrade holds it is an alert */
+ALTER TABLE pgtrade.alert DROP CONSTRAINT alert_kind_check,
+	DROP CONSTRAINT alert_check,
+	ADD CONSTRAINT alert_kind_check
+		CHECK (kind IN ('stuck_order', 'strategy_disabled', 'calendar_ended',
+						'order_mismatch')),
+	ADD CONSTRAINT alert_check
+		CHECK ((kind IN ('stuck_order', 'order_mismatch'))
+			   = (order_id IS NOT NULL AND order_status IS NOT NULL));
