@@ -286,8 +286,9 @@ BEGIN
 				NULL::numeric, v_bar.ts, 'IOC order not filled on the last bar';
 		ELSE
 			RETURN QUERY SELECT 'working', v_o.status, NULL::numeric,
-				v_bar.ts, pg_catalog.format('not fillable on the bar of %s (close %s)',
-											v_bar.ts, v_bar.close);
+				v_bar.ts, pg_catalog.format(
+					'not fillable on the bar of %s (close %s)', v_bar.ts,
+					v_bar.close);
 		END IF;
 		RETURN;
 	END IF;
@@ -317,9 +318,8 @@ BEGIN
 		(SELECT o.status FROM pgtrade.orders o WHERE o.order_id = v_o.order_id),
 		price, v_bar.ts,
 		pg_catalog.format('%s %s at %s from the close %s of the %s bar of %s',
-						  v_o.side, v_o.quantity - v_o.filled_quantity, price,
-						  v_bar.close, pgtrade.bar_size_label(v_bar.bar_size),
-						  v_bar.ts);
+			v_o.side, v_o.quantity - v_o.filled_quantity, price, v_bar.close,
+			pgtrade.bar_size_label(v_bar.bar_size), v_bar.ts);
 END
 $$;
 COMMENT ON FUNCTION pgtrade.paper_step(bigint, numeric, interval) IS

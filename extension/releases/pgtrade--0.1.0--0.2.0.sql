@@ -4116,7 +4116,10 @@ BEGIN
 END
 $$;
 
-/* the paper broker cancels a bracket's other exit, and elects a stop by no price traded before the order */
+/*
+ * the paper broker cancels a bracket's other exit, and elects a stop by
+ * no price traded before the order
+ */
 CREATE OR REPLACE FUNCTION pgtrade.paper_step(order_id bigint, slippage_bps numeric,
 	max_bar_age interval DEFAULT NULL)
 RETURNS TABLE (outcome text, status text, price numeric,
@@ -4218,8 +4221,9 @@ BEGIN
 				NULL::numeric, v_bar.ts, 'IOC order not filled on the last bar';
 		ELSE
 			RETURN QUERY SELECT 'working', v_o.status, NULL::numeric,
-				v_bar.ts, pg_catalog.format('not fillable on the bar of %s (close %s)',
-											v_bar.ts, v_bar.close);
+				v_bar.ts, pg_catalog.format(
+					'not fillable on the bar of %s (close %s)', v_bar.ts,
+					v_bar.close);
 		END IF;
 		RETURN;
 	END IF;
@@ -4249,9 +4253,8 @@ BEGIN
 		(SELECT o.status FROM pgtrade.orders o WHERE o.order_id = v_o.order_id),
 		price, v_bar.ts,
 		pg_catalog.format('%s %s at %s from the close %s of the %s bar of %s',
-						  v_o.side, v_o.quantity - v_o.filled_quantity, price,
-						  v_bar.close, pgtrade.bar_size_label(v_bar.bar_size),
-						  v_bar.ts);
+			v_o.side, v_o.quantity - v_o.filled_quantity, price, v_bar.close,
+			pgtrade.bar_size_label(v_bar.bar_size), v_bar.ts);
 END
 $$;
 

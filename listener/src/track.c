@@ -729,8 +729,8 @@ learn_broker_id(Listener *L, const InFlightOrder *row, const LiveView *v,
 		if (!seen_check(&L->status_seen, key))
 		{
 			seen_add(&L->status_seen, key);
-			log_warning(ctx, "%s; its broker order id is not taken, so it "
-							 "cannot be cancelled or modified from here",
+			log_warning(ctx, "%s; its broker order id is not taken: "
+							 "no cancel or modification can be sent",
 						why);
 		}
 		free(key);

@@ -507,6 +507,7 @@ test_stddev(void)
 	double			   *in = malloc(20000 * sizeof(double));
 	double			   *got = malloc(20000 * sizeof(double));
 	unsigned			seed = 7;
+	int					step;
 	size_t				li;
 	size_t				pi;
 	size_t				i;
@@ -526,7 +527,8 @@ test_stddev(void)
 			{
 				seed = seed * 1103515245u + 12345u;
 				/* steps of -1 to 1 in 1/64ths, a few of them 0 */
-				in[i] = in[i - 1] + (double) ((int) ((seed >> 8) % 129) - 64) / 64.0;
+				step = (int) ((seed >> 8) % 129) - 64;
+				in[i] = in[i - 1] + (double) step / 64.0;
 			}
 			ind_stddev(in, 20000, (int) p, got);
 			for (i = p - 1; i < 20000; i++)
