@@ -106,6 +106,13 @@ def rolled_back(sql):
     return r.returncode, r.stdout, r.stderr
 
 
+def said_lines(stderr, levels=("NOTICE", "WARNING")):
+    """The lines of psql's stderr that start with one of those labels
+    (NOTICE, WARNING, HINT, ...), as psql prints what the server said."""
+    return [line for line in stderr.splitlines()
+            if line.startswith(tuple(lv + ":  " for lv in levels))]
+
+
 def scalar(sql, *params, **kw):
     rows = psql(sql, *params, **kw)
     return rows[0][0] if rows else None

@@ -15,7 +15,7 @@ import sys
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgtest import Tap, rolled_back  # noqa: E402
+from pgtest import Tap, rolled_back, said_lines  # noqa: E402
 
 t = Tap(3)
 
@@ -38,9 +38,7 @@ RESET client_min_messages;
 
 def session(sql):
     rc, out, err = rolled_back(SETUP + sql)
-    said = [line for line in err.splitlines()
-            if line.startswith(("NOTICE:  ", "HINT:  "))]
-    return rc, out.strip(), said
+    return rc, out.strip(), said_lines(err, ("NOTICE", "HINT"))
 
 
 rc, out, said = session(

@@ -13,7 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgtest import Tap, rolled_back  # noqa: E402
+from pgtest import Tap, rolled_back, said_lines  # noqa: E402
 
 t = Tap(5)
 
@@ -40,8 +40,7 @@ def fill(exe, qty):
 
 def warnings(sql):
     rc, out, err = rolled_back(SETUP + sql)
-    return rc, [line for line in err.splitlines()
-                if line.startswith("WARNING:  ")], out, err
+    return rc, said_lines(err, ("WARNING",)), out, err
 
 
 rc, said, out, err = warnings(SENT + fill("fm.0001.01.01", 3) +

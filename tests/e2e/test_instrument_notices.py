@@ -12,7 +12,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgtest import Tap, rolled_back  # noqa: E402
+from pgtest import Tap, rolled_back, said_lines  # noqa: E402
 
 t = Tap(5)
 
@@ -21,9 +21,7 @@ def session(sql):
     """Run sql in one rolled-back transaction; return (status, the
     NOTICE and WARNING lines, stderr)."""
     rc, _, err = rolled_back(sql)
-    said = [line for line in err.splitlines()
-            if line.startswith(("NOTICE:  ", "WARNING:  "))]
-    return rc, said, err
+    return rc, said_lines(err), err
 
 
 SETUP = """

@@ -11,7 +11,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgtest import Tap, rolled_back  # noqa: E402
+from pgtest import Tap, rolled_back, said_lines  # noqa: E402
 
 t = Tap(5)
 
@@ -27,8 +27,7 @@ CLAIM = ("SELECT count(*) FROM pgtrade.claim_orders(:lid, ARRAY['CWACCT'], "
 
 def session(sql):
     rc, out, err = rolled_back(SETUP + sql)
-    return rc, out.strip(), [line for line in err.splitlines()
-                             if line.startswith("WARNING:  ")], err
+    return rc, out.strip(), said_lines(err, ("WARNING",)), err
 
 
 rc, out, said, err = session(

@@ -13,7 +13,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgtest import Tap, rolled_back  # noqa: E402
+from pgtest import Tap, rolled_back, said_lines  # noqa: E402
 
 ROWS = 120000  # more than one slice of 1024 pages (about 97 bars a page)
 CHECKS = 12
@@ -23,8 +23,7 @@ def session(sql):
     """Run sql in one rolled-back transaction; return (status, notices,
     stderr)."""
     rc, _, err = rolled_back(sql)
-    notices = [l[len("NOTICE:  "):] for l in err.splitlines()
-               if l.startswith("NOTICE:  ")]
+    notices = [l[len("NOTICE:  "):] for l in said_lines(err, ("NOTICE",))]
     return rc, notices, err
 
 
