@@ -330,11 +330,13 @@ def point_random(sim, k):
 
 def db_restart(sim, listener):
     """Restart PostgreSQL under the running listener; fill meanwhile."""
-    sim.call("POST", "/sim/config", {"fill_mode": "delayed",
-                                     "fill_delay_s": 20})
-    stream(sim, 3)
-    # wait until they work at the broker: their fills come 1 s later,
-    # while the database is down
+    # three market orders the broker takes but does not fill: they fill
+    # when the prices move while the database is down
+    sim.call("POST", "/sim/config", {"fill_mode": "never"})
+    for _ in range(3):
+        place(rng.choice(ACCOUNTS), rng.choice(sorted(INSTRUMENTS)),
+              rng.choice(["buy", "sell"]), rng.randint(1, 20))
+    # wait until they work at the broker
     wait_until(lambda: scalar(
         "SELECT count(*) = 0 FROM pgtrade.orders WHERE status IN "
         "('pending', 'submitting') AND account_id = ANY (%s)" % mine_sql(),
@@ -348,9 +350,10 @@ def db_restart(sim, listener):
                     "-w"], check=True, capture_output=True)
     counts["database restarts, " + mode] += 1
     # the broker keeps trading while the database is down
+    sim.call("POST", "/sim/config", {"fill_mode": "immediate"})
     move_prices(sim)
     move_prices(sim)
-    time.sleep(1.5)
+    time.sleep(0.5)
     counts["fills at the broker while the database was down"] += \
         len(broker_executions(sim)) - before
     sandbox("start")
