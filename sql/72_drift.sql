@@ -222,9 +222,12 @@ COMMENT ON FUNCTION pgtrade.position_differences(text, jsonb) IS
 
 /*
  * position_activity_since: true when an order of the account was
- * claimed, a fill of it recorded or an adjustment made after t, or when
- * an order of it is in flight now.  Such activity breaks the chain of
- * consecutive snapshots.
+ * claimed, a fill of it recorded or an adjustment made after t, when an
+ * order of it is being sent, cancelled or is unknown now, or when one
+ * working at the broker changed after t (a status or filled quantity
+ * reported, a modification) or has fills the broker reported that are
+ * not recorded.  Such activity breaks the chain of consecutive
+ * snapshots; an order resting unchanged at the broker does not.
  */
 CREATE FUNCTION pgtrade.position_activity_since(p_account text,
 	p_since timestamptz)
@@ -235,8 +238,12 @@ AS $$
 	SELECT EXISTS (SELECT 1 FROM pgtrade.orders o
 				   WHERE o.account_id = p_account
 					 AND (o.submitted_at > p_since
-						  OR o.status IN ('submitting', 'working',
-										  'cancel_requested', 'unknown')))
+						  OR o.status IN ('submitting', 'cancel_requested',
+										  'unknown')
+						  OR (o.status = 'working'
+							  AND (o.updated_at > p_since
+								   OR o.broker_filled_quantity
+									  > o.filled_quantity))))
 		OR EXISTS (SELECT 1 FROM pgtrade.fill f
 				   WHERE f.account_id = p_account
 					 AND f.recorded_at > p_since)
@@ -248,7 +255,8 @@ REVOKE ALL ON FUNCTION pgtrade.position_activity_since(text, timestamptz)
 	FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.position_activity_since(text, timestamptz) IS
 	'Internal: true when an order of the account was claimed, a fill or '
-	'adjustment recorded after the time, or an order is in flight now.';
+	'adjustment recorded or a working order changed after the time, or '
+	'an order is being sent, cancelled or is unknown now.';
 
 /*
  * drift_close_agreed resolves, as agreed, an account's unresolved drift
@@ -316,7 +324,9 @@ COMMENT ON FUNCTION pgtrade.position_check_save(text, bigint, text, jsonb,
 /*
  * record_positions is the listener's comparison of one account.  It
  * returns one row per difference or change:
- *	postponed		an order of the account is in flight: nothing compared
+ *	postponed		an order of the account is being sent, cancelled or is
+ *					unknown, or one working has fills the broker reported
+ *					that are not recorded: nothing compared
  *	suspected		seen for the first time (or changed): compare again
  *	drift			seen twice in a row: recorded as open drift
  *	open, acknowledged	the same difference as a recorded drift
@@ -362,10 +372,18 @@ BEGIN
 	ON CONFLICT DO NOTHING;
 	SELECT * INTO v_prev FROM pgtrade.position_check c
 	WHERE c.account_id = v_acct FOR UPDATE;
+	/*
+	 * An order resting unchanged at the broker (a GTC limit, a bracket's
+	 * exits) does not postpone: a fill of it at the broker that pgtrade
+	 * has not seen yet shows as a difference only once, as its recording
+	 * breaks the chain of snapshots.
+	 */
 	IF EXISTS (SELECT 1 FROM pgtrade.orders o
 			   WHERE o.account_id = v_acct
-				 AND o.status IN ('submitting', 'working', 'cancel_requested',
-								  'unknown')) THEN
+				 AND (o.status IN ('submitting', 'cancel_requested', 'unknown')
+					  OR (o.status = 'working'
+						  AND o.broker_filled_quantity
+							  > o.filled_quantity))) THEN
 		PERFORM pgtrade.position_check_save(v_acct, v_lid, 'postponed',
 											NULL, NULL);
 		RETURN QUERY SELECT NULL::bigint, NULL::bigint, NULL::text,

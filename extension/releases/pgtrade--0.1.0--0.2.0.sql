@@ -3707,10 +3707,18 @@ BEGIN
 	ON CONFLICT DO NOTHING;
 	SELECT * INTO v_prev FROM pgtrade.position_check c
 	WHERE c.account_id = v_acct FOR UPDATE;
+	/*
+	 * An order resting unchanged at the broker (a GTC limit, a bracket's
+	 * exits) does not postpone: a fill of it at the broker that pgtrade
+	 * has not seen yet shows as a difference only once, as its recording
+	 * breaks the chain of snapshots.
+	 */
 	IF EXISTS (SELECT 1 FROM pgtrade.orders o
 			   WHERE o.account_id = v_acct
-				 AND o.status IN ('submitting', 'working', 'cancel_requested',
-								  'unknown')) THEN
+				 AND (o.status IN ('submitting', 'cancel_requested', 'unknown')
+					  OR (o.status = 'working'
+						  AND o.broker_filled_quantity
+							  > o.filled_quantity))) THEN
 		PERFORM pgtrade.position_check_save(v_acct, v_lid, 'postponed',
 											NULL, NULL);
 		RETURN QUERY SELECT NULL::bigint, NULL::bigint, NULL::text,
@@ -4528,3 +4536,31 @@ ALTER TABLE pgtrade.alert DROP CONSTRAINT alert_kind_check,
 	ADD CONSTRAINT alert_check
 		CHECK ((kind IN ('stuck_order', 'order_mismatch'))
 			   = (order_id IS NOT NULL AND order_status IS NOT NULL));
+
+-- An order resting unchanged at the broker no longer breaks the chain of position snapshots
+CREATE OR REPLACE FUNCTION pgtrade.position_activity_since(p_account text,
+	p_since timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT 1 FROM pgtrade.orders o
+				   WHERE o.account_id = p_account
+					 AND (o.submitted_at > p_since
+						  OR o.status IN ('submitting', 'cancel_requested',
+										  'unknown')
+						  OR (o.status = 'working'
+							  AND (o.updated_at > p_since
+								   OR o.broker_filled_quantity
+									  > o.filled_quantity))))
+		OR EXISTS (SELECT 1 FROM pgtrade.fill f
+				   WHERE f.account_id = p_account
+					 AND f.recorded_at > p_since)
+		OR EXISTS (SELECT 1 FROM pgtrade.position_adjustment a
+				   WHERE a.account_id = p_account
+					 AND a.created_at > p_since);
+$$;
+COMMENT ON FUNCTION pgtrade.position_activity_since(text, timestamptz) IS
+	'Internal: true when an order of the account was claimed, a fill or '
+	'adjustment recorded or a working order changed after the time, or '
+	'an order is being sent, cancelled or is unknown now.';

@@ -135,6 +135,7 @@ typedef struct Lease
 	double	 next_idle;		 /* next trade poll while nothing is owed */
 	double	 ended_next;	 /* next live-orders read for ended orders */
 	int		 live_tail;		 /* live-orders reads owed after working */
+	int		 settle_polls;	 /* tracking reads owed since a change */
 } Lease;
 
 typedef struct RetrySlot

@@ -9,10 +9,18 @@
  * POST /portfolio/{acct}/positions/invalidate; then the pages of
  * GET /portfolio/{acct}/positions/{page} until an empty one) and hands
  * them to pgtrade.record_positions, which compares them by conid and
- * records drift.  A comparison is made only when nothing of the account
- * is in flight (pgtrade.orders_in_flight), no trade poll is still owed
- * for it and none of its executions waits to be recorded (fills.c);
- * otherwise it is postponed to the next poll.
+ * records drift.  A comparison is made only when the account is quiet:
+ * none of its executions waits to be recorded (fills.c); no order of it
+ * is being sent, cancelled or unknown; orders working at the broker (a
+ * resting limit, a bracket's exits) have been read twice by the
+ * tracking polls since anything of them last changed, and the database
+ * holds every fill the broker reported for them (record_positions
+ * postpones otherwise); with no order in flight, the trade polls owed
+ * after the last one ended are done.  Otherwise the comparison is
+ * postponed to the next poll.  A fill at the broker between the
+ * tracking read and the positions read shows as a difference once; the
+ * confirming comparison does not see it again, as the fill is recorded
+ * in between.
  *
  * When: as soon as a lease is taken (start-up, database reconnect) and
  * whenever the gateway session is established again; then every
@@ -65,6 +73,7 @@ positions_reset(Listener *L, Lease *l)
 	l->pos_next = 0;
 	l->pos_held_since = 0;
 	l->pos_held_told = false;
+	l->settle_polls = TRADES_TAIL_POLLS;
 }
 
 /* Reset every lease: the gateway session came back. */
@@ -276,8 +285,9 @@ positions_log_row(const char *account, const PositionDiff *d)
 /*
  * A comparison of an account not compared since its lease or the session
  * came back was put off: until one is made, the account takes no new
- * order.  Say so once it lasts, as an order resting at the broker holds
- * it for as long as it rests.
+ * order.  Say so once it lasts: an order whose cancel the broker never
+ * answers, or whose fills the trades never show, holds it until an
+ * operator settles the order.
  */
 static void
 positions_held(Listener *L, Lease *l, double now)
@@ -292,9 +302,9 @@ positions_held(Listener *L, Lease *l, double now)
 	{
 		log_warning("account",
 					"%s: new orders wait: positions cannot be compared with "
-					"the broker while an order of the account is in flight "
-					"(working, or with fills to record); they are claimed "
-					"once none is",
+					"the broker while an order of the account is being "
+					"sent, cancelled or is unknown, or has fills to "
+					"record; they are claimed once none has",
 					l->account);
 		l->pos_held_told = true;
 	}
@@ -327,8 +337,9 @@ positions_settle(Listener *L, Lease *l, const PositionDiffList *diffs,
 	}
 	if (postponed)
 	{
-		log_debug("account", "%s: an order is in flight; positions "
-							 "compared later",
+		log_debug("account", "%s: an order is being sent or cancelled, or "
+							 "has fills to record; positions compared "
+							 "later",
 				  l->account);
 		l->pos_next = now + L->cfg.poll_interval;
 		positions_held(L, l, now);
@@ -383,21 +394,29 @@ positions_compare(Listener *L, Lease *l)
 }
 
 /*
- * Return true when an order of account is in flight according to rows,
- * trade polls are still owed for it, or executions of it wait to be
- * recorded.
+ * Return true when the account's positions cannot be compared yet:
+ * executions of it wait to be recorded, an order of it is in flight
+ * other than working, its working orders changed within the last
+ * tracking reads, or, with none in flight, trade polls are still owed
+ * after the last one ended.
  */
 static bool
 positions_busy(const Listener *L, const Lease *l, const InFlightList *rows)
 {
+	int working = 0;
 	int i;
 
-	if (l->trades_tail > 0 || fills_pending(L, l->account))
+	if (fills_pending(L, l->account))
 		return true;
 	for (i = 0; i < rows->n; i++)
-		if (strcmp(rows->rows[i].account_id, l->account) == 0)
+	{
+		if (strcmp(rows->rows[i].account_id, l->account) != 0)
+			continue;
+		if (strcmp(rows->rows[i].status, "working") != 0)
 			return true;
-	return false;
+		working++;
+	}
+	return working > 0 ? l->settle_polls > 0 : l->trades_tail > 0;
 }
 
 /*

@@ -519,7 +519,10 @@ track_owe_trades(Listener *L, const char *account)
 	Lease *l = lease_of(L, account);
 
 	if (l != NULL)
+	{
 		l->trades_tail = TRADES_TAIL_POLLS;
+		l->settle_polls = TRADES_TAIL_POLLS;
+	}
 }
 
 /*
@@ -660,6 +663,9 @@ apply_status(Listener *L, const InFlightOrder *row, const CpapiLiveOrder *lo)
 			Lease *lease = lease_of(L, row->account_id);
 
 			seen_add(&L->status_seen, key);
+			/* positions wait until the change has settled */
+			if (lease != NULL)
+				lease->settle_polls = TRADES_TAIL_POLLS;
 			/*
 			 * A filled quantity the broker reports anew: its execution
 			 * may date from before the trades list's day (one just
@@ -1129,7 +1135,7 @@ reconcile_account(Listener *L, const char *account, const InFlightList *rows)
 	if (rc == 0)
 		apply_trades(L, account, &t);
 	if (rc == 0 && lease_of(L, account) != NULL)
-		lease_of(L, account)->trades_tail = TRADES_TAIL_POLLS;
+		track_owe_trades(L, account);
 	live_view_free(&v);
 	cpapi_trades_free(&t);
 	return rc;
@@ -1379,6 +1385,8 @@ track_apply(Listener *L, FetchJob *job)
 		lease->trades_tail = TRADES_TAIL_POLLS;
 	else if (lease->trades_tail > 0)
 		lease->trades_tail--;
+	if (lease->settle_polls > 0)
+		lease->settle_polls--;
 	live_view_free(&v);
 }
 

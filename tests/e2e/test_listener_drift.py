@@ -12,11 +12,12 @@ fill, which is drift.  Expected quantities are worked out by hand:
     broker +3 at the simulator        -> broker 13, pgtrade 10, drift 3
     acknowledged; A buys 2 more       -> broker 15, pgtrade 12, still 3
     resolved: adjustment of +3        -> pgtrade 15 = broker 15
-    an order working; broker +1       -> no comparison until it ends,
-    then                              -> broker 16, pgtrade 15, drift 1
+    a limit order rests; broker +1    -> compared while it rests:
+                                         broker 16, pgtrade 15, drift 1
 
 Last, the brokerage session is reset at the simulator: an order of B
-placed meanwhile leaves only after B's positions were compared again.
+placed meanwhile leaves only after B's positions were compared again,
+and an order of B resting at the broker does not hold that back.
 """
 import json
 import os
@@ -29,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import (Tap, SANDBOX, psql, scalar, wait_until, Sim,  # noqa: E402
                     services)
 
-t = Tap(32)
+t = Tap(34)
 TAG = uuid.uuid4().hex[:6].upper()
 A = "DUDA" + TAG
 B = "DUDB" + TAG
@@ -188,22 +189,21 @@ t.eq(position(A), "15", "A's position is 10 + 2 + 3 = 15, the broker's")
 t.eq(compared_after(A, now_sql()), "agreed",
      "the next comparison agrees")
 
-# no comparison while an order is in flight
+# an order resting unchanged at the broker does not put comparisons off
 sim.call("POST", "/sim/config", {"fill_mode": "never"})
 a3 = place(A, 1, ", order_type => 'limit', limit_price => 180")
 t.eq(wait_status(a3, "working"), "working", "a limit order of A is working")
-time.sleep(1)  # a page request already under way may still finish
 before = positions_requests(A)
 sim.call("POST", "/sim/position", {"account": A, "conid": AAPL, "adjust": 1})
-time.sleep(5)  # two position intervals and more
-t.eq(positions_requests(A) - before, 0,
-     "no position of A is read while its order is in flight")
-psql("SELECT pgtrade.cancel_order(:'p0')", a3)
-t.eq(wait_status(a3, "cancelled"), "cancelled", "the order is cancelled")
 t.ok(wait_until(lambda: len(drift_rows(A)) == 2, 30),
-     "once nothing is in flight the new difference is found")
+     "a new difference is found while the order rests")
 t.eq([r[1:] for r in drift_rows(A)][1], ["15", "16", "1", "open"],
      "and recorded: pgtrade 15, broker 15 + 1 = 16, difference 1")
+t.eq(status_of(a3), "working", "the order was working all along")
+t.ok(positions_requests(A) - before >= 2,
+     "A's positions were read twice or more while it rested")
+psql("SELECT pgtrade.cancel_order(:'p0')", a3)
+t.eq(wait_status(a3, "cancelled"), "cancelled", "the order is cancelled")
 
 # after the gateway session comes back, B is compared before it trades
 sim.call("POST", "/sim/config", {"fill_mode": "immediate"})
@@ -226,9 +226,8 @@ t.ok(0 <= ready < compared < sent,
      "session ready at %d, compared at %d, sent at %d" % (ready, compared,
                                                           sent))
 
-# an order resting at the broker holds back the account's new orders
-# once the session comes back (positions cannot be compared while it is
-# in flight), and the listener says so rather than waiting silently
+# an order resting at the broker does not hold back the account's new
+# orders once the session comes back: B is compared beside it
 sim.call("POST", "/sim/config", {"fill_mode": "never"})
 b4 = place(B, 1)
 t.eq(wait_status(b4, "working"), "working", "a B order rests at the broker")
@@ -237,18 +236,24 @@ sim.call("POST", "/sim/auth", {"nightly_reset": True})
 wait_until(lambda: "LOG: gateway: session ready" in
            new_text(LISTENER_LOG, held_mark), 30)
 b5 = place(B, 1)
-t.ok(wait_until(lambda: re.search(
-    r"\] WARNING: account: %s: new orders wait: positions cannot be "
-    r"compared with the broker while an order of the account is in flight"
-    % B, new_text(LISTENER_LOG, held_mark)), 30),
-     "the listener warns that B's new orders wait for the resting one")
-t.eq(scalar("SELECT status FROM pgtrade.orders WHERE order_id = :'p0'", b5),
-     "pending", "and the new order is still pending")
-psql("SELECT pgtrade.cancel_order(:'p0')", b4)
 t.eq(wait_status(b5, "working"), "working",
-     "once the resting order is cancelled, the new one is sent")
-psql("SELECT pgtrade.cancel_order(:'p0')", b5)
-wait_status(b5, "cancelled")
+     "a new B order is sent while the other rests")
+coid = scalar("SELECT client_order_id FROM pgtrade.orders "
+              "WHERE order_id = :'p0'", b5)
+text = new_text(LISTENER_LOG, held_mark)
+ready = text.find("LOG: gateway: session ready")
+compared = text.find("LOG: account: %s: positions compared" % B, ready)
+sent = text.find("sending cOID %s " % coid)
+t.ok(0 <= ready < compared < sent,
+     "after B's positions were compared beside the resting order",
+     "session ready at %d, compared at %d, sent at %d" % (ready, compared,
+                                                          sent))
+t.ok("new orders wait" not in text,
+     "and the listener never said that new orders wait")
+t.eq(status_of(b4), "working", "the first order still rests")
+for o in (b4, b5):
+    psql("SELECT pgtrade.cancel_order(:'p0')", o)
+    wait_status(o, "cancelled")
 
 services("stop")
 t.done()

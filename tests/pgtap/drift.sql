@@ -4,7 +4,7 @@
 -- kept by position_rebuild, and who may call what.  Quantities are
 -- worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(60);
+SELECT plan(70);
 
 -- A second account and instrument of this suite only.
 SELECT pgtrade.add_account('TAPDRIFT2', 'pgTAP drift fixture') \g /dev/null
@@ -176,6 +176,56 @@ SELECT is((SELECT outcome FROM pgtrade.position_check
 SELECT pgtrade.record_rejection((SELECT id FROM tap_o), 'tap: not sent')
 	\g /dev/null
 
+-- an order resting unchanged at the broker (a GTC limit, a bracket's
+-- exits) does not postpone: TAPDRIFT2 holds 0 TAPY, a buy limit of 2 works
+CREATE TEMP TABLE tap_o3 AS SELECT (pgtrade.place_order('TAPDRIFT2', 'TAPY',
+	'buy', 2, 'limit', 40)).order_id AS id;
+UPDATE pgtrade.orders SET status = 'submitting'
+WHERE order_id = (SELECT id FROM tap_o3);
+SELECT is(pgtrade.record_submission((SELECT id FROM tap_o3), 'tap-b3',
+	'Submitted'), 'working', 'fixture: a TAPDRIFT2 limit order works');
+SELECT is((SELECT count(*)::int FROM pg_temp.cmp(2, 'TAPDRIFT2', '[]')), 0,
+	'with the order working the positions are compared: nothing differs');
+SELECT is((SELECT outcome FROM pgtrade.position_check
+		   WHERE account_id = 'TAPDRIFT2'), 'agreed',
+	'position_check says agreed, not postponed');
+-- a manual buy of 3 at the broker: broker 3, pgtrade 0
+SELECT is((SELECT outcome FROM pg_temp.cmp(2, 'TAPDRIFT2',
+	'[{"conid": 990002, "position": 3}]')), 'suspected',
+	'a difference beside a resting order is suspected first');
+SELECT is((SELECT outcome FROM pg_temp.cmp(2, 'TAPDRIFT2',
+	'[{"conid": 990002, "position": 3}]')), 'drift',
+	'and becomes drift when seen again with the order unchanged');
+SELECT is((SELECT outcome FROM pg_temp.cmp(2, 'TAPDRIFT2', '[]')), 'agreed',
+	'the broker back at 0 resolves it as agreed');
+-- a status report of the resting order between snapshots breaks the chain
+SELECT is((SELECT outcome FROM pg_temp.cmp(2, 'TAPDRIFT2',
+	'[{"conid": 990002, "position": 3}]')), 'suspected',
+	'suspected again');
+SELECT pgtrade.record_status((SELECT id FROM tap_o3), 'PreSubmitted')
+	\g /dev/null
+SELECT is((SELECT outcome FROM pg_temp.cmp(2, 'TAPDRIFT2',
+	'[{"conid": 990002, "position": 3}]')), 'suspected',
+	'a status report of the working order in between keeps it suspected');
+-- a fill the broker reported but pgtrade has not recorded postpones
+SELECT pgtrade.record_status((SELECT id FROM tap_o3), 'Submitted', 1)
+	\g /dev/null
+SELECT results_eq($$SELECT drift_id, conid, outcome FROM pg_temp.cmp(2,
+	'TAPDRIFT2', '[{"conid": 990002, "position": 1}]')$$,
+	$$VALUES (NULL::bigint, NULL::bigint, 'postponed'::text)$$,
+	'a working order with a reported fill not recorded postpones');
+SELECT pgtrade.record_fill('tapdrift.o3.01.01', (SELECT client_order_id
+	FROM pgtrade.orders WHERE order_id = (SELECT id FROM tap_o3)),
+	'TAPDRIFT2', 990002, 'B', 1, 40, '2026-01-05 15:10+00') \g /dev/null
+SELECT is((SELECT count(*)::int FROM pg_temp.cmp(2, 'TAPDRIFT2',
+	'[{"conid": 990002, "position": 1}]')), 0,
+	'once the fill is recorded the comparison is made: 1 and 1 agree');
+SELECT pgtrade.record_status((SELECT id FROM tap_o3), 'Cancelled', 1)
+	\g /dev/null
+-- back to flat in TAPY for what follows
+SELECT pgtrade.record_fill('tapdrift.o3s.01.01', NULL, 'TAPDRIFT2', 990002,
+	'S', 1, 41, '2026-01-05 15:11+00') \g /dev/null
+
 -- acknowledge: errors first
 CREATE TEMP TABLE tap_d AS SELECT drift_id AS id FROM pgtrade.position_drift
 	WHERE account_id = 'TAPACCT1' AND status = 'open';
@@ -266,7 +316,8 @@ SELECT is((SELECT outcome FROM pg_temp.cmp(1, 'TAPDRIFT2',
 	'[{"conid": 990777, "symbol": "ZZUNK", "position": "0.5"}]')), 'drift',
 	'and becomes drift');
 SELECT throws_ok($$SELECT pgtrade.resolve_drift((SELECT drift_id
-	FROM pgtrade.position_drift WHERE account_id = 'TAPDRIFT2'), 'x')$$,
+	FROM pgtrade.position_drift WHERE account_id = 'TAPDRIFT2'
+		AND conid = 990777), 'x')$$,
 	'55000', NULL, 'drift in an unknown conid cannot be resolved');
 
 -- privileges
