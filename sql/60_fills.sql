@@ -13,6 +13,12 @@
  * it extends the position at a new average cost, or closes part of it
  * and realizes profit and loss at the average cost, or flips it through
  * zero.  Pure, so positions and performance reports share it.
+ *
+ * A position may hold shares of unknown cost (an adjustment opened it or
+ * flipped it: avg_cost NULL with a quantity).  Closing part of those
+ * realizes nothing, as there is nothing to measure against; adding to
+ * them gives the whole position the execution's price as its cost, so
+ * no profit is made up from a cost of zero.
  */
 CREATE FUNCTION pgtrade.position_step(INOUT quantity numeric,
 	INOUT avg_cost numeric, INOUT realized_pnl numeric, side text,
@@ -26,12 +32,16 @@ DECLARE
 BEGIN
 	IF quantity = 0 OR sign(quantity) = sign(v_signed) THEN
 		/* opening or adding: weighted average cost */
-		avg_cost := (abs(quantity) * coalesce(avg_cost, 0)
-					 + fill_quantity * fill_price) / abs(v_new);
+		IF quantity <> 0 AND avg_cost IS NULL THEN
+			avg_cost := fill_price;
+		ELSE
+			avg_cost := (abs(quantity) * coalesce(avg_cost, 0)
+						 + fill_quantity * fill_price) / abs(v_new);
+		END IF;
 	ELSE
-		/* reducing, closing or flipping */
-		realized_pnl := realized_pnl + least(abs(quantity), fill_quantity)
-			* (fill_price - avg_cost) * sign(quantity);
+		/* reducing, closing or flipping; shares of unknown cost realize 0 */
+		realized_pnl := realized_pnl + coalesce(least(abs(quantity),
+			fill_quantity) * (fill_price - avg_cost) * sign(quantity), 0);
 		IF v_new = 0 THEN
 			avg_cost := NULL;
 		ELSIF sign(v_new) <> sign(quantity) THEN

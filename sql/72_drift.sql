@@ -117,7 +117,9 @@ SELECT pg_catalog.pg_extension_config_dump(
 /*
  * position_adjust adds a signed quantity to a stored position.  The
  * average cost is kept (an adjustment has no price); a position that
- * reaches zero loses it, and one opened by an adjustment has none.
+ * reaches zero loses it, and one opened by an adjustment, or taken
+ * through zero to the other side, has none: its shares are of unknown
+ * cost (position_step).
  */
 CREATE FUNCTION pgtrade.position_adjust(p_account text, p_instrument bigint,
 	p_quantity numeric)
@@ -130,8 +132,8 @@ BEGIN
 	VALUES (p_account, p_instrument) ON CONFLICT DO NOTHING;
 	UPDATE pgtrade.position p
 	SET quantity = p.quantity + p_quantity,
-		avg_cost = CASE WHEN p.quantity + p_quantity = 0 THEN NULL
-						ELSE p.avg_cost END,
+		avg_cost = CASE WHEN sign(p.quantity + p_quantity) = sign(p.quantity)
+						THEN p.avg_cost END,
 		updated_at = now()
 	WHERE p.account_id = p_account AND p.instrument_id = p_instrument;
 END
@@ -140,7 +142,7 @@ REVOKE ALL ON FUNCTION pgtrade.position_adjust(text, bigint, numeric)
 	FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.position_adjust(text, bigint, numeric) IS
 	'Internal: adds an adjustment''s quantity to a position, keeping its '
-	'average cost.';
+	'average cost unless it opens or flips the position.';
 
 CREATE FUNCTION pgtrade.position_adjustment_after_insert()
 RETURNS trigger

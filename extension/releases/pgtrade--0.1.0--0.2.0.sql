@@ -4564,3 +4564,66 @@ COMMENT ON FUNCTION pgtrade.position_activity_since(text, timestamptz) IS
 	'Internal: true when an order of the account was claimed, a fill or '
 	'adjustment recorded or a working order changed after the time, or '
 	'an order is being sent, cancelled or is unknown now.';
+
+-- Shares of unknown cost (opened or flipped by an adjustment) realize nothing and take the next adding fill's price
+CREATE OR REPLACE FUNCTION pgtrade.position_step(INOUT quantity numeric,
+	INOUT avg_cost numeric, INOUT realized_pnl numeric, side text,
+	fill_quantity numeric, fill_price numeric)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+	v_signed numeric := CASE side WHEN 'buy' THEN fill_quantity
+								  ELSE -fill_quantity END;
+	v_new numeric := quantity + v_signed;
+BEGIN
+	IF quantity = 0 OR sign(quantity) = sign(v_signed) THEN
+		/* opening or adding: weighted average cost */
+		IF quantity <> 0 AND avg_cost IS NULL THEN
+			avg_cost := fill_price;
+		ELSE
+			avg_cost := (abs(quantity) * coalesce(avg_cost, 0)
+						 + fill_quantity * fill_price) / abs(v_new);
+		END IF;
+	ELSE
+		/* reducing, closing or flipping; shares of unknown cost realize 0 */
+		realized_pnl := realized_pnl + coalesce(least(abs(quantity),
+			fill_quantity) * (fill_price - avg_cost) * sign(quantity), 0);
+		IF v_new = 0 THEN
+			avg_cost := NULL;
+		ELSIF sign(v_new) <> sign(quantity) THEN
+			avg_cost := fill_price;
+		END IF;
+	END IF;
+	quantity := v_new;
+END
+$$;
+
+-- An adjustment that opens or flips a position leaves it without a cost
+CREATE OR REPLACE FUNCTION pgtrade.position_adjust(p_account text, p_instrument bigint,
+	p_quantity numeric)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO pgtrade.position (account_id, instrument_id)
+	VALUES (p_account, p_instrument) ON CONFLICT DO NOTHING;
+	UPDATE pgtrade.position p
+	SET quantity = p.quantity + p_quantity,
+		avg_cost = CASE WHEN sign(p.quantity + p_quantity) = sign(p.quantity)
+						THEN p.avg_cost END,
+		updated_at = now()
+	WHERE p.account_id = p_account AND p.instrument_id = p_instrument;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.position_adjust(text, bigint, numeric) IS
+	'Internal: adds an adjustment''s quantity to a position, keeping its '
+	'average cost unless it opens or flips the position.';
+
+/*
+ * Positions with adjustments were computed with the earlier arithmetic:
+ * recompute them from their fills and adjustments.
+ */
+SELECT pgtrade.position_rebuild(a.account_id, a.instrument_id)
+FROM (SELECT DISTINCT account_id, instrument_id
+	  FROM pgtrade.position_adjustment) a;

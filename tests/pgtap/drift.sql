@@ -4,7 +4,7 @@
 -- kept by position_rebuild, and who may call what.  Quantities are
 -- worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(70);
+SELECT plan(79);
 
 -- A second account and instrument of this suite only.
 SELECT pgtrade.add_account('TAPDRIFT2', 'pgTAP drift fixture') \g /dev/null
@@ -319,6 +319,60 @@ SELECT throws_ok($$SELECT pgtrade.resolve_drift((SELECT drift_id
 	FROM pgtrade.position_drift WHERE account_id = 'TAPDRIFT2'
 		AND conid = 990777), 'x')$$,
 	'55000', NULL, 'drift in an unknown conid cannot be resolved');
+
+-- shares of unknown cost: an adjustment that opens or flips a position
+-- leaves it without a cost; closing them realizes nothing, and a fill
+-- that adds to them gives the position its price (worked out by hand)
+SELECT results_eq($$SELECT * FROM pgtrade.position_step(5, NULL, 0, 'sell',
+	2, 120)$$, $$VALUES (3::numeric, NULL::numeric, 0::numeric)$$,
+	'position_step: selling 2 of 5 of unknown cost realizes 0');
+SELECT results_eq($$SELECT * FROM pgtrade.position_step(5, NULL, 0, 'buy',
+	2, 120)$$, $$VALUES (7::numeric, 120::numeric, 0::numeric)$$,
+	'position_step: buying 2 at 120 onto 5 of unknown cost costs all 7 at 120');
+SELECT results_eq($$SELECT * FROM pgtrade.position_step(-5, NULL, 7, 'buy',
+	8, 90)$$, $$VALUES (3::numeric, 90::numeric, 7::numeric)$$,
+	'position_step: buying 8 at 90 against a short 5 of unknown cost '
+	'realizes 0 and opens 3 long at 90');
+SELECT pgtrade.add_account('TAPDRIFT3', 'pgTAP drift fixture') \g /dev/null
+INSERT INTO pgtrade.position_adjustment (account_id, instrument_id, quantity,
+	reason)
+VALUES ('TAPDRIFT3', pgtrade.instrument_id('TAPY'), 5, 'tap: held before');
+SELECT lives_ok($$SELECT pgtrade.record_fill('tapdrift.u1.01.01', NULL,
+	'TAPDRIFT3', 990002, 'S', 2, 120, '2026-01-06 15:00+00')$$,
+	'a sell of 2 out of a position an adjustment opened is recorded');
+SELECT results_eq($$SELECT quantity, avg_cost, realized_pnl
+	FROM pgtrade.position WHERE account_id = 'TAPDRIFT3'$$,
+	$$VALUES (3::numeric, NULL::numeric, 0::numeric)$$,
+	'5 - 2 = 3 left, of unknown cost, nothing realized');
+SELECT pgtrade.record_fill('tapdrift.u2.01.01', NULL, 'TAPDRIFT3', 990002,
+	'B', 2, 120, '2026-01-06 15:01+00') \g /dev/null
+SELECT pgtrade.record_fill('tapdrift.u3.01.01', NULL, 'TAPDRIFT3', 990002,
+	'S', 1, 130, '2026-01-06 15:02+00') \g /dev/null
+SELECT results_eq($$SELECT quantity, avg_cost, realized_pnl
+	FROM pgtrade.position WHERE account_id = 'TAPDRIFT3'$$,
+	$$VALUES (4::numeric, 120::numeric, 10::numeric)$$,
+	'buy 2 at 120 makes 5 at 120; a sell of 1 at 130 realizes 10');
+INSERT INTO pgtrade.position_adjustment (account_id, instrument_id, quantity,
+	reason)
+VALUES ('TAPDRIFT3', pgtrade.instrument_id('TAPY'), -9, 'tap: broker short');
+SELECT results_eq($$SELECT quantity, avg_cost, realized_pnl
+	FROM pgtrade.position WHERE account_id = 'TAPDRIFT3'$$,
+	$$VALUES (-5::numeric, NULL::numeric, 10::numeric)$$,
+	'an adjustment of -9 flips 4 to -5, of unknown cost');
+SELECT pgtrade.record_fill('tapdrift.u4.01.01', NULL, 'TAPDRIFT3', 990002,
+	'B', 5, 90, '2026-01-06 15:03+00') \g /dev/null
+SELECT results_eq($$SELECT quantity, avg_cost, realized_pnl
+	FROM pgtrade.position WHERE account_id = 'TAPDRIFT3'$$,
+	$$VALUES (0::numeric, NULL::numeric, 10::numeric)$$,
+	'buying the 5 back realizes nothing more: still 10');
+UPDATE pgtrade.position SET quantity = 99, avg_cost = 1, realized_pnl = 0
+WHERE account_id = 'TAPDRIFT3';
+SELECT pgtrade.position_rebuild('TAPDRIFT3', pgtrade.instrument_id('TAPY'))
+	\g /dev/null
+SELECT results_eq($$SELECT quantity, avg_cost, realized_pnl
+	FROM pgtrade.position WHERE account_id = 'TAPDRIFT3'$$,
+	$$VALUES (0::numeric, NULL::numeric, 10::numeric)$$,
+	'a rebuild from the fills and adjustments gives the same');
 
 -- privileges
 SELECT ok(has_function_privilege('pgtrade_admin',
