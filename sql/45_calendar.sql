@@ -82,6 +82,53 @@ SELECT pg_catalog.pg_extension_config_dump('pgtrade.market_calendar',
 SELECT pg_catalog.pg_extension_config_dump('pgtrade.market_special_day',
 	'WHERE NOT builtin');
 
+/*
+ * The rows pgtrade ships are changed by a release, not in place: an edit
+ * is not in a dump, and a shipped day deleted and added again by hand
+ * would be restored beside the shipped one and fail the restore of every
+ * added day.  Only a superuser may still change them (and loses the edit
+ * on a restore, as the README says).
+ */
+CREATE FUNCTION pgtrade.calendar_shipped_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r
+				 WHERE r.rolname = current_user), false) THEN
+		NULL;
+	ELSIF TG_TABLE_NAME = 'market_special_day' THEN
+		RAISE EXCEPTION '% % is a day pgtrade ships: it cannot be changed or deleted',
+			OLD.calendar, pg_catalog.to_jsonb(OLD) ->> 'day'
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A new release of pgtrade extends the shipped '
+					  || 'calendars; add a calendar of your own for other '
+					  || 'sessions.';
+	ELSE
+		RAISE EXCEPTION 'calendar % is shipped with pgtrade: it cannot be changed or deleted',
+			OLD.calendar
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A new release of pgtrade extends the shipped '
+					  || 'calendars; add a calendar of your own for other '
+					  || 'sessions.';
+	END IF;
+	RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.calendar_shipped_guard() FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.calendar_shipped_guard() IS
+	'BEFORE UPDATE OR DELETE on market_calendar and market_special_day: '
+	'the rows pgtrade ships change only by a superuser.';
+CREATE TRIGGER market_calendar_shipped
+	BEFORE UPDATE OR DELETE ON pgtrade.market_calendar
+	FOR EACH ROW WHEN (OLD.builtin)
+	EXECUTE FUNCTION pgtrade.calendar_shipped_guard();
+CREATE TRIGGER market_special_day_shipped
+	BEFORE UPDATE OR DELETE ON pgtrade.market_special_day
+	FOR EACH ROW WHEN (OLD.builtin)
+	EXECUTE FUNCTION pgtrade.calendar_shipped_guard();
+
 ALTER TABLE pgtrade.instrument
 	ADD COLUMN calendar text DEFAULT 'XNYS'
 		REFERENCES pgtrade.market_calendar ON UPDATE CASCADE;

@@ -325,9 +325,22 @@ REVOKE SELECT ON ALL TABLES IN SCHEMA pgtrade FROM pgtrade_reader;
 /* exchange calendars are reference data, readable by every role */
 GRANT SELECT ON pgtrade.market_calendar, pgtrade.market_special_day
 	TO pgtrade_reader, pgtrade_listener, pgtrade_scheduler;
-/* admins keep them: a closure announced at short notice, a new market */
-GRANT INSERT, UPDATE, DELETE ON pgtrade.market_calendar,
-	pgtrade.market_special_day TO pgtrade_admin;
+/*
+ * Admins keep them: a closure announced at short notice, a new market.
+ * Not the builtin flag, which says what pg_dump leaves to CREATE
+ * EXTENSION: a shipped row marked as added would be restored twice (and
+ * fail the restore of the whole table), an added row marked as shipped
+ * would be lost.  Shipped rows themselves are guarded by
+ * calendar_shipped_guard.
+ */
+GRANT INSERT (calendar, description, time_zone, regular_open, regular_close,
+		weekend, first_day, last_day),
+	UPDATE (calendar, description, time_zone, regular_open, regular_close,
+		weekend, first_day, last_day),
+	DELETE ON pgtrade.market_calendar TO pgtrade_admin;
+GRANT INSERT (calendar, day, opens, closes, note),
+	UPDATE (calendar, day, opens, closes, note),
+	DELETE ON pgtrade.market_special_day TO pgtrade_admin;
 GRANT SELECT ON pgtrade.open_orders, pgtrade.positions,
 	pgtrade.decisions_explained, pgtrade.listener_health, pgtrade.open_drift,
 	pgtrade.bars, pgtrade.instruments,

@@ -4627,3 +4627,55 @@ COMMENT ON FUNCTION pgtrade.position_adjust(text, bigint, numeric) IS
 SELECT pgtrade.position_rebuild(a.account_id, a.instrument_id)
 FROM (SELECT DISTINCT account_id, instrument_id
 	  FROM pgtrade.position_adjustment) a;
+
+-- The rows pgtrade ships in its calendars change only by a superuser,
+-- and admins no longer set the builtin flag that pg_dump relies on
+CREATE FUNCTION pgtrade.calendar_shipped_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r
+				 WHERE r.rolname = current_user), false) THEN
+		NULL;
+	ELSIF TG_TABLE_NAME = 'market_special_day' THEN
+		RAISE EXCEPTION '% % is a day pgtrade ships: it cannot be changed or deleted',
+			OLD.calendar, pg_catalog.to_jsonb(OLD) ->> 'day'
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A new release of pgtrade extends the shipped '
+					  || 'calendars; add a calendar of your own for other '
+					  || 'sessions.';
+	ELSE
+		RAISE EXCEPTION 'calendar % is shipped with pgtrade: it cannot be changed or deleted',
+			OLD.calendar
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A new release of pgtrade extends the shipped '
+					  || 'calendars; add a calendar of your own for other '
+					  || 'sessions.';
+	END IF;
+	RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.calendar_shipped_guard() FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.calendar_shipped_guard() IS
+	'BEFORE UPDATE OR DELETE on market_calendar and market_special_day: '
+	'the rows pgtrade ships change only by a superuser.';
+CREATE TRIGGER market_calendar_shipped
+	BEFORE UPDATE OR DELETE ON pgtrade.market_calendar
+	FOR EACH ROW WHEN (OLD.builtin)
+	EXECUTE FUNCTION pgtrade.calendar_shipped_guard();
+CREATE TRIGGER market_special_day_shipped
+	BEFORE UPDATE OR DELETE ON pgtrade.market_special_day
+	FOR EACH ROW WHEN (OLD.builtin)
+	EXECUTE FUNCTION pgtrade.calendar_shipped_guard();
+REVOKE INSERT, UPDATE ON pgtrade.market_calendar, pgtrade.market_special_day
+	FROM pgtrade_admin;
+GRANT INSERT (calendar, description, time_zone, regular_open, regular_close,
+		weekend, first_day, last_day),
+	UPDATE (calendar, description, time_zone, regular_open, regular_close,
+		weekend, first_day, last_day)
+	ON pgtrade.market_calendar TO pgtrade_admin;
+GRANT INSERT (calendar, day, opens, closes, note),
+	UPDATE (calendar, day, opens, closes, note)
+	ON pgtrade.market_special_day TO pgtrade_admin;

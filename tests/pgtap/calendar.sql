@@ -21,7 +21,7 @@
 --   change is Mar 10, so 09:30 is 14:30 UTC on Mar 8 and 13:30 UTC on
 --   Mar 11.
 \ir preamble.psql
-SELECT plan(72);
+SELECT plan(81);
 
 SELECT is((SELECT count(*)::int FROM pgtrade.market_calendar
 		   WHERE calendar = 'XNYS' AND time_zone = 'America/New_York'
@@ -293,6 +293,42 @@ SELECT results_eq($$SELECT status FROM pgtrade.run_strategy('tap_gone')
 SELECT is((SELECT count(*)::int FROM pgtrade.alerts
 		   WHERE kind = 'calendar_ended' AND strategy = 'tap_gone'), 1,
 	'one alert says every run will stop there');
+
+-- what ships with pgtrade changes with a release: an admin adds days and
+-- calendars of their own but neither edits shipped rows nor marks rows
+-- as shipped or not (pg_dump keeps exactly the rows not shipped)
+CREATE ROLE tap_cal_admin IN ROLE pgtrade_admin;
+SET ROLE tap_cal_admin;
+SELECT lives_ok($$INSERT INTO pgtrade.market_special_day (calendar, day,
+	note) VALUES ('XNYS', '2027-12-28', 'tap: closure at short notice')$$,
+	'an admin adds a closure');
+SELECT lives_ok($$UPDATE pgtrade.market_special_day SET note = 'tap: moved'
+	WHERE calendar = 'XNYS' AND day = '2027-12-28'$$,
+	'and may edit it');
+SELECT throws_ok($$UPDATE pgtrade.market_special_day SET note = 'x'
+	WHERE calendar = 'XNYS' AND day = '2025-01-09'$$, '42501',
+	'XNYS 2025-01-09 is a day pgtrade ships: it cannot be changed or deleted',
+	'an admin cannot edit a shipped day');
+SELECT throws_ok($$DELETE FROM pgtrade.market_special_day
+	WHERE calendar = 'XNYS' AND day = '2025-01-09'$$, '42501', NULL,
+	'nor delete one');
+SELECT throws_ok($$UPDATE pgtrade.market_calendar SET last_day = '2030-12-31'
+	WHERE calendar = 'XNYS'$$, '42501',
+	'calendar XNYS is shipped with pgtrade: it cannot be changed or deleted',
+	'nor edit a shipped calendar');
+SELECT throws_ok($$UPDATE pgtrade.market_special_day SET builtin = false
+	WHERE calendar = 'XNYS' AND day = '2025-01-09'$$, '42501', NULL,
+	'nor mark a shipped day as added');
+SELECT throws_ok($$INSERT INTO pgtrade.market_special_day (calendar, day,
+	note, builtin) VALUES ('XNYS', '2027-12-29', 'x', true)$$, '42501', NULL,
+	'nor add a day marked as shipped');
+SELECT lives_ok($$DELETE FROM pgtrade.market_special_day
+	WHERE calendar = 'XNYS' AND day = '2027-12-28'$$,
+	'an admin deletes a day of their own');
+RESET ROLE;
+SELECT lives_ok($$UPDATE pgtrade.market_special_day SET note = note
+	WHERE calendar = 'XNYS' AND day = '2025-01-09'$$,
+	'a superuser still may edit a shipped day');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -124,6 +124,7 @@ SELECT set_eq(
 		('function pgtrade.bar_size_supported(interval)'),
 		('function pgtrade.bollinger(double precision[],integer,double precision)'),
 		('function pgtrade.bracket_child_group(pgtrade.orders)'),
+		('function pgtrade.calendar_shipped_guard()'),
 		('function pgtrade.bracket_children(bigint)'),
 		('function pgtrade.bracket_claim_children(bigint,bigint)'),
 		('function pgtrade.bracket_parent_ended()'),
