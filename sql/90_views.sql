@@ -311,7 +311,8 @@ GRANT EXECUTE ON FUNCTION
    instrument and quantity change only by creating a strategy */
 GRANT UPDATE (active, params, schedule, time_zone, market_hours,
 	disable_after_failures, sizing, capital, sizing_fraction, atr_period,
-	atr_multiple) ON pgtrade.strategy
+	atr_multiple, order_type, limit_offset, tif, order_valid_for, grace,
+	catch_up, max_bar_age) ON pgtrade.strategy
 	TO pgtrade_trader, pgtrade_admin;
 
 /* admins set limits, the kill switch, accounts and instruments */

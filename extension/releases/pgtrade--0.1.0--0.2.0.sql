@@ -4679,3 +4679,8 @@ GRANT INSERT (calendar, description, time_zone, regular_open, regular_close,
 GRANT INSERT (calendar, day, opens, closes, note),
 	UPDATE (calendar, day, opens, closes, note)
 	ON pgtrade.market_special_day TO pgtrade_admin;
+
+-- Traders and admins tune a strategy's orders and timing as well
+GRANT UPDATE (order_type, limit_offset, tif, order_valid_for, grace,
+	catch_up, max_bar_age) ON pgtrade.strategy
+	TO pgtrade_trader, pgtrade_admin;

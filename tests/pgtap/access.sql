@@ -5,7 +5,7 @@
 -- row-level security hides them.  Account TAPA is granted to the
 -- trader and the analyst; TAPB to nobody.
 \ir preamble.psql
-SELECT plan(57);
+SELECT plan(60);
 
 SELECT pgtrade.add_account('TAPA') \g /dev/null
 SELECT pgtrade.add_account('TAPB') \g /dev/null
@@ -104,6 +104,18 @@ SELECT lives_ok($$SELECT * FROM pgtrade.account_day_pnl('TAPA')$$,
 UPDATE pgtrade.strategy SET active = false WHERE name = 'tap_a_cross';
 SELECT is((SELECT count(*)::int FROM pgtrade.strategy WHERE name = 'tap_a_cross'), 1,
 	'trader: switches a TAPA strategy (the UPDATE passed its trigger)');
+SELECT lives_ok($$UPDATE pgtrade.strategy SET order_type = 'limit',
+	limit_offset = 0.05, tif = 'gtc', order_valid_for = '1 hour',
+	grace = '10 minutes', catch_up = true, max_bar_age = '3 days'
+	WHERE name = 'tap_a_cross'$$,
+	'trader: tunes a TAPA strategy''s orders and timing');
+SELECT results_eq($$SELECT order_type, limit_offset, tif, catch_up
+	FROM pgtrade.strategy WHERE name = 'tap_a_cross'$$,
+	$$VALUES ('limit'::text, 0.05::numeric, 'gtc'::text, true)$$,
+	'trader: the settings are stored');
+SELECT throws_ok($$UPDATE pgtrade.strategy SET quantity = 1
+	WHERE name = 'tap_a_cross'$$, '42501', NULL,
+	'trader: the quantity changes only by creating a strategy');
 SELECT throws_ok(format('SELECT pgtrade.cancel_order(%s)', pg_temp.oid_of('TAPB')),
 	'42501', NULL, 'trader: cancelling a TAPB order is refused');
 SELECT throws_ok(format('SELECT pgtrade.modify_order(%s, quantity => 2)',
