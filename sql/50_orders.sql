@@ -245,7 +245,7 @@ COMMENT ON FUNCTION pgtrade.latest_close(bigint) IS
 CREATE FUNCTION pgtrade.account_day_pnl(account_id text,
 	instrument_id bigint DEFAULT NULL, OUT realized numeric,
 	OUT unrealized numeric, OUT unmarked text[])
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -254,6 +254,8 @@ DECLARE
 	v_p record;
 	v_mark numeric;
 BEGIN
+	/* an account the caller may not see would read as flat: refused */
+	PERFORM pgtrade.require_account(account_day_pnl.account_id);
 	realized := 0;
 	unrealized := 0;
 	unmarked := '{}';

@@ -203,6 +203,9 @@ BEGIN
 		RAISE EXCEPTION 'strategy "%" does not exist', strategy
 			USING ERRCODE = 'undefined_object';
 	END IF;
+	/* a strategy of an account the caller may not see is refused */
+	PERFORM pgtrade.require_account(s.account_id) FROM pgtrade.strategy s
+	WHERE s.name = rollup_performance.strategy;
 	FOR v_s IN
 		SELECT s.strategy_id, s.name, s.account_id FROM pgtrade.strategy s
 		WHERE (s.name = rollup_performance.strategy

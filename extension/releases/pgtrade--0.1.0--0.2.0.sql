@@ -4684,3 +4684,103 @@ GRANT INSERT (calendar, day, opens, closes, note),
 GRANT UPDATE (order_type, limit_offset, tif, order_valid_for, grace,
 	catch_up, max_bar_age) ON pgtrade.strategy
 	TO pgtrade_trader, pgtrade_admin;
+
+-- rollup_performance of a strategy the caller may not see is refused
+CREATE OR REPLACE FUNCTION pgtrade.rollup_performance(strategy text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_s record;
+	v_n integer;
+	v_total integer := 0;
+BEGIN
+	IF strategy IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.strategy s WHERE s.name = rollup_performance.strategy) THEN
+		RAISE EXCEPTION 'strategy "%" does not exist', strategy
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	/* a strategy of an account the caller may not see is refused */
+	PERFORM pgtrade.require_account(s.account_id) FROM pgtrade.strategy s
+	WHERE s.name = rollup_performance.strategy;
+	FOR v_s IN
+		SELECT s.strategy_id, s.name, s.account_id FROM pgtrade.strategy s
+		WHERE (s.name = rollup_performance.strategy
+			   OR (rollup_performance.strategy IS NULL
+				   AND s.account_id = ANY (pgtrade.visible_accounts())))
+			AND EXISTS (SELECT 1 FROM pgtrade.fill f
+						WHERE f.account_id = s.account_id
+							AND f.instrument_id = s.instrument_id)
+		ORDER BY s.strategy_id
+	LOOP
+		PERFORM pgtrade.require_account(v_s.account_id);
+		INSERT INTO pgtrade.performance AS p (strategy_id, day, trades,
+			net_position, realized_pnl, cumulative_realized, unrealized_pnl,
+			equity, drawdown)
+		SELECT v_s.strategy_id, x.day, x.trades, x.net_position,
+			   x.realized_pnl, x.cumulative_realized, x.unrealized_pnl,
+			   x.equity, x.drawdown
+		FROM pgtrade.strategy_performance(v_s.name) x
+		ON CONFLICT (strategy_id, day) DO UPDATE
+		SET trades = EXCLUDED.trades, net_position = EXCLUDED.net_position,
+			realized_pnl = EXCLUDED.realized_pnl,
+			cumulative_realized = EXCLUDED.cumulative_realized,
+			unrealized_pnl = EXCLUDED.unrealized_pnl,
+			equity = EXCLUDED.equity, drawdown = EXCLUDED.drawdown,
+			computed_at = now()
+		WHERE (p.trades, p.net_position, p.realized_pnl,
+			   p.cumulative_realized, p.unrealized_pnl, p.equity, p.drawdown)
+			IS DISTINCT FROM
+			  (EXCLUDED.trades, EXCLUDED.net_position, EXCLUDED.realized_pnl,
+			   EXCLUDED.cumulative_realized, EXCLUDED.unrealized_pnl,
+			   EXCLUDED.equity, EXCLUDED.drawdown);
+		GET DIAGNOSTICS v_n = ROW_COUNT;
+		v_total := v_total + v_n;
+	END LOOP;
+	RETURN v_total;
+END
+$$;
+
+-- account_day_pnl of an account the caller may not see is refused
+CREATE OR REPLACE FUNCTION pgtrade.account_day_pnl(account_id text,
+	instrument_id bigint DEFAULT NULL, OUT realized numeric,
+	OUT unrealized numeric, OUT unmarked text[])
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_today date := pgtrade.account_today(account_day_pnl.account_id);
+	v_p record;
+	v_mark numeric;
+BEGIN
+	/* an account the caller may not see would read as flat: refused */
+	PERFORM pgtrade.require_account(account_day_pnl.account_id);
+	realized := 0;
+	unrealized := 0;
+	unmarked := '{}';
+	FOR v_p IN
+		SELECT p.instrument_id, p.quantity, p.avg_cost, p.realized_pnl,
+			   p.day, p.day_start_realized, i.symbol
+		FROM pgtrade.position p
+		JOIN pgtrade.instrument i ON i.instrument_id = p.instrument_id
+		WHERE p.account_id = account_day_pnl.account_id
+			AND (account_day_pnl.instrument_id IS NULL
+				 OR p.instrument_id = account_day_pnl.instrument_id)
+	LOOP
+		IF v_p.day = v_today THEN
+			realized := realized + v_p.realized_pnl - v_p.day_start_realized;
+		END IF;
+		IF v_p.quantity <> 0 THEN
+			v_mark := pgtrade.latest_close(v_p.instrument_id);
+			IF v_mark IS NULL OR v_p.avg_cost IS NULL THEN
+				unmarked := unmarked || v_p.symbol;
+			ELSE
+				unrealized := unrealized + v_p.quantity * (v_mark - v_p.avg_cost);
+			END IF;
+		END IF;
+	END LOOP;
+END
+$$;

@@ -5,7 +5,7 @@
 -- row-level security hides them.  Account TAPA is granted to the
 -- trader and the analyst; TAPB to nobody.
 \ir preamble.psql
-SELECT plan(60);
+SELECT plan(62);
 
 SELECT pgtrade.add_account('TAPA') \g /dev/null
 SELECT pgtrade.add_account('TAPB') \g /dev/null
@@ -128,6 +128,10 @@ SELECT throws_ok($$SELECT * FROM pgtrade.run_strategy('tap_b_cross')$$, '42501',
 	NULL, 'trader: running a TAPB strategy is refused');
 SELECT throws_ok($$SELECT * FROM pgtrade.strategy_performance('tap_b_cross')$$,
 	'42501', NULL, 'trader: a TAPB strategy''s performance is refused');
+SELECT throws_ok($$SELECT pgtrade.rollup_performance('tap_b_cross')$$,
+	'42501', NULL, 'trader: rolling up a TAPB strategy''s performance is refused');
+SELECT throws_ok($$SELECT * FROM pgtrade.account_day_pnl('TAPB')$$,
+	'42501', NULL, 'trader: the day''s P&L of TAPB is refused, not zero');
 UPDATE pgtrade.strategy SET active = true WHERE name = 'tap_b_cross';
 SELECT is((SELECT count(*)::int FROM pgtrade.strategy WHERE name = 'tap_b_cross'), 0,
 	'trader: the TAPB strategy cannot be seen, so the UPDATE touched nothing');
