@@ -1096,11 +1096,15 @@ BEGIN
 		ELSE v_ts[v_n] + p_s.bar_size END;
 	IF v_n = 0 OR v_last_end < p_as_of - v_age THEN
 		UPDATE pgtrade.workflow_run r
-		SET error = format('stale bars: the last %s bar of %s %s; a run '
-			'needs one that ended within %s',
-			pgtrade.bar_size_label(p_s.bar_size), v_inst.symbol,
-			coalesce(pgtrade.bar_label(v_ts[v_n], p_s.bar_size,
-				v_inst.time_zone), 'does not exist'), v_age)
+		SET error = CASE WHEN v_n = 0 THEN format('stale bars: %s has no '
+				'%s bar that ended by %s; a run needs one that ended within %s',
+				v_inst.symbol, pgtrade.bar_size_label(p_s.bar_size), p_as_of,
+				v_age)
+			ELSE format('stale bars: the last %s bar of %s %s; a run '
+				'needs one that ended within %s',
+				pgtrade.bar_size_label(p_s.bar_size), v_inst.symbol,
+				pgtrade.bar_label(v_ts[v_n], p_s.bar_size, v_inst.time_zone),
+				v_age) END
 		WHERE r.run_id = p_run;
 		RETURN 'skipped';
 	END IF;

@@ -4784,3 +4784,117 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+-- A run on an instrument without bars says so
+CREATE OR REPLACE FUNCTION pgtrade.run_steps(p_run bigint, p_s pgtrade.strategy,
+	p_as_of timestamptz, p_place boolean)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_inst pgtrade.instrument;
+	v_kind pgtrade.strategy_kind;
+	v_t timestamptz;
+	v_ts timestamptz[];
+	v_o float8[];
+	v_h float8[];
+	v_l float8[];
+	v_c float8[];
+	v_v float8[];
+	v_n integer;
+	v_out jsonb;
+	v_target numeric;
+	v_age interval;
+	v_why text;
+	v_last_end timestamptz;
+	v_tpos numeric;
+	v_note text;
+	v_sizing jsonb;
+BEGIN
+	SELECT * INTO STRICT v_inst FROM pgtrade.instrument
+	WHERE instrument_id = p_s.instrument_id;
+	SELECT * INTO STRICT v_kind FROM pgtrade.strategy_kind
+	WHERE name = p_s.kind;
+
+	/* step 0: the market's hours by the instrument's calendar */
+	v_why := pgtrade.run_market_step(p_run, 0, p_s, v_inst.calendar, p_as_of);
+	IF v_why IS NOT NULL THEN
+		UPDATE pgtrade.workflow_run r SET error = v_why WHERE r.run_id = p_run;
+		RETURN 'closed';
+	END IF;
+
+	/*
+	 * step 1: the bars that had ended by as_of (bars_ended_by), oldest
+	 * first; recent_bars takes the newest by one scan of the key
+	 */
+	v_t := clock_timestamp();
+	SELECT b.ts, b.open, b.high, b.low, b.close, b.volume, b.bars
+	INTO v_ts, v_o, v_h, v_l, v_c, v_v, v_n
+	FROM pgtrade.recent_bars(p_s.instrument_id, p_s.bar_size,
+		pgtrade.bars_ended_by(p_as_of, p_s.bar_size, v_inst.time_zone,
+							  v_inst.session_close),
+		p_s.bars_needed * 2) b;
+	PERFORM pgtrade.record_step(p_run, 1, 'load_bars', v_t,
+		jsonb_build_object('symbol', v_inst.symbol, 'bar_size',
+			p_s.bar_size::text, 'as_of', p_as_of, 'bars_wanted',
+			p_s.bars_needed * 2),
+		jsonb_build_object('bars', v_n, 'first_ts', v_ts[1],
+			'last_ts', v_ts[v_n], 'last_close', v_c[v_n]));
+
+	/* stale bars: the market data stopped, or the run is far too late */
+	v_age := coalesce(p_s.max_bar_age,
+		CASE WHEN p_s.bar_size >= interval '1 day' THEN interval '5 days'
+			 ELSE greatest(interval '15 minutes', 3 * p_s.bar_size) END);
+	/* bar_end of the newest bar, written out: a call costs more here */
+	v_last_end := CASE WHEN p_s.bar_size >= interval '1 day'
+		THEN ((v_ts[v_n] AT TIME ZONE v_inst.time_zone)::date
+			  + v_inst.session_close) AT TIME ZONE v_inst.time_zone
+		ELSE v_ts[v_n] + p_s.bar_size END;
+	IF v_n = 0 OR v_last_end < p_as_of - v_age THEN
+		UPDATE pgtrade.workflow_run r
+		SET error = CASE WHEN v_n = 0 THEN format('stale bars: %s has no '
+				'%s bar that ended by %s; a run needs one that ended within %s',
+				v_inst.symbol, pgtrade.bar_size_label(p_s.bar_size), p_as_of,
+				v_age)
+			ELSE format('stale bars: the last %s bar of %s %s; a run '
+				'needs one that ended within %s',
+				pgtrade.bar_size_label(p_s.bar_size), v_inst.symbol,
+				pgtrade.bar_label(v_ts[v_n], p_s.bar_size, v_inst.time_zone),
+				v_age) END
+		WHERE r.run_id = p_run;
+		RETURN 'skipped';
+	END IF;
+
+	/*
+	 * step 2: the kind's evaluator, under the exchange's time zone so the
+	 * dates it writes into its reason are session dates
+	 */
+	v_t := clock_timestamp();
+	v_out := pgtrade.evaluate_kind(v_kind, p_s.params, v_inst.time_zone,
+		coalesce(v_ts, '{}'), coalesce(v_o, '{}'), coalesce(v_h, '{}'),
+		coalesce(v_l, '{}'), coalesce(v_c, '{}'), coalesce(v_v, '{}'));
+	PERFORM pgtrade.record_step(p_run, 2, 'evaluate', v_t,
+		jsonb_build_object('kind', p_s.kind, 'params', p_s.params,
+			'bars', v_n), v_out);
+
+	/* steps 3 and 4: net the target, decide, order */
+	v_target := pgtrade.kind_target(p_s.kind, v_out);
+	/* step 3 with the size: see size_target */
+	v_tpos := v_target * p_s.quantity;
+	IF p_s.sizing <> 'fixed' AND v_target <> 0 THEN
+		SELECT z.target_position, z.note, z.detail
+		INTO v_tpos, v_note, v_sizing
+		FROM pgtrade.size_target(p_s, v_target, v_c[v_n],
+			CASE WHEN p_s.sizing = 'risk'
+				THEN (pgtrade.atr(v_h, v_l, v_c, p_s.atr_period))[v_n] END,
+			pgtrade.position_quantity(p_s.account_id, p_s.instrument_id),
+			pgtrade.open_quantity(p_s.account_id, p_s.instrument_id)) z;
+	END IF;
+	PERFORM pgtrade.run_decide(p_run, 3, p_s, p_as_of, v_tpos,
+		v_out->>'signal', concat_ws('; ', v_out->>'reason', v_note), NULL,
+		v_out->'values', v_c[v_n], v_ts[v_n], v_n, p_place, v_sizing);
+	RETURN 'succeeded';
+END
+$$;

@@ -831,7 +831,9 @@ order_submit(Listener *L, const ClaimedOrder *o)
 			 o->quantity, o->symbol ? o->symbol : "?", (long long) o->conid,
 			 o->order_type, o->limit_price ? " " : "",
 			 o->limit_price ? o->limit_price : "",
-			 o->stop_price ? " stop " : "",
+			 o->stop_price == NULL					  ? ""
+				 : strcmp(o->order_type, "stop") == 0 ? " "
+													  : " stop ",
 			 o->stop_price ? o->stop_price : "", o->tif);
 	out = submission_run(L, &s);
 	free(s.body);

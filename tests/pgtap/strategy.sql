@@ -2,7 +2,7 @@
 -- target against position and open orders, record every step, and fail
 -- alone.  The series and its SMAs are worked out by hand below.
 \ir preamble.psql
-SELECT plan(60);
+SELECT plan(62);
 
 -- closes 10, 9, 8, 9, 11, 12 on 2024-01-02 .. 2024-01-09 (weekdays);
 -- fast SMA(2) and slow SMA(3) on each bar from the third:
@@ -212,6 +212,14 @@ SELECT results_eq($$SELECT status, action FROM pgtrade.run_strategy('tap_stale')
 SELECT matches((SELECT error FROM pgtrade.workflow_run ORDER BY run_id DESC
 		   LIMIT 1), '^stale bars: the last 1 day bar of TAPZ is of session 2024-01-10;',
 	'the skipped run says which bar was too old');
+SELECT pgtrade.add_instrument('TAPNB', 990004) \g /dev/null
+SELECT pgtrade.create_strategy('tap_nobars', 'sma_cross', 'TAPNB', 'TAPACCT1',
+	'{"fast": 2, "slow": 3}', 10, market_hours => 'always') \g /dev/null
+SELECT results_eq($$SELECT status FROM pgtrade.run_strategy('tap_nobars')$$,
+	$$VALUES ('skipped')$$, 'a run on an instrument without bars is skipped');
+SELECT matches((SELECT error FROM pgtrade.workflow_run ORDER BY run_id DESC
+		   LIMIT 1), '^stale bars: TAPNB has no 1 day bar that ended by ',
+	'and says the instrument has no bar');
 SELECT results_eq($$SELECT status, reason FROM pgtrade.run_strategy(
 	'tap_broken_s', '2024-01-10 21:00+00', place_orders => true)$$,
 	$$VALUES ('failed', 'evaluator exploded')$$,
