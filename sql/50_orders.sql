@@ -130,6 +130,51 @@ COMMENT ON FUNCTION pgtrade.open_side_quantities(text, bigint, bigint) IS
 	'instrument, counted apart for the risk gate.';
 
 /*
+ * bracket_exit_offsets returns, per side, what of open_side_quantities
+ * the gate does not count against a position: a bracket's exits work
+ * only once their entry has filled (a cancelled entry takes them with
+ * it), so of what their group may add, the part their open entry has
+ * yet to fill only closes the entry again.  Strategies net their
+ * decisions against open orders without it.
+ */
+CREATE FUNCTION pgtrade.bracket_exit_offsets(account_id text,
+	instrument_id bigint, except_order bigint DEFAULT NULL,
+	OUT buys numeric, OUT sells numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_bitmapscan = off
+AS $$
+#variable_conflict use_column
+BEGIN
+	SELECT coalesce(sum(least(g.q, g.par)) FILTER (WHERE g.side = 'buy'), 0),
+		   coalesce(sum(least(g.q, g.par)) FILTER (WHERE g.side = 'sell'), 0)
+	INTO buys, sells
+	FROM (SELECT c.side, max(greatest(greatest(c.quantity,
+					 coalesce(m.quantity, 0)) - c.filled_quantity, 0)) AS q,
+				 max(greatest(p.quantity - p.filled_quantity, 0)) AS par
+		  FROM pgtrade.orders c
+		  JOIN pgtrade.orders p ON p.order_id = c.parent_order_id
+		  LEFT JOIN pgtrade.order_modification m
+			  ON m.order_id = c.order_id AND m.status IN ('requested', 'sent')
+		  WHERE c.account_id = bracket_exit_offsets.account_id
+			  AND c.instrument_id = bracket_exit_offsets.instrument_id
+			  AND c.status IN ('pending', 'submitting', 'working',
+							   'cancel_requested', 'unknown')
+			  AND c.parent_order_id IS NOT NULL
+			  AND c.order_id IS DISTINCT FROM bracket_exit_offsets.except_order
+			  AND p.side <> c.side
+			  AND p.status IN ('pending', 'submitting', 'working',
+							   'cancel_requested', 'unknown')
+		  GROUP BY c.side, c.oca_group) g;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.bracket_exit_offsets(text, bigint, bigint)
+	FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.bracket_exit_offsets(text, bigint, bigint) IS
+	'Internal to the risk gate: per side, the part of open bracket exits '
+	'that only closes what their open entry has yet to fill.';
+
+/*
  * open_quantity returns the net of open_side_quantities (buys positive).
  * Counting fills the broker reported but pgtrade has not recorded (an
  * order acknowledged as Filled before its executions arrive) is what
@@ -403,6 +448,8 @@ DECLARE
 	v_before numeric;
 	v_reduces boolean;
 	v_add numeric;
+	v_grp numeric;
+	v_par numeric;
 	v_has_position_limit boolean := false;
 	v_symbol text;
 	v_mark numeric;
@@ -438,8 +485,12 @@ BEGIN
 	IF p_state IS NULL THEN
 		v_pos := pgtrade.position_quantity(p_order.account_id,
 			p_order.instrument_id);
-		SELECT * INTO v_open FROM pgtrade.open_side_quantities(
-			p_order.account_id, p_order.instrument_id, p_order.order_id);
+		SELECT q.buys - x.buys AS buys, q.sells - x.sells AS sells
+		INTO v_open
+		FROM pgtrade.open_side_quantities(p_order.account_id,
+				p_order.instrument_id, p_order.order_id) q,
+			pgtrade.bracket_exit_offsets(p_order.account_id,
+				p_order.instrument_id, p_order.order_id) x;
 	ELSE
 		v_pos := coalesce((p_state ->> 'position')::numeric, 0);
 		SELECT coalesce((p_state ->> 'open_buys')::numeric, 0) AS buys,
@@ -453,8 +504,23 @@ BEGIN
 	 */
 	v_add := p_order.quantity - coalesce(p_order.filled_quantity, 0);
 	IF p_order.oca_group IS NOT NULL THEN
-		v_add := greatest(v_add - pgtrade.oca_open_quantity(
-			p_order.oca_group, p_order.side, p_order.order_id), 0);
+		v_grp := pgtrade.oca_open_quantity(p_order.oca_group, p_order.side,
+			p_order.order_id);
+		/*
+		 * A bracket's exits work only once their entry has filled (a
+		 * cancelled entry takes them with it): what the entry has yet to
+		 * fill they only close again, as open_side_quantities counts
+		 */
+		v_par := CASE WHEN p_state IS NULL
+						   AND p_order.parent_order_id IS NOT NULL THEN
+			coalesce((SELECT greatest(o.quantity - o.filled_quantity, 0)
+					  FROM pgtrade.orders o
+					  WHERE o.order_id = p_order.parent_order_id
+						  AND o.side <> p_order.side
+						  AND pgtrade.order_is_open(o.status)), 0)
+			ELSE 0 END;
+		v_add := greatest(greatest(v_add, v_grp) - v_par, 0)
+			- greatest(v_grp - v_par, 0);
 	END IF;
 	/* the worst case of this order's side, as a long (+) or short (-) */
 	v_before := CASE p_order.side
@@ -739,8 +805,9 @@ $$;
 REVOKE ALL ON FUNCTION pgtrade.tick_price(text, text, numeric, numeric)
 	FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.tick_price(text, text, numeric, numeric) IS
-	'An order''s limit or stop price rounded to the tick away from the '
-	'market, as the risk gate rounds it.';
+	'An order''s limit or stop price rounded to the tick on the less '
+	'aggressive side (a buy limit down, a sell limit up, a buy stop up, '
+	'a sell stop down), as the risk gate rounds it.';
 
 CREATE FUNCTION pgtrade.orders_gate()
 RETURNS trigger

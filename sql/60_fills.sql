@@ -259,6 +259,7 @@ AS $$
 DECLARE
 	v_order pgtrade.orders;
 	v_filled numeric;
+	v_exits record;
 BEGIN
 	IF EXISTS (SELECT 1 FROM pgtrade.fill f
 			   WHERE f.execution_base = NEW.execution_base
@@ -307,6 +308,27 @@ BEGIN
 				   'pgtrade did not record perhaps; check the order there '
 				   '(the fills count in the position)', NEW.order_id,
 				   v_order.client_order_id, v_filled, v_order.quantity));
+	ELSIF v_order.parent_order_id IS NOT NULL THEN
+		/*
+		 * A bracket's exits share one OCA group: together they close at
+		 * most what one of them is for.  More means the broker filled
+		 * both (its group was lost, say), and the position went past
+		 * flat.
+		 */
+		SELECT sum(o.filled_quantity) AS filled, max(o.quantity) AS size
+		INTO v_exits
+		FROM pgtrade.orders o
+		WHERE o.parent_order_id = v_order.parent_order_id;
+		IF v_exits.filled > v_exits.size THEN
+			PERFORM pgtrade.raise_alert('order_mismatch', v_order.account_id,
+				v_order.strategy_id, v_order.order_id, v_order.status,
+				format('the exits of entry order %s are filled %s together, '
+					   'more than the %s one of them closes: the broker filled '
+					   'both (execution %s of order %s last); check the '
+					   'position there (the fills count in it)',
+					   v_order.parent_order_id, v_exits.filled, v_exits.size,
+					   NEW.execution_id, NEW.order_id));
+		END IF;
 	END IF;
 	IF v_filled >= v_order.quantity
 		AND v_order.status IN ('submitting', 'working', 'cancel_requested',

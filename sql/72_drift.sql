@@ -327,8 +327,8 @@ COMMENT ON FUNCTION pgtrade.position_check_save(text, bigint, text, jsonb,
  * record_positions is the listener's comparison of one account.  It
  * returns one row per difference or change:
  *	postponed		an order of the account is being sent, cancelled or is
- *					unknown, or one working has fills the broker reported
- *					that are not recorded: nothing compared
+ *					unknown, or has fills the broker reported that are not
+ *					recorded (one ended: for five minutes): nothing compared
  *	suspected		seen for the first time (or changed): compare again
  *	drift			seen twice in a row: recorded as open drift
  *	open, acknowledged	the same difference as a recorded drift
@@ -378,14 +378,26 @@ BEGIN
 	 * An order resting unchanged at the broker (a GTC limit, a bracket's
 	 * exits) does not postpone: a fill of it at the broker that pgtrade
 	 * has not seen yet shows as a difference only once, as its recording
-	 * breaks the chain of snapshots.
+	 * breaks the chain of snapshots.  An order that ended with fills the
+	 * broker reported but the trades have not shown yet postpones for
+	 * five minutes after its last change; fills later than that are
+	 * missing, and the difference they leave is drift.
 	 */
 	IF EXISTS (SELECT 1 FROM pgtrade.orders o
 			   WHERE o.account_id = v_acct
 				 AND (o.status IN ('submitting', 'cancel_requested', 'unknown')
 					  OR (o.status = 'working'
 						  AND o.broker_filled_quantity
-							  > o.filled_quantity))) THEN
+							  > o.filled_quantity)
+					  OR (o.status = 'filled'
+						  AND o.filled_quantity < o.quantity
+						  AND o.updated_at
+							  > clock_timestamp() - interval '5 minutes')
+					  OR (o.status IN ('cancelled', 'rejected')
+						  AND o.broker_filled_quantity > o.filled_quantity
+						  AND o.updated_at
+							  > clock_timestamp() - interval '5 minutes')))
+	THEN
 		PERFORM pgtrade.position_check_save(v_acct, v_lid, 'postponed',
 											NULL, NULL);
 		RETURN QUERY SELECT NULL::bigint, NULL::bigint, NULL::text,
@@ -406,7 +418,7 @@ BEGIN
 		IF FOUND AND v_drift.difference =
 			v_d.broker_quantity - v_d.pgtrade_quantity THEN
 			/* the difference already recorded */
-			UPDATE pgtrade.position_drift d SET last_seen = now()
+			UPDATE pgtrade.position_drift d SET last_seen = clock_timestamp()
 			WHERE d.drift_id = v_drift.drift_id;
 			v_on_record := true;
 			RETURN QUERY SELECT v_drift.drift_id, v_d.conid, v_d.symbol,
@@ -424,10 +436,10 @@ BEGIN
 			WHERE d.drift_id = v_drift.drift_id;
 			INSERT INTO pgtrade.position_drift AS d (account_id,
 				instrument_id, conid, symbol, pgtrade_quantity,
-				broker_quantity, first_seen, listener_id)
+				broker_quantity, first_seen, last_seen, listener_id)
 			VALUES (v_acct, v_d.instrument_id, v_d.conid, v_d.symbol,
 				v_d.pgtrade_quantity, v_d.broker_quantity,
-				v_prev.suspected_since, v_lid)
+				v_prev.suspected_since, clock_timestamp(), v_lid)
 			RETURNING * INTO v_drift;
 			v_on_record := true;
 			RETURN QUERY SELECT v_drift.drift_id, v_d.conid, v_d.symbol,
@@ -559,6 +571,29 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Register it with pgtrade.add_instrument() first, or '
 						 'acknowledge the drift.';
+	END IF;
+	/*
+	 * The difference holds as of the comparison that last saw it: a fill
+	 * or adjustment of the contract since (a late fill, say) may have
+	 * closed it, and adding it then would open a difference of its own.
+	 */
+	IF EXISTS (SELECT 1 FROM pgtrade.fill f
+			   WHERE f.account_id = v_d.account_id
+				 AND f.instrument_id = v_instrument
+				 AND f.recorded_at > v_d.last_seen)
+		OR EXISTS (SELECT 1 FROM pgtrade.position_adjustment a
+				   WHERE a.account_id = v_d.account_id
+					 AND a.instrument_id = v_instrument
+					 AND a.created_at > v_d.last_seen) THEN
+		RAISE EXCEPTION 'position drift % is out of date: pgtrade''s position in % changed since the broker''s was last compared',
+			v_d.drift_id, coalesce(v_d.symbol, v_d.conid::text)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('pgtrade holds %s now; the drift was '
+					  || 'last seen at %s.', pgtrade.position_quantity(
+						  v_d.account_id, v_instrument), v_d.last_seen),
+				  HINT = 'Wait for the listener''s next comparison: it closes '
+					  || 'the drift if the positions agree now, or sees the '
+					  || 'difference again.';
 	END IF;
 	INSERT INTO pgtrade.position_adjustment (account_id, instrument_id,
 		quantity, drift_id, reason, created_by)

@@ -284,7 +284,7 @@ BEGIN
 	v_order.quantity := p_quantity;
 	v_order.filled_quantity := 0;
 	v_order.order_type := p_s.order_type;
-	/* the limit price as the gate rounds it: away from the market */
+	/* the limit price as the gate rounds it: to the less aggressive side */
 	IF p_s.order_type = 'limit' THEN
 		v_order.limit_price := v_mark + CASE p_side
 			WHEN 'buy' THEN p_s.limit_offset ELSE -p_s.limit_offset END;

@@ -277,6 +277,7 @@ GRANT EXECUTE ON FUNCTION pgtrade.open_quantity(text, bigint, bigint),
 	pgtrade.position_quantity(text, bigint),
 	pgtrade.kill_switch_reason(text, bigint),
 	pgtrade.open_side_quantities(text, bigint, bigint),
+	pgtrade.bracket_exit_offsets(text, bigint, bigint),
 	pgtrade.open_order_rests(text, bigint, bigint),
 	pgtrade.account_day_pnl(text, bigint),
 	pgtrade.latest_close(bigint)

@@ -99,6 +99,10 @@ COMMENT ON FUNCTION pgtrade.raise_alert(text, text, bigint, bigint, text,
 	'already raised.';
 
 /*
+ * First, a pending order past its valid_until is expired: a listener
+ * would expire it rather than send it when it claims, but none may serve
+ * its account, and until then the gate counts it as open.
+ *
  * An order is stuck when it has sat in a state longer than that state
  * should last: pending (no listener claims it), submitting (no answer
  * from the broker), cancel_requested (no answer to the cancel), unknown
@@ -123,6 +127,21 @@ BEGIN
 			coalesce(older_than::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	/* a bracket's children go with their parent, as when claimed */
+	FOR v_o IN
+		SELECT o.order_id, o.client_order_id, o.valid_until
+		FROM pgtrade.orders o
+		WHERE o.status = 'pending' AND o.parent_order_id IS NULL
+			AND o.valid_until < clock_timestamp()
+		ORDER BY o.order_id
+		FOR UPDATE SKIP LOCKED
+	LOOP
+		PERFORM pgtrade.order_move(v_o.order_id, 'expired', 'housekeeping',
+			format('not sent: valid until %s, and no listener claimed it',
+				   v_o.valid_until));
+		RAISE LOG 'pgtrade: order % (%) expired, not sent: valid until %',
+			v_o.order_id, v_o.client_order_id, v_o.valid_until;
+	END LOOP;
 	FOR v_o IN
 		SELECT o.order_id, o.account_id, o.strategy_id, o.status,
 			   o.client_order_id, i.symbol, o.side, o.quantity,
@@ -152,7 +171,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pgtrade.check_stuck_orders(interval) IS
-	'Raises an alert for each order stuck in pending, submitting or '
+	'Expires pending orders past valid_until that no listener claimed; '
+	'raises an alert for each order stuck in pending, submitting or '
 	'cancel_requested longer than older_than, in unknown at all, or (a '
 	'day order) working older_than past its market''s first close after '
 	'it was placed; returns how many new alerts it raised.';

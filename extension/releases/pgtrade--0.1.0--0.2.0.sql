@@ -3711,14 +3711,26 @@ BEGIN
 	 * An order resting unchanged at the broker (a GTC limit, a bracket's
 	 * exits) does not postpone: a fill of it at the broker that pgtrade
 	 * has not seen yet shows as a difference only once, as its recording
-	 * breaks the chain of snapshots.
+	 * breaks the chain of snapshots.  An order that ended with fills the
+	 * broker reported but the trades have not shown yet postpones for
+	 * five minutes after its last change; fills later than that are
+	 * missing, and the difference they leave is drift.
 	 */
 	IF EXISTS (SELECT 1 FROM pgtrade.orders o
 			   WHERE o.account_id = v_acct
 				 AND (o.status IN ('submitting', 'cancel_requested', 'unknown')
 					  OR (o.status = 'working'
 						  AND o.broker_filled_quantity
-							  > o.filled_quantity))) THEN
+							  > o.filled_quantity)
+					  OR (o.status = 'filled'
+						  AND o.filled_quantity < o.quantity
+						  AND o.updated_at
+							  > clock_timestamp() - interval '5 minutes')
+					  OR (o.status IN ('cancelled', 'rejected')
+						  AND o.broker_filled_quantity > o.filled_quantity
+						  AND o.updated_at
+							  > clock_timestamp() - interval '5 minutes')))
+	THEN
 		PERFORM pgtrade.position_check_save(v_acct, v_lid, 'postponed',
 											NULL, NULL);
 		RETURN QUERY SELECT NULL::bigint, NULL::bigint, NULL::text,
@@ -3739,7 +3751,7 @@ BEGIN
 		IF FOUND AND v_drift.difference =
 			v_d.broker_quantity - v_d.pgtrade_quantity THEN
 			/* the difference already recorded */
-			UPDATE pgtrade.position_drift d SET last_seen = now()
+			UPDATE pgtrade.position_drift d SET last_seen = clock_timestamp()
 			WHERE d.drift_id = v_drift.drift_id;
 			v_on_record := true;
 			RETURN QUERY SELECT v_drift.drift_id, v_d.conid, v_d.symbol,
@@ -3757,10 +3769,10 @@ BEGIN
 			WHERE d.drift_id = v_drift.drift_id;
 			INSERT INTO pgtrade.position_drift AS d (account_id,
 				instrument_id, conid, symbol, pgtrade_quantity,
-				broker_quantity, first_seen, listener_id)
+				broker_quantity, first_seen, last_seen, listener_id)
 			VALUES (v_acct, v_d.instrument_id, v_d.conid, v_d.symbol,
 				v_d.pgtrade_quantity, v_d.broker_quantity,
-				v_prev.suspected_since, v_lid)
+				v_prev.suspected_since, clock_timestamp(), v_lid)
 			RETURNING * INTO v_drift;
 			v_on_record := true;
 			RETURN QUERY SELECT v_drift.drift_id, v_d.conid, v_d.symbol,
@@ -3796,6 +3808,7 @@ AS $$
 DECLARE
 	v_order pgtrade.orders;
 	v_filled numeric;
+	v_exits record;
 BEGIN
 	IF EXISTS (SELECT 1 FROM pgtrade.fill f
 			   WHERE f.execution_base = NEW.execution_base
@@ -3844,6 +3857,27 @@ BEGIN
 				   'pgtrade did not record perhaps; check the order there '
 				   '(the fills count in the position)', NEW.order_id,
 				   v_order.client_order_id, v_filled, v_order.quantity));
+	ELSIF v_order.parent_order_id IS NOT NULL THEN
+		/*
+		 * A bracket's exits share one OCA group: together they close at
+		 * most what one of them is for.  More means the broker filled
+		 * both (its group was lost, say), and the position went past
+		 * flat.
+		 */
+		SELECT sum(o.filled_quantity) AS filled, max(o.quantity) AS size
+		INTO v_exits
+		FROM pgtrade.orders o
+		WHERE o.parent_order_id = v_order.parent_order_id;
+		IF v_exits.filled > v_exits.size THEN
+			PERFORM pgtrade.raise_alert('order_mismatch', v_order.account_id,
+				v_order.strategy_id, v_order.order_id, v_order.status,
+				format('the exits of entry order %s are filled %s together, '
+					   'more than the %s one of them closes: the broker filled '
+					   'both (execution %s of order %s last); check the '
+					   'position there (the fills count in it)',
+					   v_order.parent_order_id, v_exits.filled, v_exits.size,
+					   NEW.execution_id, NEW.order_id));
+		END IF;
 	END IF;
 	IF v_filled >= v_order.quantity
 		AND v_order.status IN ('submitting', 'working', 'cancel_requested',
@@ -4898,3 +4932,598 @@ BEGIN
 	RETURN 'succeeded';
 END
 $$;
+
+-- resolve_drift refuses a drift a fill or adjustment has overtaken
+CREATE OR REPLACE FUNCTION pgtrade.resolve_drift(drift_id bigint, note text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_d pgtrade.position_drift := pgtrade.drift_lock(
+		resolve_drift.drift_id, resolve_drift.note);
+	v_instrument bigint := v_d.instrument_id;
+	v_id bigint;
+BEGIN
+	IF v_instrument IS NULL THEN
+		SELECT i.instrument_id INTO v_instrument FROM pgtrade.instrument i
+		WHERE i.conid = v_d.conid;
+	END IF;
+	IF v_instrument IS NULL THEN
+		RAISE EXCEPTION 'position drift % is in conid %, which pgtrade does not know',
+			v_d.drift_id, v_d.conid
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Register it with pgtrade.add_instrument() first, or '
+						 'acknowledge the drift.';
+	END IF;
+	/*
+	 * The difference holds as of the comparison that last saw it: a fill
+	 * or adjustment of the contract since (a late fill, say) may have
+	 * closed it, and adding it then would open a difference of its own.
+	 */
+	IF EXISTS (SELECT 1 FROM pgtrade.fill f
+			   WHERE f.account_id = v_d.account_id
+				 AND f.instrument_id = v_instrument
+				 AND f.recorded_at > v_d.last_seen)
+		OR EXISTS (SELECT 1 FROM pgtrade.position_adjustment a
+				   WHERE a.account_id = v_d.account_id
+					 AND a.instrument_id = v_instrument
+					 AND a.created_at > v_d.last_seen) THEN
+		RAISE EXCEPTION 'position drift % is out of date: pgtrade''s position in % changed since the broker''s was last compared',
+			v_d.drift_id, coalesce(v_d.symbol, v_d.conid::text)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('pgtrade holds %s now; the drift was '
+					  || 'last seen at %s.', pgtrade.position_quantity(
+						  v_d.account_id, v_instrument), v_d.last_seen),
+				  HINT = 'Wait for the listener''s next comparison: it closes '
+					  || 'the drift if the positions agree now, or sees the '
+					  || 'difference again.';
+	END IF;
+	INSERT INTO pgtrade.position_adjustment (account_id, instrument_id,
+		quantity, drift_id, reason, created_by)
+	VALUES (v_d.account_id, v_instrument, v_d.difference, v_d.drift_id,
+		resolve_drift.note, pgtrade.caller_role())
+	RETURNING adjustment_id INTO v_id;
+	UPDATE pgtrade.position_drift d
+	SET status = 'resolved', resolution = 'adjusted',
+		resolved_by = pgtrade.caller_role(), resolved_at = now(),
+		note = resolve_drift.note
+	WHERE d.drift_id = v_d.drift_id;
+	PERFORM pg_notify('pgtrade_order', '');
+	RETURN v_id;
+END
+$$;
+
+-- A bracket's exit is checked from the position its entry makes
+CREATE OR REPLACE FUNCTION pgtrade.risk_check(p_order pgtrade.orders, p_halted boolean,
+	p_halt_reason text, p_modify boolean DEFAULT false,
+	p_state jsonb DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_checks jsonb := '[]';
+	v_reason text;
+	v_lim record;
+	v_pos numeric;
+	v_open record;
+	v_worst numeric;
+	v_before numeric;
+	v_reduces boolean;
+	v_add numeric;
+	v_grp numeric;
+	v_par numeric;
+	v_has_position_limit boolean := false;
+	v_symbol text;
+	v_mark numeric;
+	v_mark_known boolean := false;
+	v_price numeric;
+	v_value numeric;
+	v_count bigint;
+	v_pnl record;
+	v_loss numeric;
+	v_passed boolean;
+	v_kind text;
+	v_collar_price numeric;
+	v_dev numeric;
+	v_sec_type text;
+BEGIN
+	v_checks := v_checks || jsonb_build_object('check', 'account_halted',
+		'passed', NOT p_halted, 'detail', p_halt_reason);
+	IF p_halted THEN
+		v_reason := format('account %s is halted: %s', p_order.account_id,
+						   coalesce(p_halt_reason, 'no reason given'));
+	END IF;
+	/* only stocks go out (sec_type_refusal); a simulation sends nothing */
+	IF p_state IS NULL THEN
+		SELECT i.sec_type INTO v_sec_type FROM pgtrade.instrument i
+		WHERE i.instrument_id = p_order.instrument_id;
+		v_checks := v_checks || jsonb_build_object('check', 'sec_type',
+			'passed', v_sec_type IS NOT DISTINCT FROM 'STK',
+			'detail', v_sec_type);
+		v_reason := coalesce(v_reason, pgtrade.sec_type_refusal(
+			p_order.instrument_id, v_sec_type));
+	END IF;
+
+	IF p_state IS NULL THEN
+		v_pos := pgtrade.position_quantity(p_order.account_id,
+			p_order.instrument_id);
+		SELECT q.buys - x.buys AS buys, q.sells - x.sells AS sells
+		INTO v_open
+		FROM pgtrade.open_side_quantities(p_order.account_id,
+				p_order.instrument_id, p_order.order_id) q,
+			pgtrade.bracket_exit_offsets(p_order.account_id,
+				p_order.instrument_id, p_order.order_id) x;
+	ELSE
+		v_pos := coalesce((p_state ->> 'position')::numeric, 0);
+		SELECT coalesce((p_state ->> 'open_buys')::numeric, 0) AS buys,
+			   coalesce((p_state ->> 'open_sells')::numeric, 0) AS sells
+		INTO v_open;
+	END IF;
+	/*
+	 * What this order adds to its side: its unfilled rest (all of it for
+	 * a new order; a modification's new quantity less its fills), and in
+	 * an OCA group only what exceeds the group's other members.
+	 */
+	v_add := p_order.quantity - coalesce(p_order.filled_quantity, 0);
+	IF p_order.oca_group IS NOT NULL THEN
+		v_grp := pgtrade.oca_open_quantity(p_order.oca_group, p_order.side,
+			p_order.order_id);
+		/*
+		 * A bracket's exits work only once their entry has filled (a
+		 * cancelled entry takes them with it): what the entry has yet to
+		 * fill they only close again, as open_side_quantities counts
+		 */
+		v_par := CASE WHEN p_state IS NULL
+						   AND p_order.parent_order_id IS NOT NULL THEN
+			coalesce((SELECT greatest(o.quantity - o.filled_quantity, 0)
+					  FROM pgtrade.orders o
+					  WHERE o.order_id = p_order.parent_order_id
+						  AND o.side <> p_order.side
+						  AND pgtrade.order_is_open(o.status)), 0)
+			ELSE 0 END;
+		v_add := greatest(greatest(v_add, v_grp) - v_par, 0)
+			- greatest(v_grp - v_par, 0);
+	END IF;
+	/* the worst case of this order's side, as a long (+) or short (-) */
+	v_before := CASE p_order.side
+		WHEN 'buy' THEN v_pos + v_open.buys
+		ELSE v_pos - v_open.sells END;
+	v_worst := CASE p_order.side
+		WHEN 'buy' THEN v_before + v_add
+		ELSE v_before - v_add END;
+	/*
+	 * Not worsening: the side's worst case moves toward zero without
+	 * crossing it, as a sell of 30 from a long of 100 does.  Such an order passes
+	 * a position limit it cannot bring the position under, or a position
+	 * already over a lowered limit could never be closed.
+	 */
+	v_reduces := abs(v_worst) <= abs(v_before)
+		AND (v_worst = 0 OR sign(v_worst) = sign(v_before));
+
+	FOR v_lim IN
+		SELECT * FROM pgtrade.risk_limit l
+		WHERE (l.account_id IS NULL OR l.account_id = p_order.account_id)
+			AND (l.strategy_id IS NULL
+				 OR l.strategy_id IS NOT DISTINCT FROM p_order.strategy_id)
+		ORDER BY l.account_id NULLS FIRST, l.strategy_id NULLS FIRST
+	LOOP
+		/* the latest close, read once and only when a limit needs it */
+		IF NOT v_mark_known AND (v_lim.max_order_notional IS NOT NULL
+				OR v_lim.max_position_notional IS NOT NULL
+				OR v_lim.price_collar_pct IS NOT NULL) THEN
+			v_mark := CASE WHEN p_state IS NULL
+				THEN pgtrade.latest_close(p_order.instrument_id)
+				ELSE (p_state ->> 'mark')::numeric END;
+			v_mark_known := true;
+			SELECT i.symbol INTO v_symbol FROM pgtrade.instrument i
+			WHERE i.instrument_id = p_order.instrument_id;
+		END IF;
+		IF v_lim.kill_switch AND p_state IS NOT NULL THEN
+			v_checks := v_checks || jsonb_build_object('check', 'kill_switch',
+				'passed', true, 'limit_id', v_lim.limit_id,
+				'note', 'not applied to a simulation');
+		ELSIF v_lim.kill_switch THEN
+			v_checks := v_checks || jsonb_build_object('check', 'kill_switch',
+				'passed', false, 'limit_id', v_lim.limit_id,
+				'note', v_lim.note);
+			v_reason := coalesce(v_reason, format(
+				'kill switch is on for %s%s', coalesce('account ' ||
+				v_lim.account_id, 'all accounts'),
+				coalesce(' strategy ' || v_lim.strategy_id, '')));
+		END IF;
+		IF v_lim.max_order_quantity IS NOT NULL THEN
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_order_quantity', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_order_quantity,
+				'quantity', p_order.quantity,
+				'passed', p_order.quantity <= v_lim.max_order_quantity);
+			IF p_order.quantity > v_lim.max_order_quantity THEN
+				v_reason := coalesce(v_reason, format(
+					'order quantity %s exceeds the limit of %s',
+					p_order.quantity, v_lim.max_order_quantity));
+			END IF;
+		END IF;
+		IF v_lim.max_order_notional IS NOT NULL THEN
+			/*
+			 * At its own price, but never below the latest close: a sell
+			 * limit far under the market trades at the market.
+			 */
+			v_price := greatest(CASE p_order.order_type
+				WHEN 'market' THEN NULL
+				WHEN 'stop' THEN p_order.stop_price
+				ELSE p_order.limit_price END, v_mark);
+			v_value := p_order.quantity * v_price;
+			v_passed := v_value IS NOT NULL
+				AND v_value <= v_lim.max_order_notional;
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_order_notional', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_order_notional, 'quantity', p_order.quantity,
+				'price', v_price, 'notional', v_value, 'passed', v_passed);
+			IF v_price IS NULL THEN
+				v_reason := coalesce(v_reason, format(
+					'no price to value a market order in %s: it has no bars',
+					v_symbol));
+			ELSIF NOT v_passed THEN
+				v_reason := coalesce(v_reason, format(
+					'order value %s (%s at %s) exceeds the limit of %s',
+					v_value, p_order.quantity, v_price,
+					v_lim.max_order_notional));
+			END IF;
+		END IF;
+		IF v_lim.max_position IS NOT NULL THEN
+			v_has_position_limit := true;
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_position', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_position, 'position', v_pos,
+				'open_buys', v_open.buys, 'open_sells', v_open.sells,
+				'projected', v_worst, 'reduces', v_reduces,
+				'passed', abs(v_worst) <= v_lim.max_position
+						  OR v_reduces);
+			IF abs(v_worst) > v_lim.max_position AND NOT v_reduces THEN
+				v_reason := coalesce(v_reason, format(
+					'projected position %s (position %s, open buys %s, '
+					'open sells %s, this %s %s) exceeds the limit of %s',
+					v_worst, v_pos, v_open.buys, v_open.sells, p_order.side,
+					p_order.quantity, v_lim.max_position));
+			END IF;
+		END IF;
+		IF v_lim.max_position_notional IS NOT NULL THEN
+			/* marked at the latest close, else at the order's own price */
+			v_price := coalesce(v_mark, CASE p_order.order_type
+				WHEN 'stop' THEN p_order.stop_price
+				ELSE p_order.limit_price END);
+			v_value := abs(v_worst) * v_price;
+			v_passed := v_reduces OR (v_value IS NOT NULL
+				AND v_value <= v_lim.max_position_notional);
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_position_notional', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_position_notional, 'projected', v_worst,
+				'price', v_price, 'notional', v_value, 'reduces', v_reduces,
+				'passed', v_passed);
+			IF NOT v_passed AND v_price IS NULL THEN
+				v_reason := coalesce(v_reason, format(
+					'no price to value the position in %s: it has no bars',
+					v_symbol));
+			ELSIF NOT v_passed THEN
+				v_reason := coalesce(v_reason, format(
+					'projected position value %s (%s at %s) '
+					'exceeds the limit of %s',
+					v_value, v_worst, v_price, v_lim.max_position_notional));
+			END IF;
+		END IF;
+		IF v_lim.max_open_orders IS NOT NULL AND NOT p_modify THEN
+			v_count := CASE WHEN p_state IS NULL
+				THEN pgtrade.open_order_count(p_order.account_id,
+					v_lim.strategy_id, p_order.order_id)
+				ELSE coalesce((p_state ->> 'open_orders')::bigint, 0) END + 1;
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_open_orders', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_open_orders, 'open_orders', v_count,
+				'passed', v_count <= v_lim.max_open_orders);
+			IF v_count > v_lim.max_open_orders THEN
+				v_reason := coalesce(v_reason, format(
+					'%s open orders with this one exceed the limit of %s',
+					v_count, v_lim.max_open_orders));
+			END IF;
+		END IF;
+		IF v_lim.max_orders_per_day IS NOT NULL AND NOT p_modify THEN
+			v_count := CASE WHEN p_state IS NULL
+				THEN pgtrade.day_order_count(p_order.account_id,
+					v_lim.strategy_id, p_order.order_id)
+				ELSE coalesce((p_state ->> 'orders_today')::bigint, 0) END + 1;
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_orders_per_day', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_orders_per_day, 'orders_today', v_count,
+				'passed', v_count <= v_lim.max_orders_per_day);
+			IF v_count > v_lim.max_orders_per_day THEN
+				v_reason := coalesce(v_reason, format(
+					'%s orders today with this one exceed '
+					'the limit of %s a day',
+					v_count, v_lim.max_orders_per_day));
+			END IF;
+		END IF;
+		IF v_lim.max_daily_loss IS NOT NULL THEN
+			/* a strategy's scope is its instrument's position */
+			IF p_state IS NULL THEN
+				SELECT * INTO v_pnl FROM pgtrade.account_day_pnl(
+					p_order.account_id,
+					CASE WHEN v_lim.strategy_id IS NOT NULL
+						 THEN p_order.instrument_id END);
+			ELSE
+				SELECT coalesce((p_state ->> 'day_realized')::numeric, 0)
+						   AS realized,
+					   coalesce((p_state ->> 'day_unrealized')::numeric, 0)
+						   AS unrealized,
+					   '{}'::text[] AS unmarked
+				INTO v_pnl;
+			END IF;
+			v_pnl.realized := trim_scale(v_pnl.realized);
+			v_pnl.unrealized := trim_scale(v_pnl.unrealized);
+			v_loss := trim_scale(-(v_pnl.realized + v_pnl.unrealized));
+			/* reached: a loss at the limit stops new risk; no loss never does */
+			v_passed := v_reduces OR (cardinality(v_pnl.unmarked) = 0
+				AND (v_loss <= 0 OR v_loss < v_lim.max_daily_loss));
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'max_daily_loss', 'limit_id', v_lim.limit_id,
+				'limit', v_lim.max_daily_loss, 'realized', v_pnl.realized,
+				'unrealized', v_pnl.unrealized, 'loss', v_loss,
+				'unmarked', to_jsonb(v_pnl.unmarked), 'reduces', v_reduces,
+				'passed', v_passed);
+			IF NOT v_passed AND cardinality(v_pnl.unmarked) > 0 THEN
+				v_reason := coalesce(v_reason, format(
+					'the day''s loss cannot be known: no bar to '
+					'mark the position in %s',
+					array_to_string(v_pnl.unmarked, ', ')));
+			ELSIF NOT v_passed THEN
+				v_reason := coalesce(v_reason, format(
+					'the day''s loss %s (realized %s, unrealized %s) has '
+					'reached the limit of %s; only orders that reduce '
+					'exposure pass',
+					v_loss, v_pnl.realized, v_pnl.unrealized,
+					v_lim.max_daily_loss));
+			END IF;
+		END IF;
+		IF v_lim.price_collar_pct IS NOT NULL THEN
+			FOREACH v_kind IN ARRAY ARRAY['limit', 'stop'] LOOP
+				v_collar_price := CASE v_kind
+					WHEN 'limit' THEN p_order.limit_price
+					ELSE p_order.stop_price END;
+				CONTINUE WHEN v_collar_price IS NULL;
+				v_dev := round(abs(v_collar_price - v_mark) / v_mark * 100, 4);
+				v_passed := v_dev IS NOT NULL AND v_dev <= v_lim.price_collar_pct;
+				v_checks := v_checks || jsonb_build_object(
+					'check', 'price_collar', 'limit_id', v_lim.limit_id,
+					'price_kind', v_kind, 'price', v_collar_price,
+					'reference', v_mark, 'deviation_pct', v_dev,
+					'limit', v_lim.price_collar_pct, 'passed', v_passed);
+				IF v_mark IS NULL THEN
+					v_reason := coalesce(v_reason, format(
+						'no bar in %s to check the %s price against',
+						v_symbol, v_kind));
+				ELSIF NOT v_passed THEN
+					v_reason := coalesce(v_reason, format(
+						'%s price %s is %s%% from the latest close '
+						'%s, beyond the collar of %s%%',
+						v_kind, v_collar_price, v_dev, v_mark,
+						v_lim.price_collar_pct));
+				END IF;
+			END LOOP;
+		END IF;
+		IF v_lim.allow_short IS NOT NULL AND NOT v_lim.allow_short THEN
+			v_passed := v_worst >= 0 OR v_reduces;
+			v_checks := v_checks || jsonb_build_object(
+				'check', 'allow_short', 'limit_id', v_lim.limit_id,
+				'projected', v_worst, 'reduces', v_reduces,
+				'passed', v_passed);
+			IF NOT v_passed THEN
+				v_reason := coalesce(v_reason, format(
+					'short selling is not allowed for %s: the '
+					'projected position would be %s',
+					coalesce('account ' || v_lim.account_id, 'any account'),
+					v_worst));
+			END IF;
+		END IF;
+	END LOOP;
+
+	v_checks := v_checks || jsonb_build_object('check', 'position_limit_set',
+		'passed', v_has_position_limit);
+	IF NOT v_has_position_limit THEN
+		v_reason := coalesce(v_reason, format(
+			'no max_position limit covers account %s; set one with '
+			'pgtrade.set_risk_limit()',
+			p_order.account_id));
+	END IF;
+
+	RETURN jsonb_build_object('passed', v_reason IS NULL,
+		'reason', coalesce(v_reason, 'all risk checks passed'),
+		'checks', v_checks,
+		'asked_by', CASE WHEN current_setting('role') = 'none' THEN session_user
+						 ELSE current_setting('role') END,
+		'at', coalesce((p_state ->> 'at')::timestamptz, clock_timestamp()))
+		|| CASE WHEN p_state IS NULL THEN '{}'::jsonb
+				ELSE '{"simulated": true}' END;
+END
+$$;
+
+-- The stuck-order check expires pending orders past valid_until
+CREATE OR REPLACE FUNCTION pgtrade.check_stuck_orders(older_than interval
+	DEFAULT '10 minutes')
+RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o record;
+	v_n integer := 0;
+BEGIN
+	IF older_than IS NULL OR older_than < interval '1 minute' THEN
+		RAISE EXCEPTION 'an order is stuck after a minute or more, not %',
+			coalesce(older_than::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	/* a bracket's children go with their parent, as when claimed */
+	FOR v_o IN
+		SELECT o.order_id, o.client_order_id, o.valid_until
+		FROM pgtrade.orders o
+		WHERE o.status = 'pending' AND o.parent_order_id IS NULL
+			AND o.valid_until < clock_timestamp()
+		ORDER BY o.order_id
+		FOR UPDATE SKIP LOCKED
+	LOOP
+		PERFORM pgtrade.order_move(v_o.order_id, 'expired', 'housekeeping',
+			format('not sent: valid until %s, and no listener claimed it',
+				   v_o.valid_until));
+		RAISE LOG 'pgtrade: order % (%) expired, not sent: valid until %',
+			v_o.order_id, v_o.client_order_id, v_o.valid_until;
+	END LOOP;
+	FOR v_o IN
+		SELECT o.order_id, o.account_id, o.strategy_id, o.status,
+			   o.client_order_id, i.symbol, o.side, o.quantity,
+			   now() - o.updated_at AS age
+		FROM pgtrade.orders o JOIN pgtrade.instrument i USING (instrument_id)
+		WHERE (o.status IN ('pending', 'submitting', 'cancel_requested')
+			   AND o.updated_at < now() - older_than)
+		   OR o.status = 'unknown'
+		   OR (o.status = 'working' AND o.tif = 'day'
+			   AND now() - older_than > coalesce(
+				   CASE WHEN i.calendar IS NOT NULL THEN
+					   pgtrade.market_next_close(i.calendar, o.created_at)
+				   END,
+				   o.created_at + interval '1 day'))
+		ORDER BY o.order_id
+	LOOP
+		IF pgtrade.raise_alert('stuck_order', v_o.account_id, v_o.strategy_id,
+			v_o.order_id, v_o.status,
+			format('order %s (%s, %s %s %s) has been %s for %s',
+				   v_o.order_id, v_o.client_order_id, v_o.side, v_o.quantity,
+				   v_o.symbol, v_o.status,
+				   date_trunc('second', v_o.age))) IS NOT NULL THEN
+			v_n := v_n + 1;
+		END IF;
+	END LOOP;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.check_stuck_orders(interval) IS
+	'Expires pending orders past valid_until that no listener claimed; '
+	'raises an alert for each order stuck in pending, submitting or '
+	'cancel_requested longer than older_than, in unknown at all, or (a '
+	'day order) working older_than past its market''s first close after '
+	'it was placed; returns how many new alerts it raised.';
+
+COMMENT ON FUNCTION pgtrade.tick_price(text, text, numeric, numeric) IS
+	'An order''s limit or stop price rounded to the tick on the less '
+	'aggressive side (a buy limit down, a sell limit up, a buy stop up, '
+	'a sell stop down), as the risk gate rounds it.';
+
+-- Comment wording
+CREATE OR REPLACE FUNCTION pgtrade.backtest_order_check(p_s pgtrade.strategy,
+	p_side text, p_quantity numeric, p_close double precision,
+	p_position numeric, p_avg_cost numeric, p_realized numeric,
+	p_fill_day date, p_fill_day_realized numeric, p_order_day date,
+	p_order_day_orders integer, p_ts timestamptz,
+	OUT passed boolean, OUT day date, OUT verdict jsonb)
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order pgtrade.orders;
+	v_at timestamptz;
+	v_mark numeric := p_close::numeric;
+	v_tick numeric;
+BEGIN
+	SELECT pgtrade.bar_end(p_ts, p_s.bar_size, i.time_zone, i.session_close),
+		   (pgtrade.bar_end(p_ts, p_s.bar_size, i.time_zone, i.session_close)
+			AT TIME ZONE a.time_zone)::date, i.tick_size
+	INTO STRICT v_at, day, v_tick
+	FROM pgtrade.instrument i, pgtrade.account a
+	WHERE i.instrument_id = p_s.instrument_id
+		AND a.account_id = p_s.account_id;
+	v_order.account_id := p_s.account_id;
+	v_order.instrument_id := p_s.instrument_id;
+	v_order.strategy_id := p_s.strategy_id;
+	v_order.side := p_side;
+	v_order.quantity := p_quantity;
+	v_order.filled_quantity := 0;
+	v_order.order_type := p_s.order_type;
+	/* the limit price as the gate rounds it: to the less aggressive side */
+	IF p_s.order_type = 'limit' THEN
+		v_order.limit_price := v_mark + CASE p_side
+			WHEN 'buy' THEN p_s.limit_offset ELSE -p_s.limit_offset END;
+		v_order.limit_price := pgtrade.tick_price(p_side, 'limit',
+			v_order.limit_price, v_tick);
+		IF v_order.limit_price <= 0 THEN
+			passed := false;
+			verdict := jsonb_build_object('passed', false, 'reason',
+				format('order price rounds to zero at tick size %s', v_tick),
+				'simulated', true, 'at', v_at);
+			RETURN;
+		END IF;
+	END IF;
+	verdict := pgtrade.risk_check(v_order, false, NULL, false,
+		jsonb_build_object('position', p_position, 'open_buys', 0,
+			'open_sells', 0, 'mark', v_mark, 'open_orders', 0,
+			'orders_today', CASE WHEN p_order_day = day
+				THEN p_order_day_orders ELSE 0 END,
+			'day_realized', CASE WHEN p_fill_day = day
+				THEN p_realized - p_fill_day_realized ELSE 0 END,
+			'day_unrealized', CASE WHEN p_position <> 0
+				THEN p_position * (v_mark - p_avg_cost) ELSE 0 END,
+			'at', v_at));
+	passed := (verdict ->> 'passed')::boolean;
+END
+$$;
+
+-- The gate counts a bracket's exits only beyond what their open entry has
+-- yet to fill
+/*
+ * bracket_exit_offsets returns, per side, what of open_side_quantities
+ * the gate does not count against a position: a bracket's exits work
+ * only once their entry has filled (a cancelled entry takes them with
+ * it), so of what their group may add, the part their open entry has
+ * yet to fill only closes the entry again.  Strategies net their
+ * decisions against open orders without it.
+ */
+CREATE FUNCTION pgtrade.bracket_exit_offsets(account_id text,
+	instrument_id bigint, except_order bigint DEFAULT NULL,
+	OUT buys numeric, OUT sells numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_bitmapscan = off
+AS $$
+#variable_conflict use_column
+BEGIN
+	SELECT coalesce(sum(least(g.q, g.par)) FILTER (WHERE g.side = 'buy'), 0),
+		   coalesce(sum(least(g.q, g.par)) FILTER (WHERE g.side = 'sell'), 0)
+	INTO buys, sells
+	FROM (SELECT c.side, max(greatest(greatest(c.quantity,
+					 coalesce(m.quantity, 0)) - c.filled_quantity, 0)) AS q,
+				 max(greatest(p.quantity - p.filled_quantity, 0)) AS par
+		  FROM pgtrade.orders c
+		  JOIN pgtrade.orders p ON p.order_id = c.parent_order_id
+		  LEFT JOIN pgtrade.order_modification m
+			  ON m.order_id = c.order_id AND m.status IN ('requested', 'sent')
+		  WHERE c.account_id = bracket_exit_offsets.account_id
+			  AND c.instrument_id = bracket_exit_offsets.instrument_id
+			  AND c.status IN ('pending', 'submitting', 'working',
+							   'cancel_requested', 'unknown')
+			  AND c.parent_order_id IS NOT NULL
+			  AND c.order_id IS DISTINCT FROM bracket_exit_offsets.except_order
+			  AND p.side <> c.side
+			  AND p.status IN ('pending', 'submitting', 'working',
+							   'cancel_requested', 'unknown')
+		  GROUP BY c.side, c.oca_group) g;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.bracket_exit_offsets(text, bigint, bigint)
+	FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.bracket_exit_offsets(text, bigint, bigint) IS
+	'Internal to the risk gate: per side, the part of open bracket exits '
+	'that only closes what their open entry has yet to fill.';
+GRANT EXECUTE ON FUNCTION pgtrade.bracket_exit_offsets(text, bigint, bigint)
+	TO pgtrade_trader, pgtrade_admin;

@@ -2,7 +2,7 @@
 -- claiming a parent with its children, and what becomes of the children
 -- when the parent ends.  Figures are worked out by hand per case.
 \ir preamble.psql
-SELECT plan(31);
+SELECT plan(37);
 
 CREATE TEMP TABLE tap_b (name text PRIMARY KEY, p bigint, tp bigint,
 	sl bigint);
@@ -71,8 +71,15 @@ SELECT is(pgtrade.oca_open_quantity(o.oca_group, 'sell', o.order_id),
 	10::numeric, 'oca_open_quantity without the stop-loss is the 10 of '
 	'the take-profit')
 	FROM pgtrade.orders o JOIN tap_b b ON o.order_id = b.sl WHERE b.name = 'a';
-SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 1)).status,
-	'refused', 'a further sell of 1 is refused: worst short 0 - 10 - 1');
+CREATE TEMP TABLE tap_s1 AS
+	SELECT * FROM pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 11);
+SELECT is((SELECT status FROM tap_s1), 'refused',
+	'a further sell of 11 is refused: worst short 0 - 11 (the exits only '
+	'close what the entry opens)');
+SELECT is((SELECT risk_verdict ->> 'reason' FROM tap_s1),
+	'projected position -11 (position 0, open buys 10, open sells 0, this '
+	'sell 11) exceeds the limit of 10',
+	'the verdict counts the pending exits as no open sells');
 SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1)).status,
 	'refused', 'a further buy of 1 is refused: worst long 10 + 1');
 
@@ -150,14 +157,27 @@ SELECT is(ARRAY[pg_temp.st(p), pg_temp.st(tp), pg_temp.st(sl)],
 	'its entry expires and its children are cancelled')
 	FROM tap_b WHERE name = 'x';
 
--- a child the gate refuses: no bracket.  An open sell of 5 first; then
--- the take-profit's worst short is 0 - 5 - 10 = -15 (limit 10)
-SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 5) \g /dev/null
+-- a child the gate refuses: no bracket.  Orders worth 520 at most: the
+-- entry is 10 at 50 = 500, the take-profit 10 at 55 = 550, the stop-loss
+-- 10 at 45 = 450 (no bar: the order's own price)
+SELECT pgtrade.set_risk_limit('TAPACCT1', max_position => 10,
+	max_order_notional => 520) \g /dev/null
 SELECT pg_temp.bracket('r', 10) \g /dev/null
 SELECT is(ARRAY[pg_temp.st(p), pg_temp.st(tp), pg_temp.st(sl)],
-	ARRAY['cancelled', 'refused', 'refused'],
-	'a refused child cancels the entry: no entry without protection')
+	ARRAY['cancelled', 'refused', 'cancelled'],
+	'a refused child cancels the entry, and the other child with it: no '
+	'entry without protection')
 	FROM tap_b WHERE name = 'r';
+SELECT pgtrade.remove_risk_limit('max_order_notional', 'TAPACCT1') \g /dev/null
+SELECT pgtrade.set_risk_limit('TAPACCT1', max_position => 10) \g /dev/null
+-- an exit closes only what its entry opens: with an open sell of 5, the
+-- take-profit's worst is 0 - 5 + 10 (the entry) - 10 = -5, within 10
+SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'sell', 5) \g /dev/null
+SELECT pg_temp.bracket('r2', 10) \g /dev/null
+SELECT is(ARRAY[pg_temp.st(p), pg_temp.st(tp), pg_temp.st(sl)],
+	ARRAY['pending', 'pending', 'pending'],
+	'the exits count from the position their entry makes')
+	FROM tap_b WHERE name = 'r2';
 UPDATE pgtrade.orders SET status = 'cancelled'
 	WHERE status = 'pending' AND account_id = 'TAPACCT1' \g /dev/null
 
@@ -210,6 +230,44 @@ SELECT is((SELECT count(*)::int FROM pgtrade.modifications_due(
 		   ARRAY['TAPACCT1']) d JOIN tap_b b ON d.order_id IN (b.tp, b.sl)
 		   WHERE b.name = 'f' AND d.quantity = 4),
 	2, 'both are due for the listener');
+
+-- a long-only account protects the position a bracket opens: the exits
+-- sell only what the entry buys, so they are not short sales
+SELECT pgtrade.add_account('TAPBLONG', 'pgTAP bracket fixture') \g /dev/null
+SELECT pgtrade.set_risk_limit('TAPBLONG', max_position => 100,
+	allow_short => false) \g /dev/null
+SELECT results_eq($$SELECT bracket_role, status FROM pgtrade.place_bracket(
+	'TAPBLONG', 'TAPX', 'buy', 5, 50, 55, 45) ORDER BY order_id$$,
+	$$VALUES ('entry', 'pending'), ('take_profit', 'pending'),
+		('stop_loss', 'pending')$$,
+	'allow_short off: a buy bracket''s exits pass the gate (0 + 5 - 5 = 0)');
+SELECT is((SELECT status FROM pgtrade.place_bracket('TAPBLONG', 'TAPX',
+	'sell', 5, 50, 45, 55) WHERE bracket_role = 'entry'), 'refused',
+	'a sell bracket''s entry is still a short sale');
+
+-- both exits filled (the broker lost their group): an alert, as the
+-- position went past flat; one exit filled alone raises none
+CREATE TEMP TABLE tap_bl AS SELECT order_id, bracket_role, client_order_id
+	FROM pgtrade.place_bracket('TAPBLONG', 'TAPX', 'buy', 5, 50, 55, 45);
+UPDATE pgtrade.orders SET status = 'submitting'
+WHERE order_id IN (SELECT order_id FROM tap_bl);
+SELECT pgtrade.record_submission(order_id, 'tap-bl-' || order_id, 'Submitted')
+FROM tap_bl \g /dev/null
+SELECT pgtrade.record_fill('tapbl.' || bracket_role || '.01.01',
+	client_order_id, 'TAPBLONG', 990001, CASE bracket_role WHEN 'entry'
+	THEN 'B' ELSE 'S' END, 5, 50, '2026-01-07 15:00+00')
+FROM tap_bl WHERE bracket_role IN ('entry', 'take_profit') \g /dev/null
+SELECT is((SELECT count(*)::int FROM pgtrade.alert a JOIN tap_bl b
+		   ON a.order_id = b.order_id WHERE a.kind = 'order_mismatch'), 0,
+	'the entry and one exit filled: no alert');
+SELECT pgtrade.record_fill('tapbl.stop_loss.01.01', client_order_id,
+	'TAPBLONG', 990001, 'S', 5, 45, '2026-01-07 15:01+00')
+FROM tap_bl WHERE bracket_role = 'stop_loss' \g /dev/null
+SELECT matches((SELECT a.message FROM pgtrade.alert a JOIN tap_bl b
+		   ON a.order_id = b.order_id AND b.bracket_role = 'stop_loss'
+		   WHERE a.kind = 'order_mismatch'),
+	'^the exits of entry order [0-9]+ are filled 10 together, more than the 5 ',
+	'the other exit filling too raises an order_mismatch alert');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 -- kept by position_rebuild, and who may call what.  Quantities are
 -- worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(79);
+SELECT plan(81);
 
 -- A second account and instrument of this suite only.
 SELECT pgtrade.add_account('TAPDRIFT2', 'pgTAP drift fixture') \g /dev/null
@@ -196,6 +196,18 @@ SELECT is((SELECT outcome FROM pg_temp.cmp(2, 'TAPDRIFT2',
 SELECT is((SELECT outcome FROM pg_temp.cmp(2, 'TAPDRIFT2',
 	'[{"conid": 990002, "position": 3}]')), 'drift',
 	'and becomes drift when seen again with the order unchanged');
+-- a late fill closes the gap before the operator resolves: the drift is
+-- out of date, and adding its difference would open one of its own
+SELECT pgtrade.record_fill('tapdrift.late.01.01', NULL, 'TAPDRIFT2', 990002,
+	'B', 3, 40, '2026-01-05 15:05+00') \g /dev/null
+SELECT throws_ok($$SELECT pgtrade.resolve_drift((SELECT drift_id
+	FROM pgtrade.position_drift WHERE account_id = 'TAPDRIFT2'
+		AND status = 'open'), 'broker shows 3')$$, '55000',
+	NULL, 'resolving a drift a fill since has overtaken is refused');
+SELECT is(pgtrade.position_quantity('TAPDRIFT2', pgtrade.instrument_id('TAPY')),
+	3::numeric, 'and the position stays 3, the broker''s');
+SELECT pgtrade.record_fill('tapdrift.late.02.01', NULL, 'TAPDRIFT2', 990002,
+	'S', 3, 40, '2026-01-05 15:06+00') \g /dev/null
 SELECT is((SELECT outcome FROM pg_temp.cmp(2, 'TAPDRIFT2', '[]')), 'agreed',
 	'the broker back at 0 resolves it as agreed');
 -- a status report of the resting order between snapshots breaks the chain

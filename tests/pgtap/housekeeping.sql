@@ -2,7 +2,7 @@
 -- off after failing, retention of run steps, and install_jobs.  (The
 -- performance rollup is tested with its figures in performance.sql.)
 \ir preamble.psql
-SELECT plan(48);
+SELECT plan(50);
 
 -- Orders in every state the check looks at, their times forced back with
 -- the state machine's trigger off.  Ages against the default 10 minutes:
@@ -51,6 +51,23 @@ SELECT is(pgtrade.check_stuck_orders('1 day'), 0,
 SELECT throws_ok($$SELECT pgtrade.check_stuck_orders('30 seconds')$$, '22023',
 	'an order is stuck after a minute or more, not 00:00:30',
 	'a threshold under a minute is refused');
+
+-- a pending order past valid_until that no listener claims is expired
+INSERT INTO tap_o SELECT 'V', (pgtrade.place_order('TAPACCT1', 'TAPX', 'buy',
+	1, valid_for => '1 minute')).order_id;
+ALTER TABLE pgtrade.orders DISABLE TRIGGER orders_before_update;
+UPDATE pgtrade.orders o SET valid_until = now() - interval '1 second'
+FROM tap_o t WHERE t.order_id = o.order_id AND t.tag = 'V';
+ALTER TABLE pgtrade.orders ENABLE TRIGGER orders_before_update;
+SELECT is(pgtrade.check_stuck_orders('1 day'), 0,
+	'expiring an order raises no alert');
+SELECT results_eq($$SELECT o.status, e.source, e.detail LIKE
+	'not sent: valid until %, and no listener claimed it'
+	FROM pgtrade.orders o JOIN tap_o t USING (order_id)
+	JOIN pgtrade.order_event e USING (order_id)
+	WHERE t.tag = 'V' AND e.to_status = 'expired'$$,
+	$$VALUES ('expired', 'housekeeping', true)$$,
+	'the stuck-order check expires a pending order past valid_until');
 
 -- acknowledging
 SELECT lives_ok($$SELECT pgtrade.acknowledge_alert((SELECT min(alert_id)
