@@ -229,9 +229,15 @@ BEGIN
 	SELECT min(i.instrument_id), count(*) INTO v_id, v_n
 	FROM pgtrade.instrument i WHERE i.symbol = instrument_id.symbol;
 	IF v_n = 0 THEN
+		/* symbols are as the broker spells them: say so for a near miss */
 		RAISE EXCEPTION 'instrument "%" does not exist', symbol
 			USING ERRCODE = 'undefined_object',
-				  HINT = 'Add it with pgtrade.add_instrument().';
+				  HINT = coalesce((SELECT pg_catalog.format('Symbols match case: '
+								   || 'did you mean "%s"?', min(i.symbol))
+								   FROM pgtrade.instrument i
+								   WHERE upper(i.symbol) = upper(instrument_id.symbol)
+								   HAVING count(*) > 0),
+						'Add it with pgtrade.add_instrument().');
 	ELSIF v_n > 1 THEN
 		RAISE EXCEPTION 'instrument symbol "%" is ambiguous', symbol
 			USING ERRCODE = 'ambiguous_parameter',

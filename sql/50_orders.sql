@@ -1123,7 +1123,16 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_row pgtrade.orders;
+	v_null text;
 BEGIN
+	/* what names the order (the rest have their own messages) */
+	v_null := CASE WHEN account_id IS NULL THEN 'account_id'
+				   WHEN symbol IS NULL THEN 'symbol'
+				   WHEN quantity IS NULL THEN 'quantity' END;
+	IF v_null IS NOT NULL THEN
+		RAISE EXCEPTION 'place_order needs %, not NULL', v_null
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF side IS NULL OR lower(side) NOT IN ('buy', 'sell') THEN
 		RAISE EXCEPTION 'order side must be buy or sell, not "%"', side
 			USING ERRCODE = 'invalid_parameter_value';

@@ -5527,3 +5527,76 @@ COMMENT ON FUNCTION pgtrade.bracket_exit_offsets(text, bigint, bigint) IS
 	'that only closes what their open entry has yet to fill.';
 GRANT EXECUTE ON FUNCTION pgtrade.bracket_exit_offsets(text, bigint, bigint)
 	TO pgtrade_trader, pgtrade_admin;
+
+-- place_order names a NULL argument (22004)
+CREATE OR REPLACE FUNCTION pgtrade.place_order(account_id text, symbol text, side text,
+	quantity numeric, order_type text DEFAULT 'market',
+	limit_price numeric DEFAULT NULL, stop_price numeric DEFAULT NULL,
+	tif text DEFAULT 'day', valid_for interval DEFAULT '15 minutes',
+	outside_rth boolean DEFAULT false)
+RETURNS pgtrade.orders
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_row pgtrade.orders;
+	v_null text;
+BEGIN
+	/* what names the order (the rest have their own messages) */
+	v_null := CASE WHEN account_id IS NULL THEN 'account_id'
+				   WHEN symbol IS NULL THEN 'symbol'
+				   WHEN quantity IS NULL THEN 'quantity' END;
+	IF v_null IS NOT NULL THEN
+		RAISE EXCEPTION 'place_order needs %, not NULL', v_null
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF side IS NULL OR lower(side) NOT IN ('buy', 'sell') THEN
+		RAISE EXCEPTION 'order side must be buy or sell, not "%"', side
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF valid_for IS NULL OR valid_for <= interval '0' THEN
+		RAISE EXCEPTION 'valid_for must be a positive interval'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity,
+		order_type, limit_price, stop_price, tif, outside_rth, valid_until)
+	VALUES (place_order.account_id, pgtrade.instrument_id(symbol),
+		lower(side), quantity, lower(order_type), limit_price, stop_price,
+		lower(tif), outside_rth, now() + valid_for)
+	RETURNING * INTO v_row;
+	RETURN v_row;
+END
+$$;
+
+-- An unknown symbol that differs from a known one only in case is pointed out
+CREATE OR REPLACE FUNCTION pgtrade.instrument_id(symbol text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_id bigint;
+	v_n integer;
+BEGIN
+	SELECT min(i.instrument_id), count(*) INTO v_id, v_n
+	FROM pgtrade.instrument i WHERE i.symbol = instrument_id.symbol;
+	IF v_n = 0 THEN
+		/* symbols are as the broker spells them: say so for a near miss */
+		RAISE EXCEPTION 'instrument "%" does not exist', symbol
+			USING ERRCODE = 'undefined_object',
+				  HINT = coalesce((SELECT pg_catalog.format('Symbols match case: '
+								   || 'did you mean "%s"?', min(i.symbol))
+								   FROM pgtrade.instrument i
+								   WHERE upper(i.symbol) = upper(instrument_id.symbol)
+								   HAVING count(*) > 0),
+						'Add it with pgtrade.add_instrument().');
+	ELSIF v_n > 1 THEN
+		RAISE EXCEPTION 'instrument symbol "%" is ambiguous', symbol
+			USING ERRCODE = 'ambiguous_parameter',
+				  DETAIL = pg_catalog.format('%s instruments share the symbol.', v_n);
+	END IF;
+	RETURN v_id;
+END
+$$;

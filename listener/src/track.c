@@ -1168,9 +1168,17 @@ reconcile_run(Listener *L)
 		return -1;
 	}
 	if (rows.n > 0)
-		log_info("reconcile", "%d orders in flight on %d accounts; asking "
-							  "the broker",
-				 rows.n, served.n);
+	{
+		StrList accounts = {0};
+
+		for (i = 0; i < rows.n; i++)
+			if (!strlist_contains(&accounts, rows.rows[i].account_id))
+				strlist_add(&accounts, rows.rows[i].account_id);
+		log_info("reconcile", "%d %s in flight on %d %s; asking the broker",
+				 rows.n, rows.n == 1 ? "order" : "orders", accounts.n,
+				 accounts.n == 1 ? "account" : "accounts");
+		strlist_free(&accounts);
+	}
 	for (i = 0; i < served.n && !failed && !listener_stop_asked(); i++)
 	{
 		int	 j;

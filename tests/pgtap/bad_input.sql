@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(79);
+SELECT plan(84);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -148,6 +148,31 @@ SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
 SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
 	'TAPACCT1', NULL, 10)$$, '22004',
 	'a strategy''s params must not be NULL', 'NULL params are named');
+SELECT throws_ok($$SELECT pgtrade.place_order(NULL, 'TAPX', 'buy', 1)$$,
+	'22004', 'place_order needs account_id, not NULL',
+	'place_order: a NULL account is named');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', NULL, 'buy', 1)$$,
+	'22004', 'place_order needs symbol, not NULL',
+	'place_order: a NULL symbol is named');
+SELECT throws_ok($$SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy',
+	NULL)$$, '22004', 'place_order needs quantity, not NULL',
+	'place_order: a NULL quantity is named');
+CREATE FUNCTION pg_temp.hint_of(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	v_hint text;
+BEGIN
+	EXECUTE p_sql;
+	RETURN NULL;
+EXCEPTION WHEN undefined_object THEN
+	GET STACKED DIAGNOSTICS v_hint = PG_EXCEPTION_HINT;
+	RETURN v_hint;
+END $$;
+SELECT is(pg_temp.hint_of($$SELECT pgtrade.place_order('TAPACCT1', 'tapx',
+	'buy', 1)$$), 'Symbols match case: did you mean "TAPX"?',
+	'a symbol in the wrong case is pointed to the right one');
+SELECT is(pg_temp.hint_of($$SELECT pgtrade.place_order('TAPACCT1', 'NOSUCH',
+	'buy', 1)$$), 'Add it with pgtrade.add_instrument().',
+	'an unknown symbol is pointed to add_instrument');
 SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
 	'TAPACCT1', '{"fast": 2, "slow": 3}', 10, bar_size => '90 seconds')$$,
 	'23514', 'bar size must be 1 day or whole minutes under a day, not 00:01:30',

@@ -4,7 +4,7 @@
 -- kept by position_rebuild, and who may call what.  Quantities are
 -- worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(81);
+SELECT plan(83);
 
 -- A second account and instrument of this suite only.
 SELECT pgtrade.add_account('TAPDRIFT2', 'pgTAP drift fixture') \g /dev/null
@@ -232,8 +232,26 @@ SELECT pgtrade.record_fill('tapdrift.o3.01.01', (SELECT client_order_id
 SELECT is((SELECT count(*)::int FROM pg_temp.cmp(2, 'TAPDRIFT2',
 	'[{"conid": 990002, "position": 1}]')), 0,
 	'once the fill is recorded the comparison is made: 1 and 1 agree');
-SELECT pgtrade.record_status((SELECT id FROM tap_o3), 'Cancelled', 1)
+-- an order that ended filled whose fills the trades have not shown yet
+-- postpones for five minutes after its last change, then is compared
+SELECT pgtrade.record_status((SELECT id FROM tap_o3), 'Filled', 2)
 	\g /dev/null
+SELECT results_eq($$SELECT drift_id, conid, outcome FROM pg_temp.cmp(2,
+	'TAPDRIFT2', '[{"conid": 990002, "position": 2}]')$$,
+	$$VALUES (NULL::bigint, NULL::bigint, 'postponed'::text)$$,
+	'a filled order with a fill still to record postpones');
+ALTER TABLE pgtrade.orders DISABLE TRIGGER orders_before_update;
+UPDATE pgtrade.orders SET updated_at = clock_timestamp() - interval '6 minutes'
+WHERE order_id = (SELECT id FROM tap_o3);
+ALTER TABLE pgtrade.orders ENABLE TRIGGER orders_before_update;
+SELECT is((SELECT outcome FROM pg_temp.cmp(2, 'TAPDRIFT2',
+	'[{"conid": 990002, "position": 2}]')), 'suspected',
+	'six minutes on the missing fill no longer postpones: 1 against 2');
+SELECT pgtrade.record_fill('tapdrift.o3.02.01', (SELECT client_order_id
+	FROM pgtrade.orders WHERE order_id = (SELECT id FROM tap_o3)),
+	'TAPDRIFT2', 990002, 'B', 1, 40, '2026-01-05 15:10+00') \g /dev/null
+SELECT pgtrade.record_fill('tapdrift.o3s.02.01', NULL, 'TAPDRIFT2', 990002,
+	'S', 1, 41, '2026-01-05 15:11+00') \g /dev/null
 -- back to flat in TAPY for what follows
 SELECT pgtrade.record_fill('tapdrift.o3s.01.01', NULL, 'TAPDRIFT2', 990002,
 	'S', 1, 41, '2026-01-05 15:11+00') \g /dev/null

@@ -1560,6 +1560,11 @@ class FillEngine:
         if price is None:
             price = order.price if order.price is not None else \
                 order.avg_price()
+        if price is not None and order.order_type in ("LMT", "STOP_LIMIT") \
+                and order.price is not None:
+            # a limit fills at its limit or better, cancel or not
+            price = min(price, order.price) if order.side == "BUY" \
+                else max(price, order.price)
         if price is not None:
             self.execute(order, size, price)
 

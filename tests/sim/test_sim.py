@@ -852,6 +852,23 @@ def test_fill_during_cancel():
     config(fill_during_cancel=None)
 
 
+@case("a fill during PendingCancel keeps a limit order's limit")
+def test_fill_during_cancel_limit():
+    set_price(SPY, "452")
+    config(fill_during_cancel="all")
+    _, body = place(order_body(qty=4, otype="LMT", price=450))
+    order_id = int(body[0]["order_id"])
+    equal(book_order(order_id)["status"], "Submitted", "452 above the limit")
+    C.ok("DELETE", "/v1/api/iserver/account/%s/order/%d" %
+         (ACCOUNT, order_id))
+    row = wait_for(lambda: (lambda r: r if r["status"] in
+                            ("Cancelled", "Filled") else None)(
+        book_order(order_id)), "cancel")
+    # a buy limit of 450 fills at 450 or better, not at the market's 452
+    equal((row["filled"], row["avg_price"]), (4.0, "450.00"), "fill")
+    config(fill_during_cancel=None)
+
+
 @case("instant cancel answers conid -1, account null; unknown id errors")
 def test_cancel_instant():
     config(cancel_delay_s=0)
