@@ -232,12 +232,13 @@ BEGIN
 		/* symbols are as the broker spells them: say so for a near miss */
 		RAISE EXCEPTION 'instrument "%" does not exist', symbol
 			USING ERRCODE = 'undefined_object',
-				  HINT = coalesce((SELECT pg_catalog.format('Symbols match case: '
-								   || 'did you mean "%s"?', min(i.symbol))
-								   FROM pgtrade.instrument i
-								   WHERE upper(i.symbol) = upper(instrument_id.symbol)
-								   HAVING count(*) > 0),
-						'Add it with pgtrade.add_instrument().');
+				  HINT = coalesce((
+					  SELECT pg_catalog.format('Symbols match case: did you '
+						  || 'mean "%s"?', min(i.symbol))
+					  FROM pgtrade.instrument i
+					  WHERE upper(i.symbol) = upper(instrument_id.symbol)
+					  HAVING count(*) > 0),
+					  'Add it with pgtrade.add_instrument().');
 	ELSIF v_n > 1 THEN
 		RAISE EXCEPTION 'instrument symbol "%" is ambiguous', symbol
 			USING ERRCODE = 'ambiguous_parameter',

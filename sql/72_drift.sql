@@ -355,6 +355,7 @@ DECLARE
 	v_on_record boolean := false;
 	v_keys bigint[] := '{}';
 	v_bad jsonb;
+	v_recent timestamptz := clock_timestamp() - interval '5 minutes';
 BEGIN
 	IF jsonb_typeof(positions) IS DISTINCT FROM 'array' THEN
 		RAISE EXCEPTION 'broker positions must be a JSON array'
@@ -391,12 +392,10 @@ BEGIN
 							  > o.filled_quantity)
 					  OR (o.status = 'filled'
 						  AND o.filled_quantity < o.quantity
-						  AND o.updated_at
-							  > clock_timestamp() - interval '5 minutes')
+						  AND o.updated_at > v_recent)
 					  OR (o.status IN ('cancelled', 'rejected')
 						  AND o.broker_filled_quantity > o.filled_quantity
-						  AND o.updated_at
-							  > clock_timestamp() - interval '5 minutes')))
+						  AND o.updated_at > v_recent)))
 	THEN
 		PERFORM pgtrade.position_check_save(v_acct, v_lid, 'postponed',
 											NULL, NULL);

@@ -3688,6 +3688,7 @@ DECLARE
 	v_on_record boolean := false;
 	v_keys bigint[] := '{}';
 	v_bad jsonb;
+	v_recent timestamptz := clock_timestamp() - interval '5 minutes';
 BEGIN
 	IF jsonb_typeof(positions) IS DISTINCT FROM 'array' THEN
 		RAISE EXCEPTION 'broker positions must be a JSON array'
@@ -3724,12 +3725,10 @@ BEGIN
 							  > o.filled_quantity)
 					  OR (o.status = 'filled'
 						  AND o.filled_quantity < o.quantity
-						  AND o.updated_at
-							  > clock_timestamp() - interval '5 minutes')
+						  AND o.updated_at > v_recent)
 					  OR (o.status IN ('cancelled', 'rejected')
 						  AND o.broker_filled_quantity > o.filled_quantity
-						  AND o.updated_at
-							  > clock_timestamp() - interval '5 minutes')))
+						  AND o.updated_at > v_recent)))
 	THEN
 		PERFORM pgtrade.position_check_save(v_acct, v_lid, 'postponed',
 											NULL, NULL);
@@ -5586,12 +5585,13 @@ BEGIN
 		/* symbols are as the broker spells them: say so for a near miss */
 		RAISE EXCEPTION 'instrument "%" does not exist', symbol
 			USING ERRCODE = 'undefined_object',
-				  HINT = coalesce((SELECT pg_catalog.format('Symbols match case: '
-								   || 'did you mean "%s"?', min(i.symbol))
-								   FROM pgtrade.instrument i
-								   WHERE upper(i.symbol) = upper(instrument_id.symbol)
-								   HAVING count(*) > 0),
-						'Add it with pgtrade.add_instrument().');
+				  HINT = coalesce((
+					  SELECT pg_catalog.format('Symbols match case: did you '
+						  || 'mean "%s"?', min(i.symbol))
+					  FROM pgtrade.instrument i
+					  WHERE upper(i.symbol) = upper(instrument_id.symbol)
+					  HAVING count(*) > 0),
+					  'Add it with pgtrade.add_instrument().');
 	ELSIF v_n > 1 THEN
 		RAISE EXCEPTION 'instrument symbol "%" is ambiguous', symbol
 			USING ERRCODE = 'ambiguous_parameter',

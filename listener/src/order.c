@@ -799,6 +799,7 @@ order_submit(Listener *L, const ClaimedOrder *o)
 	char		  err[CPAPI_ERR_LEN];
 	SubmitOutcome out = SUBMIT_RECORDED;
 	ClaimedOrder  resolved;
+	const char	 *stop_label;
 
 	s.o = o;
 	snprintf(s.ctx, sizeof(s.ctx), "order %lld", (long long) o->order_id);
@@ -825,15 +826,16 @@ order_submit(Listener *L, const ClaimedOrder *o)
 		free(why);
 		return out;
 	}
+	/* "stop 360.00", "stop_limit 361.00 stop 360.00" */
+	stop_label = o->stop_price == NULL		 ? ""
+		: strcmp(o->order_type, "stop") == 0 ? " "
+											 : " stop ";
 	log_info(s.ctx, "sending cOID %s to account %s: %s %s %s (conid %lld), "
 					"%s%s%s%s%s, %s",
 			 o->client_order_id, o->account_id, o->side,
 			 o->quantity, o->symbol ? o->symbol : "?", (long long) o->conid,
 			 o->order_type, o->limit_price ? " " : "",
-			 o->limit_price ? o->limit_price : "",
-			 o->stop_price == NULL					  ? ""
-				 : strcmp(o->order_type, "stop") == 0 ? " "
-													  : " stop ",
+			 o->limit_price ? o->limit_price : "", stop_label,
 			 o->stop_price ? o->stop_price : "", o->tif);
 	out = submission_run(L, &s);
 	free(s.body);
