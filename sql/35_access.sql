@@ -180,7 +180,7 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pgtrade.account a
 				   WHERE a.account_id = grant_account.account_id) THEN
 		RAISE EXCEPTION 'account "%" does not exist', account_id
-			USING ERRCODE = 'foreign_key_violation',
+			USING ERRCODE = 'undefined_object',
 				  HINT = 'Add it with pgtrade.add_account().';
 	END IF;
 	INSERT INTO pgtrade.account_grant AS g (role_name, account_id, granted_by)

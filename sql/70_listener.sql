@@ -983,6 +983,12 @@ BEGIN
 		RAISE EXCEPTION 'lifting a halt needs a note'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF EXISTS (SELECT 1 FROM pgtrade.account a
+			   WHERE a.account_id = unhalt_account.account_id
+				 AND NOT a.halted) THEN
+		RAISE NOTICE 'account % is not halted: nothing to lift', account_id;
+		RETURN;
+	END IF;
 	UPDATE pgtrade.account a SET halted = false,
 		halt_reason = pg_catalog.format('halt lifted by %s: %s', pgtrade.caller_role(),
 										 note)

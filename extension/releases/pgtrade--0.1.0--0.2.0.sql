@@ -5600,3 +5600,66 @@ BEGIN
 	RETURN v_id;
 END
 $$;
+
+-- Lifting a halt that is not there says so
+CREATE OR REPLACE FUNCTION pgtrade.unhalt_account(account_id text, note text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_n integer;
+BEGIN
+	SELECT count(*) INTO v_n FROM pgtrade.orders o
+	WHERE o.account_id = unhalt_account.account_id AND o.status = 'unknown';
+	IF v_n > 0 THEN
+		RAISE EXCEPTION 'account % still has % unknown order(s)', account_id, v_n
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Settle them with pgtrade.resolve_unknown() first.';
+	END IF;
+	IF coalesce(btrim(note), '') = '' THEN
+		RAISE EXCEPTION 'lifting a halt needs a note'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pgtrade.account a
+			   WHERE a.account_id = unhalt_account.account_id
+				 AND NOT a.halted) THEN
+		RAISE NOTICE 'account % is not halted: nothing to lift', account_id;
+		RETURN;
+	END IF;
+	UPDATE pgtrade.account a SET halted = false,
+		halt_reason = pg_catalog.format('halt lifted by %s: %s', pgtrade.caller_role(),
+										 note)
+	WHERE a.account_id = unhalt_account.account_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'account "%" does not exist', account_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+
+-- An unknown account is 42704, as elsewhere
+CREATE OR REPLACE FUNCTION pgtrade.grant_account(role_name name, account_id text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+				   WHERE r.rolname = role_name) THEN
+		RAISE EXCEPTION 'role "%" does not exist', role_name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pgtrade.account a
+				   WHERE a.account_id = grant_account.account_id) THEN
+		RAISE EXCEPTION 'account "%" does not exist', account_id
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Add it with pgtrade.add_account().';
+	END IF;
+	INSERT INTO pgtrade.account_grant AS g (role_name, account_id, granted_by)
+	VALUES (role_name, account_id, pgtrade.caller_role())
+	ON CONFLICT ON CONSTRAINT account_grant_pkey DO NOTHING;
+END
+$$;

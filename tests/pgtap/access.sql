@@ -5,7 +5,7 @@
 -- row-level security hides them.  Account TAPA is granted to the
 -- trader and the analyst; TAPB to nobody.
 \ir preamble.psql
-SELECT plan(62);
+SELECT plan(63);
 
 SELECT pgtrade.add_account('TAPA') \g /dev/null
 SELECT pgtrade.add_account('TAPB') \g /dev/null
@@ -228,6 +228,9 @@ SELECT ok(pgtrade.set_risk_limit('TAPB', max_open_orders => 5) > 0,
 	'admin: sets a limit');
 SELECT throws_ok('DELETE FROM pgtrade.orders', '42501', NULL,
 	'admin: DELETE on orders is refused');
+SELECT throws_ok($$SELECT pgtrade.grant_account('tap_trader', 'NOSUCH')$$,
+	'42704', 'account "NOSUCH" does not exist',
+	'admin: granting an account that does not exist');
 RESET ROLE;
 
 SELECT * FROM finish();

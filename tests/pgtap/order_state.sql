@@ -3,7 +3,7 @@
 -- moves below are DESIGN.md's table, typed in here, not read from the
 -- extension; position figures are worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(73);
+SELECT plan(75);
 
 -- Every (from, to) pair: force the from status with triggers off, then
 -- try the move as a plain UPDATE with the state machine trigger on.
@@ -234,6 +234,12 @@ SELECT lives_ok($$SELECT pgtrade.unhalt_account('TAPACCT1', 'broker checked')$$,
 	'then the halt is lifted');
 SELECT is((pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1)).status,
 	'pending', 'and the account trades again');
+SELECT lives_ok($$SELECT pgtrade.unhalt_account('TAPACCT1', 'again')$$,
+	'lifting a halt that is not there is no error');
+SELECT is((SELECT halt_reason FROM pgtrade.account
+		   WHERE account_id = 'TAPACCT1'),
+	'halt lifted by ' || session_user || ': broker checked',
+	'and keeps the note of the halt that was lifted');
 
 -- a contract lookup caches the conid once, and never changes it
 SELECT count(pgtrade.cancel_order(order_id)) FROM pgtrade.orders
