@@ -619,7 +619,11 @@ ALTER TABLE pgtrade.orders
 	ADD COLUMN parent_order_id bigint REFERENCES pgtrade.orders,
 	ADD COLUMN oca_group text,
 	ADD COLUMN bracket_role text
-		CHECK (bracket_role IN ('entry', 'take_profit', 'stop_loss'));
+		CHECK (bracket_role IN ('entry', 'take_profit', 'stop_loss')),
+	ADD COLUMN cancel_asked text;
+COMMENT ON COLUMN pgtrade.orders.cancel_asked IS
+	'A cancel asked while the order was being submitted (who and why): '
+	'it goes out once the broker acknowledges the order.';
 /* a bracket's children in order_id order, the order they are locked in */
 CREATE INDEX orders_parent ON pgtrade.orders (parent_order_id, order_id)
 	WHERE parent_order_id IS NOT NULL;

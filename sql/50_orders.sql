@@ -947,6 +947,7 @@ BEGIN
 	NEW.attempts := 0;
 	NEW.claimed_by := NULL;
 	NEW.cancel_sent_at := NULL;
+	NEW.cancel_asked := NULL;
 	NEW.last_error := NULL;
 	NEW.submitted_at := NULL;
 	NEW.created_at := now();
@@ -1054,6 +1055,32 @@ $$;
 COMMENT ON FUNCTION pgtrade.orders_after_update() IS
 	'AFTER UPDATE on orders: writes an order_event for every status change.';
 
+/*
+ * A cancel asked while the order was being submitted goes out once the
+ * broker has acknowledged the order, whichever way that became known (its
+ * answer, or the order found by cOID after a lost answer or an unknown
+ * state settled).  Asked once: a broker that keeps the order working
+ * after the cancel does not have it sent again by this.
+ */
+CREATE FUNCTION pgtrade.orders_cancel_asked()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM set_config('pgtrade.event_source', 'pgtrade', true);
+	PERFORM set_config('pgtrade.event_detail', format('the cancel asked '
+		'while the order was being submitted (%s)', NEW.cancel_asked), true);
+	UPDATE pgtrade.orders o SET status = 'cancel_requested', cancel_asked = NULL
+	WHERE o.order_id = NEW.order_id;
+	PERFORM pg_notify('pgtrade_order', 'cancel ' || NEW.order_id);
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.orders_cancel_asked() IS
+	'AFTER UPDATE on orders: an order acknowledged as working with a '
+	'cancel asked meanwhile moves on to cancel_requested.';
+
 CREATE TRIGGER orders_gate BEFORE INSERT ON pgtrade.orders
 	FOR EACH ROW EXECUTE FUNCTION pgtrade.orders_gate();
 CREATE TRIGGER orders_after_insert AFTER INSERT ON pgtrade.orders
@@ -1063,6 +1090,9 @@ CREATE TRIGGER orders_before_update BEFORE UPDATE ON pgtrade.orders
 CREATE TRIGGER orders_after_update AFTER UPDATE ON pgtrade.orders
 	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
 	EXECUTE FUNCTION pgtrade.orders_after_update();
+CREATE TRIGGER orders_cancel_asked AFTER UPDATE ON pgtrade.orders
+	FOR EACH ROW WHEN (NEW.status = 'working' AND NEW.cancel_asked IS NOT NULL)
+	EXECUTE FUNCTION pgtrade.orders_cancel_asked();
 
 /*
  * order_move moves one order to a new status, recording who moved it and
@@ -1183,10 +1213,20 @@ BEGIN
 		PERFORM pg_notify('pgtrade_order', 'cancel ' || cancel_order.order_id);
 		RETURN 'cancel_requested';
 	ELSIF v_status = 'submitting' THEN
-		RAISE EXCEPTION 'cannot cancel order % while it is being submitted',
-			cancel_order.order_id
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'Retry once the broker has acknowledged it.';
+		/*
+		 * The broker's order id is not known yet: the cancel waits for the
+		 * acknowledgement (orders_cancel_asked), and is not lost if the
+		 * order is found by its cOID instead.
+		 */
+		UPDATE pgtrade.orders o
+		SET cancel_asked = coalesce(o.cancel_asked, pg_catalog.format(
+			'user %s: %s', pgtrade.caller_role(), reason))
+		WHERE o.order_id = cancel_order.order_id;
+		PERFORM pgtrade.order_note(cancel_order.order_id, v_status,
+			'user ' || pgtrade.caller_role(), pg_catalog.format(
+				'cancel asked while the order is being submitted: sent once '
+				'the broker acknowledges it (%s)', reason));
+		RETURN v_status;
 	ELSIF v_status = 'cancel_requested' THEN
 		RETURN v_status;
 	END IF;

@@ -5663,3 +5663,244 @@ BEGIN
 	ON CONFLICT ON CONSTRAINT account_grant_pkey DO NOTHING;
 END
 $$;
+
+-- cancel_order of a submitting order waits for the acknowledgement
+CREATE OR REPLACE FUNCTION pgtrade.cancel_order(order_id bigint,
+	reason text DEFAULT 'cancelled by user')
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_status text;
+	v_account text;
+BEGIN
+	SELECT o.status, o.account_id INTO v_status, v_account FROM pgtrade.orders o
+	WHERE o.order_id = cancel_order.order_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', cancel_order.order_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM pgtrade.require_account(v_account);
+	IF v_status = 'pending' THEN
+		PERFORM pgtrade.order_move(cancel_order.order_id, 'cancelled',
+			'user ' || pgtrade.caller_role(), reason);
+		RETURN 'cancelled';
+	ELSIF v_status = 'working' THEN
+		PERFORM pgtrade.order_move(cancel_order.order_id, 'cancel_requested',
+			'user ' || pgtrade.caller_role(), reason);
+		PERFORM pg_notify('pgtrade_order', 'cancel ' || cancel_order.order_id);
+		RETURN 'cancel_requested';
+	ELSIF v_status = 'submitting' THEN
+		/*
+		 * The broker's order id is not known yet: the cancel waits for the
+		 * acknowledgement (orders_cancel_asked), and is not lost if the
+		 * order is found by its cOID instead.
+		 */
+		UPDATE pgtrade.orders o
+		SET cancel_asked = coalesce(o.cancel_asked, pg_catalog.format(
+			'user %s: %s', pgtrade.caller_role(), reason))
+		WHERE o.order_id = cancel_order.order_id;
+		PERFORM pgtrade.order_note(cancel_order.order_id, v_status,
+			'user ' || pgtrade.caller_role(), pg_catalog.format(
+				'cancel asked while the order is being submitted: sent once '
+				'the broker acknowledges it (%s)', reason));
+		RETURN v_status;
+	ELSIF v_status = 'cancel_requested' THEN
+		RETURN v_status;
+	END IF;
+	RAISE EXCEPTION 'cannot cancel order %: it is %', cancel_order.order_id,
+		v_status
+		USING ERRCODE = 'object_not_in_prerequisite_state';
+END
+$$;
+
+-- A cancel asked while an order is being submitted waits for the broker's
+-- acknowledgement instead of being refused
+ALTER TABLE pgtrade.orders ADD COLUMN cancel_asked text;
+COMMENT ON COLUMN pgtrade.orders.cancel_asked IS
+	'A cancel asked while the order was being submitted (who and why): '
+	'it goes out once the broker acknowledges the order.';
+/*
+ * A cancel asked while the order was being submitted goes out once the
+ * broker has acknowledged the order, whichever way that became known (its
+ * answer, or the order found by cOID after a lost answer or an unknown
+ * state settled).  Asked once: a broker that keeps the order working
+ * after the cancel does not have it sent again by this.
+ */
+CREATE FUNCTION pgtrade.orders_cancel_asked()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM set_config('pgtrade.event_source', 'pgtrade', true);
+	PERFORM set_config('pgtrade.event_detail', format('the cancel asked '
+		'while the order was being submitted (%s)', NEW.cancel_asked), true);
+	UPDATE pgtrade.orders o SET status = 'cancel_requested', cancel_asked = NULL
+	WHERE o.order_id = NEW.order_id;
+	PERFORM pg_notify('pgtrade_order', 'cancel ' || NEW.order_id);
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.orders_cancel_asked() IS
+	'AFTER UPDATE on orders: an order acknowledged as working with a '
+	'cancel asked meanwhile moves on to cancel_requested.';
+REVOKE ALL ON FUNCTION pgtrade.orders_cancel_asked() FROM PUBLIC;
+CREATE TRIGGER orders_cancel_asked AFTER UPDATE ON pgtrade.orders
+	FOR EACH ROW WHEN (NEW.status = 'working' AND NEW.cancel_asked IS NOT NULL)
+	EXECUTE FUNCTION pgtrade.orders_cancel_asked();
+
+-- The gate clears a cancel asked on a new order
+CREATE OR REPLACE FUNCTION pgtrade.orders_gate()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_halted boolean;
+	v_halt_reason text;
+	v_inst pgtrade.instrument;
+	v_prefix text;
+BEGIN
+	/* only for an account the caller may trade (35_access.sql) */
+	PERFORM pgtrade.require_account(NEW.account_id);
+	/*
+	 * Order ids come from the sequence.  An id a client picked ahead of
+	 * it (OVERRIDING SYSTEM VALUE) would be drawn later by another
+	 * order, whose insert would then fail.
+	 */
+	IF NEW.order_id IS NULL OR NEW.order_id < 1 OR NEW.order_id >
+		coalesce(pg_catalog.pg_sequence_last_value('pgtrade.orders_order_id_seq'), 0) THEN
+		RAISE EXCEPTION 'order ids are assigned by pgtrade, not %', NEW.order_id
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Leave order_id out of the INSERT.';
+	END IF;
+	/* the per-account lock: concurrent gates for one account queue here */
+	UPDATE pgtrade.account a SET gate_seq = a.gate_seq + 1
+	WHERE a.account_id = NEW.account_id
+	RETURNING a.halted, a.halt_reason INTO v_halted, v_halt_reason;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'account "%" does not exist', NEW.account_id
+			USING ERRCODE = 'foreign_key_violation',
+				  HINT = 'Add it with pgtrade.add_account().';
+	END IF;
+	SELECT * INTO v_inst FROM pgtrade.instrument i
+	WHERE i.instrument_id = NEW.instrument_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'instrument % does not exist', NEW.instrument_id
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
+
+	/*
+	 * The order's shape, with a message for each mistake: the table's
+	 * constraints would refuse these too, but by constraint name.
+	 */
+	IF NEW.order_type IS NULL
+		OR NEW.order_type NOT IN ('market', 'limit', 'stop', 'stop_limit') THEN
+		RAISE EXCEPTION 'order type must be market, limit, stop or stop_limit, not %',
+			coalesce('"' || NEW.order_type || '"', 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NEW.tif IS NULL OR NEW.tif NOT IN ('day', 'gtc', 'ioc') THEN
+		RAISE EXCEPTION 'time in force must be day, gtc or ioc, not %',
+			coalesce('"' || NEW.tif || '"', 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NEW.outside_rth IS NULL THEN
+		RAISE EXCEPTION 'outside_rth must be true or false, not NULL'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF (NEW.limit_price IS NULL) = (NEW.order_type IN ('limit', 'stop_limit'))
+		OR (NEW.stop_price IS NULL) = (NEW.order_type IN ('stop', 'stop_limit'))
+	THEN
+		RAISE EXCEPTION 'a % order takes %', replace(NEW.order_type, '_', '-'),
+			CASE NEW.order_type
+				WHEN 'market' THEN 'neither a limit nor a stop price'
+				WHEN 'limit' THEN 'a limit price and no stop price'
+				WHEN 'stop' THEN 'a stop price and no limit price'
+				ELSE 'a limit price and a stop price' END
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	/* NaN sorts above Infinity in numeric: both fail the second test */
+	IF NOT (NEW.limit_price > 0 AND NEW.limit_price < 'Infinity') THEN
+		RAISE EXCEPTION 'limit price must be a positive finite number, not %',
+			NEW.limit_price
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT (NEW.stop_price > 0 AND NEW.stop_price < 'Infinity') THEN
+		RAISE EXCEPTION 'stop price must be a positive finite number, not %',
+			NEW.stop_price
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NEW.quantity IS NULL OR NEW.quantity <= 0
+		OR NEW.quantity % v_inst.lot_size <> 0 THEN
+		RAISE EXCEPTION 'order quantity % is not a positive multiple of the lot size %',
+			NEW.quantity, v_inst.lot_size
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	/*
+	 * Only the prices pgtrade sends are rounded to the tick size, always
+	 * to the less aggressive side (tick_price).
+	 */
+	NEW.limit_price := pgtrade.tick_price(NEW.side, 'limit',
+		NEW.limit_price, v_inst.tick_size);
+	NEW.stop_price := pgtrade.tick_price(NEW.side, 'stop', NEW.stop_price,
+		v_inst.tick_size);
+	IF NEW.limit_price <= 0 OR NEW.stop_price <= 0 THEN
+		RAISE EXCEPTION 'order price rounds to zero at tick size %',
+			v_inst.tick_size
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NEW.valid_until > now() + interval '1 day' THEN
+		RAISE EXCEPTION 'valid_until must be within a day of now'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A pending order not sent within a day is stale, and '
+				     || 'IBKR keeps client order ids for 24 hours only.';
+	END IF;
+	IF NEW.strategy_id IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.strategy s
+		WHERE s.strategy_id = NEW.strategy_id
+			AND s.account_id = NEW.account_id
+			AND s.instrument_id = NEW.instrument_id) THEN
+		RAISE EXCEPTION 'strategy % does not trade this account and instrument',
+			NEW.strategy_id
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NEW.decision_id IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.decision d
+		WHERE d.decision_id = NEW.decision_id
+			AND d.strategy_id IS NOT DISTINCT FROM NEW.strategy_id
+			AND d.order_id IS NULL) THEN
+		RAISE EXCEPTION 'decision % is not an open decision of this order''s strategy',
+			NEW.decision_id
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	SELECT coid_prefix INTO STRICT v_prefix FROM pgtrade.installation;
+	NEW.client_order_id := format('pgt-%s-%s', v_prefix, NEW.order_id);
+	/* a bracket child: checked against its parent, given its OCA group */
+	NEW.oca_group := pgtrade.bracket_child_group(NEW);
+	NEW.filled_quantity := 0;
+	NEW.avg_fill_price := NULL;
+	NEW.broker_order_id := NULL;
+	NEW.broker_status := NULL;
+	NEW.broker_filled_quantity := NULL;
+	NEW.attempts := 0;
+	NEW.claimed_by := NULL;
+	NEW.cancel_sent_at := NULL;
+	NEW.cancel_asked := NULL;
+	NEW.last_error := NULL;
+	NEW.submitted_at := NULL;
+	NEW.created_at := now();
+	NEW.updated_at := now();
+	NEW.valid_until := coalesce(NEW.valid_until, now() + interval '15 minutes');
+
+	NEW.risk_verdict := pgtrade.risk_check(NEW, v_halted, v_halt_reason);
+	NEW.status := CASE WHEN (NEW.risk_verdict->>'passed')::boolean
+					   THEN 'pending' ELSE 'refused' END;
+	RETURN NEW;
+END
+$$;

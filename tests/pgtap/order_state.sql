@@ -3,7 +3,7 @@
 -- moves below are DESIGN.md's table, typed in here, not read from the
 -- extension; position figures are worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(75);
+SELECT plan(82);
 
 -- Every (from, to) pair: force the from status with triggers off, then
 -- try the move as a plain UPDATE with the state machine trigger on.
@@ -121,6 +121,37 @@ SELECT is(pgtrade.broker_status_target('Pending Submit'), 'working',
 	'"Pending Submit" with a space maps to working');
 SELECT throws_ok($$SELECT pgtrade.record_unknown((SELECT b FROM tap_o), 'x')$$,
 	'55000', NULL, 'only a submitting order can become unknown');
+
+-- a cancel asked while the order is being submitted waits for the
+-- broker's order id, then goes out
+CREATE TEMP TABLE tap_ca AS
+SELECT (pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 2)).order_id AS id;
+SELECT is((SELECT order_id FROM pgtrade.claim_order(1, ARRAY['TAPACCT1'])),
+	(SELECT id FROM tap_ca), 'fixture: the order is claimed');
+SELECT is(pgtrade.cancel_order((SELECT id FROM tap_ca), 'changed my mind'),
+	'submitting', 'cancelling a submitting order is asked, not refused');
+SELECT is((SELECT cancel_asked FROM pgtrade.orders
+		   WHERE order_id = (SELECT id FROM tap_ca)),
+	'user ' || session_user || ': changed my mind',
+	'the order keeps who asked and why');
+SELECT is((SELECT count(*)::int FROM pgtrade.orders_to_cancel(
+	ARRAY['TAPACCT1']) c WHERE c.order_id = (SELECT id FROM tap_ca)), 0,
+	'no cancel goes out before the broker''s order id is known');
+SELECT pgtrade.record_submission((SELECT id FROM tap_ca), '1077', 'Submitted')
+	\g /dev/null
+SELECT results_eq($$SELECT status, cancel_asked FROM pgtrade.orders
+	WHERE order_id = (SELECT id FROM tap_ca)$$,
+	$$VALUES ('cancel_requested', NULL::text)$$,
+	'once acknowledged the order moves on to cancel_requested');
+SELECT is((SELECT broker_order_id FROM pgtrade.orders_to_cancel(
+	ARRAY['TAPACCT1']) c WHERE c.order_id = (SELECT id FROM tap_ca)), '1077',
+	'and the listener is asked to send the cancel');
+SELECT is(ARRAY(SELECT to_status FROM pgtrade.order_event
+				WHERE order_id = (SELECT id FROM tap_ca) ORDER BY event_id),
+	ARRAY['pending', 'submitting', 'submitting', 'working', 'cancel_requested'],
+	'its events: placed, claimed, the cancel asked, acknowledged, cancel');
+SELECT pgtrade.record_status((SELECT id FROM tap_ca), 'Cancelled')
+	\g /dev/null
 
 -- an order the broker no longer shows is ended by an operator, with a note
 SELECT throws_ok($$SELECT pgtrade.resolve_vanished((SELECT b FROM tap_o),

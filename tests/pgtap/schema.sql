@@ -179,6 +179,7 @@ SELECT set_eq(
 		('function pgtrade.orders_after_insert()'),
 		('function pgtrade.orders_after_update()'),
 		('function pgtrade.orders_before_update()'),
+		('function pgtrade.orders_cancel_asked()'),
 		('function pgtrade.orders_gate()'),
 		('function pgtrade.orders_to_cancel(text[],interval)'),
 		('function pgtrade.position_step(numeric,numeric,numeric,text,numeric,numeric)'),
@@ -441,6 +442,7 @@ SELECT col_is_unique('pgtrade', 'orders', ARRAY['client_order_id'],
 	'client order ids are unique');
 SELECT triggers_are('pgtrade', 'orders', ARRAY['orders_gate',
 	'orders_after_insert', 'orders_before_update', 'orders_after_update',
+	'orders_cancel_asked',
 	'order_modification_close', 'bracket_parent_ended'],
 	'orders carries the gate, state machine, modification and bracket '
 	'triggers');
