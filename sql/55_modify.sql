@@ -211,7 +211,21 @@ DECLARE
 	v_m pgtrade.order_modification;
 	v_passed boolean;
 BEGIN
-	v_verdict := pgtrade.modify_gate(p_o, p_quantity, p_limit, p_stop);
+	IF p_source LIKE 'bracket: %' AND p_quantity < p_o.quantity
+		AND p_limit IS NOT DISTINCT FROM p_o.limit_price
+		AND p_stop IS NOT DISTINCT FROM p_o.stop_price THEN
+		/*
+		 * pgtrade's own resize of a bracket's exit to what its entry
+		 * filled: it only takes risk off, and a kill switch or a halt must
+		 * not leave the exit closing more than was opened
+		 */
+		v_verdict := jsonb_build_object('at', clock_timestamp(),
+			'passed', true, 'checks', '[]'::jsonb,
+			'reason', 'passed: an exit resized to what its entry filled '
+				|| 'takes risk off; no limit applies');
+	ELSE
+		v_verdict := pgtrade.modify_gate(p_o, p_quantity, p_limit, p_stop);
+	END IF;
 	v_passed := (v_verdict->>'passed')::boolean;
 	INSERT INTO pgtrade.order_modification (order_id, status, old_quantity,
 		old_limit_price, old_stop_price, quantity, limit_price, stop_price,
@@ -275,6 +289,27 @@ BEGIN
 	SELECT * INTO v_t FROM pgtrade.modify_target(v_o, modify_order.quantity,
 		modify_order.limit_price, modify_order.stop_price) t;
 	PERFORM pgtrade.modify_check_state(v_o, v_t.quantity);
+	/*
+	 * A bracket's exits close what its entry fills: a smaller entry would
+	 * leave them closing more than it opened, a larger one part of it
+	 * unprotected, and a larger exit would close more than was opened.
+	 */
+	IF v_t.quantity <> v_o.quantity AND v_o.bracket_role = 'entry'
+		AND EXISTS (SELECT 1 FROM pgtrade.orders c
+					WHERE c.parent_order_id = v_o.order_id
+						AND pgtrade.order_is_open(c.status)) THEN
+		RAISE EXCEPTION 'cannot change the quantity of order %: it is the entry of a bracket',
+			v_o.order_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Its exits close what it fills; cancel the entry, '
+					  || 'which cancels them, and place a new bracket.';
+	END IF;
+	IF v_t.quantity > v_o.quantity AND v_o.parent_order_id IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot raise the quantity of order %: it is an exit of bracket entry %',
+			v_o.order_id, v_o.parent_order_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'An exit closes only what its entry opened.';
+	END IF;
 	IF v_t.quantity = v_o.quantity
 		AND v_t.limit_price IS NOT DISTINCT FROM v_o.limit_price
 		AND v_t.stop_price IS NOT DISTINCT FROM v_o.stop_price THEN

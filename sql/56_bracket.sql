@@ -327,6 +327,8 @@ BEGIN
 									   NEW.order_id, NEW.status, v_filled));
 		END IF;
 	END LOOP;
+	/* an exit that filled at its full size before it could be resized */
+	PERFORM pgtrade.bracket_check_exits(NEW.order_id);
 	RETURN NULL;
 END
 $$;

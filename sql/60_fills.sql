@@ -250,6 +250,52 @@ COMMENT ON FUNCTION pgtrade.fill_correct(text) IS
 	'Internal: lets the latest correction of an execution count and '
 	'recomputes the positions and orders it touches.';
 
+/*
+ * bracket_check_exits raises an alert when a bracket's exits together
+ * have filled more than their entry: more than its quantity while it is
+ * open, more than it filled once it ended.  The broker filled both exits
+ * (their group lost), or an exit at its full size before it was resized
+ * to a partly filled entry: the position went past flat.  Once per entry
+ * until the alert is acknowledged.
+ */
+CREATE FUNCTION pgtrade.bracket_check_exits(p_entry bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_e pgtrade.orders;
+	v_cap numeric;
+	v_exits numeric;
+BEGIN
+	SELECT * INTO v_e FROM pgtrade.orders o WHERE o.order_id = p_entry;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	v_cap := CASE WHEN pgtrade.order_is_open(v_e.status) THEN v_e.quantity
+		ELSE greatest(v_e.filled_quantity, v_e.broker_filled_quantity) END;
+	SELECT sum(o.filled_quantity) INTO v_exits FROM pgtrade.orders o
+	WHERE o.parent_order_id = p_entry;
+	IF v_exits > v_cap AND NOT EXISTS (
+		SELECT 1 FROM pgtrade.alert a
+		WHERE a.kind = 'order_mismatch' AND a.order_id = p_entry
+			AND a.acknowledged_at IS NULL
+			AND a.message LIKE 'the exits of entry order %') THEN
+		PERFORM pgtrade.raise_alert('order_mismatch', v_e.account_id,
+			v_e.strategy_id, v_e.order_id, v_e.status,
+			format('the exits of entry order %s are filled %s together, more '
+				   'than the %s it %s: the position went past flat (both '
+				   'exits filled, or one before it was resized); check it at '
+				   'the broker (the fills count in it)', p_entry, v_exits,
+				   v_cap, CASE WHEN pgtrade.order_is_open(v_e.status)
+							   THEN 'is for' ELSE 'filled' END));
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.bracket_check_exits(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.bracket_check_exits(bigint) IS
+	'Internal: alerts when a bracket''s exits filled more than its entry.';
+
 CREATE FUNCTION pgtrade.fill_after_insert()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -259,7 +305,6 @@ AS $$
 DECLARE
 	v_order pgtrade.orders;
 	v_filled numeric;
-	v_exits record;
 BEGIN
 	IF EXISTS (SELECT 1 FROM pgtrade.fill f
 			   WHERE f.execution_base = NEW.execution_base
@@ -308,27 +353,9 @@ BEGIN
 				   'pgtrade did not record perhaps; check the order there '
 				   '(the fills count in the position)', NEW.order_id,
 				   v_order.client_order_id, v_filled, v_order.quantity));
-	ELSIF v_order.parent_order_id IS NOT NULL THEN
-		/*
-		 * A bracket's exits share one OCA group: together they close at
-		 * most what one of them is for.  More means the broker filled
-		 * both (its group was lost, say), and the position went past
-		 * flat.
-		 */
-		SELECT sum(o.filled_quantity) AS filled, max(o.quantity) AS size
-		INTO v_exits
-		FROM pgtrade.orders o
-		WHERE o.parent_order_id = v_order.parent_order_id;
-		IF v_exits.filled > v_exits.size THEN
-			PERFORM pgtrade.raise_alert('order_mismatch', v_order.account_id,
-				v_order.strategy_id, v_order.order_id, v_order.status,
-				format('the exits of entry order %s are filled %s together, '
-					   'more than the %s one of them closes: the broker filled '
-					   'both (execution %s of order %s last); check the '
-					   'position there (the fills count in it)',
-					   v_order.parent_order_id, v_exits.filled, v_exits.size,
-					   NEW.execution_id, NEW.order_id));
-		END IF;
+	END IF;
+	IF v_order.parent_order_id IS NOT NULL THEN
+		PERFORM pgtrade.bracket_check_exits(v_order.parent_order_id);
 	END IF;
 	IF v_filled >= v_order.quantity
 		AND v_order.status IN ('submitting', 'working', 'cancel_requested',

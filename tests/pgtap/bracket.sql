@@ -2,7 +2,7 @@
 -- claiming a parent with its children, and what becomes of the children
 -- when the parent ends.  Figures are worked out by hand per case.
 \ir preamble.psql
-SELECT plan(37);
+SELECT plan(43);
 
 CREATE TEMP TABLE tap_b (name text PRIMARY KEY, p bigint, tp bigint,
 	sl bigint);
@@ -264,10 +264,66 @@ SELECT pgtrade.record_fill('tapbl.stop_loss.01.01', client_order_id,
 	'TAPBLONG', 990001, 'S', 5, 45, '2026-01-07 15:01+00')
 FROM tap_bl WHERE bracket_role = 'stop_loss' \g /dev/null
 SELECT matches((SELECT a.message FROM pgtrade.alert a JOIN tap_bl b
-		   ON a.order_id = b.order_id AND b.bracket_role = 'stop_loss'
+		   ON a.order_id = b.order_id AND b.bracket_role = 'entry'
 		   WHERE a.kind = 'order_mismatch'),
-	'^the exits of entry order [0-9]+ are filled 10 together, more than the 5 ',
-	'the other exit filling too raises an order_mismatch alert');
+	'^the exits of entry order [0-9]+ are filled 10 together, more than the '
+	'5 it filled: the position went past flat',
+	'the other exit filling too raises an order_mismatch alert on the entry');
+
+-- a bracket's quantities move together: neither the entry's quantity nor
+-- a larger exit is asked alone, nor an exit cancelled while the entry is
+-- open; pgtrade's own resize of the exits passes a kill switch
+SELECT pgtrade.add_account('TAPBK', 'pgTAP bracket fixture') \g /dev/null
+SELECT pgtrade.set_risk_limit('TAPBK', max_position => 100) \g /dev/null
+CREATE TEMP TABLE tap_bk AS SELECT order_id, bracket_role, client_order_id
+	FROM pgtrade.place_bracket('TAPBK', 'TAPX', 'buy', 10, 50, 55, 45);
+SELECT throws_ok(format('SELECT pgtrade.cancel_order(%s)', (SELECT order_id
+	FROM tap_bk WHERE bracket_role = 'stop_loss')), '55000',
+	format('cannot cancel order %s alone: it is an exit of bracket entry %s, '
+		   'which is still open',
+		   (SELECT order_id FROM tap_bk WHERE bracket_role = 'stop_loss'),
+		   (SELECT order_id FROM tap_bk WHERE bracket_role = 'entry')),
+	'an exit is not cancelled alone while its entry is open');
+UPDATE pgtrade.orders SET status = 'submitting'
+WHERE order_id IN (SELECT order_id FROM tap_bk);
+SELECT pgtrade.record_submission(order_id, 'tap-bk-' || order_id, 'Submitted')
+FROM tap_bk \g /dev/null
+SELECT throws_ok(format('SELECT pgtrade.modify_order(%s, quantity => 6)',
+	(SELECT order_id FROM tap_bk WHERE bracket_role = 'entry')), '55000',
+	NULL, 'the entry''s quantity does not change alone');
+SELECT throws_ok(format('SELECT pgtrade.modify_order(%s, quantity => 12)',
+	(SELECT order_id FROM tap_bk WHERE bracket_role = 'take_profit')), '55000',
+	NULL, 'nor does an exit grow');
+SELECT is((pgtrade.modify_order((SELECT order_id FROM tap_bk
+	WHERE bracket_role = 'stop_loss'), stop_price => 46)).status, 'requested',
+	'an exit''s price still may change');
+UPDATE pgtrade.order_modification SET status = 'refused',
+	answered_at = clock_timestamp(), reason = 'tap: not sent'
+WHERE status = 'requested' AND order_id IN (SELECT order_id FROM tap_bk);
+SELECT pgtrade.record_fill('tapbk.entry.01.01', client_order_id, 'TAPBK',
+	990001, 'B', 4, 50, '2026-01-08 15:00+00')
+FROM tap_bk WHERE bracket_role = 'entry' \g /dev/null
+SELECT pgtrade.set_trading_enabled(false, 'TAPBK', note => 'tap: emergency')
+	\g /dev/null
+SELECT pgtrade.record_status(order_id, 'Cancelled', 4) FROM tap_bk
+WHERE bracket_role = 'entry' \g /dev/null
+SELECT results_eq($$SELECT m.status, m.quantity FROM pgtrade.order_modification m
+	JOIN tap_bk b USING (order_id) WHERE m.status <> 'refused'
+	ORDER BY m.order_id$$,
+	$$VALUES ('requested', 4::numeric), ('requested', 4::numeric)$$,
+	'under a kill switch the exits are still resized to the 4 filled');
+SELECT pgtrade.set_trading_enabled(true, 'TAPBK', note => 'tap: over')
+	\g /dev/null
+-- the take-profit fills its 10 before the resize reaches the broker
+SELECT pgtrade.record_fill('tapbk.tp.01.01', client_order_id, 'TAPBK',
+	990001, 'S', 10, 55, '2026-01-08 15:01+00')
+FROM tap_bk WHERE bracket_role = 'take_profit' \g /dev/null
+SELECT matches((SELECT a.message FROM pgtrade.alert a JOIN tap_bk b
+		   ON a.order_id = b.order_id AND b.bracket_role = 'entry'
+		   WHERE a.kind = 'order_mismatch'),
+	'^the exits of entry order [0-9]+ are filled 10 together, more than the '
+	'4 it filled',
+	'an exit filling beyond what the entry filled raises the alert');
 
 SELECT * FROM finish();
 ROLLBACK;
