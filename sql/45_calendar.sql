@@ -396,9 +396,9 @@ BEGIN
 		reason := format('%s is closed on %s (%s)', v_c.calendar, v_day,
 						 v_d.note);
 	ELSIF at < v_d.opens THEN
-		reason := format('%s opens at %s%s', v_c.calendar,
+		reason := format('%s opens at %s %s on %s%s', v_c.calendar,
 						 to_char(v_d.opens AT TIME ZONE v_c.time_zone,
-								 'HH24:MI'),
+								 'HH24:MI'), v_c.time_zone, v_day,
 						 coalesce(' (' || v_d.note || ')', ''));
 		RETURN;
 	ELSE

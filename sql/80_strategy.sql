@@ -448,9 +448,10 @@ BEGIN
 		WHEN NEW.sizing NOT IN ('fixed', 'equity_fraction', 'risk')
 			THEN format('sizing must be fixed, equity_fraction or risk, not %s',
 						quote_literal(NEW.sizing))
-		WHEN NEW.limit_offset < 0
-			THEN format('limit offset must not be negative, not %s',
-						NEW.limit_offset)
+		/* NaN sorts above every number: it is not >= 0's business */
+		WHEN NOT (NEW.limit_offset >= 0 AND NEW.limit_offset < 'Infinity')
+			THEN format('limit offset must be a finite number, not negative, '
+						'not %s', NEW.limit_offset)
 		WHEN NEW.order_valid_for <= interval '0'
 			THEN format('order_valid_for must be above 0, not %s',
 						NEW.order_valid_for)
@@ -833,8 +834,17 @@ BEGIN
 
 	v_t := clock_timestamp();
 	IF p_s.order_type = 'limit' THEN
+		/*
+		 * A sell's limit below a tick (an offset past the price) is
+		 * floored at one tick, as a backtest floors it: any price will do
+		 */
 		v_limit := p_last_close::numeric + CASE v_action WHEN 'buy'
 			THEN p_s.limit_offset ELSE -p_s.limit_offset END;
+		IF v_action = 'sell' THEN
+			v_limit := greatest(v_limit, (SELECT i.tick_size
+				FROM pgtrade.instrument i
+				WHERE i.instrument_id = p_s.instrument_id));
+		END IF;
 	END IF;
 	INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity,
 		order_type, limit_price, tif, valid_until, strategy_id, decision_id)

@@ -288,6 +288,10 @@ BEGIN
 	IF p_s.order_type = 'limit' THEN
 		v_order.limit_price := v_mark + CASE p_side
 			WHEN 'buy' THEN p_s.limit_offset ELSE -p_s.limit_offset END;
+		/* a sell's limit past the price floored at a tick, as live */
+		IF p_side = 'sell' THEN
+			v_order.limit_price := greatest(v_order.limit_price, v_tick);
+		END IF;
 		v_order.limit_price := pgtrade.tick_price(p_side, 'limit',
 			v_order.limit_price, v_tick);
 		IF v_order.limit_price <= 0 THEN

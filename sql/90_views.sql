@@ -310,10 +310,10 @@ GRANT EXECUTE ON FUNCTION
 	TO pgtrade_reader, pgtrade_trader, pgtrade_admin;
 /* traders switch strategies on and off and tune them; account,
    instrument and quantity change only by creating a strategy */
-GRANT UPDATE (active, params, schedule, time_zone, market_hours,
-	disable_after_failures, sizing, capital, sizing_fraction, atr_period,
-	atr_multiple, order_type, limit_offset, tif, order_valid_for, grace,
-	catch_up, max_bar_age) ON pgtrade.strategy
+GRANT UPDATE (name, kind, params, bar_size, active, schedule, time_zone,
+	market_hours, disable_after_failures, sizing, capital, sizing_fraction,
+	atr_period, atr_multiple, order_type, limit_offset, tif, order_valid_for,
+	grace, catch_up, max_bar_age) ON pgtrade.strategy
 	TO pgtrade_trader, pgtrade_admin;
 
 /* admins set limits, the kill switch, accounts and instruments */

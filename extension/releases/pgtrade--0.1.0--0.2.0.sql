@@ -1452,9 +1452,9 @@ BEGIN
 		reason := format('%s is closed on %s (%s)', v_c.calendar, v_day,
 						 v_d.note);
 	ELSIF at < v_d.opens THEN
-		reason := format('%s opens at %s%s', v_c.calendar,
+		reason := format('%s opens at %s %s on %s%s', v_c.calendar,
 						 to_char(v_d.opens AT TIME ZONE v_c.time_zone,
-								 'HH24:MI'),
+								 'HH24:MI'), v_c.time_zone, v_day,
 						 coalesce(' (' || v_d.note || ')', ''));
 		RETURN;
 	ELSE
@@ -1532,9 +1532,10 @@ BEGIN
 		WHEN NEW.sizing NOT IN ('fixed', 'equity_fraction', 'risk')
 			THEN format('sizing must be fixed, equity_fraction or risk, not %s',
 						quote_literal(NEW.sizing))
-		WHEN NEW.limit_offset < 0
-			THEN format('limit offset must not be negative, not %s',
-						NEW.limit_offset)
+		/* NaN sorts above every number: it is not >= 0's business */
+		WHEN NOT (NEW.limit_offset >= 0 AND NEW.limit_offset < 'Infinity')
+			THEN format('limit offset must be a finite number, not negative, '
+						'not %s', NEW.limit_offset)
 		WHEN NEW.order_valid_for <= interval '0'
 			THEN format('order_valid_for must be above 0, not %s',
 						NEW.order_valid_for)
@@ -5456,6 +5457,10 @@ BEGIN
 	IF p_s.order_type = 'limit' THEN
 		v_order.limit_price := v_mark + CASE p_side
 			WHEN 'buy' THEN p_s.limit_offset ELSE -p_s.limit_offset END;
+		/* a sell's limit past the price floored at a tick, as live */
+		IF p_side = 'sell' THEN
+			v_order.limit_price := greatest(v_order.limit_price, v_tick);
+		END IF;
 		v_order.limit_price := pgtrade.tick_price(p_side, 'limit',
 			v_order.limit_price, v_tick);
 		IF v_order.limit_price <= 0 THEN
@@ -6065,3 +6070,85 @@ $$;
 REVOKE ALL ON FUNCTION pgtrade.bracket_check_exits(bigint) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.bracket_check_exits(bigint) IS
 	'Internal: alerts when a bracket''s exits filled more than its entry.';
+
+-- A sell's limit past the price is floored at a tick
+CREATE OR REPLACE FUNCTION pgtrade.run_decide(p_run bigint, p_step integer,
+	p_s pgtrade.strategy, p_as_of timestamptz, p_target_pos numeric,
+	p_signal text, p_reason text, p_confidence numeric, p_values jsonb,
+	p_last_close double precision, p_last_ts timestamptz, p_bars integer,
+	p_place boolean, p_sizing jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_t timestamptz := clock_timestamp();
+	v_pos numeric := pgtrade.position_quantity(p_s.account_id,
+											   p_s.instrument_id);
+	v_open numeric := pgtrade.open_quantity(p_s.account_id,
+											p_s.instrument_id);
+	v_delta numeric := coalesce(p_target_pos - v_pos - v_open, 0);
+	v_action text;
+	v_reason text := pgtrade.decision_reason(p_reason, p_target_pos, v_pos,
+		v_open, p_place);
+	v_decision bigint;
+	v_order pgtrade.orders;
+	v_limit numeric;
+BEGIN
+	v_action := CASE WHEN v_delta > 0 THEN 'buy'
+					 WHEN v_delta < 0 THEN 'sell' ELSE 'hold' END;
+	INSERT INTO pgtrade.decision (run_id, strategy_id, as_of, action, signal,
+		target_position, position, open_quantity, quantity, last_close,
+		confidence, reason, indicators, last_bar_ts, bars_used, kind, params)
+	VALUES (p_run, p_s.strategy_id, p_as_of, v_action, p_signal,
+		p_target_pos, v_pos, v_open, abs(v_delta), p_last_close,
+		p_confidence, v_reason, p_values, p_last_ts, p_bars, p_s.kind,
+		p_s.params)
+	RETURNING decision_id INTO v_decision;
+	PERFORM pgtrade.record_step(p_run, p_step, 'decide', v_t,
+		jsonb_build_object('target_position', p_target_pos,
+			'position', v_pos, 'open_orders', v_open)
+			|| CASE WHEN p_sizing IS NULL THEN '{}'::jsonb
+					ELSE jsonb_build_object('sizing', p_sizing) END,
+		jsonb_build_object('decision_id', v_decision, 'action', v_action,
+			'quantity', abs(v_delta), 'reason', v_reason));
+	IF v_action = 'hold' OR NOT p_place THEN
+		RETURN;
+	END IF;
+
+	v_t := clock_timestamp();
+	IF p_s.order_type = 'limit' THEN
+		/*
+		 * A sell's limit below a tick (an offset past the price) is
+		 * floored at one tick, as a backtest floors it: any price will do
+		 */
+		v_limit := p_last_close::numeric + CASE v_action WHEN 'buy'
+			THEN p_s.limit_offset ELSE -p_s.limit_offset END;
+		IF v_action = 'sell' THEN
+			v_limit := greatest(v_limit, (SELECT i.tick_size
+				FROM pgtrade.instrument i
+				WHERE i.instrument_id = p_s.instrument_id));
+		END IF;
+	END IF;
+	INSERT INTO pgtrade.orders (account_id, instrument_id, side, quantity,
+		order_type, limit_price, tif, valid_until, strategy_id, decision_id)
+	VALUES (p_s.account_id, p_s.instrument_id, v_action, abs(v_delta),
+		p_s.order_type, v_limit, p_s.tif, now() + p_s.order_valid_for,
+		p_s.strategy_id, v_decision)
+	RETURNING * INTO v_order;
+	UPDATE pgtrade.decision
+	SET order_id = v_order.order_id, risk_verdict = v_order.risk_verdict
+	WHERE decision_id = v_decision;
+	PERFORM pgtrade.record_step(p_run, p_step + 1, 'order', v_t,
+		jsonb_build_object('side', v_action, 'quantity', abs(v_delta),
+			'order_type', p_s.order_type, 'limit_price', v_limit),
+		jsonb_build_object('order_id', v_order.order_id,
+			'client_order_id', v_order.client_order_id,
+			'status', v_order.status, 'risk_verdict', v_order.risk_verdict));
+END
+$$;
+
+-- and rename a strategy, or change its kind or bar size (validated again)
+GRANT UPDATE (name, kind, bar_size) ON pgtrade.strategy
+	TO pgtrade_trader, pgtrade_admin;

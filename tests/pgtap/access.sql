@@ -5,7 +5,7 @@
 -- row-level security hides them.  Account TAPA is granted to the
 -- trader and the analyst; TAPB to nobody.
 \ir preamble.psql
-SELECT plan(63);
+SELECT plan(65);
 
 SELECT pgtrade.add_account('TAPA') \g /dev/null
 SELECT pgtrade.add_account('TAPB') \g /dev/null
@@ -116,6 +116,14 @@ SELECT results_eq($$SELECT order_type, limit_offset, tif, catch_up
 SELECT throws_ok($$UPDATE pgtrade.strategy SET quantity = 1
 	WHERE name = 'tap_a_cross'$$, '42501', NULL,
 	'trader: the quantity changes only by creating a strategy');
+SELECT lives_ok($$UPDATE pgtrade.strategy SET kind = 'ema_cross',
+	bar_size = '1 hour', name = 'tap_a_ema' WHERE name = 'tap_a_cross'$$,
+	'trader: renames a strategy and changes its kind and bar size');
+SELECT is((SELECT kind || ' ' || bar_size FROM pgtrade.strategy
+		   WHERE name = 'tap_a_ema'), 'ema_cross 01:00:00',
+	'trader: the new kind and bar size are stored');
+UPDATE pgtrade.strategy SET kind = 'sma_cross', bar_size = '1 day',
+	name = 'tap_a_cross' WHERE name = 'tap_a_ema';
 SELECT throws_ok(format('SELECT pgtrade.cancel_order(%s)', pg_temp.oid_of('TAPB')),
 	'42501', NULL, 'trader: cancelling a TAPB order is refused');
 SELECT throws_ok(format('SELECT pgtrade.modify_order(%s, quantity => 2)',

@@ -2,7 +2,7 @@
 -- account as the gate would put them, against the backtest's own
 -- position and P&L.  Every figure is worked out by hand in the comments.
 \ir preamble.psql
-SELECT plan(26);
+SELECT plan(27);
 
 SET LOCAL timezone = 'UTC';
 
@@ -147,6 +147,18 @@ SELECT results_eq($$SELECT trades, refused, final_equity
 	FROM pgtrade.backtest('tap_br3', '2024-03-01', '2024-03-14',
 		capital => 1000)$$,
 	$$VALUES (3, 0, 990::numeric)$$, 'a 10% collar refuses none');
+-- an offset past the price: a sell's limit is floored at one tick (any
+-- price will do), as a live run floors it; the buys' limits are far
+-- above the open: both fill at the next open, 990 as at market
+SELECT pgtrade.remove_risk_limit('price_collar_pct', 'TAPBR3') \g /dev/null
+UPDATE pgtrade.strategy SET limit_offset = 1000 WHERE name = 'tap_br3';
+SELECT results_eq($$SELECT trades, refused, final_equity
+	FROM pgtrade.backtest('tap_br3', '2024-03-01', '2024-03-14',
+		capital => 1000)$$,
+	$$VALUES (3, 0, 990::numeric)$$,
+	'an offset of 1000 on prices near 13: sells at a limit of one tick');
+UPDATE pgtrade.strategy SET limit_offset = 1 WHERE name = 'tap_br3';
+SELECT pgtrade.set_risk_limit('TAPBR3', price_collar_pct => 10) \g /dev/null
 
 -- TAPBR4: max_position 5 refuses the buys of 10; its kill switch, an
 -- operator's act on live trading, does not stop a simulation.

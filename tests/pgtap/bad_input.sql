@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(84);
+SELECT plan(86);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -148,6 +148,21 @@ SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
 SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
 	'TAPACCT1', NULL, 10)$$, '22004',
 	'a strategy''s params must not be NULL', 'NULL params are named');
+-- NaN sorts above every number: a limit offset must be finite
+SELECT throws_ok($q$DO $do$ BEGIN
+		PERFORM pgtrade.create_strategy('tap_lo', 'sma_cross', 'TAPX',
+			'TAPACCT1', '{"fast": 2, "slow": 3}', 10);
+		UPDATE pgtrade.strategy SET order_type = 'limit',
+			limit_offset = 'NaN' WHERE name = 'tap_lo';
+	END $do$$q$, '23514',
+	'limit offset must be a finite number, not negative, not NaN',
+	'a NaN limit offset is refused');
+SELECT throws_ok($q$DO $do$ BEGIN
+		PERFORM pgtrade.create_strategy('tap_lo', 'sma_cross', 'TAPX',
+			'TAPACCT1', '{"fast": 2, "slow": 3}', 10);
+		UPDATE pgtrade.strategy SET limit_offset = 'Infinity'
+		WHERE name = 'tap_lo';
+	END $do$$q$, '23514', NULL, 'an infinite limit offset is refused');
 SELECT throws_ok($$SELECT pgtrade.place_order(NULL, 'TAPX', 'buy', 1)$$,
 	'22004', 'place_order needs account_id, not NULL',
 	'place_order: a NULL account is named');

@@ -45,7 +45,8 @@ SELECT is(pgtrade.market_is_open('XNYS', '2024-03-11 13:30+00'), true,
 SELECT is(pgtrade.market_is_open('XNYS', '2024-03-08 13:30+00'), false,
 	'which before it was 08:30 EST: closed');
 SELECT is((pgtrade.market_status('XNYS', '2024-03-08 13:30+00')).reason,
-	'XNYS opens at 09:30', 'before the open the reason says when it opens');
+	'XNYS opens at 09:30 America/New_York on 2024-03-08',
+	'before the open the reason says when it opens');
 SELECT is(pgtrade.market_is_open('XNYS', '2024-03-09 15:00+00'), false,
 	'closed on a Saturday');
 SELECT is((pgtrade.market_status('XNYS', '2024-03-09 15:00+00')).reason,
@@ -172,7 +173,8 @@ INSERT INTO pgtrade.market_special_day VALUES
 	('TAPCAL', '2024-06-03', '10:30', '16:30', 'late open'),
 	('TAPCAL', '2024-06-08', '09:00', '12:00', 'Saturday session');
 SELECT is((pgtrade.market_status('TAPCAL', '2024-06-03 09:00+00')).reason,
-	'TAPCAL opens at 10:30 (late open)', 'a late open: closed at 10:00 BST, opens 10:30');
+	'TAPCAL opens at 10:30 Europe/London on 2024-06-03 (late open)',
+	'a late open: closed at 10:00 BST, opens 10:30');
 SELECT is(pgtrade.market_is_open('TAPCAL', '2024-06-03 09:30+00'), true,
 	'and open at 10:30 BST (09:30 UTC)');
 SELECT is(pgtrade.market_is_open('TAPCAL', '2024-06-08 10:00+00'), true,
