@@ -47,6 +47,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
+	IF account_id IS NULL THEN
+		RAISE EXCEPTION 'add_account needs an account_id, not NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	ELSIF account_id !~ '^[A-Za-z0-9_-]{1,32}$' THEN
+		RAISE EXCEPTION 'account id "%" is not 1 to 32 letters, digits, _ or -',
+			account_id
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'IBKR account ids look like DU1234567 or U1234567.';
+	END IF;
 	time_zone := pgtrade.time_zone_name(time_zone);
 	IF time_zone IS NOT NULL AND EXISTS (
 		SELECT 1 FROM pgtrade.account a
@@ -137,6 +146,19 @@ BEGIN
 						 || 'them refuse both as ambiguous.',
 					  HINT = 'Give the other contract a symbol of its own '
 						 || '(its local symbol, say).';
+		END IF;
+		/* the same stock under another case would get limits of its own */
+		SELECT * INTO v_other FROM pgtrade.instrument i
+		WHERE upper(i.symbol) = upper(add_instrument.symbol)
+		ORDER BY i.instrument_id LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'symbol "%" differs only in case from "%", already registered',
+				symbol, v_other.symbol
+				USING ERRCODE = 'unique_violation',
+					  DETAIL = 'Risk limits and positions are kept per '
+						 || 'instrument: one stock under two spellings '
+						 || 'would have two of each.',
+					  HINT = pg_catalog.format('Use "%s".', v_other.symbol);
 		END IF;
 		/*
 		 * A New York instrument follows XNYS unless told otherwise; one

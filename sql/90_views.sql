@@ -292,7 +292,7 @@ GRANT EXECUTE ON FUNCTION pgtrade.open_quantity(text, bigint, bigint),
 GRANT INSERT (account_id, instrument_id, side, quantity, order_type,
 	limit_price, stop_price, tif, outside_rth, valid_until, strategy_id,
 	decision_id, parent_order_id, oca_group, bracket_role)
-	ON pgtrade.orders TO pgtrade_trader;
+	ON pgtrade.orders TO pgtrade_trader, pgtrade_admin;
 GRANT EXECUTE ON FUNCTION
 	pgtrade.place_order(text, text, text, numeric, text, numeric, numeric, text, interval, boolean),
 	pgtrade.cancel_order(bigint, text),

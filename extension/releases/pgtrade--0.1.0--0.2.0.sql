@@ -1242,6 +1242,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
+	IF account_id IS NULL THEN
+		RAISE EXCEPTION 'add_account needs an account_id, not NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	ELSIF account_id !~ '^[A-Za-z0-9_-]{1,32}$' THEN
+		RAISE EXCEPTION 'account id "%" is not 1 to 32 letters, digits, _ or -',
+			account_id
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'IBKR account ids look like DU1234567 or U1234567.';
+	END IF;
 	time_zone := pgtrade.time_zone_name(time_zone);
 	IF time_zone IS NOT NULL AND EXISTS (
 		SELECT 1 FROM pgtrade.account a
@@ -1319,6 +1328,19 @@ BEGIN
 						 || 'them refuse both as ambiguous.',
 					  HINT = 'Give the other contract a symbol of its own '
 						 || '(its local symbol, say).';
+		END IF;
+		/* the same stock under another case would get limits of its own */
+		SELECT * INTO v_other FROM pgtrade.instrument i
+		WHERE upper(i.symbol) = upper(add_instrument.symbol)
+		ORDER BY i.instrument_id LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'symbol "%" differs only in case from "%", already registered',
+				symbol, v_other.symbol
+				USING ERRCODE = 'unique_violation',
+					  DETAIL = 'Risk limits and positions are kept per '
+						 || 'instrument: one stock under two spellings '
+						 || 'would have two of each.',
+					  HINT = pg_catalog.format('Use "%s".', v_other.symbol);
 		END IF;
 		/*
 		 * A New York instrument follows XNYS unless told otherwise; one
@@ -4658,11 +4680,34 @@ COMMENT ON FUNCTION pgtrade.position_adjust(text, bigint, numeric) IS
 
 /*
  * Positions with adjustments were computed with the earlier arithmetic:
- * recompute them from their fills and adjustments.
+ * recompute them from their fills and adjustments.  What that changes in
+ * realized P&L belongs to no trading day: the day each position last
+ * changed and the realized P&L that day began with are kept as they were,
+ * moved by the change, so the daily loss limit sees no trade that did
+ * not happen.
  */
-SELECT pgtrade.position_rebuild(a.account_id, a.instrument_id)
-FROM (SELECT DISTINCT account_id, instrument_id
-	  FROM pgtrade.position_adjustment) a;
+DO $$
+DECLARE
+	v_p record;
+BEGIN
+	FOR v_p IN
+		SELECT p.account_id, p.instrument_id, p.realized_pnl, p.day,
+			   p.day_start_realized
+		FROM pgtrade.position p
+		WHERE EXISTS (SELECT 1 FROM pgtrade.position_adjustment a
+					  WHERE a.account_id = p.account_id
+						AND a.instrument_id = p.instrument_id)
+	LOOP
+		PERFORM pgtrade.position_rebuild(v_p.account_id, v_p.instrument_id);
+		UPDATE pgtrade.position p
+		SET day = v_p.day,
+			day_start_realized = p.realized_pnl
+				- (v_p.realized_pnl - v_p.day_start_realized)
+		WHERE p.account_id = v_p.account_id
+			AND p.instrument_id = v_p.instrument_id;
+	END LOOP;
+END
+$$;
 
 -- The rows pgtrade ships in its calendars change only by a superuser,
 -- and admins no longer set the builtin flag that pg_dump relies on
@@ -6152,3 +6197,98 @@ $$;
 -- and rename a strategy, or change its kind or bar size (validated again)
 GRANT UPDATE (name, kind, bar_size) ON pgtrade.strategy
 	TO pgtrade_trader, pgtrade_admin;
+
+-- Admins insert orders directly as traders do
+GRANT INSERT (account_id, instrument_id, side, quantity, order_type,
+	limit_price, stop_price, tif, outside_rth, valid_until, strategy_id,
+	decision_id, parent_order_id, oca_group, bracket_role)
+	ON pgtrade.orders TO pgtrade_admin;
+
+-- No broker order is recorded for an order never claimed
+CREATE OR REPLACE FUNCTION pgtrade.record_submission(order_id bigint,
+	broker_order_id text, broker_status text, payload jsonb DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders := pgtrade.lock_order(record_submission.order_id);
+	v_status text;
+	v_detail text;
+BEGIN
+	/* only an order a listener claimed can have been sent */
+	IF v_o.status IN ('pending', 'refused', 'expired')
+		OR (v_o.status = 'cancelled' AND v_o.submitted_at IS NULL) THEN
+		RAISE EXCEPTION 'order % was never claimed (it is %): no broker order can be recorded for it',
+			v_o.order_id, v_o.status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF v_o.broker_order_id IS NOT NULL
+		AND v_o.broker_order_id <> record_submission.broker_order_id THEN
+		RAISE EXCEPTION 'order % already has broker order id %',
+			v_o.order_id, v_o.broker_order_id
+			USING ERRCODE = 'unique_violation',
+				  DETAIL = pg_catalog.format('The broker now reports %s.',
+											  record_submission.broker_order_id);
+	END IF;
+	/*
+	 * The common case in one row version: a status that maps to a move
+	 * the state machine allows, written with the broker's ids, with the
+	 * event order_apply_broker_status would write.
+	 */
+	v_status := pgtrade.broker_status_target(
+		coalesce(record_submission.broker_status, 'Submitted'));
+	IF v_o.status IN ('submitting', 'unknown') AND EXISTS (
+		SELECT 1 FROM pgtrade.order_transition t
+		WHERE t.from_status = v_o.status AND t.to_status = v_status) THEN
+		v_detail := pg_catalog.format('broker status %s',
+			coalesce(record_submission.broker_status, 'Submitted'))
+			|| CASE WHEN v_status = 'rejected' THEN
+				coalesce(': ' || coalesce(record_submission.payload->>'text',
+					record_submission.payload->'responses'->-1->0->>'text'), '')
+			   ELSE '' END;
+		PERFORM pg_catalog.set_config('pgtrade.event_source',
+			'broker acknowledgement', true);
+		PERFORM pg_catalog.set_config('pgtrade.event_detail', v_detail, true);
+		PERFORM pg_catalog.set_config('pgtrade.event_payload',
+			coalesce(record_submission.payload::text, ''), true);
+		UPDATE pgtrade.orders o
+		SET status = v_status,
+			broker_order_id = record_submission.broker_order_id,
+			broker_status = record_submission.broker_status,
+			last_error = CASE WHEN v_status = 'rejected' THEN v_detail
+							  ELSE o.last_error END
+		WHERE o.order_id = v_o.order_id;
+		RETURN v_status;
+	END IF;
+	UPDATE pgtrade.orders o
+	SET broker_order_id = record_submission.broker_order_id,
+		broker_status = record_submission.broker_status
+	WHERE o.order_id = v_o.order_id;
+	IF v_o.status = 'submitting' OR v_o.status = 'unknown' THEN
+		v_status := pgtrade.order_apply_broker_status(v_o,
+			coalesce(record_submission.broker_status, 'Submitted'),
+			'broker acknowledgement', record_submission.payload);
+		IF v_status IN ('submitting', 'unknown') THEN
+			/* an acknowledgement with an odd status still means working */
+			PERFORM pgtrade.order_move(v_o.order_id, 'working',
+				'broker acknowledgement',
+				pg_catalog.format('broker order id %s, status %s',
+					record_submission.broker_order_id,
+					record_submission.broker_status),
+				record_submission.payload);
+			v_status := 'working';
+		END IF;
+		RETURN v_status;
+	END IF;
+	PERFORM pgtrade.order_note(v_o.order_id, v_o.status,
+		'broker acknowledgement',
+		pg_catalog.format('acknowledged as %s (broker order id %s); order stays %s',
+			record_submission.broker_status, record_submission.broker_order_id,
+			v_o.status), record_submission.payload);
+	RETURN v_o.status;
+END
+$$;
+ALTER FUNCTION pgtrade.record_submission(bigint, text, text, jsonb)
+	SET enable_seqscan = off SET jit = off;

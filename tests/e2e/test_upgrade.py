@@ -148,7 +148,7 @@ def fresh_db(name):
     psql("CREATE DATABASE %s" % name)
 
 
-t = Tap(2 * len(RELEASES) + 8)
+t = Tap(2 * len(RELEASES) + 9)
 t.ok(RELEASES and vkey(RELEASES[-1]) < vkey(CURRENT),
      "releases %s, each older than the current version %s"
      % (", ".join(RELEASES), CURRENT))
@@ -311,6 +311,33 @@ t.ok(grace.strip("\x1e\n") == "ups1:00:01:00 ups2:00:05:00"
      and "now have 1 minute: ups1 (00:00:00)" in err,
      "a grace under a minute, which made every pg_cron run missed, becomes "
      "a minute on update, with a warning", "grace %r\n%s" % (grace, err))
+
+# a position an adjustment took through zero, traded on an earlier day:
+# the update recomputes it (the 20 short of unknown cost realize nothing
+# when bought back, where the release booked 20 * (305 - 300) short, a
+# loss of 100), and that change belongs to no day: today realized 0
+rc, err, _ = upgrade_case("""
+    SELECT pgtrade.add_account('UPD1');
+    SELECT pgtrade.add_instrument('UPD1X', 7001);
+    SELECT pgtrade.record_fill('upd.0001.01.01', NULL, 'UPD1', 7001, 'B', 50,
+           300, '2026-01-05 15:00+00');
+    INSERT INTO pgtrade.position_adjustment (account_id, instrument_id,
+           quantity, reason)
+    VALUES ('UPD1', pgtrade.instrument_id('UPD1X'), -70, 'broker shows -20');
+    SELECT pgtrade.record_fill('upd.0002.01.01', NULL, 'UPD1', 7001, 'B', 30,
+           305, '2026-01-05 15:01+00');
+    SET session_replication_role = replica;
+    UPDATE pgtrade.position SET day = day - 1;
+    RESET session_replication_role;""")
+_, pnl, _ = in_db("pgtrade_upgraded", """
+    SELECT p.quantity || ' ' || p.avg_cost || ' ' || p.realized_pnl || ' '
+           || (d.realized = 0)
+    FROM pgtrade.position p, pgtrade.account_day_pnl('UPD1') d
+    WHERE p.account_id = 'UPD1';""")
+t.ok(rc == 0 and pnl.strip("\x1e\n") == "10 305 0 true",
+     "a position with an adjustment is recomputed on update (10 at 305, "
+     "nothing realized), and today's realized P&L does not move",
+     "rc %s, got %r\n%s" % (rc, pnl, err))
 
 for name in ("pgtrade_release", "pgtrade_upgraded", "pgtrade_fresh"):
     psql("DROP DATABASE IF EXISTS %s" % name)

@@ -2,7 +2,7 @@
 -- strategy kinds and bad params each fail with a clear message and a
 -- proper SQLSTATE, and leave every pgtrade table exactly as it was.
 \ir preamble.psql
-SELECT plan(86);
+SELECT plan(89);
 
 CREATE TEMP TABLE tap_counts_before AS
 SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
@@ -148,6 +148,14 @@ SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
 SELECT throws_ok($$SELECT pgtrade.create_strategy('tap_s', 'sma_cross', 'TAPX',
 	'TAPACCT1', NULL, 10)$$, '22004',
 	'a strategy''s params must not be NULL', 'NULL params are named');
+SELECT throws_ok($$SELECT pgtrade.add_account(NULL)$$, '22004',
+	'add_account needs an account_id, not NULL', 'add_account: NULL is named');
+SELECT throws_ok($$SELECT pgtrade.add_account(' DU1 ')$$, '22023',
+	'account id " DU1 " is not 1 to 32 letters, digits, _ or -',
+	'add_account: a malformed id is named');
+SELECT throws_ok($$SELECT pgtrade.add_instrument('tapx')$$, '23505',
+	'symbol "tapx" differs only in case from "TAPX", already registered',
+	'add_instrument: the same symbol in another case is refused');
 -- NaN sorts above every number: a limit offset must be finite
 SELECT throws_ok($q$DO $do$ BEGIN
 		PERFORM pgtrade.create_strategy('tap_lo', 'sma_cross', 'TAPX',

@@ -3,7 +3,7 @@
 -- moves below are DESIGN.md's table, typed in here, not read from the
 -- extension; position figures are worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(82);
+SELECT plan(83);
 
 -- Every (from, to) pair: force the from status with triggers off, then
 -- try the move as a plain UPDATE with the state machine trigger on.
@@ -121,6 +121,16 @@ SELECT is(pgtrade.broker_status_target('Pending Submit'), 'working',
 	'"Pending Submit" with a space maps to working');
 SELECT throws_ok($$SELECT pgtrade.record_unknown((SELECT b FROM tap_o), 'x')$$,
 	'55000', NULL, 'only a submitting order can become unknown');
+
+-- no broker order is recorded for an order no listener claimed
+CREATE TEMP TABLE tap_nc AS
+SELECT (pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 1)).order_id AS id;
+SELECT throws_ok(format($$SELECT pgtrade.record_submission(%s, '2015',
+	'Submitted')$$, (SELECT id FROM tap_nc)), '55000',
+	format('order %s was never claimed (it is pending): no broker order can '
+		   'be recorded for it', (SELECT id FROM tap_nc)),
+	'an acknowledgement for a pending order is refused');
+SELECT pgtrade.cancel_order((SELECT id FROM tap_nc)) \g /dev/null
 
 -- a cancel asked while the order is being submitted waits for the
 -- broker's order id, then goes out
