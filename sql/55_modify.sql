@@ -450,6 +450,14 @@ BEGIN
 		UPDATE pgtrade.orders o SET broker_status = record_modification.broker_status
 		WHERE o.order_id = v_o.order_id;
 	END IF;
+	/*
+	 * A bracket's exit whose entry ended partly filled while this
+	 * modification was open was left as it was: resize it now
+	 */
+	IF v_o.parent_order_id IS NOT NULL THEN
+		PERFORM pgtrade.bracket_resize_children(p)
+		FROM pgtrade.orders p WHERE p.order_id = v_o.parent_order_id;
+	END IF;
 	RETURN CASE WHEN applied THEN 'applied' ELSE 'refused' END;
 END
 $$;

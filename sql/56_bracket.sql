@@ -284,11 +284,57 @@ COMMENT ON FUNCTION pgtrade.bracket_children(bigint) IS
 	'first.';
 
 /*
+ * bracket_resize_children brings the working children of a bracket's
+ * parent that ended partly filled to the quantity it filled, which is
+ * all they have to protect: down after a partial fill, up after a fill
+ * reported late.  A child with a modification still open is left for
+ * when that one is answered (record_modification asks again).  The
+ * caller holds the children's parent row.
+ */
+CREATE FUNCTION pgtrade.bracket_resize_children(p_parent pgtrade.orders)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_filled numeric := greatest(p_parent.filled_quantity,
+								 coalesce(p_parent.broker_filled_quantity, 0));
+	v_c pgtrade.orders;
+BEGIN
+	IF p_parent.status NOT IN ('cancelled', 'expired', 'rejected')
+		OR v_filled <= 0 THEN
+		RETURN;
+	END IF;
+	FOR v_c IN
+		SELECT * FROM pgtrade.orders o
+		WHERE o.parent_order_id = p_parent.order_id AND o.status = 'working'
+			AND o.quantity <> v_filled AND o.filled_quantity < v_filled
+			AND NOT EXISTS (SELECT 1 FROM pgtrade.order_modification m
+							WHERE m.order_id = o.order_id
+								AND m.status IN ('requested', 'sent'))
+		ORDER BY o.order_id FOR UPDATE
+	LOOP
+		UPDATE pgtrade.account a SET gate_seq = a.gate_seq + 1
+		WHERE a.account_id = v_c.account_id;
+		PERFORM pgtrade.modify_request(v_c, v_filled, v_c.limit_price,
+			v_c.stop_price, format('bracket: parent order %s ended %s with %s filled',
+								   p_parent.order_id, p_parent.status, v_filled));
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.bracket_resize_children(pgtrade.orders)
+	FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.bracket_resize_children(pgtrade.orders) IS
+	'Internal: resizes the working children of an ended, partly filled '
+	'bracket parent to what it filled.';
+
+/*
  * bracket_parent_ended follows a bracket's parent once it has ended
  * cancelled, expired or rejected: children still pending are cancelled
  * with it, children sent with a rejected parent are rejected with it;
- * when some of it filled, working children are modified to the filled
- * quantity, which is all they have to protect.
+ * when some of it filled, working children are resized to the filled
+ * quantity (bracket_resize_children).
  */
 CREATE FUNCTION pgtrade.bracket_parent_ended()
 RETURNS trigger
@@ -297,8 +343,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	v_filled numeric := greatest(NEW.filled_quantity,
-								 coalesce(NEW.broker_filled_quantity, 0));
 	v_c pgtrade.orders;
 BEGIN
 	FOR v_c IN
@@ -314,19 +358,9 @@ BEGIN
 			PERFORM pgtrade.order_move(v_c.order_id, 'rejected', 'bracket',
 				format('parent order %s was rejected: %s', NEW.order_id,
 					   coalesce(NEW.last_error, 'no reason given')));
-		ELSIF v_c.status = 'working' AND v_filled > 0
-			AND v_filled < v_c.quantity AND v_filled > v_c.filled_quantity
-			AND NOT EXISTS (SELECT 1 FROM pgtrade.order_modification m
-							WHERE m.order_id = v_c.order_id
-								AND m.status IN ('requested', 'sent'))
-		THEN
-			UPDATE pgtrade.account a SET gate_seq = a.gate_seq + 1
-			WHERE a.account_id = v_c.account_id;
-			PERFORM pgtrade.modify_request(v_c, v_filled, v_c.limit_price,
-				v_c.stop_price, format('bracket: parent order %s ended %s with %s filled',
-									   NEW.order_id, NEW.status, v_filled));
 		END IF;
 	END LOOP;
+	PERFORM pgtrade.bracket_resize_children(NEW);
 	/* an exit that filled at its full size before it could be resized */
 	PERFORM pgtrade.bracket_check_exits(NEW.order_id);
 	RETURN NULL;

@@ -35,6 +35,24 @@ BEGIN
 			v_o.status
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
+	/*
+	 * A cancel was asked while it was being submitted, and the broker
+	 * does not have it: it is cancelled rather than sent again.  Should
+	 * the lost request reach the broker after all, its fills are still
+	 * recorded, with an order_mismatch alert.
+	 */
+	IF v_o.cancel_asked IS NOT NULL THEN
+		PERFORM pgtrade.order_move(v_o.order_id, 'cancelled',
+			'listener ' || claim_resend.listener_id,
+			format('not found at the broker and not sent again: %s',
+				   v_o.cancel_asked));
+		RETURN QUERY SELECT v_o.order_id, v_o.client_order_id,
+			v_o.account_id, NULL::bigint, NULL::text, v_o.side, v_o.quantity,
+			v_o.order_type, v_o.limit_price, v_o.stop_price, v_o.tif,
+			v_o.outside_rth, v_o.attempts,
+			'cancelled: ' || v_o.cancel_asked;
+		RETURN;
+	END IF;
 	/* the first POST came after the claim: submitted_at is on the safe
 	   side of the broker's cOID window, with an hour to spare */
 	IF v_o.attempts >= claim_resend.max_attempts THEN

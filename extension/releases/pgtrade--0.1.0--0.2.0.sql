@@ -6033,8 +6033,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	v_filled numeric := greatest(NEW.filled_quantity,
-								 coalesce(NEW.broker_filled_quantity, 0));
 	v_c pgtrade.orders;
 BEGIN
 	FOR v_c IN
@@ -6050,19 +6048,9 @@ BEGIN
 			PERFORM pgtrade.order_move(v_c.order_id, 'rejected', 'bracket',
 				format('parent order %s was rejected: %s', NEW.order_id,
 					   coalesce(NEW.last_error, 'no reason given')));
-		ELSIF v_c.status = 'working' AND v_filled > 0
-			AND v_filled < v_c.quantity AND v_filled > v_c.filled_quantity
-			AND NOT EXISTS (SELECT 1 FROM pgtrade.order_modification m
-							WHERE m.order_id = v_c.order_id
-								AND m.status IN ('requested', 'sent'))
-		THEN
-			UPDATE pgtrade.account a SET gate_seq = a.gate_seq + 1
-			WHERE a.account_id = v_c.account_id;
-			PERFORM pgtrade.modify_request(v_c, v_filled, v_c.limit_price,
-				v_c.stop_price, format('bracket: parent order %s ended %s with %s filled',
-									   NEW.order_id, NEW.status, v_filled));
 		END IF;
 	END LOOP;
+	PERFORM pgtrade.bracket_resize_children(NEW);
 	/* an exit that filled at its full size before it could be resized */
 	PERFORM pgtrade.bracket_check_exits(NEW.order_id);
 	RETURN NULL;
@@ -6291,4 +6279,195 @@ BEGIN
 END
 $$;
 ALTER FUNCTION pgtrade.record_submission(bigint, text, text, jsonb)
+	SET enable_seqscan = off SET jit = off;
+
+-- An order a cancel was asked for is not sent again
+CREATE OR REPLACE FUNCTION pgtrade.claim_resend(listener_id bigint,
+	resend_order_id bigint, max_attempts integer)
+RETURNS TABLE (order_id bigint, client_order_id text, account_id text,
+	conid bigint, symbol text, side text, quantity numeric,
+	order_type text, limit_price numeric, stop_price numeric, tif text,
+	outside_rth boolean, attempts integer, refused text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders := pgtrade.lock_order(claim_resend.resend_order_id);
+	v_why text;
+BEGIN
+	IF v_o.status <> 'submitting' THEN
+		RAISE EXCEPTION 'cannot send order % again: it is %', v_o.order_id,
+			v_o.status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	/*
+	 * A cancel was asked while it was being submitted, and the broker
+	 * does not have it: it is cancelled rather than sent again.  Should
+	 * the lost request reach the broker after all, its fills are still
+	 * recorded, with an order_mismatch alert.
+	 */
+	IF v_o.cancel_asked IS NOT NULL THEN
+		PERFORM pgtrade.order_move(v_o.order_id, 'cancelled',
+			'listener ' || claim_resend.listener_id,
+			format('not found at the broker and not sent again: %s',
+				   v_o.cancel_asked));
+		RETURN QUERY SELECT v_o.order_id, v_o.client_order_id,
+			v_o.account_id, NULL::bigint, NULL::text, v_o.side, v_o.quantity,
+			v_o.order_type, v_o.limit_price, v_o.stop_price, v_o.tif,
+			v_o.outside_rth, v_o.attempts,
+			'cancelled: ' || v_o.cancel_asked;
+		RETURN;
+	END IF;
+	/* the first POST came after the claim: submitted_at is on the safe
+	   side of the broker's cOID window, with an hour to spare */
+	IF v_o.attempts >= claim_resend.max_attempts THEN
+		v_why := format('%s attempts used', v_o.attempts);
+	ELSIF v_o.submitted_at < clock_timestamp() - interval '23 hours' THEN
+		v_why := format('first sent at %s, near the end of the broker''s '
+						'24-hour cOID window', v_o.submitted_at);
+	ELSIF v_o.valid_until < clock_timestamp() THEN
+		v_why := format('valid until %s', v_o.valid_until);
+	ELSE
+		v_why := pgtrade.kill_switch_reason(v_o.account_id, v_o.strategy_id);
+	END IF;
+	IF v_why IS NOT NULL THEN
+		RETURN QUERY SELECT v_o.order_id, v_o.client_order_id,
+			v_o.account_id, NULL::bigint, NULL::text, v_o.side, v_o.quantity,
+			v_o.order_type, v_o.limit_price, v_o.stop_price, v_o.tif,
+			v_o.outside_rth, v_o.attempts, 'not sent again: ' || v_why;
+		RETURN;
+	END IF;
+
+	UPDATE pgtrade.orders o
+	SET attempts = o.attempts + 1, claimed_by = claim_resend.listener_id
+	WHERE o.order_id = v_o.order_id;
+	PERFORM pgtrade.order_note(v_o.order_id, 'submitting',
+		'listener ' || claim_resend.listener_id,
+		format('not found at the broker; sending again with the same cOID '
+			   '%s (attempt %s)', v_o.client_order_id, v_o.attempts + 1));
+
+	RETURN QUERY
+		SELECT o.order_id, o.client_order_id, o.account_id, i.conid,
+			   i.symbol, o.side, o.quantity, o.order_type, o.limit_price,
+			   o.stop_price, o.tif, o.outside_rth, o.attempts, NULL::text
+		FROM pgtrade.orders o
+		JOIN pgtrade.instrument i USING (instrument_id)
+		WHERE o.order_id = v_o.order_id;
+END
+$$;
+
+-- A bracket exit left alone while a modification was open is resized once it is answered
+CREATE OR REPLACE FUNCTION pgtrade.record_modification(modification_id bigint,
+	applied boolean, reason text DEFAULT NULL,
+	broker_status text DEFAULT NULL, payload jsonb DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_m pgtrade.order_modification;
+	v_o pgtrade.orders;
+BEGIN
+	SELECT * INTO v_m FROM pgtrade.order_modification m
+	WHERE m.modification_id = record_modification.modification_id
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'modification % does not exist', modification_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	v_o := pgtrade.lock_order(v_m.order_id);
+	IF v_m.status NOT IN ('requested', 'sent') THEN
+		PERFORM pgtrade.order_note(v_o.order_id, v_o.status, 'broker',
+			format('answer to modification %s ignored: it is already %s',
+				   v_m.modification_id, v_m.status), payload);
+		RETURN v_m.status;
+	END IF;
+	UPDATE pgtrade.order_modification m
+	SET status = CASE WHEN applied THEN 'applied' ELSE 'refused' END,
+		answered_at = clock_timestamp(), reason = record_modification.reason,
+		payload = record_modification.payload
+	WHERE m.modification_id = v_m.modification_id;
+	IF applied THEN
+		PERFORM set_config('pgtrade.applying_modification', 'on', true);
+		UPDATE pgtrade.orders o
+		SET quantity = v_m.quantity, limit_price = v_m.limit_price,
+			stop_price = v_m.stop_price
+		WHERE o.order_id = v_o.order_id;
+		PERFORM set_config('pgtrade.applying_modification', '', true);
+	END IF;
+	PERFORM pgtrade.order_note(v_o.order_id, v_o.status, 'broker',
+		format('modification %s %s%s', v_m.modification_id,
+			   CASE WHEN applied THEN 'applied: quantity ' || v_m.quantity
+					|| coalesce(', limit ' || v_m.limit_price, '')
+					|| coalesce(', stop ' || v_m.stop_price, '')
+					ELSE 'refused' END,
+			   coalesce(': ' || reason, '')), payload);
+	IF broker_status IS NOT NULL THEN
+		v_o := pgtrade.lock_order(v_m.order_id);
+		PERFORM pgtrade.order_apply_broker_status(v_o, broker_status,
+			'broker status', payload);
+		UPDATE pgtrade.orders o SET broker_status = record_modification.broker_status
+		WHERE o.order_id = v_o.order_id;
+	END IF;
+	/*
+	 * A bracket's exit whose entry ended partly filled while this
+	 * modification was open was left as it was: resize it now
+	 */
+	IF v_o.parent_order_id IS NOT NULL THEN
+		PERFORM pgtrade.bracket_resize_children(p)
+		FROM pgtrade.orders p WHERE p.order_id = v_o.parent_order_id;
+	END IF;
+	RETURN CASE WHEN applied THEN 'applied' ELSE 'refused' END;
+END
+$$;
+
+-- Resizing a bracket's exits, also after a modification was open or a late fill
+/*
+ * bracket_resize_children brings the working children of a bracket's
+ * parent that ended partly filled to the quantity it filled, which is
+ * all they have to protect: down after a partial fill, up after a fill
+ * reported late.  A child with a modification still open is left for
+ * when that one is answered (record_modification asks again).  The
+ * caller holds the children's parent row.
+ */
+CREATE FUNCTION pgtrade.bracket_resize_children(p_parent pgtrade.orders)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_filled numeric := greatest(p_parent.filled_quantity,
+								 coalesce(p_parent.broker_filled_quantity, 0));
+	v_c pgtrade.orders;
+BEGIN
+	IF p_parent.status NOT IN ('cancelled', 'expired', 'rejected')
+		OR v_filled <= 0 THEN
+		RETURN;
+	END IF;
+	FOR v_c IN
+		SELECT * FROM pgtrade.orders o
+		WHERE o.parent_order_id = p_parent.order_id AND o.status = 'working'
+			AND o.quantity <> v_filled AND o.filled_quantity < v_filled
+			AND NOT EXISTS (SELECT 1 FROM pgtrade.order_modification m
+							WHERE m.order_id = o.order_id
+								AND m.status IN ('requested', 'sent'))
+		ORDER BY o.order_id FOR UPDATE
+	LOOP
+		UPDATE pgtrade.account a SET gate_seq = a.gate_seq + 1
+		WHERE a.account_id = v_c.account_id;
+		PERFORM pgtrade.modify_request(v_c, v_filled, v_c.limit_price,
+			v_c.stop_price, format('bracket: parent order %s ended %s with %s filled',
+								   p_parent.order_id, p_parent.status, v_filled));
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.bracket_resize_children(pgtrade.orders)
+	FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.bracket_resize_children(pgtrade.orders) IS
+	'Internal: resizes the working children of an ended, partly filled '
+	'bracket parent to what it filled.';
+ALTER FUNCTION pgtrade.claim_resend(bigint, bigint, integer)
 	SET enable_seqscan = off SET jit = off;

@@ -984,6 +984,16 @@ reconcile_not_found(Listener *L, const InFlightOrder *row, bool mine,
 		return DB_OK; /* goes, or went, with its parent */
 	rc = db_claim_resend(L->db, L->listener_id, row->order_id,
 						 1 + RETRY_RESENDS_MAX, &o, &refused);
+	if (rc == DB_OK && refused != NULL &&
+		strncmp(refused, "cancelled: ", 11) == 0)
+	{
+		/* a cancel asked while it was submitting: not sent again */
+		log_info(ctx, "not at the broker, and a cancel was asked while it "
+					  "was being submitted (%s): cancelled, not sent again",
+				 refused + 11);
+		free(refused);
+		return DB_OK;
+	}
 	if (rc == DB_OK && refused == NULL)
 	{
 		/* order_submit puts it in the retry slot if it is not there */

@@ -10,7 +10,9 @@ moves on to cancel_requested, the listener sends the broker its cancel
 with the broker's order id, and the order ends cancelled: posted once,
 cancelled once, no fill.  A second order is acknowledged filled at once
 (fill mode immediate): a cancel asked before that is moot, and the
-order stays filled.
+order stays filled.  Last, the POST is lost before the broker books
+it: the listener, finding it nowhere, cancels it rather than send it
+again.
 """
 import os
 import sys
@@ -22,7 +24,7 @@ from faultlib import (coid_of, status_of, wait_status, add_trading,  # noqa: E40
                       place, mark, requests_since, REQUEST_LOG)
 
 HOLD_MS = 3000
-t = Tap(11)
+t = Tap(14)
 ACCT = "DU1234567"
 SYM, CONID = "CXLS", 990419
 add_trading(ACCT, SYM, CONID)
@@ -83,6 +85,24 @@ t.eq(wait_status(oid2, "filled", HOLD_MS / 1000.0 + 30), "filled",
      "an order the broker filled at once stays filled")
 t.eq(len(cancels_of((book_row(sim, coid_of(oid2)) or {}).get("order_id"))),
      0, "and no cancel was sent for it")
+
+# the POST is lost before the broker books it, and a cancel is asked
+# meanwhile: the listener finds the order nowhere and cancels it rather
+# than send it again
+sim.call("POST", "/sim/config", {"fill_mode": "immediate",
+                                 "drop_next": {"count": 1},
+                                 "hold": {"route": "place_order",
+                                          "phase": "before", "ms": HOLD_MS,
+                                          "count": 1}})
+oid3 = place(ACCT, SYM, 3)
+wait_until(lambda: held(sim, "place_order"), 30)
+psql("SELECT pgtrade.cancel_order(:'p0', 'lost and cancelled')", oid3)
+t.eq(wait_status(oid3, "cancelled", HOLD_MS / 1000.0 + 60), "cancelled",
+     "an order the broker never got, with a cancel asked, ends cancelled")
+t.eq(accepted_posts(sim, coid_of(oid3)), 0,
+     "it was never booked: not sent again after the lost POST")
+t.ok(any("not found at the broker and not sent again" in (e[2] or "")
+         for e in events(oid3)), "its events say why")
 
 services("stop")
 t.done()

@@ -2,7 +2,7 @@
 -- claiming a parent with its children, and what becomes of the children
 -- when the parent ends.  Figures are worked out by hand per case.
 \ir preamble.psql
-SELECT plan(43);
+SELECT plan(45);
 
 CREATE TEMP TABLE tap_b (name text PRIMARY KEY, p bigint, tp bigint,
 	sl bigint);
@@ -324,6 +324,36 @@ SELECT matches((SELECT a.message FROM pgtrade.alert a JOIN tap_bk b
 	'^the exits of entry order [0-9]+ are filled 10 together, more than the '
 	'4 it filled',
 	'an exit filling beyond what the entry filled raises the alert');
+
+-- the entry ends partly filled while a modification of an exit is open:
+-- that exit is resized once the modification is answered; a fill that
+-- comes late to the ended entry sizes the exits up to it
+CREATE TEMP TABLE tap_bm AS SELECT order_id, bracket_role, client_order_id
+	FROM pgtrade.place_bracket('TAPBK', 'TAPX', 'buy', 10, 50, 55, 45);
+UPDATE pgtrade.orders SET status = 'submitting'
+WHERE order_id IN (SELECT order_id FROM tap_bm);
+SELECT pgtrade.record_submission(order_id, 'tap-bm-' || order_id, 'Submitted')
+FROM tap_bm \g /dev/null
+SELECT pgtrade.record_fill('tapbm.entry.01.01', client_order_id, 'TAPBK',
+	990001, 'B', 3, 50, '2026-01-09 15:00+00')
+FROM tap_bm WHERE bracket_role = 'entry' \g /dev/null
+CREATE TEMP TABLE tap_bmm AS SELECT (pgtrade.modify_order(order_id,
+	stop_price => 44)).modification_id AS id
+FROM tap_bm WHERE bracket_role = 'stop_loss';
+SELECT pgtrade.record_status(order_id, 'Cancelled', 3) FROM tap_bm
+WHERE bracket_role = 'entry' \g /dev/null
+SELECT results_eq($$SELECT b.bracket_role, m.quantity FROM pgtrade.order_modification m
+	JOIN tap_bm b USING (order_id) WHERE m.source LIKE 'bracket:%'
+	ORDER BY b.order_id$$,
+	$$VALUES ('take_profit', 3::numeric)$$,
+	'the exit without an open modification is resized at once');
+SELECT pgtrade.record_modification((SELECT id FROM tap_bmm), false,
+	'tap: no answer') \g /dev/null
+SELECT results_eq($$SELECT b.bracket_role, m.quantity FROM pgtrade.order_modification m
+	JOIN tap_bm b USING (order_id) WHERE m.source LIKE 'bracket:%'
+	ORDER BY b.order_id$$,
+	$$VALUES ('take_profit', 3::numeric), ('stop_loss', 3::numeric)$$,
+	'the other once its modification is answered');
 
 SELECT * FROM finish();
 ROLLBACK;

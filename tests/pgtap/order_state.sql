@@ -3,7 +3,7 @@
 -- moves below are DESIGN.md's table, typed in here, not read from the
 -- extension; position figures are worked out by hand next to each case.
 \ir preamble.psql
-SELECT plan(83);
+SELECT plan(85);
 
 -- Every (from, to) pair: force the from status with triggers off, then
 -- try the move as a plain UPDATE with the state machine trigger on.
@@ -162,6 +162,18 @@ SELECT is(ARRAY(SELECT to_status FROM pgtrade.order_event
 	'its events: placed, claimed, the cancel asked, acknowledged, cancel');
 SELECT pgtrade.record_status((SELECT id FROM tap_ca), 'Cancelled')
 	\g /dev/null
+-- one the broker never got, with a cancel asked, is not sent again
+CREATE TEMP TABLE tap_cr AS
+SELECT (pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 2)).order_id AS id;
+SELECT pgtrade.claim_order(1, ARRAY['TAPACCT1']) \g /dev/null
+SELECT pgtrade.cancel_order((SELECT id FROM tap_cr), 'not any more')
+	\g /dev/null
+SELECT is((SELECT refused FROM pgtrade.claim_resend(1, (SELECT id FROM tap_cr),
+	4)), 'cancelled: user ' || session_user || ': not any more',
+	'a resend of an order a cancel was asked for is refused');
+SELECT is((SELECT status FROM pgtrade.orders
+		   WHERE order_id = (SELECT id FROM tap_cr)), 'cancelled',
+	'and the order is cancelled, not sent again');
 
 -- an order the broker no longer shows is ended by an operator, with a note
 SELECT throws_ok($$SELECT pgtrade.resolve_vanished((SELECT b FROM tap_o),

@@ -126,6 +126,7 @@ SELECT set_eq(
 		('function pgtrade.bracket_child_group(pgtrade.orders)'),
 		('function pgtrade.calendar_shipped_guard()'),
 		('function pgtrade.bracket_check_exits(bigint)'),
+		('function pgtrade.bracket_resize_children(pgtrade.orders)'),
 		('function pgtrade.bracket_children(bigint)'),
 		('function pgtrade.bracket_exit_offsets(text,bigint,bigint)'),
 		('function pgtrade.bracket_claim_children(bigint,bigint)'),
