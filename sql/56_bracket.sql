@@ -299,7 +299,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_filled numeric := greatest(p_parent.filled_quantity,
-								 coalesce(p_parent.broker_filled_quantity, 0));
+		p_parent.broker_filled_quantity);
 	v_c pgtrade.orders;
 BEGIN
 	IF p_parent.status NOT IN ('cancelled', 'expired', 'rejected')
@@ -310,16 +310,18 @@ BEGIN
 		SELECT * FROM pgtrade.orders o
 		WHERE o.parent_order_id = p_parent.order_id AND o.status = 'working'
 			AND o.quantity <> v_filled AND o.filled_quantity < v_filled
-			AND NOT EXISTS (SELECT 1 FROM pgtrade.order_modification m
-							WHERE m.order_id = o.order_id
-								AND m.status IN ('requested', 'sent'))
+			AND NOT EXISTS (
+				SELECT 1 FROM pgtrade.order_modification m
+				WHERE m.order_id = o.order_id
+					AND m.status IN ('requested', 'sent'))
 		ORDER BY o.order_id FOR UPDATE
 	LOOP
 		UPDATE pgtrade.account a SET gate_seq = a.gate_seq + 1
 		WHERE a.account_id = v_c.account_id;
 		PERFORM pgtrade.modify_request(v_c, v_filled, v_c.limit_price,
-			v_c.stop_price, format('bracket: parent order %s ended %s with %s filled',
-								   p_parent.order_id, p_parent.status, v_filled));
+			v_c.stop_price, format(
+				'bracket: parent order %s ended %s with %s filled',
+				p_parent.order_id, p_parent.status, v_filled));
 	END LOOP;
 END
 $$;
