@@ -607,6 +607,11 @@ submission_run(Listener *L, Submission *s)
 				cpapi_order_reply_free(&r);
 				break;
 			}
+			/*
+			 * A cancel asked meanwhile (orders.cancel_asked) is not looked
+			 * at here: the prompt is confirmed and the cancel goes out
+			 * once the broker acknowledges the order.
+			 */
 			log_info(s->ctx, "confirming prompt %s", text);
 			free(text);
 			for (i = 0; i < r.n_message_ids; i++)
