@@ -152,7 +152,8 @@ BEGIN
 		WHERE upper(i.symbol) = upper(add_instrument.symbol)
 		ORDER BY i.instrument_id LIMIT 1;
 		IF FOUND THEN
-			RAISE EXCEPTION 'symbol "%" differs only in case from "%", already registered',
+			RAISE EXCEPTION 'symbol "%" differs only in case from "%", already '
+				'registered',
 				symbol, v_other.symbol
 				USING ERRCODE = 'unique_violation',
 					  DETAIL = 'Risk limits and positions are kept per '

@@ -106,7 +106,8 @@ BEGIN
 					  || 'calendars; add a calendar of your own for other '
 					  || 'sessions.';
 	ELSE
-		RAISE EXCEPTION 'calendar % is shipped with pgtrade: it cannot be changed or deleted',
+		RAISE EXCEPTION 'calendar % is shipped with pgtrade: it cannot be changed '
+			'or deleted',
 			OLD.calendar
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'A new release of pgtrade extends the shipped '

@@ -1205,7 +1205,8 @@ BEGIN
 	WHERE c.order_id = cancel_order.order_id
 		AND pgtrade.order_is_open(p.status);
 	IF FOUND AND pgtrade.order_is_open(v_status) THEN
-		RAISE EXCEPTION 'cannot cancel order % alone: it is an exit of bracket entry %, which is still open',
+		RAISE EXCEPTION 'cannot cancel order % alone: it is an exit of bracket '
+			'entry %, which is still open',
 			cancel_order.order_id, v_entry
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = pg_catalog.format('Cancel the entry (order %s): its '

@@ -298,14 +298,16 @@ BEGIN
 		AND EXISTS (SELECT 1 FROM pgtrade.orders c
 					WHERE c.parent_order_id = v_o.order_id
 						AND pgtrade.order_is_open(c.status)) THEN
-		RAISE EXCEPTION 'cannot change the quantity of order %: it is the entry of a bracket',
+		RAISE EXCEPTION 'cannot change the quantity of order %: it is the entry '
+			'of a bracket',
 			v_o.order_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Its exits close what it fills; cancel the entry, '
 					  || 'which cancels them, and place a new bracket.';
 	END IF;
 	IF v_t.quantity > v_o.quantity AND v_o.parent_order_id IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot raise the quantity of order %: it is an exit of bracket entry %',
+		RAISE EXCEPTION 'cannot raise the quantity of order %: it is an exit of '
+			'bracket entry %',
 			v_o.order_id, v_o.parent_order_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'An exit closes only what its entry opened.';

@@ -367,7 +367,8 @@ BEGIN
 	/* only an order a listener claimed can have been sent */
 	IF v_o.status IN ('pending', 'refused', 'expired')
 		OR (v_o.status = 'cancelled' AND v_o.submitted_at IS NULL) THEN
-		RAISE EXCEPTION 'order % was never claimed (it is %): no broker order can be recorded for it',
+		RAISE EXCEPTION 'order % was never claimed (it is %): no broker order can '
+			'be recorded for it',
 			v_o.order_id, v_o.status
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;

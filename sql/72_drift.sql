@@ -584,7 +584,8 @@ BEGIN
 				   WHERE a.account_id = v_d.account_id
 					 AND a.instrument_id = v_instrument
 					 AND a.created_at > v_d.last_seen) THEN
-		RAISE EXCEPTION 'position drift % is out of date: pgtrade''s position in % changed since the broker''s was last compared',
+		RAISE EXCEPTION 'position drift % is out of date: pgtrade''s position in % '
+			'changed since the broker''s was last compared',
 			v_d.drift_id, coalesce(v_d.symbol, v_d.conid::text)
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = pg_catalog.format('pgtrade holds %s now; the drift was '

@@ -1334,7 +1334,8 @@ BEGIN
 		WHERE upper(i.symbol) = upper(add_instrument.symbol)
 		ORDER BY i.instrument_id LIMIT 1;
 		IF FOUND THEN
-			RAISE EXCEPTION 'symbol "%" differs only in case from "%", already registered',
+			RAISE EXCEPTION 'symbol "%" differs only in case from "%", already '
+				'registered',
 				symbol, v_other.symbol
 				USING ERRCODE = 'unique_violation',
 					  DETAIL = 'Risk limits and positions are kept per '
@@ -2302,6 +2303,8 @@ DECLARE
 	v_before numeric;
 	v_reduces boolean;
 	v_add numeric;
+	v_grp numeric;
+	v_par numeric;
 	v_has_position_limit boolean := false;
 	v_symbol text;
 	v_mark numeric;
@@ -2337,8 +2340,12 @@ BEGIN
 	IF p_state IS NULL THEN
 		v_pos := pgtrade.position_quantity(p_order.account_id,
 			p_order.instrument_id);
-		SELECT * INTO v_open FROM pgtrade.open_side_quantities(
-			p_order.account_id, p_order.instrument_id, p_order.order_id);
+		SELECT q.buys - x.buys AS buys, q.sells - x.sells AS sells
+		INTO v_open
+		FROM pgtrade.open_side_quantities(p_order.account_id,
+				p_order.instrument_id, p_order.order_id) q,
+			pgtrade.bracket_exit_offsets(p_order.account_id,
+				p_order.instrument_id, p_order.order_id) x;
 	ELSE
 		v_pos := coalesce((p_state ->> 'position')::numeric, 0);
 		SELECT coalesce((p_state ->> 'open_buys')::numeric, 0) AS buys,
@@ -2352,8 +2359,23 @@ BEGIN
 	 */
 	v_add := p_order.quantity - coalesce(p_order.filled_quantity, 0);
 	IF p_order.oca_group IS NOT NULL THEN
-		v_add := greatest(v_add - pgtrade.oca_open_quantity(
-			p_order.oca_group, p_order.side, p_order.order_id), 0);
+		v_grp := pgtrade.oca_open_quantity(p_order.oca_group, p_order.side,
+			p_order.order_id);
+		/*
+		 * A bracket's exits work only once their entry has filled (a
+		 * cancelled entry takes them with it): what the entry has yet to
+		 * fill they only close again, as open_side_quantities counts
+		 */
+		v_par := CASE WHEN p_state IS NULL
+						   AND p_order.parent_order_id IS NOT NULL THEN
+			coalesce((SELECT greatest(o.quantity - o.filled_quantity, 0)
+					  FROM pgtrade.orders o
+					  WHERE o.order_id = p_order.parent_order_id
+						  AND o.side <> p_order.side
+						  AND pgtrade.order_is_open(o.status)), 0)
+			ELSE 0 END;
+		v_add := greatest(greatest(v_add, v_grp) - v_par, 0)
+			- greatest(v_grp - v_par, 0);
 	END IF;
 	/* the worst case of this order's side, as a long (+) or short (-) */
 	v_before := CASE p_order.side
@@ -3263,11 +3285,15 @@ BEGIN
 		ELSE v_ts[v_n] + p_s.bar_size END;
 	IF v_n = 0 OR v_last_end < p_as_of - v_age THEN
 		UPDATE pgtrade.workflow_run r
-		SET error = format('stale bars: the last %s bar of %s %s; a run '
-			'needs one that ended within %s',
-			pgtrade.bar_size_label(p_s.bar_size), v_inst.symbol,
-			coalesce(pgtrade.bar_label(v_ts[v_n], p_s.bar_size,
-				v_inst.time_zone), 'does not exist'), v_age)
+		SET error = CASE WHEN v_n = 0 THEN format('stale bars: %s has no '
+				'%s bar that ended by %s; a run needs one that ended within %s',
+				v_inst.symbol, pgtrade.bar_size_label(p_s.bar_size), p_as_of,
+				v_age)
+			ELSE format('stale bars: the last %s bar of %s %s; a run '
+				'needs one that ended within %s',
+				pgtrade.bar_size_label(p_s.bar_size), v_inst.symbol,
+				pgtrade.bar_label(v_ts[v_n], p_s.bar_size, v_inst.time_zone),
+				v_age) END
 		WHERE r.run_id = p_run;
 		RETURN 'skipped';
 	END IF;
@@ -3945,7 +3971,7 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pgtrade.account a
 				   WHERE a.account_id = grant_account.account_id) THEN
 		RAISE EXCEPTION 'account "%" does not exist', account_id
-			USING ERRCODE = 'foreign_key_violation',
+			USING ERRCODE = 'undefined_object',
 				  HINT = 'Add it with pgtrade.add_account().';
 	END IF;
 	INSERT INTO pgtrade.account_grant AS g (role_name, account_id, granted_by)
@@ -3965,6 +3991,7 @@ AS $$
 DECLARE
 	v_status text;
 	v_account text;
+	v_entry bigint;
 BEGIN
 	SELECT o.status, o.account_id INTO v_status, v_account FROM pgtrade.orders o
 	WHERE o.order_id = cancel_order.order_id FOR UPDATE;
@@ -3973,6 +4000,19 @@ BEGIN
 			USING ERRCODE = 'undefined_object';
 	END IF;
 	PERFORM pgtrade.require_account(v_account);
+	/* no entry without both protections */
+	SELECT p.order_id INTO v_entry FROM pgtrade.orders c
+	JOIN pgtrade.orders p ON p.order_id = c.parent_order_id
+	WHERE c.order_id = cancel_order.order_id
+		AND pgtrade.order_is_open(p.status);
+	IF FOUND AND pgtrade.order_is_open(v_status) THEN
+		RAISE EXCEPTION 'cannot cancel order % alone: it is an exit of bracket '
+			'entry %, which is still open',
+			cancel_order.order_id, v_entry
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = pg_catalog.format('Cancel the entry (order %s): its '
+					  || 'exits go with it.', v_entry);
+	END IF;
 	IF v_status = 'pending' THEN
 		PERFORM pgtrade.order_move(cancel_order.order_id, 'cancelled',
 			'user ' || pgtrade.caller_role(), reason);
@@ -3983,10 +4023,20 @@ BEGIN
 		PERFORM pg_notify('pgtrade_order', 'cancel ' || cancel_order.order_id);
 		RETURN 'cancel_requested';
 	ELSIF v_status = 'submitting' THEN
-		RAISE EXCEPTION 'cannot cancel order % while it is being submitted',
-			cancel_order.order_id
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'Retry once the broker has acknowledged it.';
+		/*
+		 * The broker's order id is not known yet: the cancel waits for the
+		 * acknowledgement (orders_cancel_asked), and is not lost if the
+		 * order is found by its cOID instead.
+		 */
+		UPDATE pgtrade.orders o
+		SET cancel_asked = coalesce(o.cancel_asked, pg_catalog.format(
+			'user %s: %s', pgtrade.caller_role(), reason))
+		WHERE o.order_id = cancel_order.order_id;
+		PERFORM pgtrade.order_note(cancel_order.order_id, v_status,
+			'user ' || pgtrade.caller_role(), pg_catalog.format(
+				'cancel asked while the order is being submitted: sent once '
+				'the broker acknowledges it (%s)', reason));
+		RETURN v_status;
 	ELSIF v_status = 'cancel_requested' THEN
 		RETURN v_status;
 	END IF;
@@ -4032,14 +4082,16 @@ BEGIN
 		AND EXISTS (SELECT 1 FROM pgtrade.orders c
 					WHERE c.parent_order_id = v_o.order_id
 						AND pgtrade.order_is_open(c.status)) THEN
-		RAISE EXCEPTION 'cannot change the quantity of order %: it is the entry of a bracket',
+		RAISE EXCEPTION 'cannot change the quantity of order %: it is the entry '
+			'of a bracket',
 			v_o.order_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Its exits close what it fills; cancel the entry, '
 					  || 'which cancels them, and place a new bracket.';
 	END IF;
 	IF v_t.quantity > v_o.quantity AND v_o.parent_order_id IS NOT NULL THEN
-		RAISE EXCEPTION 'cannot raise the quantity of order %: it is an exit of bracket entry %',
+		RAISE EXCEPTION 'cannot raise the quantity of order %: it is an exit of '
+			'bracket entry %',
 			v_o.order_id, v_o.parent_order_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'An exit closes only what its entry opened.';
@@ -4108,6 +4160,12 @@ BEGIN
 		RAISE EXCEPTION 'lifting a halt needs a note'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF EXISTS (SELECT 1 FROM pgtrade.account a
+			   WHERE a.account_id = unhalt_account.account_id
+				 AND NOT a.halted) THEN
+		RAISE NOTICE 'account % is not halted: nothing to lift', account_id;
+		RETURN;
+	END IF;
 	UPDATE pgtrade.account a SET halted = false,
 		halt_reason = pg_catalog.format('halt lifted by %s: %s', pgtrade.caller_role(),
 										 note)
@@ -4166,6 +4224,30 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Register it with pgtrade.add_instrument() first, or '
 						 'acknowledge the drift.';
+	END IF;
+	/*
+	 * The difference holds as of the comparison that last saw it: a fill
+	 * or adjustment of the contract since (a late fill, say) may have
+	 * closed it, and adding it then would open a difference of its own.
+	 */
+	IF EXISTS (SELECT 1 FROM pgtrade.fill f
+			   WHERE f.account_id = v_d.account_id
+				 AND f.instrument_id = v_instrument
+				 AND f.recorded_at > v_d.last_seen)
+		OR EXISTS (SELECT 1 FROM pgtrade.position_adjustment a
+				   WHERE a.account_id = v_d.account_id
+					 AND a.instrument_id = v_instrument
+					 AND a.created_at > v_d.last_seen) THEN
+		RAISE EXCEPTION 'position drift % is out of date: pgtrade''s position in % '
+			'changed since the broker''s was last compared',
+			v_d.drift_id, coalesce(v_d.symbol, v_d.conid::text)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('pgtrade holds %s now; the drift was '
+					  || 'last seen at %s.', pgtrade.position_quantity(
+						  v_d.account_id, v_instrument), v_d.last_seen),
+				  HINT = 'Wait for the listener''s next comparison: it closes '
+					  || 'the drift if the positions agree now, or sees the '
+					  || 'difference again.';
 	END IF;
 	INSERT INTO pgtrade.position_adjustment (account_id, instrument_id,
 		quantity, drift_id, reason, created_by)
@@ -4623,7 +4705,8 @@ COMMENT ON FUNCTION pgtrade.position_activity_since(text, timestamptz) IS
 	'adjustment recorded or a working order changed after the time, or '
 	'an order is being sent, cancelled or is unknown now.';
 
--- Shares of unknown cost (opened or flipped by an adjustment) realize nothing and take the next adding fill's price
+-- Shares of unknown cost (opened or flipped by an adjustment) realize
+-- nothing and take the next adding fill's price
 CREATE OR REPLACE FUNCTION pgtrade.position_step(INOUT quantity numeric,
 	INOUT avg_cost numeric, INOUT realized_pnl numeric, side text,
 	fill_quantity numeric, fill_price numeric)
@@ -4728,7 +4811,8 @@ BEGIN
 					  || 'calendars; add a calendar of your own for other '
 					  || 'sessions.';
 	ELSE
-		RAISE EXCEPTION 'calendar % is shipped with pgtrade: it cannot be changed or deleted',
+		RAISE EXCEPTION 'calendar % is shipped with pgtrade: it cannot be changed '
+			'or deleted',
 			OLD.calendar
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'A new release of pgtrade extends the shipped '
@@ -4866,535 +4950,8 @@ BEGIN
 END
 $$;
 
--- A run on an instrument without bars says so
-CREATE OR REPLACE FUNCTION pgtrade.run_steps(p_run bigint, p_s pgtrade.strategy,
-	p_as_of timestamptz, p_place boolean)
-RETURNS text
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-DECLARE
-	v_inst pgtrade.instrument;
-	v_kind pgtrade.strategy_kind;
-	v_t timestamptz;
-	v_ts timestamptz[];
-	v_o float8[];
-	v_h float8[];
-	v_l float8[];
-	v_c float8[];
-	v_v float8[];
-	v_n integer;
-	v_out jsonb;
-	v_target numeric;
-	v_age interval;
-	v_why text;
-	v_last_end timestamptz;
-	v_tpos numeric;
-	v_note text;
-	v_sizing jsonb;
-BEGIN
-	SELECT * INTO STRICT v_inst FROM pgtrade.instrument
-	WHERE instrument_id = p_s.instrument_id;
-	SELECT * INTO STRICT v_kind FROM pgtrade.strategy_kind
-	WHERE name = p_s.kind;
 
-	/* step 0: the market's hours by the instrument's calendar */
-	v_why := pgtrade.run_market_step(p_run, 0, p_s, v_inst.calendar, p_as_of);
-	IF v_why IS NOT NULL THEN
-		UPDATE pgtrade.workflow_run r SET error = v_why WHERE r.run_id = p_run;
-		RETURN 'closed';
-	END IF;
 
-	/*
-	 * step 1: the bars that had ended by as_of (bars_ended_by), oldest
-	 * first; recent_bars takes the newest by one scan of the key
-	 */
-	v_t := clock_timestamp();
-	SELECT b.ts, b.open, b.high, b.low, b.close, b.volume, b.bars
-	INTO v_ts, v_o, v_h, v_l, v_c, v_v, v_n
-	FROM pgtrade.recent_bars(p_s.instrument_id, p_s.bar_size,
-		pgtrade.bars_ended_by(p_as_of, p_s.bar_size, v_inst.time_zone,
-							  v_inst.session_close),
-		p_s.bars_needed * 2) b;
-	PERFORM pgtrade.record_step(p_run, 1, 'load_bars', v_t,
-		jsonb_build_object('symbol', v_inst.symbol, 'bar_size',
-			p_s.bar_size::text, 'as_of', p_as_of, 'bars_wanted',
-			p_s.bars_needed * 2),
-		jsonb_build_object('bars', v_n, 'first_ts', v_ts[1],
-			'last_ts', v_ts[v_n], 'last_close', v_c[v_n]));
-
-	/* stale bars: the market data stopped, or the run is far too late */
-	v_age := coalesce(p_s.max_bar_age,
-		CASE WHEN p_s.bar_size >= interval '1 day' THEN interval '5 days'
-			 ELSE greatest(interval '15 minutes', 3 * p_s.bar_size) END);
-	/* bar_end of the newest bar, written out: a call costs more here */
-	v_last_end := CASE WHEN p_s.bar_size >= interval '1 day'
-		THEN ((v_ts[v_n] AT TIME ZONE v_inst.time_zone)::date
-			  + v_inst.session_close) AT TIME ZONE v_inst.time_zone
-		ELSE v_ts[v_n] + p_s.bar_size END;
-	IF v_n = 0 OR v_last_end < p_as_of - v_age THEN
-		UPDATE pgtrade.workflow_run r
-		SET error = CASE WHEN v_n = 0 THEN format('stale bars: %s has no '
-				'%s bar that ended by %s; a run needs one that ended within %s',
-				v_inst.symbol, pgtrade.bar_size_label(p_s.bar_size), p_as_of,
-				v_age)
-			ELSE format('stale bars: the last %s bar of %s %s; a run '
-				'needs one that ended within %s',
-				pgtrade.bar_size_label(p_s.bar_size), v_inst.symbol,
-				pgtrade.bar_label(v_ts[v_n], p_s.bar_size, v_inst.time_zone),
-				v_age) END
-		WHERE r.run_id = p_run;
-		RETURN 'skipped';
-	END IF;
-
-	/*
-	 * step 2: the kind's evaluator, under the exchange's time zone so the
-	 * dates it writes into its reason are session dates
-	 */
-	v_t := clock_timestamp();
-	v_out := pgtrade.evaluate_kind(v_kind, p_s.params, v_inst.time_zone,
-		coalesce(v_ts, '{}'), coalesce(v_o, '{}'), coalesce(v_h, '{}'),
-		coalesce(v_l, '{}'), coalesce(v_c, '{}'), coalesce(v_v, '{}'));
-	PERFORM pgtrade.record_step(p_run, 2, 'evaluate', v_t,
-		jsonb_build_object('kind', p_s.kind, 'params', p_s.params,
-			'bars', v_n), v_out);
-
-	/* steps 3 and 4: net the target, decide, order */
-	v_target := pgtrade.kind_target(p_s.kind, v_out);
-	/* step 3 with the size: see size_target */
-	v_tpos := v_target * p_s.quantity;
-	IF p_s.sizing <> 'fixed' AND v_target <> 0 THEN
-		SELECT z.target_position, z.note, z.detail
-		INTO v_tpos, v_note, v_sizing
-		FROM pgtrade.size_target(p_s, v_target, v_c[v_n],
-			CASE WHEN p_s.sizing = 'risk'
-				THEN (pgtrade.atr(v_h, v_l, v_c, p_s.atr_period))[v_n] END,
-			pgtrade.position_quantity(p_s.account_id, p_s.instrument_id),
-			pgtrade.open_quantity(p_s.account_id, p_s.instrument_id)) z;
-	END IF;
-	PERFORM pgtrade.run_decide(p_run, 3, p_s, p_as_of, v_tpos,
-		v_out->>'signal', concat_ws('; ', v_out->>'reason', v_note), NULL,
-		v_out->'values', v_c[v_n], v_ts[v_n], v_n, p_place, v_sizing);
-	RETURN 'succeeded';
-END
-$$;
-
--- resolve_drift refuses a drift a fill or adjustment has overtaken
-CREATE OR REPLACE FUNCTION pgtrade.resolve_drift(drift_id bigint, note text)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-DECLARE
-	v_d pgtrade.position_drift := pgtrade.drift_lock(
-		resolve_drift.drift_id, resolve_drift.note);
-	v_instrument bigint := v_d.instrument_id;
-	v_id bigint;
-BEGIN
-	IF v_instrument IS NULL THEN
-		SELECT i.instrument_id INTO v_instrument FROM pgtrade.instrument i
-		WHERE i.conid = v_d.conid;
-	END IF;
-	IF v_instrument IS NULL THEN
-		RAISE EXCEPTION 'position drift % is in conid %, which pgtrade does not know',
-			v_d.drift_id, v_d.conid
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'Register it with pgtrade.add_instrument() first, or '
-						 'acknowledge the drift.';
-	END IF;
-	/*
-	 * The difference holds as of the comparison that last saw it: a fill
-	 * or adjustment of the contract since (a late fill, say) may have
-	 * closed it, and adding it then would open a difference of its own.
-	 */
-	IF EXISTS (SELECT 1 FROM pgtrade.fill f
-			   WHERE f.account_id = v_d.account_id
-				 AND f.instrument_id = v_instrument
-				 AND f.recorded_at > v_d.last_seen)
-		OR EXISTS (SELECT 1 FROM pgtrade.position_adjustment a
-				   WHERE a.account_id = v_d.account_id
-					 AND a.instrument_id = v_instrument
-					 AND a.created_at > v_d.last_seen) THEN
-		RAISE EXCEPTION 'position drift % is out of date: pgtrade''s position in % changed since the broker''s was last compared',
-			v_d.drift_id, coalesce(v_d.symbol, v_d.conid::text)
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = pg_catalog.format('pgtrade holds %s now; the drift was '
-					  || 'last seen at %s.', pgtrade.position_quantity(
-						  v_d.account_id, v_instrument), v_d.last_seen),
-				  HINT = 'Wait for the listener''s next comparison: it closes '
-					  || 'the drift if the positions agree now, or sees the '
-					  || 'difference again.';
-	END IF;
-	INSERT INTO pgtrade.position_adjustment (account_id, instrument_id,
-		quantity, drift_id, reason, created_by)
-	VALUES (v_d.account_id, v_instrument, v_d.difference, v_d.drift_id,
-		resolve_drift.note, pgtrade.caller_role())
-	RETURNING adjustment_id INTO v_id;
-	UPDATE pgtrade.position_drift d
-	SET status = 'resolved', resolution = 'adjusted',
-		resolved_by = pgtrade.caller_role(), resolved_at = now(),
-		note = resolve_drift.note
-	WHERE d.drift_id = v_d.drift_id;
-	PERFORM pg_notify('pgtrade_order', '');
-	RETURN v_id;
-END
-$$;
-
--- A bracket's exit is checked from the position its entry makes
-CREATE OR REPLACE FUNCTION pgtrade.risk_check(p_order pgtrade.orders, p_halted boolean,
-	p_halt_reason text, p_modify boolean DEFAULT false,
-	p_state jsonb DEFAULT NULL)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-DECLARE
-	v_checks jsonb := '[]';
-	v_reason text;
-	v_lim record;
-	v_pos numeric;
-	v_open record;
-	v_worst numeric;
-	v_before numeric;
-	v_reduces boolean;
-	v_add numeric;
-	v_grp numeric;
-	v_par numeric;
-	v_has_position_limit boolean := false;
-	v_symbol text;
-	v_mark numeric;
-	v_mark_known boolean := false;
-	v_price numeric;
-	v_value numeric;
-	v_count bigint;
-	v_pnl record;
-	v_loss numeric;
-	v_passed boolean;
-	v_kind text;
-	v_collar_price numeric;
-	v_dev numeric;
-	v_sec_type text;
-BEGIN
-	v_checks := v_checks || jsonb_build_object('check', 'account_halted',
-		'passed', NOT p_halted, 'detail', p_halt_reason);
-	IF p_halted THEN
-		v_reason := format('account %s is halted: %s', p_order.account_id,
-						   coalesce(p_halt_reason, 'no reason given'));
-	END IF;
-	/* only stocks go out (sec_type_refusal); a simulation sends nothing */
-	IF p_state IS NULL THEN
-		SELECT i.sec_type INTO v_sec_type FROM pgtrade.instrument i
-		WHERE i.instrument_id = p_order.instrument_id;
-		v_checks := v_checks || jsonb_build_object('check', 'sec_type',
-			'passed', v_sec_type IS NOT DISTINCT FROM 'STK',
-			'detail', v_sec_type);
-		v_reason := coalesce(v_reason, pgtrade.sec_type_refusal(
-			p_order.instrument_id, v_sec_type));
-	END IF;
-
-	IF p_state IS NULL THEN
-		v_pos := pgtrade.position_quantity(p_order.account_id,
-			p_order.instrument_id);
-		SELECT q.buys - x.buys AS buys, q.sells - x.sells AS sells
-		INTO v_open
-		FROM pgtrade.open_side_quantities(p_order.account_id,
-				p_order.instrument_id, p_order.order_id) q,
-			pgtrade.bracket_exit_offsets(p_order.account_id,
-				p_order.instrument_id, p_order.order_id) x;
-	ELSE
-		v_pos := coalesce((p_state ->> 'position')::numeric, 0);
-		SELECT coalesce((p_state ->> 'open_buys')::numeric, 0) AS buys,
-			   coalesce((p_state ->> 'open_sells')::numeric, 0) AS sells
-		INTO v_open;
-	END IF;
-	/*
-	 * What this order adds to its side: its unfilled rest (all of it for
-	 * a new order; a modification's new quantity less its fills), and in
-	 * an OCA group only what exceeds the group's other members.
-	 */
-	v_add := p_order.quantity - coalesce(p_order.filled_quantity, 0);
-	IF p_order.oca_group IS NOT NULL THEN
-		v_grp := pgtrade.oca_open_quantity(p_order.oca_group, p_order.side,
-			p_order.order_id);
-		/*
-		 * A bracket's exits work only once their entry has filled (a
-		 * cancelled entry takes them with it): what the entry has yet to
-		 * fill they only close again, as open_side_quantities counts
-		 */
-		v_par := CASE WHEN p_state IS NULL
-						   AND p_order.parent_order_id IS NOT NULL THEN
-			coalesce((SELECT greatest(o.quantity - o.filled_quantity, 0)
-					  FROM pgtrade.orders o
-					  WHERE o.order_id = p_order.parent_order_id
-						  AND o.side <> p_order.side
-						  AND pgtrade.order_is_open(o.status)), 0)
-			ELSE 0 END;
-		v_add := greatest(greatest(v_add, v_grp) - v_par, 0)
-			- greatest(v_grp - v_par, 0);
-	END IF;
-	/* the worst case of this order's side, as a long (+) or short (-) */
-	v_before := CASE p_order.side
-		WHEN 'buy' THEN v_pos + v_open.buys
-		ELSE v_pos - v_open.sells END;
-	v_worst := CASE p_order.side
-		WHEN 'buy' THEN v_before + v_add
-		ELSE v_before - v_add END;
-	/*
-	 * Not worsening: the side's worst case moves toward zero without
-	 * crossing it, as a sell of 30 from a long of 100 does.  Such an order passes
-	 * a position limit it cannot bring the position under, or a position
-	 * already over a lowered limit could never be closed.
-	 */
-	v_reduces := abs(v_worst) <= abs(v_before)
-		AND (v_worst = 0 OR sign(v_worst) = sign(v_before));
-
-	FOR v_lim IN
-		SELECT * FROM pgtrade.risk_limit l
-		WHERE (l.account_id IS NULL OR l.account_id = p_order.account_id)
-			AND (l.strategy_id IS NULL
-				 OR l.strategy_id IS NOT DISTINCT FROM p_order.strategy_id)
-		ORDER BY l.account_id NULLS FIRST, l.strategy_id NULLS FIRST
-	LOOP
-		/* the latest close, read once and only when a limit needs it */
-		IF NOT v_mark_known AND (v_lim.max_order_notional IS NOT NULL
-				OR v_lim.max_position_notional IS NOT NULL
-				OR v_lim.price_collar_pct IS NOT NULL) THEN
-			v_mark := CASE WHEN p_state IS NULL
-				THEN pgtrade.latest_close(p_order.instrument_id)
-				ELSE (p_state ->> 'mark')::numeric END;
-			v_mark_known := true;
-			SELECT i.symbol INTO v_symbol FROM pgtrade.instrument i
-			WHERE i.instrument_id = p_order.instrument_id;
-		END IF;
-		IF v_lim.kill_switch AND p_state IS NOT NULL THEN
-			v_checks := v_checks || jsonb_build_object('check', 'kill_switch',
-				'passed', true, 'limit_id', v_lim.limit_id,
-				'note', 'not applied to a simulation');
-		ELSIF v_lim.kill_switch THEN
-			v_checks := v_checks || jsonb_build_object('check', 'kill_switch',
-				'passed', false, 'limit_id', v_lim.limit_id,
-				'note', v_lim.note);
-			v_reason := coalesce(v_reason, format(
-				'kill switch is on for %s%s', coalesce('account ' ||
-				v_lim.account_id, 'all accounts'),
-				coalesce(' strategy ' || v_lim.strategy_id, '')));
-		END IF;
-		IF v_lim.max_order_quantity IS NOT NULL THEN
-			v_checks := v_checks || jsonb_build_object(
-				'check', 'max_order_quantity', 'limit_id', v_lim.limit_id,
-				'limit', v_lim.max_order_quantity,
-				'quantity', p_order.quantity,
-				'passed', p_order.quantity <= v_lim.max_order_quantity);
-			IF p_order.quantity > v_lim.max_order_quantity THEN
-				v_reason := coalesce(v_reason, format(
-					'order quantity %s exceeds the limit of %s',
-					p_order.quantity, v_lim.max_order_quantity));
-			END IF;
-		END IF;
-		IF v_lim.max_order_notional IS NOT NULL THEN
-			/*
-			 * At its own price, but never below the latest close: a sell
-			 * limit far under the market trades at the market.
-			 */
-			v_price := greatest(CASE p_order.order_type
-				WHEN 'market' THEN NULL
-				WHEN 'stop' THEN p_order.stop_price
-				ELSE p_order.limit_price END, v_mark);
-			v_value := p_order.quantity * v_price;
-			v_passed := v_value IS NOT NULL
-				AND v_value <= v_lim.max_order_notional;
-			v_checks := v_checks || jsonb_build_object(
-				'check', 'max_order_notional', 'limit_id', v_lim.limit_id,
-				'limit', v_lim.max_order_notional, 'quantity', p_order.quantity,
-				'price', v_price, 'notional', v_value, 'passed', v_passed);
-			IF v_price IS NULL THEN
-				v_reason := coalesce(v_reason, format(
-					'no price to value a market order in %s: it has no bars',
-					v_symbol));
-			ELSIF NOT v_passed THEN
-				v_reason := coalesce(v_reason, format(
-					'order value %s (%s at %s) exceeds the limit of %s',
-					v_value, p_order.quantity, v_price,
-					v_lim.max_order_notional));
-			END IF;
-		END IF;
-		IF v_lim.max_position IS NOT NULL THEN
-			v_has_position_limit := true;
-			v_checks := v_checks || jsonb_build_object(
-				'check', 'max_position', 'limit_id', v_lim.limit_id,
-				'limit', v_lim.max_position, 'position', v_pos,
-				'open_buys', v_open.buys, 'open_sells', v_open.sells,
-				'projected', v_worst, 'reduces', v_reduces,
-				'passed', abs(v_worst) <= v_lim.max_position
-						  OR v_reduces);
-			IF abs(v_worst) > v_lim.max_position AND NOT v_reduces THEN
-				v_reason := coalesce(v_reason, format(
-					'projected position %s (position %s, open buys %s, '
-					'open sells %s, this %s %s) exceeds the limit of %s',
-					v_worst, v_pos, v_open.buys, v_open.sells, p_order.side,
-					p_order.quantity, v_lim.max_position));
-			END IF;
-		END IF;
-		IF v_lim.max_position_notional IS NOT NULL THEN
-			/* marked at the latest close, else at the order's own price */
-			v_price := coalesce(v_mark, CASE p_order.order_type
-				WHEN 'stop' THEN p_order.stop_price
-				ELSE p_order.limit_price END);
-			v_value := abs(v_worst) * v_price;
-			v_passed := v_reduces OR (v_value IS NOT NULL
-				AND v_value <= v_lim.max_position_notional);
-			v_checks := v_checks || jsonb_build_object(
-				'check', 'max_position_notional', 'limit_id', v_lim.limit_id,
-				'limit', v_lim.max_position_notional, 'projected', v_worst,
-				'price', v_price, 'notional', v_value, 'reduces', v_reduces,
-				'passed', v_passed);
-			IF NOT v_passed AND v_price IS NULL THEN
-				v_reason := coalesce(v_reason, format(
-					'no price to value the position in %s: it has no bars',
-					v_symbol));
-			ELSIF NOT v_passed THEN
-				v_reason := coalesce(v_reason, format(
-					'projected position value %s (%s at %s) '
-					'exceeds the limit of %s',
-					v_value, v_worst, v_price, v_lim.max_position_notional));
-			END IF;
-		END IF;
-		IF v_lim.max_open_orders IS NOT NULL AND NOT p_modify THEN
-			v_count := CASE WHEN p_state IS NULL
-				THEN pgtrade.open_order_count(p_order.account_id,
-					v_lim.strategy_id, p_order.order_id)
-				ELSE coalesce((p_state ->> 'open_orders')::bigint, 0) END + 1;
-			v_checks := v_checks || jsonb_build_object(
-				'check', 'max_open_orders', 'limit_id', v_lim.limit_id,
-				'limit', v_lim.max_open_orders, 'open_orders', v_count,
-				'passed', v_count <= v_lim.max_open_orders);
-			IF v_count > v_lim.max_open_orders THEN
-				v_reason := coalesce(v_reason, format(
-					'%s open orders with this one exceed the limit of %s',
-					v_count, v_lim.max_open_orders));
-			END IF;
-		END IF;
-		IF v_lim.max_orders_per_day IS NOT NULL AND NOT p_modify THEN
-			v_count := CASE WHEN p_state IS NULL
-				THEN pgtrade.day_order_count(p_order.account_id,
-					v_lim.strategy_id, p_order.order_id)
-				ELSE coalesce((p_state ->> 'orders_today')::bigint, 0) END + 1;
-			v_checks := v_checks || jsonb_build_object(
-				'check', 'max_orders_per_day', 'limit_id', v_lim.limit_id,
-				'limit', v_lim.max_orders_per_day, 'orders_today', v_count,
-				'passed', v_count <= v_lim.max_orders_per_day);
-			IF v_count > v_lim.max_orders_per_day THEN
-				v_reason := coalesce(v_reason, format(
-					'%s orders today with this one exceed '
-					'the limit of %s a day',
-					v_count, v_lim.max_orders_per_day));
-			END IF;
-		END IF;
-		IF v_lim.max_daily_loss IS NOT NULL THEN
-			/* a strategy's scope is its instrument's position */
-			IF p_state IS NULL THEN
-				SELECT * INTO v_pnl FROM pgtrade.account_day_pnl(
-					p_order.account_id,
-					CASE WHEN v_lim.strategy_id IS NOT NULL
-						 THEN p_order.instrument_id END);
-			ELSE
-				SELECT coalesce((p_state ->> 'day_realized')::numeric, 0)
-						   AS realized,
-					   coalesce((p_state ->> 'day_unrealized')::numeric, 0)
-						   AS unrealized,
-					   '{}'::text[] AS unmarked
-				INTO v_pnl;
-			END IF;
-			v_pnl.realized := trim_scale(v_pnl.realized);
-			v_pnl.unrealized := trim_scale(v_pnl.unrealized);
-			v_loss := trim_scale(-(v_pnl.realized + v_pnl.unrealized));
-			/* reached: a loss at the limit stops new risk; no loss never does */
-			v_passed := v_reduces OR (cardinality(v_pnl.unmarked) = 0
-				AND (v_loss <= 0 OR v_loss < v_lim.max_daily_loss));
-			v_checks := v_checks || jsonb_build_object(
-				'check', 'max_daily_loss', 'limit_id', v_lim.limit_id,
-				'limit', v_lim.max_daily_loss, 'realized', v_pnl.realized,
-				'unrealized', v_pnl.unrealized, 'loss', v_loss,
-				'unmarked', to_jsonb(v_pnl.unmarked), 'reduces', v_reduces,
-				'passed', v_passed);
-			IF NOT v_passed AND cardinality(v_pnl.unmarked) > 0 THEN
-				v_reason := coalesce(v_reason, format(
-					'the day''s loss cannot be known: no bar to '
-					'mark the position in %s',
-					array_to_string(v_pnl.unmarked, ', ')));
-			ELSIF NOT v_passed THEN
-				v_reason := coalesce(v_reason, format(
-					'the day''s loss %s (realized %s, unrealized %s) has '
-					'reached the limit of %s; only orders that reduce '
-					'exposure pass',
-					v_loss, v_pnl.realized, v_pnl.unrealized,
-					v_lim.max_daily_loss));
-			END IF;
-		END IF;
-		IF v_lim.price_collar_pct IS NOT NULL THEN
-			FOREACH v_kind IN ARRAY ARRAY['limit', 'stop'] LOOP
-				v_collar_price := CASE v_kind
-					WHEN 'limit' THEN p_order.limit_price
-					ELSE p_order.stop_price END;
-				CONTINUE WHEN v_collar_price IS NULL;
-				v_dev := round(abs(v_collar_price - v_mark) / v_mark * 100, 4);
-				v_passed := v_dev IS NOT NULL AND v_dev <= v_lim.price_collar_pct;
-				v_checks := v_checks || jsonb_build_object(
-					'check', 'price_collar', 'limit_id', v_lim.limit_id,
-					'price_kind', v_kind, 'price', v_collar_price,
-					'reference', v_mark, 'deviation_pct', v_dev,
-					'limit', v_lim.price_collar_pct, 'passed', v_passed);
-				IF v_mark IS NULL THEN
-					v_reason := coalesce(v_reason, format(
-						'no bar in %s to check the %s price against',
-						v_symbol, v_kind));
-				ELSIF NOT v_passed THEN
-					v_reason := coalesce(v_reason, format(
-						'%s price %s is %s%% from the latest close '
-						'%s, beyond the collar of %s%%',
-						v_kind, v_collar_price, v_dev, v_mark,
-						v_lim.price_collar_pct));
-				END IF;
-			END LOOP;
-		END IF;
-		IF v_lim.allow_short IS NOT NULL AND NOT v_lim.allow_short THEN
-			v_passed := v_worst >= 0 OR v_reduces;
-			v_checks := v_checks || jsonb_build_object(
-				'check', 'allow_short', 'limit_id', v_lim.limit_id,
-				'projected', v_worst, 'reduces', v_reduces,
-				'passed', v_passed);
-			IF NOT v_passed THEN
-				v_reason := coalesce(v_reason, format(
-					'short selling is not allowed for %s: the '
-					'projected position would be %s',
-					coalesce('account ' || v_lim.account_id, 'any account'),
-					v_worst));
-			END IF;
-		END IF;
-	END LOOP;
-
-	v_checks := v_checks || jsonb_build_object('check', 'position_limit_set',
-		'passed', v_has_position_limit);
-	IF NOT v_has_position_limit THEN
-		v_reason := coalesce(v_reason, format(
-			'no max_position limit covers account %s; set one with '
-			'pgtrade.set_risk_limit()',
-			p_order.account_id));
-	END IF;
-
-	RETURN jsonb_build_object('passed', v_reason IS NULL,
-		'reason', coalesce(v_reason, 'all risk checks passed'),
-		'checks', v_checks,
-		'asked_by', CASE WHEN current_setting('role') = 'none' THEN session_user
-						 ELSE current_setting('role') END,
-		'at', coalesce((p_state ->> 'at')::timestamptz, clock_timestamp()))
-		|| CASE WHEN p_state IS NULL THEN '{}'::jsonb
-				ELSE '{"simulated": true}' END;
-END
-$$;
 
 -- The stuck-order check expires pending orders past valid_until
 CREATE OR REPLACE FUNCTION pgtrade.check_stuck_orders(older_than interval
@@ -5648,133 +5205,8 @@ BEGIN
 END
 $$;
 
--- Lifting a halt that is not there says so
-CREATE OR REPLACE FUNCTION pgtrade.unhalt_account(account_id text, note text)
-RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-DECLARE
-	v_n integer;
-BEGIN
-	SELECT count(*) INTO v_n FROM pgtrade.orders o
-	WHERE o.account_id = unhalt_account.account_id AND o.status = 'unknown';
-	IF v_n > 0 THEN
-		RAISE EXCEPTION 'account % still has % unknown order(s)', account_id, v_n
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'Settle them with pgtrade.resolve_unknown() first.';
-	END IF;
-	IF coalesce(btrim(note), '') = '' THEN
-		RAISE EXCEPTION 'lifting a halt needs a note'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF EXISTS (SELECT 1 FROM pgtrade.account a
-			   WHERE a.account_id = unhalt_account.account_id
-				 AND NOT a.halted) THEN
-		RAISE NOTICE 'account % is not halted: nothing to lift', account_id;
-		RETURN;
-	END IF;
-	UPDATE pgtrade.account a SET halted = false,
-		halt_reason = pg_catalog.format('halt lifted by %s: %s', pgtrade.caller_role(),
-										 note)
-	WHERE a.account_id = unhalt_account.account_id;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'account "%" does not exist', account_id
-			USING ERRCODE = 'undefined_object';
-	END IF;
-END
-$$;
 
--- An unknown account is 42704, as elsewhere
-CREATE OR REPLACE FUNCTION pgtrade.grant_account(role_name name, account_id text)
-RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_variable
-BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
-				   WHERE r.rolname = role_name) THEN
-		RAISE EXCEPTION 'role "%" does not exist', role_name
-			USING ERRCODE = 'undefined_object';
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM pgtrade.account a
-				   WHERE a.account_id = grant_account.account_id) THEN
-		RAISE EXCEPTION 'account "%" does not exist', account_id
-			USING ERRCODE = 'undefined_object',
-				  HINT = 'Add it with pgtrade.add_account().';
-	END IF;
-	INSERT INTO pgtrade.account_grant AS g (role_name, account_id, granted_by)
-	VALUES (role_name, account_id, pgtrade.caller_role())
-	ON CONFLICT ON CONSTRAINT account_grant_pkey DO NOTHING;
-END
-$$;
 
--- cancel_order of a submitting order waits for the acknowledgement
-CREATE OR REPLACE FUNCTION pgtrade.cancel_order(order_id bigint,
-	reason text DEFAULT 'cancelled by user')
-RETURNS text
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-DECLARE
-	v_status text;
-	v_account text;
-	v_entry bigint;
-BEGIN
-	SELECT o.status, o.account_id INTO v_status, v_account FROM pgtrade.orders o
-	WHERE o.order_id = cancel_order.order_id FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'order % does not exist', cancel_order.order_id
-			USING ERRCODE = 'undefined_object';
-	END IF;
-	PERFORM pgtrade.require_account(v_account);
-	/* no entry without both protections */
-	SELECT p.order_id INTO v_entry FROM pgtrade.orders c
-	JOIN pgtrade.orders p ON p.order_id = c.parent_order_id
-	WHERE c.order_id = cancel_order.order_id
-		AND pgtrade.order_is_open(p.status);
-	IF FOUND AND pgtrade.order_is_open(v_status) THEN
-		RAISE EXCEPTION 'cannot cancel order % alone: it is an exit of bracket entry %, which is still open',
-			cancel_order.order_id, v_entry
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = pg_catalog.format('Cancel the entry (order %s): its '
-					  || 'exits go with it.', v_entry);
-	END IF;
-	IF v_status = 'pending' THEN
-		PERFORM pgtrade.order_move(cancel_order.order_id, 'cancelled',
-			'user ' || pgtrade.caller_role(), reason);
-		RETURN 'cancelled';
-	ELSIF v_status = 'working' THEN
-		PERFORM pgtrade.order_move(cancel_order.order_id, 'cancel_requested',
-			'user ' || pgtrade.caller_role(), reason);
-		PERFORM pg_notify('pgtrade_order', 'cancel ' || cancel_order.order_id);
-		RETURN 'cancel_requested';
-	ELSIF v_status = 'submitting' THEN
-		/*
-		 * The broker's order id is not known yet: the cancel waits for the
-		 * acknowledgement (orders_cancel_asked), and is not lost if the
-		 * order is found by its cOID instead.
-		 */
-		UPDATE pgtrade.orders o
-		SET cancel_asked = coalesce(o.cancel_asked, pg_catalog.format(
-			'user %s: %s', pgtrade.caller_role(), reason))
-		WHERE o.order_id = cancel_order.order_id;
-		PERFORM pgtrade.order_note(cancel_order.order_id, v_status,
-			'user ' || pgtrade.caller_role(), pg_catalog.format(
-				'cancel asked while the order is being submitted: sent once '
-				'the broker acknowledges it (%s)', reason));
-		RETURN v_status;
-	ELSIF v_status = 'cancel_requested' THEN
-		RETURN v_status;
-	END IF;
-	RAISE EXCEPTION 'cannot cancel order %: it is %', cancel_order.order_id,
-		v_status
-		USING ERRCODE = 'object_not_in_prerequisite_state';
-END
-$$;
 
 -- A cancel asked while an order is being submitted waits for the broker's
 -- acknowledgement instead of being refused
@@ -6208,7 +5640,8 @@ BEGIN
 	/* only an order a listener claimed can have been sent */
 	IF v_o.status IN ('pending', 'refused', 'expired')
 		OR (v_o.status = 'cancelled' AND v_o.submitted_at IS NULL) THEN
-		RAISE EXCEPTION 'order % was never claimed (it is %): no broker order can be recorded for it',
+		RAISE EXCEPTION 'order % was never claimed (it is %): no broker order can '
+			'be recorded for it',
 			v_o.order_id, v_o.status
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
