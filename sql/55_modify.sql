@@ -197,35 +197,24 @@ COMMENT ON FUNCTION pgtrade.modify_gate(pgtrade.orders, numeric, numeric,
 /*
  * modify_request records a modification of a locked, checked order and
  * rings the listener; or records it refused when the gate refuses.  The
- * caller holds the account's gate lock and the order's row lock.
+ * verdict is modify_gate's unless the caller brings its own (pgtrade's
+ * resize of a bracket's exits, which only takes risk off).  The caller
+ * holds the account's gate lock and the order's row lock.
  */
 CREATE FUNCTION pgtrade.modify_request(p_o pgtrade.orders, p_quantity numeric,
-	p_limit numeric, p_stop numeric, p_source text)
+	p_limit numeric, p_stop numeric, p_source text,
+	p_verdict jsonb DEFAULT NULL)
 RETURNS pgtrade.order_modification
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	v_verdict jsonb;
+	v_verdict jsonb := coalesce(p_verdict,
+		pgtrade.modify_gate(p_o, p_quantity, p_limit, p_stop));
 	v_m pgtrade.order_modification;
 	v_passed boolean;
 BEGIN
-	IF p_source LIKE 'bracket: %' AND p_quantity < p_o.quantity
-		AND p_limit IS NOT DISTINCT FROM p_o.limit_price
-		AND p_stop IS NOT DISTINCT FROM p_o.stop_price THEN
-		/*
-		 * pgtrade's own resize of a bracket's exit to what its entry
-		 * filled: it only takes risk off, and a kill switch or a halt must
-		 * not leave the exit closing more than was opened
-		 */
-		v_verdict := jsonb_build_object('at', clock_timestamp(),
-			'passed', true, 'checks', '[]'::jsonb,
-			'reason', 'passed: an exit resized to what its entry filled '
-				|| 'takes risk off; no limit applies');
-	ELSE
-		v_verdict := pgtrade.modify_gate(p_o, p_quantity, p_limit, p_stop);
-	END IF;
 	v_passed := (v_verdict->>'passed')::boolean;
 	INSERT INTO pgtrade.order_modification (order_id, status, old_quantity,
 		old_limit_price, old_stop_price, quantity, limit_price, stop_price,
@@ -258,9 +247,9 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.modify_request(pgtrade.orders, numeric,
-	numeric, numeric, text) FROM PUBLIC;
+	numeric, numeric, text, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.modify_request(pgtrade.orders, numeric, numeric,
-	numeric, text) IS
+	numeric, text, jsonb) IS
 	'Internal: gates and records a modification of a locked order.';
 
 CREATE FUNCTION pgtrade.modify_order(order_id bigint,

@@ -318,10 +318,20 @@ BEGIN
 	LOOP
 		UPDATE pgtrade.account a SET gate_seq = a.gate_seq + 1
 		WHERE a.account_id = v_c.account_id;
+		/*
+		 * Down, it only takes risk off: no limit applies, and a kill
+		 * switch or a halt must not leave the exit closing more than was
+		 * opened.  Up (a late fill), it meets the gate.
+		 */
 		PERFORM pgtrade.modify_request(v_c, v_filled, v_c.limit_price,
 			v_c.stop_price, format(
 				'bracket: parent order %s ended %s with %s filled',
-				p_parent.order_id, p_parent.status, v_filled));
+				p_parent.order_id, p_parent.status, v_filled),
+			CASE WHEN v_filled < v_c.quantity THEN jsonb_build_object(
+				'at', clock_timestamp(), 'passed', true,
+				'checks', '[]'::jsonb,
+				'reason', 'passed: an exit resized to what its entry filled '
+					|| 'takes risk off; no limit applies') END);
 	END LOOP;
 END
 $$;

@@ -5397,34 +5397,24 @@ BEGIN
 END
 $$;
 
--- pgtrade's own resize of an exit passes kill switches
-CREATE OR REPLACE FUNCTION pgtrade.modify_request(p_o pgtrade.orders, p_quantity numeric,
-	p_limit numeric, p_stop numeric, p_source text)
+-- modify_request takes a verdict from its caller: pgtrade's own resize of a
+-- bracket's exits, which only takes risk off, passes kill switches
+DROP FUNCTION pgtrade.modify_request(pgtrade.orders, numeric, numeric,
+	numeric, text);
+CREATE FUNCTION pgtrade.modify_request(p_o pgtrade.orders, p_quantity numeric,
+	p_limit numeric, p_stop numeric, p_source text,
+	p_verdict jsonb DEFAULT NULL)
 RETURNS pgtrade.order_modification
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	v_verdict jsonb;
+	v_verdict jsonb := coalesce(p_verdict,
+		pgtrade.modify_gate(p_o, p_quantity, p_limit, p_stop));
 	v_m pgtrade.order_modification;
 	v_passed boolean;
 BEGIN
-	IF p_source LIKE 'bracket: %' AND p_quantity < p_o.quantity
-		AND p_limit IS NOT DISTINCT FROM p_o.limit_price
-		AND p_stop IS NOT DISTINCT FROM p_o.stop_price THEN
-		/*
-		 * pgtrade's own resize of a bracket's exit to what its entry
-		 * filled: it only takes risk off, and a kill switch or a halt must
-		 * not leave the exit closing more than was opened
-		 */
-		v_verdict := jsonb_build_object('at', clock_timestamp(),
-			'passed', true, 'checks', '[]'::jsonb,
-			'reason', 'passed: an exit resized to what its entry filled '
-				|| 'takes risk off; no limit applies');
-	ELSE
-		v_verdict := pgtrade.modify_gate(p_o, p_quantity, p_limit, p_stop);
-	END IF;
 	v_passed := (v_verdict->>'passed')::boolean;
 	INSERT INTO pgtrade.order_modification (order_id, status, old_quantity,
 		old_limit_price, old_stop_price, quantity, limit_price, stop_price,
@@ -5456,7 +5446,11 @@ BEGIN
 	RETURN v_m;
 END
 $$;
-
+REVOKE ALL ON FUNCTION pgtrade.modify_request(pgtrade.orders, numeric,
+	numeric, numeric, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.modify_request(pgtrade.orders, numeric, numeric,
+	numeric, text, jsonb) IS
+	'Internal: gates and records a modification of a locked order.';
 -- Exits that filled beyond a partly filled entry raise an alert
 CREATE OR REPLACE FUNCTION pgtrade.bracket_parent_ended()
 RETURNS trigger
@@ -5892,10 +5886,20 @@ BEGIN
 	LOOP
 		UPDATE pgtrade.account a SET gate_seq = a.gate_seq + 1
 		WHERE a.account_id = v_c.account_id;
+		/*
+		 * Down, it only takes risk off: no limit applies, and a kill
+		 * switch or a halt must not leave the exit closing more than was
+		 * opened.  Up (a late fill), it meets the gate.
+		 */
 		PERFORM pgtrade.modify_request(v_c, v_filled, v_c.limit_price,
 			v_c.stop_price, format(
 				'bracket: parent order %s ended %s with %s filled',
-				p_parent.order_id, p_parent.status, v_filled));
+				p_parent.order_id, p_parent.status, v_filled),
+			CASE WHEN v_filled < v_c.quantity THEN jsonb_build_object(
+				'at', clock_timestamp(), 'passed', true,
+				'checks', '[]'::jsonb,
+				'reason', 'passed: an exit resized to what its entry filled '
+					|| 'takes risk off; no limit applies') END);
 	END LOOP;
 END
 $$;
