@@ -374,7 +374,9 @@ BEGIN
 			('pgtrade-purge-step-details', '27 3 * * *',
 			 CASE WHEN step_retention IS NOT NULL THEN
 				 format('SELECT pgtrade.purge_step_details(%L)', step_retention)
-			 END)) j(name, schedule, command)
+			 END),
+			('pgtrade-pack-bars', '37 3 * * *',
+			 'SELECT count(*) FROM pgtrade.pack_bars()')) j(name, schedule, command)
 	LOOP
 		EXECUTE 'SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = $1'
 			USING v_job.name;
@@ -396,7 +398,8 @@ COMMENT ON FUNCTION pgtrade.install_jobs(name, interval, interval) IS
 	'login role: run_due every minute, stuck-order alerts every minute, '
 	'the performance rollup daily at 22:30 UTC, and the daily purges of '
 	'pg_cron''s run details (14 days) and of run steps (step_retention; '
-	'NULL keeps them).  Returns the jobs.  Superuser only.';
+	'NULL keeps them), and the daily packing of new bars for backtests.  '
+	'Returns the jobs.  Superuser only.';
 
 /* functions are created executable by PUBLIC: not pgtrade's */
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pgtrade FROM PUBLIC;

@@ -5910,3 +5910,321 @@ COMMENT ON FUNCTION pgtrade.bracket_resize_children(pgtrade.orders) IS
 	'bracket parent to what it filled.';
 ALTER FUNCTION pgtrade.claim_resend(bigint, bigint, integer)
 	SET enable_seqscan = off SET jit = off;
+
+/*
+ * Packed bars for backtests (41_bar_pack.sql).  The bars already stored
+ * are noted as changed, one range a series, so that the first
+ * pack_bars() packs them.
+ */
+CREATE TABLE pgtrade.bar_pack (
+	instrument_id	bigint NOT NULL,
+	bar_size		interval NOT NULL,
+	lo				timestamptz NOT NULL,
+	hi				timestamptz NOT NULL,
+	n				integer NOT NULL CHECK (n BETWEEN 1 AND 160),
+	ts				timestamptz[] NOT NULL,
+	open			double precision[] NOT NULL,
+	high			double precision[] NOT NULL,
+	low				double precision[] NOT NULL,
+	close			double precision[] NOT NULL,
+	volume			double precision[] NOT NULL,
+	CHECK (lo < hi),
+	/* packs of a series tile its history: each ends where the next begins */
+	PRIMARY KEY (instrument_id, bar_size, hi)
+);
+/*
+ * Stored in the row as they are: a pack of 160 bars (7.7 kB of arrays)
+ * fits in a page, and a reader copies its arrays straight from the
+ * buffer; compressed or out of line, each would be decompressed or
+ * fetched first.
+ */
+ALTER TABLE pgtrade.bar_pack
+	ALTER ts SET STORAGE PLAIN, ALTER open SET STORAGE PLAIN,
+	ALTER high SET STORAGE PLAIN, ALTER low SET STORAGE PLAIN,
+	ALTER close SET STORAGE PLAIN, ALTER volume SET STORAGE PLAIN;
+COMMENT ON TABLE pgtrade.bar_pack IS
+	'Bars of a series packed 160 to a row, a column an array (ts ascending), '
+	'that backtests read instead of pgtrade.bar where no later change '
+	'touches them; written only by pack_bars.  pgtrade.bar is the record.';
+COMMENT ON COLUMN pgtrade.bar_pack.lo IS
+	'The pack holds every bar of its series with lo <= ts < hi, as '
+	'pack_bars saw them.';
+
+CREATE TABLE pgtrade.bar_change (
+	instrument_id	bigint NOT NULL,
+	bar_size		interval NOT NULL,
+	lo				timestamptz NOT NULL,
+	hi				timestamptz NOT NULL,
+	CHECK (lo <= hi)
+);
+CREATE INDEX bar_change_series ON pgtrade.bar_change (instrument_id, bar_size, lo);
+COMMENT ON TABLE pgtrade.bar_change IS
+	'For each statement that wrote bars, the range of ts it touched in each '
+	'series (lo and hi inclusive); packs it meets are not read until '
+	'pack_bars has packed the series again and deleted the row.';
+/* readable as every table is by traders and admins; readers see bars */
+GRANT SELECT ON pgtrade.bar_pack, pgtrade.bar_change
+	TO pgtrade_trader, pgtrade_admin;
+
+/*
+ * The triggers note the ranges written.  A statement-level trigger sees
+ * a batch's rows at once: one row of bar_change per series a statement
+ * touched, however many bars.
+ */
+CREATE FUNCTION pgtrade.bar_note_change()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		DELETE FROM pgtrade.bar_pack;
+		DELETE FROM pgtrade.bar_change;
+	ELSIF TG_OP = 'INSERT' THEN
+		INSERT INTO pgtrade.bar_change (instrument_id, bar_size, lo, hi)
+		SELECT b.instrument_id, b.bar_size, min(b.ts), max(b.ts)
+		FROM bar_new b GROUP BY b.instrument_id, b.bar_size;
+	ELSIF TG_OP = 'DELETE' THEN
+		INSERT INTO pgtrade.bar_change (instrument_id, bar_size, lo, hi)
+		SELECT b.instrument_id, b.bar_size, min(b.ts), max(b.ts)
+		FROM bar_old b GROUP BY b.instrument_id, b.bar_size;
+	ELSE
+		INSERT INTO pgtrade.bar_change (instrument_id, bar_size, lo, hi)
+		SELECT b.instrument_id, b.bar_size, min(b.ts), max(b.ts)
+		FROM (SELECT o.instrument_id, o.bar_size, o.ts FROM bar_old o
+			  UNION ALL
+			  SELECT n.instrument_id, n.bar_size, n.ts FROM bar_new n) b
+		GROUP BY b.instrument_id, b.bar_size;
+	END IF;
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.bar_note_change() FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.bar_note_change() IS
+	'Trigger: notes in bar_change the range of ts each statement wrote in '
+	'each series; a TRUNCATE of pgtrade.bar empties the packs.';
+
+CREATE TRIGGER bar_note_insert AFTER INSERT ON pgtrade.bar
+	REFERENCING NEW TABLE AS bar_new
+	FOR EACH STATEMENT EXECUTE FUNCTION pgtrade.bar_note_change();
+CREATE TRIGGER bar_note_update AFTER UPDATE ON pgtrade.bar
+	REFERENCING OLD TABLE AS bar_old NEW TABLE AS bar_new
+	FOR EACH STATEMENT EXECUTE FUNCTION pgtrade.bar_note_change();
+CREATE TRIGGER bar_note_delete AFTER DELETE ON pgtrade.bar
+	REFERENCING OLD TABLE AS bar_old
+	FOR EACH STATEMENT EXECUTE FUNCTION pgtrade.bar_note_change();
+CREATE TRIGGER bar_note_truncate AFTER TRUNCATE ON pgtrade.bar
+	FOR EACH STATEMENT EXECUTE FUNCTION pgtrade.bar_note_change();
+
+/*
+ * pack_bars packs the series named (a symbol, a bar size, or both),
+ * or every series with bars written since it last ran.  For each: the
+ * changes it can see are deleted, every pack from the first one they
+ * meet onward is dropped, and the bars from the end of the packs kept
+ * are packed again, 160 to a pack; fewer than 160 left at the end stay
+ * in pgtrade.bar alone until more come.  With rebuild every pack of the
+ * series is made again.  Returns a row per series looked at.
+ *
+ * One packer at a time: the lock below lets readers and writers of bars
+ * through and makes a second packer wait.  It must then see what the
+ * first one wrote, so each statement needs a snapshot of its own (READ
+ * COMMITTED).
+ */
+CREATE FUNCTION pgtrade.pack_bars(symbol text DEFAULT NULL,
+	size interval DEFAULT NULL, rebuild boolean DEFAULT false)
+RETURNS TABLE (instrument_id bigint, bar_size interval, packs_dropped integer,
+	packs_added integer, bars_unpacked integer)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	v_series record;
+	v_from timestamptz;
+	v_start timestamptz;
+	v_instrument bigint;
+BEGIN
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'pack_bars must run at READ COMMITTED, not %',
+			upper(current_setting('transaction_isolation'))
+			USING ERRCODE = 'invalid_transaction_state',
+				  DETAIL = 'A packer waiting for another must see the packs '
+						|| 'the other wrote.';
+	END IF;
+	IF rebuild IS NULL THEN
+		RAISE EXCEPTION 'rebuild must be true or false, not NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF symbol IS NOT NULL THEN
+		v_instrument := pgtrade.instrument_id(symbol);
+	END IF;
+	LOCK TABLE pgtrade.bar_pack IN SHARE ROW EXCLUSIVE MODE;
+	FOR v_series IN
+		SELECT DISTINCT c.instrument_id, c.bar_size FROM pgtrade.bar_change c
+		WHERE (v_instrument IS NULL OR c.instrument_id = v_instrument)
+			AND (size IS NULL OR c.bar_size = size)
+		UNION
+		SELECT DISTINCT b.instrument_id, b.bar_size FROM pgtrade.bar_pack b
+		WHERE rebuild
+			AND (v_instrument IS NULL OR b.instrument_id = v_instrument)
+			AND (size IS NULL OR b.bar_size = size)
+		UNION
+		SELECT v_instrument, size
+		WHERE v_instrument IS NOT NULL AND size IS NOT NULL
+		ORDER BY 1, 2
+	LOOP
+		instrument_id := v_series.instrument_id;
+		bar_size := v_series.bar_size;
+		/*
+		 * The changes packed now, taken and deleted in one statement:
+		 * every statement after it sees at least those bars.
+		 */
+		WITH gone AS (
+			DELETE FROM pgtrade.bar_change c
+			WHERE c.instrument_id = v_series.instrument_id
+				AND c.bar_size = v_series.bar_size
+			RETURNING c.lo)
+		SELECT min(g.lo) INTO v_from FROM gone g;
+		IF rebuild THEN
+			v_from := '-infinity';
+		END IF;
+		WITH gone AS (
+			DELETE FROM pgtrade.bar_pack p
+			WHERE p.instrument_id = v_series.instrument_id
+				AND p.bar_size = v_series.bar_size AND p.hi > v_from
+			RETURNING 1)
+		SELECT count(*) INTO packs_dropped FROM gone;
+		SELECT coalesce(max(p.hi), '-infinity') INTO v_start
+		FROM pgtrade.bar_pack p
+		WHERE p.instrument_id = v_series.instrument_id
+			AND p.bar_size = v_series.bar_size;
+		/*
+		 * Full packs of 160 from v_start on; each begins a microsecond
+		 * after the last bar of the one before (the first at v_start) and
+		 * ends a microsecond after its own last bar.
+		 */
+		WITH b AS (
+			SELECT b.*, (row_number() OVER (ORDER BY b.ts) - 1) / 160 AS g
+			FROM pgtrade.bar b
+			WHERE b.instrument_id = v_series.instrument_id
+				AND b.bar_size = v_series.bar_size AND b.ts >= v_start
+				AND b.ts < 'infinity'),
+		packs AS (
+			SELECT b.g, count(*)::integer AS n, max(b.ts) AS last_ts,
+				array_agg(b.ts ORDER BY b.ts) AS ts,
+				array_agg(b.open ORDER BY b.ts) AS open,
+				array_agg(b.high ORDER BY b.ts) AS high,
+				array_agg(b.low ORDER BY b.ts) AS low,
+				array_agg(b.close ORDER BY b.ts) AS close,
+				array_agg(b.volume ORDER BY b.ts) AS volume
+			FROM b GROUP BY b.g),
+		added AS (
+			INSERT INTO pgtrade.bar_pack (instrument_id, bar_size, lo, hi, n, ts,
+				open, high, low, close, volume)
+			SELECT v_series.instrument_id, v_series.bar_size,
+				coalesce(lag(p.last_ts) OVER (ORDER BY p.g)
+						 + interval '1 microsecond', v_start),
+				p.last_ts + interval '1 microsecond', p.n, p.ts, p.open, p.high,
+				p.low, p.close, p.volume
+			FROM packs p
+			WHERE p.n = 160
+			RETURNING n)
+		SELECT count(*) INTO packs_added FROM added;
+		SELECT coalesce(max(p.hi), '-infinity') INTO v_start
+		FROM pgtrade.bar_pack p
+		WHERE p.instrument_id = v_series.instrument_id
+			AND p.bar_size = v_series.bar_size;
+		SELECT count(*) INTO bars_unpacked
+		FROM pgtrade.bar b
+		WHERE b.instrument_id = v_series.instrument_id
+			AND b.bar_size = v_series.bar_size AND b.ts >= v_start;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.pack_bars(text, interval, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgtrade.pack_bars(text, interval, boolean)
+	TO pgtrade_admin, pgtrade_scheduler;
+COMMENT ON FUNCTION pgtrade.pack_bars(text, interval, boolean) IS
+	'Packs bars for backtests: the series named, or every series with bars '
+	'written since it last ran; rebuild makes every pack of them again.  '
+	'Returns, per series, the packs dropped and added and the bars left '
+	'after the last pack.  Runs at READ COMMITTED, one packer at a time.';
+INSERT INTO pgtrade.bar_change (instrument_id, bar_size, lo, hi)
+SELECT b.instrument_id, b.bar_size, min(b.ts), max(b.ts)
+FROM pgtrade.bar b GROUP BY b.instrument_id, b.bar_size;
+
+/* install_jobs schedules the packing of bars */
+CREATE OR REPLACE FUNCTION pgtrade.install_jobs(run_as name DEFAULT 'pgtrade_cron',
+	step_retention interval DEFAULT '90 days',
+	stuck_after interval DEFAULT '10 minutes')
+RETURNS TABLE (jobid bigint, jobname text, schedule text, command text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_job record;
+	v_id bigint;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension
+				   WHERE extname = 'pg_cron') THEN
+		RAISE EXCEPTION 'extension "pg_cron" is not installed in this database'
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+				   WHERE r.rolname = run_as AND r.rolcanlogin
+					 AND NOT r.rolsuper
+					 AND pg_has_role(r.oid, 'pgtrade_scheduler', 'MEMBER')) THEN
+		RAISE EXCEPTION 'role "%" must exist, log in, be a member of '
+			'pgtrade_scheduler and not be a superuser', run_as
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'CREATE ROLE pgtrade_cron LOGIN IN ROLE pgtrade_scheduler';
+	END IF;
+	IF step_retention < interval '1 day' THEN
+		RAISE EXCEPTION 'keep at least a day of run steps, not %', step_retention
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF stuck_after IS NULL OR stuck_after < interval '1 minute' THEN
+		RAISE EXCEPTION 'an order is stuck after a minute or more, not %',
+			coalesce(stuck_after::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR v_job IN
+		SELECT * FROM (VALUES
+			('pgtrade-run-due', '* * * * *', 'CALL pgtrade.run_due()'),
+			('pgtrade-stuck-orders', '* * * * *',
+			 format('SELECT pgtrade.check_stuck_orders(%L)', stuck_after)),
+			('pgtrade-performance', '30 22 * * *',
+			 'SELECT pgtrade.rollup_performance()'),
+			('pgtrade-purge-run-details', '17 3 * * *',
+			 'SELECT pgtrade.purge_run_details()'),
+			('pgtrade-purge-step-details', '27 3 * * *',
+			 CASE WHEN step_retention IS NOT NULL THEN
+				 format('SELECT pgtrade.purge_step_details(%L)', step_retention)
+			 END),
+			('pgtrade-pack-bars', '37 3 * * *',
+			 'SELECT count(*) FROM pgtrade.pack_bars()')) j(name, schedule, command)
+	LOOP
+		EXECUTE 'SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = $1'
+			USING v_job.name;
+		CONTINUE WHEN v_job.command IS NULL;
+		EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, $5, true)'
+			INTO v_id
+			USING v_job.name, v_job.schedule, v_job.command,
+				  current_database(), run_as::text;
+		jobid := v_id;
+		jobname := v_job.name;
+		schedule := v_job.schedule;
+		command := v_job.command;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pgtrade.install_jobs(name, interval, interval) IS
+	'Schedules (again) pgtrade''s pg_cron jobs as the given non-superuser '
+	'login role: run_due every minute, stuck-order alerts every minute, '
+	'the performance rollup daily at 22:30 UTC, and the daily purges of '
+	'pg_cron''s run details (14 days) and of run steps (step_retention; '
+	'NULL keeps them), and the daily packing of new bars for backtests.  '
+	'Returns the jobs.  Superuser only.';

@@ -32,6 +32,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -289,12 +290,511 @@ bars_room(Datum *col, int n)
 }
 
 /*
+ * A read of one series' bars into columns: the bar table and its key,
+ * the columns asked for and what has been read into them so far.
+ */
+typedef struct BarRead
+{
+	Relation		rel;
+	Relation		idx;
+	TupleTableSlot *slot;
+	bool			covering; /* the key carries the prices */
+	bool			fixed;	  /* and each lies at a fixed offset */
+	int				offsets[BAR_VOLUME];
+	Buffer			vmbuf;
+	int64			instrument;
+	Interval	   *size;
+	Datum		   *col[BAR_VALUES];
+	int				count;
+	int				room;
+} BarRead;
+
+/* room in every column asked for for "more" bars beyond those read */
+static void
+bars_make_room(BarRead *r, int64 more)
+{
+	int64 room = r->room;
+	int	  i;
+
+	if ((int64) r->count + more <= room)
+		return;
+	while (room < (int64) r->count + more)
+		room *= 2;
+	if (room > PG_INT32_MAX)
+	{
+		room = PG_INT32_MAX;
+		if ((int64) r->count + more > room)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("more than %d bars of instrument " INT64_FORMAT,
+							PG_INT32_MAX, r->instrument)));
+	}
+	r->room = (int) room;
+	for (i = 0; i < BAR_VALUES; i++)
+		if (r->col[i] != NULL)
+			r->col[i] = bars_room(r->col[i], r->room);
+}
+
+/*
+ * Reads bars of the series from the key: those with lo <= ts < hi, in
+ * the direction given, appending each to the columns; at most "limit",
+ * and with beyond above 0 no more once that many have started before
+ * floor_ts.  A bar on a heap page the visibility map marks all-visible
+ * is read from the key; others from the heap, checked against the
+ * snapshot.
+ */
+static void
+bars_scan(BarRead *r, TimestampTz lo, TimestampTz hi, ScanDirection dir,
+		  int32 limit, TimestampTz floor_ts, int beyond)
+{
+	IndexScanDesc scan;
+	ScanKeyData	  keys[4];
+	int			  nkeys = 3;
+	Datum		  keyvals[BAR_VOLUME]; /* the key's columns, all eight */
+	bool		  keynulls[BAR_VOLUME];
+	BlockNumber	  locked = InvalidBlockNumber; /* page last locked */
+	ItemPointer	  tid;
+	int			  read = 0;
+	int			  below = 0; /* of them, bars starting before floor_ts */
+	int			  i;
+
+	if (lo >= hi)
+		return;
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(r->instrument));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INTERVAL_EQ,
+				IntervalPGetDatum(r->size));
+	ScanKeyInit(&keys[2], 3, BTLessStrategyNumber, F_TIMESTAMP_LT,
+				TimestampTzGetDatum(hi));
+	if (lo != DT_NOBEGIN)
+		ScanKeyInit(&keys[nkeys++], 3, BTGreaterEqualStrategyNumber,
+					F_TIMESTAMP_GE, TimestampTzGetDatum(lo));
+	scan = index_beginscan(r->rel, r->idx, GetActiveSnapshot(), nkeys, 0);
+	scan->xs_want_itup = r->covering;
+	index_rescan(scan, keys, nkeys, NULL, 0);
+	if (r->covering && !r->fixed)
+		r->fixed = key_offsets(scan->xs_itupdesc, r->offsets);
+
+	while (read < limit && (tid = index_getnext_tid(scan, dir)) != NULL)
+	{
+		BlockNumber block = ItemPointerGetBlockNumber(tid);
+		Datum	   *vals;
+		bool	   *nulls;
+
+		CHECK_FOR_INTERRUPTS();
+		if (r->covering && VM_ALL_VISIBLE(r->rel, block, &r->vmbuf))
+		{
+			IndexTuple itup = scan->xs_itup;
+
+			/*
+			 * Every tuple of the page is visible to every snapshot: the
+			 * key's copy of the bar is the bar.  The page is not read,
+			 * so a serializable reader locks it as a whole, as an
+			 * index-only scan does (once for a run of its bars).  The
+			 * map is asked again for each bar, as an index-only scan
+			 * asks it: a bar inserted since may have cleared the bit.
+			 */
+			if (block != locked)
+				PredicateLockPage(r->rel, block, scan->xs_snapshot);
+			locked = block;
+			if (r->fixed && !IndexTupleHasNulls(itup))
+			{
+				char *data = (char *) itup;
+
+				data += IndexInfoFindDataOffset(itup->t_info);
+
+				for (i = BAR_TS - 1; i < BAR_VOLUME; i++)
+				{
+					keyvals[i] = *(Datum *) (data + r->offsets[i]);
+					keynulls[i] = false;
+				}
+			}
+			else
+				index_deform_tuple(itup, scan->xs_itupdesc, keyvals, keynulls);
+			vals = keyvals + BAR_TS - 1;
+			nulls = keynulls + BAR_TS - 1;
+		}
+		else
+		{
+			/* the heap's tuple, if the snapshot sees one */
+			if (!index_fetch_heap(scan, r->slot))
+				continue;
+			slot_getsomeattrs(r->slot, BAR_VOLUME);
+			vals = r->slot->tts_values + BAR_TS - 1;
+			nulls = r->slot->tts_isnull + BAR_TS - 1;
+		}
+		bars_make_room(r, 1);
+		for (i = 0; i < BAR_VALUES; i++)
+		{
+			if (nulls[i])
+				elog(ERROR, "a bar of instrument " INT64_FORMAT " has a null %s",
+					 r->instrument, bar_columns[BAR_TS - 1 + i]);
+			if (r->col[i] != NULL)
+				r->col[i][r->count] = vals[i];
+		}
+		r->count++;
+		read++;
+		if (beyond > 0 && DatumGetTimestampTz(vals[0]) < floor_ts &&
+			++below >= beyond)
+			break;
+	}
+	index_endscan(scan);
+}
+
+/* puts the columns' last n values in reverse order */
+static void
+bars_reverse(BarRead *r, int n)
+{
+	int i;
+
+	for (i = 0; i < BAR_VALUES; i++)
+	{
+		Datum *v = r->col[i] ? r->col[i] + r->count - n : NULL;
+		int	   j;
+
+		for (j = 0; v != NULL && j < n / 2; j++)
+		{
+			Datum t = v[j];
+
+			v[j] = v[n - 1 - j];
+			v[n - 1 - j] = t;
+		}
+	}
+}
+
+/* the columns of pgtrade.bar_pack, in the order of its definition */
+enum
+{
+	PACK_INSTRUMENT = 1,
+	PACK_SIZE,
+	PACK_LO,
+	PACK_HI,
+	PACK_N,
+	PACK_TS,
+	PACK_COLUMNS = PACK_TS + BAR_VALUES - 1
+};
+
+static const char *const pack_columns[] = {
+	"instrument_id", "bar_size", "lo", "hi", "n", "ts", "open", "high",
+	"low", "close", "volume"};
+
+/* the values of a one-dimensional array without NULLs (ARR_DATA_PTR) */
+#define PACK_VALUES(a) ((char *) (a) + ARR_OVERHEAD_NONULLS(1))
+
+static void
+pack_damaged(BarRead *r, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("a pack of bars of instrument " INT64_FORMAT
+					" in pgtrade.bar_pack is damaged: %s",
+					r->instrument, what),
+			 errhint("pgtrade.pack_bars(symbol, bar_size, rebuild => true) "
+					 "packs the series again from pgtrade.bar.")));
+}
+
+/*
+ * The ranges of ts changed in the series since it was packed (by
+ * statements this snapshot sees) that reach from lo up to hi, as pairs
+ * in the order of their lowest ts: ranges[2k] the lowest ts of a change,
+ * ranges[2k + 1] the highest of any change beginning at or before it (a
+ * running maximum, so that whether a pack meets any change is one
+ * comparison at the last change beginning before its end).  Read from
+ * bar_change's index as the bars are read, without a right of the
+ * caller's: changes say no more than the bars do.  Returns their number.
+ */
+static int
+pack_changes(BarRead *r, Relation crel, Relation cidx, TimestampTz lo,
+			 TimestampTz hi, TimestampTz **ranges)
+{
+	IndexScanDesc	scan;
+	TupleTableSlot *slot = table_slot_create(crel, NULL);
+	ScanKeyData		keys[3];
+	TimestampTz		top = DT_NOBEGIN;
+	int				room = 16;
+	int				n = 0;
+
+	*ranges = palloc(sizeof(TimestampTz) * 2 * room);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(r->instrument));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INTERVAL_EQ,
+				IntervalPGetDatum(r->size));
+	ScanKeyInit(&keys[2], 3, BTLessStrategyNumber, F_TIMESTAMP_LT,
+				TimestampTzGetDatum(hi));
+	scan = index_beginscan(crel, cidx, GetActiveSnapshot(), 3, 0);
+	index_rescan(scan, keys, 3, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		TimestampTz c_lo;
+		TimestampTz c_hi;
+
+		CHECK_FOR_INTERRUPTS();
+		slot_getsomeattrs(slot, 4);
+		if (slot->tts_isnull[2] || slot->tts_isnull[3])
+			continue;
+		c_lo = DatumGetTimestampTz(slot->tts_values[2]);
+		c_hi = DatumGetTimestampTz(slot->tts_values[3]);
+		if (c_hi < lo)
+			continue;
+		if (n == room)
+		{
+			room *= 2;
+			*ranges = repalloc_huge(*ranges, sizeof(TimestampTz) * 2 * (Size) room);
+		}
+		top = Max(top, c_hi);
+		(*ranges)[2 * n] = c_lo;
+		(*ranges)[2 * n + 1] = top;
+		n++;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return n;
+}
+
+/*
+ * Appends the bars of one pack with seg_lo <= ts < seg_hi, having
+ * checked that its arrays are what pack_bars writes: n values each, no
+ * NULLs, times ascending within [lo, hi).
+ */
+static void
+bars_copy_pack(BarRead *r, TupleTableSlot *ps, int n, TimestampTz lo,
+			   TimestampTz hi, TimestampTz seg_lo, TimestampTz seg_hi)
+{
+	ArrayType		  *a[BAR_VALUES];
+	const TimestampTz *ts;
+	int				   first;
+	int				   last;
+	int				   i;
+	int				   k;
+
+	for (k = 0; k < BAR_VALUES; k++)
+	{
+		a[k] = NULL;
+		if (k != 0 && r->col[k] == NULL)
+			continue;
+		a[k] = DatumGetArrayTypeP(ps->tts_values[PACK_TS - 1 + k]);
+		if (ARR_NDIM(a[k]) != 1 || ARR_DIMS(a[k])[0] != n ||
+			ARR_HASNULL(a[k]) ||
+			ARR_ELEMTYPE(a[k]) != (k == 0 ? TIMESTAMPTZOID : FLOAT8OID))
+		{
+			const char *name = pack_columns[PACK_TS - 1 + k];
+
+			pack_damaged(r, psprintf("its %s is not %d values", name, n));
+		}
+	}
+	ts = (const TimestampTz *) PACK_VALUES(a[0]);
+	for (i = 0; i < n; i++)
+		if (ts[i] < lo || ts[i] >= hi || (i > 0 && ts[i] <= ts[i - 1]))
+			pack_damaged(r, "its times are not ascending within lo and hi");
+	first = 0;
+	while (first < n && ts[first] < seg_lo)
+		first++;
+	last = n;
+	while (last > first && ts[last - 1] >= seg_hi)
+		last--;
+	bars_make_room(r, last - first);
+	for (k = 0; k < BAR_VALUES; k++)
+	{
+		if (r->col[k] != NULL)
+			memcpy(r->col[k] + r->count, (Datum *) PACK_VALUES(a[k]) + first,
+				   sizeof(Datum) * (Size) (last - first));
+		if (a[k] != NULL &&
+			(Pointer) a[k] != DatumGetPointer(ps->tts_values[PACK_TS - 1 + k]))
+			pfree(a[k]);
+	}
+	r->count += last - first;
+}
+
+/*
+ * The relation named in schema pgtrade, if it is there and a plain table
+ * (or an index), opened; NULL otherwise.
+ */
+static Relation
+pack_open(const char *name, bool index)
+{
+	Oid		 relid = get_relname_relid(name, get_namespace_oid("pgtrade", false));
+	Relation rel;
+
+	if (!OidIsValid(relid))
+		return NULL;
+	if (index)
+		rel = index_open(relid, AccessShareLock);
+	else
+		rel = table_open(relid, AccessShareLock);
+	if (index ? rel->rd_rel->relam != BTREE_AM_OID
+			  : rel->rd_rel->relkind != RELKIND_RELATION ||
+				check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+	{
+		relation_close(rel, AccessShareLock);
+		return NULL;
+	}
+	return rel;
+}
+
+/* whether the columns of rel are named and typed as in names and types */
+static bool
+columns_are(Relation rel, const char *const *names, const Oid *types, int n)
+{
+	TupleDesc desc = RelationGetDescr(rel);
+	int		  i;
+
+	if (desc->natts < n)
+		return false;
+	for (i = 0; i < n; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || att->atttypid != types[i] ||
+			strcmp(NameStr(att->attname), names[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* the packed bars' tables and keys, opened for a read */
+typedef struct PackRels
+{
+	Relation pack;
+	Relation pack_key;
+	Relation change;
+	Relation change_key;
+} PackRels;
+
+static void
+packs_close(PackRels *p)
+{
+	if (p->change_key)
+		index_close(p->change_key, AccessShareLock);
+	if (p->change)
+		table_close(p->change, AccessShareLock);
+	if (p->pack_key)
+		index_close(p->pack_key, AccessShareLock);
+	if (p->pack)
+		table_close(p->pack, AccessShareLock);
+}
+
+/*
+ * Opens bar_pack and bar_change with their keys; false, with nothing
+ * open, unless all four are there as pack_bars writes them.
+ */
+static bool
+packs_open(PackRels *p)
+{
+	static const Oid pack_types[PACK_COLUMNS] = {
+		INT8OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID,
+		TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
+		FLOAT8ARRAYOID, FLOAT8ARRAYOID};
+	static const char *const change_columns[] = {
+		"instrument_id", "bar_size", "lo", "hi"};
+	static const Oid change_types[] = {
+		INT8OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Oid	 pk;
+	bool ok;
+
+	memset(p, 0, sizeof(*p));
+	p->pack = pack_open("bar_pack", false);
+	p->change = pack_open("bar_change", false);
+	p->change_key = pack_open("bar_change_series", true);
+	ok = p->pack && p->change && p->change_key &&
+		columns_are(p->pack, pack_columns, pack_types, PACK_COLUMNS) &&
+		columns_are(p->change, change_columns, change_types, 4) &&
+		p->change_key->rd_index->indrelid == RelationGetRelid(p->change) &&
+		p->change_key->rd_index->indnkeyatts >= 3 &&
+		p->change_key->rd_index->indkey.values[0] == 1 &&
+		p->change_key->rd_index->indkey.values[1] == 2 &&
+		p->change_key->rd_index->indkey.values[2] == 3;
+	if (ok)
+	{
+		pk = RelationGetPrimaryKeyIndex(p->pack);
+		p->pack_key = OidIsValid(pk) ? index_open(pk, AccessShareLock) : NULL;
+		ok = p->pack_key != NULL &&
+			p->pack_key->rd_rel->relam == BTREE_AM_OID &&
+			p->pack_key->rd_index->indnkeyatts == 3 &&
+			p->pack_key->rd_index->indkey.values[0] == PACK_INSTRUMENT &&
+			p->pack_key->rd_index->indkey.values[1] == PACK_SIZE &&
+			p->pack_key->rd_index->indkey.values[2] == PACK_HI;
+	}
+	if (!ok)
+		packs_close(p);
+	return ok;
+}
+
+/*
+ * Appends the bars of the series with from <= ts < before, oldest
+ * first: from packs where no change this snapshot sees meets them, from
+ * the bar table's key elsewhere (between packs, after the last, and in
+ * packs a change meets).
+ */
+static void
+bars_from_packs(BarRead *r, PackRels *p, TimestampTz from, TimestampTz before)
+{
+	IndexScanDesc	scan;
+	TupleTableSlot *slot = table_slot_create(p->pack, NULL);
+	ScanKeyData		keys[3];
+	TimestampTz	   *ranges;
+	int				nranges;
+	int				c = 0;
+	TimestampTz		t = from;			  /* read up to here */
+	TimestampTz		last_hi = DT_NOBEGIN; /* the end of the pack before */
+
+	nranges = pack_changes(r, p->change, p->change_key, from, before, &ranges);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(r->instrument));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INTERVAL_EQ,
+				IntervalPGetDatum(r->size));
+	ScanKeyInit(&keys[2], 3, BTGreaterStrategyNumber, F_TIMESTAMP_GT,
+				TimestampTzGetDatum(from));
+	scan = index_beginscan(p->pack, p->pack_key, GetActiveSnapshot(), 3, 0);
+	index_rescan(scan, keys, 3, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		TimestampTz lo;
+		TimestampTz hi;
+		int			n;
+		int			k;
+
+		CHECK_FOR_INTERRUPTS();
+		slot_getallattrs(slot);
+		for (k = 0; k < PACK_COLUMNS; k++)
+			if (slot->tts_isnull[k])
+				pack_damaged(r, psprintf("its %s is NULL", pack_columns[k]));
+		lo = DatumGetTimestampTz(slot->tts_values[PACK_LO - 1]);
+		hi = DatumGetTimestampTz(slot->tts_values[PACK_HI - 1]);
+		n = DatumGetInt32(slot->tts_values[PACK_N - 1]);
+		if (lo >= before)
+			break;
+		if (lo >= hi || lo < last_hi || n < 1)
+			pack_damaged(r, "its bounds overlap another pack's or are empty");
+		last_hi = hi;
+		/* bars between the packs (none when they were packed together) */
+		if (lo > t)
+			bars_scan(r, t, lo, ForwardScanDirection, PG_INT32_MAX, 0, 0);
+		t = Max(t, lo);
+		/* does a change begin before the pack's end and end in or after it? */
+		while (c < nranges && ranges[2 * c] < hi)
+			c++;
+		if (c > 0 && ranges[2 * (c - 1) + 1] >= lo)
+			bars_scan(r, t, Min(hi, before), ForwardScanDirection,
+					  PG_INT32_MAX, 0, 0);
+		else
+			bars_copy_pack(r, slot, n, lo, hi, t, before);
+		t = hi;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	if (t < before)
+		bars_scan(r, t, before, ForwardScanDirection, PG_INT32_MAX, 0, 0);
+}
+
+/*
  * Reads the newest "limit" bars of an instrument and size that started
  * before "before" into out, oldest first: of ts, open, high, low, close
  * and volume, the columns whose bits are set in "columns" (BARS_TS and
  * so on; the others are left NULL).  With beyond above 0 it stops sooner,
  * once it has read that many bars starting before floor_ts (the bars a
- * backtest's first close needs before it).  Returns false, having read nothing,
+ * backtest's first close needs before it); the bars from floor_ts on
+ * are then read from their packs where pgtrade.bar_pack has them.
+ * Returns false, having read nothing,
  * when pgtrade.bar is not a plain table (partitioned, say), which a
  * query reads instead; out->via_view says then whether the caller may
  * read only the view pgtrade.bars.  The columns are palloc'd in the
@@ -306,25 +806,10 @@ pgtrade_read_bars(int64 instrument, Interval *size, TimestampTz before,
 				  int32 limit, TimestampTz floor_ts, int beyond, int columns,
 				  PgtradeBars *out)
 {
-	Oid				relid;
-	Relation		rel;
-	Relation		idx;
-	IndexScanDesc	scan;
-	TupleTableSlot *slot;
-	ScanKeyData		keys[3];
-	Datum		  **values = out->col;
-	bool			covering;
-	bool			fixed = false;
-	int				offsets[BAR_VOLUME];
-	Datum			keyvals[BAR_VOLUME]; /* the key's columns, all eight */
-	bool			keynulls[BAR_VOLUME];
-	Buffer			vmbuf = InvalidBuffer;
-	BlockNumber		locked = InvalidBlockNumber; /* page last locked */
-	ItemPointer		tid;
-	int				count = 0;
-	int				below = 0; /* of them, bars starting before floor_ts */
-	int				room;
-	int				i;
+	Oid		 relid;
+	BarRead	 r;
+	PackRels packs;
+	int		 i;
 
 	/* the values are copied as Datums, past the slot's next fetch */
 	StaticAssertStmt(FLOAT8PASSBYVAL, "recent_bars needs 64-bit Datums");
@@ -338,130 +823,70 @@ pgtrade_read_bars(int64 instrument, Interval *size, TimestampTz before,
 	out->n = 0;
 	for (i = 0; i < BAR_VALUES; i++)
 		out->col[i] = NULL;
-	rel = table_open(relid, AccessShareLock);
-	if (rel->rd_rel->relkind != RELKIND_RELATION)
+	memset(&r, 0, sizeof(r));
+	r.rel = table_open(relid, AccessShareLock);
+	if (r.rel->rd_rel->relkind != RELKIND_RELATION)
 	{
 		/* no single index to scan; the lock is held to transaction end */
-		table_close(rel, NoLock);
+		table_close(r.rel, NoLock);
 		return false;
 	}
-	idx = index_open(check_bar_table(rel, &covering), AccessShareLock);
+	r.idx = index_open(check_bar_table(r.rel, &r.covering), AccessShareLock);
+	r.slot = table_slot_create(r.rel, NULL);
+	r.vmbuf = InvalidBuffer;
+	r.instrument = instrument;
+	r.size = size;
 
 	/*
 	 * Room for what is read, not for what is asked: n may be huge.  Each
 	 * column has room for an array's header before it, so that
 	 * recent_bars makes it an array where it lies.
 	 */
-	room = Min(limit, 64);
+	r.room = Max(Min(limit, 64), 1);
 	for (i = 0; i < BAR_VALUES; i++)
 		if (columns & (1 << i))
-			values[i] = bars_room(NULL, room);
+			r.col[i] = bars_room(NULL, r.room);
 
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
-				Int64GetDatum(instrument));
-	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INTERVAL_EQ,
-				IntervalPGetDatum(size));
-	ScanKeyInit(&keys[2], 3, BTLessStrategyNumber, F_TIMESTAMP_LT,
-				TimestampTzGetDatum(before));
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 3, 0);
-	scan->xs_want_itup = covering;
-	index_rescan(scan, keys, 3, NULL, 0);
-	slot = table_slot_create(rel, NULL);
-	if (covering)
-		fixed = key_offsets(scan->xs_itupdesc, offsets);
-
-	/* newest first; put oldest first below */
-	while (count < limit &&
-		   (tid = index_getnext_tid(scan, BackwardScanDirection)) != NULL)
+	if (beyond > 0 && floor_ts < before && floor_ts != DT_NOBEGIN &&
+		packs_open(&packs))
 	{
-		BlockNumber block = ItemPointerGetBlockNumber(tid);
-		Datum	   *vals;
-		bool	   *nulls;
-
-		CHECK_FOR_INTERRUPTS();
-		if (covering && VM_ALL_VISIBLE(rel, block, &vmbuf))
+		/*
+		 * The window before floor_ts, newest first, put oldest first;
+		 * then the rest oldest first.  The same bars as the one scan
+		 * below: of those, the newest "limit".
+		 */
+		bars_scan(&r, DT_NOBEGIN, floor_ts, BackwardScanDirection, beyond,
+				  0, 0);
+		bars_reverse(&r, r.count);
+		bars_from_packs(&r, &packs, floor_ts, before);
+		packs_close(&packs);
+		if (r.count > limit)
 		{
-			IndexTuple itup = scan->xs_itup;
+			int drop = r.count - limit;
 
-			/*
-			 * Every tuple of the page is visible to every snapshot: the
-			 * key's copy of the bar is the bar.  The page is not read,
-			 * so a serializable reader locks it as a whole, as an
-			 * index-only scan does (once for a run of its bars).  The
-			 * map is asked again for each bar, as an index-only scan
-			 * asks it: a bar inserted since may have cleared the bit.
-			 */
-			if (block != locked)
-				PredicateLockPage(rel, block, scan->xs_snapshot);
-			locked = block;
-			if (fixed && !IndexTupleHasNulls(itup))
-			{
-				char *data = (char *) itup;
-
-				data += IndexInfoFindDataOffset(itup->t_info);
-
-				for (i = BAR_TS - 1; i < BAR_VOLUME; i++)
-				{
-					keyvals[i] = *(Datum *) (data + offsets[i]);
-					keynulls[i] = false;
-				}
-			}
-			else
-				index_deform_tuple(itup, scan->xs_itupdesc, keyvals, keynulls);
-			vals = keyvals + BAR_TS - 1;
-			nulls = keynulls + BAR_TS - 1;
-		}
-		else
-		{
-			/* the heap's tuple, if the snapshot sees one */
-			if (!index_fetch_heap(scan, slot))
-				continue;
-			slot_getsomeattrs(slot, BAR_VOLUME);
-			vals = slot->tts_values + BAR_TS - 1;
-			nulls = slot->tts_isnull + BAR_TS - 1;
-		}
-		if (count == room)
-		{
-			room = (int) Min((int64) room * 2, (int64) limit);
 			for (i = 0; i < BAR_VALUES; i++)
-				if (values[i] != NULL)
-					values[i] = bars_room(values[i], room);
+				if (r.col[i] != NULL)
+					memmove(r.col[i], r.col[i] + drop,
+							sizeof(Datum) * (Size) limit);
+			r.count = limit;
 		}
-		for (i = 0; i < BAR_VALUES; i++)
-		{
-			if (nulls[i])
-				elog(ERROR, "a bar of instrument " INT64_FORMAT " has a null %s",
-					 instrument, bar_columns[BAR_TS - 1 + i]);
-			if (values[i] != NULL)
-				values[i][count] = vals[i];
-		}
-		count++;
-		/* newest first: every bar after one before floor_ts is too */
-		if (beyond > 0 && DatumGetTimestampTz(vals[0]) < floor_ts &&
-			++below >= beyond)
-			break;
 	}
-	if (BufferIsValid(vmbuf))
-		ReleaseBuffer(vmbuf);
-	ExecDropSingleTupleTableSlot(slot);
-	index_endscan(scan);
-	index_close(idx, NoLock);
-	table_close(rel, NoLock);
+	else
+	{
+		/* newest first; put oldest first */
+		bars_scan(&r, DT_NOBEGIN, before, BackwardScanDirection, limit,
+				  floor_ts, beyond);
+		bars_reverse(&r, r.count);
+	}
+	if (BufferIsValid(r.vmbuf))
+		ReleaseBuffer(r.vmbuf);
+	ExecDropSingleTupleTableSlot(r.slot);
+	index_close(r.idx, NoLock);
+	table_close(r.rel, NoLock);
 
 	for (i = 0; i < BAR_VALUES; i++)
-	{
-		Datum *v = values[i];
-		int	   j;
-
-		for (j = 0; v != NULL && j < count / 2; j++)
-		{
-			Datum t = v[j];
-
-			v[j] = v[count - 1 - j];
-			v[count - 1 - j] = t;
-		}
-	}
-	out->n = count;
+		out->col[i] = r.col[i];
+	out->n = r.count;
 	return true;
 }
 

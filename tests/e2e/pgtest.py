@@ -118,6 +118,38 @@ def scalar(sql, *params, **kw):
     return rows[0][0] if rows else None
 
 
+class Session:
+    """A psql session kept open, fed one statement list at a time."""
+
+    def __init__(self):
+        self.p = subprocess.Popen(
+            ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+
+    def send(self, sql):
+        """Sends statements without waiting for them (see collect)."""
+        self.p.stdin.write(sql + "\n\\echo __done__\n")
+        self.p.stdin.flush()
+
+    def run(self, sql):
+        self.send(sql)
+        return self.collect()
+
+    def collect(self):
+        """The output of the statements sent last, once they are done."""
+        lines = []
+        while True:
+            line = self.p.stdout.readline()
+            if line == "" or line.strip() == "__done__":
+                return lines
+            lines.append(line.rstrip("\n"))
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(timeout=30)
+
+
 def wait_until(fn, deadline_s, interval=0.2):
     """Call fn until it returns a true value or the deadline passes."""
     end = time.monotonic() + deadline_s

@@ -172,10 +172,11 @@ t.ok(all(c.startswith("pgt-") for c in received),
 jobs = psql("""SELECT jobname, command FROM cron.job
                WHERE jobname LIKE 'pgtrade-%' AND username = 'pgtrade_cron'
                ORDER BY jobname""")
-t.eq([j[0] for j in jobs], ["pgtrade-performance", "pgtrade-purge-run-details",
+t.eq([j[0] for j in jobs], ["pgtrade-pack-bars", "pgtrade-performance",
+                            "pgtrade-purge-run-details",
                             "pgtrade-purge-step-details", "pgtrade-run-due",
                             "pgtrade-stuck-orders"],
-     "install_jobs scheduled the five jobs as pgtrade_cron")
+     "install_jobs scheduled the six jobs as pgtrade_cron")
 ran = wait_until(lambda: int(scalar("""
     SELECT count(*) FROM cron.job_run_details d JOIN cron.job j USING (jobid)
     WHERE j.jobname = 'pgtrade-stuck-orders' AND d.status = 'succeeded'

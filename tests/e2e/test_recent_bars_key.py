@@ -15,39 +15,14 @@ one as they are now, and after a vacuum (pages all-visible again) the
 same.  The table's I/O statistics show whether a read touched the heap.
 """
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgtest import Tap, psql, scalar  # noqa: E402
+from pgtest import Session, Tap, psql, scalar  # noqa: E402
 
 SYM = "RBKEY1"
 FILLER = "RBKEY2"
 N = 80
-
-
-class Session:
-    """A psql session kept open, fed one statement list at a time."""
-
-    def __init__(self):
-        self.p = subprocess.Popen(
-            ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
-
-    def run(self, sql):
-        self.p.stdin.write(sql + "\n\\echo __done__\n")
-        self.p.stdin.flush()
-        lines = []
-        while True:
-            line = self.p.stdout.readline()
-            if line == "" or line.strip() == "__done__":
-                return lines
-            lines.append(line.rstrip("\n"))
-
-    def close(self):
-        self.p.stdin.close()
-        self.p.wait(timeout=30)
 
 
 def via_key(before="infinity", n=N):

@@ -253,15 +253,18 @@ SELECT results_eq($$SELECT jobname, schedule, command
 		('pgtrade-purge-run-details', '17 3 * * *',
 		 'SELECT pgtrade.purge_run_details()'),
 		('pgtrade-purge-step-details', '27 3 * * *',
-		 'SELECT pgtrade.purge_step_details(''30 days'')')$$,
-	'install_jobs schedules five jobs');
-SELECT is((SELECT count(*)::int FROM pgtrade.install_jobs('tap_cron')), 5,
+		 'SELECT pgtrade.purge_step_details(''30 days'')'),
+		('pgtrade-pack-bars', '37 3 * * *',
+		 'SELECT count(*) FROM pgtrade.pack_bars()')$$,
+	'install_jobs schedules six jobs');
+SELECT is((SELECT count(*)::int FROM pgtrade.install_jobs('tap_cron')), 6,
 	'and again');
 SELECT results_eq($$SELECT jobname::text COLLATE "default", count(*)::int,
 		min(username)
 	FROM cron.job WHERE jobname LIKE 'pgtrade-%' GROUP BY jobname
 	ORDER BY jobname$$,
-	$$VALUES ('pgtrade-performance', 1, 'tap_cron'),
+	$$VALUES ('pgtrade-pack-bars', 1, 'tap_cron'),
+		('pgtrade-performance', 1, 'tap_cron'),
 		('pgtrade-purge-run-details', 1, 'tap_cron'),
 		('pgtrade-purge-step-details', 1, 'tap_cron'),
 		('pgtrade-run-due', 1, 'tap_cron'),

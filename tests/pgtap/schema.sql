@@ -4,7 +4,7 @@
 -- what.  A new or vanished object fails here until this list says so.
 \ir preamble.psql
 SET search_path = public;
-SELECT plan(26);
+SELECT plan(27);
 
 SELECT set_eq(
 	$$SELECT pg_describe_object(classid, objid, 0) FROM pg_depend
@@ -392,6 +392,10 @@ SELECT set_eq(
 		('table pgtrade."position"'),
 		('table pgtrade.account'),
 		('table pgtrade.bar'),
+		('table pgtrade.bar_pack'),
+		('table pgtrade.bar_change'),
+		('function pgtrade.bar_note_change()'),
+		('function pgtrade.pack_bars(text,interval,boolean)'),
 		('table pgtrade.commission'),
 		('table pgtrade.decision'),
 		('table pgtrade.fill'),
@@ -448,6 +452,9 @@ SELECT triggers_are('pgtrade', 'orders', ARRAY['orders_gate',
 	'order_modification_close', 'bracket_parent_ended'],
 	'orders carries the gate, state machine, modification and bracket '
 	'triggers');
+SELECT triggers_are('pgtrade', 'bar', ARRAY['bar_note_insert',
+	'bar_note_update', 'bar_note_delete', 'bar_note_truncate'],
+	'bar notes each statement''s changes for the packs');
 SELECT triggers_are('pgtrade', 'fill', ARRAY['fill_after_insert',
 	'fill_immutable', 'append_only_truncate'],
 	'fill carries its position and append-only triggers');
