@@ -7,8 +7,11 @@ created again each run) it stores BENCH_BARS daily bars (default
 1,000,000, a seeded random walk) of one instrument and an sma_cross 10/30
 strategy on an account with a position limit, then times in one session,
 five times each, medians:
-  - the bars read into arrays (recent_bars, what backtest reads with);
-  - pgtrade.backtest over all of them, risk => false and risk => true
+  - the bars read into arrays (recent_bars, row by row; period_bars,
+    what backtest reads, before and after pack_bars packs them);
+  - pack_bars packing them all again;
+  - pgtrade.backtest over all of them, before packing and after (sma_cross
+    10/30 and 50/200), risk => false and risk => true
     (the C engine: sma_cross, fixed size, nothing kept);
   - a sweep of 20 combinations over all of them (bars read once), in bar
     evaluations a second;
@@ -93,6 +96,12 @@ psql("""SET client_min_messages = warning;
     UPDATE pgtrade.strategy SET sizing = 'risk', capital = 100000,
         sizing_fraction = 0.01, atr_period = 14, atr_multiple = 2
     WHERE name = 'bench_sized';""")
+psql("""SET client_min_messages = warning;
+    SELECT pgtrade.add_account('BK_slow');
+    SELECT pgtrade.set_risk_limit('BK_slow', max_position => 1e9);
+    SELECT pgtrade.create_strategy('bench_slow', 'sma_cross', 'BENCHBT',
+        'BK_slow', '{"fast": 50, "slow": 200}', 100,
+        max_bar_age => '100000 years', market_hours => 'always');""")
 for kind, params in KINDS:
     psql("""SET client_min_messages = warning;
         SELECT pgtrade.add_account('BK_%s');
@@ -117,6 +126,23 @@ rows = []
 read = timed("""SELECT (pgtrade.recent_bars(pgtrade.instrument_id('BENCHBT'),
                 '1 day', 'infinity', 2147483647)).bars""")
 rows.append(("bars read into arrays (`recent_bars`)", BARS, read))
+PERIOD = """SELECT (pgtrade.period_bars(pgtrade.instrument_id('BENCHBT'),
+            '1 day', '1900-01-01', '%s', 30)).bars""" % last
+ONE = """SELECT trades FROM pgtrade.backtest('%s', '1900-01-01', '%s',
+         risk => false)"""
+rows.append(("bars read into arrays (`period_bars`), not packed", BARS,
+             timed(PERIOD)))
+rows.append(("`backtest`, engine, risk => false, bars not packed", BARS,
+             timed(ONE % ("bench_bt", last))))
+rows.append(("`backtest`, engine, sma_cross 50/200, risk => false, "
+             "bars not packed", BARS, timed(ONE % ("bench_slow", last))))
+t = timed("SELECT count(*) FROM pgtrade.pack_bars('BENCHBT', '1 day', "
+          "rebuild => true)")
+rows.append(("`pack_bars`, all of them again (`rebuild`)", BARS, t))
+rows.append(("bars read into arrays (`period_bars`), packed", BARS,
+             timed(PERIOD)))
+rows.append(("`backtest`, engine, sma_cross 50/200, risk => false", BARS,
+             timed(ONE % ("bench_slow", last))))
 for risk in ("false", "true"):
     t = timed("""SELECT trades FROM pgtrade.backtest('bench_bt', '1900-01-01',
                  '%s', risk => %s)""" % (last, risk))
@@ -147,8 +173,8 @@ t = timed("""SELECT trades FROM pgtrade.backtest('bench_sized', '%s', '%s',
              risk => false, store => true)""" % (loop_from, last))
 rows.append(("`backtest`, PL/pgSQL loop (`store => true`), sized by risk, "
              "risk => false", LOOP_BARS, t))
-trades = psql("""SELECT trades FROM pgtrade.backtest('bench_bt', '1900-01-01',
-                 '%s', risk => false)""" % last)
+trades = psql(ONE % ("bench_bt", last))
+slow_trades = psql(ONE % ("bench_slow", last))
 
 print("| what | bars | median | bars a second |")
 print("| --- | --- | --- | --- |")
@@ -156,7 +182,8 @@ for what, n, t in rows:
     m = statistics.median(t)
     print("| %s | %d | %.1f ms | %.2f million |" % (what, n, m,
                                                     n / m / 1000.0))
-print("(%s trades over the %d bars)" % (trades, BARS))
+print("(%s trades over the %d bars; %s for sma_cross 50/200)"
+      % (trades, BARS, slow_trades))
 subprocess.run(["make", "-s", "-C", HERE, "backtest_loop"], check=True)
 subprocess.run([os.path.join(HERE, "backtest_loop"), str(BARS)], check=True)
 psql("DROP DATABASE IF EXISTS %s" % DB, db="postgres")
