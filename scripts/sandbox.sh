@@ -241,6 +241,8 @@ timezone = 'UTC'
 log_timezone = 'UTC'
 log_line_prefix = '%m [%p] %q%u@%d '
 shared_preload_libraries = 'pg_cron'
+# logical, so that a test can subscribe a database to pgtrade.bar
+wal_level = logical
 cron.database_name = '$DB'
 cron.host = '$RUN_DIR'
 EOF

@@ -19,6 +19,7 @@
  * in the transaction that writes the new packs, so a snapshot sees
  * either the old packs with the changes or the new packs without them.
  * No lock is taken against writers of bars: they only insert a row.
+ * Packers take turns on the one row of bar_packer.
  */
 
 CREATE TABLE pgtrade.bar_pack (
@@ -120,20 +121,91 @@ CREATE TRIGGER bar_note_delete AFTER DELETE ON pgtrade.bar
 	FOR EACH STATEMENT EXECUTE FUNCTION pgtrade.bar_note_change();
 CREATE TRIGGER bar_note_truncate AFTER TRUNCATE ON pgtrade.bar
 	FOR EACH STATEMENT EXECUTE FUNCTION pgtrade.bar_note_change();
+/*
+ * A session in replica mode fires no statement trigger of these, and
+ * logical replication's apply worker fires only row triggers (in that
+ * mode): bars written so, by a subscriber applying a bar feed's changes
+ * or a restore run as a replica, are noted a row at a time instead.
+ */
+CREATE FUNCTION pgtrade.bar_note_row()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP IN ('UPDATE', 'DELETE') THEN
+		INSERT INTO pgtrade.bar_change (instrument_id, bar_size, lo, hi)
+		VALUES (OLD.instrument_id, OLD.bar_size, OLD.ts, OLD.ts);
+	END IF;
+	IF TG_OP IN ('UPDATE', 'INSERT') THEN
+		INSERT INTO pgtrade.bar_change (instrument_id, bar_size, lo, hi)
+		VALUES (NEW.instrument_id, NEW.bar_size, NEW.ts, NEW.ts);
+	END IF;
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.bar_note_row() FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.bar_note_row() IS
+	'Trigger: notes in bar_change each bar written in replica mode (by '
+	'logical replication''s apply worker, say), where bar_note_change does '
+	'not fire.';
+CREATE TRIGGER bar_note_replica AFTER INSERT OR UPDATE OR DELETE ON pgtrade.bar
+	FOR EACH ROW EXECUTE FUNCTION pgtrade.bar_note_row();
+ALTER TABLE pgtrade.bar ENABLE REPLICA TRIGGER bar_note_replica;
+ALTER TABLE pgtrade.bar ENABLE ALWAYS TRIGGER bar_note_truncate;
+
+/* packers take turns on this row; last_packed says when one last ran */
+CREATE TABLE pgtrade.bar_packer (
+	only_row	boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+	last_packed	timestamptz
+);
+INSERT INTO pgtrade.bar_packer (only_row) VALUES (true);
+COMMENT ON TABLE pgtrade.bar_packer IS
+	'One row: pack_bars updates it first, so that packers take turns, and '
+	'records when it last ran.';
+GRANT SELECT ON pgtrade.bar_packer TO pgtrade_trader, pgtrade_admin;
+
+/*
+ * The series of pgtrade.bar, an instrument and a bar size each, read by
+ * skipping through the bar key (one probe a series, not a bar).
+ */
+CREATE FUNCTION pgtrade.bar_series()
+RETURNS TABLE (instrument_id bigint, bar_size interval)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH RECURSIVE s AS (
+		(SELECT b.instrument_id, b.bar_size FROM pgtrade.bar b
+		 ORDER BY b.instrument_id, b.bar_size LIMIT 1)
+		UNION ALL
+		SELECT n.instrument_id, n.bar_size
+		FROM s CROSS JOIN LATERAL (
+			SELECT b.instrument_id, b.bar_size FROM pgtrade.bar b
+			WHERE (b.instrument_id, b.bar_size) > (s.instrument_id, s.bar_size)
+			ORDER BY b.instrument_id, b.bar_size LIMIT 1) n)
+	SELECT s.instrument_id, s.bar_size FROM s
+$$;
+REVOKE ALL ON FUNCTION pgtrade.bar_series() FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.bar_series() IS
+	'Internal: each instrument and bar size of pgtrade.bar, by skipping '
+	'through its key.';
 
 /*
  * pack_bars packs the series named (a symbol, a bar size, or both),
- * or every series with bars written since it last ran.  For each: the
+ * or every series with bars written since it last ran or with 160 bars
+ * or more and no pack.  For each: the
  * changes it can see are deleted, every pack from the first one they
  * meet onward is dropped, and the bars from the end of the packs kept
  * are packed again, 160 to a pack; fewer than 160 left at the end stay
  * in pgtrade.bar alone until more come.  With rebuild every pack of the
  * series is made again.  Returns a row per series looked at.
  *
- * One packer at a time: the lock below lets readers and writers of bars
- * through and makes a second packer wait.  It must then see what the
- * first one wrote, so each statement needs a snapshot of its own (READ
- * COMMITTED).
+ * One packer at a time: each first updates the row of bar_packer, which
+ * makes a second wait for the first to end and lets readers and writers
+ * of bars through.  At READ COMMITTED the second then sees what the
+ * first wrote (each statement has a snapshot of its own); at REPEATABLE
+ * READ or SERIALIZABLE its snapshot may not, and the update fails it
+ * with 40001 instead of letting it pack over the first's packs.
  */
 CREATE FUNCTION pgtrade.pack_bars(symbol text DEFAULT NULL,
 	size interval DEFAULT NULL, rebuild boolean DEFAULT false)
@@ -149,13 +221,6 @@ DECLARE
 	v_start timestamptz;
 	v_instrument bigint;
 BEGIN
-	IF current_setting('transaction_isolation') <> 'read committed' THEN
-		RAISE EXCEPTION 'pack_bars must run at READ COMMITTED, not %',
-			upper(current_setting('transaction_isolation'))
-			USING ERRCODE = 'invalid_transaction_state',
-				  DETAIL = 'A packer waiting for another must see the packs '
-						|| 'the other wrote.';
-	END IF;
 	IF rebuild IS NULL THEN
 		RAISE EXCEPTION 'rebuild must be true or false, not NULL'
 			USING ERRCODE = 'null_value_not_allowed';
@@ -163,7 +228,7 @@ BEGIN
 	IF symbol IS NOT NULL THEN
 		v_instrument := pgtrade.instrument_id(symbol);
 	END IF;
-	LOCK TABLE pgtrade.bar_pack IN SHARE ROW EXCLUSIVE MODE;
+	UPDATE pgtrade.bar_packer SET last_packed = clock_timestamp();
 	FOR v_series IN
 		SELECT DISTINCT c.instrument_id, c.bar_size FROM pgtrade.bar_change c
 		WHERE (v_instrument IS NULL OR c.instrument_id = v_instrument)
@@ -176,6 +241,21 @@ BEGIN
 		UNION
 		SELECT v_instrument, size
 		WHERE v_instrument IS NOT NULL AND size IS NOT NULL
+		UNION
+		/*
+		 * Series of 160 bars or more without a pack: bars written with
+		 * the triggers disabled (a restore), or noted changes deleted.
+		 * One probe of the bar key a series.
+		 */
+		SELECT s.instrument_id, s.bar_size FROM pgtrade.bar_series() s
+		WHERE (v_instrument IS NULL OR s.instrument_id = v_instrument)
+			AND (size IS NULL OR s.bar_size = size)
+			AND NOT EXISTS (SELECT 1 FROM pgtrade.bar_pack p
+							WHERE p.instrument_id = s.instrument_id
+								AND p.bar_size = s.bar_size)
+			AND EXISTS (SELECT 1 FROM pgtrade.bar b
+						WHERE b.instrument_id = s.instrument_id
+							AND b.bar_size = s.bar_size OFFSET 159)
 		ORDER BY 1, 2
 	LOOP
 		instrument_id := v_series.instrument_id;
@@ -252,6 +332,7 @@ GRANT EXECUTE ON FUNCTION pgtrade.pack_bars(text, interval, boolean)
 	TO pgtrade_admin, pgtrade_scheduler;
 COMMENT ON FUNCTION pgtrade.pack_bars(text, interval, boolean) IS
 	'Packs bars for backtests: the series named, or every series with bars '
-	'written since it last ran; rebuild makes every pack of them again.  '
+	'written since it last ran or none packed; rebuild makes every pack of '
+	'them again.  '
 	'Returns, per series, the packs dropped and added and the bars left '
-	'after the last pack.  Runs at READ COMMITTED, one packer at a time.';
+	'after the last pack.  One packer at a time: another waits for it.';

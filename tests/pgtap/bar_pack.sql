@@ -4,7 +4,7 @@
 -- corrected, deleted and inserted in packed ranges without packing
 -- again, after packing again, and after a pack is damaged.
 \ir preamble.psql
-SELECT plan(33);
+SELECT plan(36);
 
 SET LOCAL timezone = 'UTC';
 
@@ -191,6 +191,30 @@ SELECT results_eq($$SELECT packs_dropped, packs_added
 	$$VALUES (7, 7)$$, 'rebuild makes every pack again');
 SELECT ok(pg_temp.all_agree(), 'and the reads agree with the table');
 UPDATE bt_rows SET r = pg_temp.bt();
+
+-- bars written as a replica are noted; a series written with the
+-- triggers off (a restore) is packed because it has no pack
+SET LOCAL session_replication_role = replica;
+UPDATE pgtrade.bar SET volume = volume + 1
+WHERE instrument_id = pgtrade.instrument_id('TAPPK')
+	AND ts = ('2020-01-01'::date + 2 * 10)::timestamp AT TIME ZONE 'America/New_York';
+SET LOCAL session_replication_role = origin;
+SELECT is((SELECT count(*)::int FROM pgtrade.bar_change
+		   WHERE instrument_id = pgtrade.instrument_id('TAPPK')), 2,
+	'a replica''s update is noted by the row trigger, as it was and as it is');
+SELECT ok(pg_temp.all_agree(), 'and read');
+SELECT pgtrade.add_instrument('TAPPK2', 990802) \g /dev/null
+ALTER TABLE pgtrade.bar DISABLE TRIGGER bar_note_insert;
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPPK2'), '1 hour',
+	'2024-01-01 00:00+00'::timestamptz + n * interval '1 hour', 10, 11, 9, 10, 1
+FROM generate_series(1, 170) n;
+ALTER TABLE pgtrade.bar ENABLE ALWAYS TRIGGER bar_note_insert;
+SELECT results_eq($$SELECT bar_size, packs_dropped, packs_added, bars_unpacked
+	FROM pgtrade.pack_bars() WHERE instrument_id = pgtrade.instrument_id('TAPPK2')$$,
+	$$VALUES ('01:00:00'::interval, 0, 1, 10)$$,
+	'a series of 170 bars noted nowhere and without a pack is packed');
 
 -- a truncated bar table leaves no pack behind
 SAVEPOINT truncated;

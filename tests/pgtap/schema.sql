@@ -395,6 +395,9 @@ SELECT set_eq(
 		('table pgtrade.bar_pack'),
 		('table pgtrade.bar_change'),
 		('function pgtrade.bar_note_change()'),
+		('function pgtrade.bar_series()'),
+		('function pgtrade.bar_note_row()'),
+		('table pgtrade.bar_packer'),
 		('function pgtrade.pack_bars(text,interval,boolean)'),
 		('table pgtrade.commission'),
 		('table pgtrade.decision'),
@@ -453,7 +456,8 @@ SELECT triggers_are('pgtrade', 'orders', ARRAY['orders_gate',
 	'orders carries the gate, state machine, modification and bracket '
 	'triggers');
 SELECT triggers_are('pgtrade', 'bar', ARRAY['bar_note_insert',
-	'bar_note_update', 'bar_note_delete', 'bar_note_truncate'],
+	'bar_note_update', 'bar_note_delete', 'bar_note_truncate',
+	'bar_note_replica'],
 	'bar notes each statement''s changes for the packs');
 SELECT triggers_are('pgtrade', 'fill', ARRAY['fill_after_insert',
 	'fill_immutable', 'append_only_truncate'],
