@@ -5968,14 +5968,43 @@ GRANT SELECT ON pgtrade.bar_pack, pgtrade.bar_change
 /*
  * The triggers note the ranges written.  A statement-level trigger sees
  * a batch's rows at once: one row of bar_change per series a statement
- * touched, however many bars.
+ * touched, however many bars.  It fires once the statement has written
+ * them all, so until then (a RETURNING clause, another trigger) a read
+ * could see new bars and no change: while a statement that writes bars
+ * runs, pgtrade.bar_writes counts it, and readers use no pack while it
+ * is above 0.
  */
+CREATE FUNCTION pgtrade.bar_note_begin()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM set_config('pgtrade.bar_writes', (coalesce(nullif(
+		current_setting('pgtrade.bar_writes', true), ''), '0')::integer
+		+ 1)::text, true);
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.bar_note_begin() FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.bar_note_begin() IS
+	'Trigger: counts a statement writing bars in pgtrade.bar_writes until '
+	'bar_note_change notes what it wrote; reads use no pack meanwhile.';
+CREATE TRIGGER bar_note_begin BEFORE INSERT OR UPDATE OR DELETE ON pgtrade.bar
+	FOR EACH STATEMENT EXECUTE FUNCTION pgtrade.bar_note_begin();
+ALTER TABLE pgtrade.bar ENABLE ALWAYS TRIGGER bar_note_begin;
+
 CREATE FUNCTION pgtrade.bar_note_change()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF TG_OP <> 'TRUNCATE' THEN
+		PERFORM set_config('pgtrade.bar_writes', greatest(coalesce(nullif(
+			current_setting('pgtrade.bar_writes', true), ''), '0')::integer - 1,
+			0)::text, true);
+	END IF;
 	IF TG_OP = 'TRUNCATE' THEN
 		DELETE FROM pgtrade.bar_pack;
 		DELETE FROM pgtrade.bar_change;
@@ -6121,6 +6150,11 @@ BEGIN
 	IF symbol IS NOT NULL THEN
 		v_instrument := pgtrade.instrument_id(symbol);
 	END IF;
+	IF size IS NOT NULL AND NOT pgtrade.bar_size_supported(size) THEN
+		RAISE EXCEPTION 'pgtrade.bar holds no bars of size %', size
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Bar sizes are 1 day or whole minutes below a day.';
+	END IF;
 	UPDATE pgtrade.bar_packer SET last_packed = clock_timestamp();
 	FOR v_series IN
 		SELECT DISTINCT c.instrument_id, c.bar_size FROM pgtrade.bar_change c
@@ -6153,69 +6187,76 @@ BEGIN
 	LOOP
 		instrument_id := v_series.instrument_id;
 		bar_size := v_series.bar_size;
-		/*
-		 * The changes packed now, taken and deleted in one statement:
-		 * every statement after it sees at least those bars.
-		 */
-		WITH gone AS (
-			DELETE FROM pgtrade.bar_change c
-			WHERE c.instrument_id = v_series.instrument_id
-				AND c.bar_size = v_series.bar_size
-			RETURNING c.lo)
-		SELECT min(g.lo) INTO v_from FROM gone g;
-		IF rebuild THEN
-			v_from := '-infinity';
-		END IF;
-		WITH gone AS (
-			DELETE FROM pgtrade.bar_pack p
+		/* a series that fails is left as it was; the others are packed */
+		BEGIN
+			/*
+			 * The changes packed now, taken and deleted in one statement:
+			 * every statement after it sees at least those bars.
+			 */
+			WITH gone AS (
+				DELETE FROM pgtrade.bar_change c
+				WHERE c.instrument_id = v_series.instrument_id
+					AND c.bar_size = v_series.bar_size
+				RETURNING c.lo)
+			SELECT min(g.lo) INTO v_from FROM gone g;
+			IF rebuild THEN
+				v_from := '-infinity';
+			END IF;
+			WITH gone AS (
+				DELETE FROM pgtrade.bar_pack p
+				WHERE p.instrument_id = v_series.instrument_id
+					AND p.bar_size = v_series.bar_size AND p.hi > v_from
+				RETURNING 1)
+			SELECT count(*) INTO packs_dropped FROM gone;
+			SELECT coalesce(max(p.hi), '-infinity') INTO v_start
+			FROM pgtrade.bar_pack p
 			WHERE p.instrument_id = v_series.instrument_id
-				AND p.bar_size = v_series.bar_size AND p.hi > v_from
-			RETURNING 1)
-		SELECT count(*) INTO packs_dropped FROM gone;
-		SELECT coalesce(max(p.hi), '-infinity') INTO v_start
-		FROM pgtrade.bar_pack p
-		WHERE p.instrument_id = v_series.instrument_id
-			AND p.bar_size = v_series.bar_size;
-		/*
-		 * Full packs of 160 from v_start on; each begins a microsecond
-		 * after the last bar of the one before (the first at v_start) and
-		 * ends a microsecond after its own last bar.
-		 */
-		WITH b AS (
-			SELECT b.*, (row_number() OVER (ORDER BY b.ts) - 1) / 160 AS g
+				AND p.bar_size = v_series.bar_size;
+			/*
+			 * Full packs of 160 from v_start on; each begins a microsecond
+			 * after the last bar of the one before (the first at v_start) and
+			 * ends a microsecond after its own last bar.
+			 */
+			WITH b AS (
+				SELECT b.*, (row_number() OVER (ORDER BY b.ts) - 1) / 160 AS g
+				FROM pgtrade.bar b
+				WHERE b.instrument_id = v_series.instrument_id
+					AND b.bar_size = v_series.bar_size AND b.ts >= v_start
+					AND b.ts < '294276-12-31 23:59:59.999999+00'),
+			packs AS (
+				SELECT b.g, count(*)::integer AS n, max(b.ts) AS last_ts,
+					array_agg(b.ts ORDER BY b.ts) AS ts,
+					array_agg(b.open ORDER BY b.ts) AS open,
+					array_agg(b.high ORDER BY b.ts) AS high,
+					array_agg(b.low ORDER BY b.ts) AS low,
+					array_agg(b.close ORDER BY b.ts) AS close,
+					array_agg(b.volume ORDER BY b.ts) AS volume
+				FROM b GROUP BY b.g),
+			added AS (
+				INSERT INTO pgtrade.bar_pack (instrument_id, bar_size, lo, hi,
+					n, ts, open, high, low, close, volume)
+				SELECT v_series.instrument_id, v_series.bar_size,
+					coalesce(lag(p.last_ts) OVER (ORDER BY p.g)
+							 + interval '1 microsecond', v_start),
+					p.last_ts + interval '1 microsecond', p.n, p.ts, p.open,
+					p.high, p.low, p.close, p.volume
+				FROM packs p
+				WHERE p.n = 160
+				RETURNING n)
+			SELECT count(*) INTO packs_added FROM added;
+			SELECT coalesce(max(p.hi), '-infinity') INTO v_start
+			FROM pgtrade.bar_pack p
+			WHERE p.instrument_id = v_series.instrument_id
+				AND p.bar_size = v_series.bar_size;
+			SELECT count(*) INTO bars_unpacked
 			FROM pgtrade.bar b
 			WHERE b.instrument_id = v_series.instrument_id
-				AND b.bar_size = v_series.bar_size AND b.ts >= v_start
-				AND b.ts < 'infinity'),
-		packs AS (
-			SELECT b.g, count(*)::integer AS n, max(b.ts) AS last_ts,
-				array_agg(b.ts ORDER BY b.ts) AS ts,
-				array_agg(b.open ORDER BY b.ts) AS open,
-				array_agg(b.high ORDER BY b.ts) AS high,
-				array_agg(b.low ORDER BY b.ts) AS low,
-				array_agg(b.close ORDER BY b.ts) AS close,
-				array_agg(b.volume ORDER BY b.ts) AS volume
-			FROM b GROUP BY b.g),
-		added AS (
-			INSERT INTO pgtrade.bar_pack (instrument_id, bar_size, lo, hi, n, ts,
-				open, high, low, close, volume)
-			SELECT v_series.instrument_id, v_series.bar_size,
-				coalesce(lag(p.last_ts) OVER (ORDER BY p.g)
-						 + interval '1 microsecond', v_start),
-				p.last_ts + interval '1 microsecond', p.n, p.ts, p.open, p.high,
-				p.low, p.close, p.volume
-			FROM packs p
-			WHERE p.n = 160
-			RETURNING n)
-		SELECT count(*) INTO packs_added FROM added;
-		SELECT coalesce(max(p.hi), '-infinity') INTO v_start
-		FROM pgtrade.bar_pack p
-		WHERE p.instrument_id = v_series.instrument_id
-			AND p.bar_size = v_series.bar_size;
-		SELECT count(*) INTO bars_unpacked
-		FROM pgtrade.bar b
-		WHERE b.instrument_id = v_series.instrument_id
-			AND b.bar_size = v_series.bar_size AND b.ts >= v_start;
+				AND b.bar_size = v_series.bar_size AND b.ts >= v_start;
+		EXCEPTION WHEN OTHERS THEN
+			RAISE WARNING 'pack_bars: instrument % bars of %: %, left unpacked',
+				v_series.instrument_id, v_series.bar_size, SQLERRM;
+			CONTINUE;
+		END;
 		RETURN NEXT;
 	END LOOP;
 END

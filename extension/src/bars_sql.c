@@ -56,6 +56,7 @@
 #include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
@@ -787,6 +788,19 @@ bars_from_packs(BarRead *r, PackRels *p, TimestampTz from, TimestampTz before)
 }
 
 /*
+ * Whether a statement that writes bars is running in this transaction
+ * (pgtrade.bar_writes above 0, see 41_bar_pack.sql): its changes are not
+ * noted until it ends, so no pack may be trusted until then.
+ */
+static bool
+bars_being_written(void)
+{
+	const char *writes = GetConfigOption("pgtrade.bar_writes", true, false);
+
+	return writes != NULL && writes[0] != '\0' && strcmp(writes, "0") != 0;
+}
+
+/*
  * Reads the newest "limit" bars of an instrument and size that started
  * before "before" into out, oldest first: of ts, open, high, low, close
  * and volume, the columns whose bits are set in "columns" (BARS_TS and
@@ -848,7 +862,7 @@ pgtrade_read_bars(int64 instrument, Interval *size, TimestampTz before,
 			r.col[i] = bars_room(NULL, r.room);
 
 	if (beyond > 0 && floor_ts < before && floor_ts != DT_NOBEGIN &&
-		packs_open(&packs))
+		!bars_being_written() && packs_open(&packs))
 	{
 		/*
 		 * The window before floor_ts, newest first, put oldest first;

@@ -4,7 +4,7 @@
 -- corrected, deleted and inserted in packed ranges without packing
 -- again, after packing again, and after a pack is damaged.
 \ir preamble.psql
-SELECT plan(36);
+SELECT plan(41);
 
 SET LOCAL timezone = 'UTC';
 
@@ -115,6 +115,35 @@ SELECT is(pg_temp.bt(), (SELECT r FROM bt_rows), 'the same backtest');
 SELECT results_eq($$SELECT packs_dropped, packs_added, bars_unpacked
 	FROM pgtrade.pack_bars('TAPPK', '1 day')$$,
 	$$VALUES (0, 0, 40)$$, 'packing again changes nothing');
+
+-- a read inside the statement that writes bars (RETURNING) sees them:
+-- the statement's changes are noted only once it ends
+CREATE FUNCTION pg_temp.close_read(p_ts timestamptz) RETURNS float8
+LANGUAGE sql VOLATILE AS $$
+	SELECT r.close[array_position(r.ts, p_ts)]
+	FROM pgtrade.period_bars(pgtrade.instrument_id('TAPPK'), '1 day',
+		'2020-01-01', '2027-01-01', 20) r
+$$;
+CREATE FUNCTION pg_temp.correct_and_read() RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_seen float8;
+BEGIN
+	UPDATE pgtrade.bar SET close = 77.25
+	WHERE instrument_id = pgtrade.instrument_id('TAPPK')
+		AND ts = ('2020-01-01'::date + 2 * 300)::timestamp
+			AT TIME ZONE 'America/New_York'
+	RETURNING pg_temp.close_read(ts) INTO v_seen;
+	RETURN v_seen;
+END
+$$;
+SELECT is(pg_temp.correct_and_read(), 77.25::float8,
+	'a read in the RETURNING of the statement that corrected a bar sees it');
+SELECT is(current_setting('pgtrade.bar_writes'), '0',
+	'and the count of statements writing bars is back to 0 after it');
+SELECT ok(pg_temp.all_agree(), 'the next statement reads as the table too');
+SELECT pgtrade.pack_bars('TAPPK') \g /dev/null
+
 
 -- writes in packed ranges, not packed yet: a close corrected in the
 -- second pack, a bar deleted in the fourth, one put between two bars of
@@ -238,7 +267,23 @@ SET LOCAL ROLE pgtrade_admin;
 SELECT lives_ok($$SELECT * FROM pgtrade.pack_bars('TAPPK')$$, 'an admin may');
 RESET ROLE;
 
+-- the last microsecond PostgreSQL holds stays out of the packs
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPPK2'), '1 hour',
+	'2025-01-01 00:00+00'::timestamptz + n * interval '1 hour', 10, 11, 9, 10, 1
+FROM generate_series(1, 149) n;
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+VALUES (pgtrade.instrument_id('TAPPK2'), '1 hour',
+	'294276-12-31 23:59:59.999999+00', 10, 11, 9, 10, 1);
+SELECT results_eq($$SELECT packs_added, bars_unpacked
+	FROM pgtrade.pack_bars('TAPPK2')$$, $$VALUES (0, 160)$$,
+	'a bar at the last microsecond is left in the table, not packed past it');
+
 -- bad input
+SELECT throws_ok($$SELECT * FROM pgtrade.pack_bars('TAPPK', '-1 day')$$,
+	'22023', NULL, 'a bar size pgtrade.bar cannot hold is refused');
 SELECT throws_ok($$SELECT * FROM pgtrade.pack_bars('NO_SUCH_SYMBOL')$$,
 	'42704', NULL, 'an unknown symbol is refused');
 SELECT throws_ok($$SELECT * FROM pgtrade.pack_bars(rebuild => NULL)$$,

@@ -397,6 +397,7 @@ SELECT set_eq(
 		('function pgtrade.bar_note_change()'),
 		('function pgtrade.bar_series()'),
 		('function pgtrade.bar_note_row()'),
+		('function pgtrade.bar_note_begin()'),
 		('table pgtrade.bar_packer'),
 		('function pgtrade.pack_bars(text,interval,boolean)'),
 		('table pgtrade.commission'),
@@ -457,7 +458,7 @@ SELECT triggers_are('pgtrade', 'orders', ARRAY['orders_gate',
 	'triggers');
 SELECT triggers_are('pgtrade', 'bar', ARRAY['bar_note_insert',
 	'bar_note_update', 'bar_note_delete', 'bar_note_truncate',
-	'bar_note_replica'],
+	'bar_note_replica', 'bar_note_begin'],
 	'bar notes each statement''s changes for the packs');
 SELECT triggers_are('pgtrade', 'fill', ARRAY['fill_after_insert',
 	'fill_immutable', 'append_only_truncate'],
