@@ -344,7 +344,8 @@ COMMENT ON FUNCTION pgtrade.bracket_resize_children(pgtrade.orders) IS
 /*
  * bracket_parent_ended follows a bracket's parent once it has ended
  * cancelled, expired or rejected: children still pending are cancelled
- * with it, children sent with a rejected parent are rejected with it;
+ * with it, children sent with a rejected parent are rejected with it,
+ * and cancelled with a parent cancelled before the broker placed it;
  * when some of it filled, working children are resized to the filled
  * quantity (bracket_resize_children).
  */
@@ -370,6 +371,16 @@ BEGIN
 			PERFORM pgtrade.order_move(v_c.order_id, 'rejected', 'bracket',
 				format('parent order %s was rejected: %s', NEW.order_id,
 					   coalesce(NEW.last_error, 'no reason given')));
+		ELSIF v_c.status = 'submitting' AND NEW.status = 'cancelled'
+			AND OLD.status = 'submitting' THEN
+			/*
+			 * the request that carried them both never placed the parent
+			 * (not sent, not found and not sent again, or its prompt
+			 * declined): nor them
+			 */
+			PERFORM pgtrade.order_move(v_c.order_id, 'cancelled', 'bracket',
+				format('parent order %s was cancelled before the broker '
+					   'placed it', NEW.order_id));
 		END IF;
 	END LOOP;
 	PERFORM pgtrade.bracket_resize_children(NEW);

@@ -366,6 +366,8 @@ GRANT EXECUTE ON FUNCTION
 		numeric[], timestamptz[], numeric[], jsonb[]),
 	pgtrade.record_unknown(bigint, text),
 	pgtrade.release_unsent(bigint, bigint, text),
+	pgtrade.cancel_asked_for(bigint, bigint),
+	pgtrade.record_declined(bigint, bigint, text, jsonb),
 	pgtrade.orders_in_flight(text[]),
 	pgtrade.orders_to_cancel(text[], interval),
 	pgtrade.record_cancel_sent(bigint, jsonb),

@@ -42,6 +42,8 @@ ALTER FUNCTION pgtrade.record_status(bigint, text, numeric, numeric, jsonb)
 	SET enable_seqscan = off SET jit = off;
 ALTER FUNCTION pgtrade.release_unsent(bigint, bigint, text)
 	SET enable_seqscan = off SET jit = off;
+ALTER FUNCTION pgtrade.record_declined(bigint, bigint, text, jsonb)
+	SET enable_seqscan = off SET jit = off;
 ALTER FUNCTION pgtrade.record_unknown(bigint, text)
 	SET enable_seqscan = off SET jit = off;
 ALTER FUNCTION pgtrade.record_cancel_sent(bigint, jsonb)

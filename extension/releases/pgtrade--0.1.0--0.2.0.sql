@@ -5474,6 +5474,16 @@ BEGIN
 			PERFORM pgtrade.order_move(v_c.order_id, 'rejected', 'bracket',
 				format('parent order %s was rejected: %s', NEW.order_id,
 					   coalesce(NEW.last_error, 'no reason given')));
+		ELSIF v_c.status = 'submitting' AND NEW.status = 'cancelled'
+			AND OLD.status = 'submitting' THEN
+			/*
+			 * the request that carried them both never placed the parent
+			 * (not sent, not found and not sent again, or its prompt
+			 * declined): nor them
+			 */
+			PERFORM pgtrade.order_move(v_c.order_id, 'cancelled', 'bracket',
+				format('parent order %s was cancelled before the broker '
+					   'placed it', NEW.order_id));
 		END IF;
 	END LOOP;
 	PERFORM pgtrade.bracket_resize_children(NEW);
@@ -6345,3 +6355,65 @@ COMMENT ON FUNCTION pgtrade.install_jobs(name, interval, interval) IS
 	'pg_cron''s run details (14 days) and of run steps (step_retention; '
 	'NULL keeps them), and the daily packing of new bars for backtests.  '
 	'Returns the jobs.  Superuser only.';
+
+/* a cancel asked during a confirmation prompt declines it */
+/*
+ * A cancel asked while an order is being submitted (orders.cancel_asked)
+ * can still stop it while the broker asks a confirmation question: the
+ * listener asks cancel_asked_for before it confirms, declines the
+ * question when a cancel is asked, and records that with
+ * record_declined.  A declined question places nothing (ibkr-cpapi.md
+ * 6.2), so the order is cancelled, and a bracket's children sent in the
+ * same request with it (bracket_parent_ended).
+ */
+CREATE FUNCTION pgtrade.cancel_asked_for(listener_id bigint, order_id bigint)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT o.cancel_asked FROM pgtrade.orders o
+	WHERE o.order_id = $2 AND o.status = 'submitting' AND o.claimed_by = $1
+$$;
+REVOKE ALL ON FUNCTION pgtrade.cancel_asked_for(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.cancel_asked_for(bigint, bigint) IS
+	'Listener: the cancel asked for an order it claimed and is submitting, '
+	'or NULL; asked before it confirms a prompt.';
+
+CREATE FUNCTION pgtrade.record_declined(listener_id bigint, order_id bigint,
+	question text, payload jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_o pgtrade.orders := pgtrade.lock_order(record_declined.order_id);
+BEGIN
+	IF v_o.status <> 'submitting'
+		OR v_o.claimed_by IS DISTINCT FROM record_declined.listener_id
+		OR v_o.cancel_asked IS NULL THEN
+		RAISE EXCEPTION 'listener % cannot record order % as declined: it is '
+			'%, claimed by %, %', record_declined.listener_id, v_o.order_id,
+			v_o.status, coalesce('listener ' || v_o.claimed_by, 'no listener'),
+			CASE WHEN v_o.cancel_asked IS NULL THEN 'no cancel asked'
+				 ELSE 'a cancel asked' END
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	PERFORM pgtrade.order_move(v_o.order_id, 'cancelled',
+		'listener ' || record_declined.listener_id,
+		format('confirmation declined (%s), never placed: %s',
+			   coalesce(nullif(regexp_replace(question, '\s+', ' ', 'g'), ''),
+						'no text'), v_o.cancel_asked),
+		payload);
+END
+$$;
+REVOKE ALL ON FUNCTION pgtrade.record_declined(bigint, bigint, text, jsonb)
+	FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.record_declined(bigint, bigint, text, jsonb) IS
+	'Listener: cancels an order it claimed whose confirmation prompt it '
+	'declined because a cancel was asked meanwhile.';
+GRANT EXECUTE ON FUNCTION pgtrade.cancel_asked_for(bigint, bigint),
+	pgtrade.record_declined(bigint, bigint, text, jsonb)
+	TO pgtrade_listener;
+ALTER FUNCTION pgtrade.record_declined(bigint, bigint, text, jsonb)
+	SET enable_seqscan = off SET jit = off;

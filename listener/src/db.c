@@ -1077,6 +1077,46 @@ db_release_unsent(DbConn *db, int64_t listener_id, int64_t order_id,
 						3, params, NULL);
 }
 
+/*
+ * The cancel asked for an order this listener is submitting, or NULL in
+ * *asked (pgtrade.cancel_asked_for).
+ */
+DbResult
+db_cancel_asked_for(DbConn *db, int64_t listener_id, int64_t order_id,
+					char **asked)
+{
+	char		idtext[24];
+	char		ordertext[24];
+	const char *params[2] = {idtext, ordertext};
+
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) listener_id);
+	snprintf(ordertext, sizeof(ordertext), "%lld", (long long) order_id);
+	return db_call_text(db, "cancel_asked_for",
+						"SELECT pgtrade.cancel_asked_for($1::bigint, "
+						"$2::bigint)",
+						2, params, asked);
+}
+
+/*
+ * Cancel an order whose confirmation prompt this listener declined for a
+ * cancel asked meanwhile (pgtrade.record_declined).
+ */
+DbResult
+db_record_declined(DbConn *db, int64_t listener_id, int64_t order_id,
+				   const char *question, const char *payload)
+{
+	char		idtext[24];
+	char		ordertext[24];
+	const char *params[4] = {idtext, ordertext, question, payload};
+
+	snprintf(idtext, sizeof(idtext), "%lld", (long long) listener_id);
+	snprintf(ordertext, sizeof(ordertext), "%lld", (long long) order_id);
+	return db_call_text(db, "record_declined",
+						"SELECT pgtrade.record_declined($1::bigint, "
+						"$2::bigint, $3, $4::jsonb)",
+						4, params, NULL);
+}
+
 /* Release an in-flight list and zero it. */
 void
 in_flight_free(InFlightList *l)

@@ -226,6 +226,13 @@ extern void		   db_rows_free(DbRows *r);
 extern DbResult	   db_record_cancel_sent(DbConn *db, int64_t order_id,
 										 const char *payload);
 
+/* a cancel asked during a confirmation prompt (order.c) */
+extern DbResult db_cancel_asked_for(
+	DbConn *db, int64_t listener_id, int64_t order_id, char **asked);
+extern DbResult db_record_declined(
+	DbConn *db, int64_t listener_id, int64_t order_id, const char *question,
+	const char *payload);
+
 extern DbResult db_record_positions(DbConn *db, int64_t listener_id,
 									const char		 *account,
 									const char		 *positions,

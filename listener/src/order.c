@@ -18,8 +18,10 @@
  *
  * Outcomes:
  *	accepted (a)	record_submission with the broker order id and status
- *	prompt (b)		confirmed only when every message id is on the allow
- *					list; otherwise declined and recorded as a rejection
+ *	prompt (b)		declined, and the order cancelled, when a cancel was
+ *					asked meanwhile; else confirmed only when every message
+ *					id is on the allow list, otherwise declined and
+ *					recorded as a rejection
  *	error (c)		a duplicate cOID is adopted after checking account,
  *					contract, side and quantity, else the order becomes
  *					unknown; any other error text is a rejection
@@ -555,6 +557,59 @@ submission_exchange(Listener *L, Submission *s, const char *path,
 	return false;
 }
 
+/*
+ * Before a prompt is confirmed: when a cancel was asked since the order
+ * was claimed (orders.cancel_asked), decline the prompt, which places
+ * nothing, and record the order cancelled; returns true with *out set.
+ * When the database cannot say, the prompt is answered as it would have
+ * been, and an asked cancel goes out once the broker acknowledges the
+ * order.  When the cancel cannot be recorded, the order stays
+ * submitting: the reconciliation finds nothing at the broker and
+ * cancels it then, not sending it again.
+ */
+static bool
+prompt_cancel_asked(Listener *L, Submission *s, const CpapiOrderReply *r,
+					const char *text, SubmitOutcome *out)
+{
+	char	*asked = NULL;
+	char	*payload;
+	DbResult rc = db_cancel_asked_for(L->db, L->listener_id, s->o->order_id,
+									  &asked);
+
+	if (rc != DB_OK)
+	{
+		log_warning(s->ctx, "could not read whether a cancel was asked "
+							"before answering prompt %s",
+					text);
+		return false;
+	}
+	if (asked == NULL)
+		return false;
+	prompt_decline(L, s, r->reply_id);
+	payload = submission_payload(s);
+	rc = db_record_declined(L->db, L->listener_id, s->o->order_id, text,
+							payload);
+	free(payload);
+	if (rc == DB_OK)
+	{
+		log_info(s->ctx, "declined prompt %s: a cancel was asked while the "
+						 "order was being submitted (%s); cancelled, never "
+						 "placed",
+				 text, asked);
+		retry_clear(L);
+		*out = SUBMIT_RECORDED;
+	}
+	else
+	{
+		log_warning(s->ctx, "declined prompt %s for the cancel asked (%s); "
+							"the cancel is not recorded yet",
+					text, asked);
+		*out = rc == DB_LOST ? SUBMIT_DB_LOST : SUBMIT_UNCERTAIN;
+	}
+	free(asked);
+	return true;
+}
+
 /* Run the request and prompt chain of one order. */
 static SubmitOutcome
 submission_run(Listener *L, Submission *s)
@@ -593,6 +648,12 @@ submission_run(Listener *L, Submission *s)
 			char *text = prompt_text(&r);
 			char *why = NULL;
 
+			if (prompt_cancel_asked(L, s, &r, text, &out))
+			{
+				free(text);
+				cpapi_order_reply_free(&r);
+				break;
+			}
 			if (!prompt_allowed(L, &r))
 				why = xasprintf("confirmation prompt not allowed: %s", text);
 			else if (round >= ORDER_PROMPT_ROUNDS_MAX)
@@ -607,11 +668,6 @@ submission_run(Listener *L, Submission *s)
 				cpapi_order_reply_free(&r);
 				break;
 			}
-			/*
-			 * A cancel asked meanwhile (orders.cancel_asked) is not looked
-			 * at here: the prompt is confirmed and the cancel goes out
-			 * once the broker acknowledges the order.
-			 */
 			log_info(s->ctx, "confirming prompt %s", text);
 			free(text);
 			for (i = 0; i < r.n_message_ids; i++)

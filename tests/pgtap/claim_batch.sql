@@ -4,7 +4,7 @@
 -- texts are worked out from the fixture below, not read back from the
 -- functions under test.
 \ir preamble.psql
-SELECT plan(36);
+SELECT plan(44);
 
 -- nothing else of the fixture account may be pending
 UPDATE pgtrade.orders SET status = 'cancelled'
@@ -188,6 +188,35 @@ SELECT results_eq($$SELECT o.status, e.source, e.detail
 	$$VALUES ('cancelled'::text, 'listener 7'::text,
 		'not sent: valid until passed'::text)$$,
 	'it is cancelled, with who and why');
+
+-- a confirmation prompt declined for a cancel asked while submitting
+SELECT pgtrade.place_order('TAPACCT1', 'TAPX', 'buy', 9) \g /dev/null
+CREATE TEMP TABLE tap_d AS
+SELECT order_id FROM pgtrade.claim_orders(7, ARRAY['TAPACCT1'], 16);
+SELECT is(pgtrade.cancel_asked_for(7, (SELECT order_id FROM tap_d)), NULL,
+	'no cancel asked yet');
+SELECT throws_ok($$SELECT pgtrade.record_declined(7, (SELECT order_id FROM tap_d),
+	'o354: a question')$$, '55000', NULL,
+	'a prompt is not recorded as declined without a cancel asked');
+SELECT is(pgtrade.cancel_order((SELECT order_id FROM tap_d), 'changed my mind'),
+	'submitting', 'a cancel is asked while it is submitting');
+SELECT is(pgtrade.cancel_asked_for(8, (SELECT order_id FROM tap_d)), NULL,
+	'another listener is not told');
+SELECT ok(pgtrade.cancel_asked_for(7, (SELECT order_id FROM tap_d))
+	LIKE '%changed my mind', 'the claiming listener is');
+SELECT throws_ok($$SELECT pgtrade.record_declined(8, (SELECT order_id FROM tap_d),
+	'o354: a question')$$, '55000', NULL,
+	'only the claiming listener records it declined');
+SELECT lives_ok($$SELECT pgtrade.record_declined(7, (SELECT order_id FROM tap_d),
+	E'o354: a\n question')$$, 'the claiming listener does');
+SELECT results_eq($$SELECT o.status, e.source, e.detail
+	FROM pgtrade.orders o JOIN pgtrade.order_event e USING (order_id)
+	WHERE o.order_id = (SELECT order_id FROM tap_d)
+	  AND e.to_status = 'cancelled'$$,
+	$$VALUES ('cancelled'::text, 'listener 7'::text,
+		'confirmation declined (o354: a question), never placed: '
+		|| 'user postgres: changed my mind')$$,
+	'it is cancelled, the question on one line');
 
 -- an order that passed the gate for a stock whose instrument has since
 -- become something else (the owner's change) is not sent as a stock's

@@ -210,6 +210,8 @@ SELECT set_eq(
 		('function pgtrade.record_submission(bigint,text,text,jsonb)'),
 		('function pgtrade.record_submissions(bigint[],text[],text[],jsonb[])'),
 		('function pgtrade.release_unsent(bigint,bigint,text)'),
+		('function pgtrade.cancel_asked_for(bigint,bigint)'),
+		('function pgtrade.record_declined(bigint,bigint,text,jsonb)'),
 		('function pgtrade.record_unknown(bigint,text)'),
 		('function pgtrade.limit_scope_account(text,bigint)'),
 		('function pgtrade.remove_risk_limit(text,text,bigint)'),
