@@ -5460,6 +5460,14 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_c pgtrade.orders;
+	/*
+	 * The parent's own event is written after this trigger (triggers fire
+	 * in name order), from these settings, which each child's move uses
+	 * and clears: kept, and put back at the end.
+	 */
+	v_source text := current_setting('pgtrade.event_source', true);
+	v_detail text := current_setting('pgtrade.event_detail', true);
+	v_payload text := current_setting('pgtrade.event_payload', true);
 BEGIN
 	FOR v_c IN
 		SELECT * FROM pgtrade.orders o
@@ -5489,6 +5497,9 @@ BEGIN
 	PERFORM pgtrade.bracket_resize_children(NEW);
 	/* an exit that filled at its full size before it could be resized */
 	PERFORM pgtrade.bracket_check_exits(NEW.order_id);
+	PERFORM set_config('pgtrade.event_source', coalesce(v_source, ''), true);
+	PERFORM set_config('pgtrade.event_detail', coalesce(v_detail, ''), true);
+	PERFORM set_config('pgtrade.event_payload', coalesce(v_payload, ''), true);
 	RETURN NULL;
 END
 $$;
@@ -6362,7 +6373,8 @@ COMMENT ON FUNCTION pgtrade.install_jobs(name, interval, interval) IS
  * can still stop it while the broker asks a confirmation question: the
  * listener asks cancel_asked_for before it confirms, declines the
  * question when a cancel is asked, and records that with
- * record_declined.  A declined question places nothing (ibkr-cpapi.md
+ * record_declined.  A modification's question is declined the same way
+ * once the order's cancel is requested (the modification is refused).  A declined question places nothing (ibkr-cpapi.md
  * 6.2), so the order is cancelled, and a bracket's children sent in the
  * same request with it (bracket_parent_ended).
  */
@@ -6371,13 +6383,22 @@ RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT o.cancel_asked FROM pgtrade.orders o
-	WHERE o.order_id = $2 AND o.status = 'submitting' AND o.claimed_by = $1
+	SELECT CASE WHEN o.status = 'submitting' AND o.claimed_by = $1
+				THEN o.cancel_asked
+				WHEN o.status = 'cancel_requested'
+				THEN coalesce((SELECT 'cancel requested: ' || e.detail
+							   FROM pgtrade.order_event e
+							   WHERE e.order_id = o.order_id
+								 AND e.to_status = 'cancel_requested'
+							   ORDER BY e.event_id DESC LIMIT 1),
+							  'cancel requested') END
+	FROM pgtrade.orders o WHERE o.order_id = $2
 $$;
 REVOKE ALL ON FUNCTION pgtrade.cancel_asked_for(bigint, bigint) FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.cancel_asked_for(bigint, bigint) IS
 	'Listener: the cancel asked for an order it claimed and is submitting, '
-	'or NULL; asked before it confirms a prompt.';
+	'or requested for one working; NULL if none.  Asked before it confirms '
+	'a prompt of a placement or a modification.';
 
 CREATE FUNCTION pgtrade.record_declined(listener_id bigint, order_id bigint,
 	question text, payload jsonb DEFAULT NULL)

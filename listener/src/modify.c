@@ -207,7 +207,22 @@ modify_prompt(Listener *L, Modification *m, const CpapiOrderReply *r,
 	char *esc;
 	char *path;
 
-	if (!prompt_allowed(L, r))
+	char	*asked = NULL;
+	DbResult asked_rc = db_cancel_asked_for(
+		L->db, L->listener_id, strtoll(mod_get(m, MC_ORDER), NULL, 10), &asked);
+
+	/*
+	 * The order's cancel requested meanwhile: the modification is not
+	 * confirmed (it could fill the order the trader is cancelling), nor
+	 * when the database cannot say (fail closed: it is refused).
+	 */
+	if (asked_rc != DB_OK)
+		why = xasprintf("confirmation declined: could not read whether the "
+						"order's cancel was requested; prompt %s",
+						text);
+	else if (asked != NULL)
+		why = xasprintf("confirmation declined: %s; prompt %s", asked, text);
+	else if (!prompt_allowed(L, r))
 		why = xasprintf("confirmation prompt not allowed: %s", text);
 	else if (round >= ORDER_PROMPT_ROUNDS_MAX)
 		why = xasprintf("more than %d confirmation prompts; last: %s",
@@ -221,6 +236,7 @@ modify_prompt(Listener *L, Modification *m, const CpapiOrderReply *r,
 		free(payload);
 		free(why);
 		free(text);
+		free(asked);
 		return NULL;
 	}
 	log_info(m->ctx, "modification %s: confirming prompt %s",

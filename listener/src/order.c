@@ -561,9 +561,8 @@ submission_exchange(Listener *L, Submission *s, const char *path,
  * Before a prompt is confirmed: when a cancel was asked since the order
  * was claimed (orders.cancel_asked), decline the prompt, which places
  * nothing, and record the order cancelled; returns true with *out set.
- * When the database cannot say, the prompt is answered as it would have
- * been, and an asked cancel goes out once the broker acknowledges the
- * order.  When the cancel cannot be recorded, the order stays
+ * When the database cannot say, the prompt is declined too (below).
+ * When the cancel cannot be recorded, the order stays
  * submitting: the reconciliation finds nothing at the broker and
  * cancels it then, not sending it again.
  */
@@ -578,10 +577,19 @@ prompt_cancel_asked(Listener *L, Submission *s, const CpapiOrderReply *r,
 
 	if (rc != DB_OK)
 	{
-		log_warning(s->ctx, "could not read whether a cancel was asked "
-							"before answering prompt %s",
+		/*
+		 * Fail closed: declined, nothing is placed, and the order stays
+		 * submitting.  The reconciliation finds it nowhere and sends it
+		 * again with its cOID (its prompt then asked again), or cancels
+		 * it if a cancel was asked.
+		 */
+		prompt_decline(L, s, r->reply_id);
+		log_warning(s->ctx, "declined prompt %s: could not read whether a "
+							"cancel was asked; the order is looked up and "
+							"sent again unless one was",
 					text);
-		return false;
+		*out = rc == DB_LOST ? SUBMIT_DB_LOST : SUBMIT_UNCERTAIN;
+		return true;
 	}
 	if (asked == NULL)
 		return false;

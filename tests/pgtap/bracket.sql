@@ -2,7 +2,7 @@
 -- claiming a parent with its children, and what becomes of the children
 -- when the parent ends.  Figures are worked out by hand per case.
 \ir preamble.psql
-SELECT plan(45);
+SELECT plan(47);
 
 CREATE TEMP TABLE tap_b (name text PRIMARY KEY, p bigint, tp bigint,
 	sl bigint);
@@ -354,6 +354,23 @@ SELECT results_eq($$SELECT b.bracket_role, m.quantity FROM pgtrade.order_modific
 	ORDER BY b.order_id$$,
 	$$VALUES ('take_profit', 3::numeric), ('stop_loss', 3::numeric)$$,
 	'the other once its modification is answered');
+
+-- the entry's own event keeps who cancelled it and why, though its
+-- children are moved (and their events written) before it
+SELECT pgtrade.set_risk_limit('TAPACCT1', max_position => 1000) \g /dev/null
+SELECT pg_temp.bracket('ev', 2) \g /dev/null
+SELECT pgtrade.cancel_order(p, 'trader: changed my mind') FROM tap_b
+	WHERE name = 'ev' \g /dev/null
+SELECT results_eq($$SELECT e.source, e.detail FROM pgtrade.order_event e
+	JOIN tap_b b ON e.order_id = b.p
+	WHERE b.name = 'ev' AND e.to_status = 'cancelled'$$,
+	$$VALUES ('user postgres'::text, 'trader: changed my mind'::text)$$,
+	'a cancelled entry''s event names its user and reason');
+SELECT results_eq($$SELECT e.source FROM pgtrade.order_event e
+	JOIN tap_b b ON e.order_id IN (b.tp, b.sl)
+	WHERE b.name = 'ev' AND e.to_status = 'cancelled' ORDER BY e.order_id$$,
+	$$VALUES ('bracket'::text), ('bracket')$$,
+	'its exits'' events name the bracket');
 
 SELECT * FROM finish();
 ROLLBACK;
