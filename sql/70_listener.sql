@@ -574,25 +574,25 @@ COMMENT ON FUNCTION pgtrade.release_unsent(bigint, bigint, text) IS
  * can still stop it while the broker asks a confirmation question: the
  * listener asks cancel_asked_for before it confirms, declines the
  * question when a cancel is asked, and records that with
- * record_declined.  A modification's question is declined the same way
- * once the order's cancel is requested (the modification is refused).  A declined question places nothing (ibkr-cpapi.md
+ * record_declined.  A declined question places nothing (ibkr-cpapi.md
  * 6.2), so the order is cancelled, and a bracket's children sent in the
- * same request with it (bracket_parent_ended).
+ * same request with it (bracket_parent_ended).  A modification's
+ * question is declined the same way once the order's cancel is
+ * requested (the modification is refused).
  */
 CREATE FUNCTION pgtrade.cancel_asked_for(listener_id bigint, order_id bigint)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN o.status = 'submitting' AND o.claimed_by = $1
-				THEN o.cancel_asked
-				WHEN o.status = 'cancel_requested'
-				THEN coalesce((SELECT 'cancel requested: ' || e.detail
-							   FROM pgtrade.order_event e
-							   WHERE e.order_id = o.order_id
-								 AND e.to_status = 'cancel_requested'
-							   ORDER BY e.event_id DESC LIMIT 1),
-							  'cancel requested') END
+	SELECT CASE
+		WHEN o.status = 'submitting' AND o.claimed_by = $1 THEN o.cancel_asked
+		WHEN o.status = 'cancel_requested' THEN coalesce((
+			SELECT 'cancel requested: ' || e.detail
+			FROM pgtrade.order_event e
+			WHERE e.order_id = o.order_id AND e.to_status = 'cancel_requested'
+			ORDER BY e.event_id DESC LIMIT 1), 'cancel requested')
+		END
 	FROM pgtrade.orders o WHERE o.order_id = $2
 $$;
 REVOKE ALL ON FUNCTION pgtrade.cancel_asked_for(bigint, bigint) FROM PUBLIC;

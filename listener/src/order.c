@@ -584,9 +584,9 @@ prompt_cancel_asked(Listener *L, Submission *s, const CpapiOrderReply *r,
 		 * it if a cancel was asked.
 		 */
 		prompt_decline(L, s, r->reply_id);
-		log_warning(s->ctx, "declined prompt %s: could not read whether a "
-							"cancel was asked; the order is looked up and "
-							"sent again unless one was",
+		log_warning(s->ctx,
+					"declined prompt %s: could not read whether a cancel "
+					"was asked; looked up and sent again unless one was",
 					text);
 		*out = rc == DB_LOST ? SUBMIT_DB_LOST : SUBMIT_UNCERTAIN;
 		return true;
