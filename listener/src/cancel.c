@@ -111,6 +111,42 @@ done:
 }
 
 /*
+ * Cancel at the broker an order pgtrade holds as cancelled that the
+ * broker's live orders show working: one the reconciliation found
+ * nowhere and cancelled, which the gateway placed after all (its answer
+ * lost, the listener killed while waiting).  The DELETE's answer is only
+ * logged; the broker's next report of the order is recorded as any is.
+ */
+void
+cancel_stray(Listener *L, int64_t order_id, const char *account,
+			 const char *coid, const char *broker_order_id)
+{
+	char	   ctx[48];
+	char	  *acct = gateway_escape(account);
+	char	  *bid = gateway_escape(broker_order_id);
+	char	  *path = xasprintf("/iserver/account/%s/order/%s", acct, bid);
+	GwResponse resp;
+	GwResult   r;
+
+	snprintf(ctx, sizeof(ctx), "order %lld", (long long) order_id);
+	log_warning(ctx, "working at the broker as order %s (cOID %s) though "
+					 "pgtrade holds it cancelled: sending its cancel",
+				broker_order_id, coid);
+	r = session_call(L, "DELETE", path, NULL, GW_PACE_NONE, &resp);
+	if (r != GW_OK)
+		log_warning(ctx, "could not send the cancel of broker order %s: %s; "
+						 "sent again while it shows working",
+					broker_order_id, gateway_result_name(r));
+	else
+		log_info(ctx, "cancel of broker order %s answered HTTP %ld",
+				 broker_order_id, resp.status);
+	gateway_response_free(&resp);
+	free(path);
+	free(bid);
+	free(acct);
+}
+
+/*
  * Send every cancel that is due on the accounts served, one DELETE per
  * order, while the session and the database stay up.
  */

@@ -279,6 +279,8 @@ extern bool		bracket_child_settles_later(Listener			*L,
 
 /* cancel.c */
 extern void cancel_send_due(Listener *L);
+extern void cancel_stray(Listener *L, int64_t order_id, const char *account,
+						 const char *coid, const char *broker_order_id);
 
 /* track.c */
 

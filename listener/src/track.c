@@ -820,8 +820,13 @@ apply_ended(Listener *L, const char *account, const LiveView *v)
 									 .client_order_id = coid,
 									 .account_id = key,
 									 .status = status};
+				const char	 *target = status_target(lo->status);
 
 				rc = apply_status(L, &row, lo);
+				/* cancelled here, working there: cancel it there */
+				if (strcmp(status, "cancelled") == 0 && target != NULL &&
+					strcmp(target, "working") == 0 && lo->order_id != NULL)
+					cancel_stray(L, row.order_id, key, coid, lo->order_id);
 			}
 		}
 		free(key);
@@ -991,6 +996,12 @@ reconcile_not_found(Listener *L, const InFlightOrder *row, bool mine,
 		log_info(ctx, "not at the broker, and a cancel was asked while it "
 					  "was being submitted (%s): cancelled, not sent again",
 				 refused + 11);
+		/*
+		 * A request whose answer was lost may still be placed: watched as
+		 * an ended order, and cancelled at the broker if it shows up
+		 */
+		track_note_ended(L, row->account_id, row->client_order_id,
+						 row->order_id, "cancelled");
 		free(refused);
 		return DB_OK;
 	}
