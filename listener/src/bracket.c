@@ -297,3 +297,30 @@ bracket_child_settles_later(Listener *L, const InFlightOrder *row)
 	db_rows_free(&rows);
 	return later;
 }
+
+/*
+ * Watch the cancelled children of a parent cancelled as not found at the
+ * broker (track_note_ended), as the parent is: placed late with it,
+ * they are cancelled at the broker when its live orders show them.
+ */
+void
+bracket_note_children_ended(Listener *L, int64_t parent_id,
+							const char *account)
+{
+	DbRows rows;
+	int	   i;
+
+	if (bracket_children(L, parent_id, &rows) != DB_OK)
+		return;
+	for (i = 0; i < rows.nrows; i++)
+	{
+		const char *status = db_rows_get(&rows, i, BC_STATUS);
+		const char *coid = db_rows_get(&rows, i, BC_COID);
+		int64_t		id = strtoll(db_rows_get(&rows, i, BC_ID), NULL, 10);
+
+		if (status != NULL && coid != NULL &&
+			strcmp(status, "cancelled") == 0)
+			track_note_ended(L, account, coid, id, "cancelled");
+	}
+	db_rows_free(&rows);
+}

@@ -276,6 +276,8 @@ extern DbResult bracket_record_children(Listener *L, const ClaimedOrder *o,
 										const char *answer_text);
 extern bool		bracket_child_settles_later(Listener			*L,
 											const InFlightOrder *row);
+extern void		bracket_note_children_ended(
+		Listener *L, int64_t parent_id, const char *account);
 
 /* cancel.c */
 extern void cancel_send_due(Listener *L);

@@ -1002,6 +1002,7 @@ reconcile_not_found(Listener *L, const InFlightOrder *row, bool mine,
 		 */
 		track_note_ended(L, row->account_id, row->client_order_id,
 						 row->order_id, "cancelled");
+		bracket_note_children_ended(L, row->order_id, row->account_id);
 		free(refused);
 		return DB_OK;
 	}

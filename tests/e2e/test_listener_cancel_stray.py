@@ -12,18 +12,19 @@ gateway processes the held confirm and places the order, a limit the
 market does not reach.  The listener, reading the broker's live orders,
 finds a working order under the cOID of one pgtrade holds cancelled,
 and sends its cancel: the broker's book ends with it cancelled, nothing
-filled.
+filled.  A bracket sent the same way has its entry and both exits
+cancelled there.
 """
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgtest import Tap, scalar, wait_until, services  # noqa: E402
-from faultlib import (coid_of, wait_status, add_trading,  # noqa: E402
+from pgtest import Tap, psql, scalar, wait_until, services  # noqa: E402
+from faultlib import (coid_of, status_of, wait_status, add_trading,  # noqa: E402
                       fresh_sim, held, book_row, place, mark, text_since,
                       LISTENER_LOG)
 
-t = Tap(5)
+t = Tap(7)
 ACCT = "DU1234567"
 SYM, CONID = "CXLT", 990421
 add_trading(ACCT, SYM, CONID)
@@ -53,5 +54,25 @@ t.eq((row.get("status"), row.get("filled")), ("Cancelled", 0.0),
      % row.get("status"))
 t.ok("though pgtrade holds it cancelled" in text_since(LISTENER_LOG, log0),
      "the listener's log says why it sent that cancel")
+# a bracket the same way: its exits are watched with its entry
+log1 = mark(LISTENER_LOG)
+sim.call("POST", "/sim/config", {
+    "fill_mode": "never",
+    "prompts": {"every": 1, "chain": 1, "message_ids": ["o354"]},
+    "hold": {"route": "reply", "phase": "before", "ms": 8000, "count": 1}})
+ids = [r[0] for r in psql(
+    "SELECT order_id FROM pgtrade.place_bracket(:'p0', :'p1', 'buy', 2, 90, "
+    "110, 80) ORDER BY order_id", ACCT, SYM)]
+wait_until(lambda: held(sim, "reply"), 30)
+psql("SELECT pgtrade.cancel_order(:'p0', 'no bracket')", ids[0])
+wait_until(lambda: all(status_of(i) == "cancelled" for i in ids), 30)
+t.eq([status_of(i) for i in ids], ["cancelled"] * 3,
+     "the bracket, found nowhere, is cancelled with its exits")
+coids = [coid_of(i) for i in ids]
+wait_until(lambda: all((book_row(sim, c) or {}).get("status") == "Cancelled"
+                       for c in coids), 60)
+t.eq([(book_row(sim, c) or {}).get("status") for c in coids],
+     ["Cancelled"] * 3,
+     "placed late by the gateway, entry and exits are cancelled there too")
 services("stop")
 t.done()
