@@ -265,7 +265,8 @@ BEGIN
 	ELSIF v_n > 1 THEN
 		RAISE EXCEPTION 'instrument symbol "%" is ambiguous', symbol
 			USING ERRCODE = 'ambiguous_parameter',
-				  DETAIL = pg_catalog.format('%s instruments share the symbol.', v_n);
+				  DETAIL = pg_catalog.format('%s instruments share the symbol.',
+											 v_n);
 	END IF;
 	RETURN v_id;
 END

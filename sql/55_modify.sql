@@ -232,7 +232,8 @@ BEGIN
 			CASE WHEN v_passed THEN 'requested' ELSE 'refused by the risk gate' END,
 			p_o.quantity, p_quantity,
 			CASE WHEN p_o.limit_price IS NOT NULL
-				 THEN format(', limit %s -> %s', p_o.limit_price, p_limit) ELSE '' END,
+				 THEN format(', limit %s -> %s', p_o.limit_price, p_limit)
+				 ELSE '' END,
 			CASE WHEN p_o.stop_price IS NOT NULL
 				 THEN format(', stop %s -> %s', p_o.stop_price, p_stop) ELSE '' END,
 			CASE WHEN v_passed THEN '' ELSE ': ' || (v_verdict->>'reason') END),

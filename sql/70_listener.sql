@@ -378,7 +378,7 @@ BEGIN
 			v_o.order_id, v_o.broker_order_id
 			USING ERRCODE = 'unique_violation',
 				  DETAIL = pg_catalog.format('The broker now reports %s.',
-											  record_submission.broker_order_id);
+					  record_submission.broker_order_id);
 	END IF;
 	/*
 	 * The common case in one row version: a status that maps to a move

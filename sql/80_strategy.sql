@@ -799,10 +799,8 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_t timestamptz := clock_timestamp();
-	v_pos numeric := pgtrade.position_quantity(p_s.account_id,
-											   p_s.instrument_id);
-	v_open numeric := pgtrade.open_quantity(p_s.account_id,
-											p_s.instrument_id);
+	v_pos numeric := pgtrade.position_quantity(p_s.account_id, p_s.instrument_id);
+	v_open numeric := pgtrade.open_quantity(p_s.account_id, p_s.instrument_id);
 	v_delta numeric := coalesce(p_target_pos - v_pos - v_open, 0);
 	v_action text;
 	v_reason text := pgtrade.decision_reason(p_reason, p_target_pos, v_pos,

@@ -5199,7 +5199,8 @@ BEGIN
 	ELSIF v_n > 1 THEN
 		RAISE EXCEPTION 'instrument symbol "%" is ambiguous', symbol
 			USING ERRCODE = 'ambiguous_parameter',
-				  DETAIL = pg_catalog.format('%s instruments share the symbol.', v_n);
+				  DETAIL = pg_catalog.format('%s instruments share the symbol.',
+											 v_n);
 	END IF;
 	RETURN v_id;
 END
@@ -5432,7 +5433,8 @@ BEGIN
 			CASE WHEN v_passed THEN 'requested' ELSE 'refused by the risk gate' END,
 			p_o.quantity, p_quantity,
 			CASE WHEN p_o.limit_price IS NOT NULL
-				 THEN format(', limit %s -> %s', p_o.limit_price, p_limit) ELSE '' END,
+				 THEN format(', limit %s -> %s', p_o.limit_price, p_limit)
+				 ELSE '' END,
 			CASE WHEN p_o.stop_price IS NOT NULL
 				 THEN format(', stop %s -> %s', p_o.stop_price, p_stop) ELSE '' END,
 			CASE WHEN v_passed THEN '' ELSE ': ' || (v_verdict->>'reason') END),
@@ -5564,10 +5566,8 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_t timestamptz := clock_timestamp();
-	v_pos numeric := pgtrade.position_quantity(p_s.account_id,
-											   p_s.instrument_id);
-	v_open numeric := pgtrade.open_quantity(p_s.account_id,
-											p_s.instrument_id);
+	v_pos numeric := pgtrade.position_quantity(p_s.account_id, p_s.instrument_id);
+	v_open numeric := pgtrade.open_quantity(p_s.account_id, p_s.instrument_id);
 	v_delta numeric := coalesce(p_target_pos - v_pos - v_open, 0);
 	v_action text;
 	v_reason text := pgtrade.decision_reason(p_reason, p_target_pos, v_pos,
@@ -5666,7 +5666,7 @@ BEGIN
 			v_o.order_id, v_o.broker_order_id
 			USING ERRCODE = 'unique_violation',
 				  DETAIL = pg_catalog.format('The broker now reports %s.',
-											  record_submission.broker_order_id);
+					  record_submission.broker_order_id);
 	END IF;
 	/*
 	 * The common case in one row version: a status that maps to a move

@@ -206,7 +206,8 @@ WHERE instrument_id = pgtrade.instrument_id('TAPPK')
 SELECT throws_ok($$SELECT pg_temp.read('2020-01-01', '2027-01-01', 20)$$,
 	'XX001', NULL, 'a pack whose arrays disagree with n is refused');
 SELECT is(pg_temp.error_hint($$SELECT pg_temp.read('2020-01-01', '2027-01-01', 20)$$),
-	'pgtrade.pack_bars(symbol, bar_size, rebuild => true) packs the series again from pgtrade.bar.',
+	'pgtrade.pack_bars(symbol, bar_size, rebuild => true) packs the series '
+	'again from pgtrade.bar.',
 	'and the hint names the repair');
 UPDATE pgtrade.bar_pack SET close = close[1:159] || 1e300::float8,
 	ts = ts[1:159] || ts[158]

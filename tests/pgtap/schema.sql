@@ -168,7 +168,8 @@ SELECT set_eq(
 		('function pgtrade.modify_check_state(pgtrade.orders,numeric)'),
 		('function pgtrade.modify_gate(pgtrade.orders,numeric,numeric,numeric)'),
 		('function pgtrade.modify_order(bigint,numeric,numeric,numeric)'),
-		('function pgtrade.modify_request(pgtrade.orders,numeric,numeric,numeric,text,jsonb)'),
+		('function pgtrade.modify_request(pgtrade.orders,numeric,numeric,'
+		 'numeric,text,jsonb)'),
 		('function pgtrade.modify_target(pgtrade.orders,numeric,numeric,numeric)'),
 		('function pgtrade.oca_open_quantity(text,text,bigint)'),
 		('function pgtrade.open_quantity(text,bigint,bigint)'),
