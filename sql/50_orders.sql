@@ -1100,6 +1100,15 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
+DECLARE
+	/*
+	 * A move made from a trigger of another order's update (a bracket's
+	 * children moved with their parent) comes before that order's own
+	 * event is written from these settings: they are put back after.
+	 */
+	v_source text := current_setting('pgtrade.event_source', true);
+	v_detail text := current_setting('pgtrade.event_detail', true);
+	v_payload text := current_setting('pgtrade.event_payload', true);
 BEGIN
 	PERFORM set_config('pgtrade.event_source', coalesce(p_source, ''), true);
 	PERFORM set_config('pgtrade.event_detail', coalesce(p_detail, ''), true);
@@ -1109,6 +1118,9 @@ BEGIN
 		last_error = CASE WHEN p_status IN ('rejected', 'unknown')
 						  THEN p_detail ELSE last_error END
 	WHERE order_id = p_order_id;
+	PERFORM set_config('pgtrade.event_source', coalesce(v_source, ''), true);
+	PERFORM set_config('pgtrade.event_detail', coalesce(v_detail, ''), true);
+	PERFORM set_config('pgtrade.event_payload', coalesce(v_payload, ''), true);
 END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.order_move(bigint, text, text, text,

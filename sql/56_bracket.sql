@@ -357,14 +357,6 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_c pgtrade.orders;
-	/*
-	 * The parent's own event is written after this trigger (triggers fire
-	 * in name order), from these settings, which each child's move uses
-	 * and clears: kept, and put back at the end.
-	 */
-	v_source text := current_setting('pgtrade.event_source', true);
-	v_detail text := current_setting('pgtrade.event_detail', true);
-	v_payload text := current_setting('pgtrade.event_payload', true);
 BEGIN
 	FOR v_c IN
 		SELECT * FROM pgtrade.orders o
@@ -394,9 +386,6 @@ BEGIN
 	PERFORM pgtrade.bracket_resize_children(NEW);
 	/* an exit that filled at its full size before it could be resized */
 	PERFORM pgtrade.bracket_check_exits(NEW.order_id);
-	PERFORM set_config('pgtrade.event_source', coalesce(v_source, ''), true);
-	PERFORM set_config('pgtrade.event_detail', coalesce(v_detail, ''), true);
-	PERFORM set_config('pgtrade.event_payload', coalesce(v_payload, ''), true);
 	RETURN NULL;
 END
 $$;

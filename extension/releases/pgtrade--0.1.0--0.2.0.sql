@@ -5462,14 +5462,6 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_c pgtrade.orders;
-	/*
-	 * The parent's own event is written after this trigger (triggers fire
-	 * in name order), from these settings, which each child's move uses
-	 * and clears: kept, and put back at the end.
-	 */
-	v_source text := current_setting('pgtrade.event_source', true);
-	v_detail text := current_setting('pgtrade.event_detail', true);
-	v_payload text := current_setting('pgtrade.event_payload', true);
 BEGIN
 	FOR v_c IN
 		SELECT * FROM pgtrade.orders o
@@ -5499,9 +5491,6 @@ BEGIN
 	PERFORM pgtrade.bracket_resize_children(NEW);
 	/* an exit that filled at its full size before it could be resized */
 	PERFORM pgtrade.bracket_check_exits(NEW.order_id);
-	PERFORM set_config('pgtrade.event_source', coalesce(v_source, ''), true);
-	PERFORM set_config('pgtrade.event_detail', coalesce(v_detail, ''), true);
-	PERFORM set_config('pgtrade.event_payload', coalesce(v_payload, ''), true);
 	RETURN NULL;
 END
 $$;
@@ -6438,3 +6427,35 @@ GRANT EXECUTE ON FUNCTION pgtrade.cancel_asked_for(bigint, bigint),
 	TO pgtrade_listener;
 ALTER FUNCTION pgtrade.record_declined(bigint, bigint, text, jsonb)
 	SET enable_seqscan = off SET jit = off;
+
+/* order_move puts back the event settings of an outer move */
+CREATE OR REPLACE FUNCTION pgtrade.order_move(p_order_id bigint, p_status text,
+	p_source text, p_detail text, p_payload jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	/*
+	 * A move made from a trigger of another order's update (a bracket's
+	 * children moved with their parent) comes before that order's own
+	 * event is written from these settings: they are put back after.
+	 */
+	v_source text := current_setting('pgtrade.event_source', true);
+	v_detail text := current_setting('pgtrade.event_detail', true);
+	v_payload text := current_setting('pgtrade.event_payload', true);
+BEGIN
+	PERFORM set_config('pgtrade.event_source', coalesce(p_source, ''), true);
+	PERFORM set_config('pgtrade.event_detail', coalesce(p_detail, ''), true);
+	PERFORM set_config('pgtrade.event_payload',
+					   coalesce(p_payload::text, ''), true);
+	UPDATE pgtrade.orders SET status = p_status,
+		last_error = CASE WHEN p_status IN ('rejected', 'unknown')
+						  THEN p_detail ELSE last_error END
+	WHERE order_id = p_order_id;
+	PERFORM set_config('pgtrade.event_source', coalesce(v_source, ''), true);
+	PERFORM set_config('pgtrade.event_detail', coalesce(v_detail, ''), true);
+	PERFORM set_config('pgtrade.event_payload', coalesce(v_payload, ''), true);
+END
+$$;

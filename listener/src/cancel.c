@@ -68,6 +68,19 @@ cancel_log_answer(const CancelOrder *c, const char *ctx,
 					parsed < 0 ? " with a body that is not JSON" : "");
 }
 
+/* The gateway path of a broker order of account (malloc'ed). */
+static char *
+order_path(const char *account, const char *broker_order_id)
+{
+	char *acct = gateway_escape(account);
+	char *bid = gateway_escape(broker_order_id);
+	char *path = xasprintf("/iserver/account/%s/order/%s", acct, bid);
+
+	free(bid);
+	free(acct);
+	return path;
+}
+
 /*
  * Send the cancel of one order and record the answer.  Returns DB_OK,
  * or what recording returned.
@@ -76,9 +89,7 @@ static DbResult
 cancel_send(Listener *L, const CancelOrder *c)
 {
 	char	   ctx[48];
-	char	  *acct = gateway_escape(c->account_id);
-	char	  *bid = gateway_escape(c->broker_order_id);
-	char	  *path = xasprintf("/iserver/account/%s/order/%s", acct, bid);
+	char	  *path = order_path(c->account_id, c->broker_order_id);
 	GwResponse resp;
 	GwResult   r = session_call(L, "DELETE", path, NULL, GW_PACE_NONE, &resp);
 	char	  *error = NULL;
@@ -105,8 +116,6 @@ cancel_send(Listener *L, const CancelOrder *c)
 done:
 	gateway_response_free(&resp);
 	free(path);
-	free(bid);
-	free(acct);
 	return rc;
 }
 
@@ -122,9 +131,7 @@ cancel_stray(Listener *L, int64_t order_id, const char *account,
 			 const char *coid, const char *broker_order_id)
 {
 	char	   ctx[48];
-	char	  *acct = gateway_escape(account);
-	char	  *bid = gateway_escape(broker_order_id);
-	char	  *path = xasprintf("/iserver/account/%s/order/%s", acct, bid);
+	char	  *path = order_path(account, broker_order_id);
 	GwResponse resp;
 	GwResult   r;
 
@@ -142,8 +149,6 @@ cancel_stray(Listener *L, int64_t order_id, const char *account,
 				 broker_order_id, resp.status);
 	gateway_response_free(&resp);
 	free(path);
-	free(bid);
-	free(acct);
 }
 
 /*
