@@ -32,6 +32,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -867,29 +868,116 @@ static const char *const trade_keys[TK_KEYS] = {
 	"side", "price", "position", "quantity", "filled_at", "commission",
 	"decided_at", "realized_pnl"};
 
-static void
-bt_string_value(JsonbValue *v, char *s)
+/*
+ * The session zone's offset at a time, kept with the span of times it
+ * holds for: from the time it was looked up for to the zone's next
+ * transition after it (pg_next_dst_boundary), or for good when there is
+ * none.  Trades come in time order, so a lookup serves every trade until
+ * the next change of offset.  The offset is the one timestamp2tm gives;
+ * the transition only bounds how long it holds.
+ */
+typedef struct BtZoneSpan
 {
-	v->type = jbvString;
-	v->val.string.val = s;
-	v->val.string.len = (int) strlen(s);
+	bool	  valid;
+	bool	  forever;
+	pg_time_t from;
+	pg_time_t until;
+	int		  tz; /* seconds west of Greenwich, as timestamp2tm gives */
+} BtZoneSpan;
+
+/*
+ * t as to_jsonb writes a timestamptz, in the session's zone, into buf
+ * (MAXDATELEN + 1 bytes): JsonEncodeDateTime with the offset given, which
+ * formats as it does with the offset it looks up itself.
+ */
+static void
+bt_time_text(BtZoneSpan *z, TimestampTz t, char *buf)
+{
+	struct pg_tm tm;
+	fsec_t		 fsec;
+	pg_time_t	 secs;
+	long		 off[2]; /* the offsets before and after the transition */
+	int			 dst[2];
+	pg_time_t	 boundary;
+	int			 r;
+
+	if (TIMESTAMP_NOT_FINITE(t))
+	{
+		JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL);
+		return;
+	}
+	/* whole seconds since the Unix epoch, as timestamp2tm takes them */
+	secs = (pg_time_t) (t / USECS_PER_SEC - (t % USECS_PER_SEC < 0)) +
+		(pg_time_t) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	if (!z->valid || secs < z->from || (!z->forever && secs >= z->until))
+	{
+		z->valid = false;
+		if (timestamp2tm(t, &z->tz, &tm, &fsec, NULL, NULL) != 0)
+		{
+			/* out of range: the error to_jsonb gives */
+			JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID,
+							   NULL);
+			return;
+		}
+		r = pg_next_dst_boundary(&secs, &off[0], &dst[0], &boundary, &off[1],
+								 &dst[1], session_timezone);
+		if (r >= 0)
+		{
+			z->valid = true;
+			z->forever = r == 0;
+			z->from = secs;
+			z->until = boundary;
+		}
+		if (!z->valid || (!z->forever && secs >= z->until))
+		{
+			z->valid = false;
+			JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID,
+							   &z->tz);
+			return;
+		}
+	}
+	JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, &z->tz);
 }
 
+/*
+ * The trade list is written as jsonb's binary form directly, as
+ * JsonbValueToJsonb would write the same values (utils/jsonb.h): an
+ * array whose every JB_OFFSET_STRIDE'th entry holds its end offset and
+ * the others their lengths, each element an object of TK_KEYS pairs,
+ * keys in jsonb's order, a numeric padded to a 4-byte boundary of the
+ * whole datum with the padding counted in its length.
+ */
 static void
-bt_numeric_value(JsonbValue *v, Numeric n)
+bt_jsonb_pad(StringInfo b)
 {
-	v->type = jbvNumeric;
-	v->val.numeric = n;
+	int pad = INTALIGN(b->len) - b->len;
+
+	if (pad > 0)
+	{
+		enlargeStringInfo(b, pad);
+		memset(b->data + b->len, 0, pad);
+		b->len += pad;
+		b->data[b->len] = '\0';
+	}
 }
 
-/* a timestamptz as to_jsonb writes it, in the session's zone */
-static void
-bt_time_value(JsonbValue *v, TimestampTz t)
+/* a string value at the end of b: its JEntry */
+static JEntry
+bt_jsonb_string(StringInfo b, const char *s, int len)
 {
-	char *text = JsonEncodeDateTime(NULL, TimestampTzGetDatum(t),
-									TIMESTAMPTZOID, NULL);
+	appendBinaryStringInfo(b, s, len);
+	return JENTRY_ISSTRING | (JEntry) len;
+}
 
-	bt_string_value(v, text);
+/* a numeric value at the end of b, padded: its JEntry */
+static JEntry
+bt_jsonb_numeric(StringInfo b, Numeric n)
+{
+	int start = b->len;
+
+	bt_jsonb_pad(b);
+	appendBinaryStringInfo(b, (const char *) n, VARSIZE_ANY(n));
+	return JENTRY_ISNUMERIC | (JEntry) (b->len - start);
 }
 
 /*
@@ -897,61 +985,140 @@ bt_time_value(JsonbValue *v, TimestampTz t)
  * fill, decided_at the end of the bar it was decided at (bar_end with
  * the instrument's bar size, zone and close), filled_at the start of the
  * bar at whose open it filled, side, quantity, price, commission,
- * position after and realized P&L less the fee.  The values are laid
- * out as one tree and made into jsonb once.
+ * position after and realized P&L less the fee.  Each fill's numerics
+ * are made in a context reset after it.
  */
 static Datum
 bt_trade_list(const BtState *st, const PgtradeBarEnd *bar_end)
 {
-	JsonbValue	list;
-	JsonbValue *objects;
-	JsonbPair  *pairs;
-	long		k;
-	int			j;
+	StringInfoData b;
+	BtZoneSpan	   zone = {0};
+	MemoryContext  scratch;
+	MemoryContext  old;
+	int			   entries;
+	uint32		   head;
+	int			   total = 0;
+	long		   k;
+	int			   j;
 
 	/* the keys' order is jsonb's: checked, as a wrong one reads wrong */
 	for (j = 1; j < TK_KEYS; j++)
 	{
 		size_t a = strlen(trade_keys[j - 1]);
-		size_t b = strlen(trade_keys[j]);
+		size_t c = strlen(trade_keys[j]);
 
-		if (a > b || (a == b && memcmp(trade_keys[j - 1], trade_keys[j], a) >= 0))
+		if (a > c || (a == c && memcmp(trade_keys[j - 1], trade_keys[j], a) >= 0))
 			elog(ERROR, "the trade list's keys are out of jsonb's order");
 	}
-	objects = palloc_extended(sizeof(JsonbValue) * Max(st->nfills, 1),
-							  MCXT_ALLOC_HUGE);
-	pairs = palloc_extended(sizeof(JsonbPair) * TK_KEYS * Max(st->nfills, 1),
-							MCXT_ALLOC_HUGE);
+	if (st->nfills > JB_CMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("number of jsonb array elements exceeds the maximum "
+						"allowed (%d)",
+						JB_CMASK)));
+
+	/* about 250 bytes a trade; the buffer grows if that is short */
+	initStringInfo(&b);
+	enlargeStringInfo(&b, (int) Min((Size) MaxAllocSize / 2, 64 + (Size) st->nfills * 256));
+	b.len = VARHDRSZ;
+	head = (uint32) st->nfills | JB_FARRAY;
+	appendBinaryStringInfo(&b, (const char *) &head, sizeof(head));
+	entries = b.len;
+	enlargeStringInfo(&b, (int) (sizeof(JEntry) * st->nfills));
+	b.len += (int) (sizeof(JEntry) * st->nfills);
+
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "backtest trade",
+									ALLOCSET_SMALL_SIZES);
 	for (k = 0; k < st->nfills; k++)
 	{
 		const BtFill *f = &st->fills[k];
-		JsonbPair	 *p = pairs + k * TK_KEYS;
-		TimestampTz	  decided = st->ts[f->decided];
-		bool		  buy = num_cmp(f->quantity, num_zero) > 0;
+		JEntry		  e[2 * TK_KEYS];
+		char		  filled[MAXDATELEN + 1];
+		char		  decided[MAXDATELEN + 1];
+		int			  start = b.len;
+		int			  at;
+		JEntry		  meta;
+		bool		  buy;
+		Numeric		  price;
+		Numeric		  position;
+		Numeric		  quantity;
+		Numeric		  fee;
+		Numeric		  pnl;
 
-		for (j = 0; j < TK_KEYS; j++)
+		old = MemoryContextSwitchTo(scratch);
+		if (st->exact && f->quantity == NULL)
 		{
-			bt_string_value(&p[j].key, (char *) trade_keys[j]);
-			p[j].order = (uint32) j;
+			buy = dec_sign(f->dquantity) > 0;
+			price = dec_numeric(f->dprice);
+			position = dec_numeric(f->dposition);
+			quantity = dec_numeric(dec_abs(f->dquantity));
+			fee = dec_numeric(f->dfee);
+			pnl = dec_numeric(f->dpnl);
 		}
-		bt_string_value(&p[TK_SIDE].value, buy ? "buy" : "sell");
-		bt_numeric_value(&p[TK_PRICE].value, f->price);
-		bt_numeric_value(&p[TK_POSITION].value, f->position);
-		bt_numeric_value(&p[TK_QUANTITY].value, num_abs(f->quantity));
-		bt_time_value(&p[TK_FILLED_AT].value, st->ts[f->filled]);
-		bt_numeric_value(&p[TK_COMMISSION].value, f->fee);
-		decided = pgtrade_bar_end_at(bar_end, decided);
-		bt_time_value(&p[TK_DECIDED_AT].value, decided);
-		bt_numeric_value(&p[TK_REALIZED_PNL].value, f->pnl);
-		objects[k].type = jbvObject;
-		objects[k].val.object.nPairs = TK_KEYS;
-		objects[k].val.object.pairs = p;
+		else
+		{
+			buy = num_cmp(f->quantity, num_zero) > 0;
+			price = f->price;
+			position = f->position;
+			quantity = num_abs(f->quantity);
+			fee = f->fee;
+			pnl = f->pnl;
+		}
+		bt_time_text(&zone, st->ts[f->filled], filled);
+		bt_time_text(&zone, pgtrade_bar_end_at(bar_end, st->ts[f->decided]),
+					 decided);
+
+		bt_jsonb_pad(&b);
+		head = TK_KEYS | JB_FOBJECT;
+		appendBinaryStringInfo(&b, (const char *) &head, sizeof(head));
+		at = b.len;
+		enlargeStringInfo(&b, (int) sizeof(e));
+		b.len += (int) sizeof(e);
+		for (j = 0; j < TK_KEYS; j++)
+			e[j] = bt_jsonb_string(&b, trade_keys[j],
+								   (int) strlen(trade_keys[j]));
+		e[TK_KEYS + TK_SIDE] =
+			bt_jsonb_string(&b, buy ? "buy" : "sell", buy ? 3 : 4);
+		e[TK_KEYS + TK_PRICE] = bt_jsonb_numeric(&b, price);
+		e[TK_KEYS + TK_POSITION] = bt_jsonb_numeric(&b, position);
+		e[TK_KEYS + TK_QUANTITY] = bt_jsonb_numeric(&b, quantity);
+		e[TK_KEYS + TK_FILLED_AT] =
+			bt_jsonb_string(&b, filled, (int) strlen(filled));
+		e[TK_KEYS + TK_COMMISSION] = bt_jsonb_numeric(&b, fee);
+		e[TK_KEYS + TK_DECIDED_AT] =
+			bt_jsonb_string(&b, decided, (int) strlen(decided));
+		e[TK_KEYS + TK_REALIZED_PNL] = bt_jsonb_numeric(&b, pnl);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(scratch);
+
+		/* the first entry of an object of TK_KEYS pairs holds its offset */
+		e[0] |= JENTRY_HAS_OFF;
+		memcpy(b.data + at, e, sizeof(e));
+
+		meta = (JEntry) (b.len - start);
+		if (meta > JENTRY_OFFLENMASK ||
+			(Size) total + meta > JENTRY_OFFLENMASK)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("total size of jsonb array elements exceeds the "
+							"maximum of %d bytes",
+							JENTRY_OFFLENMASK)));
+		total += (int) meta;
+		if (k % JB_OFFSET_STRIDE == 0)
+			meta = JENTRY_ISCONTAINER | (JEntry) total | JENTRY_HAS_OFF;
+		else
+			meta = JENTRY_ISCONTAINER | meta;
+		memcpy(b.data + entries + sizeof(JEntry) * k, &meta, sizeof(meta));
 	}
-	list.type = jbvArray;
-	list.val.array.nElems = (int) st->nfills;
-	list.val.array.elems = objects;
-	list.val.array.rawScalar = false;
-	return JsonbPGetDatum(JsonbValueToJsonb(&list));
+	MemoryContextDelete(scratch);
+	if (b.len - VARHDRSZ > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("total size of jsonb array elements exceeds the "
+						"maximum of %d bytes",
+						JENTRY_OFFLENMASK)));
+	SET_VARSIZE(b.data, b.len);
+	return PointerGetDatum(b.data);
 }
 
 /*
@@ -1563,7 +1730,6 @@ bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
 	double		cap;
 	double	   *work;
 	int			rc;
-	long		k;
 	long		lastclose;
 
 	cap = num_to_float8(in->capital);
@@ -1685,9 +1851,6 @@ bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
 	{
 		st.gain = dec_numeric(st.dgain);
 		st.loss = dec_numeric(st.dloss);
-		if (st.want_trades)
-			for (k = 0; k < st.nfills; k++)
-				bt_fill_numerics(&st, &st.fills[k]);
 	}
 	if (rc != BT_OK)
 		ereport(ERROR,

@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(48);
+SELECT plan(52);
 
 SET LOCAL timezone = 'UTC';
 
@@ -501,6 +501,53 @@ SELECT results_eq($$SELECT s, b.trades, b.final_equity, b.sharpe IS NULL,
 			capital => 100000, store => s, risk => false) b ORDER BY s$$,
 	$$VALUES (false, 3, 50000.00, true, true), (true, 3, 50000.00, true, true)$$,
 	'a return beyond double precision: no Sharpe or Sortino, in both');
+
+-- The engine writes its trade list as jsonb's binary form itself.  Over
+-- 4,000 bars in a zone with daylight saving and a half-hour offset (and
+-- its local mean time, seconds and all, before 1935), hundreds of
+-- trades: the list is the loop's, reads the same by position (past the
+-- entries that hold offsets, every 32nd) and by key as when walked, and
+-- is what parsing its own text gives, byte for byte in size.
+SET LOCAL timezone = 'America/St_Johns';
+SELECT pgtrade.add_instrument('TAPJB', 990617) \g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPJB'), '1 day',
+	('1930-01-01'::date + i)::timestamp AT TIME ZONE 'America/New_York',
+	c + 0.25, c + 1, c - 1, c, 1000
+FROM generate_series(0, 3999) i,
+	LATERAL (SELECT round((100 + 10 * sin(i / 3.0) + i / 1000.0)::numeric,
+				2)::float8 AS c) y;
+SELECT pgtrade.create_strategy('tap_jb', 'sma_cross', 'TAPJB', 'TAPACCT1',
+	'{"fast": 2, "slow": 5}', 7, max_bar_age => '100 years',
+	market_hours => 'always') \g /dev/null
+CREATE TEMP TABLE tap_jb AS
+SELECT s AS kept, b.trades, b.trade_list
+FROM unnest(ARRAY[false, true]) s,
+	pgtrade.backtest('tap_jb', '1930-01-01', '1941-12-31', capital => 100000,
+		commission => 0.013, slippage_bps => 3.3, store => s,
+		risk => false) b;
+SELECT is((SELECT trades FROM tap_jb WHERE NOT kept), 425,
+	'the engine''s trade list holds 425 trades');
+SELECT is((SELECT trade_list::text FROM tap_jb WHERE NOT kept),
+	(SELECT trade_list::text FROM tap_jb WHERE kept),
+	'the engine''s trade list is the loop''s, offsets with seconds and all');
+SELECT is((SELECT count(*) FILTER (WHERE b.trade_list -> (n::int - 1) = t
+			AND (SELECT bool_and(b.trade_list -> (n::int - 1) ->> k = t ->> k)
+				 FROM jsonb_object_keys(t) k))
+		   FROM tap_jb b, jsonb_array_elements(b.trade_list)
+			   WITH ORDINALITY x(t, n) WHERE NOT b.kept),
+	(SELECT trades::bigint FROM tap_jb WHERE NOT kept),
+	'each trade reads the same by position and by key as walked');
+SELECT ok((SELECT b.trade_list::text::jsonb = b.trade_list
+		AND pg_column_size(b.trade_list::text::jsonb)
+			= pg_column_size(b.trade_list)
+		AND jsonb_array_length(b.trade_list) = b.trades
+		AND b.trade_list @> '[{"side": "sell"}]'
+	FROM pgtrade.backtest('tap_jb', '1930-01-01', '1941-12-31',
+		capital => 100000, commission => 0.013, slippage_bps => 3.3,
+		risk => false) b),
+	'the trade list is what parsing its text gives, and of the same size');
 
 SELECT * FROM finish();
 ROLLBACK;
