@@ -200,7 +200,10 @@ COMMENT ON FUNCTION pgtrade.backtest_kind_engine(pgtrade.strategy, text,
  * does, and returns the drawdown's ends and the first and last closes
  * tested as times.  NULL when there is no bar, when pgtrade.bar is not a
  * plain table, or when the closes are too large for it: backtest then
- * reads the bars itself.
+ * reads the bars itself.  With trades, its trade list is not in its row
+ * but kept for backtest_trade_list, which hands it to backtest's result
+ * row as it lies: through PL/pgSQL's record and variables it would be
+ * copied three times more (megabytes for a long history).
  */
 CREATE TYPE pgtrade.backtest_read_result AS (
 	bars			integer,
@@ -244,6 +247,15 @@ COMMENT ON FUNCTION pgtrade.backtest_engine_read(pgtrade.strategy, bigint,
 	text, interval, text, time, boolean) IS
 	'Internal to backtest: an engine over the bars it reads from the '
 	'table itself.';
+
+CREATE FUNCTION pgtrade.backtest_trade_list()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pgtrade_backtest_trade_list'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION pgtrade.backtest_trade_list() FROM PUBLIC;
+COMMENT ON FUNCTION pgtrade.backtest_trade_list() IS
+	'Internal to backtest: the trade list the transaction''s last '
+	'backtest_engine_read kept.';
 
 /*
  * backtest_order_check puts the order a backtest would place at the
@@ -413,6 +425,7 @@ DECLARE
 	v_loss numeric := 0;
 	v_trades jsonb[] := '{}';
 	v_trade_list jsonb; /* the engine's, built in C */
+	v_kept boolean := false; /* ... and kept for backtest_trade_list */
 	v_ntrades integer := 0;
 	v_started timestamptz := clock_timestamp();
 	v_noted timestamptz;
@@ -551,7 +564,7 @@ BEGIN
 			v_gain := v_r.gain;
 			v_loss := v_r.loss;
 			v_ntrades := v_r.trades;
-			v_trade_list := v_r.trade_list;
+			v_kept := want_trades;
 			sharpe := v_r.sharpe;
 			sortino := v_r.sortino;
 		END IF;
@@ -891,7 +904,7 @@ BEGIN
 	profit_factor := v_gain / nullif(v_loss, 0);
 	exposure := v_in_market::numeric / nullif(bars, 0);
 	exposure := coalesce(exposure, 0);
-	trade_list := CASE WHEN want_trades
+	trade_list := CASE WHEN want_trades AND NOT v_kept
 		THEN coalesce(v_trade_list, to_jsonb(v_trades)) END;
 
 	IF store THEN
@@ -935,7 +948,14 @@ BEGIN
 			USING HINT = 'Give it more capital, or size positions to the '
 						 'equity.';
 	END IF;
-	RETURN NEXT;
+	IF v_kept THEN
+		RETURN QUERY SELECT backtest_id, bars, trades, refused, final_equity,
+			total_return, cagr, sharpe, sortino, max_drawdown, drawdown_peak,
+			drawdown_trough, win_rate, profit_factor, exposure,
+			pgtrade.backtest_trade_list();
+	ELSE
+		RETURN NEXT;
+	END IF;
 END
 $$;
 REVOKE ALL ON FUNCTION pgtrade.backtest_run(text, timestamptz, timestamptz,

@@ -48,6 +48,7 @@
 PG_FUNCTION_INFO_V1(pgtrade_backtest_sma_cross_engine);
 PG_FUNCTION_INFO_V1(pgtrade_backtest_kind_engine);
 PG_FUNCTION_INFO_V1(pgtrade_backtest_engine_read);
+PG_FUNCTION_INFO_V1(pgtrade_backtest_trade_list);
 
 /*
  * One fill, for the trade list and for marking equity at any close.  In
@@ -403,7 +404,8 @@ bt_new_fill(BtState *st)
 	if (st->nfills == st->maxfills)
 	{
 		st->maxfills *= 2;
-		st->fills = repalloc(st->fills, sizeof(BtFill) * st->maxfills);
+		st->fills = repalloc_huge(st->fills, sizeof(BtFill) * st->maxfills);
+		pgtrade_advise_huge_pages(st->fills, sizeof(BtFill) * st->maxfills);
 	}
 	return &st->fills[st->nfills++];
 }
@@ -1020,6 +1022,7 @@ bt_trade_list(const BtState *st, const PgtradeBarEnd *bar_end)
 	/* about 250 bytes a trade; the buffer grows if that is short */
 	initStringInfo(&b);
 	enlargeStringInfo(&b, (int) Min((Size) MaxAllocSize / 2, 64 + (Size) st->nfills * 256));
+	pgtrade_advise_huge_pages(b.data, (Size) b.maxlen);
 	b.len = VARHDRSZ;
 	head = (uint32) st->nfills | JB_FARRAY;
 	appendBinaryStringInfo(&b, (const char *) &head, sizeof(head));
@@ -1282,6 +1285,8 @@ typedef struct BtInput
 	Datum			   session_close;
 	PgtradeBarEnd	   bar_end; /* the three prepared */
 	bool			   want_trades;
+	MemoryContext	   list_cxt; /* where the trade list goes (NULL: the
+								  * current context) */
 } BtInput;
 
 /* the engines' result columns, as pgtrade.backtest_engine_result has them */
@@ -1500,6 +1505,61 @@ bt_first_end_past(const BtInput *in, int lo, TimestampTz bound,
  * copies (recent_bars' arrays, the row that carries them, PL/pgSQL's
  * variables) and the columns the engine does not read.
  */
+/*
+ * The trade list of the transaction's last backtest_engine_read, which
+ * hands it on through pgtrade.backtest_trade_list instead of its row:
+ * backtest's PL/pgSQL would otherwise copy it (megabytes for a long
+ * history) into a record, then into variables, then into its result
+ * row, on its way to the result.  It lives in a context under
+ * TopTransactionContext, made anew by each read and gone at the end of
+ * the transaction, when its callback forgets it.
+ */
+static MemoryContext bt_kept_cxt = NULL;
+static Datum		 bt_kept_list;
+
+static void
+bt_kept_forget(void *arg)
+{
+	bt_kept_cxt = NULL;
+}
+
+/* a fresh context for the next trade list, the last one dropped */
+static MemoryContext
+bt_kept_start(void)
+{
+	MemoryContextCallback *cb;
+	MemoryContext		   cxt;
+
+	if (bt_kept_cxt != NULL)
+		MemoryContextDelete(bt_kept_cxt);
+	Assert(bt_kept_cxt == NULL);
+	cxt = AllocSetContextCreate(TopTransactionContext, "backtest trade list",
+								ALLOCSET_SMALL_SIZES);
+	bt_kept_cxt = cxt;
+	cb = MemoryContextAlloc(bt_kept_cxt, sizeof(MemoryContextCallback));
+	cb->func = bt_kept_forget;
+	cb->arg = NULL;
+	MemoryContextRegisterResetCallback(bt_kept_cxt, cb);
+	bt_kept_list = (Datum) 0;
+	return bt_kept_cxt;
+}
+
+/*
+ * pgtrade.backtest_trade_list(): the trade list the transaction's last
+ * backtest_engine_read kept, as it lies (the caller's result row copies
+ * it).
+ */
+Datum
+pgtrade_backtest_trade_list(PG_FUNCTION_ARGS)
+{
+	if (bt_kept_cxt == NULL || bt_kept_list == (Datum) 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no backtest has kept a trade list in this "
+						"transaction")));
+	PG_RETURN_DATUM(bt_kept_list);
+}
+
 Datum
 pgtrade_backtest_engine_read(PG_FUNCTION_ARGS)
 {
@@ -1604,8 +1664,16 @@ pgtrade_backtest_engine_read(PG_FUNCTION_ARGS)
 	in.first = bt_first_end_past(&in, lo, from, false);
 	in.last = bt_first_end_past(&in, in.first, to, true) - 1;
 
+	/* the trade list is kept for backtest_trade_list, not returned */
+	if (in.want_trades)
+		in.list_cxt = bt_kept_start();
 	if (!bt_engine(&in, kind, values, nulls))
 		PG_RETURN_NULL();
+	if (in.want_trades)
+	{
+		bt_kept_list = values[14];
+		nulls[14] = true;
+	}
 	/* the drawdown's ends (1-based closes) as the closes' times */
 	for (k = 5; k <= 6; k++)
 	{
@@ -1887,7 +1955,13 @@ bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
 	/* the trades: how many, and their list unless a sweep's */
 	values[13] = Int32GetDatum((int32) st.nfills);
 	if (st.want_trades)
+	{
+		MemoryContext old = MemoryContextSwitchTo(
+			in->list_cxt ? in->list_cxt : CurrentMemoryContext);
+
 		values[14] = bt_trade_list(&st, &in->bar_end);
+		MemoryContextSwitchTo(old);
+	}
 	else
 		nulls[14] = true;
 	return true;

@@ -47,6 +47,9 @@ extern bool pgtrade_read_bars(int64 instrument, Interval *size,
 /* pgtrade.bar_end(ts, bar_size, time_zone, session_close) */
 extern Datum pgtrade_bar_end(PG_FUNCTION_ARGS);
 
+/* huge pages asked for under a large buffer about to be written */
+extern void pgtrade_advise_huge_pages(void *p, Size len);
+
 /* bar_end with its size, zone and close prepared once (bars_sql.c) */
 typedef struct PgtradeBarEnd
 {

@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(52);
+SELECT plan(53);
 
 SET LOCAL timezone = 'UTC';
 
@@ -548,6 +548,22 @@ SELECT ok((SELECT b.trade_list::text::jsonb = b.trade_list
 		capital => 100000, commission => 0.013, slippage_bps => 3.3,
 		risk => false) b),
 	'the trade list is what parsing its text gives, and of the same size');
+
+-- Two backtests in one statement, with other params: each row holds its
+-- own trade list (the engine hands each on apart from its row), the
+-- loop's for the same params.
+SELECT is((SELECT array_agg(b.trade_list::text ORDER BY p.n)
+	FROM unnest(ARRAY['{"fast": 3, "slow": 8}', '{"fast": 4, "slow": 9}']::jsonb[])
+		WITH ORDINALITY p(params, n),
+		pgtrade.backtest('tap_jb', '1930-01-01', '1935-12-31',
+			capital => 100000, params => p.params, risk => false) b),
+	(SELECT array_agg(b.trade_list::text ORDER BY p.n)
+	FROM unnest(ARRAY['{"fast": 3, "slow": 8}', '{"fast": 4, "slow": 9}']::jsonb[])
+		WITH ORDINALITY p(params, n),
+		pgtrade.backtest('tap_jb', '1930-01-01', '1935-12-31',
+			capital => 100000, params => p.params, store => true,
+			risk => false) b),
+	'two backtests in one statement: each its own trade list, the loop''s');
 
 SELECT * FROM finish();
 ROLLBACK;

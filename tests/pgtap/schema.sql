@@ -244,6 +244,7 @@ SELECT set_eq(
 		 'timestamp with time zone,numeric,numeric,numeric,numeric,numeric,'
 		 'double precision,boolean,text,interval,text,'
 		 'time without time zone,boolean)'),
+		('function pgtrade.backtest_trade_list()'),
 		('function pgtrade.bars_floor(timestamp with time zone,interval)'),
 		('function pgtrade.period_bars(bigint,interval,'
 		 'timestamp with time zone,timestamp with time zone,integer)'),
