@@ -969,6 +969,13 @@ COMMENT ON FUNCTION pgtrade.backtest_run(text, timestamptz, timestamptz,
 	'Internal: backtest, over the bars given (a sweep''s, read once) or '
 	'read here; want_trades => false leaves the trade list out.';
 
+/*
+ * backtest is backtest_run without bars given, trade list wanted, in C
+ * (backtest_sql.c): it calls backtest_run with its own caller's result
+ * set, so that backtest_run's result is backtest's as it is, not copied
+ * into another by a RETURN QUERY.  backtest_run checks the arguments
+ * with its own rights (it is SECURITY DEFINER) and settings.
+ */
 CREATE FUNCTION pgtrade.backtest(strategy text, from_ts timestamptz,
 	to_ts timestamptz, capital numeric DEFAULT NULL,
 	commission numeric DEFAULT 0, slippage_bps numeric DEFAULT 0,
@@ -980,15 +987,8 @@ RETURNS TABLE (backtest_id bigint, bars integer, trades integer,
 	max_drawdown numeric, drawdown_peak timestamptz,
 	drawdown_trough timestamptz, win_rate numeric, profit_factor numeric,
 	exposure numeric, trade_list jsonb)
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET work_mem = '256MB'
-AS $$
-BEGIN
-	RETURN QUERY SELECT * FROM pgtrade.backtest_run($1, $2, $3, $4, $5, $6,
-		$7, $8, $9);
-END
-$$;
+AS 'MODULE_PATHNAME', 'pgtrade_backtest'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION pgtrade.backtest(text, timestamptz, timestamptz, numeric,
 	numeric, numeric, jsonb, boolean, boolean) IS
 	'Backtests a strategy (or its kind with other params) over stored '

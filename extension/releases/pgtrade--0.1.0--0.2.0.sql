@@ -2044,8 +2044,8 @@ COMMENT ON FUNCTION pgtrade.import_bars(regclass, interval) IS
 	'messages); all or nothing.  Returns the bars in the batch; a notice '
 	'says how many replaced stored bars with other values.';
 
-/* a backtest's trade list stays in memory on its way out, and a backtest
-   whose equity fell to zero or below says so (87_backtest.sql) */
+/* backtest is backtest_run's result as it comes, its trade list kept in
+   memory on its way out (87_backtest.sql) */
 CREATE OR REPLACE FUNCTION pgtrade.backtest(strategy text, from_ts timestamptz,
 	to_ts timestamptz, capital numeric DEFAULT NULL,
 	commission numeric DEFAULT 0, slippage_bps numeric DEFAULT 0,
@@ -2057,15 +2057,8 @@ RETURNS TABLE (backtest_id bigint, bars integer, trades integer,
 	max_drawdown numeric, drawdown_peak timestamptz,
 	drawdown_trough timestamptz, win_rate numeric, profit_factor numeric,
 	exposure numeric, trade_list jsonb)
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET work_mem = '256MB'
-AS $$
-BEGIN
-	RETURN QUERY SELECT * FROM pgtrade.backtest_run($1, $2, $3, $4, $5, $6,
-		$7, $8, $9);
-END
-$$;
+AS 'MODULE_PATHNAME', 'pgtrade_backtest'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 /* a bracket's exits must rest: day or gtc, never ioc */
 CREATE OR REPLACE FUNCTION pgtrade.bracket_child_group(p_o pgtrade.orders)

@@ -27,6 +27,8 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -49,6 +51,7 @@ PG_FUNCTION_INFO_V1(pgtrade_backtest_sma_cross_engine);
 PG_FUNCTION_INFO_V1(pgtrade_backtest_kind_engine);
 PG_FUNCTION_INFO_V1(pgtrade_backtest_engine_read);
 PG_FUNCTION_INFO_V1(pgtrade_backtest_trade_list);
+PG_FUNCTION_INFO_V1(pgtrade_backtest);
 
 /*
  * One fill, for the trade list and for marking equity at any close.  In
@@ -133,13 +136,14 @@ typedef struct BtState
 	int		order_day_orders;
 
 	/* trades and their tallies */
-	BtFill *fills;
-	long	nfills;
-	long	maxfills;
-	int		wins;
-	int		closes;
-	Numeric gain;
-	Numeric loss;
+	BtFill		 *fills; /* in fill_pages */
+	PgtradePages *fill_pages;
+	long		  nfills;
+	long		  maxfills;
+	int			  wins;
+	int			  closes;
+	Numeric		  gain;
+	Numeric		  loss;
 
 	/*
 	 * Exact mode: the account's figures above as Decs, the numerics left
@@ -403,9 +407,10 @@ bt_new_fill(BtState *st)
 {
 	if (st->nfills == st->maxfills)
 	{
+		Size room = sizeof(BtFill) * (Size) st->maxfills * 2;
+
+		st->fills = pgtrade_pages_resize(st->fill_pages, room);
 		st->maxfills *= 2;
-		st->fills = repalloc_huge(st->fills, sizeof(BtFill) * st->maxfills);
-		pgtrade_advise_huge_pages(st->fills, sizeof(BtFill) * st->maxfills);
 	}
 	return &st->fills[st->nfills++];
 }
@@ -871,74 +876,21 @@ static const char *const trade_keys[TK_KEYS] = {
 	"decided_at", "realized_pnl"};
 
 /*
- * The session zone's offset at a time, kept with the span of times it
- * holds for: from the time it was looked up for to the zone's next
- * transition after it (pg_next_dst_boundary), or for good when there is
- * none.  Trades come in time order, so a lookup serves every trade until
- * the next change of offset.  The offset is the one timestamp2tm gives;
- * the transition only bounds how long it holds.
- */
-typedef struct BtZoneSpan
-{
-	bool	  valid;
-	bool	  forever;
-	pg_time_t from;
-	pg_time_t until;
-	int		  tz; /* seconds west of Greenwich, as timestamp2tm gives */
-} BtZoneSpan;
-
-/*
  * t as to_jsonb writes a timestamptz, in the session's zone, into buf
  * (MAXDATELEN + 1 bytes): JsonEncodeDateTime with the offset given, which
- * formats as it does with the offset it looks up itself.
+ * formats as it does with the offset it looks up itself.  Trades come in
+ * time order, so one lookup of the zone serves them until its next
+ * transition (pgtrade_zone_offset).
  */
 static void
-bt_time_text(BtZoneSpan *z, TimestampTz t, char *buf)
+bt_time_text(PgtradeZoneSpan *z, TimestampTz t, char *buf)
 {
-	struct pg_tm tm;
-	fsec_t		 fsec;
-	pg_time_t	 secs;
-	long		 off[2]; /* the offsets before and after the transition */
-	int			 dst[2];
-	pg_time_t	 boundary;
-	int			 r;
+	int tz;
 
-	if (TIMESTAMP_NOT_FINITE(t))
-	{
+	if (pgtrade_zone_offset(z, session_timezone, t, &tz))
+		JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, &tz);
+	else
 		JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL);
-		return;
-	}
-	/* whole seconds since the Unix epoch, as timestamp2tm takes them */
-	secs = (pg_time_t) (t / USECS_PER_SEC - (t % USECS_PER_SEC < 0)) +
-		(pg_time_t) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
-	if (!z->valid || secs < z->from || (!z->forever && secs >= z->until))
-	{
-		z->valid = false;
-		if (timestamp2tm(t, &z->tz, &tm, &fsec, NULL, NULL) != 0)
-		{
-			/* out of range: the error to_jsonb gives */
-			JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID,
-							   NULL);
-			return;
-		}
-		r = pg_next_dst_boundary(&secs, &off[0], &dst[0], &boundary, &off[1],
-								 &dst[1], session_timezone);
-		if (r >= 0)
-		{
-			z->valid = true;
-			z->forever = r == 0;
-			z->from = secs;
-			z->until = boundary;
-		}
-		if (!z->valid || (!z->forever && secs >= z->until))
-		{
-			z->valid = false;
-			JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID,
-							   &z->tz);
-			return;
-		}
-	}
-	JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, &z->tz);
 }
 
 /*
@@ -993,15 +945,16 @@ bt_jsonb_numeric(StringInfo b, Numeric n)
 static Datum
 bt_trade_list(const BtState *st, const PgtradeBarEnd *bar_end)
 {
-	StringInfoData b;
-	BtZoneSpan	   zone = {0};
-	MemoryContext  scratch;
-	MemoryContext  old;
-	int			   entries;
-	uint32		   head;
-	int			   total = 0;
-	long		   k;
-	int			   j;
+	StringInfoData	b;
+	PgtradeZoneSpan zone = {0};
+	PgtradeBarEnd	be = *bar_end;
+	MemoryContext	scratch;
+	MemoryContext	old;
+	int				entries;
+	uint32			head;
+	int				total = 0;
+	long			k;
+	int				j;
 
 	/* the keys' order is jsonb's: checked, as a wrong one reads wrong */
 	for (j = 1; j < TK_KEYS; j++)
@@ -1019,10 +972,9 @@ bt_trade_list(const BtState *st, const PgtradeBarEnd *bar_end)
 						"allowed (%d)",
 						JB_CMASK)));
 
-	/* about 250 bytes a trade; the buffer grows if that is short */
+	/* 240 bytes a trade or so; the buffer grows if 320 is short */
 	initStringInfo(&b);
-	enlargeStringInfo(&b, (int) Min((Size) MaxAllocSize / 2, 64 + (Size) st->nfills * 256));
-	pgtrade_advise_huge_pages(b.data, (Size) b.maxlen);
+	enlargeStringInfo(&b, (int) Min((Size) MaxAllocSize / 2, 64 + (Size) st->nfills * 320));
 	b.len = VARHDRSZ;
 	head = (uint32) st->nfills | JB_FARRAY;
 	appendBinaryStringInfo(&b, (const char *) &head, sizeof(head));
@@ -1047,6 +999,7 @@ bt_trade_list(const BtState *st, const PgtradeBarEnd *bar_end)
 		Numeric		  quantity;
 		Numeric		  fee;
 		Numeric		  pnl;
+		TimestampTz	  end;
 
 		old = MemoryContextSwitchTo(scratch);
 		if (st->exact && f->quantity == NULL)
@@ -1068,8 +1021,8 @@ bt_trade_list(const BtState *st, const PgtradeBarEnd *bar_end)
 			pnl = f->pnl;
 		}
 		bt_time_text(&zone, st->ts[f->filled], filled);
-		bt_time_text(&zone, pgtrade_bar_end_at(bar_end, st->ts[f->decided]),
-					 decided);
+		end = pgtrade_bar_end_span(&be, st->ts[f->decided]);
+		bt_time_text(&zone, end, decided);
 
 		bt_jsonb_pad(&b);
 		head = TK_KEYS | JB_FOBJECT;
@@ -1576,7 +1529,7 @@ pgtrade_backtest_engine_read(PG_FUNCTION_ARGS)
 	PgtradeBars	  bars;
 	Datum		  values[BT_COLUMNS + 2];
 	bool		  nulls[BT_COLUMNS + 2] = {0};
-	int			  columns = BARS_TS | BARS_OPEN | BARS_CLOSE;
+	int			  columns = BARS_TS | BARS_OPEN | BARS_CLOSE | BARS_OWN_PAGES;
 	int			  lo;
 	int			  hi;
 	int			  k;
@@ -1846,8 +1799,10 @@ bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
 			return false;
 		bt_sizing_params(&st, in);
 	}
-	st.maxfills = 64;
-	st.fills = palloc(sizeof(BtFill) * st.maxfills);
+	/* room for a fill at every bar, or for 65,536 (14 MB), from the start */
+	st.maxfills = (long) Max(256, Min((long) last - first + 2, 65536));
+	st.fill_pages = pgtrade_pages_create();
+	st.fills = pgtrade_pages_resize(st.fill_pages, st.maxfills * sizeof(BtFill));
 	work = palloc_extended(
 		sizeof(double) * bt_work_doubles((size_t) nts, in->window),
 		MCXT_ALLOC_HUGE);
@@ -1965,4 +1920,63 @@ bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
 	else
 		nulls[14] = true;
 	return true;
+}
+
+/*
+ * pgtrade.backtest(strategy, from_ts, to_ts, capital, commission,
+ * slippage_bps, params, store, risk): pgtrade.backtest_run with those,
+ * no bars given and the trade list wanted, called with the caller's own
+ * ReturnSetInfo: backtest_run's result (a tuplestore) is backtest's, not
+ * copied into another by a wrapper's RETURN QUERY (a copy of the trade
+ * list, megabytes for a long history).  backtest_run checks the
+ * arguments, with its own rights and settings.
+ */
+#define BT_RUN_NARGS 16
+
+typedef struct BtRunCall
+{
+	FmgrInfo flinfo;
+} BtRunCall;
+
+Datum
+pgtrade_backtest(PG_FUNCTION_ARGS)
+{
+	BtRunCall *c = (BtRunCall *) fcinfo->flinfo->fn_extra;
+	Datum	   result;
+	int		   i;
+
+	LOCAL_FCINFO(run, BT_RUN_NARGS);
+
+	if (c == NULL)
+	{
+		Oid types[BT_RUN_NARGS] = {
+			TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, NUMERICOID, NUMERICOID,
+			NUMERICOID, JSONBOID, BOOLOID, BOOLOID, TIMESTAMPTZARRAYOID,
+			FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
+			FLOAT8ARRAYOID, BOOLOID};
+		List *name = list_make2(makeString("pgtrade"),
+								makeString("backtest_run"));
+		Oid	  fn = LookupFuncName(name, BT_RUN_NARGS, types, false);
+
+		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(BtRunCall));
+		fmgr_info_cxt(fn, &c->flinfo, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = c;
+	}
+	if (PG_NARGS() != 9)
+		elog(ERROR, "backtest takes 9 arguments, not %d", PG_NARGS());
+	InitFunctionCallInfoData(*run, &c->flinfo, BT_RUN_NARGS,
+							 fcinfo->fncollation, fcinfo->context,
+							 fcinfo->resultinfo);
+	for (i = 0; i < 9; i++)
+		run->args[i] = fcinfo->args[i];
+	for (i = 9; i < BT_RUN_NARGS - 1; i++)
+	{
+		run->args[i].value = (Datum) 0;
+		run->args[i].isnull = true;
+	}
+	run->args[BT_RUN_NARGS - 1].value = BoolGetDatum(true);
+	run->args[BT_RUN_NARGS - 1].isnull = false;
+	result = FunctionCallInvoke(run);
+	fcinfo->isnull = run->isnull;
+	return result;
 }

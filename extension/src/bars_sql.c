@@ -31,6 +31,7 @@
 #include "postgres.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -275,43 +276,91 @@ key_offsets(TupleDesc itupdesc, int *offsets)
 	return true;
 }
 
-/*
- * Ask for huge pages (transparent ones, 2 MB) under the part of a large
- * buffer that spans whole ones, before it is written.  A million bars'
- * column is 8 MB: 2,048 page faults of 4 kB each, each with its page
- * zeroed, on every read into fresh memory (the C library hands large
- * blocks back to the system when they are freed), against 4 with huge
- * pages.  Only advice: where transparent huge pages are off, or the
- * memory was in use before, nothing changes.
- */
-void
-pgtrade_advise_huge_pages(void *p, Size len)
+struct PgtradePages
 {
-#if defined(MADV_HUGEPAGE)
-	const uintptr_t huge = (uintptr_t) 2 * 1024 * 1024;
-	uintptr_t		start = ((uintptr_t) p + huge - 1) & ~(huge - 1);
-	uintptr_t		end = ((uintptr_t) p + len) & ~(huge - 1);
+	char				 *base; /* NULL until the first resize */
+	Size				  size;
+	MemoryContextCallback cb;
+};
 
-	if (len >= 2 * huge && end > start)
-		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+static void
+pages_release(void *arg)
+{
+	PgtradePages *pages = (PgtradePages *) arg;
+
+	if (pages->base != NULL)
+		(void) munmap(pages->base, pages->size);
+	pages->base = NULL;
+	pages->size = 0;
+}
+
+/*
+ * Why not palloc: the C library serves a block below its (moving) mmap
+ * threshold from its heap, where growing it copies it into new memory,
+ * every page of which then faults in: 2,048 faults of 4 kB and 8 MB
+ * copied for each doubling of a million bars' column.  Pages of their
+ * own grow by remapping, and fault in once.  From 4 MB on they ask for
+ * transparent huge pages (2 MB, one fault instead of 512); where those
+ * are off, nothing changes.
+ */
+PgtradePages *
+pgtrade_pages_create(void)
+{
+	PgtradePages *pages = palloc0(sizeof(PgtradePages));
+
+	pages->cb.func = pages_release;
+	pages->cb.arg = pages;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &pages->cb);
+	return pages;
+}
+
+/* room for size bytes, the contents kept; the base may move */
+void *
+pgtrade_pages_resize(PgtradePages *pages, Size size)
+{
+	Size  page = (Size) sysconf(_SC_PAGESIZE);
+	Size  want = (Max(size, 1) + page - 1) / page * page;
+	void *p;
+
+	if (want <= pages->size)
+		return pages->base;
+	if (pages->base == NULL)
+		p = mmap(NULL, want, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	else
+		p = mremap(pages->base, pages->size, want, MREMAP_MAYMOVE);
+	if (p == MAP_FAILED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Failed on a request of size %zu: %m.", want)));
+	pages->base = p;
+	pages->size = want;
+#if defined(MADV_HUGEPAGE)
+	/* the whole mapping, which must stay one for mremap */
+	if (want >= (Size) 4 * 1024 * 1024)
+		(void) madvise(p, want, MADV_HUGEPAGE);
 #endif
+	return p;
 }
 
 /*
  * A column's room for n values (at least one), with an array's header
- * before it; col NULL for a new one, else the one to grow.
+ * before it; col NULL for a new one, else the one to grow; in pages of
+ * its own when pages is not NULL.
  */
 static Datum *
-bars_room(Datum *col, int n)
+bars_room(Datum *col, int n, PgtradePages *pages)
 {
 	Size  size = BARS_ARRAY_HEADER + sizeof(Datum) * (Size) Max(n, 1);
 	char *base;
 
-	if (col == NULL)
+	if (pages != NULL)
+		base = pgtrade_pages_resize(pages, size);
+	else if (col == NULL)
 		base = palloc_extended(size, MCXT_ALLOC_HUGE);
 	else
 		base = repalloc_huge((char *) col - BARS_ARRAY_HEADER, size);
-	pgtrade_advise_huge_pages(base, size);
 	return (Datum *) (base + BARS_ARRAY_HEADER);
 }
 
@@ -331,6 +380,7 @@ typedef struct BarRead
 	int64			instrument;
 	Interval	   *size;
 	Datum		   *col[BAR_VALUES];
+	PgtradePages   *pages[BAR_VALUES]; /* NULL: palloc'd */
 	int				count;
 	int				room;
 } BarRead;
@@ -358,7 +408,36 @@ bars_make_room(BarRead *r, int64 more)
 	r->room = (int) room;
 	for (i = 0; i < BAR_VALUES; i++)
 		if (r->col[i] != NULL)
-			r->col[i] = bars_room(r->col[i], r->room);
+			r->col[i] = bars_room(r->col[i], r->room, r->pages[i]);
+}
+
+/*
+ * At most how many bars of the size start in [floor_ts, before), plus
+ * the "beyond" before floor_ts, for a read into pages of their own: room
+ * for them all is taken at once, and the pages not written cost nothing.
+ * Bars of a size start at least the size apart, less an hour of daylight
+ * saving in a day, month or longer (a month at least 28 days); bars that
+ * do not are only read more slowly, into room grown as it fills.
+ * Bounded by limit and by 2^26 bars (512 MB a column); 64 when there
+ * is no bound.
+ */
+static int
+bars_expected(const Interval *size, TimestampTz floor_ts, TimestampTz before,
+			  int beyond, int32 limit)
+{
+	int64 step = size->time;
+	int64 n;
+
+	if (size->day > 0)
+		step += size->day * (USECS_PER_DAY - USECS_PER_HOUR);
+	if (size->month > 0)
+		step += size->month * (28 * USECS_PER_DAY - USECS_PER_HOUR);
+	if (size->day < 0 || size->month < 0 || step <= 0 ||
+		TIMESTAMP_NOT_FINITE(floor_ts) || TIMESTAMP_NOT_FINITE(before) ||
+		before <= floor_ts)
+		return 64;
+	n = (before - floor_ts) / step + 2 + Max(beyond, 0);
+	return (int) Max(Min(Min(n, (int64) limit), (int64) 1 << 26), 64);
 }
 
 /*
@@ -837,8 +916,9 @@ bars_being_written(void)
  * when pgtrade.bar is not a plain table (partitioned, say), which a
  * query reads instead; out->via_view says then whether the caller may
  * read only the view pgtrade.bars.  The columns are palloc'd in the
- * current memory context, each with room for an array's header before
- * it (BARS_ARRAY_HEADER).
+ * current memory context (in pages of their own, given back with it,
+ * with BARS_OWN_PAGES), each with room for an array's header before it
+ * (BARS_ARRAY_HEADER).
  */
 bool
 pgtrade_read_bars(int64 instrument, Interval *size, TimestampTz before,
@@ -882,9 +962,15 @@ pgtrade_read_bars(int64 instrument, Interval *size, TimestampTz before,
 	 * recent_bars makes it an array where it lies.
 	 */
 	r.room = Max(Min(limit, 64), 1);
+	if (columns & BARS_OWN_PAGES)
+		r.room = Max(r.room, bars_expected(size, floor_ts, before, beyond, limit));
 	for (i = 0; i < BAR_VALUES; i++)
 		if (columns & (1 << i))
-			r.col[i] = bars_room(NULL, r.room);
+		{
+			if (columns & BARS_OWN_PAGES)
+				r.pages[i] = pgtrade_pages_create();
+			r.col[i] = bars_room(NULL, r.room, r.pages[i]);
+		}
 
 	if (beyond > 0 && floor_ts < before && floor_ts != DT_NOBEGIN &&
 		!bars_being_written() && packs_open(&packs))
@@ -1114,6 +1200,7 @@ pgtrade_bar_end_prepare(PgtradeBarEnd *be, Datum size, Datum zone,
 	be->zone = zone;
 	be->close = close;
 	be->tz = NULL;
+	memset(&be->span, 0, sizeof(be->span));
 	be->daily = DatumGetBool(DirectFunctionCall2(interval_ge, size, one_day));
 	if (!be->daily)
 		return;
@@ -1188,6 +1275,91 @@ pgtrade_bar_end_at(const PgtradeBarEnd *be, TimestampTz ts)
 	tz = DetermineTimeZoneOffset(&tm, be->tz);
 	if (tm2timestamp(&tm, fsec, &tz, &result) != 0 || !IS_VALID_TIMESTAMP(result))
 		bar_end_out_of_range();
+	return result;
+}
+
+/*
+ * The offset timestamp2tm gives for t in zone, looked up again only when
+ * t leaves the span of the last lookup: from the time looked up at to
+ * the zone's next transition after it (pg_next_dst_boundary), or for
+ * good when it has none.  The transition only bounds how long the offset
+ * holds; the offset is timestamp2tm's own.
+ */
+bool
+pgtrade_zone_offset(PgtradeZoneSpan *z, pg_tz *zone, TimestampTz t, int *tz)
+{
+	struct pg_tm tm;
+	fsec_t		 fsec;
+	pg_time_t	 secs;
+	pg_time_t	 boundary;
+	long		 off[2]; /* the offsets before and after the transition */
+	int			 dst[2];
+	int			 r;
+
+	if (TIMESTAMP_NOT_FINITE(t))
+		return false;
+	/* whole seconds since the Unix epoch, as timestamp2tm takes them */
+	secs = (pg_time_t) (t / USECS_PER_SEC - (t % USECS_PER_SEC < 0)) +
+		(pg_time_t) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	if (z->valid && secs >= z->from && (z->forever || secs < z->until))
+	{
+		*tz = z->tz;
+		return true;
+	}
+	z->valid = false;
+	if (timestamp2tm(t, &z->tz, &tm, &fsec, NULL, zone) != 0)
+		return false;
+	*tz = z->tz;
+	r = pg_next_dst_boundary(&secs, &off[0], &dst[0], &boundary, &off[1],
+							 &dst[1], zone);
+	if (r >= 0 && (r == 0 || boundary > secs))
+	{
+		z->valid = true;
+		z->forever = r == 0;
+		z->from = secs;
+		z->until = boundary;
+	}
+	return true;
+}
+
+/*
+ * pgtrade_bar_end_at's steps with the zone's offsets from be->span where
+ * they hold: the local date of ts, the bar's last day (a size of whole
+ * days), its close, back to UTC.  The last step inverts a local time, which a
+ * transition can make ambiguous or skip: the offset is taken only when
+ * the time it gives lies two days or more inside the span it holds for,
+ * where no other offset (they differ by less than a day) can be meant.
+ * Anything else goes to pgtrade_bar_end_at.
+ */
+TimestampTz
+pgtrade_bar_end_span(PgtradeBarEnd *be, TimestampTz ts)
+{
+	PgtradeZoneSpan *z = &be->span;
+	const int64		 margin = 2 * SECS_PER_DAY;
+	int				 tz;
+	Timestamp		 local;
+	int64			 day;
+	TimestampTz		 result;
+	int64			 secs;
+
+	if (!be->daily || be->tz == NULL || be->extra->month != 0 ||
+		be->extra->time != 0 || !pgtrade_zone_offset(z, be->tz, ts, &tz))
+		return pgtrade_bar_end_at(be, ts);
+	/* ts AT TIME ZONE zone, its date, and the date of the bar's last day */
+	local = ts - (int64) tz * USECS_PER_SEC;
+	if (!IS_VALID_TIMESTAMP(local))
+		return pgtrade_bar_end_at(be, ts);
+	day = local / USECS_PER_DAY - (local % USECS_PER_DAY < 0);
+	day += be->extra->day;
+	/* that day at the close, AT TIME ZONE zone again */
+	local = day * USECS_PER_DAY + DatumGetTimeADT(be->close);
+	result = local + (int64) tz * USECS_PER_SEC;
+	if (!IS_VALID_TIMESTAMP(local) || !IS_VALID_TIMESTAMP(result) || !z->valid)
+		return pgtrade_bar_end_at(be, ts);
+	secs = result / USECS_PER_SEC +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	if (secs - margin < z->from || (!z->forever && secs + margin >= z->until))
+		return pgtrade_bar_end_at(be, ts);
 	return result;
 }
 

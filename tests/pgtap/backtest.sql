@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(53);
+SELECT plan(54);
 
 SET LOCAL timezone = 'UTC';
 
@@ -564,6 +564,54 @@ SELECT is((SELECT array_agg(b.trade_list::text ORDER BY p.n)
 			capital => 100000, params => p.params, store => true,
 			risk => false) b),
 	'two backtests in one statement: each its own trade list, the loop''s');
+
+-- The engine finds each trade's decided_at (the end of its bar) with the
+-- instrument zone's offset kept between transitions; the loop asks
+-- bar_end every time.  Daily bars at local midnight, in zones with
+-- half-hour, quarter-hour and negative daylight saving, one that moves
+-- its clocks at midnight, and Samoa's, which skipped 2011-12-30: over
+-- four years, the same trade lists, with the session in other zones.
+CREATE TEMP TABLE tap_zone (n int, zone text, size interval, session text);
+INSERT INTO tap_zone VALUES (1, 'Pacific/Apia', '1 day', 'UTC'),
+	(2, 'Australia/Lord_Howe', '1 day', 'America/St_Johns'),
+	(3, 'Europe/Dublin', '1 day', 'Asia/Kathmandu'),
+	(4, 'Asia/Kathmandu', '1 day', 'Pacific/Apia'),
+	(5, 'America/Santiago', '1 day', 'Australia/Lord_Howe');
+SELECT pgtrade.add_instrument('TAPZ' || n, 990620 + n, time_zone => zone,
+	session_close => '16:30')
+FROM tap_zone \g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPZ' || z.n), z.size,
+	(('2009-06-01'::date + i)::timestamp AT TIME ZONE z.zone), c + 0.5, c + 1,
+	c - 1, c, 1000
+FROM tap_zone z, generate_series(0, 1499) i,
+	LATERAL (SELECT round((50 + 5 * sin(i / 2.0))::numeric, 2)::float8 AS c) y
+ON CONFLICT DO NOTHING;
+SELECT pgtrade.create_strategy('tap_z' || n, 'sma_cross', 'TAPZ' || n,
+	'TAPACCT1', '{"fast": 1, "slow": 3}', 3, bar_size => size,
+	max_bar_age => '100 years', market_hours => 'always')
+FROM tap_zone \g /dev/null
+CREATE FUNCTION pg_temp.zone_lists(p_n int, p_store boolean) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_z tap_zone;
+	v text;
+BEGIN
+	SELECT * INTO v_z FROM tap_zone WHERE n = p_n;
+	PERFORM set_config('timezone', v_z.session, true);
+	SELECT b.trades || ' ' || b.trade_list::text INTO v
+	FROM pgtrade.backtest('tap_z' || p_n, '2009-06-01', '2060-01-01',
+		capital => 100000, store => p_store, risk => false) b;
+	RETURN v;
+END
+$$;
+SELECT is((SELECT count(*) FROM tap_zone
+	WHERE pg_temp.zone_lists(n, false) = pg_temp.zone_lists(n, true)
+		AND split_part(pg_temp.zone_lists(n, false), ' ', 1)::int > 200),
+	5::bigint,
+	'decided_at in five zones with odd transitions: the loop''s trade lists');
+SET LOCAL timezone = 'America/St_Johns';
 
 SELECT * FROM finish();
 ROLLBACK;
