@@ -875,6 +875,9 @@ static const char *const trade_keys[TK_KEYS] = {
 	"side", "price", "position", "quantity", "filled_at", "commission",
 	"decided_at", "realized_pnl"};
 
+/* the keys' lengths added up */
+#define TK_KEY_BYTES 66
+
 /*
  * t as to_jsonb writes a timestamptz, in the session's zone, into buf
  * (MAXDATELEN + 1 bytes): JsonEncodeDateTime with the offset given, which
@@ -899,39 +902,55 @@ bt_time_text(PgtradeZoneSpan *z, TimestampTz t, char *buf)
  * array whose every JB_OFFSET_STRIDE'th entry holds its end offset and
  * the others their lengths, each element an object of TK_KEYS pairs,
  * keys in jsonb's order, a numeric padded to a 4-byte boundary of the
- * whole datum with the padding counted in its length.
+ * whole datum with the padding counted in its length.  Each object is
+ * written at p, with room made for the most it can take first.
  */
-static void
-bt_jsonb_pad(StringInfo b)
-{
-	int pad = INTALIGN(b->len) - b->len;
+#define BT_OBJECT_ROOM                                                      \
+	(3 + sizeof(uint32) + 2 * TK_KEYS * sizeof(JEntry) + TK_KEY_BYTES + 4 + \
+	 2 * MAXDATELEN + 6 * (3 + VARHDRSZ + DEC_NUMERIC_BODY))
 
-	if (pad > 0)
-	{
-		enlargeStringInfo(b, pad);
-		memset(b->data + b->len, 0, pad);
-		b->len += pad;
-		b->data[b->len] = '\0';
-	}
-}
-
-/* a string value at the end of b: its JEntry */
-static JEntry
-bt_jsonb_string(StringInfo b, const char *s, int len)
+/* a string value at *p: its JEntry */
+static inline JEntry
+bt_jsonb_string(char **p, const char *s, int len)
 {
-	appendBinaryStringInfo(b, s, len);
+	memcpy(*p, s, len);
+	*p += len;
 	return JENTRY_ISSTRING | (JEntry) len;
 }
 
-/* a numeric value at the end of b, padded: its JEntry */
-static JEntry
-bt_jsonb_numeric(StringInfo b, Numeric n)
+/* the padding to a 4-byte boundary of the datum, whose start is base */
+static inline int
+bt_jsonb_pad(char **p, const char *base)
 {
-	int start = b->len;
+	int pad = (int) (INTALIGN((uintptr_t) (*p - base)) - (uintptr_t) (*p - base));
 
-	bt_jsonb_pad(b);
-	appendBinaryStringInfo(b, (const char *) n, VARSIZE_ANY(n));
-	return JENTRY_ISNUMERIC | (JEntry) (b->len - start);
+	memset(*p, 0, pad);
+	*p += pad;
+	return pad;
+}
+
+/* a numeric value at *p, padded: its JEntry */
+static inline JEntry
+bt_jsonb_numeric(char **p, const char *base, Numeric n)
+{
+	int	 pad = bt_jsonb_pad(p, base);
+	Size len = VARSIZE_ANY(n);
+
+	memcpy(*p, n, len);
+	*p += len;
+	return JENTRY_ISNUMERIC | (JEntry) (pad + len);
+}
+
+/* a Dec as a numeric value at *p, padded: its JEntry */
+static inline JEntry
+bt_jsonb_dec(char **p, const char *base, Dec d)
+{
+	int	   pad = bt_jsonb_pad(p, base);
+	size_t len = VARHDRSZ + dec_numeric_body(d, (unsigned char *) *p + VARHDRSZ);
+
+	SET_VARSIZE(*p, len);
+	*p += len;
+	return JENTRY_ISNUMERIC | (JEntry) (pad + len);
 }
 
 /*
@@ -939,8 +958,9 @@ bt_jsonb_numeric(StringInfo b, Numeric n)
  * fill, decided_at the end of the bar it was decided at (bar_end with
  * the instrument's bar size, zone and close), filled_at the start of the
  * bar at whose open it filled, side, quantity, price, commission,
- * position after and realized P&L less the fee.  Each fill's numerics
- * are made in a context reset after it.
+ * position after and realized P&L less the fee.  In exact mode the
+ * numerics are written from the fill's Decs; else they are the fill's,
+ * the quantity's absolute value made in a context reset after each.
  */
 static Datum
 bt_trade_list(const BtState *st, const PgtradeBarEnd *bar_end)
@@ -950,21 +970,36 @@ bt_trade_list(const BtState *st, const PgtradeBarEnd *bar_end)
 	PgtradeBarEnd	be = *bar_end;
 	MemoryContext	scratch;
 	MemoryContext	old;
+	JEntry			keys[TK_KEYS];
+	char			key_bytes[TK_KEY_BYTES];
 	int				entries;
 	uint32			head;
 	int				total = 0;
+	int				at = 0;
 	long			k;
 	int				j;
 
 	/* the keys' order is jsonb's: checked, as a wrong one reads wrong */
-	for (j = 1; j < TK_KEYS; j++)
+	for (j = 0; j < TK_KEYS; j++)
 	{
-		size_t a = strlen(trade_keys[j - 1]);
-		size_t c = strlen(trade_keys[j]);
+		int	   len = (int) strlen(trade_keys[j]);
+		size_t before = j > 0 ? strlen(trade_keys[j - 1]) : 0;
 
-		if (a > c || (a == c && memcmp(trade_keys[j - 1], trade_keys[j], a) >= 0))
+		bool ordered = j == 0 || before < (size_t) len ||
+			(before == (size_t) len &&
+			 memcmp(trade_keys[j - 1], trade_keys[j], len) < 0);
+
+		if (!ordered)
 			elog(ERROR, "the trade list's keys are out of jsonb's order");
+		if (at + len > TK_KEY_BYTES)
+			elog(ERROR, "the trade list's keys take more than their room");
+		memcpy(key_bytes + at, trade_keys[j], len);
+		at += len;
+		/* the first entry of an object of TK_KEYS pairs holds its offset */
+		keys[j] = JENTRY_ISSTRING | (JEntry) len | (j == 0 ? JENTRY_HAS_OFF : 0);
 	}
+	if (at != TK_KEY_BYTES)
+		elog(ERROR, "the trade list's keys take less than their room");
 	if (st->nfills > JB_CMASK)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -987,69 +1022,63 @@ bt_trade_list(const BtState *st, const PgtradeBarEnd *bar_end)
 	for (k = 0; k < st->nfills; k++)
 	{
 		const BtFill *f = &st->fills[k];
-		JEntry		  e[2 * TK_KEYS];
+		JEntry		  e[TK_KEYS];
 		char		  filled[MAXDATELEN + 1];
 		char		  decided[MAXDATELEN + 1];
 		int			  start = b.len;
-		int			  at;
+		char		 *p;
+		char		 *ents;
 		JEntry		  meta;
 		bool		  buy;
-		Numeric		  price;
-		Numeric		  position;
-		Numeric		  quantity;
-		Numeric		  fee;
-		Numeric		  pnl;
 		TimestampTz	  end;
 
-		old = MemoryContextSwitchTo(scratch);
-		if (st->exact && f->quantity == NULL)
-		{
-			buy = dec_sign(f->dquantity) > 0;
-			price = dec_numeric(f->dprice);
-			position = dec_numeric(f->dposition);
-			quantity = dec_numeric(dec_abs(f->dquantity));
-			fee = dec_numeric(f->dfee);
-			pnl = dec_numeric(f->dpnl);
-		}
-		else
-		{
-			buy = num_cmp(f->quantity, num_zero) > 0;
-			price = f->price;
-			position = f->position;
-			quantity = num_abs(f->quantity);
-			fee = f->fee;
-			pnl = f->pnl;
-		}
 		bt_time_text(&zone, st->ts[f->filled], filled);
 		end = pgtrade_bar_end_span(&be, st->ts[f->decided]);
 		bt_time_text(&zone, end, decided);
 
-		bt_jsonb_pad(&b);
+		/* the object at p: its header, the keys' entries, the values' */
+		enlargeStringInfo(&b, (int) BT_OBJECT_ROOM);
+		p = b.data + b.len;
+		bt_jsonb_pad(&p, b.data);
 		head = TK_KEYS | JB_FOBJECT;
-		appendBinaryStringInfo(&b, (const char *) &head, sizeof(head));
-		at = b.len;
-		enlargeStringInfo(&b, (int) sizeof(e));
-		b.len += (int) sizeof(e);
-		for (j = 0; j < TK_KEYS; j++)
-			e[j] = bt_jsonb_string(&b, trade_keys[j],
-								   (int) strlen(trade_keys[j]));
-		e[TK_KEYS + TK_SIDE] =
-			bt_jsonb_string(&b, buy ? "buy" : "sell", buy ? 3 : 4);
-		e[TK_KEYS + TK_PRICE] = bt_jsonb_numeric(&b, price);
-		e[TK_KEYS + TK_POSITION] = bt_jsonb_numeric(&b, position);
-		e[TK_KEYS + TK_QUANTITY] = bt_jsonb_numeric(&b, quantity);
-		e[TK_KEYS + TK_FILLED_AT] =
-			bt_jsonb_string(&b, filled, (int) strlen(filled));
-		e[TK_KEYS + TK_COMMISSION] = bt_jsonb_numeric(&b, fee);
-		e[TK_KEYS + TK_DECIDED_AT] =
-			bt_jsonb_string(&b, decided, (int) strlen(decided));
-		e[TK_KEYS + TK_REALIZED_PNL] = bt_jsonb_numeric(&b, pnl);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(scratch);
-
-		/* the first entry of an object of TK_KEYS pairs holds its offset */
-		e[0] |= JENTRY_HAS_OFF;
-		memcpy(b.data + at, e, sizeof(e));
+		memcpy(p, &head, sizeof(head));
+		p += sizeof(head);
+		memcpy(p, keys, sizeof(keys));
+		ents = p + sizeof(keys);
+		p = ents + sizeof(e);
+		memcpy(p, key_bytes, TK_KEY_BYTES);
+		p += TK_KEY_BYTES;
+		if (st->exact && f->quantity == NULL)
+		{
+			buy = dec_sign(f->dquantity) > 0;
+			e[TK_SIDE] = bt_jsonb_string(&p, buy ? "buy" : "sell", buy ? 3 : 4);
+			e[TK_PRICE] = bt_jsonb_dec(&p, b.data, f->dprice);
+			e[TK_POSITION] = bt_jsonb_dec(&p, b.data, f->dposition);
+			e[TK_QUANTITY] = bt_jsonb_dec(&p, b.data, dec_abs(f->dquantity));
+			e[TK_FILLED_AT] = bt_jsonb_string(&p, filled, strlen(filled));
+			e[TK_COMMISSION] = bt_jsonb_dec(&p, b.data, f->dfee);
+			e[TK_DECIDED_AT] = bt_jsonb_string(&p, decided, strlen(decided));
+			e[TK_REALIZED_PNL] = bt_jsonb_dec(&p, b.data, f->dpnl);
+		}
+		else
+		{
+			old = MemoryContextSwitchTo(scratch);
+			buy = num_cmp(f->quantity, num_zero) > 0;
+			e[TK_SIDE] = bt_jsonb_string(&p, buy ? "buy" : "sell", buy ? 3 : 4);
+			e[TK_PRICE] = bt_jsonb_numeric(&p, b.data, f->price);
+			e[TK_POSITION] = bt_jsonb_numeric(&p, b.data, f->position);
+			e[TK_QUANTITY] =
+				bt_jsonb_numeric(&p, b.data, num_abs(f->quantity));
+			e[TK_FILLED_AT] = bt_jsonb_string(&p, filled, strlen(filled));
+			e[TK_COMMISSION] = bt_jsonb_numeric(&p, b.data, f->fee);
+			e[TK_DECIDED_AT] = bt_jsonb_string(&p, decided, strlen(decided));
+			e[TK_REALIZED_PNL] = bt_jsonb_numeric(&p, b.data, f->pnl);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(scratch);
+		}
+		memcpy(ents, e, sizeof(e));
+		b.len = (int) (p - b.data);
+		b.data[b.len] = '\0';
 
 		meta = (JEntry) (b.len - start);
 		if (meta > JENTRY_OFFLENMASK ||

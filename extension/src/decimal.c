@@ -26,6 +26,7 @@ typedef unsigned __int128 u128;
 /* numeric's constants, from PostgreSQL's numeric.c */
 #define NUMERIC_MIN_SIG_DIGITS 16
 #define NUMERIC_MAX_DISPLAY_SCALE 1000
+#define NBASE 10000
 #define NBASE_DIGITS 4
 
 #define U128_TOP ((u128) 1 << 127)
@@ -81,26 +82,40 @@ signed_of(u128 u, bool negative, dec_int128 *m)
 	return true;
 }
 
+#define lengthof(a) (sizeof(a) / sizeof((a)[0]))
+
 /* the trailing zeros of m dropped from its digits (exp) */
 static void
 normalize(Dec *a)
 {
-	u128 u = uabs(a->m);
-	u128 rem;
-	u128 q;
+	static const int steps[] = {16, 8, 4, 2, 1};
+	u128			 u = uabs(a->m);
+	u128			 rem;
+	u128			 q;
+	int				 i;
 
 	if (u == 0)
 	{
 		a->exp = 0;
 		return;
 	}
-	while (a->exp > 0)
+
+	/*
+	 * Trailing zeros sixteen at a time, then eight, four, two and one: a
+	 * quotient's scale often ends in a dozen or more of them, and each
+	 * division of a 128-bit value costs as much as the rest of an
+	 * operation.
+	 */
+	for (i = 0; i < (int) lengthof(steps); i++)
 	{
-		q = udivmod(u, 10, &rem);
-		if (rem != 0)
-			break;
-		u = q;
-		a->exp--;
+		while (a->exp >= steps[i])
+		{
+			q = udivmod(u, pow10u(steps[i]), &rem);
+			if (rem != 0)
+				break;
+			u = q;
+			a->exp -= steps[i];
+		}
 	}
 	a->m = a->m < 0 ? -(__int128) u : (__int128) u;
 }
@@ -450,6 +465,94 @@ dec_digits_int64(Dec a, long long *digits)
 		return false;
 	*digits = (long long) m;
 	return true;
+}
+
+/*
+ * numeric's binary form of a, as make_result builds it, less the varlena
+ * header: base-10,000 digits, most significant first, without leading or
+ * trailing zero digits (zero has none, weight 0 and a positive sign),
+ * behind a two-byte header (sign, display scale and weight) when they
+ * fit in it, else a four-byte one.  The layout is numeric's on disk
+ * (src/backend/utils/adt/numeric.c), which pg_upgrade keeps from one
+ * release to the next.  out must hold DEC_NUMERIC_BODY bytes; returns
+ * how many were written.
+ */
+#define NUMERIC_SHORT 0x8000
+#define NUMERIC_SHORT_SIGN_MASK 0x2000
+#define NUMERIC_SHORT_DSCALE_SHIFT 7
+#define NUMERIC_SHORT_DSCALE_MAX 0x3F
+#define NUMERIC_SHORT_WEIGHT_SIGN_MASK 0x0040
+#define NUMERIC_SHORT_WEIGHT_MASK 0x003F
+#define NUMERIC_SHORT_WEIGHT_MAX 63
+#define NUMERIC_SHORT_WEIGHT_MIN (-64)
+#define NUMERIC_NEG 0x4000
+#define NUMERIC_DSCALE_MASK 0x3FFF
+
+size_t
+dec_numeric_body(Dec a, unsigned char *out)
+{
+	int16_t	 groups[DEC_MAX_EXP / NBASE_DIGITS + 4]; /* least significant first */
+	u128	 u = uabs(a.m);
+	bool	 negative = a.m < 0;
+	int		 frac = (a.exp + NBASE_DIGITS - 1) / NBASE_DIGITS;
+	int		 pad = frac * NBASE_DIGITS - a.exp;
+	int		 n = 0;
+	int		 low = 0;
+	int		 weight;
+	uint16_t head[2];
+	size_t	 len;
+	int		 i;
+
+	if (u != 0 && pad > 0)
+	{
+		u128 rem;
+
+		/* the lowest group: the digits left of the pad, shifted up */
+		u = udivmod(u, pow10u(NBASE_DIGITS - pad), &rem);
+		groups[n++] = (int16_t) ((int) rem * (int) pow10u(pad));
+	}
+	while (u != 0)
+	{
+		u128 rem;
+
+		u = udivmod(u, NBASE, &rem);
+		groups[n++] = (int16_t) rem;
+	}
+	/* trailing zero digits dropped; a leading one there is none */
+	while (low < n && groups[low] == 0)
+		low++;
+	weight = n - 1 - frac;
+	if (low == n)
+	{
+		n = low = 0;
+		weight = 0;
+		negative = false;
+	}
+	if (a.scale <= NUMERIC_SHORT_DSCALE_MAX &&
+		weight <= NUMERIC_SHORT_WEIGHT_MAX && weight >= NUMERIC_SHORT_WEIGHT_MIN)
+	{
+		int sign = negative ? NUMERIC_SHORT_SIGN_MASK : 0;
+		int w = (weight < 0 ? NUMERIC_SHORT_WEIGHT_SIGN_MASK : 0) |
+			(weight & NUMERIC_SHORT_WEIGHT_MASK);
+		int scale = a.scale << NUMERIC_SHORT_DSCALE_SHIFT;
+
+		head[0] = (uint16_t) (NUMERIC_SHORT | sign | scale | w);
+		len = sizeof(uint16_t);
+	}
+	else
+	{
+		head[0] = (uint16_t) ((negative ? NUMERIC_NEG : 0) |
+							  (a.scale & NUMERIC_DSCALE_MASK));
+		head[1] = (uint16_t) (int16_t) weight;
+		len = 2 * sizeof(uint16_t);
+	}
+	memcpy(out, head, len);
+	for (i = n - 1; i >= low; i--)
+	{
+		memcpy(out + len, &groups[i], sizeof(int16_t));
+		len += sizeof(int16_t);
+	}
+	return len;
 }
 
 /* numeric_out's text: the value's digits and the scale's zeros */

@@ -52,6 +52,7 @@ extern bool	  dec_to_double(Dec a, double *r);
 extern bool	  dec_parse(const char *s, Dec *r);
 extern size_t dec_format(Dec a, char *buf, size_t len);
 extern bool	  dec_digits_int64(Dec a, long long *digits);
+extern size_t dec_numeric_body(Dec a, unsigned char *out);
 
 extern bool	  dec_add(Dec a, Dec b, Dec *r);
 extern bool	  dec_sub(Dec a, Dec b, Dec *r);
@@ -64,6 +65,9 @@ extern int	  dec_cmp(Dec a, Dec b);
 extern int	  dec_sign(Dec a);
 extern Dec	  dec_abs(Dec a);
 extern Dec	  dec_neg(Dec a);
+
+/* room dec_numeric_body needs: a 4-byte header, 11 base-10,000 digits */
+#define DEC_NUMERIC_BODY 32
 
 /* room dec_format needs: sign, digits, point, the scale's zeros, NUL */
 #define DEC_FORMAT_LEN (DEC_MAX_SCALE + DEC_MAX_EXP + 8)

@@ -392,6 +392,67 @@ check_ratio(void)
 	   "dec_ratio: 0 / 5 is 0");
 }
 
+/*
+ * numeric's binary form, the digits worked out by hand: base-10,000
+ * digits most significant first, the weight that of the first, behind a
+ * two-byte header (0x8000, 0x2000 for a minus, the scale shifted left by
+ * 7, the weight in six bits with 0x40 for its sign) or, for a scale above
+ * 63, a four-byte one (0x4000 for a minus, the scale; the weight).
+ */
+static void
+check_numeric_bytes(const char *text, const uint16_t *want, size_t nwant)
+{
+	unsigned char out[DEC_NUMERIC_BODY];
+	Dec			  d;
+	size_t		  len = 0;
+
+	if (dec_parse(text, &d))
+		len = dec_numeric_body(d, out);
+	ok(len == nwant * 2 && memcmp(out, want, len) == 0,
+	   "numeric's bytes of %s", text);
+}
+
+#define NSHORT 0x8000		 /* a two-byte header */
+#define NMINUS 0x2000		 /* its minus */
+#define NSCALE(s) ((s) << 7) /* its scale */
+#define NWEIGHT(w) ((w) < 0 ? 0x40 | ((w) &0x3F) : (w))
+
+/* the bytes, as numeric's two-byte units */
+typedef const uint16_t Nb;
+
+static Nb nb_zero[] = {NSHORT | NSCALE(2)};
+static Nb nb_half[] = {NSHORT | NSCALE(1), 1, 5000};
+static Nb nb_neg[] = {NSHORT | NMINUS | NSCALE(3) | NWEIGHT(1),
+					  12, 3456, 7890};
+static Nb nb_tiny[] = {NSHORT | NSCALE(5) | NWEIGHT(-2), 5000};
+static Nb nb_hundred[] = {NSHORT, 100};
+static Nb nb_ten_k[] = {NSHORT | NWEIGHT(1), 1};
+static Nb nb_fee[] = {NSHORT | NMINUS | NSCALE(16) | NWEIGHT(-1),
+					  910};
+/* a scale of 64: the four-byte header, scale then weight */
+static Nb nb_wide[] = {64, 0, 1};
+static Nb nb_big[] = {NSHORT | NMINUS | NSCALE(15) | NWEIGHT(5),
+					  123, 4567, 8901, 2345, 6789, 123, 4567,
+					  8901, 2345, 6780};
+
+static void
+check_numeric_body(void)
+{
+	check_numeric_bytes("0.00", nb_zero, 1);
+	check_numeric_bytes("1.5", nb_half, 3);
+	check_numeric_bytes("-123456.789", nb_neg, 4);
+	check_numeric_bytes("0.00005", nb_tiny, 2);
+	check_numeric_bytes("100", nb_hundred, 2);
+	check_numeric_bytes("10000", nb_ten_k, 2);
+	check_numeric_bytes("-0.0910000000000000", nb_fee, 2);
+	/* 1 and sixty-four zeros after the point */
+	check_numeric_bytes("1.00000000000000000000000000000000"
+						"00000000000000000000000000000000",
+						nb_wide, 3);
+	check_numeric_bytes("-12345678901234567890123.456789012345678", nb_big,
+						11);
+}
+
 int
 main(void)
 {
@@ -399,5 +460,6 @@ main(void)
 	check_to_double();
 	check_arithmetic();
 	check_ratio();
+	check_numeric_body();
 	return tap_finish();
 }
