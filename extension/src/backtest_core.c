@@ -158,6 +158,9 @@ bt_decide(const double *close, size_t i, int fast, int slow, size_t window,
  * unscaled values do, and squares under 4.
  */
 #define BT_CHUNK 512
+
+/* how many bars ahead the loop fetches the fills' reads (BtCallbacks) */
+#define BT_AHEAD 16
 #define BT_HUGE 1e150
 #define BT_TINY 1e-100
 
@@ -768,6 +771,8 @@ bt_sma_cross_run(const double *close, size_t n, long first, long last,
 		{
 			int target;
 
+			if (cb->fill_reads != NULL && i + BT_AHEAD < end)
+				__builtin_prefetch(cb->fill_reads + i + BT_AHEAD);
 			if (i + 1 >= (size_t) fast)
 				f = bt_sma_next(&sf, close, i);
 			if (i + 1 >= (size_t) slow)
@@ -807,6 +812,8 @@ bt_run(const double *close, size_t n, long first, long last,
 	end = (size_t) last + 1 < n ? (size_t) last + 1 : n;
 	for (i = (size_t) first; i < end; i++)
 	{
+		if (cb->fill_reads != NULL && i + BT_AHEAD < end)
+			__builtin_prefetch(cb->fill_reads + i + BT_AHEAD);
 		bt_loop_open(&L, i);
 		bt_loop_close(&L, i, close[i], res);
 		bt_loop_decide(&L, i, decide(decide_arg, i), res);

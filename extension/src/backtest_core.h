@@ -70,6 +70,14 @@ typedef struct BtCallbacks
 	 * NULL: the doubles then decide.
 	 */
 	double (*exact_return)(void *arg, long i);
+
+	/*
+	 * An array the fill callback reads at the bar it fills at, as long as
+	 * the closes (the opens): the loop fetches it into the cache a few
+	 * bars ahead of the close it is at, so that a fill does not wait on
+	 * memory for it.  May be NULL.
+	 */
+	const double *fill_reads;
 } BtCallbacks;
 
 #define BT_REFUSED 0

@@ -687,6 +687,7 @@ bt_order(void *arg, size_t i, int target)
 
 	if (st->overflowed || st->fallback)
 		return BT_NO_ORDER;
+
 	old = MemoryContextSwitchTo(st->mcxt);
 	/* a sized long from flat: nothing to size with is no order at all */
 	if (st->sizing != BT_FIXED && target == 1)
@@ -878,6 +879,9 @@ static const char *const trade_keys[TK_KEYS] = {
 /* the keys' lengths added up */
 #define TK_KEY_BYTES 66
 
+/* how many fills ahead the trade list fetches their bars' times */
+#define BT_TRADES_AHEAD 8
+
 /*
  * t as to_jsonb writes a timestamptz, in the session's zone, into buf
  * (MAXDATELEN + 1 bytes): JsonEncodeDateTime with the offset given, which
@@ -1032,6 +1036,14 @@ bt_trade_list(const BtState *st, const PgtradeBarEnd *bar_end)
 		bool		  buy;
 		TimestampTz	  end;
 
+		/* the times of a fill some way ahead, scattered over the bars */
+		if (k + BT_TRADES_AHEAD < st->nfills)
+		{
+			const BtFill *g = f + BT_TRADES_AHEAD;
+
+			__builtin_prefetch(&st->ts[g->decided]);
+			__builtin_prefetch(&st->ts[g->filled]);
+		}
 		bt_time_text(&zone, st->ts[f->filled], filled);
 		end = pgtrade_bar_end_span(&be, st->ts[f->decided]);
 		bt_time_text(&zone, end, decided);
@@ -1764,8 +1776,13 @@ static bool
 bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
 {
 	BtState		st = {0};
-	BtCallbacks cb = {&st, bt_order, bt_fill,
-					  bt_cmp_equity, bt_cmp_drawdown, bt_exact_return};
+	BtCallbacks cb = {&st,
+					  bt_order,
+					  bt_fill,
+					  bt_cmp_equity,
+					  bt_cmp_drawdown,
+					  bt_exact_return,
+					  in->open};
 	BtResult	res;
 	int			nts = in->n;
 	int			first = in->first;

@@ -72,6 +72,13 @@ uabs(__int128 m)
 	return m < 0 ? -(u128) m : (u128) m;
 }
 
+/* m within a 64-bit integer's range */
+static inline bool
+fits_int64(__int128 m)
+{
+	return m >= INT64_MIN && m <= INT64_MAX;
+}
+
 /* m with the sign asked, false when it does not fit */
 static bool
 signed_of(u128 u, bool negative, dec_int128 *m)
@@ -153,8 +160,19 @@ dec_neg(Dec a)
 static bool
 scale_up(__int128 m, int k, __int128 *r)
 {
+	if (k == 0)
+	{
+		*r = m;
+		return true;
+	}
 	if (k > DEC_MAX_EXP)
 		return m == 0 ? (*r = 0, true) : false;
+	/* below 2^63 times below 10^19: below 2^126, no overflow to check */
+	if (k <= 18 && fits_int64(m))
+	{
+		*r = m * (__int128) pow10u(k);
+		return true;
+	}
 	return !__builtin_mul_overflow(m, (__int128) pow10u(k), r);
 }
 
@@ -186,8 +204,12 @@ dec_mul(Dec a, Dec b, Dec *r)
 {
 	__int128 p;
 
-	if (a.exp + b.exp > DEC_MAX_EXP || a.scale + b.scale > DEC_MAX_SCALE ||
-		__builtin_mul_overflow(a.m, b.m, &p) || uabs(p) >= U128_TOP)
+	if (a.exp + b.exp > DEC_MAX_EXP || a.scale + b.scale > DEC_MAX_SCALE)
+		return false;
+	/* two factors below 2^63: a product below 2^126, no overflow */
+	if (fits_int64(a.m) && fits_int64(b.m))
+		p = a.m * b.m;
+	else if (__builtin_mul_overflow(a.m, b.m, &p) || uabs(p) >= U128_TOP)
 		return false;
 	r->m = p;
 	r->exp = a.exp + b.exp;
@@ -377,6 +399,7 @@ bool
 dec_from_double(double x, Dec *r)
 {
 	double			   a = fabs(x);
+	uint64_t		   bits;
 	int				   ex;
 	unsigned long long mant;
 	int				   shift;
@@ -390,11 +413,23 @@ dec_from_double(double x, Dec *r)
 	}
 	if (!(a >= 1e-8 && a < 1e15))
 		return false; /* NaN, infinities and the rest */
-	/* a = mant * 2^-shift exactly, mant below 2^53 */
-	mant = (unsigned long long) ldexp(frexp(a, &ex), 53);
+	/*
+	 * a = mant * 2^-shift exactly, mant below 2^53, from the bits of a
+	 * normal double (a is at least 1e-8): the 52 stored bits of the
+	 * mantissa and its leading 1, and the biased exponent.
+	 */
+	memcpy(&bits, &a, sizeof(bits));
+	mant = (bits & (((uint64_t) 1 << 52) - 1)) | ((uint64_t) 1 << 52);
+	ex = (int) ((bits >> 52) & 0x7FF) - 1022; /* a = 0.mant * 2^ex */
 	shift = 53 - ex;
-	/* a's power of ten is -8 to 14; log10 may round across one */
-	e = (int) floor(log10(a));
+
+	/*
+	 * a's power of ten is -8 to 14: from its power of two, (ex - 1)
+	 * log10(2), 1233 / 4096 near enough that the loop below need correct
+	 * it by one at most
+	 */
+	e = (ex - 1) * 1233;
+	e = e >= 0 ? e >> 12 : -((-e + 4095) >> 12);
 	e = e < -8 ? -8 : e > 14 ? 14
 							 : e;
 	for (tries = 0; tries < 4; tries++)
@@ -436,8 +471,18 @@ dec_from_double(double x, Dec *r)
 			q *= pow10u(-scale);
 			scale = 0;
 		}
-		/* q is below 10^16 here: 64-bit divisions */
+		/* q is below 10^16 here: 64-bit divisions, eight zeros at a time */
 		digits = (uint64_t) q;
+		while (scale >= 8 && digits % 100000000 == 0)
+		{
+			digits /= 100000000;
+			scale -= 8;
+		}
+		while (scale >= 4 && digits % 10000 == 0)
+		{
+			digits /= 10000;
+			scale -= 4;
+		}
 		while (scale > 0 && digits % 10 == 0)
 		{
 			digits /= 10;
