@@ -111,7 +111,7 @@ main(int argc, char **argv)
 	}
 	for (r = 0; r < RUNS; r++)
 	{
-		BtCallbacks cb = {&lf, loop_order, loop_fill, NULL, NULL, NULL};
+		BtCallbacks cb = {&lf, loop_order, loop_fill, NULL, NULL, NULL, open};
 		double		t0;
 
 		lf = (LoopFills){open, 1e9, 0.0, 0, 0};

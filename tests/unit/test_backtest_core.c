@@ -168,7 +168,7 @@ static void
 check(const char *label, Script *in, double capital, double rel)
 {
 	double	   *work = malloc(sizeof(double) * bt_work_doubles(in->n, 0));
-	BtCallbacks cb = {in, script_order, script_fill, NULL, NULL, NULL};
+	BtCallbacks cb = {in, script_order, script_fill, NULL, NULL, NULL, NULL};
 	BtResult	res;
 	Expected	e = expected_figures(in, capital);
 	int			rc;
