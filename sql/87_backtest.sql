@@ -254,8 +254,8 @@ AS 'MODULE_PATHNAME', 'pgtrade_backtest_trade_list'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION pgtrade.backtest_trade_list() FROM PUBLIC;
 COMMENT ON FUNCTION pgtrade.backtest_trade_list() IS
-	'Internal to backtest: the trade list the transaction''s last '
-	'backtest_engine_read kept.';
+	'Internal to backtest: takes the trade list the transaction''s last '
+	'backtest_engine_read kept (the caller''s from then on).';
 
 /*
  * backtest_order_check puts the order a backtest would place at the

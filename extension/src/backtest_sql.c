@@ -882,22 +882,109 @@ static const char *const trade_keys[TK_KEYS] = {
 /* how many fills ahead the trade list fetches their bars' times */
 #define BT_TRADES_AHEAD 8
 
+/* n as two digits at p */
+static inline char *
+bt_two_digits(char *p, int n)
+{
+	p[0] = (char) ('0' + n / 10);
+	p[1] = (char) ('0' + n % 10);
+	return p + 2;
+}
+
+/*
+ * t at the offset tz (seconds west of Greenwich) as EncodeDateTime writes
+ * it in XSD style, which to_jsonb uses: 2024-01-05T05:00:00+00:00, the
+ * microseconds after the seconds without their trailing zeros when there
+ * are any, the offset's seconds when it has some.  Years 1 to 9999 only
+ * (false for others, written with more digits or BC); returns the end.
+ */
+static char *
+bt_xsd_time(TimestampTz t, int tz, char *p)
+{
+	Timestamp local = t - (int64) tz * USECS_PER_SEC;
+	int64	  day = local / USECS_PER_DAY - (local % USECS_PER_DAY < 0);
+	int64	  usec = local - day * USECS_PER_DAY;
+	int		  sec = (int) (usec / USECS_PER_SEC);
+	int		  frac = (int) (usec % USECS_PER_SEC);
+	int		  off = Abs(tz);
+	int		  year;
+	int		  month;
+	int		  mday;
+	int		  k;
+
+	if (day + POSTGRES_EPOCH_JDATE < 0 || day + POSTGRES_EPOCH_JDATE > INT_MAX)
+		return NULL;
+	j2date((int) (day + POSTGRES_EPOCH_JDATE), &year, &month, &mday);
+	if (year < 1 || year > 9999)
+		return NULL;
+	p = bt_two_digits(p, year / 100);
+	p = bt_two_digits(p, year % 100);
+	*p++ = '-';
+	p = bt_two_digits(p, month);
+	*p++ = '-';
+	p = bt_two_digits(p, mday);
+	*p++ = 'T';
+	p = bt_two_digits(p, sec / 3600);
+	*p++ = ':';
+	p = bt_two_digits(p, sec / 60 % 60);
+	*p++ = ':';
+	p = bt_two_digits(p, sec % 60);
+	if (frac != 0)
+	{
+		int digits = 6;
+
+		while (frac % 10 == 0)
+		{
+			frac /= 10;
+			digits--;
+		}
+		*p++ = '.';
+		for (k = digits - 1; k >= 0; k--)
+		{
+			p[k] = (char) ('0' + frac % 10);
+			frac /= 10;
+		}
+		p += digits;
+	}
+	/* the offset east, as the sign shows it: tz counts west */
+	*p++ = tz <= 0 ? '+' : '-';
+	p = bt_two_digits(p, off / 3600);
+	*p++ = ':';
+	p = bt_two_digits(p, off / 60 % 60);
+	if (off % 60 != 0)
+	{
+		*p++ = ':';
+		p = bt_two_digits(p, off % 60);
+	}
+	return p;
+}
+
 /*
  * t as to_jsonb writes a timestamptz, in the session's zone, into buf
- * (MAXDATELEN + 1 bytes): JsonEncodeDateTime with the offset given, which
- * formats as it does with the offset it looks up itself.  Trades come in
- * time order, so one lookup of the zone serves them until its next
- * transition (pgtrade_zone_offset).
+ * (MAXDATELEN + 1 bytes); returns its length.  Trades come in time order,
+ * so one lookup of the zone serves them until its next transition
+ * (pgtrade_zone_offset); JsonEncodeDateTime writes what bt_xsd_time does
+ * not.
  */
-static void
+static int
 bt_time_text(PgtradeZoneSpan *z, TimestampTz t, char *buf)
 {
-	int tz;
+	int	  tz;
+	char *end;
 
-	if (pgtrade_zone_offset(z, session_timezone, t, &tz))
-		JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, &tz);
-	else
+	if (!pgtrade_zone_offset(z, session_timezone, t, &tz))
+	{
 		JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL);
+		return (int) strlen(buf);
+	}
+	end = bt_xsd_time(t, tz, buf);
+	if (end == NULL)
+	{
+		JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, &tz);
+		return (int) strlen(buf);
+	}
+	*end = '\0';
+	return (int) (end - buf);
 }
 
 /*
@@ -1035,6 +1122,8 @@ bt_trade_list(const BtState *st, const PgtradeBarEnd *bar_end)
 		JEntry		  meta;
 		bool		  buy;
 		TimestampTz	  end;
+		int			  nfilled;
+		int			  ndecided;
 
 		/* the times of a fill some way ahead, scattered over the bars */
 		if (k + BT_TRADES_AHEAD < st->nfills)
@@ -1044,9 +1133,9 @@ bt_trade_list(const BtState *st, const PgtradeBarEnd *bar_end)
 			__builtin_prefetch(&st->ts[g->decided]);
 			__builtin_prefetch(&st->ts[g->filled]);
 		}
-		bt_time_text(&zone, st->ts[f->filled], filled);
+		nfilled = bt_time_text(&zone, st->ts[f->filled], filled);
 		end = pgtrade_bar_end_span(&be, st->ts[f->decided]);
-		bt_time_text(&zone, end, decided);
+		ndecided = bt_time_text(&zone, end, decided);
 
 		/* the object at p: its header, the keys' entries, the values' */
 		enlargeStringInfo(&b, (int) BT_OBJECT_ROOM);
@@ -1067,9 +1156,9 @@ bt_trade_list(const BtState *st, const PgtradeBarEnd *bar_end)
 			e[TK_PRICE] = bt_jsonb_dec(&p, b.data, f->dprice);
 			e[TK_POSITION] = bt_jsonb_dec(&p, b.data, f->dposition);
 			e[TK_QUANTITY] = bt_jsonb_dec(&p, b.data, dec_abs(f->dquantity));
-			e[TK_FILLED_AT] = bt_jsonb_string(&p, filled, strlen(filled));
+			e[TK_FILLED_AT] = bt_jsonb_string(&p, filled, nfilled);
 			e[TK_COMMISSION] = bt_jsonb_dec(&p, b.data, f->dfee);
-			e[TK_DECIDED_AT] = bt_jsonb_string(&p, decided, strlen(decided));
+			e[TK_DECIDED_AT] = bt_jsonb_string(&p, decided, ndecided);
 			e[TK_REALIZED_PNL] = bt_jsonb_dec(&p, b.data, f->dpnl);
 		}
 		else
@@ -1081,9 +1170,9 @@ bt_trade_list(const BtState *st, const PgtradeBarEnd *bar_end)
 			e[TK_POSITION] = bt_jsonb_numeric(&p, b.data, f->position);
 			e[TK_QUANTITY] =
 				bt_jsonb_numeric(&p, b.data, num_abs(f->quantity));
-			e[TK_FILLED_AT] = bt_jsonb_string(&p, filled, strlen(filled));
+			e[TK_FILLED_AT] = bt_jsonb_string(&p, filled, nfilled);
 			e[TK_COMMISSION] = bt_jsonb_numeric(&p, b.data, f->fee);
-			e[TK_DECIDED_AT] = bt_jsonb_string(&p, decided, strlen(decided));
+			e[TK_DECIDED_AT] = bt_jsonb_string(&p, decided, ndecided);
 			e[TK_REALIZED_PNL] = bt_jsonb_numeric(&p, b.data, f->pnl);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(scratch);
@@ -1504,9 +1593,12 @@ bt_first_end_past(const BtInput *in, int lo, TimestampTz bound,
  * hands it on through pgtrade.backtest_trade_list instead of its row:
  * backtest's PL/pgSQL would otherwise copy it (megabytes for a long
  * history) into a record, then into variables, then into its result
- * row, on its way to the result.  It lives in a context under
- * TopTransactionContext, made anew by each read and gone at the end of
- * the transaction, when its callback forgets it.
+ * row, on its way to the result.  It lives in a context of its own under
+ * TopTransactionContext until backtest_trade_list takes it: the context
+ * is then the caller's, made a child of the caller's current one, and
+ * lives as long as the value it returned.  The next read drops a list
+ * not taken; the end of the transaction drops it too, and the context's
+ * callback then forgets it.
  */
 static MemoryContext bt_kept_cxt = NULL;
 static Datum		 bt_kept_list;
@@ -1514,10 +1606,11 @@ static Datum		 bt_kept_list;
 static void
 bt_kept_forget(void *arg)
 {
-	bt_kept_cxt = NULL;
+	if (bt_kept_cxt == (MemoryContext) arg)
+		bt_kept_cxt = NULL;
 }
 
-/* a fresh context for the next trade list, the last one dropped */
+/* a fresh context for the next trade list, one not taken dropped */
 static MemoryContext
 bt_kept_start(void)
 {
@@ -1529,28 +1622,32 @@ bt_kept_start(void)
 	Assert(bt_kept_cxt == NULL);
 	cxt = AllocSetContextCreate(TopTransactionContext, "backtest trade list",
 								ALLOCSET_SMALL_SIZES);
-	bt_kept_cxt = cxt;
-	cb = MemoryContextAlloc(bt_kept_cxt, sizeof(MemoryContextCallback));
+	cb = MemoryContextAlloc(cxt, sizeof(MemoryContextCallback));
 	cb->func = bt_kept_forget;
-	cb->arg = NULL;
-	MemoryContextRegisterResetCallback(bt_kept_cxt, cb);
+	cb->arg = cxt;
+	MemoryContextRegisterResetCallback(cxt, cb);
+	bt_kept_cxt = cxt;
 	bt_kept_list = (Datum) 0;
-	return bt_kept_cxt;
+	return cxt;
 }
 
 /*
  * pgtrade.backtest_trade_list(): the trade list the transaction's last
- * backtest_engine_read kept, as it lies (the caller's result row copies
- * it).
+ * backtest_engine_read kept, taken: its memory is the caller's from then
+ * on (no copy), and a second call finds none.
  */
 Datum
 pgtrade_backtest_trade_list(PG_FUNCTION_ARGS)
 {
-	if (bt_kept_cxt == NULL || bt_kept_list == (Datum) 0)
+	MemoryContext cxt = bt_kept_cxt;
+
+	if (cxt == NULL || bt_kept_list == (Datum) 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("no backtest has kept a trade list in this "
 						"transaction")));
+	bt_kept_cxt = NULL;
+	MemoryContextSetParent(cxt, CurrentMemoryContext);
 	PG_RETURN_DATUM(bt_kept_list);
 }
 

@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(54);
+SELECT plan(56);
 
 SET LOCAL timezone = 'UTC';
 
@@ -569,22 +569,26 @@ SELECT is((SELECT array_agg(b.trade_list::text ORDER BY p.n)
 -- instrument zone's offset kept between transitions; the loop asks
 -- bar_end every time.  Daily bars at local midnight, in zones with
 -- half-hour, quarter-hour and negative daylight saving, one that moves
--- its clocks at midnight, and Samoa's, which skipped 2011-12-30: over
--- four years, the same trade lists, with the session in other zones.
-CREATE TEMP TABLE tap_zone (n int, zone text, size interval, session text);
-INSERT INTO tap_zone VALUES (1, 'Pacific/Apia', '1 day', 'UTC'),
-	(2, 'Australia/Lord_Howe', '1 day', 'America/St_Johns'),
-	(3, 'Europe/Dublin', '1 day', 'Asia/Kathmandu'),
-	(4, 'Asia/Kathmandu', '1 day', 'Pacific/Apia'),
-	(5, 'America/Santiago', '1 day', 'Australia/Lord_Howe');
+-- its clocks at midnight, and Samoa's, which skipped 2011-12-30, and
+-- bars a fraction of a second off the minute: over four years, the same
+-- trade lists, with the session in other zones.
+CREATE TEMP TABLE tap_zone (n int, zone text, size interval, session text,
+	shift interval);
+INSERT INTO tap_zone VALUES (1, 'Pacific/Apia', '1 day', 'UTC', '0'),
+	(2, 'Australia/Lord_Howe', '1 day', 'America/St_Johns', '0'),
+	(3, 'Europe/Dublin', '1 day', 'Asia/Kathmandu', '0'),
+	(4, 'Asia/Kathmandu', '1 day', 'Pacific/Apia', '0'),
+	(5, 'America/Santiago', '1 day', 'Australia/Lord_Howe', '0'),
+	(6, 'Asia/Tokyo', '1 day', 'Europe/Amsterdam', '1.05 seconds'),
+	(7, 'Europe/Berlin', '1 day', 'America/New_York', '-0.000001 seconds');
 SELECT pgtrade.add_instrument('TAPZ' || n, 990620 + n, time_zone => zone,
 	session_close => '16:30')
 FROM tap_zone \g /dev/null
 INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
 	volume)
 SELECT pgtrade.instrument_id('TAPZ' || z.n), z.size,
-	(('2009-06-01'::date + i)::timestamp AT TIME ZONE z.zone), c + 0.5, c + 1,
-	c - 1, c, 1000
+	(('2009-06-01'::date + i)::timestamp AT TIME ZONE z.zone) + z.shift,
+	c + 0.5, c + 1, c - 1, c, 1000
 FROM tap_zone z, generate_series(0, 1499) i,
 	LATERAL (SELECT round((50 + 5 * sin(i / 2.0))::numeric, 2)::float8 AS c) y
 ON CONFLICT DO NOTHING;
@@ -609,9 +613,32 @@ $$;
 SELECT is((SELECT count(*) FROM tap_zone
 	WHERE pg_temp.zone_lists(n, false) = pg_temp.zone_lists(n, true)
 		AND split_part(pg_temp.zone_lists(n, false), ' ', 1)::int > 200),
-	5::bigint,
-	'decided_at in five zones with odd transitions: the loop''s trade lists');
+	7::bigint,
+	'decided_at in seven zones with odd transitions, bars off the second: '
+	'the loop''s trade lists');
 SET LOCAL timezone = 'America/St_Johns';
+
+-- The trade list the engine keeps is taken by backtest_trade_list():
+-- the value it returned stays whole while another backtest reads and
+-- keeps its own, and a second take finds none.
+SELECT is((SELECT x.a::text
+	FROM (SELECT pgtrade.backtest_trade_list() AS a
+		  FROM (SELECT pgtrade.backtest_engine_read(s, s.instrument_id,
+					s.kind, s.params, 2, 5, s.bars_needed * 2, '1930-01-01',
+					'1941-12-31', 100000, s.quantity, 0.013, 3.3, i.tick_size,
+					252, false, 'America/New_York', s.bar_size, i.time_zone,
+					i.session_close, true) AS r
+				FROM pgtrade.strategy s JOIN pgtrade.instrument i
+					USING (instrument_id)
+				WHERE s.name = 'tap_jb' OFFSET 0) k
+		  OFFSET 0) x
+	CROSS JOIN LATERAL pgtrade.backtest('tap_jb', '1930-01-01', '1935-12-31',
+		capital => 100000, risk => false) b),
+	(SELECT trade_list::text FROM tap_jb WHERE NOT kept),
+	'a trade list taken stays whole while another backtest keeps its own');
+SELECT throws_ok('SELECT pgtrade.backtest_trade_list()', '55000',
+	'no backtest has kept a trade list in this transaction',
+	'a trade list is taken once: the next take finds none');
 
 SELECT * FROM finish();
 ROLLBACK;
