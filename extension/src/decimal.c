@@ -156,8 +156,26 @@ dec_neg(Dec a)
 	return a;
 }
 
-/* m * 10^k, false when it does not fit */
-static bool
+#if defined(__GNUC__)
+#define DEC_NOINLINE __attribute__((noinline))
+#else
+#define DEC_NOINLINE
+#endif
+
+/* m * 10^k the long way, false when it does not fit (kept out of line) */
+static DEC_NOINLINE bool
+scale_up_checked(__int128 m, int k, __int128 *r)
+{
+	if (k > DEC_MAX_EXP)
+		return m == 0 ? (*r = 0, true) : false;
+	return !__builtin_mul_overflow(m, (__int128) pow10u(k), r);
+}
+
+/*
+ * m * 10^k, false when it does not fit.  Below 2^63 times below 10^19
+ * is below 2^126: no overflow to check, the common case, inlined.
+ */
+static inline bool
 scale_up(__int128 m, int k, __int128 *r)
 {
 	if (k == 0)
@@ -165,15 +183,12 @@ scale_up(__int128 m, int k, __int128 *r)
 		*r = m;
 		return true;
 	}
-	if (k > DEC_MAX_EXP)
-		return m == 0 ? (*r = 0, true) : false;
-	/* below 2^63 times below 10^19: below 2^126, no overflow to check */
 	if (k <= 18 && fits_int64(m))
 	{
 		*r = m * (__int128) pow10u(k);
 		return true;
 	}
-	return !__builtin_mul_overflow(m, (__int128) pow10u(k), r);
+	return scale_up_checked(m, k, r);
 }
 
 bool
