@@ -1,7 +1,7 @@
 -- backtest.sql: a backtest's trades and figures worked out by hand on six
 -- bars, its decisions equal to replays' of the same closes, and sweeps.
 \ir preamble.psql
-SELECT plan(56);
+SELECT plan(58);
 
 SET LOCAL timezone = 'UTC';
 
@@ -639,6 +639,30 @@ SELECT is((SELECT x.a::text
 SELECT throws_ok('SELECT pgtrade.backtest_trade_list()', '55000',
 	'no backtest has kept a trade list in this transaction',
 	'a trade list is taken once: the next take finds none');
+
+-- A bar at -infinity (the table takes one) among those that warm the
+-- averages: the loop refuses it, as every evaluator does, and so does
+-- the engine now, by handing the backtest (and a sweep) to the loop.
+SELECT pgtrade.add_instrument('TAPINF', 990630) \g /dev/null
+INSERT INTO pgtrade.bar (instrument_id, bar_size, ts, open, high, low, close,
+	volume)
+SELECT pgtrade.instrument_id('TAPINF'), '1 day', t, o, o + 1, o - 1, o, 1
+FROM (VALUES ('-infinity'::timestamptz, 100), ('2024-01-02 05:00+00', 100),
+			 ('2024-01-03 05:00+00', 101), ('2024-01-04 05:00+00', 99),
+			 ('2024-01-05 05:00+00', 102), ('2024-01-08 05:00+00', 98),
+			 ('2024-01-09 05:00+00', 103)) v(t, o);
+SELECT pgtrade.create_strategy('tap_inf', 'sma_cross', 'TAPINF', 'TAPACCT1',
+	'{"fast": 1, "slow": 2}', 10, max_bar_age => '1000 years',
+	market_hours => 'always') \g /dev/null
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest('tap_inf', '2024-01-01',
+		'2024-01-10', risk => false)$$,
+	'22023', 'array "ts" must contain only finite timestamps',
+	'a bar at -infinity: the engine refuses the backtest as the loop does');
+SELECT throws_ok($$SELECT * FROM pgtrade.backtest_sweep('tap_inf',
+		'2024-01-01', '2024-01-10', '{"fast": [1], "slow": [2]}',
+		risk => false)$$,
+	'22023', 'array "ts" must contain only finite timestamps',
+	'and so does a sweep');
 
 SELECT * FROM finish();
 ROLLBACK;
