@@ -116,7 +116,8 @@ CREATE TABLE pgtrade.bar (
 	CONSTRAINT bar_size_supported CHECK (bar_size = interval '1 day'
 		OR (bar_size < interval '1 day'
 			AND extract(epoch FROM bar_size) % 60 = 0)),
-	CONSTRAINT bar_volume_valid CHECK (volume >= 0 AND volume < 'Infinity')
+	CONSTRAINT bar_volume_valid CHECK (volume >= 0 AND volume < 'Infinity'),
+	CONSTRAINT bar_ts_finite CHECK (isfinite(ts))
 )
 /*
  * The key carries the prices so that recent_bars (and any query of a

@@ -6472,3 +6472,8 @@ BEGIN
 	PERFORM set_config('pgtrade.event_payload', coalesce(v_payload, ''), true);
 END
 $$;
+
+/* a bar at an infinite time, which nothing can read, is refused
+   (30_schema.sql); an update fails here if the table holds one */
+ALTER TABLE pgtrade.bar
+	ADD CONSTRAINT bar_ts_finite CHECK (isfinite(ts));

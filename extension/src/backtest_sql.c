@@ -1711,14 +1711,6 @@ pgtrade_backtest_engine_read(PG_FUNCTION_ARGS)
 						   floor_ts, in.window, columns, &bars) ||
 		bars.n == 0)
 		PG_RETURN_NULL();
-	/*
-	 * A bar at -infinity (the table takes one) is the loop's to refuse,
-	 * as every evaluator refuses it: read in time order, only the first
-	 * bar can be one, and the last at +infinity.
-	 */
-	if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(bars.col[0][0])) ||
-		TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(bars.col[0][bars.n - 1])))
-		PG_RETURN_NULL();
 
 	in.fn = fn;
 	in.fast = kind ? 0 : PG_GETARG_INT32(4);
@@ -1908,10 +1900,7 @@ bt_engine(BtInput *in, BtKindDecide *kind, Datum *values, bool *nulls)
 	/* a capital the doubles cannot hold (1e-400, say): the loop's */
 	if (!isnormal(cap))
 		return false;
-	/* bars at an infinite time, in order at the ends: the loop refuses them */
-	if (nts > 0 &&
-		(TIMESTAMP_NOT_FINITE(in->ts[0]) || TIMESTAMP_NOT_FINITE(in->ts[nts - 1])))
-		return false;
+
 	if (in->window < 1 || in->window > 1000000 || first < 0 ||
 		last < first - 1 || last >= nts)
 		ereport(ERROR,
